@@ -1,0 +1,18 @@
+"""tiledsl: a tile-level kernel language compiled through Apache TVM to CUDA and the CPU, with an autotuner.
+
+Public API only; importing it compiles nothing.
+"""
+__version__ = "0.1.0"
+
+from .errors import (AutotuneError, CompileError, CompileTimeoutError, ConfigError, KernelArgumentError,  # noqa
+                     TargetError, TileDSLError, TileProgramError)
+from .runtime.compiler import clear_memory_cache, compile  # noqa: F401
+from .runtime.jit import JITImpl, jit  # noqa: F401
+from .runtime.kernel import JITKernel  # noqa: F401
+from .runtime.params import KernelParam  # noqa: F401
+
+__all__ = [
+    "__version__", "jit", "compile", "JITKernel", "JITImpl", "KernelParam", "clear_memory_cache",
+    "TileDSLError", "TileProgramError", "CompileError", "CompileTimeoutError", "KernelArgumentError",
+    "TargetError", "ConfigError", "AutotuneError",
+]

@@ -1,0 +1,73 @@
+"""Build a tile program for a target: tiledsl passes, then TVM's pipeline and code generator."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import tvm
+from tvm import tirx
+
+from ..errors import CompileError, ConfigError, TileDSLError
+from ..passes.pipeline import lower
+from ..runtime.target import target_kind
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BuildResult:
+    """What a build gives: the TVM executable, the device source and the seconds it took."""
+
+    executable: tvm.runtime.Executable
+    entry: str
+    source: str
+    seconds: float
+
+
+def entry_name(func: tirx.PrimFunc) -> str:
+    """The exported name of a PrimFunc (its global symbol)."""
+    attrs = func.attrs
+    if attrs is not None and "global_symbol" in attrs:
+        return str(attrs["global_symbol"])
+    return "main"
+
+
+def _pass_context(pass_configs: dict | None) -> tvm.transform.PassContext:
+    try:
+        return tvm.transform.PassContext(opt_level=3, config=dict(pass_configs or {}))
+    except Exception as err:  # TVM rejects unknown keys with a long message
+        raise ConfigError(f"pass_configs {pass_configs!r} were rejected by TVM: {_first_line(err)}") from None
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    for line in text.splitlines():
+        if line.strip() and not line.startswith(("Traceback", "  File")):
+            return line.strip()
+    return text[:300]
+
+
+def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | None = None,
+          compile_flags=None) -> BuildResult:
+    """Lower ``func`` with tiledsl's passes for ``target`` and build it with TVM."""
+    kind = target_kind(target)
+    entry = entry_name(func)
+    mod = tvm.IRModule({entry: func})
+    start = time.perf_counter()
+    with _pass_context(pass_configs):
+        try:
+            lowered = lower(mod, kind)
+            if kind == "cuda":
+                from .cuda import build_cuda
+                executable, source = build_cuda(lowered, target, compile_flags)
+            else:
+                executable = tvm.compile(lowered, target=target)
+                source = lowered[entry].script()
+        except TileDSLError:
+            raise
+        except Exception as err:
+            raise CompileError(f"building {entry} for {kind} failed: {_first_line(err)}") from err
+    seconds = time.perf_counter() - start
+    logger.debug("built %s for %s in %.3f s", entry, kind, seconds)
+    return BuildResult(executable, entry, source, seconds)

@@ -1,0 +1,105 @@
+"""The one place tiledsl reads environment variables (``TILEDSL_*``).
+
+Each setting is read when asked for, so tests and users may change the environment at run time.
+
+| variable | meaning | default |
+|---|---|---|
+| TILEDSL_CACHE_DIR | root of the kernel and tuning caches | ``~/.cache/tiledsl`` |
+| TILEDSL_TMP_DIR | scratch space for builds and staging | ``<cache dir>/tmp`` |
+| TILEDSL_DISABLE_CACHE | ``1``: no disk cache for kernels (memory cache stays) | 0 |
+| TILEDSL_AUTO_TUNING_DISABLE_CACHE | ``1``: tuning results are neither read from nor written to disk | 0 |
+| TILEDSL_AUTO_TUNING_FORCE_RETUNE | ``1``: ignore cached tuning results and tune again (the new result is written) | 0 |
+| TILEDSL_AUTO_TUNING_CPU_COUNTS | number of compile workers; -1 = derive from the CPU count | -1 |
+| TILEDSL_AUTO_TUNING_MAX_CPU_COUNT | upper bound on compile workers; -1 = none | -1 |
+| TILEDSL_AUTO_TUNING_CPU_UTILITIES | fraction of the available CPUs used for compiling | 0.9 |
+| TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
+| TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "0").strip().lower() in _TRUE
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not an integer") from None
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+
+
+def cache_dir() -> Path:
+    """Root folder of every tiledsl cache."""
+    return Path(os.environ.get("TILEDSL_CACHE_DIR") or Path.home() / ".cache" / "tiledsl").expanduser()
+
+
+def tmp_dir() -> Path:
+    """Scratch folder for builds and staging (on the cache's file system so renames stay atomic)."""
+    return Path(os.environ.get("TILEDSL_TMP_DIR") or cache_dir() / "tmp").expanduser()
+
+
+def disk_cache_disabled() -> bool:
+    """True when compiled kernels must not be read from or written to disk."""
+    return _flag("TILEDSL_DISABLE_CACHE")
+
+
+def tuning_cache_disabled() -> bool:
+    """True when tuning results must not be read from or written to disk."""
+    return _flag("TILEDSL_AUTO_TUNING_DISABLE_CACHE") or disk_cache_disabled()
+
+
+def force_retune() -> bool:
+    """True when cached tuning results must be ignored (and replaced)."""
+    return _flag("TILEDSL_AUTO_TUNING_FORCE_RETUNE")
+
+
+def tuning_cpu_counts() -> int:
+    """Explicit number of compile workers, or -1."""
+    return _int("TILEDSL_AUTO_TUNING_CPU_COUNTS", -1)
+
+
+def tuning_max_cpu_count() -> int:
+    """Upper bound on compile workers, or -1."""
+    return _int("TILEDSL_AUTO_TUNING_MAX_CPU_COUNT", -1)
+
+
+def tuning_cpu_utilities() -> float:
+    """Fraction of the available CPUs given to compile workers."""
+    return _float("TILEDSL_AUTO_TUNING_CPU_UTILITIES", 0.9)
+
+
+def nvcc_path() -> str | None:
+    """The nvcc to use: TILEDSL_NVCC, then $CUDA_HOME/bin/nvcc, then nvcc on PATH, else None."""
+    import shutil
+
+    explicit = os.environ.get("TILEDSL_NVCC")
+    if explicit:
+        return explicit
+    for home in (os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"), "/usr/local/cuda"):
+        if home and (Path(home) / "bin" / "nvcc").exists():
+            return str(Path(home) / "bin" / "nvcc")
+    return shutil.which("nvcc")
+
+
+def nvcc_timeout() -> float:
+    """Seconds one nvcc run may take before it is killed."""
+    return _float("TILEDSL_NVCC_TIMEOUT", 120.0)

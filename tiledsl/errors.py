@@ -1,0 +1,37 @@
+"""One error tree for tiledsl.
+
+Every error a user can cause derives from :class:`TileDSLError`, so ``except tiledsl.TileDSLError`` catches them
+all. Messages say what is wrong, what was expected and, where possible, the user's file and line.
+"""
+
+
+class TileDSLError(Exception):
+    """Base class of every error tiledsl raises on purpose."""
+
+
+class TileProgramError(TileDSLError):
+    """A mistake in a tile program: a region that does not match its tile, a wrong scope, an unknown name."""
+
+
+class CompileError(TileDSLError):
+    """Lowering or building a kernel failed (TVM, LLVM or nvcc said no)."""
+
+
+class CompileTimeoutError(CompileError):
+    """A build ran past its time limit."""
+
+
+class KernelArgumentError(TileDSLError, TypeError):
+    """A kernel was called with the wrong number, shape, dtype or device of arguments."""
+
+
+class TargetError(TileDSLError):
+    """The target cannot run here (no GPU, unknown target kind or arch)."""
+
+
+class ConfigError(TileDSLError, ValueError):
+    """A tuning config or option is wrong (unknown key, illegal value)."""
+
+
+class AutotuneError(TileDSLError):
+    """Tuning found no candidate that compiled, ran and passed the check."""

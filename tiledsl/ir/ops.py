@@ -1,0 +1,64 @@
+"""Tile Ops registered with TVM from Python.
+
+A tile program keeps ``T.copy``, ``T.gemm``, ``T.fill``, ``T.reduce_*`` and ``T.atomic_add`` as calls to these Ops,
+with ``TensorRegion`` arguments, until a target's lowering pass (``tiledsl.passes``) turns them into loops or
+tensor-core code. No Op here may reach a code generator: each is lowered by our passes for every target.
+"""
+from __future__ import annotations
+
+import tvm
+import tvm.ir._ffi_api as _ir_ffi
+from tvm import tirx
+from tvm.ir import Call, Op
+
+# name -> number of inputs (-1: variable)
+_SPECS = {
+    "copy": 2,  # (src region, dst region)
+    "gemm": 3,  # (A region, B region, C region); attrs: transpose_A, transpose_B, clear_accum
+    "fill": 2,  # (dst region, value)
+    "reduce": 2,  # (src region, dst region); attrs: kind, dim, clear
+    "atomic_add": 2,  # (dst region, src region or value)
+}
+
+
+def _register(short_name: str, n_inputs: int) -> Op:
+    name = f"tiledsl.{short_name}"
+    if name not in Op.list_op_names():
+        _ir_ffi.RegisterOp(name, f"tiledsl tile op {short_name}")
+        # .value: registering the IntImmEnum itself breaks every later PrimFunc construction (TVM 0.27).
+        tvm.ir.register_op_attr(name, "TCallEffectKind", tirx.CallEffectKind.Opaque.value)
+        tvm.ir.register_op_attr(name, "TScriptPrinterName", name)
+    op = Op.get(name)
+    op.set_num_inputs(n_inputs)
+    return op
+
+
+TILE_OPS: dict[str, Op] = {name: _register(name, n) for name, n in _SPECS.items()}
+
+
+def tile_op(name: str) -> Op:
+    """The registered Op ``tiledsl.<name>``."""
+    return TILE_OPS[name]
+
+
+def is_tile_call(expr, name: str | None = None) -> bool:
+    """True if ``expr`` is a call to a tiledsl tile Op (``name`` restricts which)."""
+    if not isinstance(expr, Call) or not isinstance(expr.op, Op):
+        return False
+    if name is not None:
+        return expr.op.same_as(TILE_OPS[name])
+    return any(expr.op.same_as(op) for op in TILE_OPS.values())
+
+
+def make_tile_call(name: str, args, **attrs) -> Call:
+    """Build ``tiledsl.<name>(*args)`` with compile-time attributes (tile regions allowed as arguments)."""
+    return Call(TILE_OPS[name], list(args), attrs=attrs or None, ret_ty="void")
+
+
+# Not a tile op, but an annotation kept until lowering: T.use_swizzle(panel_size, order).
+USE_SWIZZLE = _register("use_swizzle", 2)
+
+
+def dtype_of(expr) -> str:
+    """The dtype of a TVM expression as a string (TVM 0.27 expressions carry ``.ty``, not ``.dtype``)."""
+    return str(expr.ty)

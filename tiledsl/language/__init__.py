@@ -1,0 +1,30 @@
+"""``import tiledsl.language as T``: the tile language.
+
+Everything TVMScript's ``tirx`` namespace offers (``T.prim_func``, ``T.float32``, ``T.exp``, ``T.if_then_else``,
+``T.serial``, ``T.unroll``, ``T.ceildiv``, ...) plus TileLang's tile-level names: ``T.Tensor``, ``T.Kernel``,
+``T.alloc_shared`` / ``alloc_fragment`` / ``alloc_local``, ``T.copy``, ``T.gemm``, ``T.fill`` / ``T.clear``,
+``T.Parallel``, ``T.Pipelined``, ``T.reduce_*``, ``T.atomic_add``, ``T.dynamic`` / ``T.symbolic``,
+``T.get_thread_binding``, ``T.use_swizzle``.
+
+Building a program never compiles it: ``tiledsl.jit`` / ``tiledsl.compile`` do that.
+"""
+from tvm.script import tirx as _tirx_script
+
+globals().update({name: getattr(_tirx_script, name) for name in dir(_tirx_script) if not name.startswith("_")})
+
+from .buffers import (Buffer, Tensor, alloc_fragment, alloc_local, alloc_shared, alloc_var, dtype_str,  # noqa: E402
+                      dynamic, symbolic)
+from .kernel import (Kernel, get_block_binding, get_block_bindings, get_thread_binding,  # noqa: E402
+                     get_thread_bindings)
+from .loops import Parallel, Pipelined  # noqa: E402
+from .tile_ops import (atomic_add, cast, clear, copy, fill, gemm, reduce_absmax, reduce_abssum,  # noqa: E402
+                       reduce_max, reduce_min, reduce_sum, use_swizzle)
+
+prim_func = _tirx_script.prim_func  # must stay TVMScript's own decorator: the parser looks for it
+
+__all__ = [
+    "prim_func", "Tensor", "Buffer", "Kernel", "alloc_shared", "alloc_fragment", "alloc_local", "alloc_var",
+    "copy", "gemm", "fill", "clear", "Parallel", "Pipelined", "reduce_sum", "reduce_max", "reduce_min",
+    "reduce_abssum", "reduce_absmax", "atomic_add", "dynamic", "symbolic", "get_thread_binding",
+    "get_thread_bindings", "get_block_binding", "get_block_bindings", "use_swizzle", "cast", "dtype_str",
+]

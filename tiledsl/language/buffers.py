@@ -1,0 +1,139 @@
+"""Buffers of a tile program: parameter annotations, allocations, dtypes, symbolic sizes, and regions of them."""
+from __future__ import annotations
+
+from tvm import tirx
+from tvm.ir import TensorLoad, TensorRegion, Var
+from tvm.tirx import IntImm
+from tvm.script import tirx as _tirx_script
+from tvm.script.ir_builder import tirx as _builder
+
+from ..errors import TileProgramError
+
+SHARED_SCOPES = ("shared", "shared.dyn")
+FRAGMENT_SCOPE = "local.fragment"
+LOCAL_SCOPES = ("local", FRAGMENT_SCOPE)
+
+_DTYPE_ALIASES = {"half": "float16", "float": "float32", "bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+
+
+def dtype_str(dtype) -> str:
+    """Normalize a dtype given as a string, ``T.float16``, a torch dtype or a TVM dtype to its TVM name."""
+    if isinstance(dtype, str):
+        return _DTYPE_ALIASES.get(dtype, dtype)
+    inner = getattr(dtype, "_dtype_str", None)  # T.float16 and friends
+    if inner is not None:
+        return inner
+    text = str(dtype)
+    if text.startswith("torch."):
+        return text[len("torch."):]
+    return text
+
+
+def Tensor(shape, dtype="float32", **kwargs):
+    """Annotation of a global tensor parameter: ``A: T.Tensor((M, K), "float16")``."""
+    if not isinstance(shape, (tuple, list)):
+        shape = (shape,)
+    return _tirx_script.Buffer(tuple(shape), dtype_str(dtype), **kwargs)
+
+
+Buffer = Tensor
+
+
+def dynamic(name: str, dtype: str = "int32") -> Var:
+    """A symbolic size (``M = T.dynamic("M")``) bound from the tensors' shapes at call time."""
+    return tirx.Var(name, dtype_str(dtype))
+
+
+symbolic = dynamic
+
+
+def is_buffer(x) -> bool:
+    """True for a buffer (in TVM 0.27 buffers are Vars whose type is a BufferType)."""
+    return isinstance(x, Var) and isinstance(getattr(x, "ty", None), tirx.BufferType)
+
+
+def constant_shape(shape, what: str) -> tuple[int, ...]:
+    """Check that every extent of a tile is a compile-time integer and return them as ints."""
+    if not isinstance(shape, (tuple, list)):
+        shape = (shape,)
+    out = []
+    for i, s in enumerate(shape):
+        if isinstance(s, bool):
+            raise TileProgramError(f"{what}: extent {i} of the tile shape is a bool ({s})")
+        if isinstance(s, int):
+            out.append(s)
+        elif isinstance(s, IntImm):
+            out.append(int(s.value))
+        else:
+            raise TileProgramError(
+                f"{what}: tile shape {tuple(shape)} is not constant: extent {i} is `{s}`. Tile sizes must be "
+                f"Python ints known when the kernel is built (pass them as arguments of the kernel factory)")
+        if out[-1] <= 0:
+            raise TileProgramError(f"{what}: extent {i} of the tile shape {tuple(shape)} must be positive")
+    return tuple(out)
+
+
+def _alloc(shape, dtype, scope: str, what: str):
+    return _builder.alloc_buffer(constant_shape(shape, what), dtype_str(dtype), scope=scope)
+
+
+def alloc_shared(shape, dtype, scope: str = "shared.dyn"):
+    """A tile in shared memory, visible to every thread of the block."""
+    return _alloc(shape, dtype, scope, "T.alloc_shared")
+
+
+def alloc_fragment(shape, dtype, scope: str = FRAGMENT_SCOPE):
+    """A tile held in registers, spread over the block's threads (accumulators, reductions)."""
+    return _alloc(shape, dtype, scope, "T.alloc_fragment")
+
+
+def alloc_local(shape, dtype, scope: str = "local"):
+    """Per-thread registers."""
+    return _alloc(shape, dtype, scope, "T.alloc_local")
+
+
+def alloc_var(dtype, init=None, scope: str = "local"):
+    """A one-element per-thread variable (``x = T.alloc_var("float32"); x[0] = ...``)."""
+    buf = _alloc((1,), dtype, scope, "T.alloc_var")
+    if init is not None:
+        _builder.buffer_store(buf, tirx.const(init, dtype_str(dtype)) if isinstance(init, (int, float)) else init, [0])
+    return buf
+
+
+def full_region(buf) -> TensorRegion:
+    """The region covering a whole buffer."""
+    return buf[tuple(slice(0, s) for s in buf.ty.shape)]
+
+
+def region_extents(region: TensorRegion) -> list:
+    """Extents of a region, as TVM expressions."""
+    return [r.extent for r in region.region]
+
+
+def as_region(x, what: str, like_extents=None) -> TensorRegion:
+    """A buffer, a region (``A[0:64, k]``) or a tile origin (``A[by * 64, k * 32]``) as a TensorRegion.
+
+    A tile origin has no extents of its own: they come from ``like_extents`` (the other operand), aligned to the
+    right when the ranks differ (``T.copy(A[b, i, 0], A_s)`` with a 3-d A and a 2-d A_s).
+    """
+    if isinstance(x, TensorRegion):
+        return x
+    if is_buffer(x):
+        return full_region(x)
+    if isinstance(x, TensorLoad):
+        if like_extents is None:
+            raise TileProgramError(
+                f"{what}: `{x}` gives only a start index; the other operand must be a whole buffer or a slice so "
+                f"that the tile's extent is known")
+        rank = len(x.indices)
+        if len(like_extents) > rank:
+            raise TileProgramError(
+                f"{what}: the tile has {len(like_extents)} dimensions but `{x}` indexes only {rank}")
+        ext = [1] * (rank - len(like_extents)) + list(like_extents)
+        return x.source[tuple(slice(i, i + e) for i, e in zip(x.indices, ext))]
+    raise TileProgramError(f"{what}: expected a buffer, a slice of one or a start index like A[i, j], got `{x}`")
+
+
+def buffer_scope(buf) -> str:
+    """The storage scope of a buffer ("global", "shared.dyn", "local.fragment", ...)."""
+    return buf.scope()

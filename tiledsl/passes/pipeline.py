@@ -1,0 +1,27 @@
+"""The ordered pass list per target, run before TVM's own pipeline (``tvm.compile``) takes over."""
+from __future__ import annotations
+
+import tvm
+
+from .kernel_to_loops_cpu import KernelToLoopsCPU
+from .lower_tile_ops_cpu import LowerTileOpsCPU
+
+
+def cpu_passes() -> list:
+    """Passes that turn a tile program into plain loops for the LLVM target."""
+    return [LowerTileOpsCPU, KernelToLoopsCPU]
+
+
+def passes_for(target_kind: str) -> list:
+    """Our passes for a target kind ("llvm" or "cuda")."""
+    if target_kind == "llvm":
+        return cpu_passes()
+    if target_kind == "cuda":
+        from .cuda import cuda_passes
+        return cuda_passes()
+    raise ValueError(f"no tiledsl pipeline for target kind {target_kind!r}")
+
+
+def lower(mod: tvm.IRModule, target_kind: str) -> tvm.IRModule:
+    """Run tiledsl's passes for ``target_kind`` over ``mod``."""
+    return tvm.ir.transform.Sequential(passes_for(target_kind))(mod)

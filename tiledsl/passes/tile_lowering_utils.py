@@ -1,0 +1,130 @@
+"""Index arithmetic shared by the tile-op lowerings: region indices, bounds predicates, guarded loads/stores."""
+from __future__ import annotations
+
+from functools import reduce
+
+from tvm import tirx
+from tvm.ir import TensorLoad
+from tvm.sym import Analyzer
+
+from ..errors import CompileError
+from ..ir.ops import dtype_of
+
+
+def is_unit(extent) -> bool:
+    """True for a constant extent of 1."""
+    return isinstance(extent, tirx.IntImm) and int(extent) == 1
+
+
+def non_unit_extents(region) -> list:
+    """The extents of a region that are not 1 (the dimensions a tile actually spans)."""
+    return [r.extent for r in region.region if not is_unit(r.extent)]
+
+
+def region_indices(region, loop_vars) -> list:
+    """Full buffer indices of a region for loop variables that run over its non-unit extents."""
+    it = iter(loop_vars)
+    out = []
+    for r in region.region:
+        out.append(r.min if is_unit(r.extent) else r.min + next(it))
+    return out
+
+
+def is_global(buf) -> bool:
+    """True for buffers in global memory (kernel parameters)."""
+    return buf.scope() == "global"
+
+
+def bounds_predicate(buf, indices, analyzer: Analyzer):
+    """``0 <= idx < shape`` for each index the analyzer cannot prove in range, or None when all are."""
+    terms = []
+    for idx, ext in zip(indices, buf.ty.shape):
+        if not analyzer.can_prove(idx < ext):
+            terms.append(idx < ext)
+        if not analyzer.can_prove(idx >= 0):
+            terms.append(idx >= 0)
+    if not terms:
+        return None
+    return reduce(tirx.And, terms)
+
+
+def cast_to(value, dtype: str):
+    """``value`` converted to ``dtype`` (unchanged when it already is)."""
+    return value if dtype_of(value) == dtype else tirx.Cast(dtype, value)
+
+
+def guarded_load(buf, indices, analyzer: Analyzer):
+    """A load that reads zero outside a global tensor's bounds."""
+    load = tirx.BufferLoad(buf, indices)
+    if not is_global(buf):
+        return load
+    pred = bounds_predicate(buf, indices, analyzer)
+    if pred is None:
+        return load
+    return tirx.if_then_else(pred, load, tirx.const(0, str(buf.ty.dtype)))
+
+
+def guarded_store(buf, value, indices, analyzer: Analyzer):
+    """A store that is dropped outside a global tensor's bounds."""
+    store = tirx.BufferStore(buf, cast_to(value, str(buf.ty.dtype)), indices)
+    if not is_global(buf):
+        return store
+    pred = bounds_predicate(buf, indices, analyzer)
+    return store if pred is None else tirx.IfThenElse(pred, store, None)
+
+
+def flat_index(indices, shape):
+    """Row-major flat offset of ``indices`` in ``shape``."""
+    return reduce(lambda acc, pair: acc * pair[1] + pair[0], zip(indices, shape), tirx.const(0, "int32"))
+
+
+def unravel(flat, shape) -> list:
+    """Row-major indices of a flat offset."""
+    out = []
+    for ext in reversed(list(shape)[1:]):
+        out.append(tirx.floormod(flat, ext))
+        flat = tirx.floordiv(flat, ext)
+    out.append(flat)
+    return list(reversed(out))
+
+
+def const_ints(extents, what: str) -> list[int]:
+    """Extents as Python ints (tiles must be constant)."""
+    out = []
+    for e in extents:
+        if not isinstance(e, tirx.IntImm):
+            raise CompileError(f"{what}: extent {e} is not a compile-time constant")
+        out.append(int(e))
+    return out
+
+
+def reduce_identity(kind: str, dtype: str):
+    """The neutral element of a reduction."""
+    if kind in ("sum", "abssum", "absmax"):
+        return tirx.const(0, dtype)
+    is_float = dtype.startswith(("float", "bfloat"))
+    if kind == "max":
+        return -tirx.infinity(dtype) if is_float else tirx.min_value(dtype)
+    if kind == "min":
+        return tirx.infinity(dtype) if is_float else tirx.max_value(dtype)
+    raise CompileError(f"unknown reduction {kind!r}")
+
+
+def reduce_combine(kind: str, acc, value):
+    """``acc`` combined with ``value`` for a reduction kind."""
+    if kind == "sum":
+        return acc + value
+    if kind == "abssum":
+        return acc + tirx.abs(value)
+    if kind == "max":
+        return tirx.max(acc, value)
+    if kind == "absmax":
+        return tirx.max(acc, tirx.abs(value))
+    if kind == "min":
+        return tirx.min(acc, value)
+    raise CompileError(f"unknown reduction {kind!r}")
+
+
+def load_of(expr) -> bool:
+    """True for a buffer load expression."""
+    return isinstance(expr, TensorLoad)

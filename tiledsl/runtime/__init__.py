@@ -1,0 +1,1 @@
+"""@jit, JITKernel, argument checking and launching."""

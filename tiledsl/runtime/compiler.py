@@ -1,0 +1,124 @@
+"""``tiledsl.compile``: a PrimFunc -> a JITKernel, through the memory cache, the disk cache or a build."""
+from __future__ import annotations
+
+import atexit
+import logging
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import tvm
+from tvm import tirx
+
+from .. import config
+from ..build import artifact
+from ..build.compile import build, entry_name
+from ..cache import DiskStore, content_key, environment_stamp
+from ..errors import CompileError, TileDSLError
+from .kernel import JITKernel
+from .loader import load_kernel
+from .params import normalize_out_idx, params_of, plan_outputs
+from .target import resolve_target, target_kind
+
+logger = logging.getLogger(__name__)
+
+_memory: dict[str, JITKernel] = {}
+_memory_lock = threading.Lock()
+_scratch_dirs: list[str] = []
+
+
+def kernel_key(func: tirx.PrimFunc, target: tvm.target.Target, out_idx: list[int], pass_configs, compile_flags) -> str:
+    """The content key of a kernel: the program text and everything else that changes the binary."""
+    return content_key({
+        "program": func.script(show_meta=True),
+        "target": str(target),
+        "out_idx": out_idx,
+        "pass_configs": pass_configs or {},
+        "compile_flags": compile_flags or [],
+        "env": environment_stamp(target_kind(target)),
+    })
+
+
+def kernel_store() -> DiskStore:
+    """The disk store of compiled kernels."""
+    return DiskStore("kernels")
+
+
+def compile(func, out_idx=None, target="auto", pass_configs: dict | None = None, compile_flags=None,
+            target_host=None, execution_backend=None, verbose: bool = False) -> JITKernel:
+    """Compile a PrimFunc (from ``@T.prim_func``) for ``target`` and return a callable JITKernel.
+
+    ``out_idx`` names the parameters allocated and returned by each call; ``pass_configs`` go to TVM's
+    PassContext; ``compile_flags`` are extra nvcc flags for CUDA. ``target_host``, ``execution_backend`` and
+    ``verbose`` are accepted for TileLang compatibility (the host is always LLVM and the backend tvm-ffi).
+    """
+    if not isinstance(func, tirx.PrimFunc):
+        raise CompileError(f"tiledsl.compile expects a PrimFunc (a function decorated with @T.prim_func), got "
+                           f"{type(func).__name__}")
+    tgt = resolve_target(target)
+    params = params_of(func)
+    outs = normalize_out_idx(out_idx, len(params))
+    plan_outputs(params, outs)  # reject impossible out_idx before building
+    flags = list(compile_flags) if isinstance(compile_flags, (list, tuple)) else (
+        [compile_flags] if compile_flags else [])
+    key = kernel_key(func, tgt, outs, pass_configs, flags)
+    with _memory_lock:
+        hit = _memory.get(key)
+    if hit is not None:
+        return hit
+    kernel = _from_disk(key, func) if not config.disk_cache_disabled() else None
+    if kernel is None:
+        kernel = _build(key, func, tgt, params, outs, pass_configs, flags)
+    with _memory_lock:
+        return _memory.setdefault(key, kernel)
+
+
+def _from_disk(key: str, func) -> JITKernel | None:
+    store = kernel_store()
+    folder = store.get(key)
+    if folder is None:
+        return None
+    try:
+        return load_kernel(folder, prim_func=func)
+    except TileDSLError:
+        raise
+    except Exception as err:  # a corrupt entry is a miss; drop it
+        logger.warning("dropping unreadable kernel cache entry %s: %s", folder, err)
+        store.remove(key)
+        return None
+
+
+def _build(key, func, tgt, params, outs, pass_configs, flags) -> JITKernel:
+    result = build(func, tgt, pass_configs, flags)
+    meta = artifact.ArtifactMeta(entry=entry_name(func), target=str(tgt), target_kind=target_kind(tgt),
+                                 params=[p.to_json() for p in params], out_idx=outs)
+
+    def write(folder: Path) -> None:
+        artifact.write_artifact(folder, result, meta)
+
+    if config.disk_cache_disabled():
+        folder = Path(tempfile.mkdtemp(prefix="kernel-", dir=_scratch_root()))
+        _scratch_dirs.append(str(folder))
+        write(folder)
+    else:
+        folder = kernel_store().put(key, write)
+    return load_kernel(folder, prim_func=func)
+
+
+def _scratch_root() -> str:
+    root = config.tmp_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    return str(root)
+
+
+@atexit.register
+def _remove_scratch() -> None:
+    for d in _scratch_dirs:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def clear_memory_cache() -> None:
+    """Forget every kernel compiled in this process (the disk cache stays)."""
+    with _memory_lock:
+        _memory.clear()

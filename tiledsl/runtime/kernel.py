@@ -1,0 +1,136 @@
+"""JITKernel: a compiled kernel called with torch tensors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..build import artifact
+from ..errors import KernelArgumentError, TargetError
+from .args import check_arguments, explain_rejection
+from .params import KernelParam, plan_outputs
+
+
+class JITKernel:
+    """A compiled kernel. ``kernel(*inputs)`` runs it; the parameters named by ``out_idx`` are allocated and
+    returned (one tensor, or a list for several), the others are passed in order."""
+
+    def __init__(self, function, meta: artifact.ArtifactMeta, source: str, prim_func=None, folder: Path | None = None,
+                 not_runnable_reason: str | None = None):
+        self.params: list[KernelParam] = [KernelParam.from_json(p) for p in meta.params]
+        self.out_idx: list[int] = list(meta.out_idx)
+        self.target: str = meta.target
+        self.target_kind: str = meta.target_kind
+        self.entry: str = meta.entry
+        self.prim_func = prim_func
+        self.artifact_dir = Path(folder) if folder is not None else None
+        self._meta = meta
+        self._source = source
+        self._function = function
+        self._not_runnable = not_runnable_reason
+        self._device_type = "cpu" if self.target_kind == "llvm" else "cuda"
+        self._input_positions = [i for i in range(len(self.params)) if i not in self.out_idx]
+        self._plans = plan_outputs(self.params, self.out_idx)
+        self._first_tensor_input = next((k for k, i in enumerate(self._input_positions)
+                                         if self.params[i].is_tensor), None)
+        # tuning results, set by the autotuner
+        self.latency = None
+        self.config = None
+        self.ref_latency = None
+
+    # ------------------------------------------------------------------ calling
+    def __call__(self, *inputs):
+        if len(inputs) != len(self._input_positions):
+            raise KernelArgumentError(self._arity_message(len(inputs)))
+        if self._function is None:
+            raise TargetError(f"kernel {self.entry} was built for {self.target} but cannot run here: "
+                              f"{self._not_runnable}")
+        if not self._plans:
+            try:
+                self._function(*inputs)
+            except Exception as err:  # the compiled function checks its own arguments
+                raise explain_rejection(self.params, inputs, self._device_type, err) from None
+            return None
+        outputs = self._allocate_outputs(inputs)
+        values = list(inputs)
+        for plan, out in zip(self._plans, outputs):
+            values.insert(plan.param_index, out)
+        try:
+            self._function(*values)
+        except Exception as err:
+            raise explain_rejection(self.params, values, self._device_type, err) from None
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def _allocate_outputs(self, inputs) -> list[torch.Tensor]:
+        device = self._output_device(inputs)
+        outs = []
+        for plan in self._plans:
+            shape = []
+            for d in plan.dims:
+                if isinstance(d, int):
+                    shape.append(d)
+                else:
+                    source = inputs[d[0]]
+                    if not isinstance(source, torch.Tensor) or source.dim() <= d[1]:
+                        check_arguments(self.input_params, inputs, self._device_type)
+                    shape.append(source.shape[d[1]])
+            outs.append(torch.empty(shape, dtype=plan.dtype, device=device))
+        return outs
+
+    def _output_device(self, inputs):
+        if self._first_tensor_input is not None:
+            first = inputs[self._first_tensor_input]
+            if isinstance(first, torch.Tensor):
+                return first.device
+        return torch.device("cuda", torch.cuda.current_device()) if self._device_type == "cuda" else "cpu"
+
+    def _arity_message(self, given: int) -> str:
+        names = [self.params[i].name for i in self._input_positions]
+        outs = [self.params[i].name for i in self.out_idx]
+        msg = f"kernel {self.entry} takes {len(names)} inputs ({', '.join(names)}) but got {given}"
+        if outs:
+            msg += f"; {', '.join(outs)} {'is an output' if len(outs) == 1 else 'are outputs'} (out_idx) and is " \
+                   f"allocated for you"
+        return msg
+
+    # ------------------------------------------------------------------ inspection
+    def get_kernel_source(self) -> str:
+        """The device source: CUDA C for CUDA targets, the lowered TIR for the CPU."""
+        return self._source
+
+    def get_tir(self):
+        """The tile program this kernel was built from (None when loaded from disk)."""
+        return self.prim_func
+
+    @property
+    def input_params(self) -> list[KernelParam]:
+        """The parameters passed by the caller, in order."""
+        return [self.params[i] for i in self._input_positions]
+
+    @property
+    def output_params(self) -> list[KernelParam]:
+        """The parameters allocated by the kernel call and returned."""
+        return [self.params[i] for i in self.out_idx]
+
+    def save(self, folder) -> Path:
+        """Copy this kernel's artifact (library, source, metadata) into ``folder``."""
+        import shutil
+
+        if self.artifact_dir is None:
+            raise RuntimeError("this kernel has no artifact folder to save")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in (artifact.LIBRARY, artifact.SOURCE, artifact.META):
+            shutil.copyfile(self.artifact_dir / name, folder / name)
+        return folder
+
+    @classmethod
+    def load(cls, folder) -> "JITKernel":
+        """A kernel from an artifact folder (written by :meth:`save` or the cache); no compiling."""
+        from .loader import load_kernel
+
+        return load_kernel(Path(folder))
+
+    def __repr__(self) -> str:
+        sig = ", ".join(f"{p.name}: {p.describe()}" for p in self.params)
+        return f"JITKernel({self.entry}({sig}) for {self.target_kind}, out_idx={self.out_idx})"

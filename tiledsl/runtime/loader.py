@@ -1,0 +1,19 @@
+"""Turn an artifact folder into a JITKernel (the one place that decides whether a kernel can run here)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..build import artifact
+from .kernel import JITKernel
+from .target import gpu_arch
+
+
+def load_kernel(folder: Path, prim_func=None) -> JITKernel:
+    """Load the library in ``folder`` when its target can run here; else a kernel that explains why not."""
+    meta = artifact.read_meta(folder)
+    source = artifact.read_source(folder)
+    if meta.target_kind == "llvm" or gpu_arch() is not None:
+        function = artifact.load_function(folder, meta.entry)
+        return JITKernel(function, meta, source, prim_func=prim_func, folder=folder)
+    return JITKernel(None, meta, source, prim_func=prim_func, folder=folder,
+                     not_runnable_reason="no CUDA GPU is visible in this process")

@@ -1,0 +1,130 @@
+"""Kernel parameters: names, shapes (ints or symbolic names), dtypes; and how outputs get their shapes."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from tvm import tirx
+
+from ..errors import CompileError
+
+_TORCH_DTYPES = {
+    "float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64,
+    "int8": torch.int8, "uint8": torch.uint8, "int16": torch.int16, "int32": torch.int32, "int64": torch.int64,
+    "bool": torch.bool,
+}
+for _name in ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz"):
+    if hasattr(torch, _name):
+        _TORCH_DTYPES[_name] = getattr(torch, _name)
+
+
+def torch_dtype(dtype: str) -> torch.dtype:
+    """The torch dtype for a TVM dtype name."""
+    try:
+        return _TORCH_DTYPES[dtype]
+    except KeyError:
+        raise CompileError(f"dtype {dtype!r} has no torch equivalent") from None
+
+
+@dataclass(frozen=True)
+class KernelParam:
+    """One parameter of a kernel: a tensor (``shape`` set) or a scalar (``shape`` None)."""
+
+    name: str
+    dtype: str
+    shape: tuple | None  # ints and symbolic names (str)
+
+    @property
+    def is_tensor(self) -> bool:
+        return self.shape is not None
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return torch_dtype(self.dtype)
+
+    def describe(self) -> str:
+        """``float16 tensor of shape (M, 128)``."""
+        if not self.is_tensor:
+            return f"{self.dtype} scalar"
+        dims = ", ".join(str(s) for s in self.shape)
+        return f"{self.dtype} tensor of shape ({dims}{',' if len(self.shape) == 1 else ''})"
+
+    def to_json(self) -> dict:
+        return asdict(self) | {"shape": list(self.shape) if self.shape is not None else None}
+
+    @staticmethod
+    def from_json(data: dict) -> "KernelParam":
+        shape = data["shape"]
+        return KernelParam(data["name"], data["dtype"], tuple(shape) if shape is not None else None)
+
+
+def _dim(expr, param_name: str):
+    if isinstance(expr, tirx.IntImm):
+        return int(expr)
+    if isinstance(expr, tirx.Var):
+        return expr.name
+    raise CompileError(f"parameter {param_name}: shape dimension `{expr}` must be an int or a plain symbolic "
+                       f"size (T.dynamic)")
+
+
+def params_of(func: tirx.PrimFunc) -> list[KernelParam]:
+    """The parameters of a PrimFunc in order."""
+    out = []
+    for p in func.params:
+        if isinstance(getattr(p, "ty", None), tirx.BufferType):
+            out.append(KernelParam(p.name, str(p.ty.dtype), tuple(_dim(s, p.name) for s in p.ty.shape)))
+        else:
+            out.append(KernelParam(p.name, str(p.ty), None))
+    return out
+
+
+def normalize_out_idx(out_idx, n_params: int) -> list[int]:
+    """``out_idx`` (None, an int or a list, negatives counting from the end) as sorted non-negative ints."""
+    if out_idx is None:
+        return []
+    items = [out_idx] if isinstance(out_idx, int) else list(out_idx)
+    norm = []
+    for i in items:
+        if not isinstance(i, int) or not -n_params <= i < n_params:
+            raise CompileError(f"out_idx {out_idx!r}: index {i!r} is out of range for a kernel with {n_params} "
+                               f"parameters")
+        norm.append(i % n_params)
+    if len(set(norm)) != len(norm):
+        raise CompileError(f"out_idx {out_idx!r} names a parameter twice")
+    return sorted(norm)
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """How to allocate one output: its dtype and, per dimension, an int or the (input, dim) it is read from."""
+
+    param_index: int
+    dtype: torch.dtype
+    dims: tuple  # int | (input position, dim)
+
+
+def plan_outputs(params: list[KernelParam], out_idx: list[int]) -> list[OutputPlan]:
+    """Output allocation plans; a symbolic output size must appear in some input's shape."""
+    inputs = [i for i in range(len(params)) if i not in out_idx]
+    where = {}
+    for pos, i in enumerate(inputs):
+        p = params[i]
+        for d, s in enumerate(p.shape or ()):
+            if isinstance(s, str):
+                where.setdefault(s, (pos, d))
+    plans = []
+    for i in out_idx:
+        p = params[i]
+        if not p.is_tensor:
+            raise CompileError(f"out_idx names parameter {p.name}, which is a scalar, not a tensor")
+        dims = []
+        for s in p.shape:
+            if isinstance(s, str):
+                if s not in where:
+                    raise CompileError(f"output {p.name} has symbolic size {s}, which no input tensor's shape "
+                                       f"gives; pass {p.name} as an input instead of naming it in out_idx")
+                dims.append(where[s])
+            else:
+                dims.append(s)
+        plans.append(OutputPlan(i, p.torch_dtype, tuple(dims)))
+    return plans

@@ -32,7 +32,7 @@ def _per_thread(stmt, tx, extent):
         return tirx.IfThenElse(stmt.condition, _per_thread(stmt.then_case, tx, extent), else_case)
     if isinstance(stmt, tirx.AttrStmt) and stmt.attr_key != "thread_extent":
         return tirx.AttrStmt(stmt.node, stmt.attr_key, stmt.value, _per_thread(stmt.body, tx, extent))
-    fresh = tirx.Var(tx.name, tx.dtype)
+    fresh = tirx.Var(tx.name, str(tx.ty))
     return tirx.For(fresh, 0, extent, tirx.ForKind.SERIAL, substitute(stmt, {tx: fresh}))
 
 

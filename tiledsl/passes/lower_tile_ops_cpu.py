@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tvm_ffi
 from tvm import tirx
-from tvm.ir import TensorLoad
+from tvm.ir import TensorLoad, TensorRegion
 
 from ..errors import CompileError
 from ..ir.ops import is_tile_call, tile_op
@@ -127,7 +127,7 @@ class _Lowerer(StmtRewriter):
 
     def lower_atomic_add(self, call):
         dst, value = call.args
-        if isinstance(value, tirx.TensorRegion):
+        if isinstance(value, TensorRegion):
             extents = non_unit_extents(value)
 
             def body(ix):

@@ -24,6 +24,8 @@ from .target import resolve_target, target_kind
 logger = logging.getLogger(__name__)
 
 _memory: dict[str, JITKernel] = {}
+#: How this process got its kernels: builds, disk-cache hits and memory-cache hits (for tests and profiling).
+STATS = {"builds": 0, "disk_hits": 0, "memory_hits": 0}
 _memory_lock = threading.Lock()
 _scratch_dirs: list[str] = []
 
@@ -66,10 +68,14 @@ def compile(func, out_idx=None, target="auto", pass_configs: dict | None = None,
     with _memory_lock:
         hit = _memory.get(key)
     if hit is not None:
+        STATS["memory_hits"] += 1
         return hit
     kernel = _from_disk(key, func) if not config.disk_cache_disabled() else None
     if kernel is None:
         kernel = _build(key, func, tgt, params, outs, pass_configs, flags)
+        STATS["builds"] += 1
+    else:
+        STATS["disk_hits"] += 1
     with _memory_lock:
         return _memory.setdefault(key, kernel)
 

@@ -1,0 +1,207 @@
+"""T.copy edges, T.Parallel, T.fill, reductions, atomics, math and per-thread code on the CPU target."""
+import pytest
+import torch
+
+import tiledsl
+import tiledsl.language as T
+
+from conftest import poisoned_like
+
+
+@tiledsl.jit(target="llvm")
+def scale_rows(M, N, block_M=16, block_N=16, dtype="float32"):
+    @T.prim_func
+    def kernel(X: T.Tensor((M, N), dtype), Y: T.Tensor((M, N), dtype)):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=64) as (bx, by):
+            tile = T.alloc_shared((block_M, block_N), dtype)
+            T.copy(X[by * block_M, bx * block_N], tile)
+            for i, j in T.Parallel(block_M, block_N):
+                tile[i, j] = tile[i, j] * T.cast(by * block_M + i + 1, dtype)
+            T.copy(tile, Y[by * block_M, bx * block_N])
+    return kernel
+
+
+@pytest.mark.parametrize("M,N", [(32, 32), (37, 21), (1, 5)])
+def test_copy_ragged_edges_and_parallel(M, N):
+    x = torch.randn(M, N)
+    y = poisoned_like(x)
+    scale_rows(M, N)(x, y)
+    torch.testing.assert_close(y, x * torch.arange(1, M + 1).float()[:, None])
+
+
+@tiledsl.jit(out_idx=[-1], target="llvm")
+def row_sums_of_ragged_tiles(M, N, block_M=8, block_N=16):
+    @T.prim_func
+    def kernel(X: T.Tensor((M, N), "float32"), S: T.Tensor((M, T.ceildiv(N, block_N)), "float32")):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M)) as (bx, by):
+            tile = T.alloc_fragment((block_M, block_N), "float32")
+            part = T.alloc_fragment((block_M,), "float32")
+            T.copy(X[by * block_M, bx * block_N], tile)  # past the edge: reads zero
+            T.reduce_sum(tile, part, dim=1)
+            for i in T.Parallel(block_M):
+                S[by * block_M + i, bx] = part[i]  # stores past the edge are dropped
+    return kernel
+
+
+def test_loads_past_the_edge_read_zero():
+    x = torch.randn(13, 21) + 3.0
+    s = row_sums_of_ragged_tiles(13, 21)(x)
+    torch.testing.assert_close(s[:, 0], x[:, :16].sum(1))
+    torch.testing.assert_close(s[:, 1], x[:, 16:].sum(1))
+
+
+@tiledsl.jit(target="llvm")
+def copy_regions(M, N, block=8):
+    @T.prim_func
+    def kernel(X: T.Tensor((4, M, N), "float16"), Y: T.Tensor((M, N), "float32"), Z: T.Tensor((N,), "float32")):
+        with T.Kernel(T.ceildiv(M, block)) as bx:
+            tile = T.alloc_shared((block, N), "float32")
+            T.copy(X[2, bx * block, 0], tile)  # 3-d source, 2-d tile: casts float16 -> float32
+            T.copy(tile, Y[bx * block:(bx + 1) * block, 0:N])  # destination given as slices
+            if bx == 0:
+                T.copy(tile[3, 0:N], Z)  # one row of a tile into a 1-d tensor
+    return kernel
+
+
+def test_copy_slices_origins_and_casts():
+    x = torch.randn(4, 20, 12).half()
+    y, z = torch.full((20, 12), float("nan")), torch.full((12,), float("nan"))
+    copy_regions(20, 12)(x, y, z)
+    torch.testing.assert_close(y, x[2].float())
+    torch.testing.assert_close(z, x[2, 3].float())
+
+
+REDUCERS = {
+    "sum": (T.reduce_sum, lambda x, d: x.sum(d)),
+    "max": (T.reduce_max, lambda x, d: x.amax(d)),
+    "min": (T.reduce_min, lambda x, d: x.amin(d)),
+    "abssum": (T.reduce_abssum, lambda x, d: x.abs().sum(d)),
+    "absmax": (T.reduce_absmax, lambda x, d: x.abs().amax(d)),
+}
+
+
+def make_reduce(kind, dim, clear, R=12, C=20):
+    reducer = REDUCERS[kind][0]
+    out_len = C if dim == 0 else R
+
+    @T.prim_func
+    def kernel(X: T.Tensor((R, C), "float32"), O: T.Tensor((out_len,), "float32")):
+        with T.Kernel(1, threads=32):
+            x = T.alloc_fragment((R, C), "float32")
+            o = T.alloc_fragment((out_len,), "float32")
+            T.copy(X, x)
+            T.copy(O, o)
+            reducer(x, o, dim=dim, clear=clear)
+            T.copy(o, O)
+    return tiledsl.compile(kernel, target="llvm")
+
+
+@pytest.mark.parametrize("kind", sorted(REDUCERS))
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("clear", [True, False])
+def test_reductions(kind, dim, clear):
+    kernel = make_reduce(kind, dim, clear)
+    x = torch.randn(12, 20)
+    d = dim % 2
+    start = torch.randn(20 if d == 0 else 12)
+    out = start.clone()
+    kernel(x, out)
+    expect = REDUCERS[kind][1](x, d)
+    if not clear:
+        expect = {"sum": start + expect, "abssum": start + expect, "max": torch.maximum(start, expect),
+                  "absmax": torch.maximum(start, expect), "min": torch.minimum(start, expect)}[kind]
+    torch.testing.assert_close(out, expect)
+
+
+@tiledsl.jit(target="llvm")
+def histogram(N, bins, block=16):
+    @T.prim_func
+    def kernel(idx: T.Tensor((N,), "int32"), w: T.Tensor((N,), "float32"), H: T.Tensor((bins,), "float32"),
+               S: T.Tensor((block,), "float32")):
+        with T.Kernel(T.ceildiv(N, block), threads=32) as bx:
+            part = T.alloc_fragment((block,), "float32")
+            for i in T.serial(block):
+                if bx * block + i < N:
+                    T.atomic_add(H[idx[bx * block + i]], w[bx * block + i])
+            T.copy(w[bx * block], part)
+            T.atomic_add(S[0], part)  # tile form: S[0:block] += part
+    return kernel
+
+
+def test_atomic_add_scalar_and_tile():
+    N, bins = 45, 7
+    idx = torch.randint(0, bins, (N,), dtype=torch.int32)
+    w = torch.randn(N)
+    h, s = torch.zeros(bins), torch.zeros(16)
+    histogram(N, bins)(idx, w, h, s)
+    torch.testing.assert_close(h, torch.zeros(bins).index_add_(0, idx.long(), w))
+    padded = torch.cat([w, torch.zeros(48 - N)]).view(3, 16)
+    torch.testing.assert_close(s, padded.sum(0))
+
+
+@tiledsl.jit(out_idx=[-1], target="llvm")
+def math_ops(N, block=32):
+    @T.prim_func
+    def kernel(X: T.Tensor((N,), "float32"), Y: T.Tensor((8, N), "float32")):
+        with T.Kernel(T.ceildiv(N, block)) as bx:
+            for i in T.Parallel(block):
+                v = X[bx * block + i]
+                Y[0, bx * block + i] = T.exp(v)
+                Y[1, bx * block + i] = T.exp2(v)
+                Y[2, bx * block + i] = T.log(T.abs(v) + 1.0)
+                Y[3, bx * block + i] = T.sqrt(T.abs(v))
+                Y[4, bx * block + i] = T.rsqrt(T.abs(v) + 1.0)
+                Y[5, bx * block + i] = T.max(v, T.float32(0.25))
+                Y[6, bx * block + i] = T.min(v, T.float32(-0.25))
+                Y[7, bx * block + i] = T.if_then_else(v > 0, v * 2.0, T.cast(-1, "float32"))
+    return kernel
+
+
+def test_math_functions():
+    x = torch.randn(70)
+    y = math_ops(70)(x)
+    expect = torch.stack([x.exp(), torch.exp2(x), torch.log(x.abs() + 1), x.abs().sqrt(), torch.rsqrt(x.abs() + 1),
+                          x.clamp(min=0.25), x.clamp(max=-0.25), torch.where(x > 0, x * 2, -1.0)])
+    torch.testing.assert_close(y, expect, rtol=1e-5, atol=1e-5)
+
+
+@tiledsl.jit(out_idx=[-1], target="llvm")
+def per_thread(N, threads=32):
+    @T.prim_func
+    def kernel(X: T.Tensor((N,), "float32"), Y: T.Tensor((N,), "float32")):
+        with T.Kernel(T.ceildiv(N, threads), threads=threads) as bx:
+            tx = T.get_thread_binding()
+            buf = T.alloc_shared((threads,), "float32")
+            T.fill(buf, 0.0)
+            if bx * threads + tx < N:
+                buf[tx] = X[bx * threads + tx]
+            for k in T.unroll(2):  # reversed neighbour read after all threads wrote
+                if bx * threads + tx < N:
+                    Y[bx * threads + tx] = buf[threads - 1 - tx] + T.cast(k, "float32") * 0.0
+    return kernel
+
+
+def test_get_thread_binding_per_thread_code():
+    x = torch.randn(64)
+    y = per_thread(64)(x)
+    torch.testing.assert_close(y, x.view(2, 32).flip(1).reshape(64))
+
+
+@tiledsl.jit(out_idx=[-1], target="llvm")
+def fill_and_serial(N, value=2.5):
+    @T.prim_func
+    def kernel(Y: T.Tensor((N,), "float32")):
+        with T.Kernel(1) as _:
+            acc = T.alloc_local((1,), "float32")
+            tile = T.alloc_fragment((N,), "float32")
+            T.fill(tile, value)
+            acc[0] = 0.0
+            for i in T.serial(N):
+                acc[0] = acc[0] + tile[i]
+                tile[i] = acc[0]
+            T.copy(tile, Y)
+    return kernel
+
+
+def test_fill_alloc_local_and_serial_scan():
+    torch.testing.assert_close(fill_and_serial(9)(), torch.arange(1, 10).float() * 2.5)

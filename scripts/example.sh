@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Install (scripts/setup.sh), then run the main example: tune and run a GEMM (GPU if there is one, else CPU).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+if [ -f examples/autotune_gemm.py ]; then
+  .venv/bin/python examples/autotune_gemm.py
+else
+  .venv/bin/python examples/gemm.py
+fi

@@ -205,3 +205,38 @@ def fill_and_serial(N, value=2.5):
 
 def test_fill_alloc_local_and_serial_scan():
     torch.testing.assert_close(fill_and_serial(9)(), torch.arange(1, 10).float() * 2.5)
+
+
+@tiledsl.jit(out_idx=[-1], target="llvm")
+def per_thread_accumulate(N, threads=8, per_thread=4):
+    @T.prim_func
+    def kernel(X: T.Tensor((N,), "float32"), Y: T.Tensor((threads,), "float32")):
+        with T.Kernel(1, threads=threads):
+            tx = T.get_thread_binding()
+            acc = T.alloc_local((1,), "float32")
+            acc[0] = 0.0  # every thread clears its own register
+            for k in T.serial(per_thread):
+                acc[0] = acc[0] + X[tx * per_thread + k]
+            Y[tx] = acc[0]
+    return kernel
+
+
+def test_alloc_local_is_per_thread_in_per_thread_code():
+    x = torch.randn(32)
+    torch.testing.assert_close(per_thread_accumulate(32)(x), x.view(8, 4).sum(1))
+
+
+@tiledsl.jit(out_idx=[-1], target="llvm")
+def two_thread_dims(M=4, N=8):
+    @T.prim_func
+    def kernel(Y: T.Tensor((M, N), "int32")):
+        with T.Kernel(1, threads=[N, M]):
+            tx = T.get_thread_binding(0)
+            ty = T.get_thread_binding(1)
+            Y[ty, tx] = ty * 100 + tx
+    return kernel
+
+
+def test_multi_dimensional_threads():
+    y = two_thread_dims()()
+    assert torch.equal(y, (torch.arange(4)[:, None] * 100 + torch.arange(8)[None, :]).int())

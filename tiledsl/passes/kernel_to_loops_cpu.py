@@ -7,44 +7,94 @@ the block loop.
 Threads: a block's tile ops were lowered to whole-tile loops, so thread indices vanish from them. Where the user
 wrote per-thread code (``tx = T.get_thread_binding()``), each statement that reads ``tx`` runs in a loop over the
 threads: statements run one after another, which is what a barrier between them would give on a GPU. Loops and
-branches that do not depend on ``tx`` are entered so that only the per-thread statements are repeated.
+branches that do not depend on ``tx`` are entered so that only the per-thread statements are repeated. In such a
+kernel every ``T.alloc_local`` buffer is per thread: it gains a leading thread dimension, and the statements that
+touch it run in the thread loop too.
 """
 from __future__ import annotations
 
 import tvm_ffi
 from tvm import tirx
+from tvm.ir import TensorLoad
 
 from .rewriter import rebuild_for, substitute, uses_var
 
 _CPU_SCOPE = "global"
 
 
-def _per_thread(stmt, tx, extent):
-    """Run the parts of ``stmt`` that read thread index ``tx`` once per thread."""
-    if not uses_var(stmt, tx):
-        return stmt
-    if isinstance(stmt, tirx.SeqStmt):
-        return tirx.SeqStmt([_per_thread(s, tx, extent) for s in stmt.seq])
-    if isinstance(stmt, tirx.For) and not uses_var(stmt.extent, tx) and not uses_var(stmt.min, tx):
-        return rebuild_for(stmt, body=_per_thread(stmt.body, tx, extent))
-    if isinstance(stmt, tirx.IfThenElse) and not uses_var(stmt.condition, tx):
-        else_case = _per_thread(stmt.else_case, tx, extent) if stmt.else_case is not None else None
-        return tirx.IfThenElse(stmt.condition, _per_thread(stmt.then_case, tx, extent), else_case)
-    if isinstance(stmt, tirx.AttrStmt) and stmt.attr_key != "thread_extent":
-        return tirx.AttrStmt(stmt.node, stmt.attr_key, stmt.value, _per_thread(stmt.body, tx, extent))
-    fresh = tirx.Var(tx.name, str(tx.ty))
-    return tirx.For(fresh, 0, extent, tirx.ForKind.SERIAL, substitute(stmt, {tx: fresh}))
+class _PerThread:
+    """Runs the statements of a block body that depend on one thread index once per thread."""
+
+    def __init__(self, tx, extent, per_thread_buffers: dict):
+        self.tx, self.extent, self.buffers = tx, extent, per_thread_buffers
+
+    def depends(self, node) -> bool:
+        return uses_var(node, self.tx) or any(uses_var(node, buf) for buf in self.buffers)
+
+    def rewrite(self, stmt):
+        if not self.depends(stmt):
+            return stmt
+        if isinstance(stmt, tirx.SeqStmt):
+            return tirx.SeqStmt([self.rewrite(s) for s in stmt.seq])
+        if isinstance(stmt, tirx.AllocBuffer):
+            return stmt
+        if isinstance(stmt, tirx.For) and not self.depends(stmt.extent) and not self.depends(stmt.min):
+            return rebuild_for(stmt, body=self.rewrite(stmt.body))
+        if isinstance(stmt, tirx.IfThenElse) and not self.depends(stmt.condition):
+            else_case = self.rewrite(stmt.else_case) if stmt.else_case is not None else None
+            return tirx.IfThenElse(stmt.condition, self.rewrite(stmt.then_case), else_case)
+        if isinstance(stmt, tirx.AttrStmt) and stmt.attr_key != "thread_extent":
+            return tirx.AttrStmt(stmt.node, stmt.attr_key, stmt.value, self.rewrite(stmt.body))
+        return self.thread_loop(stmt)
+
+    def thread_loop(self, stmt):
+        fresh = tirx.Var(self.tx.name, str(self.tx.ty))
+        body = substitute(stmt, {self.tx: fresh})
+        if self.buffers:
+            body = self._index_per_thread(body, fresh)
+        return tirx.For(fresh, 0, self.extent, tirx.ForKind.SERIAL, body)
+
+    def _index_per_thread(self, body, thread):
+        def on_load(load):
+            new = self.buffers.get(load.source)
+            return load if new is None else tirx.BufferLoad(new, [thread, *load.indices])
+
+        def on_store(store):
+            new = self.buffers.get(store.buffer)
+            return store if new is None else tirx.BufferStore(new, store.value, [thread, *store.indices])
+
+        return tvm_ffi.structural_map(body, [(TensorLoad, on_load), (tirx.BufferStore, on_store)], order="post")
+
+
+def _local_buffers(body) -> list:
+    found = []
+    tvm_ffi.structural_walk(body, (tirx.AllocBuffer, lambda s: found.append(s.buffer)
+                                   if s.buffer.scope() == "local" else None))
+    return found
+
+
+def _threads_to_loops(stmt):
+    tx, extent = stmt.node.var, stmt.value
+    body = stmt.body
+    if not uses_var(body, tx):
+        return body
+    expanded = {buf: tirx.decl_buffer((extent, *buf.ty.shape), str(buf.ty.dtype), buf.name, scope="local")
+                for buf in _local_buffers(body)}
+    body = _PerThread(tx, extent, expanded).rewrite(body)
+    if expanded:
+        body = tvm_ffi.structural_map(body, [(tirx.AllocBuffer, lambda s: tirx.AllocBuffer(expanded[s.buffer])
+                                              if s.buffer in expanded else s)], order="pre")
+    return body
 
 
 def _on_attr(stmt):
     if stmt.attr_key != "thread_extent":
         return stmt
     tag = stmt.node.thread_tag
-    var = stmt.node.var
     if tag.startswith("blockIdx"):
-        return tirx.For(var, 0, stmt.value, tirx.ForKind.SERIAL, stmt.body)
+        return tirx.For(stmt.node.var, 0, stmt.value, tirx.ForKind.SERIAL, stmt.body)
     if tag.startswith("threadIdx"):
-        return _per_thread(stmt.body, var, stmt.value)
+        return _threads_to_loops(stmt)
     return stmt
 
 
@@ -67,6 +117,6 @@ def _to_cpu_buffers(body):
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.KernelToLoopsCPU")
 def KernelToLoopsCPU(func, mod, ctx):
     """Turn the kernel launch into loops and on-chip tiles into CPU allocations."""
-    # pre-order: an outer launch is rewritten before the thread launch inside it is reached
+    # post-order: the innermost launch (the last thread dimension) is rewritten first
     body = tvm_ffi.structural_map(func.body, [(tirx.AttrStmt, _on_attr)], order="post")
     return func.with_body(_to_cpu_buffers(body))

@@ -240,3 +240,24 @@ def two_thread_dims(M=4, N=8):
 def test_multi_dimensional_threads():
     y = two_thread_dims()()
     assert torch.equal(y, (torch.arange(4)[:, None] * 100 + torch.arange(8)[None, :]).int())
+
+
+@tiledsl.jit(out_idx=[-1], target="llvm")
+def dequantize(N, src="float8_e4m3fn", block=16):
+    @T.prim_func
+    def kernel(X: T.Tensor((N,), src), S: T.Tensor((1,), "float32"), Y: T.Tensor((N,), "bfloat16")):
+        with T.Kernel(T.ceildiv(N, block)) as bx:
+            t = T.alloc_fragment((block,), "float32")
+            T.copy(X[bx * block], t)
+            for i in T.Parallel(block):
+                t[i] = t[i] * S[0]
+            T.copy(t, Y[bx * block])
+    return kernel
+
+
+@pytest.mark.parametrize("src", ["float8_e4m3fn", "float8_e5m2"])
+def test_float8_storage_converts_on_copy(src):
+    x = (torch.randn(40) * 3).to(getattr(torch, src))
+    y = dequantize(40, src)(x, torch.tensor([0.5]))
+    assert y.dtype == torch.bfloat16
+    assert torch.equal(y, (x.float() * 0.5).bfloat16())

@@ -8,7 +8,7 @@ import tiledsl.language as T
 
 @tiledsl.jit(out_idx=[-1], target="llvm")
 def matmul(M, N, K, block_M=32, block_N=32, block_K=16, dtype="float16", accum="float32", out_dtype=None,
-           trans_A=False, trans_B=False, num_stages=2):
+           trans_A=False, trans_B=False, num_stages=2, swizzle=False):
     out_dtype = out_dtype or dtype
     A_shape = (K, M) if trans_A else (M, K)
     B_shape = (N, K) if trans_B else (K, N)
@@ -18,6 +18,8 @@ def matmul(M, N, K, block_M=32, block_N=32, block_K=16, dtype="float16", accum="
     @T.prim_func
     def kernel(A: T.Tensor(A_shape, dtype), B: T.Tensor(B_shape, dtype), C: T.Tensor((M, N), out_dtype)):
         with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=128) as (bx, by):
+            if swizzle:
+                T.use_swizzle(panel_size=2)
             A_s = T.alloc_shared(A_tile, dtype)
             B_s = T.alloc_shared(B_tile, dtype)
             C_f = T.alloc_fragment((block_M, block_N), accum)
@@ -114,3 +116,10 @@ def test_pipelined_num_stages_does_not_change_results():
     a, b = torch.randn(64, 96).half(), torch.randn(96, 32).half()
     outs = [matmul(64, 32, 96, block_K=16, num_stages=s, out_dtype="float32")(a, b) for s in (0, 1, 3)]
     assert torch.equal(outs[0], outs[1]) and torch.equal(outs[0], outs[2])
+
+
+def test_use_swizzle_keeps_results():
+    a, b = torch.randn(96, 64).half(), torch.randn(64, 80).half()
+    plain = matmul(96, 80, 64, block_M=16, block_N=16, out_dtype="float32")(a, b)
+    swizzled = matmul(96, 80, 64, block_M=16, block_N=16, out_dtype="float32", swizzle=True)(a, b)
+    assert torch.equal(plain, swizzled)

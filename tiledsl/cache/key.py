@@ -5,6 +5,7 @@ import functools
 import hashlib
 import json
 import subprocess
+from pathlib import Path
 
 
 def canonical_json(payload) -> str:
@@ -45,13 +46,24 @@ def _gpu_identity() -> dict | None:
     return {"name": props.name, "capability": list(torch.cuda.get_device_capability())}
 
 
+@functools.lru_cache(maxsize=1)
+def package_source_hash() -> str:
+    """sha256 over tiledsl's own Python sources, so a changed pass or lowering never serves a stale binary."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def environment_stamp(target_kind: str, with_device: bool = False) -> dict:
     """Versions that change a compiled artifact (and, for tuning results, the device it was measured on)."""
     import tvm
 
     from .. import __version__
 
-    stamp = {"tiledsl": __version__, "tvm": tvm.__version__}
+    stamp = {"tiledsl": __version__, "tiledsl_source": package_source_hash(), "tvm": tvm.__version__}
     if target_kind == "cuda":
         stamp["nvcc"] = nvcc_version()
         if with_device:

@@ -4,12 +4,13 @@ from __future__ import annotations
 import tvm
 
 from .kernel_to_loops_cpu import KernelToLoopsCPU
+from .legalize_float8_cpu import LegalizeFloat8CPU
 from .lower_tile_ops_cpu import LowerTileOpsCPU
 
 
 def cpu_passes() -> list:
     """Passes that turn a tile program into plain loops for the LLVM target."""
-    return [LowerTileOpsCPU, KernelToLoopsCPU]
+    return [LowerTileOpsCPU, KernelToLoopsCPU, LegalizeFloat8CPU]
 
 
 def passes_for(target_kind: str) -> list:

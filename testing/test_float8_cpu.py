@@ -1,0 +1,44 @@
+"""float8 storage types convert exactly like torch on the CPU (TVM's own LLVM float8 casts are wrong for
+subnormals and specials; tiledsl.passes.legalize_float8_cpu replaces them)."""
+import pytest
+import torch
+
+import tiledsl
+import tiledsl.language as T
+
+FLOAT8 = ["float8_e4m3fn", "float8_e5m2"]
+
+
+@tiledsl.jit(out_idx=[-1], target="llvm")
+def convert(N, src, dst):
+    @T.prim_func
+    def kernel(X: T.Tensor((N,), src), Y: T.Tensor((N,), dst)):
+        with T.Kernel(1):
+            for i in T.Parallel(N):
+                Y[i] = T.cast(X[i], dst)
+    return kernel
+
+
+@pytest.mark.parametrize("f8", FLOAT8)
+def test_every_float8_code_decodes_like_torch(f8):
+    codes = torch.arange(256, dtype=torch.uint8).view(getattr(torch, f8))
+    got, want = convert(256, f8, "float32")(codes), codes.float()
+    same = (got == want) | (got.isnan() & want.isnan())
+    assert same.all(), codes.view(torch.uint8)[~same].tolist()
+
+
+@pytest.mark.parametrize("f8", FLOAT8)
+def test_float32_encodes_like_torch(f8):
+    x = torch.cat([torch.randn(2000) * 4, torch.randn(2000) * 0.01, torch.randn(500) * 1e-4,
+                   torch.randn(200) * 1e5, torch.tensor([0.0, -0.0, float("inf"), -float("inf"), 448.0, 464.0,
+                                                         57344.0, 61440.0])])
+    got = convert(x.numel(), "float32", f8)(x)
+    want = x.to(getattr(torch, f8))
+    same = (got.view(torch.uint8) == want.view(torch.uint8)) | (got.float().isnan() & want.float().isnan())
+    assert same.all(), list(zip(x[~same][:5].tolist(), got[~same][:5].float().tolist()))
+
+
+def test_float16_to_float8_goes_through_float32():
+    x = (torch.randn(300) * 3).half()
+    got = convert(300, "float16", "float8_e4m3fn")(x)
+    assert torch.equal(got.view(torch.uint8), x.float().to(torch.float8_e4m3fn).view(torch.uint8))

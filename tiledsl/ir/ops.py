@@ -18,6 +18,7 @@ _SPECS = {
     "fill": 2,  # (dst region, value)
     "reduce": 2,  # (src region, dst region); attrs: kind, dim, clear
     "atomic_add": 2,  # (dst region, src region or value)
+    "use_swizzle": 2,  # (panel_size, order: 0 row / 1 col): block rasterization, kept until lowering
 }
 
 
@@ -53,10 +54,6 @@ def is_tile_call(expr, name: str | None = None) -> bool:
 def make_tile_call(name: str, args, **attrs) -> Call:
     """Build ``tiledsl.<name>(*args)`` with compile-time attributes (tile regions allowed as arguments)."""
     return Call(TILE_OPS[name], list(args), attrs=attrs or None, ret_ty="void")
-
-
-# Not a tile op, but an annotation kept until lowering: T.use_swizzle(panel_size, order).
-USE_SWIZZLE = _register("use_swizzle", 2)
 
 
 def dtype_of(expr) -> str:

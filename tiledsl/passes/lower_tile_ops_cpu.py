@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import tvm_ffi
 from tvm import tirx
-from tvm.ir import Call, TensorLoad, TensorRegion
+from tvm.ir import TensorLoad, TensorRegion
 
 from ..errors import CompileError
-from ..ir.ops import is_tile_call, tile_op
+from ..ir.ops import is_tile_call
 from ..language.loops import PARALLEL_ATTR
 from .rewriter import StmtRewriter, loop_nest, rebuild_for, seq
 from .tile_lowering_utils import (bounds_predicate, cast_to, const_ints, flat_index, guarded_load, guarded_store,
@@ -24,7 +24,7 @@ from .tile_lowering_utils import (bounds_predicate, cast_to, const_ints, flat_in
 class _Lowerer(StmtRewriter):
     def visit_Evaluate(self, stmt):
         call = stmt.value
-        if not is_tile_call(call) and not (isinstance(call, Call) and call.op.same_as(tile_op("use_swizzle"))):
+        if not is_tile_call(call):
             return stmt
         name = call.op.name.split(".", 1)[1]
         return getattr(self, "lower_" + name)(call)

@@ -17,7 +17,7 @@ from .buffers import (Buffer, Tensor, alloc_fragment, alloc_local, alloc_shared,
 from .kernel import (Kernel, get_block_binding, get_block_bindings, get_thread_binding,  # noqa: E402
                      get_thread_bindings)
 from .loops import Parallel, Pipelined  # noqa: E402
-from .tile_ops import (atomic_add, cast, clear, copy, fill, gemm, reduce_absmax, reduce_abssum,  # noqa: E402
+from .tile_ops import (GemmWarpPolicy, atomic_add, cast, clear, copy, fill, gemm, reduce_absmax, reduce_abssum,  # noqa: E402
                        reduce_max, reduce_min, reduce_sum, use_swizzle)
 
 prim_func = _tirx_script.prim_func  # must stay TVMScript's own decorator: the parser looks for it
@@ -26,5 +26,5 @@ __all__ = [
     "prim_func", "Tensor", "Buffer", "Kernel", "alloc_shared", "alloc_fragment", "alloc_local", "alloc_var",
     "copy", "gemm", "fill", "clear", "Parallel", "Pipelined", "reduce_sum", "reduce_max", "reduce_min",
     "reduce_abssum", "reduce_absmax", "atomic_add", "dynamic", "symbolic", "get_thread_binding",
-    "get_thread_bindings", "get_block_binding", "get_block_bindings", "use_swizzle", "cast", "dtype_str",
+    "get_thread_bindings", "GemmWarpPolicy", "get_block_binding", "get_block_bindings", "use_swizzle", "cast", "dtype_str",
 ]

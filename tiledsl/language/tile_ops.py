@@ -5,6 +5,8 @@ call to the matching tile Op of ``tiledsl.ir``; the passes of each target lower 
 """
 from __future__ import annotations
 
+import enum
+
 from tvm import tirx
 from tvm.ir import TensorLoad, TensorRegion
 from tvm.tirx import IntImm
@@ -83,6 +85,14 @@ def _const_extents(region: TensorRegion, op: str) -> list[int]:
     return out
 
 
+class GemmWarpPolicy(enum.IntEnum):
+    """How ``T.gemm`` splits a tile over warps (a hint; targets that do not split ignore it)."""
+
+    Square = 0
+    FullRow = 1
+    FullCol = 2
+
+
 def gemm(A, B, C, transpose_A: bool = False, transpose_B: bool = False, policy=None, clear_accum: bool = False,
          k_pack: int = 1, wg_wait: int = 0):
     """``C += A @ B`` on tiles (``C = A @ B`` with ``clear_accum=True``); A and B may be transposed.
@@ -107,8 +117,9 @@ def gemm(A, B, C, transpose_A: bool = False, transpose_B: bool = False, policy=N
             f"T.gemm: shapes do not agree: A {_name(a)} {_fmt(a_shape)}{' (transposed)' if transpose_A else ''}, "
             f"B {_name(b)} {_fmt(b_shape)}{' (transposed)' if transpose_B else ''}, C {_name(c)} {_fmt(c_shape)}; "
             f"expected A (M, K), B (K, N), C (M, N)")
+    policy = GemmWarpPolicy.Square if policy is None else GemmWarpPolicy(policy)
     return make_tile_call("gemm", [a, b, c], transpose_A=bool(transpose_A), transpose_B=bool(transpose_B),
-                          clear_accum=bool(clear_accum))
+                          clear_accum=bool(clear_accum), policy=int(policy))
 
 
 def _non_unit_ints(shape: list[int]) -> list[int]:

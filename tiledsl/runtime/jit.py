@@ -69,6 +69,15 @@ class JITImpl:
                                  pass_configs=self.pass_configs if pass_configs is None else pass_configs,
                                  compile_flags=self.compile_flags if compile_flags is None else compile_flags)
 
+    def par_compile(self, configs, num_workers: int | None = None, ignore_error: bool = False,
+                    timeout: float | None = None) -> list:
+        """Compile the factory for each dict in ``configs`` (its keyword arguments) in parallel worker processes,
+        each compile limited to ``timeout`` seconds; returns the JITKernels in order. A failed config raises
+        CompileError, or gives None with ``ignore_error=True``."""
+        from ..autotuner.parallel import par_compile
+
+        return par_compile(self, configs, num_workers=num_workers, ignore_error=ignore_error, timeout=timeout)
+
     def get_kernel_source(self, *args, **kwargs) -> str:
         """The generated source of the kernel for these factory arguments."""
         return self(*args, **kwargs).get_kernel_source()

@@ -1,0 +1,113 @@
+"""``@tiledsl.autotune``: stacked on ``@tiledsl.jit``, it tunes once per distinct set of the non-tuned arguments
+(remembered in the process and, through the tuner, on disk) and returns the best JITKernel."""
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+
+from ..errors import ConfigError
+from .identity import value_identity
+from .tuner import AutoTuner
+
+logger = logging.getLogger(__name__)
+
+
+class AutotuneImpl:
+    """What ``@autotune(...)`` returns: call it like the factory, get the tuned JITKernel."""
+
+    def __init__(self, jit_impl, configs, tuner_kwargs: dict, prune_fn=None, do_not_specialize=None):
+        from ..runtime.jit import JITImpl
+
+        if not isinstance(jit_impl, JITImpl):
+            raise ConfigError(f"@tiledsl.autotune must sit above @tiledsl.jit (it got "
+                              f"{type(jit_impl).__name__} {getattr(jit_impl, '__name__', '')!r}); write "
+                              f"@tiledsl.autotune(...) on the line above @tiledsl.jit(...)")
+        functools.update_wrapper(self, jit_impl.func)
+        self.jit_impl = jit_impl
+        self.configs = configs
+        self.prune_fn = prune_fn
+        self.tuner_kwargs = tuner_kwargs
+        self.do_not_specialize = set(do_not_specialize or ())
+        self._results: dict = {}
+        self._lock = threading.Lock()
+
+    def _key(self, args, kwargs):
+        import inspect
+
+        bound = inspect.signature(self.jit_impl.func).bind_partial(*args, **kwargs).arguments
+        return repr(value_identity({k: v for k, v in bound.items() if k not in self.do_not_specialize}))
+
+    def _explicit_tuned_keys(self, args, kwargs) -> set:
+        import inspect
+
+        bound = inspect.signature(self.jit_impl.func).bind_partial(*args, **kwargs).arguments
+        if callable(self.configs):
+            return set()
+        keys = {k for cfg in self.configs if isinstance(cfg, dict) for k in cfg}
+        return keys & set(bound)
+
+    def tune(self, *args, **kwargs):
+        """The AutotuneResult for these arguments (tuning, or the cached result)."""
+        key = self._key(args, kwargs)
+        with self._lock:
+            hit = self._results.get(key)
+        if hit is not None:
+            return hit
+        tuner = AutoTuner(self.jit_impl, self.configs, prune_fn=self.prune_fn)
+        tuner.set_profile_args(**self.tuner_kwargs)
+        tuner.set_kernel_parameters(args, kwargs)
+        result = tuner.run()
+        with self._lock:
+            self._results[key] = result
+        return result
+
+    def __call__(self, *args, **kwargs):
+        explicit = self._explicit_tuned_keys(args, kwargs)
+        if explicit:
+            logger.info("%s: tunable parameters %s were passed explicitly; compiling that config without tuning",
+                        self.__name__, sorted(explicit))
+            return self.jit_impl(*args, **kwargs)
+        return self.tune(*args, **kwargs).kernel
+
+    def compile(self, *args, **kwargs):
+        """The tuned kernel (TileLang's spelling)."""
+        return self(*args, **kwargs)
+
+    def get_tir(self, *args, **kwargs):
+        return self.jit_impl.get_tir(*args, **kwargs)
+
+    def par_compile(self, configs, num_workers=None, ignore_error=False, timeout=None):
+        return self.jit_impl.par_compile(configs, num_workers=num_workers, ignore_error=ignore_error,
+                                         timeout=timeout)
+
+
+def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeout: float = 60, supply_type=None,
+             ref_prog=None, supply_prog=None, rtol: float = 1e-2, atol: float = 1e-2,
+             max_mismatched_ratio: float = 0.01, skip_check: bool = False, manual_check_prog=None,
+             cache_input_tensors: bool = False, prune_fn=None, do_not_specialize=None, top_k: int = 5,
+             retime_rounds: int = 5, backend: str = "auto"):
+    """Tune a ``@tiledsl.jit`` factory over ``configs`` (a list of dicts, or a callable taking the factory's
+    arguments and returning an iterable of dicts).
+
+    ``warmup``/``rep``: iterations before and during timing; ``timeout``: seconds per candidate (for its compile,
+    and again for its check and timing); ``ref_prog``/``manual_check_prog``/``rtol``/``atol``/
+    ``max_mismatched_ratio``/``skip_check``: correctness checks; ``supply_type``/``supply_prog``: inputs (or use
+    ``tiledsl.set_autotune_inputs``); ``prune_fn(config, *args, **kwargs)`` returning True drops a config;
+    ``top_k`` finalists are re-timed ``retime_rounds`` times before the winner is chosen.
+    """
+    if func is not None and configs is None:
+        raise ConfigError("@tiledsl.autotune needs configs=...: write @tiledsl.autotune(configs=[...])")
+    tuner_kwargs = dict(warmup=warmup, rep=rep, timeout=timeout, supply_type=supply_type, ref_prog=ref_prog,
+                        supply_prog=supply_prog, rtol=rtol, atol=atol, max_mismatched_ratio=max_mismatched_ratio,
+                        skip_check=skip_check, manual_check_prog=manual_check_prog,
+                        cache_input_tensors=cache_input_tensors, top_k=top_k, retime_rounds=retime_rounds,
+                        backend=backend)
+    from .tuner import ProfileArgs, _validate_profile
+
+    _validate_profile(ProfileArgs(**{k: v for k, v in tuner_kwargs.items()}))
+
+    def wrap(jit_impl):
+        return AutotuneImpl(jit_impl, configs, tuner_kwargs, prune_fn=prune_fn,
+                            do_not_specialize=do_not_specialize)
+    return wrap(func) if func is not None else wrap

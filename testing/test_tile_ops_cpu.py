@@ -261,3 +261,22 @@ def test_float8_storage_converts_on_copy(src):
     y = dequantize(40, src)(x, torch.tensor([0.5]))
     assert y.dtype == torch.bfloat16
     assert torch.equal(y, (x.float() * 0.5).bfloat16())
+
+
+@tiledsl.jit(target="llvm")
+def scale_prefix(N):
+    @T.prim_func
+    def kernel(A: T.Tensor((N,), "float32"), alpha: T.float32, n: T.int32):
+        with T.Kernel(1):
+            for i in T.Parallel(N):
+                if i < n:
+                    A[i] = A[i] * alpha
+    return kernel
+
+
+def test_scalar_parameters():
+    a = torch.ones(8)
+    scale_prefix(8)(a, 3.0, 5)
+    assert a.tolist() == [3.0] * 5 + [1.0] * 3
+    with pytest.raises(tiledsl.KernelArgumentError, match=r"argument 1 \(alpha\): expected a float32 scalar"):
+        scale_prefix(8)(a, torch.ones(1), 5)

@@ -1,0 +1,203 @@
+"""Example-style tile programs used by the CUDA tests (compile-only and GPU), with torch references.
+
+The programs also run on the CPU target here, which checks the programs themselves against torch, so a CUDA test
+failure points at the CUDA lowering and not at the program.
+"""
+import pytest
+import torch
+
+import tiledsl
+import tiledsl.language as T
+
+
+def gemm(M, N, K, block_M=64, block_N=64, block_K=32, num_stages=2, threads=128, dtype="float16",
+         trans_A=False, trans_B=False, swizzle=False):
+    """C = A @ B (A (M, K) or (K, M) transposed, B (K, N) or (N, K) transposed), fp32 accumulate."""
+    a_shape = (K, M) if trans_A else (M, K)
+    b_shape = (N, K) if trans_B else (K, N)
+    a_tile = (block_K, block_M) if trans_A else (block_M, block_K)
+    b_tile = (block_N, block_K) if trans_B else (block_K, block_N)
+
+    @T.prim_func
+    def kernel(A: T.Tensor(a_shape, dtype), B: T.Tensor(b_shape, dtype), C: T.Tensor((M, N), dtype)):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
+            A_s = T.alloc_shared(a_tile, dtype)
+            B_s = T.alloc_shared(b_tile, dtype)
+            C_f = T.alloc_fragment((block_M, block_N), "float32")
+            if swizzle:
+                T.use_swizzle(panel_size=4)
+            T.clear(C_f)
+            for ko in T.Pipelined(T.ceildiv(K, block_K), num_stages=num_stages):
+                if trans_A:
+                    T.copy(A[ko * block_K, by * block_M], A_s)
+                else:
+                    T.copy(A[by * block_M, ko * block_K], A_s)
+                if trans_B:
+                    T.copy(B[bx * block_N, ko * block_K], B_s)
+                else:
+                    T.copy(B[ko * block_K, bx * block_N], B_s)
+                T.gemm(A_s, B_s, C_f, transpose_A=trans_A, transpose_B=trans_B)
+            T.copy(C_f, C[by * block_M, bx * block_N])
+    return kernel
+
+
+def gemm_ref(A, B, trans_A=False, trans_B=False):
+    a = A.float().T if trans_A else A.float()
+    b = B.float().T if trans_B else B.float()
+    return a @ b
+
+
+def elementwise_add(M, N, block_M=32, block_N=128, threads=128, dtype="float32"):
+    """C = A + B * 2 over a 2-d grid of tiles, straight from global memory."""
+    @T.prim_func
+    def kernel(A: T.Tensor((M, N), dtype), B: T.Tensor((M, N), dtype), C: T.Tensor((M, N), dtype)):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
+            for i, j in T.Parallel(block_M, block_N):
+                C[by * block_M + i, bx * block_N + j] = A[by * block_M + i, bx * block_N + j] + \
+                    B[by * block_M + i, bx * block_N + j] * T.cast(2, dtype)
+    return kernel
+
+
+def softmax(M, N, block_M=1, threads=128, dtype="float32"):
+    """Row softmax: each block takes block_M whole rows (N fits a fragment)."""
+    @T.prim_func
+    def kernel(X: T.Tensor((M, N), dtype), Y: T.Tensor((M, N), dtype)):
+        with T.Kernel(T.ceildiv(M, block_M), threads=threads) as bx:
+            x = T.alloc_fragment((block_M, N), "float32")
+            mx = T.alloc_fragment((block_M,), "float32")
+            sm = T.alloc_fragment((block_M,), "float32")
+            T.copy(X[bx * block_M, 0], x)
+            T.reduce_max(x, mx, dim=1)
+            for i, j in T.Parallel(block_M, N):
+                x[i, j] = T.exp(x[i, j] - mx[i])
+            T.reduce_sum(x, sm, dim=1)
+            for i, j in T.Parallel(block_M, N):
+                x[i, j] = x[i, j] / sm[i]
+            T.copy(x, Y[bx * block_M, 0])
+    return kernel
+
+
+def rms_norm(M, N, block_M=2, threads=128, dtype="float16"):
+    """y = x * rsqrt(mean(x^2) + eps), computed in fp32, via a shared-memory staging tile."""
+    @T.prim_func
+    def kernel(X: T.Tensor((M, N), dtype), Y: T.Tensor((M, N), dtype)):
+        with T.Kernel(T.ceildiv(M, block_M), threads=threads) as bx:
+            xs = T.alloc_shared((block_M, N), dtype)
+            x = T.alloc_fragment((block_M, N), "float32")
+            sq = T.alloc_fragment((block_M, N), "float32")
+            ss = T.alloc_fragment((block_M,), "float32")
+            T.copy(X[bx * block_M, 0], xs)
+            T.copy(xs, x)
+            for i, j in T.Parallel(block_M, N):
+                sq[i, j] = x[i, j] * x[i, j]
+            T.reduce_sum(sq, ss, dim=1)
+            for i in T.Parallel(block_M):
+                ss[i] = T.rsqrt(ss[i] / N + T.float32(1e-6))
+            for i, j in T.Parallel(block_M, N):
+                x[i, j] = x[i, j] * ss[i]
+            T.copy(x, Y[bx * block_M, 0])
+    return kernel
+
+
+def col_reduce(M, N, block_M=64, block_N=32, threads=128, kind="sum"):
+    """Per-block column reductions of a (M, N) float32 tensor, atomically summed (sum) into out (N,)."""
+    reducer = {"sum": T.reduce_sum, "absmax": T.reduce_absmax}[kind]
+
+    @T.prim_func
+    def kernel(X: T.Tensor((M, N), "float32"), O: T.Tensor((N,), "float32")):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
+            x = T.alloc_fragment((block_M, block_N), "float32")
+            r = T.alloc_fragment((block_N,), "float32")
+            T.copy(X[by * block_M, bx * block_N], x)
+            reducer(x, r, dim=0)
+            T.atomic_add(O[bx * block_N], r)
+    return kernel
+
+
+def row_max(M, N, block_M=4, threads=64):
+    """out[i] = max_j X[i, j] through a shared tile and a fragment; writes via T.Parallel."""
+    @T.prim_func
+    def kernel(X: T.Tensor((M, N), "float32"), O: T.Tensor((M,), "float32")):
+        with T.Kernel(T.ceildiv(M, block_M), threads=threads) as bx:
+            x = T.alloc_fragment((block_M, N), "float32")
+            r = T.alloc_fragment((block_M,), "float32")
+            T.copy(X[bx * block_M, 0], x)
+            T.reduce_max(x, r, dim=1)
+            for i in T.Parallel(block_M):
+                O[bx * block_M + i] = r[i]
+    return kernel
+
+
+def scalar_atomic(N, block=128):
+    """out[0] += sum of X, one atomic per element, written with per-thread code (T.get_thread_binding)."""
+    @T.prim_func
+    def kernel(X: T.Tensor((N,), "float32"), O: T.Tensor((1,), "float32")):
+        with T.Kernel(T.ceildiv(N, block), threads=block) as bx:
+            tx = T.get_thread_binding()
+            if bx * block + tx < N:
+                T.atomic_add(O[0], X[bx * block + tx])
+    return kernel
+
+
+# ---------------------------------------------------------------- name -> (factory kwargs, inputs, reference)
+def cases():
+    """(name, prim_func, out_idx, make_inputs, reference) for every example-style program."""
+    def gemm_case(dtype, M, N, K, **kw):
+        tdt = getattr(torch, dtype)
+        ta, tb = kw.get("trans_A", False), kw.get("trans_B", False)
+
+        def inputs(device):
+            a = torch.randn((K, M) if ta else (M, K), device=device).to(tdt)
+            b = torch.randn((N, K) if tb else (K, N), device=device).to(tdt)
+            return [a, b]
+        return (gemm(M, N, K, dtype=dtype, **kw), [-1], inputs, lambda a, b: gemm_ref(a, b, ta, tb), 2e-2)
+
+    out = {
+        "gemm_f16": gemm_case("float16", 256, 256, 128),
+        "gemm_bf16_ragged": gemm_case("bfloat16", 200, 136, 100),
+        "gemm_f16_tn_swz": gemm_case("float16", 128, 192, 96, trans_A=True, trans_B=True, swizzle=True),
+        "gemm_f16_128x128_s3": gemm_case("float16", 512, 384, 256, block_M=128, block_N=128, block_K=32,
+                                         num_stages=3),
+        "elementwise": (elementwise_add(100, 300), [-1],
+                        lambda d: [torch.randn(100, 300, device=d), torch.randn(100, 300, device=d)],
+                        lambda a, b: a + b * 2, 1e-5),
+        "softmax": (softmax(37, 512), [-1], lambda d: [torch.randn(37, 512, device=d)],
+                    lambda x: torch.softmax(x, dim=1), 1e-5),
+        "rms_norm": (rms_norm(9, 256), [-1], lambda d: [torch.randn(9, 256, device=d).half()],
+                     lambda x: (x.float() * torch.rsqrt(x.float().pow(2).mean(1, keepdim=True) + 1e-6)), 2e-3),
+        "col_reduce": (col_reduce(130, 70), [],
+                       lambda d: [torch.randn(130, 70, device=d), torch.zeros(70, device=d)],
+                       None, 1e-4),
+        "row_max": (row_max(10, 200), [-1], lambda d: [torch.randn(10, 200, device=d)],
+                    lambda x: x.max(1).values, 0),
+        "scalar_atomic": (scalar_atomic(1000), [], lambda d: [torch.randn(1000, device=d),
+                                                              torch.zeros(1, device=d)], None, 1e-3),
+    }
+    return out
+
+
+def run_case(name, target, device):
+    """Compile and run one case; returns (got, expected, tol)."""
+    func, out_idx, make_inputs, ref, tol = cases()[name]
+    kernel = tiledsl.compile(func, out_idx=out_idx, target=target)
+    inputs = make_inputs(device)
+    if name == "col_reduce":
+        x, o = inputs
+        kernel(x, o)
+        return o, x.sum(0), tol
+    if name == "scalar_atomic":
+        x, o = inputs
+        kernel(x, o)
+        return o, x.sum().reshape(1), tol
+    got = kernel(*inputs)
+    return got, ref(*inputs), tol
+
+
+CPU_CASES = ["gemm_bf16_ragged", "elementwise", "softmax", "rms_norm", "col_reduce", "row_max",
+             "scalar_atomic"]
+
+
+@pytest.mark.parametrize("name", CPU_CASES)
+def test_programs_on_cpu(name):
+    got, want, tol = run_case(name, "llvm", "cpu")
+    torch.testing.assert_close(got.float(), want.float(), rtol=max(tol, 1e-6), atol=max(tol, 1e-6))

@@ -1,0 +1,82 @@
+"""Build a lowered CUDA module: TVM's pipeline and CUDA code generator, then our nvcc.
+
+On a GPU machine TVM builds its CUDA runtime module through the global callback ``tvm_callback_cuda_compile``;
+we register ours (override=True) so that module's binary comes from :mod:`tiledsl.build.nvcc` (our flags, our
+timeout, our cubin cache). On a machine without a GPU TVM's codegen returns a source-only module and never calls
+the callback, so :func:`build_cuda` runs nvcc on the generated source itself: a program that does not build fails
+here too, and the cubin is kept (``BuildResult.cubin``) for the artifact folder.
+"""
+from __future__ import annotations
+
+import threading
+
+import tvm
+import tvm_ffi
+
+from ..errors import CompileError
+from . import nvcc
+
+_state = threading.local()
+
+
+def _current_arch() -> str:
+    arch = getattr(_state, "arch", None)
+    if arch:
+        return arch
+    target = tvm.target.Target.current(allow_none=True)
+    if target is not None and target.kind.name == "cuda" and "arch" in target.attrs:
+        return str(target.attrs["arch"])
+    from ..runtime.target import gpu_arch
+
+    arch = gpu_arch()
+    if not arch:
+        raise CompileError("tvm_callback_cuda_compile: no CUDA arch known (no target and no GPU)")
+    return arch
+
+
+@tvm_ffi.register_global_func("tvm_callback_cuda_compile", override=True)
+def tvm_callback_cuda_compile(code, *_unused):
+    """TVM's hook for turning CUDA source into a binary: our nvcc, cached (returns cubin bytes)."""
+    return bytearray(nvcc.compile_cubin(code, _current_arch(), getattr(_state, "flags", ())))
+
+
+def target_arch(target: tvm.target.Target) -> str:
+    """The ``sm_XX`` arch of a CUDA target."""
+    arch = str(target.attrs.get("arch", "")) if "arch" in target.attrs else ""
+    if not arch:
+        raise CompileError(f"CUDA target {target} has no arch")
+    return arch
+
+
+def device_source(executable) -> str:
+    """The CUDA source inside a TVM executable built for CUDA."""
+    for module in _all_modules(executable.mod):
+        if module.kind == "cuda":
+            return module.inspect_source()
+    raise CompileError("the built module holds no CUDA device code (did the kernel launch any threads?)")
+
+
+def _all_modules(module):
+    yield module
+    for sub in module.imports:
+        yield from _all_modules(sub)
+
+
+def build_cuda(lowered: tvm.IRModule, target: tvm.target.Target, compile_flags=None):
+    """Build ``lowered`` for ``target``: returns ``(executable, source)``; the cubin is in ``last_cubin()``."""
+    arch = target_arch(target)
+    flags = [str(f) for f in (compile_flags or [])]
+    _state.arch, _state.flags = arch, flags
+    try:
+        with target:
+            executable = tvm.compile(lowered, target=target)
+        source = device_source(executable)
+        _state.cubin = nvcc.compile_cubin(source, arch, flags)  # a cache hit when TVM already called us
+    finally:
+        _state.arch, _state.flags = None, ()
+    return executable, source
+
+
+def last_cubin() -> bytes | None:
+    """The cubin of the last :func:`build_cuda` in this thread (None before any)."""
+    return getattr(_state, "cubin", None)

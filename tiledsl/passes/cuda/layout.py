@@ -1,0 +1,175 @@
+"""Fragment layouts: which thread owns element ``idx`` of a fragment, and where in its registers.
+
+A layout maps a fragment index to ``(thread, local)`` and back (``inverse(tid, local)``), so any loop over a
+fragment can be written as "for each register this thread holds". Three layouts:
+
+* :class:`Striped` - row-major groups of ``vec`` consecutive elements dealt to threads round-robin (group ``g`` goes
+  to thread ``g % nthreads``). The default for fragments and for ``T.Parallel`` loops; with ``vec`` chosen from
+  the shape only, every fragment of one shape has the same layout, so ``T.Parallel`` needs no communication.
+* :class:`Replicated` - every thread holds every element (reduction outputs, ``T.alloc_local``).
+* :class:`MMAAccumulator` - the m16n8 accumulator layout of ``mma.sync`` tiled over a grid of warps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import reduce
+
+from tvm import tirx
+
+from ..tile_lowering_utils import flat_index, unravel
+
+
+def numel(shape) -> int:
+    """Number of elements of a constant shape."""
+    return reduce(lambda a, b: a * b, shape, 1)
+
+
+def default_vec(shape, nthreads: int = 1) -> int:
+    """Elements per group for a striped layout of ``shape``: up to 8 dividing the last extent, preferring a width
+    that keeps every thread busy (whole rounds of ``nthreads`` groups), then one that fills all threads once."""
+    last, total = shape[-1], numel(shape)
+    divisors = [v for v in (8, 4, 2, 1) if last % v == 0]
+    for v in divisors:
+        if total % (v * nthreads) == 0:
+            return v
+    for v in divisors:
+        if total // v >= nthreads:
+            return v
+    return divisors[-1] if divisors else 1
+
+
+@dataclass(frozen=True)
+class Striped:
+    """Row-major groups of ``vec`` elements, group ``g`` owned by thread ``g % nthreads``."""
+
+    shape: tuple
+    nthreads: int
+    vec: int
+
+    @property
+    def local_size(self) -> int:
+        groups = -(-numel(self.shape) // self.vec)
+        return -(-groups // self.nthreads) * self.vec
+
+    @property
+    def exact(self) -> bool:
+        """True when every (thread, local) slot is a real element (no guard needed)."""
+        return numel(self.shape) % (self.vec * self.nthreads) == 0
+
+    def inverse(self, tid, local):
+        """Fragment indices of register ``local`` of thread ``tid``."""
+        group = (local // self.vec) * self.nthreads + tid
+        return unravel(group * self.vec + local % self.vec, self.shape)
+
+    def valid(self, tid, local):
+        """Predicate: register ``local`` of thread ``tid`` holds an element (None when always)."""
+        if self.exact:
+            return None
+        group = (local // self.vec) * self.nthreads + tid
+        return group < -(-numel(self.shape) // self.vec)
+
+    def owner(self, indices):
+        """(thread, local) of an element."""
+        flat = flat_index(indices, self.shape)
+        group = flat // self.vec
+        return group % self.nthreads, (group // self.nthreads) * self.vec + flat % self.vec
+
+    def describe(self) -> str:
+        return f"striped(vec={self.vec}, threads={self.nthreads})"
+
+
+@dataclass(frozen=True)
+class Replicated:
+    """Every thread holds every element."""
+
+    shape: tuple
+
+    @property
+    def local_size(self) -> int:
+        return numel(self.shape)
+
+    exact = True
+
+    def inverse(self, tid, local):
+        return unravel(local, self.shape)
+
+    def valid(self, tid, local):
+        return None
+
+    def owner(self, indices):
+        return None, flat_index(indices, self.shape)
+
+    def describe(self) -> str:
+        return "replicated"
+
+
+@dataclass(frozen=True)
+class MMAAccumulator:
+    """The accumulator of ``mma.sync.m16n8k*`` over a (warps_m x warps_n) grid of warps.
+
+    Warp ``w`` (row ``w // warps_n``, column ``w % warps_n``) owns the (M / warps_m, N / warps_n) sub-tile, made of
+    16x8 mma tiles; lane ``l`` holds rows ``l // 4`` and ``l // 4 + 8``, columns ``(l % 4) * 2 + {0, 1}`` of each.
+    Register order: ``((mi * tiles_n + ni) * 2 + half) * 2 + pair``.
+    """
+
+    shape: tuple
+    warps_m: int
+    warps_n: int
+
+    @property
+    def nthreads(self) -> int:
+        return self.warps_m * self.warps_n * 32
+
+    @property
+    def warp_tile(self):
+        return self.shape[0] // self.warps_m, self.shape[1] // self.warps_n
+
+    @property
+    def tiles(self):
+        wm, wn = self.warp_tile
+        return wm // 16, wn // 8
+
+    @property
+    def local_size(self) -> int:
+        tm, tn = self.tiles
+        return tm * tn * 4
+
+    exact = True
+    vec = 2
+
+    def inverse(self, tid, local):
+        wm, wn = self.warp_tile
+        _, tn = self.tiles
+        warp, lane = tid // 32, tid % 32
+        pair, half = local % 2, (local // 2) % 2
+        tile = local // 4
+        mi, ni = tile // tn, tile % tn
+        row = (warp // self.warps_n) * wm + mi * 16 + half * 8 + lane // 4
+        col = (warp % self.warps_n) * wn + ni * 8 + (lane % 4) * 2 + pair
+        return [row, col]
+
+    def valid(self, tid, local):
+        return None
+
+    def owner(self, indices):
+        row, col = indices
+        wm, wn = self.warp_tile
+        _, tn = self.tiles
+        warp = (row // wm) * self.warps_n + col // wn
+        r, c = row % wm, col % wn
+        lane = (r % 8) * 4 + (c % 8) // 2
+        local = (((r // 16) * tn + c // 8) * 2 + (r % 16) // 8) * 2 + c % 2
+        return warp * 32 + lane, local
+
+    def describe(self) -> str:
+        return f"mma-accumulator(warps={self.warps_m}x{self.warps_n})"
+
+
+def same_layout(a, b) -> bool:
+    """True when two layouts place every element identically."""
+    return a == b
+
+
+def to_expr(x):
+    """An int or expression as a TVM int32 expression."""
+    return tirx.const(x, "int32") if isinstance(x, int) else x

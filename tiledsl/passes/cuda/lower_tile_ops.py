@@ -1,0 +1,304 @@
+"""LowerTileOpsCUDA: tile ops, ``T.Parallel`` loops and fragments become per-thread CUDA code.
+
+Expects: a PrimFunc from the language (tile Op calls, ``T.Parallel`` loops, ``local.fragment`` buffers), after
+SwizzleBlocks and PipelineCUDA. Guarantees: no tiledsl Op and no ``local.fragment`` buffer remains; fragments are
+per-thread ``local`` arrays laid out as layout_inference decided; every element-wise loop is spread over the
+block's threads (coalesced, 16-byte vectorized where provably aligned); global accesses made by tile ops and
+inside ``T.Parallel`` are guarded like on the CPU (loads past the edge read 0, stores there are dropped).
+Barriers are left to TVM's ThreadSync, shared memory merging to MergeSharedMemoryAllocations.
+"""
+from __future__ import annotations
+
+import tvm_ffi
+from tvm import tirx
+from tvm.ir import TensorLoad, TensorRegion
+
+from ...errors import TileProgramError
+from ...ir.ops import is_tile_call, tile_op
+from ...language.loops import PARALLEL_ATTR
+from ..rewriter import StmtRewriter, loop_nest, seq, substitute, uses_var
+from ..tile_lowering_utils import bounds_predicate, cast_to, const_ints, is_unit
+from . import gemm_mma
+from .layout import Replicated, Striped, default_vec
+from .layout_inference import infer_layouts
+from .parallel import LoopContext, distribute, driving_layout, guard_globals, writes_only_registers
+from .reduce import lower_reduce
+
+
+def thread_launches(body) -> list:
+    """(var, extent) of each threadIdx launch, in x, y, z order."""
+    found = {}
+
+    def on_attr(stmt):
+        if stmt.attr_key == "thread_extent" and stmt.node.thread_tag.startswith("threadIdx"):
+            ext = stmt.value
+            if not isinstance(ext, tirx.IntImm):
+                raise TileProgramError(f"the thread count {ext} of T.Kernel must be a constant")
+            found[stmt.node.thread_tag] = (stmt.node.var, int(ext))
+
+    tvm_ffi.structural_walk(body, (tirx.AttrStmt, on_attr))
+    return [found[t] for t in ("threadIdx.x", "threadIdx.y", "threadIdx.z") if t in found]
+
+
+class _Lowerer(StmtRewriter):
+    def __init__(self, func_body):
+        super().__init__()
+        launches = thread_launches(func_body)
+        self.thread_vars = [v for v, _ in launches]
+        self.nthreads = 1
+        tid = tirx.const(0, "int32")
+        stride = 1
+        for var, ext in launches:
+            tid = tid + var * stride if stride > 1 else var
+            stride *= ext
+        self.nthreads = stride
+        self.tid = tid
+        self.mma = gemm_mma.plan(func_body, self.nthreads)
+        self.layouts = infer_layouts(func_body, self.nthreads, {c: p.layout for c, p in self.mma.items()})
+        self.locals = {}
+        for buf, lay in self.layouts.items():
+            if isinstance(lay, Replicated):
+                self.locals[buf] = tirx.decl_buffer(buf.ty.shape, str(buf.ty.dtype), buf.name, scope="local")
+            else:
+                self.locals[buf] = tirx.decl_buffer((lay.local_size,), str(buf.ty.dtype), buf.name, scope="local")
+        self.ctx = LoopContext(self.analyzer, self.tid, self.nthreads, self.layouts, self.locals)
+        self.scratch_allocs = []
+        self.in_parallel = 0
+
+    # ------------------------------------------------------------------ helpers for the op lowerings
+    def scratch(self, shape, dtype, name):
+        """A shared-memory buffer allocated at the top of the kernel."""
+        buf = tirx.decl_buffer(shape, dtype, name, scope="shared.dyn")
+        self.scratch_allocs.append(tirx.AllocBuffer(buf))
+        return buf
+
+    def bind_loop(self, var, extent):
+        self._bind(var, 0, extent)
+
+    # ------------------------------------------------------------------ statements
+    def visit_AttrStmt(self, stmt):
+        out = super().visit_AttrStmt(stmt)
+        if stmt.attr_key == "thread_extent" and self.thread_vars and stmt.node.var.same_as(self.thread_vars[-1]) \
+                and self.scratch_allocs:
+            out = tirx.AttrStmt(out.node, out.attr_key, out.value, seq(self.scratch_allocs + [out.body]))
+            self.scratch_allocs = []
+        return out
+
+    def visit_Evaluate(self, stmt):
+        call = stmt.value
+        if is_tile_call(call):
+            name = call.op.name.split(".", 1)[1]
+            return getattr(self, "lower_" + name)(call)
+        if getattr(call, "op", None) is not None and hasattr(call.op, "same_as") and call.op.same_as(
+                tile_op("use_swizzle")):
+            return tirx.Evaluate(tirx.const(0, "int32"))
+        return stmt
+
+    def visit_For(self, stmt):
+        if PARALLEL_ATTR not in stmt.annotations:
+            return super().visit_For(stmt)
+        loop_vars, extents, body = [], [], stmt
+        while isinstance(body, tirx.For) and PARALLEL_ATTR in body.annotations:
+            loop_vars.append(body.loop_var)
+            extents.append(body.extent)
+            self._bind(body.loop_var, body.min, body.extent)
+            if not (isinstance(body.min, tirx.IntImm) and int(body.min) == 0):
+                raise TileProgramError("T.Parallel loops must start at 0")
+            body = body.body
+        extents = const_ints(extents, "T.Parallel")
+        self.in_parallel += 1
+        try:
+            body = self.visit(body)
+        finally:
+            self.in_parallel -= 1
+        layout = driving_layout(self.ctx, body, loop_vars, extents, "T.Parallel")
+        if layout is None:
+            if writes_only_registers(body, self.ctx):  # every thread computes its own copy
+                return loop_nest(extents, lambda vs: guard_globals(substitute(body, dict(zip(loop_vars, vs))),
+                                                                   self.analyzer))
+            layout = Striped(tuple(extents), self.nthreads, default_vec(extents, self.nthreads))
+        return distribute(self.ctx, loop_vars, extents, body, layout, "T.Parallel")
+
+    # ------------------------------------------------------------------ tile ops
+    def _fragment_layout(self, buf):
+        lay = self.layouts.get(buf)
+        return None if lay is None or isinstance(lay, Replicated) else lay
+
+    def _whole(self, region, what):
+        shape = const_ints(list(region.source.ty.shape), what)
+        ext = const_ints([r.extent for r in region.region], what)
+        if ext != shape or any(not (isinstance(r.min, tirx.IntImm) and int(r.min) == 0) for r in region.region):
+            raise TileProgramError(f"{what}: a fragment ({region.source.name}) must be used whole here, got a "
+                                   f"region of extents {tuple(ext)} of its shape {tuple(shape)}")
+
+    def _elementwise(self, driver, other, make_body, what, replicated_ok=True):
+        """Loop over ``driver``'s region; ``make_body(driver_idx, other_idx)`` builds one element's statement."""
+        ext = const_ints([r.extent for r in driver.region], what)
+        loop_vars = [tirx.Var(f"i{k}", "int32") for k in range(len(ext))]
+        d_idx = [v if isinstance(r.min, tirx.IntImm) and int(r.min) == 0 else r.min + v
+                 for r, v in zip(driver.region, loop_vars)]
+        o_idx = None
+        if other is not None:
+            moving = [v for v, e in zip(loop_vars, ext) if e != 1]
+            it = iter(moving)
+            o_idx = [r.min if is_unit(r.extent) else r.min + next(it) for r in other.region]
+        for v, e in zip(loop_vars, ext):
+            self.bind_loop(v, e)
+        body = make_body(d_idx, o_idx)
+        layout = self._fragment_layout(driver.source)
+        if layout is not None:
+            self._whole(driver, what)
+        elif replicated_ok and (driver.source in self.layouts or driver.source.scope() == "local"):
+            return loop_nest(ext, lambda vs: guard_globals(substitute(body, dict(zip(loop_vars, vs))), self.analyzer))
+        else:
+            layout = Striped(tuple(ext), self.nthreads, default_vec(ext, self.nthreads))
+        return distribute(self.ctx, loop_vars, ext, body, layout, what)
+
+    def lower_copy(self, call):
+        src, dst = call.args
+        dtype = str(dst.source.ty.dtype)
+        if self._fragment_layout(src.source) is not None and self._fragment_layout(dst.source) is None:
+            return self._elementwise(src, dst, lambda s_idx, d_idx: tirx.BufferStore(
+                dst.source, cast_to(tirx.BufferLoad(src.source, s_idx), dtype), d_idx), "T.copy",
+                replicated_ok=False)
+        return self._elementwise(dst, src, lambda d_idx, s_idx: tirx.BufferStore(
+            dst.source, cast_to(tirx.BufferLoad(src.source, s_idx), dtype), d_idx), "T.copy")
+
+    def lower_fill(self, call):
+        dst, value = call.args
+        return self._elementwise(dst, None, lambda d_idx, _: tirx.BufferStore(
+            dst.source, cast_to(value, str(dst.source.ty.dtype)), d_idx), "T.fill")
+
+    def lower_gemm(self, call):
+        c = call.args[2]
+        if c.source in self.mma:
+            return gemm_mma.lower(self, call, self.mma[c.source])
+        return self._gemm_fma(call)
+
+    def _gemm_fma(self, call):
+        a, b, c = call.args
+        trans_a, trans_b = bool(call.attrs["transpose_A"]), bool(call.attrs["transpose_B"])
+        dims_c = [k for k, r in enumerate(c.region) if not is_unit(r.extent)][-2:]
+        a_ext = const_ints([r.extent for r in a.region], "T.gemm")
+        dims_a = [k for k, e in enumerate(a_ext) if e != 1][-2:] or [len(a_ext) - 2, len(a_ext) - 1]
+        dims_b = [k for k, r in enumerate(b.region) if not is_unit(r.extent)][-2:] or [len(b.region) - 2,
+                                                                                        len(b.region) - 1]
+        K = a_ext[dims_a[0] if trans_a else dims_a[1]]
+        acc = str(c.source.ty.dtype)
+        k = tirx.Var("k", "int32")
+        self.bind_loop(k, K)
+
+        def at(region, dims, row, col):
+            out = [r.min for r in region.region]
+            out[dims[0]] = out[dims[0]] + row
+            out[dims[1]] = out[dims[1]] + col
+            return out
+
+        def body(c_idx, _):
+            i, j = c_idx[dims_c[0]] - c.region[dims_c[0]].min, c_idx[dims_c[1]] - c.region[dims_c[1]].min
+            av = tirx.BufferLoad(a.source, at(a, dims_a, k, i) if trans_a else at(a, dims_a, i, k))
+            bv = tirx.BufferLoad(b.source, at(b, dims_b, j, k) if trans_b else at(b, dims_b, k, j))
+            return tirx.BufferStore(c.source, tirx.BufferLoad(c.source, c_idx) + cast_to(av, acc) * cast_to(bv, acc),
+                                    c_idx)
+        stmts = []
+        if bool(call.attrs["clear_accum"]):
+            stmts.append(self._elementwise(c, None, lambda d_idx, _: tirx.BufferStore(
+                c.source, tirx.const(0, acc), d_idx), "T.gemm"))
+        inner = self._elementwise(c, None, body, "T.gemm")
+        stmts.append(tirx.For(k, 0, K, tirx.ForKind.SERIAL, inner))
+        return seq(stmts)
+
+    def lower_use_swizzle(self, call):
+        return tirx.Evaluate(tirx.const(0, "int32"))  # consumed by SwizzleBlocks when it applies
+
+    def lower_reduce(self, call):
+        return lower_reduce(self, call)
+
+    def lower_atomic_add(self, call):
+        dst, value = call.args
+        dtype = str(dst.source.ty.dtype)
+        if isinstance(value, TensorRegion):
+            return self._atomic_tile(dst, value, dtype)
+        idx = [r.min for r in dst.region]
+        stmt = _atomic(dst.source, idx, cast_to(value, dtype), self.analyzer)
+        if not self.in_parallel and not any(uses_var(call, v) for v in self.thread_vars):
+            stmt = tirx.IfThenElse(self.tid == 0, stmt, None)  # a block-level tile op: add once per block
+        return stmt
+
+    def _atomic_tile(self, dst, src, dtype):
+        def body(s_idx, d_idx):
+            return tirx.BufferStore(dst.source, cast_to(tirx.BufferLoad(src.source, s_idx), dtype), d_idx)
+        ext = const_ints([r.extent for r in src.region], "T.atomic_add")
+        loop_vars = [tirx.Var(f"i{k}", "int32") for k in range(len(ext))]
+        for v, e in zip(loop_vars, ext):
+            self.bind_loop(v, e)
+        s_idx = [v if isinstance(r.min, tirx.IntImm) and int(r.min) == 0 else r.min + v
+                 for r, v in zip(src.region, loop_vars)]
+        it = iter([v for v, e in zip(loop_vars, ext) if e != 1])
+        d_idx = [r.min if is_unit(r.extent) else r.min + next(it) for r in dst.region]
+        stmt = body(s_idx, d_idx)
+        layout = self._fragment_layout(src.source)
+        if layout is not None:
+            self._whole(src, "T.atomic_add")
+        else:
+            layout = Striped(tuple(ext), self.nthreads, default_vec(ext, self.nthreads))
+        lowered = distribute(self.ctx, loop_vars, ext, stmt, layout, "T.atomic_add", vectorize=False)
+        return _stores_to_atomics(lowered, dst.source)
+
+
+def _atomic(buf, idx, value, analyzer):
+    """``atomicAdd(&buf[idx], value)``, dropped outside a global tensor's bounds."""
+    stmt = tirx.Evaluate(tirx.call_extern(str(buf.ty.dtype), "atomicAdd",
+                                          tirx.address_of(tirx.BufferLoad(buf, idx)), value))
+    pred = bounds_predicate(buf, idx, analyzer) if buf.scope() == "global" else None
+    return stmt if pred is None else tirx.IfThenElse(pred, stmt, None)
+
+
+def _stores_to_atomics(stmt, buf):
+    def on_store(store):
+        if not store.buffer.same_as(buf):
+            return store
+        return tirx.Evaluate(tirx.call_extern(str(buf.ty.dtype), "atomicAdd",
+                                              tirx.address_of(tirx.BufferLoad(buf, list(store.indices))),
+                                              store.value))
+    return tvm_ffi.structural_map(stmt, [(tirx.BufferStore, on_store)], order="post")
+
+
+def _replace_fragments(body, low):
+    """Fragment allocations -> their local arrays; a fragment access left over is a user error."""
+    def on_alloc(stmt):
+        buf = stmt.buffer
+        return tirx.AllocBuffer(low.locals[buf]) if buf in low.locals else stmt
+
+    leftovers = []
+
+    def on_load(load):
+        lay = low.layouts.get(load.source)
+        if lay is not None and not isinstance(lay, Replicated):
+            leftovers.append(load.source)
+
+    def on_store(store):
+        lay = low.layouts.get(store.buffer)
+        if lay is not None and not isinstance(lay, Replicated):
+            leftovers.append(store.buffer)
+
+    tvm_ffi.structural_walk(body, [(TensorLoad, on_load), (tirx.BufferStore, on_store)])
+    if leftovers:
+        buf = leftovers[0]
+        raise TileProgramError(
+            f"fragment {buf.name} is read or written element by element outside T.Parallel; each thread holds only "
+            f"part of a fragment ({low.layouts[buf].describe()}). Access it inside `for i, j in T.Parallel(...)` "
+            f"over its whole shape, or use T.alloc_local / T.alloc_shared")
+    body = tvm_ffi.structural_map(body, [(tirx.AllocBuffer, on_alloc)], order="pre")
+    replicated = {b: low.locals[b] for b, lay in low.layouts.items() if isinstance(lay, Replicated)}
+    return substitute(body, replicated)
+
+
+@tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.LowerTileOpsCUDA")
+def LowerTileOpsCUDA(func, mod, ctx):
+    """Lower tile ops, T.Parallel loops and fragments to per-thread CUDA code."""
+    if not thread_launches(func.body):
+        return func
+    low = _Lowerer(func.body)
+    body = low.visit(func.body)
+    return func.with_body(_replace_fragments(body, low))

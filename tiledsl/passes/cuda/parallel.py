@@ -1,0 +1,243 @@
+"""Distributing an element-wise loop nest over the threads of a block, following a fragment layout.
+
+``distribute(ctx, loop_vars, extents, body, layout)`` turns ``for idx in extents: body(idx)`` into "for each
+register slot this thread holds in ``layout``: body(layout.inverse(tid, slot))". Fragment accesses whose indices
+are exactly the loop variables become register accesses; global accesses are bounds-guarded (loads outside read
+0, stores outside are dropped, as on the CPU). The innermost ``vec`` slots are emitted as a vectorized loop (16
+bytes at most) when every memory access is provably contiguous and aligned and no guard depends on the lane;
+otherwise as an unrolled loop. Used by LowerTileOpsCUDA for ``T.Parallel``, ``T.copy``, ``T.fill`` and atomics.
+"""
+from __future__ import annotations
+
+import tvm_ffi
+from tvm import tirx
+from tvm.ir import Call, Range, TensorLoad
+
+from ...errors import TileProgramError
+from ..rewriter import substitute, uses_var
+from ..tile_lowering_utils import bounds_predicate, flat_index, guarded_load, is_global
+from .layout import Replicated
+
+_SHARED = ("shared", "shared.dyn")
+
+
+def dtype_bytes(dtype: str) -> int:
+    """Bytes of one element of a scalar dtype."""
+    digits = "".join(c for c in str(dtype) if c.isdigit())
+    return max(1, int(digits or 32) // 8)
+
+
+class LoopContext:
+    """What ``distribute`` needs from the lowering: the analyzer, the thread index and the fragment map."""
+
+    def __init__(self, analyzer, tid, nthreads, layouts, locals_):
+        self.analyzer = analyzer
+        self.tid = tid
+        self.nthreads = nthreads
+        self.layouts = layouts  # fragment buffer -> layout
+        self.locals = locals_  # fragment buffer -> per-thread "local" buffer
+
+
+def _is_identity(indices, loop_vars) -> bool:
+    return len(indices) == len(loop_vars) and all(
+        isinstance(i, tirx.Var) and i.same_as(v) for i, v in zip(indices, loop_vars))
+
+
+def fragments_in(body, ctx) -> list:
+    """(buffer, indices) of every access of a fragment in ``body``."""
+    found = []
+
+    def on_load(load):
+        if load.source in ctx.layouts:
+            found.append((load.source, list(load.indices)))
+
+    def on_store(store):
+        if store.buffer in ctx.layouts:
+            found.append((store.buffer, list(store.indices)))
+
+    tvm_ffi.structural_walk(body, [(TensorLoad, on_load), (tirx.BufferStore, on_store)])
+    return found
+
+
+def driving_layout(ctx, body, loop_vars, extents, what: str):
+    """The layout a loop must follow: that of the non-replicated fragments it indexes by its loop variables.
+
+    None when it touches none. A non-replicated fragment indexed any other way, or two fragments with different
+    layouts, is a TileProgramError.
+    """
+    layout = None
+    for buf, idx in fragments_in(body, ctx):
+        lay = ctx.layouts[buf]
+        if isinstance(lay, Replicated):
+            continue
+        if not _is_identity(idx, loop_vars) or tuple(lay.shape) != tuple(extents):
+            raise TileProgramError(
+                f"{what}: fragment {buf.name} {tuple(lay.shape)} is accessed at "
+                f"[{', '.join(str(i) for i in idx)}] in a loop over {tuple(extents)}; a fragment can only be "
+                f"indexed by the loop variables of a T.Parallel over its whole shape (each thread holds its own "
+                f"part). Copy it to shared memory (T.copy) for other access patterns")
+        if layout is not None and layout != lay:
+            raise TileProgramError(f"{what}: fragments with different layouts ({layout.describe()} and "
+                                   f"{lay.describe()}) are used in one loop; T.copy one into a new fragment first")
+        layout = lay
+    return layout
+
+
+def writes_only_registers(body, ctx) -> bool:
+    """True when ``body`` stores only to replicated fragments or per-thread local buffers."""
+    ok = [True]
+
+    def on_store(store):
+        buf = store.buffer
+        if buf in ctx.layouts:
+            if not isinstance(ctx.layouts[buf], Replicated):
+                ok[0] = False
+        elif buf.scope() != "local":
+            ok[0] = False
+
+    tvm_ffi.structural_walk(body, [(tirx.BufferStore, on_store)])
+    return ok[0]
+
+
+def guard_globals(body, analyzer):
+    """Loads of global tensors outside their bounds read 0; stores there are dropped."""
+    def on_load(load):
+        if not is_global(load.source):
+            return load
+        return guarded_load(load.source, list(load.indices), analyzer)
+
+    def on_store(store):
+        if not is_global(store.buffer):
+            return store
+        pred = bounds_predicate(store.buffer, list(store.indices), analyzer)
+        return store if pred is None else tirx.IfThenElse(pred, store, None)
+
+    return tvm_ffi.structural_map(body, [(TensorLoad, on_load), (tirx.BufferStore, on_store)], order="post")
+
+
+def _to_registers(body, ctx, loop_vars, slot):
+    """Fragment accesses by the loop variables -> the thread's register ``slot``."""
+    def on_load(load):
+        buf = load.source
+        if buf in ctx.layouts and not isinstance(ctx.layouts[buf], Replicated) and _is_identity(load.indices,
+                                                                                                 loop_vars):
+            return tirx.BufferLoad(ctx.locals[buf], [slot])
+        return load
+
+    def on_store(store):
+        buf = store.buffer
+        if buf in ctx.layouts and not isinstance(ctx.layouts[buf], Replicated) and _is_identity(store.indices,
+                                                                                                  loop_vars):
+            return tirx.BufferStore(ctx.locals[buf], store.value, [slot])
+        return store
+
+    return tvm_ffi.structural_map(body, [(TensorLoad, on_load), (tirx.BufferStore, on_store)], order="post")
+
+
+def _accesses(stmt):
+    out = []
+    tvm_ffi.structural_walk(stmt, [(TensorLoad, lambda l: out.append((l.source, list(l.indices), l.ty))),
+                                   (tirx.BufferStore, lambda s: out.append((s.buffer, list(s.indices), None)))])
+    return out
+
+
+_MATH = ("tirx.exp", "tirx.exp2", "tirx.log", "tirx.sqrt", "tirx.rsqrt", "tirx.fabs", "tirx.tanh", "tirx.sigmoid",
+         "tirx.pow", "tirx.erf")
+
+
+def _blocks_vectorizing(stmt, lane) -> bool:
+    """True when ``stmt`` holds something TVM's vectorizer or CUDA codegen should not see per lane: loops,
+    calls other than math, or a branch whose condition changes across the lanes."""
+    found = []
+
+    def on_if(s):
+        if uses_var(s.condition, lane):
+            found.append(s)
+
+    def on_call(c):
+        name = getattr(c.op, "name", "")
+        if name == "tirx.if_then_else" and not uses_var(c.args[0], lane):
+            return
+        if name not in _MATH:
+            found.append(c)
+    tvm_ffi.structural_walk(stmt, [(tirx.IfThenElse, on_if), (tirx.For, lambda s: found.append(s)), (Call, on_call)])
+    return bool(found)
+
+
+def hoist_guards(stmt, lane):
+    """``buf[i] = if_then_else(p, load, 0)`` with ``p`` the same for every lane -> ``if p: buf[i] = load else:
+    buf[i] = 0`` (a vectorizable form)."""
+    def on_store(store):
+        v = store.value
+        if isinstance(v, Call) and getattr(v.op, "name", "") == "tirx.if_then_else" and not uses_var(v.args[0], lane):
+            return tirx.IfThenElse(v.args[0], tirx.BufferStore(store.buffer, v.args[1], list(store.indices)),
+                                   tirx.BufferStore(store.buffer, v.args[2], list(store.indices)))
+        return store
+    return tvm_ffi.structural_map(stmt, [(tirx.BufferStore, on_store)], order="post")
+
+
+def vector_width(ctx, body, lane, vec: int) -> int:
+    """Lanes of the innermost vectorized loop over ``lane`` (1: do not vectorize)."""
+    if vec <= 1 or _blocks_vectorizing(body, lane):
+        return 1
+    width = vec
+    ana = ctx.analyzer
+    for buf, idx, _ in _accesses(body):
+        width = min(width, max(1, 16 // dtype_bytes(buf.ty.dtype)))
+        if buf in ctx.locals.values() or buf.scope() == "local":
+            continue
+        shape = list(buf.ty.shape)
+        flat0 = flat_index([substitute(i, {lane: tirx.const(0, "int32")}) for i in idx], shape)
+        flat1 = flat_index([substitute(i, {lane: tirx.const(1, "int32")}) for i in idx], shape)
+        step = ana.simplify(flat1 - flat0)
+        if isinstance(step, tirx.IntImm) and int(step) == 0:
+            continue  # broadcast over the lanes
+        if not (isinstance(step, tirx.IntImm) and int(step) == 1):
+            return 1
+        while width > 1 and not ana.can_prove(tirx.floormod(flat0, width) == 0):
+            width //= 2
+    while width > 1 and vec % width:
+        width //= 2
+    return width
+
+
+def distribute(ctx, loop_vars, extents, body, layout, what: str, vectorize: bool = True):
+    """Run ``body`` (over ``loop_vars`` in ``extents``) once per element, each on the thread ``layout`` names."""
+    vec = getattr(layout, "vec", 1)
+    n_outer = layout.local_size // vec
+    outer = tirx.Var("r", "int32")
+    lane = tirx.Var("v", "int32")
+    ana = ctx.analyzer
+    ana.bind(outer, Range.from_min_extent(0, max(n_outer, 1)), allow_override=True)
+    ana.bind(lane, Range.from_min_extent(0, vec), allow_override=True)
+    slot = outer * vec + lane if vec > 1 else outer
+    idx = [ana.simplify(e) for e in layout.inverse(ctx.tid, slot)]
+    valid = layout.valid(ctx.tid, slot)
+    stmt = _to_registers(body, ctx, loop_vars, slot)
+    stmt = substitute(stmt, dict(zip(loop_vars, idx)))
+    # bounds facts for the guards: the element lies inside the loop's extents
+    stmt = guard_globals(stmt, ana)
+    width = 1
+    if vectorize and vec > 1:
+        hoisted = hoist_guards(stmt, lane)
+        width = vector_width(ctx, hoisted, lane, vec)
+        if width > 1:
+            stmt = hoisted
+    if vec > 1:
+        if width > 1:
+            inner = tirx.Var("vi", "int32")
+            vo = tirx.Var("vo", "int32")
+            stmt = substitute(stmt, {lane: vo * width + inner})
+            stmt = tirx.For(inner, 0, width, tirx.ForKind.VECTORIZED, stmt)
+            if vec // width > 1:
+                stmt = tirx.For(vo, 0, vec // width, tirx.ForKind.UNROLLED, stmt)
+            else:
+                stmt = substitute(stmt, {vo: tirx.const(0, "int32")})
+        else:
+            stmt = tirx.For(lane, 0, vec, tirx.ForKind.UNROLLED, stmt)
+    if valid is not None:  # a whole group of ``vec`` slots is valid or not
+        stmt = tirx.IfThenElse(ana.simplify(valid), stmt, None)
+    if n_outer == 1:
+        return substitute(stmt, {outer: tirx.const(0, "int32")})
+    kind = tirx.ForKind.UNROLLED if n_outer <= 16 else tirx.ForKind.SERIAL
+    return tirx.For(outer, 0, n_outer, kind, stmt)

@@ -1,0 +1,133 @@
+"""``T.reduce_*`` on CUDA: per-thread partials, warp shuffles, then shared memory across warps.
+
+The output is a replicated fragment (see layout_inference), so after the reduction every thread holds every
+result. Steps: (1) each thread folds the source elements it holds into one partial per output element (identity
+where it holds none of that row); (2) ``__shfl_xor_sync`` butterflies combine the partials within each warp; (3)
+with several warps, lane 0 of each warp writes its partials to a shared scratch tile, and every thread folds the
+scratch rows (TVM's ThreadSync inserts the barriers). A replicated source needs no communication.
+"""
+from __future__ import annotations
+
+from tvm import tirx
+from tvm.ir import Range
+
+from ...errors import TileProgramError
+from ..rewriter import loop_nest, seq
+from ..tile_lowering_utils import cast_to, const_ints, flat_index, reduce_combine, reduce_identity, unravel
+from .layout import Replicated, Striped, default_vec, numel
+
+_CROSS = {"sum": "sum", "abssum": "sum", "max": "max", "absmax": "max", "min": "min"}
+_SELECT_LIMIT = 4096
+
+
+def _shfl_xor(value, offset):
+    return tirx.call_extern(str(value.ty), "__shfl_xor_sync", tirx.const(0xFFFFFFFF, "uint32"), value,
+                            tirx.const(offset, "int32"), tirx.const(32, "int32"))
+
+
+def lower_reduce(low, call):
+    """Lower one ``tiledsl.reduce`` call; ``low`` is the LowerTileOpsCUDA rewriter."""
+    src, dst = call.args
+    kind, dim, clear = str(call.attrs["kind"]), int(call.attrs["dim"]), bool(call.attrs["clear"])
+    src_shape = const_ints([r.extent for r in src.region], "T.reduce")
+    dst_shape = const_ints([r.extent for r in dst.region], "T.reduce")
+    kept = src_shape[:dim] + src_shape[dim + 1:]
+    n_out = numel(kept) if kept else 1
+    acc_dtype = str(dst.source.ty.dtype)
+    ana, tid = low.analyzer, low.tid
+
+    def dst_index(flat):
+        return [r.min + i for r, i in zip(dst.region, unravel(flat, dst_shape))]
+
+    def out_flat(src_idx):
+        kept_idx = src_idx[:dim] + src_idx[dim + 1:]
+        kept_idx = [tirx.const(0, "int32") if e == 1 else i for i, e in zip(kept_idx, kept)]
+        return ana.simplify(flat_index(kept_idx, kept)) if kept else tirx.const(0, "int32")
+
+    def src_value(idx):
+        return cast_to(tirx.BufferLoad(src.source, [r.min + i for r, i in zip(src.region, idx)]), acc_dtype)
+
+    part = tirx.decl_buffer((n_out,), acc_dtype, f"{dst.source.name}_part", scope="local")
+    stmts = [tirx.AllocBuffer(part)]
+    stmts.append(loop_nest([n_out], lambda m: tirx.BufferStore(part, reduce_identity(kind, acc_dtype), m),
+                           kind=tirx.ForKind.UNROLLED))
+
+    src_buf = src.source
+    layout = low.layouts.get(src_buf)
+    if layout is None and src_buf.scope() == "local":
+        layout = Replicated(tuple(src_shape))
+    if layout is None:  # shared (or global) source: deal its elements to the threads
+        layout = Striped(tuple(src_shape), low.nthreads, default_vec(src_shape, low.nthreads))
+        src_is_fragment = False
+    else:
+        src_is_fragment = src_buf in low.layouts
+        if src_is_fragment and (tuple(layout.shape) != tuple(src_shape) or any(
+                not (isinstance(r.min, tirx.IntImm) and int(r.min) == 0) for r in src.region)):
+            raise TileProgramError(f"T.reduce: the input must be the whole fragment {src_buf.name}")
+
+    # (1) per-thread partials
+    slot = tirx.Var("r", "int32")
+    ana.bind(slot, Range.from_min_extent(0, layout.local_size), allow_override=True)
+    idx = [ana.simplify(e) for e in layout.inverse(tid, slot)]
+    if src_is_fragment and not isinstance(layout, Replicated):
+        value = cast_to(tirx.BufferLoad(low.locals[src_buf], [slot]), acc_dtype)
+    else:
+        value = src_value(idx)
+    m = out_flat(idx)
+    valid = layout.valid(tid, slot)
+    if isinstance(m, tirx.IntImm) or n_out * layout.local_size > _SELECT_LIMIT:
+        upd = tirx.BufferStore(part, reduce_combine(kind, tirx.BufferLoad(part, [m]), value), [m])
+        if valid is not None:
+            upd = tirx.IfThenElse(valid, upd, None)
+        body = upd
+    else:
+        mv = tirx.Var("m", "int32")
+        take = (m == mv) if valid is None else tirx.And(valid, m == mv)
+        cur = tirx.BufferLoad(part, [mv])
+        body = tirx.For(mv, 0, n_out, tirx.ForKind.UNROLLED, tirx.BufferStore(
+            part, tirx.Select(take, reduce_combine(kind, cur, value), cur), [mv]))
+    kind_loop = tirx.ForKind.UNROLLED if layout.local_size <= 64 else tirx.ForKind.SERIAL
+    stmts.append(tirx.For(slot, 0, layout.local_size, kind_loop, body))
+
+    if not isinstance(layout, Replicated):
+        stmts.extend(_across_threads(low, part, n_out, _CROSS[kind], acc_dtype))
+
+    # (4) write the result
+    def write(mm):
+        d_idx = dst_index(mm[0])
+        res = tirx.BufferLoad(part, mm)
+        if not clear:
+            res = reduce_combine(_CROSS[kind], tirx.BufferLoad(dst.source, d_idx), res)
+        return tirx.BufferStore(dst.source, res, d_idx)
+    stmts.append(loop_nest([n_out], write, kind=tirx.ForKind.UNROLLED if n_out <= 64 else tirx.ForKind.SERIAL))
+    return seq(stmts)
+
+
+def _across_threads(low, part, n_out, kind, dtype):
+    nthreads = low.nthreads
+    if nthreads % 32 != 0:
+        raise TileProgramError(f"T.reduce on CUDA needs a multiple of 32 threads per block, got {nthreads}")
+    out = []
+    m = tirx.Var("m", "int32")
+    shuffles = []
+    for off in (16, 8, 4, 2, 1):
+        cur = tirx.BufferLoad(part, [m])
+        shuffles.append(tirx.BufferStore(part, reduce_combine(kind, cur, _shfl_xor(cur, off)), [m]))
+    loop_kind = tirx.ForKind.UNROLLED if n_out <= 64 else tirx.ForKind.SERIAL
+    out.append(tirx.For(m, 0, n_out, loop_kind, tirx.SeqStmt(shuffles)))
+    nwarps = nthreads // 32
+    if nwarps == 1:
+        return out
+    scratch = low.scratch((nwarps, n_out), dtype, "red_scratch")
+    warp, lane = low.tid // 32, low.tid % 32
+    m2 = tirx.Var("m", "int32")
+    out.append(tirx.IfThenElse(lane == 0, tirx.For(m2, 0, n_out, loop_kind, tirx.BufferStore(
+        scratch, tirx.BufferLoad(part, [m2]), [warp, m2])), None))
+    m3, w = tirx.Var("m", "int32"), tirx.Var("w", "int32")
+    first = tirx.BufferStore(part, tirx.BufferLoad(scratch, [tirx.const(0, "int32"), m3]), [m3])
+    fold = tirx.For(w, 1, nwarps - 1, tirx.ForKind.UNROLLED, tirx.BufferStore(
+        part, reduce_combine(kind, tirx.BufferLoad(part, [m3]), tirx.BufferLoad(scratch, [w, m3])), [m3]))
+    out.append(tirx.For(m3, 0, n_out, loop_kind, tirx.SeqStmt([first, fold])))
+    # the scratch tile is reused by the next reduction of this kind: wait until every thread has read it
+    out.append(tirx.Evaluate(tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared")))
+    return out

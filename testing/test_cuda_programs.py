@@ -139,65 +139,77 @@ def scalar_atomic(N, block=128):
     return kernel
 
 
-# ---------------------------------------------------------------- name -> (factory kwargs, inputs, reference)
+# ---------------------------------------------------------------- the cases
+class Case:
+    """A program, how to make its inputs, and the float32 torch reference of its last parameter (the output).
+
+    ``accumulate``: the output starts at zero and the kernel adds into it (atomics), so it cannot be poisoned.
+    """
+
+    def __init__(self, func, inputs, ref, tol, accumulate=False):
+        self.func, self.inputs, self.ref, self.tol, self.accumulate = func, inputs, ref, tol, accumulate
+
+
+def _gemm_case(dtype, M, N, K, **kw):
+    tdt = getattr(torch, dtype)
+    ta, tb = kw.get("trans_A", False), kw.get("trans_B", False)
+
+    def inputs(device):
+        return [torch.randn((K, M) if ta else (M, K), device=device).to(tdt),
+                torch.randn((N, K) if tb else (K, N), device=device).to(tdt)]
+    return Case(gemm(M, N, K, dtype=dtype, **kw), inputs, lambda a, b: gemm_ref(a, b, ta, tb), 2e-2)
+
+
 def cases():
-    """(name, prim_func, out_idx, make_inputs, reference) for every example-style program."""
-    def gemm_case(dtype, M, N, K, **kw):
-        tdt = getattr(torch, dtype)
-        ta, tb = kw.get("trans_A", False), kw.get("trans_B", False)
-
-        def inputs(device):
-            a = torch.randn((K, M) if ta else (M, K), device=device).to(tdt)
-            b = torch.randn((N, K) if tb else (K, N), device=device).to(tdt)
-            return [a, b]
-        return (gemm(M, N, K, dtype=dtype, **kw), [-1], inputs, lambda a, b: gemm_ref(a, b, ta, tb), 2e-2)
-
-    out = {
-        "gemm_f16": gemm_case("float16", 256, 256, 128),
-        "gemm_bf16_ragged": gemm_case("bfloat16", 200, 136, 100),
-        "gemm_f16_tn_swz": gemm_case("float16", 128, 192, 96, trans_A=True, trans_B=True, swizzle=True),
-        "gemm_f16_128x128_s3": gemm_case("float16", 512, 384, 256, block_M=128, block_N=128, block_K=32,
-                                         num_stages=3),
-        "elementwise": (elementwise_add(100, 300), [-1],
-                        lambda d: [torch.randn(100, 300, device=d), torch.randn(100, 300, device=d)],
-                        lambda a, b: a + b * 2, 1e-5),
-        "softmax": (softmax(37, 512), [-1], lambda d: [torch.randn(37, 512, device=d)],
-                    lambda x: torch.softmax(x, dim=1), 1e-5),
-        "rms_norm": (rms_norm(9, 256), [-1], lambda d: [torch.randn(9, 256, device=d).half()],
-                     lambda x: (x.float() * torch.rsqrt(x.float().pow(2).mean(1, keepdim=True) + 1e-6)), 2e-3),
-        "col_reduce": (col_reduce(130, 70), [],
-                       lambda d: [torch.randn(130, 70, device=d), torch.zeros(70, device=d)],
-                       None, 1e-4),
-        "row_max": (row_max(10, 200), [-1], lambda d: [torch.randn(10, 200, device=d)],
-                    lambda x: x.max(1).values, 0),
-        "scalar_atomic": (scalar_atomic(1000), [], lambda d: [torch.randn(1000, device=d),
-                                                              torch.zeros(1, device=d)], None, 1e-3),
+    """Every example-style program, by name."""
+    return {
+        "gemm_f16": _gemm_case("float16", 256, 256, 128),
+        "gemm_bf16_ragged": _gemm_case("bfloat16", 200, 136, 100),
+        "gemm_f16_tn_swz": _gemm_case("float16", 128, 192, 96, trans_A=True, trans_B=True, swizzle=True),
+        "gemm_f16_128x128_s3": _gemm_case("float16", 512, 384, 256, block_M=128, block_N=128, block_K=32,
+                                          num_stages=3),
+        "gemm_f16_fma_odd": _gemm_case("float16", 70, 50, 40, block_M=32, block_N=32, block_K=16, threads=64),
+        "elementwise": Case(elementwise_add(100, 300), lambda d: [torch.randn(100, 300, device=d),
+                                                                  torch.randn(100, 300, device=d)],
+                            lambda a, b: a + b * 2, 1e-5),
+        "softmax": Case(softmax(37, 512), lambda d: [torch.randn(37, 512, device=d)],
+                        lambda x: torch.softmax(x, dim=1), 1e-5),
+        "rms_norm": Case(rms_norm(9, 256), lambda d: [torch.randn(9, 256, device=d).half()],
+                         lambda x: x.float() * torch.rsqrt(x.float().pow(2).mean(1, keepdim=True) + 1e-6), 2e-3),
+        "col_reduce": Case(col_reduce(130, 70), lambda d: [torch.randn(130, 70, device=d)],
+                           lambda x: x.sum(0), 1e-4, accumulate=True),
+        "row_max": Case(row_max(10, 200), lambda d: [torch.randn(10, 200, device=d)],
+                        lambda x: x.max(1).values, 1e-6),
+        "scalar_atomic": Case(scalar_atomic(1000), lambda d: [torch.randn(1000, device=d)],
+                              lambda x: x.sum().reshape(1), 1e-3, accumulate=True),
     }
-    return out
+
+
+def poisoned(like):
+    """NaN-filled (or -123 for integers) tensor shaped like ``like``."""
+    if like.dtype.is_floating_point:
+        return torch.full_like(like, float("nan"))
+    return torch.full_like(like, -123)
 
 
 def run_case(name, target, device):
-    """Compile and run one case; returns (got, expected, tol)."""
-    func, out_idx, make_inputs, ref, tol = cases()[name]
-    kernel = tiledsl.compile(func, out_idx=out_idx, target=target)
-    inputs = make_inputs(device)
-    if name == "col_reduce":
-        x, o = inputs
-        kernel(x, o)
-        return o, x.sum(0), tol
-    if name == "scalar_atomic":
-        x, o = inputs
-        kernel(x, o)
-        return o, x.sum().reshape(1), tol
-    got = kernel(*inputs)
-    return got, ref(*inputs), tol
+    """Compile and run one case (output passed in, poisoned first); returns (got, expected, tol)."""
+    case = cases()[name]
+    kernel = tiledsl.compile(case.func, out_idx=[], target=target)
+    inputs = case.inputs(device)
+    want = case.ref(*inputs).float()
+    out_dtype = getattr(torch, str(case.func.params[-1].ty.dtype))
+    out = torch.zeros(want.shape, dtype=out_dtype, device=device) if case.accumulate else \
+        poisoned(torch.empty(want.shape, dtype=out_dtype, device=device))
+    kernel(*inputs, out)
+    return out, want, case.tol
 
 
-CPU_CASES = ["gemm_bf16_ragged", "elementwise", "softmax", "rms_norm", "col_reduce", "row_max",
+CPU_CASES = ["gemm_bf16_ragged", "gemm_f16_fma_odd", "elementwise", "softmax", "rms_norm", "col_reduce", "row_max",
              "scalar_atomic"]
 
 
 @pytest.mark.parametrize("name", CPU_CASES)
 def test_programs_on_cpu(name):
     got, want, tol = run_case(name, "llvm", "cpu")
-    torch.testing.assert_close(got.float(), want.float(), rtol=max(tol, 1e-6), atol=max(tol, 1e-6))
+    torch.testing.assert_close(got.float(), want, rtol=tol, atol=tol)

@@ -18,6 +18,7 @@ FORMAT_VERSION = 1
 LIBRARY = "kernel.so"
 SOURCE = "kernel_source.txt"
 META = "meta.json"
+CUBIN = "kernel.cubin"  # CUDA only: the binary our nvcc built from the source
 
 
 @dataclass
@@ -46,6 +47,8 @@ def write_artifact(folder: Path, result: BuildResult, meta: ArtifactMeta) -> Non
     folder = Path(folder)
     result.executable.export_library(str(folder / LIBRARY))
     (folder / SOURCE).write_text(result.source)
+    if getattr(result, "cubin", None):
+        (folder / CUBIN).write_bytes(result.cubin)
     (folder / META).write_text(json.dumps(meta.to_json(), indent=1))
 
 

@@ -23,6 +23,7 @@ class BuildResult:
     entry: str
     source: str
     seconds: float
+    cubin: bytes | None = None  # CUDA: the nvcc-built binary of ``source``
 
 
 def entry_name(func: tirx.PrimFunc) -> str:
@@ -55,12 +56,14 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
     entry = entry_name(func)
     mod = tvm.IRModule({entry: func})
     start = time.perf_counter()
+    cubin = None
     with _pass_context(pass_configs):
         try:
             lowered = lower(mod, kind)
             if kind == "cuda":
-                from .cuda import build_cuda
+                from .cuda import build_cuda, last_cubin
                 executable, source = build_cuda(lowered, target, compile_flags)
+                cubin = last_cubin()
             else:
                 executable = tvm.compile(lowered, target=target)
                 source = lowered[entry].script()
@@ -70,4 +73,4 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
             raise CompileError(f"building {entry} for {kind} failed: {_first_line(err)}") from err
     seconds = time.perf_counter() - start
     logger.debug("built %s for %s in %.3f s", entry, kind, seconds)
-    return BuildResult(executable, entry, source, seconds)
+    return BuildResult(executable, entry, source, seconds, cubin)

@@ -25,4 +25,13 @@ def passes_for(target_kind: str) -> list:
 
 def lower(mod: tvm.IRModule, target_kind: str) -> tvm.IRModule:
     """Run tiledsl's passes for ``target_kind`` over ``mod``."""
-    return tvm.ir.transform.Sequential(passes_for(target_kind))(mod)
+    from .cuda.pass_errors import take_pending_error
+
+    take_pending_error()
+    try:
+        return tvm.ir.transform.Sequential(passes_for(target_kind))(mod)
+    except Exception:
+        pending = take_pending_error()  # TVM wraps a pass's exception; give the user the tiledsl error
+        if pending is not None:
+            raise pending from None
+        raise

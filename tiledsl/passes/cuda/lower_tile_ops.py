@@ -21,6 +21,7 @@ from ..tile_lowering_utils import bounds_predicate, cast_to, const_ints, is_unit
 from . import gemm_mma
 from .layout import Replicated, Striped, default_vec
 from .layout_inference import infer_layouts
+from .pass_errors import keep_tiledsl_errors
 from .parallel import LoopContext, distribute, driving_layout, guard_globals, writes_only_registers
 from .reduce import lower_reduce
 
@@ -295,6 +296,7 @@ def _replace_fragments(body, low):
 
 
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.LowerTileOpsCUDA")
+@keep_tiledsl_errors
 def LowerTileOpsCUDA(func, mod, ctx):
     """Lower tile ops, T.Parallel loops and fragments to per-thread CUDA code."""
     if not thread_launches(func.body):

@@ -8,7 +8,19 @@ import traceback
 from multiprocessing.connection import Connection
 
 
+def _watch_parent(parent: int) -> None:
+    """Exit when the parent is gone (killed mid-run), even while a request hangs."""
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(3)
+
+
 def _serve() -> None:
+    import threading
+
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     r, w = (int(x) for x in os.environ["TILEDSL_WORKER_FDS"].split(","))
     inbox, outbox = Connection(r, writable=False), Connection(w, readable=False)
     init = pickle.loads(inbox.recv_bytes())

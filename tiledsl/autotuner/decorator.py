@@ -35,8 +35,13 @@ class AutotuneImpl:
     def _key(self, args, kwargs):
         import inspect
 
+        from .capture import get_autotune_inputs
+        from .identity import tensor_digest
+
         bound = inspect.signature(self.jit_impl.func).bind_partial(*args, **kwargs).arguments
-        return repr(value_identity({k: v for k, v in bound.items() if k not in self.do_not_specialize}))
+        inputs = get_autotune_inputs()
+        return repr((value_identity({k: v for k, v in bound.items() if k not in self.do_not_specialize}),
+                     tensor_digest(inputs) if inputs is not None else None))
 
     def _explicit_tuned_keys(self, args, kwargs) -> set:
         import inspect

@@ -168,7 +168,10 @@ def cases():
         "gemm_f16_tn_swz": _gemm_case("float16", 128, 192, 96, trans_A=True, trans_B=True, swizzle=True),
         "gemm_f16_128x128_s3": _gemm_case("float16", 512, 384, 256, block_M=128, block_N=128, block_K=32,
                                           num_stages=3),
-        "gemm_f16_fma_odd": _gemm_case("float16", 70, 50, 40, block_M=32, block_N=32, block_K=16, threads=64),
+        "gemm_f16_64thr": _gemm_case("float16", 70, 50, 40, block_M=32, block_N=32, block_K=16, threads=64),
+        "gemm_f32_fma": Case(gemm(70, 50, 40, block_M=32, block_N=32, block_K=8, dtype="float32"),
+                             lambda d: [torch.randn(70, 40, device=d), torch.randn(40, 50, device=d)],
+                             gemm_ref, 1e-4),
         "elementwise": Case(elementwise_add(100, 300), lambda d: [torch.randn(100, 300, device=d),
                                                                   torch.randn(100, 300, device=d)],
                             lambda a, b: a + b * 2, 1e-5),
@@ -205,7 +208,7 @@ def run_case(name, target, device):
     return out, want, case.tol
 
 
-CPU_CASES = ["gemm_bf16_ragged", "gemm_f16_fma_odd", "elementwise", "softmax", "rms_norm", "col_reduce", "row_max",
+CPU_CASES = ["gemm_bf16_ragged", "gemm_f32_fma", "elementwise", "softmax", "rms_norm", "col_reduce", "row_max",
              "scalar_atomic"]
 
 

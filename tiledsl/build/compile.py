@@ -59,7 +59,8 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
     cubin = None
     with _pass_context(pass_configs):
         try:
-            lowered = lower(mod, kind)
+            with target:  # passes may read the arch (tensor-core choices)
+                lowered = lower(mod, kind)
             if kind == "cuda":
                 from .cuda import build_cuda, last_cubin
                 executable, source = build_cuda(lowered, target, compile_flags)

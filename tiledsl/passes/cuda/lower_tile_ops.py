@@ -56,6 +56,7 @@ class _Lowerer(StmtRewriter):
         self.tid = tid
         self.mma = gemm_mma.plan(func_body, self.nthreads)
         self.layouts = infer_layouts(func_body, self.nthreads, {c: p.layout for c, p in self.mma.items()})
+        self.mma = {c: p for c, p in self.mma.items() if self.layouts.get(c) == p.layout}
         self.locals = {}
         for buf, lay in self.layouts.items():
             if isinstance(lay, Replicated):

@@ -12,6 +12,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_AUTO_TUNING_CPU_COUNTS | number of compile workers; -1 = derive from the CPU count | -1 |
 | TILEDSL_AUTO_TUNING_MAX_CPU_COUNT | upper bound on compile workers; -1 = none | -1 |
 | TILEDSL_AUTO_TUNING_CPU_UTILITIES | fraction of the available CPUs used for compiling | 0.9 |
+| TILEDSL_DISABLE_HOPPER_GEMM | ``1``: never replace a GEMM by the warp-specialized wgmma kernel on sm_90a | 0 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
 | TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
 """
@@ -103,3 +104,8 @@ def nvcc_path() -> str | None:
 def nvcc_timeout() -> float:
     """Seconds one nvcc run may take before it is killed."""
     return _float("TILEDSL_NVCC_TIMEOUT", 120.0)
+
+
+def hopper_specialization_disabled() -> bool:
+    """True when tile GEMMs must not be replaced by the Hopper TMA + wgmma kernel (to compare lowerings)."""
+    return _flag("TILEDSL_DISABLE_HOPPER_GEMM")

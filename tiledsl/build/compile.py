@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import tvm
 from tvm import tirx
 
+from .. import config
 from ..errors import CompileError, ConfigError, TileDSLError
 from ..passes.pipeline import lower
 from ..runtime.target import target_kind
@@ -49,6 +50,15 @@ def _first_line(err: Exception) -> str:
     return text[:300]
 
 
+def _hopper_specialization(func: tirx.PrimFunc, target: tvm.target.Target):
+    """The whole-kernel Hopper specialization of ``func`` (a warp-specialized TMA + wgmma GEMM), or None."""
+    if config.hopper_specialization_disabled():
+        return None
+    from ..passes.hopper import specialize_for_hopper
+
+    return specialize_for_hopper(func, target)
+
+
 def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | None = None,
           compile_flags=None) -> BuildResult:
     """Lower ``func`` with tiledsl's passes for ``target`` and build it with TVM."""
@@ -59,11 +69,15 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
     cubin = None
     with _pass_context(pass_configs):
         try:
-            with target:  # passes may read the arch (tensor-core choices)
-                lowered = lower(mod, kind)
+            special = _hopper_specialization(func, target) if kind == "cuda" else None
+            if special is not None:
+                lowered, pipeline = tvm.IRModule({entry: special.with_attr("global_symbol", entry)}), "tirx"
+            else:
+                with target:  # passes may read the arch (tensor-core choices)
+                    lowered, pipeline = lower(mod, kind), "default"
             if kind == "cuda":
                 from .cuda import build_cuda, last_cubin
-                executable, source = build_cuda(lowered, target, compile_flags)
+                executable, source = build_cuda(lowered, target, compile_flags, tir_pipeline=pipeline)
                 cubin = last_cubin()
             else:
                 executable = tvm.compile(lowered, target=target)

@@ -62,14 +62,15 @@ def _all_modules(module):
         yield from _all_modules(sub)
 
 
-def build_cuda(lowered: tvm.IRModule, target: tvm.target.Target, compile_flags=None):
-    """Build ``lowered`` for ``target``: returns ``(executable, source)``; the cubin is in ``last_cubin()``."""
+def build_cuda(lowered: tvm.IRModule, target: tvm.target.Target, compile_flags=None, tir_pipeline: str = "default"):
+    """Build ``lowered`` for ``target`` with TVM's ``tir_pipeline``: returns ``(executable, source)``; the cubin is
+    in ``last_cubin()``."""
     arch = target_arch(target)
     flags = [str(f) for f in (compile_flags or [])]
     _state.arch, _state.flags = arch, flags
     try:
         with target:
-            executable = tvm.compile(lowered, target=target)
+            executable = tvm.compile(lowered, target=target, tir_pipeline=tir_pipeline)
         source = device_source(executable)
         _state.cubin = nvcc.compile_cubin(source, arch, flags)  # a cache hit when TVM already called us
     finally:

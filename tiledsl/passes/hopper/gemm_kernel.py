@@ -1,0 +1,178 @@
+"""The warp-specialized Hopper GEMM a matched tile program becomes.
+
+One CTA per SM (persistent, grouped rasterization) loops over output tiles of BM x BN:
+- warpgroup 0, the producer (``setmaxnreg.dec``): one thread streams A and B tiles with TMA
+  (``cp.async.bulk.tensor``, 128-byte swizzle) into a ring of ``stages`` shared-memory slots, each guarded by a
+  "full" and an "empty" mbarrier;
+- warpgroups 1..NC, the consumers (``setmaxnreg.inc``): each owns BM / NC rows (one or two 64-row wgmma
+  sub-tiles), waits for a slot, issues ``wgmma.mma_async m64nBNk16`` from shared-memory descriptors, releases the
+  slot one k-step later, and writes its results through a 128-byte-swizzled staging tile with a TMA store.
+
+The layout facts (descriptor strides, the accumulator register layout, the swizzle of the staging tile) follow
+``shared/notes/hopper-gemm/NOTES.md``, where they were checked on an H100.
+"""
+from __future__ import annotations
+
+from tvm.backend.cuda.lang import SMEMPool
+from tvm.script import tirx as T
+
+from .gemm_match import GemmPlan
+
+_SWIZZLE_128B = 3  # CUtensorMap / wgmma descriptor code for the 128-byte swizzle
+_PTX_TYPE = {"float16": "f16", "bfloat16": "bf16"}
+_PRODUCER_REGS = 40
+_CONSUMER_REGS = 232
+
+
+def make_gemm_kernel(plan: GemmPlan):
+    """The PrimFunc (host part with TMA descriptors, then the device kernel) for a matched GEMM."""
+    M, N, K = plan.M, plan.N, plan.K
+    BM, BN, BK, STAGES = plan.block_M, plan.block_N, plan.block_K, plan.stages
+    NC, MT = plan.consumers, plan.subtiles_per_consumer
+    ROWS = MT * 64                         # rows per consumer warpgroup
+    THREADS = 128 * (NC + 1)
+    KT = K // BK
+    GM, GN = M // BM, N // BN
+    NT = GM * GN
+    GRID = min(plan.num_sms, NT)
+    GROUP_M = plan.group_m
+    ACC_N = BN // 2                        # fp32 accumulators per thread for one m64nBN sub-tile
+    NACC = MT * ACC_N
+    A_TILE, B_TILE = BM * BK, BN * BK
+    TX_BYTES = (A_TILE + B_TILE) * 2
+    EPI_COLS = plan.epilogue_cols
+    dt, out_dt = plan.dtype, plan.out_dtype
+    WGMMA = f"wgmma.mma_async.sync.aligned.m64n{BN}k16.f32.{_PTX_TYPE[dt]}.{_PTX_TYPE[dt]}"
+    TMA_LOAD = "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
+    TMA_STORE = "cp.async.bulk.tensor.2d.global.shared::cta.bulk_group"
+    B_K_MAJOR = plan.b_k_major
+    B_SHAPE = (N, K) if B_K_MAJOR else (K, N)
+    KK_B_BYTES = 32 if B_K_MAJOR else 16 * 128   # advance of B per k16 step
+    SW = _SWIZZLE_128B
+
+    @T.prim_func
+    def gemm(A: T.Buffer((M, K), dt), B: T.Buffer(B_SHAPE, dt), C: T.Buffer((M, N), out_dt)):
+        A_map: T.let[T.handle("tensormap")] = T.tvm_stack_alloca("tensormap", 1)
+        T.call_packed("runtime.cuTensorMapEncodeTiled", A_map, dt, 2, A.data, K, M, K * 2, BK, BM, 1, 1, 0, SW, 3, 0)
+        B_map: T.let[T.handle("tensormap")] = T.tvm_stack_alloca("tensormap", 1)
+        if B_K_MAJOR:
+            T.call_packed("runtime.cuTensorMapEncodeTiled", B_map, dt, 2, B.data, K, N, K * 2, BK, BN, 1, 1, 0, SW,
+                          3, 0)
+        else:
+            T.call_packed("runtime.cuTensorMapEncodeTiled", B_map, dt, 2, B.data, N, K, N * 2, 64, BK, 1, 1, 0, SW,
+                          3, 0)
+        C_map: T.let[T.handle("tensormap")] = T.tvm_stack_alloca("tensormap", 1)
+        T.call_packed("runtime.cuTensorMapEncodeTiled", C_map, out_dt, 2, C.data, N, M, N * 2, 64, 64, 1, 1, 0, SW,
+                      0, 0)
+
+        T.device_entry()
+        T.attr({"tirx.launch_bounds_min_blocks_per_sm": 1})
+        bid = T.cta_id([GRID])
+        tx = T.thread_id([THREADS])
+        wg = T.warpgroup_id([NC + 1])
+
+        pool = T.meta_var(SMEMPool())
+        As = pool.alloc((STAGES, BM, BK), dt, align=1024)
+        Bs = pool.alloc((STAGES, BN, BK), dt, align=1024)
+        Cs = pool.alloc((NC, EPI_COLS // 64, 64, 64), out_dt, align=1024)
+        full = pool.alloc((STAGES,), "uint64", align=8)
+        empty = pool.alloc((STAGES,), "uint64", align=8)
+        pool.commit()
+
+        if tx == 0:
+            T.cuda.trap_when_assert_failed(T.cuda.cvta_generic_to_shared(As.ptr_to([0, 0, 0])) % 1024 == 0)
+            for s in T.unroll(STAGES):
+                T.ptx.mbarrier.init.shared.b64(full.ptr_to([s]), T.uint32(1))
+                T.ptx.mbarrier.init.shared.b64(empty.ptr_to([s]), T.uint32(NC))
+            T.ptx.fence.proxy.async_.shared__cta()
+        T.cuda.cta_sync()
+
+        n_iter = T.meta_var((NT - bid + GRID - 1) // GRID)
+
+        if wg == 0:
+            T.ptx["setmaxnreg.dec.sync.aligned.u32"](_PRODUCER_REGS)
+            if tx == 0:
+                for i in T.serial(n_iter):
+                    p = T.meta_var(bid + i * GRID)
+                    first_m = T.meta_var((p // (GROUP_M * GN)) * GROUP_M)
+                    gsize = T.meta_var(T.min(GM - first_m, GROUP_M))
+                    tm = T.meta_var(first_m + (p % (GROUP_M * GN)) % gsize)
+                    tn = T.meta_var((p % (GROUP_M * GN)) // gsize)
+                    for kt in T.serial(KT):
+                        it = T.meta_var(i * KT + kt)
+                        s = T.meta_var(it % STAGES)
+                        if it >= STAGES:
+                            T.cuda.mbarrier_wait(empty.ptr_to([s]), ((it // STAGES) + 1) % 2)
+                        T.ptx.mbarrier.arrive.expect_tx.shared.b64(full.ptr_to([s]), T.uint32(TX_BYTES))
+                        T.ptx[TMA_LOAD](As.ptr_to([s, 0, 0]), T.address_of(A_map), kt * BK, tm * BM, full.ptr_to([s]))
+                        if B_K_MAJOR:
+                            T.ptx[TMA_LOAD](Bs.ptr_to([s, 0, 0]), T.address_of(B_map), kt * BK, tn * BN,
+                                            full.ptr_to([s]))
+                        else:
+                            for q in T.unroll(BN // 64):
+                                T.ptx[TMA_LOAD](Bs.ptr_to([s, q * 64, 0]), T.address_of(B_map), tn * BN + q * 64,
+                                                kt * BK, full.ptr_to([s]))
+        else:
+            T.ptx["setmaxnreg.inc.sync.aligned.u32"](_CONSUMER_REGS)
+            cw = T.meta_var(wg - 1)
+            acc = T.alloc_local([NACC], "float32")
+            descA = T.alloc_local([MT], "uint64")
+            descB: T.uint64
+            for mt in T.unroll(MT):
+                T.cuda.wgmma.encode_matrix_descriptor(T.address_of(descA[mt]), As.ptr_to([0, cw * ROWS + mt * 64, 0]),
+                                                      1, 64, SW)
+            if B_K_MAJOR:
+                T.cuda.wgmma.encode_matrix_descriptor(T.address_of(descB), Bs.ptr_to([0, 0, 0]), 1, 64, SW)
+            else:
+                T.cuda.wgmma.encode_matrix_descriptor(T.address_of(descB), Bs.ptr_to([0, 0, 0]), 512, 64, SW)
+            for i in T.serial(n_iter):
+                p = T.meta_var(bid + i * GRID)
+                first_m = T.meta_var((p // (GROUP_M * GN)) * GROUP_M)
+                gsize = T.meta_var(T.min(GM - first_m, GROUP_M))
+                tm = T.meta_var(first_m + (p % (GROUP_M * GN)) % gsize)
+                tn = T.meta_var((p % (GROUP_M * GN)) // gsize)
+                for kt in T.serial(KT):
+                    it = T.meta_var(i * KT + kt)
+                    s = T.meta_var(it % STAGES)
+                    T.cuda.mbarrier_wait(full.ptr_to([s]), (it // STAGES) % 2)
+                    T.ptx.wgmma.fence.sync.aligned()
+                    for kk in T.unroll(BK // 16):
+                        for mt in T.unroll(MT):
+                            T.ptx[WGMMA](*[acc[mt * ACC_N + j] for j in range(ACC_N)],
+                                         descA[mt] + T.Cast("uint64", (s * (A_TILE * 2) + kk * 32) // 16),
+                                         descB + T.Cast("uint64", (s * (B_TILE * 2) + kk * KK_B_BYTES) // 16),
+                                         kt * (BK // 16) + kk > 0, 1, 1, 0, 0 if B_K_MAJOR else 1)
+                    T.ptx.wgmma.commit_group.sync.aligned()
+                    T.ptx.wgmma.wait_group.sync.aligned(1)
+                    if kt > 0:
+                        if tx % 128 == 0:
+                            T.ptx.mbarrier.arrive.shared.b64(empty.ptr_to([(it + STAGES - 1) % STAGES]), T.uint32(1))
+                T.ptx.wgmma.wait_group.sync.aligned(0)
+                if tx % 128 == 0:
+                    T.ptx.mbarrier.arrive.shared.b64(empty.ptr_to([(i * KT + KT - 1) % STAGES]), T.uint32(1))
+                # epilogue: registers -> 128B-swizzled staging -> TMA store, EPI_COLS columns per pass.
+                # Accumulator layout (thread t, warp w = t/32, lane l): acc[4j + 2h + v] is row 16w + l/4 + 8h,
+                # column 8j + 2(l%4) + v of the 64 x BN sub-tile.
+                t = T.meta_var(tx % 128)
+                for mt in T.unroll(MT):
+                    for h2 in T.unroll(BN // EPI_COLS):
+                        if t == 0:
+                            T.ptx.cp.async_.bulk.wait_group.read(0)
+                        T.ptx.bar.sync(T.Cast("uint32", 1 + cw), T.uint32(128))
+                        for jj in T.unroll(EPI_COLS // 8):
+                            for h in T.unroll(2):
+                                for v in T.vectorized(2):
+                                    Cs[cw, jj // 8, (t // 32) * 16 + (t % 32) // 4 + h * 8,
+                                       ((jj % 8) ^ ((t % 32) // 4)) * 8 + (t % 4) * 2 + v] = T.Cast(
+                                        out_dt, acc[mt * ACC_N + (h2 * (EPI_COLS // 8) + jj) * 4 + h * 2 + v])
+                        T.ptx.fence.proxy.async_.shared__cta()
+                        T.ptx.bar.sync(T.Cast("uint32", 1 + cw), T.uint32(128))
+                        if t == 0:
+                            for sb in T.unroll(EPI_COLS // 64):
+                                T.ptx[TMA_STORE](T.address_of(C_map), tn * BN + h2 * EPI_COLS + sb * 64,
+                                                 tm * BM + cw * ROWS + mt * 64, Cs.ptr_to([cw, sb, 0, 0]))
+                            T.ptx.cp.async_.bulk.commit_group()
+            if tx % 128 == 0:
+                T.ptx.cp.async_.bulk.wait_group(0)
+
+    return gemm.with_attr("global_symbol", plan.name).with_attr("tiledsl.tir_pipeline", "tirx")

@@ -1,0 +1,182 @@
+"""Recognize the canonical tiled GEMM in a tile program.
+
+The program must be exactly (names free, ``T.use_swizzle`` allowed anywhere at the top level):
+
+    with T.Kernel(ceildiv(N, BN), ceildiv(M, BM), threads=128 * NC) as (bx, by):   # or (by, bx) order
+        A_s = T.alloc_shared((BM, BK), dt); B_s = T.alloc_shared((BK, BN) or (BN, BK), dt)
+        C_f = T.alloc_fragment((BM, BN), "float32")
+        T.clear(C_f)
+        for k in T.Pipelined(ceildiv(K, BK), num_stages=S):
+            T.copy(A[by * BM, k * BK], A_s)
+            T.copy(B[k * BK, bx * BN], B_s)      # or B[bx * BN, k * BK] with transpose_B=True
+            T.gemm(A_s, B_s, C_f[, transpose_B=True])
+        T.copy(C_f, C[by * BM, bx * BN])
+
+with static M, N, K that the tiles divide, 16-bit inputs and output, fp32 accumulation, BK = 64 (one 128-byte
+swizzle row) and tiles that fit the wgmma shapes, registers and shared memory. :func:`match_gemm` returns a
+:class:`GemmPlan`, or None with the reason in ``last_reason``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tvm import tirx
+from tvm.sym import Analyzer
+
+from ...ir.ops import is_tile_call
+from ...language.loops import NUM_STAGES_ATTR
+
+_SMEM_LIMIT = 232448  # bytes of dynamic shared memory per block on sm_90
+_SIXTEEN_BIT = ("float16", "bfloat16")
+
+
+@dataclass(frozen=True)
+class GemmPlan:
+    """Everything the Hopper GEMM generator needs."""
+
+    name: str
+    M: int
+    N: int
+    K: int
+    block_M: int
+    block_N: int
+    block_K: int
+    stages: int
+    consumers: int  # consumer warpgroups
+    dtype: str
+    out_dtype: str
+    b_k_major: bool  # B given as (N, K) (transpose_B=True)
+    num_sms: int = 132
+    group_m: int = 8
+
+    @property
+    def subtiles_per_consumer(self) -> int:
+        return self.block_M // (64 * self.consumers)
+
+    @property
+    def epilogue_cols(self) -> int:
+        return min(self.block_N, 128)
+
+    @property
+    def smem_bytes(self) -> int:
+        ring = self.stages * (self.block_M + self.block_N) * self.block_K * 2
+        staging = self.consumers * self.epilogue_cols * 64 * 2
+        return ring + staging + 2 * self.stages * 8
+
+
+class _NoMatch(Exception):
+    pass
+
+
+def _require(cond, reason: str) -> None:
+    if not cond:
+        raise _NoMatch(reason)
+
+
+def _int(expr, what: str) -> int:
+    _require(isinstance(expr, tirx.IntImm), f"{what} is not a constant")
+    return int(expr)
+
+
+last_reason = ""
+
+
+def match_gemm(func: tirx.PrimFunc, num_sms: int = 132) -> GemmPlan | None:
+    """The GemmPlan of ``func`` if it is the canonical tiled GEMM (see the module docstring), else None."""
+    global last_reason
+    try:
+        plan = _match(func, num_sms)
+        last_reason = ""
+        return plan
+    except _NoMatch as why:
+        last_reason = str(why)
+        return None
+
+
+def _launches(body):
+    """(block launches [(var, extent)], thread launches, innermost body)."""
+    blocks, threads = [], []
+    while isinstance(body, tirx.AttrStmt) and body.attr_key == "thread_extent":
+        (blocks if body.node.thread_tag.startswith("blockIdx") else threads).append((body.node.var, body.value))
+        body = body.body
+    return blocks, threads, body
+
+
+def _match(func, num_sms) -> GemmPlan:
+    params = list(func.params)
+    _require(len(params) == 3 and all(isinstance(getattr(p, "ty", None), tirx.BufferType) for p in params),
+             "the kernel does not take exactly three tensors")
+    A, B, C = params
+    blocks, threads, body = _launches(func.body)
+    _require(len(blocks) == 2 and len(threads) == 1, "the grid is not 2-d with 1-d threads")
+    thread_count = _int(threads[0][1], "threads")
+    stmts = list(body.seq) if isinstance(body, tirx.SeqStmt) else [body]
+    stmts = [s for s in stmts if not (isinstance(s, tirx.Evaluate) and is_tile_call(s.value, "use_swizzle"))]
+    allocs = [s for s in stmts if isinstance(s, tirx.AllocBuffer)]
+    rest = [s for s in stmts if not isinstance(s, tirx.AllocBuffer)]
+    _require(len(allocs) == 3 and len(rest) == 3, "the block body is not (3 allocations, clear, loop, store)")
+    clear, loop, store = rest
+    _require(isinstance(clear, tirx.Evaluate) and is_tile_call(clear.value, "fill"), "no T.clear of the accumulator")
+    _require(isinstance(loop, tirx.For) and NUM_STAGES_ATTR in loop.annotations, "no T.Pipelined loop")
+    _require(isinstance(store, tirx.Evaluate) and is_tile_call(store.value, "copy"), "no final T.copy")
+    loop_stmts = list(loop.body.seq) if isinstance(loop.body, tirx.SeqStmt) else [loop.body]
+    _require(len(loop_stmts) == 3 and all(isinstance(s, tirx.Evaluate) for s in loop_stmts),
+             "the pipelined loop is not (copy, copy, gemm)")
+    copy_a, copy_b, gemm = (s.value for s in loop_stmts)
+    _require(is_tile_call(copy_a, "copy") and is_tile_call(copy_b, "copy") and is_tile_call(gemm, "gemm"),
+             "the pipelined loop is not (copy, copy, gemm)")
+    a_s, b_s, c_f = (r.source for r in gemm.args)
+    _require(not bool(gemm.attrs["transpose_A"]), "transpose_A is not supported by the wgmma path")
+    b_k_major = bool(gemm.attrs["transpose_B"])
+    _require(copy_a.args[0].source.same_as(A) and copy_a.args[1].source.same_as(a_s), "A is not copied into A's tile")
+    _require(copy_b.args[0].source.same_as(B) and copy_b.args[1].source.same_as(b_s), "B is not copied into B's tile")
+    fill_dst, fill_value = clear.value.args
+    _require(fill_dst.source.same_as(c_f) and isinstance(fill_value, tirx.FloatImm) and float(fill_value.value) == 0,
+             "the accumulator is not cleared to zero")
+    _require(store.value.args[0].source.same_as(c_f) and store.value.args[1].source.same_as(C),
+             "the accumulator is not copied to C")
+
+    dtype, out_dtype, acc_dtype = str(A.ty.dtype), str(C.ty.dtype), str(c_f.ty.dtype)
+    _require(dtype in _SIXTEEN_BIT and str(B.ty.dtype) == dtype, "inputs are not both float16 or both bfloat16")
+    _require(out_dtype in _SIXTEEN_BIT, "the output is not 16-bit")
+    _require(acc_dtype == "float32", "the accumulator is not float32")
+    M, K = (_int(s, "M/K") for s in A.ty.shape)
+    N = _int(C.ty.shape[1], "N")
+    BM, BK = (_int(s, "the A tile") for s in a_s.ty.shape)
+    BM2, BN = (_int(s, "the accumulator tile") for s in c_f.ty.shape)
+    b_tile = tuple(_int(s, "the B tile") for s in b_s.ty.shape)
+    _require(BM2 == BM and b_tile == ((BN, BK) if b_k_major else (BK, BN)), "tile shapes disagree")
+    _require(BK == 64, "block_K is not 64 (one 128-byte swizzle row of 16-bit values)")
+    _require(M % BM == 0 and N % BN == 0 and K % BK == 0, "M, N, K are not multiples of the tiles")
+    _require(thread_count % 128 == 0, "threads is not a multiple of 128 (whole warpgroups)")
+    consumers = thread_count // 128
+    _require(BM % (64 * consumers) == 0 and BM // (64 * consumers) in (1, 2),
+             "each consumer warpgroup must own 64 or 128 rows of block_M")
+    _require(BN % 64 == 0 and BN <= 256, "block_N is not a multiple of 64 up to 256")
+    _require((BM // consumers // 64) * BN // 2 <= 128, "the accumulator needs more than 128 registers per thread")
+    stages = max(int(loop.annotations[NUM_STAGES_ATTR]), 2)
+    _require(_int(loop.min, "loop start") == 0 and _int(loop.extent, "the k loop") == K // BK, "the k loop is not 0..K/BK")
+    _check_regions(copy_a, copy_b, store.value, blocks, loop.loop_var, BM, BN, BK, b_k_major)
+    name = str(func.attrs["global_symbol"]) if func.attrs is not None and "global_symbol" in func.attrs else "gemm"
+    plan = GemmPlan(name, M, N, K, BM, BN, BK, stages, consumers, dtype, out_dtype, b_k_major, num_sms)
+    _require(plan.smem_bytes <= _SMEM_LIMIT, f"needs {plan.smem_bytes} B of shared memory")
+    return plan
+
+
+def _check_regions(copy_a, copy_b, store, blocks, k, BM, BN, BK, b_k_major) -> None:
+    analyzer = Analyzer()
+    by_m = [v for v, _ in blocks]
+    a_min = [r.min for r in copy_a.args[0].region]
+    c_min = [r.min for r in store.args[1].region]
+    b_min = [r.min for r in copy_b.args[0].region]
+
+    def same(x, y) -> bool:
+        return analyzer.can_prove_equal(x, y)
+
+    for tm, tn in (by_m, by_m[::-1]):
+        if same(a_min[0], tm * BM) and same(a_min[1], k * BK) and same(c_min[0], tm * BM) and \
+                same(c_min[1], tn * BN):
+            expect_b = (tn * BN, k * BK) if b_k_major else (k * BK, tn * BN)
+            _require(same(b_min[0], expect_b[0]) and same(b_min[1], expect_b[1]), "B's tile origin is unusual")
+            return
+    raise _NoMatch("the tile origins are not (by * BM, k * BK) / (by * BM, bx * BN)")

@@ -1,0 +1,122 @@
+"""The Hopper GEMM specialization: what is recognized, that it builds for sm_90a, and (on an sm_90 GPU) that it
+computes what torch computes."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+import tiledsl
+from tiledsl.passes.hopper import gemm_match, match_gemm
+
+_spec = importlib.util.spec_from_file_location("hopper_example_gemm",
+                                               Path(__file__).resolve().parent.parent / "examples" / "gemm.py")
+_example = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_example)
+matmul = _example.matmul
+SM90A = {"kind": "cuda", "arch": "sm_90a"}
+
+
+def _transposed_b_gemm(M, N, K, block_M=128, block_N=128, block_K=64, num_stages=3, threads=256, dtype="bfloat16"):
+    import tiledsl.language as T
+
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), dtype), B: T.Tensor((N, K), dtype), C: T.Tensor((M, N), dtype)):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
+            A_s = T.alloc_shared((block_M, block_K), dtype)
+            B_s = T.alloc_shared((block_N, block_K), dtype)
+            C_f = T.alloc_fragment((block_M, block_N), "float32")
+            T.use_swizzle(8)
+            T.clear(C_f)
+            for ko in T.Pipelined(T.ceildiv(K, block_K), num_stages=num_stages):
+                T.copy(A[by * block_M, ko * block_K], A_s)
+                T.copy(B[bx * block_N, ko * block_K], B_s)
+                T.gemm(A_s, B_s, C_f, transpose_B=True)
+            T.copy(C_f, C[by * block_M, bx * block_N])
+    return kernel
+
+
+CONFIGS = [  # (block_M, block_N, threads, stages)
+    (128, 256, 256, 4), (128, 128, 256, 3), (128, 128, 128, 2), (64, 128, 128, 3), (64, 64, 128, 2),
+]
+
+
+@pytest.mark.parametrize("bm,bn,threads,stages", CONFIGS)
+def test_matcher_recognizes_the_documented_gemm(bm, bn, threads, stages):
+    plan = match_gemm(matmul.get_tir(1024, 512, 256, block_M=bm, block_N=bn, block_K=64, threads=threads,
+                                     num_stages=stages))
+    assert plan is not None, gemm_match.last_reason
+    assert (plan.block_M, plan.block_N, plan.consumers, plan.stages) == (bm, bn, threads // 128, stages)
+    assert not plan.b_k_major and plan.smem_bytes <= 232448
+
+
+def test_matcher_recognizes_transposed_b():
+    plan = match_gemm(_transposed_b_gemm(512, 512, 512))
+    assert plan is not None and plan.b_k_major and plan.dtype == "bfloat16", gemm_match.last_reason
+
+
+@pytest.mark.parametrize("kwargs,reason", [
+    (dict(M=1024, N=512, K=256, block_K=32), "block_K is not 64"),
+    (dict(M=1000, N=512, K=256, block_K=64), "not multiples of the tiles"),
+    (dict(M=1024, N=512, K=256, block_K=64, dtype="float32"), "float16 or both bfloat16"),
+    (dict(M=1024, N=512, K=256, block_K=64, threads=96), "multiple of 128"),
+    (dict(M=1024, N=512, K=256, block_M=128, block_N=256, block_K=64, threads=128), "more than 128 registers"),
+])
+def test_matcher_says_why_not(kwargs, reason):
+    assert match_gemm(matmul.get_tir(**kwargs)) is None
+    assert reason in gemm_match.last_reason
+
+
+@pytest.mark.nvcc
+def test_builds_for_sm90a_with_wgmma_and_tma():
+    kernel = tiledsl.compile(matmul.get_tir(1024, 1024, 512, block_M=128, block_N=256, block_K=64, threads=256,
+                                           num_stages=4), out_idx=[-1], target=SM90A)
+    source = kernel.get_kernel_source()
+    assert "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16" in source
+    assert "cp.async.bulk.tensor.2d" in source and "setmaxnreg" in source
+
+
+@pytest.mark.nvcc
+def test_other_archs_are_not_specialized(monkeypatch):
+    kernel = tiledsl.compile(matmul.get_tir(256, 256, 256, block_M=64, block_N=64, block_K=64),
+                             out_idx=[-1], target={"kind": "cuda", "arch": "sm_80"})
+    assert "wgmma" not in kernel.get_kernel_source()
+
+
+def _hopper():
+    return torch.cuda.is_available() and torch.cuda.get_device_capability()[0] == 9
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("bm,bn,threads,stages", CONFIGS)
+def test_hopper_gemm_matches_torch(dtype, bm, bn, threads, stages):
+    if not _hopper():
+        pytest.skip("needs an sm_90 GPU")
+    M, N, K = 768, 512, 1280
+    tdt = getattr(torch, dtype)
+    kernel = tiledsl.compile(matmul.get_tir(M, N, K, block_M=bm, block_N=bn, block_K=64, threads=threads,
+                                           num_stages=stages, dtype=dtype))
+    assert "wgmma" in kernel.get_kernel_source()
+    a, b = torch.randn(M, K, device="cuda", dtype=tdt), torch.randn(K, N, device="cuda", dtype=tdt)
+    c = torch.full((M, N), float("nan"), device="cuda", dtype=tdt)  # poisoned: every element must be written
+    kernel(a, b, c)
+    ref = (a.double() @ b.double())
+    assert torch.isfinite(c).all()
+    rel = (c.double() - ref).norm() / ref.norm()
+    assert rel < 1e-2, rel
+
+
+@pytest.mark.gpu
+def test_hopper_gemm_transposed_b_matches_torch():
+    if not _hopper():
+        pytest.skip("needs an sm_90 GPU")
+    kernel = tiledsl.compile(_transposed_b_gemm(512, 384, 640))
+    assert "wgmma" in kernel.get_kernel_source()
+    a = torch.randn(512, 640, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(384, 640, device="cuda", dtype=torch.bfloat16)
+    c = torch.full((512, 384), float("nan"), device="cuda", dtype=torch.bfloat16)
+    kernel(a, b, c)
+    assert torch.isfinite(c).all()
+    ref = a.double() @ b.double().T
+    assert ((c.double() - ref).norm() / ref.norm()) < 1e-2

@@ -19,6 +19,7 @@ from ...language.loops import PARALLEL_ATTR
 from ..rewriter import StmtRewriter, loop_nest, seq, substitute, uses_var
 from ..tile_lowering_utils import bounds_predicate, cast_to, const_ints, is_unit
 from . import gemm_mma
+from .async_copy import lower_async_copy
 from .layout import Replicated, Striped, default_vec
 from .layout_inference import infer_layouts
 from .pass_errors import keep_tiledsl_errors
@@ -158,6 +159,10 @@ class _Lowerer(StmtRewriter):
 
     def lower_copy(self, call):
         src, dst = call.args
+        if call.attrs is not None and "async_copy" in call.attrs:
+            stmt = lower_async_copy(self, src, dst)
+            if stmt is not None:
+                return stmt
         dtype = str(dst.source.ty.dtype)
         if self._fragment_layout(src.source) is not None and self._fragment_layout(dst.source) is None:
             return self._elementwise(src, dst, lambda s_idx, d_idx: tirx.BufferStore(

@@ -239,5 +239,5 @@ def distribute(ctx, loop_vars, extents, body, layout, what: str, vectorize: bool
         stmt = tirx.IfThenElse(ana.simplify(valid), stmt, None)
     if n_outer == 1:
         return substitute(stmt, {outer: tirx.const(0, "int32")})
-    kind = tirx.ForKind.UNROLLED if n_outer <= 16 else tirx.ForKind.SERIAL
+    kind = tirx.ForKind.UNROLLED if n_outer <= 128 else tirx.ForKind.SERIAL  # registers need constant indices
     return tirx.For(outer, 0, n_outer, kind, stmt)

@@ -1,0 +1,102 @@
+"""Global -> shared tile copies as ``cp.async`` (16, 8 or 4 bytes per thread and instruction; sm_80+).
+
+``lower_async_copy(low, src, dst)`` returns the statement, or None when the copy does not qualify (then the caller
+emits an ordinary copy, which is also correct inside a pipeline). It qualifies when src is global and dst shared
+with the same dtype, the tile's innermost extent holds whole vectors, every vector is contiguous and provably
+aligned in both buffers, and a vector is either wholly inside the tensor or wholly outside (zero-filled with
+``src-size = 0``). Commit and wait are the caller's (PipelineCUDA).
+"""
+from __future__ import annotations
+
+from tvm import tirx
+from tvm.ir import Range
+from tvm.script import tirx as T
+
+from ..rewriter import substitute
+from ..tile_lowering_utils import bounds_predicate, const_ints, flat_index, is_unit
+from .layout import Striped
+from .parallel import dtype_bytes
+
+_SHARED = ("shared", "shared.dyn")
+
+
+def _vec_for(last: int, elem_bytes: int) -> int:
+    for nbytes in (16, 8, 4):
+        v = nbytes // elem_bytes
+        if v >= 1 and last % v == 0 and nbytes >= elem_bytes:
+            return v
+    return 0
+
+
+def lower_async_copy(low, src, dst):
+    """cp.async code for ``T.copy(src global -> dst shared)``, or None when it does not qualify."""
+    if src.source.scope() != "global" or dst.source.scope() not in _SHARED:
+        return None
+    if str(src.source.ty.dtype) != str(dst.source.ty.dtype):
+        return None
+    ext = const_ints([r.extent for r in dst.region], "T.copy")
+    ebytes = dtype_bytes(dst.source.ty.dtype)
+    vec = _vec_for(ext[-1], ebytes)
+    if not vec:
+        return None
+    ana, tid = low.analyzer, low.tid
+    layout = Striped(tuple(ext), low.nthreads, vec)
+    outer = tirx.Var("r", "int32")
+    ana.bind(outer, Range.from_min_extent(0, max(layout.local_size // vec, 1)), allow_override=True)
+    lane = tirx.Var("v", "int32")
+    ana.bind(lane, Range.from_min_extent(0, vec), allow_override=True)
+    d_loop = [ana.simplify(e) for e in layout.inverse(tid, outer * vec + lane)]
+    d_idx = [r.min + i for r, i in zip(dst.region, d_loop)]
+    moving = [i for i, e in zip(d_loop, ext) if e != 1]
+    it = iter(moving)
+    s_idx = [r.min if is_unit(r.extent) else r.min + next(it) for r in src.region]
+
+    def flat(buf, idx, lane_value):
+        return ana.simplify(flat_index([substitute(i, {lane: tirx.const(lane_value, "int32")}) for i in idx],
+                                       list(buf.ty.shape)))
+
+    s0, s1 = flat(src.source, s_idx, 0), flat(src.source, s_idx, 1)
+    d0, d1 = flat(dst.source, d_idx, 0), flat(dst.source, d_idx, 1)
+    if vec > 1 and not (ana.can_prove(s1 - s0 == 1) and ana.can_prove(d1 - d0 == 1)):
+        return None
+    if not (ana.can_prove(tirx.floormod(s0, vec) == 0) and ana.can_prove(tirx.floormod(d0, vec) == 0)):
+        return None
+    s_first = [substitute(i, {lane: tirx.const(0, "int32")}) for i in s_idx]
+    pred = bounds_predicate(src.source, s_first, ana)
+    if pred is not None:
+        # a vector must be wholly in or wholly out: with aligned vectors that holds when the tensor's innermost
+        # extent is a whole number of vectors
+        inner = src.source.ty.shape[-1]
+        if not (isinstance(inner, tirx.IntImm) and int(inner) % vec == 0):
+            return None
+    nbytes = vec * ebytes
+    cop = "cp.async.cg.shared.global" if nbytes == 16 else "cp.async.ca.shared.global"
+    dst_ptr = dst.source.access_ptr("w", offset=d0)
+    if pred is None:
+        stmt = tirx.Evaluate(T.ptx[cop](dst_ptr, src.source.access_ptr("r", offset=s0), nbytes))
+    else:
+        safe = tirx.Select(pred, s0, tirx.const(0, "int32"))
+        size = tirx.Select(pred, tirx.const(nbytes, "uint32"), tirx.const(0, "uint32"))
+        stmt = tirx.Evaluate(T.ptx[cop](dst_ptr, src.source.access_ptr("r", offset=safe), nbytes, size))
+    valid = layout.valid(tid, outer * vec)
+    if valid is not None:
+        stmt = tirx.IfThenElse(ana.simplify(valid), stmt, None)
+    n_outer = layout.local_size // vec
+    if n_outer == 1:
+        return substitute(stmt, {outer: tirx.const(0, "int32")})
+    return tirx.For(outer, 0, n_outer, tirx.ForKind.UNROLLED if n_outer <= 32 else tirx.ForKind.SERIAL, stmt)
+
+
+def commit():
+    """``cp.async.commit_group``."""
+    return tirx.Evaluate(T.ptx.cp.async_.commit_group())
+
+
+def wait(pending: int):
+    """``cp.async.wait_group pending``."""
+    return tirx.Evaluate(T.ptx.cp.async_.wait_group(pending))
+
+
+def barrier():
+    """``__syncthreads()``."""
+    return tirx.Evaluate(tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared"))

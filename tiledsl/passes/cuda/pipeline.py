@@ -1,0 +1,160 @@
+"""PipelineCUDA: ``T.Pipelined(n, num_stages=S)`` becomes an S-stage cp.async software pipeline.
+
+Expects: tile-level IR (tile ops not yet lowered). For a loop annotated ``tiledsl.num_stages`` >= 2 whose body
+starts with ``T.copy``s from global tensors into shared tiles (the producers) followed by statements that only read
+those tiles (the consumers), each such tile gets a leading stage dimension of S, the producers are issued S - 1
+iterations ahead as cp.async (marked ``async_copy`` for LowerTileOpsCUDA), and each iteration waits for its own
+stage (``cp.async.wait_group S-1`` + barrier) and ends with a barrier before the stage is refilled.
+Guarantees: the same results as the plain loop. Loops that do not have this shape stay plain serial loops (TVM's
+InjectSoftwarePipeline cannot multi-buffer plain tirx IR, so nothing else would pipeline them). Runs before
+LowerTileOpsCUDA.
+"""
+from __future__ import annotations
+
+import tvm_ffi
+from tvm import tirx
+from tvm.ir import Call, TensorLoad, TensorRegion
+
+from ...ir.ops import is_tile_call, make_tile_call
+from ...language.loops import NUM_STAGES_ATTR
+from ..rewriter import StmtRewriter, flatten_seq, rebuild_for, seq, substitute
+from .async_copy import barrier, commit, wait
+from .pass_errors import keep_tiledsl_errors
+
+_SHARED = ("shared", "shared.dyn")
+
+
+def _is_producer(stmt):
+    if not isinstance(stmt, tirx.Evaluate) or not is_tile_call(stmt.value, "copy"):
+        return False
+    src, dst = stmt.value.args
+    return src.source.scope() == "global" and dst.source.scope() in _SHARED
+
+
+def _writes(stmts, buf) -> bool:
+    found = []
+
+    def on_store(s):
+        if s.buffer.same_as(buf):
+            found.append(s)
+
+    def on_call(c):
+        if is_tile_call(c) and c.op.name.split(".", 1)[1] in ("copy", "fill", "atomic_add", "reduce"):
+            dst = c.args[1] if c.op.name.endswith(("copy", "reduce")) else c.args[0]
+            if isinstance(dst, TensorRegion) and dst.source.same_as(buf):
+                found.append(c)
+    for s in stmts:
+        tvm_ffi.structural_walk(s, [(tirx.BufferStore, on_store), (Call, on_call)])
+    return bool(found)
+
+
+def _staged_region(region, new_buf, stage):
+    slices = [slice(stage, stage + 1)] + [slice(r.min, r.min + r.extent) for r in region.region]
+    return new_buf[tuple(slices)]
+
+
+def _restage(stmt, remap, stage):
+    """Accesses of remapped tiles -> the given stage of their staged buffers."""
+    def on_call(c):
+        if not is_tile_call(c):
+            return c
+        args = [(_staged_region(a, remap[a.source], stage) if isinstance(a, TensorRegion) and a.source in remap
+                 else a) for a in c.args]
+        if all(x.same_as(y) for x, y in zip(args, c.args)):
+            return c
+        return Call(c.op, args, attrs=c.attrs, ret_ty="void")
+
+    def on_load(load):
+        if load.source in remap:
+            return tirx.BufferLoad(remap[load.source], [stage] + list(load.indices))
+        return load
+    return tvm_ffi.structural_map(stmt, [(Call, on_call), (TensorLoad, on_load)], order="post")
+
+
+def _async(stmt):
+    src, dst = stmt.value.args
+    return tirx.Evaluate(make_tile_call("copy", [src, dst], async_copy=True))
+
+
+class _Pipeliner(StmtRewriter):
+    def __init__(self, func_body):
+        super().__init__()
+        self.body = func_body
+        self.remap = {}
+
+    def visit_For(self, loop):
+        stages = loop.annotations.get(NUM_STAGES_ATTR) if loop.annotations is not None else None
+        if stages is None:
+            return super().visit_For(loop)
+        stages = int(stages)
+        annotations = {k: v for k, v in loop.annotations.items() if k != NUM_STAGES_ATTR}
+        plain = rebuild_for(loop, body=self.visit(loop.body), annotations=annotations)
+        if stages < 2:
+            return plain
+        stmts = flatten_seq([loop.body])
+        n_prod = 0
+        while n_prod < len(stmts) and _is_producer(stmts[n_prod]):
+            n_prod += 1
+        producers, consumers = stmts[:n_prod], stmts[n_prod:]
+        bufs = []
+        for p in producers:
+            b = p.value.args[1].source
+            if b not in bufs:
+                bufs.append(b)
+        if not producers or not consumers or any(_writes(consumers, b) for b in bufs) or any(
+                self._used_outside(b, loop) for b in bufs) or any(b in self.remap for b in bufs):
+            return plain
+        remap = {b: tirx.decl_buffer([stages] + list(b.ty.shape), str(b.ty.dtype), b.name, scope=b.scope())
+                 for b in bufs}
+        self.remap.update(remap)
+        k = loop.loop_var
+        n = loop.extent
+        i = tirx.Var(k.name + "_p", str(k.ty))  # the new loop counts 0 .. n-1; k = loop.min + i
+
+        def issue(iteration):
+            stage = tirx.floormod(iteration, stages)
+            return [_restage(_async(substitute(p, {k: loop.min + iteration})), remap, stage) for p in producers]
+
+        prologue = []
+        for s_ in range(stages - 1):
+            first = tirx.const(s_, "int32")
+            prologue += [tirx.IfThenElse(first < n, seq(issue(first)), None), commit()]
+        ahead = i + (stages - 1)
+        inner = [tirx.IfThenElse(ahead < n, seq(issue(ahead)), None), commit(), wait(stages - 1), barrier()]
+        inner += [_restage(substitute(c, {k: loop.min + i}), remap, tirx.floormod(i, stages)) for c in consumers]
+        inner.append(barrier())
+        main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, annotations)
+        return seq(prologue + [main, wait(0)])
+
+    def _used_outside(self, buf, loop) -> bool:
+        total = _count_uses(self.body, buf)
+        inside = _count_uses(loop, buf)
+        return total - inside > 1  # the allocation itself is one use
+
+    def finish(self, body):
+        if not self.remap:
+            return body
+
+        def on_alloc(stmt):
+            new = self.remap.get(stmt.buffer)
+            return tirx.AllocBuffer(new) if new is not None else stmt
+        return tvm_ffi.structural_map(body, [(tirx.AllocBuffer, on_alloc)], order="pre")
+
+
+def _count_uses(node, buf) -> int:
+    count = [0]
+
+    def on_var(v):
+        if v.same_as(buf):
+            count[0] += 1
+    tvm_ffi.structural_walk(node, (tirx.Var, on_var))
+    return count[0]
+
+
+@tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.PipelineCUDA")
+@keep_tiledsl_errors
+def PipelineCUDA(func, mod, ctx):
+    """Turn T.Pipelined loops into multi-stage cp.async pipelines."""
+    p = _Pipeliner(func.body)
+    body = p.visit(func.body)
+    return func.with_body(p.finish(body))

@@ -100,6 +100,7 @@ def main():
     report = {
         "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
         "size": size, "configs": len(space), "tuning_seconds": round(tuning_s, 2),
+        "milestones_s": result.phases, "early_stopped": sum(t.early_stopped for t in result.trials),
         "statuses": result.summary(), "winner": result.config, "winner_tuned_ms": result.latency,
         "winner_retimed_ms": cands[win_key], "best_retimed": json.loads(best_key), "best_retimed_ms": cands[best_key],
         "winner_gap_to_best": cands[win_key] / cands[best_key] - 1.0,

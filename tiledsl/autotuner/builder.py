@@ -104,6 +104,8 @@ class Builder:
         self.timeout = timeout
         self.on_done = on_done
         self._tasks: queue.Queue = queue.Queue()
+        self.started = time.perf_counter()
+        self.ready_seconds: list[float] = []  # when each worker had finished importing, from the start
         self._workers = [Worker("builder", payload, name=f"builder{i}") for i in range(n_workers)]
         for w in self._workers:
             w.start()  # imports run while the parent goes on
@@ -121,7 +123,9 @@ class Builder:
             if cfg is None:
                 return
             try:
-                worker.wait_ready()
+                if not worker._ready:  # noqa: SLF001
+                    worker.wait_ready()
+                    self.ready_seconds.append(time.perf_counter() - self.started)
             except WorkerFailure as err:
                 self.on_done(cfg, {"status": records.BUILD_ERROR, "reason": err.reason})
                 continue

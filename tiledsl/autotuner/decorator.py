@@ -91,7 +91,7 @@ def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeo
              ref_prog=None, supply_prog=None, rtol: float = 1e-2, atol: float = 1e-2,
              max_mismatched_ratio: float = 0.01, skip_check: bool = False, manual_check_prog=None,
              cache_input_tensors: bool = False, prune_fn=None, do_not_specialize=None, top_k: int = 5,
-             retime_rounds: int = 5, backend: str = "auto"):
+             retime_rounds: int = 5, backend: str = "auto", early_stop_factor: float = 2.0):
     """Tune a ``@tiledsl.jit`` factory over ``configs`` (a list of dicts, or a callable taking the factory's
     arguments and returning an iterable of dicts).
 
@@ -107,7 +107,7 @@ def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeo
                         supply_prog=supply_prog, rtol=rtol, atol=atol, max_mismatched_ratio=max_mismatched_ratio,
                         skip_check=skip_check, manual_check_prog=manual_check_prog,
                         cache_input_tensors=cache_input_tensors, top_k=top_k, retime_rounds=retime_rounds,
-                        backend=backend)
+                        backend=backend, early_stop_factor=early_stop_factor)
     from .tuner import ProfileArgs, _validate_profile
 
     _validate_profile(ProfileArgs(**{k: v for k, v in tuner_kwargs.items()}))

@@ -37,6 +37,7 @@ class AutotuneResult:
     trials: list[Trial] = field(default_factory=list)
     key: str | None = None
     from_cache: bool = False
+    phases: dict = field(default_factory=dict)  # seconds from the start of tuning to each milestone
 
     @property
     def libcode(self) -> str:

@@ -19,6 +19,7 @@ from .worker import START_TIMEOUT, Worker, WorkerFailure
 
 logger = logging.getLogger(__name__)
 
+_ESTIMATE_REPS = 5
 _STICKY_CUDA = re.compile(r"illegal memory access|misaligned address|unspecified launch failure|illegal "
                           r"instruction|device-side assert|an illegal|CUDA error|cudaError", re.IGNORECASE)
 _RESOURCE = re.compile(r"too many resources|out of resources|shared memory|invalid configuration argument|"
@@ -50,7 +51,7 @@ class RunHandler:
             self._prepare(kernel, force=True)
             return {"status": "ready"}
         if op == "bench":
-            return self._bench(request["artifact"])
+            return self._bench(request["artifact"], request.get("cutoff_ms"))
         if op == "retime":
             return self._retime(request["artifacts"], request["rounds"])
         if op == "ref_latency":
@@ -116,7 +117,7 @@ class RunHandler:
             kernel(*work)
         return run, work
 
-    def _bench(self, artifact: str) -> dict:
+    def _bench(self, artifact: str, cutoff_ms: float | None = None) -> dict:
         from .checker import compare, manual_check
 
         kernel = self.JITKernel.load(artifact)
@@ -134,6 +135,11 @@ class RunHandler:
                     why = compare(got, expected, self.p["rtol"], self.p["atol"], self.p["max_mismatched_ratio"])
                 if why:
                     return {"status": records.WRONG_RESULT, "reason": why}
+            if cutoff_ms is not None and self.p["rep"] > 2 * _ESTIMATE_REPS:
+                # a quick estimate first: a candidate far slower than the best so far is not worth rep iterations
+                estimate = self.do_bench(run, 1, _ESTIMATE_REPS, device=self.device, backend=self.p["backend"])
+                if estimate > cutoff_ms:
+                    return {"status": records.OK, "latency": float(estimate), "early_stopped": True}
             latency = self.do_bench(run, self.p["warmup"], self.p["rep"], device=self.device,
                                     backend=self.p["backend"])
         except Exception as err:
@@ -194,11 +200,12 @@ class Runner:
                               f"ref_prog and set_autotune_inputs)")
         self._prepared = True
 
-    def bench(self, artifact: str) -> dict:
-        """Check and time one candidate; returns ``{"status", "latency"|"reason"}``."""
+    def bench(self, artifact: str, cutoff_ms: float | None = None) -> dict:
+        """Check and time one candidate; returns ``{"status", "latency"|"reason"}``. A candidate whose quick
+        estimate exceeds ``cutoff_ms`` is not timed further (``early_stopped``)."""
         try:
             self._ensure_prepared(artifact)
-            reply = self.worker.call({"op": "bench", "artifact": artifact}, self.timeout)
+            reply = self.worker.call({"op": "bench", "artifact": artifact, "cutoff_ms": cutoff_ms}, self.timeout)
         except WorkerFailure as err:
             self._lost()
             status = records.RUN_TIMEOUT if err.kind == "timeout" else records.CRASH

@@ -72,6 +72,7 @@ class ProfileArgs:
     backend: str = "auto"
     top_k: int = 5
     retime_rounds: int = 5
+    early_stop_factor: float = 2.0
 
     def key_json(self) -> dict:
         from ..profiler import TensorSupplyType, coerce_supply_type
@@ -81,7 +82,8 @@ class ProfileArgs:
                 "ref_prog": function_identity(self.ref_prog), "supply_prog": function_identity(self.supply_prog),
                 "manual_check_prog": function_identity(self.manual_check_prog), "rtol": self.rtol,
                 "atol": self.atol, "max_mismatched_ratio": self.max_mismatched_ratio, "skip_check": self.skip_check,
-                "cache_input_tensors": self.cache_input_tensors, "backend": self.backend}
+                "cache_input_tensors": self.cache_input_tensors, "backend": self.backend,
+                "early_stop_factor": self.early_stop_factor}
 
 
 def _validate_profile(p: ProfileArgs) -> None:
@@ -138,12 +140,14 @@ class AutoTuner:
                          ref_prog=None, supply_prog=None, rtol: float = 1e-2, atol: float = 1e-2,
                          max_mismatched_ratio: float = 0.01, skip_check: bool = False, manual_check_prog=None,
                          cache_input_tensors: bool = False, backend: str = "auto", top_k: int = 5,
-                         retime_rounds: int = 5) -> "AutoTuner":
+                         retime_rounds: int = 5, early_stop_factor: float = 2.0) -> "AutoTuner":
         """How to check and time candidates. ``warmup``/``rep`` are iterations; ``timeout`` seconds per
-        candidate; ``top_k`` finalists are re-timed ``retime_rounds`` times, interleaved, before the pick."""
+        candidate; ``top_k`` finalists are re-timed ``retime_rounds`` times, interleaved, before the pick; a
+        candidate whose 5-iteration estimate is over ``early_stop_factor`` times the best so far is not timed
+        further (0 turns that off)."""
         self.profile_args = ProfileArgs(warmup, rep, timeout, supply_type, ref_prog, supply_prog, rtol, atol,
                                         max_mismatched_ratio, skip_check, manual_check_prog, cache_input_tensors,
-                                        backend, top_k, retime_rounds)
+                                        backend, top_k, retime_rounds, early_stop_factor)
         _validate_profile(self.profile_args)
         return self
 
@@ -290,10 +294,12 @@ class _Run:
         self.limits = space.DeviceLimits.for_target(tgt)
         self.log = TrialLog(tuner._root() / "trials" / family[:2] / family / "trials.jsonl") if use_disk else None
         self.trials: dict[str, Trial] = {}
+        self.phases: dict = {}  # seconds from the start of the run to each milestone
+        self.start = time.perf_counter()
 
     # ------------------------------------------------------------------ the run
     def execute(self) -> AutotuneResult:
-        start = time.perf_counter()
+        self.start = start = time.perf_counter()
         pending = self._plan()
         n_resumed = sum(1 for t in self.trials.values() if t.resumed)
         if n_resumed:
@@ -309,8 +315,11 @@ class _Run:
             if not ok:
                 raise AutotuneError(self._failure_message())
             winner = self._pick(ok, runner)
+            self.phases["retimed_s"] = time.perf_counter() - start
             ref_latency = runner.ref_latency(winner.artifact) if self.prof.ref_prog is not None else None
             result = self._store(winner, ref_latency)
+            self.phases["stored_s"] = time.perf_counter() - start
+            result.phases = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.phases.items()}
         finally:
             if runner is not None:
                 runner.close()
@@ -377,12 +386,23 @@ class _Run:
         to_bench: queue.Queue = queue.Queue()
         compile_seconds: dict[str, float] = {}
 
+        n_built = [0]
+        built_lock = threading.Lock()
+
         def on_built(cfg, outcome):
+            with built_lock:
+                n_built[0] += 1
+                last = n_built[0] == len(pending)
+            if last:
+                self.phases["all_built_s"] = time.perf_counter() - self.start
             if outcome.get("status") == "built":
                 compile_seconds[space.config_id(cfg)] = outcome.get("seconds")
                 to_bench.put((cfg, outcome["artifact"]))
             else:
                 done.put(Trial(cfg, outcome.get("status", records.BUILD_ERROR), reason=outcome.get("reason")))
+
+        best_box = [min((t.latency for t in self.trials.values() if t.ok and not t.early_stopped), default=None)]
+        factor = self.prof.early_stop_factor
 
         def bench_loop():
             while True:
@@ -390,13 +410,18 @@ class _Run:
                 if item is None:
                     return
                 cfg, artifact = item
+                cutoff = best_box[0] * factor if factor and best_box[0] is not None else None
                 try:
-                    r = runner.bench(artifact)
+                    r = runner.bench(artifact, cutoff)
                 except BaseException as err:  # a user mistake in supply/ref: stop the run
                     done.put(err)
                     return
+                if r["status"] == records.OK and not r.get("early_stopped") and (
+                        best_box[0] is None or r["latency"] < best_box[0]):
+                    best_box[0] = r["latency"]
                 done.put(Trial(cfg, r["status"], latency=r.get("latency"), reason=r.get("reason"),
-                               compile_seconds=compile_seconds.get(space.config_id(cfg)), artifact=artifact))
+                               compile_seconds=compile_seconds.get(space.config_id(cfg)), artifact=artifact,
+                               early_stopped=bool(r.get("early_stopped"))))
 
         n_workers = worker_count(len(pending))
         builder = Builder(self._builder_payload(), n_workers, self.prof.timeout, on_built)
@@ -422,9 +447,14 @@ class _Run:
                     bar.set_postfix(best_ms=f"{best:.4g}")
                 bar.update(1)
             finished = True
+            self.phases["all_benchmarked_s"] = time.perf_counter() - self.start
         finally:
             bar.close()
             to_bench.put(None)
+            if builder.ready_seconds:
+                offset = builder.started - self.start
+                self.phases["builders_ready_s"] = [round(offset + min(builder.ready_seconds), 2),
+                                                   round(offset + max(builder.ready_seconds), 2)]
             if finished:
                 builder.close()
             else:
@@ -433,7 +463,7 @@ class _Run:
             bencher.join(timeout=30)
 
     def _pick(self, ok: list[Trial], runner: Runner) -> Trial:
-        finalists = ok[: max(1, self.prof.top_k)]
+        finalists = [t for t in ok if not t.early_stopped][: max(1, self.prof.top_k)] or ok[:1]
         if len(finalists) > 1 and self.prof.retime_rounds > 0:
             latencies = runner.retime([t.artifact for t in finalists], self.prof.retime_rounds)
             if latencies is not None:
@@ -485,12 +515,15 @@ class _Run:
     def _log_summary(self, result: AutotuneResult, seconds: float) -> None:
         rows = sorted(result.trials, key=lambda t: (not t.ok, t.best_latency or 0.0))
         lines = [f"tuned {self.t.name} in {seconds:.1f} s: best {result.config} at {result.latency:.4g} ms"
-                 + (f" (reference {result.ref_latency:.4g} ms)" if result.ref_latency else "")]
+                 + (f" (reference {result.ref_latency:.4g} ms)" if result.ref_latency else "")
+                 + (f"; milestones (s): {result.phases}" if result.phases else "")]
         lines.append(f"  {'status':<15} {'latency ms':>10} {'retimed':>10}  config / reason")
         for t in rows:
             lat = f"{t.latency:.4g}" if t.latency is not None else "-"
             ret = f"{t.retimed_latency:.4g}" if t.retimed_latency is not None else "-"
             tail = f"{t.config}" + (f"  {_first_line(t.reason)[:200]}" if t.reason else "") + ("  (resumed)" if t.resumed else "")
+            if t.early_stopped:
+                tail += "  (estimate: over the early-stop cutoff)"
             lines.append(f"  {t.status:<15} {lat:>10} {ret:>10}  {tail}")
         logger.info("\n".join(lines))
         failed = result.failures()

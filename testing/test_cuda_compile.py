@@ -7,9 +7,15 @@ import tiledsl.language as T
 from tiledsl.build import nvcc
 from tiledsl.errors import CompileError, CompileTimeoutError, TileProgramError
 
-from test_cuda_programs import cases, elementwise_add, softmax, col_reduce
+from test_cuda_programs import cases, col_reduce, elementwise_add, gemm, softmax
 
 ARCHS = ["sm_80", "sm_90a"]
+
+
+@pytest.fixture(autouse=True)
+def _generic_lowering(monkeypatch):
+    """Test the generic CUDA lowering (the Hopper whole-kernel GEMM has its own tests)."""
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
 
 
 def _source(func, arch="sm_90a", **kw):
@@ -41,6 +47,23 @@ def test_ragged_tile_is_guarded_and_aligned_tile_vectorized():
     assert "< 300" in ragged or "< 75" in ragged or "< 37" in ragged  # the column edge is checked
     assert "float4" not in ragged
     assert "float4" in aligned and "if (" not in aligned.split("__global__", 2)[2]
+
+
+@pytest.mark.nvcc
+def test_gemm_uses_tensor_cores_and_a_cp_async_pipeline():
+    src = _source(gemm(256, 256, 256, block_M=128, block_N=128, block_K=32, num_stages=3), out_idx=[-1])
+    body = src.split("__global__", 2)[2]
+    assert "ldmatrix_sync_aligned_m8n8_x4_shared_b16(" in body and "ldmatrix_sync_aligned_m8n8_x4_trans" in body
+    assert body.count("mma_sync_aligned_m16n8k16_row_col_f32_f16_f16_f32(") == 64  # 2 k-steps x 32 tiles (unrolled)
+    assert "cp_async_cg" in body and "wait_group_2" in body  # 3 stages: wait until 2 groups remain
+    assert "^" in body  # the bank-conflict swizzle of the shared tiles
+    assert "C_f_ptr[128]" in body  # 128x128 fp32 accumulator over 128 threads stays in registers
+
+
+@pytest.mark.nvcc
+def test_fp32_gemm_falls_back_to_fma():
+    src = _source(gemm(64, 64, 64, block_M=32, block_N=32, block_K=16, dtype="float32"), out_idx=[-1])
+    assert "mma_sync" not in src and "__global__" in src
 
 
 @pytest.mark.nvcc

@@ -11,7 +11,7 @@ import tiledsl.language as T
 
 
 def gemm(M, N, K, block_M=64, block_N=64, block_K=32, num_stages=2, threads=128, dtype="float16",
-         trans_A=False, trans_B=False, swizzle=False):
+         trans_A=False, trans_B=False, swizzle=False, panel=4):
     """C = A @ B (A (M, K) or (K, M) transposed, B (K, N) or (N, K) transposed), fp32 accumulate."""
     a_shape = (K, M) if trans_A else (M, K)
     b_shape = (N, K) if trans_B else (K, N)
@@ -25,7 +25,7 @@ def gemm(M, N, K, block_M=64, block_N=64, block_K=32, num_stages=2, threads=128,
             B_s = T.alloc_shared(b_tile, dtype)
             C_f = T.alloc_fragment((block_M, block_N), "float32")
             if swizzle:
-                T.use_swizzle(panel_size=4)
+                T.use_swizzle(panel_size=panel)
             T.clear(C_f)
             for ko in T.Pipelined(T.ceildiv(K, block_K), num_stages=num_stages):
                 if trans_A:
@@ -168,6 +168,7 @@ def cases():
         "gemm_f16_tn_swz": _gemm_case("float16", 128, 192, 96, trans_A=True, trans_B=True, swizzle=True),
         "gemm_f16_128x128_s3": _gemm_case("float16", 512, 384, 256, block_M=128, block_N=128, block_K=32,
                                           num_stages=3),
+        "gemm_f16_swz_panels": _gemm_case("float16", 384, 320, 64, swizzle=True, panel=2),
         "gemm_f16_64thr": _gemm_case("float16", 70, 50, 40, block_M=32, block_N=32, block_K=16, threads=64),
         "gemm_f32_fma": Case(gemm(70, 50, 40, block_M=32, block_N=32, block_K=8, dtype="float32"),
                              lambda d: [torch.randn(70, 40, device=d), torch.randn(40, 50, device=d)],

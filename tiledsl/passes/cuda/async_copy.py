@@ -71,7 +71,7 @@ def lower_async_copy(low, src, dst):
             return None
     nbytes = vec * ebytes
     cop = "cp.async.cg.shared.global" if nbytes == 16 else "cp.async.ca.shared.global"
-    dst_ptr = dst.source.access_ptr("w", offset=d0)
+    dst_ptr = dst.source.access_ptr("w", offset=low.physical_offset(dst.source, d0))
     if pred is None:
         stmt = tirx.Evaluate(T.ptx[cop](dst_ptr, src.source.access_ptr("r", offset=s0), nbytes))
     else:

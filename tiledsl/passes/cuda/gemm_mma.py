@@ -103,14 +103,14 @@ def plan(body, nthreads: int) -> dict:
     return {k: v for k, v in out.items() if k not in refused}
 
 
-def _ptr(region, row, col):
-    """``access_ptr`` of element (row, col) of a region's 2-d tile."""
+def _ptr(low, region, row, col):
+    """``access_ptr`` of element (row, col) of a region's 2-d tile (swizzled where the tile is)."""
     d = _dims2(region)
     idx = [r.min for r in region.region]
     idx[d[0]] = idx[d[0]] + row
     idx[d[1]] = idx[d[1]] + col
     buf = region.source
-    return buf.access_ptr("r", offset=flat_index(idx, list(buf.ty.shape)))
+    return buf.access_ptr("r", offset=low.physical_offset(buf, flat_index(idx, list(buf.ty.shape))))
 
 
 def lower(low, call, mma_plan: MMAPlan):
@@ -141,19 +141,19 @@ def lower(low, call, mma_plan: MMAPlan):
         m0 = row0 + mi * 16
         regs = [tirx.BufferLoad(a_reg, [mi * 4 + q]) for q in range(4)]
         if trans_a:  # A tile stored (K, M): matrix q covers m0 + (q % 2) * 8, k0 + (q // 2) * 8
-            ptr = _ptr(a, k0 + r + (j // 2) * 8, m0 + (j % 2) * 8)
+            ptr = _ptr(low, a, k0 + r + (j // 2) * 8, m0 + (j % 2) * 8)
             body.append(tirx.Evaluate(ld_t(*regs, ptr)))
         else:
-            ptr = _ptr(a, m0 + lane % 16, k0 + (lane // 16) * 8)
+            ptr = _ptr(low, a, m0 + lane % 16, k0 + (lane // 16) * 8)
             body.append(tirx.Evaluate(ld(*regs, ptr)))
     for nj in range(tn // 2):
         n0 = col0 + nj * 16
         regs = [tirx.BufferLoad(b_reg, [nj * 4 + q]) for q in range(4)]
         if trans_b:  # B tile stored (N, K): rows are n, k contiguous = the .col operand as is
-            ptr = _ptr(b, n0 + (j // 2) * 8 + r, k0 + (j % 2) * 8)
+            ptr = _ptr(low, b, n0 + (j // 2) * 8 + r, k0 + (j % 2) * 8)
             body.append(tirx.Evaluate(ld(*regs, ptr)))
         else:
-            ptr = _ptr(b, k0 + (j % 2) * 8 + r, n0 + (j // 2) * 8)
+            ptr = _ptr(low, b, k0 + (j % 2) * 8 + r, n0 + (j // 2) * 8)
             body.append(tirx.Evaluate(ld_t(*regs, ptr)))
     for mi in range(tm):
         for ni in range(tn):

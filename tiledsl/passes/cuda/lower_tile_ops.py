@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tvm_ffi
 from tvm import tirx
-from tvm.ir import TensorLoad, TensorRegion
+from tvm.ir import Call, TensorLoad, TensorRegion
 
 from ...errors import TileProgramError
 from ...ir.ops import is_tile_call, tile_op
@@ -21,6 +21,7 @@ from ..tile_lowering_utils import bounds_predicate, cast_to, const_ints, is_unit
 from . import gemm_mma
 from .async_copy import lower_async_copy
 from .layout import Replicated, Striped, default_vec
+from .smem_swizzle import physical_offset, swizzle_accesses, swizzle_ok
 from .layout_inference import infer_layouts
 from .pass_errors import keep_tiledsl_errors
 from .parallel import LoopContext, distribute, driving_layout, guard_globals, writes_only_registers
@@ -64,6 +65,9 @@ class _Lowerer(StmtRewriter):
                 self.locals[buf] = tirx.decl_buffer(buf.ty.shape, str(buf.ty.dtype), buf.name, scope="local")
             else:
                 self.locals[buf] = tirx.decl_buffer((lay.local_size,), str(buf.ty.dtype), buf.name, scope="local")
+        self.swizzled = set()
+        if swizzle_enabled():
+            self.swizzled = {buf for buf in mma_operands(func_body, self.mma) if swizzle_ok(buf)}
         self.ctx = LoopContext(self.analyzer, self.tid, self.nthreads, self.layouts, self.locals)
         self.scratch_allocs = []
         self.in_parallel = 0
@@ -74,6 +78,12 @@ class _Lowerer(StmtRewriter):
         buf = tirx.decl_buffer(shape, dtype, name, scope="shared.dyn")
         self.scratch_allocs.append(tirx.AllocBuffer(buf))
         return buf
+
+    def physical_offset(self, buf, flat):
+        """Where flat element ``flat`` of shared ``buf`` lives (after the bank-conflict swizzle, if any)."""
+        if buf in self.swizzled:
+            return physical_offset(buf, flat, self.analyzer)
+        return flat
 
     def bind_loop(self, var, extent):
         self._bind(var, 0, extent)
@@ -253,6 +263,23 @@ class _Lowerer(StmtRewriter):
         return _stores_to_atomics(lowered, dst.source)
 
 
+def swizzle_enabled() -> bool:
+    """False when TILEDSL_DISABLE_SMEM_SWIZZLE=1 (for debugging bank-conflict swizzles)."""
+    import os
+    return os.environ.get("TILEDSL_DISABLE_SMEM_SWIZZLE", "0") not in ("1", "true", "yes")
+
+
+def mma_operands(body, mma_plans) -> list:
+    """The shared A/B tiles of gemms that run on tensor cores."""
+    out = []
+
+    def on_call(call):
+        if is_tile_call(call, "gemm") and call.args[2].source in mma_plans:
+            out.extend([call.args[0].source, call.args[1].source])
+    tvm_ffi.structural_walk(body, (Call, on_call))
+    return out
+
+
 def _atomic(buf, idx, value, analyzer):
     """``atomicAdd(&buf[idx], value)``, dropped outside a global tensor's bounds."""
     stmt = tirx.Evaluate(tirx.call_extern(str(buf.ty.dtype), "atomicAdd",
@@ -309,4 +336,5 @@ def LowerTileOpsCUDA(func, mod, ctx):
         return func
     low = _Lowerer(func.body)
     body = low.visit(func.body)
+    body = swizzle_accesses(body, low.swizzled, low.analyzer)
     return func.with_body(_replace_fragments(body, low))

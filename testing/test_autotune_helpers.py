@@ -4,7 +4,7 @@ as a script by the multi-process tests).
 ``matmul`` is the CPU GEMM of the docs with a ``variant`` argument that makes a candidate misbehave on purpose:
 ``bad_build`` (tile shapes disagree: T.copy rejects it at elaboration), ``hang`` (an endless loop after the GEMM),
 ``wrong`` (skips the last K tile), ``crash`` (stores far out of bounds: a segfault in the benchmark worker),
-``slow`` (the GEMM, then a loop that takes a few seconds: lets a test kill a run midway).
+``slow_build`` (the factory sleeps: a compile that runs past its timeout), ``slow`` (the GEMM, then a loop that takes a few seconds: lets a test kill a run midway).
 """
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ SIZE = 128
 
 def gemm_factory(M, N, K, block_M=32, block_N=32, block_K=32, num_stages=2, threads=128, variant="ok",
                  dtype="float16"):
+    if variant == "slow_build":  # elaboration that runs past any sensible compile timeout
+        import time
+        time.sleep(600)
     k_tiles = T.ceildiv(K, block_K) - (1 if variant == "wrong" else 0)
     a_cols = block_K + (1 if variant == "bad_build" else 0)
 
@@ -72,7 +75,8 @@ def main(argv):
     result = tuner.run()
     a = torch.randn(SIZE, SIZE, dtype=torch.float16)
     b = torch.randn(SIZE, SIZE, dtype=torch.float16)
-    err = float((result.kernel(a, b).float() - a.float() @ b.float()).abs().max())
+    ref = a.float() @ b.float()
+    err = float((result.kernel(a, b).float() - ref).abs().max() / ref.abs().max())  # relative to the largest
     with open(out, "w") as f:
         json.dump({"config": result.config, "from_cache": result.from_cache, "key": result.key, "max_err": err,
                    "statuses": [t.status for t in result.trials], "resumed": [t.resumed for t in result.trials],

@@ -199,3 +199,16 @@ def test_par_compile(cache_dir):
     assert matmul(M=64, N=64, K=64, block_M=32) is kernels[0]
     with pytest.raises(CompileError, match="bad_build"):
         matmul.par_compile([dict(M=64, N=64, K=64, variant="bad_build")])
+
+
+def test_compile_timeout_kills_one_forked_builder(cache_dir, monkeypatch):
+    monkeypatch.setenv("TILEDSL_AUTO_TUNING_CPU_COUNTS", "2")  # two builders forked from one fork server
+    tuner = tiledsl.AutoTuner.from_kernel(matmul, configs=[{"variant": "slow_build"}, {"block_M": 32},
+                                                           {"block_M": 64}])
+    tuner.set_compile_args(target="llvm").set_profile_args(warmup=1, rep=1, timeout=5, skip_check=True)
+    tuner.set_kernel_parameters((64, 64, 64))
+    result = tuner.run()
+    statuses = [t.status for t in result.trials]
+    assert statuses == ["build_timeout", "ok", "ok"], [(t.status, t.reason) for t in result.trials]
+    assert "5 s limit" in result.trials[0].reason
+    assert result.phases["builders_ready_s"][0] > 0

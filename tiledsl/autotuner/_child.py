@@ -1,4 +1,9 @@
-"""Entry point of a worker process (``python -m tiledsl.autotuner._child``); see ``worker.py``."""
+"""Entry point of a worker process (``python -m tiledsl.autotuner._child``); see ``worker.py``.
+
+With one pipe pair in TILEDSL_WORKER_FDS it serves one worker. With several it is a fork server: it imports the
+heavy modules (torch, TVM, tiledsl) once, forks a worker per extra pair (each in its own session, so it can be
+killed alone) and serves the first pair itself; N workers are then ready in about the time of one import.
+"""
 from __future__ import annotations
 
 import os
@@ -8,36 +13,46 @@ import traceback
 from multiprocessing.connection import Connection
 
 
-def _watch_parent(parent: int) -> None:
-    """Exit when the parent is gone (killed mid-run), even while a request hangs."""
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover
+        return True
+    return True
+
+
+def _watch_parent(tuner: int) -> None:
+    """Exit when the tuning process is gone (killed mid-run), even while a request hangs."""
     import time
 
-    while os.getppid() == parent:
+    first_parent = os.getppid()
+    while True:
         time.sleep(1.0)
-    os._exit(3)
+        if (first_parent == tuner and os.getppid() != tuner) or not _alive(tuner):
+            os._exit(3)
 
 
-def _serve() -> None:
+def _serve(r: int, w: int, tuner: int) -> None:
     import threading
 
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
-    r, w = (int(x) for x in os.environ["TILEDSL_WORKER_FDS"].split(","))
+    threading.Thread(target=_watch_parent, args=(tuner,), daemon=True).start()
     inbox, outbox = Connection(r, writable=False), Connection(w, readable=False)
-    init = pickle.loads(inbox.recv_bytes())
+    try:
+        init = pickle.loads(inbox.recv_bytes())
+    except EOFError:
+        return
     sys.path[:] = [p for p in init["sys_path"]]
     try:
         import cloudpickle
 
-        if init["role"] == "builder":
-            from .builder import BuildHandler as Handler
-        else:
-            from .runner import RunHandler as Handler
-        handler = Handler(cloudpickle.loads(init["payload"]))
+        handler = _handler_class(init["role"])(cloudpickle.loads(init["payload"]))
     except BaseException as err:  # report why we cannot start, then exit
         outbox.send_bytes(pickle.dumps({"error": f"{type(err).__name__}: {err}",
                                         "traceback": traceback.format_exc()}))
         return
-    outbox.send_bytes(pickle.dumps({"ready": True}))
+    outbox.send_bytes(pickle.dumps({"ready": True, "pid": os.getpid()}))
     while True:
         try:
             data = inbox.recv_bytes()
@@ -54,10 +69,64 @@ def _serve() -> None:
         outbox.send_bytes(pickle.dumps(reply))
 
 
-if __name__ == "__main__":
-    _serve()
-    _compiler = sys.modules.get("tiledsl.runtime.compiler")
-    if _compiler is not None:  # scratch kernels (TILEDSL_DISABLE_CACHE) made by this worker
-        _compiler._remove_scratch()
+def _handler_class(role: str):
+    if role == "builder":
+        from .builder import BuildHandler
+        return BuildHandler
+    from .runner import RunHandler
+    return RunHandler
+
+
+def _preload(role: str) -> None:
+    """Import what every worker of ``role`` needs, before forking (never touches CUDA)."""
+    import cloudpickle  # noqa: F401
+
+    _handler_class(role)
+    import tiledsl.runtime.compiler  # noqa: F401
+    try:
+        import tiledsl.build.cuda  # noqa: F401
+    except Exception:  # pragma: no cover - an optional backend
+        pass
+
+
+def _finish() -> None:
+    compiler = sys.modules.get("tiledsl.runtime.compiler")
+    if compiler is not None:  # scratch kernels (TILEDSL_DISABLE_CACHE) made by this worker
+        compiler._remove_scratch()
     sys.stdout.flush()
+    sys.stderr.flush()
     os._exit(0)  # skip interpreter teardown (TVM's static destructors are slow and irrelevant here)
+
+
+def main() -> None:
+    tuner = int(os.environ.get("TILEDSL_WORKER_PARENT") or os.getppid())
+    pairs = [tuple(int(x) for x in p.split(",")) for p in os.environ["TILEDSL_WORKER_FDS"].split(";")]
+    logs = os.environ.get("TILEDSL_WORKER_LOGS", "").split(";")
+    if len(pairs) > 1:
+        _preload(os.environ.get("TILEDSL_WORKER_ROLE", "builder"))
+        for k in range(1, len(pairs)):
+            pid = os.fork()
+            if pid == 0:
+                os.setsid()
+                for j, (r, w) in enumerate(pairs):
+                    if j != k:
+                        for fd in (r, w):
+                            try:
+                                os.close(fd)
+                            except OSError:
+                                pass
+                if k < len(logs) and logs[k]:
+                    fd = os.open(logs[k], os.O_WRONLY | os.O_APPEND)
+                    os.dup2(fd, 1)
+                    os.dup2(fd, 2)
+                    os.close(fd)
+                _serve(*pairs[k], tuner)
+                _finish()
+            for fd in pairs[k]:
+                os.close(fd)
+    _serve(*pairs[0], tuner)
+    _finish()
+
+
+if __name__ == "__main__":
+    main()

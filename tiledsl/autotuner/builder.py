@@ -106,9 +106,8 @@ class Builder:
         self._tasks: queue.Queue = queue.Queue()
         self.started = time.perf_counter()
         self.ready_seconds: list[float] = []  # when each worker had finished importing, from the start
-        self._workers = [Worker("builder", payload, name=f"builder{i}") for i in range(n_workers)]
-        for w in self._workers:
-            w.start()  # imports run while the parent goes on
+        # one fork server imports TVM and torch once, then forks the workers (they start while the parent goes on)
+        self._workers = Worker.start_group("builder", payload, n_workers, prefix="builder")
         self._threads = [threading.Thread(target=self._loop, args=(w,), daemon=True, name=f"tiledsl-{w.name}")
                          for w in self._workers]
         for t in self._threads:
@@ -147,6 +146,8 @@ class Builder:
             self._tasks.put(None)
         for t in self._threads:
             t.join()
+        for w in self._workers:
+            w.send_exit()
         for w in self._workers:
             w.close()
 

@@ -63,6 +63,7 @@ class Worker:
         self._payload = cloudpickle.dumps(payload)
         self._env = env
         self._proc: subprocess.Popen | None = None
+        self._pid: int | None = None  # a worker forked by a fork server (not our child)
         self._to: Connection | None = None
         self._from: Connection | None = None
         self._log_path: Path | None = None
@@ -72,31 +73,53 @@ class Worker:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         """Launch the process (returns at once; :meth:`wait_ready` waits for its imports)."""
-        if self._proc is not None:
+        if self._to is not None:
             return
-        to_child_r, to_child_w = os.pipe()
-        from_child_r, from_child_w = os.pipe()
+        Worker._launch([self])
+
+    @classmethod
+    def start_group(cls, role: str, payload, n: int, prefix: str | None = None) -> list["Worker"]:
+        """``n`` workers from one fork server: the imports happen once, then the workers are forked."""
+        workers = [cls(role, payload, name=f"{prefix or role}{i}") for i in range(n)]
+        if n == 1:
+            workers[0].start()
+        else:
+            cls._launch(workers)
+        return workers
+
+    @staticmethod
+    def _launch(workers: list["Worker"]) -> None:
         log_dir = config.tmp_dir() / "workers"
         log_dir.mkdir(parents=True, exist_ok=True)
-        fd, log = tempfile.mkstemp(prefix=f"{self.name}-", suffix=".log", dir=log_dir)
-        self._log_path = Path(log)
-        env = dict(os.environ)
-        env.update(self._env or {})
-        env["TILEDSL_WORKER_FDS"] = f"{to_child_r},{from_child_w}"
-        try:
-            self._proc = subprocess.Popen([sys.executable, "-m", "tiledsl.autotuner._child"],
-                                          pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL,
-                                          stdout=fd, stderr=fd, env=env, cwd=os.getcwd(),
-                                          start_new_session=True)
-        finally:
+        child_fds, pairs, logs = [], [], []
+        for w in workers:
+            to_child_r, to_child_w = os.pipe()
+            from_child_r, from_child_w = os.pipe()
+            child_fds += [to_child_r, from_child_w]
+            pairs.append(f"{to_child_r},{from_child_w}")
+            fd, log = tempfile.mkstemp(prefix=f"{w.name}-", suffix=".log", dir=log_dir)
             os.close(fd)
-            os.close(to_child_r)
-            os.close(from_child_w)
-        self._to = Connection(to_child_w, readable=False)
-        self._from = Connection(from_child_r, writable=False)
-        init = {"role": self.role, "sys_path": list(sys.path), "payload": self._payload}
-        self._to.send_bytes(pickle.dumps(init))
-        self._ready = False
+            w._log_path = Path(log)
+            logs.append(log)
+            w._to = Connection(to_child_w, readable=False)
+            w._from = Connection(from_child_r, writable=False)
+            w._ready = False
+        first = workers[0]
+        env = dict(os.environ)
+        env.update(first._env or {})
+        env.update(TILEDSL_WORKER_FDS=";".join(pairs), TILEDSL_WORKER_LOGS=";".join(logs),
+                   TILEDSL_WORKER_ROLE=first.role, TILEDSL_WORKER_PARENT=str(os.getpid()))
+        log_fd = os.open(logs[0], os.O_WRONLY | os.O_APPEND)
+        try:
+            first._proc = subprocess.Popen([sys.executable, "-m", "tiledsl.autotuner._child"],
+                                           pass_fds=tuple(child_fds), stdin=subprocess.DEVNULL, stdout=log_fd,
+                                           stderr=log_fd, env=env, cwd=os.getcwd(), start_new_session=True)
+        finally:
+            os.close(log_fd)
+            for fd in child_fds:
+                os.close(fd)
+        for w in workers:
+            w._to.send_bytes(pickle.dumps({"role": w.role, "sys_path": list(sys.path), "payload": w._payload}))
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Block until the worker has imported everything; raises WorkerFailure if it dies or hangs."""
@@ -107,6 +130,8 @@ class Worker:
         if reply.get("error"):
             self.kill()
             raise WorkerFailure("crash", f"the {self.role} worker could not start: {reply['error']}")
+        if self._proc is None or reply.get("pid") != self._proc.pid:
+            self._pid = reply.get("pid")
         self._ready = True
 
     def call(self, request: dict, timeout: float | None) -> dict:
@@ -127,20 +152,36 @@ class Worker:
                     return pickle.loads(self._from.recv_bytes())
             except (EOFError, OSError):
                 self._reap_failure("crash", what)
-            if self._proc.poll() is not None and not self._from.poll(0):
+            if not self._alive() and not self._from.poll(0):
                 self._reap_failure("crash", what)
             if deadline is not None and time.monotonic() >= deadline:
                 self.kill()
                 raise WorkerFailure("timeout", f"ran past the {timeout:g} s limit; the {self.role} worker was killed")
 
+    def _alive(self) -> bool:
+        if self._pid is not None:
+            try:
+                os.kill(self._pid, 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:  # pragma: no cover
+                return True
+            return True
+        if self._proc is not None:
+            return self._proc.poll() is None
+        return True  # forked, not ready yet: the pipe tells
+
     def _reap_failure(self, kind: str, what: str):
-        try:
-            code = self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            code = None
+        code = None
+        if self._pid is None and self._proc is not None:
+            try:
+                code = self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                code = None
         tail = self.log_tail()
         self.kill()
-        msg = f"the {self.role} worker {describe_exit(code)} during {what}"
+        state = describe_exit(code) if code is not None else "died (killed, crashed or exited)"
+        msg = f"the {self.role} worker {state} during {what}"
         if tail:
             msg += f"; its last output: {tail}"
         raise WorkerFailure(kind, msg)
@@ -158,10 +199,21 @@ class Worker:
 
     def kill(self) -> None:
         """Kill the process (and its process group) and forget it; the next call starts a fresh one."""
-        proc = self._proc
-        self._proc = None
+        proc, pid, started = self._proc, self._pid, self._to is not None
+        self._proc = self._pid = None
         self._ready = False
-        if proc is not None and proc.poll() is None:
+        if pid is not None:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        elif proc is not None and proc.poll() is None:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
@@ -179,17 +231,33 @@ class Worker:
                 except OSError:
                     pass
         self._to = self._from = None
-        if proc is not None:
+        if started:
             self.restarts += 1
         self._remove_log()
 
-    def close(self) -> None:
-        """Ask the worker to exit, then make sure it has."""
-        if self._proc is not None and self._proc.poll() is None and self._to is not None:
+    def send_exit(self) -> None:
+        """Ask the worker to exit without waiting (see :meth:`close`)."""
+        if self._to is not None:
             try:
                 self._to.send_bytes(cloudpickle.dumps({"op": "exit"}))
-                self._proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Ask the worker to exit, then make sure it has."""
+        if self._to is not None and self._alive():
+            try:
+                self._to.send_bytes(cloudpickle.dumps({"op": "exit"}))
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline:  # EOF on the pipe: it has exited
+                    if self._from.poll(0.05):
+                        try:
+                            self._from.recv_bytes()
+                        except EOFError:
+                            break
+                if self._proc is not None and self._pid is None:
+                    self._proc.wait(timeout=5)
+            except (OSError, EOFError, subprocess.TimeoutExpired):
                 pass
         self.kill()
         self.restarts -= 1 if self.restarts else 0

@@ -55,7 +55,9 @@ def test_gemm_uses_tensor_cores_and_a_cp_async_pipeline():
     body = src.split("__global__", 2)[2]
     assert "ldmatrix_sync_aligned_m8n8_x4_shared_b16(" in body and "ldmatrix_sync_aligned_m8n8_x4_trans" in body
     assert body.count("mma_sync_aligned_m16n8k16_row_col_f32_f16_f16_f32(") == 64  # 2 k-steps x 32 tiles (unrolled)
-    assert "cp_async_cg" in body and "wait_group_2" in body  # 3 stages: wait until 2 groups remain
+    assert "cp_async_cg" in body and "wait_group_1" in body  # 3 stages: wait until 1 group remains in flight
+    loop = body.split("for (int ko_p", 1)[1].split("wait_group_0", 1)[0]
+    assert loop.count("__syncthreads()") == 1  # one barrier per k-iteration
     assert "^" in body  # the bank-conflict swizzle of the shared tiles
     assert "C_f_ptr[128]" in body  # 128x128 fp32 accumulator over 128 threads stays in registers
 

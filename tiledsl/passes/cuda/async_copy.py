@@ -13,7 +13,7 @@ from tvm.ir import Range
 from tvm.script import tirx as T
 
 from ..rewriter import substitute
-from ..tile_lowering_utils import bounds_predicate, const_ints, flat_index, is_unit
+from ..tile_lowering_utils import bounds_predicate, const_ints, flat_index, is_unit, unravel
 from .layout import Striped
 from .parallel import dtype_bytes
 
@@ -71,7 +71,12 @@ def lower_async_copy(low, src, dst):
             return None
     nbytes = vec * ebytes
     cop = "cp.async.cg.shared.global" if nbytes == 16 else "cp.async.ca.shared.global"
-    dst_ptr = dst.source.access_ptr("w", offset=low.physical_offset(dst.source, d0))
+    # address_of, not access_ptr: ThreadSync would see the write and put a barrier before every read of any stage;
+    # PipelineCUDA's wait_group + barrier are what order these writes
+    d_shape = list(dst.source.ty.shape)
+    # (a logical index: LowerTileOpsCUDA swizzles every element access of a swizzled tile at the end)
+    d_first = [ana.simplify(e) for e in unravel(d0, d_shape)]
+    dst_ptr = tirx.address_of(tirx.BufferLoad(dst.source, d_first))
     if pred is None:
         stmt = tirx.Evaluate(T.ptx[cop](dst_ptr, src.source.access_ptr("r", offset=s0), nbytes))
     else:

@@ -3,8 +3,9 @@
 Expects: tile-level IR (tile ops not yet lowered). For a loop annotated ``tiledsl.num_stages`` >= 2 whose body
 starts with ``T.copy``s from global tensors into shared tiles (the producers) followed by statements that only read
 those tiles (the consumers), each such tile gets a leading stage dimension of S, the producers are issued S - 1
-iterations ahead as cp.async (marked ``async_copy`` for LowerTileOpsCUDA), and each iteration waits for its own
-stage (``cp.async.wait_group S-1`` + barrier) and ends with a barrier before the stage is refilled.
+iterations ahead as cp.async (marked ``async_copy`` for LowerTileOpsCUDA); each iteration first waits for its own
+stage (``cp.async.wait_group S-2`` + one barrier, which also frees the stage read by the previous iteration), then
+issues the copies S-1 iterations ahead, then computes.
 Guarantees: the same results as the plain loop. Loops that do not have this shape stay plain serial loops (TVM's
 InjectSoftwarePipeline cannot multi-buffer plain tirx IR, so nothing else would pipeline them). Runs before
 LowerTileOpsCUDA.
@@ -120,11 +121,12 @@ class _Pipeliner(StmtRewriter):
             first = tirx.const(s_, "int32")
             prologue += [tirx.IfThenElse(first < n, seq(issue(first)), None), commit()]
         ahead = i + (stages - 1)
-        inner = [tirx.IfThenElse(ahead < n, seq(issue(ahead)), None), commit(), wait(stages - 1), barrier()]
+        # wait for this iteration's stage; the barrier also means every thread is done with iteration i - 1,
+        # whose stage the next issue refills (one barrier per iteration)
+        inner = [wait(stages - 2), barrier(), tirx.IfThenElse(ahead < n, seq(issue(ahead)), None), commit()]
         inner += [_restage(substitute(c, {k: loop.min + i}), remap, tirx.floormod(i, stages)) for c in consumers]
-        inner.append(barrier())
         main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, annotations)
-        return seq(prologue + [main, wait(0)])
+        return seq(prologue + [main, wait(0), barrier()])  # later shared use may alias the stages
 
     def _used_outside(self, buf, loop) -> bool:
         total = _count_uses(self.body, buf)

@@ -2,7 +2,7 @@
 (torch.matmul) timed in alternating rounds in the same run. The tile configuration is picked by timing a small
 space first. Prints a JSON report (and writes it to $OUT/bench_gemm_hopper.json when OUT is set).
 
-    python benchmarks/bench_gemm_hopper.py [--sizes 4096,8192] [--dtypes float16,bfloat16] [--rounds 5]
+    python benchmarks/bench_gemm_hopper.py [--shapes 4096x4096x4096,16x4096x4096] [--dtypes float16,bfloat16]
 """
 import argparse
 import importlib.util
@@ -25,10 +25,13 @@ _spec.loader.exec_module(_example)
 SPACE = [  # (block_M, block_N, threads, num_stages)
     (128, 256, 256, 4), (128, 256, 256, 3), (128, 128, 256, 4), (128, 128, 128, 4), (64, 256, 128, 4),
 ]
+SKINNY_SPACE = [  # few rows: small tiles, many blocks, deep pipelines (memory-bound)
+    (64, 64, 128, 4), (64, 64, 128, 6), (64, 128, 128, 4), (64, 128, 128, 6), (128, 64, 256, 4),
+]
 
 
-def tflops(n, ms):
-    return 2 * n ** 3 / (ms * 1e-3) / 1e12
+def tflops(M, N, K, ms):
+    return 2 * M * N * K / (ms * 1e-3) / 1e12
 
 
 def check(kernel, a, b):
@@ -38,14 +41,14 @@ def check(kernel, a, b):
     return float((c.float() - ref).norm() / ref.norm()), bool(torch.isfinite(c).all())
 
 
-def bench_size(n, dtype, rounds):
+def bench_shape(M, N, K, dtype, rounds):
     tdt = getattr(torch, dtype)
-    a, b = torch.randn(n, n, device="cuda", dtype=tdt), torch.randn(n, n, device="cuda", dtype=tdt)
-    out = torch.empty(n, n, device="cuda", dtype=tdt)
+    a, b = torch.randn(M, K, device="cuda", dtype=tdt), torch.randn(K, N, device="cuda", dtype=tdt)
+    out = torch.empty(M, N, device="cuda", dtype=tdt)
     candidates = {}
     t0 = time.perf_counter()
-    for bm, bn, threads, stages in SPACE:
-        prim = _example.matmul.get_tir(n, n, n, block_M=bm, block_N=bn, block_K=64, threads=threads,
+    for bm, bn, threads, stages in (SKINNY_SPACE if M < 256 else SPACE):
+        prim = _example.matmul.get_tir(M, N, K, block_M=bm, block_N=bn, block_K=64, threads=threads,
                                        num_stages=stages, dtype=dtype)
         kernel = tiledsl.compile(prim)
         if "wgmma" not in kernel.get_kernel_source():
@@ -69,11 +72,13 @@ def bench_size(n, dtype, rounds):
         ratios.append(t_ref / t_ours)
     rel, finite = check(best, a, b)
     return {
-        "size": n, "dtype": dtype, "best_config": dict(zip(("block_M", "block_N", "threads", "num_stages"), best_cfg)),
+        "shape": [M, N, K], "dtype": dtype, "best_config": dict(zip(("block_M", "block_N", "threads", "num_stages"), best_cfg)),
         "selection_s": round(select_s, 2),
         "candidates": {str(k): {kk: vv for kk, vv in v.items() if kk != "kernel"} for k, v in candidates.items()},
-        "tiledsl_tflops_median": round(tflops(n, statistics.median(ours_ms)), 1),
-        "cublas_tflops_median": round(tflops(n, statistics.median(cublas_ms)), 1),
+        "tiledsl_tflops_median": round(tflops(M, N, K, statistics.median(ours_ms)), 1),
+        "cublas_tflops_median": round(tflops(M, N, K, statistics.median(cublas_ms)), 1),
+        "tiledsl_us_median": round(statistics.median(ours_ms) * 1e3, 2),
+        "cublas_us_median": round(statistics.median(cublas_ms) * 1e3, 2),
         "ratio_vs_cublas_median": round(statistics.median(ratios), 3),
         "ratios": [round(r, 3) for r in ratios],
         "final_rel_err": rel, "final_all_finite": finite,
@@ -82,14 +87,15 @@ def bench_size(n, dtype, rounds):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="4096,8192")
+    ap.add_argument("--shapes", default="4096x4096x4096,8192x8192x8192,16x4096x4096,128x4096x4096")
     ap.add_argument("--dtypes", default="float16,bfloat16")
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     report = {"device": torch.cuda.get_device_name(), "date": time.strftime("%Y-%m-%d"), "results": []}
     for dtype in args.dtypes.split(","):
-        for n in (int(s) for s in args.sizes.split(",")):
-            report["results"].append(bench_size(n, dtype, args.rounds))
+        for shape in args.shapes.split(","):
+            M, N, K = (int(x) for x in shape.split("x"))
+            report["results"].append(bench_shape(M, N, K, dtype, args.rounds))
             print(json.dumps(report["results"][-1]), flush=True)
     if os.environ.get("OUT"):
         Path(os.environ["OUT"], "bench_gemm_hopper.json").write_text(json.dumps(report, indent=1))

@@ -50,6 +50,11 @@ def test_matcher_recognizes_the_documented_gemm(bm, bn, threads, stages):
     assert not plan.b_k_major and plan.smem_bytes <= 232448
 
 
+def test_matcher_accepts_ragged_sizes():
+    plan = match_gemm(matmul.get_tir(100, 200, 328, block_M=64, block_N=128, block_K=64, threads=128))
+    assert plan is not None and (plan.M, plan.N, plan.K) == (100, 200, 328), gemm_match.last_reason
+
+
 def test_matcher_recognizes_transposed_b():
     plan = match_gemm(_transposed_b_gemm(512, 512, 512))
     assert plan is not None and plan.b_k_major and plan.dtype == "bfloat16", gemm_match.last_reason
@@ -57,7 +62,7 @@ def test_matcher_recognizes_transposed_b():
 
 @pytest.mark.parametrize("kwargs,reason", [
     (dict(M=1024, N=512, K=256, block_K=32), "block_K is not 64"),
-    (dict(M=1000, N=512, K=256, block_K=64), "not multiples of the tiles"),
+    (dict(M=1000, N=500, K=256, block_K=64), "not a multiple of 8"),
     (dict(M=1024, N=512, K=256, block_K=64, dtype="float32"), "float16 or both bfloat16"),
     (dict(M=1024, N=512, K=256, block_K=64, threads=96), "multiple of 128"),
     (dict(M=1024, N=512, K=256, block_M=128, block_N=256, block_K=64, threads=128), "more than 128 registers"),
@@ -105,6 +110,23 @@ def test_hopper_gemm_matches_torch(dtype, bm, bn, threads, stages):
     assert torch.isfinite(c).all()
     rel = (c.double() - ref).norm() / ref.norm()
     assert rel < 1e-2, rel
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("M,N,K", [(16, 4096, 4096), (100, 200, 328), (1000, 776, 1096)])
+def test_hopper_gemm_ragged_sizes(M, N, K):
+    if not _hopper():
+        pytest.skip("needs an sm_90 GPU")
+    kernel = tiledsl.compile(matmul.get_tir(M, N, K, block_M=64, block_N=128, block_K=64, threads=128,
+                                           num_stages=3))
+    assert "wgmma" in kernel.get_kernel_source()
+    a = torch.randn(M, K, device="cuda", dtype=torch.float16)
+    b = torch.randn(K, N, device="cuda", dtype=torch.float16)
+    c = torch.full((M, N), float("nan"), device="cuda", dtype=torch.float16)
+    kernel(a, b, c)
+    assert torch.isfinite(c).all()
+    ref = a.double() @ b.double()
+    assert ((c.double() - ref).norm() / ref.norm()) < 1e-2
 
 
 @pytest.mark.gpu

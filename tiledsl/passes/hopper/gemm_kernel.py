@@ -31,8 +31,8 @@ def make_gemm_kernel(plan: GemmPlan):
     NC, MT = plan.consumers, plan.subtiles_per_consumer
     ROWS = MT * 64                         # rows per consumer warpgroup
     THREADS = 128 * (NC + 1)
-    KT = K // BK
-    GM, GN = M // BM, N // BN
+    KT = -(-K // BK)                       # ragged edges: TMA zero-fills loads past the tensor and clips stores
+    GM, GN = -(-M // BM), -(-N // BN)
     NT = GM * GN
     GRID = min(plan.num_sms, NT)
     GROUP_M = plan.group_m

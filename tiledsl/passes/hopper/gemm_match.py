@@ -12,7 +12,8 @@ The program must be exactly (names free, ``T.use_swizzle`` allowed anywhere at t
             T.gemm(A_s, B_s, C_f[, transpose_B=True])
         T.copy(C_f, C[by * BM, bx * BN])
 
-with static M, N, K that the tiles divide, 16-bit inputs and output, fp32 accumulation, BK = 64 (one 128-byte
+with static M, N, K (N and K multiples of 8; ragged edges are left to TMA, which zero-fills loads past a tensor
+and clips stores, the language's own edge semantics), 16-bit inputs and output, fp32 accumulation, BK = 64 (one 128-byte
 swizzle row) and tiles that fit the wgmma shapes, registers and shared memory. :func:`match_gemm` returns a
 :class:`GemmPlan`, or None with the reason in ``last_reason``.
 """
@@ -147,7 +148,7 @@ def _match(func, num_sms) -> GemmPlan:
     b_tile = tuple(_int(s, "the B tile") for s in b_s.ty.shape)
     _require(BM2 == BM and b_tile == ((BN, BK) if b_k_major else (BK, BN)), "tile shapes disagree")
     _require(BK == 64, "block_K is not 64 (one 128-byte swizzle row of 16-bit values)")
-    _require(M % BM == 0 and N % BN == 0 and K % BK == 0, "M, N, K are not multiples of the tiles")
+    _require((K * 2) % 16 == 0 and (N * 2) % 16 == 0, "K or N is not a multiple of 8 (TMA needs 16-byte rows)")
     _require(thread_count % 128 == 0, "threads is not a multiple of 128 (whole warpgroups)")
     consumers = thread_count // 128
     _require(BM % (64 * consumers) == 0 and BM // (64 * consumers) in (1, 2),
@@ -155,7 +156,8 @@ def _match(func, num_sms) -> GemmPlan:
     _require(BN % 64 == 0 and BN <= 256, "block_N is not a multiple of 64 up to 256")
     _require((BM // consumers // 64) * BN // 2 <= 128, "the accumulator needs more than 128 registers per thread")
     stages = max(int(loop.annotations[NUM_STAGES_ATTR]), 2)
-    _require(_int(loop.min, "loop start") == 0 and _int(loop.extent, "the k loop") == K // BK, "the k loop is not 0..K/BK")
+    _require(_int(loop.min, "loop start") == 0 and _int(loop.extent, "the k loop") == -(-K // BK),
+             "the k loop is not 0..ceildiv(K, BK)")
     _check_regions(copy_a, copy_b, store.value, blocks, loop.loop_var, BM, BN, BK, b_k_major)
     name = str(func.attrs["global_symbol"]) if func.attrs is not None and "global_symbol" in func.attrs else "gemm"
     plan = GemmPlan(name, M, N, K, BM, BN, BK, stages, consumers, dtype, out_dtype, b_k_major, num_sms)

@@ -5,7 +5,8 @@ re-imported) and talks to it over two pipes with length-framed pickles. The work
 many requests. When a request runs past its limit the worker is killed (SIGKILL: a hung kernel or a stuck TVM pass
 cannot be interrupted any other way); when the worker dies (a segfault, an illegal memory access, ``os._exit``) the
 parent sees the pipe close and learns the exit status. Either way the caller gets an exception and may start a new
-worker. The worker's stdout and stderr go to a log file whose tail explains a crash.
+worker. The worker's stdout and stderr go to a log file whose tail explains a crash. ``Worker.start_group`` starts
+several workers from one fork server (``_child.py``): the imports happen once, then the workers are forked.
 """
 from __future__ import annotations
 

@@ -3,8 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-if [ -f examples/autotune_gemm.py ]; then
-  .venv/bin/python examples/autotune_gemm.py
-else
-  .venv/bin/python examples/gemm.py
-fi
+.venv/bin/python examples/autotune_gemm.py

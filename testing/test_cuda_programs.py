@@ -139,6 +139,63 @@ def scalar_atomic(N, block=128):
     return kernel
 
 
+def attention_tile(BH, S, D, block_M=64, threads=128, dtype="float16"):
+    """O = softmax(Q K^T / sqrt(D)) V for one block of query rows against all S keys at once: two tensor-core
+    gemms, row statistics reduced from the mma accumulator, a T.Parallel over it, P staged through shared memory."""
+    scale = 1.0 / D ** 0.5
+
+    @T.prim_func
+    def kernel(Q: T.Tensor((BH, S, D), dtype), K: T.Tensor((BH, S, D), dtype), V: T.Tensor((BH, S, D), dtype),
+               O: T.Tensor((BH, S, D), dtype)):
+        with T.Kernel(T.ceildiv(S, block_M), BH, threads=threads) as (bx, bz):
+            Q_s = T.alloc_shared((block_M, D), dtype)
+            K_s = T.alloc_shared((S, D), dtype)
+            V_s = T.alloc_shared((S, D), dtype)
+            P_s = T.alloc_shared((block_M, S), dtype)
+            s_f = T.alloc_fragment((block_M, S), "float32")
+            o_f = T.alloc_fragment((block_M, D), "float32")
+            m = T.alloc_fragment((block_M,), "float32")
+            l = T.alloc_fragment((block_M,), "float32")
+            T.copy(Q[bz, bx * block_M, 0], Q_s)
+            T.copy(K[bz, 0, 0], K_s)
+            T.copy(V[bz, 0, 0], V_s)
+            T.gemm(Q_s, K_s, s_f, transpose_B=True, clear_accum=True)
+            T.reduce_max(s_f, m, dim=1)
+            for i, j in T.Parallel(block_M, S):
+                s_f[i, j] = T.exp((s_f[i, j] - m[i]) * T.float32(scale))
+            T.reduce_sum(s_f, l, dim=1)
+            T.copy(s_f, P_s)
+            T.gemm(P_s, V_s, o_f, clear_accum=True)
+            for i, j in T.Parallel(block_M, D):
+                o_f[i, j] = o_f[i, j] / l[i]
+            T.copy(o_f, O[bz, bx * block_M, 0])
+    return kernel
+
+
+def attention_ref(q, k, v):
+    s = q.float() @ k.float().transpose(-1, -2) / q.shape[-1] ** 0.5
+    return torch.softmax(s, dim=-1) @ v.float()
+
+
+def gather(M, N, threads=128):
+    """A distributed fragment copied into a replicated one (a reduction output), then read at other threads'
+    elements: O[i, j] = 2 * X[0, (i + j) % M]."""
+    @T.prim_func
+    def kernel(X: T.Tensor((M, N), "float32"), O: T.Tensor((M, N), "float32")):
+        with T.Kernel(1, threads=threads) as bx:
+            x = T.alloc_fragment((M, N), "float32")
+            z = T.alloc_fragment((M,), "float32")
+            y = T.alloc_fragment((M,), "float32")
+            T.copy(X, x)
+            T.reduce_max(x, y, dim=1)  # makes y replicated
+            for i in T.Parallel(M):
+                z[i] = X[0, i] * T.float32(2)
+            T.copy(z, y)
+            for i, j in T.Parallel(M, N):
+                O[i, j] = y[(i + j) % M]
+    return kernel
+
+
 # ---------------------------------------------------------------- the cases
 class Case:
     """A program, how to make its inputs, and the float32 torch reference of its last parameter (the output).
@@ -173,6 +230,12 @@ def cases():
         "gemm_f32_fma": Case(gemm(70, 50, 40, block_M=32, block_N=32, block_K=8, dtype="float32"),
                              lambda d: [torch.randn(70, 40, device=d), torch.randn(40, 50, device=d)],
                              gemm_ref, 1e-4),
+        "attention_tile": Case(attention_tile(2, 128, 64),
+                               lambda d: [torch.randn(2, 128, 64, device=d).half() for _ in range(3)],
+                               attention_ref, 1e-2),
+        "gather": Case(gather(32, 64), lambda d: [torch.randn(32, 64, device=d)],
+                       lambda x: 2 * x[0, (torch.arange(32, device=x.device)[:, None]
+                                           + torch.arange(64, device=x.device)[None, :]) % 32], 1e-6),
         "elementwise": Case(elementwise_add(100, 300), lambda d: [torch.randn(100, 300, device=d),
                                                                   torch.randn(100, 300, device=d)],
                             lambda a, b: a + b * 2, 1e-5),
@@ -209,7 +272,7 @@ def run_case(name, target, device):
     return out, want, case.tol
 
 
-CPU_CASES = ["gemm_bf16_ragged", "gemm_f32_fma", "elementwise", "softmax", "rms_norm", "col_reduce", "row_max",
+CPU_CASES = ["attention_tile", "gather", "gemm_bf16_ragged", "gemm_f32_fma", "elementwise", "softmax", "rms_norm", "col_reduce", "row_max",
              "scalar_atomic"]
 
 

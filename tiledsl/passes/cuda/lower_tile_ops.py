@@ -173,6 +173,9 @@ class _Lowerer(StmtRewriter):
             stmt = lower_async_copy(self, src, dst)
             if stmt is not None:
                 return stmt
+        if self._fragment_layout(src.source) is not None and self._fragment_layout(dst.source) is None and (
+                dst.source in self.layouts or dst.source.scope() == "local"):
+            return self._gather(src, dst)
         dtype = str(dst.source.ty.dtype)
         if self._fragment_layout(src.source) is not None and self._fragment_layout(dst.source) is None:
             return self._elementwise(src, dst, lambda s_idx, d_idx: tirx.BufferStore(
@@ -180,6 +183,20 @@ class _Lowerer(StmtRewriter):
                 replicated_ok=False)
         return self._elementwise(dst, src, lambda d_idx, s_idx: tirx.BufferStore(
             dst.source, cast_to(tirx.BufferLoad(src.source, s_idx), dtype), d_idx), "T.copy")
+
+    def _gather(self, src, dst):
+        """A distributed fragment -> a per-thread (replicated) copy: through a shared scratch tile."""
+        self._whole(src, "T.copy")
+        shape = const_ints(list(src.source.ty.shape), "T.copy")
+        tmp = self.scratch(tuple(shape), str(src.source.ty.dtype), src.source.name + "_gather")
+        full = tmp[tuple(slice(0, e) for e in shape)]
+        scatter = self._elementwise(src, full, lambda s_idx, t_idx: tirx.BufferStore(
+            tmp, tirx.BufferLoad(src.source, s_idx), t_idx), "T.copy", replicated_ok=False)
+        dtype = str(dst.source.ty.dtype)
+        gather = self._elementwise(dst, full, lambda d_idx, t_idx: tirx.BufferStore(
+            dst.source, cast_to(tirx.BufferLoad(tmp, t_idx), dtype), d_idx), "T.copy")
+        # ThreadSync puts the barrier between the two halves (and before the scratch is rewritten in a loop)
+        return seq([scatter, gather])
 
     def lower_fill(self, call):
         dst, value = call.args

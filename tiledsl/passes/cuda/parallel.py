@@ -43,12 +43,12 @@ def _is_identity(indices, loop_vars) -> bool:
         isinstance(i, tirx.Var) and i.same_as(v) for i, v in zip(indices, loop_vars))
 
 
-def fragments_in(body, ctx) -> list:
-    """(buffer, indices) of every access of a fragment in ``body``."""
+def fragments_in(body, ctx, stores_only: bool = False) -> list:
+    """(buffer, indices) of every access (or every store) of a fragment in ``body``."""
     found = []
 
     def on_load(load):
-        if load.source in ctx.layouts:
+        if load.source in ctx.layouts and not stores_only:
             found.append((load.source, list(load.indices)))
 
     def on_store(store):
@@ -80,6 +80,14 @@ def driving_layout(ctx, body, loop_vars, extents, what: str):
             raise TileProgramError(f"{what}: fragments with different layouts ({layout.describe()} and "
                                    f"{lay.describe()}) are used in one loop; T.copy one into a new fragment first")
         layout = lay
+    if layout is not None:
+        for buf, _ in fragments_in(body, ctx, stores_only=True):
+            if isinstance(ctx.layouts[buf], Replicated):
+                raise TileProgramError(
+                    f"{what}: the replicated fragment {buf.name} (every thread holds all of it, e.g. a reduction "
+                    f"output) is written in a loop spread over the threads by another fragment's layout, so most "
+                    f"threads would keep stale values; compute it in its own T.Parallel loop, or T.copy the "
+                    f"distributed fragment into it")
     return layout
 
 

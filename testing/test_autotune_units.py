@@ -201,8 +201,11 @@ def test_par_compile(cache_dir):
         matmul.par_compile([dict(M=64, N=64, K=64, variant="bad_build")])
 
 
-def test_compile_timeout_kills_one_forked_builder(cache_dir, monkeypatch):
+@pytest.mark.parametrize("reexec", [False, True], ids=["forked", "re-executed"])
+def test_compile_timeout_kills_one_forked_builder(cache_dir, monkeypatch, reexec):
     monkeypatch.setenv("TILEDSL_AUTO_TUNING_CPU_COUNTS", "2")  # two builders forked from one fork server
+    if reexec:  # the fallback when torch touched CUDA in the fork server: the forked builder re-executes
+        monkeypatch.setenv("TILEDSL_WORKER_FORCE_REEXEC", "1")
     tuner = tiledsl.AutoTuner.from_kernel(matmul, configs=[{"variant": "slow_build"}, {"block_M": 32},
                                                            {"block_M": 64}])
     tuner.set_compile_args(target="llvm").set_profile_args(warmup=1, rep=1, timeout=5, skip_check=True)

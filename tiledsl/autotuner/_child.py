@@ -89,6 +89,15 @@ def _preload(role: str) -> None:
         pass
 
 
+def _cuda_poisoned() -> bool:
+    """True when torch touched CUDA in the fork server, so CUDA cannot be used in this forked child."""
+    if os.environ.get("TILEDSL_WORKER_FORCE_REEXEC") == "1":  # tests exercise the fallback
+        return True
+    torch = sys.modules.get("torch")
+    check = getattr(getattr(torch, "_C", None), "_cuda_isInBadFork", None)
+    return bool(check()) if check is not None else False
+
+
 def _finish() -> None:
     compiler = sys.modules.get("tiledsl.runtime.compiler")
     if compiler is not None:  # scratch kernels (TILEDSL_DISABLE_CACHE) made by this worker
@@ -120,6 +129,13 @@ def main() -> None:
                     os.dup2(fd, 1)
                     os.dup2(fd, 2)
                     os.close(fd)
+                if _cuda_poisoned():  # fall back to a fresh interpreter on the same pipes (slower, correct)
+                    os.environ["TILEDSL_WORKER_FDS"] = "%d,%d" % pairs[k]
+                    os.environ["TILEDSL_WORKER_LOGS"] = logs[k] if k < len(logs) else ""
+                    os.environ.pop("TILEDSL_WORKER_FORCE_REEXEC", None)
+                    for fd in pairs[k]:
+                        os.set_inheritable(fd, True)
+                    os.execv(sys.executable, [sys.executable, "-m", "tiledsl.autotuner._child"])
                 _serve(*pairs[k], tuner)
                 _finish()
             for fd in pairs[k]:

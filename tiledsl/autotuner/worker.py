@@ -108,6 +108,8 @@ class Worker:
         first = workers[0]
         env = dict(os.environ)
         env.update(first._env or {})
+        if len(workers) > 1:  # torch.cuda.is_available() (tvm_ffi calls it on import) must not poison the forks
+            env.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
         env.update(TILEDSL_WORKER_FDS=";".join(pairs), TILEDSL_WORKER_LOGS=";".join(logs),
                    TILEDSL_WORKER_ROLE=first.role, TILEDSL_WORKER_PARENT=str(os.getpid()))
         log_fd = os.open(logs[0], os.O_WRONLY | os.O_APPEND)

@@ -50,6 +50,12 @@ def make_gemm_kernel(plan: GemmPlan):
     KK_B_BYTES = 32 if B_K_MAJOR else 16 * 128   # advance of B per k16 step
     SW = _SWIZZLE_128B
 
+    def tile_of(p):
+        """(M tile, N tile) of the p-th tile in grouped order: GROUP_M M-tiles share each B tile in L2."""
+        first_m = (p // (GROUP_M * GN)) * GROUP_M
+        group_size = T.min(GM - first_m, GROUP_M)
+        return first_m + (p % (GROUP_M * GN)) % group_size, (p % (GROUP_M * GN)) // group_size
+
     @T.prim_func
     def gemm(A: T.Buffer((M, K), dt), B: T.Buffer(B_SHAPE, dt), C: T.Buffer((M, N), out_dt)):
         A_map: T.let[T.handle("tensormap")] = T.tvm_stack_alloca("tensormap", 1)
@@ -93,11 +99,7 @@ def make_gemm_kernel(plan: GemmPlan):
             T.ptx["setmaxnreg.dec.sync.aligned.u32"](_PRODUCER_REGS)
             if tx == 0:
                 for i in T.serial(n_iter):
-                    p = T.meta_var(bid + i * GRID)
-                    first_m = T.meta_var((p // (GROUP_M * GN)) * GROUP_M)
-                    gsize = T.meta_var(T.min(GM - first_m, GROUP_M))
-                    tm = T.meta_var(first_m + (p % (GROUP_M * GN)) % gsize)
-                    tn = T.meta_var((p % (GROUP_M * GN)) // gsize)
+                    tm, tn = T.meta_var(tile_of(bid + i * GRID))
                     for kt in T.serial(KT):
                         it = T.meta_var(i * KT + kt)
                         s = T.meta_var(it % STAGES)
@@ -126,11 +128,7 @@ def make_gemm_kernel(plan: GemmPlan):
             else:
                 T.cuda.wgmma.encode_matrix_descriptor(T.address_of(descB), Bs.ptr_to([0, 0, 0]), 512, 64, SW)
             for i in T.serial(n_iter):
-                p = T.meta_var(bid + i * GRID)
-                first_m = T.meta_var((p // (GROUP_M * GN)) * GROUP_M)
-                gsize = T.meta_var(T.min(GM - first_m, GROUP_M))
-                tm = T.meta_var(first_m + (p % (GROUP_M * GN)) % gsize)
-                tn = T.meta_var((p % (GROUP_M * GN)) // gsize)
+                tm, tn = T.meta_var(tile_of(bid + i * GRID))
                 for kt in T.serial(KT):
                     it = T.meta_var(i * KT + kt)
                     s = T.meta_var(it % STAGES)

@@ -90,6 +90,7 @@ def main():
     ap.add_argument("--only", default="gemm,softmax,rmsnorm")
     ap.add_argument("--gemm-configs", default=None, help="JSON list of gemm configs")
     ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--dtypes", default="float16,bfloat16", help="GEMM dtypes")
     args = ap.parse_args()
     which = set(args.only.split(","))
     results = []
@@ -97,7 +98,7 @@ def main():
     if "gemm" in which:
         cfgs = json.loads(args.gemm_configs) if args.gemm_configs else [
             dict(block_M=128, block_N=128, block_K=32, num_stages=3, threads=128)]
-        for dtype in ("float16", "bfloat16"):
+        for dtype in args.dtypes.split(","):
             for cfg in cfgs:
                 results.append(bench_gemm(dtype, 4096, cfg))
                 print(json.dumps(results[-1]), flush=True)

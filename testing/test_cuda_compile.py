@@ -86,6 +86,21 @@ def test_fragment_misuse_is_a_tile_program_error():
         tiledsl.compile(bad, target={"kind": "cuda", "arch": "sm_90a"})
 
 
+def test_replicated_fragment_written_in_a_distributed_loop_is_an_error():
+    @T.prim_func
+    def bad(A: T.Tensor((64, 64), "float32"), B: T.Tensor((64,), "float32")):
+        with T.Kernel(1, threads=128) as bx:
+            f = T.alloc_fragment((64, 64), "float32")
+            r = T.alloc_fragment((64,), "float32")
+            T.copy(A, f)
+            T.reduce_sum(f, r, dim=1)
+            for i, j in T.Parallel(64, 64):
+                r[i] = f[i, j]  # only the thread holding f[i, j] would update its copy of r
+            T.copy(r, B)
+    with pytest.raises(TileProgramError, match="replicated fragment r"):
+        tiledsl.compile(bad, target={"kind": "cuda", "arch": "sm_90a"})
+
+
 @pytest.mark.nvcc
 def test_nvcc_error_is_a_compile_error():
     with pytest.raises(CompileError, match="error"):

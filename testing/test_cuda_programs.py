@@ -139,6 +139,25 @@ def scalar_atomic(N, block=128):
     return kernel
 
 
+def gemm_dynamic_m(N, K, block_M=64, block_N=64, block_K=32, num_stages=3, dtype="float16"):
+    """C = A @ B with M bound at call time (ragged last row tile: cp.async zero-fill and guarded stores)."""
+    M = T.dynamic("M")
+
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), dtype), B: T.Tensor((K, N), dtype), C: T.Tensor((M, N), dtype)):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=128) as (bx, by):
+            A_s = T.alloc_shared((block_M, block_K), dtype)
+            B_s = T.alloc_shared((block_K, block_N), dtype)
+            C_f = T.alloc_fragment((block_M, block_N), "float32")
+            T.clear(C_f)
+            for ko in T.Pipelined(T.ceildiv(K, block_K), num_stages=num_stages):
+                T.copy(A[by * block_M, ko * block_K], A_s)
+                T.copy(B[ko * block_K, bx * block_N], B_s)
+                T.gemm(A_s, B_s, C_f)
+            T.copy(C_f, C[by * block_M, bx * block_N])
+    return kernel
+
+
 def attention_tile(BH, S, D, block_M=64, threads=128, dtype="float16"):
     """O = softmax(Q K^T / sqrt(D)) V for one block of query rows against all S keys at once: two tensor-core
     gemms, row statistics reduced from the mma accumulator, a T.Parallel over it, P staged through shared memory."""
@@ -230,6 +249,9 @@ def cases():
         "gemm_f32_fma": Case(gemm(70, 50, 40, block_M=32, block_N=32, block_K=8, dtype="float32"),
                              lambda d: [torch.randn(70, 40, device=d), torch.randn(40, 50, device=d)],
                              gemm_ref, 1e-4),
+        "gemm_f16_dynamic_m": Case(gemm_dynamic_m(192, 96),
+                                   lambda d: [torch.randn(150, 96, device=d).half(),
+                                              torch.randn(96, 192, device=d).half()], gemm_ref, 2e-2),
         "attention_tile": Case(attention_tile(2, 128, 64),
                                lambda d: [torch.randn(2, 128, 64, device=d).half() for _ in range(3)],
                                attention_ref, 1e-2),

@@ -1,0 +1,173 @@
+"""Flash attention forward on an H100/H200 through tiledsl's Hopper path (warp-specialized TMA + wgmma), against
+torch SDPA (``F.scaled_dot_product_attention`` on [B, H, S, D]-transposed contiguous fp16 inputs) timed in
+alternating rounds in the same run.
+
+The tile program is ``examples/flash_attention.py`` (Q/K/V/O in [B, S, H, D], block_M = block_N = 128,
+256 threads); ``tiledsl.compile`` replaces it with the kernel of ``tiledsl/passes/hopper/attention_kernel.py``. Each
+kernel variant is first checked against fp32 SDPA with a NaN-poisoned output (the full benchmark shape, batches 0
+and B-1, and a few small shapes), then timed with ``tiledsl.profiler.do_bench`` (CUDA events, L2 flushed, median).
+Ratio = SDPA time / our time, per round; TFLOP/s = 4 * B * H * S^2 * D / t (half of that for causal).
+Prints a JSON report (and writes it to $OUT/bench_attention_hopper.json when OUT is set).
+
+    python benchmarks/bench_attention_hopper.py [--shape 8,32,4096,128] [--rounds 7]
+"""
+import argparse
+import importlib.util
+import json
+import os
+import random
+import statistics
+import time
+import traceback
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+import tiledsl
+from tiledsl.passes.hopper.attention_match import VARIANT_ATTR
+from tiledsl.profiler import do_bench
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("bench_example_attention", ROOT / "examples" / "flash_attention.py")
+_example = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_example)
+
+SMALL = [  # (B, H, S, D, block_M, block_N): extra correctness shapes
+    (2, 4, 512, 128, 128, 128), (1, 3, 256, 64, 64, 64), (1, 2, 384, 128, 128, 64), (2, 2, 256, 64, 64, 128),
+    (1, 1, 128, 128, 128, 128), (2, 80, 512, 128, 128, 128),
+]
+
+
+def program(B, H, S, D, causal, bm=128, bn=128, variant=None):
+    prim = _example.flash_attention.get_tir(B, H, S, D, causal, block_M=bm, block_N=bn, num_stages=2,
+                                            threads=2 * bm)
+    return prim.with_attr(VARIANT_ATTR, variant) if variant else prim
+
+
+def rel_error(kernel, q, k, v, causal, batches=None):
+    """(relative error vs fp32 SDPA over the checked batches, all outputs finite) with a NaN-poisoned output."""
+    out = torch.full_like(q, float("nan"))
+    kernel(q, k, v, out)
+    torch.cuda.synchronize()
+    finite = bool(torch.isfinite(out).all())
+    num = den = 0.0
+    for b in (batches if batches is not None else range(q.shape[0])):
+        ref = F.scaled_dot_product_attention(*(x[b:b + 1].float().transpose(1, 2) for x in (q, k, v)),
+                                             is_causal=causal).transpose(1, 2)
+        num += float((out[b:b + 1].float() - ref).norm() ** 2)
+        den += float(ref.norm() ** 2)
+    return (num / den) ** 0.5, finite
+
+
+def check_small(report):
+    for causal in (False, True):
+        for B, H, S, D, bm, bn in SMALL:
+            variants = [None] if causal else [None, "tile"]  # None: the default (persistent where it applies)
+            for variant in variants:
+                entry = {"shape": [B, H, S, D], "block": [bm, bn], "causal": causal, "variant": variant or "default"}
+                try:
+                    kernel = tiledsl.compile(program(B, H, S, D, causal, bm, bn, variant))
+                    entry["specialized"] = "wgmma" in kernel.get_kernel_source()
+                    q, k, v = (torch.randn(B, S, H, D, device="cuda", dtype=torch.float16) for _ in range(3))
+                    rel, finite = rel_error(kernel, q, k, v, causal)
+                    entry.update(rel_err=rel, finite=finite, ok=bool(finite and rel < 2e-3 and entry["specialized"]))
+                except Exception as err:  # record and go on: one broken shape must not hide the others
+                    entry.update(ok=False, error=f"{type(err).__name__}: {err}"[:2000])
+                report["checks"].append(entry)
+                print(json.dumps(entry), flush=True)
+
+
+def bench(B, H, S, D, causal, variants, rounds, report):
+    flops = 4 * B * H * S * S * D / (2 if causal else 1)
+    q, k, v = (torch.randn(B, S, H, D, device="cuda", dtype=torch.float16) for _ in range(3))
+    qt, kt, vt = (x.transpose(1, 2).contiguous() for x in (q, k, v))  # [B, H, S, D] for SDPA
+    out = torch.empty_like(q)
+    res = {"shape": [B, H, S, D], "causal": causal, "variants": {}}
+    fns = {"sdpa": lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)}
+    for variant in variants:
+        entry = {}
+        try:
+            t0 = time.perf_counter()
+            kernel = tiledsl.compile(program(B, H, S, D, causal, variant=variant))
+            entry["compile_s"] = round(time.perf_counter() - t0, 2)
+            entry["specialized"] = "wgmma" in kernel.get_kernel_source()
+            rel, finite = rel_error(kernel, q, k, v, causal, batches=[0, B - 1])
+            entry.update(rel_err=rel, finite=finite)
+            if finite and rel < 2e-3 and entry["specialized"]:
+                fns[variant] = (lambda kern: (lambda: kern(q, k, v, out)))(kernel)
+        except Exception as err:
+            entry["error"] = f"{type(err).__name__}: {err}"[:2000]
+        res["variants"][variant] = entry
+    sdpa_ref = F.scaled_dot_product_attention(*(x[:1].float() for x in (qt, kt, vt)), is_causal=causal)
+    sdpa_half = F.scaled_dot_product_attention(qt[:1], kt[:1], vt[:1], is_causal=causal)
+    res["sdpa_fp16_rel_err_batch0"] = float((sdpa_half.float() - sdpa_ref).norm() / sdpa_ref.norm())
+    times = {name: [] for name in fns}
+    for r in range(rounds):  # every function in every round; order fixed in round 0, then shuffled
+        order = list(fns)
+        if r:
+            random.shuffle(order)
+        for name in order:
+            times[name].append(do_bench(fns[name], warmup=10, rep=30))
+    res["sdpa_ms"] = [round(t, 4) for t in times["sdpa"]]
+    res["sdpa_tflops_median"] = round(flops / (statistics.median(times["sdpa"]) * 1e-3) / 1e12, 1)
+    for variant in variants:
+        if variant not in times:
+            continue
+        ratios = [a / b for a, b in zip(times["sdpa"], times[variant])]
+        e = res["variants"][variant]
+        e["ms"] = [round(t, 4) for t in times[variant]]
+        e["tflops_median"] = round(flops / (statistics.median(times[variant]) * 1e-3) / 1e12, 1)
+        e["ratio_vs_sdpa_median"] = round(statistics.median(ratios), 3)
+        e["ratios"] = [round(x, 3) for x in ratios]
+    # re-check after timing: the outputs the timed runs wrote
+    for variant in variants:
+        if variant in fns:
+            out.fill_(float("nan"))
+            fns[variant]()
+            torch.cuda.synchronize()
+            num = den = 0.0
+            for b in (0, B - 1):
+                ref = F.scaled_dot_product_attention(*(x[b:b + 1].float() for x in (qt, kt, vt)),
+                                                     is_causal=causal).transpose(1, 2)
+                num += float((out[b:b + 1].float() - ref).norm() ** 2)
+                den += float(ref.norm() ** 2)
+            res["variants"][variant]["rel_err_after_timing"] = (num / den) ** 0.5
+            res["variants"][variant]["finite_after_timing"] = bool(torch.isfinite(out).all())
+    report["results"].append(res)
+    print(json.dumps(res), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shape", default="8,32,4096,128")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--variants", default="tile,persistent")
+    ap.add_argument("--no-small", action="store_true")
+    ap.add_argument("--small-only", action="store_true")
+    args = ap.parse_args()
+    B, H, S, D = (int(x) for x in args.shape.split(","))
+    report = {"device": torch.cuda.get_device_name(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "torch": torch.__version__, "checks": [], "results": []}
+    out_dir = os.environ.get("OUT")
+
+    def save():
+        if out_dir:
+            Path(out_dir, "bench_attention_hopper.json").write_text(json.dumps(report, indent=1))
+
+    if not args.no_small:
+        check_small(report)
+        save()
+    if args.small_only:
+        return
+    for causal in (False, True):
+        variants = ["tile"] if causal else args.variants.split(",")
+        try:
+            bench(B, H, S, D, causal, variants, args.rounds, report)
+        except Exception:
+            report["results"].append({"causal": causal, "error": traceback.format_exc()[-3000:]})
+        save()
+
+
+if __name__ == "__main__":
+    main()

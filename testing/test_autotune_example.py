@@ -1,0 +1,49 @@
+"""The README's autotuning example runs (on the CPU here) and checks itself; and the cache switches work."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import tiledsl
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "testing"))
+from test_autotune_helpers import matmul  # noqa: E402
+
+
+def test_autotune_example_runs(tmp_path):
+    env = dict(os.environ, TILEDSL_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "autotune_gemm.py")], capture_output=True,
+                         text=True, timeout=300, env=env, cwd=str(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "result matches torch" in out.stdout and "saved to and loaded from" in out.stdout
+    assert "tuned matmul in" in out.stderr  # the summary table goes through logging
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # nothing written to the working directory
+
+
+def _tune():
+    tiledsl.AutoTuner._memory.clear()
+    tuner = tiledsl.AutoTuner.from_kernel(matmul, configs=[{"block_M": 32}])
+    tuner.set_compile_args(target="llvm").set_profile_args(warmup=1, rep=1, timeout=60, skip_check=True)
+    return tuner.set_kernel_parameters((64, 64, 64)).run()
+
+
+def test_force_retune_and_disable_cache(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TILEDSL_CACHE_DIR", str(cache))
+    first = _tune()
+    assert not first.from_cache
+    assert _tune().from_cache
+    monkeypatch.setenv("TILEDSL_AUTO_TUNING_FORCE_RETUNE", "1")
+    forced = _tune()
+    assert not forced.from_cache and not any(t.resumed for t in forced.trials)
+    monkeypatch.delenv("TILEDSL_AUTO_TUNING_FORCE_RETUNE")
+    assert _tune().from_cache
+    monkeypatch.setenv("TILEDSL_AUTO_TUNING_DISABLE_CACHE", "1")
+    monkeypatch.setenv("TILEDSL_CACHE_DIR", str(tmp_path / "other"))
+    uncached = _tune()
+    assert not uncached.from_cache
+    assert not (tmp_path / "other" / "autotune").exists()
+    assert uncached.kernel.artifact_dir.is_dir()  # the winner's files are kept for this process

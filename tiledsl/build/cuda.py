@@ -8,14 +8,18 @@ here too, and the cubin is kept (``BuildResult.cubin``) for the artifact folder.
 """
 from __future__ import annotations
 
+import logging
 import threading
 
 import tvm
 import tvm_ffi
 
+from .. import config
 from ..errors import CompileError
+from ..passes.cuda.pass_errors import keep_tiledsl_errors, take_pending_error
 from . import nvcc
 
+logger = logging.getLogger(__name__)
 _state = threading.local()
 
 
@@ -35,8 +39,15 @@ def _current_arch() -> str:
 
 
 @tvm_ffi.register_global_func("tvm_callback_cuda_compile", override=True)
+@keep_tiledsl_errors
 def tvm_callback_cuda_compile(code, *_unused):
-    """TVM's hook for turning CUDA source into a binary: our nvcc, cached (returns cubin bytes)."""
+    """TVM's hook for turning CUDA source into a binary: our nvcc, cached (returns cubin bytes); TVM's NVRTC path
+    when this machine has no nvcc."""
+    if config.nvcc_path() is None:
+        from tvm.support import nvcc as tvm_nvcc
+
+        logger.warning("nvcc not found: building the CUDA module with NVRTC")
+        return tvm_nvcc.compile_cuda(code, target_format="cubin", arch=_current_arch(), compiler="nvrtc")
     return bytearray(nvcc.compile_cubin(code, _current_arch(), getattr(_state, "flags", ())))
 
 
@@ -68,11 +79,22 @@ def build_cuda(lowered: tvm.IRModule, target: tvm.target.Target, compile_flags=N
     arch = target_arch(target)
     flags = [str(f) for f in (compile_flags or [])]
     _state.arch, _state.flags = arch, flags
+    take_pending_error()
     try:
         with target:
-            executable = tvm.compile(lowered, target=target, tir_pipeline=tir_pipeline)
+            try:
+                executable = tvm.compile(lowered, target=target, tir_pipeline=tir_pipeline)
+            except Exception:
+                pending = take_pending_error()  # our nvcc error, not TVM's wrapping of it
+                if pending is not None:
+                    raise pending from None
+                raise
         source = device_source(executable)
-        _state.cubin = nvcc.compile_cubin(source, arch, flags)  # a cache hit when TVM already called us
+        if config.nvcc_path() is None:
+            logger.warning("nvcc not found: the CUDA source of %s was generated but not compiled", arch)
+            _state.cubin = None
+        else:
+            _state.cubin = nvcc.compile_cubin(source, arch, flags)  # a cache hit when TVM already called us
     finally:
         _state.arch, _state.flags = None, ()
     return executable, source

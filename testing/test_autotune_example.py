@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 import tiledsl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,3 +49,14 @@ def test_force_retune_and_disable_cache(tmp_path, monkeypatch):
     assert not uncached.from_cache
     assert not (tmp_path / "other" / "autotune").exists()
     assert uncached.kernel.artifact_dir.is_dir()  # the winner's files are kept for this process
+    monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")  # no kernel cache either: builds live in a scratch folder
+    monkeypatch.setenv("TILEDSL_CACHE_DIR", str(tmp_path / "third"))
+    tiledsl.AutoTuner._memory.clear()
+    tuner = tiledsl.AutoTuner.from_kernel(matmul, configs=[{"block_M": 32}, {"block_M": 64}])
+    tuner.set_compile_args(target="llvm").set_profile_args(warmup=1, rep=1, timeout=60, skip_check=True, top_k=2)
+    no_cache = tuner.set_kernel_parameters((64, 64, 64)).run()
+    assert all(t.retimed_latency is not None for t in no_cache.trials)  # finalists re-timed after builders left
+    assert not (tmp_path / "third" / "kernels").exists()
+    assert not [p for p in (tmp_path / "third" / "tmp").iterdir() if p.name.startswith("tune-")]
+    a = torch.randn(64, 64, dtype=torch.float16)
+    torch.testing.assert_close(no_cache.kernel(a, a).float(), a.float() @ a.float(), rtol=1e-2, atol=5e-2)

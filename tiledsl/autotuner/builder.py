@@ -100,14 +100,16 @@ class BuildHandler:
 class Builder:
     """A pool of builder workers fed from a queue; ``submit`` configs, outcomes go to ``on_done(config, outcome)``."""
 
-    def __init__(self, payload: dict, n_workers: int, timeout: float, on_done):
+    def __init__(self, payload: dict, n_workers: int, timeout: float, on_done, scratch: str | None = None):
         self.timeout = timeout
         self.on_done = on_done
         self._tasks: queue.Queue = queue.Queue()
         self.started = time.perf_counter()
         self.ready_seconds: list[float] = []  # when each worker had finished importing, from the start
         # one fork server imports TVM and torch once, then forks the workers (they start while the parent goes on)
-        self._workers = Worker.start_group("builder", payload, n_workers, prefix="builder")
+        # ``scratch``: where builds go when the kernel disk cache is off (the caller removes it when done)
+        env = {"TILEDSL_TMP_DIR": scratch} if scratch else None
+        self._workers = Worker.start_group("builder", payload, n_workers, prefix="builder", env=env)
         self._threads = [threading.Thread(target=self._loop, args=(w,), daemon=True, name=f"tiledsl-{w.name}")
                          for w in self._workers]
         for t in self._threads:

@@ -2,7 +2,10 @@
 processes (the autotuner's builder), each under a time limit, and load the results here."""
 from __future__ import annotations
 
+import tempfile
 import threading
+
+from .. import config
 
 from ..errors import CompileError, CompileTimeoutError
 from . import records
@@ -29,7 +32,15 @@ def par_compile(jit_impl, configs, num_workers=None, ignore_error=False, timeout
             outcomes[index[id(cfg)]] = outcome
             cond.notify()
 
-    builder = Builder(payload, worker_count(len(configs), num_workers), timeout or 0, on_done)
+    scratch = None
+    if config.disk_cache_disabled():  # builds outlive the workers until this process exits
+        from .tuner import _scratch
+
+        root = config.tmp_dir()
+        root.mkdir(parents=True, exist_ok=True)
+        scratch = tempfile.mkdtemp(prefix="par-compile-", dir=root)
+        _scratch.append(scratch)
+    builder = Builder(payload, worker_count(len(configs), num_workers), timeout or 0, on_done, scratch=scratch)
     try:
         for cfg in configs:
             builder.submit(cfg)

@@ -295,6 +295,7 @@ class _Run:
         self.log = TrialLog(tuner._root() / "trials" / family[:2] / family / "trials.jsonl") if use_disk else None
         self.trials: dict[str, Trial] = {}
         self.phases: dict = {}  # seconds from the start of the run to each milestone
+        self.scratch: str | None = None
         self.start = time.perf_counter()
 
     # ------------------------------------------------------------------ the run
@@ -323,8 +324,19 @@ class _Run:
         finally:
             if runner is not None:
                 runner.close()
+            if self.scratch is not None:
+                shutil.rmtree(self.scratch, ignore_errors=True)
         self._log_summary(result, time.perf_counter() - start)
         return result
+
+    def _scratch(self) -> str | None:
+        """With the kernel disk cache off, builds go to a folder of this run's, removed at its end."""
+        if not env.disk_cache_disabled():
+            return None
+        root = env.tmp_dir()
+        root.mkdir(parents=True, exist_ok=True)
+        self.scratch = tempfile.mkdtemp(prefix="tune-", dir=root)
+        return self.scratch
 
     def _plan(self) -> list[dict]:
         """Prune by limits and prune_fn, reuse recorded trials; the configs still to build."""
@@ -424,7 +436,7 @@ class _Run:
                                early_stopped=bool(r.get("early_stopped"))))
 
         n_workers = worker_count(len(pending))
-        builder = Builder(self._builder_payload(), n_workers, self.prof.timeout, on_built)
+        builder = Builder(self._builder_payload(), n_workers, self.prof.timeout, on_built, scratch=self._scratch())
         bencher = threading.Thread(target=bench_loop, daemon=True, name="tiledsl-bench")
         bencher.start()
         strategy = make_strategy(self.t.strategy, pending)

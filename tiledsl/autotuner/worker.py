@@ -79,9 +79,10 @@ class Worker:
         Worker._launch([self])
 
     @classmethod
-    def start_group(cls, role: str, payload, n: int, prefix: str | None = None) -> list["Worker"]:
+    def start_group(cls, role: str, payload, n: int, prefix: str | None = None,
+                    env: dict | None = None) -> list["Worker"]:
         """``n`` workers from one fork server: the imports happen once, then the workers are forked."""
-        workers = [cls(role, payload, name=f"{prefix or role}{i}") for i in range(n)]
+        workers = [cls(role, payload, name=f"{prefix or role}{i}", env=env) for i in range(n)]
         if n == 1:
             workers[0].start()
         else:

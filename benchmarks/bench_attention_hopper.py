@@ -138,14 +138,30 @@ def bench(B, H, S, D, causal, variants, rounds, report):
     print(json.dumps(res), flush=True)
 
 
+def smoke(spec):
+    """One quick check of one variant ("tile", "persistent:causal", ...) on a small shape; prints SMOKE_OK/FAIL."""
+    variant, _, flag = spec.partition(":")
+    causal = flag == "causal"
+    B, H, S, D = 2, 8, 512, 128
+    kernel = tiledsl.compile(program(B, H, S, D, causal, variant=variant))
+    q, k, v = (torch.randn(B, S, H, D, device="cuda", dtype=torch.float16) for _ in range(3))
+    rel, finite = rel_error(kernel, q, k, v, causal)
+    ok = finite and rel < 2e-3 and "wgmma" in kernel.get_kernel_source()
+    print(f"SMOKE_{'OK' if ok else 'FAIL'} {spec} rel_err={rel:.3e} finite={finite}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--smoke", default=None, help="check one variant quickly (VARIANT or VARIANT:causal)")
     ap.add_argument("--shape", default="8,32,4096,128")
     ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--variants", default="tile,persistent")
+    ap.add_argument("--variants", default="tile,persistent", help="non-causal variants to time")
+    ap.add_argument("--causal-variants", default="tile")
     ap.add_argument("--no-small", action="store_true")
     ap.add_argument("--small-only", action="store_true")
     args = ap.parse_args()
+    if args.smoke:
+        return smoke(args.smoke)
     B, H, S, D = (int(x) for x in args.shape.split(","))
     report = {"device": torch.cuda.get_device_name(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "torch": torch.__version__, "checks": [], "results": []}
@@ -161,7 +177,9 @@ def main():
     if args.small_only:
         return
     for causal in (False, True):
-        variants = ["tile"] if causal else args.variants.split(",")
+        variants = [v for v in (args.causal_variants if causal else args.variants).split(",") if v]
+        if not variants:
+            continue
         try:
             bench(B, H, S, D, causal, variants, args.rounds, report)
         except Exception:

@@ -13,7 +13,8 @@ per box). One CTA has 1 + BM / 64 warpgroups:
   turns on the tensor core (ping-pong through named barriers 1 and 2).
 
 Variants: ``tile`` (one CTA per Q tile; causal tiles launched longest first) and ``persistent`` (one CTA per SM
-looping over tiles; non-causal only; the next tile's Q, K_0 and V_0 load during the last P V and the epilogue).
+looping over tiles; non-causal only; the next tile's Q, K_0 and V_0 load during the last P V and the epilogue);
+``tile_nopp`` and ``persistent_nopp`` are the same without ping-pong.
 
 The softmax is the tile program's: ``exp2(s * c - m * c)`` with the program's constant c, row max and row sum kept
 per row, O = acc / sum written as fp16. Layout facts (descriptors, register fragments) follow
@@ -33,7 +34,7 @@ _STAGES = 2
 _PRODUCER_REGS = 40
 _CONSUMER_REGS = 232
 _TMA_LOAD = "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
-VARIANTS = ("tile", "persistent")
+VARIANTS = ("tile", "persistent", "tile_nopp", "persistent_nopp")  # _nopp: no ping-pong between the consumers
 
 
 def default_variant(plan: AttentionPlan) -> str:
@@ -54,7 +55,9 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
         raise ValueError(f"unknown attention variant {variant!r} (one of {VARIANTS})")
     B, H, S, D = plan.batch, plan.heads, plan.seq_len, plan.dim
     BM, BN, CAUSAL = plan.block_M, plan.block_N, plan.causal
-    PERSISTENT = variant == "persistent"
+    PERSISTENT = variant.startswith("persistent")
+    if variant.endswith("_nopp"):
+        pingpong = False
     if PERSISTENT and (CAUSAL or S // BN < 2):
         raise ValueError("the persistent variant needs a non-causal program with at least two KV tiles")
     NC = BM // 64                      # consumer warpgroups

@@ -40,7 +40,7 @@ from ...ir.ops import is_tile_call
 from ...language.loops import NUM_STAGES_ATTR
 
 _SMEM_LIMIT = 232448
-VARIANT_ATTR = "tiledsl.hopper_attention_variant"  # optional function attribute: "tile" or "persistent"
+VARIANT_ATTR = "tiledsl.hopper_attention_variant"  # optional function attribute: attention_kernel.VARIANTS
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ import logging
 import tvm
 from tvm import tirx
 
-from . import gemm_match
+from . import attention_match, gemm_match
+from .attention_kernel import make_attention_kernel
 from .gemm_kernel import make_gemm_kernel
 
 logger = logging.getLogger(__name__)
@@ -32,11 +33,17 @@ def specialize_for_hopper(func: tirx.PrimFunc, target: tvm.target.Target) -> tir
     if target.kind.name != "cuda" or str(target.attrs.get("arch", "")) != "sm_90a":
         return None
     plan = gemm_match.match_gemm(func, _num_sms())
-    if plan is None:
-        logger.debug("no Hopper GEMM specialization: %s", gemm_match.last_reason)
-        return None
-    logger.debug("Hopper GEMM specialization: %s", plan)
-    return make_gemm_kernel(plan)
+    if plan is not None:
+        logger.debug("Hopper GEMM specialization: %s", plan)
+        return make_gemm_kernel(plan)
+    logger.debug("no Hopper GEMM specialization: %s", gemm_match.last_reason)
+    attn = attention_match.match_attention(func, _num_sms())
+    if attn is not None:
+        variant = func.attrs.get(attention_match.VARIANT_ATTR) if func.attrs is not None else None
+        logger.debug("Hopper flash-attention specialization: %s (variant %s)", attn, variant or "default")
+        return make_attention_kernel(attn, str(variant) if variant is not None else None)
+    logger.debug("no Hopper flash-attention specialization: %s", attention_match.last_reason)
+    return None
 
 
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.SpecializeHopperGemm")

@@ -7,6 +7,8 @@ import logging
 import threading
 
 from ..errors import ConfigError
+from ..runtime.jit import _call_key
+from .capture import get_autotune_inputs
 from .identity import value_identity
 from .tuner import AutoTuner
 
@@ -30,6 +32,7 @@ class AutotuneImpl:
         self.tuner_kwargs = tuner_kwargs
         self.do_not_specialize = set(do_not_specialize or ())
         self._results: dict = {}
+        self._fast: dict = {}  # the call's own (args, kwargs) -> tuned kernel, when no autotune inputs are set
         self._lock = threading.Lock()
 
     def _key(self, args, kwargs):
@@ -68,6 +71,18 @@ class AutotuneImpl:
         return result
 
     def __call__(self, *args, **kwargs):
+        fast_key = _call_key(args, kwargs) if get_autotune_inputs() is None else None
+        if fast_key is not None:
+            kernel = self._fast.get(fast_key)
+            if kernel is not None:
+                return kernel
+        kernel = self._resolve(args, kwargs)
+        if fast_key is not None:
+            with self._lock:
+                self._fast[fast_key] = kernel
+        return kernel
+
+    def _resolve(self, args, kwargs):
         explicit = self._explicit_tuned_keys(args, kwargs)
         if explicit:
             logger.info("%s: tunable parameters %s were passed explicitly; compiling that config without tuning",

@@ -215,3 +215,14 @@ def test_compile_timeout_kills_one_forked_builder(cache_dir, monkeypatch, reexec
     assert statuses == ["build_timeout", "ok", "ok"], [(t.status, t.reason) for t in result.trials]
     assert "5 s limit" in result.trials[0].reason
     assert result.phases["builders_ready_s"][0] > 0
+
+
+def test_from_kernel_with_a_plain_factory_and_per_config_pass_configs(cache_dir):
+    configs = [{"block_M": 32, "pass_configs": {"tirx.disable_vectorize": True}}, {"block_M": 64}]
+    tuner = tiledsl.AutoTuner.from_kernel(gemm_factory, configs=configs)  # not wrapped in @tiledsl.jit
+    tuner.set_compile_args(out_idx=[-1], target="llvm")
+    tuner.set_profile_args(warmup=1, rep=2, timeout=60, ref_prog=lambda A, B: A @ B, supply_type="Randn")
+    result = tuner.set_kernel_parameters((64, 64, 64)).run()
+    assert [t.status for t in result.trials] == ["ok", "ok"], [t.reason for t in result.trials]
+    a = torch.randn(64, 64, dtype=torch.float16)
+    torch.testing.assert_close(result.kernel(a, a).float(), a.float() @ a.float(), rtol=1e-2, atol=5e-2)

@@ -25,7 +25,7 @@ def _program(B, H, S, D, causal, block_M=128, block_N=128, threads=None, **kw):
                                    threads=threads or 2 * block_M, **kw)
 
 
-def _perturbed(B, H, S, D, perturb, BM=64, BN=64):
+def _perturbed(B, H, S, D, perturb, BM=64, BN=64, grid="sbh"):
     """The example's program with one change that alters what it computes (the matcher must refuse it)."""
     scale = (1.0 / D) ** 0.5 * 1.44269504
     shape = [B, S, H, D]
@@ -34,7 +34,11 @@ def _perturbed(B, H, S, D, perturb, BM=64, BN=64):
     @T.prim_func
     def main(Q: T.Tensor(shape, dtype), K: T.Tensor(shape, dtype), V: T.Tensor(shape, dtype),
              Output: T.Tensor(shape, dtype)):
-        with T.Kernel(T.ceildiv(S, BM), H, B, threads=2 * BM) as (bx, by, bz):
+        with T.Kernel(*((T.ceildiv(S, BM), H, B) if grid == "sbh" else (H, B, T.ceildiv(S, BM))),
+                      threads=2 * BM) as (b0, b1, b2):
+            bx = T.meta_var(b0 if grid == "sbh" else b2)  # aliases, not new variables
+            by = T.meta_var(b1 if grid == "sbh" else b0)
+            bz = T.meta_var(b2 if grid == "sbh" else b1)
             Q_shared = T.alloc_shared([BM, D], dtype)
             K_shared = T.alloc_shared([BN, D], dtype)
             V_shared = T.alloc_shared([BN, D], dtype)
@@ -73,7 +77,7 @@ def _perturbed(B, H, S, D, perturb, BM=64, BN=64):
                     for i, j in T.Parallel(BM, D):
                         acc_o[i, j] *= scores_scale[i]
                 T.copy(V[bz, k * BN:(k + 1) * BN, by, :], V_shared)
-                T.gemm(acc_s_cast, V_shared, acc_o)
+                T.gemm(acc_s_cast, V_shared, acc_o, clear_accum=(perturb == "clear_o"))
                 if perturb == "late_rescale":  # rescales P V too: not the online softmax
                     for i, j in T.Parallel(BM, D):
                         acc_o[i, j] *= scores_scale[i]
@@ -95,9 +99,11 @@ def test_matcher_recognizes_the_example(causal, S, D, bm, bn):
     assert math.isclose(plan.scale, D ** -0.5 * 1.44269504, rel_tol=1e-6)
 
 
-def test_matcher_accepts_the_clear_form_and_a_direct_store():
-    plan = match_attention(_perturbed(1, 2, 256, 64, None))
+@pytest.mark.parametrize("grid", ["sbh", "hbs"])
+def test_matcher_accepts_the_clear_form_a_direct_store_and_any_grid_order(grid):
+    plan = match_attention(_perturbed(1, 2, 256, 64, None, grid=grid))
     assert plan is not None and not plan.causal, attention_match.last_reason
+    assert (plan.batch, plan.heads, plan.seq_len, plan.dim) == (1, 2, 256, 64)
 
 
 @pytest.mark.parametrize("perturb,reason", [
@@ -105,6 +111,7 @@ def test_matcher_accepts_the_clear_form_and_a_direct_store():
     ("late_rescale", "'rescale' does not come before 'gemm_o'"),
     ("clear_max", "reduce_max clears the running max"),
     ("two_scales", "the exponent is not exp2(acc_s * c - m * c)"),
+    ("clear_o", "P V overwrites acc_o"),
 ])
 def test_matcher_refuses_programs_that_compute_something_else(perturb, reason):
     assert match_attention(_perturbed(1, 2, 256, 64, perturb)) is None

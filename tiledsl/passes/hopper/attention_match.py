@@ -274,6 +274,7 @@ class _Matcher:
             put("gemm_s" if bool(g.attrs["transpose_B"]) else "gemm_o", i, a=a, b=b, c=c,
                 clear=bool(g.attrs["clear_accum"]) if "clear_accum" in g.attrs else False, call=g)
         _require(roles["gemm_s"]["a"].same_as(Q_s), "the first gemm is not Q_s @ K_s^T")
+        _require(not roles["gemm_o"]["clear"], "P V overwrites acc_o (clear_accum=True)")
         K_s, acc_s = roles["gemm_s"]["b"], roles["gemm_s"]["c"]
         P, V_s, acc_o = roles["gemm_o"]["a"], roles["gemm_o"]["b"], roles["gemm_o"]["c"]
         BN = _int(K_s.ty.shape[0], "block_N")

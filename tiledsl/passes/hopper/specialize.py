@@ -1,4 +1,5 @@
-"""SpecializeHopperGemm: replace a recognized tiled GEMM by the warp-specialized TMA + wgmma kernel on sm_90a.
+"""SpecializeHopperGemm: replace a recognized tiled GEMM (or flash-attention forward, ``attention_match.py``) by the
+warp-specialized TMA + wgmma kernel on sm_90a.
 
 Expects: a PrimFunc straight from the language and a CUDA target with arch sm_90a. Guarantees: a matched
 function is replaced by :func:`make_gemm_kernel`'s output (attribute ``tiledsl.tir_pipeline = "tirx"``: it must be

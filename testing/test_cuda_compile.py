@@ -74,31 +74,33 @@ def test_tile_atomic_add():
     assert "atomicAdd" in src
 
 
-def test_fragment_misuse_is_a_tile_program_error():
+def test_fragment_with_two_incompatible_roles_is_a_tile_program_error():
     @T.prim_func
-    def bad(A: T.Tensor((64, 64), "float32"), B: T.Tensor((64, 64), "float32")):
+    def bad(A: T.Tensor((64, 32), "float16"), B: T.Tensor((32, 64), "float16"), C: T.Tensor((64, 64), "float32")):
         with T.Kernel(1, threads=128) as bx:
-            f = T.alloc_fragment((64, 64), "float32")
-            T.copy(A, f)
+            A_s = T.alloc_shared((64, 32), "float16")
+            B_s = T.alloc_shared((32, 64), "float16")
+            acc = T.alloc_fragment((64, 64), "float32")
+            T.copy(A, A_s)
+            T.copy(B, B_s)
+            T.gemm(A_s, B_s, acc, clear_accum=True)
             for i, j in T.Parallel(64, 64):
-                B[i, j] = f[j, i]  # a transposed read: another thread holds that element
-    with pytest.raises(TileProgramError, match="fragment f"):
+                C[i, j] = acc[j, i]  # a transposed read needs every element in every thread
+    with pytest.raises(TileProgramError, match="fragment acc"):
         tiledsl.compile(bad, target={"kind": "cuda", "arch": "sm_90a"})
 
 
-def test_replicated_fragment_written_in_a_distributed_loop_is_an_error():
+@pytest.mark.nvcc
+def test_transposed_fragment_read_makes_it_replicated():
     @T.prim_func
-    def bad(A: T.Tensor((64, 64), "float32"), B: T.Tensor((64,), "float32")):
-        with T.Kernel(1, threads=128) as bx:
-            f = T.alloc_fragment((64, 64), "float32")
-            r = T.alloc_fragment((64,), "float32")
+    def transpose(A: T.Tensor((16, 16), "float32"), B: T.Tensor((16, 16), "float32")):
+        with T.Kernel(1, threads=64) as bx:
+            f = T.alloc_fragment((16, 16), "float32")
             T.copy(A, f)
-            T.reduce_sum(f, r, dim=1)
-            for i, j in T.Parallel(64, 64):
-                r[i] = f[i, j]  # only the thread holding f[i, j] would update its copy of r
-            T.copy(r, B)
-    with pytest.raises(TileProgramError, match="replicated fragment r"):
-        tiledsl.compile(bad, target={"kind": "cuda", "arch": "sm_90a"})
+            for i, j in T.Parallel(16, 16):
+                B[i, j] = f[j, i]
+    src = _source(transpose)
+    assert "float f_ptr[256]" in src  # every thread holds the whole (replicated) fragment
 
 
 @pytest.mark.nvcc

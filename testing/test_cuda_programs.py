@@ -196,6 +196,72 @@ def attention_ref(q, k, v):
     return torch.softmax(s, dim=-1) @ v.float()
 
 
+def flash_attention(B, H, S, D, causal, block_M=64, block_N=64, num_stages=2, threads=128):
+    """Flash attention forward with online softmax, TileLang's documented style (P kept in a fragment)."""
+    scale = (1.0 / D) ** 0.5 * 1.44269504
+    shape = [B, S, H, D]
+
+    @T.prim_func
+    def kernel(Q: T.Tensor(shape, "float16"), K: T.Tensor(shape, "float16"), V: T.Tensor(shape, "float16"),
+               O: T.Tensor(shape, "float16")):
+        with T.Kernel(T.ceildiv(S, block_M), H, B, threads=threads) as (bx, by, bz):
+            Q_s = T.alloc_shared([block_M, D], "float16")
+            K_s = T.alloc_shared([block_N, D], "float16")
+            V_s = T.alloc_shared([block_N, D], "float16")
+            acc_s = T.alloc_fragment([block_M, block_N], "float32")
+            acc_s_cast = T.alloc_fragment([block_M, block_N], "float16")
+            acc_o = T.alloc_fragment([block_M, D], "float32")
+            m = T.alloc_fragment([block_M], "float32")
+            m_prev = T.alloc_fragment([block_M], "float32")
+            rescale = T.alloc_fragment([block_M], "float32")
+            rsum = T.alloc_fragment([block_M], "float32")
+            lsum = T.alloc_fragment([block_M], "float32")
+            T.copy(Q[bz, bx * block_M:(bx + 1) * block_M, by, :], Q_s)
+            T.fill(acc_o, 0)
+            T.fill(lsum, 0)
+            T.fill(m, -T.infinity("float32"))
+            n_blocks = T.min(T.ceildiv(S, block_N), T.ceildiv((bx + 1) * block_M, block_N)) if causal \
+                else T.ceildiv(S, block_N)
+            for k in T.Pipelined(n_blocks, num_stages=num_stages):
+                T.copy(K[bz, k * block_N:(k + 1) * block_N, by, :], K_s)
+                if causal:
+                    for i, j in T.Parallel(block_M, block_N):
+                        acc_s[i, j] = T.if_then_else(bx * block_M + i >= k * block_N + j, 0, -T.infinity("float32"))
+                else:
+                    for i, j in T.Parallel(block_M, block_N):
+                        acc_s[i, j] = T.if_then_else(k * block_N + j >= S, -T.infinity("float32"), 0)
+                T.gemm(Q_s, K_s, acc_s, transpose_B=True)
+                T.copy(m, m_prev)
+                T.reduce_max(acc_s, m, dim=1, clear=False)
+                for i in T.Parallel(block_M):
+                    rescale[i] = T.exp2(m_prev[i] * scale - m[i] * scale)
+                for i, j in T.Parallel(block_M, block_N):
+                    acc_s[i, j] = T.exp2(acc_s[i, j] * scale - m[i] * scale)
+                T.reduce_sum(acc_s, rsum, dim=1)
+                for i in T.Parallel(block_M):
+                    lsum[i] = lsum[i] * rescale[i] + rsum[i]
+                T.copy(acc_s, acc_s_cast)
+                for i, j in T.Parallel(block_M, D):
+                    acc_o[i, j] *= rescale[i]
+                T.copy(V[bz, k * block_N:(k + 1) * block_N, by, :], V_s)
+                T.gemm(acc_s_cast, V_s, acc_o)
+            for i, j in T.Parallel(block_M, D):
+                acc_o[i, j] /= lsum[i]
+            T.copy(acc_o, O[bz, bx * block_M:(bx + 1) * block_M, by, :])
+    return kernel
+
+
+def flash_ref(causal):
+    def ref(q, k, v):
+        q, k, v = (x.float().transpose(1, 2) for x in (q, k, v))
+        s = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
+        if causal:
+            n = s.shape[-1]
+            s = s.masked_fill(torch.ones(n, n, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
+        return (torch.softmax(s, -1) @ v).transpose(1, 2)
+    return ref
+
+
 def gather(M, N, threads=128):
     """A distributed fragment copied into a replicated one (a reduction output), then read at other threads'
     elements: O[i, j] = 2 * X[0, (i + j) % M]."""
@@ -252,6 +318,12 @@ def cases():
         "gemm_f16_dynamic_m": Case(gemm_dynamic_m(192, 96),
                                    lambda d: [torch.randn(150, 96, device=d).half(),
                                               torch.randn(96, 192, device=d).half()], gemm_ref, 2e-2),
+        "flash_attention": Case(flash_attention(1, 2, 200, 64, False),
+                                lambda d: [torch.randn(1, 200, 2, 64, device=d).half() for _ in range(3)],
+                                flash_ref(False), 2e-2),
+        "flash_attention_causal": Case(flash_attention(1, 2, 200, 64, True),
+                                       lambda d: [torch.randn(1, 200, 2, 64, device=d).half() for _ in range(3)],
+                                       flash_ref(True), 2e-2),
         "attention_tile": Case(attention_tile(2, 128, 64),
                                lambda d: [torch.randn(2, 128, 64, device=d).half() for _ in range(3)],
                                attention_ref, 1e-2),
@@ -294,7 +366,7 @@ def run_case(name, target, device):
     return out, want, case.tol
 
 
-CPU_CASES = ["attention_tile", "gather", "gemm_bf16_ragged", "gemm_f32_fma", "elementwise", "softmax", "rms_norm", "col_reduce", "row_max",
+CPU_CASES = ["flash_attention_causal", "attention_tile", "gather", "gemm_bf16_ragged", "gemm_f32_fma", "elementwise", "softmax", "rms_norm", "col_reduce", "row_max",
              "scalar_atomic"]
 
 

@@ -81,7 +81,9 @@ def plan(body, nthreads: int) -> dict:
             return
         a, b, c = call.args
         key = c.source
-        ok = (a.source.scope() in _SHARED and b.source.scope() in _SHARED and c.source.scope() == "local.fragment"
+        operand_scopes = _SHARED + ("local.fragment",)  # fragment operands are staged through shared memory
+        ok = (a.source.scope() in operand_scopes and b.source.scope() in operand_scopes
+              and c.source.scope() == "local.fragment"
               and str(a.source.ty.dtype) == str(b.source.ty.dtype) and str(a.source.ty.dtype) in _DTYPES
               and str(c.source.ty.dtype) == "float32")
         grid = None

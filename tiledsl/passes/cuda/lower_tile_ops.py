@@ -204,10 +204,33 @@ class _Lowerer(StmtRewriter):
             dst.source, cast_to(value, str(dst.source.ty.dtype)), d_idx), "T.fill")
 
     def lower_gemm(self, call):
-        c = call.args[2]
+        a, b, c = call.args
+        staging = []
+        operands = []
+        for r in (a, b):
+            if r.source.scope() in ("local.fragment", "local"):
+                r, stmt = self._stage_operand(r, c.source in self.mma)
+                staging.append(stmt)
+            operands.append(r)
+        if staging:
+            call = Call(call.op, [operands[0], operands[1], c], attrs=call.attrs, ret_ty="void")
         if c.source in self.mma:
-            return gemm_mma.lower(self, call, self.mma[c.source])
-        return self._gemm_fma(call)
+            lowered = gemm_mma.lower(self, call, self.mma[c.source])
+        else:
+            lowered = self._gemm_fma(call)
+        return seq(staging + [lowered])
+
+    def _stage_operand(self, region, swizzle):
+        """A gemm operand held in registers, written to a shared tile (each element once) for the gemm to read."""
+        ext = const_ints([r.extent for r in region.region], "T.gemm")
+        tile = [e for e in ext if e != 1][-2:] if len([e for e in ext if e != 1]) >= 2 else ext[-2:]
+        tmp = self.scratch(tuple(tile), str(region.source.ty.dtype), region.source.name + "_staged")
+        if swizzle and swizzle_enabled() and swizzle_ok(tmp):
+            self.swizzled.add(tmp)
+        full = tmp[tuple(slice(0, e) for e in tile)]
+        stmt = self._elementwise(region, full, lambda s_idx, t_idx: tirx.BufferStore(
+            tmp, tirx.BufferLoad(region.source, s_idx), t_idx), "T.gemm", replicated_ok=False)
+        return full, stmt
 
     def _gemm_fma(self, call):
         a, b, c = call.args

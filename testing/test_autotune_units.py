@@ -226,3 +226,14 @@ def test_from_kernel_with_a_plain_factory_and_per_config_pass_configs(cache_dir)
     assert [t.status for t in result.trials] == ["ok", "ok"], [t.reason for t in result.trials]
     a = torch.randn(64, 64, dtype=torch.float16)
     torch.testing.assert_close(result.kernel(a, a).float(), a.float() @ a.float(), rtol=1e-2, atol=5e-2)
+
+
+def test_two_benchmark_workers_share_the_queue(cache_dir):
+    tuner = tiledsl.AutoTuner.from_kernel(matmul, configs=[{"block_M": 16}, {"block_M": 32}, {"block_M": 64},
+                                                           {"variant": "crash"}])
+    tuner.set_compile_args(target="llvm").set_profile_args(warmup=1, rep=1, timeout=60, skip_check=True, top_k=2)
+    result = tuner.set_kernel_parameters((64, 64, 64)).run(benchmark_devices=["cpu", "cpu"])
+    assert [t.status for t in result.trials] == ["ok", "ok", "ok", "crash"]
+    assert all(t.device == "cpu" for t in result.trials if t.ok)
+    with pytest.raises(ConfigError, match="benchmark_devices"):
+        tuner.run(benchmark_devices=[0])

@@ -39,6 +39,7 @@ class Trial:
     compile_seconds: float | None = None
     artifact: str | None = None  # the built kernel's folder (in the kernel cache)
     retimed_latency: float | None = None  # ms, the finalists' re-timing
+    device: str | None = None  # where it was benchmarked
     early_stopped: bool = False  # timed on a few iterations only: far slower than the best so far
     resumed: bool = False  # read from an earlier run's log
     time: float = field(default_factory=time.time)
@@ -59,7 +60,7 @@ class Trial:
     @staticmethod
     def from_json(data: dict) -> "Trial":
         known = {k: data[k] for k in ("config", "status", "latency", "reason", "compile_seconds", "artifact",
-                                      "retimed_latency", "early_stopped", "time") if k in data}
+                                      "retimed_latency", "early_stopped", "device", "time") if k in data}
         return Trial(**known)
 
 

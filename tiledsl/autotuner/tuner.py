@@ -187,9 +187,12 @@ class AutoTuner:
 
     # ------------------------------------------------------------------ run
     def run(self, warmup: int | None = None, rep: int | None = None, timeout: float | None = None,
-            num_workers: int | None = None, **ignored) -> AutotuneResult:
+            num_workers: int | None = None, benchmark_devices=None, **ignored) -> AutotuneResult:
         """Tune (or fetch the cached result) and return the AutotuneResult. ``warmup``/``rep``/``timeout`` given
-        here override ``set_profile_args``; ``num_workers`` is the number of compile processes."""
+        here override ``set_profile_args``; ``num_workers`` is the number of compile processes;
+        ``benchmark_devices`` (GPU indices or device strings) spreads first measurements over several devices of
+        one kind, each with its own benchmark worker pulling from one queue; the finalists are always re-timed on
+        the first, so the pick compares timings from one device."""
         import torch
 
         from ..runtime.target import target_kind
@@ -210,6 +213,7 @@ class AutoTuner:
             device = f"cuda:{torch.cuda.current_device()}"
         else:
             device = "cpu"
+        devices = _normalize_devices(benchmark_devices, device, kind)
         inputs = get_autotune_inputs()
         if inputs is not None and prof.supply_prog is not None:
             logger.warning("set_autotune_inputs is active: the supply_prog of %s is not used", self.name)
@@ -233,8 +237,8 @@ class AutoTuner:
                 hit = self._cached(key, use_disk)
                 if hit is not None:
                     return hit
-            run = _Run(self, factory, configs, bound, out_idx, tgt, pass_configs, flags, prof, device, inputs,
-                       family, key, use_disk, force, family_payload)
+            run = _Run(self, factory, configs, bound, out_idx, tgt, pass_configs, flags, prof, devices, inputs,
+                       family, key, use_disk, force, family_payload, num_workers)
             result = run.execute()
         with AutoTuner._memory_lock:
             AutoTuner._memory[key] = result
@@ -284,11 +288,12 @@ class AutoTuner:
 class _Run:
     """One tuning run's state (the parts are in builder, runner, records and result)."""
 
-    def __init__(self, tuner, factory, configs, bound, out_idx, tgt, pass_configs, flags, prof, device, inputs,
-                 family, key, use_disk, force, family_payload):
+    def __init__(self, tuner, factory, configs, bound, out_idx, tgt, pass_configs, flags, prof, devices, inputs,
+                 family, key, use_disk, force, family_payload, num_workers=None):
         self.t, self.factory, self.configs, self.bound = tuner, factory, configs, bound
         self.out_idx, self.tgt, self.pass_configs, self.flags = out_idx, tgt, pass_configs, flags
-        self.prof, self.device, self.inputs = prof, device, inputs
+        self.prof, self.devices, self.device, self.inputs = prof, devices, devices[0], inputs
+        self.num_workers = num_workers
         self.family, self.key, self.use_disk, self.force = family, key, use_disk, force
         self.family_payload = family_payload
         self.limits = space.DeviceLimits.for_target(tgt)
@@ -306,12 +311,15 @@ class _Run:
         if n_resumed:
             logger.info("%s: resuming, %d of %d configs already have recorded trials", self.t.name, n_resumed,
                         len(self.configs))
-        runner = None
+        runner, runners = None, []
         try:
             needs_runner = bool(pending) or any(t.ok for t in self.trials.values())
-            runner = Runner(self._runner_payload(), self.prof.timeout) if needs_runner else None
+            if needs_runner:
+                runners = [Runner(self._runner_payload(d), self.prof.timeout) for d in
+                           (self.devices if pending else self.devices[:1])]
+                runner = runners[0]
             if pending:
-                self._build_and_bench(pending, runner)
+                self._build_and_bench(pending, runners)
             ok = sorted((t for t in self.trials.values() if t.ok), key=lambda t: t.latency)
             if not ok:
                 raise AutotuneError(self._failure_message())
@@ -322,8 +330,8 @@ class _Run:
             self.phases["stored_s"] = time.perf_counter() - start
             result.phases = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.phases.items()}
         finally:
-            if runner is not None:
-                runner.close()
+            for r in runners:
+                r.close()
             if self.scratch is not None:
                 shutil.rmtree(self.scratch, ignore_errors=True)
         self._log_summary(result, time.perf_counter() - start)
@@ -363,19 +371,19 @@ class _Run:
         return {"factory": self.factory, "kwargs": self.bound, "target": str(self.tgt), "out_idx": self.out_idx,
                 "pass_configs": self.pass_configs, "compile_flags": self.flags, "limits": self.limits.to_json()}
 
-    def _runner_payload(self) -> dict:
+    def _runner_payload(self, device: str) -> dict:
         from ..profiler import TensorSupplyType, coerce_supply_type
 
         p = self.prof
         backend = p.backend
         if backend == "auto":
-            backend = "event" if self.device.startswith("cuda") else "wall"
+            backend = "event" if device.startswith("cuda") else "wall"
         inputs = None
         if self.inputs is not None:
             import torch
 
             inputs = [t.detach().to("cpu") if isinstance(t, torch.Tensor) else t for t in self.inputs]
-        return {"device": self.device, "supply_type": coerce_supply_type(p.supply_type or TensorSupplyType.Auto),
+        return {"device": device, "supply_type": coerce_supply_type(p.supply_type or TensorSupplyType.Auto),
                 "supply_prog": p.supply_prog if self.inputs is None else None, "inputs": inputs,
                 "ref_prog": p.ref_prog, "manual_check_prog": p.manual_check_prog, "skip_check": p.skip_check,
                 "rtol": p.rtol, "atol": p.atol, "max_mismatched_ratio": p.max_mismatched_ratio,
@@ -391,7 +399,7 @@ class _Run:
         else:
             logger.debug("%s %s: %s: %s", self.t.name, trial.config, trial.status, trial.reason)
 
-    def _build_and_bench(self, pending: list[dict], runner: Runner) -> None:
+    def _build_and_bench(self, pending: list[dict], runners: list[Runner]) -> None:
         from tqdm import tqdm
 
         done: queue.Queue = queue.Queue()
@@ -416,7 +424,7 @@ class _Run:
         best_box = [min((t.latency for t in self.trials.values() if t.ok and not t.early_stopped), default=None)]
         factor = self.prof.early_stop_factor
 
-        def bench_loop():
+        def bench_loop(runner: Runner):
             while True:
                 item = to_bench.get()
                 if item is None:
@@ -433,12 +441,14 @@ class _Run:
                     best_box[0] = r["latency"]
                 done.put(Trial(cfg, r["status"], latency=r.get("latency"), reason=r.get("reason"),
                                compile_seconds=compile_seconds.get(space.config_id(cfg)), artifact=artifact,
-                               early_stopped=bool(r.get("early_stopped"))))
+                               early_stopped=bool(r.get("early_stopped")), device=runner.device))
 
-        n_workers = worker_count(len(pending))
+        n_workers = worker_count(len(pending), self.num_workers)
         builder = Builder(self._builder_payload(), n_workers, self.prof.timeout, on_built, scratch=self._scratch())
-        bencher = threading.Thread(target=bench_loop, daemon=True, name="tiledsl-bench")
-        bencher.start()
+        benchers = [threading.Thread(target=bench_loop, args=(r,), daemon=True, name=f"tiledsl-bench-{r.device}")
+                    for r in runners]
+        for b in benchers:
+            b.start()
         strategy = make_strategy(self.t.strategy, pending)
         for cfg in strategy.propose(len(pending)):
             builder.submit(cfg)
@@ -462,7 +472,8 @@ class _Run:
             self.phases["all_benchmarked_s"] = time.perf_counter() - self.start
         finally:
             bar.close()
-            to_bench.put(None)
+            for _ in benchers:
+                to_bench.put(None)
             if builder.ready_seconds:
                 offset = builder.started - self.start
                 self.phases["builders_ready_s"] = [round(offset + min(builder.ready_seconds), 2),
@@ -471,8 +482,10 @@ class _Run:
                 builder.close()
             else:
                 builder.kill()
-                runner.worker.kill()
-            bencher.join(timeout=30)
+                for r in runners:
+                    r.worker.kill()
+            for b in benchers:
+                b.join(timeout=30)
 
     def _pick(self, ok: list[Trial], runner: Runner) -> Trial:
         finalists = [t for t in ok if not t.early_stopped][: max(1, self.prof.top_k)] or ok[:1]
@@ -543,6 +556,24 @@ class _Run:
             logger.warning("%s: %d of %d configs failed (%s); see AutotuneResult.trials or the log at INFO",
                            self.t.name, len(failed), len(result.trials),
                            ", ".join(f"{k} {v}" for k, v in sorted(result.summary().items()) if k != records.OK))
+
+
+def _normalize_devices(devices, current: str, kind: str) -> list[str]:
+    """Device strings for the benchmark workers (the current device when none are given)."""
+    if devices is None:
+        return [current]
+    out = []
+    for d in devices if isinstance(devices, (list, tuple)) else [devices]:
+        name = f"cuda:{d}" if isinstance(d, int) and not isinstance(d, bool) else str(d)
+        if name == "cuda":
+            name = current
+        if (kind == "cuda") != name.startswith("cuda:") or (kind != "cuda" and name != "cpu"):
+            raise ConfigError(f"benchmark_devices: {d!r} does not fit a {kind} target (use GPU indices such as "
+                              f"[0, 1] for CUDA, 'cpu' for the CPU)")
+        out.append(name)
+    if not out:
+        raise ConfigError("benchmark_devices is empty")
+    return out
 
 
 def _first_line(text: str) -> str:

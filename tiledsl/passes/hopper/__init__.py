@@ -5,7 +5,7 @@ from .attention_kernel import make_attention_kernel
 from .attention_match import AttentionPlan, match_attention
 from .gemm_kernel import make_gemm_kernel
 from .gemm_match import GemmPlan, match_gemm
-from .specialize import SpecializeHopperGemm, specialize_for_hopper
+from .specialize import SM90_NUM_SMS, specialize_for_hopper
 
 __all__ = ["GemmPlan", "match_gemm", "make_gemm_kernel", "AttentionPlan", "match_attention", "make_attention_kernel",
-           "SpecializeHopperGemm", "specialize_for_hopper"]
+           "SM90_NUM_SMS", "specialize_for_hopper"]

@@ -38,6 +38,11 @@ from tvm.sym import Analyzer
 
 from ...ir.ops import is_tile_call
 from ...language.loops import NUM_STAGES_ATTR
+from .match_util import NoMatch as _NoMatch
+from .match_util import const_int as _int
+from .match_util import launches as _launches
+from .match_util import require as _require
+from .match_util import statements as _stmts
 
 _SMEM_LIMIT = 232448
 VARIANT_ATTR = "tiledsl.hopper_attention_variant"  # optional function attribute: attention_kernel.VARIANTS
@@ -64,20 +69,6 @@ class AttentionPlan:
         return self.block_M // 64
 
 
-class _NoMatch(Exception):
-    pass
-
-
-def _require(cond, reason: str) -> None:
-    if not cond:
-        raise _NoMatch(reason)
-
-
-def _int(expr, what: str) -> int:
-    _require(isinstance(expr, tirx.IntImm), f"{what} is not a constant")
-    return int(expr)
-
-
 last_reason = ""
 
 
@@ -91,10 +82,6 @@ def match_attention(func: tirx.PrimFunc, num_sms: int = 132) -> AttentionPlan | 
     except _NoMatch as why:
         last_reason = str(why)
         return None
-
-
-def _stmts(body):
-    return list(body.seq) if isinstance(body, tirx.SeqStmt) else [body]
 
 
 def _tile(stmt, name):
@@ -199,12 +186,9 @@ class _Matcher:
         B, S, H, D = shapes[0]
         self.D = D
 
-        body = func.body
-        blocks, threads = [], []
-        while isinstance(body, tirx.AttrStmt) and body.attr_key == "thread_extent":
-            (blocks if body.node.thread_tag.startswith("blockIdx") else threads).append(
-                (body.node.var, _int(body.value, "a launch extent")))
-            body = body.body
+        blocks, threads, body = _launches(func.body)
+        blocks = [(var, _int(extent, "a launch extent")) for var, extent in blocks]
+        threads = [(var, _int(extent, "a launch extent")) for var, extent in threads]
         _require(len(blocks) == 3 and len(threads) == 1, "the grid is not 3-d with 1-d threads")
         n_threads = threads[0][1]
 

@@ -26,6 +26,11 @@ from tvm.sym import Analyzer
 
 from ...ir.ops import is_tile_call
 from ...language.loops import NUM_STAGES_ATTR
+from .match_util import NoMatch as _NoMatch
+from .match_util import const_int as _int
+from .match_util import launches as _launches
+from .match_util import require as _require
+from .match_util import statements as _stmts
 
 _SMEM_LIMIT = 232448  # bytes of dynamic shared memory per block on sm_90
 _SIXTEEN_BIT = ("float16", "bfloat16")
@@ -65,20 +70,6 @@ class GemmPlan:
         return ring + staging + 2 * self.stages * 8
 
 
-class _NoMatch(Exception):
-    pass
-
-
-def _require(cond, reason: str) -> None:
-    if not cond:
-        raise _NoMatch(reason)
-
-
-def _int(expr, what: str) -> int:
-    _require(isinstance(expr, tirx.IntImm), f"{what} is not a constant")
-    return int(expr)
-
-
 last_reason = ""
 
 
@@ -94,15 +85,6 @@ def match_gemm(func: tirx.PrimFunc, num_sms: int = 132) -> GemmPlan | None:
         return None
 
 
-def _launches(body):
-    """(block launches [(var, extent)], thread launches, innermost body)."""
-    blocks, threads = [], []
-    while isinstance(body, tirx.AttrStmt) and body.attr_key == "thread_extent":
-        (blocks if body.node.thread_tag.startswith("blockIdx") else threads).append((body.node.var, body.value))
-        body = body.body
-    return blocks, threads, body
-
-
 def _match(func, num_sms) -> GemmPlan:
     params = list(func.params)
     _require(len(params) == 3 and all(isinstance(getattr(p, "ty", None), tirx.BufferType) for p in params),
@@ -111,7 +93,7 @@ def _match(func, num_sms) -> GemmPlan:
     blocks, threads, body = _launches(func.body)
     _require(len(blocks) == 2 and len(threads) == 1, "the grid is not 2-d with 1-d threads")
     thread_count = _int(threads[0][1], "threads")
-    stmts = list(body.seq) if isinstance(body, tirx.SeqStmt) else [body]
+    stmts = _stmts(body)
     stmts = [s for s in stmts if not (isinstance(s, tirx.Evaluate) and is_tile_call(s.value, "use_swizzle"))]
     allocs = [s for s in stmts if isinstance(s, tirx.AllocBuffer)]
     rest = [s for s in stmts if not isinstance(s, tirx.AllocBuffer)]
@@ -120,7 +102,7 @@ def _match(func, num_sms) -> GemmPlan:
     _require(isinstance(clear, tirx.Evaluate) and is_tile_call(clear.value, "fill"), "no T.clear of the accumulator")
     _require(isinstance(loop, tirx.For) and NUM_STAGES_ATTR in loop.annotations, "no T.Pipelined loop")
     _require(isinstance(store, tirx.Evaluate) and is_tile_call(store.value, "copy"), "no final T.copy")
-    loop_stmts = list(loop.body.seq) if isinstance(loop.body, tirx.SeqStmt) else [loop.body]
+    loop_stmts = _stmts(loop.body)
     _require(len(loop_stmts) == 3 and all(isinstance(s, tirx.Evaluate) for s in loop_stmts),
              "the pipelined loop is not (copy, copy, gemm)")
     copy_a, copy_b, gemm = (s.value for s in loop_stmts)

@@ -1,0 +1,34 @@
+"""What the Hopper matchers share: the no-match signal and small structural helpers."""
+from __future__ import annotations
+
+from tvm import tirx
+
+
+class NoMatch(Exception):
+    """The program is not the pattern; the message says why (kept in the matcher's ``last_reason``)."""
+
+
+def require(cond, reason: str) -> None:
+    """Stop matching with ``reason`` unless ``cond`` holds."""
+    if not cond:
+        raise NoMatch(reason)
+
+
+def const_int(expr, what: str) -> int:
+    """``expr`` as a Python int, or no match when it is not a constant."""
+    require(isinstance(expr, tirx.IntImm), f"{what} is not a constant")
+    return int(expr)
+
+
+def statements(body) -> list:
+    """The statements of a body (one statement or a SeqStmt)."""
+    return list(body.seq) if isinstance(body, tirx.SeqStmt) else [body]
+
+
+def launches(body):
+    """(block launches [(var, extent)], thread launches, innermost body) of a ``T.Kernel``."""
+    blocks, threads = [], []
+    while isinstance(body, tirx.AttrStmt) and body.attr_key == "thread_extent":
+        (blocks if body.node.thread_tag.startswith("blockIdx") else threads).append((body.node.var, body.value))
+        body = body.body
+    return blocks, threads, body

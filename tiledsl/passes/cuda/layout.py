@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import reduce
 
-from tvm import tirx
 
 from ..tile_lowering_utils import flat_index, unravel
 
@@ -163,13 +162,3 @@ class MMAAccumulator:
 
     def describe(self) -> str:
         return f"mma-accumulator(warps={self.warps_m}x{self.warps_n})"
-
-
-def same_layout(a, b) -> bool:
-    """True when two layouts place every element identically."""
-    return a == b
-
-
-def to_expr(x):
-    """An int or expression as a TVM int32 expression."""
-    return tirx.const(x, "int32") if isinstance(x, int) else x

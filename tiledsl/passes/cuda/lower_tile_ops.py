@@ -65,9 +65,7 @@ class _Lowerer(StmtRewriter):
                 self.locals[buf] = tirx.decl_buffer(buf.ty.shape, str(buf.ty.dtype), buf.name, scope="local")
             else:
                 self.locals[buf] = tirx.decl_buffer((lay.local_size,), str(buf.ty.dtype), buf.name, scope="local")
-        self.swizzled = set()
-        if swizzle_enabled():
-            self.swizzled = {buf for buf in mma_operands(func_body, self.mma) if swizzle_ok(buf)}
+        self.swizzled = {buf for buf in mma_operands(func_body, self.mma) if swizzle_ok(buf)}
         self.ctx = LoopContext(self.analyzer, self.tid, self.nthreads, self.layouts, self.locals)
         self.scratch_allocs = []
         self.in_parallel = 0
@@ -225,7 +223,7 @@ class _Lowerer(StmtRewriter):
         ext = const_ints([r.extent for r in region.region], "T.gemm")
         tile = [e for e in ext if e != 1][-2:] if len([e for e in ext if e != 1]) >= 2 else ext[-2:]
         tmp = self.scratch(tuple(tile), str(region.source.ty.dtype), region.source.name + "_staged")
-        if swizzle and swizzle_enabled() and swizzle_ok(tmp):
+        if swizzle and swizzle_ok(tmp):
             self.swizzled.add(tmp)
         full = tmp[tuple(slice(0, e) for e in tile)]
         stmt = self._elementwise(region, full, lambda s_idx, t_idx: tirx.BufferStore(
@@ -301,12 +299,6 @@ class _Lowerer(StmtRewriter):
             layout = Striped(tuple(ext), self.nthreads, default_vec(ext, self.nthreads))
         lowered = distribute(self.ctx, loop_vars, ext, stmt, layout, "T.atomic_add", vectorize=False)
         return _stores_to_atomics(lowered, dst.source)
-
-
-def swizzle_enabled() -> bool:
-    """False when TILEDSL_DISABLE_SMEM_SWIZZLE=1 (for debugging bank-conflict swizzles)."""
-    import os
-    return os.environ.get("TILEDSL_DISABLE_SMEM_SWIZZLE", "0") not in ("1", "true", "yes")
 
 
 def mma_operands(body, mma_plans) -> list:

@@ -18,7 +18,6 @@ from ..rewriter import substitute, uses_var
 from ..tile_lowering_utils import bounds_predicate, flat_index, guarded_load, is_global
 from .layout import Replicated
 
-_SHARED = ("shared", "shared.dyn")
 
 
 def dtype_bytes(dtype: str) -> int:

@@ -262,6 +262,27 @@ def flash_ref(causal):
     return ref
 
 
+def relayout(M, N, K=32):
+    """A tensor-core accumulator copied into another fragment, which takes over the mma layout (layout inference
+    along copies), then scaled in a T.Parallel and stored. O = (A @ B) * 2."""
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), O: T.Tensor((M, N), "float32")):
+        with T.Kernel(1, threads=128) as bx:
+            A_s = T.alloc_shared((M, K), "float16")
+            B_s = T.alloc_shared((K, N), "float16")
+            acc = T.alloc_fragment((M, N), "float32")
+            out = T.alloc_fragment((M, N), "float32")
+            T.copy(A, A_s)
+            T.copy(B, B_s)
+            T.gemm(A_s, B_s, acc, clear_accum=True)
+            T.fill(out, 0)
+            T.copy(acc, out)
+            for i, j in T.Parallel(M, N):
+                out[i, j] = out[i, j] * T.float32(2)
+            T.copy(out, O)
+    return kernel
+
+
 def gather(M, N, threads=128):
     """A distributed fragment copied into a replicated one (a reduction output), then read at other threads'
     elements: O[i, j] = 2 * X[0, (i + j) % M]."""
@@ -327,6 +348,9 @@ def cases():
         "attention_tile": Case(attention_tile(2, 128, 64),
                                lambda d: [torch.randn(2, 128, 64, device=d).half() for _ in range(3)],
                                attention_ref, 1e-2),
+        "relayout": Case(relayout(64, 64), lambda d: [torch.randn(64, 32, device=d).half(),
+                                                      torch.randn(32, 64, device=d).half()],
+                         lambda a, b: 2 * (a.float() @ b.float()), 2e-2),
         "gather": Case(gather(32, 64), lambda d: [torch.randn(32, 64, device=d)],
                        lambda x: 2 * x[0, (torch.arange(32, device=x.device)[:, None]
                                            + torch.arange(64, device=x.device)[None, :]) % 32], 1e-6),
@@ -366,7 +390,7 @@ def run_case(name, target, device):
     return out, want, case.tol
 
 
-CPU_CASES = ["flash_attention_causal", "attention_tile", "gather", "gemm_bf16_ragged", "gemm_f32_fma", "elementwise", "softmax", "rms_norm", "col_reduce", "row_max",
+CPU_CASES = ["relayout", "flash_attention_causal", "attention_tile", "gather", "gemm_bf16_ragged", "gemm_f32_fma", "elementwise", "softmax", "rms_norm", "col_reduce", "row_max",
              "scalar_atomic"]
 
 

@@ -171,9 +171,11 @@ class _Lowerer(StmtRewriter):
             stmt = lower_async_copy(self, src, dst)
             if stmt is not None:
                 return stmt
-        if self._fragment_layout(src.source) is not None and self._fragment_layout(dst.source) is None and (
-                dst.source in self.layouts or dst.source.scope() == "local"):
+        src_lay, dst_lay = self._fragment_layout(src.source), self._fragment_layout(dst.source)
+        if src_lay is not None and dst_lay is None and (dst.source in self.layouts or dst.source.scope() == "local"):
             return self._gather(src, dst)
+        if src_lay is not None and dst_lay is not None and src_lay != dst_lay:
+            return self._gather(src, dst)  # a layout conversion: the same shared round trip
         dtype = str(dst.source.ty.dtype)
         if self._fragment_layout(src.source) is not None and self._fragment_layout(dst.source) is None:
             return self._elementwise(src, dst, lambda s_idx, d_idx: tirx.BufferStore(
@@ -183,7 +185,7 @@ class _Lowerer(StmtRewriter):
             dst.source, cast_to(tirx.BufferLoad(src.source, s_idx), dtype), d_idx), "T.copy")
 
     def _gather(self, src, dst):
-        """A distributed fragment -> a per-thread (replicated) copy: through a shared scratch tile."""
+        """A distributed fragment -> a replicated one or one with another layout: through a shared scratch tile."""
         self._whole(src, "T.copy")
         shape = const_ints(list(src.source.ty.shape), "T.copy")
         tmp = self.scratch(tuple(shape), str(src.source.ty.dtype), src.source.name + "_gather")

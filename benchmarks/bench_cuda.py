@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "testing"))
 
 import tiledsl  # noqa: E402
-from test_cuda_programs import gemm, rms_norm, softmax  # noqa: E402
+from test_cuda_programs import flash_attention, flash_ref, gemm, rms_norm, softmax  # noqa: E402
 
 _flush = None
 
@@ -70,6 +70,21 @@ def bench_gemm(dtype, n, cfg):
             "rel_err": err, "peer": "torch.matmul (cuBLAS)"}
 
 
+def bench_attention(B, H, S, D, causal, cfg):
+    q, k, v = (torch.randn(B, S, H, D, device="cuda").half() for _ in range(3))
+    o = torch.empty_like(q)
+    kernel = tiledsl.compile(flash_attention(B, H, S, D, causal, **cfg), out_idx=[], target="cuda")
+    kernel(q, k, v, o)
+    err = (o.float() - flash_ref(causal)(q, k, v)).abs().max().item()
+    qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))
+    peer = lambda: torch.nn.functional.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)  # noqa: E731
+    ms, ms_ref = compare(lambda: kernel(q, k, v, o), peer)
+    flop = 4 * B * H * S * S * D * (0.5 if causal else 1)
+    return {"bench": f"flash attention fp16 B{B} H{H} S{S} D{D}{' causal' if causal else ''}", "cfg": cfg,
+            "ours_ms": ms, "peer_ms": ms_ref, "ours_tflops": flop / ms / 1e9, "peer_tflops": flop / ms_ref / 1e9,
+            "ratio": ms_ref / ms, "max_abs_err": err, "peer": "torch SDPA"}
+
+
 def bench_rowwise(name, factory, peer_fn, M, N, dtype, cfg, tol):
     tdt = getattr(torch, dtype)
     x = torch.randn(M, N, device="cuda").to(tdt)
@@ -111,6 +126,10 @@ def main():
         peer = lambda x: torch.nn.functional.rms_norm(x, (x.shape[1],), eps=1e-6)  # noqa: E731
         for cfg in (dict(block_M=1, threads=128), dict(block_M=1, threads=256)):
             results.append(bench_rowwise("rmsnorm", rms_norm, peer, 16384, 4096, "float16", cfg, 2e-2))
+            print(json.dumps(results[-1]), flush=True)
+    if "attention" in which:
+        for causal in (False, True):
+            results.append(bench_attention(4, 16, 2048, 64, causal, dict(block_M=64, block_N=64, num_stages=2)))
             print(json.dumps(results[-1]), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))

@@ -162,3 +162,49 @@ class MMAAccumulator:
 
     def describe(self) -> str:
         return f"mma-accumulator(warps={self.warps_m}x{self.warps_n})"
+
+
+@dataclass(frozen=True)
+class MMARows:
+    """Row statistics of an :class:`MMAAccumulator`: element ``r`` of a (M,) fragment is held by every thread that
+    holds row ``r`` of the accumulator (the 4 lanes of a quad, in each warp of that warp row), as register
+    ``mi * 2 + half`` - so ``m[i]`` inside a loop over the accumulator is a compile-time register index."""
+
+    shape: tuple
+    warps_m: int
+    warps_n: int
+
+    @property
+    def nthreads(self) -> int:
+        return self.warps_m * self.warps_n * 32
+
+    @property
+    def warp_rows(self) -> int:
+        return self.shape[0] // self.warps_m
+
+    @property
+    def local_size(self) -> int:
+        return 2 * (self.warp_rows // 16)
+
+    exact = True
+    vec = 1
+
+    def inverse(self, tid, local):
+        warp, lane = tid // 32, tid % 32
+        return [(warp // self.warps_n) * self.warp_rows + (local // 2) * 16 + (local % 2) * 8 + lane // 4]
+
+    def valid(self, tid, local):
+        return None
+
+    def matches(self, acc) -> bool:
+        """True when ``acc`` (an MMAAccumulator) spreads its rows over the threads the way this layout does."""
+        return (isinstance(acc, MMAAccumulator) and acc.warps_m == self.warps_m and acc.warps_n == self.warps_n
+                and acc.shape[0] == self.shape[0])
+
+    @staticmethod
+    def register_of(acc, slot):
+        """Register of the row statistic that goes with register ``slot`` of accumulator ``acc``."""
+        return (slot // (acc.tiles[1] * 4)) * 2 + (slot // 2) % 2
+
+    def describe(self) -> str:
+        return f"mma-rows(warps={self.warps_m}x{self.warps_n})"

@@ -23,7 +23,7 @@ from ...errors import TileProgramError
 from ...ir.ops import is_tile_call
 from ...language.loops import PARALLEL_ATTR
 from ..tile_lowering_utils import const_ints
-from .layout import Replicated, Striped, default_vec
+from .layout import MMARows, Replicated, Striped, default_vec
 
 FRAGMENT = "local.fragment"
 
@@ -85,20 +85,94 @@ def _identity(indices, loop_vars, extents, buf) -> bool:
         return False
 
 
-def infer_layouts(body, nthreads: int, mma_accumulators: dict) -> dict:
-    """Map each fragment buffer to its layout. ``mma_accumulators`` maps gemm accumulators to their mma layout."""
-    frags = fragment_buffers(body)
-    fragset = set(frags)
-    why_replicated: dict = {}
-    calls = []
-    tvm_ffi.structural_walk(body, (Call, lambda c: calls.append(c) if is_tile_call(c) else None))
+def _mma_row_groups(frags, calls, nests, mma_accumulators) -> dict:
+    """Row-statistic fragments that can take the :class:`MMARows` layout of an mma accumulator.
+
+    1-d fragments linked by copies and 1-d ``T.Parallel`` loops form a group; the group gets the rows layout when
+    every use is one of: the output of a reduction over dim 1 of an mma accumulator, ``m[i]`` read in a loop over
+    ``(i, j)`` driven by an mma accumulator, an identity access in a 1-d loop, a fill, a copy inside the group -
+    and all of those agree on the warp grid. Anything else leaves the group to the replicated rule.
+    """
+    one_d = {b for b in frags if len(buffer_shape(b)) == 1}
+    parent = {b: b for b in one_d}
+
+    def find(b):
+        while parent[b] is not b:
+            b = parent[b]
+        return b
+
+    def union(a, b):
+        parent[find(a)] = find(b)
+
+    bad, sigs = set(), {}
+
+    def sig_of(b, acc):
+        sigs.setdefault(b, set()).add((acc.warps_m, acc.warps_n, acc.shape[0]))
+
     for c in calls:
-        if c.op.name.endswith(".reduce") and c.args[1].source in fragset:
+        name = c.op.name.split(".", 1)[1]
+        bufs = [a.source for a in c.args if hasattr(a, "source") and hasattr(a, "region")]
+        if name == "copy" and all(b in one_d for b in bufs):
+            union(bufs[0], bufs[1])
+        elif name == "fill":
+            pass
+        elif name == "reduce" and bufs[1] in one_d:
+            acc = mma_accumulators.get(bufs[0])
+            if acc is not None and int(c.attrs["dim"]) == 1 and bufs[0] not in one_d:
+                sig_of(bufs[1], acc)
+            else:
+                bad.add(bufs[1])
+            if bufs[0] in one_d:
+                bad.add(bufs[0])
+        else:
+            bad.update(b for b in bufs if b in one_d)
+    for loop_vars, extents, accesses in nests:
+        members = [(b, idx, st) for b, idx, st in accesses if b in one_d]
+        if not members:
+            continue
+        if len(loop_vars) == 1:
+            firsts = [b for b, idx, _ in members if _identity(idx, loop_vars, extents, b)]
+            for b, idx, _ in members:
+                if not _identity(idx, loop_vars, extents, b):
+                    bad.add(b)
+            for b in firsts[1:]:
+                union(firsts[0], b)
+            continue
+        drivers = [mma_accumulators[b] for b, idx, _ in accesses
+                   if b in mma_accumulators and _identity(idx, loop_vars, extents, b)]
+        for b, idx, st in members:
+            ok = (not st and len(idx) == 1 and isinstance(idx[0], tirx.Var) and idx[0].same_as(loop_vars[0])
+                  and len(drivers) >= 1)
+            if ok:
+                for acc in drivers:
+                    sig_of(b, acc)
+            else:
+                bad.add(b)
+    groups: dict = {}
+    for b in one_d:
+        groups.setdefault(find(b), []).append(b)
+    out = {}
+    for members in groups.values():
+        group_sigs = set().union(*[sigs.get(b, set()) for b in members])
+        if len(group_sigs) != 1 or any(b in bad for b in members):
+            continue
+        warps_m, warps_n, rows = next(iter(group_sigs))
+        if any(buffer_shape(b) != (rows,) for b in members):
+            continue
+        for b in members:
+            out[b] = MMARows((rows,), warps_m, warps_n)
+    return out
+
+
+def _replicated(fragset, calls, nests, rows) -> dict:
+    """Fragments every thread must hold whole (see the module docstring), with the reason."""
+    why_replicated: dict = {}
+    for c in calls:
+        if c.op.name.endswith(".reduce") and c.args[1].source in fragset and c.args[1].source not in rows:
             why_replicated.setdefault(c.args[1].source, "the output of a reduction")
-    nests = _parallel_nests(body)
     for loop_vars, extents, accesses in nests:
         for buf, idx, _ in accesses:
-            if buf in fragset and not _identity(idx, loop_vars, extents, buf):
+            if buf in fragset and buf not in rows and not _identity(idx, loop_vars, extents, buf):
                 why_replicated.setdefault(buf, "a fragment indexed by a subset of a T.Parallel's variables")
     changed = True
     while changed:
@@ -106,12 +180,31 @@ def infer_layouts(body, nthreads: int, mma_accumulators: dict) -> dict:
         for _, _, accesses in nests:
             if any(st and buf in why_replicated for buf, _, st in accesses):
                 for buf, _, _ in accesses:
-                    if buf in fragset and buf not in why_replicated:
+                    if buf in fragset and buf not in why_replicated and buf not in rows:
                         why_replicated[buf] = "a fragment used in a T.Parallel loop that writes a replicated one"
                         changed = True
+    return why_replicated
 
-    layouts: dict = {}
-    roles: dict = {}
+
+def infer_layouts(body, nthreads: int, mma_accumulators: dict) -> dict:
+    """Map each fragment buffer to its layout. ``mma_accumulators`` maps gemm accumulators to their mma layout."""
+    frags = fragment_buffers(body)
+    fragset = set(frags)
+    why_replicated: dict = {}
+    calls = []
+    tvm_ffi.structural_walk(body, (Call, lambda c: calls.append(c) if is_tile_call(c) else None))
+    nests = _parallel_nests(body)
+    rows = _mma_row_groups(frags, calls, nests, mma_accumulators)
+    while True:
+        why_replicated = _replicated(fragset, calls, nests, rows)
+        clash = {b for _, _, acc in nests if any(st and b2 in why_replicated for b2, _, st in acc)
+                 for b, _, _ in acc if b in rows}
+        if not clash:
+            break
+        drop = {b for b in rows if any(rows[b] == rows[c] for c in clash)}
+        rows = {b: lay for b, lay in rows.items() if b not in drop}
+    layouts: dict = dict(rows)
+    roles: dict = {b: "a row statistic of a tensor-core accumulator" for b in rows}
     for buf, why in why_replicated.items():
         layouts[buf], roles[buf] = Replicated(buffer_shape(buf)), why
     for buf, lay in mma_accumulators.items():

@@ -16,7 +16,7 @@ from tvm.ir import Call, Range, TensorLoad
 from ...errors import TileProgramError
 from ..rewriter import substitute, uses_var
 from ..tile_lowering_utils import bounds_predicate, flat_index, guarded_load, is_global
-from .layout import Replicated
+from .layout import MMARows, Replicated
 
 
 
@@ -65,9 +65,13 @@ def driving_layout(ctx, body, loop_vars, extents, what: str):
     layouts, is a TileProgramError.
     """
     layout = None
+    row_reads = []
     for buf, idx in fragments_in(body, ctx):
         lay = ctx.layouts[buf]
         if isinstance(lay, Replicated):
+            continue
+        if isinstance(lay, MMARows) and len(loop_vars) > 1:
+            row_reads.append((buf, idx))  # checked against the loop's accumulator below
             continue
         if not _is_identity(idx, loop_vars) or tuple(lay.shape) != tuple(extents):
             raise TileProgramError(
@@ -79,6 +83,11 @@ def driving_layout(ctx, body, loop_vars, extents, what: str):
             raise TileProgramError(f"{what}: fragments with different layouts ({layout.describe()} and "
                                    f"{lay.describe()}) are used in one loop; T.copy one into a new fragment first")
         layout = lay
+    for buf, idx in row_reads:
+        if not (layout is not None and ctx.layouts[buf].matches(layout) and len(idx) == 1
+                and isinstance(idx[0], tirx.Var) and idx[0].same_as(loop_vars[0])):
+            raise TileProgramError(f"{what}: row statistic {buf.name} is read as [{', '.join(map(str, idx))}] in a "
+                                   f"loop not spread like its tensor-core accumulator")
     if layout is not None:
         for buf, _ in fragments_in(body, ctx, stores_only=True):
             if isinstance(ctx.layouts[buf], Replicated):
@@ -122,10 +131,14 @@ def guard_globals(body, analyzer):
     return tvm_ffi.structural_map(body, [(TensorLoad, on_load), (tirx.BufferStore, on_store)], order="post")
 
 
-def _to_registers(body, ctx, loop_vars, slot):
-    """Fragment accesses by the loop variables -> the thread's register ``slot``."""
+def _to_registers(body, ctx, loop_vars, slot, layout=None):
+    """Fragment accesses by the loop variables -> the thread's register ``slot`` (row statistics read in a loop
+    over their accumulator -> the register of that slot's row)."""
     def on_load(load):
         buf = load.source
+        lay = ctx.layouts.get(buf)
+        if isinstance(lay, MMARows) and len(loop_vars) > 1 and lay.matches(layout):
+            return tirx.BufferLoad(ctx.locals[buf], [MMARows.register_of(layout, slot)])
         if buf in ctx.layouts and not isinstance(ctx.layouts[buf], Replicated) and _is_identity(load.indices,
                                                                                                  loop_vars):
             return tirx.BufferLoad(ctx.locals[buf], [slot])
@@ -220,7 +233,7 @@ def distribute(ctx, loop_vars, extents, body, layout, what: str, vectorize: bool
     slot = outer * vec + lane if vec > 1 else outer
     idx = [ana.simplify(e) for e in layout.inverse(ctx.tid, slot)]
     valid = layout.valid(ctx.tid, slot)
-    stmt = _to_registers(body, ctx, loop_vars, slot)
+    stmt = _to_registers(body, ctx, loop_vars, slot, layout)
     stmt = substitute(stmt, dict(zip(loop_vars, idx)))
     # bounds facts for the guards: the element lies inside the loop's extents
     stmt = guard_globals(stmt, ana)

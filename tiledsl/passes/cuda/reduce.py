@@ -14,7 +14,7 @@ from tvm.ir import Range
 from ...errors import TileProgramError
 from ..rewriter import loop_nest, seq
 from ..tile_lowering_utils import cast_to, const_ints, flat_index, reduce_combine, reduce_identity, unravel
-from .layout import Replicated, Striped, default_vec, numel
+from .layout import MMAAccumulator, MMARows, Replicated, Striped, default_vec, numel
 
 _CROSS = {"sum": "sum", "abssum": "sum", "max": "max", "absmax": "max", "min": "min"}
 _SELECT_LIMIT = 4096
@@ -47,6 +47,9 @@ def lower_reduce(low, call):
     def src_value(idx):
         return cast_to(tirx.BufferLoad(src.source, [r.min + i for r, i in zip(src.region, idx)]), acc_dtype)
 
+    src_lay, dst_lay = low.layouts.get(src.source), low.layouts.get(dst.source)
+    if isinstance(src_lay, MMAAccumulator) and isinstance(dst_lay, MMARows) and dim == 1 and dst_lay.matches(src_lay):
+        return _reduce_mma_rows(low, src, dst, kind, clear, src_lay, dst_lay, acc_dtype)
     part = tirx.decl_buffer((n_out,), acc_dtype, f"{dst.source.name}_part", scope="local")
     stmts = [tirx.AllocBuffer(part)]
     stmts.append(loop_nest([n_out], lambda m: tirx.BufferStore(part, reduce_identity(kind, acc_dtype), m),
@@ -131,3 +134,43 @@ def _across_threads(low, part, n_out, kind, dtype):
     # the scratch tile is reused by the next reduction of this kind: wait until every thread has read it
     out.append(tirx.Evaluate(tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared")))
     return out
+
+
+def _reduce_mma_rows(low, src, dst, kind, clear, acc, rows, dtype):
+    """Row reduction of an mma accumulator into its row statistics: registers, a quad shuffle, and a shared
+    round trip only when several warps share a row (warps_n > 1)."""
+    n = rows.local_size
+    cross = _CROSS[kind]
+    part = tirx.decl_buffer((n,), dtype, f"{dst.source.name}_part", scope="local")
+    src_regs, dst_regs = low.locals[src.source], low.locals[dst.source]
+    stmts = [tirx.AllocBuffer(part)]
+    stmts += [tirx.BufferStore(part, reduce_identity(kind, dtype), [r]) for r in range(n)]
+    for s_ in range(acc.local_size):
+        r = MMARows.register_of(acc, s_)
+        value = cast_to(tirx.BufferLoad(src_regs, [s_]), dtype)
+        stmts.append(tirx.BufferStore(part, reduce_combine(kind, tirx.BufferLoad(part, [r]), value), [r]))
+    for r in range(n):
+        for off in (1, 2):  # the 4 lanes of a quad hold the same rows
+            cur = tirx.BufferLoad(part, [r])
+            stmts.append(tirx.BufferStore(part, reduce_combine(cross, cur, _shfl_xor(cur, off)), [r]))
+    if rows.warps_n > 1:
+        nwarps = rows.warps_m * rows.warps_n
+        scratch = low.scratch((nwarps, rows.shape[0]), dtype, "row_scratch")
+        warp, lane = low.tid // 32, low.tid % 32
+        row_of = [low.analyzer.simplify(rows.inverse(low.tid, tirx.const(r, "int32"))[0]) for r in range(n)]
+        writes = [tirx.BufferStore(scratch, tirx.BufferLoad(part, [r]), [warp, row_of[r]]) for r in range(n)]
+        stmts.append(tirx.IfThenElse(lane % 4 == 0, tirx.SeqStmt(writes) if n > 1 else writes[0], None))
+        first = (warp // rows.warps_n) * rows.warps_n
+        for r in range(n):
+            stmts.append(tirx.BufferStore(part, tirx.BufferLoad(scratch, [first, row_of[r]]), [r]))
+            for w in range(1, rows.warps_n):
+                stmts.append(tirx.BufferStore(part, reduce_combine(cross, tirx.BufferLoad(part, [r]),
+                                                                   tirx.BufferLoad(scratch, [first + w, row_of[r]])),
+                                              [r]))
+        stmts.append(tirx.Evaluate(tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared")))
+    for r in range(n):
+        res = tirx.BufferLoad(part, [r])
+        if not clear:
+            res = reduce_combine(cross, tirx.BufferLoad(dst_regs, [r]), res)
+        stmts.append(tirx.BufferStore(dst_regs, res, [r]))
+    return seq(stmts)

@@ -1,8 +1,9 @@
 """PipelineCUDA: ``T.Pipelined(n, num_stages=S)`` becomes an S-stage cp.async software pipeline.
 
-Expects: tile-level IR (tile ops not yet lowered). For a loop annotated ``tiledsl.num_stages`` >= 2 whose body
-starts with ``T.copy``s from global tensors into shared tiles (the producers) followed by statements that only read
-those tiles (the consumers), each such tile gets a leading stage dimension of S, the producers are issued S - 1
+Expects: tile-level IR (tile ops not yet lowered). For a loop annotated ``tiledsl.num_stages`` >= 2, the producers
+are the top-level ``T.copy``s from global tensors into shared tiles that no earlier statement of the body touches
+(so issuing them early changes nothing: flash attention's V copy after the softmax qualifies); when the other
+statements (the consumers) only read those tiles, each such tile gets a leading stage dimension of S, the producers are issued S - 1
 iterations ahead as cp.async (marked ``async_copy`` for LowerTileOpsCUDA); each iteration first waits for its own
 stage (``cp.async.wait_group S-2`` + one barrier, which also frees the stage read by the previous iteration), then
 issues the copies S-1 iterations ahead, then computes.
@@ -46,6 +47,13 @@ def _writes(stmts, buf) -> bool:
                 found.append(c)
     for s in stmts:
         tvm_ffi.structural_walk(s, [(tirx.BufferStore, on_store), (Call, on_call)])
+    return bool(found)
+
+
+def _touches(stmt, buf) -> bool:
+    """True if ``stmt`` mentions ``buf`` at all."""
+    found = []
+    tvm_ffi.structural_walk(stmt, (tirx.Var, lambda v: found.append(v) if v.same_as(buf) else None))
     return bool(found)
 
 
@@ -93,10 +101,13 @@ class _Pipeliner(StmtRewriter):
         if stages < 2:
             return plain
         stmts = flatten_seq([loop.body])
-        n_prod = 0
-        while n_prod < len(stmts) and _is_producer(stmts[n_prod]):
-            n_prod += 1
-        producers, consumers = stmts[:n_prod], stmts[n_prod:]
+        producers, consumers = [], []
+        for pos, st in enumerate(stmts):
+            # a global -> shared copy may be issued early if nothing before it in the body touches its tile
+            if _is_producer(st) and not any(_touches(prev, st.value.args[1].source) for prev in stmts[:pos]):
+                producers.append(st)
+            else:
+                consumers.append(st)
         bufs = []
         for p in producers:
             b = p.value.args[1].source

@@ -146,3 +146,12 @@ def test_key_depends_on_target(arch):
     keys = {compiler.kernel_key(prim, tvm.target.Target(t), [2], None, [])
             for t in ("llvm", {"kind": "cuda", "arch": arch})}
     assert len(keys) == 2
+
+
+def test_key_depends_on_hopper_switch(monkeypatch):
+    import tvm
+    prim = axpy.get_tir(16)
+    target = tvm.target.Target({"kind": "cuda", "arch": "sm_90a"})
+    on = compiler.kernel_key(prim, target, [2], None, [])
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    assert compiler.kernel_key(prim, target, [2], None, []) != on

@@ -39,6 +39,7 @@ def kernel_key(func: tirx.PrimFunc, target: tvm.target.Target, out_idx: list[int
         "pass_configs": pass_configs or {},
         "compile_flags": compile_flags or [],
         "env": environment_stamp(target_kind(target)),
+        "hopper_specialization": target_kind(target) == "cuda" and not config.hopper_specialization_disabled(),
     })
 
 

@@ -16,7 +16,7 @@ import tvm_ffi
 
 from .. import config
 from ..errors import CompileError
-from ..passes.cuda.pass_errors import keep_tiledsl_errors, take_pending_error
+from ..passes.pass_errors import keep_tiledsl_errors, take_pending_error
 from . import nvcc
 
 logger = logging.getLogger(__name__)

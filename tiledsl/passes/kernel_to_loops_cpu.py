@@ -17,6 +17,7 @@ import tvm_ffi
 from tvm import tirx
 from tvm.ir import TensorLoad
 
+from .pass_errors import keep_tiledsl_errors
 from .rewriter import rebuild_for, substitute, uses_var
 
 _CPU_SCOPE = "global"
@@ -115,6 +116,7 @@ def _to_cpu_buffers(body):
 
 
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.KernelToLoopsCPU")
+@keep_tiledsl_errors
 def KernelToLoopsCPU(func, mod, ctx):
     """Turn the kernel launch into loops and on-chip tiles into CPU allocations."""
     # post-order: the innermost launch (the last thread dimension) is rewritten first

@@ -16,6 +16,7 @@ import tvm_ffi
 from tvm import tirx
 
 from ..ir.ops import dtype_of
+from .pass_errors import keep_tiledsl_errors
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def _on_cast(cast):
 
 
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.LegalizeFloat8CPU")
+@keep_tiledsl_errors
 def LegalizeFloat8CPU(func, mod, ctx):
     """Replace float8 casts with exact bit arithmetic (CPU target)."""
     return func.with_body(tvm_ffi.structural_map(func.body, [(tirx.Cast, _on_cast)], order="post"))

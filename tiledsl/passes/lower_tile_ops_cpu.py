@@ -15,6 +15,7 @@ from tvm.ir import TensorLoad, TensorRegion
 from ..errors import CompileError
 from ..ir.ops import is_tile_call
 from ..language.loops import PARALLEL_ATTR
+from .pass_errors import keep_tiledsl_errors
 from .rewriter import StmtRewriter, loop_nest, rebuild_for, seq
 from .tile_lowering_utils import (bounds_predicate, cast_to, const_ints, flat_index, guarded_load, guarded_store,
                                   is_global, non_unit_extents, reduce_combine, reduce_identity, region_indices,
@@ -170,6 +171,7 @@ def _idx2(region, row, col):
 
 
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.LowerTileOpsCPU")
+@keep_tiledsl_errors
 def LowerTileOpsCPU(func, mod, ctx):
     """Lower tile ops and T.Parallel loops to whole-tile loop nests (CPU target)."""
     return func.with_body(_Lowerer().visit(func.body))

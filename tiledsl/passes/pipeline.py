@@ -6,6 +6,7 @@ import tvm
 from .kernel_to_loops_cpu import KernelToLoopsCPU
 from .legalize_float8_cpu import LegalizeFloat8CPU
 from .lower_tile_ops_cpu import LowerTileOpsCPU
+from .pass_errors import take_pending_error
 
 
 def cpu_passes() -> list:
@@ -25,8 +26,6 @@ def passes_for(target_kind: str) -> list:
 
 def lower(mod: tvm.IRModule, target_kind: str) -> tvm.IRModule:
     """Run tiledsl's passes for ``target_kind`` over ``mod``."""
-    from .cuda.pass_errors import take_pending_error
-
     take_pending_error()
     try:
         return tvm.ir.transform.Sequential(passes_for(target_kind))(mod)

@@ -12,7 +12,7 @@ from tvm import tirx
 
 from ...ir.ops import tile_op
 from ..rewriter import substitute
-from .pass_errors import keep_tiledsl_errors
+from ..pass_errors import keep_tiledsl_errors
 
 
 def _is_swizzle(stmt) -> bool:

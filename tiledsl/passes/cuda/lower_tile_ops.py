@@ -23,7 +23,7 @@ from .async_copy import lower_async_copy
 from .layout import Replicated, Striped, default_vec
 from .smem_swizzle import physical_offset, swizzle_accesses, swizzle_ok
 from .layout_inference import infer_layouts
-from .pass_errors import keep_tiledsl_errors
+from ..pass_errors import keep_tiledsl_errors
 from .parallel import LoopContext, distribute, driving_layout, guard_globals, writes_only_registers
 from .reduce import lower_reduce
 

@@ -21,7 +21,7 @@ from ...ir.ops import is_tile_call, make_tile_call
 from ...language.loops import NUM_STAGES_ATTR
 from ..rewriter import StmtRewriter, flatten_seq, rebuild_for, seq, substitute
 from .async_copy import barrier, commit, wait
-from .pass_errors import keep_tiledsl_errors
+from ..pass_errors import keep_tiledsl_errors
 
 _SHARED = ("shared", "shared.dyn")
 

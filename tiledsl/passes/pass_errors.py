@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import threading
 
-from ...errors import TileDSLError
+from ..errors import TileDSLError
 
 _pending = threading.local()
 

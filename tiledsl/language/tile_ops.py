@@ -14,7 +14,7 @@ from tvm.sym import Analyzer
 
 from ..errors import TileProgramError
 from ..ir.ops import dtype_of, make_tile_call
-from .buffers import (FRAGMENT_SCOPE, SHARED_SCOPES, as_region, buffer_scope, dtype_str, full_region, is_buffer,
+from .buffers import (FRAGMENT_SCOPE, SHARED_SCOPES, as_region, buffer_scope, dtype_str, is_buffer,
                       region_extents)
 
 _analyzer = Analyzer()
@@ -226,11 +226,6 @@ def use_swizzle(panel_size: int = 8, order: str = "row", enable: bool = True):
     if not enable:
         return None
     return tirx.call_intrin("void", "tiledsl.use_swizzle", panel_size, 0 if order == "row" else 1)
-
-
-def full_tile(buf):
-    """The region covering a whole buffer (``T.copy`` accepts buffers directly; this is for explicit use)."""
-    return full_region(buf)
 
 
 def cast(value, dtype):

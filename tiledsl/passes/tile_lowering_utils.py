@@ -4,7 +4,6 @@ from __future__ import annotations
 from functools import reduce
 
 from tvm import tirx
-from tvm.ir import TensorLoad
 from tvm.sym import Analyzer
 
 from ..errors import CompileError
@@ -123,8 +122,3 @@ def reduce_combine(kind: str, acc, value):
     if kind == "min":
         return tirx.min(acc, value)
     raise CompileError(f"unknown reduction {kind!r}")
-
-
-def load_of(expr) -> bool:
-    """True for a buffer load expression."""
-    return isinstance(expr, TensorLoad)

@@ -72,15 +72,3 @@ def _with_arch(target: tvm.target.Target) -> tvm.target.Target:
 def target_kind(target: tvm.target.Target) -> str:
     """"cuda" or "llvm"."""
     return target.kind.name
-
-
-def target_json(target: tvm.target.Target) -> str:
-    """A canonical text form of a target, for cache keys and artifacts."""
-    return str(target)
-
-
-def can_run_here(target: tvm.target.Target) -> bool:
-    """True if kernels built for ``target`` can run in this process."""
-    if target_kind(target) == "llvm":
-        return True
-    return gpu_arch() is not None

@@ -165,6 +165,7 @@ class _Matcher:
         """Check that a copy region is tensor[b, row0:row0 + rows, h, 0:D]."""
         reg = self.region(region_arg, tensor, what)
         (b, b_e), (s, s_e), (h, h_e), (d, d_e) = reg
+        az = self.az
         _require(az.can_prove_equal(b, self.bvar) and az.can_prove_equal(b_e, 1) and
                  az.can_prove_equal(h, self.hvar) and az.can_prove_equal(h_e, 1) and
                  az.can_prove_equal(d, 0) and az.can_prove_equal(d_e, self.D) and
@@ -484,6 +485,7 @@ class _Matcher:
         else:
             _require(isinstance(cond, tirx.GE), "the mask condition is not a >= comparison")
             lhs, rhs = cond.a, cond.b
+        az = self.az
         S = int(self.func.params[0].ty.shape[1])
         if t == 0.0 and o == float("-inf"):
             _require(az.can_prove_equal(lhs - rhs, (self.qvar * BM + i) - (k * BN + j)),

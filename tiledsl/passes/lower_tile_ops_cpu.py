@@ -18,8 +18,8 @@ from ..language.loops import PARALLEL_ATTR
 from .pass_errors import keep_tiledsl_errors
 from .rewriter import StmtRewriter, loop_nest, rebuild_for, seq
 from .tile_lowering_utils import (bounds_predicate, cast_to, const_ints, flat_index, guarded_load, guarded_store,
-                                  is_global, non_unit_extents, reduce_combine, reduce_identity, region_indices,
-                                  unravel)
+                                  is_global, non_unit_extents, reduce_combine, reduce_identity, reduce_spec,
+                                  region_indices, unravel)
 
 
 class _Lowerer(StmtRewriter):
@@ -101,12 +101,9 @@ class _Lowerer(StmtRewriter):
         return seq(stmts)
 
     def lower_reduce(self, call):
-        src, dst = call.args
-        kind, dim, clear = str(call.attrs["kind"]), int(call.attrs["dim"]), bool(call.attrs["clear"])
-        src_shape = const_ints([r.extent for r in src.region], "T.reduce")
-        dst_shape = const_ints([r.extent for r in dst.region], "T.reduce")
-        kept = src_shape[:dim] + src_shape[dim + 1:]
-        dtype = str(dst.source.ty.dtype)
+        spec = reduce_spec(call)
+        src, dst, kind, dim, clear = spec.src, spec.dst, spec.kind, spec.dim, spec.clear
+        src_shape, dst_shape, kept, dtype = spec.src_shape, spec.dst_shape, spec.kept, spec.dtype
 
         def dst_index(kept_vars):
             flat = flat_index(kept_vars, kept) if kept else tirx.const(0, "int32")

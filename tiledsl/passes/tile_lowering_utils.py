@@ -1,6 +1,7 @@
 """Index arithmetic shared by the tile-op lowerings: region indices, bounds predicates, guarded loads/stores."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import reduce
 
 from tvm import tirx
@@ -122,3 +123,28 @@ def reduce_combine(kind: str, acc, value):
     if kind == "min":
         return tirx.min(acc, value)
     raise CompileError(f"unknown reduction {kind!r}")
+
+
+@dataclass(frozen=True)
+class ReduceSpec:
+    """A ``tiledsl.reduce`` call decoded: regions, kind, reduced dim, clear flag, shapes and accumulator dtype."""
+
+    src: object
+    dst: object
+    kind: str
+    dim: int
+    clear: bool
+    src_shape: list
+    dst_shape: list
+    kept: list  # src_shape without the reduced dimension
+    dtype: str  # the output's dtype, in which values are combined
+
+
+def reduce_spec(call) -> ReduceSpec:
+    """Decode a ``tiledsl.reduce`` call (shared by every target's lowering)."""
+    src, dst = call.args
+    dim = int(call.attrs["dim"])
+    src_shape = const_ints([r.extent for r in src.region], "T.reduce")
+    return ReduceSpec(src, dst, str(call.attrs["kind"]), dim, bool(call.attrs["clear"]), src_shape,
+                      const_ints([r.extent for r in dst.region], "T.reduce"), src_shape[:dim] + src_shape[dim + 1:],
+                      str(dst.source.ty.dtype))

@@ -13,7 +13,7 @@ from tvm.ir import Range
 
 from ...errors import TileProgramError
 from ..rewriter import loop_nest, seq
-from ..tile_lowering_utils import cast_to, const_ints, flat_index, reduce_combine, reduce_identity, unravel
+from ..tile_lowering_utils import cast_to, flat_index, reduce_combine, reduce_identity, reduce_spec, unravel
 from .layout import MMAAccumulator, MMARows, Replicated, Striped, default_vec, numel
 
 _CROSS = {"sum": "sum", "abssum": "sum", "max": "max", "absmax": "max", "min": "min"}
@@ -27,13 +27,10 @@ def _shfl_xor(value, offset):
 
 def lower_reduce(low, call):
     """Lower one ``tiledsl.reduce`` call; ``low`` is the LowerTileOpsCUDA rewriter."""
-    src, dst = call.args
-    kind, dim, clear = str(call.attrs["kind"]), int(call.attrs["dim"]), bool(call.attrs["clear"])
-    src_shape = const_ints([r.extent for r in src.region], "T.reduce")
-    dst_shape = const_ints([r.extent for r in dst.region], "T.reduce")
-    kept = src_shape[:dim] + src_shape[dim + 1:]
+    spec = reduce_spec(call)
+    src, dst, kind, dim, clear = spec.src, spec.dst, spec.kind, spec.dim, spec.clear
+    src_shape, dst_shape, kept, acc_dtype = spec.src_shape, spec.dst_shape, spec.kept, spec.dtype
     n_out = numel(kept) if kept else 1
-    acc_dtype = str(dst.source.ty.dtype)
     ana, tid = low.analyzer, low.tid
 
     def dst_index(flat):

@@ -1,6 +1,7 @@
 """Large GEMMs on an H100/H200 through tiledsl's Hopper path (warp-specialized TMA + wgmma), against cuBLAS
-(torch.matmul) timed in alternating rounds in the same run. The tile configuration is picked by timing a small
-space first. Prints a JSON report (and writes it to $OUT/bench_gemm_hopper.json when OUT is set).
+(torch.matmul) timed in alternating rounds in the same run. The tile configuration (and for few-row GEMMs the
+split-K factor) is picked by timing a small space first. Prints a JSON report (and writes it to
+$OUT/bench_gemm_hopper.json when OUT is set).
 
     python benchmarks/bench_gemm_hopper.py [--shapes 4096x4096x4096,16x4096x4096] [--dtypes float16,bfloat16]
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 import torch
 
 import tiledsl
+from tiledsl.passes.hopper import gemm_match
 from tiledsl.profiler import do_bench
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,11 +24,14 @@ _spec = importlib.util.spec_from_file_location("bench_example_gemm", ROOT / "exa
 _example = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_example)
 
-SPACE = [  # (block_M, block_N, threads, num_stages)
-    (128, 256, 256, 4), (128, 256, 256, 3), (128, 128, 256, 4), (128, 128, 128, 4), (64, 256, 128, 4),
+SPACE = [  # (block_M, block_N, threads, num_stages, split_k); split_k None = the Hopper path's own choice
+    (128, 256, 256, 4, None), (128, 256, 256, 3, None), (128, 128, 256, 4, None), (128, 128, 128, 4, None),
+    (64, 256, 128, 4, None),
 ]
-SKINNY_SPACE = [  # few rows: small tiles, many blocks, deep pipelines (memory-bound)
-    (64, 64, 128, 4), (64, 64, 128, 6), (64, 128, 128, 4), (64, 128, 128, 6), (128, 64, 256, 4),
+SKINNY_SPACE = [  # few rows: memory-bound on B; small tiles, deep pipelines, K split over more CTAs
+    (64, 64, 128, 6, 1), (64, 128, 128, 6, 1), (64, 64, 128, 6, None), (64, 128, 128, 4, None),
+    (64, 128, 128, 6, None), (64, 128, 128, 6, 2), (64, 128, 128, 8, 8), (64, 256, 128, 4, None),
+    (64, 64, 128, 8, 4),
 ]
 
 
@@ -47,18 +52,26 @@ def bench_shape(M, N, K, dtype, rounds):
     out = torch.empty(M, N, device="cuda", dtype=tdt)
     candidates = {}
     t0 = time.perf_counter()
-    for bm, bn, threads, stages in (SKINNY_SPACE if M < 256 else SPACE):
+    for bm, bn, threads, stages, split in (SKINNY_SPACE if M < 256 else SPACE):
         prim = _example.matmul.get_tir(M, N, K, block_M=bm, block_N=bn, block_K=64, threads=threads,
                                        num_stages=stages, dtype=dtype)
+        if split is not None:
+            prim = prim.with_attr(gemm_match.SPLIT_K_ATTR, split)
+        plan = gemm_match.match_gemm(prim)
+        if plan is None:
+            continue
+        cfg = (bm, bn, threads, stages, plan.split_k)
+        if cfg in candidates:
+            continue
         kernel = tiledsl.compile(prim)
         if "wgmma" not in kernel.get_kernel_source():
             continue
         rel, finite = check(kernel, a, b)
         if not finite or rel > 1e-2:
-            candidates[(bm, bn, threads, stages)] = {"error": f"rel {rel}, finite {finite}"}
+            candidates[cfg] = {"error": f"rel {rel}, finite {finite}"}
             continue
         ms = do_bench(lambda: kernel(a, b, out), warmup=10, rep=30)
-        candidates[(bm, bn, threads, stages)] = {"ms": ms, "rel_err": rel, "kernel": kernel}
+        candidates[cfg] = {"ms": ms, "rel_err": rel, "kernel": kernel}
     select_s = time.perf_counter() - t0
     ok = {k: v for k, v in candidates.items() if "ms" in v}
     best_cfg = min(ok, key=lambda k: ok[k]["ms"])
@@ -72,7 +85,8 @@ def bench_shape(M, N, K, dtype, rounds):
         ratios.append(t_ref / t_ours)
     rel, finite = check(best, a, b)
     return {
-        "shape": [M, N, K], "dtype": dtype, "best_config": dict(zip(("block_M", "block_N", "threads", "num_stages"), best_cfg)),
+        "shape": [M, N, K], "dtype": dtype, "best_config": dict(zip(("block_M", "block_N", "threads", "num_stages", "split_k"),
+                                                                   best_cfg)),
         "selection_s": round(select_s, 2),
         "candidates": {str(k): {kk: vv for kk, vv in v.items() if kk != "kernel"} for k, v in candidates.items()},
         "tiledsl_tflops_median": round(tflops(M, N, K, statistics.median(ours_ms)), 1),

@@ -1,10 +1,13 @@
 """Host time per launch of a tiny kernel: tiledsl's JITKernel (inputs only / with an allocated output) against
-torch.add, the same loop for each (calls back to back, one synchronize at the end, best of 5 rounds). Prints JSON.
+torch.add, the same loop for each (calls back to back, one synchronize at the end, best of 5 rounds), plus the
+allocation calls an output costs by itself. Prints JSON (and writes it to $OUT/bench_launch.json when OUT is set).
 
     python benchmarks/bench_launch.py
 """
 import json
+import os
 import time
+from pathlib import Path
 
 import torch
 
@@ -40,16 +43,29 @@ def per_call_us(fn, calls=20000, rounds=5):
 def main():
     device = "cuda" if torch.cuda.is_available() else "cpu"
     a, b = torch.zeros(1, device=device), torch.zeros(1, device=device)
+    dev = a.device
     in_place = add_one(1)
     with_output = tiledsl.compile(add_one.get_tir(1), out_idx=[-1])
     report = {
         "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+        "date": time.strftime("%Y-%m-%d"),
+        "torch": torch.__version__,
         "tiledsl_in_place_us": per_call_us(lambda: in_place(a, b)),
         "tiledsl_allocating_output_us": per_call_us(lambda: with_output(a)),
         "torch_add_out_us": per_call_us(lambda: torch.add(a, 1.0, out=b)),
         "torch_add_us": per_call_us(lambda: torch.add(a, 1.0)),
+        "alloc_only": {
+            "torch.empty(shape, dtype, device=a.device)": per_call_us(
+                lambda: torch.empty((1,), dtype=torch.float32, device=a.device)),
+            "torch.empty(shape, dtype, device=<cached device>)": per_call_us(
+                lambda: torch.empty((1,), dtype=torch.float32, device=dev)),
+            "a.new_empty(shape)": per_call_us(lambda: a.new_empty((1,))),
+            "torch.empty_like(a)": per_call_us(lambda: torch.empty_like(a)),
+        },
     }
     print(json.dumps(report, indent=1))
+    if os.environ.get("OUT"):
+        Path(os.environ["OUT"], "bench_launch.json").write_text(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

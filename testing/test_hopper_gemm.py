@@ -72,6 +72,42 @@ def test_matcher_says_why_not(kwargs, reason):
     assert reason in gemm_match.last_reason
 
 
+def _with_split_k(prim, split):
+    return prim.with_attr(gemm_match.SPLIT_K_ATTR, split)
+
+
+@pytest.mark.parametrize("M,N,K,bm,bn,expected", [
+    (16, 4096, 4096, 64, 128, 4),      # 32 tiles, 64 k-tiles: 4 slices of 16 fill 128 SMs
+    (128, 4096, 4096, 64, 128, 2),     # 64 tiles x 2 slices
+    (128, 4096, 4096, 64, 64, 1),      # 128 tiles already fill the SMs
+    (16, 4096, 4096, 64, 256, 8),      # 16 tiles x 8 slices of 8 k-tiles
+    (16, 1024, 384, 64, 128, 1),       # 6 k-tiles: a slice would hold fewer than 4
+    (4096, 4096, 4096, 128, 256, 1),   # enough tiles
+])
+def test_split_k_is_chosen_for_few_tiles_and_long_k(M, N, K, bm, bn, expected):
+    plan = match_gemm(matmul.get_tir(M, N, K, block_M=bm, block_N=bn, block_K=64, threads=128 if bm == 64 else 256,
+                                     num_stages=4))
+    assert plan is not None, gemm_match.last_reason
+    assert plan.split_k == expected
+
+
+def test_split_k_attribute_overrides_and_is_checked():
+    prim = matmul.get_tir(16, 4096, 4096, block_M=64, block_N=128, block_K=64, threads=128, num_stages=4)
+    assert match_gemm(_with_split_k(prim, 1)).split_k == 1
+    assert match_gemm(_with_split_k(prim, 2)).split_k == 2
+    assert match_gemm(_with_split_k(prim, 3)) is None  # 64 k-tiles are not divisible by 3
+    assert "does not divide the 64 k-tiles" in gemm_match.last_reason
+
+
+@pytest.mark.nvcc
+def test_split_k_builds_with_a_module_workspace():
+    kernel = tiledsl.compile(matmul.get_tir(16, 4096, 4096, block_M=64, block_N=128, block_K=64, threads=128,
+                                           num_stages=6), target=SM90A)
+    source = kernel.get_kernel_source()
+    assert "wgmma.mma_async" in source and "atomicAdd(&tiledsl_splitk_" in source
+    assert source.count("__device__ float4 tiledsl_splitk_") == 4  # one guarded declaration per helper
+
+
 @pytest.mark.nvcc
 def test_builds_for_sm90a_with_wgmma_and_tma():
     kernel = tiledsl.compile(matmul.get_tir(1024, 1024, 512, block_M=128, block_N=256, block_K=64, threads=256,
@@ -142,3 +178,31 @@ def test_hopper_gemm_transposed_b_matches_torch():
     assert torch.isfinite(c).all()
     ref = a.double() @ b.double().T
     assert ((c.double() - ref).norm() / ref.norm()) < 1e-2
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("M,N,K,bm,bn,split", [
+    (16, 4096, 4096, 64, 128, None), (128, 4096, 4096, 64, 128, None), (16, 2048, 4096, 64, 256, None),
+    (100, 1000, 2048, 64, 128, 2), (64, 512, 1024, 64, 128, 8), (200, 256, 1536, 128, 128, 3),
+])
+def test_hopper_split_k_matches_torch_on_every_launch(dtype, M, N, K, bm, bn, split):
+    """Split-K sums partial tiles through a module workspace with arrival counters that are never reset: run the
+    kernel several times on fresh inputs, each time with a poisoned output, and check every result."""
+    if not _hopper():
+        pytest.skip("needs an sm_90 GPU")
+    prim = matmul.get_tir(M, N, K, block_M=bm, block_N=bn, block_K=64, threads=128 if bm == 64 else 256,
+                          num_stages=4, dtype=dtype)
+    if split is not None:
+        prim = _with_split_k(prim, split)
+    plan = match_gemm(prim)
+    assert plan is not None and plan.split_k > 1, (plan, gemm_match.last_reason)
+    kernel = tiledsl.compile(prim)
+    tdt = getattr(torch, dtype)
+    for _ in range(3):
+        a, b = torch.randn(M, K, device="cuda", dtype=tdt), torch.randn(K, N, device="cuda", dtype=tdt)
+        c = torch.full((M, N), float("nan"), device="cuda", dtype=tdt)
+        kernel(a, b, c)
+        assert torch.isfinite(c).all()
+        ref = a.double() @ b.double()
+        assert ((c.double() - ref).norm() / ref.norm()) < 1e-2

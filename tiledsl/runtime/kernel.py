@@ -33,6 +33,13 @@ class JITKernel:
         self._plans = plan_outputs(self.params, self.out_idx)
         self._first_tensor_input = next((k for k, i in enumerate(self._input_positions)
                                          if self.params[i].is_tensor), None)
+        # the common case, one output of static shape after all inputs (out_idx=-1), takes a short path in __call__:
+        # (position of the first tensor input, shape, dtype)
+        only = self._plans[0] if len(self._plans) == 1 else None
+        self._fast_output = (self._first_tensor_input, tuple(only.dims), only.dtype) if (
+            only is not None and only.param_index == len(self.params) - 1 and function is not None and
+            all(isinstance(d, int) for d in only.dims) and self._first_tensor_input is not None) else None
+        self._n_inputs = len(self._input_positions)
         # tuning results, set by the autotuner
         self.latency = None
         self.config = None
@@ -40,6 +47,16 @@ class JITKernel:
 
     # ------------------------------------------------------------------ calling
     def __call__(self, *inputs):
+        fast = self._fast_output
+        if fast is not None and len(inputs) == self._n_inputs:
+            first = inputs[fast[0]]
+            if isinstance(first, torch.Tensor):
+                out = first.new_empty(fast[1], dtype=fast[2])  # on first's device; the cheapest torch allocation
+                try:
+                    self._function(*inputs, out)
+                except Exception as err:  # the compiled function checks its own arguments
+                    raise explain_rejection(self.params, (*inputs, out), self._device_type, err) from None
+                return out
         if len(inputs) != len(self._input_positions):
             raise KernelArgumentError(self._arity_message(len(inputs)))
         if self._function is None:

@@ -8,6 +8,14 @@ One CTA per SM (persistent, grouped rasterization) loops over output tiles of BM
   sub-tiles), waits for a slot, issues ``wgmma.mma_async m64nBNk16`` from shared-memory descriptors, releases the
   slot one k-step later, and writes its results through a 128-byte-swizzled staging tile with a TMA store.
 
+With ``plan.split_k = S > 1`` (few output tiles, long K) the work units are (tile, K slice) pairs: each CTA
+computes one slice of K, stores its fp32 partial tile to a module-global workspace in L2 (in the accumulator's own
+register order, so every access is a coalesced 16-byte one), fences and counts itself in with an atomic; the CTA
+that arrives last adds the other S - 1 partials to its registers and runs the epilogue. The arrival counters are
+never reset: every launch adds exactly S to each, so "last" is ``count % S == S - 1``, and the workspace is a
+``__device__`` array (zero at module load), so the kernel keeps its three-tensor signature. One consequence: two
+launches of the same split-K kernel must not run concurrently (on two streams), as with a cuBLAS workspace.
+
 The layout facts (descriptor strides, the accumulator register layout, the swizzle of the staging tile) follow
 ``shared/notes/hopper-gemm/NOTES.md``, where they were checked on an H100.
 """
@@ -24,6 +32,31 @@ _PRODUCER_REGS = 40
 _CONSUMER_REGS = 232
 
 
+def _split_k_helpers(prefix: str, partial_float4s: int, counters: int) -> dict[str, str]:
+    """CUDA source of the split-K helpers (name -> source), each carrying the workspace declarations once."""
+    decls = f"""#ifndef {prefix}_DECLARED
+#define {prefix}_DECLARED
+__device__ float4 {prefix}_partials[{partial_float4s}];
+__device__ unsigned int {prefix}_arrivals[{counters}];
+#endif
+"""
+    bodies = {
+        "put": "(int i, float a, float b, float c, float d) {\n"
+               f"  __stcg(&{prefix}_partials[i], make_float4(a, b, c, d));\n}}\n",
+        "add": "(int i, float* acc) {\n"
+               f"  float4 v = __ldcg(&{prefix}_partials[i]);\n"
+               "  acc[0] += v.x; acc[1] += v.y; acc[2] += v.z; acc[3] += v.w;\n}\n",
+        "fence": "() {\n  __threadfence();\n}\n",
+        "arrive": "(int slot, unsigned int splits) {\n"
+                  f"  unsigned int before = atomicAdd(&{prefix}_arrivals[slot], 1u);\n"
+                  "  __threadfence();\n"
+                  "  return (int)(before % splits == splits - 1u);\n}\n",
+    }
+    ret = {"put": "void", "add": "void", "fence": "void", "arrive": "int"}
+    return {name: decls + f"__forceinline__ __device__ {ret[name]} {prefix}_{name}{body}"
+            for name, body in bodies.items()}
+
+
 def make_gemm_kernel(plan: GemmPlan):
     """The PrimFunc (host part with TMA descriptors, then the device kernel) for a matched GEMM."""
     M, N, K = plan.M, plan.N, plan.K
@@ -34,7 +67,10 @@ def make_gemm_kernel(plan: GemmPlan):
     KT = -(-K // BK)                       # ragged edges: TMA zero-fills loads past the tensor and clips stores
     GM, GN = -(-M // BM), -(-N // BN)
     NT = GM * GN
-    GRID = min(plan.num_sms, NT)
+    SPLIT = plan.split_k                   # K slices per output tile; a work unit is (tile, slice)
+    KS = KT // SPLIT                       # k-tiles per unit
+    NU = NT * SPLIT
+    GRID = min(plan.num_sms, NU)
     GROUP_M = plan.group_m
     ACC_N = BN // 2                        # fp32 accumulators per thread for one m64nBN sub-tile
     NACC = MT * ACC_N
@@ -49,6 +85,12 @@ def make_gemm_kernel(plan: GemmPlan):
     B_SHAPE = (N, K) if B_K_MAJOR else (K, N)
     KK_B_BYTES = 32 if B_K_MAJOR else 16 * 128   # advance of B per k16 step
     SW = _SWIZZLE_128B
+    NQ = NACC // 4                         # float4s of partial sums per consumer thread
+    SK = f"tiledsl_splitk_{plan.name}"
+    sk_src = _split_k_helpers(SK, NT * NC * SPLIT * NQ * 128, NT * NC) if SPLIT > 1 else {}
+
+    def sk_call(name, *args, ret="void"):
+        return T.cuda.func_call(f"{SK}_{name}", *args, source_code=sk_src[name], return_type=ret)
 
     def tile_of(p):
         """(M tile, N tile) of the p-th tile in grouped order: GROUP_M M-tiles share each B tile in L2."""
@@ -83,6 +125,7 @@ def make_gemm_kernel(plan: GemmPlan):
         Cs = pool.alloc((NC, EPI_COLS // 64, 64, 64), out_dt, align=1024)
         full = pool.alloc((STAGES,), "uint64", align=8)
         empty = pool.alloc((STAGES,), "uint64", align=8)
+        last_flag = pool.alloc((NC,), "int32", align=4)
         pool.commit()
 
         if tx == 0:
@@ -93,31 +136,35 @@ def make_gemm_kernel(plan: GemmPlan):
             T.ptx.fence.proxy.async_.shared__cta()
         T.cuda.cta_sync()
 
-        n_iter = T.meta_var((NT - bid + GRID - 1) // GRID)
+        n_iter = T.meta_var((NU - bid + GRID - 1) // GRID)
 
         if wg == 0:
             T.ptx["setmaxnreg.dec.sync.aligned.u32"](_PRODUCER_REGS)
             if tx == 0:
                 for i in T.serial(n_iter):
-                    tm, tn = T.meta_var(tile_of(bid + i * GRID))
-                    for kt in T.serial(KT):
-                        it = T.meta_var(i * KT + kt)
+                    tm, tn = T.meta_var(tile_of((bid + i * GRID) // SPLIT))
+                    k0 = T.meta_var(((bid + i * GRID) % SPLIT) * KS)
+                    for kt in T.serial(KS):
+                        it = T.meta_var(i * KS + kt)
                         s = T.meta_var(it % STAGES)
                         if it >= STAGES:
                             T.cuda.mbarrier_wait(empty.ptr_to([s]), ((it // STAGES) + 1) % 2)
                         T.ptx.mbarrier.arrive.expect_tx.shared.b64(full.ptr_to([s]), T.uint32(TX_BYTES))
-                        T.ptx[TMA_LOAD](As.ptr_to([s, 0, 0]), T.address_of(A_map), kt * BK, tm * BM, full.ptr_to([s]))
+                        T.ptx[TMA_LOAD](As.ptr_to([s, 0, 0]), T.address_of(A_map), (k0 + kt) * BK, tm * BM,
+                                        full.ptr_to([s]))
                         if B_K_MAJOR:
-                            T.ptx[TMA_LOAD](Bs.ptr_to([s, 0, 0]), T.address_of(B_map), kt * BK, tn * BN,
+                            T.ptx[TMA_LOAD](Bs.ptr_to([s, 0, 0]), T.address_of(B_map), (k0 + kt) * BK, tn * BN,
                                             full.ptr_to([s]))
                         else:
                             for q in T.unroll(BN // 64):
                                 T.ptx[TMA_LOAD](Bs.ptr_to([s, q * 64, 0]), T.address_of(B_map), tn * BN + q * 64,
-                                                kt * BK, full.ptr_to([s]))
+                                                (k0 + kt) * BK, full.ptr_to([s]))
         else:
             T.ptx["setmaxnreg.inc.sync.aligned.u32"](_CONSUMER_REGS)
             cw = T.meta_var(wg - 1)
             acc = T.alloc_local([NACC], "float32")
+            is_last = T.alloc_local([1], "int32")  # this CTA writes the tile (always, without split-K)
+            is_last[0] = 1
             descA = T.alloc_local([MT], "uint64")
             descB: T.uint64
             for mt in T.unroll(MT):
@@ -128,9 +175,10 @@ def make_gemm_kernel(plan: GemmPlan):
             else:
                 T.cuda.wgmma.encode_matrix_descriptor(T.address_of(descB), Bs.ptr_to([0, 0, 0]), 512, 64, SW)
             for i in T.serial(n_iter):
-                tm, tn = T.meta_var(tile_of(bid + i * GRID))
-                for kt in T.serial(KT):
-                    it = T.meta_var(i * KT + kt)
+                unit = T.meta_var(bid + i * GRID)
+                tm, tn = T.meta_var(tile_of(unit // SPLIT))
+                for kt in T.serial(KS):
+                    it = T.meta_var(i * KS + kt)
                     s = T.meta_var(it % STAGES)
                     T.cuda.mbarrier_wait(full.ptr_to([s]), (it // STAGES) % 2)
                     T.ptx.wgmma.fence.sync.aligned()
@@ -147,29 +195,48 @@ def make_gemm_kernel(plan: GemmPlan):
                             T.ptx.mbarrier.arrive.shared.b64(empty.ptr_to([(it + STAGES - 1) % STAGES]), T.uint32(1))
                 T.ptx.wgmma.wait_group.sync.aligned(0)
                 if tx % 128 == 0:
-                    T.ptx.mbarrier.arrive.shared.b64(empty.ptr_to([(i * KT + KT - 1) % STAGES]), T.uint32(1))
+                    T.ptx.mbarrier.arrive.shared.b64(empty.ptr_to([(i * KS + KS - 1) % STAGES]), T.uint32(1))
+                t = T.meta_var(tx % 128)
+                if SPLIT > 1:
+                    # split-K: publish this slice's partial tile, count in; the last CTA of the tile sums them.
+                    slot = T.meta_var((unit // SPLIT) * NC + cw)
+                    for q in T.unroll(NQ):
+                        sk_call("put", ((slot * SPLIT + unit % SPLIT) * NQ + q) * 128 + t,
+                                acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3])
+                    sk_call("fence")
+                    T.ptx.bar.sync(T.Cast("uint32", 1 + cw), T.uint32(128))
+                    if t == 0:
+                        last_flag[cw] = sk_call("arrive", slot, T.uint32(SPLIT), ret="int32")
+                    T.ptx.bar.sync(T.Cast("uint32", 1 + cw), T.uint32(128))
+                    is_last[0] = last_flag[cw]  # read before this thread reaches the next unit's first barrier
+                    if is_last[0] != 0:
+                        for other in T.serial(SPLIT):
+                            if other != unit % SPLIT:
+                                for q in T.unroll(NQ):
+                                    sk_call("add", ((slot * SPLIT + other) * NQ + q) * 128 + t,
+                                            T.address_of(acc[4 * q]))
                 # epilogue: registers -> 128B-swizzled staging -> TMA store, EPI_COLS columns per pass.
                 # Accumulator layout (thread t, warp w = t/32, lane l): acc[4j + 2h + v] is row 16w + l/4 + 8h,
                 # column 8j + 2(l%4) + v of the 64 x BN sub-tile.
-                t = T.meta_var(tx % 128)
-                for mt in T.unroll(MT):
-                    for h2 in T.unroll(BN // EPI_COLS):
-                        if t == 0:
-                            T.ptx.cp.async_.bulk.wait_group.read(0)
-                        T.ptx.bar.sync(T.Cast("uint32", 1 + cw), T.uint32(128))
-                        for jj in T.unroll(EPI_COLS // 8):
-                            for h in T.unroll(2):
-                                for v in T.vectorized(2):
-                                    Cs[cw, jj // 8, (t // 32) * 16 + (t % 32) // 4 + h * 8,
-                                       ((jj % 8) ^ ((t % 32) // 4)) * 8 + (t % 4) * 2 + v] = T.Cast(
-                                        out_dt, acc[mt * ACC_N + (h2 * (EPI_COLS // 8) + jj) * 4 + h * 2 + v])
-                        T.ptx.fence.proxy.async_.shared__cta()
-                        T.ptx.bar.sync(T.Cast("uint32", 1 + cw), T.uint32(128))
-                        if t == 0:
-                            for sb in T.unroll(EPI_COLS // 64):
-                                T.ptx[TMA_STORE](T.address_of(C_map), tn * BN + h2 * EPI_COLS + sb * 64,
-                                                 tm * BM + cw * ROWS + mt * 64, Cs.ptr_to([cw, sb, 0, 0]))
-                            T.ptx.cp.async_.bulk.commit_group()
+                if is_last[0] != 0:
+                    for mt in T.unroll(MT):
+                        for h2 in T.unroll(BN // EPI_COLS):
+                            if t == 0:
+                                T.ptx.cp.async_.bulk.wait_group.read(0)
+                            T.ptx.bar.sync(T.Cast("uint32", 1 + cw), T.uint32(128))
+                            for jj in T.unroll(EPI_COLS // 8):
+                                for h in T.unroll(2):
+                                    for v in T.vectorized(2):
+                                        Cs[cw, jj // 8, (t // 32) * 16 + (t % 32) // 4 + h * 8,
+                                           ((jj % 8) ^ ((t % 32) // 4)) * 8 + (t % 4) * 2 + v] = T.Cast(
+                                            out_dt, acc[mt * ACC_N + (h2 * (EPI_COLS // 8) + jj) * 4 + h * 2 + v])
+                            T.ptx.fence.proxy.async_.shared__cta()
+                            T.ptx.bar.sync(T.Cast("uint32", 1 + cw), T.uint32(128))
+                            if t == 0:
+                                for sb in T.unroll(EPI_COLS // 64):
+                                    T.ptx[TMA_STORE](T.address_of(C_map), tn * BN + h2 * EPI_COLS + sb * 64,
+                                                     tm * BM + cw * ROWS + mt * 64, Cs.ptr_to([cw, sb, 0, 0]))
+                                T.ptx.cp.async_.bulk.commit_group()
             if tx % 128 == 0:
                 T.ptx.cp.async_.bulk.wait_group(0)
 

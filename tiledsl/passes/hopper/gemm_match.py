@@ -19,7 +19,7 @@ swizzle row) and tiles that fit the wgmma shapes, registers and shared memory. :
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tvm import tirx
 from tvm.sym import Analyzer
@@ -54,6 +54,20 @@ class GemmPlan:
     b_k_major: bool  # B given as (N, K) (transpose_B=True)
     num_sms: int = 132
     group_m: int = 8
+    split_k: int = 1  # > 1: each output tile is computed by split_k CTAs over K slices, reduced through L2
+
+    @property
+    def k_tiles(self) -> int:
+        return -(-self.K // self.block_K)
+
+    @property
+    def output_tiles(self) -> int:
+        return -(-self.M // self.block_M) * -(-self.N // self.block_N)
+
+    @property
+    def split_k_workspace_bytes(self) -> int:
+        """Bytes of the fp32 partial sums a split-K kernel keeps in device memory (0 without split-K)."""
+        return 0 if self.split_k == 1 else self.output_tiles * self.split_k * self.block_M * self.block_N * 4
 
     @property
     def subtiles_per_consumer(self) -> int:
@@ -67,22 +81,59 @@ class GemmPlan:
     def smem_bytes(self) -> int:
         ring = self.stages * (self.block_M + self.block_N) * self.block_K * 2
         staging = self.consumers * self.epilogue_cols * 64 * 2
-        return ring + staging + 2 * self.stages * 8
+        return ring + staging + 2 * self.stages * 8 + 16  # + the split-K "last CTA" flags
 
 
 last_reason = ""
+SPLIT_K_ATTR = "tiledsl.hopper_gemm_split_k"  # optional function attribute: an int, 1 = never split K
+_SPLIT_K_CHOICES = (8, 4, 2)
+_SPLIT_K_MIN_K_TILES = 4  # each CTA runs at least this many k-tiles (pipeline fill is not free)
+_SPLIT_K_WORKSPACE_LIMIT = 64 << 20
 
 
 def match_gemm(func: tirx.PrimFunc, num_sms: int = 132) -> GemmPlan | None:
-    """The GemmPlan of ``func`` if it is the canonical tiled GEMM (see the module docstring), else None."""
+    """The GemmPlan of ``func`` if it is the canonical tiled GEMM (see the module docstring), else None.
+
+    K is split (``GemmPlan.split_k``) when the output has too few tiles to fill half the SMs, unless the function
+    attribute ``tiledsl.hopper_gemm_split_k`` asks for a given factor (1 turns it off)."""
     global last_reason
     try:
         plan = _match(func, num_sms)
+        plan = replace(plan, split_k=_split_k(plan, _requested_split_k(func)))
         last_reason = ""
         return plan
     except _NoMatch as why:
         last_reason = str(why)
         return None
+
+
+def _requested_split_k(func) -> int | None:
+    attrs = func.attrs
+    if attrs is None or SPLIT_K_ATTR not in attrs:
+        return None
+    value = attrs[SPLIT_K_ATTR]
+    _require(isinstance(value, (int, tirx.IntImm)) and int(value) >= 1,
+             f"{SPLIT_K_ATTR} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _split_k(plan: GemmPlan, requested: int | None) -> int:
+    """The split-K factor: the requested one (checked), else the largest of 8/4/2 that keeps every CTA on at least
+    4 whole k-tiles and the CTAs within one wave, when the output tiles alone fill less than half the SMs."""
+    kt, tiles = plan.k_tiles, plan.output_tiles
+    if requested is not None:
+        _require(requested == 1 or kt % requested == 0,
+                 f"{SPLIT_K_ATTR}={requested} does not divide the {kt} k-tiles of K={plan.K}")
+        _require(replace(plan, split_k=requested).split_k_workspace_bytes <= _SPLIT_K_WORKSPACE_LIMIT,
+                 f"{SPLIT_K_ATTR}={requested} needs more than 64 MiB of partial sums")
+        return requested
+    if 2 * tiles > plan.num_sms:
+        return 1
+    for split in _SPLIT_K_CHOICES:
+        if kt % split == 0 and kt // split >= _SPLIT_K_MIN_K_TILES and tiles * split <= plan.num_sms and \
+                replace(plan, split_k=split).split_k_workspace_bytes <= _SPLIT_K_WORKSPACE_LIMIT:
+            return split
+    return 1
 
 
 def _match(func, num_sms) -> GemmPlan:

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Device calls behind benchmarks/RESULTS.md, one stage per call (run from the repository root with PYTHONPATH
+# set to TVM and the repository; logs and JSON go to $OUT):
+#   quick   the Hopper GEMM tests (split-K included), host time per launch, the skinny GEMM benchmark
+#   tests   every GPU test (pytest -m gpu) and every example on the GPU
+#   bench   the large GEMM benchmark, softmax/RMSNorm (generic lowering), flash attention
+set -u
+PY=${PY:-/opt/torch/.venv/bin/python3}
+OUT=${OUT:-/tmp/device_out}
+mkdir -p "$OUT"
+export TILEDSL_CACHE_DIR=${TILEDSL_CACHE_DIR:-/tmp/tiledsl-device-cache} TILEDSL_TEST_KEEP_CACHE_DIR=1 TVM_BACKTRACE=1
+nvidia-smi --query-gpu=name,clocks.max.sm,power.limit,driver_version --format=csv > "$OUT/gpu.txt" 2>&1
+date -u > "$OUT/date.txt"
+run() {  # run NAME TIMEOUT CMD...: log to $OUT/NAME.log, print its tail
+  local name=$1 limit=$2; shift 2
+  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+  echo "[$name] rc=$?"; tail -n ${TAIL:-6} "$OUT/$name.log"
+}
+case "${1:-quick}" in
+  quick)
+    run hopper_gemm_tests 300 "$PY" -m pytest -q -p no:cacheprovider -x testing/test_hopper_gemm.py
+    run launch 120 "$PY" benchmarks/bench_launch.py
+    TAIL=10 run gemm_skinny 300 "$PY" benchmarks/bench_gemm_hopper.py --shapes 16x4096x4096,128x4096x4096 --rounds 5
+    ;;
+  tests)
+    TAIL=15 run gpu_tests 420 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing
+    run examples 150 "$PY" -m pytest -q -p no:cacheprovider testing/test_examples.py
+    ;;
+  bench)
+    TAIL=5 run gemm_large 240 "$PY" benchmarks/bench_gemm_hopper.py --shapes 4096x4096x4096,8192x8192x8192 --rounds 5
+    TILEDSL_DISABLE_HOPPER_GEMM=1 run norms 120 "$PY" benchmarks/bench_cuda.py --only softmax,rmsnorm
+    TAIL=12 run attention 300 "$PY" benchmarks/bench_attention_hopper.py --no-small --rounds 7 \
+      --variants persistent,tile --causal-variants tile
+    ;;
+esac

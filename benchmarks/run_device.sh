@@ -3,7 +3,8 @@
 # set to TVM and the repository; logs and JSON go to $OUT):
 #   quick   the Hopper GEMM tests (split-K included), host time per launch, the skinny GEMM benchmark
 #   tests   every GPU test (pytest -m gpu) and every example on the GPU
-#   bench   the large GEMM benchmark, softmax/RMSNorm (generic lowering), flash attention
+#   gemm    the GEMM benchmarks (large and skinny)
+#   bench   host time per launch, softmax/RMSNorm (generic lowering), flash attention
 set -u
 PY=${PY:-/opt/torch/.venv/bin/python3}
 OUT=${OUT:-/tmp/device_out}
@@ -26,9 +27,15 @@ case "${1:-quick}" in
     TAIL=15 run gpu_tests 420 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing
     run examples 150 "$PY" -m pytest -q -p no:cacheprovider testing/test_examples.py
     ;;
-  bench)
+  gemm)
     TAIL=5 run gemm_large 240 "$PY" benchmarks/bench_gemm_hopper.py --shapes 4096x4096x4096,8192x8192x8192 --rounds 5
-    TILEDSL_DISABLE_HOPPER_GEMM=1 run norms 120 "$PY" benchmarks/bench_cuda.py --only softmax,rmsnorm
+    mv "$OUT/bench_gemm_hopper.json" "$OUT/gemm_large.json"
+    TAIL=5 run gemm_skinny 300 "$PY" benchmarks/bench_gemm_hopper.py --shapes 16x4096x4096,128x4096x4096 --rounds 5
+    mv "$OUT/bench_gemm_hopper.json" "$OUT/gemm_skinny.json"
+    ;;
+  bench)
+    run launch 120 "$PY" benchmarks/bench_launch.py
+    TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=12 run norms 120 "$PY" benchmarks/bench_cuda.py --only softmax,rmsnorm
     TAIL=12 run attention 300 "$PY" benchmarks/bench_attention_hopper.py --no-small --rounds 7 \
       --variants persistent,tile --causal-variants tile
     ;;

@@ -36,6 +36,50 @@ def _transposed_b_gemm(M, N, K, block_M=128, block_N=128, block_K=64, num_stages
     return kernel
 
 
+def _gemm_with_epilogue(M, N, K, out="float32", dtype="float16", block_M=128, block_N=128, threads=256,
+                       staged=True, epilogue="bias_relu"):
+    """A GEMM in TileLang's style with an elementwise epilogue (alpha * AB + bias, then ReLU), parameters in an
+    unusual order, and the result stored through a shared tile (or directly)."""
+    import tiledsl.language as T
+
+    bk = 64
+
+    @T.prim_func
+    def kernel(bias: T.Tensor((N,), "float32"), A: T.Tensor((M, K), dtype), B: T.Tensor((K, N), dtype),
+               alpha: T.float32, C: T.Tensor((M, N), out)):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
+            A_s = T.alloc_shared((block_M, bk), dtype)
+            B_s = T.alloc_shared((bk, block_N), dtype)
+            C_f = T.alloc_fragment((block_M, block_N), "float32")
+            T.clear(C_f)
+            for k in T.Pipelined(T.ceildiv(K, bk), num_stages=3):
+                T.copy(A[by * block_M, k * bk], A_s)
+                T.copy(B[k * bk, bx * block_N], B_s)
+                T.gemm(A_s, B_s, C_f)
+            if epilogue == "bias_relu":
+                for i, j in T.Parallel(block_M, block_N):
+                    C_f[i, j] = C_f[i, j] * alpha + bias[bx * block_N + j]
+                for i, j in T.Parallel(block_M, block_N):
+                    C_f[i, j] = T.max(C_f[i, j], 0.0)
+            elif epilogue == "neighbour":
+                for i, j in T.Parallel(block_M, block_N):
+                    C_f[i, j] = C_f[i, (j + 1) % block_N]
+            elif epilogue == "shared_read":
+                for i, j in T.Parallel(block_M, block_N):
+                    C_f[i, j] = C_f[i, j] + T.Cast("float32", A_s[i % block_M, j % bk])
+            if staged:
+                C_s = T.alloc_shared((block_M, block_N), out)
+                T.copy(C_f, C_s)
+                T.copy(C_s, C[by * block_M, bx * block_N])
+            else:
+                T.copy(C_f, C[by * block_M, bx * block_N])
+    return kernel
+
+
+def _epilogue_reference(a, b, bias, alpha):
+    return torch.relu(alpha * (a.double() @ b.double()) + bias.double())
+
+
 CONFIGS = [  # (block_M, block_N, threads, stages)
     (128, 256, 256, 4), (128, 128, 256, 3), (128, 128, 128, 2), (64, 128, 128, 3), (64, 64, 128, 2),
 ]
@@ -70,6 +114,42 @@ def test_matcher_recognizes_transposed_b():
 def test_matcher_says_why_not(kwargs, reason):
     assert match_gemm(matmul.get_tir(**kwargs)) is None
     assert reason in gemm_match.last_reason
+
+
+@pytest.mark.parametrize("out,staged", [("float32", True), ("float16", False), ("bfloat16", True)])
+def test_matcher_takes_elementwise_epilogues_and_any_parameter_order(out, staged):
+    dtype = "bfloat16" if out == "bfloat16" else "float16"
+    plan = match_gemm(_gemm_with_epilogue(512, 512, 1024, out=out, dtype=dtype, staged=staged))
+    assert plan is not None, gemm_match.last_reason
+    assert plan.out_dtype == out and len(plan.epilogue) == 2 and plan.roles == ("", "A", "B", "", "C")
+
+
+@pytest.mark.parametrize("epilogue,reason", [
+    ("neighbour", "reads the accumulator at another element"),
+    ("shared_read", "which is not a parameter"),
+])
+def test_matcher_refuses_epilogues_it_cannot_place_per_element(epilogue, reason):
+    assert match_gemm(_gemm_with_epilogue(512, 512, 1024, epilogue=epilogue)) is None
+    assert reason in gemm_match.last_reason
+
+
+def test_epilogue_program_is_right_on_the_cpu():
+    """The test program itself (through the generic CPU lowering) computes relu(alpha * A @ B + bias)."""
+    M, N, K = 96, 80, 128
+    kernel = tiledsl.compile(_gemm_with_epilogue(M, N, K, block_M=64, block_N=64, threads=128), target="llvm")
+    a, b = torch.randn(M, K, dtype=torch.float16), torch.randn(K, N, dtype=torch.float16)
+    bias = torch.randn(N)
+    c = torch.full((M, N), float("nan"))
+    kernel(bias, a, b, 0.5, c)
+    torch.testing.assert_close(c.double(), _epilogue_reference(a, b, bias, 0.5), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.nvcc
+def test_epilogue_builds_with_the_programs_signature():
+    kernel = tiledsl.compile(_gemm_with_epilogue(1000, 1000, 512), target=SM90A)
+    source = kernel.get_kernel_source()
+    assert "wgmma.mma_async" in source and "bias_ptr" in source and "float alpha" in source
+    assert [p.name for p in kernel.params] == ["bias", "A", "B", "alpha", "C"]
 
 
 def _with_split_k(prim, split):
@@ -205,4 +285,27 @@ def test_hopper_split_k_matches_torch_on_every_launch(dtype, M, N, K, bm, bn, sp
         kernel(a, b, c)
         assert torch.isfinite(c).all()
         ref = a.double() @ b.double()
+        assert ((c.double() - ref).norm() / ref.norm()) < 1e-2
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("M,N,K,out,staged", [
+    (1000, 1000, 512, "float32", True),     # ragged tiles, split-K, fp32 output through a shared tile
+    (512, 768, 1024, "float16", False),
+    (256, 512, 2048, "bfloat16", True),
+])
+def test_hopper_gemm_epilogue_matches_torch(M, N, K, out, staged):
+    if not _hopper():
+        pytest.skip("needs an sm_90 GPU")
+    dtype = "bfloat16" if out == "bfloat16" else "float16"
+    kernel = tiledsl.compile(_gemm_with_epilogue(M, N, K, out=out, dtype=dtype, staged=staged))
+    assert "wgmma" in kernel.get_kernel_source()
+    tdt = getattr(torch, dtype)
+    for _ in range(2):
+        a, b = torch.randn(M, K, device="cuda", dtype=tdt), torch.randn(K, N, device="cuda", dtype=tdt)
+        bias = torch.randn(N, device="cuda")
+        c = torch.full((M, N), float("nan"), device="cuda", dtype=getattr(torch, out))
+        kernel(bias, a, b, 0.5, c)
+        assert torch.isfinite(c).all()
+        ref = _epilogue_reference(a, b, bias, 0.5)
         assert ((c.double() - ref).norm() / ref.norm()) < 1e-2

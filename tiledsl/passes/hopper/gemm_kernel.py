@@ -21,6 +21,7 @@ The layout facts (descriptor strides, the accumulator register layout, the swizz
 """
 from __future__ import annotations
 
+from tvm import tirx
 from tvm.backend.cuda.lang import SMEMPool
 from tvm.script import tirx as T
 
@@ -77,6 +78,9 @@ def make_gemm_kernel(plan: GemmPlan):
     A_TILE, B_TILE = BM * BK, BN * BK
     TX_BYTES = (A_TILE + B_TILE) * 2
     EPI_COLS = plan.epilogue_cols
+    E = plan.out_bytes
+    BOX_COLS, CHUNK = 128 // E, 16 // E    # output columns per 128-byte TMA box row / per 16-byte swizzle chunk
+    RAGGED = M % BM != 0 or N % BN != 0
     dt, out_dt = plan.dtype, plan.out_dtype
     WGMMA = f"wgmma.mma_async.sync.aligned.m64n{BN}k16.f32.{_PTX_TYPE[dt]}.{_PTX_TYPE[dt]}"
     TMA_LOAD = "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
@@ -92,13 +96,20 @@ def make_gemm_kernel(plan: GemmPlan):
     def sk_call(name, *args, ret="void"):
         return T.cuda.func_call(f"{SK}_{name}", *args, source_code=sk_src[name], return_type=ret)
 
+    def epilogue(acc_value, row, col, tm, tn):
+        """The program's elementwise epilogue on one accumulator element (row, col of tile tm, tn). The padding
+        of ragged tiles is computed too (and never stored), with every load clamped into its tensor."""
+        if not plan.epilogue:
+            return acc_value
+        return plan.epilogue_value(acc_value, row, col, (tm, tn), clamp=RAGGED)
+
     def tile_of(p):
         """(M tile, N tile) of the p-th tile in grouped order: GROUP_M M-tiles share each B tile in L2."""
         first_m = (p // (GROUP_M * GN)) * GROUP_M
         group_size = T.min(GM - first_m, GROUP_M)
         return first_m + (p % (GROUP_M * GN)) % group_size, (p % (GROUP_M * GN)) // group_size
 
-    @T.prim_func
+    @T.prim_func(check_well_formed=False)  # the epilogue may read program parameters added afterwards
     def gemm(A: T.Buffer((M, K), dt), B: T.Buffer(B_SHAPE, dt), C: T.Buffer((M, N), out_dt)):
         A_map: T.let[T.handle("tensormap")] = T.tvm_stack_alloca("tensormap", 1)
         T.call_packed("runtime.cuTensorMapEncodeTiled", A_map, dt, 2, A.data, K, M, K * 2, BK, BM, 1, 1, 0, SW, 3, 0)
@@ -110,8 +121,8 @@ def make_gemm_kernel(plan: GemmPlan):
             T.call_packed("runtime.cuTensorMapEncodeTiled", B_map, dt, 2, B.data, N, K, N * 2, 64, BK, 1, 1, 0, SW,
                           3, 0)
         C_map: T.let[T.handle("tensormap")] = T.tvm_stack_alloca("tensormap", 1)
-        T.call_packed("runtime.cuTensorMapEncodeTiled", C_map, out_dt, 2, C.data, N, M, N * 2, 64, 64, 1, 1, 0, SW,
-                      0, 0)
+        T.call_packed("runtime.cuTensorMapEncodeTiled", C_map, out_dt, 2, C.data, N, M, N * E, BOX_COLS, 64, 1, 1, 0,
+                      SW, 0, 0)
 
         T.device_entry()
         T.attr({"tirx.launch_bounds_min_blocks_per_sm": 1})
@@ -122,7 +133,7 @@ def make_gemm_kernel(plan: GemmPlan):
         pool = T.meta_var(SMEMPool())
         As = pool.alloc((STAGES, BM, BK), dt, align=1024)
         Bs = pool.alloc((STAGES, BN, BK), dt, align=1024)
-        Cs = pool.alloc((NC, EPI_COLS // 64, 64, 64), out_dt, align=1024)
+        Cs = pool.alloc((NC, EPI_COLS // BOX_COLS, 64, BOX_COLS), out_dt, align=1024)
         full = pool.alloc((STAGES,), "uint64", align=8)
         empty = pool.alloc((STAGES,), "uint64", align=8)
         last_flag = pool.alloc((NC,), "int32", align=4)
@@ -227,17 +238,31 @@ def make_gemm_kernel(plan: GemmPlan):
                             for jj in T.unroll(EPI_COLS // 8):
                                 for h in T.unroll(2):
                                     for v in T.vectorized(2):
-                                        Cs[cw, jj // 8, (t // 32) * 16 + (t % 32) // 4 + h * 8,
-                                           ((jj % 8) ^ ((t % 32) // 4)) * 8 + (t % 4) * 2 + v] = T.Cast(
-                                            out_dt, acc[mt * ACC_N + (h2 * (EPI_COLS // 8) + jj) * 4 + h * 2 + v])
+                                        Cs[cw, (jj * 8) // BOX_COLS, (t // 32) * 16 + (t % 32) // 4 + h * 8,
+                                           (((jj * 8 + (t % 4) * 2) % BOX_COLS // CHUNK) ^ ((t % 32) // 4)) * CHUNK +
+                                           (jj * 8 + (t % 4) * 2) % CHUNK + v] = T.Cast(out_dt, epilogue(
+                                            acc[mt * ACC_N + (h2 * (EPI_COLS // 8) + jj) * 4 + h * 2 + v],
+                                            cw * ROWS + mt * 64 + (t // 32) * 16 + (t % 32) // 4 + h * 8,
+                                            h2 * EPI_COLS + jj * 8 + (t % 4) * 2 + v, tm, tn))
                             T.ptx.fence.proxy.async_.shared__cta()
                             T.ptx.bar.sync(T.Cast("uint32", 1 + cw), T.uint32(128))
                             if t == 0:
-                                for sb in T.unroll(EPI_COLS // 64):
-                                    T.ptx[TMA_STORE](T.address_of(C_map), tn * BN + h2 * EPI_COLS + sb * 64,
+                                for sb in T.unroll(EPI_COLS // BOX_COLS):
+                                    T.ptx[TMA_STORE](T.address_of(C_map), tn * BN + h2 * EPI_COLS + sb * BOX_COLS,
                                                      tm * BM + cw * ROWS + mt * 64, Cs.ptr_to([cw, sb, 0, 0]))
                                 T.ptx.cp.async_.bulk.commit_group()
             if tx % 128 == 0:
                 T.ptx.cp.async_.bulk.wait_group(0)
 
-    return gemm.with_attr("global_symbol", plan.name).with_attr("tiledsl.tir_pipeline", "tirx")
+    gemm = gemm.with_attr("global_symbol", plan.name).with_attr("tiledsl.tir_pipeline", "tirx")
+    return _with_program_signature(gemm, plan)
+
+
+def _with_program_signature(kernel, plan: GemmPlan):
+    """``kernel`` taking the program's parameters in the program's order: A, B and C where the program has them,
+    and the program's own other parameters (read by the epilogue) as they are."""
+    if plan.roles == ("A", "B", "C") or not plan.roles:
+        return kernel
+    ours = dict(zip("ABC", kernel.params))
+    params = [ours[role] if role else p for p, role in zip(plan.params, plan.roles)]
+    return tirx.PrimFunc(params, kernel.body, kernel.ret_type, kernel.attrs)

@@ -10,22 +10,30 @@ The program must be exactly (names free, ``T.use_swizzle`` allowed anywhere at t
             T.copy(A[by * BM, k * BK], A_s)
             T.copy(B[k * BK, bx * BN], B_s)      # or B[bx * BN, k * BK] with transpose_B=True
             T.gemm(A_s, B_s, C_f[, transpose_B=True])
-        T.copy(C_f, C[by * BM, bx * BN])
+        for i, j in T.Parallel(BM, BN):          # zero or more elementwise epilogue steps, e.g. bias + ReLU:
+            C_f[i, j] = T.max(C_f[i, j] + bias[bx * BN + j], 0)
+        T.copy(C_f, C[by * BM, bx * BN])         # or through a shared tile: T.copy(C_f, C_s); T.copy(C_s, C[...])
 
 with static M, N, K (N and K multiples of 8; ragged edges are left to TMA, which zero-fills loads past a tensor
-and clips stores, the language's own edge semantics), 16-bit inputs and output, fp32 accumulation, BK = 64 (one 128-byte
-swizzle row) and tiles that fit the wgmma shapes, registers and shared memory. :func:`match_gemm` returns a
-:class:`GemmPlan`, or None with the reason in ``last_reason``.
+and clips stores, the language's own edge semantics), 16-bit inputs, fp32 accumulation, a float16, bfloat16 or
+float32 output, BK = 64 (one 128-byte swizzle row) and tiles that fit the wgmma shapes, registers and shared memory.
+The parameters may come in any order, and others (bias vectors, scales, scalars) may be read by the epilogue steps,
+which see only parameters, i, j, the block indices and constants. :func:`match_gemm` returns a :class:`GemmPlan`,
+or None with the reason in ``last_reason``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
 from tvm import tirx
+from tvm.ir import TensorLoad
 from tvm.sym import Analyzer
 
+import tvm_ffi
+
 from ...ir.ops import is_tile_call
-from ...language.loops import NUM_STAGES_ATTR
+from ...language.loops import NUM_STAGES_ATTR, PARALLEL_ATTR
+from ..rewriter import substitute
 from .match_util import NoMatch as _NoMatch
 from .match_util import const_int as _int
 from .match_util import launches as _launches
@@ -34,6 +42,34 @@ from .match_util import statements as _stmts
 
 _SMEM_LIMIT = 232448  # bytes of dynamic shared memory per block on sm_90
 _SIXTEEN_BIT = ("float16", "bfloat16")
+_OUTPUT_DTYPES = ("float16", "bfloat16", "float32")
+
+
+@dataclass(frozen=True)
+class EpilogueStep:
+    """One ``for i, j in T.Parallel(BM, BN): C_f[i, j] = value`` after the k loop."""
+
+    row: tirx.Var
+    col: tirx.Var
+    value: tirx.PrimExpr
+
+    def apply(self, accumulator, acc_value, row, col, tile_vars, tiles, clamp=False):
+        """``value`` with C_f[i, j] -> ``acc_value``, i/j -> ``row``/``col``, block indices -> ``tiles``; with
+        ``clamp``, every other load's indices are clamped into its tensor (for the padding of ragged tiles, whose
+        values are never stored)."""
+        mapping = {self.row: row, self.col: col, **dict(zip(tile_vars, tiles))}
+
+        def index(ix, dim):
+            ix = substitute(ix, mapping)
+            return tirx.max(tirx.min(ix, dim - 1), 0) if clamp else ix
+
+        def load(node):
+            if node.source.same_as(accumulator):
+                return acc_value
+            return tirx.BufferLoad(node.source, [index(ix, d) for ix, d in zip(node.indices, node.source.ty.shape)])
+
+        value = tvm_ffi.structural_map(self.value, [(TensorLoad, load)])
+        return substitute(value, mapping)
 
 
 @dataclass(frozen=True)
@@ -55,6 +91,21 @@ class GemmPlan:
     num_sms: int = 132
     group_m: int = 8
     split_k: int = 1  # > 1: each output tile is computed by split_k CTAs over K slices, reduced through L2
+    params: tuple = ()  # the program's parameters, in order
+    roles: tuple = ()  # per parameter: "A", "B", "C" or "" (read by the epilogue only)
+    epilogue: tuple = ()  # EpilogueSteps applied to the accumulator, in order, before the store
+    accumulator: object = None  # C_f, the fragment the epilogue steps read
+    tile_vars: tuple = ()  # the block indices of the M and N tiles in the program
+
+    def epilogue_value(self, acc_value, row, col, tiles, clamp=False):
+        """The value stored for accumulator element (row, col) of output tile ``tiles`` (M, N tile index)."""
+        for step in self.epilogue:
+            acc_value = step.apply(self.accumulator, acc_value, row, col, self.tile_vars, tiles, clamp)
+        return acc_value
+
+    @property
+    def out_bytes(self) -> int:
+        return 4 if self.out_dtype == "float32" else 2
 
     @property
     def k_tiles(self) -> int:
@@ -75,12 +126,13 @@ class GemmPlan:
 
     @property
     def epilogue_cols(self) -> int:
-        return min(self.block_N, 128)
+        """Columns staged per epilogue pass: 16 KB per consumer warpgroup."""
+        return min(self.block_N, 256 // self.out_bytes)
 
     @property
     def smem_bytes(self) -> int:
         ring = self.stages * (self.block_M + self.block_N) * self.block_K * 2
-        staging = self.consumers * self.epilogue_cols * 64 * 2
+        staging = self.consumers * self.epilogue_cols * 64 * self.out_bytes
         return ring + staging + 2 * self.stages * 8 + 16  # + the split-K "last CTA" flags
 
 
@@ -138,9 +190,6 @@ def _split_k(plan: GemmPlan, requested: int | None) -> int:
 
 def _match(func, num_sms) -> GemmPlan:
     params = list(func.params)
-    _require(len(params) == 3 and all(isinstance(getattr(p, "ty", None), tirx.BufferType) for p in params),
-             "the kernel does not take exactly three tensors")
-    A, B, C = params
     blocks, threads, body = _launches(func.body)
     _require(len(blocks) == 2 and len(threads) == 1, "the grid is not 2-d with 1-d threads")
     thread_count = _int(threads[0][1], "threads")
@@ -148,8 +197,9 @@ def _match(func, num_sms) -> GemmPlan:
     stmts = [s for s in stmts if not (isinstance(s, tirx.Evaluate) and is_tile_call(s.value, "use_swizzle"))]
     allocs = [s for s in stmts if isinstance(s, tirx.AllocBuffer)]
     rest = [s for s in stmts if not isinstance(s, tirx.AllocBuffer)]
-    _require(len(allocs) == 3 and len(rest) == 3, "the block body is not (3 allocations, clear, loop, store)")
-    clear, loop, store = rest
+    _require(len(allocs) in (3, 4) and len(rest) >= 3,
+             "the block body is not (allocations, clear, pipelined loop, epilogue loops, store)")
+    clear, loop, *epilogue_stmts, store = rest
     _require(isinstance(clear, tirx.Evaluate) and is_tile_call(clear.value, "fill"), "no T.clear of the accumulator")
     _require(isinstance(loop, tirx.For) and NUM_STAGES_ATTR in loop.annotations, "no T.Pipelined loop")
     _require(isinstance(store, tirx.Evaluate) and is_tile_call(store.value, "copy"), "no final T.copy")
@@ -162,18 +212,28 @@ def _match(func, num_sms) -> GemmPlan:
     a_s, b_s, c_f = (r.source for r in gemm.args)
     _require(not bool(gemm.attrs["transpose_A"]), "transpose_A is not supported by the wgmma path")
     b_k_major = bool(gemm.attrs["transpose_B"])
-    _require(copy_a.args[0].source.same_as(A) and copy_a.args[1].source.same_as(a_s), "A is not copied into A's tile")
-    _require(copy_b.args[0].source.same_as(B) and copy_b.args[1].source.same_as(b_s), "B is not copied into B's tile")
+    A, B = copy_a.args[0].source, copy_b.args[0].source
+    _require(copy_a.args[1].source.same_as(a_s), "A is not copied into A's tile")
+    _require(copy_b.args[1].source.same_as(b_s), "B is not copied into B's tile")
     fill_dst, fill_value = clear.value.args
     _require(fill_dst.source.same_as(c_f) and isinstance(fill_value, tirx.FloatImm) and float(fill_value.value) == 0,
              "the accumulator is not cleared to zero")
-    _require(store.value.args[0].source.same_as(c_f) and store.value.args[1].source.same_as(C),
-             "the accumulator is not copied to C")
+    if epilogue_stmts and _is_shared_staging(epilogue_stmts[-1], c_f, store.value, allocs):
+        epilogue_stmts = epilogue_stmts[:-1]  # T.copy(C_f, C_s); T.copy(C_s, C): the same as T.copy(C_f, C)
+        store_from = c_f
+    else:
+        _require(len(allocs) == 3, "an allocation is neither a tile of A or B nor the accumulator")
+        store_from = store.value.args[0].source
+    _require(store_from.same_as(c_f), "the accumulator is not copied to C")
+    C = store.value.args[1].source
+    _require(all(any(x.same_as(p) for p in params) for x in (A, B, C)) and not A.same_as(B) and
+             not C.same_as(A) and not C.same_as(B), "A, B and C are not three distinct tensor parameters")
 
     dtype, out_dtype, acc_dtype = str(A.ty.dtype), str(C.ty.dtype), str(c_f.ty.dtype)
     _require(dtype in _SIXTEEN_BIT and str(B.ty.dtype) == dtype, "inputs are not both float16 or both bfloat16")
-    _require(out_dtype in _SIXTEEN_BIT, "the output is not 16-bit")
+    _require(out_dtype in _OUTPUT_DTYPES, "the output is not float16, bfloat16 or float32")
     _require(acc_dtype == "float32", "the accumulator is not float32")
+    _require(len(A.ty.shape) == 2 and len(B.ty.shape) == 2 and len(C.ty.shape) == 2, "A, B or C is not 2-d")
     M, K = (_int(s, "M/K") for s in A.ty.shape)
     N = _int(C.ty.shape[1], "N")
     BM, BK = (_int(s, "the A tile") for s in a_s.ty.shape)
@@ -191,14 +251,73 @@ def _match(func, num_sms) -> GemmPlan:
     stages = max(int(loop.annotations[NUM_STAGES_ATTR]), 2)
     _require(_int(loop.min, "loop start") == 0 and _int(loop.extent, "the k loop") == -(-K // BK),
              "the k loop is not 0..ceildiv(K, BK)")
-    _check_regions(copy_a, copy_b, store.value, blocks, loop.loop_var, BM, BN, BK, b_k_major)
+    tile_m, tile_n = _check_regions(copy_a, copy_b, store.value, blocks, loop.loop_var, BM, BN, BK, b_k_major)
+    epilogue = tuple(_epilogue_step(s, c_f, BM, BN, params, (tile_m, tile_n)) for s in epilogue_stmts)
     name = str(func.attrs["global_symbol"]) if func.attrs is not None and "global_symbol" in func.attrs else "gemm"
-    plan = GemmPlan(name, M, N, K, BM, BN, BK, stages, consumers, dtype, out_dtype, b_k_major, num_sms)
+    roles = tuple("A" if p.same_as(A) else "B" if p.same_as(B) else "C" if p.same_as(C) else "" for p in params)
+    plan = GemmPlan(name, M, N, K, BM, BN, BK, stages, consumers, dtype, out_dtype, b_k_major, num_sms,
+                    params=tuple(params), roles=roles, epilogue=epilogue, accumulator=c_f, tile_vars=(tile_m, tile_n))
     _require(plan.smem_bytes <= _SMEM_LIMIT, f"needs {plan.smem_bytes} B of shared memory")
     return plan
 
 
-def _check_regions(copy_a, copy_b, store, blocks, k, BM, BN, BK, b_k_major) -> None:
+def _is_shared_staging(stmt, c_f, store, allocs) -> bool:
+    """``T.copy(C_f, C_s)`` right before ``T.copy(C_s, C)``, C_s a whole-tile shared allocation."""
+    if not (isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "copy")):
+        return False
+    src, dst = (r.source for r in stmt.value.args)
+    staged = store.args[0].source
+    return (src.same_as(c_f) and dst.same_as(staged) and len(allocs) == 4 and
+            str(staged.scope()).startswith("shared") and
+            [int(x) for x in staged.ty.shape] == [int(x) for x in c_f.ty.shape])
+
+
+def _parallel_nest(stmt):
+    """(loop vars, extents, innermost body) of a ``T.Parallel`` nest, or None."""
+    loop_vars, extents = [], []
+    while isinstance(stmt, tirx.For) and PARALLEL_ATTR in stmt.annotations:
+        _require(isinstance(stmt.min, tirx.IntImm) and int(stmt.min) == 0, "a T.Parallel loop does not start at 0")
+        loop_vars.append(stmt.loop_var)
+        extents.append(_int(stmt.extent, "a T.Parallel extent"))
+        stmt = stmt.body
+    return (loop_vars, extents, stmt) if loop_vars else None
+
+
+def _epilogue_step(stmt, c_f, BM, BN, params, tile_vars) -> EpilogueStep:
+    """An elementwise update of the accumulator, ``for i, j in T.Parallel(BM, BN): C_f[i, j] = f(C_f[i, j], ...)``,
+    where f reads only parameters, the loop and block indices and constants."""
+    nest = _parallel_nest(stmt)
+    _require(nest is not None, "a statement between the k loop and the store is not an elementwise "
+                               "T.Parallel update of the accumulator")
+    loop_vars, extents, body = nest
+    _require(extents == [BM, BN] and isinstance(body, tirx.BufferStore) and body.buffer.same_as(c_f) and
+             len(body.indices) == 2 and all(ix.same_as(v) for ix, v in zip(body.indices, loop_vars)),
+             "the epilogue loop is not C_f[i, j] = ... over T.Parallel(block_M, block_N)")
+    i, j = loop_vars
+    allowed = [i, j, c_f, *tile_vars, *params]
+    problems = []
+
+    def check_load(load):
+        if load.source.same_as(c_f):
+            if not (len(load.indices) == 2 and load.indices[0].same_as(i) and load.indices[1].same_as(j)):
+                problems.append("reads the accumulator at another element than [i, j]")
+        elif not any(load.source.same_as(p) for p in params):
+            problems.append(f"reads {load.source.name}, which is not a parameter")
+
+    def check_var(var):
+        if isinstance(getattr(var, "ty", None), tirx.BufferType):
+            return  # a buffer: check_load judges its use
+        if not any(var.same_as(a) for a in allowed):
+            problems.append(f"uses {var.name}")
+
+    tvm_ffi.structural_walk(body.value, [(TensorLoad, check_load), (tirx.Var, check_var)])
+    if problems:
+        raise _NoMatch(f"the epilogue {problems[0]}")
+    return EpilogueStep(i, j, body.value)
+
+
+def _check_regions(copy_a, copy_b, store, blocks, k, BM, BN, BK, b_k_major):
+    """The (M tile, N tile) block variables, after checking every copy's tile origin."""
     analyzer = Analyzer()
     by_m = [v for v, _ in blocks]
     a_min = [r.min for r in copy_a.args[0].region]
@@ -213,5 +332,5 @@ def _check_regions(copy_a, copy_b, store, blocks, k, BM, BN, BK, b_k_major) -> N
                 same(c_min[1], tn * BN):
             expect_b = (tn * BN, k * BK) if b_k_major else (k * BK, tn * BN)
             _require(same(b_min[0], expect_b[0]) and same(b_min[1], expect_b[1]), "B's tile origin is unusual")
-            return
+            return tm, tn
     raise _NoMatch("the tile origins are not (by * BM, k * BK) / (by * BM, bx * BN)")

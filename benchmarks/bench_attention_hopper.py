@@ -6,7 +6,9 @@ The tile program is ``examples/flash_attention.py`` (Q/K/V/O in [B, S, H, D], bl
 256 threads); ``tiledsl.compile`` replaces it with the kernel of ``tiledsl/passes/hopper/attention_kernel.py``. Each
 kernel variant is first checked against fp32 SDPA with a NaN-poisoned output (the full benchmark shape, batches 0
 and B-1, and a few small shapes), then timed with ``tiledsl.profiler.do_bench`` (CUDA events, L2 flushed, median).
-Ratio = SDPA time / our time, per round; TFLOP/s = 4 * B * H * S^2 * D / t (half of that for causal).
+The entry "tuned" is the configuration (kernel variant, block_N) that tiledsl's autotuner picks, every candidate
+checked against fp32 SDPA. Ratio = SDPA time / our time, per round; TFLOP/s = 4 * B * H * S^2 * D / t (half of
+that for causal).
 Prints a JSON report (and writes it to $OUT/bench_attention_hopper.json when OUT is set).
 
     python benchmarks/bench_attention_hopper.py [--shape 8,32,4096,128] [--rounds 7]
@@ -45,6 +47,45 @@ def program(B, H, S, D, causal, bm=128, bn=128, variant=None):
     return prim.with_attr(VARIANT_ATTR, variant) if variant else prim
 
 
+EXAMPLE = str(ROOT / "examples" / "flash_attention.py")
+
+
+def attention_factory(B, H, S, D, causal, block_N=128, variant="persistent"):
+    """The example's program (block_M = 128, 256 threads) with a Hopper kernel variant; loads the example by path,
+    so the autotuner's workers can rebuild it."""
+    import importlib.util
+
+    from tiledsl.passes.hopper.attention_match import VARIANT_ATTR
+
+    spec = importlib.util.spec_from_file_location("bench_example_attention", EXAMPLE)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    prim = example.flash_attention.get_tir(B, H, S, D, causal, block_M=128, block_N=block_N, num_stages=2,
+                                           threads=256)
+    return prim.with_attr(VARIANT_ATTR, variant)
+
+
+def sdpa_reference(Q, K, V, causal=False):
+    """SDPA on [B, S, H, D] tensors (the autotuner passes them upcast to float32)."""
+    return F.scaled_dot_product_attention(Q.transpose(1, 2), K.transpose(1, 2), V.transpose(1, 2),
+                                          is_causal=causal).transpose(1, 2)
+
+
+def tune(B, H, S, D, causal):
+    """(config, tuning seconds, trials) picked by tiledsl's autotuner over the variants and block_N."""
+    import functools
+
+    variants = ("tile", "tile_nopp") if causal else ("persistent", "tile", "persistent_nopp", "tile_nopp")
+    space = [dict(variant=v, block_N=bn) for v in variants for bn in (128, 64)]
+    t0 = time.perf_counter()
+    tuner = tiledsl.AutoTuner.from_kernel(tiledsl.jit(out_idx=[-1])(attention_factory), configs=space)
+    tuner.set_profile_args(warmup=5, rep=20, timeout=120, ref_prog=functools.partial(sdpa_reference, causal=causal))
+    tuner.set_kernel_parameters((B, H, S, D, causal))
+    result = tuner.run()
+    trials = [{"config": t.config, "status": t.status, "latency_ms": t.latency} for t in result.trials]
+    return result.config, round(time.perf_counter() - t0, 2), trials
+
+
 def rel_error(kernel, q, k, v, causal, batches=None):
     """(relative error vs fp32 SDPA over the checked batches, all outputs finite) with a NaN-poisoned output."""
     out = torch.full_like(q, float("nan"))
@@ -78,18 +119,25 @@ def check_small(report):
                 print(json.dumps(entry), flush=True)
 
 
-def bench(B, H, S, D, causal, variants, rounds, report):
+def bench(B, H, S, D, causal, variants, rounds, report, tuned=True):
     flops = 4 * B * H * S * S * D / (2 if causal else 1)
+    programs = {variant: program(B, H, S, D, causal, variant=variant) for variant in variants}
+    tuning = None
+    if tuned:
+        config, seconds, trials = tune(B, H, S, D, causal)
+        tuning = {"config": config, "tuning_s": seconds, "trials": trials}
+        programs["tuned"] = attention_factory(B, H, S, D, causal, **config)
+        variants = [*variants, "tuned"]
     q, k, v = (torch.randn(B, S, H, D, device="cuda", dtype=torch.float16) for _ in range(3))
     qt, kt, vt = (x.transpose(1, 2).contiguous() for x in (q, k, v))  # [B, H, S, D] for SDPA
     out = torch.empty_like(q)
-    res = {"shape": [B, H, S, D], "causal": causal, "variants": {}}
+    res = {"shape": [B, H, S, D], "causal": causal, "variants": {}, "tuning": tuning}
     fns = {"sdpa": lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)}
     for variant in variants:
         entry = {}
         try:
             t0 = time.perf_counter()
-            kernel = tiledsl.compile(program(B, H, S, D, causal, variant=variant))
+            kernel = tiledsl.compile(programs[variant])
             entry["compile_s"] = round(time.perf_counter() - t0, 2)
             entry["specialized"] = "wgmma" in kernel.get_kernel_source()
             rel, finite = rel_error(kernel, q, k, v, causal, batches=[0, B - 1])
@@ -159,6 +207,7 @@ def main():
     ap.add_argument("--causal-variants", default="tile")
     ap.add_argument("--no-small", action="store_true")
     ap.add_argument("--small-only", action="store_true")
+    ap.add_argument("--no-tune", action="store_true", help="time the named variants only, no autotuned entry")
     args = ap.parse_args()
     if args.smoke:
         return smoke(args.smoke)
@@ -181,7 +230,7 @@ def main():
         if not variants:
             continue
         try:
-            bench(B, H, S, D, causal, variants, args.rounds, report)
+            bench(B, H, S, D, causal, variants, args.rounds, report, tuned=not args.no_tune)
         except Exception:
             report["results"].append({"causal": causal, "error": traceback.format_exc()[-3000:]})
         save()

@@ -1,12 +1,11 @@
-"""Large GEMMs on an H100/H200 through tiledsl's Hopper path (warp-specialized TMA + wgmma), against cuBLAS
+"""GEMMs on an H100/H200 through tiledsl's Hopper path (warp-specialized TMA + wgmma), against cuBLAS
 (torch.matmul) timed in alternating rounds in the same run. The tile configuration (and for few-row GEMMs the
-split-K factor) is picked by timing a small space first. Prints a JSON report (and writes it to
-$OUT/bench_gemm_hopper.json when OUT is set).
+split-K factor) is picked first by tiledsl's autotuner over a small space, every candidate checked against A @ B.
+Prints a JSON report (and writes it to $OUT/bench_gemm_hopper.json when OUT is set).
 
     python benchmarks/bench_gemm_hopper.py [--shapes 4096x4096x4096,16x4096x4096] [--dtypes float16,bfloat16]
 """
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -20,9 +19,7 @@ from tiledsl.passes.hopper import gemm_match
 from tiledsl.profiler import do_bench
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("bench_example_gemm", ROOT / "examples" / "gemm.py")
-_example = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_example)
+EXAMPLE = str(ROOT / "examples" / "gemm.py")
 
 SPACE = [  # (block_M, block_N, threads, num_stages, split_k); split_k None = the Hopper path's own choice
     (128, 256, 256, 4, None), (128, 256, 256, 3, None), (128, 128, 256, 4, None), (128, 128, 128, 4, None),
@@ -33,6 +30,25 @@ SKINNY_SPACE = [  # few rows: memory-bound on B; small tiles, deep pipelines, K 
     (64, 128, 128, 6, None), (64, 128, 128, 6, 2), (64, 128, 128, 8, 8), (64, 256, 128, 4, None),
     (64, 64, 128, 8, 4),
 ]
+
+
+def gemm_factory(M, N, K, block_M=128, block_N=128, threads=256, num_stages=3, split_k=0, dtype="float16"):
+    """``examples/gemm.py``'s program for one config; ``split_k`` > 0 forces the Hopper path's split-K factor
+    (0: its own choice). Loads the example by path, so the autotuner's workers can rebuild it."""
+    import importlib.util
+
+    from tiledsl.passes.hopper import gemm_match
+
+    spec = importlib.util.spec_from_file_location("bench_example_gemm", EXAMPLE)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    prim = example.matmul.get_tir(M, N, K, block_M=block_M, block_N=block_N, block_K=64, threads=threads,
+                                  num_stages=num_stages, dtype=dtype)
+    return prim.with_attr(gemm_match.SPLIT_K_ATTR, split_k) if split_k else prim
+
+
+def ref_matmul(A, B):
+    return A @ B
 
 
 def tflops(M, N, K, ms):
@@ -50,32 +66,19 @@ def bench_shape(M, N, K, dtype, rounds):
     tdt = getattr(torch, dtype)
     a, b = torch.randn(M, K, device="cuda", dtype=tdt), torch.randn(K, N, device="cuda", dtype=tdt)
     out = torch.empty(M, N, device="cuda", dtype=tdt)
-    candidates = {}
+    space = [dict(block_M=bm, block_N=bn, threads=t, num_stages=st, split_k=sk or 0)
+             for bm, bn, t, st, sk in (SKINNY_SPACE if M < 256 else SPACE)]
     t0 = time.perf_counter()
-    for bm, bn, threads, stages, split in (SKINNY_SPACE if M < 256 else SPACE):
-        prim = _example.matmul.get_tir(M, N, K, block_M=bm, block_N=bn, block_K=64, threads=threads,
-                                       num_stages=stages, dtype=dtype)
-        if split is not None:
-            prim = prim.with_attr(gemm_match.SPLIT_K_ATTR, split)
-        plan = gemm_match.match_gemm(prim)
-        if plan is None:
-            continue
-        cfg = (bm, bn, threads, stages, plan.split_k)
-        if cfg in candidates:
-            continue
-        kernel = tiledsl.compile(prim)
-        if "wgmma" not in kernel.get_kernel_source():
-            continue
-        rel, finite = check(kernel, a, b)
-        if not finite or rel > 1e-2:
-            candidates[cfg] = {"error": f"rel {rel}, finite {finite}"}
-            continue
-        ms = do_bench(lambda: kernel(a, b, out), warmup=10, rep=30)
-        candidates[cfg] = {"ms": ms, "rel_err": rel, "kernel": kernel}
+    tuner = tiledsl.AutoTuner.from_kernel(tiledsl.jit(out_idx=[-1])(gemm_factory), configs=space)
+    tuner.set_profile_args(warmup=10, rep=30, timeout=120, ref_prog=ref_matmul)
+    tuner.set_kernel_parameters((M, N, K), {"dtype": dtype})
+    result = tuner.run()
     select_s = time.perf_counter() - t0
-    ok = {k: v for k, v in candidates.items() if "ms" in v}
-    best_cfg = min(ok, key=lambda k: ok[k]["ms"])
-    best = ok[best_cfg]["kernel"]
+    best_cfg = result.config
+    prim = gemm_factory(M, N, K, dtype=dtype, **best_cfg)
+    plan = gemm_match.match_gemm(prim)
+    best = tiledsl.compile(prim)  # the winner again, without out_idx: timed with a preallocated output
+    assert "wgmma" in best.get_kernel_source()
     ratios, ours_ms, cublas_ms = [], [], []
     for _ in range(rounds):  # alternate: cuBLAS, ours
         t_ref = do_bench(lambda: torch.matmul(a, b, out=out), warmup=10, rep=50)
@@ -85,10 +88,9 @@ def bench_shape(M, N, K, dtype, rounds):
         ratios.append(t_ref / t_ours)
     rel, finite = check(best, a, b)
     return {
-        "shape": [M, N, K], "dtype": dtype, "best_config": dict(zip(("block_M", "block_N", "threads", "num_stages", "split_k"),
-                                                                   best_cfg)),
-        "selection_s": round(select_s, 2),
-        "candidates": {str(k): {kk: vv for kk, vv in v.items() if kk != "kernel"} for k, v in candidates.items()},
+        "shape": [M, N, K], "dtype": dtype, "best_config": best_cfg, "split_k_used": plan.split_k,
+        "tuning_s": round(select_s, 2),
+        "trials": [{"config": t.config, "status": t.status, "latency_ms": t.latency} for t in result.trials],
         "tiledsl_tflops_median": round(tflops(M, N, K, statistics.median(ours_ms)), 1),
         "cublas_tflops_median": round(tflops(M, N, K, statistics.median(cublas_ms)), 1),
         "tiledsl_us_median": round(statistics.median(ours_ms) * 1e3, 2),

@@ -5,6 +5,7 @@
 #   tests   every GPU test (pytest -m gpu) and every example on the GPU
 #   gemm    the GEMM benchmarks (large and skinny)
 #   bench   host time per launch, softmax/RMSNorm (generic lowering), flash attention
+#   attention  flash attention (tuned and fixed variants), host time per launch
 set -u
 PY=${PY:-/opt/torch/.venv/bin/python3}
 OUT=${OUT:-/tmp/device_out}
@@ -33,10 +34,15 @@ case "${1:-quick}" in
     TAIL=5 run gemm_skinny 300 "$PY" benchmarks/bench_gemm_hopper.py --shapes 16x4096x4096,128x4096x4096 --rounds 5
     mv "$OUT/bench_gemm_hopper.json" "$OUT/gemm_skinny.json"
     ;;
+  attention)
+    TAIL=12 run attention 420 "$PY" benchmarks/bench_attention_hopper.py --no-small --rounds 7 \
+      --variants persistent,tile --causal-variants tile
+    run launch 120 "$PY" benchmarks/bench_launch.py
+    ;;
   bench)
     run launch 120 "$PY" benchmarks/bench_launch.py
     TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=12 run norms 120 "$PY" benchmarks/bench_cuda.py --only softmax,rmsnorm
-    TAIL=12 run attention 300 "$PY" benchmarks/bench_attention_hopper.py --no-small --rounds 7 \
+    TAIL=12 run attention 420 "$PY" benchmarks/bench_attention_hopper.py --no-small --rounds 7 \
       --variants persistent,tile --causal-variants tile
     ;;
 esac

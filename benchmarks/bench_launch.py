@@ -1,6 +1,6 @@
 """Host time per launch of a tiny kernel: tiledsl's JITKernel (inputs only / with an allocated output) against
-torch.add, the same loop for each (calls back to back, one synchronize at the end, best of 5 rounds), plus the
-allocation calls an output costs by itself. Prints JSON (and writes it to $OUT/bench_launch.json when OUT is set).
+torch.add, the same loop for each (calls back to back, one synchronize at the end; the functions take turns in
+each of 7 rounds, best round kept), plus the allocation calls an output costs by itself. Prints JSON (and writes it to $OUT/bench_launch.json when OUT is set).
 
     python benchmarks/bench_launch.py
 """
@@ -25,18 +25,22 @@ def add_one(N):
     return kernel
 
 
-def per_call_us(fn, calls=20000, rounds=5):
-    for _ in range(1000):
-        fn()
+def per_call_us(fns: dict, calls=20000, rounds=7) -> dict:
+    """Best per-call microseconds of each function; the functions take turns within every round, so a slow spell
+    of the host hits all of them alike."""
     sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
-    sync()
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(calls):
+    for fn in fns.values():
+        for _ in range(1000):
             fn()
-        sync()
-        best = min(best, (time.perf_counter() - start) / calls * 1e6)
+    sync()
+    best = {name: float("inf") for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            sync()
+            best[name] = min(best[name], (time.perf_counter() - start) / calls * 1e6)
     return best
 
 
@@ -46,22 +50,24 @@ def main():
     dev = a.device
     in_place = add_one(1)
     with_output = tiledsl.compile(add_one.get_tir(1), out_idx=[-1])
+    calls = per_call_us({
+        "tiledsl_in_place_us": lambda: in_place(a, b),
+        "tiledsl_allocating_output_us": lambda: with_output(a),
+        "torch_add_out_us": lambda: torch.add(a, 1.0, out=b),
+        "torch_add_us": lambda: torch.add(a, 1.0),
+    })
+    allocs = per_call_us({
+        "torch.empty(shape, dtype, device=a.device)": lambda: torch.empty((1,), dtype=torch.float32, device=a.device),
+        "torch.empty(shape, dtype, device=<cached device>)": lambda: torch.empty((1,), dtype=torch.float32, device=dev),
+        "a.new_empty(shape)": lambda: a.new_empty((1,)),
+        "torch.empty_like(a)": lambda: torch.empty_like(a),
+    })
     report = {
         "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
         "date": time.strftime("%Y-%m-%d"),
         "torch": torch.__version__,
-        "tiledsl_in_place_us": per_call_us(lambda: in_place(a, b)),
-        "tiledsl_allocating_output_us": per_call_us(lambda: with_output(a)),
-        "torch_add_out_us": per_call_us(lambda: torch.add(a, 1.0, out=b)),
-        "torch_add_us": per_call_us(lambda: torch.add(a, 1.0)),
-        "alloc_only": {
-            "torch.empty(shape, dtype, device=a.device)": per_call_us(
-                lambda: torch.empty((1,), dtype=torch.float32, device=a.device)),
-            "torch.empty(shape, dtype, device=<cached device>)": per_call_us(
-                lambda: torch.empty((1,), dtype=torch.float32, device=dev)),
-            "a.new_empty(shape)": per_call_us(lambda: a.new_empty((1,))),
-            "torch.empty_like(a)": per_call_us(lambda: torch.empty_like(a)),
-        },
+        **calls,
+        "alloc_only": allocs,
     }
     print(json.dumps(report, indent=1))
     if os.environ.get("OUT"):

@@ -41,16 +41,33 @@ SMALL = [  # (B, H, S, D, block_M, block_N): extra correctness shapes
 ]
 
 
+SETTINGS = {"groups": 1, "dtype": "float16"}  # --groups / --dtype: grouped-query attention, bfloat16
+
+
+def inputs(B, H, S, D):
+    """Random q [B, S, H, D] and k, v [B, S, H / groups, D] in the benchmark's dtype."""
+    dt, kv_heads = getattr(torch, SETTINGS["dtype"]), H // SETTINGS["groups"]
+    return (torch.randn(B, S, H, D, device="cuda", dtype=dt),
+            *(torch.randn(B, S, kv_heads, D, device="cuda", dtype=dt) for _ in range(2)))
+
+
+def sdpa(q, k, v, causal):
+    """torch SDPA on [B, H, S, D] tensors (K/V with fewer heads under grouped-query attention)."""
+    if SETTINGS["groups"] > 1:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
+    return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+
+
 def program(B, H, S, D, causal, bm=128, bn=128, variant=None):
     prim = _example.flash_attention.get_tir(B, H, S, D, causal, block_M=bm, block_N=bn, num_stages=2,
-                                            threads=2 * bm)
+                                            threads=2 * bm, **SETTINGS)
     return prim.with_attr(VARIANT_ATTR, variant) if variant else prim
 
 
 EXAMPLE = str(ROOT / "examples" / "flash_attention.py")
 
 
-def attention_factory(B, H, S, D, causal, block_N=128, variant="persistent"):
+def attention_factory(B, H, S, D, causal, block_N=128, variant="persistent", groups=1, dtype="float16"):
     """The example's program (block_M = 128, 256 threads) with a Hopper kernel variant; loads the example by path,
     so the autotuner's workers can rebuild it."""
     import importlib.util
@@ -61,12 +78,14 @@ def attention_factory(B, H, S, D, causal, block_N=128, variant="persistent"):
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
     prim = example.flash_attention.get_tir(B, H, S, D, causal, block_M=128, block_N=block_N, num_stages=2,
-                                           threads=256)
+                                           threads=256, groups=groups, dtype=dtype)
     return prim.with_attr(VARIANT_ATTR, variant)
 
 
 def sdpa_reference(Q, K, V, causal=False):
-    """SDPA on [B, S, H, D] tensors (the autotuner passes them upcast to float32)."""
+    """SDPA on [B, S, H, D] tensors (the autotuner passes them upcast to float32), K/V heads repeated."""
+    groups = Q.shape[2] // K.shape[2]
+    K, V = (x.repeat_interleave(groups, dim=2) for x in (K, V))
     return F.scaled_dot_product_attention(Q.transpose(1, 2), K.transpose(1, 2), V.transpose(1, 2),
                                           is_causal=causal).transpose(1, 2)
 
@@ -80,7 +99,7 @@ def tune(B, H, S, D, causal):
     t0 = time.perf_counter()
     tuner = tiledsl.AutoTuner.from_kernel(tiledsl.jit(out_idx=[-1])(attention_factory), configs=space)
     tuner.set_profile_args(warmup=5, rep=20, timeout=120, ref_prog=functools.partial(sdpa_reference, causal=causal))
-    tuner.set_kernel_parameters((B, H, S, D, causal))
+    tuner.set_kernel_parameters((B, H, S, D, causal), dict(SETTINGS))
     result = tuner.run()
     trials = [{"config": t.config, "status": t.status, "latency_ms": t.latency} for t in result.trials]
     return result.config, round(time.perf_counter() - t0, 2), trials
@@ -94,8 +113,7 @@ def rel_error(kernel, q, k, v, causal, batches=None):
     finite = bool(torch.isfinite(out).all())
     num = den = 0.0
     for b in (batches if batches is not None else range(q.shape[0])):
-        ref = F.scaled_dot_product_attention(*(x[b:b + 1].float().transpose(1, 2) for x in (q, k, v)),
-                                             is_causal=causal).transpose(1, 2)
+        ref = sdpa_reference(*(x[b:b + 1].float() for x in (q, k, v)), causal=causal)
         num += float((out[b:b + 1].float() - ref).norm() ** 2)
         den += float(ref.norm() ** 2)
     return (num / den) ** 0.5, finite
@@ -110,7 +128,7 @@ def check_small(report):
                 try:
                     kernel = tiledsl.compile(program(B, H, S, D, causal, bm, bn, variant))
                     entry["specialized"] = "wgmma" in kernel.get_kernel_source()
-                    q, k, v = (torch.randn(B, S, H, D, device="cuda", dtype=torch.float16) for _ in range(3))
+                    q, k, v = inputs(B, H, S, D)
                     rel, finite = rel_error(kernel, q, k, v, causal)
                     entry.update(rel_err=rel, finite=finite, ok=bool(finite and rel < 2e-3 and entry["specialized"]))
                 except Exception as err:  # record and go on: one broken shape must not hide the others
@@ -126,13 +144,13 @@ def bench(B, H, S, D, causal, variants, rounds, report, tuned=True):
     if tuned:
         config, seconds, trials = tune(B, H, S, D, causal)
         tuning = {"config": config, "tuning_s": seconds, "trials": trials}
-        programs["tuned"] = attention_factory(B, H, S, D, causal, **config)
+        programs["tuned"] = attention_factory(B, H, S, D, causal, **config, **SETTINGS)
         variants = [*variants, "tuned"]
-    q, k, v = (torch.randn(B, S, H, D, device="cuda", dtype=torch.float16) for _ in range(3))
+    q, k, v = inputs(B, H, S, D)
     qt, kt, vt = (x.transpose(1, 2).contiguous() for x in (q, k, v))  # [B, H, S, D] for SDPA
     out = torch.empty_like(q)
     res = {"shape": [B, H, S, D], "causal": causal, "variants": {}, "tuning": tuning}
-    fns = {"sdpa": lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)}
+    fns = {"sdpa": lambda: sdpa(qt, kt, vt, causal)}
     for variant in variants:
         entry = {}
         try:
@@ -147,8 +165,8 @@ def bench(B, H, S, D, causal, variants, rounds, report, tuned=True):
         except Exception as err:
             entry["error"] = f"{type(err).__name__}: {err}"[:2000]
         res["variants"][variant] = entry
-    sdpa_ref = F.scaled_dot_product_attention(*(x[:1].float() for x in (qt, kt, vt)), is_causal=causal)
-    sdpa_half = F.scaled_dot_product_attention(qt[:1], kt[:1], vt[:1], is_causal=causal)
+    sdpa_ref = sdpa(*(x[:1].float() for x in (qt, kt, vt)), causal)
+    sdpa_half = sdpa(qt[:1], kt[:1], vt[:1], causal)
     res["sdpa_fp16_rel_err_batch0"] = float((sdpa_half.float() - sdpa_ref).norm() / sdpa_ref.norm())
     times = {name: [] for name in fns}
     for r in range(rounds):  # every function in every round; order fixed in round 0, then shuffled
@@ -176,8 +194,7 @@ def bench(B, H, S, D, causal, variants, rounds, report, tuned=True):
             torch.cuda.synchronize()
             num = den = 0.0
             for b in (0, B - 1):
-                ref = F.scaled_dot_product_attention(*(x[b:b + 1].float() for x in (qt, kt, vt)),
-                                                     is_causal=causal).transpose(1, 2)
+                ref = sdpa(*(x[b:b + 1].float() for x in (qt, kt, vt)), causal).transpose(1, 2)
                 num += float((out[b:b + 1].float() - ref).norm() ** 2)
                 den += float(ref.norm() ** 2)
             res["variants"][variant]["rel_err_after_timing"] = (num / den) ** 0.5
@@ -192,7 +209,7 @@ def smoke(spec):
     causal = flag == "causal"
     B, H, S, D = 2, 8, 512, 128
     kernel = tiledsl.compile(program(B, H, S, D, causal, variant=variant))
-    q, k, v = (torch.randn(B, S, H, D, device="cuda", dtype=torch.float16) for _ in range(3))
+    q, k, v = inputs(B, H, S, D)
     rel, finite = rel_error(kernel, q, k, v, causal)
     ok = finite and rel < 2e-3 and "wgmma" in kernel.get_kernel_source()
     print(f"SMOKE_{'OK' if ok else 'FAIL'} {spec} rel_err={rel:.3e} finite={finite}", flush=True)
@@ -208,12 +225,15 @@ def main():
     ap.add_argument("--no-small", action="store_true")
     ap.add_argument("--small-only", action="store_true")
     ap.add_argument("--no-tune", action="store_true", help="time the named variants only, no autotuned entry")
+    ap.add_argument("--groups", type=int, default=1, help="query heads per K/V head (grouped-query attention)")
+    ap.add_argument("--dtype", default="float16", choices=["float16", "bfloat16"])
     args = ap.parse_args()
+    SETTINGS.update(groups=args.groups, dtype=args.dtype)
     if args.smoke:
         return smoke(args.smoke)
     B, H, S, D = (int(x) for x in args.shape.split(","))
     report = {"device": torch.cuda.get_device_name(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "torch": torch.__version__, "checks": [], "results": []}
+              "torch": torch.__version__, "settings": dict(SETTINGS), "checks": [], "results": []}
     out_dir = os.environ.get("OUT")
 
     def save():

@@ -6,6 +6,7 @@
 #   gemm    the GEMM benchmarks (large and skinny)
 #   bench   host time per launch, softmax/RMSNorm (generic lowering), flash attention
 #   attention  flash attention (tuned and fixed variants), host time per launch
+#   gqa     the attention tests and examples, then grouped-query attention in bfloat16 (4 query heads per K/V head)
 set -u
 PY=${PY:-/opt/torch/.venv/bin/python3}
 OUT=${OUT:-/tmp/device_out}
@@ -38,6 +39,13 @@ case "${1:-quick}" in
     TAIL=12 run attention 420 "$PY" benchmarks/bench_attention_hopper.py --no-small --rounds 7 \
       --variants persistent,tile --causal-variants tile
     run launch 120 "$PY" benchmarks/bench_launch.py
+    ;;
+  gqa)
+    TAIL=4 run attention_tests 300 "$PY" -m pytest -q -p no:cacheprovider -ra testing/test_hopper_attention.py \
+      testing/test_examples.py
+    TAIL=12 run attention_gqa 420 "$PY" benchmarks/bench_attention_hopper.py --no-small --rounds 7 --groups 4 \
+      --dtype bfloat16 --variants persistent,tile --causal-variants tile
+    mv "$OUT/bench_attention_hopper.json" "$OUT/attention_gqa.json"
     ;;
   bench)
     run launch 120 "$PY" benchmarks/bench_launch.py

@@ -1,4 +1,5 @@
-"""Flash attention forward (online softmax), in TileLang's documented style, checked against torch SDPA.
+"""Flash attention forward (online softmax), in TileLang's documented style, checked against torch: multi-head and
+grouped-query attention (``groups`` query heads share one K/V head), float16 or bfloat16.
 
     python examples/flash_attention.py
 """
@@ -11,13 +12,15 @@ import tiledsl.language as T
 
 
 @tiledsl.jit(out_idx=[3])
-def flash_attention(batch, heads, seq_len, dim, is_causal, block_M=64, block_N=64, num_stages=1, threads=128):
+def flash_attention(batch, heads, seq_len, dim, is_causal, block_M=64, block_N=64, num_stages=1, threads=128,
+                    groups=1, dtype="float16"):
     scale = (1.0 / dim) ** 0.5 * 1.44269504  # log2(e): softmax in base 2
     shape = [batch, seq_len, heads, dim]
-    dtype, accum_dtype = "float16", "float32"
+    kv_shape = [batch, seq_len, heads // groups, dim]
+    accum_dtype = "float32"
 
     @T.prim_func
-    def main(Q: T.Tensor(shape, dtype), K: T.Tensor(shape, dtype), V: T.Tensor(shape, dtype),
+    def main(Q: T.Tensor(shape, dtype), K: T.Tensor(kv_shape, dtype), V: T.Tensor(kv_shape, dtype),
              Output: T.Tensor(shape, dtype)):
         with T.Kernel(T.ceildiv(seq_len, block_M), heads, batch, threads=threads) as (bx, by, bz):
             Q_shared = T.alloc_shared([block_M, dim], dtype)
@@ -40,7 +43,7 @@ def flash_attention(batch, heads, seq_len, dim, is_causal, block_M=64, block_N=6
             loop_range = (T.min(T.ceildiv(seq_len, block_N), T.ceildiv((bx + 1) * block_M, block_N))
                           if is_causal else T.ceildiv(seq_len, block_N))
             for k in T.Pipelined(loop_range, num_stages=num_stages):
-                T.copy(K[bz, k * block_N:(k + 1) * block_N, by, :], K_shared)
+                T.copy(K[bz, k * block_N:(k + 1) * block_N, by // groups, :], K_shared)
                 if is_causal:
                     for i, j in T.Parallel(block_M, block_N):
                         acc_s[i, j] = T.if_then_else(bx * block_M + i >= k * block_N + j, 0,
@@ -61,7 +64,7 @@ def flash_attention(batch, heads, seq_len, dim, is_causal, block_M=64, block_N=6
                 T.copy(acc_s, acc_s_cast)
                 for i, j in T.Parallel(block_M, dim):
                     acc_o[i, j] *= scores_scale[i]
-                T.copy(V[bz, k * block_N:(k + 1) * block_N, by, :], V_shared)
+                T.copy(V[bz, k * block_N:(k + 1) * block_N, by // groups, :], V_shared)
                 T.gemm(acc_s_cast, V_shared, acc_o, policy=T.GemmWarpPolicy.FullRow)
             for i, j in T.Parallel(block_M, dim):
                 acc_o[i, j] /= logsum[i]
@@ -72,6 +75,8 @@ def flash_attention(batch, heads, seq_len, dim, is_causal, block_M=64, block_N=6
 
 
 def reference(q, k, v, is_causal):
+    groups = q.shape[2] // k.shape[2]
+    k, v = (x.repeat_interleave(groups, dim=2) for x in (k, v))  # each K/V head serves `groups` query heads
     q, k, v = (x.double().transpose(1, 2) for x in (q, k, v))  # (B, H, S, D)
     scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
     if is_causal:
@@ -90,6 +95,12 @@ def main(batch=1, heads=2, seq_len=None, dim=64):
         out = flash_attention(batch, heads, seq_len, dim, is_causal)(q, k, v)
         torch.testing.assert_close(out.double(), reference(q, k, v, is_causal), rtol=2e-2, atol=2e-2)
     print(f"flash attention B{batch} H{heads} S{seq_len} D{dim} on {device}: matches torch (causal and not)")
+    # grouped-query attention in bfloat16: 2 query heads per K/V head
+    q = torch.randn(batch, seq_len, 2 * heads, dim, device=device).bfloat16()
+    k, v = (torch.randn(batch, seq_len, heads, dim, device=device).bfloat16() for _ in range(2))
+    out = flash_attention(batch, 2 * heads, seq_len, dim, True, groups=2, dtype="bfloat16")(q, k, v)
+    torch.testing.assert_close(out.double(), reference(q, k, v, True), rtol=3e-2, atol=3e-2)
+    print(f"grouped-query attention (2 groups) in bfloat16 on {device}: matches torch")
 
 
 if __name__ == "__main__":

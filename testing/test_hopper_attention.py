@@ -118,6 +118,13 @@ def test_matcher_refuses_programs_that_compute_something_else(perturb, reason):
     assert reason in attention_match.last_reason
 
 
+@pytest.mark.parametrize("groups,dtype", [(4, "bfloat16"), (2, "float16"), (1, "bfloat16")])
+def test_matcher_recognizes_grouped_query_attention_and_bfloat16(groups, dtype):
+    plan = match_attention(_program(2, 8, 512, 128, True, groups=groups, dtype=dtype))
+    assert plan is not None, attention_match.last_reason
+    assert (plan.heads, plan.kv_heads, plan.groups, plan.dtype) == (8, 8 // groups, groups, dtype)
+
+
 @pytest.mark.parametrize("args,kw,reason", [
     ((1, 2, 200, 64, False), dict(block_M=64, block_N=64), "multiple of block_N"),
     ((1, 2, 200, 64, True), dict(block_M=64, block_N=64), "multiple of block_M and block_N"),
@@ -150,6 +157,13 @@ def test_builds_for_sm90a_with_wgmma_and_tma(causal, variant):
     assert "cp.async.bulk.tensor.2d" in source and "setmaxnreg" in source and "ex2.approx" in source
 
 
+@pytest.mark.nvcc
+def test_builds_grouped_query_attention_in_bfloat16():
+    source = tiledsl.compile(_program(2, 8, 512, 128, False, groups=4, dtype="bfloat16"),
+                             target=SM90A).get_kernel_source()
+    assert "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16" in source and "cvt.rn.bf16x2.f32" in source
+
+
 def test_only_sm90a_is_specialized():
     import tvm
     from tiledsl.passes.hopper import specialize_for_hopper
@@ -164,17 +178,20 @@ def _hopper():
     return torch.cuda.is_available() and torch.cuda.get_device_capability()[0] == 9
 
 
-def _check(prim, B, H, S, D, causal):
+def _check(prim, B, H, S, D, causal, groups=1, dtype="float16"):
     kernel = tiledsl.compile(prim)
     assert "wgmma" in kernel.get_kernel_source()  # the specialized kernel, not the generic lowering
-    q, k, v = (torch.randn(B, S, H, D, device="cuda", dtype=torch.float16) for _ in range(3))
+    tdt = getattr(torch, dtype)
+    q = torch.randn(B, S, H, D, device="cuda", dtype=tdt)
+    k, v = (torch.randn(B, S, H // groups, D, device="cuda", dtype=tdt) for _ in range(2))
     out = torch.full_like(q, float("nan"))  # poisoned: every element must be written
     kernel(q, k, v, out)
+    k_full, v_full = (x.repeat_interleave(groups, dim=2) for x in (k, v))
     ref = torch.nn.functional.scaled_dot_product_attention(
-        *(x.float().transpose(1, 2) for x in (q, k, v)), is_causal=causal).transpose(1, 2)
+        *(x.float().transpose(1, 2) for x in (q, k_full, v_full)), is_causal=causal).transpose(1, 2)
     assert torch.isfinite(out).all()
     rel = ((out.float() - ref).norm() / ref.norm()).item()
-    assert rel < 2e-3, rel
+    assert rel < (2e-3 if dtype == "float16" else 1e-2), rel
 
 
 @pytest.mark.gpu
@@ -195,3 +212,24 @@ def test_hopper_attention_variants_match_sdpa(variant):
         pytest.skip("needs an sm_90 GPU")
     B, H, S, D = 2, 80, 512, 128  # 640 Q tiles: the persistent CTAs loop several times
     _check(_program(B, H, S, D, False).with_attr(VARIANT_ATTR, variant), B, H, S, D, False)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("B,H,S,D,bm,bn,groups,dtype", [
+    (2, 8, 512, 128, 128, 128, 4, "bfloat16"), (1, 4, 256, 64, 64, 64, 2, "float16"),
+    (1, 6, 384, 128, 128, 64, 3, "bfloat16"), (2, 2, 256, 64, 64, 128, 1, "bfloat16"),
+])
+def test_hopper_grouped_query_attention_and_bfloat16_match_sdpa(causal, B, H, S, D, bm, bn, groups, dtype):
+    if not _hopper():
+        pytest.skip("needs an sm_90 GPU")
+    _check(_program(B, H, S, D, causal, bm, bn, groups=groups, dtype=dtype), B, H, S, D, causal, groups, dtype)
+
+
+@pytest.mark.gpu
+def test_hopper_grouped_query_attention_persistent_variant():
+    if not _hopper():
+        pytest.skip("needs an sm_90 GPU")
+    B, H, S, D = 2, 64, 512, 128  # 512 Q tiles over 132 CTAs; 8 K/V heads
+    prim = _program(B, H, S, D, False, groups=8, dtype="bfloat16").with_attr(VARIANT_ATTR, "persistent")
+    _check(prim, B, H, S, D, False, 8, "bfloat16")

@@ -72,23 +72,28 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
     KV_TILE = NB * KV_BOX
     Q_BYTES, KV_BYTES = NB * Q_BOX * 2, KV_TILE * 2
     ROWS, COLS = B * S, H * D          # the 2-d view TMA reads
+    G = plan.groups                    # query heads per K/V head
+    HKV = H // G
+    COLS_KV = HKV * D
+    DT = plan.dtype
+    PT = {"float16": "f16", "bfloat16": "bf16"}[DT]
     C = float(plan.scale)              # the program's exp2 scale (1/sqrt(D) * log2(e))
-    WG_S = f"wgmma.mma_async.sync.aligned.m64n{BN}k16.f32.f16.f16"
-    WG_O = f"wgmma.mma_async.sync.aligned.m64n{D}k16.f32.f16.f16"
+    WG_S = f"wgmma.mma_async.sync.aligned.m64n{BN}k16.f32.{PT}.{PT}"
+    WG_O = f"wgmma.mma_async.sync.aligned.m64n{D}k16.f32.{PT}.{PT}"
     NEG_INF = -math.inf
     STAGES = _STAGES
 
     @T.prim_func
-    def attention(Q: T.Buffer((B, S, H, D), "float16"), K: T.Buffer((B, S, H, D), "float16"),
-                  V: T.Buffer((B, S, H, D), "float16"), Output: T.Buffer((B, S, H, D), "float16")):
+    def attention(Q: T.Buffer((B, S, H, D), DT), K: T.Buffer((B, S, HKV, D), DT),
+                  V: T.Buffer((B, S, HKV, D), DT), Output: T.Buffer((B, S, H, D), DT)):
         Q_map: T.let[T.handle("tensormap")] = T.tvm_stack_alloca("tensormap", 1)
-        T.call_packed("runtime.cuTensorMapEncodeTiled", Q_map, "float16", 2, Q.data, COLS, ROWS, COLS * 2, 64, BM,
+        T.call_packed("runtime.cuTensorMapEncodeTiled", Q_map, DT, 2, Q.data, COLS, ROWS, COLS * 2, 64, BM,
                       1, 1, 0, _SW128, 3, 0)
         K_map: T.let[T.handle("tensormap")] = T.tvm_stack_alloca("tensormap", 1)
-        T.call_packed("runtime.cuTensorMapEncodeTiled", K_map, "float16", 2, K.data, COLS, ROWS, COLS * 2, 64, BN,
+        T.call_packed("runtime.cuTensorMapEncodeTiled", K_map, DT, 2, K.data, COLS_KV, ROWS, COLS_KV * 2, 64, BN,
                       1, 1, 0, _SW128, 3, 0)
         V_map: T.let[T.handle("tensormap")] = T.tvm_stack_alloca("tensormap", 1)
-        T.call_packed("runtime.cuTensorMapEncodeTiled", V_map, "float16", 2, V.data, COLS, ROWS, COLS * 2, 64, BN,
+        T.call_packed("runtime.cuTensorMapEncodeTiled", V_map, DT, 2, V.data, COLS_KV, ROWS, COLS_KV * 2, 64, BN,
                       1, 1, 0, _SW128, 3, 0)
 
         T.device_entry()
@@ -99,9 +104,9 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
         n_tiles = T.meta_var((NT - bid + GRID - 1) // GRID if PERSISTENT else 1)
 
         pool = T.meta_var(SMEMPool())
-        Qs = pool.alloc((NB, BM, 64), "float16", align=1024)
-        Ks = pool.alloc((STAGES, NB, BN, 64), "float16", align=1024)
-        Vs = pool.alloc((STAGES, NB, BN, 64), "float16", align=1024)
+        Qs = pool.alloc((NB, BM, 64), DT, align=1024)
+        Ks = pool.alloc((STAGES, NB, BN, 64), DT, align=1024)
+        Vs = pool.alloc((STAGES, NB, BN, 64), DT, align=1024)
         qfull = pool.alloc((1,), "uint64", align=8)
         qempty = pool.alloc((1,), "uint64", align=8)
         kfull = pool.alloc((STAGES,), "uint64", align=8)
@@ -132,6 +137,7 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
                     bh = T.meta_var(tile // NQT)
                     row0 = T.meta_var((bh // H) * S)           # first row of batch b in the [B*S, H*D] view
                     col0 = T.meta_var((bh % H) * D)            # first column of head h
+                    kv_col0 = T.meta_var((bh % H) // G * D)    # ... and of its K/V head
                     n_kv = T.meta_var(((qt + 1) * BM + BN - 1) // BN if CAUSAL else NKV)
                     if tl > 0:  # both consumers have finished the previous tile's last S = Q K^T
                         T.cuda.mbarrier_wait(qempty.ptr_to([0]), (tl - 1) % 2)
@@ -146,13 +152,13 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
                             T.cuda.mbarrier_wait(kempty.ptr_to([s]), ((it // STAGES) + 1) % 2)
                         T.ptx.mbarrier.arrive.expect_tx.shared.b64(kfull.ptr_to([s]), T.uint32(KV_BYTES))
                         for c in T.unroll(NB):
-                            T.ptx[_TMA_LOAD](Ks.ptr_to([s, c, 0, 0]), T.address_of(K_map), col0 + c * 64,
+                            T.ptx[_TMA_LOAD](Ks.ptr_to([s, c, 0, 0]), T.address_of(K_map), kv_col0 + c * 64,
                                              row0 + j * BN, kfull.ptr_to([s]))
                         if it >= STAGES:
                             T.cuda.mbarrier_wait(vempty.ptr_to([s]), ((it // STAGES) + 1) % 2)
                         T.ptx.mbarrier.arrive.expect_tx.shared.b64(vfull.ptr_to([s]), T.uint32(KV_BYTES))
                         for c in T.unroll(NB):
-                            T.ptx[_TMA_LOAD](Vs.ptr_to([s, c, 0, 0]), T.address_of(V_map), col0 + c * 64,
+                            T.ptx[_TMA_LOAD](Vs.ptr_to([s, c, 0, 0]), T.address_of(V_map), kv_col0 + c * 64,
                                              row0 + j * BN, vfull.ptr_to([s]))
         else:
             # ================= consumers =================
@@ -260,7 +266,7 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
             def convert_p():
                 for i in T.unroll(NP):
                     # cvt.rn.f16x2.f32 d, a, b puts a in the upper half: (odd column, even column)
-                    T.ptx["cvt.rn.f16x2.f32"](preg[i], acc_s[2 * i + 1], acc_s[2 * i])
+                    T.ptx[f"cvt.rn.{PT}x2.f32"](preg[i], acc_s[2 * i + 1], acc_s[2 * i])
 
             if PINGPONG:
                 if cw == 1:     # warpgroup 0 goes first
@@ -314,6 +320,6 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
                     for h in T.unroll(2):
                         for v in T.vectorized(2):
                             Output[bh // H, row_base + h * 8, bh % H, jj * 8 + (t % 4) * 2 + v] = T.Cast(
-                                "float16", acc_o[jj * 4 + h * 2 + v] * alpha[h])
+                                DT, acc_o[jj * 4 + h * 2 + v] * alpha[h])
 
     return attention.with_attr("global_symbol", plan.name).with_attr("tiledsl.tir_pipeline", "tirx")

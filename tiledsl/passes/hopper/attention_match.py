@@ -24,7 +24,9 @@ The program must be, up to names, statement order where the data flow allows it,
         acc_o[i, j] /= l[i]
         T.copy(acc_o, O_s); T.copy(O_s, Output[bz, bx * BM:(bx + 1) * BM, by, :])   # or acc_o -> Output directly
 
-with Q, K, V, Output fp16 [B, S, H, D] of static shape, c a constant, and what the Hopper kernel handles exactly:
+with Q, Output [B, S, H, D] and K, V [B, S, H_kv, D] (grouped-query attention: the K/V copies read head
+``by // (H // H_kv)``), all float16 or all bfloat16 of static shape, c a constant, and what the Hopper kernel
+handles exactly:
 D in (64, 128), BM in (64, 128), BN in (64, 128), S a multiple of BM and BN. Anything else is refused
 (:func:`match_attention` returns None with the reason in ``last_reason``), so the generic lowering takes it.
 """
@@ -63,6 +65,12 @@ class AttentionPlan:
     block_N: int
     dtype: str = "float16"
     num_sms: int = 132
+    kv_heads: int = 0  # K/V heads (grouped-query attention: heads // kv_heads query heads share one); 0 = heads
+
+    @property
+    def groups(self) -> int:
+        """Query heads per K/V head (1 without grouped-query attention)."""
+        return self.heads // (self.kv_heads or self.heads)
 
     @property
     def consumers(self) -> int:
@@ -161,13 +169,14 @@ class _Matcher:
                  for r, e in zip(region_arg.region, shape))
         _require(ok and len(region_arg.region) == len(shape), f"{what} does not cover the whole tile")
 
-    def head_tile(self, region_arg, tensor, row0, rows, what):
-        """Check that a copy region is tensor[b, row0:row0 + rows, h, 0:D]."""
+    def head_tile(self, region_arg, tensor, row0, rows, what, groups=1):
+        """Check that a copy region is tensor[b, row0:row0 + rows, h // groups, 0:D]."""
         reg = self.region(region_arg, tensor, what)
         (b, b_e), (s, s_e), (h, h_e), (d, d_e) = reg
         az = self.az
+        head = self.hvar if groups == 1 else tirx.floordiv(self.hvar, groups)
         _require(az.can_prove_equal(b, self.bvar) and az.can_prove_equal(b_e, 1) and
-                 az.can_prove_equal(h, self.hvar) and az.can_prove_equal(h_e, 1) and
+                 az.can_prove_equal(h, head) and az.can_prove_equal(h_e, 1) and
                  az.can_prove_equal(d, 0) and az.can_prove_equal(d_e, self.D) and
                  az.can_prove_equal(s, row0) and az.can_prove_equal(s_e, rows),
                  f"{what} is not the [batch, rows, head, :] tile of the block")
@@ -179,12 +188,18 @@ class _Matcher:
         _require(len(params) == 4 and all(isinstance(getattr(p, "ty", None), tirx.BufferType) for p in params),
                  "the kernel does not take exactly four tensors (Q, K, V, Output)")
         Q, K, V, O = params
-        _require(all(str(p.ty.dtype) == "float16" for p in params), "Q, K, V and Output are not all float16")
+        dtype = str(Q.ty.dtype)
+        _require(dtype in ("float16", "bfloat16") and all(str(p.ty.dtype) == dtype for p in params),
+                 "Q, K, V and Output are not all float16 or all bfloat16")
+        self.dtype = dtype
         _require(all(len(p.ty.shape) == 4 for p in params), "the tensors are not 4-d [batch, seq_len, heads, dim]")
         shapes = [tuple(_int(s, "a tensor dimension") for s in p.ty.shape) for p in params]
-        _require(len(set(shapes)) == 1, "Q, K, V and Output do not share one shape")
+        _require(shapes[0] == shapes[3] and shapes[1] == shapes[2], "Q and Output, or K and V, differ in shape")
         B, S, H, D = shapes[0]
-        self.D = D
+        HKV = shapes[1][2]
+        _require(shapes[1][:2] == (B, S) and shapes[1][3] == D and HKV > 0 and H % HKV == 0,
+                 "K and V are not [batch, seq_len, kv_heads, dim] with kv_heads dividing heads")
+        self.D, self.groups = D, H // HKV
 
         blocks, threads, body = _launches(func.body)
         blocks = [(var, _int(extent, "a launch extent")) for var, extent in blocks]
@@ -262,8 +277,8 @@ class _Matcher:
         K_s, acc_s = roles["gemm_s"]["b"], roles["gemm_s"]["c"]
         P, V_s, acc_o = roles["gemm_o"]["a"], roles["gemm_o"]["b"], roles["gemm_o"]["c"]
         BN = _int(K_s.ty.shape[0], "block_N")
-        want = {K_s: ((BN, D), "float16"), V_s: ((BN, D), "float16"), acc_s: ((BM, BN), "float32"),
-                P: ((BM, BN), "float16"), acc_o: ((BM, D), "float32")}
+        want = {K_s: ((BN, D), self.dtype), V_s: ((BN, D), self.dtype), acc_s: ((BM, BN), "float32"),
+                P: ((BM, BN), self.dtype), acc_o: ((BM, D), "float32")}
         for buf, (shape, dt) in want.items():
             _require(tuple(int(x) for x in buf.ty.shape) == shape and str(buf.ty.dtype) == dt,
                      f"{buf.name} is not a {shape} {dt} tile")
@@ -348,8 +363,8 @@ class _Matcher:
         for c in copies[:-1]:
             self.full(c.args[0], src, "the epilogue copy")
             dst = c.args[1].source
-            _require(tuple(int(x) for x in dst.ty.shape) == (BM, D) and str(dst.ty.dtype) == "float16",
-                     "the output staging tile is not (block_M, dim) float16")
+            _require(tuple(int(x) for x in dst.ty.shape) == (BM, D) and str(dst.ty.dtype) == self.dtype,
+                     f"the output staging tile is not (block_M, dim) {self.dtype}")
             self.full(c.args[1], dst, "the epilogue copy")
             src = dst
         self.full(copies[-1].args[0], src, "the output copy")
@@ -363,7 +378,7 @@ class _Matcher:
         _require(n_threads == 2 * BM, "threads is not 128 per 64 rows of block_M (one consumer warpgroup each)")
         name = str(func.attrs["global_symbol"]) if func.attrs is not None and "global_symbol" in func.attrs \
             else "flash_attention"
-        plan = AttentionPlan(name, B, H, S, D, causal, scale, BM, BN, "float16", self.num_sms)
+        plan = AttentionPlan(name, B, H, S, D, causal, scale, BM, BN, self.dtype, self.num_sms, HKV)
         from .attention_kernel import attention_smem_bytes
         _require(attention_smem_bytes(plan) <= _SMEM_LIMIT, "the tiles need more shared memory than sm_90 has")
         return plan
@@ -381,12 +396,12 @@ class _Matcher:
             src, dst = copy.args[0].source, copy.args[1].source
             if src.same_as(K):
                 _require(dst.same_as(K_s), "K is not copied into the tile of Q K^T")
-                self.head_tile(copy.args[0], K, k * BN, BN, "the K copy")
+                self.head_tile(copy.args[0], K, k * BN, BN, "the K copy", self.groups)
                 self.full(copy.args[1], K_s, "the K copy")
                 return put("copy_k", idx)
             if src.same_as(V):
                 _require(dst.same_as(V_s), "V is not copied into the tile of P V")
-                self.head_tile(copy.args[0], V, k * BN, BN, "the V copy")
+                self.head_tile(copy.args[0], V, k * BN, BN, "the V copy", self.groups)
                 self.full(copy.args[1], V_s, "the V copy")
                 return put("copy_v", idx)
             if src.same_as(acc_s):

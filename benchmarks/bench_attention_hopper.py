@@ -99,7 +99,7 @@ def tune(B, H, S, D, causal):
     """(config, tuning seconds, trials) picked by tiledsl's autotuner over the variants and block_N."""
     import functools
 
-    variants = ("tile", "tile_nopp") if causal else ("persistent", "tile", "persistent_nopp", "tile_nopp")
+    variants = ("persistent", "tile", "persistent_nopp", "tile_nopp")
     space = [dict(variant=v, block_N=bn) for v in variants for bn in (128, 64)]
     t0 = time.perf_counter()
     tuner = tiledsl.AutoTuner.from_kernel(tiledsl.jit(out_idx=[-1])(attention_factory), configs=space)

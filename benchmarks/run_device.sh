@@ -6,6 +6,7 @@
 #   gemm    the GEMM benchmarks (large and skinny)
 #   bench   host time per launch, softmax/RMSNorm (generic lowering), flash attention
 #   attention  flash attention (tuned and fixed variants), host time per launch
+#   causal  the attention tests, then causal flash attention: one CTA per tile against persistent
 #   gqa     the attention tests and examples, then grouped-query attention in bfloat16 (4 query heads per K/V head)
 set -u
 PY=${PY:-/opt/torch/.venv/bin/python3}
@@ -39,6 +40,12 @@ case "${1:-quick}" in
     TAIL=12 run attention 420 "$PY" benchmarks/bench_attention_hopper.py --no-small --rounds 7 \
       --variants persistent,tile --causal-variants tile
     run launch 120 "$PY" benchmarks/bench_launch.py
+    ;;
+  causal)
+    TAIL=4 run attention_tests 300 "$PY" -m pytest -q -p no:cacheprovider -ra testing/test_hopper_attention.py
+    TAIL=12 run attention_causal 420 "$PY" benchmarks/bench_attention_hopper.py --no-small --rounds 7 --variants "" \
+      --causal-variants tile,persistent,persistent_nopp
+    mv "$OUT/bench_attention_hopper.json" "$OUT/attention_causal.json"
     ;;
   gqa)
     TAIL=4 run attention_tests 300 "$PY" -m pytest -q -p no:cacheprovider -ra testing/test_hopper_attention.py \

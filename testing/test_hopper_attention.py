@@ -158,6 +158,13 @@ def test_builds_for_sm90a_with_wgmma_and_tma(causal, variant):
 
 
 @pytest.mark.nvcc
+def test_builds_causal_persistent():
+    prim = _program(2, 8, 1024, 128, True).with_attr(VARIANT_ATTR, "persistent")
+    source = tiledsl.compile(prim, target=SM90A).get_kernel_source()
+    assert "wgmma.mma_async" in source and "setmaxnreg" in source
+
+
+@pytest.mark.nvcc
 def test_builds_grouped_query_attention_in_bfloat16():
     source = tiledsl.compile(_program(2, 8, 512, 128, False, groups=4, dtype="bfloat16"),
                              target=SM90A).get_kernel_source()
@@ -206,12 +213,24 @@ def test_hopper_attention_matches_sdpa(causal, B, H, S, D, bm, bn):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("variant", ["tile", "persistent"])
-def test_hopper_attention_variants_match_sdpa(variant):
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("variant", ["tile", "persistent", "persistent_nopp"])
+def test_hopper_attention_variants_match_sdpa(variant, causal):
     if not _hopper():
         pytest.skip("needs an sm_90 GPU")
-    B, H, S, D = 2, 80, 512, 128  # 640 Q tiles: the persistent CTAs loop several times
-    _check(_program(B, H, S, D, False).with_attr(VARIANT_ATTR, variant), B, H, S, D, False)
+    B, H, S, D = 2, 80, 512, 128  # 640 Q tiles: the persistent CTAs loop several times (causal: zig-zag rounds)
+    _check(_program(B, H, S, D, causal).with_attr(VARIANT_ATTR, variant), B, H, S, D, causal)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("B,H,S,D,bm,bn", [(3, 10, 512, 64, 64, 64), (4, 9, 1024, 128, 128, 128)])
+def test_hopper_causal_persistent_ragged_rounds(B, H, S, D, bm, bn):
+    """Causal persistent on tile counts that leave the last zig-zag round partial, and with one-step tiles."""
+    if not _hopper():
+        pytest.skip("needs an sm_90 GPU")
+    prim = _program(B, H, S, D, True, bm, bn).with_attr(VARIANT_ATTR, "persistent")
+    for _ in range(2):  # the second launch reuses nothing of the first
+        _check(prim, B, H, S, D, True)
 
 
 @pytest.mark.gpu

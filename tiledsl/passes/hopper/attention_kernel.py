@@ -13,7 +13,8 @@ per box). One CTA has 1 + BM / 64 warpgroups:
   turns on the tensor core (ping-pong through named barriers 1 and 2).
 
 Variants: ``tile`` (one CTA per Q tile; causal tiles launched longest first) and ``persistent`` (one CTA per SM
-looping over tiles; non-causal only; the next tile's Q, K_0 and V_0 load during the last P V and the epilogue);
+looping over tiles; the next tile's Q, K_0 and V_0 load during the last P V and the epilogue; causal tiles are
+dealt longest first in zig-zag rounds, so every CTA gets about the same number of KV steps);
 ``tile_nopp`` and ``persistent_nopp`` are the same without ping-pong.
 
 The softmax is the tile program's: ``exp2(s * c - m * c)`` with the program's constant c, row max and row sum kept
@@ -58,8 +59,8 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
     PERSISTENT = variant.startswith("persistent")
     if variant.endswith("_nopp"):
         pingpong = False
-    if PERSISTENT and (CAUSAL or S // BN < 2):
-        raise ValueError("the persistent variant needs a non-causal program with at least two KV tiles")
+    if PERSISTENT and not CAUSAL and S // BN < 2:
+        raise ValueError("the persistent variant needs at least two KV tiles")
     NC = BM // 64                      # consumer warpgroups
     PINGPONG = (NC == 2) if pingpong is None else (pingpong and NC == 2)
     THREADS = 128 * (NC + 1)
@@ -67,6 +68,11 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
     NQT, NKV = S // BM, S // BN        # Q tiles and KV tiles per (b, h)
     NT = B * H * NQT
     GRID = min(plan.num_sms, NT) if PERSISTENT else NT
+    ROUNDS = -(-NT // GRID)
+    # causal + persistent: tiles ordered by groups of HG heads, longest Q tiles first within a group (HG heads' K/V
+    # stay in L2 while about GRID tiles run), dealt to the CTAs in zig-zag rounds so every CTA sums long and short
+    ZIGZAG = CAUSAL and PERSISTENT
+    HG = next(g for g in (4, 2, 1) if (B * H) % g == 0)
     NS, NO, NP = BN // 2, D // 2, BN // 4   # S / O fp32 accumulators, fp16x2 P registers per thread
     Q_BOX, KV_BOX = BM * 64, BN * 64   # elements per box
     KV_TILE = NB * KV_BOX
@@ -82,6 +88,20 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
     WG_O = f"wgmma.mma_async.sync.aligned.m64n{D}k16.f32.{PT}.{PT}"
     NEG_INF = -math.inf
     STAGES = _STAGES
+
+    def position(tl, bid):
+        """The place in the tile order of CTA bid's tl-th tile (zig-zag rounds for causal persistent)."""
+        if ZIGZAG:
+            return tl * GRID + T.if_then_else(tl % 2 == 0, bid, GRID - 1 - bid)
+        return bid + tl * GRID
+
+    def tile_coords(tl, bid):
+        """(Q tile, batch * H + head) of CTA bid's tl-th tile."""
+        p = position(tl, bid)
+        if ZIGZAG:
+            within = p % (HG * NQT)
+            return NQT - 1 - within // HG, (p // (HG * NQT)) * HG + within % HG
+        return (NQT - 1 - p % NQT if CAUSAL else p % NQT), p // NQT   # causal: longest first
 
     @T.prim_func
     def attention(Q: T.Buffer((B, S, H, D), DT), K: T.Buffer((B, S, HKV, D), DT),
@@ -101,7 +121,8 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
         bid = T.cta_id([GRID])
         tx = T.thread_id([THREADS])
         wg = T.warpgroup_id([NC + 1])
-        n_tiles = T.meta_var((NT - bid + GRID - 1) // GRID if PERSISTENT else 1)
+        n_tiles = T.meta_var(((ROUNDS - 1) + T.if_then_else(position(ROUNDS - 1, bid) < NT, 1, 0) if ZIGZAG else
+                              (NT - bid + GRID - 1) // GRID) if PERSISTENT else 1)
 
         pool = T.meta_var(SMEMPool())
         Qs = pool.alloc((NB, BM, 64), DT, align=1024)
@@ -131,10 +152,10 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
             # ================= producer =================
             T.ptx["setmaxnreg.dec.sync.aligned.u32"](_PRODUCER_REGS)
             if tx == 0:
+                kv_done = T.alloc_local([1], "int32")     # KV steps of the earlier tiles (ring slot and phase)
+                kv_done[0] = 0
                 for tl in T.serial(n_tiles):
-                    tile = T.meta_var(bid + tl * GRID)
-                    qt = T.meta_var(NQT - 1 - tile % NQT if CAUSAL else tile % NQT)   # causal: longest first
-                    bh = T.meta_var(tile // NQT)
+                    qt, bh = T.meta_var(tile_coords(tl, bid))
                     row0 = T.meta_var((bh // H) * S)           # first row of batch b in the [B*S, H*D] view
                     col0 = T.meta_var((bh % H) * D)            # first column of head h
                     kv_col0 = T.meta_var((bh % H) // G * D)    # ... and of its K/V head
@@ -146,7 +167,7 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
                         T.ptx[_TMA_LOAD](Qs.ptr_to([c, 0, 0]), T.address_of(Q_map), col0 + c * 64, row0 + qt * BM,
                                          qfull.ptr_to([0]))
                     for j in T.serial(n_kv):
-                        it = T.meta_var(tl * NKV + j)          # global kv step (ring slot and phase)
+                        it = T.meta_var(kv_done[0] + j)        # global kv step (ring slot and phase)
                         s = T.meta_var(it % STAGES)
                         if it >= STAGES:
                             T.cuda.mbarrier_wait(kempty.ptr_to([s]), ((it // STAGES) + 1) % 2)
@@ -160,6 +181,7 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
                         for c in T.unroll(NB):
                             T.ptx[_TMA_LOAD](Vs.ptr_to([s, c, 0, 0]), T.address_of(V_map), kv_col0 + c * 64,
                                              row0 + j * BN, vfull.ptr_to([s]))
+                    kv_done[0] = kv_done[0] + n_kv
         else:
             # ================= consumers =================
             T.ptx["setmaxnreg.inc.sync.aligned.u32"](_CONSUMER_REGS)
@@ -271,13 +293,13 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
             if PINGPONG:
                 if cw == 1:     # warpgroup 0 goes first
                     T.ptx.bar.arrive(T.Cast("uint32", 1), T.uint32(256))
+            kv_done = T.alloc_local([1], "int32")           # KV steps of the earlier tiles
+            kv_done[0] = 0
             for tl in T.serial(n_tiles):
-                tile = T.meta_var(bid + tl * GRID)
-                qt = T.meta_var(NQT - 1 - tile % NQT if CAUSAL else tile % NQT)
-                bh = T.meta_var(tile // NQT)
+                qt, bh = T.meta_var(tile_coords(tl, bid))
                 n_kv = T.meta_var(((qt + 1) * BM + BN - 1) // BN if CAUSAL else NKV)
                 row_base = T.meta_var(qt * BM + cw * 64 + (t // 32) * 16 + (t % 32) // 4)   # sequence row
-                i0 = T.meta_var(tl * NKV)
+                i0 = T.meta_var(kv_done[0])
                 for i in T.unroll(NO):
                     acc_o[i] = T.float32(0)
                 for h in T.unroll(2):
@@ -289,6 +311,9 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
                 turn_pass(True)
                 T.ptx.wgmma.wait_group.sync.aligned(0)
                 release(kempty, i0)
+                if PERSISTENT and CAUSAL:
+                    if n_kv == 1:                               # a one-step tile reads Q no more
+                        release(qempty, 0)
                 softmax(0, qt, row_base)
                 convert_p()
                 for j in T.serial(1, n_kv):
@@ -312,6 +337,7 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
                 turn_pass(tl < n_tiles - 1)                     # no arrival left pending after the last turn
                 T.ptx.wgmma.wait_group.sync.aligned(0)
                 release(vempty, i0 + n_kv - 1)
+                kv_done[0] = kv_done[0] + n_kv
                 # ---- epilogue: O = acc / row sum (the sum reduced over the quad), fp16 half2 stores
                 for h in T.unroll(2):
                     red[0] = T.cuda.warp_reduce(l_i[h], "sum", 4)

@@ -4,7 +4,7 @@ Everything TVMScript's ``tirx`` namespace offers (``T.prim_func``, ``T.float32``
 ``T.serial``, ``T.unroll``, ``T.ceildiv``, ...) plus TileLang's tile-level names: ``T.Tensor``, ``T.Kernel``,
 ``T.alloc_shared`` / ``alloc_fragment`` / ``alloc_local``, ``T.copy``, ``T.gemm``, ``T.fill`` / ``T.clear``,
 ``T.Parallel``, ``T.Pipelined``, ``T.reduce_*``, ``T.atomic_add``, ``T.dynamic`` / ``T.symbolic``,
-``T.get_thread_binding``, ``T.use_swizzle``.
+``T.get_thread_binding``, ``T.use_swizzle``, ``T.annotate_layout`` (swizzle hints from ``tiledsl.layout``).
 
 Building a program never compiles it: ``tiledsl.jit`` / ``tiledsl.compile`` do that.
 """
@@ -16,6 +16,7 @@ from .buffers import (Buffer, Tensor, alloc_fragment, alloc_local, alloc_shared,
                       dynamic, symbolic)
 from .kernel import (Kernel, get_block_binding, get_block_bindings, get_thread_binding,  # noqa: E402
                      get_thread_bindings)
+from ..layout import annotate_layout  # noqa: E402
 from .loops import Parallel, Pipelined  # noqa: E402
 from .tile_ops import (GemmWarpPolicy, atomic_add, cast, clear, copy, fill, gemm, reduce_absmax, reduce_abssum,  # noqa: E402
                        reduce_max, reduce_min, reduce_sum, use_swizzle)
@@ -27,4 +28,5 @@ __all__ = [
     "copy", "gemm", "fill", "clear", "Parallel", "Pipelined", "reduce_sum", "reduce_max", "reduce_min",
     "reduce_abssum", "reduce_absmax", "atomic_add", "dynamic", "symbolic", "get_thread_binding",
     "get_thread_bindings", "GemmWarpPolicy", "get_block_binding", "get_block_bindings", "use_swizzle", "cast", "dtype_str",
+    "annotate_layout",
 ]

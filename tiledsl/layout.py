@@ -1,0 +1,81 @@
+"""Shared-memory layout hints, as TileLang's ``tilelang.layout`` spells them.
+
+``T.annotate_layout({A_shared: make_swizzled_layout(A_shared)})`` ports unchanged: tiledsl accepts and checks the
+hint, and chooses shared-memory layouts itself (XOR swizzles that give the same values: a layout never changes
+what a program computes, only its bank conflicts). Fragment layouts are always inferred from the fragments' users,
+so layout objects other than these swizzle hints are refused with an error naming the buffer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import TileProgramError
+
+
+@dataclass(frozen=True)
+class SwizzleHint:
+    """A request to swizzle one shared buffer (``kind``: how TileLang named the swizzle)."""
+
+    buffer: object
+    kind: str
+
+
+def _hint(buffer, kind: str) -> SwizzleHint:
+    if not _is_shared(buffer):
+        raise TileProgramError(f"{kind}: {_name(buffer)} is not a shared-memory buffer (T.alloc_shared)")
+    return SwizzleHint(buffer, kind)
+
+
+def make_swizzled_layout(buffer, k_major: bool = True, allow_pad: bool = True) -> SwizzleHint:
+    """The swizzled layout of a shared tile (TileLang's default choice)."""
+    return _hint(buffer, "make_swizzled_layout")
+
+
+def make_wgmma_swizzled_layout(buffer, continuity=None, k_major: bool = True) -> SwizzleHint:
+    """The swizzle wgmma reads a shared tile with."""
+    return _hint(buffer, "make_wgmma_swizzled_layout")
+
+
+def make_full_bank_swizzled_layout(buffer) -> SwizzleHint:
+    """The 128-byte swizzle."""
+    return _hint(buffer, "make_full_bank_swizzled_layout")
+
+
+def make_half_bank_swizzled_layout(buffer) -> SwizzleHint:
+    """The 64-byte swizzle."""
+    return _hint(buffer, "make_half_bank_swizzled_layout")
+
+
+def make_quarter_bank_swizzled_layout(buffer) -> SwizzleHint:
+    """The 32-byte swizzle."""
+    return _hint(buffer, "make_quarter_bank_swizzled_layout")
+
+
+def annotate_layout(layout_map) -> None:
+    """``T.annotate_layout({buffer: hint, ...})``: checks the hints; emits nothing (see the module doc)."""
+    if not isinstance(layout_map, dict):
+        raise TileProgramError("T.annotate_layout takes a dict {shared buffer: layout hint}, got "
+                               f"{type(layout_map).__name__}")
+    for buffer, layout in layout_map.items():
+        if not isinstance(layout, SwizzleHint):
+            raise TileProgramError(
+                f"T.annotate_layout: the layout of {_name(buffer)} is {type(layout).__name__}; tiledsl takes only "
+                f"swizzle hints (tiledsl.layout.make_swizzled_layout and its kin) and infers fragment layouts itself")
+        if not _is_shared(buffer):
+            raise TileProgramError(f"T.annotate_layout: {_name(buffer)} is not a shared-memory buffer")
+        if not layout.buffer.same_as(buffer):
+            raise TileProgramError(f"T.annotate_layout: the hint for {_name(buffer)} was made for "
+                                   f"{_name(layout.buffer)}")
+    return None
+
+
+def _is_shared(buffer) -> bool:
+    scope = getattr(buffer, "scope", None)
+    try:
+        return callable(scope) and str(scope()).startswith("shared")
+    except Exception:  # not a buffer
+        return False
+
+
+def _name(buffer) -> str:
+    return getattr(buffer, "name", None) or repr(buffer)

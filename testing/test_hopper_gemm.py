@@ -94,6 +94,20 @@ def test_matcher_recognizes_the_documented_gemm(bm, bn, threads, stages):
     assert not plan.b_k_major and plan.smem_bytes <= 232448
 
 
+@pytest.mark.parametrize("block_K", [32, 128])
+def test_matcher_takes_any_block_k_and_steps_k_by_64(block_K):
+    plan = match_gemm(matmul.get_tir(1024, 1024, 1024, block_M=128, block_N=256, block_K=block_K, threads=256,
+                                     num_stages=4))
+    assert plan is not None, gemm_match.last_reason
+    assert plan.block_K == 64 and plan.stages == 4 and plan.smem_bytes <= 232448
+
+
+def test_matcher_shrinks_the_pipeline_to_fit_shared_memory():
+    plan = match_gemm(matmul.get_tir(1024, 1024, 1024, block_M=128, block_N=256, block_K=32, threads=256,
+                                     num_stages=6))  # 6 stages of 64 would need 290 KB
+    assert plan is not None and plan.stages == 4, gemm_match.last_reason
+
+
 def test_matcher_accepts_ragged_sizes():
     plan = match_gemm(matmul.get_tir(100, 200, 328, block_M=64, block_N=128, block_K=64, threads=128))
     assert plan is not None and (plan.M, plan.N, plan.K) == (100, 200, 328), gemm_match.last_reason
@@ -105,7 +119,7 @@ def test_matcher_recognizes_transposed_b():
 
 
 @pytest.mark.parametrize("kwargs,reason", [
-    (dict(M=1024, N=512, K=256, block_K=32), "block_K is not 64"),
+    (dict(M=1024, N=512, K=256, block_K=24), "block_K is not a multiple of 16"),
     (dict(M=1000, N=500, K=256, block_K=64), "not a multiple of 8"),
     (dict(M=1024, N=512, K=256, block_K=64, dtype="float32"), "float16 or both bfloat16"),
     (dict(M=1024, N=512, K=256, block_K=64, threads=96), "multiple of 128"),
@@ -229,11 +243,12 @@ def test_hopper_gemm_matches_torch(dtype, bm, bn, threads, stages):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("M,N,K", [(16, 4096, 4096), (100, 200, 328), (1000, 776, 1096)])
-def test_hopper_gemm_ragged_sizes(M, N, K):
+@pytest.mark.parametrize("M,N,K,block_K", [(16, 4096, 4096, 64), (100, 200, 328, 64), (1000, 776, 1096, 64),
+                                           (512, 512, 1000, 32), (300, 256, 520, 128)])
+def test_hopper_gemm_ragged_sizes(M, N, K, block_K):
     if not _hopper():
         pytest.skip("needs an sm_90 GPU")
-    kernel = tiledsl.compile(matmul.get_tir(M, N, K, block_M=64, block_N=128, block_K=64, threads=128,
+    kernel = tiledsl.compile(matmul.get_tir(M, N, K, block_M=64, block_N=128, block_K=block_K, threads=128,
                                            num_stages=3))
     assert "wgmma" in kernel.get_kernel_source()
     a = torch.randn(M, K, device="cuda", dtype=torch.float16)

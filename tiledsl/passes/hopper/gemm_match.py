@@ -16,7 +16,8 @@ The program must be exactly (names free, ``T.use_swizzle`` allowed anywhere at t
 
 with static M, N, K (N and K multiples of 8; ragged edges are left to TMA, which zero-fills loads past a tensor
 and clips stores, the language's own edge semantics), 16-bit inputs, fp32 accumulation, a float16, bfloat16 or
-float32 output, BK = 64 (one 128-byte swizzle row) and tiles that fit the wgmma shapes, registers and shared memory.
+float32 output, BK a multiple of 16 (the kernel steps K by 64, one 128-byte swizzle row, whatever BK the program
+chose) and tiles that fit the wgmma shapes, registers and shared memory.
 The parameters may come in any order, and others (bias vectors, scales, scalars) may be read by the epilogue steps,
 which see only parameters, i, j, the block indices and constants. :func:`match_gemm` returns a :class:`GemmPlan`,
 or None with the reason in ``last_reason``.
@@ -43,6 +44,7 @@ from .match_util import statements as _stmts
 _SMEM_LIMIT = 232448  # bytes of dynamic shared memory per block on sm_90
 _SIXTEEN_BIT = ("float16", "bfloat16")
 _OUTPUT_DTYPES = ("float16", "bfloat16", "float32")
+_KERNEL_BLOCK_K = 64  # the kernel's k-step: one 128-byte swizzle row of 16-bit values
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,7 @@ def _match(func, num_sms) -> GemmPlan:
     BM2, BN = (_int(s, "the accumulator tile") for s in c_f.ty.shape)
     b_tile = tuple(_int(s, "the B tile") for s in b_s.ty.shape)
     _require(BM2 == BM and b_tile == ((BN, BK) if b_k_major else (BK, BN)), "tile shapes disagree")
-    _require(BK == 64, "block_K is not 64 (one 128-byte swizzle row of 16-bit values)")
+    _require(BK % 16 == 0, "block_K is not a multiple of 16 (the wgmma k-step)")
     _require((K * 2) % 16 == 0 and (N * 2) % 16 == 0, "K or N is not a multiple of 8 (TMA needs 16-byte rows)")
     _require(thread_count % 128 == 0, "threads is not a multiple of 128 (whole warpgroups)")
     consumers = thread_count // 128
@@ -255,8 +257,12 @@ def _match(func, num_sms) -> GemmPlan:
     epilogue = tuple(_epilogue_step(s, c_f, BM, BN, params, (tile_m, tile_n)) for s in epilogue_stmts)
     name = str(func.attrs["global_symbol"]) if func.attrs is not None and "global_symbol" in func.attrs else "gemm"
     roles = tuple("A" if p.same_as(A) else "B" if p.same_as(B) else "C" if p.same_as(C) else "" for p in params)
-    plan = GemmPlan(name, M, N, K, BM, BN, BK, stages, consumers, dtype, out_dtype, b_k_major, num_sms,
+    # the kernel always steps K by 64 (one 128-byte swizzle row): the program's block_K only sets its k-loop
+    # bounds; with a smaller block_K, fewer stages of 64 may fit, so the stage count shrinks (not below 2) to fit
+    plan = GemmPlan(name, M, N, K, BM, BN, _KERNEL_BLOCK_K, stages, consumers, dtype, out_dtype, b_k_major, num_sms,
                     params=tuple(params), roles=roles, epilogue=epilogue, accumulator=c_f, tile_vars=(tile_m, tile_n))
+    while plan.smem_bytes > _SMEM_LIMIT and plan.stages > 2:
+        plan = replace(plan, stages=plan.stages - 1)
     _require(plan.smem_bytes <= _SMEM_LIMIT, f"needs {plan.smem_bytes} B of shared memory")
     return plan
 

@@ -20,6 +20,7 @@ from tiledsl.profiler import do_bench
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = str(ROOT / "examples" / "gemm.py")
+EXAMPLE_FP8 = str(ROOT / "examples" / "gemm_fp8.py")
 
 SPACE = [  # (block_M, block_N, threads, num_stages, split_k); split_k None = the Hopper path's own choice
     (128, 256, 256, 4, None), (128, 256, 256, 3, None), (128, 128, 256, 4, None), (128, 128, 128, 4, None),
@@ -47,8 +48,26 @@ def gemm_factory(M, N, K, block_M=128, block_N=128, threads=256, num_stages=3, s
     return prim.with_attr(gemm_match.SPLIT_K_ATTR, split_k) if split_k else prim
 
 
+def fp8_factory(M, N, K, block_M=128, block_N=256, threads=256, num_stages=4, split_k=0):
+    """``examples/gemm_fp8.py``'s fp8 linear (e4m3 A [M, K], B [N, K], C = relu(A B^T * scale + bias) in bf16)."""
+    import importlib.util
+
+    from tiledsl.passes.hopper import gemm_match
+
+    spec = importlib.util.spec_from_file_location("bench_example_gemm_fp8", EXAMPLE_FP8)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    prim = example.fp8_linear.get_tir(M, N, K, block_M=block_M, block_N=block_N, block_K=128, threads=threads,
+                                      num_stages=num_stages)
+    return prim.with_attr(gemm_match.SPLIT_K_ATTR, split_k) if split_k else prim
+
+
 def ref_matmul(A, B):
     return A @ B
+
+
+def ref_fp8_linear(A, B, scale, bias):
+    return torch.relu(A.float() @ B.float().T * scale + bias)
 
 
 def tflops(M, N, K, ms):
@@ -60,6 +79,47 @@ def check(kernel, a, b):
     kernel(a, b, c)
     ref = a.float() @ b.float()
     return float((c.float() - ref).norm() / ref.norm()), bool(torch.isfinite(c).all())
+
+
+def bench_fp8(M, N, K, rounds):
+    """fp8 (e4m3) linear with scale, bias and ReLU against cuBLASLt's fp8 GEMM (torch._scaled_mm with a scale and
+    a bias, no ReLU), bf16 out."""
+    a = torch.randn(M, K, device="cuda").to(torch.float8_e4m3fn)
+    b = (torch.randn(N, K, device="cuda") / 4).to(torch.float8_e4m3fn)
+    bias = torch.randn(N, device="cuda")
+    bias16, one = bias.bfloat16(), torch.ones((), device="cuda")
+    space = [dict(block_M=bm, block_N=bn, threads=t, num_stages=st, split_k=sk or 0)
+             for bm, bn, t, st, sk in (SKINNY_SPACE if M < 256 else SPACE)]
+    t0 = time.perf_counter()
+    tuner = tiledsl.AutoTuner.from_kernel(tiledsl.jit(out_idx=[-1])(fp8_factory), configs=space)
+    tuner.set_profile_args(warmup=10, rep=30, timeout=120, ref_prog=ref_fp8_linear, rtol=2e-2, atol=5e-2)
+    tuner.set_kernel_parameters((M, N, K))
+    with tiledsl.set_autotune_inputs(a, b, 1.0, bias):
+        result = tuner.run()
+    select_s = time.perf_counter() - t0
+    prim = fp8_factory(M, N, K, **result.config)
+    best = tiledsl.compile(prim)
+    out = torch.empty(M, N, device="cuda", dtype=torch.bfloat16)
+    ratios, ours_ms, ref_ms = [], [], []
+    for _ in range(rounds):
+        t_ref = do_bench(lambda: torch._scaled_mm(a, b.t(), one, one, bias=bias16, out_dtype=torch.bfloat16),
+                         warmup=10, rep=50)
+        t_ours = do_bench(lambda: best(a, b, 1.0, bias, out), warmup=10, rep=50)
+        ref_ms.append(t_ref)
+        ours_ms.append(t_ours)
+        ratios.append(t_ref / t_ours)
+    out.fill_(float("nan"))
+    best(a, b, 1.0, bias, out)
+    ref = ref_fp8_linear(a, b, 1.0, bias)
+    return {
+        "shape": [M, N, K], "dtype": "float8_e4m3fn -> bfloat16", "best_config": result.config,
+        "split_k_used": gemm_match.match_gemm(prim).split_k, "tuning_s": round(select_s, 2),
+        "tiledsl_tflops_median": round(tflops(M, N, K, statistics.median(ours_ms)), 1),
+        "cublas_fp8_tflops_median": round(tflops(M, N, K, statistics.median(ref_ms)), 1),
+        "ratio_vs_cublas_median": round(statistics.median(ratios), 3), "ratios": [round(r, 3) for r in ratios],
+        "final_rel_err": float((out.float() - ref).norm() / ref.norm()),
+        "final_all_finite": bool(torch.isfinite(out).all()),
+    }
 
 
 def bench_shape(M, N, K, dtype, rounds):
@@ -104,14 +164,15 @@ def bench_shape(M, N, K, dtype, rounds):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shapes", default="4096x4096x4096,8192x8192x8192,16x4096x4096,128x4096x4096")
-    ap.add_argument("--dtypes", default="float16,bfloat16")
+    ap.add_argument("--dtypes", default="float16,bfloat16", help="float16, bfloat16, float8_e4m3fn")
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     report = {"device": torch.cuda.get_device_name(), "date": time.strftime("%Y-%m-%d"), "results": []}
     for dtype in args.dtypes.split(","):
         for shape in args.shapes.split(","):
             M, N, K = (int(x) for x in shape.split("x"))
-            report["results"].append(bench_shape(M, N, K, dtype, args.rounds))
+            report["results"].append(bench_fp8(M, N, K, args.rounds) if dtype == "float8_e4m3fn" else
+                                     bench_shape(M, N, K, dtype, args.rounds))
             print(json.dumps(report["results"][-1]), flush=True)
     if os.environ.get("OUT"):
         Path(os.environ["OUT"], "bench_gemm_hopper.json").write_text(json.dumps(report, indent=1))

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-SELF_CHECKING = ["gemm", "elementwise_add", "softmax", "rmsnorm", "flash_attention"]
+SELF_CHECKING = ["gemm", "gemm_fp8", "elementwise_add", "softmax", "rmsnorm", "flash_attention"]
 
 
 def _load(name):

@@ -42,3 +42,29 @@ def test_float16_to_float8_goes_through_float32():
     x = (torch.randn(300) * 3).half()
     got = convert(300, "float16", "float8_e4m3fn")(x)
     assert torch.equal(got.view(torch.uint8), x.float().to(torch.float8_e4m3fn).view(torch.uint8))
+
+
+def test_float8_tiles_in_a_cpu_gemm():
+    """float8 shared tiles and a float8 GEMM on the CPU (TVM's LLVM code gave float8 allocations a float type)."""
+    M, N, K = 48, 64, 96
+
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), "float8_e4m3fn"), B: T.Tensor((N, K), "float8_e5m2"),
+               C: T.Tensor((M, N), "float32")):
+        with T.Kernel(T.ceildiv(N, 32), T.ceildiv(M, 16), threads=64) as (bx, by):
+            A_s = T.alloc_shared((16, 32), "float8_e4m3fn")
+            B_s = T.alloc_shared((32, 32), "float8_e5m2")
+            C_f = T.alloc_fragment((16, 32), "float32")
+            T.clear(C_f)
+            for k in T.Pipelined(T.ceildiv(K, 32), num_stages=2):
+                T.copy(A[by * 16, k * 32], A_s)
+                T.copy(B[bx * 32, k * 32], B_s)
+                T.gemm(A_s, B_s, C_f, transpose_B=True)
+            T.copy(C_f, C[by * 16, bx * 32])
+
+    compiled = tiledsl.compile(kernel, target="llvm")
+    a = torch.randn(M, K).to(torch.float8_e4m3fn)
+    b = torch.randn(N, K).to(torch.float8_e5m2)
+    c = torch.full((M, N), float("nan"))
+    compiled(a, b, c)
+    torch.testing.assert_close(c.double(), a.double() @ b.double().T, rtol=1e-5, atol=1e-4)

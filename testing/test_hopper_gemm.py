@@ -76,6 +76,30 @@ def _gemm_with_epilogue(M, N, K, out="float32", dtype="float16", block_M=128, bl
     return kernel
 
 
+def _fp8_gemm(M, N, K, a_dtype="float8_e4m3fn", b_dtype="float8_e4m3fn", out="bfloat16", block_M=128,
+              block_N=128, block_K=128, threads=256, stages=3, transpose_B=True):
+    import tiledsl.language as T
+
+    b_shape, b_tile = ((N, K), (block_N, block_K)) if transpose_B else ((K, N), (block_K, block_N))
+
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), a_dtype), B: T.Tensor(b_shape, b_dtype), C: T.Tensor((M, N), out)):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
+            A_s = T.alloc_shared((block_M, block_K), a_dtype)
+            B_s = T.alloc_shared(b_tile, b_dtype)
+            C_f = T.alloc_fragment((block_M, block_N), "float32")
+            T.clear(C_f)
+            for k in T.Pipelined(T.ceildiv(K, block_K), num_stages=stages):
+                T.copy(A[by * block_M, k * block_K], A_s)
+                if transpose_B:
+                    T.copy(B[bx * block_N, k * block_K], B_s)
+                else:
+                    T.copy(B[k * block_K, bx * block_N], B_s)
+                T.gemm(A_s, B_s, C_f, transpose_B=transpose_B)
+            T.copy(C_f, C[by * block_M, bx * block_N])
+    return kernel
+
+
 def _epilogue_reference(a, b, bias, alpha):
     return torch.relu(alpha * (a.double() @ b.double()) + bias.double())
 
@@ -120,8 +144,8 @@ def test_matcher_recognizes_transposed_b():
 
 @pytest.mark.parametrize("kwargs,reason", [
     (dict(M=1024, N=512, K=256, block_K=24), "block_K is not a multiple of 16"),
-    (dict(M=1000, N=500, K=256, block_K=64), "not a multiple of 8"),
-    (dict(M=1024, N=512, K=256, block_K=64, dtype="float32"), "float16 or both bfloat16"),
+    (dict(M=1000, N=500, K=256, block_K=64), "too ragged"),
+    (dict(M=1024, N=512, K=256, block_K=64, dtype="float32"), "both bfloat16 or both float8"),
     (dict(M=1024, N=512, K=256, block_K=64, threads=96), "multiple of 128"),
     (dict(M=1024, N=512, K=256, block_M=128, block_N=256, block_K=64, threads=128), "more than 128 registers"),
 ])
@@ -164,6 +188,26 @@ def test_epilogue_builds_with_the_programs_signature():
     source = kernel.get_kernel_source()
     assert "wgmma.mma_async" in source and "bias_ptr" in source and "float alpha" in source
     assert [p.name for p in kernel.params] == ["bias", "A", "B", "alpha", "C"]
+
+
+@pytest.mark.parametrize("a_dtype,b_dtype", [("float8_e4m3fn", "float8_e4m3fn"), ("float8_e5m2", "float8_e5m2"),
+                                             ("float8_e4m3fn", "float8_e5m2")])
+def test_matcher_takes_float8_with_k_major_b(a_dtype, b_dtype):
+    plan = match_gemm(_fp8_gemm(1024, 1024, 1024, a_dtype, b_dtype))
+    assert plan is not None, gemm_match.last_reason
+    assert plan.in_bytes == 1 and plan.block_K == 128 and (plan.b_dtype or plan.dtype) == b_dtype
+
+
+def test_matcher_refuses_float8_with_b_as_k_by_n():
+    assert match_gemm(_fp8_gemm(1024, 1024, 1024, transpose_B=False)) is None
+    assert "transpose_B=True" in gemm_match.last_reason
+
+
+@pytest.mark.nvcc
+def test_float8_builds_with_k32_wgmma():
+    source = tiledsl.compile(_fp8_gemm(512, 512, 1024, "float8_e4m3fn", "float8_e5m2"),
+                             target=SM90A).get_kernel_source()
+    assert "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e5m2" in source
 
 
 def _with_split_k(prim, split):
@@ -323,4 +367,27 @@ def test_hopper_gemm_epilogue_matches_torch(M, N, K, out, staged):
         kernel(bias, a, b, 0.5, c)
         assert torch.isfinite(c).all()
         ref = _epilogue_reference(a, b, bias, 0.5)
+        assert ((c.double() - ref).norm() / ref.norm()) < 1e-2
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("M,N,K,a_dtype,b_dtype,out,bm,bn,threads", [
+    (1024, 1024, 2048, "float8_e4m3fn", "float8_e4m3fn", "bfloat16", 128, 256, 256),
+    (512, 768, 1024, "float8_e5m2", "float8_e5m2", "float16", 128, 128, 256),
+    (300, 520, 1000, "float8_e4m3fn", "float8_e5m2", "float32", 64, 128, 128),     # ragged
+    (16, 4096, 4096, "float8_e4m3fn", "float8_e4m3fn", "bfloat16", 64, 128, 128),   # split-K
+])
+def test_hopper_float8_gemm_matches_torch(M, N, K, a_dtype, b_dtype, out, bm, bn, threads):
+    if not _hopper():
+        pytest.skip("needs an sm_90 GPU")
+    prim = _fp8_gemm(M, N, K, a_dtype, b_dtype, out, block_M=bm, block_N=bn, threads=threads)
+    kernel = tiledsl.compile(prim)
+    assert "k32.f32" in kernel.get_kernel_source()
+    for _ in range(2):
+        a = torch.randn(M, K, device="cuda").to(getattr(torch, a_dtype))
+        b = torch.randn(N, K, device="cuda").to(getattr(torch, b_dtype))
+        c = torch.full((M, N), float("nan"), device="cuda", dtype=getattr(torch, out))
+        kernel(a, b, c)
+        assert torch.isfinite(c).all()
+        ref = a.double() @ b.double().T
         assert ((c.double() - ref).norm() / ref.norm()) < 1e-2

@@ -5,7 +5,13 @@ float8_e4m3fn codes decode wrongly, and about 40% of small float32 values encode
 replaces every cast from or to ``float8_e4m3fn`` / ``float8_e5m2`` with integer arithmetic on the bits that matches
 torch bit for bit (round to nearest even; like torch, e4m3fn saturates at 448 and e5m2 overflows to infinity).
 
-Expects: tile ops lowered (runs after LowerTileOpsCPU). Guarantees: no Cast has a float8 source or destination.
+TVM's LLVM code generator also gives float8 *allocations* (shared tiles, fragments) a 32-bit float element type,
+so a float8 tile in a CPU kernel failed LLVM verification ("Invalid bitcast"). Such buffers become uint8 buffers
+holding the same bits: stores reinterpret their value, loads reinterpret back, and a reinterpret of a reinterpret
+folds away, so no float8-typed value remains between two on-chip tiles.
+
+Expects: tile ops lowered (runs after LowerTileOpsCPU). Guarantees: no Cast has a float8 source or destination;
+no allocated buffer has a float8 dtype.
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from dataclasses import dataclass
 import tvm
 import tvm_ffi
 from tvm import tirx
+from tvm.ir import TensorLoad
 
 from ..ir.ops import dtype_of
 from .pass_errors import keep_tiledsl_errors
@@ -106,8 +113,46 @@ def _on_cast(cast):
     return cast
 
 
+def _bytes_for_float8_tiles(body):
+    """Allocated float8 buffers as uint8 buffers of the same bits (see the module doc)."""
+    remap = {}
+
+    def on_alloc(stmt):
+        buf = stmt.buffer
+        if str(buf.ty.dtype) not in _FORMATS:
+            return stmt
+        remap[buf] = (tirx.decl_buffer(buf.ty.shape, "uint8", buf.name, scope=buf.scope()), str(buf.ty.dtype))
+        return tirx.AllocBuffer(remap[buf][0])
+
+    body = tvm_ffi.structural_map(body, [(tirx.AllocBuffer, on_alloc)], order="pre")
+    if not remap:
+        return body
+
+    def on_load(load):
+        if load.source not in remap:
+            return load
+        new, dtype = remap[load.source]
+        return tirx.reinterpret(dtype, tirx.BufferLoad(new, list(load.indices)))
+
+    def on_store(store):
+        if store.buffer not in remap:
+            return store
+        return tirx.BufferStore(remap[store.buffer][0], tirx.reinterpret("uint8", store.value), list(store.indices))
+
+    def on_call(call):
+        inner = call.args[0] if call.op.name == "tirx.reinterpret" and len(call.args) == 1 else None
+        if isinstance(inner, tvm.ir.expr.Call) and inner.op.name == "tirx.reinterpret" and \
+                dtype_of(call) == dtype_of(inner.args[0]):
+            return inner.args[0]
+        return call
+
+    body = tvm_ffi.structural_map(body, [(TensorLoad, on_load), (tirx.BufferStore, on_store)], order="post")
+    return tvm_ffi.structural_map(body, [(tvm.ir.expr.Call, on_call)], order="post")
+
+
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.LegalizeFloat8CPU")
 @keep_tiledsl_errors
 def LegalizeFloat8CPU(func, mod, ctx):
-    """Replace float8 casts with exact bit arithmetic (CPU target)."""
-    return func.with_body(tvm_ffi.structural_map(func.body, [(tirx.Cast, _on_cast)], order="post"))
+    """Replace float8 casts with exact bit arithmetic and float8 tiles with byte tiles (CPU target)."""
+    body = tvm_ffi.structural_map(func.body, [(tirx.Cast, _on_cast)], order="post")
+    return func.with_body(_bytes_for_float8_tiles(body))

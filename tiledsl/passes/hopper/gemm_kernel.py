@@ -28,7 +28,7 @@ from tvm.script import tirx as T
 from .gemm_match import GemmPlan
 
 _SWIZZLE_128B = 3  # CUtensorMap / wgmma descriptor code for the 128-byte swizzle
-_PTX_TYPE = {"float16": "f16", "bfloat16": "bf16"}
+_PTX_TYPE = {"float16": "f16", "bfloat16": "bf16", "float8_e4m3fn": "e4m3", "float8_e5m2": "e5m2"}
 _PRODUCER_REGS = 40
 _CONSUMER_REGS = 232
 
@@ -76,13 +76,18 @@ def make_gemm_kernel(plan: GemmPlan):
     ACC_N = BN // 2                        # fp32 accumulators per thread for one m64nBN sub-tile
     NACC = MT * ACC_N
     A_TILE, B_TILE = BM * BK, BN * BK
-    TX_BYTES = (A_TILE + B_TILE) * 2
+    IN_B = plan.in_bytes                   # bytes per input element: 2 (16-bit) or 1 (float8)
+    KSTEP = 32 // IN_B                     # k per wgmma (k16 for 16-bit inputs, k32 for float8): 32 bytes of a row
+    TX_BYTES = (A_TILE + B_TILE) * IN_B
     EPI_COLS = plan.epilogue_cols
     E = plan.out_bytes
     BOX_COLS, CHUNK = 128 // E, 16 // E    # output columns per 128-byte TMA box row / per 16-byte swizzle chunk
     RAGGED = M % BM != 0 or N % BN != 0
-    dt, out_dt = plan.dtype, plan.out_dtype
-    WGMMA = f"wgmma.mma_async.sync.aligned.m64n{BN}k16.f32.{_PTX_TYPE[dt]}.{_PTX_TYPE[dt]}"
+    dt, bdt, out_dt = plan.dtype, plan.b_dtype or plan.dtype, plan.out_dtype
+    tma_dt, tma_bdt = ("uint8" if IN_B == 1 else dt), ("uint8" if IN_B == 1 else bdt)   # TMA moves bytes
+    WGMMA = f"wgmma.mma_async.sync.aligned.m64n{BN}k{KSTEP}.f32.{_PTX_TYPE[dt]}.{_PTX_TYPE[bdt]}"
+    # operands after the descriptors and scale-d: imm-scale-a/b, and for 16-bit inputs tnsp-a/b too
+    WGMMA_IMM = (1, 1) if IN_B == 1 else None
     TMA_LOAD = "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
     TMA_STORE = "cp.async.bulk.tensor.2d.global.shared::cta.bulk_group"
     B_K_MAJOR = plan.b_k_major
@@ -110,12 +115,13 @@ def make_gemm_kernel(plan: GemmPlan):
         return first_m + (p % (GROUP_M * GN)) % group_size, (p % (GROUP_M * GN)) // group_size
 
     @T.prim_func(check_well_formed=False)  # the epilogue may read program parameters added afterwards
-    def gemm(A: T.Buffer((M, K), dt), B: T.Buffer(B_SHAPE, dt), C: T.Buffer((M, N), out_dt)):
+    def gemm(A: T.Buffer((M, K), dt), B: T.Buffer(B_SHAPE, bdt), C: T.Buffer((M, N), out_dt)):
         A_map: T.let[T.handle("tensormap")] = T.tvm_stack_alloca("tensormap", 1)
-        T.call_packed("runtime.cuTensorMapEncodeTiled", A_map, dt, 2, A.data, K, M, K * 2, BK, BM, 1, 1, 0, SW, 3, 0)
+        T.call_packed("runtime.cuTensorMapEncodeTiled", A_map, tma_dt, 2, A.data, K, M, K * IN_B, BK, BM, 1, 1, 0, SW,
+                      3, 0)
         B_map: T.let[T.handle("tensormap")] = T.tvm_stack_alloca("tensormap", 1)
         if B_K_MAJOR:
-            T.call_packed("runtime.cuTensorMapEncodeTiled", B_map, dt, 2, B.data, K, N, K * 2, BK, BN, 1, 1, 0, SW,
+            T.call_packed("runtime.cuTensorMapEncodeTiled", B_map, tma_bdt, 2, B.data, K, N, K * IN_B, BK, BN, 1, 1, 0, SW,
                           3, 0)
         else:
             T.call_packed("runtime.cuTensorMapEncodeTiled", B_map, dt, 2, B.data, N, K, N * 2, 64, BK, 1, 1, 0, SW,
@@ -131,8 +137,8 @@ def make_gemm_kernel(plan: GemmPlan):
         wg = T.warpgroup_id([NC + 1])
 
         pool = T.meta_var(SMEMPool())
-        As = pool.alloc((STAGES, BM, BK), dt, align=1024)
-        Bs = pool.alloc((STAGES, BN, BK), dt, align=1024)
+        As = pool.alloc((STAGES, BM, BK), tma_dt, align=1024)
+        Bs = pool.alloc((STAGES, BN, BK), tma_bdt, align=1024)
         Cs = pool.alloc((NC, EPI_COLS // BOX_COLS, 64, BOX_COLS), out_dt, align=1024)
         full = pool.alloc((STAGES,), "uint64", align=8)
         empty = pool.alloc((STAGES,), "uint64", align=8)
@@ -193,12 +199,13 @@ def make_gemm_kernel(plan: GemmPlan):
                     s = T.meta_var(it % STAGES)
                     T.cuda.mbarrier_wait(full.ptr_to([s]), (it // STAGES) % 2)
                     T.ptx.wgmma.fence.sync.aligned()
-                    for kk in T.unroll(BK // 16):
+                    for kk in T.unroll(BK // KSTEP):
                         for mt in T.unroll(MT):
                             T.ptx[WGMMA](*[acc[mt * ACC_N + j] for j in range(ACC_N)],
-                                         descA[mt] + T.Cast("uint64", (s * (A_TILE * 2) + kk * 32) // 16),
-                                         descB + T.Cast("uint64", (s * (B_TILE * 2) + kk * KK_B_BYTES) // 16),
-                                         kt * (BK // 16) + kk > 0, 1, 1, 0, 0 if B_K_MAJOR else 1)
+                                         descA[mt] + T.Cast("uint64", (s * (A_TILE * IN_B) + kk * 32) // 16),
+                                         descB + T.Cast("uint64", (s * (B_TILE * IN_B) + kk * KK_B_BYTES) // 16),
+                                         kt * (BK // KSTEP) + kk > 0,
+                                         *(WGMMA_IMM or (1, 1, 0, 0 if B_K_MAJOR else 1)))
                     T.ptx.wgmma.commit_group.sync.aligned()
                     T.ptx.wgmma.wait_group.sync.aligned(1)
                     if kt > 0:

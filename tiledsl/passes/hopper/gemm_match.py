@@ -15,9 +15,9 @@ The program must be exactly (names free, ``T.use_swizzle`` allowed anywhere at t
         T.copy(C_f, C[by * BM, bx * BN])         # or through a shared tile: T.copy(C_f, C_s); T.copy(C_s, C[...])
 
 with static M, N, K (N and K multiples of 8; ragged edges are left to TMA, which zero-fills loads past a tensor
-and clips stores, the language's own edge semantics), 16-bit inputs, fp32 accumulation, a float16, bfloat16 or
-float32 output, BK a multiple of 16 (the kernel steps K by 64, one 128-byte swizzle row, whatever BK the program
-chose) and tiles that fit the wgmma shapes, registers and shared memory.
+and clips stores, the language's own edge semantics), float16 / bfloat16 inputs, or float8 (e4m3fn, e5m2, mixed)
+with B as [N, K], fp32 accumulation, a float16, bfloat16 or float32 output, BK a multiple of the wgmma k-step (the
+kernel steps K by one 128-byte swizzle row: 64 16-bit or 128 float8 values, whatever BK the program chose) and tiles that fit the wgmma shapes, registers and shared memory.
 The parameters may come in any order, and others (bias vectors, scales, scalars) may be read by the epilogue steps,
 which see only parameters, i, j, the block indices and constants. :func:`match_gemm` returns a :class:`GemmPlan`,
 or None with the reason in ``last_reason``.
@@ -43,8 +43,9 @@ from .match_util import statements as _stmts
 
 _SMEM_LIMIT = 232448  # bytes of dynamic shared memory per block on sm_90
 _SIXTEEN_BIT = ("float16", "bfloat16")
+_FLOAT8 = ("float8_e4m3fn", "float8_e5m2")
 _OUTPUT_DTYPES = ("float16", "bfloat16", "float32")
-_KERNEL_BLOCK_K = 64  # the kernel's k-step: one 128-byte swizzle row of 16-bit values
+_ROW_BYTES = 128  # the kernel's k-step: one 128-byte swizzle row (64 16-bit values, 128 float8 values)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class GemmPlan:
     block_K: int
     stages: int
     consumers: int  # consumer warpgroups
-    dtype: str
+    dtype: str  # A's (and, unless b_dtype says otherwise, B's)
     out_dtype: str
     b_k_major: bool  # B given as (N, K) (transpose_B=True)
     num_sms: int = 132
@@ -98,6 +99,11 @@ class GemmPlan:
     epilogue: tuple = ()  # EpilogueSteps applied to the accumulator, in order, before the store
     accumulator: object = None  # C_f, the fragment the epilogue steps read
     tile_vars: tuple = ()  # the block indices of the M and N tiles in the program
+    b_dtype: str = ""  # B's dtype when it differs from A's (float8 e4m3 x e5m2)
+
+    @property
+    def in_bytes(self) -> int:
+        return 1 if self.dtype in _FLOAT8 else 2
 
     def epilogue_value(self, acc_value, row, col, tiles, clamp=False):
         """The value stored for accumulator element (row, col) of output tile ``tiles`` (M, N tile index)."""
@@ -133,7 +139,7 @@ class GemmPlan:
 
     @property
     def smem_bytes(self) -> int:
-        ring = self.stages * (self.block_M + self.block_N) * self.block_K * 2
+        ring = self.stages * (self.block_M + self.block_N) * self.block_K * self.in_bytes
         staging = self.consumers * self.epilogue_cols * 64 * self.out_bytes
         return ring + staging + 2 * self.stages * 8 + 16  # + the split-K "last CTA" flags
 
@@ -232,7 +238,12 @@ def _match(func, num_sms) -> GemmPlan:
              not C.same_as(A) and not C.same_as(B), "A, B and C are not three distinct tensor parameters")
 
     dtype, out_dtype, acc_dtype = str(A.ty.dtype), str(C.ty.dtype), str(c_f.ty.dtype)
-    _require(dtype in _SIXTEEN_BIT and str(B.ty.dtype) == dtype, "inputs are not both float16 or both bfloat16")
+    b_dtype = str(B.ty.dtype)
+    _require((dtype in _SIXTEEN_BIT and b_dtype == dtype) or (dtype in _FLOAT8 and b_dtype in _FLOAT8),
+             "inputs are not both float16, both bfloat16 or both float8 (e4m3fn / e5m2)")
+    in_bytes = 1 if dtype in _FLOAT8 else 2
+    _require(in_bytes == 2 or b_k_major, "a float8 GEMM needs B as [N, K] with transpose_B=True (wgmma reads 8-bit "
+                                         "operands K-major only)")
     _require(out_dtype in _OUTPUT_DTYPES, "the output is not float16, bfloat16 or float32")
     _require(acc_dtype == "float32", "the accumulator is not float32")
     _require(len(A.ty.shape) == 2 and len(B.ty.shape) == 2 and len(C.ty.shape) == 2, "A, B or C is not 2-d")
@@ -242,8 +253,10 @@ def _match(func, num_sms) -> GemmPlan:
     BM2, BN = (_int(s, "the accumulator tile") for s in c_f.ty.shape)
     b_tile = tuple(_int(s, "the B tile") for s in b_s.ty.shape)
     _require(BM2 == BM and b_tile == ((BN, BK) if b_k_major else (BK, BN)), "tile shapes disagree")
-    _require(BK % 16 == 0, "block_K is not a multiple of 16 (the wgmma k-step)")
-    _require((K * 2) % 16 == 0 and (N * 2) % 16 == 0, "K or N is not a multiple of 8 (TMA needs 16-byte rows)")
+    _require(BK % (32 // in_bytes) == 0, f"block_K is not a multiple of {32 // in_bytes} (the wgmma k-step)")
+    _require((K * in_bytes) % 16 == 0 and (N * 2) % 16 == 0,
+             "K or N is too ragged: TMA needs rows of whole 16-byte units (K a multiple of "
+             f"{16 // in_bytes}, N of 8)")
     _require(thread_count % 128 == 0, "threads is not a multiple of 128 (whole warpgroups)")
     consumers = thread_count // 128
     _require(BM % (64 * consumers) == 0 and BM // (64 * consumers) in (1, 2),
@@ -259,8 +272,9 @@ def _match(func, num_sms) -> GemmPlan:
     roles = tuple("A" if p.same_as(A) else "B" if p.same_as(B) else "C" if p.same_as(C) else "" for p in params)
     # the kernel always steps K by 64 (one 128-byte swizzle row): the program's block_K only sets its k-loop
     # bounds; with a smaller block_K, fewer stages of 64 may fit, so the stage count shrinks (not below 2) to fit
-    plan = GemmPlan(name, M, N, K, BM, BN, _KERNEL_BLOCK_K, stages, consumers, dtype, out_dtype, b_k_major, num_sms,
-                    params=tuple(params), roles=roles, epilogue=epilogue, accumulator=c_f, tile_vars=(tile_m, tile_n))
+    plan = GemmPlan(name, M, N, K, BM, BN, _ROW_BYTES // in_bytes, stages, consumers, dtype, out_dtype, b_k_major,
+                    num_sms, params=tuple(params), roles=roles, epilogue=epilogue, accumulator=c_f,
+                    tile_vars=(tile_m, tile_n), b_dtype=b_dtype if b_dtype != dtype else "")
     while plan.smem_bytes > _SMEM_LIMIT and plan.stages > 2:
         plan = replace(plan, stages=plan.stages - 1)
     _require(plan.smem_bytes <= _SMEM_LIMIT, f"needs {plan.smem_bytes} B of shared memory")

@@ -6,6 +6,7 @@
 #   gemm    the GEMM benchmarks (large and skinny)
 #   bench   host time per launch, softmax/RMSNorm (generic lowering), flash attention
 #   attention  flash attention (tuned and fixed variants), host time per launch
+#   final   every GPU test and example, then the fp8 GEMM benchmark
 #   fp8     the Hopper GEMM tests and examples, then the fp8 GEMM benchmark against cuBLASLt (torch._scaled_mm)
 #   causal  the attention tests, then causal flash attention: one CTA per tile against persistent
 #   gqa     the attention tests and examples, then grouped-query attention in bfloat16 (4 query heads per K/V head)
@@ -41,6 +42,13 @@ case "${1:-quick}" in
     TAIL=12 run attention 420 "$PY" benchmarks/bench_attention_hopper.py --no-small --rounds 7 \
       --variants persistent,tile --causal-variants tile
     run launch 120 "$PY" benchmarks/bench_launch.py
+    ;;
+  final)
+    TAIL=15 run gpu_tests 420 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing
+    run examples 150 "$PY" -m pytest -q -p no:cacheprovider testing/test_examples.py
+    TAIL=6 run gemm_fp8 240 "$PY" benchmarks/bench_gemm_hopper.py --dtypes float8_e4m3fn \
+      --shapes 4096x4096x4096,8192x8192x8192 --rounds 5
+    mv "$OUT/bench_gemm_hopper.json" "$OUT/gemm_fp8.json"
     ;;
   fp8)
     TAIL=4 run gemm_tests 300 "$PY" -m pytest -q -p no:cacheprovider -ra testing/test_hopper_gemm.py \

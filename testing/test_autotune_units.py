@@ -237,3 +237,19 @@ def test_two_benchmark_workers_share_the_queue(cache_dir):
     assert all(t.device == "cpu" for t in result.trials if t.ok)
     with pytest.raises(ConfigError, match="benchmark_devices"):
         tuner.run(benchmark_devices=[0])
+
+
+@pytest.mark.parametrize("dtype", ["float8_e4m3fn", "float8_e5m2", "bfloat16", "float16", "bool", "int64"])
+def test_autotune_inputs_travel_to_workers_bit_for_bit(dtype):
+    import pickle
+
+    from tiledsl.autotuner.transport import pack_inputs, unpack_inputs
+
+    source = torch.randn(3, 5, 2) * 4
+    tensor = source.to(getattr(torch, dtype))[:, 1:]  # not contiguous
+    empty = torch.empty(0, 4, dtype=getattr(torch, dtype))
+    packed = pickle.loads(pickle.dumps(pack_inputs([tensor, 2.5, empty])))
+    back, scalar, back_empty = unpack_inputs(packed, "cpu")
+    assert back.dtype == tensor.dtype and back.shape == tensor.shape and scalar == 2.5
+    assert torch.equal(back.view(torch.uint8), tensor.contiguous().view(torch.uint8))
+    assert back_empty.shape == (0, 4) and back_empty.dtype == empty.dtype

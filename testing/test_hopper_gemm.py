@@ -198,6 +198,11 @@ def test_matcher_takes_float8_with_k_major_b(a_dtype, b_dtype):
     assert plan.in_bytes == 1 and plan.block_K == 128 and (plan.b_dtype or plan.dtype) == b_dtype
 
 
+def test_matcher_refuses_float8_with_a_k_tma_cannot_stride():
+    assert match_gemm(_fp8_gemm(256, 256, 1000)) is None  # 1000-byte rows: TMA needs multiples of 16 bytes
+    assert "K a multiple of 16" in gemm_match.last_reason
+
+
 def test_matcher_refuses_float8_with_b_as_k_by_n():
     assert match_gemm(_fp8_gemm(1024, 1024, 1024, transpose_B=False)) is None
     assert "transpose_B=True" in gemm_match.last_reason
@@ -374,7 +379,7 @@ def test_hopper_gemm_epilogue_matches_torch(M, N, K, out, staged):
 @pytest.mark.parametrize("M,N,K,a_dtype,b_dtype,out,bm,bn,threads", [
     (1024, 1024, 2048, "float8_e4m3fn", "float8_e4m3fn", "bfloat16", 128, 256, 256),
     (512, 768, 1024, "float8_e5m2", "float8_e5m2", "float16", 128, 128, 256),
-    (300, 520, 1000, "float8_e4m3fn", "float8_e5m2", "float32", 64, 128, 128),     # ragged
+    (300, 520, 1008, "float8_e4m3fn", "float8_e5m2", "float32", 64, 128, 128),     # ragged
     (16, 4096, 4096, "float8_e4m3fn", "float8_e4m3fn", "bfloat16", 64, 128, 128),   # split-K
 ])
 def test_hopper_float8_gemm_matches_torch(M, N, K, a_dtype, b_dtype, out, bm, bn, threads):

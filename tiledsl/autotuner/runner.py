@@ -15,6 +15,7 @@ import re
 import statistics
 
 from . import records
+from .transport import unpack_inputs
 from .worker import START_TIMEOUT, Worker, WorkerFailure
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class RunHandler:
                 self._inputs = (sig, inputs, self._inputs[2])
             return self._inputs
         if self.p["inputs"] is not None:
-            inputs = [t.to(self.device) if isinstance(t, self.torch.Tensor) else t for t in self.p["inputs"]]
+            inputs = unpack_inputs(self.p["inputs"], self.device)
             if len(inputs) != len(sig):
                 names = ", ".join(p.name for p in kernel.input_params)
                 raise ValueError(f"set_autotune_inputs gave {len(inputs)} tensors but the kernel takes "

@@ -31,6 +31,7 @@ from ..errors import AutotuneError, ConfigError, TargetError
 from . import records, space
 from .builder import Builder, worker_count
 from .capture import get_autotune_inputs
+from .transport import pack_inputs
 from .identity import function_identity, tensor_digest, value_identity
 from .records import Trial, TrialLog
 from .result import AutotuneResult
@@ -378,11 +379,7 @@ class _Run:
         backend = p.backend
         if backend == "auto":
             backend = "event" if device.startswith("cuda") else "wall"
-        inputs = None
-        if self.inputs is not None:
-            import torch
-
-            inputs = [t.detach().to("cpu") if isinstance(t, torch.Tensor) else t for t in self.inputs]
+        inputs = pack_inputs(self.inputs) if self.inputs is not None else None
         return {"device": device, "supply_type": coerce_supply_type(p.supply_type or TensorSupplyType.Auto),
                 "supply_prog": p.supply_prog if self.inputs is None else None, "inputs": inputs,
                 "ref_prog": p.ref_prog, "manual_check_prog": p.manual_check_prog, "skip_check": p.skip_check,

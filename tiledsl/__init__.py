@@ -12,10 +12,12 @@ from .runtime.kernel import JITKernel  # noqa: F401
 from .runtime.params import KernelParam  # noqa: F401
 from .autotuner import AutoTuner, AutotuneResult, autotune, set_autotune_inputs  # noqa: F401
 from .profiler import TensorSupplyType, do_bench  # noqa: F401
+from .pass_config import PassConfigKey  # noqa: F401
 
 __all__ = [
     "__version__", "jit", "compile", "JITKernel", "JITImpl", "KernelParam", "clear_memory_cache",
     "TileDSLError", "TileProgramError", "CompileError", "CompileTimeoutError", "KernelArgumentError",
     "TargetError", "ConfigError", "AutotuneError",
     "autotune", "AutoTuner", "AutotuneResult", "set_autotune_inputs", "TensorSupplyType", "do_bench",
+    "PassConfigKey",
 ]

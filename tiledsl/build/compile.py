@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import tvm
 from tvm import tirx
 
-from .. import config
+from .. import config, pass_config
 from ..errors import CompileError, ConfigError, TileDSLError
 from ..passes.pipeline import lower
 from ..runtime.target import target_kind
@@ -35,11 +35,11 @@ def entry_name(func: tirx.PrimFunc) -> str:
     return "main"
 
 
-def _pass_context(pass_configs: dict | None) -> tvm.transform.PassContext:
+def _pass_context(tvm_configs: dict) -> tvm.transform.PassContext:
     try:
-        return tvm.transform.PassContext(opt_level=3, config=dict(pass_configs or {}))
+        return tvm.transform.PassContext(opt_level=3, config=tvm_configs)
     except Exception as err:  # TVM rejects unknown keys with a long message
-        raise ConfigError(f"pass_configs {pass_configs!r} were rejected by TVM: {_first_line(err)}") from None
+        raise ConfigError(f"pass_configs {tvm_configs!r} were rejected by TVM: {_first_line(err)}") from None
 
 
 def _first_line(err: Exception) -> str:
@@ -67,9 +67,11 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
     mod = tvm.IRModule({entry: func})
     start = time.perf_counter()
     cubin = None
-    with _pass_context(pass_configs):
+    tl_options, tvm_configs = pass_config.split(pass_configs)
+    with _pass_context(tvm_configs):
         try:
-            special = _hopper_specialization(func, target) if kind == "cuda" else None
+            special = _hopper_specialization(func, target) if kind == "cuda" and \
+                pass_config.hopper_allowed(tl_options) else None
             if special is not None:
                 lowered, pipeline = tvm.IRModule({entry: special.with_attr("global_symbol", entry)}), "tirx"
             else:

@@ -12,8 +12,8 @@ from tvm.script import tirx as _tirx_script
 
 globals().update({name: getattr(_tirx_script, name) for name in dir(_tirx_script) if not name.startswith("_")})
 
-from .buffers import (Buffer, Tensor, alloc_fragment, alloc_local, alloc_shared, alloc_var, dtype_str,  # noqa: E402
-                      dynamic, symbolic)
+from .buffers import (Buffer, FragmentBuffer, LocalBuffer, SharedBuffer, Tensor, alloc_fragment,  # noqa: E402
+                      alloc_local, alloc_shared, alloc_var, dtype_str, dynamic, symbolic)
 from .kernel import (Kernel, get_block_binding, get_block_bindings, get_thread_binding,  # noqa: E402
                      get_thread_bindings)
 from ..layout import annotate_layout  # noqa: E402
@@ -28,5 +28,5 @@ __all__ = [
     "copy", "gemm", "fill", "clear", "Parallel", "Pipelined", "reduce_sum", "reduce_max", "reduce_min",
     "reduce_abssum", "reduce_absmax", "atomic_add", "dynamic", "symbolic", "get_thread_binding",
     "get_thread_bindings", "GemmWarpPolicy", "get_block_binding", "get_block_bindings", "use_swizzle", "cast", "dtype_str",
-    "annotate_layout",
+    "annotate_layout", "SharedBuffer", "FragmentBuffer", "LocalBuffer",
 ]

@@ -39,6 +39,19 @@ def Tensor(shape, dtype="float32", **kwargs):
 Buffer = Tensor
 
 
+def SharedBuffer(shape, dtype="float32", **kwargs):
+    """Annotation of a shared tile passed to a ``@T.macro`` (TileLang's name); macros take it as given."""
+    return Tensor(shape, dtype, **kwargs)
+
+
+def FragmentBuffer(shape, dtype="float32", **kwargs):
+    """Annotation of a fragment passed to a ``@T.macro`` (TileLang's name); macros take it as given."""
+    return Tensor(shape, dtype, **kwargs)
+
+
+LocalBuffer = FragmentBuffer
+
+
 def dynamic(name: str, dtype: str = "int32") -> Var:
     """A symbolic size (``M = T.dynamic("M")``) bound from the tensors' shapes at call time."""
     return tirx.Var(name, dtype_str(dtype))

@@ -11,7 +11,7 @@ from pathlib import Path
 import tvm
 from tvm import tirx
 
-from .. import config
+from .. import config, pass_config
 from ..build import artifact
 from ..build.compile import build, entry_name
 from ..cache import DiskStore, content_key, environment_stamp
@@ -53,7 +53,7 @@ def compile(func, out_idx=None, target="auto", pass_configs: dict | None = None,
     """Compile a PrimFunc (from ``@T.prim_func``) for ``target`` and return a callable JITKernel.
 
     ``out_idx`` names the parameters allocated and returned by each call; ``pass_configs`` go to TVM's
-    PassContext; ``compile_flags`` are extra nvcc flags for CUDA. ``target_host``, ``execution_backend`` and
+    PassContext, except TileLang's ``tl.*`` keys (``tiledsl.PassConfigKey``, see ``tiledsl/pass_config.py``); ``compile_flags`` are extra nvcc flags for CUDA. ``target_host``, ``execution_backend`` and
     ``verbose`` are accepted for TileLang compatibility (the host is always LLVM and the backend tvm-ffi).
     """
     if not isinstance(func, tirx.PrimFunc):
@@ -65,6 +65,7 @@ def compile(func, out_idx=None, target="auto", pass_configs: dict | None = None,
     plan_outputs(params, outs)  # reject impossible out_idx before building
     flags = list(compile_flags) if isinstance(compile_flags, (list, tuple)) else (
         [compile_flags] if compile_flags else [])
+    pass_configs = pass_config.normalize(pass_configs)  # PassConfigKey members as their "tl.*" names
     key = kernel_key(func, tgt, outs, pass_configs, flags)
     with _memory_lock:
         hit = _memory.get(key)

@@ -111,6 +111,14 @@ class JITKernel:
         return msg
 
     # ------------------------------------------------------------------ inspection
+    def get_profiler(self, tensor_supply_type=None):
+        """A Profiler (TileLang's API): ``assert_allclose(ref_prog, rtol, atol)`` and ``do_bench()`` on inputs
+        generated once with ``tensor_supply_type`` (default ``TensorSupplyType.Auto``)."""
+        from ..profiler.kernel_profiler import Profiler
+        from ..profiler.supply import TensorSupplyType
+
+        return Profiler(self, tensor_supply_type if tensor_supply_type is not None else TensorSupplyType.Auto)
+
     def get_kernel_source(self) -> str:
         """The device source: CUDA C for CUDA targets, the lowered TIR for the CPU."""
         return self._source

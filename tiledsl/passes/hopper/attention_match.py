@@ -14,7 +14,8 @@ The program must be, up to names, statement order where the data flow allows it,
             acc_s[i, j] = if_then_else(bx * BM + i >= k * BN + j, 0, -inf)    # causal
             acc_s[i, j] = if_then_else(k * BN + j >= S, -inf, 0)              # non-causal (or T.clear(acc_s),
             T.gemm(Q_s, K_s, acc_s, transpose_B=True)                         #  or clear_accum=True)
-            T.copy(m, m_prev); T.reduce_max(acc_s, m, dim=1, clear=False)
+            T.copy(m, m_prev); T.reduce_max(acc_s, m, dim=1, clear=False)   # or TileLang's form: T.fill(m, -inf)
+                                                                      # first (m the step's own max; same result)
             alpha[i] = exp2(m_prev[i] * c - m[i] * c)
             acc_s[i, j] = exp2(acc_s[i, j] * c - m[i] * c)
             T.reduce_sum(acc_s, rsum, dim=1); l[i] = l[i] * alpha[i] + rsum[i]
@@ -317,6 +318,10 @@ class _Matcher:
                  ("cast", "gemm_o"), ("alpha", "rescale"), ("rescale", "gemm_o"), ("copy_v", "gemm_o")]
         if "mask" in roles:
             order.append(("mask", "gemm_s"))
+        if "reset_max" in roles:
+            _require(roles["reset_max"]["dst"].same_as(m) and not roles["rmax"]["clear"],
+                     "the -inf fill in the KV loop is not the reset of the reduced row max")
+            order += [("save_max", "reset_max"), ("reset_max", "rmax")]
         for a, b in order:
             _require(roles[a]["idx"] < roles[b]["idx"], f"'{a}' does not come before '{b}' in the KV loop")
 
@@ -421,14 +426,20 @@ class _Matcher:
             dst = red.args[1].source
             self.full(red.args[1], dst, "a row reduction")
             kind, clear = str(red.attrs["kind"]), bool(red.attrs["clear"])
-            if kind == "max":
-                _require(not clear, "reduce_max clears the running max (clear=True)")
-                return put("rmax", idx, dst=dst)
+            if kind == "max":  # clear=True: the tile's own row max (see reset_max)
+                return put("rmax", idx, dst=dst, clear=clear)
             if kind == "sum":
                 _require(clear, "reduce_sum accumulates into the row sum (clear=False)")
                 return put("rsum", idx, dst=dst)
             raise _NoMatch(f"an unexpected reduction '{kind}'")
         fill = _tile(s, "fill")
+        if fill is not None and tuple(int(x) for x in fill.args[0].source.ty.shape) == (BM,) and \
+                _float(fill.args[1]) == float("-inf"):
+            # TileLang's example: copy(m, m_prev); fill(m, -inf); reduce_max(acc_s, m, clear=False). Then m is the
+            # tile's row max, not the running one; O and l are rescaled consistently either way, so the result is
+            # the same function, and the kernel keeps the running max (which cannot overflow exp2).
+            self.full(fill.args[0], fill.args[0].source, "the row-max reset")
+            return put("reset_max", idx, dst=fill.args[0].source)
         if fill is not None:
             _require(fill.args[0].source.same_as(acc_s) and _float(fill.args[1]) == 0.0,
                      "an unexpected T.fill in the KV loop")

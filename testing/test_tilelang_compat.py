@@ -1,0 +1,130 @@
+"""TileLang programs port by changing their imports: macros with typed buffer annotations, "float" as a dtype,
+``tiledsl.PassConfigKey`` in ``pass_configs``, ``kernel.get_profiler()``, and TileLang's own flash-attention form
+(the row max reset to -inf in every step) still taking the Hopper path."""
+import math
+
+import pytest
+import torch
+
+import tiledsl
+import tiledsl.language as T
+from tiledsl.errors import ConfigError
+from tiledsl.passes.hopper import attention_match, match_attention
+
+SM90A = {"kind": "cuda", "arch": "sm_90a"}
+
+
+@tiledsl.jit(out_idx=[3], pass_configs={tiledsl.PassConfigKey.TL_ENABLE_FAST_MATH: True})
+def attention_with_macros(batch, heads, seq_len, dim, causal, block_M=64, block_N=64, threads=128):
+    """Flash attention split into macros, as TileLang's examples write it."""
+    scale = (1.0 / dim) ** 0.5 * 1.44269504
+    shape = [batch, seq_len, heads, dim]
+    dtype, acc = "float16", "float"
+
+    @T.macro
+    def scores(K: T.Tensor(shape, dtype), Q_s: T.SharedBuffer([block_M, dim], dtype),
+               K_s: T.SharedBuffer([block_N, dim], dtype), S: T.FragmentBuffer([block_M, block_N], acc),
+               k: T.int32, bx: T.int32, by: T.int32, bz: T.int32):
+        T.copy(K[bz, k * block_N:(k + 1) * block_N, by, :], K_s)
+        if causal:
+            for i, j in T.Parallel(block_M, block_N):
+                S[i, j] = T.if_then_else(bx * block_M + i >= k * block_N + j, 0, -T.infinity(S.dtype))
+        else:
+            T.clear(S)
+        T.gemm(Q_s, K_s, S, transpose_B=True, policy=T.GemmWarpPolicy.FullRow)
+
+    @T.macro
+    def online_softmax(S: T.FragmentBuffer([block_M, block_N], acc), P: T.FragmentBuffer([block_M, block_N], dtype),
+                       m: T.FragmentBuffer([block_M], acc), m_prev: T.FragmentBuffer([block_M], acc),
+                       alpha: T.FragmentBuffer([block_M], acc), row_sum: T.FragmentBuffer([block_M], acc),
+                       l: T.FragmentBuffer([block_M], acc)):
+        T.copy(m, m_prev)
+        T.fill(m, -T.infinity(acc))  # this step's own row max
+        T.reduce_max(S, m, dim=1, clear=False)
+        for i in T.Parallel(block_M):
+            alpha[i] = T.exp2(m_prev[i] * scale - m[i] * scale)
+        for i, j in T.Parallel(block_M, block_N):
+            S[i, j] = T.exp2(S[i, j] * scale - m[i] * scale)
+        T.reduce_sum(S, row_sum, dim=1)
+        for i in T.Parallel(block_M):
+            l[i] = l[i] * alpha[i] + row_sum[i]
+        T.copy(S, P)
+
+    @T.prim_func
+    def main(Q: T.Tensor(shape, dtype), K: T.Tensor(shape, dtype), V: T.Tensor(shape, dtype),
+             Output: T.Tensor(shape, dtype)):
+        with T.Kernel(T.ceildiv(seq_len, block_M), heads, batch, threads=threads) as (bx, by, bz):
+            Q_s = T.alloc_shared([block_M, dim], dtype)
+            K_s = T.alloc_shared([block_N, dim], dtype)
+            V_s = T.alloc_shared([block_N, dim], dtype)
+            S = T.alloc_fragment([block_M, block_N], acc)
+            P = T.alloc_fragment([block_M, block_N], dtype)
+            O = T.alloc_fragment([block_M, dim], acc)
+            m = T.alloc_fragment([block_M], acc)
+            m_prev = T.alloc_fragment([block_M], acc)
+            alpha = T.alloc_fragment([block_M], acc)
+            row_sum = T.alloc_fragment([block_M], acc)
+            l = T.alloc_fragment([block_M], acc)
+            T.copy(Q[bz, bx * block_M:(bx + 1) * block_M, by, :], Q_s)
+            T.fill(O, 0)
+            T.fill(l, 0)
+            T.fill(m, -T.infinity(acc))
+            steps = (T.min(T.ceildiv(seq_len, block_N), T.ceildiv((bx + 1) * block_M, block_N)) if causal
+                     else T.ceildiv(seq_len, block_N))
+            for k in T.Pipelined(steps, num_stages=1):
+                scores(K, Q_s, K_s, S, k, bx, by, bz)
+                online_softmax(S, P, m, m_prev, alpha, row_sum, l)
+                for i, j in T.Parallel(block_M, dim):
+                    O[i, j] *= alpha[i]
+                T.copy(V[bz, k * block_N:(k + 1) * block_N, by, :], V_s)
+                T.gemm(P, V_s, O, policy=T.GemmWarpPolicy.FullRow)
+            for i, j in T.Parallel(block_M, dim):
+                O[i, j] /= l[i]
+            T.copy(O, Output[bz, bx * block_M:(bx + 1) * block_M, by, :])
+
+    return main
+
+
+def _reference(q, k, v, causal):
+    q, k, v = (x.double().transpose(1, 2) for x in (q, k, v))
+    s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    if causal:
+        n = s.shape[-1]
+        s = s.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), float("-inf"))
+    return (torch.softmax(s, -1) @ v).transpose(1, 2)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_macro_style_attention_runs_and_its_profiler_checks_it(causal):
+    kernel = attention_with_macros(1, 2, 128, 64, causal)
+    profiler = kernel.get_profiler()
+    profiler.assert_allclose(lambda q, k, v: _reference(q, k, v, causal), rtol=1e-2, atol=1e-2)
+    assert profiler.do_bench(warmup=1, rep=2) > 0
+
+
+def test_profiler_assert_allclose_fails_on_a_wrong_reference():
+    kernel = attention_with_macros(1, 2, 128, 64, False)
+    with pytest.raises(AssertionError, match="wrong result"):
+        kernel.get_profiler().assert_allclose(lambda q, k, v: 2 * _reference(q, k, v, False))
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_macro_style_attention_takes_the_hopper_path(causal):
+    prim = attention_with_macros.get_tir(2, 4, 512, 128, causal, block_M=128, block_N=128, threads=256)
+    plan = match_attention(prim)
+    assert plan is not None and plan.causal == causal, attention_match.last_reason
+
+
+@pytest.mark.nvcc
+def test_pass_config_keys_that_disable_tma_keep_the_generic_lowering():
+    prim = attention_with_macros.get_tir(2, 4, 512, 128, False, block_M=128, block_N=128, threads=256)
+    fast = tiledsl.compile(prim, target=SM90A, pass_configs={tiledsl.PassConfigKey.TL_ENABLE_FAST_MATH: True})
+    assert "wgmma" in fast.get_kernel_source()
+    plain = tiledsl.compile(prim, target=SM90A, pass_configs={tiledsl.PassConfigKey.TL_DISABLE_TMA_LOWER: True})
+    assert "wgmma" not in plain.get_kernel_source()
+
+
+def test_unknown_tilelang_pass_config_is_named():
+    prim = attention_with_macros.get_tir(1, 2, 128, 64, False)
+    with pytest.raises(ConfigError, match="tl.no_such_switch"):
+        tiledsl.compile(prim, target="llvm", pass_configs={"tl.no_such_switch": True})

@@ -194,7 +194,7 @@ def test_par_compile(cache_dir):
     kernels = matmul.par_compile([dict(M=64, N=64, K=64, block_M=32), dict(M=64, N=64, K=64, variant="bad_build")],
                                  ignore_error=True, timeout=120)
     assert kernels[1] is None
-    a = torch.randn(64, 64, dtype=torch.float16)
+    a = torch.randn(64, 64, dtype=torch.float16, device="cuda" if kernels[0].target_kind == "cuda" else "cpu")
     torch.testing.assert_close(kernels[0](a, a).float(), a.float() @ a.float(), rtol=1e-2, atol=5e-2)
     assert matmul(M=64, N=64, K=64, block_M=32) is kernels[0]
     with pytest.raises(CompileError, match="bad_build"):

@@ -108,8 +108,9 @@ def test_tuner_survives_bad_candidates_and_picks_fastest_correct(cache_dir, tmp_
     # ... and in a fresh process that has never seen the factory
     code = ("import sys, torch, tiledsl; r = tiledsl.AutotuneResult.load_from_disk(sys.argv[1]); "
             "a = torch.ones(%d, %d, dtype=torch.float16); print(r.config, float(r.kernel(a, a)[0, 0]))" % (SIZE, SIZE))
+    path = os.pathsep.join([str(HERE.parent), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
     out = subprocess.run([sys.executable, "-c", code, str(saved)], capture_output=True, text=True, timeout=120,
-                         env=dict(os.environ, PYTHONPATH=str(HERE.parent)), cwd=str(tmp_path))
+                         env=dict(os.environ, PYTHONPATH=path), cwd=str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith(f"{float(SIZE)}")
 

@@ -16,7 +16,8 @@ from test_autotune_helpers import matmul  # noqa: E402
 
 
 def test_autotune_example_runs(tmp_path):
-    env = dict(os.environ, TILEDSL_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
+    path = os.pathsep.join([str(ROOT), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
+    env = dict(os.environ, TILEDSL_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=path)
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "autotune_gemm.py")], capture_output=True,
                          text=True, timeout=300, env=env, cwd=str(tmp_path))
     assert out.returncode == 0, out.stdout + out.stderr

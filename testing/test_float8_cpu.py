@@ -34,8 +34,17 @@ def test_float32_encodes_like_torch(f8):
                                                          57344.0, 61440.0])])
     got = convert(x.numel(), "float32", f8)(x)
     want = x.to(getattr(torch, f8))
+    # past the largest finite value torch versions disagree (2.13 saturates e4m3fn, 2.11 gives NaN): compare the
+    # finite range bit for bit, and pin tiledsl's choice (torch 2.13's) separately
+    limit = 464.0 if f8 == "float8_e4m3fn" else 61440.0  # the largest value that still rounds to a finite code
+    finite = x.abs() < limit
     same = (got.view(torch.uint8) == want.view(torch.uint8)) | (got.float().isnan() & want.float().isnan())
-    assert same.all(), list(zip(x[~same][:5].tolist(), got[~same][:5].float().tolist()))
+    assert same[finite].all(), list(zip(x[finite & ~same][:5].tolist(), got[finite & ~same][:5].float().tolist()))
+    over = got[~finite & ~x.isnan()].float()
+    if f8 == "float8_e4m3fn":
+        assert (over.abs() == 448.0).all()  # saturates
+    else:
+        assert over.isinf().all()  # overflows to infinity
 
 
 def test_float16_to_float8_goes_through_float32():

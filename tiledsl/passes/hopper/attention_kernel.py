@@ -29,12 +29,9 @@ from tvm.backend.cuda.lang import SMEMPool
 from tvm.script import tirx as T
 
 from .attention_match import AttentionPlan
+from .kernel_common import CONSUMER_REGS, PRODUCER_REGS, PTX_TYPE, SWIZZLE_128B, TMA_LOAD
 
-_SW128 = 3  # CUtensorMap / wgmma descriptor code for the 128-byte swizzle
 _STAGES = 2
-_PRODUCER_REGS = 40
-_CONSUMER_REGS = 232
-_TMA_LOAD = "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
 VARIANTS = ("tile", "persistent", "tile_nopp", "persistent_nopp")  # _nopp: no ping-pong between the consumers
 
 
@@ -82,7 +79,7 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
     HKV = H // G
     COLS_KV = HKV * D
     DT = plan.dtype
-    PT = {"float16": "f16", "bfloat16": "bf16"}[DT]
+    PT = PTX_TYPE[DT]
     C = float(plan.scale)              # the program's exp2 scale (1/sqrt(D) * log2(e))
     WG_S = f"wgmma.mma_async.sync.aligned.m64n{BN}k16.f32.{PT}.{PT}"
     WG_O = f"wgmma.mma_async.sync.aligned.m64n{D}k16.f32.{PT}.{PT}"
@@ -94,6 +91,10 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
         if ZIGZAG:
             return tl * GRID + T.if_then_else(tl % 2 == 0, bid, GRID - 1 - bid)
         return bid + tl * GRID
+
+    def kv_steps(qt):
+        """KV tiles that Q tile qt reads (causal: up to the diagonal)."""
+        return ((qt + 1) * BM + BN - 1) // BN if CAUSAL else NKV
 
     def tile_coords(tl, bid):
         """(Q tile, batch * H + head) of CTA bid's tl-th tile."""
@@ -108,13 +109,13 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
                   V: T.Buffer((B, S, HKV, D), DT), Output: T.Buffer((B, S, H, D), DT)):
         Q_map: T.let[T.handle("tensormap")] = T.tvm_stack_alloca("tensormap", 1)
         T.call_packed("runtime.cuTensorMapEncodeTiled", Q_map, DT, 2, Q.data, COLS, ROWS, COLS * 2, 64, BM,
-                      1, 1, 0, _SW128, 3, 0)
+                      1, 1, 0, SWIZZLE_128B, 3, 0)
         K_map: T.let[T.handle("tensormap")] = T.tvm_stack_alloca("tensormap", 1)
         T.call_packed("runtime.cuTensorMapEncodeTiled", K_map, DT, 2, K.data, COLS_KV, ROWS, COLS_KV * 2, 64, BN,
-                      1, 1, 0, _SW128, 3, 0)
+                      1, 1, 0, SWIZZLE_128B, 3, 0)
         V_map: T.let[T.handle("tensormap")] = T.tvm_stack_alloca("tensormap", 1)
         T.call_packed("runtime.cuTensorMapEncodeTiled", V_map, DT, 2, V.data, COLS_KV, ROWS, COLS_KV * 2, 64, BN,
-                      1, 1, 0, _SW128, 3, 0)
+                      1, 1, 0, SWIZZLE_128B, 3, 0)
 
         T.device_entry()
         T.attr({"tirx.launch_bounds_min_blocks_per_sm": 1})
@@ -150,7 +151,7 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
 
         if wg == 0:
             # ================= producer =================
-            T.ptx["setmaxnreg.dec.sync.aligned.u32"](_PRODUCER_REGS)
+            T.ptx["setmaxnreg.dec.sync.aligned.u32"](PRODUCER_REGS)
             if tx == 0:
                 kv_done = T.alloc_local([1], "int32")     # KV steps of the earlier tiles (ring slot and phase)
                 kv_done[0] = 0
@@ -159,12 +160,12 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
                     row0 = T.meta_var((bh // H) * S)           # first row of batch b in the [B*S, H*D] view
                     col0 = T.meta_var((bh % H) * D)            # first column of head h
                     kv_col0 = T.meta_var((bh % H) // G * D)    # ... and of its K/V head
-                    n_kv = T.meta_var(((qt + 1) * BM + BN - 1) // BN if CAUSAL else NKV)
+                    n_kv = T.meta_var(kv_steps(qt))
                     if tl > 0:  # both consumers have finished the previous tile's last S = Q K^T
                         T.cuda.mbarrier_wait(qempty.ptr_to([0]), (tl - 1) % 2)
                     T.ptx.mbarrier.arrive.expect_tx.shared.b64(qfull.ptr_to([0]), T.uint32(Q_BYTES))
                     for c in T.unroll(NB):
-                        T.ptx[_TMA_LOAD](Qs.ptr_to([c, 0, 0]), T.address_of(Q_map), col0 + c * 64, row0 + qt * BM,
+                        T.ptx[TMA_LOAD](Qs.ptr_to([c, 0, 0]), T.address_of(Q_map), col0 + c * 64, row0 + qt * BM,
                                          qfull.ptr_to([0]))
                     for j in T.serial(n_kv):
                         it = T.meta_var(kv_done[0] + j)        # global kv step (ring slot and phase)
@@ -173,18 +174,18 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
                             T.cuda.mbarrier_wait(kempty.ptr_to([s]), ((it // STAGES) + 1) % 2)
                         T.ptx.mbarrier.arrive.expect_tx.shared.b64(kfull.ptr_to([s]), T.uint32(KV_BYTES))
                         for c in T.unroll(NB):
-                            T.ptx[_TMA_LOAD](Ks.ptr_to([s, c, 0, 0]), T.address_of(K_map), kv_col0 + c * 64,
+                            T.ptx[TMA_LOAD](Ks.ptr_to([s, c, 0, 0]), T.address_of(K_map), kv_col0 + c * 64,
                                              row0 + j * BN, kfull.ptr_to([s]))
                         if it >= STAGES:
                             T.cuda.mbarrier_wait(vempty.ptr_to([s]), ((it // STAGES) + 1) % 2)
                         T.ptx.mbarrier.arrive.expect_tx.shared.b64(vfull.ptr_to([s]), T.uint32(KV_BYTES))
                         for c in T.unroll(NB):
-                            T.ptx[_TMA_LOAD](Vs.ptr_to([s, c, 0, 0]), T.address_of(V_map), kv_col0 + c * 64,
+                            T.ptx[TMA_LOAD](Vs.ptr_to([s, c, 0, 0]), T.address_of(V_map), kv_col0 + c * 64,
                                              row0 + j * BN, vfull.ptr_to([s]))
                     kv_done[0] = kv_done[0] + n_kv
         else:
             # ================= consumers =================
-            T.ptx["setmaxnreg.inc.sync.aligned.u32"](_CONSUMER_REGS)
+            T.ptx["setmaxnreg.inc.sync.aligned.u32"](CONSUMER_REGS)
             cw = T.meta_var(wg - 1)
             t = T.meta_var(tx % 128)
             acc_s = T.alloc_local([NS], "float32")
@@ -198,11 +199,11 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
             descK: T.uint64
             descV: T.uint64
             # K-major, 128B swizzle (Q, K): LBO unused (1), SBO = 1024 B between 8-row groups (64)
-            T.cuda.wgmma.encode_matrix_descriptor(T.address_of(descQ), Qs.ptr_to([0, cw * 64, 0]), 1, 64, _SW128)
-            T.cuda.wgmma.encode_matrix_descriptor(T.address_of(descK), Ks.ptr_to([0, 0, 0, 0]), 1, 64, _SW128)
+            T.cuda.wgmma.encode_matrix_descriptor(T.address_of(descQ), Qs.ptr_to([0, cw * 64, 0]), 1, 64, SWIZZLE_128B)
+            T.cuda.wgmma.encode_matrix_descriptor(T.address_of(descK), Ks.ptr_to([0, 0, 0, 0]), 1, 64, SWIZZLE_128B)
             # MN-major V (trans-b): LBO = the bytes between two 64-column boxes, SBO = 1024 B
             T.cuda.wgmma.encode_matrix_descriptor(T.address_of(descV), Vs.ptr_to([0, 0, 0, 0]),
-                                                  KV_BOX * 2 // 16, 64, _SW128)
+                                                  KV_BOX * 2 // 16, 64, SWIZZLE_128B)
 
             @T.inline
             def issue_s(it):
@@ -297,7 +298,7 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
             kv_done[0] = 0
             for tl in T.serial(n_tiles):
                 qt, bh = T.meta_var(tile_coords(tl, bid))
-                n_kv = T.meta_var(((qt + 1) * BM + BN - 1) // BN if CAUSAL else NKV)
+                n_kv = T.meta_var(kv_steps(qt))
                 row_base = T.meta_var(qt * BM + cw * 64 + (t // 32) * 16 + (t % 32) // 4)   # sequence row
                 i0 = T.meta_var(kv_done[0])
                 for i in T.unroll(NO):

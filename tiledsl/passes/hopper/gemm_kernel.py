@@ -26,11 +26,8 @@ from tvm.backend.cuda.lang import SMEMPool
 from tvm.script import tirx as T
 
 from .gemm_match import GemmPlan
+from .kernel_common import CONSUMER_REGS, PRODUCER_REGS, PTX_TYPE, SWIZZLE_128B, TMA_LOAD
 
-_SWIZZLE_128B = 3  # CUtensorMap / wgmma descriptor code for the 128-byte swizzle
-_PTX_TYPE = {"float16": "f16", "bfloat16": "bf16", "float8_e4m3fn": "e4m3", "float8_e5m2": "e5m2"}
-_PRODUCER_REGS = 40
-_CONSUMER_REGS = 232
 
 
 def _split_k_helpers(prefix: str, partial_float4s: int, counters: int) -> dict[str, str]:
@@ -85,15 +82,14 @@ def make_gemm_kernel(plan: GemmPlan):
     RAGGED = M % BM != 0 or N % BN != 0
     dt, bdt, out_dt = plan.dtype, plan.b_dtype or plan.dtype, plan.out_dtype
     tma_dt, tma_bdt = ("uint8" if IN_B == 1 else dt), ("uint8" if IN_B == 1 else bdt)   # TMA moves bytes
-    WGMMA = f"wgmma.mma_async.sync.aligned.m64n{BN}k{KSTEP}.f32.{_PTX_TYPE[dt]}.{_PTX_TYPE[bdt]}"
+    WGMMA = f"wgmma.mma_async.sync.aligned.m64n{BN}k{KSTEP}.f32.{PTX_TYPE[dt]}.{PTX_TYPE[bdt]}"
     # operands after the descriptors and scale-d: imm-scale-a/b, and for 16-bit inputs tnsp-a/b too
     WGMMA_IMM = (1, 1) if IN_B == 1 else None
-    TMA_LOAD = "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
     TMA_STORE = "cp.async.bulk.tensor.2d.global.shared::cta.bulk_group"
     B_K_MAJOR = plan.b_k_major
     B_SHAPE = (N, K) if B_K_MAJOR else (K, N)
     KK_B_BYTES = 32 if B_K_MAJOR else 16 * 128   # advance of B per k16 step
-    SW = _SWIZZLE_128B
+    SW = SWIZZLE_128B
     NQ = NACC // 4                         # float4s of partial sums per consumer thread
     SK = f"tiledsl_splitk_{plan.name}"
     sk_src = _split_k_helpers(SK, NT * NC * SPLIT * NQ * 128, NT * NC) if SPLIT > 1 else {}
@@ -156,7 +152,7 @@ def make_gemm_kernel(plan: GemmPlan):
         n_iter = T.meta_var((NU - bid + GRID - 1) // GRID)
 
         if wg == 0:
-            T.ptx["setmaxnreg.dec.sync.aligned.u32"](_PRODUCER_REGS)
+            T.ptx["setmaxnreg.dec.sync.aligned.u32"](PRODUCER_REGS)
             if tx == 0:
                 for i in T.serial(n_iter):
                     tm, tn = T.meta_var(tile_of((bid + i * GRID) // SPLIT))
@@ -177,7 +173,7 @@ def make_gemm_kernel(plan: GemmPlan):
                                 T.ptx[TMA_LOAD](Bs.ptr_to([s, q * 64, 0]), T.address_of(B_map), tn * BN + q * 64,
                                                 (k0 + kt) * BK, full.ptr_to([s]))
         else:
-            T.ptx["setmaxnreg.inc.sync.aligned.u32"](_CONSUMER_REGS)
+            T.ptx["setmaxnreg.inc.sync.aligned.u32"](CONSUMER_REGS)
             cw = T.meta_var(wg - 1)
             acc = T.alloc_local([NACC], "float32")
             is_last = T.alloc_local([1], "int32")  # this CTA writes the tile (always, without split-K)

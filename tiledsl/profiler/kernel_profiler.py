@@ -27,12 +27,16 @@ class Profiler:
         """The generated inputs (the kernel's parameters not named by ``out_idx``)."""
         return self._inputs
 
+    def _copies(self) -> list:
+        """The inputs with every tensor cloned (for in-place kernels and references that may write)."""
+        return [t.clone() if isinstance(t, torch.Tensor) else t for t in self._inputs]
+
     def run_once(self, func=None):
         """One run of the kernel (or of ``func``) on the inputs; the outputs."""
         if func is not None:
             return func(*self._inputs)
         if not self.kernel.out_idx:  # in place: run on copies, return what the kernel wrote
-            work = [t.clone() if isinstance(t, torch.Tensor) else t for t in self._inputs]
+            work = self._copies()
             self.kernel(*work)
             return work
         run, outputs = bind(self.kernel, self._inputs)
@@ -44,8 +48,7 @@ class Profiler:
         """Raise AssertionError unless the kernel's outputs match ``reference_program(*inputs)`` within
         ``|out - ref| <= atol + rtol * |ref|`` on all but ``max_mismatched_ratio`` of the elements."""
         outputs = as_list(self.run_once())
-        expected = as_list(reference_program(*[t.clone() if isinstance(t, torch.Tensor) else t
-                                               for t in self._inputs]))
+        expected = as_list(reference_program(*self._copies()))
         if not self.kernel.out_idx:  # in place: the last tensors are the outputs
             outputs = outputs[-len(expected):]
         reason = compare(outputs, expected, rtol, atol, max_mismatched_ratio)
@@ -60,7 +63,7 @@ class Profiler:
             if self.kernel.out_idx:
                 run, _ = bind(self.kernel, self._inputs)
             else:
-                work = [t.clone() if isinstance(t, torch.Tensor) else t for t in self._inputs]
+                work = self._copies()
                 run = lambda: self.kernel(*work)  # noqa: E731
         else:
             run = lambda: func(*self._inputs)  # noqa: E731

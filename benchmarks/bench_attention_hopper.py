@@ -14,7 +14,6 @@ Prints a JSON report (and writes it to $OUT/bench_attention_hopper.json when OUT
     python benchmarks/bench_attention_hopper.py [--shape 8,32,4096,128] [--rounds 7]
 """
 import argparse
-import importlib.util
 import json
 import os
 import random
@@ -27,13 +26,10 @@ import torch
 import torch.nn.functional as F
 
 import tiledsl
-from tiledsl.passes.hopper.attention_match import VARIANT_ATTR
 from tiledsl.profiler import do_bench
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("bench_example_attention", ROOT / "examples" / "flash_attention.py")
-_example = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_example)
+EXAMPLE = str(ROOT / "examples" / "flash_attention.py")
 
 SMALL = [  # (B, H, S, D, block_M, block_N): extra correctness shapes
     (2, 4, 512, 128, 128, 128), (1, 3, 256, 64, 64, 64), (1, 2, 384, 128, 128, 64), (2, 2, 256, 64, 64, 128),
@@ -63,18 +59,9 @@ def sdpa(q, k, v, causal):
     return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
 
 
-def program(B, H, S, D, causal, bm=128, bn=128, variant=None):
-    prim = _example.flash_attention.get_tir(B, H, S, D, causal, block_M=bm, block_N=bn, num_stages=2,
-                                            threads=2 * bm, **SETTINGS)
-    return prim.with_attr(VARIANT_ATTR, variant) if variant else prim
-
-
-EXAMPLE = str(ROOT / "examples" / "flash_attention.py")
-
-
-def attention_factory(B, H, S, D, causal, block_N=128, variant="persistent", groups=1, dtype="float16"):
-    """The example's program (block_M = 128, 256 threads) with a Hopper kernel variant; loads the example by path,
-    so the autotuner's workers can rebuild it."""
+def attention_factory(B, H, S, D, causal, block_N=128, variant=None, groups=1, dtype="float16", block_M=128):
+    """The example's program (2 * block_M threads) with a Hopper kernel variant (None: the default one); loads the
+    example by path, so the autotuner's workers can rebuild it."""
     import importlib.util
 
     from tiledsl.passes.hopper.attention_match import VARIANT_ATTR
@@ -82,9 +69,14 @@ def attention_factory(B, H, S, D, causal, block_N=128, variant="persistent", gro
     spec = importlib.util.spec_from_file_location("bench_example_attention", EXAMPLE)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
-    prim = example.flash_attention.get_tir(B, H, S, D, causal, block_M=128, block_N=block_N, num_stages=2,
-                                           threads=256, groups=groups, dtype=dtype)
-    return prim.with_attr(VARIANT_ATTR, variant)
+    prim = example.flash_attention.get_tir(B, H, S, D, causal, block_M=block_M, block_N=block_N, num_stages=2,
+                                           threads=2 * block_M, groups=groups, dtype=dtype)
+    return prim.with_attr(VARIANT_ATTR, variant) if variant else prim
+
+
+def program(B, H, S, D, causal, bm=128, bn=128, variant=None):
+    """The program with this run's --groups / --dtype."""
+    return attention_factory(B, H, S, D, causal, block_N=bn, variant=variant, block_M=bm, **SETTINGS)
 
 
 def sdpa_reference(Q, K, V, causal=False):

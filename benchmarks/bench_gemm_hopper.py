@@ -33,33 +33,33 @@ SKINNY_SPACE = [  # few rows: memory-bound on B; small tiles, deep pipelines, K 
 ]
 
 
-def gemm_factory(M, N, K, block_M=128, block_N=128, threads=256, num_stages=3, split_k=0, dtype="float16"):
-    """``examples/gemm.py``'s program for one config; ``split_k`` > 0 forces the Hopper path's split-K factor
-    (0: its own choice). Loads the example by path, so the autotuner's workers can rebuild it."""
+def load_example(path: str):
+    """An example module loaded by path (the factories below call it, so the autotuner's workers can too)."""
     import importlib.util
 
-    from tiledsl.passes.hopper import gemm_match
-
-    spec = importlib.util.spec_from_file_location("bench_example_gemm", EXAMPLE)
+    spec = importlib.util.spec_from_file_location("bench_example_" + Path(path).stem, path)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
-    prim = example.matmul.get_tir(M, N, K, block_M=block_M, block_N=block_N, block_K=64, threads=threads,
-                                  num_stages=num_stages, dtype=dtype)
+    return example
+
+
+def with_split_k(prim, split_k: int):
+    """``prim`` with the Hopper path's split-K factor forced (0: its own choice)."""
     return prim.with_attr(gemm_match.SPLIT_K_ATTR, split_k) if split_k else prim
+
+
+def gemm_factory(M, N, K, block_M=128, block_N=128, threads=256, num_stages=3, split_k=0, dtype="float16"):
+    """``examples/gemm.py``'s program for one config."""
+    return with_split_k(load_example(EXAMPLE).matmul.get_tir(M, N, K, block_M=block_M, block_N=block_N, block_K=64,
+                                                             threads=threads, num_stages=num_stages, dtype=dtype),
+                        split_k)
 
 
 def fp8_factory(M, N, K, block_M=128, block_N=256, threads=256, num_stages=4, split_k=0):
     """``examples/gemm_fp8.py``'s fp8 linear (e4m3 A [M, K], B [N, K], C = relu(A B^T * scale + bias) in bf16)."""
-    import importlib.util
-
-    from tiledsl.passes.hopper import gemm_match
-
-    spec = importlib.util.spec_from_file_location("bench_example_gemm_fp8", EXAMPLE_FP8)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
-    prim = example.fp8_linear.get_tir(M, N, K, block_M=block_M, block_N=block_N, block_K=128, threads=threads,
-                                      num_stages=num_stages)
-    return prim.with_attr(gemm_match.SPLIT_K_ATTR, split_k) if split_k else prim
+    return with_split_k(load_example(EXAMPLE_FP8).fp8_linear.get_tir(M, N, K, block_M=block_M, block_N=block_N,
+                                                                     block_K=128, threads=threads,
+                                                                     num_stages=num_stages), split_k)
 
 
 def ref_matmul(A, B):

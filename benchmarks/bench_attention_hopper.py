@@ -127,7 +127,8 @@ def check_small(report):
                     entry["specialized"] = "wgmma" in kernel.get_kernel_source()
                     q, k, v = inputs(B, H, S, D)
                     rel, finite = rel_error(kernel, q, k, v, causal)
-                    entry.update(rel_err=rel, finite=finite, ok=bool(finite and rel < tolerance() and entry["specialized"]))
+                    ok = finite and rel < tolerance() and entry["specialized"]
+                    entry.update(rel_err=rel, finite=finite, ok=bool(ok))
                 except Exception as err:  # record and go on: one broken shape must not hide the others
                     entry.update(ok=False, error=f"{type(err).__name__}: {err}"[:2000])
                 report["checks"].append(entry)

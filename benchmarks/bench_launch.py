@@ -1,6 +1,7 @@
 """Host time per launch of a tiny kernel: tiledsl's JITKernel (inputs only / with an allocated output) against
 torch.add, the same loop for each (calls back to back, one synchronize at the end; the functions take turns in
-each of 7 rounds, best round kept), plus the allocation calls an output costs by itself. Prints JSON (and writes it to $OUT/bench_launch.json when OUT is set).
+each of 7 rounds, best round kept), plus the allocation calls an output costs by itself. Prints JSON (and writes
+it to $OUT/bench_launch.json when OUT is set).
 
     python benchmarks/bench_launch.py
 """

@@ -53,7 +53,8 @@ def compile(func, out_idx=None, target="auto", pass_configs: dict | None = None,
     """Compile a PrimFunc (from ``@T.prim_func``) for ``target`` and return a callable JITKernel.
 
     ``out_idx`` names the parameters allocated and returned by each call; ``pass_configs`` go to TVM's
-    PassContext, except TileLang's ``tl.*`` keys (``tiledsl.PassConfigKey``, see ``tiledsl/pass_config.py``); ``compile_flags`` are extra nvcc flags for CUDA. ``target_host``, ``execution_backend`` and
+    PassContext, except TileLang's ``tl.*`` keys (``tiledsl.PassConfigKey``, see ``tiledsl/pass_config.py``);
+    ``compile_flags`` are extra nvcc flags for CUDA. ``target_host``, ``execution_backend`` and
     ``verbose`` are accepted for TileLang compatibility (the host is always LLVM and the backend tvm-ffi).
     """
     if not isinstance(func, tirx.PrimFunc):

@@ -117,8 +117,8 @@ def make_gemm_kernel(plan: GemmPlan):
                       3, 0)
         B_map: T.let[T.handle("tensormap")] = T.tvm_stack_alloca("tensormap", 1)
         if B_K_MAJOR:
-            T.call_packed("runtime.cuTensorMapEncodeTiled", B_map, tma_bdt, 2, B.data, K, N, K * IN_B, BK, BN, 1, 1, 0, SW,
-                          3, 0)
+            T.call_packed("runtime.cuTensorMapEncodeTiled", B_map, tma_bdt, 2, B.data, K, N, K * IN_B, BK, BN, 1, 1, 0,
+                          SW, 3, 0)
         else:
             T.call_packed("runtime.cuTensorMapEncodeTiled", B_map, dt, 2, B.data, N, K, N * 2, 64, BK, 1, 1, 0, SW,
                           3, 0)

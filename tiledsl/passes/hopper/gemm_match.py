@@ -17,7 +17,8 @@ The program must be exactly (names free, ``T.use_swizzle`` allowed anywhere at t
 with static M, N, K (N and K multiples of 8; ragged edges are left to TMA, which zero-fills loads past a tensor
 and clips stores, the language's own edge semantics), float16 / bfloat16 inputs, or float8 (e4m3fn, e5m2, mixed)
 with B as [N, K], fp32 accumulation, a float16, bfloat16 or float32 output, BK a multiple of the wgmma k-step (the
-kernel steps K by one 128-byte swizzle row: 64 16-bit or 128 float8 values, whatever BK the program chose) and tiles that fit the wgmma shapes, registers and shared memory.
+kernel steps K by one 128-byte swizzle row: 64 16-bit or 128 float8 values, whatever BK the program chose) and
+tiles that fit the wgmma shapes, registers and shared memory.
 The parameters may come in any order, and others (bias vectors, scales, scalars) may be read by the epilogue steps,
 which see only parameters, i, j, the block indices and constants. :func:`match_gemm` returns a :class:`GemmPlan`,
 or None with the reason in ``last_reason``.

@@ -52,10 +52,7 @@ class JITKernel:
             first = inputs[fast[0]]
             if isinstance(first, torch.Tensor):
                 out = first.new_empty(fast[1], dtype=fast[2])  # on first's device; the cheapest torch allocation
-                try:
-                    self._function(*inputs, out)
-                except Exception as err:  # the compiled function checks its own arguments
-                    raise explain_rejection(self.params, (*inputs, out), self._device_type, err) from None
+                self._run((*inputs, out))
                 return out
         if len(inputs) != len(self._input_positions):
             raise KernelArgumentError(self._arity_message(len(inputs)))
@@ -63,20 +60,21 @@ class JITKernel:
             raise TargetError(f"kernel {self.entry} was built for {self.target} but cannot run here: "
                               f"{self._not_runnable}")
         if not self._plans:
-            try:
-                self._function(*inputs)
-            except Exception as err:  # the compiled function checks its own arguments
-                raise explain_rejection(self.params, inputs, self._device_type, err) from None
+            self._run(inputs)
             return None
         outputs = self._allocate_outputs(inputs)
         values = list(inputs)
         for plan, out in zip(self._plans, outputs):
             values.insert(plan.param_index, out)
+        self._run(values)
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def _run(self, values):
+        """Call the compiled function; it checks its own arguments, and a rejection is explained by parameter."""
         try:
             self._function(*values)
         except Exception as err:
             raise explain_rejection(self.params, values, self._device_type, err) from None
-        return outputs[0] if len(outputs) == 1 else outputs
 
     def _allocate_outputs(self, inputs) -> list[torch.Tensor]:
         device = self._output_device(inputs)

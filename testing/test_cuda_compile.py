@@ -4,7 +4,7 @@ import torch
 
 import tiledsl
 import tiledsl.language as T
-from tiledsl.build import nvcc
+from tiledsl.codegen import nvcc
 from tiledsl.errors import CompileError, CompileTimeoutError, TileProgramError
 
 from test_cuda_programs import cases, col_reduce, elementwise_add, gemm, softmax

@@ -84,7 +84,7 @@ def _preload(role: str) -> None:
     _handler_class(role)
     import tiledsl.runtime.compiler  # noqa: F401
     try:
-        import tiledsl.build.cuda  # noqa: F401
+        import tiledsl.codegen.cuda  # noqa: F401
     except Exception:  # pragma: no cover - an optional backend
         pass
 

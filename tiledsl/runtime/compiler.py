@@ -12,8 +12,8 @@ import tvm
 from tvm import tirx
 
 from .. import config, pass_config
-from ..build import artifact
-from ..build.compile import build, entry_name
+from ..codegen import artifact
+from ..codegen.compile import build, entry_name
 from ..cache import DiskStore, content_key, environment_stamp
 from ..errors import CompileError, TileDSLError
 from .kernel import JITKernel

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from ..build import artifact
+from ..codegen import artifact
 from ..errors import KernelArgumentError, TargetError
 from .args import check_arguments, explain_rejection
 from .params import KernelParam, plan_outputs

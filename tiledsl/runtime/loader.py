@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..build import artifact
+from ..codegen import artifact
 from .kernel import JITKernel
 from .target import gpu_arch
 

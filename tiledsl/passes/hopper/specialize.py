@@ -4,7 +4,7 @@
 Expects: a PrimFunc straight from the language and a CUDA target with arch sm_90a. Guarantees: a matched function
 is replaced by the generated kernel (attribute ``tiledsl.tir_pipeline = "tirx"``: it must be built with TVM's tirx
 pipeline); for anything else it returns None and the generic CUDA lowering runs. Called by
-``tiledsl.build.compile.build`` before the generic passes.
+``tiledsl.codegen.compile.build`` before the generic passes.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Build a lowered CUDA module: TVM's pipeline and CUDA code generator, then our nvcc.
 
 On a GPU machine TVM builds its CUDA runtime module through the global callback ``tvm_callback_cuda_compile``;
-we register ours (override=True) so that module's binary comes from :mod:`tiledsl.build.nvcc` (our flags, our
+we register ours (override=True) so that module's binary comes from :mod:`tiledsl.codegen.nvcc` (our flags, our
 timeout, our cubin cache). On a machine without a GPU TVM's codegen returns a source-only module and never calls
 the callback, so :func:`build_cuda` runs nvcc on the generated source itself: a program that does not build fails
 here too, and the cubin is kept (``BuildResult.cubin``) for the artifact folder.

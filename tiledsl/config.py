@@ -4,8 +4,8 @@ Each setting is read when asked for, so tests and users may change the environme
 
 | variable | meaning | default |
 |---|---|---|
-| TILEDSL_CACHE_DIR | root of the kernel and tuning caches | ``~/.cache/tiledsl`` |
-| TILEDSL_TMP_DIR | scratch space for builds and staging | ``<cache dir>/tmp`` |
+| TILEDSL_CACHE_DIR | cache root (must be yours, not world-writable: it holds native code) | ``~/.cache/tiledsl`` |
+| TILEDSL_TMP_DIR | scratch space for builds (TVM, nvcc) and staging | ``<cache dir>/tmp`` (cache off: private temp) |
 | TILEDSL_DISABLE_CACHE | ``1``: no disk cache for kernels (memory cache stays) | 0 |
 | TILEDSL_AUTO_TUNING_DISABLE_CACHE | ``1``: tuning results are neither read from nor written to disk | 0 |
 | TILEDSL_AUTO_TUNING_FORCE_RETUNE | ``1``: ignore cached tuning results and tune again (the new result is written) | 0 |
@@ -48,14 +48,32 @@ def _float(name: str, default: float) -> float:
         raise ValueError(f"{name}={raw!r} is not a number") from None
 
 
-def cache_dir() -> Path:
-    """Root folder of every tiledsl cache."""
+def cache_dir_setting() -> Path:
+    """The cache root as configured (TILEDSL_CACHE_DIR or ``~/.cache/tiledsl``), not checked or created."""
     return Path(os.environ.get("TILEDSL_CACHE_DIR") or Path.home() / ".cache" / "tiledsl").expanduser()
 
 
+def cache_dir() -> Path:
+    """Root folder of every tiledsl cache: created 0700 and checked once per process (a folder of another user or
+    one everyone may write to raises CacheFolderError); a private temporary folder, with a warning, when it cannot
+    be written to. See :mod:`tiledsl.cache.folders`."""
+    from .cache.folders import usable_folder
+
+    return usable_folder(cache_dir_setting(), "TILEDSL_CACHE_DIR")
+
+
 def tmp_dir() -> Path:
-    """Scratch folder for builds and staging (on the cache's file system so renames stay atomic)."""
-    return Path(os.environ.get("TILEDSL_TMP_DIR") or cache_dir() / "tmp").expanduser()
+    """Scratch folder for builds and staging, created 0700: TILEDSL_TMP_DIR (a world-writable one such as /tmp gets
+    a private ``tiledsl-<uid>`` folder inside), else ``<cache dir>/tmp``; with TILEDSL_DISABLE_CACHE=1 and no
+    TILEDSL_TMP_DIR, a private temporary folder of this process, so the cache folder is never touched."""
+    from .cache.folders import make_private_dirs, process_temp_dir, usable_folder
+
+    explicit = os.environ.get("TILEDSL_TMP_DIR")
+    if explicit:
+        return usable_folder(explicit, "TILEDSL_TMP_DIR", share_world_writable=True)
+    if disk_cache_disabled():
+        return make_private_dirs(process_temp_dir() / "tmp")
+    return make_private_dirs(cache_dir() / "tmp")
 
 
 def disk_cache_disabled() -> bool:

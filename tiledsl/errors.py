@@ -35,3 +35,13 @@ class ConfigError(TileDSLError, ValueError):
 
 class AutotuneError(TileDSLError):
     """Tuning found no candidate that compiled, ran and passed the check."""
+
+
+class ArtifactError(TileDSLError):
+    """An artifact folder (a cached or saved kernel) is missing files, corrupt, modified or of another format.
+
+    The kernel cache treats it as a miss and rebuilds; ``JITKernel.load`` of a user's folder raises it."""
+
+
+class CacheFolderError(TileDSLError):
+    """A cache or scratch folder cannot be used safely (owned by another user, or writable by everyone)."""

@@ -66,3 +66,19 @@ def explain_rejection(params: list[KernelParam], values, device_type: str, error
     if text and text[0].startswith(("Mismatched", "Misaligned")) or "when calling" in str(error):
         return KernelArgumentError(f"the kernel rejected its arguments: {' '.join(t.strip() for t in text[:3])}")
     return error
+
+
+def dynamic_size_error(param: KernelParam, position: int, shape, what: str = "argument") -> KernelArgumentError:
+    """The error for a tensor whose dynamic sizes are 0 or too large for the kernel's indices."""
+    sizes = ", ".join(f"{name} = {got}" for name, got in zip(param.shape, shape) if isinstance(name, str))
+    numel = 1
+    for got in shape:
+        numel *= int(got)
+    where = f"{what} {position} ({param.name})"
+    if numel == 0:
+        return KernelArgumentError(f"{where}: a {param.describe()} with {sizes} is empty; every size of a kernel's "
+                                   f"tensor must be at least 1 (skip the call for empty inputs)")
+    return KernelArgumentError(
+        f"{where}: a {param.describe()} with {sizes} has {numel} elements, more than the {param.max_elements} "
+        f"this kernel can index with 32-bit integers; split the work into smaller calls, or declare the size as "
+        f"T.dynamic(name, \"int64\")")

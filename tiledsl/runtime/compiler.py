@@ -15,7 +15,8 @@ from .. import config, pass_config
 from ..codegen import artifact
 from ..codegen.compile import build, entry_name
 from ..cache import DiskStore, content_key, environment_stamp
-from ..errors import CompileError, TileDSLError
+from ..cache.folders import make_private_files
+from ..errors import ArtifactError, CompileError
 from .kernel import JITKernel
 from .loader import load_kernel
 from .params import normalize_out_idx, params_of, plan_outputs
@@ -89,11 +90,9 @@ def _from_disk(key: str, func) -> JITKernel | None:
     if folder is None:
         return None
     try:
-        return load_kernel(folder, prim_func=func)
-    except TileDSLError:
-        raise
-    except Exception as err:  # a corrupt entry is a miss; drop it
-        logger.warning("dropping unreadable kernel cache entry %s: %s", folder, err)
+        return load_kernel(folder, prim_func=func)  # verifies every file's sha256 before loading the library
+    except (ArtifactError, OSError) as err:  # a damaged or foreign-format entry is a miss: rebuild it
+        logger.warning("rebuilding the kernel: its cache entry %s cannot be used: %s", folder, err)
         store.remove(key)
         return None
 
@@ -107,18 +106,13 @@ def _build(key, func, tgt, params, outs, pass_configs, flags) -> JITKernel:
         artifact.write_artifact(folder, result, meta)
 
     if config.disk_cache_disabled():
-        folder = Path(tempfile.mkdtemp(prefix="kernel-", dir=_scratch_root()))
+        folder = Path(tempfile.mkdtemp(prefix="kernel-", dir=config.tmp_dir()))
         _scratch_dirs.append(str(folder))
         write(folder)
+        make_private_files(folder)
     else:
         folder = kernel_store().put(key, write)
     return load_kernel(folder, prim_func=func)
-
-
-def _scratch_root() -> str:
-    root = config.tmp_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    return str(root)
 
 
 @atexit.register

@@ -7,7 +7,7 @@ import torch
 
 from ..codegen import artifact
 from ..errors import KernelArgumentError, TargetError
-from .args import check_arguments, explain_rejection
+from .args import check_arguments, dynamic_size_error, explain_rejection
 from .params import KernelParam, plan_outputs
 
 
@@ -40,6 +40,10 @@ class JITKernel:
             only is not None and only.param_index == len(self.params) - 1 and function is not None and
             all(isinstance(d, int) for d in only.dims) and self._first_tensor_input is not None) else None
         self._n_inputs = len(self._input_positions)
+        # inputs with T.dynamic sizes, checked on each call (TVM binds a size to an int32 and would truncate it):
+        # (position among the inputs, most elements allowed)
+        self._sized_inputs = tuple((k, self.params[i].max_elements) for k, i in enumerate(self._input_positions)
+                                   if self.params[i].has_dynamic_size)
         # tuning results, set by the autotuner
         self.latency = None
         self.config = None
@@ -47,6 +51,12 @@ class JITKernel:
 
     # ------------------------------------------------------------------ calling
     def __call__(self, *inputs):
+        if self._sized_inputs and len(inputs) == self._n_inputs:
+            for k, limit in self._sized_inputs:
+                numel = inputs[k].numel() if isinstance(inputs[k], torch.Tensor) else 1
+                if numel == 0 or numel > limit:
+                    i = self._input_positions[k]
+                    raise dynamic_size_error(self.params[i], i, inputs[k].shape)
         fast = self._fast_output
         if fast is not None and len(inputs) == self._n_inputs:
             first = inputs[fast[0]]
@@ -57,7 +67,7 @@ class JITKernel:
         if len(inputs) != len(self._input_positions):
             raise KernelArgumentError(self._arity_message(len(inputs)))
         if self._function is None:
-            raise TargetError(f"kernel {self.entry} was built for {self.target} but cannot run here: "
+            raise TargetError(f"kernel {self.entry} was built for {self.short_target} and cannot run here: "
                               f"{self._not_runnable}")
         if not self._plans:
             self._run(inputs)
@@ -89,6 +99,12 @@ class JITKernel:
                     if not isinstance(source, torch.Tensor) or source.dim() <= d[1]:
                         check_arguments(self.input_params, inputs, self._device_type)
                     shape.append(source.shape[d[1]])
+            param = self.params[plan.param_index]
+            numel = 1
+            for size in shape:
+                numel *= int(size)
+            if param.has_dynamic_size and not 0 < numel <= param.max_elements:
+                raise dynamic_size_error(param, plan.param_index, shape, what="output")
             outs.append(torch.empty(shape, dtype=plan.dtype, device=device))
         return outs
 
@@ -136,20 +152,29 @@ class JITKernel:
         return [self.params[i] for i in self.out_idx]
 
     def save(self, folder) -> Path:
-        """Copy this kernel's artifact (library, source, metadata) into ``folder``."""
-        import shutil
-
+        """Copy this kernel's artifact (library, source, cubin, metadata; checked first) into ``folder``."""
         if self.artifact_dir is None:
             raise RuntimeError("this kernel has no artifact folder to save")
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in (artifact.LIBRARY, artifact.SOURCE, artifact.META):
-            shutil.copyfile(self.artifact_dir / name, folder / name)
-        return folder
+        return artifact.copy_artifact(self.artifact_dir, Path(folder))
+
+    @property
+    def short_target(self) -> str:
+        """The target in a few words: ``CUDA sm_90a`` or ``the CPU (llvm)``."""
+        import json
+
+        try:
+            spec = json.loads(self.target)
+        except ValueError:
+            return self.target_kind
+        if self.target_kind == "cuda":
+            return f"CUDA {spec.get('arch', '(no arch)')}"
+        return "the CPU (llvm)" if self.target_kind == "llvm" else self.target_kind
 
     @classmethod
     def load(cls, folder) -> "JITKernel":
-        """A kernel from an artifact folder (written by :meth:`save` or the cache); no compiling."""
+        """A kernel from an artifact folder (written by :meth:`save` or the cache); no compiling. The folder is
+        verified first (ArtifactError when damaged); its library is native code that runs in this process, so load
+        only folders you trust."""
         from .loader import load_kernel
 
         return load_kernel(Path(folder))

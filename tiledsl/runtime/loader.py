@@ -1,4 +1,9 @@
-"""Turn an artifact folder into a JITKernel (the one place that decides whether a kernel can run here)."""
+"""Turn an artifact folder into a JITKernel (the one place that decides whether a kernel can run here).
+
+Every load goes through :func:`load_kernel`, which verifies the folder (format, checksums, sha256 of each file) before
+the library is opened: the kernel cache, ``JITKernel.load``, ``load_from_disk`` and the autotuner's workers all
+get an :class:`~tiledsl.errors.ArtifactError` for a damaged folder, never a crash.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,8 +14,9 @@ from .target import gpu_arch
 
 
 def load_kernel(folder: Path, prim_func=None) -> JITKernel:
-    """Load the library in ``folder`` when its target can run here; else a kernel that explains why not."""
-    meta = artifact.read_meta(folder)
+    """Load the library in ``folder`` when its target can run here; else a kernel that explains why not.
+    Raises ArtifactError when the folder is incomplete, of another format, or its files were modified."""
+    meta = artifact.verify_artifact(folder)
     source = artifact.read_source(folder)
     if meta.target_kind == "llvm" or gpu_arch() is not None:
         function = artifact.load_function(folder, meta.entry)

@@ -8,6 +8,9 @@ from tvm import tirx
 
 from ..errors import CompileError
 
+MAX_ELEMENTS_INT32 = 2**31 - 2**16
+MAX_ELEMENTS_INT64 = 2**63 - 2**32
+
 _TORCH_DTYPES = {
     "float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64,
     "int8": torch.int8, "uint8": torch.uint8, "int16": torch.int16, "int32": torch.int32, "int64": torch.int64,
@@ -33,6 +36,18 @@ class KernelParam:
     name: str
     dtype: str
     shape: tuple | None  # ints and symbolic names (str)
+    index_dtype: str = "int32"  # "int64" when a symbolic size of this tensor is an int64 T.dynamic
+
+    @property
+    def has_dynamic_size(self) -> bool:
+        """True for a tensor with a symbolic (``T.dynamic``) size."""
+        return self.shape is not None and any(isinstance(s, str) for s in self.shape)
+
+    @property
+    def max_elements(self) -> int:
+        """The most elements a tensor with dynamic sizes may hold: its 32-bit indices, computed from sizes rounded
+        up to whole tiles, must not overflow (one 64K-element tile of headroom below 2^31)."""
+        return MAX_ELEMENTS_INT64 if self.index_dtype == "int64" else MAX_ELEMENTS_INT32
 
     @property
     def is_tensor(self) -> bool:
@@ -55,7 +70,8 @@ class KernelParam:
     @staticmethod
     def from_json(data: dict) -> "KernelParam":
         shape = data["shape"]
-        return KernelParam(data["name"], data["dtype"], tuple(shape) if shape is not None else None)
+        return KernelParam(data["name"], data["dtype"], tuple(shape) if shape is not None else None,
+                           data.get("index_dtype", "int32"))
 
 
 def _dim(expr, param_name: str):
@@ -72,7 +88,9 @@ def params_of(func: tirx.PrimFunc) -> list[KernelParam]:
     out = []
     for p in func.params:
         if isinstance(getattr(p, "ty", None), tirx.BufferType):
-            out.append(KernelParam(p.name, str(p.ty.dtype), tuple(_dim(s, p.name) for s in p.ty.shape)))
+            wide = any(isinstance(s, tirx.Var) and str(s.ty) == "int64" for s in p.ty.shape)
+            out.append(KernelParam(p.name, str(p.ty.dtype), tuple(_dim(s, p.name) for s in p.ty.shape),
+                                   "int64" if wide else "int32"))
         else:
             out.append(KernelParam(p.name, str(p.ty), None))
     return out

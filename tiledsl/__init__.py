@@ -4,8 +4,8 @@ Public API only; importing it compiles nothing.
 """
 __version__ = "0.1.0"
 
-from .errors import (AutotuneError, CompileError, CompileTimeoutError, ConfigError, KernelArgumentError,  # noqa
-                     TargetError, TileDSLError, TileProgramError)
+from .errors import (ArtifactError, AutotuneError, CacheFolderError, CompileError, CompileTimeoutError,  # noqa
+                     ConfigError, KernelArgumentError, TargetError, TileDSLError, TileProgramError)
 from .runtime.compiler import clear_memory_cache, compile  # noqa: F401
 from .runtime.jit import JITImpl, jit  # noqa: F401
 from .runtime.kernel import JITKernel  # noqa: F401
@@ -17,7 +17,7 @@ from .pass_config import PassConfigKey  # noqa: F401
 __all__ = [
     "__version__", "jit", "compile", "JITKernel", "JITImpl", "KernelParam", "clear_memory_cache",
     "TileDSLError", "TileProgramError", "CompileError", "CompileTimeoutError", "KernelArgumentError",
-    "TargetError", "ConfigError", "AutotuneError",
+    "TargetError", "ConfigError", "AutotuneError", "ArtifactError", "CacheFolderError",
     "autotune", "AutoTuner", "AutotuneResult", "set_autotune_inputs", "TensorSupplyType", "do_bench",
     "PassConfigKey",
 ]

@@ -3,24 +3,32 @@
 ``compile_cubin(source, arch, flags)`` runs ``nvcc -cubin -O3 -std=c++17 -gencode=arch=compute_XX,code=sm_XX`` plus
 the user's flags, kills nvcc after ``TILEDSL_NVCC_TIMEOUT`` seconds (:class:`CompileTimeoutError`) and turns a
 failure into a :class:`CompileError` that quotes nvcc's first error lines. Cubins are cached in a
-:class:`~tiledsl.cache.DiskStore` ("cubin") keyed by (source, flags, arch, nvcc version).
+:class:`~tiledsl.cache.DiskStore` ("cubin") keyed by (source, flags, arch, nvcc version), with the cubin's sha256
+written next to it and checked on each hit: a truncated or modified cubin is rebuilt (with a warning), never used.
+nvcc's scratch files (its own intermediates included, through TMPDIR) go to ``TILEDSL_TMP_DIR`` and are removed.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import re
+import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from .. import config
 from ..cache import DiskStore, content_key
+from ..cache.folders import private_scratch
 from ..cache.key import nvcc_version
 from ..errors import CompileError, CompileTimeoutError
 
 logger = logging.getLogger(__name__)
 
 CUBIN = "kernel.cubin"
+DIGEST = "digest.json"  # {"format": 1, "sha256": <the cubin's>}
+_DIGEST_FORMAT = 1
 BASE_FLAGS = ("-O3", "-std=c++17", "-diag-suppress=177,550")  # 177/550: TVM's unused cse temporaries
 _ARCH = re.compile(r"^sm_(\d+)([a-z]?)$")
 
@@ -59,15 +67,18 @@ def _error_excerpt(stderr: str, limit: int = 12) -> str:
 
 
 def run_nvcc(source: str, arch: str, flags=(), workdir: Path | None = None) -> bytes:
-    """Compile ``source`` to a cubin with nvcc (no cache)."""
+    """Compile ``source`` to a cubin with nvcc (no cache), in a private scratch folder under ``workdir`` (default
+    ``TILEDSL_TMP_DIR``) that is removed afterwards."""
     nvcc = _require_nvcc()
     timeout = config.nvcc_timeout()
-    with tempfile.TemporaryDirectory(prefix="tiledsl-nvcc-", dir=workdir) as tmp:
-        src, out = Path(tmp) / "kernel.cu", Path(tmp) / CUBIN
+    tmp = private_scratch(Path(workdir) if workdir is not None else config.tmp_dir(), "tiledsl-nvcc-")
+    try:
+        src, out = tmp / "kernel.cu", tmp / CUBIN
         src.write_text(source)
         cmd = nvcc_command(nvcc, src, out, arch, flags)
+        env = dict(os.environ, TMPDIR=str(tmp))  # nvcc's own intermediates (cicc, ptxas) go there too
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
             raise CompileTimeoutError(f"nvcc ran past TILEDSL_NVCC_TIMEOUT={timeout:g} s building for {arch}; "
                                       f"raise the limit or simplify the kernel") from None
@@ -77,6 +88,8 @@ def run_nvcc(source: str, arch: str, flags=(), workdir: Path | None = None) -> b
             raise CompileError(f"nvcc failed for {arch} (exit {proc.returncode}):\n{_error_excerpt(proc.stderr)}\n"
                                f"command: {' '.join(cmd)}")
         return out.read_bytes()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def cubin_store() -> DiskStore:
@@ -84,21 +97,45 @@ def cubin_store() -> DiskStore:
     return DiskStore("cubin")
 
 
+def _cached_cubin(folder: Path) -> bytes | None:
+    """The cubin of a cache entry when its recorded sha256 matches, else None (with a warning)."""
+    try:
+        digest = json.loads((folder / DIGEST).read_text())
+        binary = (folder / CUBIN).read_bytes()
+    except (OSError, ValueError) as err:
+        logger.warning("rebuilding the cubin: cache entry %s cannot be read (%s)", folder, err)
+        return None
+    if not isinstance(digest, dict) or digest.get("format") != _DIGEST_FORMAT:
+        logger.warning("rebuilding the cubin: cache entry %s is of another format", folder)
+        return None
+    if hashlib.sha256(binary).hexdigest() != digest.get("sha256"):
+        logger.warning("rebuilding the cubin: %s does not match the sha256 recorded when it was written (truncated "
+                       "or modified)", folder / CUBIN)
+        return None
+    return binary
+
+
 def compile_cubin(source: str, arch: str, flags=()) -> bytes:
-    """A cubin for ``source`` on ``arch``: from the cache, else built by nvcc and cached."""
+    """A cubin for ``source`` on ``arch``: from the cache (checked against its sha256), else built by nvcc and
+    cached."""
     flags = [str(f) for f in flags]
     if config.disk_cache_disabled():
         return run_nvcc(source, arch, flags)
     key = cubin_key(source, arch, flags)
     store = cubin_store()
     hit = store.get(key)
-    if hit is not None and (hit / CUBIN).is_file():
-        return (hit / CUBIN).read_bytes()
+    if hit is not None:
+        binary = _cached_cubin(hit)
+        if binary is not None:
+            return binary
+        store.remove(key)
     binary = run_nvcc(source, arch, flags)
 
     def write(folder: Path) -> None:
         (folder / CUBIN).write_bytes(binary)
         (folder / "kernel.cu").write_text(source)
+        digest = {"format": _DIGEST_FORMAT, "sha256": hashlib.sha256(binary).hexdigest()}
+        (folder / DIGEST).write_text(json.dumps(digest))
 
     store.put(key, write)
     return binary

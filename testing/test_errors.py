@@ -159,3 +159,22 @@ def test_illegal_threads():
 
     with pytest.raises(tiledsl.TileProgramError, match="threads=0 must be positive"):
         bad_threads()
+
+
+@pytest.mark.nvcc
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_cuda_kernel_without_gpu_names_kernel_and_arch_shortly():
+    @tiledsl.jit(out_idx=[-1], target={"kind": "cuda", "arch": "sm_80"})
+    def double(N=64):
+        @T.prim_func
+        def twice(A: T.Tensor((N,), "float32"), B: T.Tensor((N,), "float32")):
+            with T.Kernel(1, threads=64) as _:
+                for i in T.Parallel(N):
+                    B[i] = A[i] * 2.0
+        return twice
+
+    with pytest.raises(tiledsl.TargetError) as info:
+        double()(torch.ones(64))
+    msg = str(info.value)
+    assert msg.startswith("kernel twice was built for CUDA sm_80 and cannot run here: no CUDA GPU")
+    assert "{" not in msg and len(msg) < 120

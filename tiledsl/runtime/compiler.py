@@ -16,7 +16,7 @@ from ..codegen import artifact
 from ..codegen.compile import build, entry_name
 from ..cache import DiskStore, content_key, environment_stamp
 from ..cache.folders import make_private_files
-from ..errors import ArtifactError, CompileError
+from ..errors import ArtifactError, CompileError, TileDSLError
 from .kernel import JITKernel
 from .loader import load_kernel
 from .params import normalize_out_idx, params_of, plan_outputs
@@ -91,10 +91,15 @@ def _from_disk(key: str, func) -> JITKernel | None:
         return None
     try:
         return load_kernel(folder, prim_func=func)  # verifies every file's sha256 before loading the library
-    except (ArtifactError, OSError) as err:  # a damaged or foreign-format entry is a miss: rebuild it
-        logger.warning("rebuilding the kernel: its cache entry %s cannot be used: %s", folder, err)
-        store.remove(key)
-        return None
+    except ArtifactError as err:  # a damaged or foreign-format entry is a miss: rebuild it
+        reason = str(err)
+    except TileDSLError:
+        raise
+    except Exception as err:  # a verified library that still does not load (a missing system library, say)
+        reason = f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0]}"
+    logger.warning("rebuilding the kernel: its cache entry %s cannot be used: %s", folder, reason)
+    store.remove(key)
+    return None
 
 
 def _build(key, func, tgt, params, outs, pass_configs, flags) -> JITKernel:

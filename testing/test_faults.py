@@ -414,3 +414,16 @@ def test_int64_dynamic_size_is_not_limited_to_32_bits():
     huge = torch.zeros(1).expand(2**31 + 1024)
     with pytest.raises(tiledsl.KernelArgumentError, match="non-contiguous"):  # the size passes our check
         kernel(huge)
+
+
+def test_artifact_problem_for_recorded_trials(cache_copy, tmp_path):
+    from tiledsl.runtime.loader import artifact_problem
+
+    entries = _entries(cache_copy)
+    store_root = compiler.kernel_store().root
+    assert artifact_problem(entries[3.0], inside=store_root) is None
+    outside = shutil.copytree(entries[3.0], tmp_path / "elsewhere")
+    assert "outside" in artifact_problem(outside, inside=store_root)
+    assert artifact_problem(outside) is None
+    _flip(entries[5.0] / artifact.LIBRARY)
+    assert "sha256" in artifact_problem(entries[5.0], inside=store_root)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..codegen import artifact
+from ..errors import ArtifactError
 from .kernel import JITKernel
 from .target import gpu_arch
 
@@ -23,3 +24,17 @@ def load_kernel(folder: Path, prim_func=None) -> JITKernel:
         return JITKernel(function, meta, source, prim_func=prim_func, folder=folder)
     return JITKernel(None, meta, source, prim_func=prim_func, folder=folder,
                      not_runnable_reason="no CUDA GPU is visible in this process")
+
+
+def artifact_problem(folder, inside=None) -> str | None:
+    """Why the artifact ``folder`` must not be loaded, or None when it may: it lies outside the folder ``inside``
+    (the kernel cache, for a recorded trial), or it is incomplete, of another format or modified. Reads files and
+    hashes them; never loads the library (the autotuner calls this before trusting a recorded trial)."""
+    path = Path(folder).resolve()
+    if inside is not None and not path.is_relative_to(Path(inside).resolve()):
+        return f"{folder} is outside {inside}"
+    try:
+        artifact.verify_artifact(path)
+    except ArtifactError as err:
+        return str(err)
+    return None

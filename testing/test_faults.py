@@ -427,3 +427,22 @@ def test_artifact_problem_for_recorded_trials(cache_copy, tmp_path):
     assert artifact_problem(outside) is None
     _flip(entries[5.0] / artifact.LIBRARY)
     assert "sha256" in artifact_problem(entries[5.0], inside=store_root)
+
+
+def test_private_temporary_folder_of_a_killed_process_is_removed(tmp_path, monkeypatch):
+    """A process killed with SIGKILL leaves its private temporary folder; the next process removes it."""
+    monkeypatch.setattr(folders.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(folders, "_process_dir", None)
+    dead = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead.kill()
+    dead.wait()
+    left = tmp_path / f"tiledsl-{dead.pid}-abc"
+    alive = tmp_path / f"tiledsl-{os.getpid()}-def"
+    for folder in (left, alive):
+        folder.mkdir()
+        (folder / "kernel.so").write_bytes(b"x")
+        os.utime(folder, (time.time() - 2 * folders.STALE_SECONDS,) * 2)
+    mine = folders.process_temp_dir()
+    assert mine.parent == tmp_path and not left.exists() and alive.exists()
+    folders._remove_process_dir()
+    assert not mine.exists()

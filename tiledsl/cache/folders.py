@@ -85,9 +85,32 @@ def process_temp_dir() -> Path:
     global _process_dir
     with _lock:
         if _process_dir is None or _process_dir[0] != os.getpid():  # a forked child makes its own
+            _remove_dead_process_dirs(Path(tempfile.gettempdir()))
             folder = Path(tempfile.mkdtemp(prefix=f"tiledsl-{os.getpid()}-"))
             _process_dir = (os.getpid(), folder)
         return _process_dir[1]
+
+
+def _remove_dead_process_dirs(root: Path) -> None:
+    """Remove ``tiledsl-<pid>-*`` folders of ours whose process is gone (killed before its exit handler ran)."""
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        parts = entry.name.split("-")
+        if len(parts) < 3 or parts[0] != "tiledsl" or not parts[1].isdigit():
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if st.st_uid != os.getuid() or now - st.st_mtime < STALE_SECONDS or not stat.S_ISDIR(st.st_mode):
+                continue
+            os.kill(int(parts[1]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:
+            continue
 
 
 @atexit.register

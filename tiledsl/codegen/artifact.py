@@ -6,7 +6,7 @@ lowered TIR for the CPU), ``meta.json`` (entry name, target, parameters, out_idx
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import tvm
@@ -30,16 +30,19 @@ class ArtifactMeta:
     target_kind: str
     params: list  # KernelParam.to_json() dicts
     out_idx: list
+    kernel_info: dict = field(default_factory=dict)  # the path taken (Hopper kernel or generic), real parameters
 
     def to_json(self) -> dict:
         return {"format": FORMAT_VERSION, "entry": self.entry, "target": self.target,
-                "target_kind": self.target_kind, "params": self.params, "out_idx": self.out_idx}
+                "target_kind": self.target_kind, "params": self.params, "out_idx": self.out_idx,
+                "kernel_info": self.kernel_info}
 
     @staticmethod
     def from_json(data: dict) -> "ArtifactMeta":
         if data.get("format") != FORMAT_VERSION:
             raise CompileError(f"artifact format {data.get('format')} is not {FORMAT_VERSION}")
-        return ArtifactMeta(data["entry"], data["target"], data["target_kind"], data["params"], data["out_idx"])
+        return ArtifactMeta(data["entry"], data["target"], data["target_kind"], data["params"], data["out_idx"],
+                            data.get("kernel_info", {}))
 
 
 def write_artifact(folder: Path, result: BuildResult, meta: ArtifactMeta) -> None:

@@ -103,6 +103,8 @@ class GemmPlan:
     accumulator: object = None  # C_f, the fragment the epilogue steps read
     tile_vars: tuple = ()  # the block indices of the M and N tiles in the program
     b_dtype: str = ""  # B's dtype when it differs from A's (float8 e4m3 x e5m2)
+    program_block_K: int = 0  # the program's block_K and num_stages (the kernel's are block_K and stages)
+    program_stages: int = 0
 
     @property
     def in_bytes(self) -> int:
@@ -294,7 +296,8 @@ def _match(func, num_sms) -> GemmPlan:
     # bounds; with a smaller block_K, fewer stages of 64 may fit, so the stage count shrinks (not below 2) to fit
     plan = GemmPlan(name, M, N, K, BM, BN, _ROW_BYTES // in_bytes, stages, consumers, dtype, out_dtype, b_k_major,
                     num_sms, params=tuple(params), roles=roles, epilogue=epilogue, accumulator=c_f,
-                    tile_vars=(tile_m, tile_n), b_dtype=b_dtype if b_dtype != dtype else "")
+                    tile_vars=(tile_m, tile_n), b_dtype=b_dtype if b_dtype != dtype else "", program_block_K=BK,
+                    program_stages=int(loop.annotations[NUM_STAGES_ATTR]))
     while plan.smem_bytes > _SMEM_LIMIT and plan.stages > 2:
         plan = replace(plan, stages=plan.stages - 1)
     _require(plan.smem_bytes <= _SMEM_LIMIT, f"needs {plan.smem_bytes} B of shared memory")

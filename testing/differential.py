@@ -391,18 +391,7 @@ def make_inputs(prim, device: str, seed: int = 0) -> list:
     return args
 
 
-def gemm_tolerance(a, b, transpose_B: bool, out_dtype: torch.dtype):
-    """Element-wise bound on the difference between two fp32-accumulated GEMMs of ``a`` and ``b`` rounded to
-    ``out_dtype``: 2 sqrt(K) eps_fp32 (|A| @ |B|) for the accumulation order plus 2 ulp of the output dtype."""
-    K = a.shape[1]
-    absb = b.double().abs()
-    mag = a.double().abs() @ (absb.T if transpose_B else absb)
-    ref = a.double() @ (b.double().T if transpose_B else b.double())
-    eps_out = torch.finfo(out_dtype).eps
-    return 2 * K ** 0.5 * torch.finfo(torch.float32).eps * mag + 2 * eps_out * ref.abs() + 1e-30, ref
-
-
-def compare(kind: str, got: torch.Tensor, want: torch.Tensor, tol=None) -> str:
+def compare(got: torch.Tensor, want: torch.Tensor, tol, representable_in: str | None = None) -> str:
     """'' if ``got`` matches ``want`` (NaN where ``want`` is NaN: elements the program never writes), else why."""
     got, want = got.double().cpu(), want.double().cpu()
     nan_got, nan_want = torch.isnan(got), torch.isnan(want)
@@ -410,10 +399,118 @@ def compare(kind: str, got: torch.Tensor, want: torch.Tensor, tol=None) -> str:
         return (f"{int((nan_got != nan_want).sum())} elements differ in being written (NaN in one output "
                 f"only) of {got.numel()}")
     ok = ~nan_want
-    if tol is None:
-        tol = 2e-2 + 2e-2 * want.abs()
+    if representable_in is not None:  # the program rounds its result to this dtype before the output
+        narrow = got[ok].to(getattr(torch, representable_in)).double()
+        if not torch.equal(narrow, got[ok]):
+            wrong = int((narrow != got[ok]).sum())
+            return f"{wrong} elements are not rounded to {representable_in} (the program rounds them)"
     diff = (got - want).abs()
     bad = (diff > tol) & ok
     if bad.any():
         return f"{int(bad.sum())} of {int(ok.sum())} elements differ, by up to {float(diff[ok].max()):.4g}"
     return ""
+
+
+def case_by_name(name: str) -> Case:
+    """The case called ``name``."""
+    for case in all_cases():
+        if case.name == name:
+            return case
+    raise KeyError(name)
+
+
+def sample_cases() -> list[Case]:
+    """A fixed sample for CI: every base form, and every perturbation on the first base form it applies to."""
+    seen, out = set(), []
+    for case in all_cases():
+        pert = case.name.split(":")[1] if ":" in case.name else None
+        key = (case.kind, pert)
+        if pert is None or key not in seen:
+            seen.add(key)
+            out.append(case)
+    return out
+
+
+def matcher_accepts(case: Case) -> tuple[bool, str]:
+    """(whether the Hopper matcher of the case's kind accepts its program, the refusal reason)."""
+    from tiledsl.passes.hopper import attention_match, gemm_match
+
+    prim = case.program()
+    if case.kind == "gemm":
+        return gemm_match.match_gemm(prim) is not None, gemm_match.last_reason
+    return attention_match.match_attention(prim) is not None, attention_match.last_reason
+
+
+SM90A = {"kind": "cuda", "arch": "sm_90a"}
+
+
+def build_case(name: str) -> dict:
+    """Build case ``name`` for sm_90a and for the CPU (into the kernel cache); {target: '' or the error}. Run in
+    worker processes by the GPU test, so every build is done once, in parallel."""
+    import tiledsl
+
+    prim = case_by_name(name).program()
+    out = {}
+    for label, target in (("gpu", SM90A), ("cpu", "llvm")):
+        try:
+            tiledsl.compile(prim, target=target)
+            out[label] = ""
+        except Exception as err:  # a generic-path limitation on a refused program: reported, not compared
+            out[label] = f"{type(err).__name__}: {str(err).splitlines()[0][:300]}"
+    return out
+
+
+def gemm_reference(spec: dict, args: list) -> torch.Tensor | None:
+    """What an accepted GEMM form computes, in float64 (None when the spec is not one of the accepted forms)."""
+    a, b, bias = args[0].double().cpu(), args[1].double().cpu(), args[2].double().cpu()
+    ref = a @ (b.T if spec.get("transpose_B") else b)
+    epilogue = spec.get("epilogue")
+    if epilogue == "bias_relu":
+        ref = torch.relu(ref + bias)
+    elif epilogue == "row_index":
+        rows = torch.arange(ref.shape[0], dtype=torch.float64)[:, None]
+        ref = ref * 0.5 + bias + rows * 0.25
+    elif epilogue is not None:
+        return None
+    return ref
+
+
+def attention_reference(spec: dict, q, k, v) -> torch.Tensor:
+    """Softmax attention in float64 (grouped-query: each K/V head serves H // H_kv query heads)."""
+    import math
+
+    groups = q.shape[2] // k.shape[2]
+    k, v = (x.repeat_interleave(groups, dim=2) for x in (k, v))
+    q, k, v = (x.double().cpu().transpose(1, 2) for x in (q, k, v))
+    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    if spec.get("causal"):
+        s = scores.shape[-1]
+        scores = scores.masked_fill(torch.ones(s, s, dtype=torch.bool).triu(1), float("-inf"))
+    return (torch.softmax(scores, -1) @ v).transpose(1, 2)
+
+
+def output_tolerance(case: Case, args: list, loose: float = 1.0):
+    """Element-wise tolerance between two builds of ``case`` run on ``args`` (derived from K and the dtypes for a
+    GEMM: accumulation order in the accumulator's dtype plus two roundings to the coarsest 16/32-bit dtype the
+    result passes through)."""
+    spec = case.spec
+    if case.kind == "attention":
+        return 2e-2 * loose if spec.get("dtype", "float16") == "float16" else 4e-2 * loose
+    a, b = args[0].cpu(), args[1].cpu()
+    K = a.shape[1]
+    absb = b.double().abs()
+    mag = a.double().abs() @ (absb.T if spec.get("transpose_B") else absb)
+    acc_eps = torch.finfo(getattr(torch, spec.get("acc", "float32"))).eps
+    rounding = [spec.get("out", "float16"), spec.get("staging") or "float32"]
+    out_eps = max(torch.finfo(getattr(torch, dt)).eps for dt in rounding)
+    ref = gemm_reference(spec, args)
+    size = (ref.abs() if ref is not None else mag)
+    return loose * (2 * K ** 0.5 * acc_eps * mag + 2 * out_eps * size) + 1e-30
+
+
+def narrowing_dtype(case: Case) -> str | None:
+    """The 16-bit dtype a GEMM program rounds its result to before a wider output (a staging tile), else None."""
+    staging, out = case.spec.get("staging"), case.spec.get("out", "float16")
+    if case.kind != "gemm" or staging is None:
+        return None
+    return staging if torch.finfo(getattr(torch, staging)).eps > torch.finfo(getattr(torch, out)).eps else None

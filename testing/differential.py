@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 import tiledsl.language as T
+from gemm_tolerance import gemm_bound
 
 ACCEPT, REFUSE = "accept", "refuse"
 
@@ -496,16 +497,10 @@ def output_tolerance(case: Case, args: list, loose: float = 1.0):
     spec = case.spec
     if case.kind == "attention":
         return 2e-2 * loose if spec.get("dtype", "float16") == "float16" else 4e-2 * loose
-    a, b = args[0].cpu(), args[1].cpu()
-    K = a.shape[1]
-    absb = b.double().abs()
-    mag = a.double().abs() @ (absb.T if spec.get("transpose_B") else absb)
-    acc_eps = torch.finfo(getattr(torch, spec.get("acc", "float32"))).eps
     rounding = [spec.get("out", "float16"), spec.get("staging") or "float32"]
-    out_eps = max(torch.finfo(getattr(torch, dt)).eps for dt in rounding)
     ref = gemm_reference(spec, args)
-    size = (ref.abs() if ref is not None else mag)
-    return loose * (2 * K ** 0.5 * acc_eps * mag + 2 * out_eps * size) + 1e-30
+    return loose * gemm_bound(args[0].cpu(), args[1].cpu(), bool(spec.get("transpose_B")),
+                              spec.get("acc", "float32"), rounding, ref)
 
 
 def narrowing_dtype(case: Case) -> str | None:

@@ -139,9 +139,11 @@ def test_set_autotune_inputs_context_and_plain_call():
     with tiledsl.set_autotune_inputs(a, a):
         assert len(get_autotune_inputs()) == 2
     assert get_autotune_inputs() is None
-    tiledsl.set_autotune_inputs([a])
-    assert get_autotune_inputs() == (a,)
-    tiledsl.set_autotune_inputs(None)
+    try:
+        tiledsl.set_autotune_inputs([a])
+        assert get_autotune_inputs() == (a,)
+    finally:  # a failure above must not leave global inputs for the tests after this one
+        tiledsl.set_autotune_inputs(None)
     assert get_autotune_inputs() is None
 
 

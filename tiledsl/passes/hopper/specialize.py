@@ -17,7 +17,8 @@ from tvm import tirx
 
 from . import attention_match, gemm_match
 from .attention_kernel import make_attention_kernel
-from .device import num_sms, target_arch
+from . import device
+from .device import target_arch
 from .gemm_kernel import make_gemm_kernel
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def specialize(func: tirx.PrimFunc, target: tvm.target.Target) -> tuple[tirx.Pri
     parameters the kernel really uses)."""
     if target_arch(target) != "sm_90a":
         return None, {"path": "generic"}
-    sms, sms_from = num_sms("sm_90a")
+    sms, sms_from = device.num_sms("sm_90a")
     plan = gemm_match.match_gemm(func, sms)
     if plan is not None:
         logger.info("Hopper GEMM specialization of %s: block %dx%dx%d (program block_K %d), %d stages (program "

@@ -28,7 +28,9 @@ The program must be, up to names, statement order where the data flow allows it,
 with Q, Output [B, S, H, D] and K, V [B, S, H_kv, D] (grouped-query attention: the K/V copies read head
 ``by // (H // H_kv)``), all float16 or all bfloat16 of static shape, c a constant, and what the Hopper kernel
 handles exactly:
-D in (64, 128), BM in (64, 128), BN in (64, 128), S a multiple of BM and BN. Anything else is refused
+D in (64, 128), BM in (64, 128), BN in (64, 128), S a multiple of BM and BN. A store to a local scalar before the loop is
+accepted only as (part of) the loop bound (``loop_range = T.min(...)``); gemm operands must be whole tiles and the Q
+tile must have Q's dtype. Anything else is refused
 (:func:`match_attention` returns None with the reason in ``last_reason``), so the generic lowering takes it.
 """
 from __future__ import annotations

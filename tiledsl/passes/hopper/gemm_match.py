@@ -20,7 +20,9 @@ with B as [N, K], fp32 accumulation, a float16, bfloat16 or float32 output, BK a
 kernel steps K by one 128-byte swizzle row: 64 16-bit or 128 float8 values, whatever BK the program chose) and
 tiles that fit the wgmma shapes, registers and shared memory.
 The parameters may come in any order, and others (bias vectors, scales, scalars) may be read by the epilogue steps,
-which see only parameters, i, j, the block indices and constants. :func:`match_gemm` returns a :class:`GemmPlan`,
+which see only parameters, i, j, the block indices and constants. Every statement must be honoured by the kernel, or the
+program is refused: each tile op covers whole tiles, ``clear_accum=False``, the grid is exactly the tile counts,
+shared tiles have their tensor's dtype and a staging tile the output's (or float32). :func:`match_gemm` returns a :class:`GemmPlan`,
 or None with the reason in ``last_reason``.
 """
 from __future__ import annotations

@@ -28,9 +28,9 @@ The program must be, up to names, statement order where the data flow allows it,
 with Q, Output [B, S, H, D] and K, V [B, S, H_kv, D] (grouped-query attention: the K/V copies read head
 ``by // (H // H_kv)``), all float16 or all bfloat16 of static shape, c a constant, and what the Hopper kernel
 handles exactly:
-D in (64, 128), BM in (64, 128), BN in (64, 128), S a multiple of BM and BN. A store to a local scalar before the loop is
-accepted only as (part of) the loop bound (``loop_range = T.min(...)``); gemm operands must be whole tiles and the Q
-tile must have Q's dtype. Anything else is refused
+D in (64, 128), BM in (64, 128), BN in (64, 128), S a multiple of BM and BN. A store to a local scalar before the
+loop is accepted only as (part of) the loop bound (``loop_range = T.min(...)``); gemm operands must be whole tiles
+and the Q tile must have Q's dtype. Anything else is refused
 (:func:`match_attention` returns None with the reason in ``last_reason``), so the generic lowering takes it.
 """
 from __future__ import annotations
@@ -229,6 +229,7 @@ class _Matcher:
                 fills[dst.source] = (_float(value), dst)
             elif isinstance(s, tirx.BufferStore) and len(s.buffer.ty.shape) <= 1 and \
                     all(isinstance(i, tirx.IntImm) and int(i) == 0 for i in s.indices):
+                _require(s.buffer not in scalars, f"{s.buffer.name} is set twice before the KV loop")
                 scalars[s.buffer] = s.value
             else:
                 raise _NoMatch("an unexpected statement precedes the KV loop")

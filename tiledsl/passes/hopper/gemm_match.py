@@ -20,10 +20,10 @@ with B as [N, K], fp32 accumulation, a float16, bfloat16 or float32 output, BK a
 kernel steps K by one 128-byte swizzle row: 64 16-bit or 128 float8 values, whatever BK the program chose) and
 tiles that fit the wgmma shapes, registers and shared memory.
 The parameters may come in any order, and others (bias vectors, scales, scalars) may be read by the epilogue steps,
-which see only parameters, i, j, the block indices and constants. Every statement must be honoured by the kernel, or the
-program is refused: each tile op covers whole tiles, ``clear_accum=False``, the grid is exactly the tile counts,
-shared tiles have their tensor's dtype and a staging tile the output's (or float32). :func:`match_gemm` returns a :class:`GemmPlan`,
-or None with the reason in ``last_reason``.
+which see only parameters, i, j, the block indices and constants. Every statement must be honoured by the kernel,
+or the program is refused: each tile op covers whole tiles, ``clear_accum=False``, the grid is exactly the tile
+counts, shared tiles have their tensor's dtype and a staging tile the output's (or float32). :func:`match_gemm`
+returns a :class:`GemmPlan`, or None with the reason in ``last_reason``.
 """
 from __future__ import annotations
 
@@ -274,8 +274,7 @@ def _match(func, num_sms) -> GemmPlan:
     _require(staging is None or str(staging.ty.dtype) in (out_dtype, "float32"),
              f"the staging tile {staging.name if staging is not None else ''} rounds the result to "
              f"{staging.ty.dtype if staging is not None else ''} before the {out_dtype} output; the kernel does not")
-    _check_whole_tiles(clear.value, copy_a, copy_b, gemm, epilogue_stmts, store.value, staging_copy, c_f,
-                       (BM, BK), b_tile, (BM, BN))
+    _check_whole_tiles(clear.value, copy_a, copy_b, gemm, store.value, staging_copy, c_f, (BM, BK), b_tile, (BM, BN))
     _require(BK % (32 // in_bytes) == 0, f"block_K is not a multiple of {32 // in_bytes} (the wgmma k-step)")
     _require((K * in_bytes) % 16 == 0 and (N * 2) % 16 == 0,
              "K or N is too ragged: TMA needs rows of whole 16-byte units (K a multiple of "
@@ -306,8 +305,7 @@ def _match(func, num_sms) -> GemmPlan:
     return plan
 
 
-def _check_whole_tiles(clear, copy_a, copy_b, gemm, epilogue_stmts, store, staging_copy, c_f, a_tile, b_tile,
-                       c_tile):
+def _check_whole_tiles(clear, copy_a, copy_b, gemm, store, staging_copy, c_f, a_tile, b_tile, c_tile):
     """Every tile op of the program moves or computes whole tiles: the kernel does nothing else."""
     az = Analyzer()
     a_s, b_s = gemm.args[0].source, gemm.args[1].source

@@ -5,13 +5,20 @@ the terms' magnitudes (rounding errors of a K-term sum grow like sqrt(K) when th
 rounding of the result to a narrower dtype adds up to half an ulp of that dtype. So element (i, j) may differ from
 the float64 reference by ``2 sqrt(K) eps_acc (|A| @ |B|)_ij + 2 eps_out |ref_ij|``: tight enough that a result
 rounded once too often (to float16 on its way to a float32 output, say) or summed over the wrong K range fails.
+Hopper's float8 wgmma accumulates with about 14 bits of mantissa, not float32's 24 (DeepSeek-V3 report, section
+3.3.2), so float8 inputs get eps_acc = 2^-13.
 """
 from __future__ import annotations
 
 import torch
 
 
+FLOAT8_WGMMA_ACC_EPS = 2.0 ** -13
+
+
 def _eps(dtype) -> float:
+    if isinstance(dtype, float):
+        return dtype
     dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
     return torch.finfo(dtype).eps
 
@@ -19,6 +26,8 @@ def _eps(dtype) -> float:
 def gemm_bound(a, b, transpose_B=False, acc="float32", rounding=("float32",), ref=None):
     """The element-wise bound on |C - A @ B| (float64, on A's device); ``rounding``: the dtypes the result is
     rounded to on its way out; ``ref``: the exact result when an epilogue changed it (its magnitude counts)."""
+    if any("float8" in str(t.dtype) for t in (a, b)):
+        acc = max(_eps(acc), FLOAT8_WGMMA_ACC_EPS)
     a, b = a.double(), b.double()
     bt = b.T if transpose_B else b
     mag = a.abs() @ bt.abs()

@@ -9,6 +9,10 @@ and B-1, and a few small shapes), then timed with ``tiledsl.profiler.do_bench`` 
 The entry "tuned" is the configuration (kernel variant, block_N) that tiledsl's autotuner picks, every candidate
 checked against fp32 SDPA. Ratio = SDPA time / our time, per round; TFLOP/s = 4 * B * H * S^2 * D / t (half of
 that for causal).
+Every entry records the path its kernel took (``kernel``: Hopper kernel and variant, or generic) and the SDPA
+backend torch dispatched to (``sdpa_backend``; SDPA has no ``out=``, so the peer allocates its output, as
+``torch.nn.functional.scaled_dot_product_attention`` always does). A wrong result (a failed check, or a timed
+kernel whose output is wrong after timing) fails the run (exit status 1, after the report is written).
 Prints a JSON report (and writes it to $OUT/bench_attention_hopper.json when OUT is set).
 
     python benchmarks/bench_attention_hopper.py [--shape 8,32,4096,128] [--rounds 7]
@@ -57,6 +61,23 @@ def sdpa(q, k, v, causal):
     if SETTINGS["groups"] > 1:
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
     return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+
+
+def sdpa_backend(q, k, v, causal) -> str:
+    """The backend torch's SDPA dispatches to for these [B, H, S, D] inputs (FLASH_ATTENTION, CUDNN_ATTENTION,
+    EFFICIENT_ATTENTION or MATH)."""
+    try:
+        from torch.nn.attention import SDPBackend
+
+        choice = torch._fused_sdp_choice(q, k, v, None, 0.0, causal, enable_gqa=SETTINGS["groups"] > 1)
+        return SDPBackend(choice).name
+    except Exception as err:  # a private API: say so rather than guess
+        return f"unknown ({type(err).__name__}: {err})"[:200]
+
+
+def on_hopper_path(kernel) -> bool:
+    """Whether ``kernel`` is the Hopper flash-attention kernel (not the generic lowering)."""
+    return kernel.kernel_info.get("path") == "hopper_attention"
 
 
 def attention_factory(B, H, S, D, causal, block_N=128, variant=None, groups=1, dtype="float16", block_M=128):
@@ -124,7 +145,8 @@ def check_small(report):
                 entry = {"shape": [B, H, S, D], "block": [bm, bn], "causal": causal, "variant": variant or "default"}
                 try:
                     kernel = tiledsl.compile(program(B, H, S, D, causal, bm, bn, variant))
-                    entry["specialized"] = "wgmma" in kernel.get_kernel_source()
+                    entry["specialized"] = on_hopper_path(kernel)
+                    entry["kernel"] = kernel.kernel_info
                     q, k, v = inputs(B, H, S, D)
                     rel, finite = rel_error(kernel, q, k, v, causal)
                     ok = finite and rel < tolerance() and entry["specialized"]
@@ -149,13 +171,15 @@ def bench(B, H, S, D, causal, variants, rounds, report, tuned=True):
     out = torch.empty_like(q)
     res = {"shape": [B, H, S, D], "causal": causal, "variants": {}, "tuning": tuning}
     fns = {"sdpa": lambda: sdpa(qt, kt, vt, causal)}
+    res["sdpa_backend"] = sdpa_backend(qt, kt, vt, causal)
     for variant in variants:
         entry = {}
         try:
             t0 = time.perf_counter()
             kernel = tiledsl.compile(programs[variant])
             entry["compile_s"] = round(time.perf_counter() - t0, 2)
-            entry["specialized"] = "wgmma" in kernel.get_kernel_source()
+            entry["specialized"] = on_hopper_path(kernel)
+            entry["kernel"] = kernel.kernel_info
             rel, finite = rel_error(kernel, q, k, v, causal, batches=[0, B - 1])
             entry.update(rel_err=rel, finite=finite)
             if finite and rel < tolerance() and entry["specialized"]:
@@ -209,7 +233,7 @@ def smoke(spec):
     kernel = tiledsl.compile(program(B, H, S, D, causal, variant=variant))
     q, k, v = inputs(B, H, S, D)
     rel, finite = rel_error(kernel, q, k, v, causal)
-    ok = finite and rel < tolerance() and "wgmma" in kernel.get_kernel_source()
+    ok = finite and rel < tolerance() and on_hopper_path(kernel)
     print(f"SMOKE_{'OK' if ok else 'FAIL'} {spec} rel_err={rel:.3e} finite={finite}", flush=True)
 
 
@@ -242,7 +266,7 @@ def main():
         check_small(report)
         save()
     if args.small_only:
-        return
+        return fail_on_wrong_results(report)
     for causal in (False, True):
         variants = [v for v in (args.causal_variants if causal else args.variants).split(",") if v]
         if not variants:
@@ -252,6 +276,21 @@ def main():
         except Exception:
             report["results"].append({"causal": causal, "error": traceback.format_exc()[-3000:]})
         save()
+    fail_on_wrong_results(report)
+
+
+def fail_on_wrong_results(report):
+    """Raise when a check failed or a timed kernel's output was wrong after timing."""
+    wrong = [f"check {c['shape']} causal={c['causal']} {c['variant']}: " + (
+        c.get("error") or f"rel_err {c.get('rel_err')}, finite {c.get('finite')}, Hopper path {c.get('specialized')}")
+        for c in report["checks"] if not c.get("ok")]
+    for res in report["results"]:
+        for name, e in res.get("variants", {}).items():
+            if "rel_err_after_timing" in e and not (e["finite_after_timing"] and
+                                                    e["rel_err_after_timing"] < tolerance()):
+                wrong.append(f"{res['shape']} causal={res['causal']} {name}: rel_err {e['rel_err_after_timing']}")
+    if wrong:
+        raise SystemExit("wrong results:\n" + "\n".join(wrong))
 
 
 if __name__ == "__main__":

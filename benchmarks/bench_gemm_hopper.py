@@ -1,6 +1,10 @@
 """GEMMs on an H100/H200 through tiledsl's Hopper path (warp-specialized TMA + wgmma), against cuBLAS
 (torch.matmul) timed in alternating rounds in the same run. The tile configuration (and for few-row GEMMs the
 split-K factor) is picked first by tiledsl's autotuner over a small space, every candidate checked against A @ B.
+The winner is checked element by element against float64 A @ B (a bound derived from K and the dtypes,
+``testing/gemm_tolerance.py``) with a NaN-poisoned output, before and after timing; a wrong result fails the run
+(exit status 1, after the report is written). Each result records the path its kernel took (``kernel``: Hopper
+kernel or generic, with the block sizes, stages and split-K the kernel really uses) and the peer's call.
 Prints a JSON report (and writes it to $OUT/bench_gemm_hopper.json when OUT is set).
 
     python benchmarks/bench_gemm_hopper.py [--shapes 4096x4096x4096,16x4096x4096] [--dtypes float16,bfloat16]
@@ -9,6 +13,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -19,6 +24,8 @@ from tiledsl.passes.hopper import gemm_match
 from tiledsl.profiler import do_bench
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "testing"))
+from gemm_tolerance import gemm_mismatch  # noqa: E402
 EXAMPLE = str(ROOT / "examples" / "gemm.py")
 EXAMPLE_FP8 = str(ROOT / "examples" / "gemm_fp8.py")
 
@@ -74,11 +81,28 @@ def tflops(M, N, K, ms):
     return 2 * M * N * K / (ms * 1e-3) / 1e12
 
 
-def check(kernel, a, b):
-    c = torch.full((a.shape[0], b.shape[1]), float("nan"), device="cuda", dtype=a.dtype)
-    kernel(a, b, c)
-    ref = a.float() @ b.float()
-    return float((c.float() - ref).norm() / ref.norm()), bool(torch.isfinite(c).all())
+class WrongResult(Exception):
+    """A benchmarked kernel computed something else than its reference."""
+
+
+def check(what: str, out, run, a, b, transpose_B=False, ref=None) -> str:
+    """Poison ``out``, ``run()`` (which writes it), and compare element-wise against float64 A @ B (or ``ref``);
+    '' when right, else the mismatch (recorded, and the run fails at the end)."""
+    out.fill_(float("nan"))
+    run()
+    torch.cuda.synchronize()
+    why = gemm_mismatch(out, a, b, transpose_B, ref)
+    return f"{what}: {why}" if why else ""
+
+
+def trial_rows(result):
+    return [{"config": t.config, "status": t.status, "latency_ms": t.latency, "kernel": t.kernel}
+            for t in result.trials]
+
+
+def scaled_mm_into(a, b, one, bias16, out):
+    """cuBLASLt's fp8 GEMM into the preallocated ``out`` (torch._scaled_mm's out= variant)."""
+    return torch._scaled_mm(a, b.t(), one, one, bias=bias16, out_dtype=torch.bfloat16, out=out)
 
 
 def bench_fp8(M, N, K, rounds):
@@ -100,25 +124,31 @@ def bench_fp8(M, N, K, rounds):
     prim = fp8_factory(M, N, K, **result.config)
     best = tiledsl.compile(prim)
     out = torch.empty(M, N, device="cuda", dtype=torch.bfloat16)
+    peer_out = torch.empty(M, N, device="cuda", dtype=torch.bfloat16)
+    exact = torch.relu(a.double() @ b.double().T + bias.double())
+    problems = [check("before timing", out, lambda: best(a, b, 1.0, bias, out), a, b, True, exact)]
+    try:
+        scaled_mm_into(a, b, one, bias16, peer_out)
+        peer, peer_call = (lambda: scaled_mm_into(a, b, one, bias16, peer_out)), "torch._scaled_mm(out=)"
+    except (TypeError, RuntimeError):  # a torch without the out= variant: the peer allocates its output
+        peer = lambda: torch._scaled_mm(a, b.t(), one, one, bias=bias16, out_dtype=torch.bfloat16)  # noqa: E731
+        peer_call = "torch._scaled_mm (allocates its output: no out= in this torch)"
     ratios, ours_ms, ref_ms = [], [], []
     for _ in range(rounds):
-        t_ref = do_bench(lambda: torch._scaled_mm(a, b.t(), one, one, bias=bias16, out_dtype=torch.bfloat16),
-                         warmup=10, rep=50)
+        t_ref = do_bench(peer, warmup=10, rep=50)
         t_ours = do_bench(lambda: best(a, b, 1.0, bias, out), warmup=10, rep=50)
         ref_ms.append(t_ref)
         ours_ms.append(t_ours)
         ratios.append(t_ref / t_ours)
-    out.fill_(float("nan"))
-    best(a, b, 1.0, bias, out)
-    ref = ref_fp8_linear(a, b, 1.0, bias)
+    problems.append(check("after timing", out, lambda: best(a, b, 1.0, bias, out), a, b, True, exact))
     return {
         "shape": [M, N, K], "dtype": "float8_e4m3fn -> bfloat16", "best_config": result.config,
-        "split_k_used": gemm_match.match_gemm(prim).split_k, "tuning_s": round(select_s, 2),
+        "kernel": best.kernel_info, "peer": peer_call, "tuning_s": round(select_s, 2),
+        "trials": trial_rows(result),
         "tiledsl_tflops_median": round(tflops(M, N, K, statistics.median(ours_ms)), 1),
         "cublas_fp8_tflops_median": round(tflops(M, N, K, statistics.median(ref_ms)), 1),
         "ratio_vs_cublas_median": round(statistics.median(ratios), 3), "ratios": [round(r, 3) for r in ratios],
-        "final_rel_err": float((out.float() - ref).norm() / ref.norm()),
-        "final_all_finite": bool(torch.isfinite(out).all()),
+        "wrong": [p for p in problems if p],
     }
 
 
@@ -136,9 +166,8 @@ def bench_shape(M, N, K, dtype, rounds):
     select_s = time.perf_counter() - t0
     best_cfg = result.config
     prim = gemm_factory(M, N, K, dtype=dtype, **best_cfg)
-    plan = gemm_match.match_gemm(prim)
     best = tiledsl.compile(prim)  # the winner again, without out_idx: timed with a preallocated output
-    assert "wgmma" in best.get_kernel_source()
+    problems = [check("before timing", out, lambda: best(a, b, out), a, b)]
     ratios, ours_ms, cublas_ms = [], [], []
     for _ in range(rounds):  # alternate: cuBLAS, ours
         t_ref = do_bench(lambda: torch.matmul(a, b, out=out), warmup=10, rep=50)
@@ -146,18 +175,17 @@ def bench_shape(M, N, K, dtype, rounds):
         cublas_ms.append(t_ref)
         ours_ms.append(t_ours)
         ratios.append(t_ref / t_ours)
-    rel, finite = check(best, a, b)
+    problems.append(check("after timing", out, lambda: best(a, b, out), a, b))
     return {
-        "shape": [M, N, K], "dtype": dtype, "best_config": best_cfg, "split_k_used": plan.split_k,
-        "tuning_s": round(select_s, 2),
-        "trials": [{"config": t.config, "status": t.status, "latency_ms": t.latency} for t in result.trials],
+        "shape": [M, N, K], "dtype": dtype, "best_config": best_cfg, "kernel": best.kernel_info,
+        "peer": "torch.matmul(out=)", "tuning_s": round(select_s, 2), "trials": trial_rows(result),
         "tiledsl_tflops_median": round(tflops(M, N, K, statistics.median(ours_ms)), 1),
         "cublas_tflops_median": round(tflops(M, N, K, statistics.median(cublas_ms)), 1),
         "tiledsl_us_median": round(statistics.median(ours_ms) * 1e3, 2),
         "cublas_us_median": round(statistics.median(cublas_ms) * 1e3, 2),
         "ratio_vs_cublas_median": round(statistics.median(ratios), 3),
         "ratios": [round(r, 3) for r in ratios],
-        "final_rel_err": rel, "final_all_finite": finite,
+        "wrong": [p for p in problems if p],
     }
 
 
@@ -176,6 +204,9 @@ def main():
             print(json.dumps(report["results"][-1]), flush=True)
     if os.environ.get("OUT"):
         Path(os.environ["OUT"], "bench_gemm_hopper.json").write_text(json.dumps(report, indent=1))
+    wrong = [f"{r['shape']} {r['dtype']}: {w}" for r in report["results"] for w in r["wrong"]]
+    if wrong:
+        raise WrongResult("wrong results:\n" + "\n".join(wrong))
 
 
 if __name__ == "__main__":

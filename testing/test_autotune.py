@@ -92,9 +92,8 @@ def test_tuner_survives_bad_candidates_and_picks_fastest_correct(cache_dir, tmp_
     assert list(tmp_path.iterdir()) == [cache_dir]
 
     # the same tuning again in this process: no work
-    start = time.perf_counter()
     again = tuner.run()
-    assert again is result and time.perf_counter() - start < 1.0
+    assert again is result  # the remembered result object itself: nothing was built or timed again
 
     # save / load round trip: readable JSON, the binary, no pickles; the loaded kernel runs
     saved = result.save_to_disk(tmp_path / "saved")

@@ -139,9 +139,11 @@ def test_set_autotune_inputs_context_and_plain_call():
     with tiledsl.set_autotune_inputs(a, a):
         assert len(get_autotune_inputs()) == 2
     assert get_autotune_inputs() is None
-    tiledsl.set_autotune_inputs([a])
-    assert get_autotune_inputs() == (a,)
-    tiledsl.set_autotune_inputs(None)
+    try:
+        tiledsl.set_autotune_inputs([a])
+        assert get_autotune_inputs() == (a,)
+    finally:  # a failure above must not leave global inputs for the tests after this one
+        tiledsl.set_autotune_inputs(None)
     assert get_autotune_inputs() is None
 
 
@@ -165,6 +167,8 @@ def test_decorator_tunes_once_per_arguments_on_given_inputs(cache_dir):
         assert tuned_matmul(64, 64, 64) is kernel  # remembered in the process
     result = tuned_matmul.tune(64, 64, 64)  # other inputs (auto supply): another key, tuned again
     assert result.kernel is not kernel and not result.from_cache
+    # each trial records what its kernel really is (the path taken; a hash that identifies identical kernels)
+    assert all(t.kernel["path"] == "generic" and t.kernel["source_sha256"] for t in result.trials if t.ok)
     # explicit tunable arguments: compiled as given, no tuning
     direct = tuned_matmul(64, 64, 64, block_M=16)
     assert direct.config is None

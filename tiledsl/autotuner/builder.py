@@ -94,7 +94,8 @@ class BuildHandler:
         except Exception as err:
             reason = f"{type(err).__name__}: {err}"
             return {"status": classify_build_error(reason), "reason": reason}
-        return {"status": "built", "artifact": str(kernel.artifact_dir), "seconds": time.perf_counter() - start}
+        return {"status": "built", "artifact": str(kernel.artifact_dir), "seconds": time.perf_counter() - start,
+                "kernel_info": dict(getattr(kernel, "kernel_info", {}) or {})}
 
 
 class Builder:

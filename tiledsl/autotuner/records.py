@@ -42,6 +42,7 @@ class Trial:
     device: str | None = None  # where it was benchmarked
     early_stopped: bool = False  # timed on a few iterations only: far slower than the best so far
     resumed: bool = False  # read from an earlier run's log
+    kernel: dict | None = None  # the built kernel's path and real parameters (JITKernel.kernel_info)
     time: float = field(default_factory=time.time)
 
     @property
@@ -60,7 +61,8 @@ class Trial:
     @staticmethod
     def from_json(data: dict) -> "Trial":
         known = {k: data[k] for k in ("config", "status", "latency", "reason", "compile_seconds", "artifact",
-                                      "retimed_latency", "early_stopped", "device", "time") if k in data}
+                                      "retimed_latency", "early_stopped", "device", "time", "kernel")
+                 if k in data}
         return Trial(**known)
 
 

@@ -402,6 +402,7 @@ class _Run:
         done: queue.Queue = queue.Queue()
         to_bench: queue.Queue = queue.Queue()
         compile_seconds: dict[str, float] = {}
+        kernel_infos: dict[str, dict] = {}  # what each built kernel really is (path, parameters, source hash)
 
         n_built = [0]
         built_lock = threading.Lock()
@@ -414,6 +415,7 @@ class _Run:
                 self.phases["all_built_s"] = time.perf_counter() - self.start
             if outcome.get("status") == "built":
                 compile_seconds[space.config_id(cfg)] = outcome.get("seconds")
+                kernel_infos[space.config_id(cfg)] = outcome.get("kernel_info")
                 to_bench.put((cfg, outcome["artifact"]))
             else:
                 done.put(Trial(cfg, outcome.get("status", records.BUILD_ERROR), reason=outcome.get("reason")))
@@ -438,7 +440,8 @@ class _Run:
                     best_box[0] = r["latency"]
                 done.put(Trial(cfg, r["status"], latency=r.get("latency"), reason=r.get("reason"),
                                compile_seconds=compile_seconds.get(space.config_id(cfg)), artifact=artifact,
-                               early_stopped=bool(r.get("early_stopped")), device=runner.device))
+                               early_stopped=bool(r.get("early_stopped")), device=runner.device,
+                               kernel=kernel_infos.get(space.config_id(cfg))))
 
         n_workers = worker_count(len(pending), self.num_workers)
         builder = Builder(self._builder_payload(), n_workers, self.prof.timeout, on_built, scratch=self._scratch())

@@ -41,12 +41,13 @@ class ArtifactMeta:
     params: list  # KernelParam.to_json() dicts
     out_idx: list
     files: dict = field(default_factory=dict)  # file name -> sha256, written by write_artifact
+    kernel_info: dict = field(default_factory=dict)  # the path taken (Hopper kernel or generic), real parameters
 
     def to_json(self) -> dict:
         """The metadata as written to ``meta.json``, with its checksum."""
         body = {"format": FORMAT_VERSION, "entry": self.entry, "target": self.target,
                 "target_kind": self.target_kind, "params": self.params, "out_idx": self.out_idx,
-                "files": self.files}
+                "files": self.files, "kernel_info": self.kernel_info}
         return body | {"checksum": content_key(body)}
 
     @staticmethod
@@ -62,7 +63,7 @@ class ArtifactMeta:
             raise ArtifactError(f"{where} does not match its checksum (truncated or modified)")
         try:
             return ArtifactMeta(data["entry"], data["target"], data["target_kind"], data["params"], data["out_idx"],
-                                dict(data["files"]))
+                                dict(data["files"]), dict(data.get("kernel_info") or {}))
         except (KeyError, TypeError) as err:
             raise ArtifactError(f"{where} lacks {err}") from None
 

@@ -1,9 +1,10 @@
 """Build a tile program for a target: tiledsl passes, then TVM's pipeline and code generator."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import tvm
 from tvm import tirx
@@ -25,6 +26,7 @@ class BuildResult:
     source: str
     seconds: float
     cubin: bytes | None = None  # CUDA: the nvcc-built binary of ``source``
+    kernel_info: dict = field(default_factory=dict)  # the path taken and the parameters the kernel really uses
 
 
 def entry_name(func: tirx.PrimFunc) -> str:
@@ -51,12 +53,12 @@ def _first_line(err: Exception) -> str:
 
 
 def _hopper_specialization(func: tirx.PrimFunc, target: tvm.target.Target):
-    """The whole-kernel Hopper specialization of ``func`` (a warp-specialized TMA + wgmma GEMM), or None."""
+    """(The whole-kernel Hopper specialization of ``func`` or None, the path taken and its parameters)."""
     if config.hopper_specialization_disabled():
-        return None
-    from ..passes.hopper import specialize_for_hopper
+        return None, {"path": "generic"}
+    from ..passes.hopper.specialize import specialize
 
-    return specialize_for_hopper(func, target)
+    return specialize(func, target)
 
 
 def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | None = None,
@@ -70,8 +72,8 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
     tl_options, tvm_configs = pass_config.split(pass_configs)
     with _pass_context(tvm_configs):
         try:
-            special = _hopper_specialization(func, target) if kind == "cuda" and \
-                pass_config.hopper_allowed(tl_options) else None
+            special, kernel_info = _hopper_specialization(func, target) if kind == "cuda" and \
+                pass_config.hopper_allowed(tl_options) else (None, {"path": "generic"})
             if special is not None:
                 lowered, pipeline = tvm.IRModule({entry: special.with_attr("global_symbol", entry)}), "tirx"
             else:
@@ -90,4 +92,5 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
             raise CompileError(f"building {entry} for {kind} failed: {_first_line(err)}") from err
     seconds = time.perf_counter() - start
     logger.debug("built %s for %s in %.3f s", entry, kind, seconds)
-    return BuildResult(executable, entry, source, seconds, cubin)
+    kernel_info["source_sha256"] = hashlib.sha256(source.encode()).hexdigest()  # identical kernels, one hash
+    return BuildResult(executable, entry, source, seconds, cubin, kernel_info)

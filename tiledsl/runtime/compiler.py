@@ -17,6 +17,7 @@ from ..codegen.compile import build, entry_name
 from ..cache import DiskStore, content_key, environment_stamp
 from ..cache.folders import make_private_files
 from ..errors import ArtifactError, CompileError, TileDSLError
+from ..passes.hopper.device import assumptions as device_assumptions
 from .kernel import JITKernel
 from .loader import load_kernel
 from .params import normalize_out_idx, params_of, plan_outputs
@@ -41,6 +42,7 @@ def kernel_key(func: tirx.PrimFunc, target: tvm.target.Target, out_idx: list[int
         "compile_flags": compile_flags or [],
         "env": environment_stamp(target_kind(target)),
         "hopper_specialization": target_kind(target) == "cuda" and not config.hopper_specialization_disabled(),
+        "device": device_assumptions(target),  # e.g. the SM count a persistent Hopper kernel is built for
     })
 
 
@@ -105,7 +107,8 @@ def _from_disk(key: str, func) -> JITKernel | None:
 def _build(key, func, tgt, params, outs, pass_configs, flags) -> JITKernel:
     result = build(func, tgt, pass_configs, flags)
     meta = artifact.ArtifactMeta(entry=entry_name(func), target=str(tgt), target_kind=target_kind(tgt),
-                                 params=[p.to_json() for p in params], out_idx=outs)
+                                 params=[p.to_json() for p in params], out_idx=outs,
+                                 kernel_info=result.kernel_info)
 
     def write(folder: Path) -> None:
         artifact.write_artifact(folder, result, meta)

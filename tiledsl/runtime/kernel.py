@@ -22,6 +22,9 @@ class JITKernel:
         self.target: str = meta.target
         self.target_kind: str = meta.target_kind
         self.entry: str = meta.entry
+        #: how it was built: {"path": "hopper_gemm" | "hopper_attention" | "generic", the parameters the kernel really
+        #: uses (a Hopper kernel's block_K / num_stages may differ from the program's), the SM count it assumes, ...}
+        self.kernel_info: dict = dict(meta.kernel_info)
         self.prim_func = prim_func
         self.artifact_dir = Path(folder) if folder is not None else None
         self._meta = meta

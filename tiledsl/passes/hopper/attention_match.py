@@ -28,7 +28,9 @@ The program must be, up to names, statement order where the data flow allows it,
 with Q, Output [B, S, H, D] and K, V [B, S, H_kv, D] (grouped-query attention: the K/V copies read head
 ``by // (H // H_kv)``), all float16 or all bfloat16 of static shape, c a constant, and what the Hopper kernel
 handles exactly:
-D in (64, 128), BM in (64, 128), BN in (64, 128), S a multiple of BM and BN. Anything else is refused
+D in (64, 128), BM in (64, 128), BN in (64, 128), S a multiple of BM and BN. A store to a local scalar before the
+loop is accepted only as (part of) the loop bound (``loop_range = T.min(...)``); gemm operands must be whole tiles
+and the Q tile must have Q's dtype. Anything else is refused
 (:func:`match_attention` returns None with the reason in ``last_reason``), so the generic lowering takes it.
 """
 from __future__ import annotations
@@ -36,6 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import tvm
+import tvm_ffi
 from tvm import tirx
 from tvm.sym import Analyzer
 
@@ -226,6 +229,7 @@ class _Matcher:
                 fills[dst.source] = (_float(value), dst)
             elif isinstance(s, tirx.BufferStore) and len(s.buffer.ty.shape) <= 1 and \
                     all(isinstance(i, tirx.IntImm) and int(i) == 0 for i in s.indices):
+                _require(s.buffer not in scalars, f"{s.buffer.name} is set twice before the KV loop")
                 scalars[s.buffer] = s.value
             else:
                 raise _NoMatch("an unexpected statement precedes the KV loop")
@@ -234,6 +238,7 @@ class _Matcher:
         BM = _int(Q_s.ty.shape[0], "block_M")
         _require(tuple(int(x) for x in Q_s.ty.shape) == (BM, D) and "shared" in str(Q_s.ty.storage_scope),
                  "the Q tile is not a (block_M, dim) shared buffer")
+        _require(str(Q_s.ty.dtype) == dtype, f"the Q tile is {Q_s.ty.dtype}, not {dtype} (the copy would round Q)")
 
         # the block axes: Q[b, q * BM:(q + 1) * BM, h, :]
         reg = q_copy.args[0].region
@@ -271,6 +276,8 @@ class _Matcher:
         for i, g in gemms:
             a, b, c = (r.source for r in g.args[:3])
             _require(not bool(g.attrs["transpose_A"]), "a gemm transposes A")
+            for arg in g.args[:3]:
+                self.full(arg, arg.source, "a T.gemm operand")
             put("gemm_s" if bool(g.attrs["transpose_B"]) else "gemm_o", i, a=a, b=b, c=c,
                 clear=bool(g.attrs["clear_accum"]) if "clear_accum" in g.attrs else False, call=g)
         _require(roles["gemm_s"]["a"].same_as(Q_s), "the first gemm is not Q_s @ K_s^T")
@@ -328,8 +335,8 @@ class _Matcher:
         # -- causality, from the mask and the loop bound
         NKV = -(-S // BN)
         extent = loop.extent
-        if isinstance(extent, tvm.ir.TensorLoad) and extent.source in scalars:
-            extent = scalars[extent.source]
+        extent, used = self.resolve_scalars(extent, scalars)
+        self.only_loop_bounds(scalars, used, loop, pre, post)
         _require(not isinstance(extent, tvm.ir.TensorLoad), "the KV loop bound is not known")
         causal = False
         if "mask" in roles:
@@ -387,6 +394,48 @@ class _Matcher:
         from .attention_kernel import attention_smem_bytes
         _require(attention_smem_bytes(plan) <= _SMEM_LIMIT, "the tiles need more shared memory than sm_90 has")
         return plan
+
+    @staticmethod
+    def resolve_scalars(expr, scalars):
+        """``expr`` with every load of a local scalar set before the loop replaced by its value (repeatedly), and
+        the scalars it read."""
+        used = []
+
+        def load(node):
+            for buf, value in scalars.items():
+                if node.source.same_as(buf):
+                    used.append(buf)
+                    return value
+            return node
+
+        for _ in range(len(scalars) + 1):
+            before = len(used)
+            expr = tvm_ffi.structural_map(expr, [(tvm.ir.TensorLoad, load)])
+            if len(used) == before:
+                break
+        return expr, used
+
+    def only_loop_bounds(self, scalars, used, loop, pre, post):
+        """A store to a small buffer before the loop is kept only as (part of) the loop bound: refuse it when
+        anything else reads that buffer (a row statistic set before the loop, say), or when the bound does not."""
+        if not scalars:
+            return
+        for buf in scalars:
+            _require(any(buf.same_as(u) for u in used),
+                     f"the store to {buf.name} before the KV loop is not the loop bound (the kernel would drop it)")
+        uses = []
+
+        def seen(node):
+            source = node.buffer if isinstance(node, tirx.BufferStore) else node.source
+            if any(source.same_as(b) for b in scalars):
+                uses.append(source.name)
+
+        others = [s for s in pre if not (isinstance(s, tirx.BufferStore) and s.buffer in scalars)]
+        for stmt in [*others, loop.body, *post]:
+            tvm_ffi.structural_walk(stmt, [(tvm.ir.TensorLoad, seen), (tvm.ir.TensorRegion, seen),
+                                           (tirx.BufferStore, seen)])
+        _require(not uses, f"{uses[0] if uses else ''} is set before the KV loop and used by the program, not only "
+                           "as the loop bound (the kernel would drop the store)")
 
     def full_ok(self, region_arg, buf) -> bool:
         try:

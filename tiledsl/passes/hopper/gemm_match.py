@@ -20,8 +20,10 @@ with B as [N, K], fp32 accumulation, a float16, bfloat16 or float32 output, BK a
 kernel steps K by one 128-byte swizzle row: 64 16-bit or 128 float8 values, whatever BK the program chose) and
 tiles that fit the wgmma shapes, registers and shared memory.
 The parameters may come in any order, and others (bias vectors, scales, scalars) may be read by the epilogue steps,
-which see only parameters, i, j, the block indices and constants. :func:`match_gemm` returns a :class:`GemmPlan`,
-or None with the reason in ``last_reason``.
+which see only parameters, i, j, the block indices and constants. Every statement must be honoured by the kernel,
+or the program is refused: each tile op covers whole tiles, ``clear_accum=False``, the grid is exactly the tile
+counts, shared tiles have their tensor's dtype and a staging tile the output's (or float32). :func:`match_gemm`
+returns a :class:`GemmPlan`, or None with the reason in ``last_reason``.
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ from ...language.loops import NUM_STAGES_ATTR, PARALLEL_ATTR
 from ..rewriter import substitute
 from .match_util import NoMatch as _NoMatch
 from .match_util import const_int as _int
+from .match_util import covers as _covers
+from .match_util import extents_are as _extents_are
 from .match_util import launches as _launches
 from .match_util import require as _require
 from .match_util import statements as _stmts
@@ -101,6 +105,8 @@ class GemmPlan:
     accumulator: object = None  # C_f, the fragment the epilogue steps read
     tile_vars: tuple = ()  # the block indices of the M and N tiles in the program
     b_dtype: str = ""  # B's dtype when it differs from A's (float8 e4m3 x e5m2)
+    program_block_K: int = 0  # the program's block_K and num_stages (the kernel's are block_K and stages)
+    program_stages: int = 0
 
     @property
     def in_bytes(self) -> int:
@@ -220,6 +226,8 @@ def _match(func, num_sms) -> GemmPlan:
              "the pipelined loop is not (copy, copy, gemm)")
     a_s, b_s, c_f = (r.source for r in gemm.args)
     _require(not bool(gemm.attrs["transpose_A"]), "transpose_A is not supported by the wgmma path")
+    _require(not bool(gemm.attrs.get("clear_accum", False)),
+             "T.gemm(clear_accum=True) overwrites the accumulator every k step (the kernel sums over all of K)")
     b_k_major = bool(gemm.attrs["transpose_B"])
     A, B = copy_a.args[0].source, copy_b.args[0].source
     _require(copy_a.args[1].source.same_as(a_s), "A is not copied into A's tile")
@@ -227,13 +235,16 @@ def _match(func, num_sms) -> GemmPlan:
     fill_dst, fill_value = clear.value.args
     _require(fill_dst.source.same_as(c_f) and isinstance(fill_value, tirx.FloatImm) and float(fill_value.value) == 0,
              "the accumulator is not cleared to zero")
+    staging_copy = None
     if epilogue_stmts and _is_shared_staging(epilogue_stmts[-1], c_f, store.value, allocs):
+        staging_copy = epilogue_stmts[-1].value
         epilogue_stmts = epilogue_stmts[:-1]  # T.copy(C_f, C_s); T.copy(C_s, C): the same as T.copy(C_f, C)
         store_from = c_f
     else:
         _require(len(allocs) == 3, "an allocation is neither a tile of A or B nor the accumulator")
         store_from = store.value.args[0].source
     _require(store_from.same_as(c_f), "the accumulator is not copied to C")
+    staging = None if store.value.args[0].source.same_as(c_f) else store.value.args[0].source
     C = store.value.args[1].source
     _require(all(any(x.same_as(p) for p in params) for x in (A, B, C)) and not A.same_as(B) and
              not C.same_as(A) and not C.same_as(B), "A, B and C are not three distinct tensor parameters")
@@ -254,6 +265,16 @@ def _match(func, num_sms) -> GemmPlan:
     BM2, BN = (_int(s, "the accumulator tile") for s in c_f.ty.shape)
     b_tile = tuple(_int(s, "the B tile") for s in b_s.ty.shape)
     _require(BM2 == BM and b_tile == ((BN, BK) if b_k_major else (BK, BN)), "tile shapes disagree")
+    _require(tuple(_int(s, "C's shape") for s in C.ty.shape) == (M, N) and
+             tuple(_int(s, "B's shape") for s in B.ty.shape) == ((N, K) if b_k_major else (K, N)),
+             "the shapes of A, B and C are not (M, K), " + ("(N, K)" if b_k_major else "(K, N)") + " and (M, N)")
+    _require(str(a_s.ty.dtype) == dtype and str(b_s.ty.dtype) == b_dtype,
+             f"a shared tile's dtype ({a_s.ty.dtype}, {b_s.ty.dtype}) differs from its tensor's ({dtype}, {b_dtype}):"
+             " the copy would round the inputs, the kernel does not")
+    _require(staging is None or str(staging.ty.dtype) in (out_dtype, "float32"),
+             f"the staging tile {staging.name if staging is not None else ''} rounds the result to "
+             f"{staging.ty.dtype if staging is not None else ''} before the {out_dtype} output; the kernel does not")
+    _check_whole_tiles(clear.value, copy_a, copy_b, gemm, store.value, staging_copy, c_f, (BM, BK), b_tile, (BM, BN))
     _require(BK % (32 // in_bytes) == 0, f"block_K is not a multiple of {32 // in_bytes} (the wgmma k-step)")
     _require((K * in_bytes) % 16 == 0 and (N * 2) % 16 == 0,
              "K or N is too ragged: TMA needs rows of whole 16-byte units (K a multiple of "
@@ -268,6 +289,7 @@ def _match(func, num_sms) -> GemmPlan:
     _require(_int(loop.min, "loop start") == 0 and _int(loop.extent, "the k loop") == -(-K // BK),
              "the k loop is not 0..ceildiv(K, BK)")
     tile_m, tile_n = _check_regions(copy_a, copy_b, store.value, blocks, loop.loop_var, BM, BN, BK, b_k_major)
+    _check_grid(blocks, tile_m, tile_n, -(-M // BM), -(-N // BN))
     epilogue = tuple(_epilogue_step(s, c_f, BM, BN, params, (tile_m, tile_n)) for s in epilogue_stmts)
     name = str(func.attrs["global_symbol"]) if func.attrs is not None and "global_symbol" in func.attrs else "gemm"
     roles = tuple("A" if p.same_as(A) else "B" if p.same_as(B) else "C" if p.same_as(C) else "" for p in params)
@@ -275,11 +297,42 @@ def _match(func, num_sms) -> GemmPlan:
     # bounds; with a smaller block_K, fewer stages of 64 may fit, so the stage count shrinks (not below 2) to fit
     plan = GemmPlan(name, M, N, K, BM, BN, _ROW_BYTES // in_bytes, stages, consumers, dtype, out_dtype, b_k_major,
                     num_sms, params=tuple(params), roles=roles, epilogue=epilogue, accumulator=c_f,
-                    tile_vars=(tile_m, tile_n), b_dtype=b_dtype if b_dtype != dtype else "")
+                    tile_vars=(tile_m, tile_n), b_dtype=b_dtype if b_dtype != dtype else "", program_block_K=BK,
+                    program_stages=int(loop.annotations[NUM_STAGES_ATTR]))
     while plan.smem_bytes > _SMEM_LIMIT and plan.stages > 2:
         plan = replace(plan, stages=plan.stages - 1)
     _require(plan.smem_bytes <= _SMEM_LIMIT, f"needs {plan.smem_bytes} B of shared memory")
     return plan
+
+
+def _check_whole_tiles(clear, copy_a, copy_b, gemm, store, staging_copy, c_f, a_tile, b_tile, c_tile):
+    """Every tile op of the program moves or computes whole tiles: the kernel does nothing else."""
+    az = Analyzer()
+    a_s, b_s = gemm.args[0].source, gemm.args[1].source
+    _covers(clear.args[0], c_f, "the T.clear of the accumulator", az)
+    _covers(copy_a.args[1], a_s, "the copy of A", az)
+    _extents_are(copy_a.args[0], a_tile, "the copy of A", az)
+    _covers(copy_b.args[1], b_s, "the copy of B", az)
+    _extents_are(copy_b.args[0], b_tile, "the copy of B", az)
+    for arg, buf in zip(gemm.args, (a_s, b_s, c_f)):
+        _covers(arg, buf, "T.gemm", az)
+    if staging_copy is not None:
+        _covers(staging_copy.args[0], c_f, "the copy into the staging tile", az)
+        _covers(staging_copy.args[1], staging_copy.args[1].source, "the copy into the staging tile", az)
+    _covers(store.args[0], store.args[0].source, "the store of the result", az)
+    _extents_are(store.args[1], c_tile, "the store of the result", az)
+
+
+def _check_grid(blocks, tile_m, tile_n, m_tiles, n_tiles) -> None:
+    """The launch grid is exactly (ceildiv(M, BM), ceildiv(N, BN)) blocks: the kernel writes every output tile."""
+    for var, extent in blocks:
+        _int(extent, "a grid extent")
+        if var.same_as(tile_m):
+            _require(int(extent) == m_tiles, f"the grid launches {int(extent)} blocks over M, not ceildiv(M, "
+                                             f"block_M) = {m_tiles} (the kernel writes every output tile)")
+        if var.same_as(tile_n):
+            _require(int(extent) == n_tiles, f"the grid launches {int(extent)} blocks over N, not ceildiv(N, "
+                                             f"block_N) = {n_tiles} (the kernel writes every output tile)")
 
 
 def _is_shared_staging(stmt, c_f, store, allocs) -> bool:

@@ -32,3 +32,20 @@ def launches(body):
         (blocks if body.node.thread_tag.startswith("blockIdx") else threads).append((body.node.var, body.value))
         body = body.body
     return blocks, threads, body
+
+
+def covers(region_arg, buf, what: str, analyzer) -> None:
+    """No match unless the tile region ``region_arg`` is the whole of ``buf`` (``buf[0:n, 0:m]``)."""
+    require(region_arg.source.same_as(buf), f"{what} does not use {buf.name}")
+    shape = list(buf.ty.shape)
+    require(len(region_arg.region) == len(shape) and
+            all(analyzer.can_prove_equal(r.min, 0) and analyzer.can_prove_equal(r.extent, s)
+                for r, s in zip(region_arg.region, shape)),
+            f"{what} covers part of {buf.name}, not the whole tile (the kernel moves whole tiles)")
+
+
+def extents_are(region_arg, extents, what: str, analyzer) -> None:
+    """No match unless the region's extents are ``extents``."""
+    got = [r.extent for r in region_arg.region]
+    require(len(got) == len(extents) and all(analyzer.can_prove_equal(g, e) for g, e in zip(got, extents)),
+            f"{what} is a region of extents {[str(g) for g in got]}, not the tile {list(extents)}")

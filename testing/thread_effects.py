@@ -17,6 +17,7 @@ import tvm
 import tvm_ffi
 from tvm import tirx
 from tvm.ir import Call, TensorLoad
+from tvm.ir.prim import expr as _prim
 
 from tiledsl.passes.pipeline import lower
 
@@ -42,16 +43,20 @@ _BINARY = {
     tirx.FloorDiv: lambda a, b: a // b, tirx.FloorMod: lambda a, b: a % b,
     tirx.Div: _div, tirx.Mod: lambda a, b: a - _div(a, b) * b,
     tirx.Min: min, tirx.Max: max,
+    _prim.BitwiseAnd: lambda a, b: a & b, _prim.BitwiseOr: lambda a, b: a | b, _prim.BitwiseXor: lambda a, b: a ^ b,
+    _prim.LShift: lambda a, b: a << b, _prim.RShift: lambda a, b: a >> b,
     tirx.EQ: lambda a, b: a == b, tirx.NE: lambda a, b: a != b, tirx.LT: lambda a, b: a < b,
     tirx.LE: lambda a, b: a <= b, tirx.GT: lambda a, b: a > b, tirx.GE: lambda a, b: a >= b,
 }
 
 
 class _Walker:
-    def __init__(self):
+    def __init__(self, registers=()):
         self.env = {}
         self.effects = Counter()
         self.block = ()
+        self.thread = ()
+        self.registers = set(registers)
         self._effectful = {}
 
     # ---------------------------------------------------------------- expressions (integers and booleans)
@@ -92,7 +97,7 @@ class _Walker:
             found = []
 
             def on_store(s):
-                if s.buffer.scope() not in ("local", "local.fragment"):
+                if s.buffer.scope() not in ("local", "local.fragment") or s.buffer.name in self.registers:
                     found.append(s)
 
             def on_call(c):
@@ -104,7 +109,10 @@ class _Walker:
 
     def record(self, kind, buf, indices):
         idx = tuple(self.value(i) for i in indices)
-        where = None if buf.scope() == "global" else self.block
+        if buf.scope() in ("local", "local.fragment"):
+            kind, where = "register", (self.block, self.thread)
+        else:
+            where = None if buf.scope() == "global" else self.block
         self.effects[(kind, buf.name, where, idx)] += 1
 
     def run(self, stmt):
@@ -118,6 +126,8 @@ class _Walker:
                     self.env[var] = v
                     if tag.startswith("blockIdx"):
                         self.block = self.block[:"xyz".index(tag[-1])] + (v,)
+                    else:
+                        self.thread = self.thread[:"xyz".index(tag[-1])] + (v,)
                     self.run(stmt.body)
                 return
             self.run(stmt.body)
@@ -155,11 +165,12 @@ class _Walker:
         raise Unsupported(f"statement {type(stmt).__name__}")
 
 
-def side_effects(func, arch: str = "sm_90a", scalars: dict | None = None) -> Counter:
-    """How many times each side effect runs over the whole grid: ``{(kind, buffer, block or None, index): n}``
-    with kind "store" or "atomic"; ``block`` is None for global memory (shared memory is per block)."""
+def side_effects(func, arch: str = "sm_90a", scalars: dict | None = None, registers=()) -> Counter:
+    """How many times each side effect runs over the whole grid: ``{(kind, buffer, where, index): n}`` with kind
+    "store" or "atomic"; ``where`` is None for global memory, the block for shared memory. Stores to the per-thread
+    buffers named in ``registers`` are counted too, as kind "register" with ``where`` = (block, thread)."""
     low = lowered_cuda(func, arch)
-    walker = _Walker()
+    walker = _Walker(registers)
     for name, value in (scalars or {}).items():
         walker.env[next(p for p in low.params if p.name == name)] = value
     walker.run(low.body)
@@ -173,3 +184,12 @@ def per_element(effects: Counter, buffer: str, kind: str | None = None) -> dict:
         if name == buffer and (kind is None or k == kind):
             out[idx] += n
     return dict(out)
+
+
+def register_writes(effects: Counter, buffer: str) -> dict:
+    """``{(block, thread): {index: count}}`` of the stores to a per-thread buffer (see ``registers``)."""
+    out: dict = {}
+    for (k, name, where, idx), n in effects.items():
+        if k == "register" and name == buffer:
+            out.setdefault(where, Counter())[idx] += n
+    return out

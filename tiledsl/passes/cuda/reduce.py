@@ -1,10 +1,11 @@
 """``T.reduce_*`` on CUDA: per-thread partials, warp shuffles, then shared memory across warps.
 
 The output is a replicated fragment (see layout_inference), so after the reduction every thread holds every
-result; a shared-memory output is written once per element (by one thread). Steps: (1) each thread folds the source elements it holds into one partial per output element (identity
-where it holds none of that row); (2) ``__shfl_xor_sync`` butterflies combine the partials within each warp; (3)
-with several warps, lane 0 of each warp writes its partials to a shared scratch tile, and every thread folds the
-scratch rows (TVM's ThreadSync inserts the barriers). A replicated source needs no communication.
+result; a shared-memory output is written once per element, by one thread. Steps: (1) each thread folds the
+source elements it holds into one partial per output element (identity where it holds none of that row); (2)
+``__shfl_xor_sync`` butterflies combine the partials within each warp; (3) with several warps, lane 0 of each
+warp writes its partials to a shared scratch tile, and every thread folds the scratch rows (TVM's ThreadSync
+inserts the barriers). A replicated source needs no communication.
 """
 from __future__ import annotations
 

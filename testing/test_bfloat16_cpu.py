@@ -103,6 +103,19 @@ def arithmetic_in_dtype(n, dtype):
     return kernel
 
 
+@tiledsl.jit(out_idx=[-1], target="llvm")
+def ragged_tile_of_a_tensor(n, dtype):
+    """A 16-bit tensor through a 16-bit shared tile whose last block runs past the end (guarded loads read 0)."""
+    @T.prim_func
+    def kernel(X: T.Tensor((n,), dtype), Y: T.Tensor((n,), "float32")):
+        with T.Kernel(T.ceildiv(n, 256), threads=128) as bx:
+            t = T.alloc_shared((256,), dtype)
+            T.copy(X[bx * 256:(bx + 1) * 256], t)
+            for i in T.Parallel(256):
+                Y[bx * 256 + i] = T.cast(t[i], "float32") + T.float32(0.5)
+    return kernel
+
+
 # ---------------------------------------------------------------- tests
 @pytest.mark.parametrize("dtype", sorted(DTYPES))
 def test_cast_inside_an_expression_rounds(dtype):
@@ -140,3 +153,10 @@ def test_bf16_bits_of_python_floats_match_torch():
     assert [bf16_bits(v) for v in values] == [w & 0xFFFF for w in want]
     nan = bf16_bits(float("nan"))
     assert nan & 0x7F80 == 0x7F80 and nan & 0x7F  # a NaN
+
+
+@pytest.mark.parametrize("dtype", sorted(DTYPES))
+def test_ragged_copy_of_a_16_bit_tensor(dtype):
+    n = N - 100
+    x = special_values()[:n].to(DTYPES[dtype])
+    _same_bits(ragged_tile_of_a_tensor(n, dtype)(x), x.float() + 0.5)

@@ -9,7 +9,8 @@ makes every bfloat16 step explicit in integer arithmetic on the bits, as torch d
   the largest finite round to infinity), a conversion from it shifts the 16 bits back into a float32;
 * an operation on bfloat16 values runs in float32 and is rounded to bfloat16 (exactly the correctly rounded
   bfloat16 result for +, -, *, /: float32 carries more than twice bfloat16's 8 bits);
-* a bfloat16 tile (shared memory, fragment, local) becomes a uint16 tile of the same bits.
+* a bfloat16 tile (shared memory, fragment, local) becomes a uint16 tile of the same bits; selections
+  (``if_then_else``, ``Select``) and constants work on the bits too.
 
 float16 needs nothing: LLVM converts float <-> half with IEEE rounding, and tiles stay half.
 
@@ -96,12 +97,29 @@ def _on_binary(node):
     return from_float32(type(node)(a, b))
 
 
+def _bits(value):
+    return tirx.reinterpret("uint16", value)
+
+
+def _on_float(imm):
+    if dtype_of(imm) != BF16:
+        return imm
+    return tirx.reinterpret(BF16, tirx.const(bf16_bits(float(imm.value)), "uint16"))
+
+
+def _on_select(sel):
+    if dtype_of(sel) != BF16:
+        return sel
+    return tirx.reinterpret(BF16, tirx.Select(sel.condition, _bits(sel.true_value), _bits(sel.false_value)))
+
+
 def _on_call(call):
     if dtype_of(call) != BF16 or not isinstance(call.op, tvm.ir.Op) or call.op.name == _REINTERPRET:
         return call
     name = call.op.name
-    if name == "prim.if_then_else":
-        return call  # selects bits; its branches are already rewritten
+    if name == "prim.if_then_else":  # choose between bits, so nothing computes in bfloat16
+        cond, then_value, else_value = call.args
+        return tirx.reinterpret(BF16, tirx.if_then_else(cond, _bits(then_value), _bits(else_value)))
     if name.startswith("tirx.") and all(dtype_of(a) == BF16 for a in call.args):  # math: exp, sqrt, ...
         return from_float32(Call(call.op, [to_float32(a) for a in call.args], ret_ty="float32"))
     return call
@@ -151,7 +169,8 @@ def _bits_for_bf16_tiles(body):
 def legalize_bfloat16(body):
     """The rewrite of the module doc on one statement."""
     body = _bits_for_bf16_tiles(body)
-    body = tvm_ffi.structural_map(body, [(tirx.Cast, _on_cast), (_ARITH + _COMPARE, _on_binary),
+    body = tvm_ffi.structural_map(body, [(tirx.FloatImm, _on_float), (tirx.Cast, _on_cast),
+                                         (_ARITH + _COMPARE, _on_binary), (tirx.Select, _on_select),
                                          (Call, _on_call)], order="post")
     return _fold_reinterprets(body)
 

@@ -380,3 +380,25 @@ def test_replicated_update_with_memory_read_and_write_is_refused():
                 S[j] = s[j]
     with pytest.raises(TileProgramError, match="split it"):
         tiledsl.compile(bad, target={"kind": "cuda", "arch": "sm_90a"})
+
+
+def test_local_temporary_written_on_every_path_is_accepted():
+    @T.prim_func
+    def relu2(A: T.Tensor((64,), "float32"), B: T.Tensor((64,), "float32")):
+        with T.Kernel(1, threads=32) as bx:
+            a = T.alloc_fragment((64,), "float32")
+            tmp = T.alloc_local((1,), "float32")
+            T.copy(A, a)
+            for i in T.Parallel(64):
+                if a[i] > T.float32(0):
+                    tmp[0] = a[i] * T.float32(2)
+                else:
+                    tmp[0] = T.float32(0)
+                a[i] = tmp[0]
+            T.copy(a, B)
+    counts = per_element(side_effects(relu2), "B", "store")
+    assert counts == {(i,): 1 for i in range(64)}
+    x = torch.randn(64)
+    y = torch.full((64,), float("nan"))
+    tiledsl.compile(relu2, out_idx=[], target="llvm")(x, y)
+    torch.testing.assert_close(y, torch.relu(x) * 2)

@@ -107,25 +107,52 @@ def memory_read_and_written(stmt) -> list:
     return sorted(b.name for b in reads & writes)
 
 
-def _statements(body) -> list:
-    return list(body.seq) if isinstance(body, tirx.SeqStmt) else [body]
-
-
 def _loads_of(node, buf) -> bool:
     found = []
     tvm_ffi.structural_walk(node, (TensorLoad, lambda l: found.append(l) if l.source.same_as(buf) else None))
     return bool(found)
 
 
+def _first_touch(stmt, buf) -> str:
+    """How ``stmt`` first touches ``buf`` on every path: "written" (stored without being read first), "read"
+    (possibly read before any store: a value carried in) or "untouched"."""
+    if stmt is None:
+        return "untouched"
+    if isinstance(stmt, tirx.SeqStmt):
+        for s in stmt.seq:
+            touch = _first_touch(s, buf)
+            if touch != "untouched":
+                return touch
+        return "untouched"
+    if isinstance(stmt, tirx.BufferStore):
+        if _loads_of(stmt.value, buf) or any(_loads_of(i, buf) for i in stmt.indices):
+            return "read"
+        return "written" if stmt.buffer.same_as(buf) else "untouched"
+    if isinstance(stmt, tirx.IfThenElse):
+        if _loads_of(stmt.condition, buf):
+            return "read"
+        both = {_first_touch(stmt.then_case, buf), _first_touch(stmt.else_case, buf)}
+        return both.pop() if len(both) == 1 else "read"  # written on one path only: the other carries a value
+    if isinstance(stmt, tirx.For):
+        if _loads_of(stmt.min, buf) or _loads_of(stmt.extent, buf):
+            return "read"
+        touch = _first_touch(stmt.body, buf)
+        runs = isinstance(stmt.extent, tirx.IntImm) and int(stmt.extent) > 0
+        return "read" if touch == "written" and not runs else touch
+    if isinstance(stmt, (tirx.LetStmt, tirx.AttrStmt)):
+        if _loads_of(stmt.value, buf):
+            return "read"
+        return _first_touch(stmt.body, buf)
+    if isinstance(stmt, tirx.AllocBuffer):
+        return "untouched"
+    if _loads_of(stmt, buf) or any(b.same_as(buf) for b in registers_written(stmt)):
+        return "read"  # anything else (While, ...) that touches it: assume it is carried
+    return "untouched"
+
+
 def _written_first(body, buf) -> bool:
-    """True when the first top-level statement of ``body`` touching ``buf`` is a plain store to it that does not
-    read it (so each iteration starts from a fresh value)."""
-    for stmt in _statements(body):
-        touches = _loads_of(stmt, buf) or any(b.same_as(buf) for b in registers_written(stmt))
-        if not touches:
-            continue
-        return isinstance(stmt, tirx.BufferStore) and stmt.buffer.same_as(buf) and not _loads_of(stmt, buf)
-    return True
+    """True when each iteration of ``body`` stores ``buf`` before reading it (a fresh value every iteration)."""
+    return _first_touch(body, buf) != "read"
 
 
 class LocalUse:

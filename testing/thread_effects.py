@@ -51,12 +51,13 @@ _BINARY = {
 
 
 class _Walker:
-    def __init__(self, registers=()):
+    def __init__(self, registers=(), only=None):
         self.env = {}
         self.effects = Counter()
         self.block = ()
         self.thread = ()
         self.registers = set(registers)
+        self.only = None if only is None else set(only) | self.registers
         self._effectful = {}
 
     # ---------------------------------------------------------------- expressions (integers and booleans)
@@ -96,13 +97,17 @@ class _Walker:
         if key not in self._effectful:
             found = []
 
+            def wanted(buf):
+                return self.only is None or buf.name in self.only
+
             def on_store(s):
-                if s.buffer.scope() not in ("local", "local.fragment") or s.buffer.name in self.registers:
+                if (s.buffer.scope() not in ("local", "local.fragment") or s.buffer.name in self.registers) \
+                        and wanted(s.buffer):
                     found.append(s)
 
             def on_call(c):
                 if getattr(c.op, "name", "") == "tirx.call_extern" and str(c.args[0].value) == "atomicAdd":
-                    found.append(c)
+                    found.append(c)  # its buffer is checked when it runs
             tvm_ffi.structural_walk(stmt, [(tirx.BufferStore, on_store), (Call, on_call)])
             self._effectful[key] = bool(found)
         return self._effectful[key]
@@ -152,7 +157,8 @@ class _Walker:
             self.run(stmt.body)
             return
         if isinstance(stmt, tirx.BufferStore):
-            self.record("store", stmt.buffer, stmt.indices)
+            if self.only is None or stmt.buffer.name in self.only:
+                self.record("store", stmt.buffer, stmt.indices)
             return
         if isinstance(stmt, tirx.Evaluate):
             target = stmt.value.args[1].args[0]  # atomicAdd(address_of(buf[idx]), value)
@@ -160,17 +166,19 @@ class _Walker:
                 target = target.args[1] if self.value(target.args[0]) else target.args[2]
             if not isinstance(target, TensorLoad):
                 raise Unsupported(f"atomicAdd on the address of {target}, not of a memory location")
-            self.record("atomic", target.source, target.indices)
+            if self.only is None or target.source.name in self.only:
+                self.record("atomic", target.source, target.indices)
             return
         raise Unsupported(f"statement {type(stmt).__name__}")
 
 
-def side_effects(func, arch: str = "sm_90a", scalars: dict | None = None, registers=()) -> Counter:
+def side_effects(func, arch: str = "sm_90a", scalars: dict | None = None, registers=(), only=None) -> Counter:
     """How many times each side effect runs over the whole grid: ``{(kind, buffer, where, index): n}`` with kind
     "store" or "atomic"; ``where`` is None for global memory, the block for shared memory. Stores to the per-thread
-    buffers named in ``registers`` are counted too, as kind "register" with ``where`` = (block, thread)."""
+    buffers named in ``registers`` are counted too, as kind "register" with ``where`` = (block, thread). ``only``
+    (buffer names) limits the walk to those buffers (faster: code touching nothing else is skipped)."""
     low = lowered_cuda(func, arch)
-    walker = _Walker(registers)
+    walker = _Walker(registers, only)
     for name, value in (scalars or {}).items():
         walker.env[next(p for p in low.params if p.name == name)] = value
     walker.run(low.body)

@@ -83,7 +83,8 @@ def _encode(value, fmt: _Format, dtype: str):
     mag_bits = tirx.bitwise_and(bits, _i32(0x7FFFFFFF))
     shift = 23 - fmt.man_bits
     # normal range: round the float32 mantissa to man_bits (ties to even), then rebias the exponent
-    rounded = mag_bits + _i32((1 << (shift - 1)) - 1) + tirx.bitwise_and(tirx.shift_right(mag_bits, _i32(shift)), _i32(1))
+    lsb = tirx.bitwise_and(tirx.shift_right(mag_bits, _i32(shift)), _i32(1))
+    rounded = mag_bits + _i32((1 << (shift - 1)) - 1) + lsb
     normal_code = tirx.shift_right(rounded, _i32(shift)) - _i32((127 - fmt.bias) << fmt.man_bits)
     # subnormal range: a multiple of the smallest subnormal, rounded to nearest even
     magnitude = tirx.reinterpret("float32", mag_bits)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import tvm
 
 from .kernel_to_loops_cpu import KernelToLoopsCPU
+from .legalize_bfloat16_cpu import LegalizeBFloat16CPU
 from .legalize_float8_cpu import LegalizeFloat8CPU
 from .lower_tile_ops_cpu import LowerTileOpsCPU
 from .pass_errors import take_pending_error
@@ -11,7 +12,7 @@ from .pass_errors import take_pending_error
 
 def cpu_passes() -> list:
     """Passes that turn a tile program into plain loops for the LLVM target."""
-    return [LowerTileOpsCPU, KernelToLoopsCPU, LegalizeFloat8CPU]
+    return [LowerTileOpsCPU, KernelToLoopsCPU, LegalizeFloat8CPU, LegalizeBFloat16CPU]
 
 
 def passes_for(target_kind: str) -> list:

@@ -8,12 +8,18 @@ fragment can be written as "for each register this thread holds". Three layouts:
   the shape only, every fragment of one shape has the same layout, so ``T.Parallel`` needs no communication.
 * :class:`Replicated` - every thread holds every element (reduction outputs, ``T.alloc_local``).
 * :class:`MMAAccumulator` - the m16n8 accumulator layout of ``mma.sync`` tiled over a grid of warps.
+* :class:`MMARows` - row statistics of an mma accumulator, held by every thread that holds the row.
+
+``replica_guard(tid)`` is true on exactly one thread of those holding an element (None when each element has one
+holder): side effects of per-element code (stores to memory, atomics) run only there.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import reduce
 
+
+from tvm import tirx
 
 from ..tile_lowering_utils import flat_index, unravel
 
@@ -73,6 +79,10 @@ class Striped:
         group = flat // self.vec
         return group % self.nthreads, (group // self.nthreads) * self.vec + flat % self.vec
 
+    def replica_guard(self, tid):
+        """Predicate true on exactly one of the threads holding a slot (None: every element has one holder)."""
+        return None
+
     def describe(self) -> str:
         return f"striped(vec={self.vec}, threads={self.nthreads})"
 
@@ -97,6 +107,9 @@ class Replicated:
 
     def owner(self, indices):
         return None, flat_index(indices, self.shape)
+
+    def replica_guard(self, tid):
+        return tid == 0
 
     def describe(self) -> str:
         return "replicated"
@@ -160,6 +173,9 @@ class MMAAccumulator:
         local = (((r // 16) * tn + c // 8) * 2 + (r % 16) // 8) * 2 + c % 2
         return warp * 32 + lane, local
 
+    def replica_guard(self, tid):
+        return None
+
     def describe(self) -> str:
         return f"mma-accumulator(warps={self.warps_m}x{self.warps_n})"
 
@@ -205,6 +221,13 @@ class MMARows:
     def register_of(acc, slot):
         """Register of the row statistic that goes with register ``slot`` of accumulator ``acc``."""
         return (slot // (acc.tiles[1] * 4)) * 2 + (slot // 2) % 2
+
+    def replica_guard(self, tid):
+        """Lane 0 of each quad, in the first warp of each warp row: one holder per row."""
+        first_lane = tirx.floormod(tid, 4) == 0
+        if self.warps_n == 1:
+            return first_lane
+        return tirx.And(first_lane, tirx.floormod(tirx.floordiv(tid, 32), self.warps_n) == 0)
 
     def describe(self) -> str:
         return f"mma-rows(warps={self.warps_m}x{self.warps_n})"

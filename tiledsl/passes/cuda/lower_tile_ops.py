@@ -24,8 +24,10 @@ from .layout import Replicated, Striped, default_vec
 from .smem_swizzle import physical_offset, swizzle_accesses, swizzle_ok
 from .layout_inference import infer_layouts
 from ..pass_errors import keep_tiledsl_errors
-from .parallel import LoopContext, distribute, driving_layout, guard_globals, writes_only_registers
+from .parallel import LoopContext, distribute, driving_layout, guard_globals
 from .reduce import lower_reduce
+from .side_effects import (LocalUse, carried_locals, guard_side_effects, has_side_effects, is_register,
+                           memory_read_and_written, registers_written)
 
 
 def thread_launches(body) -> list:
@@ -69,6 +71,11 @@ class _Lowerer(StmtRewriter):
         self.ctx = LoopContext(self.analyzer, self.tid, self.nthreads, self.layouts, self.locals)
         self.scratch_allocs = []
         self.in_parallel = 0
+        self.local_use = LocalUse(func_body)
+        # per-thread code (T.get_thread_binding): as on the CPU, a statement reading a thread index, or any
+        # T.alloc_local buffer of such a kernel, runs on every thread; other block-level statements run once
+        self.thread_code = any(uses_var(body, v) for body in _launch_bodies(func_body) for v in self.thread_vars)
+        self.per_thread_depth = 0
 
     # ------------------------------------------------------------------ helpers for the op lowerings
     def scratch(self, shape, dtype, name):
@@ -105,9 +112,51 @@ class _Lowerer(StmtRewriter):
             return tirx.Evaluate(tirx.const(0, "int32"))
         return stmt
 
+    def per_thread(self, node) -> bool:
+        """True when ``node`` is per-thread code: it reads a thread index (or, in a kernel written with
+        T.get_thread_binding, a T.alloc_local buffer), or sits in a loop or branch that does."""
+        if self.per_thread_depth:
+            return True
+        if any(uses_var(node, v) for v in self.thread_vars):
+            return True
+        if not self.thread_code:
+            return False
+        found = []
+        tvm_ffi.structural_walk(node, [(TensorLoad, lambda l: found.append(1) if l.source.scope() == "local" else
+                                        None),
+                                       (tirx.BufferStore, lambda st: found.append(1) if st.buffer.scope() == "local"
+                                        else None)])
+        return bool(found)
+
+    def _in_per_thread(self, header, visit):
+        """Visit a loop/branch body, noting when its header makes everything inside per-thread code."""
+        deeper = not self.in_parallel and self.per_thread(header)
+        self.per_thread_depth += deeper
+        try:
+            return visit()
+        finally:
+            self.per_thread_depth -= deeper
+
+    def visit_IfThenElse(self, stmt):
+        return self._in_per_thread(stmt.condition, lambda: super(_Lowerer, self).visit_IfThenElse(stmt))
+
+    def visit_LetStmt(self, stmt):
+        return self._in_per_thread(stmt.value, lambda: super(_Lowerer, self).visit_LetStmt(stmt))
+
+    def visit_While(self, stmt):
+        return self._in_per_thread(stmt.condition, lambda: super(_Lowerer, self).visit_While(stmt))
+
+    def visit_BufferStore(self, stmt):
+        """A block-level store to shared or global memory (outside T.Parallel and tile ops) runs once per block,
+        as on the CPU, not once per thread (``O[bx] = O[bx] + s[0]`` would race)."""
+        if self.in_parallel or is_register(stmt.buffer) or self.per_thread(stmt):
+            return stmt
+        return tirx.IfThenElse(self.tid == 0, stmt, None)
+
     def visit_For(self, stmt):
         if PARALLEL_ATTR not in stmt.annotations:
-            return super().visit_For(stmt)
+            return self._in_per_thread(tirx.SeqStmt([tirx.Evaluate(stmt.min), tirx.Evaluate(stmt.extent)]),
+                                       lambda: super(_Lowerer, self).visit_For(stmt))
         loop_vars, extents, body = [], [], stmt
         while isinstance(body, tirx.For) and PARALLEL_ATTR in body.annotations:
             loop_vars.append(body.loop_var)
@@ -124,11 +173,46 @@ class _Lowerer(StmtRewriter):
             self.in_parallel -= 1
         layout = driving_layout(self.ctx, body, loop_vars, extents, "T.Parallel")
         if layout is None:
-            if writes_only_registers(body, self.ctx):  # every thread computes its own copy
-                return loop_nest(extents, lambda vs: guard_globals(substitute(body, dict(zip(loop_vars, vs))),
-                                                                   self.analyzer))
-            layout = Striped(tuple(extents), self.nthreads, default_vec(extents, self.nthreads))
+            return self._parallel_on_replicas(loop_vars, extents, body)
+        carried = carried_locals(body, self.local_use)
+        if carried:
+            raise TileProgramError(
+                f"T.Parallel: T.alloc_local buffer {carried[0].name} carries a value from one iteration to the next "
+                f"(read before it is written, or after the loop), but this loop is spread over the threads by the "
+                f"layout of a fragment ({layout.describe()}), so each thread would see only its own iterations; "
+                f"use T.serial for a running value, or T.reduce_* for a reduction")
         return distribute(self.ctx, loop_vars, extents, body, layout, "T.Parallel")
+
+    def _parallel_on_replicas(self, loop_vars, extents, body):
+        """A T.Parallel that indexes no distributed fragment. Register updates (replicated fragments, locals)
+        must happen on every thread; side effects (memory stores, atomics, calls) once per element:
+
+        * registers only: every thread runs every iteration;
+        * side effects only: the iterations are dealt to the threads (each element on one thread);
+        * both: every thread runs every iteration, and only the element's owner does its side effects.
+        """
+        striped = Striped(tuple(extents), self.nthreads, default_vec(extents, self.nthreads))
+        effects = has_side_effects(body)
+        state = [b for b in registers_written(body) if b in self.layouts] + carried_locals(body, self.local_use)
+        if effects and not state:
+            return distribute(self.ctx, loop_vars, extents, body, striped, "T.Parallel")
+        if effects:
+            both = memory_read_and_written(body)
+            if both:
+                raise TileProgramError(
+                    f"T.Parallel: this loop updates {state[0].name}, which every thread holds, and also reads and "
+                    f"writes {both[0]} in memory, which only one thread may do per element; split it into a loop "
+                    f"that updates {state[0].name} and one that writes {both[0]}")
+
+        def iteration(vs):
+            for v, e in zip(vs, extents):
+                self.bind_loop(v, e)
+            one = guard_globals(substitute(body, dict(zip(loop_vars, vs))), self.analyzer)
+            if effects:
+                owner = striped.owner(vs)[0]
+                one = guard_side_effects(one, self.analyzer.simplify(owner == self.tid))
+            return one
+        return loop_nest(extents, iteration)
 
     # ------------------------------------------------------------------ tile ops
     def _fragment_layout(self, buf):
@@ -278,7 +362,7 @@ class _Lowerer(StmtRewriter):
             return self._atomic_tile(dst, value, dtype)
         idx = [r.min for r in dst.region]
         stmt = _atomic(dst.source, idx, cast_to(value, dtype), self.analyzer)
-        if not self.in_parallel and not any(uses_var(call, v) for v in self.thread_vars):
+        if not self.in_parallel and not self.per_thread(call):
             stmt = tirx.IfThenElse(self.tid == 0, stmt, None)  # a block-level tile op: add once per block
         return stmt
 
@@ -301,6 +385,14 @@ class _Lowerer(StmtRewriter):
             layout = Striped(tuple(ext), self.nthreads, default_vec(ext, self.nthreads))
         lowered = distribute(self.ctx, loop_vars, ext, stmt, layout, "T.atomic_add", vectorize=False)
         return _stores_to_atomics(lowered, dst.source)
+
+
+def _launch_bodies(body) -> list:
+    """The bodies of the threadIdx launches (where a thread index may be read)."""
+    found = []
+    tvm_ffi.structural_walk(body, (tirx.AttrStmt, lambda a: found.append(a.body) if a.attr_key == "thread_extent"
+                                   and a.node.thread_tag.startswith("threadIdx") else None))
+    return found
 
 
 def mma_operands(body, mma_plans) -> list:

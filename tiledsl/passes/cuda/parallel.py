@@ -9,6 +9,8 @@ otherwise as an unrolled loop. Used by LowerTileOpsCUDA for ``T.Parallel``, ``T.
 """
 from __future__ import annotations
 
+from functools import reduce
+
 import tvm_ffi
 from tvm import tirx
 from tvm.ir import Call, Range, TensorLoad
@@ -17,6 +19,7 @@ from ...errors import TileProgramError
 from ..rewriter import substitute, uses_var
 from ..tile_lowering_utils import bounds_predicate, flat_index, guarded_load, is_global
 from .layout import MMARows, Replicated
+from .side_effects import guard_side_effects
 
 
 
@@ -99,26 +102,20 @@ def driving_layout(ctx, body, loop_vars, extents, what: str):
     return layout
 
 
-def writes_only_registers(body, ctx) -> bool:
-    """True when ``body`` stores only to replicated fragments or per-thread local buffers."""
-    ok = [True]
-
-    def on_store(store):
-        buf = store.buffer
-        if buf in ctx.layouts:
-            if not isinstance(ctx.layouts[buf], Replicated):
-                ok[0] = False
-        elif buf.scope() != "local":
-            ok[0] = False
-
-    tvm_ffi.structural_walk(body, [(tirx.BufferStore, on_store)])
-    return ok[0]
+def _address_targets(body) -> list:
+    """The loads whose address is taken (``atomicAdd(&buf[i], v)``): they name a location, they do not read it."""
+    found = []
+    tvm_ffi.structural_walk(body, (Call, lambda c: found.append(c.args[0]) if getattr(c.op, "name", "") ==
+                                   "tirx.address_of" and isinstance(c.args[0], TensorLoad) else None))
+    return found
 
 
 def guard_globals(body, analyzer):
-    """Loads of global tensors outside their bounds read 0; stores there are dropped."""
+    """Loads of global tensors outside their bounds read 0; stores (and atomics) there are dropped."""
+    targets = _address_targets(body)
+
     def on_load(load):
-        if not is_global(load.source):
+        if not is_global(load.source) or any(load.same_as(t) for t in targets):
             return load
         return guarded_load(load.source, list(load.indices), analyzer)
 
@@ -128,7 +125,14 @@ def guard_globals(body, analyzer):
         pred = bounds_predicate(store.buffer, list(store.indices), analyzer)
         return store if pred is None else tirx.IfThenElse(pred, store, None)
 
-    return tvm_ffi.structural_map(body, [(TensorLoad, on_load), (tirx.BufferStore, on_store)], order="post")
+    def on_evaluate(stmt):
+        preds = [bounds_predicate(t.source, list(t.indices), analyzer) for t in _address_targets(stmt)
+                 if is_global(t.source)]
+        preds = [p for p in preds if p is not None]
+        return stmt if not preds else tirx.IfThenElse(reduce(tirx.And, preds), stmt, None)
+
+    return tvm_ffi.structural_map(body, [(TensorLoad, on_load), (tirx.BufferStore, on_store),
+                                         (tirx.Evaluate, on_evaluate)], order="post")
 
 
 def _to_registers(body, ctx, loop_vars, slot, layout=None):
@@ -176,7 +180,7 @@ def _blocks_vectorizing(stmt, lane) -> bool:
 
     def on_call(c):
         name = getattr(c.op, "name", "")
-        if name == "tirx.if_then_else" and not uses_var(c.args[0], lane):
+        if name == "prim.if_then_else" and not uses_var(c.args[0], lane):
             return
         if name not in _MATH:
             found.append(c)
@@ -189,7 +193,7 @@ def hoist_guards(stmt, lane):
     buf[i] = 0`` (a vectorizable form)."""
     def on_store(store):
         v = store.value
-        if isinstance(v, Call) and getattr(v.op, "name", "") == "tirx.if_then_else" and not uses_var(v.args[0], lane):
+        if isinstance(v, Call) and getattr(v.op, "name", "") == "prim.if_then_else" and not uses_var(v.args[0], lane):
             return tirx.IfThenElse(v.args[0], tirx.BufferStore(store.buffer, v.args[1], list(store.indices)),
                                    tirx.BufferStore(store.buffer, v.args[2], list(store.indices)))
         return store
@@ -222,7 +226,8 @@ def vector_width(ctx, body, lane, vec: int) -> int:
 
 
 def distribute(ctx, loop_vars, extents, body, layout, what: str, vectorize: bool = True):
-    """Run ``body`` (over ``loop_vars`` in ``extents``) once per element, each on the thread ``layout`` names."""
+    """Run ``body`` (over ``loop_vars`` in ``extents``) once per element on each thread ``layout`` names as a
+    holder; where several threads hold an element, its side effects run on one of them (``replica_guard``)."""
     vec = getattr(layout, "vec", 1)
     n_outer = layout.local_size // vec
     outer = tirx.Var("r", "int32")
@@ -237,6 +242,8 @@ def distribute(ctx, loop_vars, extents, body, layout, what: str, vectorize: bool
     stmt = substitute(stmt, dict(zip(loop_vars, idx)))
     # bounds facts for the guards: the element lies inside the loop's extents
     stmt = guard_globals(stmt, ana)
+    # an element held by several threads (row statistics): its stores and atomics run on one of them
+    stmt = guard_side_effects(stmt, layout.replica_guard(ctx.tid))
     width = 1
     if vectorize and vec > 1:
         hoisted = hoist_guards(stmt, lane)

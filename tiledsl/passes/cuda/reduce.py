@@ -1,10 +1,11 @@
 """``T.reduce_*`` on CUDA: per-thread partials, warp shuffles, then shared memory across warps.
 
 The output is a replicated fragment (see layout_inference), so after the reduction every thread holds every
-result. Steps: (1) each thread folds the source elements it holds into one partial per output element (identity
-where it holds none of that row); (2) ``__shfl_xor_sync`` butterflies combine the partials within each warp; (3)
-with several warps, lane 0 of each warp writes its partials to a shared scratch tile, and every thread folds the
-scratch rows (TVM's ThreadSync inserts the barriers). A replicated source needs no communication.
+result; a shared-memory output is written once per element, by one thread. Steps: (1) each thread folds the
+source elements it holds into one partial per output element (identity where it holds none of that row); (2)
+``__shfl_xor_sync`` butterflies combine the partials within each warp; (3) with several warps, lane 0 of each
+warp writes its partials to a shared scratch tile, and every thread folds the scratch rows (TVM's ThreadSync
+inserts the barriers). A replicated source needs no communication.
 """
 from __future__ import annotations
 
@@ -92,13 +93,16 @@ def lower_reduce(low, call):
     if not isinstance(layout, Replicated):
         stmts.extend(_across_threads(low, part, n_out, _CROSS[kind], acc_dtype))
 
-    # (4) write the result
+    # (4) write the result: into every thread's registers, or (a shared output) once, by the element's owner
+    in_registers = dst.source in low.layouts or dst.source.scope() == "local"
+
     def write(mm):
         d_idx = dst_index(mm[0])
         res = tirx.BufferLoad(part, mm)
         if not clear:
             res = reduce_combine(_CROSS[kind], tirx.BufferLoad(dst.source, d_idx), res)
-        return tirx.BufferStore(dst.source, res, d_idx)
+        store = tirx.BufferStore(dst.source, res, d_idx)
+        return store if in_registers else tirx.IfThenElse(tid == tirx.floormod(mm[0], low.nthreads), store, None)
     stmts.append(loop_nest([n_out], write, kind=tirx.ForKind.UNROLLED if n_out <= 64 else tirx.ForKind.SERIAL))
     return seq(stmts)
 

@@ -10,6 +10,8 @@
 #   fp8     the Hopper GEMM tests and examples, then the fp8 GEMM benchmark against cuBLASLt (torch._scaled_mm)
 #   causal  the attention tests, then causal flash attention: one CTA per tile against persistent
 #   gqa     the attention tests and examples, then grouped-query attention in bfloat16 (4 query heads per K/V head)
+#   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
+#           differential programs (every perturbed program's GPU result against the CPU result of the same program)
 set -u
 PY=${PY:-/opt/torch/.venv/bin/python3}
 OUT=${OUT:-/tmp/device_out}
@@ -69,6 +71,13 @@ case "${1:-quick}" in
     TAIL=12 run attention_gqa 420 "$PY" benchmarks/bench_attention_hopper.py --no-small --rounds 7 --groups 4 \
       --dtype bfloat16 --variants persistent,tile --causal-variants tile
     mv "$OUT/bench_attention_hopper.json" "$OUT/attention_gqa.json"
+    ;;
+  fidelity)
+    TAIL=8 run side_effects 300 "$PY" -m pytest -q -p no:cacheprovider -ra -m gpu testing/test_cuda_side_effects.py \
+      testing/test_cuda_gpu.py
+    TAIL=8 run hopper_tests 400 "$PY" -m pytest -q -p no:cacheprovider -ra -m gpu testing/test_hopper_gemm.py \
+      testing/test_hopper_attention.py
+    TAIL=12 run differential 500 "$PY" -m pytest -q -p no:cacheprovider -ra -m gpu testing/test_differential_gpu.py
     ;;
   bench)
     run launch 120 "$PY" benchmarks/bench_launch.py

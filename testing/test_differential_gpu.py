@@ -33,6 +33,8 @@ def _run(case, builds) -> dict:
     prim = case.program()
     accepted, why = matcher_accepts(case)
     row = {"name": case.name, "accepted": accepted, "why": why, "problem": "", "compared": False}
+    if case.undefined and not accepted:  # reads memory it never wrote: refused, and no result to compare
+        return row
     if builds["gpu"] or builds["cpu"]:
         row["problem"] = f"build failed: gpu: {builds['gpu'] or 'ok'}; cpu: {builds['cpu'] or 'ok'}"
         row["build_failed"] = True
@@ -54,6 +56,8 @@ def _run(case, builds) -> dict:
     tol = output_tolerance(case, cpu_args, loose)
     if case.kind == "attention":
         tol = tol * (1 + want.double().abs())
+    if not accepted:  # the bound above is derived from the unperturbed GEMM; allow the output's own rounding too
+        tol = tol + 2 * torch.finfo(want.dtype).eps * want.double().abs().nan_to_num(0)
     row["problem"] = compare(got, want, tol, narrowing_dtype(case))
     row["compared"] = True
     if not row["problem"] and accepted and ":" not in case.name:  # a base form: torch as the third opinion

@@ -178,3 +178,21 @@ def test_cuda_kernel_without_gpu_names_kernel_and_arch_shortly():
     msg = str(info.value)
     assert msg.startswith("kernel twice was built for CUDA sm_80 and cannot run here: no CUDA GPU")
     assert "{" not in msg and len(msg) < 120
+
+
+@tiledsl.jit(target="llvm")
+def empty_grid(M, block_M=64):
+    @T.prim_func
+    def kernel(A: T.Tensor((M,), "float32")):
+        with T.Kernel(T.ceildiv(M, block_M) - 1, threads=32) as bx:
+            for i in T.Parallel(block_M):
+                A[bx * block_M + i] = 1.0
+    return kernel
+
+
+def test_a_grid_of_no_blocks_is_refused_at_its_line():
+    """CUDA would refuse (or, through TVM's launch, run one block of) a grid with no blocks; the CPU runs none."""
+    with pytest.raises(tiledsl.TileProgramError) as info:
+        empty_grid(64)
+    msg = str(info.value)
+    assert "grid extent along x is 0" in msg and "test_errors.py" in msg

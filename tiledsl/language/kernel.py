@@ -37,6 +37,8 @@ class Kernel:
         for t in thread_extents:
             if not isinstance(t, int) or isinstance(t, bool) or t <= 0:
                 raise TileProgramError(f"T.Kernel: threads={threads!r} must be positive Python ints")
+        for axis, extent in zip("xyz", blocks):
+            _check_grid_extent(axis, extent)
         self.blocks = blocks
         self.thread_extents = thread_extents
         self._frames = [_builder.launch_thread(tag, ext) for tag, ext in zip(_BLOCK_TAGS, blocks)]
@@ -56,6 +58,25 @@ class Kernel:
     def __exit__(self, *exc):
         _stack().pop()
         return self._exit_stack.__exit__(*exc)
+
+
+def _check_grid_extent(axis: str, extent) -> None:
+    """Refuse a grid extent known to be below 1 while the program is written: a grid of no blocks runs nothing on
+    the CPU, while CUDA refuses (or, through TVM, runs one block of) it."""
+    value = extent
+    if not isinstance(value, int):
+        from tvm import tirx
+        from tvm.sym import Analyzer
+
+        if not isinstance(value, tirx.Expr):
+            return
+        value = Analyzer().simplify(value)
+        if not isinstance(value, tirx.IntImm):
+            return
+        value = value.value
+    if value < 1:
+        raise TileProgramError(f"T.Kernel: the grid extent along {axis} is {value}, which launches no blocks; a grid "
+                               f"extent must be at least 1 (check the T.ceildiv(...) that computes it)")
 
 
 def _current(what: str) -> Kernel:

@@ -29,7 +29,7 @@ from .. import config as env
 from ..cache import DiskStore, content_key, environment_stamp
 from ..errors import AutotuneError, ConfigError, TargetError
 from . import records, space
-from .builder import Builder, worker_count
+from .builder import Builder, prepare_request, worker_count
 from .capture import get_autotune_inputs
 from .transport import pack_inputs
 from .identity import function_identity, tensor_digest, value_identity
@@ -369,8 +369,21 @@ class _Run:
         return pending
 
     def _builder_payload(self) -> dict:
-        return {"factory": self.factory, "kwargs": self.bound, "target": str(self.tgt), "out_idx": self.out_idx,
-                "pass_configs": self.pass_configs, "compile_flags": self.flags, "limits": self.limits.to_json()}
+        return {"target": str(self.tgt), "out_idx": self.out_idx, "compile_flags": self.flags,
+                "limits": self.limits.to_json()}
+
+    def _get_tir(self):
+        """``get_tir(**kwargs)`` of the tuned factory: the @jit's own, or the plain function's elaboration."""
+        fn = self.t.fn
+        if hasattr(fn, "get_tir"):
+            return fn.get_tir
+        from ..runtime.jit import elaborate
+
+        return lambda **kwargs: elaborate(fn, (), kwargs)
+
+    def _prepare(self, cfg: dict) -> dict:
+        return prepare_request(self._get_tir(), self.bound, cfg, self.pass_configs, self.limits, self.prof.timeout,
+                               factory=self.factory)
 
     def _runner_payload(self, device: str) -> dict:
         from ..profiler import TensorSupplyType, coerce_supply_type
@@ -441,7 +454,8 @@ class _Run:
                                early_stopped=bool(r.get("early_stopped")), device=runner.device))
 
         n_workers = worker_count(len(pending), self.num_workers)
-        builder = Builder(self._builder_payload(), n_workers, self.prof.timeout, on_built, scratch=self._scratch())
+        builder = Builder(self._builder_payload(), n_workers, self.prof.timeout, on_built, self._prepare,
+                          scratch=self._scratch())
         benchers = [threading.Thread(target=bench_loop, args=(r,), daemon=True, name=f"tiledsl-bench-{r.device}")
                     for r in runners]
         for b in benchers:

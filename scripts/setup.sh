@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Create a virtual environment (.venv unless TILEDSL_VENV names another) and install tiledsl with its test extras.
+# --if-needed: do nothing when the environment was installed from the same pyproject.toml, constraints.txt and
+# this script (a stamp in the environment holds their hash); scripts/test.sh and scripts/example.sh use it.
 #   default:          the exact versions CI last passed with (constraints.txt), so a fresh machine gets what was
 #                     tested, whatever has been released since
 #   TILEDSL_NEWEST=1: the newest release of every dependency that pyproject.toml allows (CI runs this too, so the
@@ -15,6 +17,12 @@ TORCH_INDEX=()
 if [ -n "${TILEDSL_TORCH_INDEX:-}" ]; then
   TORCH_INDEX=(--extra-index-url "$TILEDSL_TORCH_INDEX")
 fi
+STAMP="$VENV/.tiledsl-install-stamp"
+want="$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -d' ' -f1) newest=${TILEDSL_NEWEST:-0}"
+if [ "${1:-}" = "--if-needed" ] && [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
+  exit 0
+fi
+rm -f "$STAMP"
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
@@ -40,3 +48,4 @@ else
   fi
   pip install -q -c constraints.txt -e ".[test]"
 fi
+echo "$want" > "$STAMP"

@@ -156,7 +156,10 @@ class Worker:
             for fd in child_fds:
                 os.close(fd)
         for w in workers:
-            w._to.send_bytes(pickle.dumps({"role": w.role, "sys_path": list(sys.path), "payload": w._payload}))
+            try:
+                w._to.send_bytes(pickle.dumps({"role": w.role, "sys_path": list(sys.path), "payload": w._payload}))
+            except OSError:  # it died at once (BrokenPipeError): wait_ready reports it with the exit status
+                pass
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Block until the worker has imported everything; raises WorkerFailure if it dies or hangs."""

@@ -19,13 +19,13 @@ class AutotuneImpl:
     """What ``@autotune(...)`` returns: call it like the factory, get the tuned JITKernel."""
 
     def __init__(self, jit_impl, configs, tuner_kwargs: dict, prune_fn=None, do_not_specialize=None, quiet=None):
-        from ..runtime.jit import JITImpl
-
-        if not isinstance(jit_impl, JITImpl):
+        # any @jit flavour: the tuner needs only get_tir(*args, **kwargs) and the compile settings
+        if not all(hasattr(jit_impl, name) for name in ("get_tir", "out_idx", "target", "pass_configs")):
             raise ConfigError(f"@tiledsl.autotune must sit above @tiledsl.jit (it got "
                               f"{type(jit_impl).__name__} {getattr(jit_impl, '__name__', '')!r}); write "
                               f"@tiledsl.autotune(...) on the line above @tiledsl.jit(...)")
-        functools.update_wrapper(self, jit_impl.func)
+        self._func = getattr(jit_impl, "func", jit_impl)
+        functools.update_wrapper(self, self._func)
         self.jit_impl = jit_impl
         self.configs = configs
         self.prune_fn = prune_fn
@@ -42,7 +42,7 @@ class AutotuneImpl:
         from .capture import get_autotune_inputs
         from .identity import tensor_digest
 
-        bound = inspect.signature(self.jit_impl.func).bind_partial(*args, **kwargs).arguments
+        bound = inspect.signature(self._func).bind_partial(*args, **kwargs).arguments
         inputs = get_autotune_inputs()
         return repr((value_identity({k: v for k, v in bound.items() if k not in self.do_not_specialize}),
                      tensor_digest(inputs) if inputs is not None else None))
@@ -50,7 +50,7 @@ class AutotuneImpl:
     def _explicit_tuned_keys(self, args, kwargs) -> set:
         import inspect
 
-        bound = inspect.signature(self.jit_impl.func).bind_partial(*args, **kwargs).arguments
+        bound = inspect.signature(self._func).bind_partial(*args, **kwargs).arguments
         if callable(self.configs):
             return set()
         keys = {k for cfg in self.configs if isinstance(cfg, dict) for k in cfg}

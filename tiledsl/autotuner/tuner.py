@@ -165,7 +165,7 @@ class AutoTuner:
     def _compile_settings(self):
         from ..runtime.target import resolve_target
 
-        jit = self.fn if hasattr(self.fn, "func") and hasattr(self.fn, "out_idx") else None
+        jit = self.fn if hasattr(self.fn, "get_tir") and hasattr(self.fn, "out_idx") else None
         c = self.compile_args
         out_idx = c.out_idx if c.out_idx is not None else (jit.out_idx if jit else None)
         target = c.target if c.target is not None else (jit.target if jit else "auto")

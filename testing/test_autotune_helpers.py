@@ -54,7 +54,7 @@ def gemm_factory(M, N, K, block_M=32, block_N=32, block_K=32, num_stages=2, thre
                     C[i % M, 0] = C[(i * 7) % M, 1] * C[i % 13, 2]
             if variant == "slow":
                 for i in T.serial(1500000):
-                    C[1, 1] = C[1, 1] * C[1, 1]
+                    C[1, 1] = T.max(C[1, 1], C[1, 1] - T.float16(1))  # keeps the value: passes a strict check
     return kernel
 
 

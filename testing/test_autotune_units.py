@@ -201,7 +201,8 @@ def test_par_compile(cache_dir):
         matmul.par_compile([dict(M=64, N=64, K=64, variant="bad_build")])
 
 
-@pytest.mark.parametrize("reexec", [False, True], ids=["forked", "re-executed"])
+@pytest.mark.parametrize("reexec", [False, pytest.param(True, marks=pytest.mark.slow)],  # the fallback: slow
+                         ids=["forked", "re-executed"])
 def test_compile_timeout_kills_one_forked_builder(cache_dir, monkeypatch, reexec):
     monkeypatch.setenv("TILEDSL_AUTO_TUNING_CPU_COUNTS", "2")  # two builders forked from one fork server
     if reexec:  # the fallback when torch touched CUDA in the fork server: the forked builder re-executes

@@ -2,11 +2,10 @@
 
 Lowering is Python inside TVM and cannot be interrupted from a thread, so each worker is a process
 (``worker.py``) that imports TVM once and then builds many candidates; one that runs past ``timeout`` is killed
-and replaced. Each config is elaborated in the tuning process
-(``prepare_request``: milliseconds) and its program travels to a worker as TVMScript text (``program_text``), so a
-worker never re-reads the factory's source. A built candidate comes back as the path of its
-artifact folder (``kernel.so``, source, ``meta.json``) in the kernel cache, which the runner loads by path:
-nothing built is pickled. Each outcome is a dict: ``status`` (``built`` or a failure status from ``records``),
+and replaced. Each config is elaborated in the tuning process (``prepare_request``: milliseconds) and its program
+travels to a worker as TVMScript text (``program_text``), so a worker never re-reads the factory's source. A built
+candidate comes back as the path of its artifact folder (``kernel.so``, source, ``meta.json``) in the kernel cache,
+which the runner loads by path: nothing built is pickled. Each outcome is a dict: ``status`` (``built`` or a failure status from ``records``),
 ``artifact``, ``reason``, ``seconds``.
 """
 from __future__ import annotations

@@ -125,7 +125,8 @@ report = {"cloudpickle": cloudpickle.__version__}
 for name, (factory, scale) in cases.items():
     tuned = tiledsl.autotune(configs=CONFIGS, warmup=1, rep=2, timeout=60,
                              ref_prog=lambda A, B, scale=scale: A * scale + B)(factory)
-    a, b = torch.randn(*SHAPE), torch.randn(*SHAPE)
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # the factories' target is "auto"
+    a, b = torch.randn(*SHAPE, device=device), torch.randn(*SHAPE, device=device)
     kernel = tuned(*SHAPE)
     tuned_err = float((kernel(a, b) - (a * scale + b)).abs().max())
     built = factory.par_compile([dict(M=SHAPE[0], N=SHAPE[1], **c) for c in CONFIGS], num_workers=1)

@@ -16,6 +16,6 @@ TILEDSL_VENV="$NEWEST" TILEDSL_NEWEST=1 bash scripts/setup.sh
 echo "newest releases installed (versions that differ from constraints.txt):"
 "$NEWEST/bin/python" -m pip freeze --exclude-editable | grep -v -i -x -F -f constraints.txt | sed 's/^/  /' || true
 export TVM_BACKTRACE=1
-"$NEWEST/bin/python" -m pytest -q -ra -n 2 \
+"$NEWEST/bin/python" -m pytest -q -ra -n 2 --dist loadfile \
   testing/test_autotune_sources.py \
   "testing/test_autotune_example.py::test_readme_tuning_program_runs_as_written_and_shows_progress" "$@"

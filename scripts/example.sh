@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install (scripts/setup.sh), then run the main example: tune and run a GEMM (GPU if there is one, else CPU).
+# Install (scripts/setup.sh) when needed, then run the main example: tune and run a GEMM (GPU if there is one,
+# else CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --if-needed
 .venv/bin/python examples/autotune_gemm.py

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Install (scripts/setup.sh), then run the whole test suite.
+# Install (scripts/setup.sh) when needed, then run the test suite with 2 pytest workers, each taking whole files
+# (a module-scoped fixture compiles its kernels once): this is what CI runs.
+# "When needed": no .venv yet, or pyproject.toml / constraints.txt / setup.sh changed since the last install.
+# Arguments go to pytest (e.g. `bash scripts/test.sh testing/test_autotune.py -x`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --if-needed
 export TVM_BACKTRACE=1
-.venv/bin/python -m pytest testing -q -ra "$@"
+.venv/bin/python -m pytest testing -q -ra -n 2 --dist loadfile "$@"

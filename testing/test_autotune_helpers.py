@@ -4,7 +4,9 @@ as a script by the multi-process tests).
 ``matmul`` is the CPU GEMM of the docs with a ``variant`` argument that makes a candidate misbehave on purpose:
 ``bad_build`` (tile shapes disagree: T.copy rejects it at elaboration), ``hang`` (an endless loop after the GEMM),
 ``wrong`` (skips the last K tile), ``crash`` (stores far out of bounds: a segfault in the benchmark worker),
-``slow_build`` (the factory sleeps: a compile that runs past its timeout), ``slow`` (the GEMM, then a loop that takes a few seconds: lets a test kill a run midway).
+``slow_build`` (the factory sleeps: an elaboration that runs past its timeout, in the tuning process),
+``slow_compile`` (a 30000-step unrolled loop: elaborates at once, then the builder's compile runs past its timeout),
+``slow`` (the GEMM, then a loop that takes a few seconds: lets a test kill a run midway).
 """
 from __future__ import annotations
 
@@ -47,9 +49,12 @@ def gemm_factory(M, N, K, block_M=32, block_N=32, block_K=32, num_stages=2, thre
                 for i in T.serial(2000000000):
                     for j in T.serial(2000000000):
                         C[0, 0] = C[0, 0] + C[1, 1]
+            if variant == "slow_compile":
+                for i in T.unroll(30000):
+                    C[i % M, 0] = C[(i * 7) % M, 1] * C[i % 13, 2]
             if variant == "slow":
                 for i in T.serial(1500000):
-                    C[1, 1] = C[1, 1] * C[1, 1]
+                    C[1, 1] = T.max(C[1, 1], C[1, 1] - T.float16(1))  # keeps the value: passes a strict check
     return kernel
 
 

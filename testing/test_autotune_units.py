@@ -205,19 +205,20 @@ def test_par_compile(cache_dir):
         matmul.par_compile([dict(M=64, N=64, K=64, variant="bad_build")])
 
 
-@pytest.mark.parametrize("reexec", [False, True], ids=["forked", "re-executed"])
+@pytest.mark.parametrize("reexec", [False, pytest.param(True, marks=pytest.mark.slow)],  # the fallback: slow
+                         ids=["forked", "re-executed"])
 def test_compile_timeout_kills_one_forked_builder(cache_dir, monkeypatch, reexec):
     monkeypatch.setenv("TILEDSL_AUTO_TUNING_CPU_COUNTS", "2")  # two builders forked from one fork server
     if reexec:  # the fallback when torch touched CUDA in the fork server: the forked builder re-executes
         monkeypatch.setenv("TILEDSL_WORKER_FORCE_REEXEC", "1")
-    tuner = tiledsl.AutoTuner.from_kernel(matmul, configs=[{"variant": "slow_build"}, {"block_M": 32},
+    tuner = tiledsl.AutoTuner.from_kernel(matmul, configs=[{"variant": "slow_compile"}, {"block_M": 32},
                                                            {"block_M": 64}])
     tuner.set_compile_args(target="llvm").set_profile_args(warmup=1, rep=1, timeout=5, skip_check=True)
     tuner.set_kernel_parameters((64, 64, 64))
     result = tuner.run()
     statuses = [t.status for t in result.trials]
     assert statuses == ["build_timeout", "ok", "ok"], [(t.status, t.reason) for t in result.trials]
-    assert "5 s limit" in result.trials[0].reason
+    assert "5 s limit" in result.trials[0].reason and "builder worker was killed" in result.trials[0].reason
     assert result.phases["builders_ready_s"][0] > 0
 
 
@@ -257,3 +258,35 @@ def test_autotune_inputs_travel_to_workers_bit_for_bit(dtype):
     assert back.dtype == tensor.dtype and back.shape == tensor.shape and scalar == 2.5
     assert torch.equal(back.view(torch.uint8), tensor.contiguous().view(torch.uint8))
     assert back_empty.shape == (0, 4) and back_empty.dtype == empty.dtype
+
+
+def test_cuda_target_without_a_gpu_means_sm_90a(monkeypatch):
+    import tvm
+
+    from tiledsl.runtime import target as target_module
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible: 'cuda' means its arch")
+    for spec in ("cuda", {"kind": "cuda"}, tvm.target.Target({"kind": "cuda"})):
+        assert str(target_module.resolve_target(spec).attrs["arch"]) == target_module.DEFAULT_CUDA_ARCH == "sm_90a"
+    assert str(target_module.resolve_target({"kind": "cuda", "arch": "sm_80"}).attrs["arch"]) == "sm_80"
+
+
+@pytest.mark.nvcc
+def test_cuda_target_builds_without_a_gpu(tmp_path, monkeypatch):
+    import tiledsl.language as T
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    monkeypatch.setenv("TILEDSL_CACHE_DIR", str(tmp_path))
+
+    @T.prim_func
+    def add_one(A: T.Tensor((256,), "float32"), B: T.Tensor((256,), "float32")):
+        with T.Kernel(2, threads=128) as bx:
+            for i in T.Parallel(128):
+                B[bx * 128 + i] = A[bx * 128 + i] + 1.0
+
+    kernel = tiledsl.compile(add_one, out_idx=[-1], target="cuda")
+    assert "sm_90a" in kernel.target and "__global__" in kernel.get_kernel_source()
+    with pytest.raises(tiledsl.TargetError):
+        kernel(torch.randn(256))

@@ -9,6 +9,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_DISABLE_CACHE | ``1``: no disk cache for kernels (memory cache stays) | 0 |
 | TILEDSL_AUTO_TUNING_DISABLE_CACHE | ``1``: tuning results are neither read from nor written to disk | 0 |
 | TILEDSL_AUTO_TUNING_FORCE_RETUNE | ``1``: ignore cached tuning results and tune again (the new result is written) | 0 |
+| TILEDSL_AUTO_TUNING_QUIET | ``1``: tuning shows no progress and no winner line on stderr (the log still has them) | 0 |
 | TILEDSL_AUTO_TUNING_CPU_COUNTS | number of compile workers; -1 = derive from the CPU count | -1 |
 | TILEDSL_AUTO_TUNING_MAX_CPU_COUNT | upper bound on compile workers; -1 = none | -1 |
 | TILEDSL_AUTO_TUNING_CPU_UTILITIES | fraction of the available CPUs used for compiling | 0.9 |
@@ -89,6 +90,11 @@ def tuning_cache_disabled() -> bool:
 def force_retune() -> bool:
     """True when cached tuning results must be ignored (and replaced)."""
     return _flag("TILEDSL_AUTO_TUNING_FORCE_RETUNE")
+
+
+def tuning_quiet() -> bool:
+    """True when tuning runs must not write progress or the winner to stderr."""
+    return _flag("TILEDSL_AUTO_TUNING_QUIET")
 
 
 def tuning_cpu_counts() -> int:

@@ -6,6 +6,7 @@ killed alone) and serves the first pair itself; N workers are then ready in abou
 """
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import sys
@@ -106,10 +107,21 @@ def _finish() -> None:
     os._exit(0)  # skip interpreter teardown (TVM's static destructors are slow and irrelevant here)
 
 
+def _log_paths(raw: str) -> list[str]:
+    """The workers' log paths: a JSON list (a path may hold any character, ``;`` included)."""
+    if not raw:
+        return []
+    try:
+        paths = json.loads(raw)
+    except ValueError:
+        return []
+    return [str(p) for p in paths] if isinstance(paths, list) else []
+
+
 def main() -> None:
     tuner = int(os.environ.get("TILEDSL_WORKER_PARENT") or os.getppid())
     pairs = [tuple(int(x) for x in p.split(",")) for p in os.environ["TILEDSL_WORKER_FDS"].split(";")]
-    logs = os.environ.get("TILEDSL_WORKER_LOGS", "").split(";")
+    logs = _log_paths(os.environ.get("TILEDSL_WORKER_LOGS", ""))
     if len(pairs) > 1:
         _preload(os.environ.get("TILEDSL_WORKER_ROLE", "builder"))
         for k in range(1, len(pairs)):
@@ -130,7 +142,7 @@ def main() -> None:
                     os.close(fd)
                 if _cuda_poisoned():  # fall back to a fresh interpreter on the same pipes (slower, correct)
                     os.environ["TILEDSL_WORKER_FDS"] = "%d,%d" % pairs[k]
-                    os.environ["TILEDSL_WORKER_LOGS"] = logs[k] if k < len(logs) else ""
+                    os.environ["TILEDSL_WORKER_LOGS"] = json.dumps(logs[k:k + 1])
                     os.environ.pop("TILEDSL_WORKER_FORCE_REEXEC", None)
                     for fd in pairs[k]:
                         os.set_inheritable(fd, True)

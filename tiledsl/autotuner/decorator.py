@@ -18,18 +18,19 @@ logger = logging.getLogger(__name__)
 class AutotuneImpl:
     """What ``@autotune(...)`` returns: call it like the factory, get the tuned JITKernel."""
 
-    def __init__(self, jit_impl, configs, tuner_kwargs: dict, prune_fn=None, do_not_specialize=None):
-        from ..runtime.jit import JITImpl
-
-        if not isinstance(jit_impl, JITImpl):
+    def __init__(self, jit_impl, configs, tuner_kwargs: dict, prune_fn=None, do_not_specialize=None, quiet=None):
+        # any @jit flavour: the tuner needs only get_tir(*args, **kwargs) and the compile settings
+        if not all(hasattr(jit_impl, name) for name in ("get_tir", "out_idx", "target", "pass_configs")):
             raise ConfigError(f"@tiledsl.autotune must sit above @tiledsl.jit (it got "
                               f"{type(jit_impl).__name__} {getattr(jit_impl, '__name__', '')!r}); write "
                               f"@tiledsl.autotune(...) on the line above @tiledsl.jit(...)")
-        functools.update_wrapper(self, jit_impl.func)
+        self._func = getattr(jit_impl, "func", jit_impl)
+        functools.update_wrapper(self, self._func)
         self.jit_impl = jit_impl
         self.configs = configs
         self.prune_fn = prune_fn
         self.tuner_kwargs = tuner_kwargs
+        self.quiet = quiet
         self.do_not_specialize = set(do_not_specialize or ())
         self._results: dict = {}
         self._fast: dict = {}  # the call's own (args, kwargs) -> tuned kernel, when no autotune inputs are set
@@ -41,7 +42,7 @@ class AutotuneImpl:
         from .capture import get_autotune_inputs
         from .identity import tensor_digest
 
-        bound = inspect.signature(self.jit_impl.func).bind_partial(*args, **kwargs).arguments
+        bound = inspect.signature(self._func).bind_partial(*args, **kwargs).arguments
         inputs = get_autotune_inputs()
         return repr((value_identity({k: v for k, v in bound.items() if k not in self.do_not_specialize}),
                      tensor_digest(inputs) if inputs is not None else None))
@@ -49,7 +50,7 @@ class AutotuneImpl:
     def _explicit_tuned_keys(self, args, kwargs) -> set:
         import inspect
 
-        bound = inspect.signature(self.jit_impl.func).bind_partial(*args, **kwargs).arguments
+        bound = inspect.signature(self._func).bind_partial(*args, **kwargs).arguments
         if callable(self.configs):
             return set()
         keys = {k for cfg in self.configs if isinstance(cfg, dict) for k in cfg}
@@ -65,7 +66,7 @@ class AutotuneImpl:
         tuner = AutoTuner(self.jit_impl, self.configs, prune_fn=self.prune_fn)
         tuner.set_profile_args(**self.tuner_kwargs)
         tuner.set_kernel_parameters(args, kwargs)
-        result = tuner.run()
+        result = tuner.run(quiet=self.quiet)
         with self._lock:
             self._results[key] = result
         return result
@@ -104,9 +105,10 @@ class AutotuneImpl:
 
 def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeout: float = 60, supply_type=None,
              ref_prog=None, supply_prog=None, rtol: float = 1e-2, atol: float = 1e-2,
-             max_mismatched_ratio: float = 0.01, skip_check: bool = False, manual_check_prog=None,
+             max_mismatched_ratio: float = 0.0, skip_check: bool = False, manual_check_prog=None,
              cache_input_tensors: bool = False, prune_fn=None, do_not_specialize=None, top_k: int = 5,
-             retime_rounds: int = 5, backend: str = "auto", early_stop_factor: float = 2.0):
+             retime_rounds: int = 5, backend: str = "auto", early_stop_factor: float = 2.0,
+             quiet: bool | None = None):
     """Tune a ``@tiledsl.jit`` factory over ``configs`` (a list of dicts, or a callable taking the factory's
     arguments and returning an iterable of dicts).
 
@@ -114,7 +116,8 @@ def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeo
     and again for its check and timing); ``ref_prog``/``manual_check_prog``/``rtol``/``atol``/
     ``max_mismatched_ratio``/``skip_check``: correctness checks; ``supply_type``/``supply_prog``: inputs (or use
     ``tiledsl.set_autotune_inputs``); ``prune_fn(config, *args, **kwargs)`` returning True drops a config;
-    ``top_k`` finalists are re-timed ``retime_rounds`` times before the winner is chosen.
+    ``top_k`` finalists are re-timed ``retime_rounds`` times before the winner is chosen; ``quiet=True`` (or
+    ``TILEDSL_AUTO_TUNING_QUIET=1``) hides the progress and the winner line written to stderr.
     """
     if func is not None and configs is None:
         raise ConfigError("@tiledsl.autotune needs configs=...: write @tiledsl.autotune(configs=[...])")
@@ -129,5 +132,5 @@ def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeo
 
     def wrap(jit_impl):
         return AutotuneImpl(jit_impl, configs, tuner_kwargs, prune_fn=prune_fn,
-                            do_not_specialize=do_not_specialize)
+                            do_not_specialize=do_not_specialize, quiet=quiet)
     return wrap(func) if func is not None else wrap

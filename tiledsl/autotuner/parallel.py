@@ -1,5 +1,6 @@
 """``factory.par_compile(configs)``: compile many configs of a ``@tiledsl.jit`` factory in parallel worker
-processes (the autotuner's builder), each under a time limit, and load the results here."""
+processes (the autotuner's builder), each under a time limit (``DEFAULT_TIMEOUT`` seconds unless given), and load
+the results here. Each config is elaborated here (``factory.get_tir``) and sent to the workers as a program."""
 from __future__ import annotations
 
 import tempfile
@@ -7,22 +8,33 @@ import threading
 
 from .. import config
 
-from ..errors import CompileError, CompileTimeoutError
+from ..errors import CompileError, CompileTimeoutError, ConfigError
 from . import records
-from .builder import Builder, worker_count
+from .builder import Builder, prepare_request, worker_count
 from .space import DeviceLimits, materialize
+
+#: seconds one config may take to elaborate and compile when ``par_compile`` is given no ``timeout``
+DEFAULT_TIMEOUT = 600.0
 
 
 def par_compile(jit_impl, configs, num_workers=None, ignore_error=False, timeout=None) -> list:
     from ..runtime.target import resolve_target
 
-    configs = materialize(list(configs), jit_impl.func, (), {}) if configs else []
+    configs = materialize(list(configs), getattr(jit_impl, "func", jit_impl.get_tir), (), {}) if configs else []
     if not configs:
         return []
+    if timeout is None:
+        timeout = DEFAULT_TIMEOUT
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
+        raise ConfigError(f"par_compile: timeout={timeout!r} must be a positive number of seconds")
     tgt = resolve_target(jit_impl.target)
-    payload = {"factory": jit_impl.func, "kwargs": {}, "target": str(tgt), "out_idx": jit_impl.out_idx,
-               "pass_configs": jit_impl.pass_configs, "compile_flags": jit_impl.compile_flags,
-               "limits": DeviceLimits().to_json()}
+    limits = DeviceLimits()
+    payload = {"target": str(tgt), "out_idx": jit_impl.out_idx, "compile_flags": jit_impl.compile_flags,
+               "limits": limits.to_json()}
+
+    def prepare(cfg):
+        return prepare_request(jit_impl.get_tir, {}, cfg, jit_impl.pass_configs, limits, timeout,
+                               factory=getattr(jit_impl, "func", None))
     outcomes: dict[int, dict] = {}
     cond = threading.Condition()
     index = {id(c): i for i, c in enumerate(configs)}
@@ -40,7 +52,8 @@ def par_compile(jit_impl, configs, num_workers=None, ignore_error=False, timeout
         root.mkdir(parents=True, exist_ok=True)
         scratch = tempfile.mkdtemp(prefix="par-compile-", dir=root)
         _scratch.append(scratch)
-    builder = Builder(payload, worker_count(len(configs), num_workers), timeout or 0, on_done, scratch=scratch)
+    builder = Builder(payload, worker_count(len(configs), num_workers), timeout, on_done, prepare,
+                      scratch=scratch)
     try:
         for cfg in configs:
             builder.submit(cfg)
@@ -63,7 +76,8 @@ def _load(jit_impl, configs, outcomes, ignore_error) -> list:
                 kernels.append(None)
                 continue
             err = CompileTimeoutError if out.get("status") == records.BUILD_TIMEOUT else CompileError
-            raise err(f"{jit_impl.func.__name__}({cfg}): {out.get('status')}: {out.get('reason')}")
+            name = getattr(jit_impl, "__name__", "kernel")
+            raise err(f"{name}({cfg}): {out.get('status')}: {out.get('reason')}")
         kernel = JITKernel.load(out["artifact"])
         with jit_impl._lock:  # later calls with the same arguments reuse it
             kernel = jit_impl._kernels.setdefault(_call_key((), cfg), kernel)

@@ -25,6 +25,9 @@ RUN_ERROR = "run_error"
 RUN_TIMEOUT = "run_timeout"
 CRASH = "crash"
 WRONG_RESULT = "wrong_result"
+#: a worker could not start or be prepared (twice): the machine's failure, not the candidate's. Never written to the
+#: trial log, so the next run tries the candidate again.
+INFRA_ERROR = "infra_error"
 STATUSES = (OK, PRUNED, BUILD_ERROR, BUILD_TIMEOUT, RESOURCE_ERROR, RUN_ERROR, RUN_TIMEOUT, CRASH, WRONG_RESULT)
 
 

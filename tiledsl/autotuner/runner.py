@@ -201,11 +201,28 @@ class Runner:
                               f"ref_prog and set_autotune_inputs)")
         self._prepared = True
 
+    def _prepare_with_retry(self, artifact: str) -> str | None:
+        """Start the worker and make the inputs, on a fresh worker once more if that fails; None when ready, else
+        why not (the worker's failure, not the candidate's: the candidate has not run yet)."""
+        reason = None
+        for _ in range(2):
+            try:
+                self._ensure_prepared(artifact)
+                return None
+            except WorkerFailure as err:
+                reason = err.reason
+                self.worker.kill()
+                self._lost()
+        return reason
+
     def bench(self, artifact: str, cutoff_ms: float | None = None) -> dict:
         """Check and time one candidate; returns ``{"status", "latency"|"reason"}``. A candidate whose quick
         estimate exceeds ``cutoff_ms`` is not timed further (``early_stopped``)."""
+        why = self._prepare_with_retry(artifact)
+        if why is not None:
+            return {"status": records.INFRA_ERROR, "reason": f"the benchmark worker could not start or make the "
+                                                             f"inputs (twice): {why}"}
         try:
-            self._ensure_prepared(artifact)
             reply = self.worker.call({"op": "bench", "artifact": artifact, "cutoff_ms": cutoff_ms}, self.timeout)
         except WorkerFailure as err:
             self._lost()

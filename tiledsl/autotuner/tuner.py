@@ -29,13 +29,14 @@ from .. import config as env
 from ..cache import DiskStore, content_key, environment_stamp
 from ..errors import AutotuneError, ConfigError, TargetError
 from . import records, space
-from .builder import Builder, worker_count
+from .builder import Builder, prepare_request, worker_count
 from .capture import get_autotune_inputs
 from .transport import pack_inputs
 from .identity import function_identity, tensor_digest, value_identity
 from .records import Trial, TrialLog
 from .result import AutotuneResult
 from .runner import Runner
+from .progress import Progress, announce, is_quiet
 from .search import make_strategy
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class ProfileArgs:
     supply_prog: object = None
     rtol: float = 1e-2
     atol: float = 1e-2
-    max_mismatched_ratio: float = 0.01
+    max_mismatched_ratio: float = 0.0
     skip_check: bool = False
     manual_check_prog: object = None
     cache_input_tensors: bool = False
@@ -139,7 +140,7 @@ class AutoTuner:
 
     def set_profile_args(self, warmup: int = 25, rep: int = 100, timeout: float = 60, supply_type=None,
                          ref_prog=None, supply_prog=None, rtol: float = 1e-2, atol: float = 1e-2,
-                         max_mismatched_ratio: float = 0.01, skip_check: bool = False, manual_check_prog=None,
+                         max_mismatched_ratio: float = 0.0, skip_check: bool = False, manual_check_prog=None,
                          cache_input_tensors: bool = False, backend: str = "auto", top_k: int = 5,
                          retime_rounds: int = 5, early_stop_factor: float = 2.0) -> "AutoTuner":
         """How to check and time candidates. ``warmup``/``rep`` are iterations; ``timeout`` seconds per
@@ -164,7 +165,7 @@ class AutoTuner:
     def _compile_settings(self):
         from ..runtime.target import resolve_target
 
-        jit = self.fn if hasattr(self.fn, "func") and hasattr(self.fn, "out_idx") else None
+        jit = self.fn if hasattr(self.fn, "get_tir") and hasattr(self.fn, "out_idx") else None
         c = self.compile_args
         out_idx = c.out_idx if c.out_idx is not None else (jit.out_idx if jit else None)
         target = c.target if c.target is not None else (jit.target if jit else "auto")
@@ -188,12 +189,14 @@ class AutoTuner:
 
     # ------------------------------------------------------------------ run
     def run(self, warmup: int | None = None, rep: int | None = None, timeout: float | None = None,
-            num_workers: int | None = None, benchmark_devices=None, **ignored) -> AutotuneResult:
+            num_workers: int | None = None, benchmark_devices=None, quiet: bool | None = None,
+            **ignored) -> AutotuneResult:
         """Tune (or fetch the cached result) and return the AutotuneResult. ``warmup``/``rep``/``timeout`` given
         here override ``set_profile_args``; ``num_workers`` is the number of compile processes;
         ``benchmark_devices`` (GPU indices or device strings) spreads first measurements over several devices of
         one kind, each with its own benchmark worker pulling from one queue; the finalists are always re-timed on
-        the first, so the pick compares timings from one device."""
+        the first, so the pick compares timings from one device. Progress and the winner go to stderr unless
+        ``quiet`` (default: ``TILEDSL_AUTO_TUNING_QUIET``)."""
         import torch
 
         from ..runtime.target import target_kind
@@ -239,7 +242,7 @@ class AutoTuner:
                 if hit is not None:
                     return hit
             run = _Run(self, factory, configs, bound, out_idx, tgt, pass_configs, flags, prof, devices, inputs,
-                       family, key, use_disk, force, family_payload, num_workers)
+                       family, key, use_disk, force, family_payload, num_workers, quiet)
             result = run.execute()
         with AutoTuner._memory_lock:
             AutoTuner._memory[key] = result
@@ -290,11 +293,13 @@ class _Run:
     """One tuning run's state (the parts are in builder, runner, records and result)."""
 
     def __init__(self, tuner, factory, configs, bound, out_idx, tgt, pass_configs, flags, prof, devices, inputs,
-                 family, key, use_disk, force, family_payload, num_workers=None):
+                 family, key, use_disk, force, family_payload, num_workers=None, quiet=None):
         self.t, self.factory, self.configs, self.bound = tuner, factory, configs, bound
         self.out_idx, self.tgt, self.pass_configs, self.flags = out_idx, tgt, pass_configs, flags
         self.prof, self.devices, self.device, self.inputs = prof, devices, devices[0], inputs
         self.num_workers = num_workers
+        self.quiet = quiet
+        self.progress: Progress | None = None
         self.family, self.key, self.use_disk, self.force = family, key, use_disk, force
         self.family_payload = family_payload
         self.limits = space.DeviceLimits.for_target(tgt)
@@ -322,6 +327,8 @@ class _Run:
             if pending:
                 self._build_and_bench(pending, runners)
             ok = sorted((t for t in self.trials.values() if t.ok), key=lambda t: t.latency)
+            if any(t.resumed for t in ok):
+                ok = self._recheck_resumed(ok, runner)
             if not ok:
                 raise AutotuneError(self._failure_message())
             winner = self._pick(ok, runner)
@@ -361,16 +368,55 @@ class _Run:
                 self.trials[cid] = Trial(cfg, records.PRUNED, reason=why)
                 continue
             old = recorded.get(cid)
-            if old is not None and (not old.ok or (old.artifact and Path(old.artifact, "kernel.so").is_file())):
+            if old is not None and old.ok and not _in_kernel_cache(old.artifact):
+                logger.warning("%s %s: the recorded trial points at %s, which is not a kernel in the cache; "
+                               "building it again", self.t.name, cfg, old.artifact)
+                old = None
+            if old is not None:
                 old.resumed = True
                 self.trials[cid] = old
                 continue
             pending.append(cfg)
         return pending
 
+    def _recheck_resumed(self, ok: list[Trial], runner: Runner) -> list[Trial]:
+        """Check and time again every resumed successful trial (its kernel file may have changed since it was
+        recorded); one that fails now is recorded with its new failure and cannot win."""
+        kept = []
+        for t in ok:
+            if not t.resumed:
+                kept.append(t)
+                continue
+            r = runner.bench(t.artifact, None)
+            if r["status"] == records.OK:
+                t.latency, t.retimed_latency, t.early_stopped = r["latency"], None, bool(r.get("early_stopped"))
+                kept.append(t)
+                continue
+            failed = Trial(t.config, r["status"], reason=f"re-checking the recorded kernel {t.artifact}: "
+                                                         f"{r.get('reason')}", artifact=t.artifact,
+                           device=runner.device)
+            failed.resumed = True
+            logger.warning("%s %s: the recorded kernel failed its re-check (%s: %s)", self.t.name, t.config,
+                           failed.status, r.get("reason"))
+            self._record(failed)
+        return sorted(kept, key=lambda t: t.latency)
+
     def _builder_payload(self) -> dict:
-        return {"factory": self.factory, "kwargs": self.bound, "target": str(self.tgt), "out_idx": self.out_idx,
-                "pass_configs": self.pass_configs, "compile_flags": self.flags, "limits": self.limits.to_json()}
+        return {"target": str(self.tgt), "out_idx": self.out_idx, "compile_flags": self.flags,
+                "limits": self.limits.to_json()}
+
+    def _get_tir(self):
+        """``get_tir(**kwargs)`` of the tuned factory: the @jit's own, or the plain function's elaboration."""
+        fn = self.t.fn
+        if hasattr(fn, "get_tir"):
+            return fn.get_tir
+        from ..runtime.jit import elaborate
+
+        return lambda **kwargs: elaborate(fn, (), kwargs)
+
+    def _prepare(self, cfg: dict) -> dict:
+        return prepare_request(self._get_tir(), self.bound, cfg, self.pass_configs, self.limits, self.prof.timeout,
+                               factory=self.factory)
 
     def _runner_payload(self, device: str) -> dict:
         from ..profiler import TensorSupplyType, coerce_supply_type
@@ -389,7 +435,7 @@ class _Run:
 
     def _record(self, trial: Trial) -> None:
         self.trials[space.config_id(trial.config)] = trial
-        if self.log is not None:
+        if self.log is not None and trial.status != records.INFRA_ERROR:  # the machine's failure: retried next run
             self.log.append(trial)
         if trial.ok:
             logger.debug("%s %s: %.4g ms", self.t.name, trial.config, trial.latency)
@@ -397,8 +443,6 @@ class _Run:
             logger.debug("%s %s: %s: %s", self.t.name, trial.config, trial.status, trial.reason)
 
     def _build_and_bench(self, pending: list[dict], runners: list[Runner]) -> None:
-        from tqdm import tqdm
-
         done: queue.Queue = queue.Queue()
         to_bench: queue.Queue = queue.Queue()
         compile_seconds: dict[str, float] = {}
@@ -444,7 +488,8 @@ class _Run:
                                kernel=kernel_infos.get(space.config_id(cfg))))
 
         n_workers = worker_count(len(pending), self.num_workers)
-        builder = Builder(self._builder_payload(), n_workers, self.prof.timeout, on_built, scratch=self._scratch())
+        builder = Builder(self._builder_payload(), n_workers, self.prof.timeout, on_built, self._prepare,
+                          scratch=self._scratch())
         benchers = [threading.Thread(target=bench_loop, args=(r,), daemon=True, name=f"tiledsl-bench-{r.device}")
                     for r in runners]
         for b in benchers:
@@ -452,10 +497,8 @@ class _Run:
         strategy = make_strategy(self.t.strategy, pending)
         for cfg in strategy.propose(len(pending)):
             builder.submit(cfg)
-        initial = len(self.configs) - len(pending)
-        bar = tqdm(total=len(self.configs), initial=initial, desc=f"Tuning {self.t.name}", unit="cfg",
-                   disable=None, leave=False)
-        best = min((t.latency for t in self.trials.values() if t.ok), default=None)
+        bar = self.progress = Progress(self.t.name, len(self.configs), len(self.configs) - len(pending),
+                                       is_quiet(self.quiet))
         finished = False
         try:
             for _ in range(len(pending)):
@@ -464,10 +507,7 @@ class _Run:
                     raise item
                 self._record(item)
                 strategy.observe(item.config, item)
-                if item.ok and (best is None or item.latency < best):
-                    best = item.latency
-                    bar.set_postfix(best_ms=f"{best:.4g}")
-                bar.update(1)
+                bar.update(item.latency if item.ok else None)
             finished = True
             self.phases["all_benchmarked_s"] = time.perf_counter() - self.start
         finally:
@@ -534,7 +574,9 @@ class _Run:
         lines = [f"tuning {self.t.name} failed: none of the {len(self.configs)} configs compiled, ran and passed "
                  f"the check ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}). First reasons:"]
         for t in failed[:5]:
-            lines.append(f"  {t.config}: {t.status}: {t.reason}")
+            lines.append(f"  {t.config}: {t.status}: {t.reason}" + ("  (recorded by an earlier run)" if t.resumed
+                                                                    else ""))
+        lines += _resumed_note(self.trials.values())
         return "\n".join(lines)
 
     def _log_summary(self, result: AutotuneResult, seconds: float) -> None:
@@ -546,16 +588,23 @@ class _Run:
         for t in rows:
             lat = f"{t.latency:.4g}" if t.latency is not None else "-"
             ret = f"{t.retimed_latency:.4g}" if t.retimed_latency is not None else "-"
-            tail = f"{t.config}" + (f"  {_first_line(t.reason)[:200]}" if t.reason else "") + ("  (resumed)" if t.resumed else "")
+            tail = f"{t.config}" + (f"  {_first_line(t.reason)[:200]}" if t.reason else "")
+            tail += "  (resumed)" if t.resumed else ""
             if t.early_stopped:
                 tail += "  (estimate: over the early-stop cutoff)"
             lines.append(f"  {t.status:<15} {lat:>10} {ret:>10}  {tail}")
         logger.info("\n".join(lines))
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(result.summary().items()))
+        winner = (f"tuned {self.t.name} in {seconds:.1f} s: best {result.config} at {result.latency:.4g} ms "
+                  f"({len(result.trials)} configs: {counts})")
+        announce(winner, is_quiet(self.quiet))
         failed = result.failures()
         if failed:
-            logger.warning("%s: %d of %d configs failed (%s); see AutotuneResult.trials or the log at INFO",
+            note = " ".join(_resumed_note(failed))
+            logger.warning("%s: %d of %d configs failed (%s); see AutotuneResult.trials or the log at INFO%s",
                            self.t.name, len(failed), len(result.trials),
-                           ", ".join(f"{k} {v}" for k, v in sorted(result.summary().items()) if k != records.OK))
+                           ", ".join(f"{k} {v}" for k, v in sorted(result.summary().items()) if k != records.OK),
+                           f". {note.strip()}" if note else "")
 
 
 def _normalize_devices(devices, current: str, kind: str) -> list[str]:
@@ -574,6 +623,30 @@ def _normalize_devices(devices, current: str, kind: str) -> list[str]:
     if not out:
         raise ConfigError("benchmark_devices is empty")
     return out
+
+
+def _resumed_note(trials) -> list[str]:
+    """A line saying how many outcomes came from an earlier run's records, and how to tune from scratch."""
+    n = sum(1 for t in trials if t.resumed and not t.ok)
+    if not n:
+        return []
+    return [f"  {n} of these outcomes were recorded by an earlier run and resumed, not tried again; set "
+            f"TILEDSL_AUTO_TUNING_FORCE_RETUNE=1 to tune every config from scratch"]
+
+
+def _in_kernel_cache(artifact: str | None) -> bool:
+    """True when ``artifact`` is a built kernel's folder inside the kernel disk cache (a trial record may only
+    point there: a record naming another folder would load a library nobody built for this tuning)."""
+    from ..runtime.compiler import kernel_store
+
+    if not artifact:
+        return False
+    try:
+        folder = Path(artifact).resolve(strict=True)
+        root = kernel_store().root.resolve()
+    except (OSError, RuntimeError):
+        return False
+    return folder.is_relative_to(root) and folder != root and (folder / "kernel.so").is_file()
 
 
 def _first_line(text: str) -> str:

@@ -10,9 +10,11 @@ several workers from one fork server (``_child.py``): the imports happen once, t
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -28,6 +30,36 @@ from .. import config
 logger = logging.getLogger(__name__)
 
 START_TIMEOUT = 180.0  # seconds a new worker may take to import TVM and report ready
+
+
+_LOG_OWNER = re.compile(r"-p(\d+)-[^/]*\.log$")
+
+
+def remove_stale_logs(log_dir: Path) -> None:
+    """Remove worker logs left by tuning processes that no longer exist (a run killed with SIGKILL cannot clean
+    up after itself); a log is named after the process that started its worker."""
+    try:
+        names = os.listdir(log_dir)
+    except OSError:
+        return
+    for name in names:
+        match = _LOG_OWNER.search(name)
+        if match is None or _pid_alive(int(match.group(1))):
+            continue
+        try:
+            os.unlink(log_dir / name)
+        except OSError:
+            pass
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 class WorkerFailure(Exception):
@@ -93,13 +125,14 @@ class Worker:
     def _launch(workers: list["Worker"]) -> None:
         log_dir = config.tmp_dir() / "workers"
         log_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_logs(log_dir)
         child_fds, pairs, logs = [], [], []
         for w in workers:
             to_child_r, to_child_w = os.pipe()
             from_child_r, from_child_w = os.pipe()
             child_fds += [to_child_r, from_child_w]
             pairs.append(f"{to_child_r},{from_child_w}")
-            fd, log = tempfile.mkstemp(prefix=f"{w.name}-", suffix=".log", dir=log_dir)
+            fd, log = tempfile.mkstemp(prefix=f"{w.name}-p{os.getpid()}-", suffix=".log", dir=log_dir)
             os.close(fd)
             w._log_path = Path(log)
             logs.append(log)
@@ -111,7 +144,7 @@ class Worker:
         env.update(first._env or {})
         if len(workers) > 1:  # torch.cuda.is_available() (tvm_ffi calls it on import) must not poison the forks
             env.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
-        env.update(TILEDSL_WORKER_FDS=";".join(pairs), TILEDSL_WORKER_LOGS=";".join(logs),
+        env.update(TILEDSL_WORKER_FDS=";".join(pairs), TILEDSL_WORKER_LOGS=json.dumps(logs),
                    TILEDSL_WORKER_ROLE=first.role, TILEDSL_WORKER_PARENT=str(os.getpid()))
         log_fd = os.open(logs[0], os.O_WRONLY | os.O_APPEND)
         try:
@@ -123,7 +156,10 @@ class Worker:
             for fd in child_fds:
                 os.close(fd)
         for w in workers:
-            w._to.send_bytes(pickle.dumps({"role": w.role, "sys_path": list(sys.path), "payload": w._payload}))
+            try:
+                w._to.send_bytes(pickle.dumps({"role": w.role, "sys_path": list(sys.path), "payload": w._payload}))
+            except OSError:  # it died at once (BrokenPipeError): wait_ready reports it with the exit status
+                pass
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Block until the worker has imported everything; raises WorkerFailure if it dies or hangs."""

@@ -1,14 +1,24 @@
-"""Target resolution: ``"auto"``, ``"cuda"``, ``"llvm"``/``"cpu"``, a TVM target dict or a ``tvm.target.Target``."""
+"""Target resolution: ``"auto"``, ``"cuda"``, ``"llvm"``/``"cpu"``, a TVM target dict or a ``tvm.target.Target``.
+
+``"cuda"`` means the visible GPU's arch; on a machine without a GPU it means ``DEFAULT_CUDA_ARCH`` (sm_90a, Hopper):
+the code builds with nvcc there and runs on such a GPU later. Ask for another arch with a dict such as
+``{"kind": "cuda", "arch": "sm_80"}``.
+"""
 from __future__ import annotations
 
 import functools
 import json
+import logging
 
 import tvm
 
 from ..errors import TargetError
 
+logger = logging.getLogger(__name__)
+
 _CPU_NAMES = {"llvm", "cpu", "c"}
+#: the arch of ``target="cuda"`` when no GPU is visible
+DEFAULT_CUDA_ARCH = "sm_90a"
 
 
 @functools.lru_cache(maxsize=1)
@@ -56,16 +66,17 @@ def resolve_target(target="auto") -> tvm.target.Target:
 def _cuda_target(arch: str | None, extra: dict | None = None) -> tvm.target.Target:
     arch = arch or gpu_arch()
     if arch is None:
-        raise TargetError("target 'cuda' needs an arch when no GPU is visible: pass "
-                          "{'kind': 'cuda', 'arch': 'sm_90a'} (or sm_80, sm_89, ...)")
+        arch = DEFAULT_CUDA_ARCH
+        logger.debug("target 'cuda' without a visible GPU: building for %s (pass {'kind': 'cuda', 'arch': ...} "
+                     "for another)", arch)
     spec = dict(extra or {})
     spec.update(kind="cuda", arch=arch)
     return tvm.target.Target(spec)
 
 
 def _with_arch(target: tvm.target.Target) -> tvm.target.Target:
-    if target.kind.name == "cuda" and str(target.attrs.get("arch", "")) in ("", "sm_50") and gpu_arch():
-        return _cuda_target(gpu_arch())
+    if target.kind.name == "cuda" and str(target.attrs.get("arch", "")) in ("", "sm_50"):
+        return _cuda_target(gpu_arch())  # TVM's sm_50 default: the GPU's arch, else DEFAULT_CUDA_ARCH
     return target
 
 

@@ -368,9 +368,10 @@ class _Run:
                 self.trials[cid] = Trial(cfg, records.PRUNED, reason=why)
                 continue
             old = recorded.get(cid)
-            if old is not None and old.ok and not _in_kernel_cache(old.artifact):
-                logger.warning("%s %s: the recorded trial points at %s, which is not a kernel in the cache; "
-                               "building it again", self.t.name, cfg, old.artifact)
+            problem = _recorded_kernel_problem(old.artifact) if old is not None and old.ok else None
+            if problem is not None:
+                logger.warning("%s %s: the recorded trial's kernel cannot be trusted (%s); building it again",
+                               self.t.name, cfg, problem)
                 old = None
             if old is not None:
                 old.resumed = True
@@ -634,19 +635,18 @@ def _resumed_note(trials) -> list[str]:
             f"TILEDSL_AUTO_TUNING_FORCE_RETUNE=1 to tune every config from scratch"]
 
 
-def _in_kernel_cache(artifact: str | None) -> bool:
-    """True when ``artifact`` is a built kernel's folder inside the kernel disk cache (a trial record may only
-    point there: a record naming another folder would load a library nobody built for this tuning)."""
+def _recorded_kernel_problem(artifact: str | None) -> str | None:
+    """Why a trial record's kernel folder must not be used, or None: a record may only point at an intact built
+    kernel inside the kernel disk cache (another folder would load a library nobody built for this tuning)."""
     from ..runtime.compiler import kernel_store
+    from ..runtime.loader import artifact_problem
 
     if not artifact:
-        return False
+        return "the record names no kernel"
     try:
-        folder = Path(artifact).resolve(strict=True)
-        root = kernel_store().root.resolve()
-    except (OSError, RuntimeError):
-        return False
-    return folder.is_relative_to(root) and folder != root and (folder / "kernel.so").is_file()
+        return artifact_problem(artifact, inside=kernel_store().root)
+    except (OSError, RuntimeError) as err:
+        return f"{artifact}: {err}"
 
 
 def _first_line(text: str) -> str:

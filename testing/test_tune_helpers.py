@@ -55,8 +55,8 @@ def sweep(ms) -> dict:
 
 
 if __name__ == "__main__":
-    lo, hi = int(sys.argv[1]), int(sys.argv[2])
-    print(json.dumps(sweep(range(lo, hi + 1))))
+    lo, hi, step = (int(v) for v in sys.argv[1:4])
+    print(json.dumps(sweep(range(lo, hi + 1, step))))
 
 
 def accumulate_factory(n, block=16, threads=16, dtype="float32"):

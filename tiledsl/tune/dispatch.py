@@ -39,6 +39,7 @@ class Choice:
     how: str
     latency_ms: float | None = None
     shape: dict | None = None
+    kernel: object = None  # the tuned kernel of exactly ``shape`` (returned again for that call)
 
 
 class TuneDispatch:
@@ -116,7 +117,8 @@ class TuneDispatch:
         if allow_tune:
             result = self.tune_bucket(args, kwargs, bucket)  # a tuning, or the tuner's cache for these arguments
             how = "cache" if result.from_cache else "tuned"
-            return Choice(dict(result.config), how, result.latency, self._shape(args, kwargs)), result.kernel
+            return Choice(dict(result.config), how, result.latency, self._shape(args, kwargs), result.kernel), \
+                result.kernel
         config = self.default_config if self.default_config is not None else self._first_config(args, kwargs)
         logger.info("%s: autotuning is off and bucket %s has no tuned config; using %s %s", name,
                     bk.label(bucket), "default_config" if self.default_config is not None else "the first config",
@@ -140,11 +142,14 @@ class TuneDispatch:
         bucket_cache.store(self.disk_key(bucket), {"config": result.config, "latency_ms": result.latency,
                                                     "shape": shape, "bucket": bucket, "name": self.impl.__name__})
         with self._lock:
-            self._memory[bk.label(bucket)] = Choice(dict(result.config), "tuned", result.latency, shape)
+            self._memory[bk.label(bucket)] = Choice(dict(result.config), "tuned", result.latency, shape,
+                                                    result.kernel)
         return result
 
     # ------------------------------------------------------------------ helpers
     def _compile(self, args, kwargs, choice: Choice):
+        if choice.kernel is not None and choice.shape == self._shape(args, kwargs):
+            return choice.kernel
         bound = inspect.signature(self.impl.jit_impl.func).bind_partial(*args, **kwargs).arguments
         config = {k: v for k, v in choice.config.items() if k not in bound}
         kernel = self.impl.jit_impl(*args, **kwargs, **config)

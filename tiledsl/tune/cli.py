@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import json
 import logging
 import os
@@ -27,27 +26,33 @@ def load_factory(spec: str):
     if ":" not in spec:
         raise ConfigError(f"{spec!r}: name the factory as module:factory (e.g. mypkg.kernels:matmul)")
     module_name, _, attr = spec.rpartition(":")
+    folder = Path.cwd()
     if module_name.endswith(".py"):
         path = Path(module_name).resolve()
         if not path.is_file():
             raise ConfigError(f"{module_name}: no such file")
-        mod_spec = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(mod_spec)
-        sys.modules[path.stem] = module
-        mod_spec.loader.exec_module(module)
-    else:
-        if os.getcwd() not in sys.path:
-            sys.path.insert(0, os.getcwd())
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as err:
-            raise ConfigError(f"cannot import {module_name!r} (from {spec!r}): {err}") from None
+        folder, module_name = path.parent, path.stem
+    _importable_from(folder)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ConfigError(f"cannot import {module_name!r} (from {spec!r}): {err}") from None
     obj = module
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise ConfigError(f"{module_name} has no attribute {attr!r}")
         obj = getattr(obj, part)
     return obj
+
+
+def _importable_from(folder: Path) -> None:
+    """Make ``folder`` importable here and in the tuner's worker processes (they import the factory's module)."""
+    folder = str(folder)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if folder not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([folder, *paths])
 
 
 def _read_shapes(path: str) -> list:

@@ -148,13 +148,16 @@ class TuneDispatch:
 
     # ------------------------------------------------------------------ helpers
     def _compile(self, args, kwargs, choice: Choice):
-        if choice.kernel is not None and choice.shape == self._shape(args, kwargs):
+        same_shape = choice.shape is not None and choice.shape == self._shape(args, kwargs)
+        if choice.kernel is not None and same_shape:
             return choice.kernel
         bound = inspect.signature(self.impl.jit_impl.func).bind_partial(*args, **kwargs).arguments
         config = {k: v for k, v in choice.config.items() if k not in bound}
         kernel = self.impl.jit_impl(*args, **kwargs, **config)
         if kernel.config is None:
             kernel.config = dict(choice.config)
+        if kernel.latency is None and same_shape:  # measured on exactly these arguments
+            kernel.latency = choice.latency_ms
         return kernel
 
     def _shape(self, args, kwargs) -> dict:

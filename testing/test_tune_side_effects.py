@@ -34,15 +34,34 @@ def _jit():
     return tiledsl.jit(out_idx=[-1], target="llvm")(accumulate_factory)
 
 
-def test_reset_to_zero_alone_leaves_the_in_place_update_to_corrupt_later_candidates(cache_dir):
-    tuner = tiledsl.AutoTuner.from_kernel(_jit(), configs=CONFIGS)
-    tuner.set_profile_args(reset_to_zero="C", **PROFILE).set_kernel_parameters((SIZE,))
-    result = tuner.run()
-    statuses = [t.status for t in result.trials]
-    # the first candidate's check sees the inputs untouched (C zeroed: its accumulation is right); it then ran
-    # several more times for its timing, each adding 1 to X: the next candidates start from a corrupted X
-    assert statuses == [records.OK, records.WRONG_RESULT, records.WRONG_RESULT]
-    assert "differs in" in result.trials[1].reason and result.config == CONFIGS[0]
+def _bench_in_process(artifacts, **hooks) -> list[str]:
+    """The runner's own request handler (what runs in the benchmark worker), here in the test process: each
+    candidate checked and timed in turn on one cached set of inputs, as in a tuning run."""
+    from tiledsl.autotuner.runner import RunHandler
+    from tiledsl.profiler import TensorSupplyType
+
+    payload = dict(device="cpu", supply_type=TensorSupplyType.Auto, supply_prog=None, inputs=None,
+                   ref_prog=ref_accumulate, manual_check_prog=None, skip_check=False, rtol=1e-2, atol=1e-2,
+                   max_mismatched_ratio=0.0, cache_input_tensors=True, warmup=1, rep=3, backend="wall",
+                   reset_to_zero=[], restore_value=[])
+    payload.update(hooks)
+    handler = RunHandler(payload)
+    statuses = [handler.handle({"op": "bench", "artifact": str(a)})["status"] for a in artifacts]
+    assert handler.handle({"op": "retime", "artifacts": [str(a) for a in artifacts], "rounds": 2})["status"] == "ok"
+    statuses.append(handler.handle({"op": "bench", "artifact": str(artifacts[0])})["status"])  # after re-timing
+    return statuses
+
+
+def test_runner_zeroes_and_restores_named_tensors(cache_dir):
+    jit = _jit()
+    artifacts = [jit(SIZE, **cfg).artifact_dir for cfg in CONFIGS]
+    ok, wrong = records.OK, records.WRONG_RESULT
+    # C starts random: the accumulation is wrong for everyone
+    assert _bench_in_process(artifacts) == [wrong] * 4
+    # C zeroed: the first candidate passes, then its timing runs added 1 to X many times, so every later check
+    # (and the first candidate's own after the re-timing) starts from a corrupted X
+    assert _bench_in_process(artifacts, reset_to_zero=["C"]) == [ok, wrong, wrong, wrong]
+    assert _bench_in_process(artifacts, reset_to_zero=["C"], restore_value=["X"]) == [ok] * 4
 
 
 def test_reset_to_zero_and_restore_value_let_every_candidate_pass(cache_dir):

@@ -99,7 +99,9 @@ class TuneDispatch:
         with self._lock:
             for label in [k for k, c in self._memory.items() if c.how == UNTUNED]:
                 del self._memory[label]
-            self.impl._fast.clear()  # noqa: SLF001 - the decorator's per-call table holds those kernels
+            fast = getattr(self.impl, "_fast", None)  # the decorator's per-call table holds those kernels
+            if fast is not None:
+                fast.clear()
 
     def _choose(self, args, kwargs, bucket, allow_tune: bool):
         name = self.impl.__name__

@@ -44,7 +44,8 @@ class AutotuneImpl:
 
     @property
     def stats(self) -> dict:
-        """How many buckets were resolved each way in this process (tuned, cache, shipped, nearest, default)."""
+        """How many buckets were resolved each way in this process: tuned, cache, shipped, nearest,
+        shipped_default (the file's default), default (tuning off: default_config or the first config)."""
         return dict(self.tune_dispatch.stats)
 
     def _key(self, args, kwargs):

@@ -16,6 +16,9 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_DISABLE_HOPPER_GEMM | ``1``: never replace a GEMM by the warp-specialized wgmma kernel on sm_90a | 0 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
 | TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
+| TILEDSL_AUTOTUNE | ``0``: calls never tune (they use cached, shipped or default configs) | 1 |
+| TILEDSL_TUNED_CONFIGS | folder of shipped tuned configs (``<dir>/<device>/<factory>.json``) | none |
+| TILEDSL_PRINT_AUTOTUNING | ``1``: print each tuning's table (every config's time, the winner) to stderr | 0 |
 """
 from __future__ import annotations
 
@@ -133,3 +136,26 @@ def nvcc_timeout() -> float:
 def hopper_specialization_disabled() -> bool:
     """True when tile GEMMs must not be replaced by the Hopper TMA + wgmma kernel (to compare lowerings)."""
     return _flag("TILEDSL_DISABLE_HOPPER_GEMM")
+
+
+# ---------------------------------------------------------------------- tuning for real workloads (tiledsl.tune)
+
+def autotune_enabled() -> bool:
+    """TILEDSL_AUTOTUNE: False when calls must never tune (``tiledsl.enable_autotune()`` overrides it)."""
+    raw = os.environ.get("TILEDSL_AUTOTUNE", "1").strip().lower()
+    if raw in _TRUE or raw == "":
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"TILEDSL_AUTOTUNE={raw!r}: use 0 (never tune on a call) or 1 (tune on a miss)")
+
+
+def tuned_configs_dir() -> Path | None:
+    """TILEDSL_TUNED_CONFIGS: the folder of shipped tuned configs, or None."""
+    raw = os.environ.get("TILEDSL_TUNED_CONFIGS", "").strip()
+    return Path(raw).expanduser() if raw else None
+
+
+def print_autotuning() -> bool:
+    """TILEDSL_PRINT_AUTOTUNING: True when each tuning's table must be printed to stderr."""
+    return _flag("TILEDSL_PRINT_AUTOTUNING")

@@ -18,7 +18,8 @@ logger = logging.getLogger(__name__)
 class AutotuneImpl:
     """What ``@autotune(...)`` returns: call it like the factory, get the tuned JITKernel."""
 
-    def __init__(self, jit_impl, configs, tuner_kwargs: dict, prune_fn=None, do_not_specialize=None, quiet=None):
+    def __init__(self, jit_impl, configs, tuner_kwargs: dict, prune_fn=None, do_not_specialize=None, quiet=None,
+                 key=None, bucket=None, key_fn=None, configs_dir=None, default_config=None):
         # any @jit flavour: the tuner needs only get_tir(*args, **kwargs) and the compile settings
         if not all(hasattr(jit_impl, name) for name in ("get_tir", "out_idx", "target", "pass_configs")):
             raise ConfigError(f"@tiledsl.autotune must sit above @tiledsl.jit (it got "
@@ -35,6 +36,18 @@ class AutotuneImpl:
         self._results: dict = {}
         self._fast: dict = {}  # the call's own (args, kwargs) -> tuned kernel, when no autotune inputs are set
         self._lock = threading.Lock()
+        # --- tiledsl.tune (issue 10): buckets, shipped configs, the on/off switch; see tiledsl/tune/dispatch.py
+        from ..tune.buckets import BucketSpec
+        from ..tune.dispatch import TuneDispatch
+
+        self.tune_dispatch = TuneDispatch(self, BucketSpec(self._func, key=key, bucket=bucket, key_fn=key_fn),
+                                          configs_dir=configs_dir, default_config=default_config)
+
+    @property
+    def stats(self) -> dict:
+        """How many buckets were resolved each way in this process: tuned, cache, shipped, nearest,
+        shipped_default (the file's default), default (tuning off: default_config or the first config)."""
+        return dict(self.tune_dispatch.stats)
 
     def _key(self, args, kwargs):
         import inspect
@@ -89,7 +102,7 @@ class AutotuneImpl:
             logger.info("%s: tunable parameters %s were passed explicitly; compiling that config without tuning",
                         self.__name__, sorted(explicit))
             return self.jit_impl(*args, **kwargs)
-        return self.tune(*args, **kwargs).kernel
+        return self.tune_dispatch.kernel_for(args, kwargs)
 
     def compile(self, *args, **kwargs):
         """The tuned kernel (TileLang's spelling)."""
@@ -108,7 +121,8 @@ def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeo
              max_mismatched_ratio: float = 0.0, skip_check: bool = False, manual_check_prog=None,
              cache_input_tensors: bool = False, prune_fn=None, do_not_specialize=None, top_k: int = 5,
              retime_rounds: int = 5, backend: str = "auto", early_stop_factor: float = 2.0,
-             quiet: bool | None = None):
+             quiet: bool | None = None, key=None, bucket=None, key_fn=None, configs_dir=None, default_config=None,
+             reset_to_zero=None, restore_value=None):
     """Tune a ``@tiledsl.jit`` factory over ``configs`` (a list of dicts, or a callable taking the factory's
     arguments and returning an iterable of dicts).
 
@@ -118,6 +132,12 @@ def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeo
     ``tiledsl.set_autotune_inputs``); ``prune_fn(config, *args, **kwargs)`` returning True drops a config;
     ``top_k`` finalists are re-timed ``retime_rounds`` times before the winner is chosen; ``quiet=True`` (or
     ``TILEDSL_AUTO_TUNING_QUIET=1``) hides the progress and the winner line written to stderr.
+
+    Real workloads (``tiledsl.tune``, docs/autotuner.md): ``key=["M", "N", "K"]`` with ``bucket={"M":
+    tiledsl.tune.next_power_of_2}``, or ``key_fn(*args, **kwargs)``, makes one tuning serve a bucket of sizes;
+    ``configs_dir`` reads shipped configs (``python -m tiledsl.tune``); ``default_config`` is used when tuning is
+    off (``tiledsl.disable_autotune()``); ``reset_to_zero`` / ``restore_value`` name kernel parameters zeroed /
+    restored before every launch while tuning (kernels that accumulate or update in place).
     """
     if func is not None and configs is None:
         raise ConfigError("@tiledsl.autotune needs configs=...: write @tiledsl.autotune(configs=[...])")
@@ -126,11 +146,15 @@ def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeo
                         skip_check=skip_check, manual_check_prog=manual_check_prog,
                         cache_input_tensors=cache_input_tensors, top_k=top_k, retime_rounds=retime_rounds,
                         backend=backend, early_stop_factor=early_stop_factor)
-    from .tuner import ProfileArgs, _validate_profile
+    from .tuner import ProfileArgs, _validate_profile, param_names
+
+    tuner_kwargs.update(reset_to_zero=param_names("reset_to_zero", reset_to_zero),
+                        restore_value=param_names("restore_value", restore_value))
 
     _validate_profile(ProfileArgs(**{k: v for k, v in tuner_kwargs.items()}))
 
     def wrap(jit_impl):
         return AutotuneImpl(jit_impl, configs, tuner_kwargs, prune_fn=prune_fn,
-                            do_not_specialize=do_not_specialize, quiet=quiet)
+                            do_not_specialize=do_not_specialize, quiet=quiet, key=key, bucket=bucket,
+                            key_fn=key_fn, configs_dir=configs_dir, default_config=default_config)
     return wrap(func) if func is not None else wrap

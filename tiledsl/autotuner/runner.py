@@ -39,6 +39,7 @@ class RunHandler:
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         self._inputs = None  # (signature, inputs, expected)
+        self._finish: list = []  # restore_value: put the tensors back after a candidate's last launch
         from ..profiler import bind, do_bench
         from ..runtime.kernel import JITKernel
 
@@ -52,9 +53,15 @@ class RunHandler:
             self._prepare(kernel, force=True)
             return {"status": "ready"}
         if op == "bench":
-            return self._bench(request["artifact"], request.get("cutoff_ms"))
+            try:
+                return self._bench(request["artifact"], request.get("cutoff_ms"))
+            finally:
+                self._finish_launches()
         if op == "retime":
-            return self._retime(request["artifacts"], request["rounds"])
+            try:
+                return self._retime(request["artifacts"], request["rounds"])
+            finally:
+                self._finish_launches()
         if op == "ref_latency":
             return self._ref_latency()
         raise ValueError(f"unknown runner request {op!r}")
@@ -109,14 +116,26 @@ class RunHandler:
         return [t.detach() for t in as_list(out)]
 
     def _launch(self, kernel, inputs):
+        from . import side_effects
+
         if kernel.out_idx:
             run, outs = self.bind(kernel, inputs)
-            return run, outs
-        work = [t.clone() if isinstance(t, self.torch.Tensor) else t for t in inputs]
+            tensors = side_effects.named_tensors(kernel, inputs, outs)
+        else:
+            outs = work = [t.clone() if isinstance(t, self.torch.Tensor) else t for t in inputs]
+            tensors = side_effects.named_tensors(kernel, work, None)
 
-        def run():
-            kernel(*work)
-        return run, work
+            def run():
+                kernel(*work)
+        # reset_to_zero / restore_value: zero or restore tensors before each launch; _finish restores at the end
+        run, finish = side_effects.wrap(kernel, run, tensors, self.p.get("reset_to_zero"),
+                                        self.p.get("restore_value"))
+        self._finish.append(finish)
+        return run, outs
+
+    def _finish_launches(self):
+        while self._finish:
+            self._finish.pop()()
 
     def _bench(self, artifact: str, cutoff_ms: float | None = None) -> dict:
         from .checker import compare, manual_check

@@ -75,17 +75,22 @@ class ProfileArgs:
     top_k: int = 5
     retime_rounds: int = 5
     early_stop_factor: float = 2.0
+    reset_to_zero: tuple = ()  # kernel parameter names zeroed before every launch (tiledsl.tune; issue 10)
+    restore_value: tuple = ()  # kernel parameter names restored to their first value before every launch
 
     def key_json(self) -> dict:
         from ..profiler import TensorSupplyType, coerce_supply_type
 
         supply = coerce_supply_type(self.supply_type if self.supply_type is not None else TensorSupplyType.Auto)
-        return {"warmup": self.warmup, "rep": self.rep, "timeout": self.timeout, "supply_type": supply.name,
+        data = {"warmup": self.warmup, "rep": self.rep, "timeout": self.timeout, "supply_type": supply.name,
                 "ref_prog": function_identity(self.ref_prog), "supply_prog": function_identity(self.supply_prog),
                 "manual_check_prog": function_identity(self.manual_check_prog), "rtol": self.rtol,
                 "atol": self.atol, "max_mismatched_ratio": self.max_mismatched_ratio, "skip_check": self.skip_check,
                 "cache_input_tensors": self.cache_input_tensors, "backend": self.backend,
                 "early_stop_factor": self.early_stop_factor}
+        if self.reset_to_zero or self.restore_value:  # only then, so existing keys stay valid
+            data.update(reset_to_zero=list(self.reset_to_zero), restore_value=list(self.restore_value))
+        return data
 
 
 def _validate_profile(p: ProfileArgs) -> None:
@@ -104,6 +109,19 @@ def _validate_profile(p: ProfileArgs) -> None:
         v = getattr(p, name)
         if v is not None and not callable(v):
             raise ConfigError(f"{name}={v!r} must be callable")
+    for name in ("reset_to_zero", "restore_value"):
+        param_names(name, getattr(p, name))
+
+
+def param_names(what: str, names) -> tuple:
+    """``reset_to_zero`` / ``restore_value`` as a tuple of names (one name may be given as a string)."""
+    if names is None:
+        return ()
+    if isinstance(names, str):
+        return (names,)
+    if not isinstance(names, (list, tuple)) or not all(isinstance(x, str) for x in names):
+        raise ConfigError(f"{what}={names!r} must be a list of kernel parameter names, e.g. {what}=['C']")
+    return tuple(names)
 
 
 class AutoTuner:
@@ -142,14 +160,18 @@ class AutoTuner:
                          ref_prog=None, supply_prog=None, rtol: float = 1e-2, atol: float = 1e-2,
                          max_mismatched_ratio: float = 0.0, skip_check: bool = False, manual_check_prog=None,
                          cache_input_tensors: bool = False, backend: str = "auto", top_k: int = 5,
-                         retime_rounds: int = 5, early_stop_factor: float = 2.0) -> "AutoTuner":
+                         retime_rounds: int = 5, early_stop_factor: float = 2.0, reset_to_zero=(),
+                         restore_value=()) -> "AutoTuner":
         """How to check and time candidates. ``warmup``/``rep`` are iterations; ``timeout`` seconds per
         candidate; ``top_k`` finalists are re-timed ``retime_rounds`` times, interleaved, before the pick; a
         candidate whose 5-iteration estimate is over ``early_stop_factor`` times the best so far is not timed
-        further (0 turns that off)."""
+        further (0 turns that off). ``reset_to_zero`` / ``restore_value`` name kernel parameters zeroed / restored
+        to their first value before every launch (kernels that accumulate into or update a tensor in place)."""
         self.profile_args = ProfileArgs(warmup, rep, timeout, supply_type, ref_prog, supply_prog, rtol, atol,
                                         max_mismatched_ratio, skip_check, manual_check_prog, cache_input_tensors,
-                                        backend, top_k, retime_rounds, early_stop_factor)
+                                        backend, top_k, retime_rounds, early_stop_factor,
+                                        param_names("reset_to_zero", reset_to_zero),
+                                        param_names("restore_value", restore_value))
         _validate_profile(self.profile_args)
         return self
 
@@ -432,7 +454,7 @@ class _Run:
                 "ref_prog": p.ref_prog, "manual_check_prog": p.manual_check_prog, "skip_check": p.skip_check,
                 "rtol": p.rtol, "atol": p.atol, "max_mismatched_ratio": p.max_mismatched_ratio,
                 "cache_input_tensors": p.cache_input_tensors, "warmup": p.warmup, "rep": p.rep,
-                "backend": backend}
+                "backend": backend, "reset_to_zero": list(p.reset_to_zero), "restore_value": list(p.restore_value)}
 
     def _record(self, trial: Trial) -> None:
         self.trials[space.config_id(trial.config)] = trial

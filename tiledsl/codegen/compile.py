@@ -1,4 +1,5 @@
-"""Build a tile program for a target: tiledsl passes, then TVM's pipeline and code generator."""
+"""Build a tile program for a target: ``passes.pipeline.lower`` decides the lowering, then TVM's pipeline and
+code generator (and nvcc for CUDA) make the binary. Nothing here chooses how a program is lowered."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 import tvm
 from tvm import tirx
 
-from .. import config, pass_config
+from .. import pass_config
 from ..errors import CompileError, ConfigError, TileDSLError
 from ..passes.pipeline import lower
 from ..runtime.target import target_kind
@@ -25,6 +26,7 @@ class BuildResult:
     source: str
     seconds: float
     cubin: bytes | None = None  # CUDA: the nvcc-built binary of ``source``
+    path: str = "generic"  # which lowering ran (``passes.pipeline.Lowered.path``)
 
 
 def entry_name(func: tirx.PrimFunc) -> str:
@@ -50,15 +52,6 @@ def _first_line(err: Exception) -> str:
     return text[:300]
 
 
-def _hopper_specialization(func: tirx.PrimFunc, target: tvm.target.Target):
-    """The whole-kernel Hopper specialization of ``func`` (a warp-specialized TMA + wgmma GEMM), or None."""
-    if config.hopper_specialization_disabled():
-        return None
-    from ..passes.hopper import specialize_for_hopper
-
-    return specialize_for_hopper(func, target)
-
-
 def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | None = None,
           compile_flags=None) -> BuildResult:
     """Lower ``func`` with tiledsl's passes for ``target`` and build it with TVM."""
@@ -70,24 +63,19 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
     tl_options, tvm_configs = pass_config.split(pass_configs)
     with _pass_context(tvm_configs):
         try:
-            special = _hopper_specialization(func, target) if kind == "cuda" and \
-                pass_config.hopper_allowed(tl_options) else None
-            if special is not None:
-                lowered, pipeline = tvm.IRModule({entry: special.with_attr("global_symbol", entry)}), "tirx"
-            else:
-                with target:  # passes may read the arch (tensor-core choices)
-                    lowered, pipeline = lower(mod, kind), "default"
+            lowered = lower(mod, target, allow_hopper_shortcut=pass_config.hopper_allowed(tl_options))
             if kind == "cuda":
                 from .cuda import build_cuda, last_cubin
-                executable, source = build_cuda(lowered, target, compile_flags, tir_pipeline=pipeline)
+                executable, source = build_cuda(lowered.mod, target, compile_flags,
+                                                tir_pipeline=lowered.tir_pipeline)
                 cubin = last_cubin()
             else:
-                executable = tvm.compile(lowered, target=target)
-                source = lowered[entry].script()
+                executable = tvm.compile(lowered.mod, target=target)
+                source = lowered.mod[entry].script()
         except TileDSLError:
             raise
         except Exception as err:
             raise CompileError(f"building {entry} for {kind} failed: {_first_line(err)}") from err
     seconds = time.perf_counter() - start
     logger.debug("built %s for %s in %.3f s", entry, kind, seconds)
-    return BuildResult(executable, entry, source, seconds, cubin)
+    return BuildResult(executable, entry, source, seconds, cubin, lowered.path)

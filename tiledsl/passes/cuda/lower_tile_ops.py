@@ -310,11 +310,11 @@ def _align_wgmma_tiles(body, low):
     tiles = [buf for buf, lay in low.swizzled.items() if isinstance(lay, WGMMATile)]
     if not tiles:
         return body
-    prologue, body = align_tiles(body, tiles)
+    prologue, body, epilogue = align_tiles(body, tiles)
     innermost = low.thread_vars[-1]
 
     def on_attr(stmt):
         if stmt.attr_key == "thread_extent" and stmt.node.var.same_as(innermost):
-            return tirx.AttrStmt(stmt.node, stmt.attr_key, stmt.value, seq(prologue + [stmt.body]))
+            return tirx.AttrStmt(stmt.node, stmt.attr_key, stmt.value, seq(prologue + [stmt.body] + epilogue))
         return stmt
     return tvm_ffi.structural_map(body, [(tirx.AttrStmt, on_attr)], order="post")

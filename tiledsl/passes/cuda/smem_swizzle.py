@@ -171,43 +171,46 @@ def swizzle_accesses(body, bufs, analyzer):
     return tvm_ffi.structural_map(body, [(TensorLoad, on_load), (tirx.BufferStore, on_store)], order="post")
 
 
-def align_tiles(body, bufs: list):
-    """Place ``bufs`` (shared buffers allocated in ``body``) in one pool per dtype whose base is rounded up to
-    TILE_ALIGN bytes at run time; returns ``(prologue statements, body without their allocations)``.
+def align_tiles(body, tiles: list):
+    """Place every ``shared.dyn`` buffer allocated in ``body`` in one byte pool whose base is rounded up to
+    TILE_ALIGN bytes at run time, ``tiles`` (the wgmma operand tiles) at multiples of TILE_ALIGN bytes; returns
+    ``(prologue statements, body without the allocations, epilogue)``.
 
-    Each buffer becomes a view (``DeclBuffer``) at a multiple of TILE_ALIGN bytes inside its pool.
+    Each buffer becomes a view (``DeclBuffer``) into the pool. All of them share one pool because TVM's
+    shared-memory merging sees only the pool's own accesses (not its views'): with two dynamic buffers it would
+    let them overlap. The epilogue touches the pool at the end of the kernel for the same reason.
     """
-    if not bufs:
-        return [], body
-    by_dtype: dict = {}
+    if not tiles:
+        return [], body, []
+    found = []
+    tvm_ffi.structural_walk(body, (tirx.AllocBuffer, lambda s: found.append(s.buffer)
+                                   if s.buffer.scope() == "shared.dyn" else None))
+    bufs = list(dict.fromkeys(list(tiles) + found))
+    wgmma = set(tiles)
+    offsets, total = [], 0
     for buf in bufs:
-        by_dtype.setdefault(str(buf.ty.dtype), []).append(buf)
-    prologue, mapping = [], {}
-    for dtype, group in by_dtype.items():
-        ebytes = _elem_bytes(group[0])
-        align = TILE_ALIGN // ebytes
-        offsets, total = [], 0
-        for buf in group:
-            offsets.append(total)
-            n = 1
-            for e in const_ints(list(buf.ty.shape), "shared tile"):
-                n *= e
-            total += -(-n // align) * align
-        pool = tirx.decl_buffer((total + align,), dtype, f"wgmma_pool_{dtype}", scope="shared.dyn")
-        pad = tirx.Var(f"wgmma_pad_{dtype}", "int32")
-        base = tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared",
-                                tirx.address_of(tirx.BufferLoad(pool, [tirx.const(0, "int32")])))
-        misalign = tirx.Cast("int32", tirx.bitwise_and(base, tirx.const(TILE_ALIGN - 1, "uint32")))
-        prologue += [tirx.AllocBuffer(pool),
-                     tirx.Bind(pad, tirx.floordiv(tirx.bitwise_and(TILE_ALIGN - misalign, TILE_ALIGN - 1), ebytes))]
-        for buf, off in zip(group, offsets):
-            view = tirx.decl_buffer(list(buf.ty.shape), dtype, buf.name, scope="shared.dyn")
-            prologue.append(tirx.DeclBuffer(view, data=tirx.address_of(tirx.BufferLoad(pool, [pad + off]))))
-            mapping[buf] = view
+        align = TILE_ALIGN if buf in wgmma else 128
+        total = -(-total // align) * align
+        offsets.append(total)
+        n = _elem_bytes(buf)
+        for e in const_ints(list(buf.ty.shape), "shared tile"):
+            n *= e
+        total += n
+    pool = tirx.decl_buffer((total + TILE_ALIGN,), "uint8", "smem_pool", scope="shared.dyn")
+    pad = tirx.Var("smem_pad", "int32")
+    base = tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared",
+                            tirx.address_of(tirx.BufferLoad(pool, [tirx.const(0, "int32")])))
+    misalign = tirx.Cast("int32", tirx.bitwise_and(base, tirx.const(TILE_ALIGN - 1, "uint32")))
+    prologue = [tirx.AllocBuffer(pool), tirx.Bind(pad, tirx.bitwise_and(TILE_ALIGN - misalign, TILE_ALIGN - 1))]
+    mapping = {}
+    for buf, off in zip(bufs, offsets):
+        view = tirx.decl_buffer(list(buf.ty.shape), str(buf.ty.dtype), buf.name, scope="shared.dyn")
+        prologue.append(tirx.DeclBuffer(view, data=tirx.address_of(tirx.BufferLoad(pool, [pad + off]))))
+        mapping[buf] = view
     targets = set(bufs)
 
     def drop_alloc(stmt):
         return tirx.Evaluate(tirx.const(0, "int32")) if stmt.buffer in targets else stmt
 
     body = tvm_ffi.structural_map(body, [(tirx.AllocBuffer, drop_alloc)], order="pre")
-    return prologue, substitute(body, mapping)
+    return prologue, substitute(body, mapping), [tirx.Evaluate(pool.access_ptr("rw"))]

@@ -24,7 +24,7 @@ F16 = "float16"
 
 
 # ---------------------------------------------------------------- the programs (plain tile language)
-def gemm(M, N, K, block_M=128, block_N=256, block_K=64, stages=3, threads=256, dtype=F16, residual=False,
+def gemm(M, N, K, block_M=128, block_N=256, block_K=64, stages=4, threads=256, dtype=F16, residual=False,
          trans_A=False, trans_B=False):
     """C = A @ B (A stored [K, M] when trans_A, B stored [N, K] when trans_B), optionally + R read in the
     epilogue."""
@@ -57,7 +57,7 @@ def gemm(M, N, K, block_M=128, block_N=256, block_K=64, stages=3, threads=256, d
     return kernel
 
 
-def batched_gemm(Bt, M, N, K, block_M=128, block_N=256, block_K=64, stages=3, threads=256, dtype=F16):
+def batched_gemm(Bt, M, N, K, block_M=128, block_N=256, block_K=64, stages=4, threads=256, dtype=F16):
     """C[b] = A[b] @ B[b], the batch on grid z."""
     @T.prim_func
     def kernel(A: T.Tensor((Bt, M, K), dtype), B: T.Tensor((Bt, K, N), dtype), C: T.Tensor((Bt, M, N), dtype)):
@@ -74,7 +74,7 @@ def batched_gemm(Bt, M, N, K, block_M=128, block_N=256, block_K=64, stages=3, th
     return kernel
 
 
-def swiglu(M, N, K, block_M=128, block_N=128, block_K=64, stages=3, threads=256, dtype=F16):
+def swiglu(M, N, K, block_M=128, block_N=128, block_K=64, stages=4, threads=256, dtype=F16):
     """out = silu(A @ Wg) * (A @ Wu): two GEMMs sharing A's tile, the gate fused in the epilogue."""
     @T.prim_func
     def kernel(A: T.Tensor((M, K), dtype), Wg: T.Tensor((K, N), dtype), Wu: T.Tensor((K, N), dtype),
@@ -99,7 +99,7 @@ def swiglu(M, N, K, block_M=128, block_N=128, block_K=64, stages=3, threads=256,
     return kernel
 
 
-def int8_weight_gemm(M, N, K, block_M=128, block_N=128, block_K=64, stages=3, threads=256):
+def int8_weight_gemm(M, N, K, block_M=128, block_N=128, block_K=64, stages=4, threads=256):
     """C = (A @ dequant(W)) * scale[n]: fp16 A, int8 W [K, N] converted to fp16 in shared memory per tile."""
     @T.prim_func
     def kernel(A: T.Tensor((M, K), F16), W: T.Tensor((K, N), "int8"), S: T.Tensor((N,), "float32"),

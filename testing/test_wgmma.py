@@ -90,7 +90,7 @@ def test_wgmma_tile_layout_permutes_whole_chunks(shape, dtype, swizzle):
 
 # ---------------------------------------------------------------- builds for sm_90a (nvcc)
 def _gemm(M, N, K, trans_A=False, trans_B=False, dtype="float16", block_M=128, block_N=128, block_K=64,
-          threads=256, stages=3):
+          threads=256, stages=4):
     return bench.gemm(M, N, K, block_M=block_M, block_N=block_N, block_K=block_K, stages=stages, threads=threads,
                       dtype=dtype, trans_A=trans_A, trans_B=trans_B)
 
@@ -132,6 +132,15 @@ def test_gemm_forms_use_wgmma_on_sm90a(name, sm90_sources, monkeypatch):
     assert "mma_sync_aligned" not in body and "ldmatrix" not in body
     if name == "bf16":
         assert "f32_bf16_bf16" in body
+
+
+@pytest.mark.nvcc
+def test_pipelined_gemm_keeps_one_wgmma_group_in_flight(sm90_sources):
+    body = sm90_sources("plain").split("__global__", 1)[1]
+    loop, after = body.split("for (int k_p", 1)[1].split("wgmma_wait_group_wait_group_sync_aligned_0();", 1)
+    assert "wgmma_wait_group_wait_group_sync_aligned_1();" in loop  # the previous iteration's group is done
+    assert "cp_async_wait_group_async_wait_group_1();" in loop  # 4 stages: copies 2 iterations ahead, one stage for the gemm
+    assert "C_ptr" not in loop and "C_ptr" in after  # the epilogue runs after the drain
 
 
 @pytest.mark.nvcc

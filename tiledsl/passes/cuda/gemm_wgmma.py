@@ -11,7 +11,9 @@ warpgroup. ``operand_layouts`` gives each shared operand the :class:`WGMMATile` 
 ``lower`` emits, per gemm: ``fence.proxy.async`` (shared writes by threads become visible to the tensor cores),
 ``wgmma.fence``, one ``wgmma.mma_async`` per 64-row block and k-step (descriptor = tile address + a constant
 byte offset, see :meth:`WGMMATile.byte_offset`), ``commit_group`` and ``wait_group 0``: the gemm has finished when
-the statement ends, so the accumulator and the shared tiles can be used at once by the code that follows.
+the statement ends, so the accumulator and the shared tiles can be used at once by the code that follows. A gemm
+that PipelineCUDA marked ``wgmma_in_flight`` (a pipelined loop of gemms only) waits with ``wait_group 1``
+instead: the previous iteration's group is done, this one may run on; the loop drains with ``wait_group 0``.
 Descriptors take their address through ``access_ptr("r")`` so TVM's ThreadSync sees the shared reads.
 """
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .smem_swizzle import wgmma_tile
 _SHARED = ("shared", "shared.dyn")
 _TYPES = {"float16": "f16", "bfloat16": "bf16", "float8_e4m3fn": "e4m3", "float8_e5m2": "e5m2"}
 _MAX_N = 256
+IN_FLIGHT_ATTR = "wgmma_in_flight"  # set by PipelineCUDA: this gemm may finish during the next loop iteration
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,7 @@ def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
                 body.append(tirx.Evaluate(op(*regs, da, db, scale_d, 1, 1, int(trans_a), int(not trans_b))))
             else:
                 body.append(tirx.Evaluate(op(*regs, da, db, scale_d, 1, 1)))
+    in_flight = 1 if call.attrs is not None and IN_FLIGHT_ATTR in call.attrs else 0
     body += [tirx.Evaluate(T.ptx.wgmma.commit_group.sync.aligned()),
-             tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))]
+             tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(in_flight))]
     return seq(body)

@@ -189,7 +189,24 @@ def programs(small=False):
         "layernorm": (layer_norm(4096 if small else 16384, 4096), lambda: _ln_inputs(4096 if small else 16384),
                       _ln_ref, _ln_ref_half, 2e-2, False),
     }
+    if not small:
+        out["gemm_8192"] = (gemm(8192, 8192, 8192), lambda: [_randn(8192, 8192), _randn(8192, 8192), _randn(8192, 8192)],
+                            lambda a, b, r: a.float() @ b.float(), lambda a, b, r: a @ b, 2e-2, True)
+    fa = (2, 8, 1024, 128) if small else (8, 32, 4096, 128)
+    for causal in (False, True):
+        out["flash_attention" + ("_causal" if causal else "")] = (
+            flash_attention(*fa, causal), lambda: [_randn(fa[0], fa[2], fa[1], fa[3]) for _ in range(3)],
+            _sdpa(causal), _sdpa(causal), 2e-2, True)
     return out
+
+
+def _sdpa(causal):
+    """torch's SDPA on [B, S, H, D] tensors (the kernel's layout), result in the same layout."""
+    def run(q, k, v):
+        o = torch.nn.functional.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2),
+                                                             v.transpose(1, 2), is_causal=causal)
+        return o.transpose(1, 2)
+    return run
 
 
 def _int8_inputs(M, N, K):

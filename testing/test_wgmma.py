@@ -167,7 +167,7 @@ def test_flash_attention_reads_p_from_registers(sm90_sources):
 
 @pytest.mark.nvcc
 @pytest.mark.parametrize("name", ["gemm", "gemm_residual", "gemm_A_T", "gemm_B_T", "batched", "swiglu", "int8_weight_m4096",
-                          "int8_weight_m16", "layernorm"])
+                          "int8_weight_m16", "layernorm", "flash_attention", "flash_attention_causal"])
 def test_benchmark_programs_build_for_sm90a(name, monkeypatch):
     """Every bench_general.py program builds for sm_90a; the GEMMs use wgmma (a regression to mma.sync fails)."""
     func, _, _, _, _, wgmma_expected = _bench_programs()[name]

@@ -182,10 +182,9 @@ def programs(small=False):
                    lambda a, g, u: torch.nn.functional.silu(a.float() @ g.float()) * (a.float() @ u.float()),
                    lambda a, g, u: torch.nn.functional.silu(a @ g) * (a @ u), 3e-2, True),
         "int8_weight_m4096": (int8_weight_gemm(n, n, n), lambda: _int8_inputs(n, n, n),
-                              _int8_ref, lambda a, w, s: (a @ w.half()) * s.half(), 3e-2, True),
+                              _int8_ref, _int8_peer(), 3e-2, True),
         "int8_weight_m16": (int8_weight_gemm(16, n, n, block_M=64, block_N=64, threads=128),
-                            lambda: _int8_inputs(16, n, n), _int8_ref,
-                            lambda a, w, s: (a @ w.half()) * s.half(), 3e-2, True),
+                            lambda: _int8_inputs(16, n, n), _int8_ref, _int8_peer(), 3e-2, True),
         "layernorm": (layer_norm(4096 if small else 16384, 4096), lambda: _ln_inputs(4096 if small else 16384),
                       _ln_ref, _ln_ref_half, 2e-2, False),
     }
@@ -212,6 +211,18 @@ def _sdpa(causal):
 def _int8_inputs(M, N, K):
     return [_randn(M, K), torch.randint(-127, 128, (K, N), device="cuda", dtype=torch.int8),
             torch.rand(N, device="cuda") / 64]
+
+
+def _int8_peer():
+    """cuBLAS fp16 on the weights dequantized once, outside the timing (``a @ (w * s)``)."""
+    cache = {}
+
+    def run(a, w, s):
+        key = (w.data_ptr(), s.data_ptr())
+        if key not in cache:
+            cache[key] = (w.float() * s).half()
+        return a @ cache[key]
+    return run
 
 
 def _int8_ref(a, w, s):

@@ -246,3 +246,22 @@ def test_flash_attention_with_wgmma_matches_torch(causal):
         *(x.float().transpose(1, 2) for x in (q, k, v)), is_causal=causal).transpose(1, 2)
     assert not torch.isnan(out).any()
     torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)
+
+
+# ---------------------------------------------------------------- the one lowering entry
+def test_lower_decides_the_path_for_the_target(monkeypatch):
+    """passes.pipeline.lower: the whole-kernel shortcut only on sm_90a and only when allowed; else the passes."""
+    import tvm
+    from tiledsl.passes.pipeline import lower
+
+    example = _load("examples/gemm.py", "gemm_example_for_lower_test")
+    prim = example.matmul.get_tir(512, 512, 512, block_M=128, block_N=128, block_K=64, threads=256, num_stages=3)
+    mod = tvm.IRModule({"main": prim})
+    monkeypatch.delenv("TILEDSL_DISABLE_HOPPER_GEMM")
+    assert lower(mod, tvm.target.Target(SM90A)).path == "hopper-shortcut"
+    general = lower(mod, tvm.target.Target(SM90A), allow_hopper_shortcut=False)
+    assert general.path == "generic" and general.tir_pipeline == "default"
+    assert lower(mod, tvm.target.Target({"kind": "cuda", "arch": "sm_80"})).path == "generic"
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    assert lower(mod, tvm.target.Target(SM90A)).path == "generic"
+    assert lower(mod, "llvm").tir_pipeline == "default"

@@ -189,7 +189,7 @@ def programs(small=False):
                       _ln_ref, _ln_ref_half, 2e-2, False),
     }
     if not small:
-        out["gemm_8192"] = (gemm(8192, 8192, 8192), lambda: [_randn(8192, 8192), _randn(8192, 8192), _randn(8192, 8192)],
+        out["gemm_8192"] = (gemm(8192, 8192, 8192), lambda: [_randn(8192, 8192) for _ in range(3)],
                             lambda a, b, r: a.float() @ b.float(), lambda a, b, r: a @ b, 2e-2, True)
     fa = (2, 8, 1024, 128) if small else (8, 32, 4096, 128)
     for causal in (False, True):

@@ -13,7 +13,6 @@ from tvm import tirx
 from tvm.sym import Analyzer
 
 import tiledsl
-import tiledsl.language as T
 from tiledsl.passes.cuda.layout import WGMMAAccumulator, WGMMARows
 from tiledsl.passes.cuda.smem_swizzle import wgmma_tile
 
@@ -139,7 +138,7 @@ def test_pipelined_gemm_keeps_one_wgmma_group_in_flight(sm90_sources):
     body = sm90_sources("plain").split("__global__", 1)[1]
     loop, after = body.split("for (int k_p", 1)[1].split("wgmma_wait_group_wait_group_sync_aligned_0();", 1)
     assert "wgmma_wait_group_wait_group_sync_aligned_1();" in loop  # the previous iteration's group is done
-    assert "cp_async_wait_group_async_wait_group_1();" in loop  # 4 stages: copies 2 iterations ahead, one stage for the gemm
+    assert "cp_async_wait_group_async_wait_group_1();" in loop  # 4 stages: copies 2 ahead, 1 stage in use
     assert "C_ptr" not in loop and "C_ptr" in after  # the epilogue runs after the drain
 
 
@@ -166,8 +165,9 @@ def test_flash_attention_reads_p_from_registers(sm90_sources):
 
 
 @pytest.mark.nvcc
-@pytest.mark.parametrize("name", ["gemm", "gemm_residual", "gemm_A_T", "gemm_B_T", "batched", "swiglu", "int8_weight_m4096",
-                          "int8_weight_m16", "layernorm", "flash_attention", "flash_attention_causal"])
+@pytest.mark.parametrize("name", ["gemm", "gemm_residual", "gemm_A_T", "gemm_B_T", "batched", "swiglu",
+                                  "int8_weight_m4096", "int8_weight_m16", "layernorm", "flash_attention",
+                                  "flash_attention_causal"])
 def test_benchmark_programs_build_for_sm90a(name, monkeypatch):
     """Every bench_general.py program builds for sm_90a; the GEMMs use wgmma (a regression to mma.sync fails)."""
     func, _, _, _, _, wgmma_expected = _bench_programs()[name]

@@ -1,10 +1,10 @@
 """Per-op instruction selection for ``T.gemm`` on CUDA: a table of strategies, tried in order.
 
-| strategy | when | accumulator layout | shared operand layout | lowering |
-|---|---|---|---|---|
-| ``wgmma`` | sm_90a, 4k warps, see :mod:`gemm_wgmma` | :class:`WGMMAAccumulator` | :class:`WGMMATile` | wgmma.mma_async |
-| ``mma``   | sm_80+, fp16/bf16, see :mod:`gemm_mma`  | :class:`MMAAccumulator`   | :class:`XorSwizzle` | ldmatrix + mma.sync |
-| ``fma``   | anything else                           | chosen by layout inference | plain             | a loop of FMAs |
+* ``wgmma`` (:mod:`gemm_wgmma`): sm_90a, warpgroups; accumulator :class:`WGMMAAccumulator`, shared operands
+  :class:`WGMMATile`; ``wgmma.mma_async`` from shared-memory descriptors (A from registers where it can).
+* ``mma`` (:mod:`gemm_mma`): sm_80+, fp16/bf16; accumulator :class:`MMAAccumulator`, shared operands
+  :class:`XorSwizzle`; ldmatrix + ``mma.sync``.
+* ``fma``: anything else; the accumulator's layout is left to layout inference; a per-thread loop of FMAs.
 
 ``plan_gemms`` gives each accumulator the first strategy that takes all its gemms; layout inference then starts
 from those accumulator layouts (so epilogues, reductions and row statistics follow them), and a plan whose layout

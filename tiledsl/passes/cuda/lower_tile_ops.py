@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tvm_ffi
 from tvm import tirx
-from tvm.ir import Call, TensorLoad, TensorRegion
+from tvm.ir import TensorLoad, TensorRegion
 
 from ...errors import TileProgramError
 from ...ir.ops import is_tile_call, tile_op

@@ -3,10 +3,10 @@
 Expects: tile-level IR (tile ops not yet lowered). For a loop annotated ``tiledsl.num_stages`` >= 2, the producers
 are the top-level ``T.copy``s from global tensors into shared tiles that no earlier statement of the body touches
 (so issuing them early changes nothing: flash attention's V copy after the softmax qualifies); when the other
-statements (the consumers) only read those tiles, each such tile gets a leading stage dimension of S, the producers are issued S - 1
-iterations ahead as cp.async (marked ``async_copy`` for LowerTileOpsCUDA); each iteration first waits for its own
-stage (``cp.async.wait_group S-2`` + one barrier, which also frees the stage read by the previous iteration), then
-issues the copies S-1 iterations ahead, then computes.
+statements (the consumers) only read those tiles, each such tile gets a leading stage dimension of S, the
+producers are issued S - 1 iterations ahead as cp.async (marked ``async_copy`` for LowerTileOpsCUDA); each
+iteration first waits for its own stage (``cp.async.wait_group S-2`` + one barrier, which also frees the stage read
+by the previous iteration), then issues the copies S-1 iterations ahead, then computes.
 On sm_90a, when every consumer is a gemm that runs on wgmma,
 the copies run S-2 iterations ahead instead and each gemm leaves its wgmma group in flight (waited for in the next
 iteration, and after the loop), so the tensor cores keep working through the next iteration's wait and barrier.

@@ -265,3 +265,19 @@ def test_lower_decides_the_path_for_the_target(monkeypatch):
     monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
     assert lower(mod, tvm.target.Target(SM90A)).path == "generic"
     assert lower(mod, "llvm").tir_pipeline == "default"
+
+
+@pytest.mark.gpu
+def test_fp8_gemm_with_wgmma_matches_torch():
+    fp8 = _load("examples/gemm_fp8.py", "gemm_fp8_for_wgmma_gpu_test")
+    M, N, K = 256, 512, 384
+    kernel = tiledsl.compile(fp8.fp8_linear.get_tir(M, N, K), out_idx=[], target="cuda")
+    assert "f32_e4m3_e4m3" in kernel.get_kernel_source()
+    a = torch.randn(M, K, device="cuda").to(torch.float8_e4m3fn)
+    b = (torch.randn(N, K, device="cuda") / 4).to(torch.float8_e4m3fn)
+    bias = torch.randn(N, device="cuda")
+    c = torch.full((M, N), float("nan"), device="cuda", dtype=torch.bfloat16)
+    kernel(a, b, 0.5, bias, c)
+    torch.cuda.synchronize()
+    assert not torch.isnan(c).any()
+    torch.testing.assert_close(c.double(), fp8.reference(a, b, 0.5, bias), rtol=2e-2, atol=5e-2)

@@ -281,3 +281,20 @@ def test_fp8_gemm_with_wgmma_matches_torch():
     torch.cuda.synchronize()
     assert not torch.isnan(c).any()
     torch.testing.assert_close(c.double(), fp8.reference(a, b, 0.5, bias), rtol=2e-2, atol=5e-2)
+
+
+@pytest.mark.gpu
+def test_gqa_bf16_attention_with_wgmma_matches_torch():
+    """bf16, 4 query heads per K/V head, causal, 64x64 tiles on one warpgroup: P (bf16) from registers."""
+    fa = _load("examples/flash_attention.py", "flash_attention_for_wgmma_gpu_test")
+    B, H, S, D, groups = 1, 8, 320, 64, 4
+    kernel = tiledsl.compile(fa.flash_attention.get_tir(B, H, S, D, True, groups=groups, dtype="bfloat16"),
+                             out_idx=[], target="cuda")
+    assert "wgmma_bf16_rs" in kernel.get_kernel_source()
+    q = torch.randn(B, S, H, D, device="cuda").bfloat16()
+    k, v = (torch.randn(B, S, H // groups, D, device="cuda").bfloat16() for _ in range(2))
+    out = torch.full_like(q, float("nan"))
+    kernel(q, k, v, out)
+    torch.cuda.synchronize()
+    assert not torch.isnan(out).any()
+    torch.testing.assert_close(out.double(), fa.reference(q, k, v, True), rtol=3e-2, atol=3e-2)

@@ -94,6 +94,27 @@ def _gemm(M, N, K, trans_A=False, trans_B=False, dtype="float16", block_M=128, b
                       dtype=dtype, trans_A=trans_A, trans_B=trans_B)
 
 
+def fragment_a_gemm(M, N, K, block_M=128, block_N=128, block_K=64, threads=256):
+    """C = (2 A) @ B with A scaled in registers (a striped fragment): it is staged through a wgmma shared tile."""
+    import tiledsl.language as T
+
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), C: T.Tensor((M, N), "float16")):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
+            A_f = T.alloc_fragment((block_M, block_K), "float16")
+            B_s = T.alloc_shared((block_K, block_N), "float16")
+            C_f = T.alloc_fragment((block_M, block_N), "float32")
+            T.clear(C_f)
+            for k in T.serial(T.ceildiv(K, block_K)):
+                T.copy(A[by * block_M, k * block_K], A_f)
+                for i, j in T.Parallel(block_M, block_K):
+                    A_f[i, j] = A_f[i, j] * T.float16(2)
+                T.copy(B[k * block_K, bx * block_N], B_s)
+                T.gemm(A_f, B_s, C_f)
+            T.copy(C_f, C[by * block_M, bx * block_N])
+    return kernel
+
+
 FORMS = {
     "plain": lambda: _gemm(256, 256, 256),
     "A_T": lambda: _gemm(256, 256, 256, trans_A=True),
@@ -106,6 +127,7 @@ FORMS = {
     "batched": lambda: bench.batched_gemm(2, 256, 256, 128, block_N=128),
     "swiglu": lambda: bench.swiglu(256, 256, 128),
     "int8_weight": lambda: bench.int8_weight_gemm(256, 256, 128),
+    "fragment_a_staged": lambda: fragment_a_gemm(256, 256, 128),
 }
 
 
@@ -131,6 +153,8 @@ def test_gemm_forms_use_wgmma_on_sm90a(name, sm90_sources, monkeypatch):
     assert "mma_sync_aligned" not in body and "ldmatrix" not in body
     if name == "bf16":
         assert "f32_bf16_bf16" in body
+    if name == "fragment_a_staged":
+        assert "A_f_staged" in body and "wgmma_f16_ss" in body
 
 
 @pytest.mark.nvcc
@@ -215,6 +239,18 @@ def test_wgmma_gemm_matches_torch(name):
     bf = b.float().T if kw.get("trans_B") else b.float()
     assert not torch.isnan(c).any()
     torch.testing.assert_close(c.float(), af @ bf, rtol=2e-2, atol=2e-1)
+
+
+@pytest.mark.gpu
+def test_staged_fragment_operand_matches_torch():
+    M, N, K = 256, 256, 192
+    kernel = tiledsl.compile(fragment_a_gemm(M, N, K), out_idx=[], target="cuda")
+    a, b = _gemm_inputs(M, N, K, False, False, torch.float16)
+    c = torch.full((M, N), float("nan"), device="cuda", dtype=torch.float16)
+    kernel(a, b, c)
+    torch.cuda.synchronize()
+    assert not torch.isnan(c).any()
+    torch.testing.assert_close(c.float(), 2 * a.float() @ b.float(), rtol=2e-2, atol=4e-1)
 
 
 @pytest.mark.gpu

@@ -74,6 +74,29 @@ def batched_gemm(Bt, M, N, K, block_M=128, block_N=256, block_K=64, stages=4, th
     return kernel
 
 
+def grouped_gemm(G, total_M, max_rows, N, K, block_M=128, block_N=256, block_K=64, stages=4, threads=256,
+                 dtype=F16):
+    """C[rows of group g] = A[rows of group g] @ B[g]: group g owns rows offsets[g] .. offsets[g+1] of A and C
+    (sizes known only at run time, at most ``max_rows`` each); grid z walks the groups."""
+    @T.prim_func
+    def kernel(A: T.Tensor((total_M, K), dtype), B: T.Tensor((G, K, N), dtype), offsets: T.Tensor((G + 1,), "int32"),
+               C: T.Tensor((total_M, N), dtype)):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(max_rows, block_M), G, threads=threads) as (bx, by, bz):
+            A_s = T.alloc_shared((block_M, block_K), dtype)
+            B_s = T.alloc_shared((block_K, block_N), dtype)
+            C_f = T.alloc_fragment((block_M, block_N), "float32")
+            if offsets[bz] + by * block_M < offsets[bz + 1]:
+                T.clear(C_f)
+                for k in T.Pipelined(T.ceildiv(K, block_K), num_stages=stages):
+                    T.copy(A[offsets[bz] + by * block_M, k * block_K], A_s)
+                    T.copy(B[bz, k * block_K, bx * block_N], B_s)
+                    T.gemm(A_s, B_s, C_f)
+                for i, j in T.Parallel(block_M, block_N):
+                    if offsets[bz] + by * block_M + i < offsets[bz + 1]:
+                        C[offsets[bz] + by * block_M + i, bx * block_N + j] = C_f[i, j]
+    return kernel
+
+
 def swiglu(M, N, K, block_M=128, block_N=128, block_K=64, stages=4, threads=256, dtype=F16):
     """out = silu(A @ Wg) * (A @ Wu): two GEMMs sharing A's tile, the gate fused in the epilogue."""
     @T.prim_func
@@ -188,6 +211,10 @@ def programs(small=False):
         "layernorm": (layer_norm(4096 if small else 16384, 4096), lambda: _ln_inputs(4096 if small else 16384),
                       _ln_ref, _ln_ref_half, 2e-2, False),
     }
+    sizes = [(256 if small else 1024) * (g % 3 + 1) + 64 * g for g in range(8)]
+    gn = 512 if small else 4096
+    out["grouped"] = (grouped_gemm(8, sum(sizes), max(sizes), gn, gn), lambda: _grouped_inputs(sizes, gn),
+                      _grouped_ref, _grouped_peer(), 2e-2, True)
     if not small:
         out["gemm_8192"] = (gemm(8192, 8192, 8192), lambda: [_randn(8192, 8192) for _ in range(3)],
                             lambda a, b, r: a.float() @ b.float(), lambda a, b, r: a @ b, 2e-2, True)
@@ -211,6 +238,26 @@ def _sdpa(causal):
 def _int8_inputs(M, N, K):
     return [_randn(M, K), torch.randint(-127, 128, (K, N), device="cuda", dtype=torch.int8),
             torch.rand(N, device="cuda") / 64]
+
+
+def _grouped_inputs(sizes, n):
+    offsets = torch.tensor([0] + list(torch.tensor(sizes).cumsum(0)), device="cuda", dtype=torch.int32)
+    return [_randn(sum(sizes), n), _randn(len(sizes), n, n), offsets]
+
+
+def _grouped_ref(a, b, offsets):
+    o = offsets.tolist()
+    return torch.cat([a[o[g]:o[g + 1]].float() @ b[g].float() for g in range(b.shape[0])])
+
+
+def _grouped_peer():
+    """torch: one cuBLAS GEMM per group (the offsets read on the host once, outside the timing)."""
+    cache = {}
+
+    def run(a, b, offsets):
+        o = cache.setdefault(offsets.data_ptr(), offsets.tolist())
+        return torch.cat([a[o[g]:o[g + 1]] @ b[g] for g in range(b.shape[0])])
+    return run
 
 
 def _int8_peer():

@@ -191,7 +191,7 @@ def test_flash_attention_reads_p_from_registers(sm90_sources):
 @pytest.mark.nvcc
 @pytest.mark.parametrize("name", ["gemm", "gemm_residual", "gemm_A_T", "gemm_B_T", "batched", "swiglu",
                                   "int8_weight_m4096", "int8_weight_m16", "layernorm", "flash_attention",
-                                  "flash_attention_causal"])
+                                  "flash_attention_causal", "grouped"])
 def test_benchmark_programs_build_for_sm90a(name, monkeypatch):
     """Every bench_general.py program builds for sm_90a; the GEMMs use wgmma (a regression to mma.sync fails)."""
     func, _, _, _, _, wgmma_expected = _bench_programs()[name]
@@ -255,7 +255,7 @@ def test_staged_fragment_operand_matches_torch():
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("name", ["gemm_residual", "batched", "swiglu", "int8_weight_m4096", "int8_weight_m16",
-                                  "layernorm"])
+                                  "layernorm", "grouped"])
 def test_benchmark_programs_match_torch(name):
     func, make, ref, _, tol, _ = _bench_programs()[name]
     kernel = tiledsl.compile(func, out_idx=[], target="cuda")
@@ -334,3 +334,17 @@ def test_gqa_bf16_attention_with_wgmma_matches_torch():
     torch.cuda.synchronize()
     assert not torch.isnan(out).any()
     torch.testing.assert_close(out.double(), fa.reference(q, k, v, True), rtol=3e-2, atol=3e-2)
+
+
+def test_grouped_gemm_program_on_cpu():
+    """The grouped GEMM of bench_general (run-time group sizes, masked store) computes A_g @ B_g (LLVM target)."""
+    sizes = [40, 72, 8]
+    offsets = torch.tensor([0, 40, 112, 120], dtype=torch.int32)
+    func = bench.grouped_gemm(3, sum(sizes), max(sizes), 32, 48, block_M=32, block_N=32, block_K=16, stages=2,
+                              threads=128)
+    kernel = tiledsl.compile(func, out_idx=[], target="llvm")
+    a, b = torch.randn(sum(sizes), 48).half(), torch.randn(3, 48, 32).half()
+    c = torch.full((sum(sizes), 32), float("nan")).half()
+    kernel(a, b, offsets, c)
+    want = torch.cat([a[s:e].float() @ b[g].float() for g, (s, e) in enumerate([(0, 40), (40, 112), (112, 120)])])
+    torch.testing.assert_close(c.float(), want, rtol=2e-2, atol=5e-2)

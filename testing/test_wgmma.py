@@ -348,3 +348,10 @@ def test_grouped_gemm_program_on_cpu():
     kernel(a, b, offsets, c)
     want = torch.cat([a[s:e].float() @ b[g].float() for g, (s, e) in enumerate([(0, 40), (40, 112), (112, 120)])])
     torch.testing.assert_close(c.float(), want, rtol=2e-2, atol=5e-2)
+
+
+def test_too_much_shared_memory_is_a_tile_program_error():
+    from tiledsl.errors import TileProgramError
+
+    with pytest.raises(TileProgramError, match="shared memory: .*KiB.*num_stages"):
+        tiledsl.compile(_gemm(512, 512, 512, block_N=256, stages=5), out_idx=[], target=SM90A)

@@ -26,11 +26,13 @@ import tvm_ffi
 from tvm import tirx
 from tvm.ir import TensorLoad
 
+from ...errors import TileProgramError
 from ..rewriter import substitute
 from ..tile_lowering_utils import const_ints, flat_index, unravel
 
 _SHARED = ("shared", "shared.dyn")
 TILE_ALIGN = 1024  # bytes: the repeat of the 128-byte swizzle pattern
+SM90_SHARED_BYTES = 232448  # dynamic shared memory a block may use on sm_90
 
 
 def _shape(buf):
@@ -196,6 +198,12 @@ def align_tiles(body, tiles: list):
         for e in const_ints(list(buf.ty.shape), "shared tile"):
             n *= e
         total += n
+    if total + TILE_ALIGN > SM90_SHARED_BYTES:
+        names = ", ".join(f"{b.name} {tuple(int(e) for e in b.ty.shape)}" for b in bufs)
+        raise TileProgramError(
+            f"shared memory: this kernel's shared tiles ({names}) need {(total + TILE_ALIGN) / 1024:.1f} KiB with the "
+            f"1024-byte alignment wgmma needs, more than the {SM90_SHARED_BYTES // 1024} KiB a block may use on "
+            f"sm_90; use smaller tiles or fewer num_stages")
     pool = tirx.decl_buffer((total + TILE_ALIGN,), "uint8", "smem_pool", scope="shared.dyn")
     pad = tirx.Var("smem_pad", "int32")
     base = tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared",

@@ -51,7 +51,7 @@ def test_ragged_tile_is_guarded_and_aligned_tile_vectorized():
 
 @pytest.mark.nvcc
 def test_gemm_uses_tensor_cores_and_a_cp_async_pipeline():
-    src = _source(gemm(256, 256, 256, block_M=128, block_N=128, block_K=32, num_stages=3), out_idx=[-1])
+    src = _source(gemm(256, 256, 256, block_M=128, block_N=128, block_K=32, num_stages=3), "sm_80", out_idx=[-1])
     body = src.split("__global__", 2)[2]
     assert "ldmatrix_sync_aligned_m8n8_x4_shared_b16(" in body and "ldmatrix_sync_aligned_m8n8_x4_trans" in body
     assert body.count("mma_sync_aligned_m16n8k16_row_col_f32_f16_f16_f32(") == 64  # 2 k-steps x 32 tiles (unrolled)

@@ -1,4 +1,5 @@
-"""Build a tile program for a target: tiledsl passes, then TVM's pipeline and code generator."""
+"""Build a tile program for a target: ``passes.pipeline.lower`` decides the lowering, then TVM's pipeline and
+code generator (and nvcc for CUDA) make the binary. Nothing here chooses how a program is lowered."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 import tvm
 from tvm import tirx
 
-from .. import config, pass_config
+from .. import pass_config
 from ..errors import CompileError, ConfigError, TileDSLError
 from ..passes.pipeline import lower
 from ..runtime.target import target_kind
@@ -52,15 +53,6 @@ def _first_line(err: Exception) -> str:
     return text[:300]
 
 
-def _hopper_specialization(func: tirx.PrimFunc, target: tvm.target.Target):
-    """(The whole-kernel Hopper specialization of ``func`` or None, the path taken and its parameters)."""
-    if config.hopper_specialization_disabled():
-        return None, {"path": "generic"}
-    from ..passes.hopper.specialize import specialize
-
-    return specialize(func, target)
-
-
 def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | None = None,
           compile_flags=None) -> BuildResult:
     """Lower ``func`` with tiledsl's passes for ``target`` and build it with TVM."""
@@ -72,25 +64,21 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
     tl_options, tvm_configs = pass_config.split(pass_configs)
     with _pass_context(tvm_configs):
         try:
-            special, kernel_info = _hopper_specialization(func, target) if kind == "cuda" and \
-                pass_config.hopper_allowed(tl_options) else (None, {"path": "generic"})
-            if special is not None:
-                lowered, pipeline = tvm.IRModule({entry: special.with_attr("global_symbol", entry)}), "tirx"
-            else:
-                with target:  # passes may read the arch (tensor-core choices)
-                    lowered, pipeline = lower(mod, kind), "default"
+            lowered = lower(mod, target, allow_hopper_shortcut=pass_config.hopper_allowed(tl_options))
             if kind == "cuda":
                 from .cuda import build_cuda, last_cubin
-                executable, source = build_cuda(lowered, target, compile_flags, tir_pipeline=pipeline)
+                executable, source = build_cuda(lowered.mod, target, compile_flags,
+                                                tir_pipeline=lowered.tir_pipeline)
                 cubin = last_cubin()
             else:
-                executable = tvm.compile(lowered, target=target)
-                source = lowered[entry].script()
+                executable = tvm.compile(lowered.mod, target=target)
+                source = lowered.mod[entry].script()
         except TileDSLError:
             raise
         except Exception as err:
             raise CompileError(f"building {entry} for {kind} failed: {_first_line(err)}") from err
     seconds = time.perf_counter() - start
     logger.debug("built %s for %s in %.3f s", entry, kind, seconds)
+    kernel_info = dict(lowered.kernel_info)
     kernel_info["source_sha256"] = hashlib.sha256(source.encode()).hexdigest()  # identical kernels, one hash
     return BuildResult(executable, entry, source, seconds, cubin, kernel_info)

@@ -1,13 +1,43 @@
-"""The ordered pass list per target, run before TVM's own pipeline (``tvm.compile``) takes over."""
+"""The one place that decides how a tile program is lowered for a target.
+
+``lower(mod, target)`` returns a :class:`Lowered`: the module after tiledsl's passes and the name of the TVM TIR
+pipeline that must finish it (``tvm.compile(..., tir_pipeline=...)``). For ``llvm`` the tile ops become plain
+loops; for ``cuda`` the generic CUDA passes run (per-op ``T.gemm`` instruction selection, cp.async pipelines,
+layouts); on sm_90a a program that the whole-kernel Hopper matchers recognize may instead be replaced by their
+warp-specialized kernel (a shortcut, switched off by ``TILEDSL_DISABLE_HOPPER_GEMM=1`` or TileLang's
+``tl.disable_tma_lower`` / ``tl.disable_warp_specialized`` pass configs). ``codegen/`` only generates code.
+"""
 from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
 
 import tvm
 
+from .. import config
 from .kernel_to_loops_cpu import KernelToLoopsCPU
 from .legalize_bfloat16_cpu import LegalizeBFloat16CPU
 from .legalize_float8_cpu import LegalizeFloat8CPU
 from .lower_tile_ops_cpu import LowerTileOpsCPU
 from .pass_errors import take_pending_error
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """A lowered module, the TVM TIR pipeline (``"default"`` or ``"tirx"``) that builds it, and what the lowering
+    did (``kernel_info``: ``{"path": "generic" | "hopper_gemm" | "hopper_attention", ...}`` with the parameters a
+    shortcut kernel really uses, or the matchers' reasons for refusing it), kept in the artifact's metadata."""
+
+    mod: tvm.IRModule
+    tir_pipeline: str = "default"
+    kernel_info: dict = field(default_factory=lambda: {"path": "generic"})
+
+    @property
+    def path(self) -> str:
+        """Which lowering ran: "generic", or the whole-kernel shortcut "hopper_gemm" / "hopper_attention"."""
+        return self.kernel_info.get("path", "generic")
 
 
 def cpu_passes() -> list:
@@ -25,13 +55,45 @@ def passes_for(target_kind: str) -> list:
     raise ValueError(f"no tiledsl pipeline for target kind {target_kind!r}")
 
 
-def lower(mod: tvm.IRModule, target_kind: str) -> tvm.IRModule:
-    """Run tiledsl's passes for ``target_kind`` over ``mod``."""
+def _hopper_shortcut(mod: tvm.IRModule, target: tvm.target.Target, allow: bool) -> Lowered | dict:
+    """The whole-kernel Hopper replacement of a single-function module, or (when there is none) what the lowering
+    should record about why: ``{"path": "generic", ...}``."""
+    if not allow or config.hopper_specialization_disabled() or len(mod.functions) != 1:
+        return {"path": "generic"}
+    from .hopper.specialize import specialize
+
+    gvar, func = next(iter(mod.functions.items()))
+    special, info = specialize(func, target)
+    if special is None:
+        return info
+    entry = func.attrs["global_symbol"] if func.attrs is not None and "global_symbol" in func.attrs else gvar.name_hint
+    return Lowered(tvm.IRModule({gvar: special.with_attr("global_symbol", str(entry))}), "tirx", info)
+
+
+def _run_passes(mod: tvm.IRModule, target: tvm.target.Target) -> tvm.IRModule:
     take_pending_error()
     try:
-        return tvm.ir.transform.Sequential(passes_for(target_kind))(mod)
+        with target:  # passes read the arch (tensor-core instruction choice)
+            return tvm.ir.transform.Sequential(passes_for(target.kind.name))(mod)
     except Exception:
         pending = take_pending_error()  # TVM wraps a pass's exception; give the user the tiledsl error
         if pending is not None:
             raise pending from None
         raise
+
+
+def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True) -> Lowered:
+    """Lower ``mod`` for ``target`` (a ``tvm.target.Target``, or a kind name "llvm"/"cuda" for a default target).
+
+    ``allow_hopper_shortcut=False`` keeps a program off the whole-kernel Hopper matchers (the general passes run).
+    """
+    if isinstance(target, str):
+        target = tvm.target.Target(target)
+    info = {"path": "generic"}
+    if target.kind.name == "cuda":
+        special = _hopper_shortcut(mod, target, allow_hopper_shortcut)
+        if isinstance(special, Lowered):
+            logger.debug("lowered with the whole-kernel Hopper shortcut (%s)", special.path)
+            return special
+        info = special
+    return Lowered(_run_passes(mod, target), kernel_info=info)

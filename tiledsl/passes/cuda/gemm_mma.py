@@ -32,6 +32,7 @@ class MMAPlan:
 
     layout: MMAAccumulator
     in_dtype: str
+    strategy: str = "mma"
 
 
 def _dims2(region):

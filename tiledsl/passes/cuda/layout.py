@@ -7,7 +7,9 @@ fragment can be written as "for each register this thread holds". Three layouts:
   to thread ``g % nthreads``). The default for fragments and for ``T.Parallel`` loops; with ``vec`` chosen from
   the shape only, every fragment of one shape has the same layout, so ``T.Parallel`` needs no communication.
 * :class:`Replicated` - every thread holds every element (reduction outputs, ``T.alloc_local``).
-* :class:`MMAAccumulator` - the m16n8 accumulator layout of ``mma.sync`` tiled over a grid of warps.
+* :class:`MMAAccumulator` - the m16n8 accumulator layout of ``mma.sync`` tiled over a grid of warps;
+  :class:`WGMMAAccumulator` - the m64nN accumulator of Hopper's ``wgmma`` tiled over a grid of warpgroups (the same
+  register order per 16x8 tile, so the row statistics (:class:`MMARows` / :class:`WGMMARows`) work alike).
 * :class:`MMARows` - row statistics of an mma accumulator, held by every thread that holds the row.
 
 ``replica_guard(tid)`` is true on exactly one thread of those holding an element (None when each element has one
@@ -176,8 +178,64 @@ class MMAAccumulator:
     def replica_guard(self, tid):
         return None
 
+    def rows_layout(self):
+        """The layout of this accumulator's row statistics."""
+        return MMARows((self.shape[0],), self.warps_m, self.warps_n)
+
     def describe(self) -> str:
         return f"mma-accumulator(warps={self.warps_m}x{self.warps_n})"
+
+
+@dataclass(frozen=True)
+class WGMMAAccumulator(MMAAccumulator):
+    """The accumulator of ``wgmma.m64nNk*`` over a (warps_m / 4 x warps_n) grid of warpgroups.
+
+    Warpgroup ``g`` (row ``g // warps_n``, column ``g % warps_n``) owns the (M / groups_m, N / warps_n) sub-tile,
+    made of m64 blocks; in block ``mi`` warp ``w`` of the group holds rows ``mi * 64 + 16 * w + {0..15}`` with the
+    lane pattern of mma.sync's 16x8 tiles, all N / warps_n columns. Register order:
+    ``((mi * (Nw / 8) + ni) * 2 + half) * 2 + pair`` (the order wgmma's f32 accumulator operands take).
+    """
+
+    @property
+    def groups_m(self) -> int:
+        return self.warps_m // 4
+
+    @property
+    def warp_tile(self):
+        return self.shape[0] // self.groups_m, self.shape[1] // self.warps_n
+
+    @property
+    def tiles(self):
+        wm, wn = self.warp_tile
+        return wm // 64, wn // 8
+
+    def inverse(self, tid, local):
+        wm, wn = self.warp_tile
+        _, tn = self.tiles
+        group, warp, lane = tid // 128, (tid % 128) // 32, tid % 32
+        pair, half = local % 2, (local // 2) % 2
+        tile = local // 4
+        mi, ni = tile // tn, tile % tn
+        row = (group // self.warps_n) * wm + mi * 64 + warp * 16 + half * 8 + lane // 4
+        col = (group % self.warps_n) * wn + ni * 8 + (lane % 4) * 2 + pair
+        return [row, col]
+
+    def owner(self, indices):
+        row, col = indices
+        wm, wn = self.warp_tile
+        _, tn = self.tiles
+        group = (row // wm) * self.warps_n + col // wn
+        r, c = row % wm, col % wn
+        warp = (r % 64) // 16
+        lane = (r % 8) * 4 + (c % 8) // 2
+        local = (((r // 64) * tn + c // 8) * 2 + (r % 16) // 8) * 2 + c % 2
+        return group * 128 + warp * 32 + lane, local
+
+    def rows_layout(self):
+        return WGMMARows((self.shape[0],), self.warps_m, self.warps_n)
+
+    def describe(self) -> str:
+        return f"wgmma-accumulator(warpgroups={self.groups_m}x{self.warps_n})"
 
 
 @dataclass(frozen=True)
@@ -214,8 +272,12 @@ class MMARows:
 
     def matches(self, acc) -> bool:
         """True when ``acc`` (an MMAAccumulator) spreads its rows over the threads the way this layout does."""
-        return (isinstance(acc, MMAAccumulator) and acc.warps_m == self.warps_m and acc.warps_n == self.warps_n
-                and acc.shape[0] == self.shape[0])
+        return isinstance(acc, MMAAccumulator) and acc.rows_layout() == self
+
+    def peer_warps(self, warp) -> list:
+        """The warps that hold the same rows as ``warp`` (first one first)."""
+        first = (warp // self.warps_n) * self.warps_n
+        return [first + w for w in range(self.warps_n)]
 
     @staticmethod
     def register_of(acc, slot):
@@ -231,3 +293,28 @@ class MMARows:
 
     def describe(self) -> str:
         return f"mma-rows(warps={self.warps_m}x{self.warps_n})"
+
+
+@dataclass(frozen=True)
+class WGMMARows(MMARows):
+    """Row statistics of a :class:`WGMMAAccumulator` (register ``mi * 2 + half``, as for :class:`MMARows`)."""
+
+    def inverse(self, tid, local):
+        group, warp, lane = tid // 128, (tid % 128) // 32, tid % 32
+        return [(group // self.warps_n) * self.warp_rows * 4 + (local // 2) * 64 + warp * 16 + (local % 2) * 8
+                + lane // 4]
+
+    def peer_warps(self, warp) -> list:
+        group, inner = warp // 4, warp % 4
+        first = (group // self.warps_n) * self.warps_n
+        return [(first + g) * 4 + inner for g in range(self.warps_n)]
+
+    def replica_guard(self, tid):
+        """Lane 0 of each quad, in the first warpgroup of each warpgroup row: one holder per row."""
+        first_lane = tirx.floormod(tid, 4) == 0
+        if self.warps_n == 1:
+            return first_lane
+        return tirx.And(first_lane, tirx.floormod(tirx.floordiv(tid, 128), self.warps_n) == 0)
+
+    def describe(self) -> str:
+        return f"wgmma-rows(warpgroups={self.warps_m // 4}x{self.warps_n})"

@@ -23,7 +23,7 @@ from ...errors import TileProgramError
 from ...ir.ops import is_tile_call
 from ...language.loops import PARALLEL_ATTR
 from ..tile_lowering_utils import const_ints
-from .layout import MMARows, Replicated, Striped, default_vec
+from .layout import Replicated, Striped, default_vec
 
 FRAGMENT = "local.fragment"
 
@@ -107,7 +107,7 @@ def _mma_row_groups(frags, calls, nests, mma_accumulators) -> dict:
     bad, sigs = set(), {}
 
     def sig_of(b, acc):
-        sigs.setdefault(b, set()).add((acc.warps_m, acc.warps_n, acc.shape[0]))
+        sigs.setdefault(b, set()).add(acc.rows_layout())
 
     for c in calls:
         name = c.op.name.split(".", 1)[1]
@@ -156,11 +156,11 @@ def _mma_row_groups(frags, calls, nests, mma_accumulators) -> dict:
         group_sigs = set().union(*[sigs.get(b, set()) for b in members])
         if len(group_sigs) != 1 or any(b in bad for b in members):
             continue
-        warps_m, warps_n, rows = next(iter(group_sigs))
-        if any(buffer_shape(b) != (rows,) for b in members):
+        rows_layout = next(iter(group_sigs))
+        if any(buffer_shape(b) != tuple(rows_layout.shape) for b in members):
             continue
         for b in members:
-            out[b] = MMARows((rows,), warps_m, warps_n)
+            out[b] = rows_layout
     return out
 
 

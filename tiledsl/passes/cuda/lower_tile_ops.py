@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import tvm_ffi
 from tvm import tirx
-from tvm.ir import Call, TensorLoad, TensorRegion
+from tvm.ir import TensorLoad, TensorRegion
 
 from ...errors import TileProgramError
 from ...ir.ops import is_tile_call, tile_op
 from ...language.loops import PARALLEL_ATTR
 from ..rewriter import StmtRewriter, loop_nest, seq, substitute, uses_var
 from ..tile_lowering_utils import bounds_predicate, cast_to, const_ints, is_unit
-from . import gemm_mma
+from . import gemm_strategy
 from .async_copy import lower_async_copy
 from .layout import Replicated, Striped, default_vec
-from .smem_swizzle import physical_offset, swizzle_accesses, swizzle_ok
+from .smem_swizzle import WGMMATile, align_tiles, physical_offset, swizzle_accesses
 from .layout_inference import infer_layouts
 from ..pass_errors import keep_tiledsl_errors
 from .parallel import LoopContext, distribute, driving_layout, guard_globals
@@ -58,7 +58,7 @@ class _Lowerer(StmtRewriter):
             stride *= ext
         self.nthreads = stride
         self.tid = tid
-        self.mma = gemm_mma.plan(func_body, self.nthreads)
+        self.mma = gemm_strategy.plan_gemms(func_body, self.nthreads)  # accumulator -> tensor-core plan
         self.layouts = infer_layouts(func_body, self.nthreads, {c: p.layout for c, p in self.mma.items()})
         self.mma = {c: p for c, p in self.mma.items() if self.layouts.get(c) == p.layout}
         self.locals = {}
@@ -67,7 +67,7 @@ class _Lowerer(StmtRewriter):
                 self.locals[buf] = tirx.decl_buffer(buf.ty.shape, str(buf.ty.dtype), buf.name, scope="local")
             else:
                 self.locals[buf] = tirx.decl_buffer((lay.local_size,), str(buf.ty.dtype), buf.name, scope="local")
-        self.swizzled = {buf for buf in mma_operands(func_body, self.mma) if swizzle_ok(buf)}
+        self.swizzled = gemm_strategy.operand_layouts(func_body, self.mma)  # shared tile -> its layout
         self.ctx = LoopContext(self.analyzer, self.tid, self.nthreads, self.layouts, self.locals)
         self.scratch_allocs = []
         self.in_parallel = 0
@@ -87,7 +87,7 @@ class _Lowerer(StmtRewriter):
     def physical_offset(self, buf, flat):
         """Where flat element ``flat`` of shared ``buf`` lives (after the bank-conflict swizzle, if any)."""
         if buf in self.swizzled:
-            return physical_offset(buf, flat, self.analyzer)
+            return physical_offset(buf, flat, self.analyzer, self.swizzled[buf])
         return flat
 
     def bind_loop(self, var, extent):
@@ -288,66 +288,7 @@ class _Lowerer(StmtRewriter):
             dst.source, cast_to(value, str(dst.source.ty.dtype)), d_idx), "T.fill")
 
     def lower_gemm(self, call):
-        a, b, c = call.args
-        staging = []
-        operands = []
-        for r in (a, b):
-            if r.source.scope() in ("local.fragment", "local"):
-                r, stmt = self._stage_operand(r, c.source in self.mma)
-                staging.append(stmt)
-            operands.append(r)
-        if staging:
-            call = Call(call.op, [operands[0], operands[1], c], attrs=call.attrs, ret_ty="void")
-        if c.source in self.mma:
-            lowered = gemm_mma.lower(self, call, self.mma[c.source])
-        else:
-            lowered = self._gemm_fma(call)
-        return seq(staging + [lowered])
-
-    def _stage_operand(self, region, swizzle):
-        """A gemm operand held in registers, written to a shared tile (each element once) for the gemm to read."""
-        ext = const_ints([r.extent for r in region.region], "T.gemm")
-        tile = [e for e in ext if e != 1][-2:] if len([e for e in ext if e != 1]) >= 2 else ext[-2:]
-        tmp = self.scratch(tuple(tile), str(region.source.ty.dtype), region.source.name + "_staged")
-        if swizzle and swizzle_ok(tmp):
-            self.swizzled.add(tmp)
-        full = tmp[tuple(slice(0, e) for e in tile)]
-        stmt = self._elementwise(region, full, lambda s_idx, t_idx: tirx.BufferStore(
-            tmp, tirx.BufferLoad(region.source, s_idx), t_idx), "T.gemm", replicated_ok=False)
-        return full, stmt
-
-    def _gemm_fma(self, call):
-        a, b, c = call.args
-        trans_a, trans_b = bool(call.attrs["transpose_A"]), bool(call.attrs["transpose_B"])
-        dims_c = [k for k, r in enumerate(c.region) if not is_unit(r.extent)][-2:]
-        a_ext = const_ints([r.extent for r in a.region], "T.gemm")
-        dims_a = [k for k, e in enumerate(a_ext) if e != 1][-2:] or [len(a_ext) - 2, len(a_ext) - 1]
-        dims_b = [k for k, r in enumerate(b.region) if not is_unit(r.extent)][-2:] or [len(b.region) - 2,
-                                                                                        len(b.region) - 1]
-        K = a_ext[dims_a[0] if trans_a else dims_a[1]]
-        acc = str(c.source.ty.dtype)
-        k = tirx.Var("k", "int32")
-        self.bind_loop(k, K)
-
-        def at(region, dims, row, col):
-            out = [r.min for r in region.region]
-            out[dims[0]] = out[dims[0]] + row
-            out[dims[1]] = out[dims[1]] + col
-            return out
-
-        def body(c_idx, _):
-            i, j = c_idx[dims_c[0]] - c.region[dims_c[0]].min, c_idx[dims_c[1]] - c.region[dims_c[1]].min
-            av = tirx.BufferLoad(a.source, at(a, dims_a, k, i) if trans_a else at(a, dims_a, i, k))
-            bv = tirx.BufferLoad(b.source, at(b, dims_b, j, k) if trans_b else at(b, dims_b, k, j))
-            return tirx.BufferStore(c.source, tirx.BufferLoad(c.source, c_idx) + cast_to(av, acc) * cast_to(bv, acc),
-                                    c_idx)
-        stmts = []
-        if bool(call.attrs["clear_accum"]):
-            stmts.append(self._elementwise(c, None, lambda d_idx, _: tirx.BufferStore(
-                c.source, tirx.const(0, acc), d_idx), "T.gemm"))
-        inner = self._elementwise(c, None, body, "T.gemm")
-        stmts.append(tirx.For(k, 0, K, tirx.ForKind.SERIAL, inner))
-        return seq(stmts)
+        return gemm_strategy.lower_gemm(self, call)
 
     def lower_use_swizzle(self, call):
         return tirx.Evaluate(tirx.const(0, "int32"))  # consumed by SwizzleBlocks when it applies
@@ -393,17 +334,6 @@ def _launch_bodies(body) -> list:
     tvm_ffi.structural_walk(body, (tirx.AttrStmt, lambda a: found.append(a.body) if a.attr_key == "thread_extent"
                                    and a.node.thread_tag.startswith("threadIdx") else None))
     return found
-
-
-def mma_operands(body, mma_plans) -> list:
-    """The shared A/B tiles of gemms that run on tensor cores."""
-    out = []
-
-    def on_call(call):
-        if is_tile_call(call, "gemm") and call.args[2].source in mma_plans:
-            out.extend([call.args[0].source, call.args[1].source])
-    tvm_ffi.structural_walk(body, (Call, on_call))
-    return out
 
 
 def _atomic(buf, idx, value, analyzer):
@@ -463,4 +393,20 @@ def LowerTileOpsCUDA(func, mod, ctx):
     low = _Lowerer(func.body)
     body = low.visit(func.body)
     body = swizzle_accesses(body, low.swizzled, low.analyzer)
+    body = _align_wgmma_tiles(body, low)
     return func.with_body(_replace_fragments(body, low))
+
+
+def _align_wgmma_tiles(body, low):
+    """wgmma operand tiles -> views into a 1024-byte aligned pool, declared at the top of the kernel."""
+    tiles = [buf for buf, lay in low.swizzled.items() if isinstance(lay, WGMMATile)]
+    if not tiles:
+        return body
+    prologue, body, epilogue = align_tiles(body, tiles)
+    innermost = low.thread_vars[-1]
+
+    def on_attr(stmt):
+        if stmt.attr_key == "thread_extent" and stmt.node.var.same_as(innermost):
+            return tirx.AttrStmt(stmt.node, stmt.attr_key, stmt.value, seq(prologue + [stmt.body] + epilogue))
+        return stmt
+    return tvm_ffi.structural_map(body, [(tirx.AttrStmt, on_attr)], order="post")

@@ -3,10 +3,13 @@
 Expects: tile-level IR (tile ops not yet lowered). For a loop annotated ``tiledsl.num_stages`` >= 2, the producers
 are the top-level ``T.copy``s from global tensors into shared tiles that no earlier statement of the body touches
 (so issuing them early changes nothing: flash attention's V copy after the softmax qualifies); when the other
-statements (the consumers) only read those tiles, each such tile gets a leading stage dimension of S, the producers are issued S - 1
-iterations ahead as cp.async (marked ``async_copy`` for LowerTileOpsCUDA); each iteration first waits for its own
-stage (``cp.async.wait_group S-2`` + one barrier, which also frees the stage read by the previous iteration), then
-issues the copies S-1 iterations ahead, then computes.
+statements (the consumers) only read those tiles, each such tile gets a leading stage dimension of S, the
+producers are issued S - 1 iterations ahead as cp.async (marked ``async_copy`` for LowerTileOpsCUDA); each
+iteration first waits for its own stage (``cp.async.wait_group S-2`` + one barrier, which also frees the stage read
+by the previous iteration), then issues the copies S-1 iterations ahead, then computes.
+On sm_90a, when every consumer is a gemm that runs on wgmma,
+the copies run S-2 iterations ahead instead and each gemm leaves its wgmma group in flight (waited for in the next
+iteration, and after the loop), so the tensor cores keep working through the next iteration's wait and barrier.
 Guarantees: the same results as the plain loop. Loops that do not have this shape stay plain serial loops (TVM's
 InjectSoftwarePipeline cannot multi-buffer plain tirx IR, so nothing else would pipeline them). Runs before
 LowerTileOpsCUDA.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import tvm_ffi
 from tvm import tirx
 from tvm.ir import Call, TensorLoad, TensorRegion
+from tvm.script import tirx as T
 
 from ...ir.ops import is_tile_call, make_tile_call
 from ...language.loops import NUM_STAGES_ATTR
@@ -127,17 +131,24 @@ class _Pipeliner(StmtRewriter):
             stage = tirx.floormod(iteration, stages)
             return [_restage(_async(substitute(p, {k: loop.min + iteration})), remap, stage) for p in producers]
 
+        # consumers that are only wgmma gemms keep one gemm in flight across iterations: the copies then run
+        # stages - 2 iterations ahead, so the stage being refilled is never the one the in-flight gemm reads
+        overlap = stages >= 3 and _only_wgmma_gemms(self.body, consumers)
+        ahead_by = stages - 2 if overlap else stages - 1
+        if overlap:
+            consumers = [_with_wgmma_wait(c) for c in consumers]
         prologue = []
-        for s_ in range(stages - 1):
+        for s_ in range(ahead_by):
             first = tirx.const(s_, "int32")
             prologue += [tirx.IfThenElse(first < n, seq(issue(first)), None), commit()]
-        ahead = i + (stages - 1)
-        # wait for this iteration's stage; the barrier also means every thread is done with iteration i - 1,
-        # whose stage the next issue refills (one barrier per iteration)
-        inner = [wait(stages - 2), barrier(), tirx.IfThenElse(ahead < n, seq(issue(ahead)), None), commit()]
+        ahead = i + ahead_by
+        # wait for this iteration's stage; the barrier also means every thread is done with iteration i - 1
+        # (with overlap: every warpgroup's gemm of iteration i - 2), whose stage the next issue refills
+        inner = [wait(ahead_by - 1), barrier(), tirx.IfThenElse(ahead < n, seq(issue(ahead)), None), commit()]
         inner += [_restage(substitute(c, {k: loop.min + i}), remap, tirx.floormod(i, stages)) for c in consumers]
         main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, annotations)
-        return seq(prologue + [main, wait(0), barrier()])  # later shared use may alias the stages
+        drain = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))] if overlap else []
+        return seq(prologue + [main] + drain + [wait(0), barrier()])  # later shared use may alias the stages
 
     def _used_outside(self, buf, loop) -> bool:
         total = _count_uses(self.body, buf)
@@ -152,6 +163,35 @@ class _Pipeliner(StmtRewriter):
             new = self.remap.get(stmt.buffer)
             return tirx.AllocBuffer(new) if new is not None else stmt
         return tvm_ffi.structural_map(body, [(tirx.AllocBuffer, on_alloc)], order="pre")
+
+
+def _only_wgmma_gemms(func_body, consumers) -> bool:
+    """True when every consumer is a T.gemm that will run on wgmma and no other consumer touches its
+    accumulator (so the gemm may still be running when the next iteration starts)."""
+    from . import gemm_wgmma
+    from .lower_tile_ops import thread_launches
+
+    if not consumers or not all(isinstance(c, tirx.Evaluate) and is_tile_call(c.value, "gemm") for c in consumers):
+        return False
+    nthreads = 1
+    for _, ext in thread_launches(func_body):
+        nthreads *= ext
+    planned = gemm_wgmma.plan(func_body, nthreads)
+    return all(c.value.args[2].source in planned for c in consumers)
+
+
+def _with_wgmma_wait(stmt):
+    """The gemm marked to leave one wgmma group in flight (``wgmma.wait_group 1`` instead of 0)."""
+    call = stmt.value
+    attrs = {str(key): value for key, value in call.attrs.items()} if call.attrs is not None else {}
+    attrs[gemm_wgmma_wait_attr()] = 1
+    return tirx.Evaluate(Call(call.op, list(call.args), attrs=attrs, ret_ty="void"))
+
+
+def gemm_wgmma_wait_attr() -> str:
+    """The gemm attribute PipelineCUDA sets for a gemm that may stay in flight (read by gemm_wgmma.lower)."""
+    from .gemm_wgmma import IN_FLIGHT_ATTR
+    return IN_FLIGHT_ATTR
 
 
 def _count_uses(node, buf) -> int:

@@ -161,12 +161,12 @@ def _reduce_mma_rows(low, src, dst, kind, clear, acc, rows, dtype):
         row_of = [low.analyzer.simplify(rows.inverse(low.tid, tirx.const(r, "int32"))[0]) for r in range(n)]
         writes = [tirx.BufferStore(scratch, tirx.BufferLoad(part, [r]), [warp, row_of[r]]) for r in range(n)]
         stmts.append(tirx.IfThenElse(lane % 4 == 0, tirx.SeqStmt(writes) if n > 1 else writes[0], None))
-        first = (warp // rows.warps_n) * rows.warps_n
+        peers = rows.peer_warps(warp)
         for r in range(n):
-            stmts.append(tirx.BufferStore(part, tirx.BufferLoad(scratch, [first, row_of[r]]), [r]))
-            for w in range(1, rows.warps_n):
+            stmts.append(tirx.BufferStore(part, tirx.BufferLoad(scratch, [peers[0], row_of[r]]), [r]))
+            for peer in peers[1:]:
                 stmts.append(tirx.BufferStore(part, reduce_combine(cross, tirx.BufferLoad(part, [r]),
-                                                                   tirx.BufferLoad(scratch, [first + w, row_of[r]])),
+                                                                   tirx.BufferLoad(scratch, [peer, row_of[r]])),
                                               [r]))
         stmts.append(tirx.Evaluate(tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared")))
     for r in range(n):

@@ -1,0 +1,357 @@
+"""T.gemm lowered per op on sm_90a with wgmma (the general path, whole-kernel matchers off).
+
+CPU: the layouts are consistent; every GEMM form and every ``benchmarks/bench_general.py`` program builds for
+sm_90a with nvcc and uses wgmma where the program allows it (sm_80 keeps mma.sync). GPU (sm_90): each form computes
+what torch computes (float32 reference, output poisoned with NaN first).
+"""
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+from tvm import tirx
+from tvm.sym import Analyzer
+
+import tiledsl
+from tiledsl.passes.cuda.layout import WGMMAAccumulator, WGMMARows
+from tiledsl.passes.cuda.smem_swizzle import wgmma_tile
+
+ROOT = Path(__file__).resolve().parent.parent
+SM90A = {"kind": "cuda", "arch": "sm_90a"}
+
+
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+bench = _load("benchmarks/bench_general.py", "bench_general_for_tests")
+
+
+@pytest.fixture(autouse=True)
+def _general_passes_only(monkeypatch):
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+
+
+# ---------------------------------------------------------------- layouts (pure Python)
+@pytest.mark.parametrize("shape,groups_m,groups_n", [((128, 128), 1, 1), ((128, 256), 2, 1), ((64, 128), 1, 2),
+                                                     ((256, 64), 2, 2)])
+def test_wgmma_accumulator_layout_is_a_bijection(shape, groups_m, groups_n):
+    lay = WGMMAAccumulator(shape, 4 * groups_m, groups_n)
+    seen = set()
+    for tid in range(lay.nthreads):
+        for local in range(lay.local_size):
+            row, col = lay.inverse(tid, local)
+            assert lay.owner([row, col]) == (tid, local)
+            seen.add((row, col))
+    assert len(seen) == shape[0] * shape[1]
+
+
+def test_wgmma_register_order_matches_the_instruction():
+    """Thread t of a warpgroup: acc[4j + {0,1}] is row 16w + l/4, cols 8j + 2(l%4) + {0,1}; acc[4j+{2,3}] row + 8."""
+    lay = WGMMAAccumulator((64, 64), 4, 1)
+    for t in (0, 37, 101, 127):
+        w, lane = t // 32, t % 32
+        for j in range(8):
+            assert lay.inverse(t, 4 * j + 1) == [16 * w + lane // 4, 8 * j + 2 * (lane % 4) + 1]
+            assert lay.inverse(t, 4 * j + 2) == [16 * w + lane // 4 + 8, 8 * j + 2 * (lane % 4)]
+
+
+def test_wgmma_rows_follow_their_accumulator():
+    acc = WGMMAAccumulator((128, 64), 4, 2)  # 1 x 2 warpgroups: two groups share each row
+    rows = acc.rows_layout()
+    assert isinstance(rows, WGMMARows) and rows.matches(acc)
+    for tid in range(0, acc.nthreads, 5):
+        for slot in range(acc.local_size):
+            reg = WGMMARows.register_of(acc, slot)
+            assert rows.inverse(tid, reg)[0] == acc.inverse(tid, slot)[0]
+    assert rows.peer_warps(5) == [1, 5]
+
+
+@pytest.mark.parametrize("shape,dtype,swizzle", [((2, 8, 128), "float16", 128), ((16, 32), "float16", 64),
+                                                 ((8, 256), "float8_e4m3fn", 128)])
+def test_wgmma_tile_layout_permutes_whole_chunks(shape, dtype, swizzle):
+    buf = tirx.decl_buffer(shape, dtype, "t", scope="shared.dyn")
+    tile = wgmma_tile(buf)
+    assert tile is not None and tile.swizzle_bytes == swizzle
+    ana, n = Analyzer(), 1
+    for e in shape:
+        n *= e
+    pos = [int(ana.simplify(tile.offset(buf, tirx.const(f, "int32")))) for f in range(n)]
+    assert sorted(pos) == list(range(n))
+    for f in range(0, n, tile.chunk):  # a 16-byte chunk stays whole and in order
+        assert pos[f:f + tile.chunk] == list(range(pos[f], pos[f] + tile.chunk))
+    if len(shape) == 3:  # stages stay in place, 1024-byte tiles
+        assert all(p // (shape[1] * shape[2]) == f // (shape[1] * shape[2]) for f, p in enumerate(pos))
+
+
+# ---------------------------------------------------------------- builds for sm_90a (nvcc)
+def _gemm(M, N, K, trans_A=False, trans_B=False, dtype="float16", block_M=128, block_N=128, block_K=64,
+          threads=256, stages=4):
+    return bench.gemm(M, N, K, block_M=block_M, block_N=block_N, block_K=block_K, stages=stages, threads=threads,
+                      dtype=dtype, trans_A=trans_A, trans_B=trans_B)
+
+
+def fragment_a_gemm(M, N, K, block_M=128, block_N=128, block_K=64, threads=256):
+    """C = (2 A) @ B with A scaled in registers (a striped fragment): it is staged through a wgmma shared tile."""
+    import tiledsl.language as T
+
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), C: T.Tensor((M, N), "float16")):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
+            A_f = T.alloc_fragment((block_M, block_K), "float16")
+            B_s = T.alloc_shared((block_K, block_N), "float16")
+            C_f = T.alloc_fragment((block_M, block_N), "float32")
+            T.clear(C_f)
+            for k in T.serial(T.ceildiv(K, block_K)):
+                T.copy(A[by * block_M, k * block_K], A_f)
+                for i, j in T.Parallel(block_M, block_K):
+                    A_f[i, j] = A_f[i, j] * T.float16(2)
+                T.copy(B[k * block_K, bx * block_N], B_s)
+                T.gemm(A_f, B_s, C_f)
+            T.copy(C_f, C[by * block_M, bx * block_N])
+    return kernel
+
+
+FORMS = {
+    "plain": lambda: _gemm(256, 256, 256),
+    "A_T": lambda: _gemm(256, 256, 256, trans_A=True),
+    "B_T": lambda: _gemm(256, 256, 256, trans_B=True),
+    "A_T_B_T": lambda: _gemm(256, 256, 256, trans_A=True, trans_B=True),
+    "bf16": lambda: _gemm(256, 256, 256, dtype="bfloat16"),
+    "one_warpgroup_two_m_blocks": lambda: _gemm(256, 256, 256, threads=128),
+    "block_K_32": lambda: _gemm(256, 256, 256, block_K=32),
+    "warpgroups_split_n": lambda: _gemm(128, 256, 128, block_M=64, block_N=128),
+    "batched": lambda: bench.batched_gemm(2, 256, 256, 128, block_N=128),
+    "swiglu": lambda: bench.swiglu(256, 256, 128),
+    "int8_weight": lambda: bench.int8_weight_gemm(256, 256, 128),
+    "fragment_a_staged": lambda: fragment_a_gemm(256, 256, 128),
+}
+
+
+@pytest.fixture(scope="module")
+def sm90_sources():
+    cache = {}
+
+    def get(name, func=None):
+        if name not in cache:
+            func = func if func is not None else FORMS[name]()
+            cache[name] = tiledsl.compile(func, out_idx=[], target=SM90A).get_kernel_source()
+        return cache[name]
+    return get
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_gemm_forms_use_wgmma_on_sm90a(name, sm90_sources, monkeypatch):
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    body = sm90_sources(name).split("__global__", 1)[1]
+    assert "wgmma_" in body and "mma_async" in body
+    assert "wgmma_commit_group" in body and "wgmma_wait_group" in body and "fence_proxy_proxy_async" in body
+    assert "mma_sync_aligned" not in body and "ldmatrix" not in body
+    if name == "bf16":
+        assert "f32_bf16_bf16" in body
+    if name == "fragment_a_staged":
+        assert "A_f_staged" in body and "wgmma_f16_ss" in body
+
+
+@pytest.mark.nvcc
+def test_pipelined_gemm_keeps_one_wgmma_group_in_flight(sm90_sources):
+    body = sm90_sources("plain").split("__global__", 1)[1]
+    loop, after = body.split("for (int k_p", 1)[1].split("wgmma_wait_group_wait_group_sync_aligned_0();", 1)
+    assert "wgmma_wait_group_wait_group_sync_aligned_1();" in loop  # the previous iteration's group is done
+    assert "cp_async_wait_group_async_wait_group_1();" in loop  # 4 stages: copies 2 ahead, 1 stage in use
+    assert "C_ptr" not in loop and "C_ptr" in after  # the epilogue runs after the drain
+
+
+@pytest.mark.nvcc
+def test_sm80_keeps_mma_sync():
+    src = tiledsl.compile(FORMS["plain"](), out_idx=[], target={"kind": "cuda", "arch": "sm_80"}).get_kernel_source()
+    body = src.split("__global__", 1)[1]
+    assert "mma_sync_aligned_m16n8k16" in body and "wgmma" not in body
+
+
+@pytest.mark.nvcc
+def test_fp8_gemm_uses_wgmma(sm90_sources):
+    fp8 = _load("examples/gemm_fp8.py", "gemm_fp8_for_wgmma_test")
+    prim = fp8.fp8_linear.get_tir(256, 256, 256)
+    assert "f32_e4m3_e4m3" in sm90_sources("fp8", prim)
+
+
+@pytest.mark.nvcc
+def test_flash_attention_reads_p_from_registers(sm90_sources):
+    body = sm90_sources("flash_attention", bench.flash_attention(1, 2, 256, 64, True)).split("__global__", 1)[1]
+    assert "wgmma_f16_ss" in body  # Q K^T from shared tiles
+    assert "wgmma_f16_rs" in body  # P V with P from registers
+    assert "_staged" not in body
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("name", ["gemm", "gemm_residual", "gemm_A_T", "gemm_B_T", "batched", "swiglu",
+                                  "int8_weight_m4096", "int8_weight_m16", "layernorm", "flash_attention",
+                                  "flash_attention_causal", "grouped"])
+def test_benchmark_programs_build_for_sm90a(name, monkeypatch):
+    """Every bench_general.py program builds for sm_90a; the GEMMs use wgmma (a regression to mma.sync fails)."""
+    func, _, _, _, _, wgmma_expected = _bench_programs()[name]
+    src = tiledsl.compile(func, out_idx=[], target=SM90A).get_kernel_source()
+    assert bench.gemm_instruction(src) == ("wgmma" if wgmma_expected else "none")
+
+
+def _bench_programs():
+    return bench.programs(small=True)
+
+
+# ---------------------------------------------------------------- GPU correctness
+def _gemm_inputs(M, N, K, trans_A, trans_B, dtype):
+    a = torch.randn((K, M) if trans_A else (M, K), device="cuda").to(dtype)
+    b = torch.randn((N, K) if trans_B else (K, N), device="cuda").to(dtype)
+    return a, b
+
+
+GPU_FORMS = {  # name: (M, N, K, kwargs)
+    "plain": (256, 384, 320, {}),
+    "A_T": (256, 256, 192, {"trans_A": True}),
+    "B_T": (256, 256, 192, {"trans_B": True}),
+    "A_T_B_T": (256, 256, 128, {"trans_A": True, "trans_B": True}),
+    "bf16": (256, 256, 256, {"dtype": "bfloat16"}),
+    "one_warpgroup_two_m_blocks": (256, 256, 256, {"threads": 128}),
+    "block_K_32": (256, 256, 256, {"block_K": 32}),
+    "warpgroups_split_n": (128, 256, 128, {"block_M": 64, "block_N": 128}),
+    "ragged": (200, 136, 100, {}),
+}
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(GPU_FORMS))
+def test_wgmma_gemm_matches_torch(name):
+    M, N, K, kw = GPU_FORMS[name]
+    dtype = kw.get("dtype", "float16")
+    kernel = tiledsl.compile(_gemm(M, N, K, **kw), out_idx=[], target="cuda")
+    assert bench.gemm_instruction(kernel.get_kernel_source()) == "wgmma"
+    a, b = _gemm_inputs(M, N, K, kw.get("trans_A", False), kw.get("trans_B", False), getattr(torch, dtype))
+    r = torch.zeros(M, N, device="cuda", dtype=getattr(torch, dtype))
+    c = torch.full((M, N), float("nan"), device="cuda", dtype=getattr(torch, dtype))
+    kernel(a, b, r, c)
+    torch.cuda.synchronize()
+    af = a.float().T if kw.get("trans_A") else a.float()
+    bf = b.float().T if kw.get("trans_B") else b.float()
+    assert not torch.isnan(c).any()
+    torch.testing.assert_close(c.float(), af @ bf, rtol=2e-2, atol=2e-1)
+
+
+@pytest.mark.gpu
+def test_staged_fragment_operand_matches_torch():
+    M, N, K = 256, 256, 192
+    kernel = tiledsl.compile(fragment_a_gemm(M, N, K), out_idx=[], target="cuda")
+    a, b = _gemm_inputs(M, N, K, False, False, torch.float16)
+    c = torch.full((M, N), float("nan"), device="cuda", dtype=torch.float16)
+    kernel(a, b, c)
+    torch.cuda.synchronize()
+    assert not torch.isnan(c).any()
+    torch.testing.assert_close(c.float(), 2 * a.float() @ b.float(), rtol=2e-2, atol=4e-1)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["gemm_residual", "batched", "swiglu", "int8_weight_m4096", "int8_weight_m16",
+                                  "layernorm", "grouped"])
+def test_benchmark_programs_match_torch(name):
+    func, make, ref, _, tol, _ = _bench_programs()[name]
+    kernel = tiledsl.compile(func, out_idx=[], target="cuda")
+    inputs = make()
+    want = ref(*inputs).float()
+    out = torch.full(want.shape, float("nan"), dtype=torch.float16, device="cuda")
+    kernel(*inputs, out)
+    torch.cuda.synchronize()
+    assert not torch.isnan(out).any()
+    assert ((out.float() - want).norm() / want.norm()).item() < tol
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("causal", [False, True])
+def test_flash_attention_with_wgmma_matches_torch(causal):
+    B, H, S, D = 1, 2, 384, 64
+    kernel = tiledsl.compile(bench.flash_attention(B, H, S, D, causal), out_idx=[], target="cuda")
+    assert "wgmma_f16_rs" in kernel.get_kernel_source()
+    q, k, v = (torch.randn(B, S, H, D, device="cuda").half() for _ in range(3))
+    out = torch.full_like(q, float("nan"))
+    kernel(q, k, v, out)
+    torch.cuda.synchronize()
+    want = torch.nn.functional.scaled_dot_product_attention(
+        *(x.float().transpose(1, 2) for x in (q, k, v)), is_causal=causal).transpose(1, 2)
+    assert not torch.isnan(out).any()
+    torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)
+
+
+# ---------------------------------------------------------------- the one lowering entry
+def test_lower_decides_the_path_for_the_target(monkeypatch):
+    """passes.pipeline.lower: the whole-kernel shortcut only on sm_90a and only when allowed; else the passes."""
+    import tvm
+    from tiledsl.passes.pipeline import lower
+
+    example = _load("examples/gemm.py", "gemm_example_for_lower_test")
+    prim = example.matmul.get_tir(512, 512, 512, block_M=128, block_N=128, block_K=64, threads=256, num_stages=3)
+    mod = tvm.IRModule({"main": prim})
+    monkeypatch.delenv("TILEDSL_DISABLE_HOPPER_GEMM")
+    assert lower(mod, tvm.target.Target(SM90A)).path == "hopper_gemm"
+    general = lower(mod, tvm.target.Target(SM90A), allow_hopper_shortcut=False)
+    assert general.path == "generic" and general.tir_pipeline == "default"
+    assert lower(mod, tvm.target.Target({"kind": "cuda", "arch": "sm_80"})).path == "generic"
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    assert lower(mod, tvm.target.Target(SM90A)).path == "generic"
+    assert lower(mod, "llvm").tir_pipeline == "default"
+
+
+@pytest.mark.gpu
+def test_fp8_gemm_with_wgmma_matches_torch():
+    fp8 = _load("examples/gemm_fp8.py", "gemm_fp8_for_wgmma_gpu_test")
+    M, N, K = 256, 512, 384
+    kernel = tiledsl.compile(fp8.fp8_linear.get_tir(M, N, K), out_idx=[], target="cuda")
+    assert "f32_e4m3_e4m3" in kernel.get_kernel_source()
+    a = torch.randn(M, K, device="cuda").to(torch.float8_e4m3fn)
+    b = (torch.randn(N, K, device="cuda") / 4).to(torch.float8_e4m3fn)
+    bias = torch.randn(N, device="cuda")
+    c = torch.full((M, N), float("nan"), device="cuda", dtype=torch.bfloat16)
+    kernel(a, b, 0.5, bias, c)
+    torch.cuda.synchronize()
+    assert not torch.isnan(c).any()
+    torch.testing.assert_close(c.double(), fp8.reference(a, b, 0.5, bias), rtol=2e-2, atol=5e-2)
+
+
+@pytest.mark.gpu
+def test_gqa_bf16_attention_with_wgmma_matches_torch():
+    """bf16, 4 query heads per K/V head, causal, 64x64 tiles on one warpgroup: P (bf16) from registers."""
+    fa = _load("examples/flash_attention.py", "flash_attention_for_wgmma_gpu_test")
+    B, H, S, D, groups = 1, 8, 320, 64, 4
+    kernel = tiledsl.compile(fa.flash_attention.get_tir(B, H, S, D, True, groups=groups, dtype="bfloat16"),
+                             out_idx=[], target="cuda")
+    assert "wgmma_bf16_rs" in kernel.get_kernel_source()
+    q = torch.randn(B, S, H, D, device="cuda").bfloat16()
+    k, v = (torch.randn(B, S, H // groups, D, device="cuda").bfloat16() for _ in range(2))
+    out = torch.full_like(q, float("nan"))
+    kernel(q, k, v, out)
+    torch.cuda.synchronize()
+    assert not torch.isnan(out).any()
+    torch.testing.assert_close(out.double(), fa.reference(q, k, v, True), rtol=3e-2, atol=3e-2)
+
+
+def test_grouped_gemm_program_on_cpu():
+    """The grouped GEMM of bench_general (run-time group sizes, masked store) computes A_g @ B_g (LLVM target)."""
+    sizes = [40, 72, 8]
+    offsets = torch.tensor([0, 40, 112, 120], dtype=torch.int32)
+    func = bench.grouped_gemm(3, sum(sizes), max(sizes), 32, 48, block_M=32, block_N=32, block_K=16, stages=2,
+                              threads=128)
+    kernel = tiledsl.compile(func, out_idx=[], target="llvm")
+    a, b = torch.randn(sum(sizes), 48).half(), torch.randn(3, 48, 32).half()
+    c = torch.full((sum(sizes), 32), float("nan")).half()
+    kernel(a, b, offsets, c)
+    want = torch.cat([a[s:e].float() @ b[g].float() for g, (s, e) in enumerate([(0, 40), (40, 112), (112, 120)])])
+    torch.testing.assert_close(c.float(), want, rtol=2e-2, atol=5e-2)
+
+
+def test_too_much_shared_memory_is_a_tile_program_error():
+    from tiledsl.errors import TileProgramError
+
+    with pytest.raises(TileProgramError, match="shared memory: .*KiB.*num_stages"):
+        tiledsl.compile(_gemm(512, 512, 512, block_N=256, stages=5), out_idx=[], target=SM90A)

@@ -1,0 +1,266 @@
+"""T.gemm on Hopper tensor cores: ``wgmma.mma_async`` (sm_90a), A and B from swizzled shared tiles, or A from
+registers when it is a fragment laid out like a wgmma accumulator (attention's P).
+
+``plan(body, nthreads)`` picks, for each gemm whose operands allow it, a grid of warpgroups and gives the
+accumulator the :class:`WGMMAAccumulator` layout: A (shared or a 16-bit fragment) and B (shared) of one type
+(fp16, bf16: either majorness; fp8 e4m3/e5m2: A as [M, K], B as [N, K]), a float32 accumulator fragment of shape
+(M, N), shared tiles whose rows are 64 bytes (K-major only) or whole multiples of 128 bytes with 8k rows, K a
+multiple of the instruction's k (16, 8-bit: 32), M a multiple of 64 per warpgroup row and at most 256 columns per
+warpgroup. ``operand_layouts`` gives each shared operand the :class:`WGMMATile` layout its descriptor describes.
+
+``lower`` emits, per gemm: ``fence.proxy.async`` (shared writes by threads become visible to the tensor cores),
+``wgmma.fence``, one ``wgmma.mma_async`` per 64-row block and k-step (descriptor = tile address + a constant
+byte offset, see :meth:`WGMMATile.byte_offset`), ``commit_group`` and ``wait_group 0``: the gemm has finished when
+the statement ends, so the accumulator and the shared tiles can be used at once by the code that follows. A gemm
+that PipelineCUDA marked ``wgmma_in_flight`` (a pipelined loop of gemms only) waits with ``wait_group 1``
+instead: the previous iteration's group is done, this one may run on; the loop drains with ``wait_group 0``.
+Descriptors take their address through ``access_ptr("r")`` so TVM's ThreadSync sees the shared reads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tvm
+import tvm_ffi
+from tvm import tirx
+from tvm.ir import Call
+from tvm.script import tirx as T
+
+from ...ir.ops import is_tile_call
+from ..rewriter import seq
+from ..tile_lowering_utils import const_ints, flat_index, is_unit
+from .layout import WGMMAAccumulator
+from .smem_swizzle import wgmma_tile
+
+_SHARED = ("shared", "shared.dyn")
+_TYPES = {"float16": "f16", "bfloat16": "bf16", "float8_e4m3fn": "e4m3", "float8_e5m2": "e5m2"}
+_MAX_N = 256
+IN_FLIGHT_ATTR = "wgmma_in_flight"  # set by PipelineCUDA: this gemm may finish during the next loop iteration
+
+
+@dataclass(frozen=True)
+class WGMMAPlan:
+    """How one accumulator's gemms run: the warpgroup grid (its layout) and the operand type."""
+
+    layout: WGMMAAccumulator
+    in_dtype: str
+    strategy: str = "wgmma"
+
+    @property
+    def groups(self):
+        """(warpgroup rows, warpgroup columns)."""
+        return self.layout.groups_m, self.layout.warps_n
+
+
+def sm90a() -> bool:
+    """True when the current target is a CUDA sm_90a target (wgmma needs the ``a`` variant)."""
+    target = tvm.target.Target.current(allow_none=True)
+    return (target is not None and target.kind.name == "cuda" and "arch" in target.attrs
+            and str(target.attrs["arch"]) == "sm_90a")
+
+
+def _dims2(region):
+    dims = [k for k, r in enumerate(region.region) if not is_unit(r.extent)]
+    if len(dims) < 2:
+        dims = list(range(len(region.region)))[-2:]
+    return dims[-2:]
+
+
+def _whole_tile(region) -> bool:
+    """The region is one whole 2-d tile of its buffer (the last two dims in full, unit extents elsewhere)."""
+    shape = const_ints(list(region.source.ty.shape), "T.gemm")
+    ext = const_ints([r.extent for r in region.region], "T.gemm")
+    if len(shape) < 2 or ext[-2:] != shape[-2:] or any(e != 1 for e in ext[:-2]):
+        return False
+    return all(isinstance(r.min, tirx.IntImm) and int(r.min) == 0 for r in region.region[-2:])
+
+
+def _k_step(dtype: str) -> int:
+    return 16 if dtype in ("float16", "bfloat16") else 32
+
+
+def _group_grid(M, N, ngroups, b_mn_major):
+    """(groups_m, groups_n): warpgroups along M first (row statistics then need no cross-warp step)."""
+    for gn in range(1, ngroups + 1):
+        if ngroups % gn:
+            continue
+        gm = ngroups // gn
+        nw = N // gn if N % gn == 0 else 0
+        if M % (64 * gm) or not nw or nw % 8 or nw > _MAX_N:
+            continue
+        if b_mn_major and gn > 1 and nw % 64:
+            continue
+        return gm, gn
+    return None
+
+
+def _operand_ok(region, mn_major: bool) -> bool:
+    buf = region.source
+    if buf.scope() == "local.fragment":
+        return False
+    tile = wgmma_tile(buf)
+    if tile is None or not _whole_tile(region):
+        return False
+    return not mn_major or (tile.swizzle_bytes == 128 and tile.elem_bytes == 2)
+
+
+def _plan_one(call, nthreads):
+    a, b, c = call.args
+    dtype = str(a.source.ty.dtype)
+    if (dtype not in _TYPES or str(b.source.ty.dtype) != dtype or str(c.source.ty.dtype) != "float32"
+            or c.source.scope() != "local.fragment" or b.source.scope() not in _SHARED):
+        return None
+    trans_a, trans_b = bool(call.attrs["transpose_A"]), bool(call.attrs["transpose_B"])
+    eight_bit = dtype not in ("float16", "bfloat16")
+    if eight_bit and (trans_a or not trans_b or a.source.scope() == "local.fragment"):
+        return None  # 8-bit wgmma reads both operands K-major from shared memory
+    if a.source.scope() == "local.fragment":
+        tile = wgmma_tile(tirx.decl_buffer(a.source.ty.shape, dtype, "probe", scope="shared.dyn"))
+        if trans_a or tile is None or not _whole_tile(a):
+            return None  # (a fragment that cannot be read as registers is staged through such a tile)
+    elif a.source.scope() not in _SHARED or not _operand_ok(a, mn_major=trans_a):
+        return None
+    if not _operand_ok(b, mn_major=not trans_b):
+        return None
+    a_rows, a_cols = [const_ints([a.region[d].extent], "T.gemm")[0] for d in _dims2(a)]
+    M, K = (a_cols, a_rows) if trans_a else (a_rows, a_cols)
+    b_rows, b_cols = [const_ints([b.region[d].extent], "T.gemm")[0] for d in _dims2(b)]
+    N, KB = (b_rows, b_cols) if trans_b else (b_cols, b_rows)
+    shape = tuple(const_ints(list(c.source.ty.shape), "T.gemm"))
+    if KB != K or shape != (M, N) or K % _k_step(dtype):
+        return None
+    grid = _group_grid(M, N, nthreads // 128, b_mn_major=not trans_b)
+    if grid is None:
+        return None
+    return WGMMAPlan(WGMMAAccumulator((M, N), 4 * grid[0], grid[1]), dtype)
+
+
+def plan(body, nthreads: int) -> dict:
+    """Map accumulator buffer -> WGMMAPlan for each gemm that can use wgmma (empty unless the target is sm_90a)."""
+    out, refused = {}, set()
+    if nthreads % 128 or not sm90a():
+        return out
+
+    def on_call(call):
+        if not is_tile_call(call, "gemm"):
+            return
+        key = call.args[2].source
+        p = _plan_one(call, nthreads)
+        if p is None or out.get(key, p) != p:
+            refused.add(key)
+            return
+        out[key] = p
+
+    tvm_ffi.structural_walk(body, (Call, on_call))
+    return {k: v for k, v in out.items() if k not in refused}
+
+
+def operand_layouts(call) -> dict:
+    """Shared operand buffer -> the WGMMATile layout its descriptor needs."""
+    return {r.source: wgmma_tile(r.source) for r in call.args[:2] if r.source.scope() in _SHARED}
+
+
+def registers_ok(low, region, wg_plan: WGMMAPlan) -> bool:
+    """True when fragment A can feed wgmma from registers: laid out as a wgmma accumulator of the same warpgroup
+    rows, one warpgroup column."""
+    lay = low.layouts.get(region.source)
+    M = wg_plan.layout.shape[0]
+    return (isinstance(lay, WGMMAAccumulator) and lay.warps_n == 1 and wg_plan.layout.warps_n == 1
+            and lay.groups_m == wg_plan.layout.groups_m and lay.shape[0] == M and _whole_tile_fragment(region))
+
+
+def _whole_tile_fragment(region) -> bool:
+    return all(isinstance(r.min, tirx.IntImm) and int(r.min) == 0 for r in region.region) and \
+        const_ints([r.extent for r in region.region], "T.gemm") == const_ints(list(region.source.ty.shape), "T.gemm")
+
+
+class _Descriptor:
+    """A shared tile's wgmma descriptor: base address of the tile (its stage) + constant byte offsets."""
+
+    def __init__(self, region, mn_major: bool):
+        buf = region.source
+        self.tile = wgmma_tile(buf)
+        shape = list(buf.ty.shape)
+        start = [r.min for r in region.region]
+        start[-2], start[-1] = tirx.const(0, "int32"), tirx.const(0, "int32")
+        stage_elems = flat_index(start, shape)  # the tile layout keeps whole tiles (stages) in place
+        ptr = buf.access_ptr("r", offset=stage_elems)
+        self.addr = tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared", ptr)
+        t = self.tile
+        if mn_major:  # LBO: between 64-element MN panels; SBO: between groups of 8 k-rows
+            lbo, sbo = t.panel_bytes // 16, 8 * t.swizzle_bytes // 16
+        else:  # K-major with swizzle: LBO unused (1); SBO: between groups of 8 rows
+            lbo, sbo = 1, 8 * t.swizzle_bytes // 16
+        self.high = (tirx.Cast("uint64", tirx.const(t.swizzle_code, "int32")) << tirx.const(62, "uint64")) | \
+            tirx.const((sbo << 32) | (lbo << 16), "uint64")
+
+    def at(self, byte_offset):
+        """The descriptor of the matrix starting ``byte_offset`` bytes (unswizzled) into the tile."""
+        start = tirx.bitwise_and(tirx.shift_right(self.addr + tirx.Cast("uint32", byte_offset),
+                                                  tirx.const(4, "uint32")), tirx.const(0x3FFF, "uint32"))
+        return tirx.bitwise_or(tirx.Cast("uint64", start), self.high)
+
+
+def _rows_offset(tile, row, col_const):
+    """Byte offset of (row, col) for a runtime row that is a multiple of 8 and a constant column."""
+    return row * tile.swizzle_bytes + tile.byte_offset(0, col_const)
+
+
+def _cols_offset(tile, row_const, col):
+    """Byte offset of (row, col) for a runtime column that is a multiple of the panel and a constant row."""
+    return tirx.floordiv(col, tile.panel) * tile.panel_bytes + tile.byte_offset(row_const, 0)
+
+
+def _pack_pair(buf, index):
+    """Two consecutive 16-bit registers as one uint32 (a wgmma A register)."""
+    return tirx.reinterpret("uint32", tirx.BufferLoad(buf, [tirx.Ramp(tirx.const(index, "int32"), 1, 2)]))
+
+
+def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
+    """wgmma code for one planned gemm (A from registers when ``a_in_registers``)."""
+    a, b, c = call.args
+    trans_a, trans_b = bool(call.attrs["transpose_A"]), bool(call.attrs["transpose_B"])
+    lay = wg_plan.layout
+    M, N = lay.shape
+    gm, gn = wg_plan.groups
+    Mw, Nw = M // gm, N // gn
+    dtype = wg_plan.in_dtype
+    ks = _k_step(dtype)
+    K = const_ints([a.region[_dims2(a)[0 if trans_a else 1]].extent], "T.gemm")[0]
+    group = low.tid // 128
+    row0, col0 = (group // gn) * Mw, (group % gn) * Nw
+    acc = low.locals[c.source]
+    b_desc = _Descriptor(b, mn_major=not trans_b)
+    a_desc = None if a_in_registers else _Descriptor(a, mn_major=trans_a)
+    t = _TYPES[dtype]
+    name = f"wgmma.mma_async.sync.aligned.m64n{Nw}k{ks}.f32.{t}.{t}"
+    op = T.ptx[name]
+    clear = bool(call.attrs["clear_accum"])
+    body = [tirx.Evaluate(T.ptx["fence.proxy.async.shared::cta"]()), tirx.Evaluate(T.ptx.wgmma.fence.sync.aligned())]
+    for kk in range(K // ks):
+        k0 = kk * ks
+        if trans_b:  # B [N, K], K-major
+            db = b_desc.at(_rows_offset(b_desc.tile, col0, k0))
+        else:  # B [K, N], N-major
+            db = b_desc.at(_cols_offset(b_desc.tile, k0, col0))
+        scale_d = tirx.const(not (clear and kk == 0), "bool")
+        for mi in range(Mw // 64):
+            regs = [tirx.BufferLoad(acc, [mi * (Nw // 2) + q]) for q in range(Nw // 2)]
+            if a_in_registers:
+                a_regs = low.locals[a.source]
+                base = mi * (K // 2) + kk * 8  # 16-bit pairs of the m64 x k16 slice, in wgmma's A order
+                a_ops = [_pack_pair(a_regs, base + 2 * q) for q in range(4)]
+                body.append(tirx.Evaluate(op(*regs, *a_ops, db, scale_d, 1, 1, int(not trans_b))))
+                continue
+            if trans_a:  # A [K, M], M-major
+                da = a_desc.at(_cols_offset(a_desc.tile, k0, row0 + mi * 64))
+            else:
+                da = a_desc.at(_rows_offset(a_desc.tile, row0 + mi * 64, k0))
+            if dtype in ("float16", "bfloat16"):
+                body.append(tirx.Evaluate(op(*regs, da, db, scale_d, 1, 1, int(trans_a), int(not trans_b))))
+            else:
+                body.append(tirx.Evaluate(op(*regs, da, db, scale_d, 1, 1)))
+    in_flight = 1 if call.attrs is not None and IN_FLIGHT_ATTR in call.attrs else 0
+    body += [tirx.Evaluate(T.ptx.wgmma.commit_group.sync.aligned()),
+             tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(in_flight))]
+    return seq(body)

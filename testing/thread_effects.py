@@ -29,8 +29,7 @@ class Unsupported(Exception):
 def lowered_cuda(func, arch: str = "sm_90a"):
     """``func`` after tiledsl's CUDA passes (before TVM's pipeline)."""
     target = tvm.target.Target({"kind": "cuda", "arch": arch})
-    with target:
-        return lower(tvm.IRModule({"main": func}), "cuda")["main"]
+    return lower(tvm.IRModule({"main": func}), target, allow_hopper_shortcut=False).mod["main"]
 
 
 def _div(a, b):  # C-style truncating division

@@ -18,7 +18,8 @@ logger = logging.getLogger(__name__)
 class AutotuneImpl:
     """What ``@autotune(...)`` returns: call it like the factory, get the tuned JITKernel."""
 
-    def __init__(self, jit_impl, configs, tuner_kwargs: dict, prune_fn=None, do_not_specialize=None):
+    def __init__(self, jit_impl, configs, tuner_kwargs: dict, prune_fn=None, do_not_specialize=None,
+                 run_kwargs: dict | None = None):
         from ..runtime.jit import JITImpl
 
         if not isinstance(jit_impl, JITImpl):
@@ -30,6 +31,7 @@ class AutotuneImpl:
         self.configs = configs
         self.prune_fn = prune_fn
         self.tuner_kwargs = tuner_kwargs
+        self.run_kwargs = dict(run_kwargs or {})  # benchmark_devices, autotune_pg, ... (AutoTuner.run)
         self.do_not_specialize = set(do_not_specialize or ())
         self._results: dict = {}
         self._fast: dict = {}  # the call's own (args, kwargs) -> tuned kernel, when no autotune inputs are set
@@ -65,7 +67,7 @@ class AutotuneImpl:
         tuner = AutoTuner(self.jit_impl, self.configs, prune_fn=self.prune_fn)
         tuner.set_profile_args(**self.tuner_kwargs)
         tuner.set_kernel_parameters(args, kwargs)
-        result = tuner.run()
+        result = tuner.run(**self.run_kwargs)
         with self._lock:
             self._results[key] = result
         return result
@@ -106,7 +108,8 @@ def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeo
              ref_prog=None, supply_prog=None, rtol: float = 1e-2, atol: float = 1e-2,
              max_mismatched_ratio: float = 0.01, skip_check: bool = False, manual_check_prog=None,
              cache_input_tensors: bool = False, prune_fn=None, do_not_specialize=None, top_k: int = 5,
-             retime_rounds: int = 5, backend: str = "auto", early_stop_factor: float = 2.0):
+             retime_rounds: int = 5, backend: str = "auto", early_stop_factor: float = 2.0, benchmark_devices=None,
+             autotune_pg=None, autotune_split: bool = True, autotune_sync_timeout: float | None = None):
     """Tune a ``@tiledsl.jit`` factory over ``configs`` (a list of dicts, or a callable taking the factory's
     arguments and returning an iterable of dicts).
 
@@ -115,6 +118,9 @@ def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeo
     ``max_mismatched_ratio``/``skip_check``: correctness checks; ``supply_type``/``supply_prog``: inputs (or use
     ``tiledsl.set_autotune_inputs``); ``prune_fn(config, *args, **kwargs)`` returning True drops a config;
     ``top_k`` finalists are re-timed ``retime_rounds`` times before the winner is chosen.
+    ``benchmark_devices`` (GPU indices, ``"all"``) measures on several local devices; ``autotune_pg`` /
+    ``autotune_split`` / ``autotune_sync_timeout`` tune together with the ranks of a torch.distributed process
+    group (see ``AutoTuner.run`` and docs/distributed.md).
     """
     if func is not None and configs is None:
         raise ConfigError("@tiledsl.autotune needs configs=...: write @tiledsl.autotune(configs=[...])")
@@ -129,5 +135,8 @@ def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeo
 
     def wrap(jit_impl):
         return AutotuneImpl(jit_impl, configs, tuner_kwargs, prune_fn=prune_fn,
-                            do_not_specialize=do_not_specialize)
+                            do_not_specialize=do_not_specialize,
+                            run_kwargs=dict(benchmark_devices=benchmark_devices, autotune_pg=autotune_pg,
+                                            autotune_split=autotune_split,
+                                            autotune_sync_timeout=autotune_sync_timeout))
     return wrap(func) if func is not None else wrap

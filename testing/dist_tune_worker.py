@@ -1,0 +1,110 @@
+"""One rank of the distributed tuning tests (run by test_distributed.py, not collected by pytest).
+
+``python dist_tune_worker.py <scenario> <out_dir>`` with RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set: joins a
+gloo process group, tunes a tiny CPU GEMM together with the other ranks, checks the tuned kernel against torch and
+writes ``<out_dir>/rank<r>.json``. A tuning error is written there too (``error``) and the exit status is 3.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import signal
+import sys
+import threading
+import traceback
+
+import torch
+import torch.distributed as dist
+
+import tiledsl
+import tiledsl.language as T
+
+SIZE = 64
+SYNC_TIMEOUT = 5.0
+
+
+def gemm(M, N, K, block_M=32, block_N=32, block_K=32, fail_on_rank=-1, slow=0, dtype="float16"):
+    """A CPU GEMM; ``fail_on_rank``: the factory raises on that rank only; ``slow``: a long extra loop."""
+    if fail_on_rank >= 0 and os.environ.get("RANK") == str(fail_on_rank):
+        raise RuntimeError(f"this config cannot be built on rank {fail_on_rank}")
+
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), dtype), B: T.Tensor((K, N), dtype), C: T.Tensor((M, N), dtype)):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=128) as (bx, by):
+            A_s = T.alloc_shared((block_M, block_K), dtype)
+            B_s = T.alloc_shared((block_K, block_N), dtype)
+            C_f = T.alloc_fragment((block_M, block_N), "float32")
+            T.clear(C_f)
+            for ko in T.Pipelined(T.ceildiv(K, block_K), num_stages=2):
+                T.copy(A[by * block_M, ko * block_K], A_s)
+                T.copy(B[ko * block_K, bx * block_N], B_s)
+                T.gemm(A_s, B_s, C_f)
+            T.copy(C_f, C[by * block_M, bx * block_N])
+            if slow > 0:
+                for i in T.serial(slow):
+                    C[1, 1] = C[1, 1] * C[1, 1]
+    return kernel
+
+
+matmul = tiledsl.jit(out_idx=[-1], target="llvm")(gemm)
+
+
+def ref_matmul(A, B):
+    return A @ B
+
+
+SPACES = {
+    "agree": [dict(block_M=m, block_N=n) for m in (32, 64) for n in (32, 64)],
+    # config 0 is measured by rank 0 (split), is a finalist, and cannot be built on rank 1
+    "fail_one_rank": [dict(block_M=64, block_N=64, fail_on_rank=1), dict(block_M=32, block_N=32),
+                      dict(block_M=32, block_N=64)],
+    "die": [dict(slow=3000000, block_M=m) for m in (32, 64)] + [dict(slow=3000000, block_N=64),
+                                                               dict(slow=3000000, block_K=64)],
+}
+
+
+def tune(scenario: str):
+    tuner = tiledsl.AutoTuner.from_kernel(matmul, configs=SPACES[scenario])
+    tuner.set_profile_args(warmup=1, rep=3, timeout=60, ref_prog=ref_matmul, top_k=4, retime_rounds=1)
+    tuner.set_kernel_parameters((SIZE, SIZE, SIZE))
+    if scenario == "die" and dist.get_rank() == 1:  # dies while the ranks tune (its workers follow it)
+        threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGKILL)).start()
+    return tuner.run(autotune_sync_timeout=SYNC_TIMEOUT)
+
+
+def main(scenario: str, out_dir: str) -> int:
+    dist.init_process_group("gloo", init_method="env://", timeout=datetime.timedelta(seconds=30))
+    rank = dist.get_rank()
+    report: dict = {"rank": rank}
+    code = 0
+    try:
+        result = tune(scenario)
+        a = torch.randn(SIZE, SIZE, dtype=torch.float16)
+        b = torch.randn(SIZE, SIZE, dtype=torch.float16)
+        out = result.kernel(a, b).double()
+        ref = a.double() @ b.double()
+        report.update(config=result.config, latency=result.latency, from_cache=result.from_cache,
+                      max_err=float((out - ref).abs().max()), statuses={json.dumps(t.config, sort_keys=True):
+                                                                        [t.status, t.reason] for t in result.trials})
+        again = tuner_again(scenario)
+        report["again_same"] = again is result
+    except Exception as err:  # the test reads what went wrong
+        report.update(error=f"{type(err).__name__}: {err}", kind=type(err).__name__,
+                      traceback=traceback.format_exc())
+        code = 3
+    with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
+        json.dump(report, f)
+    return code
+
+
+def tuner_again(scenario: str):
+    """The same tuning once more in this process: a memory hit on every rank, no waiting."""
+    tuner = tiledsl.AutoTuner.from_kernel(matmul, configs=SPACES[scenario])
+    tuner.set_profile_args(warmup=1, rep=3, timeout=60, ref_prog=ref_matmul, top_k=4, retime_rounds=1)
+    tuner.set_kernel_parameters((SIZE, SIZE, SIZE))
+    return tuner.run(autotune_sync_timeout=SYNC_TIMEOUT)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))

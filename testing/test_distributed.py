@@ -1,0 +1,104 @@
+"""Tuning across the ranks of a real torch.distributed process group (gloo, 2 processes, CPU target): the ranks
+agree on the winner and write the cache once, a candidate failing on one rank fails on all, a rank that dies
+stops the other with a clear error within seconds. Each rank is ``dist_tune_worker.py``."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+# imported, not run as __main__: the factory must be importable for the builder workers to find its source
+_ENTRY = "import sys, dist_tune_worker as w; sys.exit(w.main(sys.argv[1], sys.argv[2]))"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_ranks(scenario: str, tmp_path: Path, world: int = 2, timeout: float = 240) -> tuple[list, list[dict]]:
+    """Start ``world`` ranks of dist_tune_worker.py; returns (exit codes, the reports of the ranks that wrote)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    port = _free_port()
+    path = os.pathsep.join([str(HERE.parent), str(HERE)] + [p for p in os.environ.get("PYTHONPATH", "").split(
+        os.pathsep) if p])
+    procs = []
+    for rank in range(world):
+        env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
+                   MASTER_PORT=str(port), TILEDSL_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=path,
+                   LOCAL_RANK=str(rank))
+        procs.append(subprocess.Popen([sys.executable, "-c", _ENTRY, scenario, str(out)],
+                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    deadline = time.monotonic() + timeout
+    codes, logs = [], []
+    for p in procs:
+        try:
+            p.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            pytest.fail(f"{scenario}: a rank hung past {timeout} s")
+        codes.append(p.returncode)
+        logs.append(p.stdout.read())
+    reports = [json.loads(f.read_text()) for f in sorted(out.glob("rank*.json"))]
+    for r in reports:
+        r["log"] = logs[r["rank"]][-3000:]
+    return codes, reports
+
+
+def _entries(cache: Path) -> list[Path]:
+    root = cache / "autotune" / "results"
+    return [p for p in root.glob("*/*") if p.is_dir() and not p.name.startswith(".")] if root.exists() else []
+
+
+def test_ranks_agree_on_the_winner_and_write_the_cache_once(tmp_path):
+    codes, reports = run_ranks("agree", tmp_path)
+    assert codes == [0, 0], reports
+    r0, r1 = reports
+    assert r0["config"] == r1["config"]
+    # each rank measured its share (split), the merged trials are the same everywhere
+    assert r0["statuses"] == r1["statuses"] and all(s == "ok" for s, _ in r0["statuses"].values())
+    assert len(r0["statuses"]) == 4
+    for r in reports:
+        assert r["max_err"] < 0.05 * SIZE_SCALE, r
+        assert r["again_same"] is True
+    # one rank wrote the entry (rank 0: it tuned), rank 1 read it from the shared cache folder
+    assert len(_entries(tmp_path / "cache")) == 1
+    assert r0["from_cache"] is False and r1["from_cache"] is True
+    assert r0["latency"] == r1["latency"]
+
+
+SIZE_SCALE = 1.0  # errors are absolute on 64-long float16 dot products of unit normals
+
+
+def test_a_candidate_failing_on_one_rank_fails_on_all(tmp_path):
+    codes, reports = run_ranks("fail_one_rank", tmp_path)
+    assert codes == [0, 0], reports
+    r0, r1 = reports
+    bad = json.dumps(dict(block_M=64, block_N=64, fail_on_rank=1), sort_keys=True)
+    for r in reports:
+        status, reason = r["statuses"][bad]
+        assert status == "build_error" and "on rank 1" in reason and "cannot be built on rank 1" in reason, r
+        assert r["config"] != json.loads(bad)
+    assert r0["config"] == r1["config"] and r0["statuses"] == r1["statuses"]
+
+
+def test_a_rank_that_dies_stops_the_others_with_a_clear_error(tmp_path):
+    start = time.monotonic()
+    codes, reports = run_ranks("die", tmp_path, timeout=120)
+    assert codes[1] == -9  # killed itself mid-tuning
+    assert codes[0] == 3, reports
+    (r0,) = reports
+    assert r0["kind"] == "AutotuneError", r0
+    assert "rank 1" in r0["error"] and ("heartbeat" in r0["error"] or "did not reach" in r0["error"]), r0["error"]
+    assert time.monotonic() - start < 100
+    assert not _entries(tmp_path / "cache")

@@ -24,8 +24,9 @@ SIZE = 64
 SYNC_TIMEOUT = 5.0
 
 
-def gemm(M, N, K, block_M=32, block_N=32, block_K=32, fail_on_rank=-1, slow=0, dtype="float16"):
-    """A CPU GEMM; ``fail_on_rank``: the factory raises on that rank only; ``slow``: a long extra loop."""
+def gemm(M, N, K, block_M=32, block_N=32, block_K=32, fail_on_rank=-1, slow=0, wrong=0, dtype="float16"):
+    """A CPU GEMM; ``fail_on_rank``: the factory raises on that rank only; ``slow``: a long extra loop;
+    ``wrong``: skips the last K tile."""
     if fail_on_rank >= 0 and os.environ.get("RANK") == str(fail_on_rank):
         raise RuntimeError(f"this config cannot be built on rank {fail_on_rank}")
 
@@ -36,7 +37,7 @@ def gemm(M, N, K, block_M=32, block_N=32, block_K=32, fail_on_rank=-1, slow=0, d
             B_s = T.alloc_shared((block_K, block_N), dtype)
             C_f = T.alloc_fragment((block_M, block_N), "float32")
             T.clear(C_f)
-            for ko in T.Pipelined(T.ceildiv(K, block_K), num_stages=2):
+            for ko in T.Pipelined(T.ceildiv(K, block_K) - wrong, num_stages=2):
                 T.copy(A[by * block_M, ko * block_K], A_s)
                 T.copy(B[ko * block_K, bx * block_N], B_s)
                 T.gemm(A_s, B_s, C_f)
@@ -52,6 +53,47 @@ matmul = tiledsl.jit(out_idx=[-1], target="llvm")(gemm)
 
 def ref_matmul(A, B):
     return A @ B
+
+
+ctx_matmul = tiledsl.autotune(configs=[dict(block_M=32, block_N=32), dict(block_M=64, block_N=32), dict(wrong=1)],
+                              ref_prog=ref_matmul)(tiledsl.jit(out_idx=[-1], target="llvm")(gemm))
+
+
+def add_into_factory(M, N, block=32, dtype="float32"):
+    """Y += X in place (no out_idx): a kernel with a side effect."""
+    @T.prim_func
+    def kernel(X: T.Tensor((M, N), dtype), Y: T.Tensor((M, N), dtype)):
+        with T.Kernel(T.ceildiv(N, block), T.ceildiv(M, block), threads=128) as (bx, by):
+            for i, j in T.Parallel(block, block):
+                Y[by * block + i, bx * block + j] = Y[by * block + i, bx * block + j] + \
+                    X[by * block + i, bx * block + j]
+    return kernel
+
+
+add_into = tiledsl.autotune(configs=[dict(block=16), dict(block=32)])(tiledsl.jit(target="llvm")(add_into_factory))
+
+
+@tiledsl.contextual_autotune(n_warmup=1, n_repeat=2, autotune_sync_timeout=SYNC_TIMEOUT)
+def layer(a, b, out):
+    """Two tuned kernels with an all-reduce between them and an in-place update of ``out``."""
+    c = ctx_matmul(SIZE, SIZE, SIZE, dtype="float32")(a, b)
+    dist.all_reduce(c)
+    add_into(SIZE, SIZE)(c, out)
+    return out
+
+
+def contextual(rank: int, world: int) -> dict:
+    gen = torch.Generator().manual_seed(7)  # the same inputs on every rank
+    a = torch.randn(SIZE, SIZE, generator=gen)
+    b = torch.randn(SIZE, SIZE, generator=gen)
+    expected = world * (a.double() @ b.double())
+    out = torch.zeros(SIZE, SIZE)
+    first = layer(a, b, out)
+    again = layer(a, b, torch.zeros(SIZE, SIZE))
+    return {"results": {k: v["config"] for k, v in layer.results.items()},
+            "statuses": {k: [t["status"] for t in v["trials"]] for k, v in layer.results.items()},
+            "first_err": float((first.double() - expected).abs().max()), "first_is_out": first is out,
+            "again_err": float((again.double() - expected).abs().max())}
 
 
 SPACES = {
@@ -73,12 +115,19 @@ def tune(scenario: str):
     return tuner.run(autotune_sync_timeout=SYNC_TIMEOUT)
 
 
+class _Done(Exception):
+    pass
+
+
 def main(scenario: str, out_dir: str) -> int:
     dist.init_process_group("gloo", init_method="env://", timeout=datetime.timedelta(seconds=30))
     rank = dist.get_rank()
     report: dict = {"rank": rank}
     code = 0
     try:
+        if scenario == "contextual":
+            report.update(contextual(rank, dist.get_world_size()))
+            raise _Done
         result = tune(scenario)
         a = torch.randn(SIZE, SIZE, dtype=torch.float16)
         b = torch.randn(SIZE, SIZE, dtype=torch.float16)
@@ -89,8 +138,11 @@ def main(scenario: str, out_dir: str) -> int:
                                                                         [t.status, t.reason] for t in result.trials})
         again = tuner_again(scenario)
         report["again_same"] = again is result
+    except _Done:
+        pass
     except Exception as err:  # the test reads what went wrong
         report.update(error=f"{type(err).__name__}: {err}", kind=type(err).__name__,
+                      is_autotune_error=isinstance(err, tiledsl.AutotuneError),
                       traceback=traceback.format_exc())
         code = 3
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:

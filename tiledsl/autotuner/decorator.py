@@ -8,6 +8,7 @@ import threading
 
 from ..errors import ConfigError
 from ..runtime.jit import _call_key
+from . import contextual
 from .capture import get_autotune_inputs
 from .identity import value_identity
 from .tuner import AutoTuner
@@ -73,6 +74,9 @@ class AutotuneImpl:
         return result
 
     def __call__(self, *args, **kwargs):
+        tuning = contextual.current()
+        if tuning is not None:  # inside a @contextual_autotune function: it decides which kernel runs
+            return tuning.kernel_for(self, args, kwargs)
         fast_key = _call_key(args, kwargs) if get_autotune_inputs() is None else None
         if fast_key is not None:
             kernel = self._fast.get(fast_key)

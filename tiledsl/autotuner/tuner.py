@@ -31,6 +31,7 @@ from ..errors import AutotuneError, ConfigError, TargetError
 from . import records, space
 from .builder import Builder, worker_count
 from .capture import get_autotune_inputs
+from .devices import expand_devices
 from .distributed import resolve_group
 from .transport import pack_inputs
 from .identity import function_identity, tensor_digest, value_identity
@@ -569,6 +570,7 @@ class _Run:
 
 def _normalize_devices(devices, current: str, kind: str) -> list[str]:
     """Device strings for the benchmark workers (the current device when none are given)."""
+    devices = expand_devices(devices, kind)  # "all", a CPU runner count (devices.py)
     if devices is None:
         return [current]
     out = []

@@ -92,6 +92,15 @@ def test_a_candidate_failing_on_one_rank_fails_on_all(tmp_path):
     assert r0["config"] == r1["config"] and r0["statuses"] == r1["statuses"]
 
 
+def test_ranks_that_tune_different_configs_both_stop_naming_the_difference(tmp_path):
+    codes, reports = run_ranks("mismatch", tmp_path, timeout=120)
+    assert codes == [3, 3], reports
+    for r in reports:
+        assert r["kind"] == "ConfigError" and "not tuning the same thing" in r["error"], r
+        assert "configs" in r["error"] and "autotune_pg=False" in r["error"], r["error"]
+    assert not _entries(tmp_path / "cache")
+
+
 def test_a_rank_that_dies_stops_the_others_with_a_clear_error(tmp_path):
     start = time.monotonic()
     codes, reports = run_ranks("die", tmp_path, timeout=120)

@@ -91,7 +91,12 @@ class DistributedRun(_Run):
         if self.prof.ref_prog is not None and s.rank == self._writer.get(s.rank):
             ref = self._runners[0].ref_latency(winner.artifact)
         trials = [merged[space.config_id(c)].to_json() for c in self.configs]
-        return self._store_together(s, winner.config, trials, ref, None, winner)
+        result = self._store_together(s, winner.config, trials, ref, None, winner)
+        self.phases["stored_s"] = time.perf_counter() - self.start
+        if not result.phases:
+            result.phases = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.phases.items()}
+        self._log_summary(result, time.perf_counter() - self.start)
+        return result
 
     def _describe(self, pending: list[dict], hit) -> dict:
         p = self.family_payload

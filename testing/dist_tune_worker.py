@@ -22,6 +22,8 @@ import tiledsl.language as T
 
 SIZE = 64
 SYNC_TIMEOUT = 5.0
+TARGET = os.environ.get("DIST_TEST_TARGET", "llvm")  # "cuda" for the GPU variant of the tests
+DEVICE = "cuda" if TARGET == "cuda" else "cpu"
 
 
 def gemm(M, N, K, block_M=32, block_N=32, block_K=32, fail_on_rank=-1, slow=0, wrong=0, dtype="float16"):
@@ -48,7 +50,7 @@ def gemm(M, N, K, block_M=32, block_N=32, block_K=32, fail_on_rank=-1, slow=0, w
     return kernel
 
 
-matmul = tiledsl.jit(out_idx=[-1], target="llvm")(gemm)
+matmul = tiledsl.jit(out_idx=[-1], target=TARGET)(gemm)
 
 
 def ref_matmul(A, B):
@@ -126,6 +128,8 @@ class _Done(Exception):
 def main(scenario: str, out_dir: str) -> int:
     dist.init_process_group("gloo", init_method="env://", timeout=datetime.timedelta(seconds=30))
     rank = dist.get_rank()
+    if DEVICE == "cuda":
+        torch.cuda.set_device(rank % torch.cuda.device_count())
     report: dict = {"rank": rank}
     code = 0
     try:
@@ -133,8 +137,8 @@ def main(scenario: str, out_dir: str) -> int:
             report.update(contextual(rank, dist.get_world_size()))
             raise _Done
         result = tune(scenario)
-        a = torch.randn(SIZE, SIZE, dtype=torch.float16)
-        b = torch.randn(SIZE, SIZE, dtype=torch.float16)
+        a = torch.randn(SIZE, SIZE, dtype=torch.float16, device=DEVICE)
+        b = torch.randn(SIZE, SIZE, dtype=torch.float16, device=DEVICE)
         out = result.kernel(a, b).double()
         ref = a.double() @ b.double()
         report.update(config=result.config, latency=result.latency, from_cache=result.from_cache,

@@ -24,7 +24,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_ranks(scenario: str, tmp_path: Path, world: int = 2, timeout: float = 240) -> tuple[list, list[dict]]:
+def run_ranks(scenario: str, tmp_path: Path, world: int = 2, timeout: float = 240,
+              target: str = "llvm") -> tuple[list, list[dict]]:
     """Start ``world`` ranks of dist_tune_worker.py; returns (exit codes, the reports of the ranks that wrote)."""
     out = tmp_path / "out"
     out.mkdir()
@@ -35,7 +36,7 @@ def run_ranks(scenario: str, tmp_path: Path, world: int = 2, timeout: float = 24
     for rank in range(world):
         env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
                    MASTER_PORT=str(port), TILEDSL_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=path,
-                   LOCAL_RANK=str(rank), TILEDSL_AUTO_TUNING_CPU_COUNTS="1")
+                   LOCAL_RANK=str(rank), TILEDSL_AUTO_TUNING_CPU_COUNTS="1", DIST_TEST_TARGET=target)
         procs.append(subprocess.Popen([sys.executable, "-c", _ENTRY, scenario, str(out)],
                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     deadline = time.monotonic() + timeout
@@ -60,8 +61,9 @@ def _entries(cache: Path) -> list[Path]:
     return [p for p in root.glob("*/*") if p.is_dir() and not p.name.startswith(".")] if root.exists() else []
 
 
-def test_ranks_agree_on_the_winner_and_write_the_cache_once(tmp_path):
-    codes, reports = run_ranks("agree", tmp_path)
+@pytest.mark.parametrize("target", ["llvm", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_ranks_agree_on_the_winner_and_write_the_cache_once(tmp_path, target):
+    codes, reports = run_ranks("agree", tmp_path, target=target)  # on a GPU: rank r on GPU r % count
     assert codes == [0, 0], reports
     r0, r1 = reports
     assert r0["config"] == r1["config"]

@@ -79,3 +79,37 @@ def test_contextual_tuning_in_one_process(cache_dir):
     torch.testing.assert_close(twice(a, b, again).double(), expected - 1.0, rtol=1e-4, atol=1e-3)
     with pytest.raises(tiledsl.ConfigError, match="n_repeat"):
         tiledsl.contextual_autotune(n_repeat=0)(lambda: None)
+
+
+@pytest.mark.gpu
+def test_all_gpus_each_with_a_runner(cache_dir):
+    cuda_matmul = tiledsl.jit(out_idx=[-1], target="cuda")(matmul.func)
+    tuner = tiledsl.AutoTuner.from_kernel(cuda_matmul, configs=GOOD)
+    tuner.set_profile_args(warmup=2, rep=10, timeout=30, ref_prog=ref_matmul, top_k=2, retime_rounds=2)
+    tuner.set_kernel_parameters((SIZE, SIZE, SIZE))
+    result = tuner.run(benchmark_devices="all")
+    assert {t.device for t in result.trials if t.ok} <= {f"cuda:{i}" for i in range(torch.cuda.device_count())}
+    assert sum(t.ok for t in result.trials) == len(GOOD)
+    a = torch.randn(SIZE, SIZE, dtype=torch.float16, device="cuda")
+    b = torch.randn(SIZE, SIZE, dtype=torch.float16, device="cuda")
+    torch.testing.assert_close(result.kernel(a, b).double(), a.double() @ b.double(), rtol=1e-2, atol=5e-2)
+
+
+@pytest.mark.gpu
+def test_contextual_tuning_on_the_gpu(cache_dir):
+    gemm = tiledsl.autotune(configs=[dict(block_M=32, block_N=32), dict(block_M=64, block_N=64), dict(wrong=1)],
+                            ref_prog=w.ref_matmul)(tiledsl.jit(out_idx=[-1], target="cuda")(w.gemm))
+    add = tiledsl.autotune(configs=[dict(block=16), dict(block=32)])(
+        tiledsl.jit(target="cuda")(w.add_into_factory))
+
+    @tiledsl.contextual_autotune(n_warmup=2, n_repeat=5)
+    def fn(a, b, out):
+        add(w.SIZE, w.SIZE)(gemm(w.SIZE, w.SIZE, w.SIZE, dtype="float32")(a, b), out)
+        return out
+
+    a, b = torch.randn(w.SIZE, w.SIZE, device="cuda"), torch.randn(w.SIZE, w.SIZE, device="cuda")
+    out = torch.zeros(w.SIZE, w.SIZE, device="cuda")  # an accumulator: Y += X
+    got = fn(a, b, out)
+    torch.testing.assert_close(got.double(), a.double() @ b.double(), rtol=1e-4, atol=1e-3)
+    g = next(v for k, v in fn.results.items() if k.startswith("gemm"))
+    assert g["trials"][2]["status"].startswith("wrong_result") and g["latency_ms"] > 0

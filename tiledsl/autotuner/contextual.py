@@ -112,7 +112,9 @@ class ContextualTuner:
             saved = [(t, t.detach().clone()) for t in list(args) + list(kwargs.values())
                      if isinstance(t, torch.Tensor)]
         group = resolve_group(self.autotune_pg)
-        session = TuneSession(group, f"contextual tuning of {self.__name__}", self.sync_timeout) if group else None
+        session = None
+        if group is not None:
+            session = TuneSession(group, f"contextual tuning of {self.__name__}", self.sync_timeout)
         start = time.perf_counter()
         with session if session is not None else _nothing():
             self._session = session

@@ -24,9 +24,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_ranks(scenario: str, tmp_path: Path, world: int = 2, timeout: float = 240,
-              target: str = "llvm") -> tuple[list, list[dict]]:
-    """Start ``world`` ranks of dist_tune_worker.py; returns (exit codes, the reports of the ranks that wrote)."""
+def run_ranks(scenario: str, tmp_path: Path, world: int = 2, timeout: float = 240, target: str = "llvm",
+              cache_per_rank: bool = False) -> tuple[list, list[dict]]:
+    """Start ``world`` ranks of dist_tune_worker.py; returns (exit codes, the reports of the ranks that wrote).
+    ``cache_per_rank``: each rank its own TILEDSL_CACHE_DIR (as on separate hosts)."""
     out = tmp_path / "out"
     out.mkdir()
     port = _free_port()
@@ -35,7 +36,7 @@ def run_ranks(scenario: str, tmp_path: Path, world: int = 2, timeout: float = 24
     procs = []
     for rank in range(world):
         env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
-                   MASTER_PORT=str(port), TILEDSL_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=path,
+                   MASTER_PORT=str(port), TILEDSL_CACHE_DIR=str(tmp_path / (f"cache{rank}" if cache_per_rank else "cache")), PYTHONPATH=path,
                    LOCAL_RANK=str(rank), TILEDSL_AUTO_TUNING_CPU_COUNTS="1", DIST_TEST_TARGET=target)
         procs.append(subprocess.Popen([sys.executable, "-c", _ENTRY, scenario, str(out)],
                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
@@ -83,7 +84,8 @@ SIZE_SCALE = 1.0  # errors are absolute on 64-long float16 dot products of unit 
 
 
 def test_a_candidate_failing_on_one_rank_fails_on_all(tmp_path):
-    codes, reports = run_ranks("fail_one_rank", tmp_path)
+    # separate cache folders (as on two hosts): rank 1 builds the finalist rank 0 measured, and that fails there
+    codes, reports = run_ranks("fail_one_rank", tmp_path, cache_per_rank=True)
     assert codes == [0, 0], reports
     r0, r1 = reports
     bad = json.dumps(dict(block_M=64, block_N=64, fail_on_rank=1), sort_keys=True)
@@ -92,6 +94,9 @@ def test_a_candidate_failing_on_one_rank_fails_on_all(tmp_path):
         assert status == "build_error" and "on rank 1" in reason and "cannot be built on rank 1" in reason, r
         assert r["config"] != json.loads(bad)
     assert r0["config"] == r1["config"] and r0["statuses"] == r1["statuses"]
+    # one writer per cache folder: each folder holds the one entry, written by its own rank
+    assert [len(_entries(tmp_path / f"cache{r}")) for r in (0, 1)] == [1, 1]
+    assert r0["from_cache"] is False and r1["from_cache"] is False
 
 
 def test_ranks_that_tune_different_configs_both_stop_naming_the_difference(tmp_path):

@@ -9,7 +9,8 @@ agreement point of a :class:`~tiledsl.autotuner.distributed.TuneSession` (bounde
 2. **measure**: each rank builds, checks and times its share of the candidates (``split=True``: every world-th
    one; ``split=False``: all, for kernels whose speed differs per rank), on its own devices; the trials are
    merged: a candidate that failed on any rank failed on all, and its time is the maximum over the ranks.
-3. **pick**: the ``top_k`` fastest are built where missing and re-timed on every rank; the maximum over the ranks
+3. **pick**: the ``top_k`` fastest are built where missing (a rank sharing the measuring rank's kernel cache
+   folder loads its build) and re-timed on every rank; the maximum over the ranks
    of each finalist's re-timed median decides, so every rank picks the same config.
 4. **store**: one rank per cache folder (per host and ``TILEDSL_CACHE_DIR``) writes the result; the others wait
    for it and read it. With the tuning cache off, every rank keeps its own copy in memory.
@@ -23,6 +24,7 @@ import math
 import socket
 import threading
 import time
+from pathlib import Path
 
 from .. import config as env
 from ..errors import AutotuneError, ConfigError
@@ -72,6 +74,10 @@ class DistributedRun(_Run):
                 raise ConfigError(describe_mismatch(infos[s.rank]["what"], infos[0]["what"], s.rank, 0)
                                   if s.rank != 0 else describe_mismatch(info["what"], infos[0]["what"], r, 0))
         self._writer = self._writer_rank(infos, s.rank)
+        mine = (infos[s.rank]["host"], infos[s.rank]["cache"])
+        # ranks whose kernel cache is this rank's folder: their built candidates load here as they are
+        self._shared = {r for r, i in enumerate(infos) if (i["host"], i["cache"]) == mine} if (
+            mine[1] is not None and not env.disk_cache_disabled()) else {s.rank}
         local = sum(1 for i in infos if i["host"] == infos[s.rank]["host"])
         if self.num_workers is None and local > 1:  # the ranks of one host share its CPUs for compiling
             self.num_workers = max(1, worker_count(1 << 20) // local)
@@ -148,9 +154,10 @@ class DistributedRun(_Run):
             if not t.ok:
                 return Trial(cfg, t.status, reason=f"on rank {r}: {t.reason}", device=f"rank{r}:{t.device}")
         r, slowest = max(per_rank, key=lambda rt: rt[1].latency)
-        local = dict(per_rank).get(me)
+        usable = [t.artifact for q, t in sorted(per_rank, key=lambda rt: rt[0] != me) if q in self._shared
+                  and t.artifact and Path(t.artifact, "kernel.so").is_file()]
         return Trial(cfg, records.OK, latency=slowest.latency, compile_seconds=slowest.compile_seconds,
-                     artifact=local.artifact if local is not None else None, device=f"rank{r}:{slowest.device}",
+                     artifact=usable[0] if usable else None, device=f"rank{r}:{slowest.device}",
                      early_stopped=any(t.early_stopped for _, t in per_rank))
 
     def _pick_together(self, s: TuneSession, merged: dict[str, Trial]) -> Trial:

@@ -110,13 +110,14 @@ SPACES = {
 
 
 def tune(scenario: str):
-    space = SPACES[scenario]
+    space = SPACES["die" if scenario.startswith("die") else scenario]
     if scenario == "mismatch" and dist.get_rank() == 1:  # a rank with a different config list
         space = space[:3]
     tuner = tiledsl.AutoTuner.from_kernel(matmul, configs=space)
     tuner.set_profile_args(warmup=1, rep=3, timeout=60, ref_prog=ref_matmul, top_k=4, retime_rounds=1)
     tuner.set_kernel_parameters((SIZE, SIZE, SIZE))
-    if scenario == "die" and dist.get_rank() == 1:  # dies while the ranks tune (its workers follow it)
+    if scenario.startswith("die") and dist.get_rank() == int(os.environ.get("DIE_RANK", "1")):
+        # dies while the ranks tune (its workers follow it)
         threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGKILL)).start()
     return tuner.run(autotune_sync_timeout=SYNC_TIMEOUT)
 

@@ -25,7 +25,7 @@ def _free_port() -> int:
 
 
 def run_ranks(scenario: str, tmp_path: Path, world: int = 2, timeout: float = 240, target: str = "llvm",
-              cache_per_rank: bool = False) -> tuple[list, list[dict]]:
+              cache_per_rank: bool = False, env_extra: dict | None = None) -> tuple[list, list[dict]]:
     """Start ``world`` ranks of dist_tune_worker.py; returns (exit codes, the reports of the ranks that wrote).
     ``cache_per_rank``: each rank its own TILEDSL_CACHE_DIR (as on separate hosts)."""
     out = tmp_path / "out"
@@ -37,7 +37,7 @@ def run_ranks(scenario: str, tmp_path: Path, world: int = 2, timeout: float = 24
     for rank in range(world):
         env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
                    MASTER_PORT=str(port), TILEDSL_CACHE_DIR=str(tmp_path / (f"cache{rank}" if cache_per_rank else "cache")), PYTHONPATH=path,
-                   LOCAL_RANK=str(rank), TILEDSL_AUTO_TUNING_CPU_COUNTS="1", DIST_TEST_TARGET=target)
+                   LOCAL_RANK=str(rank), TILEDSL_AUTO_TUNING_CPU_COUNTS="1", DIST_TEST_TARGET=target, **(env_extra or {}))
         procs.append(subprocess.Popen([sys.executable, "-c", _ENTRY, scenario, str(out)],
                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     deadline = time.monotonic() + timeout
@@ -108,14 +108,20 @@ def test_ranks_that_tune_different_configs_both_stop_naming_the_difference(tmp_p
     assert not _entries(tmp_path / "cache")
 
 
-def test_a_rank_that_dies_stops_the_others_with_a_clear_error(tmp_path):
+@pytest.mark.parametrize("dead", [1, 0])
+def test_a_rank_that_dies_stops_the_others_with_a_clear_error(tmp_path, dead):
+    """Rank 1 dies: rank 0 sees its heartbeat stop. Rank 0 dies: it hosted the store, rank 1 sees it go."""
     start = time.monotonic()
-    codes, reports = run_ranks("die", tmp_path, timeout=120)
-    assert codes[1] == -9  # killed itself mid-tuning
-    assert codes[0] == 3, reports
-    (r0,) = reports
-    assert r0["is_autotune_error"], r0
-    assert "rank 1" in r0["error"] and ("heartbeat" in r0["error"] or "did not reach" in r0["error"]), r0["error"]
+    codes, reports = run_ranks("die", tmp_path, timeout=120, env_extra={"DIE_RANK": str(dead)})
+    alive = 1 - dead
+    assert codes[dead] == -9  # killed itself mid-tuning
+    assert codes[alive] == 3, reports
+    (r,) = reports
+    assert r["rank"] == alive and r["is_autotune_error"], r
+    if dead == 1:
+        assert "rank 1" in r["error"] and ("heartbeat" in r["error"] or "did not reach" in r["error"]), r["error"]
+    else:
+        assert "store stopped answering" in r["error"] and "rank 0" in r["error"], r["error"]
     assert time.monotonic() - start < 100
     assert not _entries(tmp_path / "cache")
 

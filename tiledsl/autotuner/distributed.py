@@ -87,7 +87,7 @@ class TuneSession:
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> "TuneSession":
-        self._bump()
+        self._guard(self._bump, "joining")
         self._beat = threading.Thread(target=self._beat_loop, daemon=True, name="tiledsl-tune-heartbeat")
         self._beat.start()
         return self
@@ -99,7 +99,8 @@ class TuneSession:
                 self.store.set(f"{self.prefix}/abort/{self.rank}", f"{type(exc).__name__}: {exc}"[:2000])
         if exc is None and self.world > 1:
             # rank 0's process hosts the store: it stays until every rank has read the last values
-            self.store.set(f"{self.prefix}/done/{self.rank}", b"1")
+            with contextlib.suppress(Exception):  # the result is already here; a vanished store cannot spoil it
+                self.store.set(f"{self.prefix}/done/{self.rank}", b"1")
             if self.rank == 0:
                 with contextlib.suppress(AutotuneError):
                     self._wait([f"{self.prefix}/done/{r}" for r in range(self.world)], "finishing", min(
@@ -123,10 +124,22 @@ class TuneSession:
         step = self._step
         self._step += 1
         base = f"{self.prefix}/{step}"
-        self.store.set(f"{base}/{self.rank}", pickle.dumps(value))
+        self._guard(lambda: self.store.set(f"{base}/{self.rank}", pickle.dumps(value)), what)
         keys = [f"{base}/{r}" for r in range(self.world)]
         self._wait(keys, what, self.sync_timeout + (timeout or 0.0))
-        return [pickle.loads(self.store.get(k)) for k in keys]
+        return self._guard(lambda: [pickle.loads(self.store.get(k)) for k in keys], what)
+
+    def _guard(self, call, what: str):
+        """``call()``, with the store's network errors turned into an error that says what they mean."""
+        try:
+            return call()
+        except Exception as err:
+            raise self._store_gone(err, what) from None
+
+    def _store_gone(self, err, what: str) -> "_PeerFailure":
+        return _PeerFailure(f"{self.label}: the process group's store stopped answering while this rank "
+                            f"(rank {self.rank}) was {what} ({type(err).__name__}: {_first(err)}); the rank "
+                            f"hosting it (global rank 0) has probably died")
 
     def _wait(self, keys: list[str], what: str, timeout: float) -> None:
         start = time.monotonic()
@@ -140,9 +153,7 @@ class TuneSession:
             except _PeerFailure:
                 raise
             except Exception as err:  # the store is unreachable: its host (rank 0 of the job) is gone
-                raise _PeerFailure(f"{self.label}: the process group's store stopped answering while this rank "
-                                   f"(rank {self.rank}) was {what} ({type(err).__name__}: {_first(err)}); "
-                                   f"the rank hosting it (global rank 0) has probably died") from None
+                raise self._store_gone(err, what) from None
             if time.monotonic() - start > timeout:
                 raise _PeerFailure(f"{self.label}: rank(s) {missing} of {self.world} did not reach the step "
                                    f"'{what}' within {timeout:g} s (hung, or not tuning the same kernels); "

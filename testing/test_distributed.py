@@ -35,9 +35,10 @@ def run_ranks(scenario: str, tmp_path: Path, world: int = 2, timeout: float = 24
         os.pathsep) if p])
     procs = []
     for rank in range(world):
-        env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
-                   MASTER_PORT=str(port), TILEDSL_CACHE_DIR=str(tmp_path / (f"cache{rank}" if cache_per_rank else "cache")), PYTHONPATH=path,
-                   LOCAL_RANK=str(rank), TILEDSL_AUTO_TUNING_CPU_COUNTS="1", DIST_TEST_TARGET=target, **(env_extra or {}))
+        cache = tmp_path / (f"cache{rank}" if cache_per_rank else "cache")
+        env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                   MASTER_PORT=str(port), TILEDSL_CACHE_DIR=str(cache), PYTHONPATH=path, DIST_TEST_TARGET=target,
+                   TILEDSL_AUTO_TUNING_CPU_COUNTS="1", **(env_extra or {}))
         procs.append(subprocess.Popen([sys.executable, "-c", _ENTRY, scenario, str(out)],
                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     deadline = time.monotonic() + timeout

@@ -18,6 +18,6 @@ __all__ = [
     "__version__", "jit", "compile", "JITKernel", "JITImpl", "KernelParam", "clear_memory_cache",
     "TileDSLError", "TileProgramError", "CompileError", "CompileTimeoutError", "KernelArgumentError",
     "TargetError", "ConfigError", "AutotuneError", "ArtifactError", "CacheFolderError",
-    "autotune", "contextual_autotune", "AutoTuner", "AutotuneResult", "set_autotune_inputs", "TensorSupplyType", "do_bench",
-    "PassConfigKey",
+    "autotune", "contextual_autotune", "AutoTuner", "AutotuneResult", "set_autotune_inputs", "TensorSupplyType",
+    "do_bench", "PassConfigKey",
 ]

@@ -103,6 +103,9 @@ SPACES = {
     # config 0 is measured by rank 0 (split), is a finalist, and cannot be built on rank 1
     "fail_one_rank": [dict(block_M=64, block_N=64, fail_on_rank=1), dict(block_M=32, block_N=32),
                       dict(block_M=32, block_N=64)],
+    # every rank measures every candidate (autotune_split=False): rank 1 cannot build the first one
+    "fail_all_measure": [dict(block_M=64, block_N=64, fail_on_rank=1), dict(block_M=32, block_N=32),
+                         dict(block_M=64, block_N=32)],
     "mismatch": [dict(block_M=m, block_N=n) for m in (32, 64) for n in (32, 64)],
     "die": [dict(slow=3000000, block_M=m) for m in (32, 64)] + [dict(slow=3000000, block_N=64),
                                                                dict(slow=3000000, block_K=64)],
@@ -119,7 +122,7 @@ def tune(scenario: str):
     if scenario.startswith("die") and dist.get_rank() == int(os.environ.get("DIE_RANK", "1")):
         # dies while the ranks tune (its workers follow it)
         threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGKILL)).start()
-    return tuner.run(autotune_sync_timeout=SYNC_TIMEOUT)
+    return tuner.run(autotune_sync_timeout=SYNC_TIMEOUT, autotune_split=scenario != "fail_all_measure")
 
 
 class _Done(Exception):
@@ -147,6 +150,15 @@ def main(scenario: str, out_dir: str) -> int:
                                                                         [t.status, t.reason] for t in result.trials})
         again = tuner_again(scenario)
         report["again_same"] = again is result
+        if scenario == "fail_one_rank":
+            again = tune("fail_all_measure")
+            report.update(replicate_config=again.config, replicate_statuses={json.dumps(
+                t.config, sort_keys=True): [t.status, t.reason] for t in again.trials})
+        if scenario == "agree":  # then the ranks disagree on the configs: both must stop, naming it
+            try:
+                tune("mismatch")
+            except Exception as err:
+                report.update(mismatch_error=f"{type(err).__name__}: {err}", mismatch_kind=type(err).__name__)
     except _Done:
         pass
     except Exception as err:  # the test reads what went wrong

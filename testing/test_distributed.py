@@ -63,9 +63,15 @@ def _entries(cache: Path) -> list[Path]:
     return [p for p in root.glob("*/*") if p.is_dir() and not p.name.startswith(".")] if root.exists() else []
 
 
-@pytest.mark.parametrize("target", ["llvm", pytest.param("cuda", marks=pytest.mark.gpu)])
-def test_ranks_agree_on_the_winner_and_write_the_cache_once(tmp_path, target):
-    codes, reports = run_ranks("agree", tmp_path, target=target)  # on a GPU: rank r on GPU r % count
+@pytest.fixture(scope="module")
+def agreed(tmp_path_factory):
+    """One 2-rank run on the CPU: tune together, tune again (memory hit), then tune different config lists."""
+    tmp = tmp_path_factory.mktemp("agree")
+    codes, reports = run_ranks("agree", tmp)
+    return tmp, codes, reports
+
+
+def _check_agreement(tmp: Path, codes, reports) -> None:
     assert codes == [0, 0], reports
     r0, r1 = reports
     assert r0["config"] == r1["config"]
@@ -73,15 +79,30 @@ def test_ranks_agree_on_the_winner_and_write_the_cache_once(tmp_path, target):
     assert r0["statuses"] == r1["statuses"] and all(s == "ok" for s, _ in r0["statuses"].values())
     assert len(r0["statuses"]) == 4
     for r in reports:
-        assert r["max_err"] < 0.05 * SIZE_SCALE, r
+        assert r["max_err"] < 0.05, r  # float16 GEMM, K = 64, against float64
         assert r["again_same"] is True
     # one rank wrote the entry (rank 0: it tuned), rank 1 read it from the shared cache folder
-    assert len(_entries(tmp_path / "cache")) == 1
+    assert len(_entries(tmp / "cache")) == 1
     assert r0["from_cache"] is False and r1["from_cache"] is True
     assert r0["latency"] == r1["latency"]
 
 
-SIZE_SCALE = 1.0  # errors are absolute on 64-long float16 dot products of unit normals
+def test_ranks_agree_on_the_winner_and_write_the_cache_once(agreed):
+    _check_agreement(*agreed)
+
+
+@pytest.mark.gpu
+def test_ranks_agree_on_the_gpu(tmp_path):
+    _check_agreement(tmp_path, *run_ranks("agree", tmp_path, target="cuda"))  # rank r on GPU r % count
+
+
+def test_ranks_that_tune_different_configs_both_stop_naming_the_difference(agreed):
+    tmp, codes, reports = agreed
+    assert len(reports) == 2
+    for r in reports:
+        assert r["mismatch_kind"] == "ConfigError" and "not tuning the same thing" in r["mismatch_error"], r
+        assert "configs" in r["mismatch_error"] and "autotune_pg=False" in r["mismatch_error"], r
+    assert len(_entries(tmp / "cache")) == 1  # nothing written for the refused tuning
 
 
 def test_a_candidate_failing_on_one_rank_fails_on_all(tmp_path):
@@ -96,20 +117,17 @@ def test_a_candidate_failing_on_one_rank_fails_on_all(tmp_path):
         assert r["config"] != json.loads(bad)
     assert r0["config"] == r1["config"] and r0["statuses"] == r1["statuses"]
     # one writer per cache folder: each folder holds the one entry, written by its own rank
-    assert [len(_entries(tmp_path / f"cache{r}")) for r in (0, 1)] == [1, 1]
     assert r0["from_cache"] is False and r1["from_cache"] is False
-
-
-def test_ranks_that_tune_different_configs_both_stop_naming_the_difference(tmp_path):
-    codes, reports = run_ranks("mismatch", tmp_path, timeout=120)
-    assert codes == [3, 3], reports
+    # the same with every rank measuring every candidate: rank 1 fails it while measuring, both drop it
     for r in reports:
-        assert r["kind"] == "ConfigError" and "not tuning the same thing" in r["error"], r
-        assert "configs" in r["error"] and "autotune_pg=False" in r["error"], r["error"]
-    assert not _entries(tmp_path / "cache")
+        status, reason = r["replicate_statuses"][bad]
+        assert status == "build_error" and reason.startswith("on rank 1: ") and "cannot be built" in reason, r
+        assert sum(s == "ok" for s, _ in r["replicate_statuses"].values()) == 2
+    assert r0["replicate_config"] == r1["replicate_config"] != json.loads(bad)
+    assert [len(_entries(tmp_path / f"cache{r}")) for r in (0, 1)] == [2, 2]
 
 
-@pytest.mark.parametrize("dead", [1, 0])
+@pytest.mark.parametrize("dead", [1, pytest.param(0, marks=pytest.mark.slow)])
 def test_a_rank_that_dies_stops_the_others_with_a_clear_error(tmp_path, dead):
     """Rank 1 dies: rank 0 sees its heartbeat stop. Rank 0 dies: it hosted the store, rank 1 sees it go."""
     start = time.monotonic()

@@ -104,12 +104,13 @@ def test_contextual_tuning_on_the_gpu(cache_dir):
 
     @tiledsl.contextual_autotune(n_warmup=2, n_repeat=5)
     def fn(a, b, out):
-        add(w.SIZE, w.SIZE)(gemm(w.SIZE, w.SIZE, w.SIZE, dtype="float32")(a, b), out)
+        add(w.SIZE, w.SIZE, dtype="float16")(gemm(w.SIZE, w.SIZE, w.SIZE, dtype="float16")(a, b), out)
         return out
 
-    a, b = torch.randn(w.SIZE, w.SIZE, device="cuda"), torch.randn(w.SIZE, w.SIZE, device="cuda")
-    out = torch.zeros(w.SIZE, w.SIZE, device="cuda")  # an accumulator: Y += X
+    a = torch.randn(w.SIZE, w.SIZE, device="cuda", dtype=torch.float16)
+    b = torch.randn(w.SIZE, w.SIZE, device="cuda", dtype=torch.float16)
+    out = torch.zeros(w.SIZE, w.SIZE, device="cuda", dtype=torch.float16)  # an accumulator: Y += X
     got = fn(a, b, out)
-    torch.testing.assert_close(got.double(), a.double() @ b.double(), rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(got.double(), a.double() @ b.double(), rtol=1e-2, atol=5e-2)
     g = next(v for k, v in fn.results.items() if k.startswith("gemm"))
     assert g["trials"][2]["status"].startswith("wrong_result") and g["latency_ms"] > 0

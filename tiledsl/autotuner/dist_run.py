@@ -209,8 +209,10 @@ class DistributedRun(_Run):
                 cond.notify()
 
         scratch = self.scratch if self.scratch is not None else self._scratch()
-        builder = Builder(self._builder_payload(), worker_count(len(need), self.num_workers), self.prof.timeout,
-                          on_done, scratch=scratch)
+        n = worker_count(len(need), self.num_workers)
+        prepare = getattr(self, "_prepare", None)  # where builder.py takes the parent's request maker (main's)
+        extra = (prepare,) if prepare is not None else ()
+        builder = Builder(self._builder_payload(), n, self.prof.timeout, on_done, *extra, scratch=scratch)
         try:
             for t in need:
                 builder.submit(t.config)

@@ -10,7 +10,7 @@ from .runtime.compiler import clear_memory_cache, compile  # noqa: F401
 from .runtime.jit import JITImpl, jit  # noqa: F401
 from .runtime.kernel import JITKernel  # noqa: F401
 from .runtime.params import KernelParam  # noqa: F401
-from .autotuner import AutoTuner, AutotuneResult, autotune, set_autotune_inputs  # noqa: F401
+from .autotuner import AutoTuner, AutotuneResult, autotune, contextual_autotune, set_autotune_inputs  # noqa: F401
 from .profiler import TensorSupplyType, do_bench  # noqa: F401
 from .pass_config import PassConfigKey  # noqa: F401
 from . import tune  # noqa: F401  (tiledsl.tune.next_power_of_2, tiledsl.tune.autotune, python -m tiledsl.tune)
@@ -20,6 +20,6 @@ __all__ = [
     "__version__", "jit", "compile", "JITKernel", "JITImpl", "KernelParam", "clear_memory_cache",
     "TileDSLError", "TileProgramError", "CompileError", "CompileTimeoutError", "KernelArgumentError",
     "TargetError", "ConfigError", "AutotuneError", "ArtifactError", "CacheFolderError",
-    "autotune", "AutoTuner", "AutotuneResult", "set_autotune_inputs", "TensorSupplyType", "do_bench",
-    "PassConfigKey", "tune", "enable_autotune", "disable_autotune", "is_autotune_enabled", "warmup",
+    "autotune", "contextual_autotune", "AutoTuner", "AutotuneResult", "set_autotune_inputs", "TensorSupplyType",
+    "do_bench", "PassConfigKey", "tune", "enable_autotune", "disable_autotune", "is_autotune_enabled", "warmup",
 ]

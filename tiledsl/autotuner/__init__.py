@@ -7,10 +7,11 @@ its folder format), ``tuner`` (orchestration), ``decorator`` (``@autotune``). Se
 """
 from ..profiler.supply import TensorSupplyType
 from .capture import get_autotune_inputs, set_autotune_inputs
+from .contextual import contextual_autotune
 from .decorator import AutotuneImpl, autotune
 from .records import Trial
 from .result import AutotuneResult
 from .tuner import AutoTuner, CompileArgs, ProfileArgs
 
-__all__ = ["autotune", "AutotuneImpl", "AutoTuner", "AutotuneResult", "CompileArgs", "ProfileArgs", "Trial",
+__all__ = ["autotune", "contextual_autotune", "AutotuneImpl", "AutoTuner", "AutotuneResult", "CompileArgs", "ProfileArgs", "Trial",
            "TensorSupplyType", "set_autotune_inputs", "get_autotune_inputs"]

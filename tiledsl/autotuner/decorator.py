@@ -8,6 +8,7 @@ import threading
 
 from ..errors import ConfigError
 from ..runtime.jit import _call_key
+from . import contextual
 from .capture import get_autotune_inputs
 from .identity import value_identity
 from .tuner import AutoTuner
@@ -19,7 +20,8 @@ class AutotuneImpl:
     """What ``@autotune(...)`` returns: call it like the factory, get the tuned JITKernel."""
 
     def __init__(self, jit_impl, configs, tuner_kwargs: dict, prune_fn=None, do_not_specialize=None, quiet=None,
-                 key=None, bucket=None, key_fn=None, configs_dir=None, default_config=None):
+                 key=None, bucket=None, key_fn=None, configs_dir=None, default_config=None,
+                 run_kwargs: dict | None = None):
         # any @jit flavour: the tuner needs only get_tir(*args, **kwargs) and the compile settings
         if not all(hasattr(jit_impl, name) for name in ("get_tir", "out_idx", "target", "pass_configs")):
             raise ConfigError(f"@tiledsl.autotune must sit above @tiledsl.jit (it got "
@@ -32,6 +34,7 @@ class AutotuneImpl:
         self.prune_fn = prune_fn
         self.tuner_kwargs = tuner_kwargs
         self.quiet = quiet
+        self.run_kwargs = dict(run_kwargs or {})  # benchmark_devices, autotune_pg, ... (AutoTuner.run)
         self.do_not_specialize = set(do_not_specialize or ())
         self._results: dict = {}
         self._fast: dict = {}  # the call's own (args, kwargs) -> tuned kernel, when no autotune inputs are set
@@ -79,12 +82,15 @@ class AutotuneImpl:
         tuner = AutoTuner(self.jit_impl, self.configs, prune_fn=self.prune_fn)
         tuner.set_profile_args(**self.tuner_kwargs)
         tuner.set_kernel_parameters(args, kwargs)
-        result = tuner.run(quiet=self.quiet)
+        result = tuner.run(quiet=self.quiet, **self.run_kwargs)
         with self._lock:
             self._results[key] = result
         return result
 
     def __call__(self, *args, **kwargs):
+        tuning = contextual.current()
+        if tuning is not None:  # inside a @contextual_autotune function: it decides which kernel runs
+            return tuning.kernel_for(self, args, kwargs)
         fast_key = _call_key(args, kwargs) if get_autotune_inputs() is None else None
         if fast_key is not None:
             kernel = self._fast.get(fast_key)
@@ -122,7 +128,8 @@ def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeo
              cache_input_tensors: bool = False, prune_fn=None, do_not_specialize=None, top_k: int = 5,
              retime_rounds: int = 5, backend: str = "auto", early_stop_factor: float = 2.0,
              quiet: bool | None = None, key=None, bucket=None, key_fn=None, configs_dir=None, default_config=None,
-             reset_to_zero=None, restore_value=None):
+             reset_to_zero=None, restore_value=None, benchmark_devices=None, autotune_pg=None,
+             autotune_split: bool = True, autotune_sync_timeout: float | None = None):
     """Tune a ``@tiledsl.jit`` factory over ``configs`` (a list of dicts, or a callable taking the factory's
     arguments and returning an iterable of dicts).
 
@@ -138,6 +145,9 @@ def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeo
     ``configs_dir`` reads shipped configs (``python -m tiledsl.tune``); ``default_config`` is used when tuning is
     off (``tiledsl.disable_autotune()``); ``reset_to_zero`` / ``restore_value`` name kernel parameters zeroed /
     restored before every launch while tuning (kernels that accumulate or update in place).
+    ``benchmark_devices`` (GPU indices, ``"all"``) measures on several local devices; ``autotune_pg`` /
+    ``autotune_split`` / ``autotune_sync_timeout`` tune together with the ranks of a torch.distributed process
+    group (see ``AutoTuner.run`` and docs/distributed.md).
     """
     if func is not None and configs is None:
         raise ConfigError("@tiledsl.autotune needs configs=...: write @tiledsl.autotune(configs=[...])")
@@ -156,5 +166,8 @@ def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeo
     def wrap(jit_impl):
         return AutotuneImpl(jit_impl, configs, tuner_kwargs, prune_fn=prune_fn,
                             do_not_specialize=do_not_specialize, quiet=quiet, key=key, bucket=bucket,
-                            key_fn=key_fn, configs_dir=configs_dir, default_config=default_config)
+                            key_fn=key_fn, configs_dir=configs_dir, default_config=default_config,
+                            run_kwargs=dict(benchmark_devices=benchmark_devices, autotune_pg=autotune_pg,
+                                            autotune_split=autotune_split,
+                                            autotune_sync_timeout=autotune_sync_timeout))
     return wrap(func) if func is not None else wrap

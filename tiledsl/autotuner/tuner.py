@@ -31,6 +31,8 @@ from ..errors import AutotuneError, ConfigError, TargetError
 from . import records, space
 from .builder import Builder, prepare_request, worker_count
 from .capture import get_autotune_inputs
+from .devices import expand_devices
+from .distributed import resolve_group
 from .transport import pack_inputs
 from .identity import function_identity, tensor_digest, value_identity
 from .records import Trial, TrialLog
@@ -211,14 +213,17 @@ class AutoTuner:
 
     # ------------------------------------------------------------------ run
     def run(self, warmup: int | None = None, rep: int | None = None, timeout: float | None = None,
-            num_workers: int | None = None, benchmark_devices=None, quiet: bool | None = None,
-            **ignored) -> AutotuneResult:
+            num_workers: int | None = None, benchmark_devices=None, quiet: bool | None = None, autotune_pg=None,
+            autotune_split: bool = True, autotune_sync_timeout: float | None = None, **ignored) -> AutotuneResult:
         """Tune (or fetch the cached result) and return the AutotuneResult. ``warmup``/``rep``/``timeout`` given
         here override ``set_profile_args``; ``num_workers`` is the number of compile processes;
         ``benchmark_devices`` (GPU indices or device strings) spreads first measurements over several devices of
         one kind, each with its own benchmark worker pulling from one queue; the finalists are always re-timed on
         the first, so the pick compares timings from one device. Progress and the winner go to stderr unless
-        ``quiet`` (default: ``TILEDSL_AUTO_TUNING_QUIET``)."""
+        ``quiet`` (default: ``TILEDSL_AUTO_TUNING_QUIET``). ``autotune_pg``: tune together with the other
+        ranks of this torch.distributed process group (None: the default group when torch.distributed is
+        initialized with several ranks; False: this process alone); ``autotune_split``: each rank measures a share
+        of the candidates; ``autotune_sync_timeout``: seconds a rank waits for the others (docs/distributed.md)."""
         import torch
 
         from ..runtime.target import target_kind
@@ -253,6 +258,13 @@ class AutoTuner:
                            "prune_fn": function_identity(self.prune_fn)})
         use_disk = not env.tuning_cache_disabled()
         force = env.force_retune()
+        group = resolve_group(autotune_pg)
+        if group is not None:  # tuning together with the other ranks: dist_run.py
+            from .dist_run import DistributedRun
+
+            return DistributedRun(self, factory, configs, bound, out_idx, tgt, pass_configs, flags, prof, devices,
+                                  inputs, family, key, use_disk, force, family_payload, num_workers, quiet,
+                                  group=group, split=autotune_split, sync_timeout=autotune_sync_timeout).execute()
         if not force:
             hit = self._cached(key, use_disk)
             if hit is not None:
@@ -632,6 +644,7 @@ class _Run:
 
 def _normalize_devices(devices, current: str, kind: str) -> list[str]:
     """Device strings for the benchmark workers (the current device when none are given)."""
+    devices = expand_devices(devices, kind)  # "all", a CPU runner count (devices.py)
     if devices is None:
         return [current]
     out = []

@@ -8,34 +8,43 @@ from tvm.script import tirx as _tirx_script
 from tvm.script.ir_builder import tirx as _builder
 
 from ..errors import TileProgramError
+from .dtypes import canonical_name
 
 SHARED_SCOPES = ("shared", "shared.dyn")
 FRAGMENT_SCOPE = "local.fragment"
 LOCAL_SCOPES = ("local", FRAGMENT_SCOPE)
 
-_DTYPE_ALIASES = {"half": "float16", "float": "float32", "bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
-
 
 def dtype_str(dtype) -> str:
     """Normalize a dtype given as a string, ``T.float16``, a torch dtype or a TVM dtype to its TVM name."""
-    if isinstance(dtype, str):
-        return _DTYPE_ALIASES.get(dtype, dtype)
-    inner = getattr(dtype, "_dtype_str", None)  # T.float16 and friends
-    if inner is not None:
-        return inner
-    text = str(dtype)
-    if text.startswith("torch."):
-        return text[len("torch."):]
-    return text
+    return canonical_name(dtype)
 
 
-def Tensor(shape, dtype="float32", **kwargs):
-    """Annotation of a global tensor parameter: ``A: T.Tensor((M, K), "float16")``."""
-    if not isinstance(shape, (tuple, list)):
-        shape = (shape,)
-    return _tirx_script.Buffer(tuple(shape), dtype_str(dtype), **kwargs)
+class _TensorAnnotation:
+    """``T.Tensor((M, K), dtype)`` or ``T.Tensor[(M, K), dtype]``: a global tensor (a parameter's annotation, or
+    a view of existing memory with ``data=``)."""
+
+    def __call__(self, shape, dtype="float32", data=None, strides=None, elem_offset=None, scope="global",
+                 **kwargs):
+        if not isinstance(shape, (tuple, list)):
+            shape = (shape,)
+        if data is not None:
+            raise TileProgramError(
+                "T.Tensor(shape, dtype, data): a second view of a tensor's memory is not supported yet; index the "
+                "tensor itself (compute the flat offset), or pass the viewed tensor as its own argument")
+        extra = {k: v for k, v in (("strides", strides), ("elem_offset", elem_offset)) if v is not None}
+        if scope != "global":
+            extra["scope"] = scope
+        return _tirx_script.Buffer(tuple(shape), dtype_str(dtype), **extra, **kwargs)
+
+    def __getitem__(self, spec):
+        if not isinstance(spec, tuple) or len(spec) != 2:
+            raise TileProgramError(f"T.Tensor[...] takes a shape and a dtype, like T.Tensor[(M, K), T.float16]; "
+                                   f"got {spec!r}")
+        return self(spec[0], spec[1])
 
 
+Tensor = _TensorAnnotation()
 Buffer = Tensor
 
 

@@ -17,7 +17,10 @@ from .dtypes import dtype, make_dtype_namespace  # noqa: E402
 globals().update(make_dtype_namespace())  # T.float16, T.float, ... as dtype objects (strings that also construct)
 
 from .buffers import (Buffer, FragmentBuffer, LocalBuffer, SharedBuffer, Tensor, alloc_fragment,  # noqa: E402
-                      alloc_local, alloc_shared, alloc_var, dtype_str, dynamic, symbolic)
+                      alloc_local, alloc_shared, dtype_str, dynamic, symbolic)
+from .compat import Serial, Unroll, Vectorized, alloc_var, unsupported_names  # noqa: E402
+
+globals().update({k: v for k, v in unsupported_names().items() if k not in globals()})
 from .kernel import (Kernel, get_block_binding, get_block_bindings, get_thread_binding,  # noqa: E402
                      get_thread_bindings)
 from ..layout import annotate_layout  # noqa: E402
@@ -34,4 +37,5 @@ __all__ = [
     "reduce_abssum", "reduce_absmax", "atomic_add", "dynamic", "symbolic", "get_thread_binding",
     "get_thread_bindings", "GemmWarpPolicy", "get_block_binding", "get_block_bindings", "use_swizzle", "cast", "dtype_str",
     "annotate_layout", "SharedBuffer", "FragmentBuffer", "LocalBuffer", "const", "empty", "dtype",
+    "Serial", "Unroll", "Vectorized",
 ]

@@ -114,12 +114,9 @@ def alloc_local(shape, dtype, scope: str = "local"):
     return _alloc(shape, dtype, scope, "T.alloc_local")
 
 
-def alloc_var(dtype, init=None, scope: str = "local"):
-    """A one-element per-thread variable (``x = T.alloc_var("float32"); x[0] = ...``)."""
-    buf = _alloc((1,), dtype, scope, "T.alloc_var")
-    if init is not None:
-        _builder.buffer_store(buf, tirx.const(init, dtype_str(dtype)) if isinstance(init, (int, float)) else init, [0])
-    return buf
+def _is_scalar_var(x) -> bool:
+    shape = x.source.ty.shape
+    return len(shape) == 1 and isinstance(shape[0], IntImm) and int(shape[0]) == 1 and buffer_scope(x.source) == "local"
 
 
 def full_region(buf) -> TensorRegion:
@@ -143,6 +140,8 @@ def as_region(x, what: str, like_extents=None) -> TensorRegion:
     if is_buffer(x):
         return full_region(x)
     if isinstance(x, TensorLoad):
+        if like_extents is None and _is_scalar_var(x):  # a T.alloc_var read as a scalar: its one-element buffer
+            return full_region(x.source)
         if like_extents is None:
             raise TileProgramError(
                 f"{what}: `{x}` gives only a start index; the other operand must be a whole buffer or a slice so "

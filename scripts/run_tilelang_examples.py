@@ -202,12 +202,15 @@ def _last_error(text: str) -> str:
     return (lines[-1].strip()[:300] if lines else "")
 
 
+EXTRA_PATH = ""  # --pythonpath: where the examples' own third-party imports (einops) are installed
+
+
 def run_one(scratch: Path, root: Path, rel: str, mode: str, timeout: float) -> dict:
     path = root / rel
     args = CPU_ARGS.get(rel, []) if mode == "cpu" else []
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
-                                                      env.get("PYTHONPATH")]))
+                                                      env.get("PYTHONPATH"), EXTRA_PATH]))
     cmd = [sys.executable, str(scratch / "_tiledsl_prelude.py"), mode, str(path)] + args
     start = time.time()
     try:
@@ -230,7 +233,10 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="run only files whose path contains one of these")
     ap.add_argument("--timeout", type=float, default=300.0)
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
+    ap.add_argument("--pythonpath", default="", help="extra import path for the examples' dependencies (einops)")
     ns = ap.parse_args(argv)
+    global EXTRA_PATH
+    EXTRA_PATH = ns.pythonpath
     root = _export_examples(ns.tilelang.resolve(), ns.scratch)
     modes = ["cpu", "sm90a"] if ns.mode == "both" else [ns.mode]
     results = []

@@ -23,7 +23,7 @@ from .compat import Serial, Unroll, Vectorized, alloc_var, unsupported_names  # 
 globals().update({k: v for k, v in unsupported_names().items() if k not in globals()})
 from .kernel import (Kernel, get_block_binding, get_block_bindings, get_thread_binding,  # noqa: E402
                      get_thread_bindings)
-from ..layout import annotate_layout  # noqa: E402
+from ..layout import Layout, annotate_layout  # noqa: E402
 from .loops import Parallel, Pipelined  # noqa: E402
 from .eager import const, empty  # noqa: E402
 from .tile_ops import (GemmWarpPolicy, atomic_add, cast, clear, copy, fill, gemm, reduce_absmax, reduce_abssum,  # noqa: E402

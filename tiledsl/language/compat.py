@@ -61,13 +61,18 @@ def is_var_load(x) -> bool:
     return len(shape) == 1 and isinstance(shape[0], tirx.IntImm) and int(shape[0]) == 1
 
 
+_tensor_load_getitem = getattr(TensorLoad, "__getitem__", None)
+
+
 def _var_getitem(self, index):
     if is_var_load(self) and (index == 0 or (isinstance(index, tirx.IntImm) and int(index) == 0)):
         return self
-    raise TypeError(f"`{self}` is an element, not a buffer; it cannot be indexed")
+    if _tensor_load_getitem is None:
+        raise TypeError(f"`{self}` is an element, not a buffer; it cannot be indexed")
+    return _tensor_load_getitem(self, index)
 
 
-if not hasattr(TensorLoad, "__getitem__"):
+if getattr(TensorLoad.__getitem__, "__name__", "") != "_var_getitem":
     TensorLoad.__getitem__ = _var_getitem  # x[0] on a T.alloc_var, as TileLang programs write it
 
 

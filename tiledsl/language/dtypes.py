@@ -173,3 +173,5 @@ if not getattr(_ir_expr.Expr, "_tiledsl_dtype", False):
     _ir_expr.Expr.dtype = property(_expr_dtype, doc="The scalar dtype of this expression (TileLang's x.dtype)")
     _ir_expr.Var.dtype = property(_var_dtype, doc="A buffer's element dtype, or a scalar variable's dtype")
     _ir_expr.Expr._tiledsl_dtype = True
+if not hasattr(tvm.tirx, "PrimExpr"):  # TileLang's TVM spells the expression base class tirx.PrimExpr (annotations)
+    tvm.tirx.PrimExpr = _ir_expr.Expr

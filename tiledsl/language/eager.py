@@ -26,6 +26,10 @@ from .buffers import is_buffer
 from .dtypes import canonical_name
 
 _state = threading.local()
+#: Marker sizes for headers that compute with their sizes as numbers: distinct odd primes times 16, so no size
+#: derived from one by halving, doubling or tripling equals another, and products stay within int64.
+_SENTINELS = [p * 16 for p in (11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89,
+                               97, 101, 103, 107)]
 
 
 @dataclass
@@ -41,9 +45,10 @@ class TensorSpec:
 class _Elaboration:
     """What ``T.const``/``T.empty`` and the header's tensor declarations talk to while a header runs."""
 
-    def __init__(self, sizes: dict | None):
+    def __init__(self, sizes: dict | None, sentinels: bool = False):
         self.sizes = sizes            # None: sizes are symbols (learning the signature)
-        self.symbols: dict[str, tirx.Var] = {}
+        self.sentinels = sentinels    # sizes are distinct marker ints instead (a header that needs numbers)
+        self.symbols: dict[str, object] = {}
         self.tensors: dict[str, TensorSpec] = {}
         self.outputs: list[TensorSpec] = []
 
@@ -51,7 +56,8 @@ class _Elaboration:
         if self.sizes is None:
             var = self.symbols.get(name)
             if var is None:
-                var = self.symbols[name] = tirx.Var(name, canonical_name(dtype))
+                var = _SENTINELS[len(self.symbols)] if self.sentinels else tirx.Var(name, canonical_name(dtype))
+                self.symbols[name] = var
             return var
         if name not in self.sizes:
             raise TileProgramError(f"T.const: no value for {name!r}")
@@ -124,9 +130,10 @@ class EagerProgram:
         cells = [c.cell_contents if _cell_full(c) else None for c in (self.func.__closure__ or ())]
         return namespace["__tiledsl_make__"](*cells)
 
-    def run_header(self, values: dict, sizes: dict | None) -> tuple[_Elaboration, dict]:
-        """Run the header with the parameters' ``values``; ``sizes`` None makes the T.const sizes symbols."""
-        ctx = _Elaboration(sizes)
+    def run_header(self, values: dict, sizes: dict | None, sentinels: bool = False) -> tuple[_Elaboration, dict]:
+        """Run the header with the parameters' ``values``; ``sizes`` None makes the T.const sizes symbols (or
+        marker ints with ``sentinels``)."""
+        ctx = _Elaboration(sizes, sentinels)
         previous = getattr(_state, "ctx", None)
         _state.ctx = ctx
         try:
@@ -147,7 +154,12 @@ class EagerProgram:
         if sig is None:
             values = dict(config)
             values.update({t: None for t in self.source.tensor_params})
-            sig, _ = self.run_header(values, None)
+            try:
+                sig, _ = self.run_header(values, None)
+            except TileProgramError as err:
+                if not isinstance(err.__cause__, TypeError):
+                    raise
+                sig, _ = self.run_header(values, None, sentinels=True)  # e.g. (1.0 / D) ** 0.5 needs a number
             missing = [t for t in self.source.tensor_params if t not in sig.tensors]
             if missing:  # the annotation sat inside an `if` that did not run
                 raise TileProgramError(f"{self.source.name}: tensors {missing} were not declared")
@@ -167,7 +179,7 @@ class EagerProgram:
                 if t is None:
                     continue
                 for i, dim in enumerate(sig.tensors[tname].shape):
-                    if isinstance(dim, tirx.Var) and dim.same_as(var):
+                    if _is_size(dim, var):
                         if len(t.shape) != len(sig.tensors[tname].shape):
                             raise KernelArgumentError(
                                 f"{self.source.name}: {tname} has {len(t.shape)} dimensions, expected "
@@ -229,6 +241,12 @@ class EagerProgram:
         if not isinstance(prim, tirx.PrimFunc):
             raise TileProgramError(f"{self.source.name}: the program did not produce a function")
         return prim.with_attr("global_symbol", self.source.name)
+
+
+def _is_size(dim, var) -> bool:
+    if isinstance(var, int):
+        return isinstance(dim, (int, tirx.IntImm)) and int(dim) == var
+    return isinstance(dim, tirx.Var) and dim.same_as(var)
 
 
 def _declare_tensor(name, annotation):

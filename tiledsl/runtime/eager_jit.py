@@ -127,7 +127,7 @@ class EagerJITImpl(JITImpl):
             key = (tuple(a.shape if i in self._tensor_positions else a for i, a in enumerate(args)),
                    tuple(kwargs.items()) if kwargs else ())
             hit = self._launch.get(key)
-        except TypeError:  # an unhashable argument
+        except (TypeError, AttributeError):  # an unhashable argument, or a tensor argument that is not a tensor
             key, hit = None, None
         if hit is not None and not kwargs:
             return hit(*[args[i] for i in self._tensor_positions])

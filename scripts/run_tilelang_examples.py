@@ -43,19 +43,36 @@ SKIP = {
 
 #: Command-line arguments giving small sizes on the CPU (examples without an entry run with their defaults).
 CPU_ARGS = {
-    "gemm/example_gemm.py": [],
+    "blocksparse_gemm/example_blocksparse_gemm.py": ["--m", "256", "--n", "256", "--k", "256"],
+    "convolution/example_convolution.py": ["--n", "2", "--c", "32", "--h", "16", "--w", "16", "--f", "32"],
+    "convolution/example_convolution_autotune.py": ["--n", "2", "--c", "32", "--h", "16", "--w", "16", "--f", "32"],
+    "deepseek_mla/example_mla_decode.py": ["--batch", "1", "--kv_ctx", "256"],
+    "deepseek_mla/example_mla_decode_paged.py": ["--batch", "1", "--cache_seqlen", "256"],
+    "deepseek_mla/example_mla_decode_persistent.py": ["--batch", "1", "--kv_ctx", "256"],
+    "deepseek_mla/example_mla_decode_ws.py": ["--batch", "1", "--kv_ctx", "256"],
+    "deepseek_mla/experimental/example_mla_decode_kv_fp8.py": ["--batch", "1", "--kv_ctx", "256"],
     "elementwise/example_elementwise_add.py": ["--m", "128", "--n", "128"],
-    "gemm_splitk/example_tilelang_gemm_splitk.py": [],
-    "flash_attention/example_mha_fwd_bshd.py": ["--batch", "1", "--heads", "2", "--seq_len", "256", "--dim", "64"],
-    "flash_attention/example_mha_fwd_bhsd.py": ["--batch", "1", "--heads", "2", "--seq_q", "256", "--seq_kv", "256",
-                                               "--dim", "64"],
+    "flash_attention/example_gqa_bwd.py": ["--batch", "1", "--h", "4", "--n_ctx", "128", "--groups", "2"],
+    "flash_attention/example_gqa_bwd_tma_reduce.py": ["--batch", "1", "--h", "4", "--n_ctx", "128", "--groups", "2"],
+    "flash_attention/example_gqa_bwd_tma_reduce_varlen.py": ["--batch", "1", "--h", "4", "--n_ctx", "128",
+                                                             "--groups", "2"],
     "flash_attention/example_gqa_fwd_bshd.py": ["--batch", "1", "--heads", "4", "--seq_len", "256", "--dim", "64",
                                                "--groups", "2"],
-    "flash_attention/example_mha_bwd_bshd.py": ["--batch", "1", "--h", "2", "--n_ctx", "128", "--d_head", "64"],
+    "flash_attention/example_gqa_fwd_varlen.py": ["--batch", "1", "--heads", "4", "--groups", "2", "--q_seqlen",
+                                                 "128", "--k_seqlen", "128", "--dim", "64"],
     "flash_attention/example_mha_bwd_bhsd.py": ["--batch", "1", "--h", "2", "--n_ctx", "128", "--d_head", "64"],
-    "flash_attention/example_gqa_bwd.py": ["--batch", "1", "--h", "4", "--n_ctx", "128", "--d_head_qk", "64",
-                                          "--d_head_v", "64", "--groups", "2"],
-    "online_softmax/online_softmax.py": [],
+    "flash_attention/example_mha_bwd_bshd.py": ["--batch", "1", "--h", "2", "--n_ctx", "128", "--d_head", "64"],
+    "flash_attention/example_mha_fwd_bhsd.py": ["--seq_q", "128", "--seq_kv", "128"],
+    "flash_attention/example_mha_fwd_bshd.py": ["--batch", "1", "--heads", "2", "--seq_len", "256", "--dim", "64"],
+    "flash_attention/example_mha_fwd_varlen.py": ["--batch", "1", "--heads", "2", "--seq_len", "128", "--dim", "64"],
+    "flash_decoding/example_gqa_decode.py": ["--batch", "1", "--heads", "8", "--groups", "2", "--kv_seqlen", "512"],
+    "gemm/example_gemm_advanced_autotune.py": ["--m", "256", "--n", "256", "--k", "256"],
+    "gemm/example_gemm_autotune.py": ["--m", "256", "--n", "256", "--k", "256"],
+    "gemm/example_gemm_autotune_pass_configs.py": ["--m", "256", "--n", "256", "--k", "256"],
+    "gemv/example_gemv.py": ["--n", "256", "--k", "256"],
+    "linear_attention/example_mamba_chunk_scan.py": ["--batch", "1", "--heads", "2", "--seq_len", "512"],
+    "linear_attention/example_mamba_chunk_state.py": ["--batch", "1", "--heads", "2", "--seq_len", "512"],
+    "linear_attention/example_retention_fwd.py": ["--B", "1"],
 }
 
 _IMPORT_RULES = [
@@ -146,7 +163,28 @@ def _sm90a_only():
     kernel_mod.JITKernel.get_profiler = stop
 
 
+def _quick_benchmarks():
+    """On the CPU the examples' timings are not what is checked: one warm-up and one timed call."""
+    import tiledsl.profiler.bench as bench
+    import tiledsl.profiler.kernel_profiler as kp
+    import tiledsl.profiler as prof
+    import tiledsl
+
+    original = bench.do_bench
+
+    def quick(fn, warmup=1, rep=1, *a, **k):
+        k.pop("_n_warmup", None)
+        k.pop("_n_repeat", None)
+        k.pop("quantiles", None)
+        return original(fn, 1, 1, *a[:0], **{x: y for x, y in k.items() if x in ("backend", "device")})
+
+    for mod in (bench, kp, prof, tiledsl):
+        mod.do_bench = quick
+
+
 _patch_torch()
+if MODE == "cpu":
+    _quick_benchmarks()
 if MODE == "sm90a":
     _sm90a_only()
 sys.argv = [PATH] + ARGS

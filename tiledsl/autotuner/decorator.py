@@ -71,6 +71,14 @@ class AutotuneImpl:
         return result
 
     def __call__(self, *args, **kwargs):
+        run_on = None
+        if hasattr(self.jit_impl, "without_tensors"):  # TileLang's newer style: tune on the tensors' sizes, then run
+            kwargs, run_on = self.jit_impl.without_tensors(args, kwargs)
+            args = ()
+        kernel = self._tuned(args, kwargs)
+        return kernel(*run_on) if run_on else kernel
+
+    def _tuned(self, args, kwargs):
         fast_key = _call_key(args, kwargs) if get_autotune_inputs() is None else None
         if fast_key is not None:
             kernel = self._fast.get(fast_key)

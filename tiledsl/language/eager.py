@@ -112,9 +112,9 @@ def empty(shape, dtype="float32"):
 class EagerProgram:
     """An eager-style function, ready to elaborate for given sizes and arguments."""
 
-    def __init__(self, func):
+    def __init__(self, func, source=None):
         self.func = func
-        self.source = eager_ast.analyze(func)
+        self.source = eager_ast.analyze(func, source)
         self.signature = inspect.signature(func)
         self._probe = self._compile_probe()
         self._signatures: dict = {}
@@ -223,7 +223,7 @@ class EagerProgram:
 
     def _parse(self, names, extra) -> tirx.PrimFunc:
         module = eager_ast.make_program_ast(self.source, names)
-        source = _ProgramSource(self.func, doc.to_doc(module))
+        source = _ProgramSource(self.source, doc.to_doc(module))
         parser = Parser(source, {})
         try:
             with IRBuilder() as builder:
@@ -273,8 +273,19 @@ def _fmt(shape) -> str:
 class _ProgramSource(Source):
     """The user's function as TVMScript's diagnostics see it, with the rewritten AST as what is parsed."""
 
-    def __init__(self, func, tree):
-        super().__init__(func)
+    def __init__(self, src: eager_ast.EagerSource, tree):  # pylint: disable=super-init-not-called
+        import textwrap
+
+        self.source_name = src.file_name
+        self.start_line = src.first_line
+        first = src.lines[0] if src.lines else ""
+        self.start_column = len(first) - len(first.lstrip())
+        self.source = textwrap.dedent("".join(src.lines))
+        try:
+            with open(src.file_name) as f:
+                self.full_source = f.read()
+        except OSError:
+            self.full_source = self.source
         self._tree = tree
 
     def as_ast(self):

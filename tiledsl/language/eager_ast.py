@@ -46,6 +46,7 @@ class EagerSource:
     func_node: ast.FunctionDef
     file_name: str
     first_line: int                          # line of the ``def`` (or its first decorator) in the file
+    lines: list = field(default_factory=list)  # the function's source lines
     tensor_lines: dict = field(default_factory=dict)
 
 
@@ -60,14 +61,21 @@ def _const_names(call: ast.Call) -> list[str]:
     return []
 
 
-def function_tree(func) -> tuple[ast.FunctionDef, str, int]:
-    """The function's ``def`` node (line numbers relative to its own source), file name and first line."""
+def source_of(func) -> tuple[list[str], int, str]:
+    """The function's source lines, the line of its first line in its file, and the file name."""
     try:
         lines, first_line = inspect.getsourcelines(func)
         file_name = inspect.getsourcefile(func) or "<unknown>"
     except (OSError, TypeError) as err:
         raise TileProgramError(f"{func.__name__}: the source of a @tiledsl.jit function must be readable (it is "
                                f"parsed); define it in a file, not in an interactive prompt ({err})") from None
+    return list(lines), first_line, file_name
+
+
+def function_tree(func, source=None) -> tuple[ast.FunctionDef, str, int]:
+    """The function's ``def`` node (line numbers relative to its own source), file name and first line;
+    ``source`` is :func:`source_of`'s result when already known (a build worker has no file to read)."""
+    lines, first_line, file_name = source if source is not None else source_of(func)
     tree = ast.parse(textwrap.dedent("".join(lines)))
     node = tree.body[0]
     if not isinstance(node, ast.FunctionDef):
@@ -93,9 +101,9 @@ def looks_eager(func) -> bool:
     return False
 
 
-def analyze(func) -> EagerSource:
+def analyze(func, source=None) -> EagerSource:
     """Split an eager-style function into its declarations, header and program (see the module doc)."""
-    node, file_name, first_line = function_tree(func)
+    node, file_name, first_line = function_tree(func, source)
     if node.args.vararg or node.args.kwarg or node.args.posonlyargs:
         raise TileProgramError(f"{node.name}: *args, **kwargs and positional-only parameters are not supported in "
                                f"an eager-style @tiledsl.jit function")
@@ -153,7 +161,8 @@ def analyze(func) -> EagerSource:
     ordered_tensors = [p for p in params if p in tensors]
     return EagerSource(name=node.name, params=params, tensor_params=ordered_tensors, outputs=returned,
                        const_names=consts, header=new_header, program=program, func_node=node,
-                       file_name=file_name, first_line=first_line, tensor_lines=tensor_lines)
+                       file_name=file_name, first_line=first_line, tensor_lines=tensor_lines,
+                       lines=list(source[0]) if source is not None else source_of(func)[0])
 
 
 def _returned_names(ret: ast.Return, file_name, first_line) -> list[str]:

@@ -27,8 +27,11 @@ class EagerFactory:
     """``factory(*args, **kwargs) -> PrimFunc`` for an eager-style function: tensor arguments may be tensors (their
     shapes give the sizes) or left out (then every size comes as a keyword). Picklable (for build workers)."""
 
-    def __init__(self, func):
+    def __init__(self, func, source=None):
+        from ..language.eager_ast import source_of
+
         self.func = func
+        self._source = source if source is not None else source_of(func)
         self.__name__ = func.__name__
         self.__qualname__ = func.__qualname__
         self.__module__ = func.__module__
@@ -42,7 +45,7 @@ class EagerFactory:
         if self._program is None:
             with self._lock:
                 if self._program is None:
-                    self._program = EagerProgram(self.func)
+                    self._program = EagerProgram(self.func, self._source)
         return self._program
 
     def _make_signature(self) -> inspect.Signature:
@@ -54,10 +57,10 @@ class EagerFactory:
         return base.replace(parameters=list(base.parameters.values()) + sizes)
 
     def __getstate__(self):
-        return {"func": self.func}
+        return {"func": self.func, "source": self._source}
 
     def __setstate__(self, state):
-        self.__init__(state["func"])
+        self.__init__(state["func"], state["source"])
 
     def split(self, args, kwargs) -> tuple[dict, dict, dict]:
         """(non-tensor arguments, tensors, sizes given as keywords) of a call."""
@@ -141,6 +144,19 @@ class EagerJITImpl(JITImpl):
             with self._lock:
                 self._launch[key] = kernel
         return kernel(*[tensors[t] for t in self.func.program.source.tensor_params])
+
+    def without_tensors(self, args, kwargs) -> tuple[dict, list]:
+        """A call's arguments with its tensors replaced by the sizes read off them (what a tuner keys and builds
+        on), and the tensors in parameter order (what the tuned kernel runs on)."""
+        config, tensors, sizes = self.func.split(args, dict(kwargs))
+        given = {k: v for k, v in tensors.items() if v is not None}
+        if given:
+            sig = self.func.program.symbolic_signature(config, _config_key(config))
+            sizes = {**self.func.program.sizes(sig, given, sizes), **sizes}
+        ordered = [tensors[t] for t in self.func.program.source.tensor_params if tensors[t] is not None]
+        src = self.func.program.source
+        explicit = set(kwargs) | {p for p, _ in zip(src.params, args)}
+        return {**{k: v for k, v in config.items() if k in explicit}, **sizes}, ordered
 
     def _kernel(self, config, tensors, sizes, **options) -> JITKernel:
         prim, values = self.func.elaborate(config, tensors, sizes)

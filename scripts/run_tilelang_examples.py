@@ -136,7 +136,26 @@ class BuiltForSm90a(Exception):
     pass
 
 
+class _H200Properties:
+    name = "NVIDIA H200"
+    major, minor = 9, 0
+    multi_processor_count = 132
+    total_memory = 141 * 2 ** 30
+    gcnArchName = ""
+
+
+def _pretend_hopper():
+    """Examples that ask torch for the GPU (to pick configs) see an H200; tensors still live on the CPU."""
+    torch.cuda.is_available = lambda: True
+    torch.cuda.get_device_capability = lambda *a, **k: (9, 0)
+    torch.cuda.current_device = lambda: 0
+    torch.cuda.device_count = lambda: 1
+    torch.cuda.get_device_properties = lambda *a, **k: _H200Properties()
+    torch.cuda.get_device_name = lambda *a, **k: _H200Properties.name
+
+
 def _sm90a_only():
+    _pretend_hopper()
     import tiledsl.runtime.compiler as compiler
     import tiledsl.runtime.kernel as kernel_mod
 

@@ -95,7 +95,8 @@ class AutotuneImpl:
         if explicit:
             logger.info("%s: tunable parameters %s were passed explicitly; compiling that config without tuning",
                         self.__name__, sorted(explicit))
-            return self.jit_impl(*args, **kwargs)
+            build = self.jit_impl.compile if hasattr(self.jit_impl, "without_tensors") else self.jit_impl
+            return build(*args, **kwargs)
         return self.tune(*args, **kwargs).kernel
 
     def compile(self, *args, **kwargs):

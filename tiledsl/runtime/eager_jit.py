@@ -120,27 +120,28 @@ class EagerJITImpl(JITImpl):
                          pass_configs=pass_configs, compile_flags=compile_flags)
         self.__wrapped__ = func
         src = factory.program.source
-        self._tensor_positions = [i for i, p in enumerate(src.params) if p in src.tensor_params]
+        self._is_tensor = tuple(p in src.tensor_params for p in src.params)
         self._n_params = len(src.params)
         self._launch: dict = {}
 
     def __call__(self, *args, **kwargs):
         """Run the kernel on these tensors (compiling it for their sizes the first time); returns the outputs."""
-        try:
-            key = (tuple(a.shape if i in self._tensor_positions else a for i, a in enumerate(args)),
-                   tuple(kwargs.items()) if kwargs else ())
-            hit = self._launch.get(key)
-        except (TypeError, AttributeError):  # an unhashable argument, or a tensor argument that is not a tensor
-            key, hit = None, None
-        if hit is not None and not kwargs:
-            return hit(*[args[i] for i in self._tensor_positions])
+        key = None
+        if not kwargs:  # the hot path: one tuple, one dict look-up
+            try:
+                key = tuple([a.shape if t else a for a, t in zip(args, self._is_tensor)])
+                hit = self._launch.get(key)
+            except (TypeError, AttributeError):  # an unhashable argument, or a tensor argument that is not a tensor
+                key = hit = None
+            if hit is not None:
+                return hit(*[a for a, t in zip(args, self._is_tensor) if t])
         config, tensors, sizes = self.func.split(args, dict(kwargs))
         absent = [n for n, t in tensors.items() if t is None]
         if absent:
             raise TileProgramError(f"{self.__name__}: calling it runs the kernel and needs its tensors {absent}; "
                                    f"to build without tensors use {self.__name__}.compile(<sizes>=..., ...)")
         kernel = self._kernel(config, tensors, sizes)
-        if key is not None and not kwargs:
+        if key is not None:
             with self._lock:
                 self._launch[key] = kernel
         return kernel(*[tensors[t] for t in self.func.program.source.tensor_params])

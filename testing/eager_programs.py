@@ -259,7 +259,8 @@ def attention_bwd_dq(Q, K, V, dO, L, Delta, block_M=32, block_N=32, threads=128,
 @tiledsl.jit
 def decode_split(Q, K, V, num_split=2, block_N=32, threads=128, dtype=T.float16):
     """Flash decoding for one query token per (batch, head): each of ``num_split`` blocks covers a slice of the
-    KV sequence and writes its partial output and log-sum-exp; :func:`decode_combine` merges them."""
+    KV sequence and writes its partial output and log-sum-exp; :func:`decode_combine` merges them. One query row
+    is too thin for a tensor-core GEMM, so the dot products are element-wise products and row reductions."""
     B, H, S, D = T.const("B, H, S, D")
     Q: T.Tensor((B, H, D), dtype)
     K: T.Tensor((B, S, H, D), dtype)
@@ -269,41 +270,48 @@ def decode_split(Q, K, V, num_split=2, block_N=32, threads=128, dtype=T.float16)
     per_split = S // num_split
     scale = (1.0 / D) ** 0.5
     with T.Kernel(num_split, H, B, threads=threads) as (sp, h, b):
-        q = T.alloc_shared((1, D), dtype)
+        q = T.alloc_shared((D,), dtype)
         K_s = T.alloc_shared((block_N, D), dtype)
         V_s = T.alloc_shared((block_N, D), dtype)
-        s = T.alloc_fragment((1, block_N), T.float32)
-        p = T.alloc_fragment((1, block_N), dtype)
-        acc = T.alloc_fragment((1, D), T.float32)
+        prod = T.alloc_fragment((block_N, D), T.float32)
+        s = T.alloc_fragment((block_N,), T.float32)
+        pv = T.alloc_fragment((D,), T.float32)
+        acc = T.alloc_fragment((D,), T.float32)
         m = T.alloc_fragment((1,), T.float32)
         m_prev = T.alloc_fragment((1,), T.float32)
         l = T.alloc_fragment((1,), T.float32)
         rs = T.alloc_fragment((1,), T.float32)
-        T.copy(Q[b, h, 0:D], q[0, 0:D])
+        T.copy(Q[b, h, 0:D], q)
         T.clear(acc)
         T.clear(l)
         T.fill(m, -T.infinity(T.float32))
         for k in T.Pipelined(T.ceildiv(per_split, block_N), num_stages=1):
-            T.copy(K[b, sp * per_split + k * block_N:sp * per_split + (k + 1) * block_N, h, :], K_s)
-            T.copy(V[b, sp * per_split + k * block_N:sp * per_split + (k + 1) * block_N, h, :], V_s)
-            T.gemm(q, K_s, s, transpose_B=True, clear_accum=True)
+            start = sp * per_split + k * block_N
+            T.copy(K[b, start:start + block_N, h, :], K_s)
+            T.copy(V[b, start:start + block_N, h, :], V_s)
+            for j, d in T.Parallel(block_N, D):
+                prod[j, d] = T.cast(q[d], T.float32) * T.cast(K_s[j, d], T.float32)
+            T.reduce_sum(prod, s, dim=1)
             T.copy(m, m_prev)
-            T.reduce_max(s, m, dim=1, clear=False)
-            for i, j in T.Parallel(1, block_N):
-                s[i, j] = T.exp((s[i, j] - m[i]) * scale)
-            T.reduce_sum(s, rs, dim=1)
+            for i in T.Parallel(1):
+                m[i] = m_prev[i]
+            T.reduce_max(s, m, dim=0, clear=False)
+            for j in T.Parallel(block_N):
+                s[j] = T.exp((s[j] - m[0]) * scale)
+            T.reduce_sum(s, rs, dim=0)
             for i in T.Parallel(1):
                 l[i] = l[i] * T.exp((m_prev[i] - m[i]) * scale) + rs[i]
-            for i, j in T.Parallel(1, D):
-                acc[i, j] *= T.exp((m_prev[i] - m[i]) * scale)
-            T.copy(s, p)
-            T.gemm(p, V_s, acc)
-        for i, j in T.Parallel(1, D):
-            acc[i, j] /= l[i]
+            for j, d in T.Parallel(block_N, D):
+                prod[j, d] = s[j] * T.cast(V_s[j, d], T.float32)
+            T.reduce_sum(prod, pv, dim=0)
+            for d in T.Parallel(D):
+                acc[d] = acc[d] * T.exp((m_prev[0] - m[0]) * scale) + pv[d]
+        for d in T.Parallel(D):
+            acc[d] /= l[0]
         for i in T.Parallel(1):
             m[i] = T.log(l[i]) + m[i] * scale
-        T.copy(acc[0, 0:D], O_part[b, h, sp, 0:D])
-        T.copy(m, L_part[b, h, sp])
+        T.copy(acc, O_part[b, h, sp, 0:D])
+        T.copy(m, L_part[b, h, sp:sp + 1])
     return O_part, L_part
 
 

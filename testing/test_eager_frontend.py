@@ -304,3 +304,34 @@ def test_gpu_decode():
     (o,) = run_poisoned(P.decode_combine, [o_part, l_part], target="auto")
     ref, _ = ref_attention(q[:, None], k, v)
     torch.testing.assert_close(o.double(), ref[:, 0], rtol=1e-2, atol=1e-2)
+
+
+# ---------------------------------------------------------------------------------------------- autotuning
+@tiledsl.autotune(configs=[{"block_M": 32}, {"block_M": 64}], warmup=1, rep=2)
+@tiledsl.jit
+def tuned_gemm(A, B, block_M=32, block_N=32, block_K=32):
+    M, N, K = T.const("M, N, K")
+    A: T.Tensor((M, K), T.float16)
+    B: T.Tensor((K, N), T.float16)
+    C = T.empty((M, N), T.float16)
+    with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=128) as (bx, by):
+        A_s = T.alloc_shared((block_M, block_K), T.float16)
+        B_s = T.alloc_shared((block_K, block_N), T.float16)
+        acc = T.alloc_fragment((block_M, block_N), T.float32)
+        T.clear(acc)
+        for ko in T.Pipelined(T.ceildiv(K, block_K), num_stages=1):
+            T.copy(A[by * block_M, ko * block_K], A_s)
+            T.copy(B[ko * block_K, bx * block_N], B_s)
+            T.gemm(A_s, B_s, acc)
+        T.copy(acc, C[by * block_M, bx * block_N])
+    return C
+
+
+def test_autotune_on_a_newer_style_kernel():
+    kernel = tuned_gemm.compile(M=64, N=32, K=64)
+    assert kernel.config in ({"block_M": 32}, {"block_M": 64})
+    a, b = rand(64, 64), rand(64, 32)
+    check_gemm(a, b, tuned_gemm(a, b))  # called with tensors: tuned for their sizes (cached), then run
+    result = tiledsl.AutoTuner.from_kernel(tuned_gemm.jit_impl, configs=[{"block_N": 32}]).set_kernel_parameters(
+        (), {"M": 64, "N": 32, "K": 64}).set_profile_args(warmup=1, rep=1).run()
+    check_gemm(a, b, result.kernel(a, b))

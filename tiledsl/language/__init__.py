@@ -18,7 +18,8 @@ globals().update(make_dtype_namespace())  # T.float16, T.float, ... as dtype obj
 
 from .buffers import (Buffer, FragmentBuffer, LocalBuffer, SharedBuffer, Tensor, alloc_fragment,  # noqa: E402
                       alloc_local, alloc_shared, dtype_str, dynamic, symbolic)
-from .compat import Serial, Unroll, Vectorized, alloc_var, unsupported_names  # noqa: E402
+from .compat import (Serial, Unroll, Vectorized, alloc_var, disable_warp_group_reg_alloc,  # noqa: E402
+                     no_set_max_nreg, set_max_nreg, unsupported_names)
 
 globals().update({k: v for k, v in unsupported_names().items() if k not in globals()})
 from .kernel import (Kernel, get_block_binding, get_block_bindings, get_thread_binding,  # noqa: E402

@@ -76,6 +76,24 @@ if getattr(TensorLoad.__getitem__, "__name__", "") != "_var_getitem":
     TensorLoad.__getitem__ = _var_getitem  # x[0] on a T.alloc_var, as TileLang programs write it
 
 
+def set_max_nreg(reg_count: int, is_inc: int = 1):
+    """TileLang's register reallocation hint for warp-specialized kernels: tiledsl's passes decide register
+    budgets themselves, so the hint changes nothing (results are the same either way)."""
+    if not isinstance(reg_count, int) or not 24 <= reg_count <= 256:
+        raise TileProgramError(f"T.set_max_nreg: reg_count={reg_count!r} must be an int in [24, 256]")
+    return None
+
+
+def no_set_max_nreg():
+    """TileLang's switch to keep register budgets unchanged: tiledsl's passes decide them (a no-op here)."""
+    return None
+
+
+def disable_warp_group_reg_alloc():
+    """TileLang's switch off for register reallocation: tiledsl's passes decide it (a no-op here)."""
+    return None
+
+
 def _unsupported(name: str, why: str):
     def fail(*args, **kwargs):
         raise TileProgramError(f"T.{name} is not supported by tiledsl yet: {why}")
@@ -101,9 +119,6 @@ UNSUPPORTED = {
     "mbarrier_wait_parity": "user-managed mbarriers are not exposed",
     "wgmma_gemm": "explicit wgmma is not exposed; T.gemm picks wgmma on sm_90a",
     "wait_wgmma": "explicit wgmma is not exposed; T.gemm picks wgmma on sm_90a",
-    "set_max_nreg": "register reallocation is decided by the compiler",
-    "no_set_max_nreg": "register reallocation is decided by the compiler",
-    "disable_warp_group_reg_alloc": "register reallocation is decided by the compiler",
     "ptx_cp_async": "explicit cp.async is not exposed; T.copy in a T.Pipelined loop uses it",
     "cp_async_barrier_noinc": "explicit cp.async is not exposed",
     "import_source": "inline CUDA source is not supported",

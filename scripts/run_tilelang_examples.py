@@ -80,7 +80,8 @@ _IMPORT_RULES = [
     (re.compile(r"^(\s*)import tilelang as tilelang\b", re.M), r"\1import tiledsl as tilelang"),
     (re.compile(r"^(\s*)import tilelang\s*$", re.M), r"\1import tiledsl as tilelang"),
     (re.compile(r"^(\s*)import tilelang\.(\w+(?:\.\w+)*) as (\w+)", re.M), r"\1import tiledsl.\2 as \3"),
-    (re.compile(r"^(\s*)import tilelang\.(\w+(?:\.\w+)*)\s*$", re.M), r"\1import tiledsl.\2\n\1import tiledsl as tilelang"),
+    (re.compile(r"^(\s*)import tilelang\.(\w+(?:\.\w+)*)\s*$", re.M),
+     r"\1import tiledsl.\2\n\1import tiledsl as tilelang"),
     (re.compile(r"^(\s*)from tilelang(\.[\w.]+)? import", re.M), r"\1from tiledsl\2 import"),
 ]
 

@@ -340,10 +340,26 @@ def decode_combine(O_part, L_part, dtype=T.float16):
     return O
 
 
+@tiledsl.jit
+def scale_flat_view(A, block=64):
+    """B = 2 * A, flattened: A is read through a one-dimensional view of its memory (T.Tensor(..., A.data))."""
+    M, N = T.const("M, N")
+    A: T.Tensor((M, N), T.float32)
+    B = T.empty((M * N,), T.float32)
+    with T.Kernel(T.ceildiv(M * N, block), threads=32) as bx:
+        A_flat = T.Tensor((M * N,), T.float32, A.data)
+        tile = T.alloc_shared((block,), T.float32)
+        T.copy(A_flat[bx * block], tile)
+        for i in T.Parallel(block):
+            tile[i] = tile[i] * 2
+        T.copy(tile, B[bx * block])
+    return B
+
+
 def flops_gemm(m, n, k) -> float:
     """Floating-point operations of an (m, k) x (k, n) GEMM."""
     return 2.0 * m * n * k
 
 
 __all__ = ["gemm", "gemm_dynamic_m", "gemm_splitk", "gemm_dequant_int4", "rms_norm", "layer_norm_serial",
-           "attention_fwd", "attention_bwd_dq", "decode_split", "decode_combine", "int4_to_half", "tvm"]
+           "attention_fwd", "attention_bwd_dq", "decode_split", "decode_combine", "scale_flat_view", "int4_to_half", "tvm"]

@@ -174,6 +174,12 @@ def test_decode_split_and_combine():
     torch.testing.assert_close(o.double(), ref[:, 0], rtol=1e-2, atol=1e-2)
 
 
+def test_view_of_a_tensors_memory():
+    x = rand(8, 16, dtype=torch.float32)
+    (y,) = run_poisoned(P.scale_flat_view, [x])
+    torch.testing.assert_close(y, x.flatten() * 2)
+
+
 # ---------------------------------------------------------------------------------------------- mistakes
 def test_wrong_rank_is_a_clear_error():
     with pytest.raises(KernelArgumentError, match="dimensions"):
@@ -241,6 +247,7 @@ NVCC_CASES = {
     "attention_bwd_dq": (P.attention_bwd_dq, dict(B=1, S=256, H=2, D=64)),
     "decode_split": (P.decode_split, dict(B=2, H=2, S=256, D=64)),
     "decode_combine": (P.decode_combine, dict(B=2, H=2, NS=2, D=64)),
+    "scale_flat_view": (P.scale_flat_view, dict(M=64, N=64)),
 }
 
 

@@ -28,10 +28,9 @@ class _TensorAnnotation:
                  **kwargs):
         if not isinstance(shape, (tuple, list)):
             shape = (shape,)
-        if data is not None:
-            raise TileProgramError(
-                "T.Tensor(shape, dtype, data): a second view of a tensor's memory is not supported yet; index the "
-                "tensor itself (compute the flat offset), or pass the viewed tensor as its own argument")
+        if data is not None:  # a view of another tensor's memory (``T.Tensor((M * N,), dtype, A.data)``)
+            view = {k: v for k, v in (("strides", strides), ("elem_offset", elem_offset)) if v is not None}
+            return _tirx_script.decl_buffer(tuple(shape), dtype_str(dtype), data=data, **view)
         extra = {k: v for k, v in (("strides", strides), ("elem_offset", elem_offset)) if v is not None}
         if scope != "global":
             extra["scope"] = scope

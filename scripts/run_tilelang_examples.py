@@ -156,7 +156,6 @@ def _pretend_hopper():
 
 
 def _sm90a_only():
-    _pretend_hopper()
     import tiledsl.runtime.compiler as compiler
     import tiledsl.runtime.kernel as kernel_mod
 
@@ -203,6 +202,7 @@ def _quick_benchmarks():
 
 
 _patch_torch()
+_pretend_hopper()
 if MODE == "cpu":
     _quick_benchmarks()
 if MODE == "sm90a":

@@ -8,9 +8,10 @@ def get_target_compute_version(target=None) -> str:
     """The current GPU's compute capability as "major.minor" ("9.0" on Hopper); TargetError without a GPU."""
     import torch
 
-    if not torch.cuda.is_available():
-        raise TargetError("get_target_compute_version: no CUDA GPU is visible")
-    major, minor = torch.cuda.get_device_capability()
+    try:
+        major, minor = torch.cuda.get_device_capability()
+    except (AssertionError, RuntimeError) as err:  # torch without CUDA, or no driver
+        raise TargetError(f"get_target_compute_version: no CUDA GPU is visible ({err})") from None
     return f"{major}.{minor}"
 
 

@@ -77,7 +77,7 @@ CPU_ARGS = {
 
 _IMPORT_RULES = [
     (re.compile(r"^(\s*)import tilelang\.language as T\b", re.M), r"\1import tiledsl.language as T"),
-    (re.compile(r"^(\s*)import tilelang as tilelang\b", re.M), r"\1import tiledsl as tilelang"),
+    (re.compile(r"^(\s*)import tilelang as (\w+)", re.M), r"\1import tiledsl as \2"),
     (re.compile(r"^(\s*)import tilelang\s*$", re.M), r"\1import tiledsl as tilelang"),
     (re.compile(r"^(\s*)import tilelang\.(\w+(?:\.\w+)*) as (\w+)", re.M), r"\1import tiledsl.\2 as \3"),
     (re.compile(r"^(\s*)import tilelang\.(\w+(?:\.\w+)*)\s*$", re.M),

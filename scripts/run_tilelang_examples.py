@@ -72,7 +72,10 @@ CPU_ARGS = {
     "gemv/example_gemv.py": ["--n", "256", "--k", "256"],
     "linear_attention/example_mamba_chunk_scan.py": ["--batch", "1", "--heads", "2", "--seq_len", "512"],
     "linear_attention/example_mamba_chunk_state.py": ["--batch", "1", "--heads", "2", "--seq_len", "512"],
-    "linear_attention/example_retention_fwd.py": ["--B", "1"],
+    "linear_attention/example_retention_fwd.py": ["--B", "1", "--S", "256", "--H", "2"],
+    "grouped_gemm/example_grouped_gemm_bwd.py": ["--batch_sizes", "64, 128", "--K", "256", "--M", "256"],
+    "grouped_gemm/example_grouped_gemm_fwd.py": ["--batch_sizes", "64, 128", "--K", "256", "--M", "256"],
+    "grouped_gemm/example_grouped_gemm_fwd_ptr.py": ["--batch_sizes", "64,128", "--K", "256", "--N", "256"],
 }
 
 _IMPORT_RULES = [

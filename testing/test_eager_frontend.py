@@ -182,6 +182,27 @@ def test_view_of_a_tensors_memory():
     torch.testing.assert_close(y, x.flatten() * 2)
 
 
+@tiledsl.jit
+def double_rows(X, block=16, dtype: T.dtype = T.float32):
+    """Sizes M and N are never declared: names a tensor shape uses without defining them are sizes."""
+    X: T.Tensor([M, N], dtype)  # noqa: F821
+    Y = T.empty([M, N], dtype)  # noqa: F821
+    with T.Kernel(T.ceildiv(M, block), threads=32) as bx:  # noqa: F821
+        t = T.alloc_fragment([block, N], dtype)  # noqa: F821
+        T.copy(X[bx * block, 0], t)
+        for i, j in T.Parallel(block, N):  # noqa: F821
+            t[i, j] = t[i, j] * 2
+        T.copy(t, Y[bx * block, 0])
+    return Y
+
+
+def test_undeclared_shape_names_are_sizes():
+    x = rand(32, 8, dtype=torch.float32)
+    (y,) = run_poisoned(double_rows, [x])
+    torch.testing.assert_close(y, 2 * x)
+    assert double_rows.func.program.source.const_names == ["M", "N"]
+
+
 # ---------------------------------------------------------------------------------------------- mistakes
 def test_wrong_rank_is_a_clear_error():
     with pytest.raises(KernelArgumentError, match="dimensions"):

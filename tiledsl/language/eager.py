@@ -126,6 +126,7 @@ class EagerProgram:
         module = eager_ast.make_probe_source(self.source, freevars)
         namespace = dict(self.func.__globals__)
         namespace[eager_ast.PROBE_TENSOR] = _declare_tensor
+        namespace[eager_ast.PROBE_CONST] = lambda names: _as_tuple(const(names))
         exec(compile(module, self.source.file_name, "exec"), namespace)  # noqa: S102 - the user's own code
         cells = [c.cell_contents if _cell_full(c) else None for c in (self.func.__closure__ or ())]
         return namespace["__tiledsl_make__"](*cells)
@@ -247,6 +248,10 @@ def _is_size(dim, var) -> bool:
     if isinstance(var, int):
         return isinstance(dim, (int, tirx.IntImm)) and int(dim) == var
     return isinstance(dim, tirx.Var) and dim.same_as(var)
+
+
+def _as_tuple(value):
+    return value if isinstance(value, tuple) else (value,)
 
 
 def _declare_tensor(name, annotation):

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from ..errors import TileProgramError
 
 PROBE_TENSOR = "__tiledsl_tensor__"
+PROBE_CONST = "__tiledsl_const__"
 PRIM_FUNC_DECORATOR = "__tiledsl_prim_func__"
 ANNOTATION_PREFIX = "__tiledsl_ann_"
 _PROGRAM_STARTS = (ast.With, ast.For, ast.While, ast.AsyncWith, ast.AsyncFor)
@@ -158,11 +159,47 @@ def analyze(func, source=None) -> EagerSource:
         if name not in returned:
             raise TileProgramError(f"{node.name}: the output `{name} = T.empty(...)` is never returned; add it to "
                                    f"the `return` at the end")
+    implicit = _implicit_sizes(new_header, params, func)
+    if implicit:  # names a tensor shape uses without defining them are sizes, as if declared with T.const
+        consts = implicit + consts
+        decl = ast.Assign(targets=[ast.Tuple([ast.Name(n, ast.Store()) for n in implicit], ast.Store())],
+                          value=ast.Call(func=ast.Name(PROBE_CONST, ast.Load()),
+                                         args=[ast.Constant(", ".join(implicit) + ",")], keywords=[]))
+        new_header.insert(0, ast.copy_location(decl, new_header[0]))
     ordered_tensors = [p for p in params if p in tensors]
     return EagerSource(name=node.name, params=params, tensor_params=ordered_tensors, outputs=returned,
                        const_names=consts, header=new_header, program=program, func_node=node,
                        file_name=file_name, first_line=first_line, tensor_lines=tensor_lines,
                        lines=list(source[0]) if source is not None else source_of(func)[0])
+
+
+def _implicit_sizes(header: list, params: list, func) -> list[str]:
+    """Names read in tensor declarations (``T.Tensor`` annotations, ``T.empty``) that nothing defines: not a
+    parameter, not assigned in the header, not a global, closure variable or builtin."""
+    import builtins
+
+    assigned = set(params)
+    for stmt in header:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                assigned.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
+                names = [a.asname or a.name for a in node.names] if isinstance(node, (ast.Import, ast.ImportFrom)) \
+                    else [node.name]
+                assigned.update(n.split(".")[0] for n in names)
+    known = assigned | set(func.__globals__) | set(func.__code__.co_freevars) | set(dir(builtins))
+    found = []
+    for stmt in header:
+        call = stmt.value if isinstance(stmt, ast.Assign) else None
+        is_decl = isinstance(call, ast.Call) and (
+            (isinstance(call.func, ast.Name) and call.func.id == PROBE_TENSOR) or _is_call_to(call, "empty"))
+        if not is_decl:
+            continue
+        for node in ast.walk(call):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in known \
+                    and node.id != PROBE_TENSOR and node.id not in found:
+                found.append(node.id)
+    return found
 
 
 def _returned_names(ret: ast.Return, file_name, first_line) -> list[str]:

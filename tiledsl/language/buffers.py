@@ -28,7 +28,7 @@ class _TensorAnnotation:
                  **kwargs):
         if not isinstance(shape, (tuple, list)):
             shape = (shape,)
-        if callable(dtype) and not isinstance(dtype, str) and getattr(dtype, "_dtype_str", None) is None:
+        if callable(dtype) and not isinstance(dtype, (str, type)) and getattr(dtype, "_dtype_str", None) is None:
             raise TileProgramError(f"T.Tensor: {getattr(dtype, '__name__', dtype)!r} is not a dtype; tensors of "
                                    f"pointers (T.ptr) are not supported yet, pass the tensors themselves")
         if data is not None:  # a view of another tensor's memory (``T.Tensor((M * N,), dtype, A.data)``)

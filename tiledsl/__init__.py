@@ -15,6 +15,17 @@ from .profiler import TensorSupplyType, do_bench  # noqa: F401
 from .pass_config import PassConfigKey  # noqa: F401
 from . import tune  # noqa: F401  (tiledsl.tune.next_power_of_2, tiledsl.tune.autotune, python -m tiledsl.tune)
 from .tune import disable_autotune, enable_autotune, is_autotune_enabled, warmup  # noqa: F401
+from .language.dtypes import dtype as DataType  # noqa: F401,N812 - TileLang's tilelang.DataType
+from . import language, transform, utils  # noqa: F401,E402
+import tvm  # noqa: E402,F401 - ``from tilelang import tvm`` in TileLang programs
+
+
+def cdiv(a, b):
+    """Ceiling division of two ints (``T.ceildiv`` for expressions)."""
+    if isinstance(a, int) and isinstance(b, int):
+        return -(-a // b)
+    return language.ceildiv(a, b)
+
 
 __all__ = [
     "__version__", "jit", "compile", "JITKernel", "JITImpl", "KernelParam", "clear_memory_cache",
@@ -22,4 +33,5 @@ __all__ = [
     "TargetError", "ConfigError", "AutotuneError", "ArtifactError", "CacheFolderError",
     "autotune", "contextual_autotune", "AutoTuner", "AutotuneResult", "set_autotune_inputs", "TensorSupplyType",
     "do_bench", "PassConfigKey", "tune", "enable_autotune", "disable_autotune", "is_autotune_enabled", "warmup",
+    "cdiv", "DataType", "language", "utils", "transform",
 ]

@@ -51,12 +51,31 @@ def make_quarter_bank_swizzled_layout(buffer) -> SwizzleHint:
     return _hint(buffer, "make_quarter_bank_swizzled_layout")
 
 
+@dataclass(frozen=True)
+class IndexLayout:
+    """``T.Layout(shape, lambda i, j: [...])``: where each element of a tensor is stored (TileLang's spelling)."""
+
+    shape: tuple
+    forward: object
+
+
+def Layout(shape, forward_fn) -> IndexLayout:  # noqa: N802 - TileLang's name
+    """A layout given by its index function. tiledsl accepts it on global tensors only, where it leaves the tensor
+    in its logical order: programs that annotate the same layout on every kernel touching the tensor compute the
+    same values (torch code reading such an intermediate sees logical order, unlike on TileLang)."""
+    if not callable(forward_fn):
+        raise TileProgramError(f"T.Layout(shape, fn): fn must be a function of the indices, got {forward_fn!r}")
+    return IndexLayout(tuple(shape), forward_fn)
+
+
 def annotate_layout(layout_map) -> None:
     """``T.annotate_layout({buffer: hint, ...})``: checks the hints; emits nothing (see the module doc)."""
     if not isinstance(layout_map, dict):
         raise TileProgramError("T.annotate_layout takes a dict {shared buffer: layout hint}, got "
                                f"{type(layout_map).__name__}")
     for buffer, layout in layout_map.items():
+        if isinstance(layout, IndexLayout) and _scope(buffer) == "global":
+            continue  # a global tensor stays in logical order (see Layout)
         if not isinstance(layout, SwizzleHint):
             raise TileProgramError(
                 f"T.annotate_layout: the layout of {_name(buffer)} is {type(layout).__name__}; tiledsl takes only "
@@ -67,6 +86,13 @@ def annotate_layout(layout_map) -> None:
             raise TileProgramError(f"T.annotate_layout: the hint for {_name(buffer)} was made for "
                                    f"{_name(layout.buffer)}")
     return None
+
+
+def _scope(buffer) -> str:
+    try:
+        return str(buffer.scope())
+    except Exception:  # not a buffer
+        return ""
 
 
 def _is_shared(buffer) -> bool:

@@ -91,6 +91,14 @@ class AutotuneImpl:
         tuning = contextual.current()
         if tuning is not None:  # inside a @contextual_autotune function: it decides which kernel runs
             return tuning.kernel_for(self, args, kwargs)
+        run_on = None
+        if hasattr(self.jit_impl, "without_tensors"):  # TileLang's newer style: tune on the tensors' sizes, then run
+            kwargs, run_on = self.jit_impl.without_tensors(args, kwargs)
+            args = ()
+        kernel = self._tuned(args, kwargs)
+        return kernel(*run_on) if run_on else kernel
+
+    def _tuned(self, args, kwargs):
         fast_key = _call_key(args, kwargs) if get_autotune_inputs() is None else None
         if fast_key is not None:
             kernel = self._fast.get(fast_key)
@@ -107,7 +115,8 @@ class AutotuneImpl:
         if explicit:
             logger.info("%s: tunable parameters %s were passed explicitly; compiling that config without tuning",
                         self.__name__, sorted(explicit))
-            return self.jit_impl(*args, **kwargs)
+            build = self.jit_impl.compile if hasattr(self.jit_impl, "without_tensors") else self.jit_impl
+            return build(*args, **kwargs)
         return self.tune_dispatch.kernel_for(args, kwargs)
 
     def compile(self, *args, **kwargs):

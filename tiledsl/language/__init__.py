@@ -12,12 +12,21 @@ from tvm.script import tirx as _tirx_script
 
 globals().update({name: getattr(_tirx_script, name) for name in dir(_tirx_script) if not name.startswith("_")})
 
+from .dtypes import dtype, make_dtype_namespace  # noqa: E402
+
+globals().update(make_dtype_namespace())  # T.float16, T.float, ... as dtype objects (strings that also construct)
+
 from .buffers import (Buffer, FragmentBuffer, LocalBuffer, SharedBuffer, Tensor, alloc_fragment,  # noqa: E402
-                      alloc_local, alloc_shared, alloc_var, dtype_str, dynamic, symbolic)
+                      alloc_local, alloc_shared, dtype_str, dynamic, symbolic)
+from .compat import (Serial, Unroll, Vectorized, alloc_var, disable_warp_group_reg_alloc,  # noqa: E402
+                     no_set_max_nreg, set_max_nreg, unsupported_names)
+
+globals().update({k: v for k, v in unsupported_names().items() if k not in globals()})
 from .kernel import (Kernel, get_block_binding, get_block_bindings, get_thread_binding,  # noqa: E402
                      get_thread_bindings)
-from ..layout import annotate_layout  # noqa: E402
+from ..layout import Layout, annotate_layout  # noqa: E402
 from .loops import Parallel, Pipelined  # noqa: E402
+from .eager import const, empty  # noqa: E402
 from .tile_ops import (GemmWarpPolicy, atomic_add, cast, clear, copy, fill, gemm, reduce_absmax, reduce_abssum,  # noqa: E402
                        reduce_max, reduce_min, reduce_sum, use_swizzle)
 
@@ -28,5 +37,6 @@ __all__ = [
     "copy", "gemm", "fill", "clear", "Parallel", "Pipelined", "reduce_sum", "reduce_max", "reduce_min",
     "reduce_abssum", "reduce_absmax", "atomic_add", "dynamic", "symbolic", "get_thread_binding",
     "get_thread_bindings", "GemmWarpPolicy", "get_block_binding", "get_block_bindings", "use_swizzle", "cast", "dtype_str",
-    "annotate_layout", "SharedBuffer", "FragmentBuffer", "LocalBuffer",
+    "annotate_layout", "SharedBuffer", "FragmentBuffer", "LocalBuffer", "const", "empty", "dtype",
+    "Serial", "Unroll", "Vectorized",
 ]

@@ -8,34 +8,45 @@ from tvm.script import tirx as _tirx_script
 from tvm.script.ir_builder import tirx as _builder
 
 from ..errors import TileProgramError
+from .dtypes import canonical_name
 
 SHARED_SCOPES = ("shared", "shared.dyn")
 FRAGMENT_SCOPE = "local.fragment"
 LOCAL_SCOPES = ("local", FRAGMENT_SCOPE)
 
-_DTYPE_ALIASES = {"half": "float16", "float": "float32", "bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
-
 
 def dtype_str(dtype) -> str:
     """Normalize a dtype given as a string, ``T.float16``, a torch dtype or a TVM dtype to its TVM name."""
-    if isinstance(dtype, str):
-        return _DTYPE_ALIASES.get(dtype, dtype)
-    inner = getattr(dtype, "_dtype_str", None)  # T.float16 and friends
-    if inner is not None:
-        return inner
-    text = str(dtype)
-    if text.startswith("torch."):
-        return text[len("torch."):]
-    return text
+    return canonical_name(dtype)
 
 
-def Tensor(shape, dtype="float32", **kwargs):
-    """Annotation of a global tensor parameter: ``A: T.Tensor((M, K), "float16")``."""
-    if not isinstance(shape, (tuple, list)):
-        shape = (shape,)
-    return _tirx_script.Buffer(tuple(shape), dtype_str(dtype), **kwargs)
+class _TensorAnnotation:
+    """``T.Tensor((M, K), dtype)`` or ``T.Tensor[(M, K), dtype]``: a global tensor (a parameter's annotation, or
+    a view of existing memory with ``data=``)."""
+
+    def __call__(self, shape, dtype="float32", data=None, strides=None, elem_offset=None, scope="global",
+                 **kwargs):
+        if not isinstance(shape, (tuple, list)):
+            shape = (shape,)
+        if callable(dtype) and not isinstance(dtype, (str, type)) and getattr(dtype, "_dtype_str", None) is None:
+            raise TileProgramError(f"T.Tensor: {getattr(dtype, '__name__', dtype)!r} is not a dtype; tensors of "
+                                   f"pointers (T.ptr) are not supported yet, pass the tensors themselves")
+        if data is not None:  # a view of another tensor's memory (``T.Tensor((M * N,), dtype, A.data)``)
+            view = {k: v for k, v in (("strides", strides), ("elem_offset", elem_offset)) if v is not None}
+            return _tirx_script.decl_buffer(tuple(shape), dtype_str(dtype), data=data, **view)
+        extra = {k: v for k, v in (("strides", strides), ("elem_offset", elem_offset)) if v is not None}
+        if scope != "global":
+            extra["scope"] = scope
+        return _tirx_script.Buffer(tuple(shape), dtype_str(dtype), **extra, **kwargs)
+
+    def __getitem__(self, spec):
+        if not isinstance(spec, tuple) or len(spec) != 2:
+            raise TileProgramError(f"T.Tensor[...] takes a shape and a dtype, like T.Tensor[(M, K), T.float16]; "
+                                   f"got {spec!r}")
+        return self(spec[0], spec[1])
 
 
+Tensor = _TensorAnnotation()
 Buffer = Tensor
 
 
@@ -105,12 +116,9 @@ def alloc_local(shape, dtype, scope: str = "local"):
     return _alloc(shape, dtype, scope, "T.alloc_local")
 
 
-def alloc_var(dtype, init=None, scope: str = "local"):
-    """A one-element per-thread variable (``x = T.alloc_var("float32"); x[0] = ...``)."""
-    buf = _alloc((1,), dtype, scope, "T.alloc_var")
-    if init is not None:
-        _builder.buffer_store(buf, tirx.const(init, dtype_str(dtype)) if isinstance(init, (int, float)) else init, [0])
-    return buf
+def _is_scalar_var(x) -> bool:
+    shape = x.source.ty.shape
+    return len(shape) == 1 and isinstance(shape[0], IntImm) and int(shape[0]) == 1 and buffer_scope(x.source) == "local"
 
 
 def full_region(buf) -> TensorRegion:
@@ -134,6 +142,8 @@ def as_region(x, what: str, like_extents=None) -> TensorRegion:
     if is_buffer(x):
         return full_region(x)
     if isinstance(x, TensorLoad):
+        if like_extents is None and _is_scalar_var(x):  # a T.alloc_var read as a scalar: its one-element buffer
+            return full_region(x.source)
         if like_extents is None:
             raise TileProgramError(
                 f"{what}: `{x}` gives only a start index; the other operand must be a whole buffer or a slice so "

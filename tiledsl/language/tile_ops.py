@@ -191,9 +191,10 @@ def reduce_absmax(buffer, out, dim: int = -1, clear: bool = True):
     return _reduce("absmax", buffer, out, dim, clear)
 
 
-def atomic_add(dst, value, memory_order=None, return_prev: bool = False):
+def atomic_add(dst, value, memory_order=None, return_prev: bool = False, use_tma: bool = False):
     """Atomically add ``value`` to ``dst``: one element (``T.atomic_add(C[i, j], v)``) or a whole tile
-    (``T.atomic_add(C[by * 64, bx * 64], C_frag)``)."""
+    (``T.atomic_add(C[by * 64, bx * 64], C_frag)``). ``use_tma`` (TileLang's TMA reduce-add) asks for a faster
+    instruction with the same sums; tiledsl chooses the instruction itself."""
     if is_buffer(value) or isinstance(value, TensorRegion):
         src = as_region(value, "T.atomic_add")
         if isinstance(dst, TensorLoad):

@@ -58,6 +58,8 @@ def do_bench(fn, warmup: int = 25, rep: int = 100, *, backend: str = "auto", dev
              return_mode: str = "median", rounds: int = 10):
     """Milliseconds per call of ``fn()``: ``warmup`` untimed calls, then ``rep`` timed calls; see the module doc."""
     _check_counts(warmup, rep)
+    if backend == "cupti":  # TileLang's CUPTI timer: CUDA events time the same kernels here
+        backend = "auto"
     if backend == "auto":
         backend = "event" if (device is not None and torch.device(device).type == "cuda") or (
             device is None and torch.cuda.is_available()) else "wall"

@@ -27,6 +27,15 @@ class Profiler:
         """The generated inputs (the kernel's parameters not named by ``out_idx``)."""
         return self._inputs
 
+    @property
+    def func(self):
+        """The kernel itself (TileLang programs call ``profiler.func(*tensors)``)."""
+        return self.kernel
+
+    def __call__(self, *args):
+        """Run the kernel on these tensors."""
+        return self.kernel(*args)
+
     def _copies(self) -> list:
         """The inputs with every tensor cloned (for in-place kernels and references that may write)."""
         return [t.clone() if isinstance(t, torch.Tensor) else t for t in self._inputs]

@@ -86,7 +86,18 @@ class JITImpl:
 def jit(func=None, *, out_idx=None, target="auto", pass_configs=None, compile_flags=None, target_host=None,
         execution_backend=None, verbose=False, debug_root_path=None):
     """Decorate a kernel factory: ``@tiledsl.jit(out_idx=[-1])`` above ``def matmul(M, N, K, ...)`` that returns a
-    ``@T.prim_func``. Calling the factory compiles (once per distinct arguments) and returns a JITKernel."""
+    ``@T.prim_func``. Calling the factory compiles (once per distinct arguments) and returns a JITKernel.
+
+    A function in TileLang's newer style (sizes from ``T.const``, tensors annotated in its body, ``T.empty``
+    outputs returned) becomes an :class:`~tiledsl.runtime.eager_jit.EagerJITImpl`: called with tensors it runs
+    the kernel and returns the outputs; ``.compile(M=..., ...)`` returns the JITKernel."""
     def wrap(f):
+        from ..language.eager_ast import looks_eager
+
+        if looks_eager(f):  # TileLang's newer style: tensors annotated in the body, T.empty outputs returned
+            from .eager_jit import EagerJITImpl
+
+            return EagerJITImpl(f, out_idx=out_idx, target=target, pass_configs=pass_configs,
+                                compile_flags=compile_flags)
         return JITImpl(f, out_idx=out_idx, target=target, pass_configs=pass_configs, compile_flags=compile_flags)
     return wrap(func) if func is not None else wrap

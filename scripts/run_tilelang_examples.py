@@ -1,0 +1,323 @@
+#!/usr/bin/env python
+"""Run TileLang's own examples on tiledsl with only their imports rewritten, and report which pass.
+
+    python scripts/run_tilelang_examples.py /path/to/tilelang [--mode cpu|sm90a|both] [--scratch DIR]
+        [--only SUBSTRING ...] [--timeout SECONDS] [--json OUT.json]
+
+The TileLang checkout (a work tree, or a git directory whose HEAD is read with ``git archive``) is never copied into
+this repository: its ``examples/`` folders named in ``FOLDERS`` are copied to a scratch folder (default
+``/tmp/tl-examples``), ``import tilelang`` / ``import tilelang.language as T`` / ``from tilelang.X import`` are
+rewritten to tiledsl, and each example runs in its own process.
+
+* ``cpu``: the target is the CPU (``"auto"`` without a GPU). Because the examples place tensors on CUDA, a prelude
+  maps ``device="cuda"``/``.cuda()``/``.to("cuda")`` to the CPU, and the arguments in ``CPU_ARGS`` shrink the
+  sizes. An example passes when it exits 0 (its own checks against torch passed).
+* ``sm90a``: every compile targets ``{"kind": "cuda", "arch": "sm_90a"}`` at the examples' default sizes (nvcc
+  builds the cubin); the first kernel launch ends the example, which passes when every kernel it built before
+  that launch compiled.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FOLDERS = ["gemm", "gemm_splitk", "gemm_streamk", "gemv", "dequantize_gemm", "grouped_gemm", "elementwise", "norm",
+           "online_softmax", "flash_attention", "flash_decoding", "deepseek_mla", "convolution", "gemm_fp8",
+           "blocksparse_gemm", "topk", "linear_attention"]
+
+#: Files that are not examples of the folders' kernels for an NVIDIA Hopper or a CPU target (left out, with why).
+SKIP = {
+    r"/amd/|_amd|cdna4": "AMD (ROCm) kernels",
+    r"sm100|tcgen05": "Blackwell (sm_100) kernels",
+    r"(^|/)(test_|regression_|benchmark_)": "test/benchmark driver, not an example",
+    r"(bert_padding|varlen_utils|torch_refs|dequantize_utils)\.py$|/quantize/": "helper module imported by examples",
+}
+
+#: Command-line arguments giving small sizes on the CPU (examples without an entry run with their defaults).
+CPU_ARGS = {
+    "blocksparse_gemm/example_blocksparse_gemm.py": ["--m", "256", "--n", "256", "--k", "256"],
+    "convolution/example_convolution.py": ["--n", "2", "--c", "32", "--h", "16", "--w", "16", "--f", "32"],
+    "convolution/example_convolution_autotune.py": ["--n", "2", "--c", "32", "--h", "16", "--w", "16", "--f", "32"],
+    "deepseek_mla/example_mla_decode.py": ["--batch", "1", "--kv_ctx", "256"],
+    "deepseek_mla/example_mla_decode_paged.py": ["--batch", "1", "--cache_seqlen", "256"],
+    "deepseek_mla/example_mla_decode_persistent.py": ["--batch", "1", "--kv_ctx", "256"],
+    "deepseek_mla/example_mla_decode_ws.py": ["--batch", "1", "--kv_ctx", "256"],
+    "deepseek_mla/experimental/example_mla_decode_kv_fp8.py": ["--batch", "1", "--kv_ctx", "256"],
+    "elementwise/example_elementwise_add.py": ["--m", "128", "--n", "128"],
+    "flash_attention/example_gqa_bwd.py": ["--batch", "1", "--h", "4", "--n_ctx", "128", "--groups", "2"],
+    "flash_attention/example_gqa_bwd_tma_reduce.py": ["--batch", "1", "--h", "4", "--n_ctx", "128", "--groups", "2"],
+    "flash_attention/example_gqa_bwd_tma_reduce_varlen.py": ["--batch", "1", "--h", "4", "--n_ctx", "128",
+                                                             "--groups", "2"],
+    "flash_attention/example_gqa_fwd_bshd.py": ["--batch", "1", "--heads", "4", "--seq_len", "256", "--dim", "64",
+                                               "--groups", "2"],
+    "flash_attention/example_gqa_fwd_varlen.py": ["--batch", "1", "--heads", "4", "--groups", "2", "--q_seqlen",
+                                                 "128", "--k_seqlen", "128", "--dim", "64"],
+    "flash_attention/example_mha_bwd_bhsd.py": ["--batch", "1", "--h", "2", "--n_ctx", "128", "--d_head", "64"],
+    "flash_attention/example_mha_bwd_bshd.py": ["--batch", "1", "--h", "2", "--n_ctx", "128", "--d_head", "64"],
+    "flash_attention/example_mha_fwd_bhsd.py": ["--seq_q", "128", "--seq_kv", "128"],
+    "flash_attention/example_mha_fwd_bshd.py": ["--batch", "1", "--heads", "2", "--seq_len", "256", "--dim", "64"],
+    "flash_attention/example_mha_fwd_varlen.py": ["--batch", "1", "--heads", "2", "--seq_len", "128", "--dim", "64"],
+    "flash_decoding/example_gqa_decode.py": ["--batch", "1", "--heads", "8", "--groups", "2", "--kv_seqlen", "512"],
+    "gemm/example_gemm_advanced_autotune.py": ["--m", "256", "--n", "256", "--k", "256"],
+    "gemm/example_gemm_autotune.py": ["--m", "256", "--n", "256", "--k", "256"],
+    "gemm/example_gemm_autotune_pass_configs.py": ["--m", "256", "--n", "256", "--k", "256"],
+    "gemv/example_gemv.py": ["--n", "256", "--k", "256"],
+    "linear_attention/example_mamba_chunk_scan.py": ["--batch", "1", "--heads", "2", "--seq_len", "512"],
+    "linear_attention/example_mamba_chunk_state.py": ["--batch", "1", "--heads", "2", "--seq_len", "512"],
+    "linear_attention/example_retention_fwd.py": ["--B", "1", "--S", "256", "--H", "2"],
+    "grouped_gemm/example_grouped_gemm_bwd.py": ["--batch_sizes", "64, 128", "--K", "256", "--M", "256"],
+    "grouped_gemm/example_grouped_gemm_fwd.py": ["--batch_sizes", "64, 128", "--K", "256", "--M", "256"],
+    "grouped_gemm/example_grouped_gemm_fwd_ptr.py": ["--batch_sizes", "64,128", "--K", "256", "--N", "256"],
+}
+
+_IMPORT_RULES = [
+    (re.compile(r"^(\s*)import tilelang\.language as T\b", re.M), r"\1import tiledsl.language as T"),
+    (re.compile(r"^(\s*)import tilelang as (\w+)", re.M), r"\1import tiledsl as \2"),
+    (re.compile(r"^(\s*)import tilelang\s*$", re.M), r"\1import tiledsl as tilelang"),
+    (re.compile(r"^(\s*)import tilelang\.(\w+(?:\.\w+)*) as (\w+)", re.M), r"\1import tiledsl.\2 as \3"),
+    (re.compile(r"^(\s*)import tilelang\.(\w+(?:\.\w+)*)\s*$", re.M),
+     r"\1import tiledsl.\2\n\1import tiledsl as tilelang"),
+    (re.compile(r"^(\s*)from tilelang(\.[\w.]+)? import", re.M), r"\1from tiledsl\2 import"),
+]
+
+PRELUDE = r'''
+"""Run one TileLang example under tiledsl (written by scripts/run_tilelang_examples.py)."""
+import runpy
+import sys
+
+import torch
+
+MODE = sys.argv[1]
+PATH = sys.argv[2]
+ARGS = sys.argv[3:]
+
+
+def _cpu(device):
+    text = str(device) if device is not None else ""
+    return "cpu" if text.startswith("cuda") or text.isdigit() else device
+
+
+def _patch_torch():
+    names = ["randn", "rand", "zeros", "ones", "empty", "full", "arange", "tensor", "randint", "empty_strided",
+             "linspace", "eye", "randperm", "as_tensor", "zeros_like", "ones_like", "empty_like", "randn_like",
+             "rand_like", "full_like", "randint_like", "normal"]
+    for name in names:
+        fn = getattr(torch, name, None)
+        if fn is None:
+            continue
+
+        def wrapped(*a, __fn=fn, **k):
+            if "device" in k:
+                k["device"] = _cpu(k["device"])
+            return __fn(*a, **k)
+
+        setattr(torch, name, wrapped)
+    torch.Tensor.cuda = lambda self, *a, **k: self
+    _to = torch.Tensor.to
+
+    def to(self, *a, **k):
+        a = tuple(_cpu(x) if isinstance(x, (str, torch.device)) else x for x in a)
+        if "device" in k:
+            k["device"] = _cpu(k["device"])
+        return _to(self, *a, **k)
+
+    torch.Tensor.to = to
+    torch.cuda.synchronize = lambda *a, **k: None
+    torch.cuda.empty_cache = lambda *a, **k: None
+    torch.cuda.manual_seed = lambda *a, **k: None
+    torch.cuda.manual_seed_all = lambda *a, **k: None
+
+
+class BuiltForSm90a(Exception):
+    pass
+
+
+class _H200Properties:
+    name = "NVIDIA H200"
+    major, minor = 9, 0
+    multi_processor_count = 132
+    total_memory = 141 * 2 ** 30
+    gcnArchName = ""
+
+
+def _pretend_hopper():
+    """Examples that ask torch for the GPU's kind (to pick configs) see an H200; tensors still live on the CPU, and
+    torch.cuda.is_available() stays False (tiledsl then builds without loading the module onto a GPU)."""
+    torch.cuda.get_device_capability = lambda *a, **k: (9, 0)
+    torch.cuda.current_device = lambda: 0
+    torch.cuda.device_count = lambda: 1
+    torch.cuda.get_device_properties = lambda *a, **k: _H200Properties()
+    torch.cuda.get_device_name = lambda *a, **k: _H200Properties.name
+
+
+def _sm90a_only():
+    import tiledsl.runtime.compiler as compiler
+    import tiledsl.runtime.kernel as kernel_mod
+
+    built = []
+    original = compiler.compile
+
+    def compile_sm90a(func, out_idx=None, target="auto", *a, **k):
+        kernel = original(func, out_idx, {"kind": "cuda", "arch": "sm_90a"}, *a, **k)
+        built.append(kernel)
+        return kernel
+
+    compiler.compile = compile_sm90a
+    import tiledsl
+    import tiledsl.runtime.jit as jit_mod
+    import tiledsl.runtime.eager_jit as eager_mod
+    tiledsl.compile = compile_sm90a
+    jit_mod.compile_prim_func = compile_sm90a
+    eager_mod.compile_prim_func = compile_sm90a
+
+    def stop(self, *a, **k):
+        raise BuiltForSm90a(f"{len(built)} kernel(s) built for sm_90a")
+
+    kernel_mod.JITKernel.__call__ = stop
+    kernel_mod.JITKernel.get_profiler = stop
+
+
+def _quick_benchmarks():
+    """On the CPU the examples' timings are not what is checked: one warm-up and one timed call."""
+    import tiledsl.profiler.bench as bench
+    import tiledsl.profiler.kernel_profiler as kp
+    import tiledsl.profiler as prof
+    import tiledsl
+
+    original = bench.do_bench
+
+    def quick(fn, warmup=1, rep=1, *a, **k):
+        k.pop("_n_warmup", None)
+        k.pop("_n_repeat", None)
+        k.pop("quantiles", None)
+        return original(fn, 1, 1, *a[:0], **{x: y for x, y in k.items() if x in ("backend", "device")})
+
+    for mod in (bench, kp, prof, tiledsl):
+        mod.do_bench = quick
+
+
+_patch_torch()
+_pretend_hopper()
+if MODE == "cpu":
+    _quick_benchmarks()
+if MODE == "sm90a":
+    _sm90a_only()
+sys.argv = [PATH] + ARGS
+sys.path.insert(0, ".")
+try:
+    runpy.run_path(PATH, run_name="__main__")
+except BuiltForSm90a as done:
+    print("TILEDSL-BUILT:", done)
+'''
+
+
+def _export_examples(tilelang: Path, scratch: Path) -> Path:
+    if (tilelang / "examples").is_dir():
+        src = tilelang / "examples"
+    else:  # a git directory (bare mirror): read its HEAD
+        tmp = Path(tempfile.mkdtemp(prefix="tl-export-"))
+        archive = subprocess.run(["git", f"--git-dir={tilelang}", "archive", "HEAD", "examples"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        src = tmp / "examples"
+    dst = scratch / "examples"
+    if dst.exists():
+        shutil.rmtree(dst)
+    dst.mkdir(parents=True)
+    for folder in FOLDERS:
+        if (src / folder).is_dir():
+            shutil.copytree(src / folder, dst / folder)
+    for path in dst.rglob("*.py"):
+        text = path.read_text()
+        for pattern, repl in _IMPORT_RULES:
+            text = pattern.sub(repl, text)
+        path.write_text(text)
+    (scratch / "_tiledsl_prelude.py").write_text(PRELUDE)
+    return dst
+
+
+def _examples(root: Path, only) -> list[tuple[str, str | None]]:
+    out = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if only and not any(("/" + rel).find("/" + o) >= 0 for o in only):
+            continue
+        why = next((reason for pat, reason in SKIP.items() if re.search(pat, "/" + rel)), None)
+        out.append((rel, why))
+    return out
+
+
+def _last_error(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if re.match(r"^[\w.]*(Error|Exception|error)\b", ln.strip()) or "Error:" in ln:
+            return ln.strip()[:300]
+    return (lines[-1].strip()[:300] if lines else "")
+
+
+EXTRA_PATH = ""  # --pythonpath: where the examples' own third-party imports (einops) are installed
+
+
+def run_one(scratch: Path, root: Path, rel: str, mode: str, timeout: float) -> dict:
+    path = root / rel
+    args = CPU_ARGS.get(rel, []) if mode == "cpu" else []
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                      env.get("PYTHONPATH"), EXTRA_PATH]))
+    cmd = [sys.executable, str(scratch / "_tiledsl_prelude.py"), mode, str(path)] + args
+    start = time.time()
+    try:
+        proc = subprocess.run(cmd, cwd=path.parent, env=env, capture_output=True, text=True, timeout=timeout)
+        out = proc.stdout + proc.stderr
+        ok = proc.returncode == 0
+        status = "pass" if ok else "fail"
+        reason = "" if ok else _last_error(out)
+    except subprocess.TimeoutExpired:
+        status, reason, out = "timeout", f"ran past {timeout:.0f} s", ""
+    return {"file": rel, "mode": mode, "status": status, "reason": reason, "seconds": round(time.time() - start, 1),
+            "args": args}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("tilelang", type=Path, help="TileLang checkout (work tree or git directory)")
+    ap.add_argument("--mode", choices=["cpu", "sm90a", "both"], default="both")
+    ap.add_argument("--scratch", type=Path, default=Path("/tmp/tl-examples"))
+    ap.add_argument("--only", nargs="*", default=None, help="run only files whose path contains one of these")
+    ap.add_argument("--timeout", type=float, default=300.0)
+    ap.add_argument("--json", type=Path, default=None, help="write the results here")
+    ap.add_argument("--pythonpath", default="", help="extra import path for the examples' dependencies (einops)")
+    ns = ap.parse_args(argv)
+    global EXTRA_PATH
+    EXTRA_PATH = ns.pythonpath
+    root = _export_examples(ns.tilelang.resolve(), ns.scratch)
+    modes = ["cpu", "sm90a"] if ns.mode == "both" else [ns.mode]
+    results = []
+    for rel, why in _examples(root, ns.only):
+        if why:
+            results.append({"file": rel, "status": "skipped", "reason": why})
+            print(f"{'skipped':8} {rel}: {why}", flush=True)
+            continue
+        for mode in modes:
+            r = run_one(ns.scratch, root, rel, mode, ns.timeout)
+            results.append(r)
+            print(f"{r['status']:8} {mode:6} {rel} ({r['seconds']} s) {r['reason']}", flush=True)
+    tried = [r for r in results if r["status"] != "skipped"]
+    for mode in modes:
+        rs = [r for r in tried if r["mode"] == mode]
+        print(f"{mode}: {sum(r['status'] == 'pass' for r in rs)}/{len(rs)} pass")
+    if ns.json:
+        ns.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

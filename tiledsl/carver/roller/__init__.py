@@ -1,0 +1,1 @@
+"""``tilelang.carver.roller``: importable; its objects raise ConfigError when created (see ``tiledsl.carver``)."""

@@ -1,0 +1,136 @@
+"""TileLang names that tiledsl spells differently, and the ones it does not support yet.
+
+``T.Serial``/``T.Unroll``/``T.Vectorized`` are TileLang's capitalized loops; ``T.alloc_var`` is a one-element
+per-thread variable that reads as a scalar (``x = x + 1``, ``T.max(x, y)``) and still takes ``x[0]`` and
+``T.clear(x)``. Each name in :data:`UNSUPPORTED` raises :class:`TileProgramError` when a program uses it, saying
+so at the user's line (the parser reports the line), instead of failing somewhere inside TVM.
+"""
+from __future__ import annotations
+
+from tvm import tirx
+from tvm.ir import TensorLoad
+from tvm.script.ir_builder import tirx as _builder
+
+from ..errors import TileProgramError
+from .buffers import constant_shape, dtype_str
+
+
+def Serial(start, stop=None, step=None, annotations=None):  # noqa: N802 - TileLang's name
+    """``for k in T.Serial(n):`` a sequential loop (TVMScript's ``T.serial``)."""
+    if stop is None:
+        start, stop = 0, start
+    if step not in (None, 1):
+        raise TileProgramError(f"T.Serial: step={step!r} is not supported yet; scale the loop variable instead")
+    return _builder.serial(start, stop, annotations=annotations)
+
+
+def Unroll(start, stop=None, step=None, explicit: bool = False, unroll_factor=None, annotations=None):  # noqa: N802
+    """``for k in T.Unroll(n):`` a loop unrolled by the compiler."""
+    if stop is None:
+        start, stop = 0, start
+    if step not in (None, 1):
+        raise TileProgramError(f"T.Unroll: step={step!r} is not supported yet")
+    return _builder.unroll(start, stop, annotations=annotations)
+
+
+def Vectorized(start, stop=None, annotations=None):  # noqa: N802
+    """``for k in T.Vectorized(n):`` a vectorized loop."""
+    if stop is None:
+        start, stop = 0, start
+    return _builder.vectorized(start, stop, annotations=annotations)
+
+
+def alloc_var(dtype, init=None, scope: str = "local"):
+    """A per-thread scalar variable: ``x = T.alloc_var(T.float32)`` (optionally ``init=``), then ``x = ...``,
+    ``x + 1``, ``x[0]`` and ``T.clear(x)`` all work, as in TileLang."""
+    name = dtype_str(dtype)
+    buf = _builder.alloc_buffer(constant_shape((1,), "T.alloc_var"), name, scope=scope)
+    if init is not None:
+        value = tirx.const(init, name) if isinstance(init, (int, float, bool)) else init
+        if str(value.ty) != name:
+            value = tirx.Cast(name, value)
+        _builder.buffer_store(buf, value, [0])
+    return _builder.scalar_wrapper(buf[0])
+
+
+def is_var_load(x) -> bool:
+    """True for the scalar read of a ``T.alloc_var`` (a load of element 0 of a one-element local buffer)."""
+    if not isinstance(x, TensorLoad) or len(x.indices) != 1:
+        return False
+    shape = x.source.ty.shape
+    return len(shape) == 1 and isinstance(shape[0], tirx.IntImm) and int(shape[0]) == 1
+
+
+_tensor_load_getitem = getattr(TensorLoad, "__getitem__", None)
+
+
+def _var_getitem(self, index):
+    if is_var_load(self) and (index == 0 or (isinstance(index, tirx.IntImm) and int(index) == 0)):
+        return self
+    if _tensor_load_getitem is None:
+        raise TypeError(f"`{self}` is an element, not a buffer; it cannot be indexed")
+    return _tensor_load_getitem(self, index)
+
+
+if getattr(TensorLoad.__getitem__, "__name__", "") != "_var_getitem":
+    TensorLoad.__getitem__ = _var_getitem  # x[0] on a T.alloc_var, as TileLang programs write it
+
+
+def set_max_nreg(reg_count: int, is_inc: int = 1):
+    """TileLang's register reallocation hint for warp-specialized kernels: tiledsl's passes decide register
+    budgets themselves, so the hint changes nothing (results are the same either way)."""
+    if not isinstance(reg_count, int) or not 24 <= reg_count <= 256:
+        raise TileProgramError(f"T.set_max_nreg: reg_count={reg_count!r} must be an int in [24, 256]")
+    return None
+
+
+def no_set_max_nreg():
+    """TileLang's switch to keep register budgets unchanged: tiledsl's passes decide them (a no-op here)."""
+    return None
+
+
+def disable_warp_group_reg_alloc():
+    """TileLang's switch off for register reallocation: tiledsl's passes decide it (a no-op here)."""
+    return None
+
+
+def _unsupported(name: str, why: str):
+    def fail(*args, **kwargs):
+        raise TileProgramError(f"T.{name} is not supported by tiledsl yet: {why}")
+    fail.__name__ = name
+    fail.__doc__ = f"Not supported yet: {why}"
+    return fail
+
+
+#: TileLang names a program may use that tiledsl refuses, with the reason.
+UNSUPPORTED = {
+    "alloc_global": "kernels cannot allocate global memory; pass the workspace as a tensor argument",
+    "alloc_reducer": "cross-thread reducers are not implemented; accumulate into a T.alloc_fragment and use "
+                     "T.reduce_sum/T.reduce_max",
+    "finalize_reducer": "cross-thread reducers (T.alloc_reducer) are not implemented",
+    "Persistent": "persistent tile scheduling is not implemented; use a grid of T.Kernel blocks",
+    "im2col": "the TMA im2col copy is not implemented; compute the indices in a T.Parallel copy",
+    "make_tensor": "views of raw pointers are not supported; pass the tensor as an argument",
+    "access_ptr": "raw buffer pointers are not exposed; use T.copy / element access",
+    "sync_grid": "grid-wide synchronization (cooperative launch) is not implemented",
+    "alloc_barrier": "user-managed mbarriers are not exposed; T.Pipelined places barriers itself",
+    "barrier_arrive": "user-managed mbarriers are not exposed",
+    "barrier_wait": "user-managed mbarriers are not exposed",
+    "mbarrier_wait_parity": "user-managed mbarriers are not exposed",
+    "wgmma_gemm": "explicit wgmma is not exposed; T.gemm picks wgmma on sm_90a",
+    "wait_wgmma": "explicit wgmma is not exposed; T.gemm picks wgmma on sm_90a",
+    "ptx_cp_async": "explicit cp.async is not exposed; T.copy in a T.Pipelined loop uses it",
+    "cp_async_barrier_noinc": "explicit cp.async is not exposed",
+    "import_source": "inline CUDA source is not supported",
+    "tcgen05_gemm": "Blackwell (sm_100) tensor-memory GEMMs are not supported",
+    "alloc_tmem": "Blackwell (sm_100) tensor memory is not supported",
+    "annotate_compile_flags": "pass compile_flags= to @tiledsl.jit instead",
+    "annotate_pass_configs": "pass pass_configs= to @tiledsl.jit instead",
+    "gemm_sp": "sparse (2:4) GEMMs are not supported",
+    "cumsum": "T.cumsum is not implemented; write the scan in a T.serial loop",
+}
+
+
+def unsupported_names() -> dict:
+    """``{name: function raising TileProgramError}`` for every name in :data:`UNSUPPORTED`."""
+    return {name: _unsupported(name, why) for name, why in UNSUPPORTED.items()}

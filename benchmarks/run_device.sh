@@ -10,6 +10,8 @@
 #   fp8     the Hopper GEMM tests and examples, then the fp8 GEMM benchmark against cuBLASLt (torch._scaled_mm)
 #   causal  the attention tests, then causal flash attention: one CTA per tile against persistent
 #   gqa     the attention tests and examples, then grouped-query attention in bfloat16 (4 query heads per K/V head)
+#   alltests  every GPU test of the suite (pytest -m gpu, 6 xdist workers when pytest-xdist is importable)
+#   general   bench_general.py (plain tile programs against their torch peers) and bench_newer_style.py
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
 #           differential programs (every perturbed program's GPU result against the CPU result of the same program)
 set -u
@@ -71,6 +73,14 @@ case "${1:-quick}" in
     TAIL=12 run attention_gqa 420 "$PY" benchmarks/bench_attention_hopper.py --no-small --rounds 7 --groups 4 \
       --dtype bfloat16 --variants persistent,tile --causal-variants tile
     mv "$OUT/bench_attention_hopper.json" "$OUT/attention_gqa.json"
+    ;;
+  alltests)
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 6 --dist loadfile)
+    TAIL=30 run gpu_tests 480 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing
+    ;;
+  general)
+    TAIL=25 run bench_general 330 "$PY" benchmarks/bench_general.py --rounds 3
+    TAIL=15 run bench_newer_style 150 "$PY" benchmarks/bench_newer_style.py --rounds 3
     ;;
   fidelity)
     TAIL=8 run side_effects 300 "$PY" -m pytest -q -p no:cacheprovider -ra -m gpu testing/test_cuda_side_effects.py \

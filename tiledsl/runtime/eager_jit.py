@@ -121,15 +121,17 @@ class EagerJITImpl(JITImpl):
         self.__wrapped__ = func
         src = factory.program.source
         self._is_tensor = tuple(p in src.tensor_params for p in src.params)
+        self._tensor_names = frozenset(src.tensor_params)
         self._n_params = len(src.params)
         self._launch: dict = {}
 
     def __call__(self, *args, **kwargs):
         """Run the kernel on these tensors (compiling it for their sizes the first time); returns the outputs."""
         key = None
-        if not kwargs:  # the hot path: one tuple, one dict look-up
+        if not kwargs or self._tensor_names.isdisjoint(kwargs):  # the hot path: one tuple, one dict look-up
             try:
-                key = tuple([a.shape if t else a for a, t in zip(args, self._is_tensor)])
+                key = (tuple([(a.shape, a.dtype) if t else a for a, t in zip(args, self._is_tensor)]),
+                       tuple(sorted(kwargs.items())) if kwargs else ())
                 hit = self._launch.get(key)
             except (TypeError, AttributeError):  # an unhashable argument, or a tensor argument that is not a tensor
                 key = hit = None

@@ -24,26 +24,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_autotune import gemm_factory  # noqa: E402  (the README's GEMM, tunable block sizes)
 
 DEFAULT_MS = [1, 2, 3, 5, 8, 12, 16, 24, 32, 48, 64, 100, 128, 200, 256, 384, 512, 768, 1024, 1500, 2048, 3000, 4096]
-
-
-def gemm_factory(M, N, K, block_M=128, block_N=128, block_K=32, num_stages=3, threads=128, dtype="float16"):
-    import tiledsl.language as T
-
-    @T.prim_func
-    def kernel(A: T.Tensor((M, K), dtype), B: T.Tensor((K, N), dtype), C: T.Tensor((M, N), dtype)):
-        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
-            A_s = T.alloc_shared((block_M, block_K), dtype)
-            B_s = T.alloc_shared((block_K, block_N), dtype)
-            C_f = T.alloc_fragment((block_M, block_N), "float32")
-            T.clear(C_f)
-            for ko in T.Pipelined(T.ceildiv(K, block_K), num_stages=num_stages):
-                T.copy(A[by * block_M, ko * block_K], A_s)
-                T.copy(B[ko * block_K, bx * block_N], B_s)
-                T.gemm(A_s, B_s, C_f)
-            T.copy(C_f, C[by * block_M, bx * block_N])
-    return kernel
 
 
 def ref_matmul(A, B):
@@ -75,14 +60,8 @@ def main():
                  for m in (32, 64, 128) for n in (64, 128) for k in (32, 64)]
     profile = dict(warmup=1 if smoke else 10, rep=3 if smoke else 50, timeout=60 if smoke else 120,
                    top_k=3, retime_rounds=1 if smoke else 3)
-    # the factory by its module (not __main__), so the tuner's worker processes import it instead of re-parsing it
-    here = str(Path(__file__).resolve().parent)
-    sys.path.insert(0, here)
-    os.environ["PYTHONPATH"] = os.pathsep.join([here, os.environ.get("PYTHONPATH", "")])
-    import bench_tune_buckets as this
-
-    jit = tiledsl.jit(out_idx=[-1], target=target)(this.gemm_factory)
-    profile["ref_prog"] = this.ref_matmul
+    jit = tiledsl.jit(out_idx=[-1], target=target)(gemm_factory)
+    profile["ref_prog"] = ref_matmul
 
     def bucketed(**extra):
         return tiledsl.autotune(configs=space, key=["M", "N", "K"], bucket={"M": tiledsl.tune.next_power_of_2},

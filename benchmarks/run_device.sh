@@ -11,7 +11,9 @@
 #   causal  the attention tests, then causal flash attention: one CTA per tile against persistent
 #   gqa     the attention tests and examples, then grouped-query attention in bfloat16 (4 query heads per K/V head)
 #   alltests  every GPU test of the suite (pytest -m gpu, 6 xdist workers when pytest-xdist is importable)
-#   general   bench_general.py (plain tile programs against their torch peers) and bench_newer_style.py
+#   general   bench_general.py (plain tile programs against their torch peers, general passes only) and
+#           bench_newer_style.py (the newer-style test programs against torch)
+#   wgmma   the wgmma GPU tests and every generic-lowering GPU test
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
 #           differential programs (every perturbed program's GPU result against the CPU result of the same program)
 set -u
@@ -77,6 +79,10 @@ case "${1:-quick}" in
   alltests)
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 6 --dist loadfile)
     TAIL=30 run gpu_tests 480 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing
+    ;;
+  wgmma)
+    TAIL=25 run gpu_tests 280 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_wgmma.py \
+      testing/test_cuda_gpu.py
     ;;
   general)
     TAIL=25 run bench_general 330 "$PY" benchmarks/bench_general.py --rounds 3

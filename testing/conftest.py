@@ -21,7 +21,16 @@ def _seed():
     torch.manual_seed(0)
 
 
+# Test files that take longest (multi-process tuning, many nvcc builds), run first so that the two xdist workers of
+# scripts/test.sh (each taking whole files) do not end on one long file while the other is idle.
+_LONGEST_FIRST = ("test_distributed.py", "test_autotune.py", "test_tune_workflow.py", "test_wgmma.py",
+                  "test_autotune_faults.py", "test_autotune_units.py", "test_differential.py",
+                  "test_cuda_side_effects.py", "test_autotune_sources.py", "test_distributed_devices.py")
+
+
 def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(_LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept otherwise
     has_gpu = torch.cuda.is_available()
     has_nvcc = shutil.which("nvcc") is not None or bool(os.environ.get("TILEDSL_NVCC"))
     for item in items:

@@ -165,9 +165,11 @@ def block_level_updates(N, bn=32, threads=128):
 
 def mma_row_sums(M, N, K=32, bm=64, bn=64, form="atomic"):
     """Row sums of A @ B on tensor cores: the row statistic r (held by a quad of lanes in each of the 2 warps of
-    its row) is added atomically into R (M,) (``form="atomic"``) or stored per column block into R (nbx, M)."""
+    its row) is added atomically into R (M,) (``form="atomic"``), stored per column block into R (nbx, M)
+    (``"store"``), or halved and then T.copy'd whole to global memory (R[0]) and through shared memory (R[1]) of
+    R (2, nbx, M) (``"copy"``: the copies must keep r in the rows layout and store each element once)."""
     nbx = (N + bn - 1) // bn
-    r_shape = (M,) if form == "atomic" else (nbx, M)
+    r_shape = {"atomic": (M,), "store": (nbx, M), "copy": (2, nbx, M)}[form]
 
     @T.prim_func
     def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), R: T.Tensor(r_shape, "float32")):
@@ -183,6 +185,13 @@ def mma_row_sums(M, N, K=32, bm=64, bn=64, form="atomic"):
             if form == "atomic":
                 for i in T.Parallel(bm):
                     T.atomic_add(R[by * bm + i], r[i])
+            elif form == "copy":
+                r_sh = T.alloc_shared((bm,), "float32")
+                for i in T.Parallel(bm):
+                    r[i] = r[i] * T.float32(0.5)
+                T.copy(r, R[0, bx, by * bm])
+                T.copy(r, r_sh)
+                T.copy(r_sh, R[1, bx, by * bm])
             else:
                 for i in T.Parallel(bm):
                     R[bx, by * bm + i] = r[i]
@@ -300,6 +309,11 @@ def cases():
                                lambda d: [torch.randn(128, 32, device=d).half(), torch.randn(32, 192, device=d).half()],
                                lambda a, b: (a.float() @ b.float()).view(128, 3, 64).sum(2).T,
                                [once("R", "store", _each((3, 128)))], tol=2e-2),
+        "mma_rows_copy": Case(mma_row_sums(128, 192, form="copy"),
+                              lambda d: [torch.randn(128, 32, device=d).half(), torch.randn(32, 192, device=d).half()],
+                              lambda a, b: (a.float() @ b.float()).view(128, 3, 64).sum(2).T.mul(0.5).expand(2, 3, 128),
+                              [once("R", "store", _each((2, 3, 128))), once("r_sh", "store", _each((64,), 6))],
+                              tol=2e-2),
     }
 
 

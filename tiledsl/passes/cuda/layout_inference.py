@@ -85,13 +85,28 @@ def _identity(indices, loop_vars, extents, buf) -> bool:
         return False
 
 
+def _whole_fragment_to_memory(copy, one_d) -> bool:
+    """True for a ``T.copy`` between a whole 1-d fragment and memory that is no fragment (global, shared, local):
+    such a copy works with any layout of the fragment, so it does not constrain a row-statistic group."""
+    regions = [a for a in copy.args if hasattr(a, "source") and hasattr(a, "region")]
+    if len(regions) != 2:
+        return False
+    frag = [r for r in regions if r.source.scope() == FRAGMENT]
+    if len(frag) != 1 or frag[0].source not in one_d:
+        return False
+    region = frag[0].region[0]
+    return (isinstance(region.min, tirx.IntImm) and int(region.min) == 0 and isinstance(region.extent, tirx.IntImm)
+            and (int(region.extent),) == buffer_shape(frag[0].source))
+
+
 def _mma_row_groups(frags, calls, nests, mma_accumulators) -> dict:
     """Row-statistic fragments that can take the :class:`MMARows` layout of an mma accumulator.
 
     1-d fragments linked by copies and 1-d ``T.Parallel`` loops form a group; the group gets the rows layout when
     every use is one of: the output of a reduction over dim 1 of an mma accumulator, ``m[i]`` read in a loop over
-    ``(i, j)`` driven by an mma accumulator, an identity access in a 1-d loop, a fill, a copy inside the group -
-    and all of those agree on the warp grid. Anything else leaves the group to the replicated rule.
+    ``(i, j)`` driven by an mma accumulator, an identity access in a 1-d loop, a fill, a copy inside the group, a
+    copy of the whole fragment to or from memory that is no fragment - and all of those agree on the warp grid.
+    Anything else leaves the group to the replicated rule.
     """
     one_d = {b for b in frags if len(buffer_shape(b)) == 1}
     parent = {b: b for b in one_d}
@@ -114,6 +129,8 @@ def _mma_row_groups(frags, calls, nests, mma_accumulators) -> dict:
         bufs = [a.source for a in c.args if hasattr(a, "source") and hasattr(a, "region")]
         if name == "copy" and all(b in one_d for b in bufs):
             union(bufs[0], bufs[1])
+        elif name == "copy" and _whole_fragment_to_memory(c, one_d):
+            pass  # lowered over the fragment's own layout, each store on one holder (replica_guard)
         elif name == "fill":
             pass
         elif name == "reduce" and bufs[1] in one_d:

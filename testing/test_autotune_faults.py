@@ -142,6 +142,7 @@ def test_semicolon_in_the_scratch_path_and_worker_logs_are_removed(cache_dir, tm
     assert sorted(p.name for p in logs.iterdir()) == [mine.name]
 
 
+@pytest.mark.slow  # about 15 s: waits out a compile limit
 def test_par_compile_without_timeout_has_a_limit(cache_dir, monkeypatch):
     monkeypatch.setattr(parallel, "DEFAULT_TIMEOUT", 3.0)
     kernels = matmul.par_compile([dict(M=64, N=64, K=64, variant="slow_build"), dict(M=64, N=64, K=64)],

@@ -37,6 +37,7 @@ def test_expand_devices():
         expand_devices(0, "llvm")
 
 
+@pytest.mark.slow  # about 30 s: a candidate that hangs until its timeout; one runner's isolation is also in test_autotune.py
 def test_two_runners_a_hang_on_one_costs_one_candidate(cache_dir, monkeypatch):
     monkeypatch.setenv("TILEDSL_AUTO_TUNING_CPU_COUNTS", "1")  # built in order: the hang reaches a runner first
     configs = [{"variant": "hang"}, {"variant": "crash"}] + GOOD[:3]

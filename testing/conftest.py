@@ -16,6 +16,22 @@ def _private_cache(tmp_path_factory):
     yield
 
 
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """A private, empty cache for one test, with every tuning switch at its default and no tuning result in memory
+    (tests of the tuner, of tiledsl.tune and of distributed tuning use it)."""
+    import tiledsl
+
+    d = tmp_path / "cache"
+    monkeypatch.setenv("TILEDSL_CACHE_DIR", str(d))
+    for name in ("TILEDSL_AUTO_TUNING_FORCE_RETUNE", "TILEDSL_AUTO_TUNING_DISABLE_CACHE", "TILEDSL_DISABLE_CACHE",
+                 "TILEDSL_AUTOTUNE", "TILEDSL_TUNED_CONFIGS", "TILEDSL_PRINT_AUTOTUNING"):
+        monkeypatch.delenv(name, raising=False)
+    tiledsl.AutoTuner._memory.clear()
+    tiledsl.tune.reset_autotune_switch()
+    return d
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

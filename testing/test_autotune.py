@@ -21,16 +21,6 @@ sys.path.insert(0, str(HERE))
 from test_autotune_helpers import BAD, GOOD, SIZE, matmul, ref_matmul  # noqa: E402
 
 
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    d = tmp_path / "cache"
-    monkeypatch.setenv("TILEDSL_CACHE_DIR", str(d))
-    for name in ("TILEDSL_AUTO_TUNING_FORCE_RETUNE", "TILEDSL_AUTO_TUNING_DISABLE_CACHE", "TILEDSL_DISABLE_CACHE"):
-        monkeypatch.delenv(name, raising=False)
-    tiledsl.AutoTuner._memory.clear()
-    return d
-
-
 def _helper(args, cache, env_extra=None, wait=True):
     env = dict(os.environ, TILEDSL_CACHE_DIR=str(cache), PYTHONPATH=os.pathsep.join(
         [str(HERE.parent), str(HERE)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))

@@ -24,15 +24,11 @@ A, B = {"block_M": 32, "block_N": 32}, {"block_M": 64, "block_N": 32}
 
 
 @pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    d = tmp_path / "cache"
-    monkeypatch.setenv("TILEDSL_CACHE_DIR", str(d))
-    for name in ("TILEDSL_AUTO_TUNING_FORCE_RETUNE", "TILEDSL_AUTO_TUNING_DISABLE_CACHE", "TILEDSL_DISABLE_CACHE",
-                 "TILEDSL_TMP_DIR"):
-        monkeypatch.delenv(name, raising=False)
+def cache_dir(cache_dir, monkeypatch):
+    """conftest's private tuning cache, one compile worker, scratch under the cache."""
+    monkeypatch.delenv("TILEDSL_TMP_DIR", raising=False)
     monkeypatch.setenv("TILEDSL_AUTO_TUNING_CPU_COUNTS", "1")
-    tiledsl.AutoTuner._memory.clear()
-    return d
+    return cache_dir
 
 
 def _tuner(configs):

@@ -20,13 +20,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_autotune_helpers import SIZE, gemm_factory, matmul  # noqa: E402
 
 
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("TILEDSL_CACHE_DIR", str(tmp_path / "cache"))
-    tiledsl.AutoTuner._memory.clear()
-    return tmp_path / "cache"
-
-
 # ---------------------------------------------------------------------- space
 def test_unknown_config_key_is_named():
     with pytest.raises(ConfigError, match=r"config key 'block_X'.*names no argument of gemm_factory"):

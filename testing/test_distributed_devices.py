@@ -19,16 +19,6 @@ import dist_tune_worker as w  # noqa: E402
 from test_autotune_helpers import GOOD, SIZE, matmul, ref_matmul  # noqa: E402
 
 
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    d = tmp_path / "cache"
-    monkeypatch.setenv("TILEDSL_CACHE_DIR", str(d))
-    for name in ("TILEDSL_AUTO_TUNING_FORCE_RETUNE", "TILEDSL_AUTO_TUNING_DISABLE_CACHE", "TILEDSL_DISABLE_CACHE"):
-        monkeypatch.delenv(name, raising=False)
-    tiledsl.AutoTuner._memory.clear()
-    return d
-
-
 def test_expand_devices():
     assert expand_devices(3, "llvm") == ["cpu"] * 3
     assert expand_devices("all", "llvm") == ["cpu"]

@@ -39,15 +39,6 @@ SPACE = [{"block_M": 16, "passes": 40}, {"block_M": 0, "passes": 1}, {"block_M":
          {"block_M": 64, "passes": 1}]
 
 
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("TILEDSL_CACHE_DIR", str(tmp_path / "cache"))
-    for name in ("TILEDSL_AUTO_TUNING_FORCE_RETUNE", "TILEDSL_AUTOTUNE", "TILEDSL_PRINT_AUTOTUNING"):
-        monkeypatch.delenv(name, raising=False)
-    tiledsl.tune.reset_autotune_switch()
-    return tmp_path / "cache"
-
-
 def _tuned(**extra):
     kwargs = dict(config_space=SPACE, key_fn=lambda a, b: (tuple(a.shape), str(a.dtype)),
                   prune_fn=lambda cfg, a, b: cfg["block_M"] > a.shape[0] // 2, warmup=1, rep=3)

@@ -23,16 +23,6 @@ NK = 256
 CONFIGS = [{"block_M": 64, "block_N": 64, "block_K": 32}, {"block_M": 128, "block_N": 128, "block_K": 32}]
 
 
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("TILEDSL_CACHE_DIR", str(tmp_path / "cache"))
-    for name in ("TILEDSL_AUTOTUNE", "TILEDSL_TUNED_CONFIGS", "TILEDSL_AUTO_TUNING_FORCE_RETUNE"):
-        monkeypatch.delenv(name, raising=False)
-    tiledsl.AutoTuner._memory.clear()
-    tiledsl.tune.reset_autotune_switch()
-    return tmp_path / "cache"
-
-
 def _bucketed(**extra):
     jit = tiledsl.jit(out_idx=[-1], target="cuda")(gemm_factory)
     return tiledsl.autotune(configs=CONFIGS, key=["M", "N", "K"], bucket={"M": tiledsl.tune.next_power_of_2},

@@ -21,15 +21,6 @@ CONFIGS = [{"block": 16}, {"block": 32}, {"block": 64}]
 PROFILE = dict(warmup=1, rep=3, timeout=60, ref_prog=ref_accumulate, cache_input_tensors=True, top_k=1)
 
 
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("TILEDSL_CACHE_DIR", str(tmp_path / "cache"))
-    for name in ("TILEDSL_AUTO_TUNING_FORCE_RETUNE", "TILEDSL_AUTOTUNE", "TILEDSL_TUNED_CONFIGS"):
-        monkeypatch.delenv(name, raising=False)
-    tiledsl.AutoTuner._memory.clear()
-    return tmp_path / "cache"
-
-
 def _jit():
     return tiledsl.jit(out_idx=[-1], target="llvm")(accumulate_factory)
 

@@ -55,19 +55,19 @@ def passes_for(target_kind: str) -> list:
     raise ValueError(f"no tiledsl pipeline for target kind {target_kind!r}")
 
 
-def _hopper_shortcut(mod: tvm.IRModule, target: tvm.target.Target, allow: bool) -> Lowered | dict:
-    """The whole-kernel Hopper replacement of a single-function module, or (when there is none) what the lowering
-    should record about why: ``{"path": "generic", ...}``."""
+def _hopper_shortcut(mod: tvm.IRModule, target: tvm.target.Target, allow: bool) -> tuple[Lowered | None, dict]:
+    """(The whole-kernel Hopper replacement of a single-function module or None, what the lowering records about
+    the decision: ``{"path": ...}`` with the shortcut's real parameters or the matchers' reasons for refusing)."""
     if not allow or config.hopper_specialization_disabled() or len(mod.functions) != 1:
-        return {"path": "generic"}
+        return None, {"path": "generic"}
     from .hopper.specialize import specialize
 
     gvar, func = next(iter(mod.functions.items()))
     special, info = specialize(func, target)
     if special is None:
-        return info
+        return None, info
     entry = func.attrs["global_symbol"] if func.attrs is not None and "global_symbol" in func.attrs else gvar.name_hint
-    return Lowered(tvm.IRModule({gvar: special.with_attr("global_symbol", str(entry))}), "tirx", info)
+    return Lowered(tvm.IRModule({gvar: special.with_attr("global_symbol", str(entry))}), "tirx", info), info
 
 
 def _run_passes(mod: tvm.IRModule, target: tvm.target.Target) -> tvm.IRModule:
@@ -91,9 +91,8 @@ def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True) -> Lowe
         target = tvm.target.Target(target)
     info = {"path": "generic"}
     if target.kind.name == "cuda":
-        special = _hopper_shortcut(mod, target, allow_hopper_shortcut)
-        if isinstance(special, Lowered):
+        special, info = _hopper_shortcut(mod, target, allow_hopper_shortcut)
+        if special is not None:
             logger.debug("lowered with the whole-kernel Hopper shortcut (%s)", special.path)
             return special
-        info = special
     return Lowered(_run_passes(mod, target), kernel_info=info)

@@ -23,7 +23,7 @@ from .gemm_kernel import make_gemm_kernel
 
 logger = logging.getLogger(__name__)
 
-SM90_NUM_SMS = 132  # the usual sm_90a SM count; builds take theirs from device.num_sms (the visible GPU or this)
+SM90_NUM_SMS = device.KNOWN_NUM_SMS["sm_90a"]  # builds take theirs from device.num_sms (the visible GPU or this)
 
 
 def specialize(func: tirx.PrimFunc, target: tvm.target.Target) -> tuple[tirx.PrimFunc | None, dict]:

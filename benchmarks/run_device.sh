@@ -14,6 +14,8 @@
 #   general   bench_general.py (plain tile programs against their torch peers, general passes only) and
 #           bench_newer_style.py (the newer-style test programs against torch)
 #   wgmma   the wgmma GPU tests and every generic-lowering GPU test
+#   buckets bench_tune_buckets.py on a decode-like sweep with two sizes per bucket (tuned on the first, served to
+#           the second) against per-shape tuning
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
 #           differential programs (every perturbed program's GPU result against the CPU result of the same program)
 set -u
@@ -29,6 +31,10 @@ run() {  # run NAME TIMEOUT CMD...: log to $OUT/NAME.log, print its tail
   echo "[$name] rc=$?"; tail -n ${TAIL:-6} "$OUT/$name.log"
 }
 case "${1:-quick}" in
+  buckets)
+    TAIL=12 run tune_buckets 560 "$PY" benchmarks/bench_tune_buckets.py --rounds 3 \
+      --ms 3,4,5,8,12,16,20,32,40,64,100,128,200,256,600,1024,1500,2048,3000,4096
+    ;;
   quick)
     run hopper_gemm_tests 300 "$PY" -m pytest -q -p no:cacheprovider -x testing/test_hopper_gemm.py
     run launch 120 "$PY" benchmarks/bench_launch.py

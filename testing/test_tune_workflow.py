@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import tiledsl
 from tiledsl.tune import cli, shipped
@@ -211,3 +212,50 @@ def test_bad_bucket_settings_are_config_errors():
     broken = helpers.make_matmul(bucket={"M": lambda m: 1 // 0})
     with pytest.raises(tiledsl.ConfigError, match="bucket\\['M'\\].*ZeroDivisionError"):
         broken(4, helpers.N, helpers.K)
+
+
+def test_print_autotuning_covers_a_direct_tuner_run(in_cache, monkeypatch, capfd):
+    """TILEDSL_PRINT_AUTOTUNING=1 prints the table of a tuning started with AutoTuner.run() as well (no bucket in
+    its heading), and a cached answer prints nothing."""
+    jit = tiledsl.jit(out_idx=[-1], target="llvm")(helpers.gemm_factory)
+
+    def tune():
+        tuner = tiledsl.AutoTuner.from_kernel(jit, configs=helpers.CONFIGS).set_profile_args(
+            warmup=1, rep=2, timeout=60, ref_prog=helpers.ref_matmul, top_k=2, retime_rounds=1)
+        return tuner.set_kernel_parameters((24, helpers.N, helpers.K)).run(quiet=True)
+
+    monkeypatch.setenv("TILEDSL_PRINT_AUTOTUNING", "1")
+    result = tune()
+    err = capfd.readouterr().err
+    assert "[tiledsl autotune] gemm_factory: tuned in" in err and "bucket" not in err
+    assert f"best config {result.config}" in err and all(str(c) in err for c in helpers.CONFIGS)
+    assert tune().config == result.config
+    assert "[tiledsl autotune]" not in capfd.readouterr().err
+
+
+def test_newer_style_kernel_is_bucketed_shipped_and_served(cache_dir, tmp_path):
+    """A newer-style @jit kernel (sizes read off its tensors) under @autotune(key=, bucket=): M = 5 and 7 share one
+    tuning; tune_shapes writes its bucket to a shipped file; a fresh factory reading the file serves M = 6 and a
+    size of another bucket (nearest) without tuning, every result checked against torch."""
+    import eager_programs as programs
+
+    def bucketed(**extra):
+        return tiledsl.autotune(configs=helpers.CONFIGS, warmup=1, rep=2, timeout=60, top_k=2, retime_rounds=1,
+                                quiet=True, key=["M", "N", "K"], bucket={"M": tiledsl.tune.next_power_of_2},
+                                **extra)(programs.gemm)
+
+    def run(kernel, m):
+        a, b = torch.randn(m, helpers.K, dtype=torch.float16), torch.randn(helpers.K, helpers.N, dtype=torch.float16)
+        out = kernel(a, b, block_N=32, block_K=32)
+        return float((out.float() - a.float() @ b.float()).abs().max())
+
+    tuned = bucketed()
+    assert max(run(tuned, 5), run(tuned, 7)) < 0.05
+    assert tuned.stats == {"tuned": 1}
+    shapes = [{"M": 5, "N": helpers.N, "K": helpers.K, "block_N": 32, "block_K": 32}]
+    summary = tiledsl.tune.tune_shapes(tuned, shapes, tmp_path / "shipped", progress=False)
+    assert summary["buckets"] == 1 and tuned.stats == {"tuned": 1}  # the bucket's tuning, from the cache
+    tiledsl.AutoTuner._memory.clear()
+    served = bucketed(configs_dir=tmp_path / "shipped")
+    assert max(run(served, 6), run(served, 20)) < 0.05
+    assert served.stats == {"shipped": 1, "nearest": 1}

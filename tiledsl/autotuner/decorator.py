@@ -115,9 +115,15 @@ class AutotuneImpl:
         if explicit:
             logger.info("%s: tunable parameters %s were passed explicitly; compiling that config without tuning",
                         self.__name__, sorted(explicit))
-            build = self.jit_impl.compile if hasattr(self.jit_impl, "without_tensors") else self.jit_impl
-            return build(*args, **kwargs)
+            return self.build(*args, **kwargs)
         return self.tune_dispatch.kernel_for(args, kwargs)
+
+    def build(self, *args, **kwargs):
+        """Compile one config without tuning: the factory's arguments (for the newer style, its sizes and
+        non-tensor arguments, as ``.compile`` takes them) plus the config's values."""
+        if hasattr(self.jit_impl, "without_tensors"):
+            return self.jit_impl.compile(*args, **kwargs)
+        return self.jit_impl(*args, **kwargs)
 
     def compile(self, *args, **kwargs):
         """The tuned kernel (TileLang's spelling)."""

@@ -228,6 +228,9 @@ class AutoTuner:
 
         from ..runtime.target import target_kind
 
+        from ..tune import report  # the table printed under TILEDSL_PRINT_AUTOTUNING (tiledsl.tune imports this)
+
+        start = time.perf_counter()
         prof = self.profile_args
         prof = replace(prof, **{k: v for k, v in (("warmup", warmup), ("rep", rep), ("timeout", timeout))
                                 if v is not None})
@@ -262,9 +265,11 @@ class AutoTuner:
         if group is not None:  # tuning together with the other ranks: dist_run.py
             from .dist_run import DistributedRun
 
-            return DistributedRun(self, factory, configs, bound, out_idx, tgt, pass_configs, flags, prof, devices,
-                                  inputs, family, key, use_disk, force, family_payload, num_workers, quiet,
-                                  group=group, split=autotune_split, sync_timeout=autotune_sync_timeout).execute()
+            result = DistributedRun(self, factory, configs, bound, out_idx, tgt, pass_configs, flags, prof, devices,
+                                    inputs, family, key, use_disk, force, family_payload, num_workers, quiet,
+                                    group=group, split=autotune_split, sync_timeout=autotune_sync_timeout).execute()
+            report.print_result_table(self.name, result, time.perf_counter() - start)
+            return result
         if not force:
             hit = self._cached(key, use_disk)
             if hit is not None:
@@ -278,6 +283,7 @@ class AutoTuner:
             run = _Run(self, factory, configs, bound, out_idx, tgt, pass_configs, flags, prof, devices, inputs,
                        family, key, use_disk, force, family_payload, num_workers, quiet)
             result = run.execute()
+        report.print_result_table(self.name, result, time.perf_counter() - start)
         with AutoTuner._memory_lock:
             AutoTuner._memory[key] = result
         return result

@@ -15,7 +15,6 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -131,15 +130,12 @@ class TuneDispatch:
         """Tune on this call's arguments (or take the tuner's cached result) and record the winner as the
         bucket's, in the process and on disk; returns the AutotuneResult."""
         bucket = self.bucket_of(args, kwargs) if bucket is None else bucket
-        start = time.perf_counter()
-        result = self.impl.tune(*args, **kwargs)
+        with report.tuning_context(f"bucket {bk.label(bucket)}"):  # the tuner prints the table of a fresh tuning
+            result = self.impl.tune(*args, **kwargs)
         fresh = not result.from_cache and id(result) not in self._seen_results
         self._seen_results.add(id(result))
         if fresh:
             self.stats["tuned"] += 1
-            report.maybe_print(report.format_table(self.impl.__name__, report.result_rows(result), result.config,
-                                                   result.latency, time.perf_counter() - start,
-                                                   context=f"bucket {bk.label(bucket)}"))
         shape = self._shape(args, kwargs)
         bucket_cache.store(self.disk_key(bucket), {"config": result.config, "latency_ms": result.latency,
                                                     "shape": shape, "bucket": bucket, "name": self.impl.__name__})
@@ -155,7 +151,7 @@ class TuneDispatch:
             return choice.kernel
         bound = inspect.signature(self.impl._func).bind_partial(*args, **kwargs).arguments
         config = {k: v for k, v in choice.config.items() if k not in bound}
-        kernel = self.impl.jit_impl(*args, **kwargs, **config)
+        kernel = self.impl.build(*args, **kwargs, **config)
         if kernel.config is None:
             kernel.config = dict(choice.config)
         if kernel.latency is None and same_shape:  # measured on exactly these arguments

@@ -3,9 +3,24 @@ config's status and time, then the winner. This is the one place tiledsl writes 
 asked for it, as with Triton's ``TRITON_PRINT_AUTOTUNING``); otherwise tables go to the logger at INFO."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import sys
 
 from .. import config as env
+
+#: What the table's heading adds after the name (the bucket, when the tuning runs for one).
+_context = contextvars.ContextVar("tiledsl_tuning_context", default="")
+
+
+@contextlib.contextmanager
+def tuning_context(text: str):
+    """Tables of tunings run inside this block name ``text`` (e.g. ``bucket [64,4096,4096]``) in their heading."""
+    token = _context.set(text)
+    try:
+        yield
+    finally:
+        _context.reset(token)
 
 
 def format_table(name: str, rows: list, winner: dict, winner_ms: float | None, seconds: float | None = None,
@@ -28,6 +43,13 @@ def format_table(name: str, rows: list, winner: dict, winner_ms: float | None, s
 def result_rows(result) -> list:
     """Table rows of an AutotuneResult."""
     return [(t.config, t.status, t.best_latency, t.reason) for t in result.trials]
+
+
+def print_result_table(name: str, result, seconds: float | None = None, verbose: bool = False) -> None:
+    """Print a fresh AutotuneResult's table when TILEDSL_PRINT_AUTOTUNING=1 or ``verbose``."""
+    if verbose or env.print_autotuning():
+        maybe_print(format_table(name, result_rows(result), result.config, result.latency, seconds,
+                                 context=_context.get()), verbose)
 
 
 def maybe_print(text: str, verbose: bool = False) -> None:

@@ -85,19 +85,21 @@ def test_attention_programs_take_p_from_registers(name, kernel, source):
 
 
 # ---------------------------------------------------------------- CPU runs against torch
+def _run_on_cpu(case):
+    """Our kernels (LLVM target, outputs poisoned) and the torch peer on fresh inputs; both against the reference."""
+    compiled = {k: tiledsl.compile(f, out_idx=[], target="llvm") for k, f in case.kernels.items()}
+    inputs = case.make("cpu")
+    outs = case.bind(compiled, inputs)()
+    peer = case.peer(*inputs)
+    for out, theirs, want in zip(outs, peer if isinstance(peer, (tuple, list)) else (peer,), case.ref(*inputs)):
+        torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)
+        torch.testing.assert_close(theirs.float(), want, rtol=2e-2, atol=2e-2)
+
+
 @pytest.mark.parametrize("S,num_split,block_N", [(256, 2, 64), (200, 3, 32)])
 def test_flash_decode_on_cpu(S, num_split, block_N):
     """Grouped-query decoding (4 query heads per KV head), a ragged length split unevenly, against float32 torch."""
-    B, H, H_kv, D = 2, 8, 2, 64
-    split = tiledsl.compile(G.flash_decode_split(B, H, H_kv, S, D, num_split, block_N=block_N), out_idx=[],
-                            target="llvm")
-    combine = tiledsl.compile(G.flash_decode_combine(B, H, num_split, D), out_idx=[], target="llvm")
-    q, k, v = torch.randn(B, H, D).half(), torch.randn(B, S, H_kv, D).half(), torch.randn(B, S, H_kv, D).half()
-    o_part, l_part = torch.full((B, H, num_split, D), float("nan")), torch.full((B, H, num_split), float("nan"))
-    o = torch.full((B, H, D), float("nan")).half()
-    split(q, k, v, o_part, l_part)
-    combine(o_part, l_part, o)
-    torch.testing.assert_close(o.float(), G.decode_reference(q, k, v), rtol=1e-2, atol=1e-2)
+    _run_on_cpu(G.decode_case(2, 8, 2, S, 64, num_split, block_N=block_N))
 
 
 def test_flash_decode_refuses_an_empty_split():
@@ -108,21 +110,7 @@ def test_flash_decode_refuses_an_empty_split():
 @pytest.mark.parametrize("causal", [False, True])
 def test_attention_backward_on_cpu(causal):
     """dQ, dK, dV of the three kernels (S = 160: neither block size divides it) against float32 torch."""
-    B, S, H, D = 1, 160, 2, 32
-    pre = tiledsl.compile(G.attention_bwd_preprocess(B, S, H, D, block=32), out_idx=[], target="llvm")
-    main = tiledsl.compile(G.attention_bwd(B, S, H, D, causal, block_M=32, block_N=64, threads=128), out_idx=[],
-                           target="llvm")
-    post = tiledsl.compile(G.attention_bwd_dq(B, S, H, D, block=32), out_idx=[], target="llvm")
-    q, k, v, do = (torch.randn(B, S, H, D).half() for _ in range(4))
-    o, lse, *want = G.attention_fp32(q, k, v, do, causal)
-    delta, dq_acc = torch.full((B, H, S), float("nan")), torch.full((B, S, H, D), float("nan"))
-    dq, dk, dv = (torch.full((B, S, H, D), float("nan")).half() for _ in range(3))
-    pre(o.half().contiguous(), do, delta, dq_acc)
-    torch.testing.assert_close(delta, (o.half().float() * do.float()).sum(-1).transpose(1, 2))
-    main(q, k, v, do, lse.contiguous(), delta, dq_acc, dk, dv)
-    post(dq_acc, dq)
-    for got, ref in zip((dq, dk, dv), want):
-        torch.testing.assert_close(got.float(), ref, rtol=2e-2, atol=2e-2)
+    _run_on_cpu(G.attention_bwd_case(1, 160, 2, 32, causal, block_M=32, block_N=64, threads=128))
 
 
 def test_attention_reference_matches_autograd():

@@ -448,9 +448,8 @@ class Case:
         if self.launch is not None:
             return self.launch(compiled, inputs)
         (name, kernel), = compiled.items()
-        param = self.kernels[name].params[-1]
-        buf = self.kernels[name].buffer_map[param]
-        out = _poisoned([int(e) for e in buf.shape], getattr(torch, str(buf.dtype)), inputs[0].device)
+        last = self.kernels[name].params[-1].ty  # the output: the kernel's last parameter
+        out = _poisoned([int(e) for e in last.shape], getattr(torch, str(last.dtype)), inputs[0].device)
 
         def go():
             kernel(*inputs, out)
@@ -466,7 +465,9 @@ def _randn(device, *shape, dtype=torch.float16):
     return torch.randn(*shape, device=device).to(dtype)
 
 
-def _single(func, make, ref, peer, tol, gemm=True):
+def single_case(func, make, ref, peer, tol, gemm=True):
+    """A :class:`Case` of one kernel whose last parameter is its output (``gemm``: its gemms must use tensor
+    cores)."""
     return Case({"main": func}, make, lambda *x: (ref(*x).float(),), peer, tol, ("main",) if gemm else ())
 
 
@@ -544,38 +545,38 @@ def cases(small=False) -> dict:
     def three(dev):
         return [_randn(dev, n, n) for _ in range(3)]
     out = {
-        "gemm": _single(gemm(n, n, n), three, lambda a, b, r: a.float() @ b.float(), lambda a, b, r: a @ b, 2e-2),
-        "gemm_residual": _single(gemm(n, n, n, residual=True), three,
+        "gemm": single_case(gemm(n, n, n), three, lambda a, b, r: a.float() @ b.float(), lambda a, b, r: a @ b, 2e-2),
+        "gemm_residual": single_case(gemm(n, n, n, residual=True), three,
                                  lambda a, b, r: a.float() @ b.float() + r.float(),
                                  lambda a, b, r: torch.addmm(r, a, b), 2e-2),
-        "gemm_A_T": _single(gemm(n, n, n, trans_A=True), three, lambda a, b, r: a.float().T @ b.float(),
+        "gemm_A_T": single_case(gemm(n, n, n, trans_A=True), three, lambda a, b, r: a.float().T @ b.float(),
                             lambda a, b, r: a.T @ b, 2e-2),
-        "gemm_B_T": _single(gemm(n, n, n, trans_B=True), three, lambda a, b, r: a.float() @ b.float().T,
+        "gemm_B_T": single_case(gemm(n, n, n, trans_B=True), three, lambda a, b, r: a.float() @ b.float().T,
                             lambda a, b, r: a @ b.T, 2e-2),
-        "batched": _single(batched_gemm(bm, bn, bn, bn), lambda dev: [_randn(dev, bm, bn, bn) for _ in range(2)],
+        "batched": single_case(batched_gemm(bm, bn, bn, bn), lambda dev: [_randn(dev, bm, bn, bn) for _ in range(2)],
                            lambda a, b: a.float() @ b.float(), torch.bmm, 2e-2),
-        "swiglu": _single(swiglu(n, n, n), lambda dev: [_randn(dev, n, n), _randn(dev, n, n) / 8,
+        "swiglu": single_case(swiglu(n, n, n), lambda dev: [_randn(dev, n, n), _randn(dev, n, n) / 8,
                                                          _randn(dev, n, n) / 8],
                           lambda a, g, u: torch.nn.functional.silu(a.float() @ g.float()) * (a.float() @ u.float()),
                           lambda a, g, u: torch.nn.functional.silu(a @ g) * (a @ u), 3e-2),
-        "int8_weight_m4096": _single(int8_weight_gemm(n, n, n), lambda dev: _int8_inputs(dev, n, n, n), _int8_ref,
+        "int8_weight_m4096": single_case(int8_weight_gemm(n, n, n), lambda dev: _int8_inputs(dev, n, n, n), _int8_ref,
                                      _int8_peer(), 3e-2),
-        "int8_weight_m16": _single(int8_weight_gemm(16, n, n, block_M=64, block_N=64, threads=128),
+        "int8_weight_m16": single_case(int8_weight_gemm(16, n, n, block_M=64, block_N=64, threads=128),
                                    lambda dev: _int8_inputs(dev, 16, n, n), _int8_ref, _int8_peer(), 3e-2),
-        "layernorm": _single(layer_norm(4096 if small else 16384, 4096),
+        "layernorm": single_case(layer_norm(4096 if small else 16384, 4096),
                              lambda dev: _ln_inputs(dev, 4096 if small else 16384), _ln_ref, _ln_ref_half, 2e-2,
                              gemm=False),
     }
     sizes = [(256 if small else 1024) * (g % 3 + 1) + 64 * g for g in range(8)]
     gn = 512 if small else 4096
-    out["grouped"] = _single(grouped_gemm(8, sum(sizes), max(sizes), gn, gn),
+    out["grouped"] = single_case(grouped_gemm(8, sum(sizes), max(sizes), gn, gn),
                              lambda dev: _grouped_inputs(dev, sizes, gn), _grouped_ref, _grouped_peer(), 2e-2)
     if not small:
-        out["gemm_8192"] = _single(gemm(8192, 8192, 8192), lambda dev: [_randn(dev, 8192, 8192) for _ in range(3)],
+        out["gemm_8192"] = single_case(gemm(8192, 8192, 8192), lambda dev: [_randn(dev, 8192, 8192) for _ in range(3)],
                                    lambda a, b, r: a.float() @ b.float(), lambda a, b, r: a @ b, 2e-2)
     fa = (2, 8, 1024, 128) if small else (8, 32, 4096, 128)
     for causal in (False, True):
-        out["flash_attention" + ("_causal" if causal else "")] = _single(
+        out["flash_attention" + ("_causal" if causal else "")] = single_case(
             flash_attention(*fa, causal), lambda dev: [_randn(dev, fa[0], fa[2], fa[1], fa[3]) for _ in range(3)],
             _sdpa(causal), _sdpa(causal), 2e-2)
     # flash decoding: B=64, 32 query heads on 8 KV heads, 8192 keys, one query token per head

@@ -102,6 +102,16 @@ def test_flash_decode_on_cpu(S, num_split, block_N):
     _run_on_cpu(G.decode_case(2, 8, 2, S, 64, num_split, block_N=block_N))
 
 
+def test_swiglu_case_on_cpu():
+    """A one-kernel case: the output allocated from the kernel's last parameter, the peer on the same inputs."""
+    n = 128
+    _run_on_cpu(G.single_case(G.swiglu(n, n, n, block_M=64, block_N=64, block_K=32, stages=2, threads=128),
+                              lambda dev: [torch.randn(n, n).half(), torch.randn(n, n).half() / 8,
+                                           torch.randn(n, n).half() / 8],
+                              lambda a, g, u: torch.nn.functional.silu(a.float() @ g.float()) * (a.float() @ u.float()),
+                              lambda a, g, u: torch.nn.functional.silu(a @ g) * (a @ u), 3e-2))
+
+
 def test_flash_decode_refuses_an_empty_split():
     with pytest.raises(ValueError, match="empty"):
         G.flash_decode_split(1, 4, 1, 9, 64, 4)  # slices of 3 keys: the 4th has none

@@ -13,7 +13,7 @@
 #   alltests  every GPU test of the suite (pytest -m gpu, 6 xdist workers when pytest-xdist is importable)
 #   general   bench_general.py (plain tile programs against their torch peers, general passes only) and
 #           bench_newer_style.py (the newer-style test programs against torch)
-#   wgmma   the wgmma GPU tests, the bench_general programs against torch, every generic-lowering GPU test
+#   wgmma   the wgmma GPU tests and every generic-lowering GPU test
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
 #           differential programs (every perturbed program's GPU result against the CPU result of the same program)
 set -u

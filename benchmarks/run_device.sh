@@ -88,10 +88,10 @@ case "${1:-quick}" in
     ;;
   wgmma)
     TAIL=25 run gpu_tests 280 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_wgmma.py \
-      testing/test_cuda_gpu.py
+      testing/test_bench_general.py testing/test_cuda_gpu.py
     ;;
   general)
-    TAIL=25 run bench_general 330 "$PY" benchmarks/bench_general.py --rounds 3
+    TAIL=25 run bench_general 480 "$PY" benchmarks/bench_general.py --rounds 3
     TAIL=15 run bench_newer_style 150 "$PY" benchmarks/bench_newer_style.py --rounds 3
     ;;
   fidelity)

@@ -1,0 +1,176 @@
+"""The programs of ``benchmarks/bench_general.py`` (``testing/general_programs.py``), with the whole-kernel Hopper
+matchers off (the general passes only).
+
+CPU: split-KV flash decoding and the attention backward compute what torch computes (LLVM target, small ragged
+sizes, float32 reference, outputs poisoned with NaN). nvcc: every kernel of every program builds for sm_90a and
+its gemms use wgmma (a regression to mma.sync fails here), its shared-memory loads stay asynchronous; on sm_80 the
+gemms use mma.sync. GPU: every program at the benchmark's small sizes matches the float32 reference, and so does
+its torch peer (the call the benchmark times it against).
+"""
+import functools
+
+import pytest
+import torch
+
+import general_programs as G
+import tiledsl
+
+SM90A = {"kind": "cuda", "arch": "sm_90a"}
+SM80 = {"kind": "cuda", "arch": "sm_80"}
+# What a gemm kernel's global->shared loads may be on sm_90a: asynchronous (cp.async today; TMA once the TMA pass
+# lowers pipelined copies). Narrow to ("tma",) when every such program gets TMA.
+SM90A_ASYNC_LOADS = ("tma", "cp.async")
+# sm_80 builds in the default run: one program per gemm form the others do not have (A^T, two gemms sharing A,
+# a gemm with A from a fragment, both operands MN-major); the rest are marked slow.
+SM80_IN_CI = ("gemm_A_T", "swiglu", "flash_decode", "attention_bwd")
+
+
+@functools.lru_cache(maxsize=None)
+def _cases():
+    return G.cases(small=True)
+
+
+CASE_NAMES = sorted(_cases())
+GEMM_KERNELS = [(name, k) for name in CASE_NAMES for k in _cases()[name].gemm_kernels]
+
+
+@pytest.fixture(autouse=True)
+def _general_passes_only(monkeypatch):
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+
+
+@pytest.fixture(scope="module")
+def source():
+    """(program, kernel, target) -> CUDA source, each kernel built once for the whole module."""
+    built = {}
+
+    def get(name, kernel, target):
+        key = (name, kernel, target["arch"])
+        if key not in built:
+            func = _cases()[name].kernels[kernel]
+            built[key] = tiledsl.compile(func, out_idx=[], target=target).get_kernel_source()
+        return built[key]
+    return get
+
+
+# ---------------------------------------------------------------- builds (nvcc, no GPU)
+@pytest.mark.nvcc
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_program_builds_for_sm90a_with_wgmma(name, source):
+    """Each kernel of the program builds for sm_90a; those with gemms use wgmma and asynchronous loads."""
+    case = _cases()[name]
+    for kernel in case.kernels:
+        src = source(name, kernel, SM90A)
+        want = "wgmma" if kernel in case.gemm_kernels else "none"
+        assert G.gemm_instruction(src) == want, f"{name}/{kernel}"
+        if kernel in case.gemm_kernels:
+            assert G.copy_instruction(src) in SM90A_ASYNC_LOADS, f"{name}/{kernel}"
+            assert "mma_sync" not in src and "ldmatrix" not in src, f"{name}/{kernel}"
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("name,kernel", [pytest.param(n, k, marks=() if n in SM80_IN_CI else pytest.mark.slow)
+                                         for n, k in GEMM_KERNELS])
+def test_program_gemms_use_mma_sync_on_sm80(name, kernel, source):
+    src = source(name, kernel, SM80)
+    assert G.gemm_instruction(src) == "mma.sync" and "wgmma" not in src
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("name,kernel", [("flash_decode", "split"), ("attention_bwd", "main")])
+def test_attention_programs_take_p_from_registers(name, kernel, source):
+    """Products with P (or dS) as A take it from the wgmma accumulator's registers (no shared round trip)."""
+    body = source(name, kernel, SM90A).split("__global__", 1)[1]
+    assert "wgmma_f16_ss" in body and "wgmma_f16_rs" in body
+
+
+# ---------------------------------------------------------------- CPU runs against torch
+def _run_on_cpu(case):
+    """Our kernels (LLVM target, outputs poisoned) and the torch peer on fresh inputs; both against the reference."""
+    compiled = {k: tiledsl.compile(f, out_idx=[], target="llvm") for k, f in case.kernels.items()}
+    inputs = case.make("cpu")
+    outs = case.bind(compiled, inputs)()
+    peer = case.peer(*inputs)
+    for out, theirs, want in zip(outs, peer if isinstance(peer, (tuple, list)) else (peer,), case.ref(*inputs)):
+        torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)
+        torch.testing.assert_close(theirs.float(), want, rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize("S,num_split,block_N", [(256, 2, 64), (200, 3, 32)])
+def test_flash_decode_on_cpu(S, num_split, block_N):
+    """Grouped-query decoding (4 query heads per KV head), a ragged length split unevenly, against float32 torch."""
+    _run_on_cpu(G.decode_case(2, 8, 2, S, 64, num_split, block_N=block_N))
+
+
+def test_swiglu_case_on_cpu():
+    """A one-kernel case: the output allocated from the kernel's last parameter, the peer on the same inputs."""
+    n = 128
+    _run_on_cpu(G.single_case(G.swiglu(n, n, n, block_M=64, block_N=64, block_K=32, stages=2, threads=128),
+                              lambda dev: [torch.randn(n, n).half(), torch.randn(n, n).half() / 8,
+                                           torch.randn(n, n).half() / 8],
+                              lambda a, g, u: torch.nn.functional.silu(a.float() @ g.float()) * (a.float() @ u.float()),
+                              lambda a, g, u: torch.nn.functional.silu(a @ g) * (a @ u), 3e-2))
+
+
+def test_flash_decode_refuses_an_empty_split():
+    with pytest.raises(ValueError, match="empty"):
+        G.flash_decode_split(1, 4, 1, 9, 64, 4)  # slices of 3 keys: the 4th has none
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_backward_on_cpu(causal):
+    """dQ, dK, dV of the three kernels (S = 160: neither block size divides it) against float32 torch."""
+    _run_on_cpu(G.attention_bwd_case(1, 160, 2, 32, causal, block_M=32, block_N=64, threads=128))
+
+
+def test_attention_reference_matches_autograd():
+    """The float32 reference of the backward is torch autograd's (so the tests above compare with torch)."""
+    q, k, v, do = (torch.randn(2, 24, 3, 16) for _ in range(4))
+    o, lse, dq, dk, dv = G.attention_fp32(q, k, v, do, True)
+    leaves = [x.clone().transpose(1, 2).requires_grad_() for x in (q, k, v)]
+    out = torch.nn.functional.scaled_dot_product_attention(*leaves, is_causal=True)
+    grads = torch.autograd.grad(out, leaves, do.transpose(1, 2))
+    torch.testing.assert_close(o, out.detach().transpose(1, 2), rtol=1e-4, atol=1e-5)
+    for ours, theirs in zip((dq, dk, dv), grads):
+        torch.testing.assert_close(ours, theirs.transpose(1, 2), rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------- GPU: every program at the small sizes
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_program_matches_torch_on_gpu(name):
+    """Our kernels (outputs poisoned) and the torch peer both match the float32 reference."""
+    case = _cases()[name]
+    compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
+    if torch.cuda.get_device_capability() == (9, 0):
+        for k in case.gemm_kernels:
+            assert G.gemm_instruction(compiled[k].get_kernel_source()) == "wgmma"
+    inputs = case.make("cuda")
+    outs = case.bind(compiled, inputs)()
+    peer = case.peer(*inputs)
+    torch.cuda.synchronize()
+    peer = peer if isinstance(peer, (tuple, list)) else (peer,)
+    for i, (out, want, theirs) in enumerate(zip(outs, case.ref(*inputs), peer)):
+        assert not torch.isnan(out).any(), f"output {i}"
+        for got in (out, theirs):
+            err = ((got.float() - want.float()).norm() / want.float().norm()).item()
+            assert err < case.tol, f"output {i}: relative error {err:.3g}"
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", [
+    pytest.param(lambda: G.decode_case(2, 32, 8, 1000, 128, 3), id="decode_ragged"),
+    pytest.param(lambda: G.attention_bwd_case(1, 320, 2, 128, False), id="bwd_ragged"),
+    pytest.param(lambda: G.attention_bwd_case(2, 320, 2, 64, True, block_M=64, block_N=64, threads=128),
+                 id="bwd_causal_ragged_one_warpgroup"),
+])
+def test_attention_programs_at_ragged_sizes_on_gpu(case):
+    """Lengths that no block size divides (loads past the end read zero, keys past a slice are masked)."""
+    case = case()
+    compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
+    inputs = case.make("cuda")
+    outs = case.bind(compiled, inputs)()
+    torch.cuda.synchronize()
+    for out, want in zip(outs, case.ref(*inputs)):
+        assert not torch.isnan(out).any()
+        torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)

@@ -40,7 +40,7 @@ def _seed():
 # Test files that take longest (multi-process tuning, many nvcc builds), run first so that the two xdist workers of
 # scripts/test.sh (each taking whole files) do not end on one long file while the other is idle.
 _LONGEST_FIRST = ("test_distributed.py", "test_autotune.py", "test_tune_workflow.py", "test_wgmma.py",
-                  "test_autotune_faults.py", "test_autotune_units.py", "test_differential.py",
+                  "test_bench_general.py", "test_autotune_faults.py", "test_autotune_units.py", "test_differential.py",
                   "test_cuda_side_effects.py", "test_autotune_sources.py", "test_distributed_devices.py")
 
 

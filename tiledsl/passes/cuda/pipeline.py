@@ -24,7 +24,10 @@ from tvm.script import tirx as T
 from ...ir.ops import is_tile_call, make_tile_call
 from ...language.loops import NUM_STAGES_ATTR
 from ..rewriter import StmtRewriter, flatten_seq, rebuild_for, seq, substitute
+from ... import config
+from . import tma_copy
 from .async_copy import barrier, commit, wait
+from .mbarrier import BarrierRing
 from ..pass_errors import keep_tiledsl_errors
 
 _SHARED = ("shared", "shared.dyn")
@@ -94,11 +97,18 @@ class _Pipeliner(StmtRewriter):
         super().__init__()
         self.body = func_body
         self.remap = {}
+        self.host = []  # host statements (tensor maps) to put before the kernel launch
+        self.loop_depth = 0  # serial loops around the statement being visited
+        self._tile_layouts = None
 
     def visit_For(self, loop):
         stages = loop.annotations.get(NUM_STAGES_ATTR) if loop.annotations is not None else None
         if stages is None:
-            return super().visit_For(loop)
+            self.loop_depth += 1
+            try:
+                return super().visit_For(loop)
+            finally:
+                self.loop_depth -= 1
         stages = int(stages)
         annotations = {k: v for k, v in loop.annotations.items() if k != NUM_STAGES_ATTR}
         plain = rebuild_for(loop, body=self.visit(loop.body), annotations=annotations)
@@ -137,6 +147,10 @@ class _Pipeliner(StmtRewriter):
         ahead_by = stages - 2 if overlap else stages - 1
         if overlap:
             consumers = [_with_wgmma_wait(c) for c in consumers]
+        loads = self._tma_loads(producers)
+        if loads is not None:
+            return self._tma_ring(loop, i, producers, loads, consumers, remap, stages, ahead_by, overlap,
+                                  annotations)
         prologue = []
         for s_ in range(ahead_by):
             first = tirx.const(s_, "int32")
@@ -149,6 +163,63 @@ class _Pipeliner(StmtRewriter):
         main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, annotations)
         drain = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))] if overlap else []
         return seq(prologue + [main] + drain + [wait(0), barrier()])  # later shared use may alias the stages
+
+    # ------------------------------------------------------------------ TMA + mbarrier ring (sm_90a)
+    def _threads(self):
+        from .lower_tile_ops import thread_launches
+
+        launches = thread_launches(self.body)
+        tid, stride = tirx.const(0, "int32"), 1
+        for var, ext in launches:
+            tid = tid + var * stride if stride > 1 else var
+            stride *= ext
+        return [v for v, _ in launches], tid, stride
+
+    def _tma_loads(self, producers):
+        """Each producer's TMA plan, or None when the loop keeps cp.async (not sm_90a, nested in another loop,
+        or a copy that TMA cannot do)."""
+        from .gemm_wgmma import sm90a
+
+        if not sm90a() or self.loop_depth or config.tma_lowering_disabled():
+            return None
+        thread_vars, _, nthreads = self._threads()
+        if not thread_vars:
+            return None
+        if self._tile_layouts is None:
+            self._tile_layouts = shared_tile_layouts(self.body, nthreads)
+        loads = [tma_copy.plan_load(p, self._tile_layouts, thread_vars) for p in producers]
+        return None if any(ld is None for ld in loads) else loads
+
+    def _tma_ring(self, loop, i, producers, loads, consumers, remap, stages, ahead_by, overlap, annotations):
+        """The pipelined loop with TMA loads into an mbarrier ring (see the module docstring)."""
+        k, n = loop.loop_var, loop.extent
+        _, tid, nthreads = self._threads()
+        for load in tma_copy.assign_maps(loads):
+            self.host += tma_copy.host_statements(load)
+        ring = BarrierRing(stages, prefix=producers[0].value.args[1].source.name)
+        nbytes = sum(ld.nbytes for ld in loads)
+
+        def issue(iteration, may_reuse):
+            stage = tirx.floormod(iteration, stages)
+            body = [tirx.IfThenElse(iteration >= stages, ring.wait_empty(iteration), None)] if may_reuse else []
+            body.append(ring.expect(stage, nbytes))
+            for p, load in zip(producers, loads):
+                one = substitute(p, {k: loop.min + iteration})
+                body += tma_copy.issue(load, one, remap[load.dst], stage, ring.full_ptr(stage))
+            return tirx.IfThenElse(tirx.And(tid == 0, iteration < n), seq(body), None)
+
+        prologue = ring.allocations() + ring.init(tid == 0, nthreads)
+        prologue += [issue(tirx.const(j, "int32"), False) for j in range(ahead_by)]
+        inner = [ring.wait_full(i)]
+        inner += [_restage(substitute(c, {k: loop.min + i}), remap, tirx.floormod(i, stages)) for c in consumers]
+        if overlap:  # this iteration's wgmma wait (group 1) means the previous iteration's gemm has finished
+            inner.append(tirx.IfThenElse(i > 0, ring.release(i - 1), None))
+        else:
+            inner.append(ring.release(i))
+        inner.append(issue(i + ahead_by, True))
+        main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, annotations)
+        drain = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))] if overlap else []
+        return seq(prologue + [main] + drain + [barrier()])  # later shared use may alias the stages
 
     def _used_outside(self, buf, loop) -> bool:
         total = _count_uses(self.body, buf)
@@ -163,6 +234,18 @@ class _Pipeliner(StmtRewriter):
             new = self.remap.get(stmt.buffer)
             return tirx.AllocBuffer(new) if new is not None else stmt
         return tvm_ffi.structural_map(body, [(tirx.AllocBuffer, on_alloc)], order="pre")
+
+
+def shared_tile_layouts(body, nthreads: int) -> dict:
+    """Shared tile -> the layout LowerTileOpsCUDA will give it (gemm operands only; others stay row-major):
+    the same plan, layout inference and filter it runs."""
+    from . import gemm_strategy
+    from .layout_inference import infer_layouts
+
+    plans = gemm_strategy.plan_gemms(body, nthreads)
+    layouts = infer_layouts(body, nthreads, {c: p.layout for c, p in plans.items()})
+    plans = {c: p for c, p in plans.items() if layouts.get(c) == p.layout}
+    return gemm_strategy.operand_layouts(body, plans)
 
 
 def _only_wgmma_gemms(func_body, consumers) -> bool:
@@ -209,5 +292,8 @@ def _count_uses(node, buf) -> int:
 def PipelineCUDA(func, mod, ctx):
     """Turn T.Pipelined loops into multi-stage cp.async pipelines."""
     p = _Pipeliner(func.body)
-    body = p.visit(func.body)
-    return func.with_body(p.finish(body))
+    body = p.finish(p.visit(func.body))
+    func = func.with_body(body)
+    if p.host:  # tensor maps: encoded by the host function before the launch (placed by PlaceTensorMaps)
+        func = func.with_attr(tma_copy.HOST_PROLOGUE_ATTR, p.host)
+    return func

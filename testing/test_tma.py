@@ -1,0 +1,258 @@
+"""Pipelined global -> shared copies as TMA loads into an mbarrier ring on sm_90a (the general path, matchers off).
+
+CPU (nvcc): every GEMM form and the flash-attention forward build for sm_90a with ``cp.async.bulk.tensor`` +
+mbarriers + wgmma and no cp.async left in the loop; tensor maps are kernel parameters encoded by the host; copies
+TMA cannot do keep cp.async; sm_80 keeps cp.async + mma.sync. GPU (sm_90, marked ``gpu``): each form computes what
+torch computes (float32 reference, outputs poisoned with NaN), with ragged M, N, K and K shorter than the ring.
+"""
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+import tiledsl
+import tiledsl.language as T
+
+ROOT = Path(__file__).resolve().parent.parent
+SM90A = {"kind": "cuda", "arch": "sm_90a"}
+
+
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+bench = _load("benchmarks/bench_general.py", "bench_general_for_tma_tests")
+
+
+@pytest.fixture(autouse=True)
+def _general_passes_only(monkeypatch):
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    monkeypatch.delenv("TILEDSL_DISABLE_TMA", raising=False)
+
+
+def _gemm(M, N, K, **kw):
+    kw.setdefault("block_N", 128)
+    return bench.gemm(M, N, K, **kw)
+
+
+def gemm_with_scale(M, N, K, block_M=128, block_N=128, block_K=64, stages=3, threads=256):
+    """C = A @ B + n_k * S[i % 8, j]: a float32 tile copied in the loop besides the operands (an unswizzled TMA
+    box) and added to the accumulator in every iteration."""
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), S: T.Tensor((8, N), "float32"),
+               C: T.Tensor((M, N), "float16")):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
+            A_s = T.alloc_shared((block_M, block_K), "float16")
+            B_s = T.alloc_shared((block_K, block_N), "float16")
+            S_s = T.alloc_shared((8, block_N), "float32")
+            C_f = T.alloc_fragment((block_M, block_N), "float32")
+            T.clear(C_f)
+            for k in T.Pipelined(T.ceildiv(K, block_K), num_stages=stages):
+                T.copy(A[by * block_M, k * block_K], A_s)
+                T.copy(B[k * block_K, bx * block_N], B_s)
+                T.copy(S[0:8, bx * block_N:bx * block_N + block_N], S_s)
+                T.gemm(A_s, B_s, C_f)
+                for i, j in T.Parallel(block_M, block_N):
+                    C_f[i, j] = C_f[i, j] + S_s[i % 8, j]
+            T.copy(C_f, C[by * block_M, bx * block_N])
+    return kernel
+
+
+# name: (program factory, TMA expected)
+FORMS = {
+    "plain": (lambda: _gemm(256, 256, 256), True),
+    "A_T": (lambda: _gemm(256, 256, 256, trans_A=True), True),
+    "B_T": (lambda: _gemm(256, 256, 256, trans_B=True), True),
+    "A_T_B_T": (lambda: _gemm(256, 256, 256, trans_A=True, trans_B=True), True),
+    "bf16": (lambda: _gemm(256, 256, 256, dtype="bfloat16"), True),
+    "residual": (lambda: _gemm(256, 256, 256, residual=True), True),
+    "block_K_32": (lambda: _gemm(256, 256, 256, block_K=32), True),
+    "block_N_256": (lambda: bench.gemm(256, 512, 256), True),
+    "ragged": (lambda: _gemm(200, 136, 120), True),
+    "batched": (lambda: bench.batched_gemm(2, 256, 256, 128, block_N=128), True),
+    "grouped": (lambda: bench.grouped_gemm(3, 320, 128, 128, 128, block_N=128), True),
+    "swiglu": (lambda: bench.swiglu(256, 256, 128), True),
+    "int8_weight": (lambda: bench.int8_weight_gemm(256, 256, 128), True),
+    "flash_attention": (lambda: bench.flash_attention(1, 2, 256, 64, False), True),
+    "flash_attention_causal": (lambda: bench.flash_attention(1, 2, 256, 64, True), True),
+    # rows of 100 fp16 = 200 bytes: not a whole number of 16 bytes, so no tensor map; cp.async stays
+    "k_rows_not_16_bytes": (lambda: _gemm(256, 256, 100), False),
+}
+
+
+@pytest.fixture(scope="module")
+def sm90_sources():
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            import os
+            old = os.environ.get("TILEDSL_DISABLE_HOPPER_GEMM")
+            os.environ["TILEDSL_DISABLE_HOPPER_GEMM"] = "1"
+            try:
+                cache[name] = tiledsl.compile(FORMS[name][0](), out_idx=[], target=SM90A).get_kernel_source()
+            finally:
+                if old is None:
+                    del os.environ["TILEDSL_DISABLE_HOPPER_GEMM"]
+                else:
+                    os.environ["TILEDSL_DISABLE_HOPPER_GEMM"] = old
+        return cache[name]
+    return get
+
+
+def _kernel_body(src):
+    return src.split("__global__", 2)[2] if src.count("__global__") > 1 else src.split("__global__", 1)[1]
+
+
+def _has_cp_async(body) -> bool:
+    return "tvm_builtin_ptx_cp_async_cg_" in body or "tvm_builtin_ptx_cp_async_ca_" in body
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_pipelined_copies_use_tma_on_sm90a(name, sm90_sources):
+    src = sm90_sources(name)
+    body = _kernel_body(src)
+    assert bench.gemm_instruction(src) == "wgmma"
+    if FORMS[name][1]:
+        assert "cp_async_bulk_tensor" in body and "mbarrier_arrive_expect_tx" in body
+        assert "tvm_builtin_cuda_mbarrier_wait" in body and "mbarrier_init" in body
+        assert "const __grid_constant__ CUtensorMap" in src
+        assert not _has_cp_async(body) and "cp_async_wait_group" not in body
+    else:
+        assert "cp_async_bulk_tensor" not in body and "CUtensorMap" not in src
+        assert _has_cp_async(body)
+
+
+@pytest.mark.nvcc
+def test_tma_ring_shape(sm90_sources):
+    """4 stages, gemm-only loop: loads run 2 iterations ahead, one wgmma group stays in flight, a stage is released
+    (empty barrier) after the next iteration's wgmma wait, and the producer waits for that release."""
+    body = _kernel_body(sm90_sources("block_K_32"))  # K = 256, block_K 32: 8 iterations, the ring wraps
+    loop = body.split("for (int k_p", 1)[1]
+    assert "wgmma_wait_group_wait_group_sync_aligned_1();" in loop
+    assert "mbarrier_arrive_arrive_shared_b64" in loop and "_empty_ptr" in loop
+    loop = loop.split("wgmma_wait_group_wait_group_sync_aligned_0();", 1)[0]
+    assert loop.count("cp_async_bulk_tensor") == 3  # A: one 64-byte-swizzled box; B [32, 128]: two 128-byte panels
+    assert "mbarrier_wait((&(A_s_empty_ptr" in loop and "mbarrier_wait((&(A_s_full_ptr" in loop
+    assert "__syncthreads" not in loop
+
+
+@pytest.mark.nvcc
+def test_swiglu_loads_the_shared_a_tile_once(sm90_sources):
+    body = _kernel_body(sm90_sources("swiglu"))  # [64, 128] weight tiles: two 128-byte panels each
+    n_a = body.count("&(A_tmap)")
+    assert n_a >= 1 and body.count("&(Wg_tmap)") == 2 * n_a and body.count("&(Wu_tmap)") == 2 * n_a
+
+
+@pytest.mark.nvcc
+def test_unswizzled_float32_tile_takes_tma():
+    src = tiledsl.compile(gemm_with_scale(256, 256, 256), out_idx=[], target=SM90A).get_kernel_source()
+    assert "S_tmap" in src and not _has_cp_async(_kernel_body(src))
+
+
+@pytest.mark.nvcc
+def test_tma_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("TILEDSL_DISABLE_TMA", "1")
+    body = _kernel_body(tiledsl.compile(FORMS["plain"][0](), out_idx=[], target=SM90A).get_kernel_source())
+    assert "cp_async_bulk_tensor" not in body and _has_cp_async(body) and "wgmma_" in body
+
+
+@pytest.mark.nvcc
+def test_sm80_keeps_cp_async_and_mma_sync():
+    src = tiledsl.compile(FORMS["plain"][0](), out_idx=[], target={"kind": "cuda", "arch": "sm_80"}) \
+        .get_kernel_source()
+    body = src.split("__global__", 1)[1]
+    assert _has_cp_async(body) and "mma_sync_aligned_m16n8k16" in body
+    assert "cp_async_bulk_tensor" not in body and "CUtensorMap" not in src and "wgmma" not in body
+
+
+# ---------------------------------------------------------------- GPU correctness
+def _poisoned(shape, dtype=torch.float16):
+    return torch.full(shape, float("nan"), device="cuda", dtype=dtype)
+
+
+GPU_GEMMS = {  # name: (M, N, K, kwargs)
+    "plain_long_k": (256, 384, 1024, {}),          # 16 iterations: the 4-stage ring wraps 4 times
+    "A_T": (256, 256, 512, {"trans_A": True}),
+    "B_T": (256, 256, 512, {"trans_B": True}),
+    "A_T_B_T": (256, 256, 384, {"trans_A": True, "trans_B": True}),
+    "bf16": (256, 256, 512, {"dtype": "bfloat16"}),
+    "block_K_32": (256, 256, 512, {"block_K": 32}),
+    "block_N_256": (256, 512, 512, {"block_N": 256}),
+    "ragged": (200, 136, 456, {}),                 # M, N, K not multiples of the tiles (K rows: 912 bytes)
+    "ragged_A_T_B_T": (136, 200, 328, {"trans_A": True, "trans_B": True}),
+    "k_shorter_than_ring": (256, 256, 120, {}),    # 2 iterations for 4 stages
+    "k_one_tile": (128, 128, 64, {"stages": 3}),
+    "two_stages": (256, 256, 512, {"stages": 2}),
+    "residual": (256, 256, 512, {"residual": True}),
+}
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(GPU_GEMMS))
+def test_tma_gemm_matches_torch(name):
+    M, N, K, kw = GPU_GEMMS[name]
+    dtype = getattr(torch, kw.get("dtype", "float16"))
+    kernel = tiledsl.compile(_gemm(M, N, K, **kw), out_idx=[], target="cuda")
+    assert "cp_async_bulk_tensor" in kernel.get_kernel_source()
+    a = torch.randn((K, M) if kw.get("trans_A") else (M, K), device="cuda").to(dtype)
+    b = torch.randn((N, K) if kw.get("trans_B") else (K, N), device="cuda").to(dtype)
+    r = torch.randn(M, N, device="cuda").to(dtype)
+    c = _poisoned((M, N), dtype)
+    kernel(a, b, r, c)
+    torch.cuda.synchronize()
+    want = (a.float().T if kw.get("trans_A") else a.float()) @ (b.float().T if kw.get("trans_B") else b.float())
+    if kw.get("residual"):
+        want = want + r.float()
+    assert not torch.isnan(c).any()
+    torch.testing.assert_close(c.float(), want, rtol=2e-2, atol=2e-1)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["batched", "swiglu", "int8_weight_m16", "grouped"])
+def test_tma_benchmark_programs_match_torch(name):
+    func, make, ref, _, tol, _ = bench.programs(small=True)[name]
+    kernel = tiledsl.compile(func, out_idx=[], target="cuda")
+    assert "cp_async_bulk_tensor" in kernel.get_kernel_source()
+    inputs = make()
+    want = ref(*inputs).float()
+    out = _poisoned(want.shape)
+    kernel(*inputs, out)
+    torch.cuda.synchronize()
+    assert not torch.isnan(out).any()
+    assert ((out.float() - want).norm() / want.norm()).item() < tol
+
+
+@pytest.mark.gpu
+def test_tma_unswizzled_float32_tile_matches_torch():
+    M, N, K = 256, 256, 320
+    kernel = tiledsl.compile(gemm_with_scale(M, N, K), out_idx=[], target="cuda")
+    a, b = torch.randn(M, K, device="cuda").half(), torch.randn(K, N, device="cuda").half()
+    s = torch.randn(8, N, device="cuda")
+    c = _poisoned((M, N))
+    kernel(a, b, s, c)
+    torch.cuda.synchronize()
+    want = a.float() @ b.float() + (K // 64) * s.repeat(M // 8, 1)
+    assert not torch.isnan(c).any()
+    torch.testing.assert_close(c.float(), want, rtol=2e-2, atol=2e-1)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("causal,S", [(False, 384), (True, 384), (False, 200), (True, 72)])
+def test_tma_flash_attention_matches_torch(causal, S):
+    B, H, D = 1, 2, 64
+    kernel = tiledsl.compile(bench.flash_attention(B, H, S, D, causal), out_idx=[], target="cuda")
+    assert "cp_async_bulk_tensor" in kernel.get_kernel_source()
+    q, k, v = (torch.randn(B, S, H, D, device="cuda").half() for _ in range(3))
+    out = torch.full_like(q, float("nan"))
+    kernel(q, k, v, out)
+    torch.cuda.synchronize()
+    want = torch.nn.functional.scaled_dot_product_attention(
+        *(x.float().transpose(1, 2) for x in (q, k, v)), is_causal=causal).transpose(1, 2)
+    assert not torch.isnan(out).any()
+    torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)

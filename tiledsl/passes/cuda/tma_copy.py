@@ -8,8 +8,9 @@ tile)`` can be a TMA load and returns its :class:`TMALoad` (or None: the loop ke
 * the tensor is contiguous and its last extent is a constant whose row is a whole number of 16 bytes (TMA's
   global strides), the region's origin does not depend on the thread index;
 * the tile's layout is one TMA can write: the wgmma tile layout (:class:`WGMMATile`, 128- or 64-byte swizzle,
-  one box per 128-byte panel) or no layout at all (a plain row-major tile, no swizzle, rows of whole 16 bytes);
-  an ldmatrix (XOR-swizzled) tile does not qualify;
+  one box per 128-byte panel) or no layout at all (a plain row-major tile, no swizzle, rows of whole 16 bytes, in
+  a kernel whose wgmma tiles put every shared tile in the 1024-byte aligned pool); an ldmatrix (XOR-swizzled)
+  tile does not qualify;
 * every box dimension is at most 256 elements.
 
 Out-of-bounds parts of a box (ragged M, N, K, negative origins) are zero-filled by the hardware, as the plain copy
@@ -95,8 +96,11 @@ def plan_load(copy, layouts: dict, thread_vars) -> TMALoad | None:
         if cols % panel:
             return None
     elif lay is None:
+        # a plain tile: TMA needs it 128-byte aligned, which the aligned pool of a kernel with wgmma tiles gives
+        # (each buffer and, with whole 128 bytes per stage, each stage)
         swizzle, panel = 0, cols
-        if (cols * ebytes) % 16 or (rows * cols * ebytes) % 128:
+        pooled = any(isinstance(other, WGMMATile) for other in layouts.values())
+        if not pooled or (cols * ebytes) % 16 or (rows * cols * ebytes) % 128:
             return None
     else:
         return None

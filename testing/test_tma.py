@@ -140,6 +140,8 @@ def test_tma_ring_shape(sm90_sources):
     assert loop.count("cp_async_bulk_tensor") == 3  # A: one 64-byte-swizzled box; B [32, 128]: two 128-byte panels
     assert "mbarrier_wait((&(A_s_empty_ptr" in loop and "mbarrier_wait((&(A_s_full_ptr" in loop
     assert "__syncthreads" not in loop
+    # the loads of a later iteration are issued before this iteration's wait, so they land during its compute
+    assert loop.index("cp_async_bulk_tensor") < loop.index("mbarrier_wait((&(A_s_full_ptr")
 
 
 @pytest.mark.nvcc

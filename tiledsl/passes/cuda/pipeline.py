@@ -210,13 +210,14 @@ class _Pipeliner(StmtRewriter):
 
         prologue = ring.allocations() + ring.init(tid == 0, nthreads)
         prologue += [issue(tirx.const(j, "int32"), False) for j in range(ahead_by)]
-        inner = [ring.wait_full(i)]
+        # the loads of iteration i + ahead_by go first: their stage was released in iteration i - 1 (the stage of
+        # i - 1 without overlap; with overlap, that of i - 2, whose gemm the wgmma wait of i - 1 saw finish)
+        inner = [issue(i + ahead_by, True), ring.wait_full(i)]
         inner += [_restage(substitute(c, {k: loop.min + i}), remap, tirx.floormod(i, stages)) for c in consumers]
         if overlap:  # this iteration's wgmma wait (group 1) means the previous iteration's gemm has finished
             inner.append(tirx.IfThenElse(i > 0, ring.release(i - 1), None))
         else:
             inner.append(ring.release(i))
-        inner.append(issue(i + ahead_by, True))
         main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, annotations)
         drain = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))] if overlap else []
         return seq(prologue + [main] + drain + [barrier()])  # later shared use may alias the stages

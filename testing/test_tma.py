@@ -258,3 +258,102 @@ def test_tma_flash_attention_matches_torch(causal, S):
         *(x.float().transpose(1, 2) for x in (q, k, v)), is_causal=causal).transpose(1, 2)
     assert not torch.isnan(out).any()
     torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)
+
+
+# ---------------------------------------------------------------- warp specialization (opt-in)
+WS_FORMS = {  # name: (program factory, warp-specialized expected)
+    "plain": (lambda: _gemm(256, 256, 1024), True),
+    "A_T": (lambda: _gemm(256, 256, 512, trans_A=True), True),
+    "B_T_bf16": (lambda: _gemm(256, 256, 512, trans_B=True, dtype="bfloat16"), True),
+    "residual": (lambda: _gemm(256, 256, 512, residual=True), True),
+    "one_warpgroup": (lambda: _gemm(256, 256, 512, threads=128), True),
+    "batched": (lambda: bench.batched_gemm(2, 256, 256, 512, block_N=128), True),
+    "swiglu": (lambda: bench.swiglu(256, 256, 512), True),
+    # not taken: the loop sits under a branch (grouped), the loop computes more than gemms (attention, int8)
+    "grouped": (lambda: bench.grouped_gemm(3, 320, 128, 128, 128, block_N=128), False),
+    "flash_attention": (lambda: bench.flash_attention(1, 2, 256, 64, False), False),
+    "int8_weight": (lambda: bench.int8_weight_gemm(256, 256, 128), False),
+}
+
+
+@pytest.fixture(scope="module")
+def ws_sources():
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            import os
+            saved = {k: os.environ.get(k) for k in ("TILEDSL_DISABLE_HOPPER_GEMM", "TILEDSL_WARP_SPECIALIZE")}
+            os.environ.update({"TILEDSL_DISABLE_HOPPER_GEMM": "1", "TILEDSL_WARP_SPECIALIZE": "1"})
+            try:
+                cache[name] = tiledsl.compile(WS_FORMS[name][0](), out_idx=[], target=SM90A).get_kernel_source()
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+        return cache[name]
+    return get
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("name", sorted(WS_FORMS))
+def test_warp_specialized_split(name, ws_sources):
+    src = ws_sources(name)
+    body = _kernel_body(src)
+    assert "cp_async_bulk_tensor" in body and "wgmma_" in body
+    if not WS_FORMS[name][1]:
+        assert "<= ((int)threadIdx.x))" not in body and "setmaxnreg" not in body
+        return
+    threads = 128 if name == "one_warpgroup" else 256
+    assert f"__launch_bounds__({threads + 128})" in src
+    head, tail = body.split(f"if ({threads} <= ((int)threadIdx.x)) {{", 1)
+    producer, consumers = tail.split("} else {", 1)
+    assert "__syncthreads" in head and "mbarrier_init" in head  # the ring is set up before the split
+    # the producer issues every load, waiting for released stages; the consumers only wait, compute and release
+    assert "cp_async_bulk_tensor" in producer and "mbarrier_wait((&(" in producer and "_empty_ptr" in producer
+    assert "cp_async_bulk_tensor" not in consumers and "mbarrier_arrive_arrive_shared_b64" in consumers
+    assert "wgmma_wait_group_wait_group_sync_aligned_1" in consumers
+    assert "__syncthreads" not in tail  # no block-wide barrier the exited producer warps would not reach
+    if threads == 256:
+        assert "setmaxnreg_dec_sync_aligned_u32_40" in producer and "setmaxnreg_inc_sync_aligned_u32_232" in consumers
+
+
+WS_GPU = {  # name: (M, N, K, kwargs)
+    "plain": (256, 384, 1024, {}),
+    "ragged": (200, 136, 456, {}),
+    "k_shorter_than_ring": (256, 256, 120, {}),
+    "A_T_B_T": (256, 256, 384, {"trans_A": True, "trans_B": True}),
+    "bf16_residual": (256, 256, 512, {"dtype": "bfloat16", "residual": True}),
+    "one_warpgroup": (256, 256, 512, {"threads": 128}),
+    "block_N_256": (256, 512, 512, {"block_N": 256}),
+}
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(WS_GPU))
+def test_warp_specialized_gemm_matches_torch(name, monkeypatch):
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "1")
+    M, N, K, kw = WS_GPU[name]
+    dtype = getattr(torch, kw.get("dtype", "float16"))
+    kernel = tiledsl.compile(_gemm(M, N, K, **kw), out_idx=[], target="cuda")
+    assert "setmaxnreg" in kernel.get_kernel_source() or kw.get("threads") == 128
+    a = torch.randn((K, M) if kw.get("trans_A") else (M, K), device="cuda").to(dtype)
+    b = torch.randn((N, K) if kw.get("trans_B") else (K, N), device="cuda").to(dtype)
+    r = torch.randn(M, N, device="cuda").to(dtype)
+    c = _poisoned((M, N), dtype)
+    kernel(a, b, r, c)
+    torch.cuda.synchronize()
+    want = (a.float().T if kw.get("trans_A") else a.float()) @ (b.float().T if kw.get("trans_B") else b.float())
+    if kw.get("residual"):
+        want = want + r.float()
+    assert not torch.isnan(c).any()
+    torch.testing.assert_close(c.float(), want, rtol=2e-2, atol=2e-1)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["batched", "swiglu"])
+def test_warp_specialized_programs_match_torch(name, monkeypatch):
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "1")
+    test_tma_benchmark_programs_match_torch(name)

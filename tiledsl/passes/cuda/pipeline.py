@@ -25,7 +25,7 @@ from ...ir.ops import is_tile_call, make_tile_call
 from ...language.loops import NUM_STAGES_ATTR
 from ..rewriter import StmtRewriter, flatten_seq, rebuild_for, seq, substitute
 from ... import config
-from . import tma_copy
+from . import tma_copy, warp_specialize
 from .async_copy import barrier, commit, wait
 from .mbarrier import BarrierRing
 from ..pass_errors import keep_tiledsl_errors
@@ -100,6 +100,7 @@ class _Pipeliner(StmtRewriter):
         self.host = []  # host statements (tensor maps) to put before the kernel launch
         self.loop_depth = 0  # serial loops around the statement being visited
         self._tile_layouts = None
+        self.top_level = []  # statements of the (single) thread launch's body, for warp specialization
 
     def visit_For(self, loop):
         stages = loop.annotations.get(NUM_STAGES_ATTR) if loop.annotations is not None else None
@@ -164,6 +165,11 @@ class _Pipeliner(StmtRewriter):
         drain = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))] if overlap else []
         return seq(prologue + [main] + drain + [wait(0), barrier()])  # later shared use may alias the stages
 
+    def visit_AttrStmt(self, stmt):
+        if stmt.attr_key == "thread_extent" and stmt.node.thread_tag == "threadIdx.x":
+            self.top_level = flatten_seq([stmt.body])
+        return super().visit_AttrStmt(stmt)
+
     # ------------------------------------------------------------------ TMA + mbarrier ring (sm_90a)
     def _threads(self):
         from .lower_tile_ops import thread_launches
@@ -193,11 +199,15 @@ class _Pipeliner(StmtRewriter):
     def _tma_ring(self, loop, i, producers, loads, consumers, remap, stages, ahead_by, overlap, annotations):
         """The pipelined loop with TMA loads into an mbarrier ring (see the module docstring)."""
         k, n = loop.loop_var, loop.extent
-        _, tid, nthreads = self._threads()
+        thread_vars, tid, nthreads = self._threads()
         for load in tma_copy.assign_maps(loads):
             self.host += tma_copy.host_statements(load)
         ring = BarrierRing(stages, prefix=producers[0].value.args[1].source.name)
         nbytes = sum(ld.nbytes for ld in loads)
+        if overlap and len(thread_vars) == 1 and config.warp_specialization_enabled() and \
+                warp_specialize.eligible(self.top_level, loop, consumers, nthreads):
+            return self._warp_specialized(loop, i, producers, loads, consumers, remap, ring, nbytes, tid, nthreads,
+                                          annotations)
 
         def issue(iteration, may_reuse):
             stage = tirx.floormod(iteration, stages)
@@ -221,6 +231,30 @@ class _Pipeliner(StmtRewriter):
         main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, annotations)
         drain = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))] if overlap else []
         return seq(prologue + [main] + drain + [barrier()])  # later shared use may alias the stages
+
+    def _warp_specialized(self, loop, i, producers, loads, consumers, remap, ring, nbytes, tid, nthreads,
+                          annotations):
+        """The ring split between a producer warpgroup (every load, in order) and the program's threads (compute
+        only); WarpSpecialize finishes the split after LowerTileOpsCUDA (see warp_specialize's docstring)."""
+        k, n, stages = loop.loop_var, loop.extent, ring.stages
+        it = tirx.Var("it", str(k.ty))
+        stage = tirx.floormod(it, stages)
+        fill = [tirx.IfThenElse(it >= stages, ring.wait_empty(it), None), ring.expect(stage, nbytes)]
+        for p, load in zip(producers, loads):
+            fill += tma_copy.issue(load, substitute(p, {k: loop.min + it}), remap[load.dst], stage,
+                                   ring.full_ptr(stage))
+        producer = tirx.IfThenElse(tid == 0, tirx.For(it, 0, n, tirx.ForKind.SERIAL, seq(fill)), None)
+        common = seq(ring.allocations() + ring.init(tid == 0, nthreads))
+        inner = [ring.wait_full(i)]
+        inner += [_restage(substitute(c, {k: loop.min + i}), remap, tirx.floormod(i, stages)) for c in consumers]
+        inner.append(tirx.IfThenElse(i > 0, ring.release(i - 1), None))
+        marked_loop = dict(annotations)
+        marked_loop[warp_specialize.CONSUMER_LOOP] = 1
+        main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, marked_loop)
+        # no block-wide barrier after the loop: nothing else in the kernel uses shared memory (eligible)
+        return seq([warp_specialize.marked(warp_specialize.COMMON, common, nthreads),
+                    warp_specialize.marked(warp_specialize.PRODUCER, producer, nthreads), main,
+                    tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))])
 
     def _used_outside(self, buf, loop) -> bool:
         total = _count_uses(self.body, buf)

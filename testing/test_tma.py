@@ -165,6 +165,18 @@ def test_tma_can_be_switched_off(monkeypatch):
 
 
 @pytest.mark.nvcc
+def test_tilelang_pass_configs_switch_tma_and_warp_specialization_off(monkeypatch):
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "1")
+    prog = FORMS["plain"][0]()
+    no_tma = tiledsl.compile(prog, out_idx=[], target=SM90A,
+                             pass_configs={tiledsl.PassConfigKey.TL_DISABLE_TMA_LOWER: True}).get_kernel_source()
+    assert "cp_async_bulk_tensor" not in no_tma and _has_cp_async(_kernel_body(no_tma))
+    no_ws = tiledsl.compile(prog, out_idx=[], target=SM90A,
+                            pass_configs={tiledsl.PassConfigKey.TL_DISABLE_WARP_SPECIALIZED: True}).get_kernel_source()
+    assert "cp_async_bulk_tensor" in no_ws and "setmaxnreg" not in no_ws and "__launch_bounds__(256)" in no_ws
+
+
+@pytest.mark.nvcc
 def test_sm80_keeps_cp_async_and_mma_sync():
     src = tiledsl.compile(FORMS["plain"][0](), out_idx=[], target={"kind": "cuda", "arch": "sm_80"}) \
         .get_kernel_source()

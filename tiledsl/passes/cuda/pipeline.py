@@ -25,6 +25,7 @@ from ...ir.ops import is_tile_call, make_tile_call
 from ...language.loops import NUM_STAGES_ATTR
 from ..rewriter import StmtRewriter, flatten_seq, rebuild_for, seq, substitute
 from ... import config
+from ..lowering_options import allowed
 from . import tma_copy, warp_specialize
 from .async_copy import barrier, commit, wait
 from .mbarrier import BarrierRing
@@ -186,7 +187,7 @@ class _Pipeliner(StmtRewriter):
         or a copy that TMA cannot do)."""
         from .gemm_wgmma import sm90a
 
-        if not sm90a() or self.loop_depth or config.tma_lowering_disabled():
+        if not sm90a() or self.loop_depth or config.tma_lowering_disabled() or not allowed("tma"):
             return None
         thread_vars, _, nthreads = self._threads()
         if not thread_vars:
@@ -205,6 +206,7 @@ class _Pipeliner(StmtRewriter):
         ring = BarrierRing(stages, prefix=producers[0].value.args[1].source.name)
         nbytes = sum(ld.nbytes for ld in loads)
         if overlap and len(thread_vars) == 1 and config.warp_specialization_enabled() and \
+                allowed("warp_specialization") and \
                 warp_specialize.eligible(self.top_level, loop, consumers, nthreads):
             return self._warp_specialized(loop, i, producers, loads, consumers, remap, ring, nbytes, tid, nthreads,
                                           annotations)

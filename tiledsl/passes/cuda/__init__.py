@@ -1,9 +1,10 @@
 """The CUDA lowering: tile programs -> per-thread CUDA code that TVM's s_tir pipeline and CUDA codegen finish.
 
-Order (``cuda_passes``): SwizzleBlocks (T.use_swizzle) -> PipelineCUDA (multi-stage cp.async, or TMA into an mbarrier
-ring on sm_90a) -> LowerTileOpsCUDA (layouts, tile ops, T.Parallel, fragments -> registers) -> WarpSpecialize (producer / consumer
-warpgroups, where PipelineCUDA chose it) -> PlaceTensorMaps (TMA tensor maps into the host code). TVM then runs its default pipeline (VectorizeLoop, ThreadSync,
-MergeSharedMemoryAllocations, SplitHostDevice, ...).
+Order (``cuda_passes``): SwizzleBlocks (T.use_swizzle) -> PipelineCUDA (multi-stage cp.async, or TMA into an
+mbarrier ring on sm_90a) -> LowerTileOpsCUDA (layouts, tile ops, T.Parallel, fragments -> registers) ->
+WarpSpecialize (producer / consumer warpgroups, where PipelineCUDA chose it) -> PlaceTensorMaps (TMA tensor maps
+into the host code). TVM then runs its default pipeline (VectorizeLoop, ThreadSync, MergeSharedMemoryAllocations,
+SplitHostDevice, ...).
 """
 from .lower_tile_ops import LowerTileOpsCUDA
 from .block_swizzle import SwizzleBlocks

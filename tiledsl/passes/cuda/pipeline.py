@@ -10,6 +10,11 @@ by the previous iteration), then issues the copies S-1 iterations ahead, then co
 On sm_90a, when every consumer is a gemm that runs on wgmma,
 the copies run S-2 iterations ahead instead and each gemm leaves its wgmma group in flight (waited for in the next
 iteration, and after the loop), so the tensor cores keep working through the next iteration's wait and barrier.
+On sm_90a, when every producer can be a TMA load (``tma_copy.plan_load``), the ring is filled by TMA instead:
+thread 0 issues each stage's loads after waiting for the stage's ``empty`` mbarrier, every thread waits on the
+stage's ``full`` mbarrier and releases the stage on ``empty`` when done reading it (no ``__syncthreads`` in the
+loop); tensor maps are recorded for PlaceTensorMaps. A gemm-only loop may instead be warp-specialized
+(``warp_specialize``: a producer warpgroup issues every load, finished by WarpSpecialize after LowerTileOpsCUDA).
 Guarantees: the same results as the plain loop. Loops that do not have this shape stay plain serial loops (TVM's
 InjectSoftwarePipeline cannot multi-buffer plain tirx IR, so nothing else would pipeline them). Runs before
 LowerTileOpsCUDA.

@@ -26,7 +26,7 @@ from tvm.script import tirx as T
 
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import seq, uses_var
-from ..tile_lowering_utils import const_ints, is_unit
+from ..tile_lowering_utils import const_ints
 from .smem_swizzle import WGMMATile
 
 HOST_PROLOGUE_ATTR = "tiledsl.tensor_map_prologue"  # function attribute: host statements PlaceTensorMaps inserts
@@ -50,6 +50,7 @@ class TMALoad:
     map_var: object = field(default=None)
 
     def key(self):
+        """Loads with the same key share one tensor map."""
         return (self.src, self.box, self.swizzle)
 
 

@@ -275,16 +275,13 @@ def test_tma_flash_attention_matches_torch(causal, S):
 # ---------------------------------------------------------------- warp specialization (opt-in)
 WS_FORMS = {  # name: (program factory, warp-specialized expected)
     "plain": (lambda: _gemm(256, 256, 1024), True),
-    "A_T": (lambda: _gemm(256, 256, 512, trans_A=True), True),
-    "B_T_bf16": (lambda: _gemm(256, 256, 512, trans_B=True, dtype="bfloat16"), True),
-    "residual": (lambda: _gemm(256, 256, 512, residual=True), True),
+    "A_T_B_T_bf16": (lambda: _gemm(256, 256, 512, trans_A=True, trans_B=True, dtype="bfloat16"), True),
     "one_warpgroup": (lambda: _gemm(256, 256, 512, threads=128), True),
     "batched": (lambda: bench.batched_gemm(2, 256, 256, 512, block_N=128), True),
     "swiglu": (lambda: bench.swiglu(256, 256, 512), True),
-    # not taken: the loop sits under a branch (grouped), the loop computes more than gemms (attention, int8)
+    # not taken: the loop sits under a branch (grouped), the loop computes more than gemms (attention)
     "grouped": (lambda: bench.grouped_gemm(3, 320, 128, 128, 128, block_N=128), False),
     "flash_attention": (lambda: bench.flash_attention(1, 2, 256, 64, False), False),
-    "int8_weight": (lambda: bench.int8_weight_gemm(256, 256, 128), False),
 }
 
 

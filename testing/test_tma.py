@@ -128,6 +128,19 @@ def test_pipelined_copies_use_tma_on_sm90a(name, sm90_sources):
         assert _has_cp_async(body)
 
 
+def test_lowering_records_how_each_pipeline_was_built(monkeypatch):
+    import tvm
+    from tiledsl.passes.pipeline import lower
+
+    mod = tvm.IRModule({"main": FORMS["plain"][0]()})
+    sm90 = tvm.target.Target(SM90A)
+    assert lower(mod, sm90, allow_hopper_shortcut=False).kernel_info["pipelines"] == ["tma"]
+    assert lower(mod, sm90, allow_hopper_shortcut=False, allow_tma=False).kernel_info["pipelines"] == ["cp.async"]
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "1")
+    assert lower(mod, sm90, allow_hopper_shortcut=False).kernel_info["pipelines"] == ["tma+warp_specialized"]
+    assert lower(mod, tvm.target.Target({"kind": "cuda", "arch": "sm_80"})).kernel_info["pipelines"] == ["cp.async"]
+
+
 @pytest.mark.nvcc
 def test_tma_ring_shape(sm90_sources):
     """4 stages, gemm-only loop: loads run 2 iterations ahead, one wgmma group stays in flight, a stage is released

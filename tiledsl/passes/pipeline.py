@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 class Lowered:
     """A lowered module, the TVM TIR pipeline (``"default"`` or ``"tirx"``) that builds it, and what the lowering
     did (``kernel_info``: ``{"path": "generic" | "hopper_gemm" | "hopper_attention", ...}`` with the parameters a
-    shortcut kernel really uses, or the matchers' reasons for refusing it), kept in the artifact's metadata."""
+    shortcut kernel really uses, or the matchers' reasons for refusing it, and on the generic path how each
+    pipelined loop was built, ``"pipelines": ["tma", ...]``), kept in the artifact's metadata."""
 
     mod: tvm.IRModule
     tir_pipeline: str = "default"
@@ -100,4 +101,9 @@ def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True, allow_t
             logger.debug("lowered with the whole-kernel Hopper shortcut (%s)", special.path)
             return special
     switches = {"tma": allow_tma, "warp_specialization": allow_warp_specialization}
-    return Lowered(_run_passes(mod, target, switches), kernel_info=info)
+    lowered = _run_passes(mod, target, switches)
+    pipelines = [str(kind) for func in lowered.functions.values() if func.attrs is not None
+                 and "tiledsl.pipelines" in func.attrs for kind in func.attrs["tiledsl.pipelines"]]
+    if pipelines:
+        info = {**info, "pipelines": pipelines}
+    return Lowered(lowered, kernel_info=info)

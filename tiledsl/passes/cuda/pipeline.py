@@ -104,6 +104,7 @@ class _Pipeliner(StmtRewriter):
         self.body = func_body
         self.remap = {}
         self.host = []  # host statements (tensor maps) to put before the kernel launch
+        self.kinds = []  # how each pipelined loop was built: "cp.async", "tma" or "tma+warp_specialized"
         self.loop_depth = 0  # serial loops around the statement being visited
         self._tile_layouts = None
         self.top_level = []  # statements of the (single) thread launch's body, for warp specialization
@@ -155,6 +156,7 @@ class _Pipeliner(StmtRewriter):
         if overlap:
             consumers = [_with_wgmma_wait(c) for c in consumers]
         loads = self._tma_loads(producers)
+        self.kinds.append("cp.async" if loads is None else "tma")
         if loads is not None:
             return self._tma_ring(loop, i, producers, loads, consumers, remap, stages, ahead_by, overlap,
                                   annotations)
@@ -213,6 +215,7 @@ class _Pipeliner(StmtRewriter):
         if overlap and len(thread_vars) == 1 and config.warp_specialization_enabled() and \
                 allowed("warp_specialization") and \
                 warp_specialize.eligible(self.top_level, loop, consumers, nthreads):
+            self.kinds[-1] = "tma+warp_specialized"
             return self._warp_specialized(loop, i, producers, loads, consumers, remap, ring, nbytes, tid, nthreads,
                                           annotations)
 
@@ -278,6 +281,9 @@ class _Pipeliner(StmtRewriter):
         return tvm_ffi.structural_map(body, [(tirx.AllocBuffer, on_alloc)], order="pre")
 
 
+PIPELINES_ATTR = "tiledsl.pipelines"  # function attribute: how each pipelined loop was built (kernel_info)
+
+
 def shared_tile_layouts(body, nthreads: int) -> dict:
     """Shared tile -> the layout LowerTileOpsCUDA will give it (gemm operands only; others stay row-major):
     the same plan, layout inference and filter it runs."""
@@ -332,10 +338,12 @@ def _count_uses(node, buf) -> int:
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.PipelineCUDA")
 @keep_tiledsl_errors
 def PipelineCUDA(func, mod, ctx):
-    """Turn T.Pipelined loops into multi-stage cp.async pipelines."""
+    """Turn T.Pipelined loops into multi-stage pipelines (cp.async, or TMA + mbarriers on sm_90a)."""
     p = _Pipeliner(func.body)
     body = p.finish(p.visit(func.body))
     func = func.with_body(body)
+    if p.kinds:
+        func = func.with_attr(PIPELINES_ATTR, p.kinds)
     if p.host:  # tensor maps: encoded by the host function before the launch (placed by PlaceTensorMaps)
         func = func.with_attr(tma_copy.HOST_PROLOGUE_ATTR, p.host)
     return func

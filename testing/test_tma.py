@@ -62,6 +62,29 @@ def gemm_with_scale(M, N, K, block_M=128, block_N=128, block_K=64, stages=3, thr
     return kernel
 
 
+def gemm_dynamic_m(N, K, block_M=128, block_N=128, block_K=64, stages=3):
+    """C = A @ B with M bound at call time: the tensor map's row count is read from A in the host code."""
+    M = T.dynamic("M")
+
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), C: T.Tensor((M, N), "float16")):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=256) as (bx, by):
+            A_s = T.alloc_shared((block_M, block_K), "float16")
+            B_s = T.alloc_shared((block_K, block_N), "float16")
+            C_f = T.alloc_fragment((block_M, block_N), "float32")
+            T.clear(C_f)
+            for ko in T.Pipelined(T.ceildiv(K, block_K), num_stages=stages):
+                T.copy(A[by * block_M, ko * block_K], A_s)
+                T.copy(B[ko * block_K, bx * block_N], B_s)
+                T.gemm(A_s, B_s, C_f)
+            T.copy(C_f, C[by * block_M, bx * block_N])
+    return kernel
+
+
+def _fp8():
+    return _load("examples/gemm_fp8.py", "gemm_fp8_for_tma_tests")
+
+
 # name: (program factory, TMA expected)
 FORMS = {
     "plain": (lambda: _gemm(256, 256, 256), True),
@@ -76,6 +99,8 @@ FORMS = {
     "batched": (lambda: bench.batched_gemm(2, 256, 256, 128, block_N=128), True),
     "grouped": (lambda: bench.grouped_gemm(3, 320, 128, 128, 128, block_N=128), True),
     "swiglu": (lambda: bench.swiglu(256, 256, 128), True),
+    "dynamic_m": (lambda: gemm_dynamic_m(256, 256), True),
+    "fp8": (lambda: _fp8().fp8_linear.get_tir(256, 256, 256), True),
     "int8_weight": (lambda: bench.int8_weight_gemm(256, 256, 128), True),
     "flash_attention": (lambda: bench.flash_attention(1, 2, 256, 64, False), True),
     "flash_attention_causal": (lambda: bench.flash_attention(1, 2, 256, 64, True), True),
@@ -253,6 +278,36 @@ def test_tma_benchmark_programs_match_torch(name):
     torch.cuda.synchronize()
     assert not torch.isnan(out).any()
     assert ((out.float() - want).norm() / want.norm()).item() < tol
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("M", [256, 200])
+def test_tma_dynamic_m_matches_torch(M):
+    N, K = 256, 320
+    kernel = tiledsl.compile(gemm_dynamic_m(N, K), out_idx=[], target="cuda")
+    assert "cp_async_bulk_tensor" in kernel.get_kernel_source()
+    a, b = torch.randn(M, K, device="cuda").half(), torch.randn(K, N, device="cuda").half()
+    c = _poisoned((M, N))
+    kernel(a, b, c)
+    torch.cuda.synchronize()
+    assert not torch.isnan(c).any()
+    torch.testing.assert_close(c.float(), a.float() @ b.float(), rtol=2e-2, atol=2e-1)
+
+
+@pytest.mark.gpu
+def test_tma_fp8_gemm_matches_torch():
+    fp8 = _fp8()
+    M, N, K = 256, 512, 384
+    kernel = tiledsl.compile(fp8.fp8_linear.get_tir(M, N, K), out_idx=[], target="cuda")
+    assert "cp_async_bulk_tensor" in kernel.get_kernel_source()
+    a = torch.randn(M, K, device="cuda").to(torch.float8_e4m3fn)
+    b = (torch.randn(N, K, device="cuda") / 4).to(torch.float8_e4m3fn)
+    bias = torch.randn(N, device="cuda")
+    c = _poisoned((M, N), torch.bfloat16)
+    kernel(a, b, 0.5, bias, c)
+    torch.cuda.synchronize()
+    assert not torch.isnan(c).any()
+    torch.testing.assert_close(c.double(), fp8.reference(a, b, 0.5, bias), rtol=2e-2, atol=5e-2)
 
 
 @pytest.mark.gpu

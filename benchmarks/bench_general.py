@@ -3,10 +3,13 @@ whole-kernel Hopper matchers switched off (the general passes only).
 
 Each program is checked against torch first (fresh random inputs, output poisoned with NaN), then timed in
 alternating rounds with its peer (``tiledsl.profiler.do_bench``: CUDA events, L2 flushed, median). The report
-records the lowering path and the gemm instruction the generated code uses (wgmma / mma.sync / none).
-CPU CI builds every program for sm_90a (``testing/test_wgmma.py``), so a regression to mma.sync shows there.
+records the lowering path, the gemm instruction the generated code uses (wgmma / mma.sync / none) and how each
+pipelined loop was built (cp.async / tma / tma+warp_specialized). CPU CI builds every program for sm_90a
+(``testing/test_wgmma.py``), so a regression to mma.sync shows there.
 
     python benchmarks/bench_general.py [--only gemm,swiglu] [--small] [--rounds 5]
+    TILEDSL_WARP_SPECIALIZE=1 python benchmarks/bench_general.py ...   (producer warpgroup for gemm-only loops)
+    TILEDSL_DISABLE_TMA=1 python benchmarks/bench_general.py ...       (cp.async pipelines, to compare)
 """
 from __future__ import annotations
 
@@ -315,7 +318,8 @@ def run(names, small, rounds, warmup, rep):
         torch.cuda.synchronize()
         err = ((out.float() - want).norm() / want.norm()).item()
         ok = bool(not torch.isnan(out).any() and err < tol)
-        row = {"program": name, "instruction": inst, "rel_err": err, "correct": ok}
+        row = {"program": name, "instruction": inst, "pipelines": kernel.kernel_info.get("pipelines", []),
+               "rel_err": err, "correct": ok}
         if ok:
             ours, theirs = [], []
             for _ in range(rounds):

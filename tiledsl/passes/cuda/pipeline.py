@@ -214,7 +214,7 @@ class _Pipeliner(StmtRewriter):
         nbytes = sum(ld.nbytes for ld in loads)
         if overlap and len(thread_vars) == 1 and config.warp_specialization_enabled() and \
                 allowed("warp_specialization") and \
-                warp_specialize.eligible(self.top_level, loop, consumers, nthreads):
+                warp_specialize.eligible(self.top_level, loop, producers, consumers, nthreads):
             self.kinds[-1] = "tma+warp_specialized"
             return self._warp_specialized(loop, i, producers, loads, consumers, remap, ring, nbytes, tid, nthreads,
                                           annotations)

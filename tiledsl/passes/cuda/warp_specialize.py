@@ -14,10 +14,11 @@ threads and the launch body::
 
 The consumers must never wait at a whole-block barrier the exited (or still issuing) producer warps would not reach.
 So the loop qualifies only when it holds gemms alone, every one on wgmma from shared tiles (no barrier in the loop:
-TMA writes and descriptor reads need none), it sits directly in the kernel body (not under a branch or loop), the
-kernel has one thread dimension, and nothing else in the kernel touches shared memory or needs shared scratch
-(reductions, fragment layout changes); :func:`WarpSpecialize` checks the last again on the lowered code and raises
-an internal error rather than emit a kernel that could hang. Opt-in (``TILEDSL_WARP_SPECIALIZE=1``) until measured.
+TMA writes and descriptor reads need none), it sits directly in the kernel body (not under a branch or loop), its
+bounds and copy origins read no register (a value only the consumers compute), the kernel has one thread
+dimension, and nothing else in the kernel touches shared memory or needs shared scratch (reductions, fragment
+layout changes); :func:`WarpSpecialize` checks the last again on the lowered code and raises an internal error
+rather than emit a kernel that could hang. Opt-in (``TILEDSL_WARP_SPECIALIZE=1``) until measured.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from tvm.script import tirx as T
 from ...errors import CompileError
 from ...ir.ops import is_tile_call
 from ..pass_errors import keep_tiledsl_errors
-from ..rewriter import flatten_seq, rebuild_for, seq, substitute
+from ..rewriter import flatten_seq, rebuild_for, seq, substitute, uses_var
 
 COMMON = "tiledsl.ws_common"  # marker: statements every thread runs before the split
 PRODUCER = "tiledsl.ws_producer"  # marker: the producer's code (value: the consumer thread count)
@@ -78,9 +79,20 @@ def _outside_ok(stmt) -> bool:
     return not bad and not _touches_shared(stmt)
 
 
-def eligible(top_level, loop, consumers, thread_count: int) -> bool:
+def _reads_registers(expr) -> bool:
+    found = []
+    tvm_ffi.structural_walk(expr, (TensorLoad, lambda ld: found.append(ld) if ld.source.scope() != "global"
+                                   else None))
+    return bool(found)
+
+
+def eligible(top_level, loop, producers, consumers, thread_count: int) -> bool:
     """True when the pipelined ``loop`` (a statement of the launch body ``top_level``) can be warp-specialized."""
     if thread_count % 128 or not any(s.same_as(loop) for s in top_level):
+        return False
+    # the producer runs none of the consumers' code: what it needs must not come from their registers
+    exprs = [loop.min, loop.extent] + [r.min for p in producers for r in p.value.args[0].region]
+    if any(_reads_registers(e) for e in exprs):
         return False
     for c in consumers:
         a, b = c.value.args[:2]
@@ -114,12 +126,24 @@ def _split(launch):
     if len(producer) != 1 or len(common) != 1:
         raise CompileError("internal: warp specialization found its markers below the top of the kernel body")
     threads = int(producer[0].value)
-    prefix = []
-    for s in stmts:
-        if not isinstance(s, (tirx.AllocBuffer, tirx.DeclBuffer, tirx.Bind)):
-            break
-        prefix.append(s)
-    rest = [s for s in stmts[len(prefix):] if not (isinstance(s, tirx.AttrStmt) and s.attr_key in (COMMON, PRODUCER))]
+    lead = 0
+    while lead < len(stmts) and isinstance(stmts[lead], (tirx.AllocBuffer, tirx.DeclBuffer, tirx.Bind)):
+        lead += 1
+    hoisted = list(range(lead))
+    # values the producer reads that the program binds later (``m0 = by * 128``) move up, with what they read
+    marker_at = next(k for k, s in enumerate(stmts) if s.same_as(producer[0]))
+    needed = [producer[0].body]
+    for k in range(marker_at - 1, lead - 1, -1):
+        s = stmts[k]
+        if isinstance(s, tirx.Bind) and any(uses_var(n, s.var) for n in needed):
+            if _reads_memory(s.value):
+                raise CompileError(f"internal: the warp-specialized producer needs {s.var}, computed from memory")
+            hoisted.append(k)
+            needed.append(s.value)
+    hoisted.sort()
+    prefix = [stmts[k] for k in hoisted]
+    rest = [s for k, s in enumerate(stmts) if k not in set(hoisted)
+            and not (isinstance(s, tirx.AttrStmt) and s.attr_key in (COMMON, PRODUCER))]
     rest = [_read_only_touch(s) for s in rest]
     for k, s in enumerate(rest):
         if isinstance(s, tirx.For) and _is_consumer_loop(s):
@@ -136,6 +160,12 @@ def _split(launch):
         cons.insert(0, tirx.Evaluate(T.ptx["setmaxnreg.inc.sync.aligned.u32"](grown)))
     body = seq(prefix + [common[0].body, tirx.IfThenElse(tx >= threads, seq(prod), seq(cons))])
     return tirx.AttrStmt(launch.node, launch.attr_key, tirx.const(threads + PRODUCER_THREADS, "int32"), body)
+
+
+def _reads_memory(expr) -> bool:
+    found = []
+    tvm_ffi.structural_walk(expr, (TensorLoad, found.append))
+    return bool(found)
 
 
 def _is_consumer_loop(stmt) -> bool:

@@ -469,3 +469,24 @@ def test_tma_bound_origin_matches_torch(monkeypatch):
 def test_warp_specialized_programs_match_torch(name, monkeypatch):
     monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "1")
     test_tma_benchmark_programs_match_torch(name)
+
+
+@pytest.mark.parametrize("name", ["plain", "A_T_B_T", "block_K_32", "batched", "swiglu", "int8_weight",
+                                  "flash_attention_causal", "fp8"])
+def test_predicted_tile_layouts_are_the_lowered_ones(name):
+    """TMA writes the swizzle PipelineCUDA predicts; LowerTileOpsCUDA must lay the staged tiles out the same way."""
+    import tvm
+    from tiledsl.passes.cuda import PipelineCUDA, SwizzleBlocks
+    from tiledsl.passes.cuda.lower_tile_ops import _Lowerer, thread_launches
+    from tiledsl.passes.cuda.pipeline import shared_tile_layouts
+
+    mod = tvm.IRModule({"main": FORMS[name][0]()})
+    with tvm.target.Target(SM90A):
+        mod = SwizzleBlocks(mod)
+        nthreads = 1
+        for _, ext in thread_launches(mod["main"].body):
+            nthreads *= ext
+        predicted = {b.name: lay for b, lay in shared_tile_layouts(mod["main"].body, nthreads).items()}
+        staged = PipelineCUDA(mod)["main"]
+        lowered = {b.name: lay for b, lay in _Lowerer(staged.body).swizzled.items()}
+    assert predicted and all(lowered.get(n) == lay for n, lay in predicted.items())

@@ -10,6 +10,9 @@ plain) of each kernel. CPU CI builds every program for sm_90a and sm_80 (``testi
 regression to mma.sync shows there.
 
     python benchmarks/bench_general.py [--only gemm,flash_decode] [--small] [--rounds 5]
+
+    TILEDSL_WARP_SPECIALIZE=1 python benchmarks/bench_general.py ...   (producer warpgroup for gemm-only loops)
+    TILEDSL_DISABLE_TMA=1 python benchmarks/bench_general.py ...       (cp.async pipelines, to compare)
 """
 from __future__ import annotations
 
@@ -65,7 +68,9 @@ def run(names, small, rounds, warmup, rep):
         go = case.bind(compiled, inputs)
         err, ok = check(case, go, inputs)
         row = {"program": name, "instruction": summary(insts), "kernels": insts,
-               "loads": {k: copy_instruction(s) for k, s in sources.items()}, "rel_err": err, "correct": ok}
+               "loads": {k: copy_instruction(s) for k, s in sources.items()},
+               "pipelines": {k: kern.kernel_info.get("pipelines", []) for k, kern in compiled.items()},
+               "rel_err": err, "correct": ok}
         if ok:
             ours, theirs = [], []
             for _ in range(rounds):

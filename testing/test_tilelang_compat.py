@@ -121,7 +121,7 @@ def test_pass_config_keys_that_disable_tma_keep_the_generic_lowering():
     fast = tiledsl.compile(prim, target=SM90A, pass_configs={tiledsl.PassConfigKey.TL_ENABLE_FAST_MATH: True})
     assert "cp_async_bulk_tensor" in fast.get_kernel_source()  # TMA: the whole-kernel Hopper path
     plain = tiledsl.compile(prim, target=SM90A, pass_configs={tiledsl.PassConfigKey.TL_DISABLE_TMA_LOWER: True})
-    assert "cp_async_bulk_tensor" not in plain.get_kernel_source()  # the general passes (wgmma, no TMA yet)
+    assert "cp_async_bulk_tensor" not in plain.get_kernel_source()  # the general passes, cp.async (no TMA)
 
 
 def test_unknown_tilelang_pass_config_is_named():

@@ -14,6 +14,8 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_AUTO_TUNING_MAX_CPU_COUNT | upper bound on compile workers; -1 = none | -1 |
 | TILEDSL_AUTO_TUNING_CPU_UTILITIES | fraction of the available CPUs used for compiling | 0.9 |
 | TILEDSL_DISABLE_HOPPER_GEMM | ``1``: never replace a GEMM by the warp-specialized wgmma kernel on sm_90a | 0 |
+| TILEDSL_DISABLE_TMA | ``1``: pipelined loops on sm_90a keep cp.async (no TMA loads, no mbarrier ring) | 0 |
+| TILEDSL_WARP_SPECIALIZE | ``1``: warp-specialize TMA pipelines of gemm-only loops on sm_90a (a producer warpgroup) | 0 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
 | TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
 | TILEDSL_AUTOTUNE | ``0``: calls never tune (they use cached, shipped or default configs) | 1 |
@@ -136,6 +138,16 @@ def nvcc_timeout() -> float:
 def hopper_specialization_disabled() -> bool:
     """True when tile GEMMs must not be replaced by the Hopper TMA + wgmma kernel (to compare lowerings)."""
     return _flag("TILEDSL_DISABLE_HOPPER_GEMM")
+
+
+def tma_lowering_disabled() -> bool:
+    """True when pipelined copies on sm_90a must stay cp.async instead of TMA loads (to compare lowerings)."""
+    return _flag("TILEDSL_DISABLE_TMA")
+
+
+def warp_specialization_enabled() -> bool:
+    """True when TMA pipelines of gemm-only loops on sm_90a get a producer warpgroup (opt-in until measured)."""
+    return _flag("TILEDSL_WARP_SPECIALIZE")
 
 
 # ---------------------------------------------------------------------- tuning for real workloads (tiledsl.tune)

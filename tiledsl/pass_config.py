@@ -61,3 +61,10 @@ def split(pass_configs) -> tuple[dict, dict]:
 def hopper_allowed(tl_options: dict) -> bool:
     """False when the program asked for no TMA or no warp specialization."""
     return not any(bool(tl_options.get(k)) for k in _NO_HOPPER)
+
+
+def lowering_switches(tl_options: dict) -> dict:
+    """The keyword switches of ``passes.pipeline.lower`` the TileLang options ask for."""
+    return {"allow_hopper_shortcut": hopper_allowed(tl_options),
+            "allow_tma": not tl_options.get(PassConfigKey.TL_DISABLE_TMA_LOWER.value),
+            "allow_warp_specialization": not tl_options.get(PassConfigKey.TL_DISABLE_WARP_SPECIALIZED.value)}

@@ -64,7 +64,7 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
     tl_options, tvm_configs = pass_config.split(pass_configs)
     with _pass_context(tvm_configs):
         try:
-            lowered = lower(mod, target, allow_hopper_shortcut=pass_config.hopper_allowed(tl_options))
+            lowered = lower(mod, target, **pass_config.lowering_switches(tl_options))
             if kind == "cuda":
                 from .cuda import build_cuda, last_cubin
                 executable, source = build_cuda(lowered.mod, target, compile_flags,

@@ -19,6 +19,7 @@ from .kernel_to_loops_cpu import KernelToLoopsCPU
 from .legalize_bfloat16_cpu import LegalizeBFloat16CPU
 from .legalize_float8_cpu import LegalizeFloat8CPU
 from .lower_tile_ops_cpu import LowerTileOpsCPU
+from .lowering_options import lowering_options
 from .pass_errors import take_pending_error
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,8 @@ logger = logging.getLogger(__name__)
 class Lowered:
     """A lowered module, the TVM TIR pipeline (``"default"`` or ``"tirx"``) that builds it, and what the lowering
     did (``kernel_info``: ``{"path": "generic" | "hopper_gemm" | "hopper_attention", ...}`` with the parameters a
-    shortcut kernel really uses, or the matchers' reasons for refusing it), kept in the artifact's metadata."""
+    shortcut kernel really uses, or the matchers' reasons for refusing it, and on the generic path how each
+    pipelined loop was built, ``"pipelines": ["tma", ...]``), kept in the artifact's metadata."""
 
     mod: tvm.IRModule
     tir_pipeline: str = "default"
@@ -70,10 +72,10 @@ def _hopper_shortcut(mod: tvm.IRModule, target: tvm.target.Target, allow: bool) 
     return Lowered(tvm.IRModule({gvar: special.with_attr("global_symbol", str(entry))}), "tirx", info), info
 
 
-def _run_passes(mod: tvm.IRModule, target: tvm.target.Target) -> tvm.IRModule:
+def _run_passes(mod: tvm.IRModule, target: tvm.target.Target, switches: dict) -> tvm.IRModule:
     take_pending_error()
     try:
-        with target:  # passes read the arch (tensor-core instruction choice)
+        with target, lowering_options(**switches):  # passes read the arch (tensor-core instruction choice)
             return tvm.ir.transform.Sequential(passes_for(target.kind.name))(mod)
     except Exception:
         pending = take_pending_error()  # TVM wraps a pass's exception; give the user the tiledsl error
@@ -82,10 +84,13 @@ def _run_passes(mod: tvm.IRModule, target: tvm.target.Target) -> tvm.IRModule:
         raise
 
 
-def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True) -> Lowered:
+def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True, allow_tma: bool = True,
+          allow_warp_specialization: bool = True) -> Lowered:
     """Lower ``mod`` for ``target`` (a ``tvm.target.Target``, or a kind name "llvm"/"cuda" for a default target).
 
-    ``allow_hopper_shortcut=False`` keeps a program off the whole-kernel Hopper matchers (the general passes run).
+    ``allow_hopper_shortcut=False`` keeps a program off the whole-kernel Hopper matchers (the general passes run);
+    ``allow_tma=False`` keeps its pipelined copies on cp.async, ``allow_warp_specialization=False`` keeps its TMA
+    pipelines without a producer warpgroup (TileLang's ``tl.disable_tma_lower`` / ``tl.disable_warp_specialized``).
     """
     if isinstance(target, str):
         target = tvm.target.Target(target)
@@ -95,4 +100,10 @@ def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True) -> Lowe
         if special is not None:
             logger.debug("lowered with the whole-kernel Hopper shortcut (%s)", special.path)
             return special
-    return Lowered(_run_passes(mod, target), kernel_info=info)
+    switches = {"tma": allow_tma, "warp_specialization": allow_warp_specialization}
+    lowered = _run_passes(mod, target, switches)
+    pipelines = [str(kind) for func in lowered.functions.values() if func.attrs is not None
+                 and "tiledsl.pipelines" in func.attrs for kind in func.attrs["tiledsl.pipelines"]]
+    if pipelines:
+        info = {**info, "pipelines": pipelines}
+    return Lowered(lowered, kernel_info=info)

@@ -10,6 +10,11 @@ by the previous iteration), then issues the copies S-1 iterations ahead, then co
 On sm_90a, when every consumer is a gemm that runs on wgmma,
 the copies run S-2 iterations ahead instead and each gemm leaves its wgmma group in flight (waited for in the next
 iteration, and after the loop), so the tensor cores keep working through the next iteration's wait and barrier.
+On sm_90a, when every producer can be a TMA load (``tma_copy.plan_load``), the ring is filled by TMA instead:
+thread 0 issues each stage's loads after waiting for the stage's ``empty`` mbarrier, every thread waits on the
+stage's ``full`` mbarrier and releases the stage on ``empty`` when done reading it (no ``__syncthreads`` in the
+loop); tensor maps are recorded for PlaceTensorMaps. A gemm-only loop may instead be warp-specialized
+(``warp_specialize``: a producer warpgroup issues every load, finished by WarpSpecialize after LowerTileOpsCUDA).
 Guarantees: the same results as the plain loop. Loops that do not have this shape stay plain serial loops (TVM's
 InjectSoftwarePipeline cannot multi-buffer plain tirx IR, so nothing else would pipeline them). Runs before
 LowerTileOpsCUDA.
@@ -24,7 +29,11 @@ from tvm.script import tirx as T
 from ...ir.ops import is_tile_call, make_tile_call
 from ...language.loops import NUM_STAGES_ATTR
 from ..rewriter import StmtRewriter, flatten_seq, rebuild_for, seq, substitute
+from ... import config
+from ..lowering_options import allowed
+from . import tma_copy, warp_specialize
 from .async_copy import barrier, commit, wait
+from .mbarrier import BarrierRing
 from ..pass_errors import keep_tiledsl_errors
 
 _SHARED = ("shared", "shared.dyn")
@@ -94,11 +103,20 @@ class _Pipeliner(StmtRewriter):
         super().__init__()
         self.body = func_body
         self.remap = {}
+        self.host = []  # host statements (tensor maps) to put before the kernel launch
+        self.kinds = []  # how each pipelined loop was built: "cp.async", "tma" or "tma+warp_specialized"
+        self.loop_depth = 0  # serial loops around the statement being visited
+        self._tile_layouts = None
+        self.top_level = []  # statements of the (single) thread launch's body, for warp specialization
 
     def visit_For(self, loop):
         stages = loop.annotations.get(NUM_STAGES_ATTR) if loop.annotations is not None else None
         if stages is None:
-            return super().visit_For(loop)
+            self.loop_depth += 1
+            try:
+                return super().visit_For(loop)
+            finally:
+                self.loop_depth -= 1
         stages = int(stages)
         annotations = {k: v for k, v in loop.annotations.items() if k != NUM_STAGES_ATTR}
         plain = rebuild_for(loop, body=self.visit(loop.body), annotations=annotations)
@@ -137,6 +155,11 @@ class _Pipeliner(StmtRewriter):
         ahead_by = stages - 2 if overlap else stages - 1
         if overlap:
             consumers = [_with_wgmma_wait(c) for c in consumers]
+        loads = self._tma_loads(producers)
+        self.kinds.append("cp.async" if loads is None else "tma")
+        if loads is not None:
+            return self._tma_ring(loop, i, producers, loads, consumers, remap, stages, ahead_by, overlap,
+                                  annotations)
         prologue = []
         for s_ in range(ahead_by):
             first = tirx.const(s_, "int32")
@@ -149,6 +172,99 @@ class _Pipeliner(StmtRewriter):
         main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, annotations)
         drain = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))] if overlap else []
         return seq(prologue + [main] + drain + [wait(0), barrier()])  # later shared use may alias the stages
+
+    def visit_AttrStmt(self, stmt):
+        if stmt.attr_key == "thread_extent" and stmt.node.thread_tag == "threadIdx.x":
+            self.top_level = flatten_seq([stmt.body])
+        return super().visit_AttrStmt(stmt)
+
+    # ------------------------------------------------------------------ TMA + mbarrier ring (sm_90a)
+    def _threads(self):
+        from .lower_tile_ops import thread_launches
+
+        launches = thread_launches(self.body)
+        tid, stride = tirx.const(0, "int32"), 1
+        for var, ext in launches:
+            tid = tid + var * stride if stride > 1 else var
+            stride *= ext
+        return [v for v, _ in launches], tid, stride
+
+    def _tma_loads(self, producers):
+        """Each producer's TMA plan, or None when the loop keeps cp.async (not sm_90a, nested in another loop,
+        or a copy that TMA cannot do)."""
+        from .gemm_wgmma import sm90a
+
+        if not sm90a() or self.loop_depth or config.tma_lowering_disabled() or not allowed("tma"):
+            return None
+        thread_vars, _, nthreads = self._threads()
+        if not thread_vars:
+            return None
+        if self._tile_layouts is None:
+            self._tile_layouts = shared_tile_layouts(self.body, nthreads)
+        loads = [tma_copy.plan_load(p, self._tile_layouts, thread_vars) for p in producers]
+        return None if any(ld is None for ld in loads) else loads
+
+    def _tma_ring(self, loop, i, producers, loads, consumers, remap, stages, ahead_by, overlap, annotations):
+        """The pipelined loop with TMA loads into an mbarrier ring (see the module docstring)."""
+        k, n = loop.loop_var, loop.extent
+        thread_vars, tid, nthreads = self._threads()
+        for load in tma_copy.assign_maps(loads):
+            self.host += tma_copy.host_statements(load)
+        ring = BarrierRing(stages, prefix=producers[0].value.args[1].source.name)
+        nbytes = sum(ld.nbytes for ld in loads)
+        if overlap and len(thread_vars) == 1 and config.warp_specialization_enabled() and \
+                allowed("warp_specialization") and \
+                warp_specialize.eligible(self.top_level, loop, producers, consumers, nthreads):
+            self.kinds[-1] = "tma+warp_specialized"
+            return self._warp_specialized(loop, i, producers, loads, consumers, remap, ring, nbytes, tid, nthreads,
+                                          annotations)
+
+        def issue(iteration, may_reuse):
+            stage = tirx.floormod(iteration, stages)
+            body = [tirx.IfThenElse(iteration >= stages, ring.wait_empty(iteration), None)] if may_reuse else []
+            body.append(ring.expect(stage, nbytes))
+            for p, load in zip(producers, loads):
+                one = substitute(p, {k: loop.min + iteration})
+                body += tma_copy.issue(load, one, remap[load.dst], stage, ring.full_ptr(stage))
+            return tirx.IfThenElse(tirx.And(tid == 0, iteration < n), seq(body), None)
+
+        prologue = ring.allocations() + ring.init(tid == 0, nthreads)
+        prologue += [issue(tirx.const(j, "int32"), False) for j in range(ahead_by)]
+        # the loads of iteration i + ahead_by go first: their stage was released in iteration i - 1 (the stage of
+        # i - 1 without overlap; with overlap, that of i - 2, whose gemm the wgmma wait of i - 1 saw finish)
+        inner = [issue(i + ahead_by, True), ring.wait_full(i)]
+        inner += [_restage(substitute(c, {k: loop.min + i}), remap, tirx.floormod(i, stages)) for c in consumers]
+        if overlap:  # this iteration's wgmma wait (group 1) means the previous iteration's gemm has finished
+            inner.append(tirx.IfThenElse(i > 0, ring.release(i - 1), None))
+        else:
+            inner.append(ring.release(i))
+        main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, annotations)
+        drain = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))] if overlap else []
+        return seq(prologue + [main] + drain + [barrier()])  # later shared use may alias the stages
+
+    def _warp_specialized(self, loop, i, producers, loads, consumers, remap, ring, nbytes, tid, nthreads,
+                          annotations):
+        """The ring split between a producer warpgroup (every load, in order) and the program's threads (compute
+        only); WarpSpecialize finishes the split after LowerTileOpsCUDA (see warp_specialize's docstring)."""
+        k, n, stages = loop.loop_var, loop.extent, ring.stages
+        it = tirx.Var("it", str(k.ty))
+        stage = tirx.floormod(it, stages)
+        fill = [tirx.IfThenElse(it >= stages, ring.wait_empty(it), None), ring.expect(stage, nbytes)]
+        for p, load in zip(producers, loads):
+            fill += tma_copy.issue(load, substitute(p, {k: loop.min + it}), remap[load.dst], stage,
+                                   ring.full_ptr(stage))
+        producer = tirx.IfThenElse(tid == 0, tirx.For(it, 0, n, tirx.ForKind.SERIAL, seq(fill)), None)
+        common = seq(ring.allocations() + ring.init(tid == 0, nthreads))
+        inner = [ring.wait_full(i)]
+        inner += [_restage(substitute(c, {k: loop.min + i}), remap, tirx.floormod(i, stages)) for c in consumers]
+        inner.append(tirx.IfThenElse(i > 0, ring.release(i - 1), None))
+        marked_loop = dict(annotations)
+        marked_loop[warp_specialize.CONSUMER_LOOP] = 1
+        main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, marked_loop)
+        # no block-wide barrier after the loop: nothing else in the kernel uses shared memory (eligible)
+        return seq([warp_specialize.marked(warp_specialize.COMMON, common, nthreads),
+                    warp_specialize.marked(warp_specialize.PRODUCER, producer, nthreads), main,
+                    tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))])
 
     def _used_outside(self, buf, loop) -> bool:
         total = _count_uses(self.body, buf)
@@ -163,6 +279,21 @@ class _Pipeliner(StmtRewriter):
             new = self.remap.get(stmt.buffer)
             return tirx.AllocBuffer(new) if new is not None else stmt
         return tvm_ffi.structural_map(body, [(tirx.AllocBuffer, on_alloc)], order="pre")
+
+
+PIPELINES_ATTR = "tiledsl.pipelines"  # function attribute: how each pipelined loop was built (kernel_info)
+
+
+def shared_tile_layouts(body, nthreads: int) -> dict:
+    """Shared tile -> the layout LowerTileOpsCUDA will give it (gemm operands only; others stay row-major):
+    the same plan, layout inference and filter it runs."""
+    from . import gemm_strategy
+    from .layout_inference import infer_layouts
+
+    plans = gemm_strategy.plan_gemms(body, nthreads)
+    layouts = infer_layouts(body, nthreads, {c: p.layout for c, p in plans.items()})
+    plans = {c: p for c, p in plans.items() if layouts.get(c) == p.layout}
+    return gemm_strategy.operand_layouts(body, plans)
 
 
 def _only_wgmma_gemms(func_body, consumers) -> bool:
@@ -207,7 +338,12 @@ def _count_uses(node, buf) -> int:
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.PipelineCUDA")
 @keep_tiledsl_errors
 def PipelineCUDA(func, mod, ctx):
-    """Turn T.Pipelined loops into multi-stage cp.async pipelines."""
+    """Turn T.Pipelined loops into multi-stage pipelines (cp.async, or TMA + mbarriers on sm_90a)."""
     p = _Pipeliner(func.body)
-    body = p.visit(func.body)
-    return func.with_body(p.finish(body))
+    body = p.finish(p.visit(func.body))
+    func = func.with_body(body)
+    if p.kinds:
+        func = func.with_attr(PIPELINES_ATTR, p.kinds)
+    if p.host:  # tensor maps: encoded by the host function before the launch (placed by PlaceTensorMaps)
+        func = func.with_attr(tma_copy.HOST_PROLOGUE_ATTR, p.host)
+    return func

@@ -1,0 +1,27 @@
+"""Switches of one lowering (``passes.pipeline.lower``) that passes read while it runs.
+
+TVM's PassContext only takes registered keys, so the switches the program's pass configs ask for (TileLang's
+``tl.disable_tma_lower``, ``tl.disable_warp_specialized``) are held in a context variable for the duration of the
+lowering; a pass asks :func:`allowed`.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+
+_SWITCHES: contextvars.ContextVar[dict] = contextvars.ContextVar("tiledsl_lowering_switches", default={})
+
+
+@contextlib.contextmanager
+def lowering_options(**switches: bool):
+    """Hold ``switches`` (name -> allowed) while the passes of one lowering run."""
+    token = _SWITCHES.set(dict(switches))
+    try:
+        yield
+    finally:
+        _SWITCHES.reset(token)
+
+
+def allowed(name: str) -> bool:
+    """Whether the running lowering allows ``name`` (allowed unless switched off)."""
+    return bool(_SWITCHES.get().get(name, True))

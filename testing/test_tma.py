@@ -268,16 +268,12 @@ def test_tma_gemm_matches_torch(name):
 @pytest.mark.gpu
 @pytest.mark.parametrize("name", ["batched", "swiglu", "int8_weight_m16", "grouped"])
 def test_tma_benchmark_programs_match_torch(name):
-    func, make, ref, _, tol, _ = bench.programs(small=True)[name]
-    kernel = tiledsl.compile(func, out_idx=[], target="cuda")
-    assert "cp_async_bulk_tensor" in kernel.get_kernel_source()
-    inputs = make()
-    want = ref(*inputs).float()
-    out = _poisoned(want.shape)
-    kernel(*inputs, out)
-    torch.cuda.synchronize()
-    assert not torch.isnan(out).any()
-    assert ((out.float() - want).norm() / want.norm()).item() < tol
+    case = bench.cases(small=True)[name]
+    compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
+    assert all("cp_async_bulk_tensor" in k.get_kernel_source() for k in compiled.values())
+    inputs = case.make("cuda")
+    err, ok = bench.check(case, case.bind(compiled, inputs), inputs)
+    assert ok, f"{name}: relative error {err} (tolerance {case.tol}) or NaN"
 
 
 @pytest.mark.gpu

@@ -486,3 +486,38 @@ def test_predicted_tile_layouts_are_the_lowered_ones(name):
         staged = PipelineCUDA(mod)["main"]
         lowered = {b.name: lay for b, lay in _Lowerer(staged.body).swizzled.items()}
     assert predicted and all(lowered.get(n) == lay for n, lay in predicted.items())
+
+
+@pytest.mark.gpu
+def test_tma_kernel_names_a_misaligned_view():
+    """A tensor starting 16 bytes into its storage cannot be described to TMA: the call names the argument (the
+    driver's refusal is not passed on raw), and an aligned copy of the same values runs correctly."""
+    M, N, K = 256, 256, 320
+    kernel = tiledsl.compile(gemm_dynamic_m(N, K), out_idx=[], target="cuda")
+    assert "cp_async_bulk_tensor" in kernel.get_kernel_source()
+    a = torch.randn(M * K + 8, device="cuda").half()[8:].view(M, K)
+    b = torch.randn(K, N, device="cuda").half()
+    c = _poisoned((M, N))
+    with pytest.raises(tiledsl.KernelArgumentError, match=r"argument 0 \(A\).*not 32-byte aligned.*clone"):
+        kernel(a, b, c)
+    kernel(a.clone(), b, c)
+    torch.cuda.synchronize()
+    torch.testing.assert_close(c.float(), a.float() @ b.float(), rtol=2e-2, atol=2e-1)
+
+
+def test_tma_rejection_is_explained_by_argument():
+    """The explanation of a refused tensor map names the misaligned tensor (CPU tensors stand in for the
+    addresses: the logic reads only data_ptr and storage_offset)."""
+    from tiledsl.runtime.args import explain_rejection
+    from tiledsl.runtime.params import KernelParam
+
+    params = [KernelParam(name="A", dtype="float16", shape=(4, 8)),
+              KernelParam(name="B", dtype="float16", shape=(8, 4))]
+    good = torch.zeros(8, 4, dtype=torch.float16)
+    view = torch.zeros(64, dtype=torch.float16)[8:40].view(4, 8)
+    refusal = RuntimeError("Error in cuTensorMapEncodeTiled: globalAddress must be 32-byte aligned")
+    err = explain_rejection(params, [view, good], "cpu", refusal)
+    if view.data_ptr() % 32:
+        assert isinstance(err, tiledsl.KernelArgumentError) and "argument 0 (A)" in str(err)
+    err = explain_rejection(params, [good.view(4, 8), good], "cpu", refusal)
+    assert isinstance(err, tiledsl.KernelArgumentError) and "TILEDSL_DISABLE_TMA=1" in str(err)

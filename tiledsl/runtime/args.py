@@ -63,9 +63,30 @@ def explain_rejection(params: list[KernelParam], values, device_type: str, error
         mine.__cause__ = error
         return mine
     text = str(error).strip().splitlines()
+    if "cuTensorMapEncode" in str(error):
+        return _tma_rejection(params, values, text)
     if text and text[0].startswith(("Mismatched", "Misaligned")) or "when calling" in str(error):
         return KernelArgumentError(f"the kernel rejected its arguments: {' '.join(t.strip() for t in text[:3])}")
     return error
+
+
+#: The start address the CUDA driver requires of a tensor loaded with TMA (cuTensorMapEncodeTiled).
+TMA_ADDRESS_ALIGNMENT = 32
+
+
+def _tma_rejection(params: list[KernelParam], values, text: list[str]) -> KernelArgumentError:
+    """The error for a call whose TMA descriptors (tensor maps, built by the host code from the arguments) the
+    driver refused: name the tensor that starts at a misaligned address (a view into a larger tensor), if any."""
+    for position, (param, value) in enumerate(zip(params, values)):
+        if isinstance(value, torch.Tensor) and value.data_ptr() % TMA_ADDRESS_ALIGNMENT:
+            return KernelArgumentError(
+                f"argument {position} ({param.name}): its data starts at an address that is not "
+                f"{TMA_ADDRESS_ALIGNMENT}-byte aligned (a view at storage offset {value.storage_offset()}); this "
+                f"kernel loads it with TMA, which needs aligned tensors: pass a copy (.clone()), or compile the "
+                f"kernel with TILEDSL_DISABLE_TMA=1")
+    detail = " ".join(t.strip() for t in text[-3:])
+    return KernelArgumentError(f"the CUDA driver refused the TMA descriptors built from this call's tensors "
+                               f"({detail}); compile the kernel with TILEDSL_DISABLE_TMA=1 to load with cp.async")
 
 
 def dynamic_size_error(param: KernelParam, position: int, shape, what: str = "argument") -> KernelArgumentError:

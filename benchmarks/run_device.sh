@@ -16,6 +16,9 @@
 #   wgmma   the wgmma GPU tests and every generic-lowering GPU test
 #   buckets bench_tune_buckets.py on a decode-like sweep with two sizes per bucket (tuned on the first, served to
 #           the second) against per-shape tuning
+#   session1  every GPU test, then the GEMM programs of bench_general with warp specialization switched on
+#   session2  bench_general (TMA rings, the default), then GEMM and attention with TILEDSL_DISABLE_TMA=1 (cp.async) to
+#           compare, then bench_newer_style
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
 #           differential programs (every perturbed program's GPU result against the CPU result of the same program)
 set -u
@@ -31,6 +34,21 @@ run() {  # run NAME TIMEOUT CMD...: log to $OUT/NAME.log, print its tail
   echo "[$name] rc=$?"; tail -n ${TAIL:-6} "$OUT/$name.log"
 }
 case "${1:-quick}" in
+  session1)
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 6 --dist loadfile)
+    TAIL=30 run gpu_tests 400 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing
+    TILEDSL_WARP_SPECIALIZE=1 TAIL=12 run bench_ws 150 "$PY" benchmarks/bench_general.py --rounds 2 \
+      --only gemm,gemm_8192,gemm_A_T,gemm_B_T,batched,swiglu
+    mv "$OUT/bench_general.json" "$OUT/bench_general_ws.json"
+    ;;
+  session2)
+    TAIL=30 run bench_general 330 "$PY" benchmarks/bench_general.py --rounds 3
+    mv "$OUT/bench_general.json" "$OUT/bench_general_tma.json"
+    TILEDSL_DISABLE_TMA=1 TAIL=8 run bench_cp_async 130 "$PY" benchmarks/bench_general.py --rounds 2 \
+      --only gemm,swiglu,flash_attention,flash_attention_causal
+    mv "$OUT/bench_general.json" "$OUT/bench_general_cp_async.json"
+    TAIL=15 run bench_newer_style 110 "$PY" benchmarks/bench_newer_style.py --rounds 3
+    ;;
   buckets)
     TAIL=12 run tune_buckets 560 "$PY" benchmarks/bench_tune_buckets.py --rounds 3 \
       --ms 3,4,5,8,12,16,20,32,40,64,100,128,200,256,600,1024,1500,2048,3000,4096

@@ -69,6 +69,7 @@ CPU_ARGS = {
     "gemm/example_gemm_advanced_autotune.py": ["--m", "256", "--n", "256", "--k", "256"],
     "gemm/example_gemm_autotune.py": ["--m", "256", "--n", "256", "--k", "256"],
     "gemm/example_gemm_autotune_pass_configs.py": ["--m", "256", "--n", "256", "--k", "256"],
+    "gemm/example_gemm_persistent.py": ["--M", "512", "--N", "512", "--K", "256"],
     "gemv/example_gemv.py": ["--n", "256", "--k", "256"],
     "linear_attention/example_mamba_chunk_scan.py": ["--batch", "1", "--heads", "2", "--seq_len", "512"],
     "linear_attention/example_mamba_chunk_state.py": ["--batch", "1", "--heads", "2", "--seq_len", "512"],

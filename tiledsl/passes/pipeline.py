@@ -51,7 +51,8 @@ def passes_for(target_kind: str) -> list:
         return cpu_passes()
     if target_kind == "cuda":
         from .cuda import cuda_passes
-        return cuda_passes()
+        from .each_launch import each_launch
+        return [each_launch(cuda_passes())]  # a program launching several kernels is lowered kernel by kernel
     raise ValueError(f"no tiledsl pipeline for target kind {target_kind!r}")
 
 

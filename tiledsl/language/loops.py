@@ -46,7 +46,7 @@ class Persistent:
     persistent block owns (TileLang's construct): the block ``block_id`` of ``wave_size`` blocks takes tile
     ``w * wave_size + block_id`` in waves ``w = 0, 1, ...``, tiles numbered in groups of ``group_size`` along the
     last dimension (for L2 reuse), and the body runs once per tile it owns with its coordinates. Lowered here, by
-    the front end, to a serial loop over the waves with the coordinates computed and out-of-range tiles skipped."""
+    the front end, to a serial loop over the tiles the block owns, with their coordinates computed."""
 
     def __init__(self, domain, wave_size, index, group_size=8):
         if not isinstance(domain, (list, tuple)) or not domain:
@@ -62,35 +62,54 @@ class Persistent:
         self.index = index
         self.group_size = group_size
 
-    def _grouped(self):
-        """(the group size, the domain regrouped as [groups along the last dim, other dims..., group])."""
-        last = self.domain[-1]
+    def _group(self):
         size = tirx.const(self.group_size, "int32") if isinstance(self.group_size, int) else self.group_size
-        group = tirx.max(tirx.const(1, "int32"), tirx.min(size, last))
-        return group, [tirx.ceildiv(last, group)] + list(self.domain[:-1]) + [group]
+        return tirx.max(tirx.const(1, "int32"), tirx.min(size, self.domain[-1]))
 
-    def _padded(self, grouped):
-        padded = grouped[0]
-        for g in grouped[1:]:
-            padded = padded * g
-        return padded
+    def _count(self):
+        total = self.domain[0]
+        for d in self.domain[1:]:
+            total = total * d
+        return total
+
+    def _coords_in_groups(self, tile, width):
+        """Coordinates of ``tile`` counted within groups of ``width`` along the last dimension: fastest along the
+        group, then along the other dimensions (last first), then from group to group."""
+        last = tirx.truncmod(tile, width)
+        rest = tirx.truncdiv(tile, width)
+        others = []
+        for d in reversed(self.domain[:-1]):
+            others.insert(0, tirx.truncmod(rest, d))
+            rest = tirx.truncdiv(rest, d)
+        return others + [rest * width + last]
 
     def schedule(self, wave):
-        """(coordinates, condition) of the tile the block handles in wave ``wave`` (a TIR expression)."""
-        group, grouped = self._grouped()
+        """The coordinates of the tile the block handles in wave ``wave`` (a TIR expression).
+
+        Tiles are numbered as TileLang numbers them (in groups of ``group_size`` along the last dimension); a last,
+        narrower group (when ``group_size`` does not divide the last extent) is numbered after the full groups, so
+        that every number below the tile count is a tile and no statement-level guard is needed (a guard around
+        a pipelined body would keep barriers out of it)."""
+        analyzer = Analyzer()
+        group = self._group()
+        last = self.domain[-1]
+        full_groups = tirx.truncdiv(last, group)
+        narrow = analyzer.simplify(last - full_groups * group)
         tile = wave * self.wave_size + self.index
-        idxs = [None] * len(grouped)
-        rem = tile
-        for i in range(len(grouped) - 1, 0, -1):
-            idxs[i] = tirx.truncmod(rem, grouped[i])
-            rem = tirx.truncdiv(rem, grouped[i])
-        idxs[0] = rem
-        coords = [idxs[i + 1] for i in range(len(self.domain) - 1)] + [idxs[0] * group + idxs[-1]]
-        return coords, tirx.all(tile < self._padded(grouped), coords[-1] < self.domain[-1])
+        coords = self._coords_in_groups(tile, group)
+        if isinstance(narrow, tirx.IntImm) and narrow.value == 0:
+            return [analyzer.simplify(c) for c in coords]
+        in_full = full_groups * group
+        for d in self.domain[:-1]:
+            in_full = in_full * d
+        tail = self._coords_in_groups(tile - in_full, tirx.max(narrow, tirx.const(1, "int32")))
+        tail[-1] = tail[-1] + full_groups * group
+        return [analyzer.simplify(tirx.Select(tile < in_full, c, t)) for c, t in zip(coords, tail)]
 
     def waves(self):
-        """How many waves cover every tile (padded to whole groups)."""
-        return tirx.ceildiv(self._padded(self._grouped()[1]), self.wave_size)
+        """How many waves this block runs: one per tile it owns (``block_id``, ``block_id + wave_size``, ...)."""
+        owned = tirx.ceildiv(self._count() - self.index, self.wave_size)
+        return Analyzer().simplify(tirx.max(owned, tirx.const(0, "int32")))
 
 
 def _bind_expression(self, node, var_name, value):  # noqa: ARG001 - the parser's bind_value signature
@@ -100,15 +119,12 @@ def _bind_expression(self, node, var_name, value):  # noqa: ARG001 - the parser'
 def _visit_persistent(self, node, spec: Persistent):
     """``for coords in T.Persistent(...)``: a serial loop over waves; the body, guarded, sees the coordinates."""
     with self.var_table.with_frame():
-        with _builder.serial(0, Analyzer().simplify(spec.waves())) as wave:
+        with _builder.serial(0, spec.waves()) as wave:
             IRBuilder.name("wave", wave)
-            coords, inside = spec.schedule(wave)
-            coords = [Analyzer().simplify(c) for c in coords]
-            with _builder.If(Analyzer().simplify(inside)):
-                with _builder.Then():
-                    self.eval_assign(target=node.target, source=coords if len(coords) > 1 else coords[0],
-                                     bind_value=_bind_expression)
-                    self.visit_body(node.body)
+            coords = spec.schedule(wave)
+            self.eval_assign(target=node.target, source=coords if len(coords) > 1 else coords[0],
+                             bind_value=_bind_expression)
+            self.visit_body(node.body)
     return None
 
 

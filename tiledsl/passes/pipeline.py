@@ -20,6 +20,7 @@ from .legalize_bfloat16_cpu import LegalizeBFloat16CPU
 from .legalize_float8_cpu import LegalizeFloat8CPU
 from .lower_tile_ops_cpu import LowerTileOpsCPU
 from .pass_errors import take_pending_error
+from .serialize_vector_scalars import SerializeVectorScalars
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class Lowered:
 
 def cpu_passes() -> list:
     """Passes that turn a tile program into plain loops for the LLVM target."""
-    return [LowerTileOpsCPU, KernelToLoopsCPU, LegalizeFloat8CPU, LegalizeBFloat16CPU]
+    return [SerializeVectorScalars, LowerTileOpsCPU, KernelToLoopsCPU, LegalizeFloat8CPU, LegalizeBFloat16CPU]
 
 
 def passes_for(target_kind: str) -> list:
@@ -52,7 +53,7 @@ def passes_for(target_kind: str) -> list:
     if target_kind == "cuda":
         from .cuda import cuda_passes
         from .each_launch import each_launch
-        return [each_launch(cuda_passes())]  # a program launching several kernels is lowered kernel by kernel
+        return [SerializeVectorScalars, each_launch(cuda_passes())]  # a program launching several kernels is lowered kernel by kernel
     raise ValueError(f"no tiledsl pipeline for target kind {target_kind!r}")
 
 

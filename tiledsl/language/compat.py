@@ -133,7 +133,6 @@ UNSUPPORTED = {
     "alloc_reducer": "cross-thread reducers are not implemented; accumulate into a T.alloc_fragment and use "
                      "T.reduce_sum/T.reduce_max",
     "finalize_reducer": "cross-thread reducers (T.alloc_reducer) are not implemented",
-    "make_tensor": "views of raw pointers are not supported; pass the tensor as an argument",
     "access_ptr": "raw buffer pointers are not exposed; use T.copy / element access",
     "sync_grid": "grid-wide synchronization (cooperative launch) is not implemented",
     "alloc_barrier": "user-managed mbarriers are not exposed; T.Pipelined places barriers itself",

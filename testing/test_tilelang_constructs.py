@@ -1,5 +1,6 @@
 """TileLang constructs that kernels ported from TileLang use: ``T.alloc_global`` workspaces (and programs launching
-several kernels), ``T.Persistent``, ``T.im2col``, vectorized loops declaring scalars, ``tvm.testing``'s markers,
+several kernels), ``T.Persistent``, ``T.im2col``, ``T.ptr`` tables with ``T.make_tensor``, vectorized loops
+declaring scalars, ``tvm.testing``'s markers,
 and the tuner's ``early_stop`` / per-config ``pass_configs``. Programs written for these tests (not TileLang's):
 each runs on the CPU against torch in float64 (fresh random inputs, outputs and workspaces poisoned with NaN
 first), builds for sm_90a with nvcc, and runs on a GPU where there is one (marked ``gpu``)."""
@@ -163,6 +164,38 @@ def unpack_int4(N, K, threads=32, per_thread=8):
     return main
 
 
+@tiledsl.jit(out_idx=[])
+def grouped_gemm_by_pointers(G, M, K, N, block=32, dtype="float16"):
+    """One GEMM per group, each group's tensors reached through tables of addresses (T.ptr, T.make_tensor)."""
+
+    @T.prim_func
+    def main(A_ptrs: T.Tensor([G], T.ptr), B_ptrs: T.Tensor([G], T.ptr), C_ptrs: T.Tensor([G], T.ptr)):
+        with T.Kernel(G, T.ceildiv(M, block), T.ceildiv(N, block), threads=128) as (g, bm, bn):
+            A_s = T.alloc_shared((block, 32), dtype)
+            B_s = T.alloc_shared((32, block), dtype)
+            acc = T.alloc_fragment((block, block), "float32")
+            A = T.make_tensor(A_ptrs[g], (M, K), dtype)
+            B = T.make_tensor(B_ptrs[g], (K, N), dtype)
+            C = T.make_tensor(C_ptrs[g], (M, N), "float32")
+            T.clear(acc)
+            for k in T.Pipelined(T.ceildiv(K, 32), num_stages=1):
+                T.copy(A[bm * block, k * 32], A_s)
+                T.copy(B[k * 32, bn * block], B_s)
+                T.gemm(A_s, B_s, acc)
+            T.copy(acc, C[bm * block, bn * block])
+    return main
+
+
+def check_grouped_gemm_by_pointers(kernel, device):
+    table = lambda ts: torch.tensor([t.data_ptr() for t in ts], dtype=torch.int64, device=device)  # noqa: E731
+    As = [torch.randn(64, 64, device=device).half() for _ in range(3)]
+    Bs = [torch.randn(64, 96, device=device).half() for _ in range(3)]
+    Cs = [torch.full((64, 96), float("nan"), device=device) for _ in range(3)]
+    kernel(table(As), table(Bs), table(Cs))
+    for a, b, c in zip(As, Bs, Cs):
+        torch.testing.assert_close(c.double(), a.double() @ b.double(), rtol=1e-3, atol=1e-3)
+
+
 def ref_unpack_int4(q):
     u = q.to(torch.uint8)
     return torch.stack((u & 15, u >> 4), -1).reshape(q.shape[0], q.shape[1] * 2).double()
@@ -273,6 +306,27 @@ def test_vectorized_loops_declaring_scalars_unpack_int4():
     torch.testing.assert_close(run_checked(kernel, [q]).double(), ref_unpack_int4(q), rtol=0, atol=0)
 
 
+# ---------------------------------------------------------------------------------------------- T.ptr, T.make_tensor
+def test_grouped_gemm_through_pointer_tables():
+    kernel = grouped_gemm_by_pointers(3, 64, 64, 96)
+    assert [p.dtype for p in kernel.params] == ["int64"] * 3
+    check_grouped_gemm_by_pointers(kernel, "cpu")
+
+
+def test_make_tensor_needs_an_address():
+    @tiledsl.jit(out_idx=[])
+    def bad():
+        @T.prim_func
+        def main(A: T.Tensor((4,), "float32")):
+            with T.Kernel(1, threads=32) as _:
+                X = T.make_tensor(A[0], (4,), "float32")
+                X[0] = 1.0
+        return main
+
+    with pytest.raises(tiledsl.TileProgramError, match="a pointer table holds int64 addresses"):
+        bad()
+
+
 # ---------------------------------------------------------------------------------------------- tvm.testing
 def test_tvm_testing_has_tilelangs_markers():
     from tiledsl import tvm
@@ -317,6 +371,8 @@ NVCC_CASES = {
     "im2col_conv": lambda: conv_nhwc.compile(N=2, C=64, H=16, W=16, F=64, K=3, stride=1, dilation=1, pad=1,
                                              target=SM90A),
     "unpack_int4": lambda: tiledsl.compile(unpack_int4.get_tir(16, 64), out_idx=[1], target=SM90A),
+    "pointer_tables": lambda: tiledsl.compile(grouped_gemm_by_pointers.get_tir(3, 64, 64, 96), out_idx=[],
+                                              target=SM90A),
 }
 
 
@@ -351,3 +407,9 @@ def test_gpu_im2col_and_int4_unpack():
     q = torch.randint(-128, 128, (16, 32), dtype=torch.int8, device="cuda")
     kernel = tiledsl.compile(unpack_int4.get_tir(16, 64), out_idx=[1], target="auto")
     torch.testing.assert_close(run_checked(kernel, [q]).double(), ref_unpack_int4(q), rtol=0, atol=0)
+
+
+@pytest.mark.gpu
+def test_gpu_grouped_gemm_through_pointer_tables():
+    kernel = tiledsl.compile(grouped_gemm_by_pointers.get_tir(3, 64, 64, 96), out_idx=[], target="auto")
+    check_grouped_gemm_by_pointers(kernel, "cuda")

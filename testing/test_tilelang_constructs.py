@@ -299,7 +299,7 @@ def test_im2col_bad_arguments_are_clear_errors():
         conv_nhwc.compile(N=1, C=16, H=8, W=8, F=32, K=3, stride=1, dilation=0, pad=1, target="llvm")
 
 
-# ---------------------------------------------------------------------------------------------- scalars in vectorized loops
+# ---------------------------------------------------------------------------------------- scalars in vectorized loops
 def test_vectorized_loops_declaring_scalars_unpack_int4():
     q = torch.randint(-128, 128, (16, 32), dtype=torch.int8)
     kernel = unpack_int4(16, 64)

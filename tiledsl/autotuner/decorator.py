@@ -136,8 +136,9 @@ def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeo
              max_mismatched_ratio: float = 0.0, skip_check: bool = False, manual_check_prog=None,
              cache_input_tensors: bool = False, prune_fn=None, do_not_specialize=None, top_k: int = 5,
              retime_rounds: int = 5, backend: str = "auto", early_stop_factor: float = 2.0,
-             early_stop: bool | None = None, quiet: bool | None = None, key=None, bucket=None, key_fn=None, configs_dir=None, default_config=None,
-             reset_to_zero=None, restore_value=None, benchmark_devices=None, autotune_pg=None,
+             early_stop: bool | None = None, quiet: bool | None = None, key=None, bucket=None, key_fn=None,
+             configs_dir=None, default_config=None, reset_to_zero=None, restore_value=None,
+             benchmark_devices=None, autotune_pg=None,
              autotune_split: bool = True, autotune_sync_timeout: float | None = None):
     """Tune a ``@tiledsl.jit`` factory over ``configs`` (a list of dicts, or a callable taking the factory's
     arguments and returning an iterable of dicts).

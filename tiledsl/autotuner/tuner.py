@@ -181,8 +181,9 @@ class AutoTuner:
         """How to check and time candidates. ``warmup``/``rep`` are iterations; ``timeout`` seconds per
         candidate; ``top_k`` finalists are re-timed ``retime_rounds`` times, interleaved, before the pick; a
         candidate whose 5-iteration estimate is over ``early_stop_factor`` times the best so far is not timed
-        further (0 or ``early_stop=False`` turns that off). ``reset_to_zero`` / ``restore_value`` name kernel parameters zeroed / restored
-        to their first value before every launch (kernels that accumulate into or update a tensor in place)."""
+        further (0 or ``early_stop=False`` turns that off). ``reset_to_zero`` / ``restore_value`` name kernel
+        parameters zeroed / restored to their first value before every launch (kernels that accumulate into or
+        update a tensor in place)."""
         self.profile_args = ProfileArgs(warmup, rep, timeout, supply_type, ref_prog, supply_prog, rtol, atol,
                                         max_mismatched_ratio, skip_check, manual_check_prog, cache_input_tensors,
                                         backend, top_k, retime_rounds,

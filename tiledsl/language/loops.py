@@ -117,7 +117,7 @@ def _bind_expression(self, node, var_name, value):  # noqa: ARG001 - the parser'
 
 
 def _visit_persistent(self, node, spec: Persistent):
-    """``for coords in T.Persistent(...)``: a serial loop over waves; the body, guarded, sees the coordinates."""
+    """``for coords in T.Persistent(...)``: a serial loop over the block's tiles; the body sees their coordinates."""
     with self.var_table.with_frame():
         with _builder.serial(0, spec.waves()) as wave:
             IRBuilder.name("wave", wave)

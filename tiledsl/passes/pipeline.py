@@ -53,7 +53,8 @@ def passes_for(target_kind: str) -> list:
     if target_kind == "cuda":
         from .cuda import cuda_passes
         from .each_launch import each_launch
-        return [SerializeVectorScalars, each_launch(cuda_passes())]  # a program launching several kernels is lowered kernel by kernel
+        # a program launching several kernels is lowered kernel by kernel
+        return [SerializeVectorScalars, each_launch(cuda_passes())]
     raise ValueError(f"no tiledsl pipeline for target kind {target_kind!r}")
 
 

@@ -36,6 +36,12 @@ def _top_level_launches(stmt) -> list | None:
     return None if found else []
 
 
+def launch_count(func) -> int:
+    """How many kernels a function launches one after the other (1 for a function that cannot be cut)."""
+    launches = _top_level_launches(func.body)
+    return 1 if launches is None else len(launches)
+
+
 def _replace(stmt, lowered: dict):
     if _is_grid_launch(stmt):
         return lowered[stmt]

@@ -69,6 +69,7 @@ CPU_ARGS = {
     "gemm/example_gemm_advanced_autotune.py": ["--m", "256", "--n", "256", "--k", "256"],
     "gemm/example_gemm_autotune.py": ["--m", "256", "--n", "256", "--k", "256"],
     "gemm/example_gemm_autotune_pass_configs.py": ["--m", "256", "--n", "256", "--k", "256"],
+    "gemm/example_gemm_persistent.py": ["--M", "512", "--N", "512", "--K", "256"],
     "gemv/example_gemv.py": ["--n", "256", "--k", "256"],
     "linear_attention/example_mamba_chunk_scan.py": ["--batch", "1", "--heads", "2", "--seq_len", "512"],
     "linear_attention/example_mamba_chunk_state.py": ["--batch", "1", "--heads", "2", "--seq_len", "512"],
@@ -185,6 +186,23 @@ def _sm90a_only():
     kernel_mod.JITKernel.get_profiler = stop
 
 
+def _cpu_targets():
+    """On the CPU an example's explicit ``target="cuda"`` builds for the CPU, as its ``device="cuda"`` tensors live
+    there."""
+    import tiledsl
+    import tiledsl.runtime.compiler as compiler
+    import tiledsl.runtime.jit as jit_mod
+    import tiledsl.runtime.eager_jit as eager_mod
+
+    original = compiler.compile
+
+    def compile_cpu(func, out_idx=None, target="auto", *a, **k):
+        kind = target.get("kind") if isinstance(target, dict) else str(target)
+        return original(func, out_idx, "auto" if str(kind).startswith("cuda") else target, *a, **k)
+
+    compiler.compile = tiledsl.compile = jit_mod.compile_prim_func = eager_mod.compile_prim_func = compile_cpu
+
+
 def _quick_benchmarks():
     """On the CPU the examples' timings are not what is checked: one warm-up and one timed call."""
     import tiledsl.profiler.bench as bench
@@ -208,6 +226,7 @@ _patch_torch()
 _pretend_hopper()
 if MODE == "cpu":
     _quick_benchmarks()
+    _cpu_targets()
 if MODE == "sm90a":
     _sm90a_only()
 sys.argv = [PATH] + ARGS

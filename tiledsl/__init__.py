@@ -17,7 +17,7 @@ from . import tune  # noqa: F401  (tiledsl.tune.next_power_of_2, tiledsl.tune.au
 from .tune import disable_autotune, enable_autotune, is_autotune_enabled, warmup  # noqa: F401
 from .language.dtypes import dtype as DataType  # noqa: F401,N812 - TileLang's tilelang.DataType
 from . import language, transform, utils  # noqa: F401,E402
-import tvm  # noqa: E402,F401 - ``from tilelang import tvm`` in TileLang programs
+from .tvm_compat import tvm  # noqa: E402,F401 - ``from tilelang import tvm`` (with tvm.testing's markers)
 
 
 def cdiv(a, b):

@@ -142,8 +142,9 @@ def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeo
              max_mismatched_ratio: float = 0.0, skip_check: bool = False, manual_check_prog=None,
              cache_input_tensors: bool = False, prune_fn=None, do_not_specialize=None, top_k: int = 5,
              retime_rounds: int = 5, backend: str = "auto", early_stop_factor: float = 2.0,
-             quiet: bool | None = None, key=None, bucket=None, key_fn=None, configs_dir=None, default_config=None,
-             reset_to_zero=None, restore_value=None, benchmark_devices=None, autotune_pg=None,
+             early_stop: bool | None = None, quiet: bool | None = None, key=None, bucket=None, key_fn=None,
+             configs_dir=None, default_config=None, reset_to_zero=None, restore_value=None,
+             benchmark_devices=None, autotune_pg=None,
              autotune_split: bool = True, autotune_sync_timeout: float | None = None):
     """Tune a ``@tiledsl.jit`` factory over ``configs`` (a list of dicts, or a callable taking the factory's
     arguments and returning an iterable of dicts).
@@ -153,7 +154,9 @@ def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeo
     ``max_mismatched_ratio``/``skip_check``: correctness checks; ``supply_type``/``supply_prog``: inputs (or use
     ``tiledsl.set_autotune_inputs``); ``prune_fn(config, *args, **kwargs)`` returning True drops a config;
     ``top_k`` finalists are re-timed ``retime_rounds`` times before the winner is chosen; ``quiet=True`` (or
-    ``TILEDSL_AUTO_TUNING_QUIET=1``) hides the progress and the winner line written to stderr.
+    ``TILEDSL_AUTO_TUNING_QUIET=1``) hides the progress and the winner line written to stderr. A candidate whose
+    5-iteration estimate is over ``early_stop_factor`` times the best so far is not timed further, unless
+    ``early_stop=False`` (TileLang's switch; tiledsl stops early unless told not to).
 
     Real workloads (``tiledsl.tune``, docs/autotuner.md): ``key=["M", "N", "K"]`` with ``bucket={"M":
     tiledsl.tune.next_power_of_2}``, or ``key_fn(*args, **kwargs)``, makes one tuning serve a bucket of sizes;
@@ -170,8 +173,10 @@ def autotune(func=None, *, configs=None, warmup: int = 25, rep: int = 100, timeo
                         supply_prog=supply_prog, rtol=rtol, atol=atol, max_mismatched_ratio=max_mismatched_ratio,
                         skip_check=skip_check, manual_check_prog=manual_check_prog,
                         cache_input_tensors=cache_input_tensors, top_k=top_k, retime_rounds=retime_rounds,
-                        backend=backend, early_stop_factor=early_stop_factor)
-    from .tuner import ProfileArgs, _validate_profile, param_names
+                        backend=backend)
+    from .tuner import ProfileArgs, _validate_profile, param_names, resolve_early_stop
+
+    tuner_kwargs["early_stop_factor"] = resolve_early_stop(early_stop, early_stop_factor)
 
     tuner_kwargs.update(reset_to_zero=param_names("reset_to_zero", reset_to_zero),
                         restore_value=param_names("restore_value", restore_value))

@@ -107,12 +107,26 @@ def _validate_profile(p: ProfileArgs) -> None:
         v = getattr(p, name)
         if not isinstance(v, (int, float)) or v < 0:
             raise ConfigError(f"{name}={v!r} must be a non-negative number")
+    f = p.early_stop_factor
+    if isinstance(f, bool) or not isinstance(f, (int, float)) or not (f == 0 or f >= 1.0):
+        raise ConfigError(f"early_stop_factor={f!r} must be at least 1.0 (or early_stop=False to time every "
+                          f"candidate fully)")
     for name in ("ref_prog", "supply_prog", "manual_check_prog"):
         v = getattr(p, name)
         if v is not None and not callable(v):
             raise ConfigError(f"{name}={v!r} must be callable")
     for name in ("reset_to_zero", "restore_value"):
         param_names(name, getattr(p, name))
+
+
+def resolve_early_stop(early_stop, factor) -> float:
+    """The early-stop factor for TileLang's ``early_stop`` switch: 0 (off) for False, ``factor`` for True or when
+    not given (tiledsl stops early by default; TileLang only when asked)."""
+    if early_stop is None or early_stop is True:
+        return factor
+    if early_stop is False:
+        return 0
+    raise ConfigError(f"early_stop={early_stop!r} must be True or False")
 
 
 def param_names(what: str, names) -> tuple:
@@ -163,15 +177,17 @@ class AutoTuner:
                          max_mismatched_ratio: float = 0.0, skip_check: bool = False, manual_check_prog=None,
                          cache_input_tensors: bool = False, backend: str = "auto", top_k: int = 5,
                          retime_rounds: int = 5, early_stop_factor: float = 2.0, reset_to_zero=(),
-                         restore_value=()) -> "AutoTuner":
+                         restore_value=(), early_stop: bool | None = None) -> "AutoTuner":
         """How to check and time candidates. ``warmup``/``rep`` are iterations; ``timeout`` seconds per
         candidate; ``top_k`` finalists are re-timed ``retime_rounds`` times, interleaved, before the pick; a
         candidate whose 5-iteration estimate is over ``early_stop_factor`` times the best so far is not timed
-        further (0 turns that off). ``reset_to_zero`` / ``restore_value`` name kernel parameters zeroed / restored
-        to their first value before every launch (kernels that accumulate into or update a tensor in place)."""
+        further (0 or ``early_stop=False`` turns that off). ``reset_to_zero`` / ``restore_value`` name kernel
+        parameters zeroed / restored to their first value before every launch (kernels that accumulate into or
+        update a tensor in place)."""
         self.profile_args = ProfileArgs(warmup, rep, timeout, supply_type, ref_prog, supply_prog, rtol, atol,
                                         max_mismatched_ratio, skip_check, manual_check_prog, cache_input_tensors,
-                                        backend, top_k, retime_rounds, early_stop_factor,
+                                        backend, top_k, retime_rounds,
+                                        resolve_early_stop(early_stop, early_stop_factor),
                                         param_names("reset_to_zero", reset_to_zero),
                                         param_names("restore_value", restore_value))
         _validate_profile(self.profile_args)
@@ -214,7 +230,8 @@ class AutoTuner:
     # ------------------------------------------------------------------ run
     def run(self, warmup: int | None = None, rep: int | None = None, timeout: float | None = None,
             num_workers: int | None = None, benchmark_devices=None, quiet: bool | None = None, autotune_pg=None,
-            autotune_split: bool = True, autotune_sync_timeout: float | None = None, **ignored) -> AutotuneResult:
+            autotune_split: bool = True, autotune_sync_timeout: float | None = None, early_stop: bool | None = None,
+            early_stop_factor: float | None = None, **ignored) -> AutotuneResult:
         """Tune (or fetch the cached result) and return the AutotuneResult. ``warmup``/``rep``/``timeout`` given
         here override ``set_profile_args``; ``num_workers`` is the number of compile processes;
         ``benchmark_devices`` (GPU indices or device strings) spreads first measurements over several devices of
@@ -223,7 +240,8 @@ class AutoTuner:
         ``quiet`` (default: ``TILEDSL_AUTO_TUNING_QUIET``). ``autotune_pg``: tune together with the other
         ranks of this torch.distributed process group (None: the default group when torch.distributed is
         initialized with several ranks; False: this process alone); ``autotune_split``: each rank measures a share
-        of the candidates; ``autotune_sync_timeout``: seconds a rank waits for the others (docs/distributed.md)."""
+        of the candidates; ``autotune_sync_timeout``: seconds a rank waits for the others (docs/distributed.md).
+        ``early_stop`` / ``early_stop_factor`` (TileLang's) override ``set_profile_args``'s early stopping."""
         import torch
 
         from ..runtime.target import target_kind
@@ -234,6 +252,10 @@ class AutoTuner:
         prof = self.profile_args
         prof = replace(prof, **{k: v for k, v in (("warmup", warmup), ("rep", rep), ("timeout", timeout))
                                 if v is not None})
+        if early_stop is not None or early_stop_factor is not None:
+            factor = early_stop_factor if early_stop_factor is not None else (
+                prof.early_stop_factor or ProfileArgs.early_stop_factor)
+            prof = replace(prof, early_stop_factor=resolve_early_stop(early_stop, factor))
         _validate_profile(prof)
         factory = self._factory()
         configs = space.materialize(self.configs, factory, self._args, self._kwargs)

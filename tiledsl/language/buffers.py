@@ -28,6 +28,10 @@ class _TensorAnnotation:
                  **kwargs):
         if not isinstance(shape, (tuple, list)):
             shape = (shape,)
+        from .pointers import POINTER_STORAGE, is_pointer_dtype
+
+        if is_pointer_dtype(dtype):  # a table of addresses, as torch passes it (int64)
+            dtype = POINTER_STORAGE
         if callable(dtype) and not isinstance(dtype, (str, type)) and getattr(dtype, "_dtype_str", None) is None:
             raise TileProgramError(f"T.Tensor: {getattr(dtype, '__name__', dtype)!r} is not a dtype; tensors of "
                                    f"pointers (T.ptr) are not supported yet, pass the tensors themselves")

@@ -76,6 +76,32 @@ if getattr(TensorLoad.__getitem__, "__name__", "") != "_var_getitem":
     TensorLoad.__getitem__ = _var_getitem  # x[0] on a T.alloc_var, as TileLang programs write it
 
 
+def alloc_global(shape, dtype, scope: str = "global"):
+    """A global-memory workspace of the kernel (TileLang's ``T.alloc_global``): shared by all blocks and all
+    ``T.Kernel`` launches of one call, of unspecified contents at the start of each call. tiledsl makes it a hidden
+    tensor parameter that every call allocates on the call's device (``tiledsl/passes/global_workspaces.py``).
+    Its sizes are ints or ``T.dynamic`` sizes of the tensor parameters."""
+    if scope != "global":
+        raise TileProgramError(f"T.alloc_global: scope={scope!r}; a global workspace has scope 'global' (use "
+                               f"T.alloc_shared / T.alloc_fragment for on-chip tiles)")
+    if not isinstance(shape, (tuple, list)):
+        shape = (shape,)
+    dims = []
+    for i, s in enumerate(shape):
+        if isinstance(s, bool) or not isinstance(s, (int, tirx.IntImm, tirx.Var)):
+            raise TileProgramError(f"T.alloc_global: size {i} of the workspace shape {tuple(shape)} is `{s}`; each "
+                                   f"size must be an int or a T.dynamic size of a tensor parameter")
+        if isinstance(s, (int, tirx.IntImm)) and int(s) <= 0:
+            raise TileProgramError(f"T.alloc_global: size {i} of the workspace shape {tuple(shape)} must be positive")
+        dims.append(s)
+    from . import eager
+
+    header = getattr(eager._state, "ctx", None)  # noqa: SLF001 - the header of a newer-style kernel is running
+    if header is not None:
+        return header.workspace(tuple(dims), dtype_str(dtype))
+    return _builder.alloc_buffer(tuple(dims), dtype_str(dtype), scope="global")
+
+
 def set_max_nreg(reg_count: int, is_inc: int = 1):
     """TileLang's register reallocation hint for warp-specialized kernels: tiledsl's passes decide register
     budgets themselves, so the hint changes nothing (results are the same either way)."""
@@ -104,13 +130,9 @@ def _unsupported(name: str, why: str):
 
 #: TileLang names a program may use that tiledsl refuses, with the reason.
 UNSUPPORTED = {
-    "alloc_global": "kernels cannot allocate global memory; pass the workspace as a tensor argument",
     "alloc_reducer": "cross-thread reducers are not implemented; accumulate into a T.alloc_fragment and use "
                      "T.reduce_sum/T.reduce_max",
     "finalize_reducer": "cross-thread reducers (T.alloc_reducer) are not implemented",
-    "Persistent": "persistent tile scheduling is not implemented; use a grid of T.Kernel blocks",
-    "im2col": "the TMA im2col copy is not implemented; compute the indices in a T.Parallel copy",
-    "make_tensor": "views of raw pointers are not supported; pass the tensor as an argument",
     "access_ptr": "raw buffer pointers are not exposed; use T.copy / element access",
     "sync_grid": "grid-wide synchronization (cooperative launch) is not implemented",
     "alloc_barrier": "user-managed mbarriers are not exposed; T.Pipelined places barriers itself",

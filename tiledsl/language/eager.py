@@ -51,6 +51,7 @@ class _Elaboration:
         self.symbols: dict[str, object] = {}
         self.tensors: dict[str, TensorSpec] = {}
         self.outputs: list[TensorSpec] = []
+        self.workspaces: list = []    # T.alloc_global buffers declared in the header
 
     def const(self, name: str, dtype: str):
         if self.sizes is None:
@@ -67,6 +68,14 @@ class _Elaboration:
         spec = _spec(name, annotation, "annotation")
         self.tensors[name] = spec
         return annotation
+
+    def workspace(self, shape, dtype):
+        names = getattr(self, "workspace_names", [])
+        k = len(self.workspaces)
+        name = names[k] if k < len(names) else f"workspace_{k}"
+        buf = tirx.decl_buffer(tuple(shape), dtype, name, scope="global")
+        self.workspaces.append(buf)
+        return buf
 
     def empty(self, shape, dtype):
         from .buffers import Tensor
@@ -135,6 +144,7 @@ class EagerProgram:
         """Run the header with the parameters' ``values``; ``sizes`` None makes the T.const sizes symbols (or
         marker ints with ``sentinels``)."""
         ctx = _Elaboration(sizes, sentinels)
+        ctx.workspace_names = self._assigned_from("alloc_global")
         previous = getattr(_state, "ctx", None)
         _state.ctx = ctx
         try:
@@ -211,14 +221,22 @@ class EagerProgram:
         extra.update({k: v for k, v in local_vars.items() if k not in names})
         extra.update({eager_ast.ANNOTATION_PREFIX + n: annotations[n] for n in names})
         extra[eager_ast.PRIM_FUNC_DECORATOR] = _tirx_script.prim_func
-        return self._parse(names, extra)
+        prim = self._parse(names, extra)
+        if ctx.workspaces:  # T.alloc_global in the header: allocated at the top, as in a classic program
+            prim = prim.with_body(tirx.SeqStmt([tirx.AllocBuffer(b) for b in ctx.workspaces] + [prim.body]))
+        return prim
 
     def _output_assignment_order(self) -> list[str]:
+        return self._assigned_from("empty")
+
+    def _assigned_from(self, call: str) -> list[str]:
+        """Names assigned ``T.<call>(...)`` in the header, in order."""
         import ast
 
         names = []
         for stmt in self.source.header:
-            if isinstance(stmt, ast.Assign) and eager_ast._is_call_to(stmt.value, "empty"):
+            if (isinstance(stmt, ast.Assign) and eager_ast._is_call_to(stmt.value, call)
+                    and isinstance(stmt.targets[0], ast.Name)):
                 names.append(stmt.targets[0].id)
         return names
 

@@ -21,6 +21,8 @@ from .legalize_float8_cpu import LegalizeFloat8CPU
 from .lower_tile_ops_cpu import LowerTileOpsCPU
 from .lowering_options import lowering_options
 from .pass_errors import take_pending_error
+from .each_launch import each_launch, launch_count
+from .serialize_vector_scalars import SerializeVectorScalars
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ class Lowered:
 
 def cpu_passes() -> list:
     """Passes that turn a tile program into plain loops for the LLVM target."""
-    return [LowerTileOpsCPU, KernelToLoopsCPU, LegalizeFloat8CPU, LegalizeBFloat16CPU]
+    return [SerializeVectorScalars, LowerTileOpsCPU, KernelToLoopsCPU, LegalizeFloat8CPU, LegalizeBFloat16CPU]
 
 
 def passes_for(target_kind: str) -> list:
@@ -53,7 +55,8 @@ def passes_for(target_kind: str) -> list:
         return cpu_passes()
     if target_kind == "cuda":
         from .cuda import cuda_passes
-        return cuda_passes()
+        # a program launching several kernels is lowered kernel by kernel
+        return [SerializeVectorScalars, each_launch(cuda_passes())]
     raise ValueError(f"no tiledsl pipeline for target kind {target_kind!r}")
 
 
@@ -65,6 +68,8 @@ def _hopper_shortcut(mod: tvm.IRModule, target: tvm.target.Target, allow: bool) 
     from .hopper.specialize import specialize
 
     gvar, func = next(iter(mod.functions.items()))
+    if launch_count(func) > 1:  # the matchers recognize whole single-launch programs
+        return None, {"path": "generic", "hopper_refused": "the program launches several kernels"}
     special, info = specialize(func, target)
     if special is None:
         return None, info

@@ -61,6 +61,8 @@ class StmtRewriter:
         return stmt if body.same_as(stmt.body) else tirx.While(stmt.condition, body)
 
     def visit_LetStmt(self, stmt):
+        if getattr(stmt, "body", None) is None:  # TVM 0.27's Bind (LetStmt's new name) has no body
+            return stmt
         body = self.visit(stmt.body)
         return stmt if body.same_as(stmt.body) else tirx.LetStmt(stmt.var, stmt.value, body)
 

@@ -28,7 +28,8 @@ def output_tensors(kernel, inputs, poison: bool = True) -> list[torch.Tensor]:
 
 
 def bind(kernel, inputs, poison: bool = True):
-    """``(run, outputs)`` where ``run()`` launches ``kernel`` on ``inputs`` writing into ``outputs``."""
+    """``(run, outputs)`` where ``run()`` launches ``kernel`` on ``inputs`` writing into ``outputs`` (its
+    ``T.alloc_global`` workspaces are allocated and poisoned too, but not among ``outputs``)."""
     inputs = list(inputs)
     check_arguments(kernel.input_params, inputs, kernel._device_type)  # noqa: SLF001
     outs = output_tensors(kernel, inputs, poison)
@@ -42,4 +43,4 @@ def bind(kernel, inputs, poison: bool = True):
     def run():
         function(*values)
 
-    return run, outs
+    return run, [outs[k] for k in kernel._returned]  # noqa: SLF001

@@ -17,6 +17,7 @@ from ..codegen.compile import build, entry_name
 from ..cache import DiskStore, content_key, environment_stamp
 from ..cache.folders import make_private_files
 from ..errors import ArtifactError, CompileError, TileDSLError
+from ..passes.global_workspaces import hoist_global_workspaces
 from ..passes.hopper.device import assumptions as device_assumptions
 from .kernel import JITKernel
 from .loader import load_kernel
@@ -66,8 +67,9 @@ def compile(func, out_idx=None, target="auto", pass_configs: dict | None = None,
         raise CompileError(f"tiledsl.compile expects a PrimFunc (a function decorated with @T.prim_func), got "
                            f"{type(func).__name__}")
     tgt = resolve_target(target)
-    params = params_of(func)
-    outs = normalize_out_idx(out_idx, len(params))
+    outs = normalize_out_idx(out_idx, len(func.params))  # the user's indices, before workspaces are appended
+    func, workspaces = hoist_global_workspaces(func)
+    params = params_of(func, workspaces)
     plan_outputs(params, outs)  # reject impossible out_idx before building
     flags = list(compile_flags) if isinstance(compile_flags, (list, tuple)) else (
         [compile_flags] if compile_flags else [])

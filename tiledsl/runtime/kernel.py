@@ -32,15 +32,18 @@ class JITKernel:
         self._function = function
         self._not_runnable = not_runnable_reason
         self._device_type = "cpu" if self.target_kind == "llvm" else "cuda"
-        self._input_positions = [i for i in range(len(self.params)) if i not in self.out_idx]
-        self._plans = plan_outputs(self.params, self.out_idx)
+        self._input_positions = [i for i in range(len(self.params))
+                                 if i not in self.out_idx and not self.params[i].workspace]
+        self._plans = plan_outputs(self.params, self.out_idx)  # outputs and T.alloc_global workspaces
+        self._returned = [k for k, plan in enumerate(self._plans) if plan.param_index in self.out_idx]
         self._first_tensor_input = next((k for k, i in enumerate(self._input_positions)
                                          if self.params[i].is_tensor), None)
         # the common case, one output of static shape after all inputs (out_idx=-1), takes a short path in __call__:
         # (position of the first tensor input, shape, dtype)
         only = self._plans[0] if len(self._plans) == 1 else None
         self._fast_output = (self._first_tensor_input, tuple(only.dims), only.dtype) if (
-            only is not None and only.param_index == len(self.params) - 1 and function is not None and
+            only is not None and only.param_index == len(self.params) - 1 and only.param_index in self.out_idx and
+            function is not None and
             all(isinstance(d, int) for d in only.dims) and self._first_tensor_input is not None) else None
         self._n_inputs = len(self._input_positions)
         # inputs with T.dynamic sizes, checked on each call (TVM binds a size to an int32 and would truncate it):
@@ -77,11 +80,14 @@ class JITKernel:
         if not self._plans:
             self._run(inputs)
             return None
-        outputs = self._allocate_outputs(inputs)
+        allocated = self._allocate_outputs(inputs)
         values = list(inputs)
-        for plan, out in zip(self._plans, outputs):
+        for plan, out in zip(self._plans, allocated):
             values.insert(plan.param_index, out)
         self._run(values)
+        outputs = [allocated[k] for k in self._returned]
+        if not outputs:
+            return None
         return outputs[0] if len(outputs) == 1 else outputs
 
     def _refuse_size(self, inputs, k: int):
@@ -156,6 +162,11 @@ class JITKernel:
     def input_params(self) -> list[KernelParam]:
         """The parameters passed by the caller, in order."""
         return [self.params[i] for i in self._input_positions]
+
+    @property
+    def workspace_params(self) -> list[KernelParam]:
+        """The T.alloc_global workspaces, allocated by every call and neither passed nor returned."""
+        return [p for p in self.params if p.workspace]
 
     @property
     def output_params(self) -> list[KernelParam]:

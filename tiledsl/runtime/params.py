@@ -37,6 +37,7 @@ class KernelParam:
     dtype: str
     shape: tuple | None  # ints and symbolic names (str)
     index_dtype: str = "int32"  # "int64" when a symbolic size of this tensor is an int64 T.dynamic
+    workspace: bool = False  # a T.alloc_global workspace: allocated by every call, neither passed nor returned
 
     @property
     def has_dynamic_size(self) -> bool:
@@ -71,7 +72,7 @@ class KernelParam:
     def from_json(data: dict) -> "KernelParam":
         shape = data["shape"]
         return KernelParam(data["name"], data["dtype"], tuple(shape) if shape is not None else None,
-                           data.get("index_dtype", "int32"))
+                           data.get("index_dtype", "int32"), bool(data.get("workspace", False)))
 
 
 def _dim(expr, param_name: str):
@@ -83,14 +84,14 @@ def _dim(expr, param_name: str):
                        f"size (T.dynamic)")
 
 
-def params_of(func: tirx.PrimFunc) -> list[KernelParam]:
-    """The parameters of a PrimFunc in order."""
+def params_of(func: tirx.PrimFunc, workspaces=()) -> list[KernelParam]:
+    """The parameters of a PrimFunc in order; those named in ``workspaces`` are T.alloc_global workspaces."""
     out = []
     for p in func.params:
         if isinstance(getattr(p, "ty", None), tirx.BufferType):
             wide = any(isinstance(s, tirx.Var) and str(s.ty) == "int64" for s in p.ty.shape)
             out.append(KernelParam(p.name, str(p.ty.dtype), tuple(_dim(s, p.name) for s in p.ty.shape),
-                                   "int64" if wide else "int32"))
+                                   "int64" if wide else "int32", p.name in workspaces))
         else:
             out.append(KernelParam(p.name, str(p.ty), None))
     return out
@@ -121,8 +122,15 @@ class OutputPlan:
     dims: tuple  # int | (input position, dim)
 
 
+def workspace_indices(params: list[KernelParam]) -> list[int]:
+    """Positions of the T.alloc_global workspaces among the parameters."""
+    return [i for i, p in enumerate(params) if p.workspace]
+
+
 def plan_outputs(params: list[KernelParam], out_idx: list[int]) -> list[OutputPlan]:
-    """Output allocation plans; a symbolic output size must appear in some input's shape."""
+    """Allocation plans of the outputs (``out_idx``) and of the workspaces, by position; a symbolic size must
+    appear in some input's shape."""
+    out_idx = sorted(set(out_idx) | set(workspace_indices(params)))
     inputs = [i for i in range(len(params)) if i not in out_idx]
     where = {}
     for pos, i in enumerate(inputs):
@@ -138,6 +146,9 @@ def plan_outputs(params: list[KernelParam], out_idx: list[int]) -> list[OutputPl
         dims = []
         for s in p.shape:
             if isinstance(s, str):
+                if s not in where and p.workspace:
+                    raise CompileError(f"workspace {p.name} (T.alloc_global) has the symbolic size {s}, which no "
+                                       f"input tensor's shape gives; size it from the inputs' sizes")
                 if s not in where:
                     raise CompileError(f"output {p.name} has symbolic size {s}, which no input tensor's shape "
                                        f"gives; pass {p.name} as an input instead of naming it in out_idx")

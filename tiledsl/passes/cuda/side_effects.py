@@ -142,7 +142,8 @@ def _first_touch(stmt, buf) -> str:
     if isinstance(stmt, (tirx.LetStmt, tirx.AttrStmt)):
         if _loads_of(stmt.value, buf):
             return "read"
-        return _first_touch(stmt.body, buf)
+        body = getattr(stmt, "body", None)  # LetStmt is TVM 0.27's Bind: no body
+        return _first_touch(body, buf) if body is not None else "untouched"
     if isinstance(stmt, tirx.AllocBuffer):
         return "untouched"
     if _loads_of(stmt, buf) or any(b.same_as(buf) for b in registers_written(stmt)):
@@ -176,7 +177,7 @@ class LocalUse:
         if isinstance(stmt, tirx.SeqStmt):
             children = list(stmt.seq)
         elif isinstance(stmt, (tirx.For, tirx.AttrStmt, tirx.LetStmt, tirx.While)):
-            children = [stmt.body]
+            children = [getattr(stmt, "body", None)]  # LetStmt is TVM 0.27's Bind: no body
             self._note_reads([getattr(stmt, f) for f in ("min", "extent", "value", "condition") if hasattr(stmt, f)])
         elif isinstance(stmt, tirx.IfThenElse):
             children = [stmt.then_case, stmt.else_case]

@@ -26,6 +26,7 @@ from .layout_inference import infer_layouts
 from ..pass_errors import keep_tiledsl_errors
 from .parallel import LoopContext, distribute, driving_layout, guard_globals
 from .reduce import lower_reduce
+from .uniform_branches import uniform_branches
 from .side_effects import (LocalUse, carried_locals, guard_side_effects, has_side_effects, is_register,
                            memory_read_and_written, registers_written)
 
@@ -394,7 +395,8 @@ def LowerTileOpsCUDA(func, mod, ctx):
     body = low.visit(func.body)
     body = swizzle_accesses(body, low.swizzled, low.analyzer)
     body = _align_wgmma_tiles(body, low)
-    return func.with_body(_replace_fragments(body, low))
+    body = _replace_fragments(body, low)
+    return func.with_body(uniform_branches(body, low.thread_vars))
 
 
 def _align_wgmma_tiles(body, low):

@@ -54,6 +54,49 @@ def _writes(stmts, buf) -> bool:
     return bool(found)
 
 
+def _note_scalar(st, stmts, lets) -> None:
+    """Record a scalar the loop body sets at its top level (``x: T.int32 = ...`` or a one-element local buffer
+    stored once): its value in terms of the loop counter, or None when it cannot be computed ahead."""
+    if isinstance(st, tirx.Bind):
+        lets[st.var] = _inline_scalars(st.value, lets) if _reads_only_inputs(st.value, stmts) else None
+    elif isinstance(st, tirx.BufferStore) and st.buffer.scope() == "local" and _is_scalar(st.buffer):
+        once = _count_stores(stmts, st.buffer) == 1 and _reads_only_inputs(st.value, stmts)
+        lets[st.buffer] = _inline_scalars(st.value, lets) if once else None
+
+
+def _is_scalar(buf) -> bool:
+    shape = list(buf.ty.shape)
+    return len(shape) == 1 and isinstance(shape[0], tirx.IntImm) and int(shape[0]) == 1
+
+
+def _count_stores(stmts, buf) -> int:
+    found = []
+    for s in stmts:
+        tvm_ffi.structural_walk(s, (tirx.BufferStore, lambda st: found.append(st) if st.buffer.same_as(buf)
+                                    else None))
+    return len(found)
+
+
+def _inline_scalars(node, lets):
+    """``node`` with the recorded scalars (let variables, one-element local buffers) replaced by their values."""
+    known = {v: e for v, e in lets.items() if e is not None}
+    scalars = {v: e for v, e in known.items() if not isinstance(getattr(v, "ty", None), tirx.BufferType)}
+    if not known:
+        return node
+
+    def on_load(load):
+        return known.get(load.source, load)
+    node = tvm_ffi.structural_map(node, [(TensorLoad, on_load)], order="post")
+    return substitute(node, scalars)
+
+
+def _reads_only_inputs(expr, stmts) -> bool:
+    """True when ``expr`` loads only global tensors that ``stmts`` never write (so it may be computed ahead)."""
+    loads = []
+    tvm_ffi.structural_walk(expr, (TensorLoad, lambda ld: loads.append(ld.source)))
+    return all(b.scope() == "global" and not _writes(stmts, b) for b in loads)
+
+
 def _touches(stmt, buf) -> bool:
     """True if ``stmt`` mentions ``buf`` at all."""
     found = []
@@ -106,10 +149,14 @@ class _Pipeliner(StmtRewriter):
             return plain
         stmts = flatten_seq([loop.body])
         producers, consumers = [], []
+        lets = {}  # scalars set earlier in the body (a block-table look-up) that a producer may index by
         for pos, st in enumerate(stmts):
+            _note_scalar(st, stmts, lets)
             # a global -> shared copy may be issued early if nothing before it in the body touches its tile
-            if _is_producer(st) and not any(_touches(prev, st.value.args[1].source) for prev in stmts[:pos]):
-                producers.append(st)
+            # and the scalars its region uses can be computed for a later iteration
+            if _is_producer(st) and not any(_touches(prev, st.value.args[1].source) for prev in stmts[:pos]) \
+                    and all(lets[v] is not None for v in lets if _touches(st, v)):
+                producers.append(_inline_scalars(st, lets))
             else:
                 consumers.append(st)
         bufs = []

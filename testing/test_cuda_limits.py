@@ -1,0 +1,201 @@
+"""Tile programs that hit general limits of the CUDA lowering (shapes TileLang's examples use), each checked three
+ways: on the CPU target against torch, built by nvcc for sm_80 and sm_90a, and (marked ``gpu``) on a GPU against
+torch. Outputs are poisoned (NaN) before every run.
+
+* ``blocksparse``: a ``T.Pipelined`` loop whose whole body sits under a block-uniform ``if`` (a block mask), so the
+  barriers around its shared tiles are inside a branch.
+* ``paged``: a pipelined copy whose rows come from a scalar looked up in the loop body (a block table).
+* ``fragment_rows``: parts of a tensor-core accumulator copied out by row range (to shared, global and a
+  replicated fragment) and atomically added by row range.
+* ``ragged_atomic``: tile atomics into a ragged output (the guard of an ``address_of`` target).
+* ``two_layouts``: one ``T.Parallel`` loop over fragments of two layouts (a gemm accumulator and a striped one).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import pytest
+import torch
+
+import tiledsl
+import tiledsl.language as T
+from conftest import poisoned_like
+
+ARCHS = ["sm_80", "sm_90a"]
+
+
+@dataclass
+class Program:
+    """A tile program, its inputs (made on a device) and its torch reference (float32 or float64)."""
+
+    func: object
+    inputs: Callable  # device -> list of input tensors
+    reference: Callable  # inputs -> list of expected outputs
+    out_shapes: list  # (shape, torch dtype) of each output, passed after the inputs
+    tol: float = 2e-2
+    accumulate: tuple = ()  # indices of outputs that start at zero (atomics add into them); the others are NaN
+
+
+# ---------------------------------------------------------------------------------------------------- programs
+def blocksparse(M=128, N=128, K=128, bM=64, bN=64, bK=32, stages=2, threads=128):
+    """C = A @ B over the (bM, bN, bK) blocks that Mask selects: the pipelined loop's body is one ``if``."""
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"),
+               Mask: T.Tensor((M // bM, N // bN, K // bK), "bool"), C: T.Tensor((M, N), "float16")):
+        with T.Kernel(T.ceildiv(N, bN), T.ceildiv(M, bM), threads=threads) as (bx, by):
+            A_s = T.alloc_shared((bM, bK), "float16")
+            B_s = T.alloc_shared((bK, bN), "float16")
+            C_f = T.alloc_fragment((bM, bN), "float32")
+            T.clear(C_f)
+            for k in T.Pipelined(T.ceildiv(K, bK), num_stages=stages):
+                if Mask[by, bx, k]:
+                    T.copy(A[by * bM, k * bK], A_s)
+                    T.copy(B[k * bK, bx * bN], B_s)
+                    T.gemm(A_s, B_s, C_f)
+            T.copy(C_f, C[by * bM, bx * bN])
+
+    def inputs(device):
+        mask = torch.rand(M // bM, N // bN, K // bK) > 0.4
+        mask[0, 0, :] = False  # one output block with no k-block at all
+        mask[-1, -1, :] = True
+        return [torch.randn(M, K, device=device).half(), torch.randn(K, N, device=device).half(), mask.to(device)]
+
+    def reference(a, b, mask):
+        full = mask.repeat_interleave(bM, 0).repeat_interleave(bN, 1).repeat_interleave(bK, 2)  # (M, N, K)
+        prod = a.double().unsqueeze(1) * b.double().t().unsqueeze(0)  # (M, N, K)
+        return [(prod * full.double()).sum(-1)]
+    return Program(kernel, inputs, reference, [((M, N), torch.float16)])
+
+
+def paged(batch=2, pages=4, page=64, D=64, bN=32, stages=2, threads=128):
+    """Out[b] = (the rows of V that batch b's page table lists, in order) @ W, one page slice per iteration."""
+    rows = pages * page
+
+    @T.prim_func
+    def kernel(V: T.Tensor((batch * rows, D), "float16"), W: T.Tensor((D, 64), "float16"),
+               table: T.Tensor((batch, pages), "int32"), Out: T.Tensor((batch, bN, 64), "float32")):
+        with T.Kernel(batch, threads=threads) as bx:
+            V_s = T.alloc_shared((bN, D), "float16")
+            W_s = T.alloc_shared((D, 64), "float16")
+            acc = T.alloc_fragment((bN, 64), "float32")
+            T.copy(W[0, 0], W_s)
+            T.clear(acc)
+            for k in T.Pipelined(rows // bN, num_stages=stages):
+                start = table[bx, (k * bN) // page] * page + (k * bN) % page
+                T.copy(V[start:start + bN, :], V_s)
+                T.gemm(V_s, W_s, acc)
+            T.copy(acc, Out[bx, 0, 0])
+
+    def inputs(device):
+        table = torch.stack([torch.randperm(batch * pages)[:pages] for _ in range(batch)]).int()
+        return [torch.randn(batch * rows, D, device=device).half(), torch.randn(D, 64, device=device).half(),
+                table.to(device)]
+
+    def reference(v, w, table):
+        out = []
+        for b in range(batch):
+            gathered = torch.cat([v[int(p) * page:(int(p) + 1) * page] for p in table[b].cpu()]).double()
+            out.append((gathered.reshape(-1, bN, D) @ w.double()).sum(0))
+        return [torch.stack(out)]
+    return Program(kernel, inputs, reference, [((batch, bN, 64), torch.float32)], tol=5e-2)
+
+
+def fragment_rows(M=64, N=64, K=32, rows=4, row0=8, threads=128):
+    """acc = A @ B on tensor cores; rows [row0, row0 + rows) of acc are copied out through shared memory, straight
+    to global memory (half the columns), through a replicated fragment, and atomically added."""
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), O1: T.Tensor((rows, N), "float32"),
+               O2: T.Tensor((rows, N // 2), "float32"), O3: T.Tensor((rows,), "float32"),
+               O4: T.Tensor((rows, N), "float32")):
+        with T.Kernel(1, threads=threads) as bx:
+            A_s = T.alloc_shared((M, K), "float16")
+            B_s = T.alloc_shared((K, N), "float16")
+            O_s = T.alloc_shared((rows, N), "float32")
+            acc = T.alloc_fragment((M, N), "float32")
+            part = T.alloc_fragment((rows, N), "float32")
+            total = T.alloc_fragment((rows,), "float32")
+            T.copy(A[0, 0], A_s)
+            T.copy(B[0, 0], B_s)
+            T.gemm(A_s, B_s, acc, clear_accum=True)
+            T.copy(acc[row0:row0 + rows, :], O_s)
+            T.copy(O_s, O1[0, 0])
+            T.copy(acc[row0:row0 + rows, N // 2:N], O2[0, 0])
+            T.copy(acc[row0:row0 + rows, :], part)
+            T.reduce_sum(part, total, dim=1)
+            T.copy(total, O3[0])
+            T.atomic_add(O4[0, 0], acc[row0:row0 + rows, :])
+
+    def inputs(device):
+        return [torch.randn(M, K, device=device).half(), torch.randn(K, N, device=device).half()]
+
+    def reference(a, b):
+        acc = (a.double() @ b.double())[row0:row0 + rows]
+        return [acc, acc[:, N // 2:], acc.sum(1), acc]
+    outs = [((rows, N), torch.float32), ((rows, N // 2), torch.float32), ((rows,), torch.float32),
+            ((rows, N), torch.float32)]
+    return Program(kernel, inputs, reference, outs, accumulate=(3,))
+
+
+PROGRAMS = {
+    "blocksparse": blocksparse,
+    "paged": paged,
+    "fragment_rows": fragment_rows,
+}
+
+
+# ---------------------------------------------------------------------------------------------------- running
+def run(prog: Program, target, device):
+    """Compile ``prog`` for ``target``, run it on fresh inputs and poisoned outputs; (got, expected) lists."""
+    kernel = tiledsl.compile(prog.func, out_idx=[], target=target)
+    ins = prog.inputs(device)
+    outs = []
+    for shape, dtype in prog.out_shapes:
+        empty = torch.empty(shape, dtype=dtype, device=device)
+        outs.append(torch.zeros_like(empty) if len(outs) in prog.accumulate else poisoned_like(empty))
+    kernel(*ins, *outs)
+    return outs, prog.reference(*[t.cpu() for t in ins])
+
+
+def check(prog, got, want):
+    for g, w in zip(got, want):
+        g = g.cpu().double()
+        assert not torch.isnan(g).any(), "some outputs were never written"
+        torch.testing.assert_close(g, w.double(), rtol=prog.tol, atol=prog.tol)
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_on_cpu(name):
+    prog = PROGRAMS[name]()
+    got, want = run(prog, "llvm", "cpu")
+    check(prog, got, want)
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_builds_with_nvcc(name, arch, monkeypatch):
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    kernel = tiledsl.compile(PROGRAMS[name]().func, out_idx=[], target={"kind": "cuda", "arch": arch})
+    assert "tiledsl" not in kernel.get_kernel_source().split("__global__", 1)[1]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_on_gpu(name, monkeypatch):
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    prog = PROGRAMS[name]()
+    got, want = run(prog, "cuda", "cuda")
+    torch.cuda.synchronize()
+    check(prog, got, want)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_fragment_rows_side_effects_once_per_element(arch):
+    """Walking every thread of the lowered kernel: each element of the row range is stored / added exactly once."""
+    from thread_effects import per_element, side_effects
+
+    effects = side_effects(fragment_rows().func, arch=arch, only=["O2", "O4", "O_s"])
+    for buf, kind, count in (("O2", "store", 4 * 32), ("O4", "atomic", 4 * 64), ("O_s", "store", 4 * 64)):
+        seen = per_element(effects, buf, kind)
+        assert len(seen) == count and set(seen.values()) == {1}, buf

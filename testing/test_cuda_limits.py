@@ -137,10 +137,66 @@ def fragment_rows(M=64, N=64, K=32, rows=4, row0=8, threads=128):
     return Program(kernel, inputs, reference, outs, accumulate=(3,))
 
 
+def two_layouts(M=64, N=64, K=64, threads=128):
+    """Out = A @ B + R * d[0], with R loaded into a fragment that meets the accumulator only in a T.Parallel."""
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), R: T.Tensor((M, N), "float16"),
+               d: T.Tensor((1,), "float32"), Out: T.Tensor((M, N), "float32")):
+        with T.Kernel(1, threads=threads) as bx:
+            A_s = T.alloc_shared((M, K), "float16")
+            B_s = T.alloc_shared((K, N), "float16")
+            R_s = T.alloc_shared((M, N), "float16")
+            acc = T.alloc_fragment((M, N), "float32")
+            res = T.alloc_fragment((M, N), "float32")
+            scale = T.alloc_fragment((1,), "float32")
+            T.copy(A[0, 0], A_s)
+            T.copy(B[0, 0], B_s)
+            T.gemm(A_s, B_s, acc, clear_accum=True)
+            scale[0] = d[0]
+            T.copy(R[0, 0], R_s)
+            T.copy(R_s, res)
+            for i, j in T.Parallel(M, N):
+                acc[i, j] += res[i, j] * scale[0]
+            T.copy(acc, Out[0, 0])
+
+    def inputs(device):
+        return [torch.randn(M, K, device=device).half(), torch.randn(K, N, device=device).half(),
+                torch.randn(M, N, device=device).half(), torch.randn(1, device=device)]
+
+    def reference(a, b, r, d):
+        return [a.double() @ b.double() + r.double() * d.double()]
+    return Program(kernel, inputs, reference, [((M, N), torch.float32)])
+
+
+def ragged_atomic(M=100, N=64, R=40, bM=32, threads=128, scatter=True):
+    """Scatter-add of rows through an index table, and a tile atomic, both over a ragged last tile (M % bM != 0):
+    the atomics' addresses are guarded loads (``atomicAdd(&Out[idx[i], j], v)``)."""
+    @T.prim_func
+    def kernel(X: T.Tensor((M, N), "float32"), idx: T.Tensor((M,), "int32"), Out: T.Tensor((R, N), "float32"),
+               Out2: T.Tensor((M, N), "float32")):
+        with T.Kernel(T.ceildiv(M, bM), threads=threads) as bx:
+            acc = T.alloc_fragment((bM, N), "float32")
+            T.copy(X[bx * bM, 0], acc)
+            if scatter:
+                for i, j in T.Parallel(bM, N):
+                    T.atomic_add(Out[idx[bx * bM + i], j], acc[i, j])
+            T.atomic_add(Out2[bx * bM, 0], acc)
+
+    def inputs(device):
+        return [torch.randn(M, N, device=device), torch.randint(0, R, (M,), device=device).int()]
+
+    def reference(x, idx):
+        return [torch.zeros(R, N, dtype=torch.float64).index_add_(0, idx.long(), x.double()), x.double()]
+    return Program(kernel, inputs, reference, [((R, N), torch.float32), ((M, N), torch.float32)], tol=1e-4,
+                   accumulate=(0, 1))
+
+
 PROGRAMS = {
     "blocksparse": blocksparse,
     "paged": paged,
     "fragment_rows": fragment_rows,
+    "two_layouts": two_layouts,
+    "ragged_atomic": ragged_atomic,
 }
 
 
@@ -199,3 +255,11 @@ def test_fragment_rows_side_effects_once_per_element(arch):
     for buf, kind, count in (("O2", "store", 4 * 32), ("O4", "atomic", 4 * 64), ("O_s", "store", 4 * 64)):
         seen = per_element(effects, buf, kind)
         assert len(seen) == count and set(seen.values()) == {1}, buf
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_ragged_tile_atomic_adds_each_element_once(arch):
+    from thread_effects import per_element, side_effects
+
+    seen = per_element(side_effects(ragged_atomic(scatter=False).func, arch=arch, only=["Out2"]), "Out2", "atomic")
+    assert len(seen) == 100 * 64 and set(seen.values()) == {1}

@@ -112,12 +112,21 @@ def _address_targets(body) -> list:
 
 def guard_globals(body, analyzer):
     """Loads of global tensors outside their bounds read 0; stores (and atomics) there are dropped."""
-    targets = _address_targets(body)
-
     def on_load(load):
-        if not is_global(load.source) or any(load.same_as(t) for t in targets):
+        if not is_global(load.source):
             return load
         return guarded_load(load.source, list(load.indices), analyzer)
+
+    def on_call(call):
+        # ``&buf[i]`` names a location: its load is not guarded (the statement is, below), even when its
+        # indices read guarded global values (``atomicAdd(&Out[idx[i], j], v)``)
+        if getattr(call.op, "name", "") != "tirx.address_of":
+            return call
+        arg = call.args[0]
+        if isinstance(arg, Call) and getattr(arg.op, "name", "") == "prim.if_then_else" and isinstance(
+                arg.args[1], TensorLoad):
+            return tirx.address_of(arg.args[1])
+        return call
 
     def on_store(store):
         if not is_global(store.buffer):
@@ -131,7 +140,7 @@ def guard_globals(body, analyzer):
         preds = [p for p in preds if p is not None]
         return stmt if not preds else tirx.IfThenElse(reduce(tirx.And, preds), stmt, None)
 
-    return tvm_ffi.structural_map(body, [(TensorLoad, on_load), (tirx.BufferStore, on_store),
+    return tvm_ffi.structural_map(body, [(TensorLoad, on_load), (Call, on_call), (tirx.BufferStore, on_store),
                                          (tirx.Evaluate, on_evaluate)], order="post")
 
 

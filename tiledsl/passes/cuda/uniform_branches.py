@@ -4,8 +4,8 @@ TVM's ThreadSync refuses to insert a ``__syncthreads()`` inside an ``if`` ("Cann
 condition"), since a barrier that only some threads reach hangs the block. A branch whose condition is the same on
 every thread of the block (block indices, kernel arguments, loop counters of block-level loops, global or shared
 loads at such indices: a block-sparse mask ``if Mask[by, bx, k]:``) is reached by all threads or by none, so a
-barrier inside it is safe. ``uniform_branches(body, thread_vars)`` rewrites such a branch whose body touches shared
-memory into ``for _ in range(cond ? 1 : 0)`` (the else branch, if any, into a second loop over the negation, the
+barrier inside it is safe. ``uniform_branches(body, thread_vars)`` rewrites such a branch whose body stores to a
+shared buffer and uses it otherwise too (a hazard ThreadSync would guard inside the branch) into ``for _ in range(cond ? 1 : 0)`` (the else branch, if any, into a second loop over the negation, the
 condition computed once before both), which ThreadSync handles like any loop. Branches whose condition may differ
 between threads (a thread index, a register) are left alone. Runs at the end of LowerTileOpsCUDA, when only plain
 per-thread code remains.
@@ -21,15 +21,22 @@ from ..rewriter import StmtRewriter, seq
 _SHARED = ("shared", "shared.dyn")
 
 
-def _touches_shared(stmt) -> bool:
-    found = []
+def _may_need_barrier(stmt) -> bool:
+    """True when a shared buffer is stored to in ``stmt`` and also used there otherwise (read, or written by
+    another instruction): a hazard ThreadSync would guard with a barrier inside the branch. (Stores that
+    ThreadSync does not see, such as cp.async issued by PipelineCUDA, get their barriers from that pass.)"""
+    mentions, stores = {}, {}
 
     def on_var(v):
         ty = getattr(v, "ty", None)
         if isinstance(ty, tirx.BufferType) and ty.storage_scope in _SHARED:
-            found.append(v)
-    tvm_ffi.structural_walk(stmt, (tirx.Var, on_var))
-    return bool(found)
+            mentions[v] = mentions.get(v, 0) + 1
+
+    def on_store(st):
+        if st.buffer.scope() in _SHARED:
+            stores[st.buffer] = stores.get(st.buffer, 0) + 1
+    tvm_ffi.structural_walk(stmt, [(tirx.Var, on_var), (tirx.BufferStore, on_store)])
+    return any(mentions.get(b, 0) > n for b, n in stores.items())
 
 
 class _UniformBranches(StmtRewriter):
@@ -62,7 +69,7 @@ class _UniformBranches(StmtRewriter):
 
     def visit_IfThenElse(self, stmt):
         out = super().visit_IfThenElse(stmt)
-        if not self._is_uniform(stmt.condition) or not _touches_shared(stmt):
+        if not self._is_uniform(stmt.condition) or not _may_need_barrier(stmt):
             return out
         if out.else_case is None:
             return _once_if(stmt.condition, out.then_case)

@@ -9,6 +9,7 @@ torch. Outputs are poisoned (NaN) before every run.
   replicated fragment) and atomically added by row range.
 * ``ragged_atomic``: tile atomics into a ragged output (the guard of an ``address_of`` target).
 * ``two_layouts``: one ``T.Parallel`` loop over fragments of two layouts (a gemm accumulator and a striped one).
+* ``epilogue_reuse``: shared tiles that only fit sm_90's limit when tiles with disjoint lifetimes share bytes.
 """
 from __future__ import annotations
 
@@ -191,12 +192,39 @@ def ragged_atomic(M=100, N=64, R=40, bM=32, threads=128, scatter=True):
                    accumulate=(0, 1))
 
 
+def epilogue_reuse(M=256, N=256, K=256, bM=128, bN=256, bK=64, stages=3, threads=256):
+    """C = A @ B with a float32 epilogue tile: the staged operand tiles (144 KiB) and the epilogue tile (128 KiB)
+    only fit in sm_90's 227 KiB because they are never alive at the same time."""
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), C: T.Tensor((M, N), "float32")):
+        with T.Kernel(T.ceildiv(N, bN), T.ceildiv(M, bM), threads=threads) as (bx, by):
+            A_s = T.alloc_shared((bM, bK), "float16")
+            B_s = T.alloc_shared((bK, bN), "float16")
+            C_s = T.alloc_shared((bM, bN), "float32")
+            acc = T.alloc_fragment((bM, bN), "float32")
+            T.clear(acc)
+            for k in T.Pipelined(T.ceildiv(K, bK), num_stages=stages):
+                T.copy(A[by * bM, k * bK], A_s)
+                T.copy(B[k * bK, bx * bN], B_s)
+                T.gemm(A_s, B_s, acc)
+            T.copy(acc, C_s)
+            T.copy(C_s, C[by * bM, bx * bN])
+
+    def inputs(device):
+        return [torch.randn(M, K, device=device).half(), torch.randn(K, N, device=device).half()]
+
+    def reference(a, b):
+        return [a.double() @ b.double()]
+    return Program(kernel, inputs, reference, [((M, N), torch.float32)])
+
+
 PROGRAMS = {
     "blocksparse": blocksparse,
     "paged": paged,
     "fragment_rows": fragment_rows,
     "two_layouts": two_layouts,
     "ragged_atomic": ragged_atomic,
+    "epilogue_reuse": epilogue_reuse,
 }
 
 

@@ -220,6 +220,7 @@ def epilogue_reuse(M=256, N=256, K=256, bM=128, bN=256, bK=64, stages=3, threads
 
 PROGRAMS = {
     "blocksparse": blocksparse,
+    "blocksparse_3_stages": lambda: blocksparse(stages=3),
     "paged": paged,
     "fragment_rows": fragment_rows,
     "two_layouts": two_layouts,

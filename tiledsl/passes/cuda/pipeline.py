@@ -54,6 +54,19 @@ def _writes(stmts, buf) -> bool:
     return bool(found)
 
 
+def _uniform_guard(func_body, stmts):
+    """The condition of a loop body that is one ``if`` without ``else`` whose condition is the same on every thread
+    and may be evaluated early (it reads no thread index and only global tensors the body never writes)."""
+    from .lower_tile_ops import thread_launches
+
+    if len(stmts) != 1 or not isinstance(stmts[0], tirx.IfThenElse) or stmts[0].else_case is not None:
+        return None
+    cond = stmts[0].condition
+    if any(_touches(cond, v) for v, _ in thread_launches(func_body)) or not _reads_only_inputs(cond, stmts):
+        return None
+    return cond
+
+
 def _note_scalar(st, stmts, lets) -> None:
     """Record a scalar the loop body sets at its top level (``x: T.int32 = ...`` or a one-element local buffer
     stored once): its value in terms of the loop counter, or None when it cannot be computed ahead."""
@@ -148,6 +161,11 @@ class _Pipeliner(StmtRewriter):
         if stages < 2:
             return plain
         stmts = flatten_seq([loop.body])
+        # a body that is one block-uniform ``if`` (a block-sparse mask): each iteration's copies and compute run
+        # under its own iteration's condition; the waits, barriers and commits stay unconditional
+        guard = _uniform_guard(self.body, stmts)
+        if guard is not None:
+            stmts = flatten_seq([stmts[0].then_case])
         producers, consumers = [], []
         lets = {}  # scalars set earlier in the body (a block-table look-up) that a producer may index by
         for pos, st in enumerate(stmts):
@@ -176,11 +194,14 @@ class _Pipeliner(StmtRewriter):
 
         def issue(iteration):
             stage = tirx.floormod(iteration, stages)
-            return [_restage(_async(substitute(p, {k: loop.min + iteration})), remap, stage) for p in producers]
+            copies = [_restage(_async(substitute(p, {k: loop.min + iteration})), remap, stage) for p in producers]
+            if guard is None:
+                return copies
+            return [tirx.IfThenElse(substitute(guard, {k: loop.min + iteration}), seq(copies), None)]
 
         # consumers that are only wgmma gemms keep one gemm in flight across iterations: the copies then run
         # stages - 2 iterations ahead, so the stage being refilled is never the one the in-flight gemm reads
-        overlap = stages >= 3 and _only_wgmma_gemms(self.body, consumers)
+        overlap = stages >= 3 and guard is None and _only_wgmma_gemms(self.body, consumers)
         ahead_by = stages - 2 if overlap else stages - 1
         if overlap:
             consumers = [_with_wgmma_wait(c) for c in consumers]
@@ -192,7 +213,10 @@ class _Pipeliner(StmtRewriter):
         # wait for this iteration's stage; the barrier also means every thread is done with iteration i - 1
         # (with overlap: every warpgroup's gemm of iteration i - 2), whose stage the next issue refills
         inner = [wait(ahead_by - 1), barrier(), tirx.IfThenElse(ahead < n, seq(issue(ahead)), None), commit()]
-        inner += [_restage(substitute(c, {k: loop.min + i}), remap, tirx.floormod(i, stages)) for c in consumers]
+        compute = [_restage(substitute(c, {k: loop.min + i}), remap, tirx.floormod(i, stages)) for c in consumers]
+        if guard is not None:
+            compute = [tirx.IfThenElse(substitute(guard, {k: loop.min + i}), seq(compute), None)]
+        inner += compute
         main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, annotations)
         drain = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))] if overlap else []
         return seq(prologue + [main] + drain + [wait(0), barrier()])  # later shared use may alias the stages

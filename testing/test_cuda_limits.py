@@ -10,6 +10,8 @@ torch. Outputs are poisoned (NaN) before every run.
 * ``ragged_atomic``: tile atomics into a ragged output (the guard of an ``address_of`` target).
 * ``two_layouts``: one ``T.Parallel`` loop over fragments of two layouts (a gemm accumulator and a striped one).
 * ``replicated_rows``: row statistics of a tensor-core accumulator that every thread needs (compact code).
+* ``guarded_rows``: a guarded T.Parallel fill of a swizzled operand tile with 24 chunks per row (vectorized only
+  where the swizzle provably keeps a vector's lanes together).
 * ``epilogue_reuse``: shared tiles that only fit sm_90's limit when tiles with disjoint lifetimes share bytes.
 """
 from __future__ import annotations
@@ -249,6 +251,35 @@ def replicated_rows(M=64, N=128, K=32, threads=128):
     return Program(kernel, inputs, reference, [((M, 8), torch.float32)])
 
 
+def guarded_rows(L=200, D=192, bM=128, threads=128):
+    """O = Q @ K^T over rows < n, with Q's tile filled by a T.Parallel whose rows are guarded: a vectorized store
+    into a tile swizzled for the tensor cores, 192 columns wide (24 chunks of 16 bytes per row)."""
+    @T.prim_func
+    def kernel(Q: T.Tensor((L, D), "float16"), K: T.Tensor((64, D), "float16"), n: T.int32,
+               O: T.Tensor((2 * bM, 64), "float32")):
+        with T.Kernel(2, threads=threads) as bx:
+            Q_s = T.alloc_shared((bM, D), "float16")
+            K_s = T.alloc_shared((64, D), "float16")
+            acc = T.alloc_fragment((bM, 64), "float32")
+            for i, d in T.Parallel(bM, D):
+                if bx * bM + i < n:
+                    Q_s[i, d] = Q[bx * bM + i, d]
+                else:
+                    Q_s[i, d] = 0.0
+            T.copy(K[0, 0], K_s)
+            T.gemm(Q_s, K_s, acc, transpose_B=True, clear_accum=True)
+            T.copy(acc, O[bx * bM, 0])
+
+    def inputs(device):
+        return [torch.randn(L, D, device=device).half(), torch.randn(64, D, device=device).half(), 150]
+
+    def reference(q, k, n):
+        q = torch.cat([q.double(), torch.zeros(2 * bM - L, D, dtype=torch.float64)])
+        q[n:] = 0
+        return [q @ k.double().t()]
+    return Program(kernel, inputs, reference, [((2 * bM, 64), torch.float32)])
+
+
 PROGRAMS = {
     "blocksparse": blocksparse,
     "blocksparse_3_stages": lambda: blocksparse(stages=3),
@@ -258,6 +289,7 @@ PROGRAMS = {
     "ragged_atomic": ragged_atomic,
     "epilogue_reuse": epilogue_reuse,
     "replicated_rows": replicated_rows,
+    "guarded_rows": guarded_rows,
 }
 
 
@@ -271,7 +303,7 @@ def run(prog: Program, target, device):
         empty = torch.empty(shape, dtype=dtype, device=device)
         outs.append(torch.zeros_like(empty) if len(outs) in prog.accumulate else poisoned_like(empty))
     kernel(*ins, *outs)
-    return outs, prog.reference(*[t.cpu() for t in ins])
+    return outs, prog.reference(*[t.cpu() if isinstance(t, torch.Tensor) else t for t in ins])
 
 
 def check(prog, got, want):

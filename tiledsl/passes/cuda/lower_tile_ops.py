@@ -71,7 +71,8 @@ class _Lowerer(StmtRewriter):
             else:
                 self.locals[buf] = tirx.decl_buffer((lay.local_size,), str(buf.ty.dtype), buf.name, scope="local")
         self.swizzled = gemm_strategy.operand_layouts(func_body, self.mma)  # shared tile -> its layout
-        self.ctx = LoopContext(self.analyzer, self.tid, self.nthreads, self.layouts, self.locals)
+        self.ctx = LoopContext(self.analyzer, self.tid, self.nthreads, self.layouts, self.locals,
+                               physical=self.physical_offset, swizzled=set(self.swizzled))
         self.scratch_allocs = []
         self.in_parallel = 0
         self.local_use = LocalUse(func_body)

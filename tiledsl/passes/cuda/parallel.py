@@ -32,12 +32,14 @@ def dtype_bytes(dtype: str) -> int:
 class LoopContext:
     """What ``distribute`` needs from the lowering: the analyzer, the thread index and the fragment map."""
 
-    def __init__(self, analyzer, tid, nthreads, layouts, locals_):
+    def __init__(self, analyzer, tid, nthreads, layouts, locals_, physical=None, swizzled=()):
         self.analyzer = analyzer
         self.tid = tid
         self.nthreads = nthreads
         self.layouts = layouts  # fragment buffer -> layout
         self.locals = locals_  # fragment buffer -> per-thread "local" buffer
+        self.physical = physical  # (shared buffer, logical flat offset) -> stored offset (bank-conflict swizzle)
+        self.swizzled = swizzled  # the shared buffers ``physical`` permutes
 
 
 def _is_identity(indices, loop_vars) -> bool:
@@ -229,9 +231,26 @@ def vector_width(ctx, body, lane, vec: int) -> int:
             return 1
         while width > 1 and not ana.can_prove(tirx.floormod(flat0, width) == 0):
             width //= 2
+        if buf in ctx.swizzled:
+            width = _swizzled_width(ctx, buf, flat0, width)
     while width > 1 and vec % width:
         width //= 2
     return width
+
+
+def _swizzled_width(ctx, buf, flat0, width: int) -> int:
+    """The widest vector (<= ``width``) whose lanes stay consecutive after ``buf``'s swizzle, provably (else TVM
+    vectorizes the swizzled index itself, as int32xN index vectors its CUDA codegen cannot always print)."""
+    ana = ctx.analyzer
+    base = ctx.physical(buf, flat0)
+    while width > 1:
+        lane = tirx.Var("lane", "int32")
+        ana.bind(lane, Range.from_min_extent(0, width), allow_override=True)
+        step = ana.simplify(ctx.physical(buf, flat0 + lane) - base - lane)
+        if isinstance(step, tirx.IntImm) and int(step) == 0 and ana.can_prove(tirx.floormod(base, width) == 0):
+            return width
+        width //= 2
+    return 1
 
 
 def distribute(ctx, loop_vars, extents, body, layout, what: str, vectorize: bool = True):

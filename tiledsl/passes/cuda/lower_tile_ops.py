@@ -265,12 +265,10 @@ class _Lowerer(StmtRewriter):
         for v, e in zip(loop_vars, ext):
             self.bind_loop(v, e)
         body = make_body(d_idx, o_idx)
-        layout = self._fragment_layout(driver.source)
-        if layout is not None:
-            pass  # the whole fragment (a part goes through _fragment_part)
-        elif replicated_ok and (driver.source in self.layouts or driver.source.scope() == "local"):
+        layout = self._fragment_layout(driver.source)  # a whole distributed fragment (a part: _fragment_part)
+        if layout is None and replicated_ok and (driver.source in self.layouts or driver.source.scope() == "local"):
             return loop_nest(ext, lambda vs: guard_globals(substitute(body, dict(zip(loop_vars, vs))), self.analyzer))
-        else:
+        if layout is None:
             layout = Striped(tuple(ext), self.nthreads, default_vec(ext, self.nthreads))
         return distribute(self.ctx, loop_vars, ext, body, layout, what)
 

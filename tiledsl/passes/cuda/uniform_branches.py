@@ -5,8 +5,9 @@ condition"), since a barrier that only some threads reach hangs the block. A bra
 every thread of the block (block indices, kernel arguments, loop counters of block-level loops, global or shared
 loads at such indices: a block-sparse mask ``if Mask[by, bx, k]:``) is reached by all threads or by none, so a
 barrier inside it is safe. ``uniform_branches(body, thread_vars)`` rewrites such a branch whose body stores to a
-shared buffer and uses it otherwise too (a hazard ThreadSync would guard inside the branch) into ``for _ in range(cond ? 1 : 0)`` (the else branch, if any, into a second loop over the negation, the
-condition computed once before both), which ThreadSync handles like any loop. Branches whose condition may differ
+shared buffer and uses it otherwise too (a hazard ThreadSync would guard inside the branch) into
+``for _ in range(cond ? 1 : 0)`` (the else branch, if any, into a second loop over the negation, the condition
+computed once before both), which ThreadSync handles like any loop. Branches whose condition may differ
 between threads (a thread index, a register) are left alone. Runs at the end of LowerTileOpsCUDA, when only plain
 per-thread code remains.
 """

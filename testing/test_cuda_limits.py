@@ -6,7 +6,7 @@ torch. Outputs are poisoned (NaN) before every run.
   barriers around its shared tiles are inside a branch.
 * ``paged``: a pipelined copy whose rows come from a scalar looked up in the loop body (a block table).
 * ``fragment_rows``: parts of a tensor-core accumulator copied out by row range (to shared, global and a
-  replicated fragment) and atomically added by row range.
+  fragment of another layout) and atomically added by row range.
 * ``ragged_atomic``: tile atomics into a ragged output (the guard of an ``address_of`` target).
 * ``two_layouts``: one ``T.Parallel`` loop over fragments of two layouts (a gemm accumulator and a striped one).
 * ``replicated_rows``: row statistics of a tensor-core accumulator that every thread needs (compact code).
@@ -107,7 +107,7 @@ def paged(batch=2, pages=4, page=64, D=64, bN=32, stages=2, threads=128):
 
 def fragment_rows(M=64, N=64, K=32, rows=4, row0=8, threads=128):
     """acc = A @ B on tensor cores; rows [row0, row0 + rows) of acc are copied out through shared memory, straight
-    to global memory (half the columns), through a replicated fragment, and atomically added."""
+    to global memory (half the columns), into a fragment of another layout (then reduced), and atomically added."""
     @T.prim_func
     def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), O1: T.Tensor((rows, N), "float32"),
                O2: T.Tensor((rows, N // 2), "float32"), O3: T.Tensor((rows,), "float32"),

@@ -66,6 +66,13 @@ class Striped:
     def inverse(self, tid, local):
         """Fragment indices of register ``local`` of thread ``tid``."""
         group = (local // self.vec) * self.nthreads + tid
+        last = self.shape[-1]
+        if last % self.vec == 0:
+            # a group never crosses a row: the lane only moves the last index (``(g * 8 + lane) // 192`` would
+            # hide from the simplifier that a row test is the same for all lanes, and block vectorizing)
+            per_row = last // self.vec
+            return unravel(group // per_row, self.shape[:-1]) + [(group % per_row) * self.vec + local % self.vec] \
+                if len(self.shape) > 1 else [group * self.vec + local % self.vec]
         return unravel(group * self.vec + local % self.vec, self.shape)
 
     def valid(self, tid, local):

@@ -10,7 +10,9 @@ Replicated fragments (every thread holds all of it) are found first, to a fixpoi
 
 Then the distributed ones: the accumulator of a ``T.gemm`` lowered to ``mma.sync`` gets the
 :class:`MMAAccumulator` layout; a fragment copied to or from a fragment of the same shape takes that fragment's
-layout (so ``T.copy(acc_s, acc_s_cast)`` costs no communication); anything else is :class:`Striped`. A fragment
+layout (so ``T.copy(acc_s, acc_s_cast)`` costs no communication), and so does a fragment indexed by the loop
+variables of a ``T.Parallel`` over its whole shape together with one that has a layout (``acc[i, j] += x[i, j]``:
+each thread then finds both elements in its own registers); anything else is :class:`Striped`. A fragment
 that would need two different layouts is a TileProgramError naming both roles.
 """
 from __future__ import annotations
@@ -230,10 +232,17 @@ def infer_layouts(body, nthreads: int, mma_accumulators: dict) -> dict:
                 f"fragment {buf.name} is {roles[buf]} (every thread holds all of it) and a tensor-core gemm "
                 f"accumulator (each thread holds a part); use a separate fragment for each role and T.copy between")
         layouts[buf], roles[buf] = lay, "a tensor-core gemm accumulator"
-    # copies between same-shape fragments share a layout
+    # copies between same-shape fragments share a layout, and so do fragments indexed by the loop variables of
+    # one T.Parallel over their whole shape (``acc[i, j] += x[i, j]``: x takes the accumulator's layout)
     edges = [(c.args[0].source, c.args[1].source) for c in calls if c.op.name.endswith(".copy")
              and c.args[0].source in fragset and c.args[1].source in fragset
              and buffer_shape(c.args[0].source) == buffer_shape(c.args[1].source)]
+    for loop_vars, extents, accesses in nests:
+        whole = []
+        for buf, idx, _ in accesses:
+            if buf in fragset and buf not in whole and _identity(idx, loop_vars, extents, buf):
+                whole.append(buf)
+        edges += [(a, b) for a, b in zip(whole, whole[1:])]
     changed = True
     while changed:
         changed = False

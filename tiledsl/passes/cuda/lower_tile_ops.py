@@ -9,6 +9,8 @@ Barriers are left to TVM's ThreadSync, shared memory merging to MergeSharedMemor
 """
 from __future__ import annotations
 
+import functools
+
 import tvm_ffi
 from tvm import tirx
 from tvm.ir import TensorLoad, TensorRegion
@@ -26,6 +28,7 @@ from .layout_inference import infer_layouts
 from ..pass_errors import keep_tiledsl_errors
 from .parallel import LoopContext, distribute, driving_layout, guard_globals
 from .reduce import lower_reduce
+from .uniform_branches import uniform_branches
 from .side_effects import (LocalUse, carried_locals, guard_side_effects, has_side_effects, is_register,
                            memory_read_and_written, registers_written)
 
@@ -68,7 +71,8 @@ class _Lowerer(StmtRewriter):
             else:
                 self.locals[buf] = tirx.decl_buffer((lay.local_size,), str(buf.ty.dtype), buf.name, scope="local")
         self.swizzled = gemm_strategy.operand_layouts(func_body, self.mma)  # shared tile -> its layout
-        self.ctx = LoopContext(self.analyzer, self.tid, self.nthreads, self.layouts, self.locals)
+        self.ctx = LoopContext(self.analyzer, self.tid, self.nthreads, self.layouts, self.locals,
+                               physical=self.physical_offset, swizzled=set(self.swizzled))
         self.scratch_allocs = []
         self.in_parallel = 0
         self.local_use = LocalUse(func_body)
@@ -219,15 +223,36 @@ class _Lowerer(StmtRewriter):
         lay = self.layouts.get(buf)
         return None if lay is None or isinstance(lay, Replicated) else lay
 
-    def _whole(self, region, what):
+    def _is_whole(self, region, what) -> bool:
         shape = const_ints(list(region.source.ty.shape), what)
         ext = const_ints([r.extent for r in region.region], what)
-        if ext != shape or any(not (isinstance(r.min, tirx.IntImm) and int(r.min) == 0) for r in region.region):
-            raise TileProgramError(f"{what}: a fragment ({region.source.name}) must be used whole here, got a "
-                                   f"region of extents {tuple(ext)} of its shape {tuple(shape)}")
+        return ext == shape and all(isinstance(r.min, tirx.IntImm) and int(r.min) == 0 for r in region.region)
+
+    def _fragment_part(self, driver, other, make_body, what, layout, vectorize=True):
+        """Part of a distributed fragment (``acc_o[0:4, :]``): loop over the whole fragment by its layout and
+        act only on the elements inside the region (``other`` is indexed relative to the region's origin)."""
+        shape = const_ints(list(driver.source.ty.shape), what)
+        ext = const_ints([r.extent for r in driver.region], what)
+        loop_vars = [tirx.Var(f"i{k}", "int32") for k in range(len(shape))]
+        for v, e in zip(loop_vars, shape):
+            self.bind_loop(v, e)
+        o_idx = None
+        if other is not None:
+            it = iter([v - r.min for v, r, e in zip(loop_vars, driver.region, ext) if e != 1])
+            o_idx = [r.min if is_unit(r.extent) else r.min + next(it) for r in other.region]
+        inside = [self.analyzer.simplify(tirx.And(r.min <= v, v < r.min + r.extent))
+                  for v, r in zip(loop_vars, driver.region)]
+        inside = [c for c in inside if not (isinstance(c, tirx.IntImm) and int(c) == 1)]
+        body = make_body(list(loop_vars), o_idx)
+        if inside:
+            body = tirx.IfThenElse(functools.reduce(tirx.And, inside), body, None)
+        return distribute(self.ctx, loop_vars, shape, body, layout, what, vectorize=vectorize)
 
     def _elementwise(self, driver, other, make_body, what, replicated_ok=True):
         """Loop over ``driver``'s region; ``make_body(driver_idx, other_idx)`` builds one element's statement."""
+        layout = self._fragment_layout(driver.source)
+        if layout is not None and not self._is_whole(driver, what):
+            return self._fragment_part(driver, other, make_body, what, layout)
         ext = const_ints([r.extent for r in driver.region], what)
         loop_vars = [tirx.Var(f"i{k}", "int32") for k in range(len(ext))]
         d_idx = [v if isinstance(r.min, tirx.IntImm) and int(r.min) == 0 else r.min + v
@@ -240,12 +265,10 @@ class _Lowerer(StmtRewriter):
         for v, e in zip(loop_vars, ext):
             self.bind_loop(v, e)
         body = make_body(d_idx, o_idx)
-        layout = self._fragment_layout(driver.source)
-        if layout is not None:
-            self._whole(driver, what)
-        elif replicated_ok and (driver.source in self.layouts or driver.source.scope() == "local"):
+        layout = self._fragment_layout(driver.source)  # a whole distributed fragment (a part: _fragment_part)
+        if layout is None and replicated_ok and (driver.source in self.layouts or driver.source.scope() == "local"):
             return loop_nest(ext, lambda vs: guard_globals(substitute(body, dict(zip(loop_vars, vs))), self.analyzer))
-        else:
+        if layout is None:
             layout = Striped(tuple(ext), self.nthreads, default_vec(ext, self.nthreads))
         return distribute(self.ctx, loop_vars, ext, body, layout, what)
 
@@ -270,14 +293,15 @@ class _Lowerer(StmtRewriter):
 
     def _gather(self, src, dst):
         """A distributed fragment -> a replicated one or one with another layout: through a shared scratch tile."""
-        self._whole(src, "T.copy")
         shape = const_ints(list(src.source.ty.shape), "T.copy")
         tmp = self.scratch(tuple(shape), str(src.source.ty.dtype), src.source.name + "_gather")
         full = tmp[tuple(slice(0, e) for e in shape)]
-        scatter = self._elementwise(src, full, lambda s_idx, t_idx: tirx.BufferStore(
+        whole = src.source[tuple(slice(0, e) for e in shape)]
+        scatter = self._elementwise(whole, full, lambda s_idx, t_idx: tirx.BufferStore(
             tmp, tirx.BufferLoad(src.source, s_idx), t_idx), "T.copy", replicated_ok=False)
         dtype = str(dst.source.ty.dtype)
-        gather = self._elementwise(dst, full, lambda d_idx, t_idx: tirx.BufferStore(
+        part = tmp[tuple(slice(r.min, r.min + r.extent) for r in src.region)]  # the copied part of src
+        gather = self._elementwise(dst, part, lambda d_idx, t_idx: tirx.BufferStore(
             dst.source, cast_to(tirx.BufferLoad(tmp, t_idx), dtype), d_idx), "T.copy")
         # ThreadSync puts the barrier between the two halves (and before the scratch is rewritten in a loop)
         return seq([scatter, gather])
@@ -320,9 +344,10 @@ class _Lowerer(StmtRewriter):
         d_idx = [r.min if is_unit(r.extent) else r.min + next(it) for r in dst.region]
         stmt = body(s_idx, d_idx)
         layout = self._fragment_layout(src.source)
-        if layout is not None:
-            self._whole(src, "T.atomic_add")
-        else:
+        if layout is not None and not self._is_whole(src, "T.atomic_add"):
+            return _stores_to_atomics(self._fragment_part(src, dst, body, "T.atomic_add", layout, vectorize=False),
+                                      dst.source)
+        if layout is None:
             layout = Striped(tuple(ext), self.nthreads, default_vec(ext, self.nthreads))
         lowered = distribute(self.ctx, loop_vars, ext, stmt, layout, "T.atomic_add", vectorize=False)
         return _stores_to_atomics(lowered, dst.source)
@@ -394,7 +419,8 @@ def LowerTileOpsCUDA(func, mod, ctx):
     body = low.visit(func.body)
     body = swizzle_accesses(body, low.swizzled, low.analyzer)
     body = _align_wgmma_tiles(body, low)
-    return func.with_body(_replace_fragments(body, low))
+    body = _replace_fragments(body, low)
+    return func.with_body(uniform_branches(body, low.thread_vars))
 
 
 def _align_wgmma_tiles(body, low):

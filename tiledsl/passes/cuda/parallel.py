@@ -32,12 +32,14 @@ def dtype_bytes(dtype: str) -> int:
 class LoopContext:
     """What ``distribute`` needs from the lowering: the analyzer, the thread index and the fragment map."""
 
-    def __init__(self, analyzer, tid, nthreads, layouts, locals_):
+    def __init__(self, analyzer, tid, nthreads, layouts, locals_, physical=None, swizzled=()):
         self.analyzer = analyzer
         self.tid = tid
         self.nthreads = nthreads
         self.layouts = layouts  # fragment buffer -> layout
         self.locals = locals_  # fragment buffer -> per-thread "local" buffer
+        self.physical = physical  # (shared buffer, logical flat offset) -> stored offset (bank-conflict swizzle)
+        self.swizzled = swizzled  # the shared buffers ``physical`` permutes
 
 
 def _is_identity(indices, loop_vars) -> bool:
@@ -112,12 +114,21 @@ def _address_targets(body) -> list:
 
 def guard_globals(body, analyzer):
     """Loads of global tensors outside their bounds read 0; stores (and atomics) there are dropped."""
-    targets = _address_targets(body)
-
     def on_load(load):
-        if not is_global(load.source) or any(load.same_as(t) for t in targets):
+        if not is_global(load.source):
             return load
         return guarded_load(load.source, list(load.indices), analyzer)
+
+    def on_call(call):
+        # ``&buf[i]`` names a location: its load is not guarded (the statement is, below), even when its
+        # indices read guarded global values (``atomicAdd(&Out[idx[i], j], v)``)
+        if getattr(call.op, "name", "") != "tirx.address_of":
+            return call
+        arg = call.args[0]
+        if isinstance(arg, Call) and getattr(arg.op, "name", "") == "prim.if_then_else" and isinstance(
+                arg.args[1], TensorLoad):
+            return tirx.address_of(arg.args[1])
+        return call
 
     def on_store(store):
         if not is_global(store.buffer):
@@ -131,7 +142,7 @@ def guard_globals(body, analyzer):
         preds = [p for p in preds if p is not None]
         return stmt if not preds else tirx.IfThenElse(reduce(tirx.And, preds), stmt, None)
 
-    return tvm_ffi.structural_map(body, [(TensorLoad, on_load), (tirx.BufferStore, on_store),
+    return tvm_ffi.structural_map(body, [(TensorLoad, on_load), (Call, on_call), (tirx.BufferStore, on_store),
                                          (tirx.Evaluate, on_evaluate)], order="post")
 
 
@@ -220,9 +231,26 @@ def vector_width(ctx, body, lane, vec: int) -> int:
             return 1
         while width > 1 and not ana.can_prove(tirx.floormod(flat0, width) == 0):
             width //= 2
+        if buf in ctx.swizzled:
+            width = _swizzled_width(ctx, buf, flat0, width)
     while width > 1 and vec % width:
         width //= 2
     return width
+
+
+def _swizzled_width(ctx, buf, flat0, width: int) -> int:
+    """The widest vector (<= ``width``) whose lanes stay consecutive after ``buf``'s swizzle, provably (else TVM
+    vectorizes the swizzled index itself, as int32xN index vectors its CUDA codegen cannot always print)."""
+    ana = ctx.analyzer
+    base = ctx.physical(buf, flat0)
+    while width > 1:
+        lane = tirx.Var("lane", "int32")
+        ana.bind(lane, Range.from_min_extent(0, width), allow_override=True)
+        step = ana.simplify(ctx.physical(buf, flat0 + lane) - base - lane)
+        if isinstance(step, tirx.IntImm) and int(step) == 0 and ana.can_prove(tirx.floormod(base, width) == 0):
+            return width
+        width //= 2
+    return 1
 
 
 def distribute(ctx, loop_vars, extents, body, layout, what: str, vectorize: bool = True):

@@ -63,6 +63,62 @@ def _writes(stmts, buf) -> bool:
     return bool(found)
 
 
+def _uniform_guard(func_body, stmts):
+    """The condition of a loop body that is one ``if`` without ``else`` whose condition is the same on every thread
+    and may be evaluated early (it reads no thread index and only global tensors the body never writes)."""
+    from .lower_tile_ops import thread_launches
+
+    if len(stmts) != 1 or not isinstance(stmts[0], tirx.IfThenElse) or stmts[0].else_case is not None:
+        return None
+    cond = stmts[0].condition
+    if any(_touches(cond, v) for v, _ in thread_launches(func_body)) or not _reads_only_inputs(cond, stmts):
+        return None
+    return cond
+
+
+def _note_scalar(st, stmts, lets) -> None:
+    """Record a scalar the loop body sets at its top level (``x: T.int32 = ...`` or a one-element local buffer
+    stored once): its value in terms of the loop counter, or None when it cannot be computed ahead."""
+    if isinstance(st, tirx.Bind):
+        lets[st.var] = _inline_scalars(st.value, lets) if _reads_only_inputs(st.value, stmts) else None
+    elif isinstance(st, tirx.BufferStore) and st.buffer.scope() == "local" and _is_scalar(st.buffer):
+        once = _count_stores(stmts, st.buffer) == 1 and _reads_only_inputs(st.value, stmts)
+        lets[st.buffer] = _inline_scalars(st.value, lets) if once else None
+
+
+def _is_scalar(buf) -> bool:
+    shape = list(buf.ty.shape)
+    return len(shape) == 1 and isinstance(shape[0], tirx.IntImm) and int(shape[0]) == 1
+
+
+def _count_stores(stmts, buf) -> int:
+    found = []
+    for s in stmts:
+        tvm_ffi.structural_walk(s, (tirx.BufferStore, lambda st: found.append(st) if st.buffer.same_as(buf)
+                                    else None))
+    return len(found)
+
+
+def _inline_scalars(node, lets):
+    """``node`` with the recorded scalars (let variables, one-element local buffers) replaced by their values."""
+    known = {v: e for v, e in lets.items() if e is not None}
+    scalars = {v: e for v, e in known.items() if not isinstance(getattr(v, "ty", None), tirx.BufferType)}
+    if not known:
+        return node
+
+    def on_load(load):
+        return known.get(load.source, load)
+    node = tvm_ffi.structural_map(node, [(TensorLoad, on_load)], order="post")
+    return substitute(node, scalars)
+
+
+def _reads_only_inputs(expr, stmts) -> bool:
+    """True when ``expr`` loads only global tensors that ``stmts`` never write (so it may be computed ahead)."""
+    loads = []
+    tvm_ffi.structural_walk(expr, (TensorLoad, lambda ld: loads.append(ld.source)))
+    return all(b.scope() == "global" and not _writes(stmts, b) for b in loads)
+
+
 def _touches(stmt, buf) -> bool:
     """True if ``stmt`` mentions ``buf`` at all."""
     found = []
@@ -123,11 +179,20 @@ class _Pipeliner(StmtRewriter):
         if stages < 2:
             return plain
         stmts = flatten_seq([loop.body])
+        # a body that is one block-uniform ``if`` (a block-sparse mask): each iteration's copies and compute run
+        # under its own iteration's condition; the waits, barriers and commits stay unconditional
+        guard = _uniform_guard(self.body, stmts)
+        if guard is not None:
+            stmts = flatten_seq([stmts[0].then_case])
         producers, consumers = [], []
+        lets = {}  # scalars set earlier in the body (a block-table look-up) that a producer may index by
         for pos, st in enumerate(stmts):
+            _note_scalar(st, stmts, lets)
             # a global -> shared copy may be issued early if nothing before it in the body touches its tile
-            if _is_producer(st) and not any(_touches(prev, st.value.args[1].source) for prev in stmts[:pos]):
-                producers.append(st)
+            # and the scalars its region uses can be computed for a later iteration
+            if _is_producer(st) and not any(_touches(prev, st.value.args[1].source) for prev in stmts[:pos]) \
+                    and all(lets[v] is not None for v in lets if _touches(st, v)):
+                producers.append(_inline_scalars(st, lets))
             else:
                 consumers.append(st)
         bufs = []
@@ -147,11 +212,14 @@ class _Pipeliner(StmtRewriter):
 
         def issue(iteration):
             stage = tirx.floormod(iteration, stages)
-            return [_restage(_async(substitute(p, {k: loop.min + iteration})), remap, stage) for p in producers]
+            copies = [_restage(_async(substitute(p, {k: loop.min + iteration})), remap, stage) for p in producers]
+            if guard is None:
+                return copies
+            return [tirx.IfThenElse(substitute(guard, {k: loop.min + iteration}), seq(copies), None)]
 
         # consumers that are only wgmma gemms keep one gemm in flight across iterations: the copies then run
         # stages - 2 iterations ahead, so the stage being refilled is never the one the in-flight gemm reads
-        overlap = stages >= 3 and _only_wgmma_gemms(self.body, consumers)
+        overlap = stages >= 3 and guard is None and _only_wgmma_gemms(self.body, consumers)
         ahead_by = stages - 2 if overlap else stages - 1
         if overlap:
             consumers = [_with_wgmma_wait(c) for c in consumers]
@@ -168,7 +236,10 @@ class _Pipeliner(StmtRewriter):
         # wait for this iteration's stage; the barrier also means every thread is done with iteration i - 1
         # (with overlap: every warpgroup's gemm of iteration i - 2), whose stage the next issue refills
         inner = [wait(ahead_by - 1), barrier(), tirx.IfThenElse(ahead < n, seq(issue(ahead)), None), commit()]
-        inner += [_restage(substitute(c, {k: loop.min + i}), remap, tirx.floormod(i, stages)) for c in consumers]
+        compute = [_restage(substitute(c, {k: loop.min + i}), remap, tirx.floormod(i, stages)) for c in consumers]
+        if guard is not None:
+            compute = [tirx.IfThenElse(substitute(guard, {k: loop.min + i}), seq(compute), None)]
+        inner += compute
         main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, annotations)
         drain = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))] if overlap else []
         return seq(prologue + [main] + drain + [wait(0), barrier()])  # later shared use may alias the stages

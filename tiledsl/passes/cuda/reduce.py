@@ -5,7 +5,8 @@ result; a shared-memory output is written once per element, by one thread. Steps
 source elements it holds into one partial per output element (identity where it holds none of that row); (2)
 ``__shfl_xor_sync`` butterflies combine the partials within each warp; (3) with several warps, lane 0 of each
 warp writes its partials to a shared scratch tile, and every thread folds the scratch rows (TVM's ThreadSync
-inserts the barriers). A replicated source needs no communication.
+inserts the barriers). A replicated source needs no communication. A row reduction of a tensor-core accumulator
+reduces each thread's own rows (the row-statistics path), then broadcasts the rows through shared memory.
 """
 from __future__ import annotations
 
@@ -48,6 +49,9 @@ def lower_reduce(low, call):
     src_lay, dst_lay = low.layouts.get(src.source), low.layouts.get(dst.source)
     if isinstance(src_lay, MMAAccumulator) and isinstance(dst_lay, MMARows) and dim == 1 and dst_lay.matches(src_lay):
         return _reduce_mma_rows(low, src, dst, kind, clear, src_lay, dst_lay, acc_dtype)
+    if isinstance(src_lay, MMAAccumulator) and isinstance(dst_lay, Replicated) and dim == 1 and _whole(src) \
+            and _whole(dst) and low.nthreads == src_lay.rows_layout().nthreads:
+        return _reduce_mma_rows_replicated(low, src, dst, kind, clear, src_lay, acc_dtype)
     part = tirx.decl_buffer((n_out,), acc_dtype, f"{dst.source.name}_part", scope="local")
     stmts = [tirx.AllocBuffer(part)]
     stmts.append(loop_nest([n_out], lambda m: tirx.BufferStore(part, reduce_identity(kind, acc_dtype), m),
@@ -107,6 +111,12 @@ def lower_reduce(low, call):
     return seq(stmts)
 
 
+def _whole(region) -> bool:
+    shape = [int(e) for e in region.source.ty.shape]
+    return all(isinstance(r.min, tirx.IntImm) and int(r.min) == 0 and isinstance(r.extent, tirx.IntImm)
+               and int(r.extent) == e for r, e in zip(region.region, shape))
+
+
 def _across_threads(low, part, n_out, kind, dtype):
     nthreads = low.nthreads
     if nthreads % 32 != 0:
@@ -140,10 +150,47 @@ def _across_threads(low, part, n_out, kind, dtype):
 def _reduce_mma_rows(low, src, dst, kind, clear, acc, rows, dtype):
     """Row reduction of an mma accumulator into its row statistics: registers, a quad shuffle, and a shared
     round trip only when several warps share a row (warps_n > 1)."""
+    stmts, part = _mma_row_partials(low, src, dst, kind, acc, rows, dtype)
+    cross = _CROSS[kind]
+    dst_regs = low.locals[dst.source]
+    for r in range(rows.local_size):
+        res = tirx.BufferLoad(part, [r])
+        if not clear:
+            res = reduce_combine(cross, tirx.BufferLoad(dst_regs, [r]), res)
+        stmts.append(tirx.BufferStore(dst_regs, res, [r]))
+    return seq(stmts)
+
+
+def _reduce_mma_rows_replicated(low, src, dst, kind, clear, acc, dtype):
+    """Row reduction of an mma accumulator into a replicated fragment: the row statistics as above (each thread
+    reduces only its own rows), then one holder per row writes it to a shared scratch row and every thread reads
+    them all - instead of every thread selecting over every (row, register) pair."""
+    rows = acc.rows_layout()
+    stmts, part = _mma_row_partials(low, src, dst, kind, acc, rows, dtype)
+    cross = _CROSS[kind]
+    n_rows = rows.shape[0]
+    scratch = low.scratch((n_rows,), dtype, f"{dst.source.name}_rows")
+    writes = [tirx.BufferStore(scratch, tirx.BufferLoad(part, [r]),
+                               [low.analyzer.simplify(rows.inverse(low.tid, tirx.const(r, "int32"))[0])])
+              for r in range(rows.local_size)]
+    stmts.append(tirx.IfThenElse(rows.replica_guard(low.tid), seq(writes), None))
+    m = tirx.Var("m", "int32")
+    d_idx = [dst.region[0].min + m]
+    res = tirx.BufferLoad(scratch, [m])
+    if not clear:
+        res = reduce_combine(cross, tirx.BufferLoad(dst.source, d_idx), res)
+    kind_loop = tirx.ForKind.UNROLLED if n_rows <= 64 else tirx.ForKind.SERIAL
+    stmts.append(tirx.For(m, 0, n_rows, kind_loop, tirx.BufferStore(dst.source, res, d_idx)))
+    return seq(stmts)  # ThreadSync puts the barriers between the writes and the reads (and before a reuse)
+
+
+def _mma_row_partials(low, src, dst, kind, acc, rows, dtype):
+    """(statements, local buffer): each thread's row statistics of accumulator ``src`` (register r = row
+    ``rows.inverse(tid, r)``), combined over the quad and over the warps sharing the rows."""
     n = rows.local_size
     cross = _CROSS[kind]
     part = tirx.decl_buffer((n,), dtype, f"{dst.source.name}_part", scope="local")
-    src_regs, dst_regs = low.locals[src.source], low.locals[dst.source]
+    src_regs = low.locals[src.source]
     stmts = [tirx.AllocBuffer(part)]
     stmts += [tirx.BufferStore(part, reduce_identity(kind, dtype), [r]) for r in range(n)]
     for s_ in range(acc.local_size):
@@ -169,9 +216,4 @@ def _reduce_mma_rows(low, src, dst, kind, clear, acc, rows, dtype):
                                                                    tirx.BufferLoad(scratch, [peer, row_of[r]])),
                                               [r]))
         stmts.append(tirx.Evaluate(tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared")))
-    for r in range(n):
-        res = tirx.BufferLoad(part, [r])
-        if not clear:
-            res = reduce_combine(cross, tirx.BufferLoad(dst_regs, [r]), res)
-        stmts.append(tirx.BufferStore(dst_regs, res, [r]))
-    return seq(stmts)
+    return stmts, part

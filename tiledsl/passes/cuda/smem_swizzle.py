@@ -29,6 +29,7 @@ from tvm.ir import TensorLoad
 from ...errors import TileProgramError
 from ..rewriter import substitute
 from ..tile_lowering_utils import const_ints, flat_index, unravel
+from .smem_lifetimes import insert_barriers, plan_pool
 
 _SHARED = ("shared", "shared.dyn")
 TILE_ALIGN = 1024  # bytes: the repeat of the 128-byte swizzle pattern
@@ -189,15 +190,15 @@ def align_tiles(body, tiles: list):
                                    if s.buffer.scope() == "shared.dyn" else None))
     bufs = list(dict.fromkeys(list(tiles) + found))
     wgmma = set(tiles)
-    offsets, total = [], 0
+    sizes = []
     for buf in bufs:
-        align = TILE_ALIGN if buf in wgmma else 128
-        total = -(-total // align) * align
-        offsets.append(total)
         n = _elem_bytes(buf)
         for e in const_ints(list(buf.ty.shape), "shared tile"):
             n *= e
-        total += n
+        sizes.append(n)
+    # tiles whose lifetimes do not overlap share bytes (a barrier separates the old tile's last use from the new)
+    offsets, total, reuse = plan_pool(body, bufs, sizes, [TILE_ALIGN if b in wgmma else 128 for b in bufs])
+    body = insert_barriers(body, reuse)
     if total + TILE_ALIGN > SM90_SHARED_BYTES:
         names = ", ".join(f"{b.name} {tuple(int(e) for e in b.ty.shape)}" for b in bufs)
         raise TileProgramError(

@@ -10,12 +10,19 @@ so a float8 tile in a CPU kernel failed LLVM verification ("Invalid bitcast"). S
 holding the same bits: stores reinterpret their value, loads reinterpret back, and a reinterpret of a reinterpret
 folds away, so no float8-typed value remains between two on-chip tiles.
 
+A float8 ``Select`` / ``if_then_else`` (a guarded copy: ``if_then_else(k < K, A[i, k], float8(0))``) is chosen on its
+bits: TVM's own float8 legalization would compute it in float32 and then fail to reinterpret the float32 result
+as a byte ("Reinterpret requires size match"). Float8 constants in such choices become their byte codes, encoded
+here exactly like torch.
+
 Expects: tile ops lowered (runs after LowerTileOpsCPU). Guarantees: no Cast has a float8 source or destination;
-no allocated buffer has a float8 dtype.
+no allocated buffer has a float8 dtype; no Select or if_then_else has a float8 dtype.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import math
 
 import tvm
 import tvm_ffi
@@ -42,6 +49,35 @@ class _Format:
 
 _IF_THEN_ELSE = tvm.ir.Op.get("prim.if_then_else")
 _FORMATS = {"float8_e4m3fn": _Format(4, 3, 7, False), "float8_e5m2": _Format(5, 2, 15, True)}
+
+
+def _decode_code(code: int, fmt: _Format) -> float:
+    """The value of float8 byte ``code`` (a Python float; NaN for the NaN codes)."""
+    sign = -1.0 if code & 0x80 else 1.0
+    exp, man = (code >> fmt.man_bits) & ((1 << fmt.exp_bits) - 1), code & ((1 << fmt.man_bits) - 1)
+    all_ones = (1 << fmt.exp_bits) - 1
+    if fmt.has_inf and exp == all_ones:
+        return sign * float("inf") if man == 0 else float("nan")
+    if not fmt.has_inf and exp == all_ones and man == (1 << fmt.man_bits) - 1:
+        return float("nan")
+    if exp == 0:
+        return sign * man * 2.0 ** (1 - fmt.bias - fmt.man_bits)
+    return sign * (1 + man / (1 << fmt.man_bits)) * 2.0 ** (exp - fmt.bias)
+
+
+def _encode_constant(value: float, fmt: _Format) -> int:
+    """The float8 byte code of a Python float, rounded to nearest even as torch does (and as ``_encode``)."""
+    sign = 0x80 if math.copysign(1.0, value) < 0 else 0
+    if math.isnan(value):
+        return ((((1 << fmt.exp_bits) - 1) << fmt.man_bits) | (1 << (fmt.man_bits - 1))) if fmt.has_inf else 0x7F
+    magnitude = abs(value)
+    finite = [(c, _decode_code(c, fmt)) for c in range(fmt.overflow_code if fmt.has_inf else 0x7F)]
+    largest = finite[-1][1]
+    half_step = (largest - finite[-2][1]) / 2
+    if math.isinf(magnitude) or magnitude >= largest + half_step:
+        return sign | fmt.overflow_code
+    code = min(finite, key=lambda cv: (abs(cv[1] - magnitude), cv[0] & 1))[0]
+    return sign | code
 
 
 def _i32(v: int):
@@ -114,6 +150,43 @@ def _on_cast(cast):
     return cast
 
 
+def _is_reinterpret(expr) -> bool:
+    return isinstance(expr, tvm.ir.expr.Call) and expr.op.name == "tirx.reinterpret" and len(expr.args) == 1
+
+
+def _as_bytes(value):
+    """The uint8 bits of a float8 expression: choices are taken apart and constants encoded, so that no float8
+    value is computed (only loaded, stored and reinterpreted)."""
+    if _is_reinterpret(value) and dtype_of(value.args[0]) == "uint8":
+        return value.args[0]
+    if isinstance(value, tirx.FloatImm):
+        return tirx.const(_encode_constant(float(value.value), _FORMATS[dtype_of(value)]), "uint8")
+    if isinstance(value, tirx.Select):
+        return tirx.Select(value.condition, _as_bytes(value.true_value), _as_bytes(value.false_value))
+    if isinstance(value, tvm.ir.Call) and value.op.same_as(_IF_THEN_ELSE):
+        cond, then_value, else_value = value.args
+        return tirx.if_then_else(cond, _as_bytes(then_value), _as_bytes(else_value))
+    return tirx.reinterpret("uint8", value)
+
+
+def _choose_on_bits(expr):
+    """A float8 Select / if_then_else as a choice between bytes, reinterpreted as float8 (see the module doc)."""
+    dtype = dtype_of(expr)
+    if dtype not in _FORMATS:
+        return expr
+    if isinstance(expr, tvm.ir.Call) and not expr.op.same_as(_IF_THEN_ELSE):
+        return expr
+    return tirx.reinterpret(dtype, _as_bytes(expr))
+
+
+def _fold_double_reinterpret(call):
+    """``reinterpret(t, reinterpret(u, x))`` with ``x`` of dtype ``t`` is ``x``."""
+    inner = call.args[0] if _is_reinterpret(call) else None
+    if _is_reinterpret(inner) and dtype_of(call) == dtype_of(inner.args[0]):
+        return inner.args[0]
+    return call
+
+
 def _bytes_for_float8_tiles(body):
     """Allocated float8 buffers as uint8 buffers of the same bits (see the module doc)."""
     remap = {}
@@ -138,22 +211,17 @@ def _bytes_for_float8_tiles(body):
     def on_store(store):
         if store.buffer not in remap:
             return store
-        return tirx.BufferStore(remap[store.buffer][0], tirx.reinterpret("uint8", store.value), list(store.indices))
+        return tirx.BufferStore(remap[store.buffer][0], _as_bytes(store.value), list(store.indices))
 
-    def on_call(call):
-        inner = call.args[0] if call.op.name == "tirx.reinterpret" and len(call.args) == 1 else None
-        if isinstance(inner, tvm.ir.expr.Call) and inner.op.name == "tirx.reinterpret" and \
-                dtype_of(call) == dtype_of(inner.args[0]):
-            return inner.args[0]
-        return call
-
-    body = tvm_ffi.structural_map(body, [(TensorLoad, on_load), (tirx.BufferStore, on_store)], order="post")
-    return tvm_ffi.structural_map(body, [(tvm.ir.expr.Call, on_call)], order="post")
+    return tvm_ffi.structural_map(body, [(TensorLoad, on_load), (tirx.BufferStore, on_store)], order="post")
 
 
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.LegalizeFloat8CPU")
 @keep_tiledsl_errors
 def LegalizeFloat8CPU(func, mod, ctx):
     """Replace float8 casts with exact bit arithmetic and float8 tiles with byte tiles (CPU target)."""
-    body = tvm_ffi.structural_map(func.body, [(tirx.Cast, _on_cast)], order="post")
-    return func.with_body(_bytes_for_float8_tiles(body))
+    body = tvm_ffi.structural_map(func.body, [(tirx.Select, _choose_on_bits), (tvm.ir.Call, _choose_on_bits)],
+                                  order="post")
+    body = tvm_ffi.structural_map(body, [(tirx.Cast, _on_cast)], order="post")
+    body = _bytes_for_float8_tiles(body)
+    return func.with_body(tvm_ffi.structural_map(body, [(tvm.ir.expr.Call, _fold_double_reinterpret)], order="post"))

@@ -90,6 +90,7 @@ _IMPORT_RULES = [
 
 PRELUDE = r'''
 """Run one TileLang example under tiledsl (written by scripts/run_tilelang_examples.py)."""
+import os
 import runpy
 import sys
 
@@ -148,9 +149,21 @@ class _H200Properties:
     gcnArchName = ""
 
 
+_EXAMPLES_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples") + os.sep
+_is_available = torch.cuda.is_available
+
+
+def _asked_by_example() -> bool:
+    """True when the caller of the patched function is the example's own code (not tiledsl or torch)."""
+    return sys._getframe(2).f_code.co_filename.startswith(_EXAMPLES_ROOT)
+
+
 def _pretend_hopper():
-    """Examples that ask torch for the GPU's kind (to pick configs) see an H200; tensors still live on the CPU, and
-    torch.cuda.is_available() stays False (tiledsl then builds without loading the module onto a GPU)."""
+    """Examples that ask torch for the GPU's kind (to pick configs) see an H200; tensors still live on the CPU.
+    torch.cuda.is_available() is True only when the example's own code asks (its "CUDA is not available" guard
+    before reading the capability); tiledsl and torch still see no GPU, so kernels build and run for the CPU (or
+    build for sm_90a) exactly as without the prelude."""
+    torch.cuda.is_available = lambda: True if _asked_by_example() else _is_available()
     torch.cuda.get_device_capability = lambda *a, **k: (9, 0)
     torch.cuda.current_device = lambda: 0
     torch.cuda.device_count = lambda: 1

@@ -73,6 +73,8 @@ CPU_ARGS = {
     "linear_attention/example_mamba_chunk_scan.py": ["--batch", "1", "--heads", "2", "--seq_len", "512"],
     "linear_attention/example_mamba_chunk_state.py": ["--batch", "1", "--heads", "2", "--seq_len", "512"],
     "linear_attention/example_retention_fwd.py": ["--B", "1", "--S", "256", "--H", "2"],
+    "linear_attention/example_linear_attn_fwd.py": ["--B", "1", "--S", "256", "--H", "2", "--D", "128"],
+    "linear_attention/example_linear_attn_bwd.py": ["--B", "1", "--S", "256", "--H", "2", "--D", "128"],
     "grouped_gemm/example_grouped_gemm_bwd.py": ["--batch_sizes", "64, 128", "--K", "256", "--M", "256"],
     "grouped_gemm/example_grouped_gemm_fwd.py": ["--batch_sizes", "64, 128", "--K", "256", "--M", "256"],
     "grouped_gemm/example_grouped_gemm_fwd_ptr.py": ["--batch_sizes", "64,128", "--K", "256", "--N", "256"],
@@ -276,6 +278,9 @@ def _last_error(text: str) -> str:
     return (lines[-1].strip()[:300] if lines else "")
 
 
+#: CPU stand-ins (float64 torch) for the GPU-only packages some examples import: see its README.md.
+STANDINS = Path(__file__).resolve().parent / "tilelang_cpu_standins"
+
 EXTRA_PATH = ""  # --pythonpath: where the examples' own third-party imports (einops) are installed
 
 
@@ -283,8 +288,10 @@ def run_one(scratch: Path, root: Path, rel: str, mode: str, timeout: float) -> d
     path = root / rel
     args = CPU_ARGS.get(rel, []) if mode == "cpu" else []
     env = dict(os.environ)
+    # last on the path: a stand-in serves only where the real package is missing
+    standins = str(STANDINS) if mode == "cpu" else ""
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
-                                                      env.get("PYTHONPATH"), EXTRA_PATH]))
+                                                      env.get("PYTHONPATH"), EXTRA_PATH, standins]))
     cmd = [sys.executable, str(scratch / "_tiledsl_prelude.py"), mode, str(path)] + args
     start = time.time()
     try:

@@ -80,6 +80,16 @@ CPU_ARGS = {
     "grouped_gemm/example_grouped_gemm_fwd_ptr.py": ["--batch_sizes", "64,128", "--K", "256", "--N", "256"],
 }
 
+#: Examples whose own half-precision torch reference is less accurate than their tolerance: on the CPU their
+#: profiler's reference runs in float32 (the prelude's ``_reference_in_float32``). Measured against float64 at the
+#: CPU sizes: the fp16 reference is off in 1.1 % (scan) / 2.2 % (state) of the elements, more than the 1 % allowed,
+#: while the kernels are off in 0.3 % / 0.4 % (their own fp16 tiles: ``cb_local``, ``xt_local``); the float32
+#: reference matches float64 in every element.
+FLOAT32_REFERENCE = {
+    "linear_attention/example_mamba_chunk_scan.py",
+    "linear_attention/example_mamba_chunk_state.py",
+}
+
 _IMPORT_RULES = [
     (re.compile(r"^(\s*)import tilelang\.language as T\b", re.M), r"\1import tiledsl.language as T"),
     (re.compile(r"^(\s*)import tilelang as (\w+)", re.M), r"\1import tiledsl as \2"),
@@ -137,6 +147,23 @@ def _patch_torch():
     torch.cuda.empty_cache = lambda *a, **k: None
     torch.cuda.manual_seed = lambda *a, **k: None
     torch.cuda.manual_seed_all = lambda *a, **k: None
+
+
+def _reference_in_float32():
+    """The reference a kernel's profiler checks against (``profiler.assert_allclose(ref_program)``) gets float32
+    copies of the float16/bfloat16 inputs, so every step of it runs in float32; the comparison and its tolerance
+    stay the example's. Only for the examples in FLOAT32_REFERENCE (see there why)."""
+    from tiledsl.profiler.kernel_profiler import Profiler
+
+    original = Profiler.assert_allclose
+
+    def widen(t):
+        return t.float() if isinstance(t, torch.Tensor) and t.dtype in (torch.float16, torch.bfloat16) else t
+
+    def assert_allclose(self, reference_program, *args, **kwargs):
+        return original(self, lambda *ins: reference_program(*[widen(t) for t in ins]), *args, **kwargs)
+
+    Profiler.assert_allclose = assert_allclose
 
 
 class BuiltForSm90a(Exception):
@@ -223,6 +250,10 @@ _patch_torch()
 _pretend_hopper()
 if MODE == "cpu":
     _quick_benchmarks()
+if MODE == "cpu-float32-reference":
+    MODE = "cpu"
+    _quick_benchmarks()
+    _reference_in_float32()
 if MODE == "sm90a":
     _sm90a_only()
 sys.argv = [PATH] + ARGS
@@ -292,7 +323,8 @@ def run_one(scratch: Path, root: Path, rel: str, mode: str, timeout: float) -> d
     standins = str(STANDINS) if mode == "cpu" else ""
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
                                                       env.get("PYTHONPATH"), EXTRA_PATH, standins]))
-    cmd = [sys.executable, str(scratch / "_tiledsl_prelude.py"), mode, str(path)] + args
+    prelude_mode = "cpu-float32-reference" if mode == "cpu" and rel in FLOAT32_REFERENCE else mode
+    cmd = [sys.executable, str(scratch / "_tiledsl_prelude.py"), prelude_mode, str(path)] + args
     start = time.time()
     try:
         proc = subprocess.run(cmd, cwd=path.parent, env=env, capture_output=True, text=True, timeout=timeout)

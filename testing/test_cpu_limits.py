@@ -302,3 +302,79 @@ def test_harness_reports_a_failed_check_printed_by_an_example(tmp_path):
     (result,) = json.loads(out.read_text())
     assert result["status"] == "fail", result
     assert "mismatch reported by the example" in result["reason"], result
+
+
+# -- tiledsl.carver: the Roller-style GEMM planner -----------------------------------------------------------------
+
+def test_carver_needs_an_architecture_without_a_gpu():
+    from tiledsl.carver.arch import CUDA
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    with pytest.raises(tiledsl.errors.TargetError, match="sm_90a"):
+        CUDA("cuda")
+
+
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90a"])
+def test_carver_matmul_hints_fit_the_gpu(arch):
+    from tiledsl.carver.arch import CUDA
+    from tiledsl.carver.template import MatmulTemplate
+
+    gpu = CUDA({"kind": "cuda", "arch": arch})
+    for M, N, K in [(4096, 4096, 4096), (256, 256, 256), (16, 4096, 4096)]:
+        hints = MatmulTemplate(M=M, N=N, K=K, in_dtype=T.float16, out_dtype=T.float16,
+                               accum_dtype=T.float32).with_arch(gpu).recommend_hints(topk=6)
+        assert len(hints) == 6
+        for h in hints:
+            (bm, bn), (wm, wn), (bk,) = h.block, h.warp, h.rstep
+            assert bm % wm == 0 and bn % wn == 0 and wm % 16 == 0 and wn % 16 == 0
+            assert h.threads in (32, 64, 128, 256)
+            assert h.pipeline_stage * (bm + bn) * bk * 2 <= gpu.smem_cap
+        if M == 4096:  # a large GEMM gets large tiles; a small one enough blocks to fill the GPU
+            assert hints[0].block[0] * hints[0].block[1] >= 128 * 128
+        if M == 256:
+            assert hints[0].grid_size >= 32
+
+
+def test_carver_hints_run_correctly_on_the_cpu():
+    """The top recommendations, used as an example uses them (block, warp-derived threads, K step, stages), give a
+    correct GEMM (built for the CPU here)."""
+    from tiledsl.carver.arch import CUDA
+    from tiledsl.carver.template import MatmulTemplate
+
+    M, N, K = 96, 160, 128
+    hints = MatmulTemplate(M=M, N=N, K=K, in_dtype="float16", out_dtype="float16", accum_dtype="float32") \
+        .with_arch(CUDA({"kind": "cuda", "arch": "sm_90a"})).recommend_hints(topk=2)
+    a, b = torch.randn(M, K).half(), torch.randn(N, K).half()
+    for h in hints:
+        (bm, bn), (bk,) = h.block, h.rstep
+
+        @T.prim_func
+        def gemm(A: T.Tensor((M, K), "float16"), B: T.Tensor((N, K), "float16"), C: T.Tensor((M, N), "float16")):
+            with T.Kernel(T.ceildiv(N, bn), T.ceildiv(M, bm), threads=h.threads) as (bx, by):
+                A_s = T.alloc_shared((bm, bk), "float16")
+                B_s = T.alloc_shared((bn, bk), "float16")
+                C_f = T.alloc_fragment((bm, bn), "float32")
+                T.clear(C_f)
+                for k in T.Pipelined(T.ceildiv(K, bk), num_stages=h.pipeline_stage):
+                    T.copy(A[by * bm, k * bk], A_s)
+                    T.copy(B[bx * bn, k * bk], B_s)
+                    T.gemm(A_s, B_s, C_f, transpose_B=True)
+                T.copy(C_f, C[by * bm, bx * bn])
+
+        c = poisoned_like(torch.empty(M, N, dtype=torch.float16))
+        tiledsl.compile(gemm, target="llvm")(a, b, c)
+        torch.testing.assert_close(c.double(), (a.double() @ b.double().T).half().double(), rtol=2e-3, atol=2e-3)
+
+
+def test_carver_equivalent_function_is_the_gemm():
+    import tvm
+
+    from tiledsl.carver.template import MatmulTemplate
+
+    M, N, K = 8, 12, 16
+    func = MatmulTemplate(M=M, N=N, K=K, in_dtype="float16", out_dtype="float32",
+                          accum_dtype="float32").equivalent_function()
+    a, b, c = torch.randn(M, K).half(), torch.randn(N, K).half(), torch.full((M, N), float("nan"))
+    tvm.compile(func, target="llvm")(a, b, c)
+    torch.testing.assert_close(c.double(), a.double() @ b.double().T, rtol=1e-5, atol=1e-5)

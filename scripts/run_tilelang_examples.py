@@ -15,6 +15,16 @@ rewritten to tiledsl, and each example runs in its own process.
 * ``sm90a``: every compile targets ``{"kind": "cuda", "arch": "sm_90a"}`` at the examples' default sizes (nvcc
   builds the cubin); the first kernel launch ends the example, which passes when every kernel it built before
   that launch compiled.
+
+In both modes, what the prelude maps besides the device (each honest only as described):
+
+* the example's own ``torch.cuda.is_available()`` is True and its capability and properties are an H200's (it
+  picks its config from them); tiledsl and torch themselves still see no GPU;
+* GPU-only packages the examples import (``flash_attn``, ``fla``) come from ``tilelang_cpu_standins/`` (torch
+  implementations of the same functions) where the real package is missing;
+* ``FLOAT32_REFERENCE`` examples check against their reference run in float32 (their fp16 reference is less
+  accurate than their tolerance), ``TIME_LIMITS`` gives examples with slow CPU torch code longer, and an example
+  that prints a failed check ("\u274c") fails even if it exits 0.
 """
 from __future__ import annotations
 

@@ -289,6 +289,7 @@ print("\\u274c mismatch reported by the example")
 '''
 
 
+@pytest.mark.slow  # 5-13 s (a subprocess importing torch and tiledsl); checks the harness, not the library
 def test_harness_reports_a_failed_check_printed_by_an_example(tmp_path):
     checkout = tmp_path / "tilelang"
     (checkout / "examples" / "gemm").mkdir(parents=True)

@@ -19,8 +19,9 @@ bits: TVM's own float8 legalization would compute it in float32 and then fail to
 as a byte ("Reinterpret requires size match"). Float8 constants in such choices become their byte codes, encoded
 here exactly like torch.
 
-Expects: tile ops lowered (runs after LowerTileOpsCPU). Guarantees: no arithmetic or comparison on float8 values; no Cast has a float8 source or destination;
-no allocated buffer has a float8 dtype; no Select or if_then_else has a float8 dtype.
+Expects: tile ops lowered (runs after LowerTileOpsCPU). Guarantees: no arithmetic or comparison on float8
+values; no Cast has a float8 source or destination; no allocated buffer has a float8 dtype; no Select or
+if_then_else has a float8 dtype.
 """
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from .. import config
 from .kernel_to_loops_cpu import KernelToLoopsCPU
 from .legalize_bfloat16_cpu import LegalizeBFloat16CPU
 from .legalize_float8_cpu import LegalizeFloat8CPU
+from .lower_thread_allreduce_cpu import LowerThreadAllreduceCPU
 from .lower_tile_ops_cpu import LowerTileOpsCPU
 from .lowering_options import lowering_options
 from .pass_errors import take_pending_error
@@ -46,7 +47,8 @@ class Lowered:
 
 def cpu_passes() -> list:
     """Passes that turn a tile program into plain loops for the LLVM target."""
-    return [SerializeVectorScalars, LowerTileOpsCPU, KernelToLoopsCPU, LegalizeFloat8CPU, LegalizeBFloat16CPU]
+    return [SerializeVectorScalars, LowerTileOpsCPU, LowerThreadAllreduceCPU, KernelToLoopsCPU, LegalizeFloat8CPU,
+            LegalizeBFloat16CPU]
 
 
 def passes_for(target_kind: str) -> list:

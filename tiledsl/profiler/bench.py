@@ -8,17 +8,23 @@
 * CUDA (``backend="cudagraph"``): ``rep`` calls captured into one CUDA graph, replayed ``rounds`` times with an L2
   flush before each replay; for tiny kernels whose launch overhead would dominate. Reports time per call.
 * CPU (``backend="wall"``, the default when no CUDA device is involved): ``time.perf_counter`` around each call.
+  Without a usable CUDA device (torch built without CUDA, no GPU, or ``device`` on the CPU), ``"event"``,
+  ``"cudagraph"`` and ``"cupti"`` time on the wall clock too: CUDA events cannot time work that runs on the CPU,
+  so a program written for a GPU (``do_bench(fn, backend="event")``) still runs, and times, on the CPU target.
 
 The statistic is the median unless ``return_mode`` says otherwise ("median", "mean", "min", "max", "all").
 """
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 
 import torch
 
 from ..errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 _FLUSH_BYTES = 256 * 1024 * 1024
 _flush_buffers: dict = {}
@@ -61,8 +67,10 @@ def do_bench(fn, warmup: int = 25, rep: int = 100, *, backend: str = "auto", dev
     if backend == "cupti":  # TileLang's CUPTI timer: CUDA events time the same kernels here
         backend = "auto"
     if backend == "auto":
-        backend = "event" if (device is not None and torch.device(device).type == "cuda") or (
-            device is None and torch.cuda.is_available()) else "wall"
+        backend = "event" if _on_cuda(device) else "wall"
+    elif backend in ("event", "cudagraph") and not _on_cuda(device):
+        logger.debug("do_bench(backend=%r): no CUDA device is involved, timing on the wall clock", backend)
+        backend = "wall"
     if backend == "wall":
         return _bench_wall(fn, warmup, rep, return_mode)
     if backend == "event":
@@ -70,6 +78,14 @@ def do_bench(fn, warmup: int = 25, rep: int = 100, *, backend: str = "auto", dev
     if backend == "cudagraph":
         return _bench_graph(fn, warmup, rep, device, flush_l2, return_mode, rounds)
     raise ConfigError(f"backend={backend!r}: use 'auto', 'event', 'cudagraph' or 'wall'")
+
+
+def _on_cuda(device) -> bool:
+    """True when the timed work runs on a CUDA device: ``device`` is a CUDA device, or none is given and torch has
+    one."""
+    if device is not None:
+        return torch.device(device).type == "cuda" and torch.cuda.is_available()
+    return torch.cuda.is_available()
 
 
 def _bench_wall(fn, warmup, rep, return_mode):

@@ -1,1 +1,5 @@
-"""``tilelang.carver.roller``: importable; its objects raise ConfigError when created (see ``tiledsl.carver``)."""
+"""``tilelang.carver.roller``: ``Hint``, rasterization plans and the GEMM planner (``matmul_policy``)."""
+from .hint import Hint
+from .rasterization import NoRasterization, Rasterization2DColumn, Rasterization2DRow
+
+__all__ = ["Hint", "NoRasterization", "Rasterization2DColumn", "Rasterization2DRow"]

@@ -1,0 +1,1 @@
+"""CPU stand-in for ``fla.ops``."""

@@ -11,8 +11,8 @@ regression to mma.sync shows there.
 
     python benchmarks/bench_general.py [--only gemm,flash_decode] [--small] [--rounds 5]
 
-    TILEDSL_WARP_SPECIALIZE=1 python benchmarks/bench_general.py ...   (producer warpgroup for gemm-only loops)
-    TILEDSL_DISABLE_TMA=1 python benchmarks/bench_general.py ...       (cp.async pipelines, to compare)
+    TILEDSL_TMA=1 python benchmarks/bench_general.py ...       (TMA rings; opt-in until run on a GPU)
+    TILEDSL_TMA=1 TILEDSL_WARP_SPECIALIZE=1 python benchmarks/bench_general.py ...   (and a producer warpgroup)
 """
 from __future__ import annotations
 

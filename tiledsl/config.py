@@ -14,7 +14,8 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_AUTO_TUNING_MAX_CPU_COUNT | upper bound on compile workers; -1 = none | -1 |
 | TILEDSL_AUTO_TUNING_CPU_UTILITIES | fraction of the available CPUs used for compiling | 0.9 |
 | TILEDSL_DISABLE_HOPPER_GEMM | ``1``: never replace a GEMM by the warp-specialized wgmma kernel on sm_90a | 0 |
-| TILEDSL_DISABLE_TMA | ``1``: pipelined loops on sm_90a keep cp.async (no TMA loads, no mbarrier ring) | 0 |
+| TILEDSL_TMA | ``1``: pipelined loops on sm_90a load with TMA into an mbarrier ring (opt-in until run on a GPU) | 0 |
+| TILEDSL_DISABLE_TMA | ``1``: pipelined loops on sm_90a keep cp.async even where ``TILEDSL_TMA=1`` | 0 |
 | TILEDSL_WARP_SPECIALIZE | ``1``: warp-specialize TMA pipelines of gemm-only loops on sm_90a (a producer warpgroup) | 0 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
 | TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
@@ -140,9 +141,10 @@ def hopper_specialization_disabled() -> bool:
     return _flag("TILEDSL_DISABLE_HOPPER_GEMM")
 
 
-def tma_lowering_disabled() -> bool:
-    """True when pipelined copies on sm_90a must stay cp.async instead of TMA loads (to compare lowerings)."""
-    return _flag("TILEDSL_DISABLE_TMA")
+def tma_lowering_enabled() -> bool:
+    """True when pipelined copies on sm_90a become TMA loads into an mbarrier ring: ``TILEDSL_TMA=1`` and not
+    ``TILEDSL_DISABLE_TMA=1``. Opt-in: the ring's final form has not yet run on a GPU (docs/cuda.md)."""
+    return _flag("TILEDSL_TMA") and not _flag("TILEDSL_DISABLE_TMA")
 
 
 def warp_specialization_enabled() -> bool:

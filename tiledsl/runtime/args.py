@@ -83,10 +83,10 @@ def _tma_rejection(params: list[KernelParam], values, text: list[str]) -> Kernel
                 f"argument {position} ({param.name}): its data starts at an address that is not "
                 f"{TMA_ADDRESS_ALIGNMENT}-byte aligned (a view at storage offset {value.storage_offset()}); this "
                 f"kernel loads it with TMA, which needs aligned tensors: pass a copy (.clone()), or compile the "
-                f"kernel with TILEDSL_DISABLE_TMA=1")
+                f"kernel without TILEDSL_TMA=1")
     detail = " ".join(t.strip() for t in text[-3:])
     return KernelArgumentError(f"the CUDA driver refused the TMA descriptors built from this call's tensors "
-                               f"({detail}); compile the kernel with TILEDSL_DISABLE_TMA=1 to load with cp.async")
+                               f"({detail}); compile the kernel without TILEDSL_TMA=1 to load with cp.async")
 
 
 def dynamic_size_error(param: KernelParam, position: int, shape, what: str = "argument") -> KernelArgumentError:

@@ -43,7 +43,7 @@ def kernel_key(func: tirx.PrimFunc, target: tvm.target.Target, out_idx: list[int
         "compile_flags": compile_flags or [],
         "env": environment_stamp(target_kind(target)),
         "hopper_specialization": target_kind(target) == "cuda" and not config.hopper_specialization_disabled(),
-        "tma": target_kind(target) == "cuda" and not config.tma_lowering_disabled(),
+        "tma": target_kind(target) == "cuda" and config.tma_lowering_enabled(),
         "warp_specialize": target_kind(target) == "cuda" and config.warp_specialization_enabled(),
         "device": device_assumptions(target),  # e.g. the SM count a persistent Hopper kernel is built for
     })

@@ -265,7 +265,7 @@ class _Pipeliner(StmtRewriter):
         or a copy that TMA cannot do)."""
         from .gemm_wgmma import sm90a
 
-        if not sm90a() or self.loop_depth or config.tma_lowering_disabled() or not allowed("tma"):
+        if not sm90a() or self.loop_depth or not config.tma_lowering_enabled() or not allowed("tma"):
             return None
         thread_vars, _, nthreads = self._threads()
         if not thread_vars:

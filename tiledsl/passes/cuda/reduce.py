@@ -50,7 +50,8 @@ def lower_reduce(low, call):
     if isinstance(src_lay, MMAAccumulator) and isinstance(dst_lay, MMARows) and dim == 1 and dst_lay.matches(src_lay):
         return _reduce_mma_rows(low, src, dst, kind, clear, src_lay, dst_lay, acc_dtype)
     if isinstance(src_lay, MMAAccumulator) and isinstance(dst_lay, Replicated) and dim == 1 and _whole(src) \
-            and _whole(dst) and low.nthreads == src_lay.rows_layout().nthreads:
+            and _whole(dst) and low.nthreads == src_lay.rows_layout().nthreads \
+            and n_out * src_lay.local_size >= SELECTS_BEFORE_BROADCAST:
         return _reduce_mma_rows_replicated(low, src, dst, kind, clear, src_lay, acc_dtype)
     part = tirx.decl_buffer((n_out,), acc_dtype, f"{dst.source.name}_part", scope="local")
     stmts = [tirx.AllocBuffer(part)]
@@ -109,6 +110,13 @@ def lower_reduce(low, call):
         return store if in_registers else tirx.IfThenElse(tid == tirx.floormod(mm[0], low.nthreads), store, None)
     stmts.append(loop_nest([n_out], write, kind=tirx.ForKind.UNROLLED if n_out <= 64 else tirx.ForKind.SERIAL))
     return seq(stmts)
+
+
+#: From this many (output row, accumulator register) selects per thread on, a row reduction of a tensor-core
+#: accumulator into a replicated fragment reduces each thread's own rows and broadcasts them through shared memory
+#: (varlen decode: 1.9 MB of CUDA otherwise). Smaller ones keep the select form their GPU tests ran with; the
+#: broadcast form has not yet run on a GPU.
+SELECTS_BEFORE_BROADCAST = 4096
 
 
 def _whole(region) -> bool:

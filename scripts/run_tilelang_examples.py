@@ -14,7 +14,8 @@ rewritten to tiledsl, and each example runs in its own process.
   sizes. An example passes when it exits 0 (its own checks against torch passed).
 * ``sm90a``: every compile targets ``{"kind": "cuda", "arch": "sm_90a"}`` at the examples' default sizes (nvcc
   builds the cubin); the first kernel launch ends the example, which passes when every kernel it built before
-  that launch compiled.
+  that launch compiled. A tuning (``@autotune``, ``AutoTuner.run``) needs a GPU to time its candidates: there it
+  builds every config of its space for sm_90a and ends the example in the same way.
 
 In both modes, what the prelude maps besides the device (each honest only as described):
 
@@ -75,7 +76,7 @@ CPU_ARGS = {
     "flash_attention/example_mha_fwd_bhsd.py": ["--seq_q", "128", "--seq_kv", "128"],
     "flash_attention/example_mha_fwd_bshd.py": ["--batch", "1", "--heads", "2", "--seq_len", "256", "--dim", "64"],
     "flash_attention/example_mha_fwd_varlen.py": ["--batch", "1", "--heads", "2", "--seq_len", "128", "--dim", "64"],
-    "flash_decoding/example_gqa_decode.py": ["--batch", "1", "--heads", "8", "--groups", "2", "--kv_seqlen", "512"],
+    "flash_decoding/example_gqa_decode.py": ["--batch", "1", "--heads", "8", "--groups", "2", "--kv_seqlen", "1024"],
     "gemm/example_gemm_advanced_autotune.py": ["--m", "256", "--n", "256", "--k", "256"],
     "gemm/example_gemm_autotune.py": ["--m", "256", "--n", "256", "--k", "256"],
     "gemm/example_gemm_autotune_pass_configs.py": ["--m", "256", "--n", "256", "--k", "256"],
@@ -236,6 +237,24 @@ def _sm90a_only():
 
     kernel_mod.JITKernel.__call__ = stop
     kernel_mod.JITKernel.get_profiler = stop
+
+    from tiledsl.autotuner import space
+    from tiledsl.autotuner.tuner import AutoTuner
+
+    def build_every_config(self, *a, **k):
+        """Tuning needs a GPU: build what the tuner would compile (every config of the space) for sm_90a, then
+        stop as a launch does."""
+        factory = self._factory()
+        get_tir = self.fn.get_tir if hasattr(self.fn, "get_tir") else factory
+        out_idx, _, pass_configs, _ = self._compile_settings()
+        bound = self._bound_arguments(factory)
+        for cfg in space.materialize(self.configs, factory, self._args, self._kwargs):
+            kwargs = dict(bound, **{key: v for key, v in cfg.items() if key != "pass_configs"})
+            compile_sm90a(get_tir(**kwargs), out_idx, pass_configs=dict(pass_configs, **(cfg.get("pass_configs")
+                                                                                          or {})))
+        raise BuiltForSm90a(f"{len(built)} kernel(s) built for sm_90a (every config of a tuning space)")
+
+    AutoTuner.run = build_every_config
 
 
 def _cpu_targets():

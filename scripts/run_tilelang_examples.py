@@ -96,10 +96,12 @@ CPU_ARGS = {
 #: profiler's reference runs in float32 (the prelude's ``_reference_in_float32``). Measured against float64 at the
 #: CPU sizes: the fp16 reference is off in 1.1 % (scan) / 2.2 % (state) of the elements, more than the 1 % allowed,
 #: while the kernels are off in 0.3 % / 0.4 % (their own fp16 tiles: ``cb_local``, ``xt_local``); the float32
-#: reference matches float64 in every element.
+#: reference matches float64 in every element. MLA decode: 17 % of its fp16 outputs are one fp16 step off its fp16
+#: reference, over its rtol = atol = 1e-4; against the float32 reference it passes with that tolerance.
 FLOAT32_REFERENCE = {
     "linear_attention/example_mamba_chunk_scan.py",
     "linear_attention/example_mamba_chunk_state.py",
+    "deepseek_mla/example_mla_decode.py",
 }
 
 _IMPORT_RULES = [

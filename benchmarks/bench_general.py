@@ -28,28 +28,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "testing"))
 
 import tiledsl  # noqa: E402
-from general_programs import (Case, batched_gemm, cases, copy_instruction, flash_attention,  # noqa: E402,F401
-                              gemm, gemm_instruction, grouped_gemm, int8_weight_gemm, layer_norm, swiglu)
+from general_programs import (Case, batched_gemm, cases, check, copy_instruction,  # noqa: E402,F401
+                              flash_attention, gemm, gemm_instruction, grouped_gemm, int8_weight_gemm, layer_norm,
+                              swiglu)
 
 
 def summary(instructions: dict) -> str:
     """One word for a program's kernels: the tensor-core instruction its gemm kernels use (or none)."""
     kinds = sorted(set(instructions.values()) - {"none"})
     return ",".join(kinds) if kinds else "none"
-
-
-def check(case: Case, go, inputs) -> tuple[float, bool]:
-    """Run our kernels once and compare every output with the float32 reference: (worst relative error, ok)."""
-    outs = go()
-    torch.cuda.synchronize()
-    wants = case.ref(*inputs)
-    worst, ok = 0.0, True
-    for out, want in zip(outs, wants):
-        want = want.float()
-        err = ((out.float() - want).norm() / want.norm()).item()
-        worst = max(worst, err)
-        ok = ok and bool(not torch.isnan(out).any()) and err < case.tol
-    return worst, ok
 
 
 def run(names, small, rounds, warmup, rep):

@@ -457,6 +457,20 @@ class Case:
         return go
 
 
+def check(case: Case, go, inputs) -> tuple[float, bool]:
+    """Run our kernels once and compare every output with the float32 reference: (worst relative error, ok)."""
+    outs = go()
+    torch.cuda.synchronize()
+    wants = case.ref(*inputs)
+    worst, ok = 0.0, True
+    for out, want in zip(outs, wants):
+        want = want.float()
+        err = ((out.float() - want).norm() / want.norm()).item()
+        worst = max(worst, err)
+        ok = ok and bool(not torch.isnan(out).any()) and err < case.tol
+    return worst, ok
+
+
 def _poisoned(shape, dtype, device):
     return torch.full(shape, float("nan"), dtype=dtype, device=device)
 

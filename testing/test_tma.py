@@ -25,7 +25,7 @@ def _load(path, name):
     return mod
 
 
-bench = _load("benchmarks/bench_general.py", "bench_general_for_tma_tests")
+import general_programs as bench  # noqa: E402  (the benchmark's programs, shared with the benchmark)
 
 
 @pytest.fixture(autouse=True)

@@ -283,3 +283,13 @@ def test_cuda_target_builds_without_a_gpu(tmp_path, monkeypatch):
     assert "sm_90a" in kernel.target and "__global__" in kernel.get_kernel_source()
     with pytest.raises(tiledsl.TargetError):
         kernel(torch.randn(256))
+
+
+def test_run_names_the_keyword_arguments_it_ignores(caplog, cache_dir):
+    """TileLang's run options tiledsl has no use for (``enable_grouped_compile``) are ignored with a WARNING that
+    names them, before anything else happens."""
+    tuner = tiledsl.AutoTuner.from_kernel(matmul, configs=[{"block_X": 3}]).set_kernel_parameters((SIZE, SIZE, SIZE))
+    with caplog.at_level("WARNING", logger="tiledsl.autotuner.tuner"):
+        with pytest.raises(ConfigError, match="block_X"):
+            tuner.run(enable_grouped_compile=True)
+    assert "ignores enable_grouped_compile=True" in caplog.text

@@ -241,8 +241,13 @@ class AutoTuner:
         ranks of this torch.distributed process group (None: the default group when torch.distributed is
         initialized with several ranks; False: this process alone); ``autotune_split``: each rank measures a share
         of the candidates; ``autotune_sync_timeout``: seconds a rank waits for the others (docs/distributed.md).
-        ``early_stop`` / ``early_stop_factor`` (TileLang's) override ``set_profile_args``'s early stopping."""
+        ``early_stop`` / ``early_stop_factor`` (TileLang's) override ``set_profile_args``'s early stopping.
+        Other keyword arguments (TileLang's ``enable_grouped_compile``, ...) are ignored with a WARNING naming them."""
         import torch
+
+        if ignored:
+            logger.warning("AutoTuner.run for %s ignores %s: not options of tiledsl's tuner", self.name,
+                           ", ".join(f"{k}={v!r}" for k, v in ignored.items()))
 
         from ..runtime.target import target_kind
 

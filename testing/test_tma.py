@@ -63,7 +63,7 @@ def gemm_with_scale(M, N, K, block_M=128, block_N=128, block_K=64, stages=3, thr
     return kernel
 
 
-def gemm_dynamic_m(N, K, block_M=128, block_N=128, block_K=64, stages=3):
+def gemm_dynamic_m(N, K, block_M=128, block_N=128, block_K=64, stages=3, disable_tma_on_A=False):
     """C = A @ B with M bound at call time: the tensor map's row count is read from A in the host code."""
     M = T.dynamic("M")
 
@@ -75,7 +75,7 @@ def gemm_dynamic_m(N, K, block_M=128, block_N=128, block_K=64, stages=3):
             C_f = T.alloc_fragment((block_M, block_N), "float32")
             T.clear(C_f)
             for ko in T.Pipelined(T.ceildiv(K, block_K), num_stages=stages):
-                T.copy(A[by * block_M, ko * block_K], A_s)
+                T.copy(A[by * block_M, ko * block_K], A_s, disable_tma=disable_tma_on_A)
                 T.copy(B[ko * block_K, bx * block_N], B_s)
                 T.gemm(A_s, B_s, C_f)
             T.copy(C_f, C[by * block_M, bx * block_N])
@@ -194,6 +194,18 @@ def test_swiglu_loads_the_shared_a_tile_once(sm90_sources):
 def test_unswizzled_float32_tile_takes_tma():
     src = tiledsl.compile(gemm_with_scale(256, 256, 256), out_idx=[], target=SM90A).get_kernel_source()
     assert "S_tmap" in src and not _has_cp_async(_kernel_body(src))
+
+
+@pytest.mark.nvcc
+def test_copy_with_disable_tma_keeps_its_loop_on_cp_async():
+    """TileLang's T.copy(..., disable_tma=True): that copy does not take TMA, so its loop keeps cp.async (a ring
+    needs every producer on TMA); the same program without it gets the ring."""
+    def body(**kw):
+        src = tiledsl.compile(gemm_dynamic_m(256, 320, **kw), out_idx=[], target=SM90A).get_kernel_source()
+        return _kernel_body(src)
+    assert "cp_async_bulk_tensor" in body()
+    plain = body(disable_tma_on_A=True)
+    assert "cp_async_bulk_tensor" not in plain and _has_cp_async(plain) and "wgmma_" in plain
 
 
 @pytest.mark.nvcc

@@ -64,6 +64,8 @@ def _elem_bytes(dtype: str) -> int:
 def plan_load(copy, layouts: dict, thread_vars) -> TMALoad | None:
     """The TMA plan of producer ``copy`` (an Evaluate of ``T.copy``), or None when it does not qualify."""
     src, dst = copy.value.args
+    if copy.value.attrs is not None and "disable_tma" in copy.value.attrs and bool(copy.value.attrs["disable_tma"]):
+        return None  # T.copy(..., disable_tma=True)
     sbuf, dbuf = src.source, dst.source
     dtype = str(dbuf.ty.dtype)
     ebytes = _elem_bytes(dtype)

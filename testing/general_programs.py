@@ -165,14 +165,9 @@ def layer_norm(M, N, block_M=1, threads=256, eps=1e-5):
 
 def flash_attention(B, H, S, D, causal, block_M=128, block_N=128, stages=2, threads=256):
     """examples/flash_attention.py's program (its factory's PrimFunc)."""
-    import importlib.util
-    from pathlib import Path
+    from example_modules import load_example
 
-    path = Path(__file__).resolve().parent.parent / "examples" / "flash_attention.py"
-    spec = importlib.util.spec_from_file_location("bench_general_fa", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.flash_attention.get_tir(B, H, S, D, causal, block_M=block_M, block_N=block_N, num_stages=stages,
+    return load_example("flash_attention", "bench_general_fa").flash_attention.get_tir(B, H, S, D, causal, block_M=block_M, block_N=block_N, num_stages=stages,
                                        threads=threads)
 
 

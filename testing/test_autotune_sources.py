@@ -164,15 +164,8 @@ def test_factories_from_a_script_module_closure_helper_and_notebook_cell_tune(tm
 @pytest.fixture(scope="module")
 def example_programs():
     """Programs of the examples (GEMM, softmax, RMSNorm, flash attention, FP8 GEMM, dynamic sizes)."""
-    import importlib.util
-
     import tiledsl.language as T
-
-    def load(name):
-        spec = importlib.util.spec_from_file_location(f"example_{name}", HERE.parent / "examples" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+    from example_modules import load_example as load
 
     return {
         "gemm": load("gemm").matmul.get_tir(256, 256, 256),

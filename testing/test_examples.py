@@ -1,23 +1,18 @@
 """Every example runs and checks itself against torch (on the CPU here; on the GPU where there is one), with every
 output the kernels allocate poisoned (NaN, or -123 for integers) before each launch, so an element a kernel
 fails to write cannot pass as a lucky value of fresh memory."""
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 
 from tiledsl.runtime.kernel import JITKernel
+from example_modules import load_example
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SELF_CHECKING = ["gemm", "gemm_fp8", "elementwise_add", "softmax", "rmsnorm", "flash_attention"]
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example(name)
 
 
 @pytest.fixture

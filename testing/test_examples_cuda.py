@@ -2,13 +2,13 @@
 flash attention take the Hopper path. A few reference kernels have their CUDA source pinned in testing/golden/:
 when a change to the lowering is intended, regenerate with ``TILEDSL_UPDATE_GOLDEN=1 pytest
 testing/test_examples_cuda.py`` and review the diff."""
-import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 
 import tiledsl
+from example_modules import load_example
 
 ROOT = Path(__file__).resolve().parent
 GOLDEN = ROOT / "golden"
@@ -16,10 +16,7 @@ ARCHS = ["sm_80", "sm_90a"]
 
 
 def _example(name):
-    spec = importlib.util.spec_from_file_location(f"cuda_example_{name}", ROOT.parent / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example(name, f"cuda_example_{name}")
 
 
 PROGRAMS = {  # name -> (program, takes the Hopper path on sm_90a)

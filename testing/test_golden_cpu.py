@@ -3,7 +3,6 @@
 A change in lowering shows up here as a diff; when it is intended, regenerate with
 ``TILEDSL_UPDATE_GOLDEN=1 pytest testing/test_golden_cpu.py`` and review the diff of ``testing/golden/``.
 """
-import importlib.util
 import os
 from pathlib import Path
 
@@ -11,16 +10,14 @@ import pytest
 import tvm
 
 from tiledsl.passes.pipeline import lower
+from example_modules import load_example
 
 ROOT = Path(__file__).resolve().parent
 GOLDEN = ROOT / "golden"
 
 
 def _example(name):
-    spec = importlib.util.spec_from_file_location(f"golden_{name}", ROOT.parent / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example(name, f"golden_{name}")
 
 
 CASES = {

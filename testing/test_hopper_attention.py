@@ -1,8 +1,6 @@
 """The Hopper flash-attention specialization: what is recognized (and what is refused, with the reason), that it
 builds for sm_90a, and (on an sm_90 GPU) that it computes what fp32 SDPA computes."""
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -11,12 +9,9 @@ import tiledsl
 import tiledsl.language as T
 from tiledsl.passes.hopper import attention_match, match_attention
 from tiledsl.passes.hopper.attention_match import VARIANT_ATTR
+from example_modules import load_example
 
-_spec = importlib.util.spec_from_file_location(
-    "hopper_example_attention", Path(__file__).resolve().parent.parent / "examples" / "flash_attention.py")
-_example = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_example)
-flash_attention = _example.flash_attention
+flash_attention = load_example("flash_attention", "hopper_example_attention").flash_attention
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 
 
@@ -145,10 +140,7 @@ def test_matcher_says_why_not(args, kw, reason):
 
 
 def test_matcher_refuses_a_gemm():
-    spec = importlib.util.spec_from_file_location("attn_test_gemm",
-                                                  Path(__file__).resolve().parent.parent / "examples" / "gemm.py")
-    gemm = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gemm)
+    gemm = load_example("gemm", "attn_test_gemm")
     assert match_attention(gemm.matmul.get_tir(256, 256, 256, block_M=64, block_N=64, block_K=64)) is None
     assert "four tensors" in attention_match.last_reason
 

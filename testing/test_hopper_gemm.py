@@ -1,20 +1,15 @@
 """The Hopper GEMM specialization: what is recognized, that it builds for sm_90a, and (on an sm_90 GPU) that it
 computes what torch computes."""
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 
 import tiledsl
 from gemm_tolerance import gemm_mismatch
+from example_modules import load_example
 from tiledsl.passes.hopper import gemm_match, match_gemm
 
-_spec = importlib.util.spec_from_file_location("hopper_example_gemm",
-                                               Path(__file__).resolve().parent.parent / "examples" / "gemm.py")
-_example = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_example)
-matmul = _example.matmul
+matmul = load_example("gemm", "hopper_example_gemm").matmul
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 
 

@@ -5,8 +5,6 @@ mbarriers + wgmma and no cp.async left in the loop; tensor maps are kernel param
 TMA cannot do keep cp.async; sm_80 keeps cp.async + mma.sync. GPU (sm_90, marked ``gpu``): each form computes what
 torch computes (float32 reference, outputs poisoned with NaN), with ragged M, N, K and K shorter than the ring.
 """
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,18 +12,10 @@ import torch
 import tiledsl
 import tiledsl.language as T
 
-ROOT = Path(__file__).resolve().parent.parent
+import general_programs as bench  # the benchmark's programs (benchmarks/bench_general.py runs them)
+from example_modules import load_example
+
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
-
-
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-import general_programs as bench  # noqa: E402  (the benchmark's programs, shared with the benchmark)
 
 
 @pytest.fixture(autouse=True)
@@ -83,7 +73,7 @@ def gemm_dynamic_m(N, K, block_M=128, block_N=128, block_K=64, stages=3, disable
 
 
 def _fp8():
-    return _load("examples/gemm_fp8.py", "gemm_fp8_for_tma_tests")
+    return load_example("gemm_fp8", "gemm_fp8_for_tma_tests")
 
 
 # name: (program factory, TMA expected)
@@ -241,6 +231,25 @@ def _poisoned(shape, dtype=torch.float16):
     return torch.full(shape, float("nan"), device="cuda", dtype=dtype)
 
 
+def _gemm_on_gpu_matches_torch(M, N, K, kw):
+    """Build ``_gemm(M, N, K, **kw)`` for the GPU, run it on fresh inputs (output poisoned with NaN) and check it
+    against torch in float32; returns the kernel."""
+    dtype = getattr(torch, kw.get("dtype", "float16"))
+    kernel = tiledsl.compile(_gemm(M, N, K, **kw), out_idx=[], target="cuda")
+    a = torch.randn((K, M) if kw.get("trans_A") else (M, K), device="cuda").to(dtype)
+    b = torch.randn((N, K) if kw.get("trans_B") else (K, N), device="cuda").to(dtype)
+    r = torch.randn(M, N, device="cuda").to(dtype)
+    c = _poisoned((M, N), dtype)
+    kernel(a, b, r, c)
+    torch.cuda.synchronize()
+    want = (a.float().T if kw.get("trans_A") else a.float()) @ (b.float().T if kw.get("trans_B") else b.float())
+    if kw.get("residual"):
+        want = want + r.float()
+    assert not torch.isnan(c).any()
+    torch.testing.assert_close(c.float(), want, rtol=2e-2, atol=2e-1)
+    return kernel
+
+
 GPU_GEMMS = {  # name: (M, N, K, kwargs)
     "plain_long_k": (256, 384, 1024, {}),          # 16 iterations: the 4-stage ring wraps 4 times
     "A_T": (256, 256, 512, {"trans_A": True}),
@@ -262,20 +271,8 @@ GPU_GEMMS = {  # name: (M, N, K, kwargs)
 @pytest.mark.parametrize("name", sorted(GPU_GEMMS))
 def test_tma_gemm_matches_torch(name):
     M, N, K, kw = GPU_GEMMS[name]
-    dtype = getattr(torch, kw.get("dtype", "float16"))
-    kernel = tiledsl.compile(_gemm(M, N, K, **kw), out_idx=[], target="cuda")
+    kernel = _gemm_on_gpu_matches_torch(M, N, K, kw)
     assert "cp_async_bulk_tensor" in kernel.get_kernel_source()
-    a = torch.randn((K, M) if kw.get("trans_A") else (M, K), device="cuda").to(dtype)
-    b = torch.randn((N, K) if kw.get("trans_B") else (K, N), device="cuda").to(dtype)
-    r = torch.randn(M, N, device="cuda").to(dtype)
-    c = _poisoned((M, N), dtype)
-    kernel(a, b, r, c)
-    torch.cuda.synchronize()
-    want = (a.float().T if kw.get("trans_A") else a.float()) @ (b.float().T if kw.get("trans_B") else b.float())
-    if kw.get("residual"):
-        want = want + r.float()
-    assert not torch.isnan(c).any()
-    torch.testing.assert_close(c.float(), want, rtol=2e-2, atol=2e-1)
 
 
 @pytest.mark.gpu
@@ -443,20 +440,8 @@ WS_GPU = {  # name: (M, N, K, kwargs)
 def test_warp_specialized_gemm_matches_torch(name, monkeypatch):
     monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "1")
     M, N, K, kw = WS_GPU[name]
-    dtype = getattr(torch, kw.get("dtype", "float16"))
-    kernel = tiledsl.compile(_gemm(M, N, K, **kw), out_idx=[], target="cuda")
+    kernel = _gemm_on_gpu_matches_torch(M, N, K, kw)
     assert "setmaxnreg" in kernel.get_kernel_source() or kw.get("threads") == 128
-    a = torch.randn((K, M) if kw.get("trans_A") else (M, K), device="cuda").to(dtype)
-    b = torch.randn((N, K) if kw.get("trans_B") else (K, N), device="cuda").to(dtype)
-    r = torch.randn(M, N, device="cuda").to(dtype)
-    c = _poisoned((M, N), dtype)
-    kernel(a, b, r, c)
-    torch.cuda.synchronize()
-    want = (a.float().T if kw.get("trans_A") else a.float()) @ (b.float().T if kw.get("trans_B") else b.float())
-    if kw.get("residual"):
-        want = want + r.float()
-    assert not torch.isnan(c).any()
-    torch.testing.assert_close(c.float(), want, rtol=2e-2, atol=2e-1)
 
 
 @pytest.mark.gpu

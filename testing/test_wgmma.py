@@ -4,8 +4,6 @@ CPU: the layouts are consistent; every GEMM form builds for sm_90a with nvcc and
 mma.sync); the ``benchmarks/bench_general.py`` programs are checked in ``testing/test_bench_general.py``. GPU (sm_90): each form computes
 what torch computes (float32 reference, output poisoned with NaN first).
 """
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,18 +14,10 @@ import tiledsl
 from tiledsl.passes.cuda.layout import WGMMAAccumulator, WGMMARows
 from tiledsl.passes.cuda.smem_swizzle import wgmma_tile
 
-ROOT = Path(__file__).resolve().parent.parent
+import general_programs as bench  # the benchmark's programs (benchmarks/bench_general.py runs them)
+from example_modules import load_example
+
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
-
-
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-import general_programs as bench  # noqa: E402  (the benchmark's programs, shared with the benchmark)
 
 
 @pytest.fixture(autouse=True)
@@ -176,7 +166,7 @@ def test_sm80_keeps_mma_sync():
 
 @pytest.mark.nvcc
 def test_fp8_gemm_uses_wgmma(sm90_sources):
-    fp8 = _load("examples/gemm_fp8.py", "gemm_fp8_for_wgmma_test")
+    fp8 = load_example("gemm_fp8", "gemm_fp8_for_wgmma_test")
     prim = fp8.fp8_linear.get_tir(256, 256, 256)
     assert "f32_e4m3_e4m3" in sm90_sources("fp8", prim)
 
@@ -261,7 +251,7 @@ def test_lower_decides_the_path_for_the_target(monkeypatch):
     import tvm
     from tiledsl.passes.pipeline import lower
 
-    example = _load("examples/gemm.py", "gemm_example_for_lower_test")
+    example = load_example("gemm", "gemm_example_for_lower_test")
     prim = example.matmul.get_tir(512, 512, 512, block_M=128, block_N=128, block_K=64, threads=256, num_stages=3)
     mod = tvm.IRModule({"main": prim})
     monkeypatch.delenv("TILEDSL_DISABLE_HOPPER_GEMM")
@@ -276,7 +266,7 @@ def test_lower_decides_the_path_for_the_target(monkeypatch):
 
 @pytest.mark.gpu
 def test_fp8_gemm_with_wgmma_matches_torch():
-    fp8 = _load("examples/gemm_fp8.py", "gemm_fp8_for_wgmma_gpu_test")
+    fp8 = load_example("gemm_fp8", "gemm_fp8_for_wgmma_gpu_test")
     M, N, K = 256, 512, 384
     kernel = tiledsl.compile(fp8.fp8_linear.get_tir(M, N, K), out_idx=[], target="cuda")
     assert "f32_e4m3_e4m3" in kernel.get_kernel_source()
@@ -293,7 +283,7 @@ def test_fp8_gemm_with_wgmma_matches_torch():
 @pytest.mark.gpu
 def test_gqa_bf16_attention_with_wgmma_matches_torch():
     """bf16, 4 query heads per K/V head, causal, 64x64 tiles on one warpgroup: P (bf16) from registers."""
-    fa = _load("examples/flash_attention.py", "flash_attention_for_wgmma_gpu_test")
+    fa = load_example("flash_attention", "flash_attention_for_wgmma_gpu_test")
     B, H, S, D, groups = 1, 8, 320, 64, 4
     kernel = tiledsl.compile(fa.flash_attention.get_tir(B, H, S, D, True, groups=groups, dtype="bfloat16"),
                              out_idx=[], target="cuda")

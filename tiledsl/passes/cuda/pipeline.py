@@ -28,7 +28,7 @@ from tvm.script import tirx as T
 
 from ...ir.ops import is_tile_call, make_tile_call
 from ...language.loops import NUM_STAGES_ATTR
-from ..rewriter import StmtRewriter, flatten_seq, rebuild_for, seq, substitute
+from ..rewriter import StmtRewriter, flatten_seq, rebuild_for, seq, substitute, uses_var
 from ... import config
 from ..lowering_options import allowed
 from . import tma_copy, warp_specialize
@@ -71,7 +71,7 @@ def _uniform_guard(func_body, stmts):
     if len(stmts) != 1 or not isinstance(stmts[0], tirx.IfThenElse) or stmts[0].else_case is not None:
         return None
     cond = stmts[0].condition
-    if any(_touches(cond, v) for v, _ in thread_launches(func_body)) or not _reads_only_inputs(cond, stmts):
+    if any(uses_var(cond, v) for v, _ in thread_launches(func_body)) or not _reads_only_inputs(cond, stmts):
         return None
     return cond
 
@@ -117,13 +117,6 @@ def _reads_only_inputs(expr, stmts) -> bool:
     loads = []
     tvm_ffi.structural_walk(expr, (TensorLoad, lambda ld: loads.append(ld.source)))
     return all(b.scope() == "global" and not _writes(stmts, b) for b in loads)
-
-
-def _touches(stmt, buf) -> bool:
-    """True if ``stmt`` mentions ``buf`` at all."""
-    found = []
-    tvm_ffi.structural_walk(stmt, (tirx.Var, lambda v: found.append(v) if v.same_as(buf) else None))
-    return bool(found)
 
 
 def _staged_region(region, new_buf, stage):
@@ -190,8 +183,8 @@ class _Pipeliner(StmtRewriter):
             _note_scalar(st, stmts, lets)
             # a global -> shared copy may be issued early if nothing before it in the body touches its tile
             # and the scalars its region uses can be computed for a later iteration
-            if _is_producer(st) and not any(_touches(prev, st.value.args[1].source) for prev in stmts[:pos]) \
-                    and all(lets[v] is not None for v in lets if _touches(st, v)):
+            if _is_producer(st) and not any(uses_var(prev, st.value.args[1].source) for prev in stmts[:pos]) \
+                    and all(lets[v] is not None for v in lets if uses_var(st, v)):
                 producers.append(_inline_scalars(st, lets))
             else:
                 consumers.append(st)

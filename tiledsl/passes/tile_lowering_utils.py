@@ -21,6 +21,15 @@ def non_unit_extents(region) -> list:
     return [r.extent for r in region.region if not is_unit(r.extent)]
 
 
+def tile_dims(region) -> list:
+    """The two dimensions of a gemm operand region that form its 2-d tile: its last two non-unit dimensions (the last
+    two dimensions when fewer than two are non-unit)."""
+    dims = [k for k, r in enumerate(region.region) if not is_unit(r.extent)]
+    if len(dims) < 2:
+        dims = list(range(len(region.region)))[-2:]
+    return dims[-2:]
+
+
 def region_indices(region, loop_vars) -> list:
     """Full buffer indices of a region for loop variables that run over its non-unit extents."""
     it = iter(loop_vars)

@@ -19,7 +19,7 @@ from tvm.script import tirx as T
 
 from ...ir.ops import is_tile_call
 from ..rewriter import seq
-from ..tile_lowering_utils import const_ints, flat_index, is_unit
+from ..tile_lowering_utils import const_ints, flat_index, tile_dims
 from .layout import MMAAccumulator
 
 _SHARED = ("shared", "shared.dyn")
@@ -35,16 +35,9 @@ class MMAPlan:
     strategy: str = "mma"
 
 
-def _dims2(region):
-    dims = [k for k, r in enumerate(region.region) if not is_unit(r.extent)]
-    if len(dims) < 2:
-        dims = list(range(len(region.region)))[-2:]
-    return dims[-2:]
-
-
 def _tile(region):
     ext = const_ints([r.extent for r in region.region], "T.gemm")
-    d = _dims2(region)
+    d = tile_dims(region)
     return ext[d[0]], ext[d[1]]
 
 
@@ -108,7 +101,7 @@ def plan(body, nthreads: int) -> dict:
 
 def _ptr(low, region, row, col):
     """``access_ptr`` of element (row, col) of a region's 2-d tile (swizzled where the tile is)."""
-    d = _dims2(region)
+    d = tile_dims(region)
     idx = [r.min for r in region.region]
     idx[d[0]] = idx[d[0]] + row
     idx[d[1]] = idx[d[1]] + col

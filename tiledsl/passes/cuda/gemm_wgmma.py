@@ -28,7 +28,7 @@ from tvm.script import tirx as T
 
 from ...ir.ops import is_tile_call
 from ..rewriter import seq
-from ..tile_lowering_utils import const_ints, flat_index, is_unit
+from ..tile_lowering_utils import const_ints, flat_index, tile_dims
 from .layout import WGMMAAccumulator
 from .smem_swizzle import wgmma_tile
 
@@ -57,13 +57,6 @@ def sm90a() -> bool:
     target = tvm.target.Target.current(allow_none=True)
     return (target is not None and target.kind.name == "cuda" and "arch" in target.attrs
             and str(target.attrs["arch"]) == "sm_90a")
-
-
-def _dims2(region):
-    dims = [k for k, r in enumerate(region.region) if not is_unit(r.extent)]
-    if len(dims) < 2:
-        dims = list(range(len(region.region)))[-2:]
-    return dims[-2:]
 
 
 def _whole_tile(region) -> bool:
@@ -122,9 +115,9 @@ def _plan_one(call, nthreads):
         return None
     if not _operand_ok(b, mn_major=not trans_b):
         return None
-    a_rows, a_cols = [const_ints([a.region[d].extent], "T.gemm")[0] for d in _dims2(a)]
+    a_rows, a_cols = [const_ints([a.region[d].extent], "T.gemm")[0] for d in tile_dims(a)]
     M, K = (a_cols, a_rows) if trans_a else (a_rows, a_cols)
-    b_rows, b_cols = [const_ints([b.region[d].extent], "T.gemm")[0] for d in _dims2(b)]
+    b_rows, b_cols = [const_ints([b.region[d].extent], "T.gemm")[0] for d in tile_dims(b)]
     N, KB = (b_rows, b_cols) if trans_b else (b_cols, b_rows)
     shape = tuple(const_ints(list(c.source.ty.shape), "T.gemm"))
     if KB != K or shape != (M, N) or K % _k_step(dtype):
@@ -226,7 +219,7 @@ def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
     Mw, Nw = M // gm, N // gn
     dtype = wg_plan.in_dtype
     ks = _k_step(dtype)
-    K = const_ints([a.region[_dims2(a)[0 if trans_a else 1]].extent], "T.gemm")[0]
+    K = const_ints([a.region[tile_dims(a)[0 if trans_a else 1]].extent], "T.gemm")[0]
     group = low.tid // 128
     row0, col0 = (group // gn) * Mw, (group % gn) * Nw
     acc = low.locals[c.source]

@@ -15,6 +15,7 @@ import tvm as _tvm
 from . import testing as _tiledsl_testing
 
 _OURS = ("requires_package", "requires_cuda", "requires_cuda_compute_version", "requires_cuda_compute_version_ge",
+         "requires_cuda_compute_version_gt", "requires_cuda_compute_version_lt",
          "requires_cuda_compute_version_le", "requires_cuda_compute_version_eq", "set_random_seed")
 
 

@@ -413,3 +413,23 @@ def test_gpu_im2col_and_int4_unpack():
 def test_gpu_grouped_gemm_through_pointer_tables():
     kernel = tiledsl.compile(grouped_gemm_by_pointers.get_tir(3, 64, 64, 96), out_idx=[], target="auto")
     check_grouped_gemm_by_pointers(kernel, "cuda")
+
+
+# ---------------------------------------------------------------------------------------------- T.clamp
+@tiledsl.jit
+def scale_and_clamp(x, lo: float = -2.0, hi: float = 1.5, block=64):
+    """``T.clamp`` of a scaled value, cast on store (the shape of TileLang's per-token fp8 casts)."""
+    N = T.const("N")
+    x: T.Tensor((N,), T.float32)
+    y = T.empty((N,), T.float32)
+    with T.Kernel(T.ceildiv(N, block), threads=64) as bx:
+        for i in T.Parallel(block):
+            y[bx * block + i] = T.clamp(x[bx * block + i] * 3.0, lo, hi)
+    return y
+
+
+def test_clamp_limits_values_to_the_range():
+    x = torch.randn(256)
+    y = scale_and_clamp(x)
+    torch.testing.assert_close(y.double(), (x.double() * 3).clamp(-2.0, 1.5), rtol=1e-6, atol=1e-6)
+    assert (y == -2.0).any() and (y == 1.5).any()  # the inputs reach both limits

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tvm import tirx
 from tvm.ir import TensorLoad
+from tvm.script import tirx as _tirx_script
 from tvm.script.ir_builder import tirx as _builder
 
 from ..errors import TileProgramError
@@ -120,6 +121,11 @@ def disable_warp_group_reg_alloc():
     return None
 
 
+def clamp(value, min_val, max_val):
+    """``value`` limited to ``[min_val, max_val]`` (``T.min(T.max(value, min_val), max_val)``, as TileLang)."""
+    return _tirx_script.min(_tirx_script.max(value, min_val), max_val)
+
+
 def _unsupported(name: str, why: str):
     def fail(*args, **kwargs):
         raise TileProgramError(f"T.{name} is not supported by tiledsl yet: {why}")
@@ -150,6 +156,29 @@ UNSUPPORTED = {
     "annotate_pass_configs": "pass pass_configs= to @tiledsl.jit instead",
     "gemm_sp": "sparse (2:4) GEMMs are not supported",
     "cumsum": "T.cumsum is not implemented; write the scan in a T.serial loop",
+    "mbarrier_arrive": "user-managed mbarriers are not exposed; T.Pipelined places barriers itself",
+    "mbarrier_arrive_expect_tx": "user-managed mbarriers are not exposed; T.Pipelined places barriers itself",
+    "tma_copy": "explicit TMA copies are not exposed; T.copy into shared memory in a T.Pipelined loop picks TMA",
+    "tma_load": "explicit TMA copies are not exposed; T.copy into shared memory in a T.Pipelined loop picks TMA",
+    "fence_proxy_async": "explicit proxy fences are not exposed; tiledsl places them with its TMA lowering",
+    "sync_threads": "explicit block barriers are not exposed; tiledsl places barriers between tile operations",
+    "ws": "hand-written warp specialization is not exposed; tiledsl's passes specialize pipelined loops",
+    "WSSync": "hand-written warp specialization is not exposed",
+    "WSID": "hand-written warp specialization is not exposed",
+    "WSPipeline": "hand-written warp specialization is not exposed",
+    "WSScope": "hand-written warp specialization is not exposed",
+    "WSRole": "hand-written warp specialization is not exposed",
+    "WSSchedule": "hand-written warp specialization is not exposed",
+    "annotate_ws_schedule": "hand-written warp specialization is not exposed",
+    "PersistentTileScheduler": "use T.Persistent for a persistent tile loop",
+    "ClusterKernel": "thread-block clusters are not supported",
+    "alloc_cluster_barrier": "thread-block clusters are not supported",
+    "block_rank_in_cluster": "thread-block clusters are not supported",
+    "loop_break": "breaking out of a loop is not supported; guard the loop body with an if",
+    "device_assert": "device-side assertions are not supported",
+    "dp4a": "explicit dp4a is not exposed; write the int8 products and sums as expressions",
+    "rng_init": "device random numbers are not supported",
+    "rng_rand": "device random numbers are not supported",
 }
 
 

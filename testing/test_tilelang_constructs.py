@@ -11,6 +11,7 @@ import torch
 
 import tiledsl
 import tiledsl.language as T
+from tiledsl.errors import TileProgramError
 from tiledsl.profiler import bind
 
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
@@ -433,3 +434,52 @@ def test_clamp_limits_values_to_the_range():
     y = scale_and_clamp(x)
     torch.testing.assert_close(y.double(), (x.double() * 3).clamp(-2.0, 1.5), rtol=1e-6, atol=1e-6)
     assert (y == -2.0).any() and (y == 1.5).any()  # the inputs reach both limits
+
+
+# ---------------------------------------------------------------------------------------------- T.reshape / T.view
+@tiledsl.jit
+def flat_views(x, block=64):
+    """A 2-d tensor read and written through flat ``T.reshape`` views, and its bits through a ``T.view``."""
+    M, N = T.const("M, N")
+    x: T.Tensor((M, N), T.float32)
+    y = T.empty((M, N), T.float32)
+    bits = T.empty((M, N), T.int32)
+    with T.Kernel(T.ceildiv(M * N, block), threads=64) as bx:
+        x_flat = T.reshape(x, (M * N,))
+        y_flat = T.reshape(y, [M * N])
+        x_bits = T.view(x, shape=(M * N,), dtype=T.int32)
+        bits_flat = T.view(bits, (M * N,))
+        for i in T.Parallel(block):
+            y_flat[bx * block + i] = x_flat[bx * block + i] * 2.0
+            bits_flat[bx * block + i] = x_bits[bx * block + i]
+    return y, bits
+
+
+def test_reshape_and_view_of_global_tensors():
+    x = torch.randn(8, 32)
+    y, bits = flat_views(x)
+    torch.testing.assert_close(y.double(), 2 * x.double(), rtol=0, atol=0)
+    assert torch.equal(bits, x.view(torch.int32))
+
+
+def test_reshape_refuses_on_chip_tiles_and_other_sizes():
+    @tiledsl.jit
+    def reshapes_a_shared_tile(x):
+        M, N = T.const("M, N")
+        x: T.Tensor((M, N), T.float32)
+        with T.Kernel(1, threads=32):
+            tile = T.alloc_shared((M, N), T.float32)
+            T.reshape(tile, (M * N,))
+
+    @tiledsl.jit
+    def reshapes_to_more_elements(x):
+        M, N = T.const("M, N")
+        x: T.Tensor((M, N), T.float32)
+        with T.Kernel(1, threads=32):
+            T.reshape(x, (M * N + 1,))
+
+    x = torch.randn(8, 32)
+    with pytest.raises(TileProgramError, match="T.reshape of the shared.dyn tile tile is not supported"):
+        reshapes_a_shared_tile(x)
+    with pytest.raises(TileProgramError, match=r"not the same number of bytes as \(257,\)"):
+        reshapes_to_more_elements(x)

@@ -76,7 +76,7 @@ CPU_ARGS = {
     "flash_attention/example_mha_fwd_bhsd.py": ["--seq_q", "128", "--seq_kv", "128"],
     "flash_attention/example_mha_fwd_bshd.py": ["--batch", "1", "--heads", "2", "--seq_len", "256", "--dim", "64"],
     "flash_attention/example_mha_fwd_varlen.py": ["--batch", "1", "--heads", "2", "--seq_len", "128", "--dim", "64"],
-    "flash_decoding/example_gqa_decode.py": ["--batch", "1", "--heads", "8", "--groups", "2", "--kv_seqlen", "1024"],
+    "flash_decoding/example_gqa_decode.py": ["--batch", "1", "--heads", "8", "--groups", "2", "--kv_seqlen", "512"],
     "gemm/example_gemm_advanced_autotune.py": ["--m", "256", "--n", "256", "--k", "256"],
     "gemm/example_gemm_autotune.py": ["--m", "256", "--n", "256", "--k", "256"],
     "gemm/example_gemm_autotune_pass_configs.py": ["--m", "256", "--n", "256", "--k", "256"],

@@ -280,3 +280,51 @@ def test_scalar_parameters():
     assert a.tolist() == [3.0] * 5 + [1.0] * 3
     with pytest.raises(tiledsl.KernelArgumentError, match=r"argument 1 \(alpha\): expected a float32 scalar"):
         scale_prefix(8)(a, torch.ones(1), 5)
+
+
+@tiledsl.jit(target="llvm")
+def split_window_sums(S, D, splits, block=64):
+    """Each block sums the rows of one split of X (``S // splits`` rows, fewer than ``block``), loading the split's
+    region into a whole ``block``-row tile and masking the rows past the split, as TileLang's split-KV decoding
+    does."""
+    split_len = S // splits
+
+    @T.prim_func
+    def kernel(X: T.Tensor((S, D), "float32"), Out: T.Tensor((splits, D), "float32")):
+        with T.Kernel(splits, threads=64) as sid:
+            tile = T.alloc_shared((block, D), "float32")
+            acc = T.alloc_fragment((block, D), "float32")
+            sums = T.alloc_fragment((D,), "float32")
+            T.copy(X[sid * split_len:(sid + 1) * split_len, :], tile)  # a split_len-row region into a block-row tile
+            for i, j in T.Parallel(block, D):
+                acc[i, j] = T.if_then_else(i < split_len, tile[i, j], 0.0)
+            T.reduce_sum(acc, sums, dim=0)
+            T.copy(sums, Out[sid, :])
+    return kernel
+
+
+@pytest.mark.parametrize("S,splits", [(144, 3), (40, 1)])
+def test_load_of_a_shorter_region_fills_the_whole_tile(S, splits):
+    """The region (48 or 40 rows) is shorter than the 64-row tile: the rows past it are read (from the next split,
+    or zeros past the tensor's end) and masked by the program, so the sums are the split's sums."""
+    x = torch.randn(S, 32)
+    out = poisoned_like(torch.empty(splits, 32))
+    split_window_sums(S, 32, splits)(x, out)
+    expected = x.double().reshape(splits, S // splits, 32).sum(1)
+    torch.testing.assert_close(out.double(), expected, rtol=1e-5, atol=1e-5)
+
+
+@tiledsl.jit(target="llvm")
+def store_into_a_shorter_region():
+    @T.prim_func
+    def kernel(X: T.Tensor((64, 16), "float32"), Y: T.Tensor((64, 16), "float32")):
+        with T.Kernel(1, threads=32):
+            tile = T.alloc_shared((32, 16), "float32")
+            T.copy(X[0:32, :], tile)
+            T.copy(tile, Y[0:16, :])  # would write 16 rows the program did not name
+    return kernel
+
+
+def test_store_of_a_larger_tile_into_a_shorter_region_is_refused():
+    with pytest.raises(tiledsl.TileProgramError, match=r"region of tile is \(32, 16\).*region of Y is \(16, 16\)"):
+        store_into_a_shorter_region()

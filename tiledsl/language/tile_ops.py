@@ -6,6 +6,7 @@ call to the matching tile Op of ``tiledsl.ir``; the passes of each target lower 
 from __future__ import annotations
 
 import enum
+import logging
 
 from tvm import tirx
 from tvm.ir import TensorLoad, TensorRegion
@@ -18,6 +19,7 @@ from .buffers import (FRAGMENT_SCOPE, SHARED_SCOPES, as_region, buffer_scope, dt
                       region_extents)
 
 _analyzer = Analyzer()
+logger = logging.getLogger(__name__)
 
 
 def _name(region: TensorRegion) -> str:
@@ -45,11 +47,38 @@ def _origin_or_region(x) -> TensorRegion | None:
     return as_region(x, "T.copy")
 
 
+def _load_whole_tile(src_r: TensorRegion, dst_r: TensorRegion) -> TensorRegion:
+    """A load from a global region into a larger on-chip tile reads the tile's extents, as TileLang does.
+
+    TileLang iterates a copy over the extents of its lower-level side (fragment > shared > global); for a load
+    into a tile, that is the tile: rows past the named global region are read too (zeros past the tensor's edge),
+    and programs mask them (TileLang's split-KV decoding copies a split's last, shorter block this way). Only loads
+    are widened: a store never writes memory outside the region the program names. Returns ``src_r`` unchanged
+    where the rule does not apply (the caller then reports the mismatch).
+    """
+    if buffer_scope(src_r.source) != "global" or buffer_scope(dst_r.source) == "global":
+        return src_r
+    dst_ext = iter(_non_unit(region_extents(dst_r)))
+    widened = []
+    for r in src_r.region:
+        if isinstance(r.extent, IntImm) and int(r.extent) == 1:
+            widened.append(slice(r.min, r.min + 1))
+            continue
+        tile_extent = next(dst_ext)
+        if _analyzer.can_prove(tile_extent < r.extent):  # the tile is smaller than the region: a real mismatch
+            return src_r
+        widened.append(slice(r.min, r.min + tile_extent))
+    logger.info("T.copy: the region of %s is %s; loading the tile's %s elements as TileLang does", _name(src_r),
+                _fmt(region_extents(src_r)), _fmt(region_extents(dst_r)))
+    return src_r.source[tuple(widened)]
+
+
 def copy(src, dst, coalesced_width=None, disable_tma=False, eviction_policy=None):
     """Copy a tile between global, shared and fragment buffers, casting to the destination's dtype.
 
     Either side may be a buffer, a slice (``A[0:64, k]``) or a tile origin (``A[by * 64, k * 32]``). Where the tile
-    runs past a global tensor's edge, loads read zero and stores are dropped.
+    runs past a global tensor's edge, loads read zero and stores are dropped. A load from a global region into a
+    larger on-chip tile fills the whole tile (from the region's start), as TileLang does.
     """
     src_r, dst_r = _origin_or_region(src), _origin_or_region(dst)
     if src_r is None and dst_r is None:
@@ -61,6 +90,9 @@ def copy(src, dst, coalesced_width=None, disable_tma=False, eviction_policy=None
     if dst_r is None:
         dst_r = as_region(dst, "T.copy", region_extents(src_r))
     src_ext, dst_ext = _non_unit(region_extents(src_r)), _non_unit(region_extents(dst_r))
+    if len(src_ext) == len(dst_ext) and any(_definitely_differ(a, b) for a, b in zip(src_ext, dst_ext)):
+        src_r = _load_whole_tile(src_r, dst_r)
+        src_ext = _non_unit(region_extents(src_r))
     if len(src_ext) != len(dst_ext) or any(_definitely_differ(a, b) for a, b in zip(src_ext, dst_ext)):
         raise TileProgramError(
             f"T.copy: the region of {_name(src_r)} is {_fmt(region_extents(src_r))} but the region of "

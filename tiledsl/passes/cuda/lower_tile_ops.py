@@ -74,6 +74,7 @@ class _Lowerer(StmtRewriter):
         self.ctx = LoopContext(self.analyzer, self.tid, self.nthreads, self.layouts, self.locals,
                                physical=self.physical_offset, swizzled=set(self.swizzled))
         self.scratch_allocs = []
+        self.transient_scratch = []
         self.in_parallel = 0
         self.local_use = LocalUse(func_body)
         # per-thread code (T.get_thread_binding): as on the CPU, a statement reading a thread index, or any
@@ -82,10 +83,13 @@ class _Lowerer(StmtRewriter):
         self.per_thread_depth = 0
 
     # ------------------------------------------------------------------ helpers for the op lowerings
-    def scratch(self, shape, dtype, name):
-        """A shared-memory buffer allocated at the top of the kernel."""
+    def scratch(self, shape, dtype, name, transient=False):
+        """A shared-memory buffer allocated at the top of the kernel; ``transient``: the op that asks for it writes
+        and reads it only in its own statements, synchronously (it may then share bytes with other scratch)."""
         buf = tirx.decl_buffer(shape, dtype, name, scope="shared.dyn")
         self.scratch_allocs.append(tirx.AllocBuffer(buf))
+        if transient:
+            self.transient_scratch.append(buf)
         return buf
 
     def physical_offset(self, buf, flat):
@@ -428,7 +432,7 @@ def _align_wgmma_tiles(body, low):
     tiles = [buf for buf, lay in low.swizzled.items() if isinstance(lay, WGMMATile)]
     if not tiles:
         return body
-    prologue, body, epilogue = align_tiles(body, tiles)
+    prologue, body, epilogue = align_tiles(body, tiles, low.transient_scratch)
     innermost = low.thread_vars[-1]
 
     def on_attr(stmt):

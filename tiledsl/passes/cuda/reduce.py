@@ -140,7 +140,7 @@ def _across_threads(low, part, n_out, kind, dtype):
     nwarps = nthreads // 32
     if nwarps == 1:
         return out
-    scratch = low.scratch((nwarps, n_out), dtype, "red_scratch")
+    scratch = low.scratch((nwarps, n_out), dtype, "red_scratch", transient=True)
     warp, lane = low.tid // 32, low.tid % 32
     m2 = tirx.Var("m", "int32")
     out.append(tirx.IfThenElse(lane == 0, tirx.For(m2, 0, n_out, loop_kind, tirx.BufferStore(
@@ -177,7 +177,7 @@ def _reduce_mma_rows_replicated(low, src, dst, kind, clear, acc, dtype):
     stmts, part = _mma_row_partials(low, src, dst, kind, acc, rows, dtype)
     cross = _CROSS[kind]
     n_rows = rows.shape[0]
-    scratch = low.scratch((n_rows,), dtype, f"{dst.source.name}_rows")
+    scratch = low.scratch((n_rows,), dtype, f"{dst.source.name}_rows", transient=True)
     writes = [tirx.BufferStore(scratch, tirx.BufferLoad(part, [r]),
                                [low.analyzer.simplify(rows.inverse(low.tid, tirx.const(r, "int32"))[0])])
               for r in range(rows.local_size)]
@@ -211,7 +211,7 @@ def _mma_row_partials(low, src, dst, kind, acc, rows, dtype):
             stmts.append(tirx.BufferStore(part, reduce_combine(cross, cur, _shfl_xor(cur, off)), [r]))
     if rows.warps_n > 1:
         nwarps = rows.warps_m * rows.warps_n
-        scratch = low.scratch((nwarps, rows.shape[0]), dtype, "row_scratch")
+        scratch = low.scratch((nwarps, rows.shape[0]), dtype, "row_scratch", transient=True)
         warp, lane = low.tid // 32, low.tid % 32
         row_of = [low.analyzer.simplify(rows.inverse(low.tid, tirx.const(r, "int32"))[0]) for r in range(n)]
         writes = [tirx.BufferStore(scratch, tirx.BufferLoad(part, [r]), [warp, row_of[r]]) for r in range(n)]

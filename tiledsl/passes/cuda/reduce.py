@@ -16,7 +16,7 @@ from tvm.ir import Range
 from ...errors import TileProgramError
 from ..rewriter import loop_nest, seq
 from ..tile_lowering_utils import cast_to, flat_index, reduce_combine, reduce_identity, reduce_spec, unravel
-from .layout import MMAAccumulator, MMARows, Replicated, Striped, default_vec, numel
+from .layout import MMAAccumulator, MMARows, Replicated, Striped, WGMMARows, default_vec, numel
 
 _CROSS = {"sum": "sum", "abssum": "sum", "max": "max", "absmax": "max", "min": "min"}
 _SELECT_LIMIT = 4096
@@ -192,6 +192,13 @@ def _reduce_mma_rows_replicated(low, src, dst, kind, clear, acc, dtype):
     return seq(stmts)  # ThreadSync puts the barriers between the writes and the reads (and before a reuse)
 
 
+def _warp_column(rows, warp):
+    """Which of the ``rows.warps_n`` warps holding the same rows ``warp`` is (its index in ``peer_warps``)."""
+    if isinstance(rows, WGMMARows):  # warpgroup g = warp // 4 is column g % warps_n of the warpgroup grid
+        return tirx.floormod(tirx.floordiv(warp, 4), rows.warps_n)
+    return tirx.floormod(warp, rows.warps_n)
+
+
 def _mma_row_partials(low, src, dst, kind, acc, rows, dtype):
     """(statements, local buffer): each thread's row statistics of accumulator ``src`` (register r = row
     ``rows.inverse(tid, r)``), combined over the quad and over the warps sharing the rows."""
@@ -210,13 +217,18 @@ def _mma_row_partials(low, src, dst, kind, acc, rows, dtype):
             cur = tirx.BufferLoad(part, [r])
             stmts.append(tirx.BufferStore(part, reduce_combine(cross, cur, _shfl_xor(cur, off)), [r]))
     if rows.warps_n > 1:
-        nwarps = rows.warps_m * rows.warps_n
-        scratch = low.scratch((nwarps, rows.shape[0]), dtype, "row_scratch", transient=True)
         warp, lane = low.tid // 32, low.tid % 32
-        row_of = [low.analyzer.simplify(rows.inverse(low.tid, tirx.const(r, "int32"))[0]) for r in range(n)]
-        writes = [tirx.BufferStore(scratch, tirx.BufferLoad(part, [r]), [warp, row_of[r]]) for r in range(n)]
-        stmts.append(tirx.IfThenElse(lane % 4 == 0, tirx.SeqStmt(writes) if n > 1 else writes[0], None))
         peers = rows.peer_warps(warp)
+        if low.tight_scratch:  # one scratch row per column of warps: warps_n x rows instead of all warps x rows
+            scratch = low.scratch((rows.warps_n, rows.shape[0]), dtype, "row_scratch", transient=True)
+            slot, peers = _warp_column(rows, warp), [tirx.const(k, "int32") for k in range(rows.warps_n)]
+        else:
+            scratch = low.scratch((rows.warps_m * rows.warps_n, rows.shape[0]), dtype, "row_scratch",
+                                  transient=True)
+            slot = warp
+        row_of = [low.analyzer.simplify(rows.inverse(low.tid, tirx.const(r, "int32"))[0]) for r in range(n)]
+        writes = [tirx.BufferStore(scratch, tirx.BufferLoad(part, [r]), [slot, row_of[r]]) for r in range(n)]
+        stmts.append(tirx.IfThenElse(lane % 4 == 0, tirx.SeqStmt(writes) if n > 1 else writes[0], None))
         for r in range(n):
             stmts.append(tirx.BufferStore(part, tirx.BufferLoad(scratch, [peers[0], row_of[r]]), [r]))
             for peer in peers[1:]:

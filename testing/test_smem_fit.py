@@ -164,6 +164,16 @@ def test_without_either_it_does_not_fit(monkeypatch):
         _pool_bytes(latent_decode(**BUILD_SIZES))
 
 
+def test_tight_scratch_is_written_once_per_row_and_column_of_warps():
+    """Walking every thread of the lowered kernel (one block, one loop iteration): each (column of warps, row)
+    element of the tight scratch is stored exactly once by each of the two reductions, and no other."""
+    from thread_effects import per_element, side_effects
+
+    effects = side_effects(latent_decode(**dict(BUILD_SIZES, S=64)), only=["row_scratch"])
+    seen = per_element(effects, "row_scratch", "store")  # the two reductions' scratch tiles share the name
+    assert seen == {(c, r): 2 for c in range(2) for r in range(64)}
+
+
 @pytest.mark.nvcc
 def test_latent_decode_builds_for_sm90a():
     kernel = tiledsl.compile(latent_decode(**BUILD_SIZES), out_idx=[], target=SM90A)

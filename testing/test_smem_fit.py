@@ -164,6 +164,11 @@ def test_without_either_it_does_not_fit(monkeypatch):
         _pool_bytes(latent_decode(**BUILD_SIZES))
 
 
+def test_still_too_large_after_the_second_lowering_is_a_clear_error():
+    with pytest.raises(TileProgramError, match=r"need 297\.5 KiB.*fewer num_stages \(the pool: q_s \(64, 512\)"):
+        _pool_bytes(latent_decode(**dict(BUILD_SIZES, stages=3)))
+
+
 def test_tight_scratch_is_written_once_per_row_and_column_of_warps():
     """Walking every thread of the lowered kernel (one block, one loop iteration): each (column of warps, row)
     element of the tight scratch is stored exactly once by each of the two reductions, and no other."""

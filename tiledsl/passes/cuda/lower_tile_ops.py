@@ -23,7 +23,7 @@ from ..tile_lowering_utils import bounds_predicate, cast_to, const_ints, is_unit
 from . import gemm_strategy
 from .async_copy import lower_async_copy
 from .layout import Replicated, Striped, default_vec
-from .smem_swizzle import WGMMATile, align_tiles, physical_offset, swizzle_accesses
+from .smem_swizzle import ScratchTooLarge, WGMMATile, align_tiles, physical_offset, swizzle_accesses
 from .layout_inference import infer_layouts
 from ..pass_errors import keep_tiledsl_errors
 from .parallel import LoopContext, distribute, driving_layout, guard_globals
@@ -49,8 +49,9 @@ def thread_launches(body) -> list:
 
 
 class _Lowerer(StmtRewriter):
-    def __init__(self, func_body):
+    def __init__(self, func_body, tight_scratch: bool = False):
         super().__init__()
+        self.tight_scratch = tight_scratch  # ops lay their scratch out as small as they can (costlier indexing)
         launches = thread_launches(func_body)
         self.thread_vars = [v for v, _ in launches]
         self.nthreads = 1
@@ -74,6 +75,7 @@ class _Lowerer(StmtRewriter):
         self.ctx = LoopContext(self.analyzer, self.tid, self.nthreads, self.layouts, self.locals,
                                physical=self.physical_offset, swizzled=set(self.swizzled))
         self.scratch_allocs = []
+        self.transient_scratch = []
         self.in_parallel = 0
         self.local_use = LocalUse(func_body)
         # per-thread code (T.get_thread_binding): as on the CPU, a statement reading a thread index, or any
@@ -82,10 +84,13 @@ class _Lowerer(StmtRewriter):
         self.per_thread_depth = 0
 
     # ------------------------------------------------------------------ helpers for the op lowerings
-    def scratch(self, shape, dtype, name):
-        """A shared-memory buffer allocated at the top of the kernel."""
+    def scratch(self, shape, dtype, name, transient=False):
+        """A shared-memory buffer allocated at the top of the kernel; ``transient``: the op that asks for it writes
+        and reads it only in its own statements, synchronously (it may then share bytes with other scratch)."""
         buf = tirx.decl_buffer(shape, dtype, name, scope="shared.dyn")
         self.scratch_allocs.append(tirx.AllocBuffer(buf))
+        if transient:
+            self.transient_scratch.append(buf)
         return buf
 
     def physical_offset(self, buf, flat):
@@ -415,20 +420,29 @@ def LowerTileOpsCUDA(func, mod, ctx):
     """Lower tile ops, T.Parallel loops and fragments to per-thread CUDA code."""
     if not thread_launches(func.body):
         return func
-    low = _Lowerer(func.body)
-    body = low.visit(func.body)
-    body = swizzle_accesses(body, low.swizzled, low.analyzer)
-    body = _align_wgmma_tiles(body, low)
+    try:
+        low, body = _lower_with_pool(func.body, tight_scratch=False)
+    except ScratchTooLarge:  # over sm_90's shared memory: again, with the tile ops' scratch as small as it gets
+        low, body = _lower_with_pool(func.body, tight_scratch=True)
     body = _replace_fragments(body, low)
     return func.with_body(uniform_branches(body, low.thread_vars))
 
 
-def _align_wgmma_tiles(body, low):
+def _lower_with_pool(func_body, tight_scratch: bool):
+    """(lowerer, body): tile ops lowered and shared tiles placed; ``tight_scratch``: the second try of a kernel
+    over sm_90's shared memory (scratch laid out as small as it gets, scratch lifetimes per statement)."""
+    low = _Lowerer(func_body, tight_scratch)
+    body = low.visit(func_body)
+    body = swizzle_accesses(body, low.swizzled, low.analyzer)
+    return low, _align_wgmma_tiles(body, low, tight_scratch)
+
+
+def _align_wgmma_tiles(body, low, tight: bool):
     """wgmma operand tiles -> views into a 1024-byte aligned pool, declared at the top of the kernel."""
     tiles = [buf for buf, lay in low.swizzled.items() if isinstance(lay, WGMMATile)]
     if not tiles:
         return body
-    prologue, body, epilogue = align_tiles(body, tiles)
+    prologue, body, epilogue = align_tiles(body, tiles, low.transient_scratch, tight=tight)
     innermost = low.thread_vars[-1]
 
     def on_attr(stmt):

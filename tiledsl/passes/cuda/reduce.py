@@ -16,7 +16,7 @@ from tvm.ir import Range
 from ...errors import TileProgramError
 from ..rewriter import loop_nest, seq
 from ..tile_lowering_utils import cast_to, flat_index, reduce_combine, reduce_identity, reduce_spec, unravel
-from .layout import MMAAccumulator, MMARows, Replicated, Striped, default_vec, numel
+from .layout import MMAAccumulator, MMARows, Replicated, Striped, WGMMARows, default_vec, numel
 
 _CROSS = {"sum": "sum", "abssum": "sum", "max": "max", "absmax": "max", "min": "min"}
 _SELECT_LIMIT = 4096
@@ -140,7 +140,7 @@ def _across_threads(low, part, n_out, kind, dtype):
     nwarps = nthreads // 32
     if nwarps == 1:
         return out
-    scratch = low.scratch((nwarps, n_out), dtype, "red_scratch")
+    scratch = low.scratch((nwarps, n_out), dtype, "red_scratch", transient=True)
     warp, lane = low.tid // 32, low.tid % 32
     m2 = tirx.Var("m", "int32")
     out.append(tirx.IfThenElse(lane == 0, tirx.For(m2, 0, n_out, loop_kind, tirx.BufferStore(
@@ -177,7 +177,7 @@ def _reduce_mma_rows_replicated(low, src, dst, kind, clear, acc, dtype):
     stmts, part = _mma_row_partials(low, src, dst, kind, acc, rows, dtype)
     cross = _CROSS[kind]
     n_rows = rows.shape[0]
-    scratch = low.scratch((n_rows,), dtype, f"{dst.source.name}_rows")
+    scratch = low.scratch((n_rows,), dtype, f"{dst.source.name}_rows", transient=True)
     writes = [tirx.BufferStore(scratch, tirx.BufferLoad(part, [r]),
                                [low.analyzer.simplify(rows.inverse(low.tid, tirx.const(r, "int32"))[0])])
               for r in range(rows.local_size)]
@@ -190,6 +190,13 @@ def _reduce_mma_rows_replicated(low, src, dst, kind, clear, acc, dtype):
     kind_loop = tirx.ForKind.UNROLLED if n_rows <= 64 else tirx.ForKind.SERIAL
     stmts.append(tirx.For(m, 0, n_rows, kind_loop, tirx.BufferStore(dst.source, res, d_idx)))
     return seq(stmts)  # ThreadSync puts the barriers between the writes and the reads (and before a reuse)
+
+
+def _warp_column(rows, warp):
+    """Which of the ``rows.warps_n`` warps holding the same rows ``warp`` is (its index in ``peer_warps``)."""
+    if isinstance(rows, WGMMARows):  # warpgroup g = warp // 4 is column g % warps_n of the warpgroup grid
+        return tirx.floormod(tirx.floordiv(warp, 4), rows.warps_n)
+    return tirx.floormod(warp, rows.warps_n)
 
 
 def _mma_row_partials(low, src, dst, kind, acc, rows, dtype):
@@ -210,13 +217,18 @@ def _mma_row_partials(low, src, dst, kind, acc, rows, dtype):
             cur = tirx.BufferLoad(part, [r])
             stmts.append(tirx.BufferStore(part, reduce_combine(cross, cur, _shfl_xor(cur, off)), [r]))
     if rows.warps_n > 1:
-        nwarps = rows.warps_m * rows.warps_n
-        scratch = low.scratch((nwarps, rows.shape[0]), dtype, "row_scratch")
         warp, lane = low.tid // 32, low.tid % 32
-        row_of = [low.analyzer.simplify(rows.inverse(low.tid, tirx.const(r, "int32"))[0]) for r in range(n)]
-        writes = [tirx.BufferStore(scratch, tirx.BufferLoad(part, [r]), [warp, row_of[r]]) for r in range(n)]
-        stmts.append(tirx.IfThenElse(lane % 4 == 0, tirx.SeqStmt(writes) if n > 1 else writes[0], None))
         peers = rows.peer_warps(warp)
+        if low.tight_scratch:  # one scratch row per column of warps: warps_n x rows instead of all warps x rows
+            scratch = low.scratch((rows.warps_n, rows.shape[0]), dtype, "row_scratch", transient=True)
+            slot, peers = _warp_column(rows, warp), [tirx.const(k, "int32") for k in range(rows.warps_n)]
+        else:
+            scratch = low.scratch((rows.warps_m * rows.warps_n, rows.shape[0]), dtype, "row_scratch",
+                                  transient=True)
+            slot = warp
+        row_of = [low.analyzer.simplify(rows.inverse(low.tid, tirx.const(r, "int32"))[0]) for r in range(n)]
+        writes = [tirx.BufferStore(scratch, tirx.BufferLoad(part, [r]), [slot, row_of[r]]) for r in range(n)]
+        stmts.append(tirx.IfThenElse(lane % 4 == 0, tirx.SeqStmt(writes) if n > 1 else writes[0], None))
         for r in range(n):
             stmts.append(tirx.BufferStore(part, tirx.BufferLoad(scratch, [peers[0], row_of[r]]), [r]))
             for peer in peers[1:]:

@@ -20,6 +20,7 @@ element access of such a buffer is rewritten by :func:`swizzle_accesses`.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import tvm_ffi
@@ -30,6 +31,9 @@ from ...errors import TileProgramError
 from ..rewriter import substitute
 from ..tile_lowering_utils import const_ints, flat_index, unravel
 from .smem_lifetimes import insert_barriers, plan_pool
+from .smem_statement_lifetimes import insert_statement_barriers, plan_statement_pool
+
+logger = logging.getLogger(__name__)
 
 _SHARED = ("shared", "shared.dyn")
 TILE_ALIGN = 1024  # bytes: the repeat of the 128-byte swizzle pattern
@@ -184,7 +188,42 @@ def _side_by_side(sizes: list, aligns: list) -> tuple[list, int]:
     return offsets, total
 
 
-def align_tiles(body, tiles: list):
+def pool_breakdown(bufs, sizes, offsets, transient=()) -> str:
+    """Where each buffer of a pool lies: ``name shape: size KiB at offset KiB`` (scratch of tile ops marked),
+    and the alignment padding the layout leaves between them."""
+    parts, covered, reach = [], 0, 0
+    for buf, size, off in sorted(zip(bufs, sizes, offsets), key=lambda t: t[2]):
+        kind = " scratch" if buf in transient else ""
+        parts.append(f"{buf.name}{kind} {tuple(int(e) for e in buf.ty.shape)}: {size / 1024:g} KiB at "
+                     f"{off / 1024:g} KiB")
+        covered += max(off + size - max(off, reach), 0)
+        reach = max(reach, off + size)
+    padding = reach - covered
+    return "; ".join(parts) + (f"; alignment padding {padding / 1024:g} KiB" if padding else "")
+
+
+class ScratchTooLarge(Exception):
+    """Raised by :func:`align_tiles` (not a user error): the tiles do not fit with the scratch as lowered; the
+    caller lowers the kernel again with its tightest scratch and calls ``align_tiles(..., tight=True)``."""
+
+
+def static_shared_bytes(body) -> int:
+    """Bytes of the static (``shared``) buffers allocated in ``body``, each rounded up to the 64-byte alignment
+    TVM's CUDA code declares them with."""
+    total = []
+
+    def on_alloc(stmt):
+        buf = stmt.buffer
+        if buf.scope() == "shared":
+            n = _elem_bytes(buf)
+            for e in const_ints(list(buf.ty.shape), "shared buffer"):
+                n *= e
+            total.append(-(-n // 64) * 64)
+    tvm_ffi.structural_walk(body, (tirx.AllocBuffer, on_alloc))
+    return sum(total)
+
+
+def align_tiles(body, tiles: list, transient=(), tight: bool = False):
     """Place every ``shared.dyn`` buffer allocated in ``body`` in one byte pool whose base is rounded up to
     TILE_ALIGN bytes at run time, ``tiles`` (the wgmma operand tiles) at multiples of TILE_ALIGN bytes; returns
     ``(prologue statements, body without the allocations, epilogue)``.
@@ -192,6 +231,12 @@ def align_tiles(body, tiles: list):
     Each buffer becomes a view (``DeclBuffer``) into the pool. All of them share one pool because TVM's
     shared-memory merging sees only the pool's own accesses (not its views'): with two dynamic buffers it would
     let them overlap. The epilogue touches the pool at the end of the kernel for the same reason.
+
+    When the buffers side by side do not fit sm_90's shared memory (with the kernel's static shared buffers, the
+    pipelines' mbarriers), those whose lifetimes (top-level statements) do not overlap share bytes. When that does
+    not fit either and there are ``transient`` buffers (tile ops' own scratch), :class:`ScratchTooLarge` asks the
+    caller to lower the kernel again with its tightest scratch (``tight=True``), where transient buffers get
+    statement-level lifetimes (smem_statement_lifetimes). A kernel that fits one way never takes the next.
     """
     if not tiles:
         return [], body, []
@@ -208,17 +253,32 @@ def align_tiles(body, tiles: list):
         sizes.append(n)
     aligns = [TILE_ALIGN if b in wgmma else 128 for b in bufs]
     offsets, total = _side_by_side(sizes, aligns)
-    if total + TILE_ALIGN > SM90_SHARED_BYTES:
+    budget = SM90_SHARED_BYTES - TILE_ALIGN - static_shared_bytes(body)
+    if total > budget:
         # only then do tiles whose lifetimes do not overlap share bytes (a barrier separates the old tile's last
         # use from the new one's first): a kernel that fits keeps the layout its GPU tests ran with
         offsets, total, reuse = plan_pool(body, bufs, sizes, aligns)
+        if total > budget and transient and not tight:
+            raise ScratchTooLarge(f"{(total + TILE_ALIGN) / 1024:.1f} KiB")
+        if total > budget and transient:
+            fine = plan_statement_pool(body, bufs, sizes, aligns, set(transient))
+            if fine is not None and fine[1] < total:
+                offsets, total, reuse = fine
+                body = insert_statement_barriers(body, reuse)
+                reuse = set()
         body = insert_barriers(body, reuse)
-    if total + TILE_ALIGN > SM90_SHARED_BYTES:
+    if total > budget:
         names = ", ".join(f"{b.name} {tuple(int(e) for e in b.ty.shape)}" for b in bufs)
+        static = SM90_SHARED_BYTES - TILE_ALIGN - budget
+        extra = f" and {static} bytes of static shared memory (mbarriers)" if static else ""
         raise TileProgramError(
             f"shared memory: this kernel's shared tiles ({names}) need {(total + TILE_ALIGN) / 1024:.1f} KiB with the "
-            f"1024-byte alignment wgmma needs, more than the {SM90_SHARED_BYTES // 1024} KiB a block may use on "
-            f"sm_90; use smaller tiles or fewer num_stages")
+            f"1024-byte alignment wgmma needs{extra}, more than the {SM90_SHARED_BYTES // 1024} KiB a block may use "
+            f"on sm_90; use smaller tiles or fewer num_stages (the pool: "
+            f"{pool_breakdown(bufs, sizes, offsets, set(transient))})")
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("shared pool of %.1f KiB: %s", (total + TILE_ALIGN) / 1024,
+                     pool_breakdown(bufs, sizes, offsets, set(transient)))
     pool = tirx.decl_buffer((total + TILE_ALIGN,), "uint8", "smem_pool", scope="shared.dyn")
     pad = tirx.Var("smem_pad", "int32")
     base = tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared",

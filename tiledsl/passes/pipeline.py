@@ -24,6 +24,7 @@ from .lowering_options import lowering_options
 from .pass_errors import take_pending_error
 from .each_launch import each_launch, launch_count
 from .serialize_vector_scalars import SerializeVectorScalars
+from .split_grid_sync import split_grid_sync_module
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True, allow_t
     """
     if isinstance(target, str):
         target = tvm.target.Target(target)
+    mod = split_grid_sync_module(mod)  # T.sync_grid(): consecutive launches, before anything counts launches
     info = {"path": "generic"}
     if target.kind.name == "cuda":
         special, info = _hopper_shortcut(mod, target, allow_hopper_shortcut)

@@ -284,6 +284,50 @@ def test_state_written_in_both_branches_after_the_barrier_is_accepted():
     torch.testing.assert_close(run_checked(kernel, [a]).double(), want)
 
 
+# ---------------------------------------------------------------------------------------------- uniform scalars
+def test_uniform_scalars_are_the_block_uniform_ones():
+    from tvm import tirx
+
+    from tiledsl.passes.cuda.uniform_scalars import uniform_scalars
+
+    bx, tx, w = tirx.Var("bx", "int32"), tirx.Var("tx", "int32"), tirx.Var("w", "int32")
+    A = tirx.decl_buffer((64,), "int32", "A")
+    scalar = {name: tirx.decl_buffer((1,), "int32", name, scope="local")
+              for name in ("tile", "next", "lane", "after_lane", "in_branch", "shuffled")}
+    load = {name: tirx.BufferLoad(b, [0]) for name, b in scalar.items()}
+
+    def store(name, value):
+        return tirx.BufferStore(scalar[name], value, [0])
+
+    shuffle = tirx.call_intrin("int32", "tirx.tvm_warp_shuffle", tirx.const(0xFFFFFFFF, "uint32"), bx, 0, 32, 32)
+    body = tirx.For(w, 0, 4, tirx.ForKind.SERIAL, tirx.SeqStmt([
+            store("tile", w * 8 + bx),                                   # uniform
+            store("next", load["tile"] + A[load["tile"]]),               # uniform (a global load at a uniform index)
+            store("lane", tx % 32),                                      # a thread index
+            store("after_lane", load["lane"] + 1),                       # from a per-thread scalar
+            tirx.IfThenElse(tx < 16, store("in_branch", bx), None),      # uniform value, per-thread control
+            store("shuffled", shuffle),                                  # a call (a shuffle) is never uniform
+        ]))
+    names = {b.name for b in uniform_scalars(body, [tx])}
+    assert names == {"tile", "next"}
+
+
+def test_a_branch_on_a_per_thread_scalar_still_refuses_a_barrier():
+    """The retry with uniform scalar branches must not accept a condition that differs between threads."""
+    @T.prim_func
+    def main(A: T.Tensor((64,), "float32"), Out: T.Tensor((64,), "float32")):
+        with T.Kernel(1, threads=64) as _:
+            S = T.alloc_shared((64,), "float32")
+            tx = T.get_thread_binding()
+            half = tx // 32
+            if half < 1:
+                S[tx] = A[tx]
+                Out[tx] = S[63 - tx]
+
+    with pytest.raises(tiledsl.CompileError, match="Cannot insert syncs inside condition"):
+        tiledsl.compile(main, out_idx=[-1], target=SM90A)
+
+
 # ---------------------------------------------------------------------------------------------- nvcc builds
 _BUILDS = {
     "two_phases": (lambda t: normalize_by_total.compile(N=1024, blocks=8, block=128, target=t), 2),

@@ -1,8 +1,14 @@
 """``T.sync_grid()``: a barrier across every thread block of the enclosing ``T.Kernel``."""
 from __future__ import annotations
 
+from tvm.script.ir_builder import IRBuilder
+
+from ..errors import TileProgramError
 from ..ir.grid_sync import sync_grid_call
 from .kernel import _current
+
+_AROUND = {"ForFrame": "a loop", "WhileFrame": "a while loop", "IfFrame": "an if", "ThenFrame": "an if",
+           "ElseFrame": "an else branch"}
 
 
 def sync_grid():
@@ -14,4 +20,12 @@ def sync_grid():
     other, this is the only exact way; on CUDA it needs no cooperative launch). The lowering checks both rules.
     """
     _current("T.sync_grid()")
+    frames = IRBuilder.current().frames if IRBuilder.is_in_scope() else []
+    innermost = type(frames[-1]).__name__ if frames else ""
+    if frames and innermost != "LaunchThreadFrame":
+        raise TileProgramError(
+            f"T.sync_grid() must be a statement directly in the body of `with T.Kernel(...)`, but this one is inside "
+            f"{_AROUND.get(innermost, 'a ' + innermost.removesuffix('Frame'))}; tiledsl cuts the kernel at the "
+            f"barrier into consecutive launches, which needs the barrier at the kernel's top level (loop over the "
+            f"work inside each side of it instead)")
     return sync_grid_call()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import tvm_ffi
 from tvm import tirx
-from tvm.ir import Call, Op, TensorLoad, TensorRegion
+from tvm.ir import Call, Op, Range, TensorLoad, TensorRegion
 from tvm.sym import Analyzer
 
 _TILE_PREFIX = "tiledsl."
@@ -211,7 +211,7 @@ class _Walker:
         saved = self.elements
         self.elements = []
         if loop is not None:
-            self.analyzer.bind(loop.loop_var, tvm_range(loop.min, loop.extent), allow_override=True)
+            self.analyzer.bind(loop.loop_var, Range.from_min_extent(loop.min, loop.extent), allow_override=True)
         try:
             return self.stmt(body, written)
         finally:
@@ -257,12 +257,6 @@ class _Walker:
                 return False
             used.add(match[0])
         return True
-
-
-def tvm_range(min_value, extent):
-    """A ``Range`` from a min and an extent."""
-    from tvm.ir import Range
-    return Range.from_min_extent(min_value, extent)
 
 
 def first_stale_read(stmt, candidates) -> StaleRead | None:

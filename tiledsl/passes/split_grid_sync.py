@@ -8,11 +8,13 @@ of one function run in order on one stream, so each sees every global write of t
 barrier promises; on the CPU, whose blocks run one after the other, this is the only exact way, and on CUDA it
 needs no cooperative launch (no limit on the grid size, nothing to change in the launcher).
 
-It is exact when no on-chip state lives across a barrier. Refused with a ``TileProgramError``: a barrier that is
-not a statement directly in the kernel body (inside a loop, an ``if``, ...); an on-chip buffer (shared, fragment,
-local, ``T.alloc_var``, a scalar assigned in the kernel body) read after a barrier before being written in full
-after it (``grid_sync_liveness``); a scalar bound before a barrier from memory and used after it. A program
-without barriers is returned as it is (the very same object).
+It is exact when no on-chip state lives across a barrier. The one kind carried over: a scalar (``t = bx * 32``,
+``T.alloc_var(..., init=0)``) assigned once before the barrier, at the kernel's top level, from indices, arguments
+and other such scalars is assigned again at the start of the later launch. Refused with a ``TileProgramError``: a
+barrier that is not a statement directly in the kernel body (inside a loop, an ``if``, ...; the front end already
+refuses it at the user's line); any other on-chip buffer (shared, fragment, local, ``T.alloc_var``) read after a
+barrier before being written in full after it (``grid_sync_liveness``); a scalar bound before a barrier from
+memory and used after it. A program without barriers is returned as it is (the very same object).
 """
 from __future__ import annotations
 
@@ -104,10 +106,6 @@ class _Launch:
         return body
 
 
-def _defined_buffer(stmt):
-    return stmt.buffer if isinstance(stmt, tirx.AllocBuffer) else None
-
-
 def _moves_later(stmt, phase_stmts, later) -> bool:
     """True for an allocation that its own phase never uses but a later one does."""
     if not isinstance(stmt, tirx.AllocBuffer):
@@ -149,6 +147,62 @@ def _check_phase(index: int, body, earlier_buffers: list) -> None:
             f"T.Parallel loop storing every element), or pass the value through a global tensor")
 
 
+_TILE_OP_OUTPUT = {"tiledsl.copy": 1, "tiledsl.fill": 0, "tiledsl.gemm": 2, "tiledsl.reduce": 1,
+                   "tiledsl.atomic_add": 0}
+
+
+def _written_otherwise(stmts) -> list:
+    """Buffers that ``stmts`` write other than by a plain store: a tile op's output, or any buffer an opaque call
+    mentions (it may write it through its address)."""
+    found = []
+
+    def on_eval(ev):
+        call = ev.value
+        if not isinstance(call, tvm.ir.Call):
+            return
+        name = call.op.name if isinstance(call.op, tvm.ir.Op) else ""
+        if name in _TILE_OP_OUTPUT:
+            out = call.args[_TILE_OP_OUTPUT[name]]
+            found.append(out.source if isinstance(out, tvm.ir.TensorRegion) else out)
+        elif not name.startswith("tiledsl."):
+            tvm_ffi.structural_walk(call, (tirx.Var, found.append))
+    tvm_ffi.structural_walk(seq(stmts), (tirx.Evaluate, on_eval))
+    return found
+
+
+def _restores(body, earlier_stmts: list) -> list:
+    """Stores to redo at the start of a later launch: the scalar assignments (one-element buffers: ``t = bx * 32``,
+    ``T.alloc_var(..., init=0)``) made once before the barrier, at the kernel's top level, from an expression of
+    indices, arguments and other such scalars, that ``body`` reads. Redoing them gives the value the scalar holds
+    at the barrier, so these reads are exact."""
+    stores = []
+    tvm_ffi.structural_walk(seq(earlier_stmts), (tirx.BufferStore, stores.append))
+    other_writes = _written_otherwise(earlier_stmts)
+    once = {}  # buffer -> its single top-level store, in program order
+    for st in earlier_stmts:
+        if not isinstance(st, tirx.BufferStore) or len(st.buffer.ty.shape) != 1 or not _is_one(st.buffer.ty.shape[0]):
+            continue
+        buf = st.buffer
+        if sum(1 for s in stores if s.buffer.same_as(buf)) != 1 or any(w.same_as(buf) for w in other_writes):
+            continue
+        loads = []
+        tvm_ffi.structural_walk(st.value, (tvm.ir.TensorLoad, loads.append))
+        if all(any(ld.source.same_as(b) for b in once) for ld in loads):
+            once[buf] = st
+    needed, frontier = [], [b for b in once if uses_var(body, b)]
+    while frontier:
+        buf = frontier.pop()
+        if any(buf.same_as(n) for n in needed):
+            continue
+        needed.append(buf)
+        frontier += [b for b in once if uses_var(once[buf].value, b)]
+    return [st for b, st in once.items() if any(b.same_as(n) for n in needed)]
+
+
+def _is_one(extent) -> bool:
+    return isinstance(extent, tirx.IntImm) and int(extent) == 1
+
+
 def _binds_needed(body, earlier_binds: list) -> list:
     """The top-level scalar bindings from before a barrier that ``body`` (or a needed binding) uses."""
     needed = []
@@ -181,18 +235,24 @@ def _split_launch(launch_stmt):
     swizzles = [s for stmts in phases for s in stmts if _is_swizzle(s)]
     phases = [[s for s in stmts if not _is_swizzle(s)] for stmts in phases]
     launches = []
-    earlier_allocs, earlier_binds = [], []
+    earlier_allocs, earlier_binds, earlier_stmts = [], [], []
     later_uses = [seq(sum(phases[k + 1:], [])) for k in range(len(phases))]
     for k, stmts in enumerate(phases):
         # an allocation used only after a barrier moves there (no shared memory held by a launch that never uses it)
         stmts = [s for s in stmts if not _moves_later(s, stmts, later_uses[k])]
-        body = seq(stmts)
+        if all(isinstance(s, (tirx.AllocBuffer, tirx.Bind)) for s in stmts):  # nothing to run (barrier at an end)
+            earlier_allocs += [s for s in phases[k] if isinstance(s, tirx.AllocBuffer)]
+            earlier_binds += [s for s in phases[k] if isinstance(s, tirx.Bind)]
+            earlier_stmts += phases[k]
+            continue
+        restores = _restores(seq(stmts), earlier_stmts) if k > 0 else []
+        body = seq(restores + stmts)
         if k > 0:
             _check_phase(k, body, [a.buffer for a in earlier_allocs])
         binds = _binds_needed(body, earlier_binds) if k > 0 else []
         allocs = [a for a in earlier_allocs if uses_var(body, a.buffer) or any(uses_var(b.value, a.buffer)
                                                                                 for b in binds)]
-        phase_body = seq(swizzles + allocs + binds + stmts)
+        phase_body = seq(swizzles + allocs + binds + restores + stmts)
         if k == 0:
             headers, values = [h.node for h in launch.headers], [h.value for h in launch.headers]
         else:
@@ -206,6 +266,7 @@ def _split_launch(launch_stmt):
         launches.append(_Launch.wrap(headers, values, phase_body))
         earlier_allocs += [s for s in phases[k] if isinstance(s, tirx.AllocBuffer)]
         earlier_binds += [s for s in stmts if isinstance(s, tirx.Bind)]
+        earlier_stmts += phases[k]
     return launches
 
 

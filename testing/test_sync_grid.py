@@ -281,6 +281,20 @@ def _program(body_kind):
                 if bx == 0:
                     T.fill(f, 1.0)
                 T.copy(f, Out[bx * 32])
+            elif body_kind == "view_across":
+                T.copy(A[bx * 32], f)
+                s = T.alloc_shared((32,), "float32")
+                T.copy(f, s)
+                s2 = T.Tensor((4, 8), "float32", s.data)
+                T.sync_grid()
+                T.copy(A[bx * 32], s)
+                Out[bx * 32] = s2[0, 0]
+            elif body_kind == "view_after":
+                s = T.alloc_shared((32,), "float32")
+                T.copy(A[bx * 32], s)
+                T.sync_grid()
+                s2 = T.Tensor((4, 8), "float32", s.data)
+                Out[bx * 32] = s2[0, 0]
             elif body_kind == "scalar_across":
                 t = T.min(T.Cast("int32", A[0] * A[0]), 0) + bx * 32
                 T.sync_grid()
@@ -298,6 +312,8 @@ def _program(body_kind):
     ("partial_write_after", r"f \(a fragment .*\) is read by T.copy"),
     ("written_in_one_branch", r"f \(a fragment .*\) is read by T.copy"),
     ("scalar_across", r"t \(a T.alloc_var / scalar .*\) is read by T.copy"),
+    ("view_across", r"the view s2 is declared before grid barrier 1 and used after it"),
+    ("view_after", r"s \(a shared buffer .*\) is read by a DeclBuffer statement"),
 ])
 def test_unsound_barriers_are_refused(kind, message):
     with pytest.raises(tiledsl.TileProgramError, match=message):

@@ -20,12 +20,13 @@ def sync_grid():
     other, this is the only exact way; on CUDA it needs no cooperative launch). The lowering checks both rules.
     """
     _current("T.sync_grid()")
-    frames = IRBuilder.current().frames if IRBuilder.is_in_scope() else []
-    innermost = type(frames[-1]).__name__ if frames else ""
-    if frames and innermost != "LaunchThreadFrame":
+    frames = [type(f).__name__ for f in IRBuilder.current().frames] if IRBuilder.is_in_scope() else []
+    # the frames opened inside the kernel; declarations (a view's DeclBuffer) are statements of the body itself
+    inside = frames[len(frames) - frames[::-1].index("LaunchThreadFrame"):] if "LaunchThreadFrame" in frames else []
+    around = [name for name in inside if name in _AROUND]
+    if around:
         raise TileProgramError(
             f"T.sync_grid() must be a statement directly in the body of `with T.Kernel(...)`, but this one is inside "
-            f"{_AROUND.get(innermost, 'a ' + innermost.removesuffix('Frame'))}; tiledsl cuts the kernel at the "
-            f"barrier into consecutive launches, which needs the barrier at the kernel's top level (loop over the "
-            f"work inside each side of it instead)")
+            f"{_AROUND[around[-1]]}; tiledsl cuts the kernel at the barrier into consecutive launches, which needs "
+            f"the barrier at the kernel's top level (loop over the work inside each side of it instead)")
     return sync_grid_call()

@@ -245,6 +245,8 @@ class _Walker:
         return out
 
     def _covers(self, indices, shape, loops) -> bool:
+        if any(lp.step is not None and not self.analyzer.can_prove_equal(lp.step, 1) for lp in loops):
+            return False
         used = set()
         for idx, ext in zip(indices, shape):
             if isinstance(idx, tirx.IntImm) and int(idx) == 0 and self.analyzer.can_prove_equal(ext, 1):
@@ -256,7 +258,8 @@ class _Walker:
             if not (self.analyzer.can_prove_equal(lp.min, 0) and self.analyzer.can_prove_equal(lp.extent, ext)):
                 return False
             used.add(match[0])
-        return True
+        # a loop of the nest that no index uses must run at least once, or the store may never happen
+        return all(k in used or self.analyzer.can_prove(lp.extent >= 1) for k, lp in enumerate(loops))
 
 
 def first_stale_read(stmt, candidates) -> StaleRead | None:

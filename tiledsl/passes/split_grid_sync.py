@@ -135,7 +135,12 @@ def _scope_words(buf) -> str:
     return f"a {scope} buffer"
 
 
-def _check_phase(index: int, body, earlier_buffers: list) -> None:
+def _check_phase(index: int, body, earlier_buffers: list, earlier_views: list) -> None:
+    for view in earlier_views:
+        if uses_var(body, view.buffer):
+            raise TileProgramError(
+                f"T.sync_grid(): the view {view.buffer.name} is declared before grid barrier {index} and used after "
+                f"it; {_STATE_NOTE}. Declare the view again after T.sync_grid()")
     used = [b for b in earlier_buffers if uses_var(body, b)]
     stale = first_stale_read(body, used)
     if stale is not None:
@@ -248,7 +253,8 @@ def _split_launch(launch_stmt):
         restores = _restores(seq(stmts), earlier_stmts) if k > 0 else []
         body = seq(restores + stmts)
         if k > 0:
-            _check_phase(k, body, [a.buffer for a in earlier_allocs])
+            _check_phase(k, body, [a.buffer for a in earlier_allocs],
+                         [d for d in earlier_stmts if isinstance(d, tirx.DeclBuffer)])
         binds = _binds_needed(body, earlier_binds) if k > 0 else []
         allocs = [a for a in earlier_allocs if uses_var(body, a.buffer) or any(uses_var(b.value, a.buffer)
                                                                                 for b in binds)]

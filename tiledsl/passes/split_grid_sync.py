@@ -178,8 +178,8 @@ def _written_otherwise(stmts) -> list:
 def _restores(body, earlier_stmts: list) -> list:
     """Stores to redo at the start of a later launch: the scalar assignments (one-element buffers: ``t = bx * 32``,
     ``T.alloc_var(..., init=0)``) made once before the barrier, at the kernel's top level, from an expression of
-    indices, arguments and other such scalars, that ``body`` reads. Redoing them gives the value the scalar holds
-    at the barrier, so these reads are exact."""
+    indices, arguments and other such scalars, that ``body`` may read before writing. Redoing them gives the value
+    the scalar holds at the barrier, so these reads are exact."""
     stores = []
     tvm_ffi.structural_walk(seq(earlier_stmts), (tirx.BufferStore, stores.append))
     other_writes = _written_otherwise(earlier_stmts)
@@ -194,7 +194,7 @@ def _restores(body, earlier_stmts: list) -> list:
         tvm_ffi.structural_walk(st.value, (tvm.ir.TensorLoad, loads.append))
         if all(any(ld.source.same_as(b) for b in once) for ld in loads):
             once[buf] = st
-    needed, frontier = [], [b for b in once if uses_var(body, b)]
+    needed, frontier = [], [b for b in once if first_stale_read(body, [b]) is not None]  # read before written
     while frontier:
         buf = frontier.pop()
         if any(buf.same_as(n) for n in needed):

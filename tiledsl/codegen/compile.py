@@ -53,6 +53,20 @@ def _first_line(err: Exception) -> str:
     return text[:300]
 
 
+_SYNC_IN_BRANCH = "Cannot insert syncs inside condition"
+
+
+def _lower_and_build(mod, target, kind: str, entry: str, switches: dict, compile_flags):
+    """(lowered, executable, source, cubin or None) for one lowering of ``mod`` with ``switches``."""
+    lowered = lower(mod, target, **switches)
+    if kind == "cuda":
+        from .cuda import build_cuda, last_cubin
+        executable, source = build_cuda(lowered.mod, target, compile_flags, tir_pipeline=lowered.tir_pipeline)
+        return lowered, executable, source, last_cubin()
+    executable = tvm.compile(lowered.mod, target=target)
+    return lowered, executable, lowered.mod[entry].script(), None
+
+
 def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | None = None,
           compile_flags=None) -> BuildResult:
     """Lower ``func`` with tiledsl's passes for ``target`` and build it with TVM."""
@@ -62,17 +76,23 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
     start = time.perf_counter()
     cubin = None
     tl_options, tvm_configs = pass_config.split(pass_configs)
+    switches = pass_config.lowering_switches(tl_options)
     with _pass_context(tvm_configs):
         try:
-            lowered = lower(mod, target, **pass_config.lowering_switches(tl_options))
-            if kind == "cuda":
-                from .cuda import build_cuda, last_cubin
-                executable, source = build_cuda(lowered.mod, target, compile_flags,
-                                                tir_pipeline=lowered.tir_pipeline)
-                cubin = last_cubin()
-            else:
-                executable = tvm.compile(lowered.mod, target=target)
-                source = lowered.mod[entry].script()
+            try:
+                lowered, executable, source, cubin = _lower_and_build(mod, target, kind, entry, switches,
+                                                                      compile_flags)
+            except TileDSLError:
+                raise
+            except Exception as err:
+                if kind != "cuda" or _SYNC_IN_BRANCH not in str(err):
+                    raise
+                # a branch on a scalar assigned in the kernel (`tile = w * sms + bx; if tile < tiles:`) that
+                # needs a barrier inside: built again with such scalars proved block-uniform (a path only for
+                # programs that failed here; every program that built before builds as it did)
+                logger.debug("ThreadSync refused a barrier in a branch; retrying with uniform scalar branches")
+                lowered, executable, source, cubin = _lower_and_build(
+                    mod, target, kind, entry, dict(switches, uniform_scalar_branches=True), compile_flags)
         except TileDSLError:
             raise
         except Exception as err:

@@ -22,6 +22,7 @@ from .compat import (Serial, Unroll, Vectorized, alloc_global, alloc_var, disabl
                      clamp, no_set_max_nreg, set_max_nreg, unsupported_names)
 
 globals().update({k: v for k, v in unsupported_names().items() if k not in globals()})
+from .grid_sync import sync_grid  # noqa: E402
 from .kernel import (Kernel, get_block_binding, get_block_bindings, get_thread_binding,  # noqa: E402
                      get_thread_bindings)
 from ..layout import Layout, annotate_layout  # noqa: E402
@@ -42,5 +43,5 @@ __all__ = [
     "get_thread_bindings", "GemmWarpPolicy", "get_block_binding", "get_block_bindings", "use_swizzle", "cast", "dtype_str",
     "annotate_layout", "SharedBuffer", "FragmentBuffer", "LocalBuffer", "const", "empty", "dtype",
     "Serial", "Unroll", "Vectorized", "alloc_global", "Persistent", "im2col", "make_tensor", "ptr", "clamp",
-    "reshape", "view",
+    "reshape", "view", "sync_grid",
 ]

@@ -140,7 +140,6 @@ UNSUPPORTED = {
                      "T.reduce_sum/T.reduce_max",
     "finalize_reducer": "cross-thread reducers (T.alloc_reducer) are not implemented",
     "access_ptr": "raw buffer pointers are not exposed; use T.copy / element access",
-    "sync_grid": "grid-wide synchronization (cooperative launch) is not implemented",
     "alloc_barrier": "user-managed mbarriers are not exposed; T.Pipelined places barriers itself",
     "barrier_arrive": "user-managed mbarriers are not exposed",
     "barrier_wait": "user-managed mbarriers are not exposed",

@@ -25,3 +25,8 @@ def lowering_options(**switches: bool):
 def allowed(name: str) -> bool:
     """Whether the running lowering allows ``name`` (allowed unless switched off)."""
     return bool(_SWITCHES.get().get(name, True))
+
+
+def requested(name: str) -> bool:
+    """Whether the running lowering asks for ``name`` (a behaviour that is off unless switched on)."""
+    return bool(_SWITCHES.get().get(name, False))

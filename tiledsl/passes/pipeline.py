@@ -24,6 +24,7 @@ from .lowering_options import lowering_options
 from .pass_errors import take_pending_error
 from .each_launch import each_launch, launch_count
 from .serialize_vector_scalars import SerializeVectorScalars
+from .split_grid_sync import split_grid_sync_module
 
 logger = logging.getLogger(__name__)
 
@@ -92,22 +93,26 @@ def _run_passes(mod: tvm.IRModule, target: tvm.target.Target, switches: dict) ->
 
 
 def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True, allow_tma: bool = True,
-          allow_warp_specialization: bool = True) -> Lowered:
+          allow_warp_specialization: bool = True, uniform_scalar_branches: bool = False) -> Lowered:
     """Lower ``mod`` for ``target`` (a ``tvm.target.Target``, or a kind name "llvm"/"cuda" for a default target).
 
     ``allow_hopper_shortcut=False`` keeps a program off the whole-kernel Hopper matchers (the general passes run);
     ``allow_tma=False`` keeps its pipelined copies on cp.async, ``allow_warp_specialization=False`` keeps its TMA
-    pipelines without a producer warpgroup (TileLang's ``tl.disable_tma_lower`` / ``tl.disable_warp_specialized``).
+    pipelines without a producer warpgroup (TileLang's ``tl.disable_tma_lower`` / ``tl.disable_warp_specialized``);
+    ``uniform_scalar_branches=True`` lets CUDA branches on block-uniform kernel scalars hold barriers
+    (``passes/cuda/uniform_scalars.py``; the build asks for it only after ThreadSync refused the program without).
     """
     if isinstance(target, str):
         target = tvm.target.Target(target)
+    mod = split_grid_sync_module(mod)  # T.sync_grid(): consecutive launches, before anything counts launches
     info = {"path": "generic"}
     if target.kind.name == "cuda":
         special, info = _hopper_shortcut(mod, target, allow_hopper_shortcut)
         if special is not None:
             logger.debug("lowered with the whole-kernel Hopper shortcut (%s)", special.path)
             return special
-    switches = {"tma": allow_tma, "warp_specialization": allow_warp_specialization}
+    switches = {"tma": allow_tma, "warp_specialization": allow_warp_specialization,
+                "uniform_scalar_branches": uniform_scalar_branches}
     lowered = _run_passes(mod, target, switches)
     pipelines = [str(kind) for func in lowered.functions.values() if func.attrs is not None
                  and "tiledsl.pipelines" in func.attrs for kind in func.attrs["tiledsl.pipelines"]]

@@ -17,7 +17,9 @@ import tvm_ffi
 from tvm import tirx
 from tvm.ir import TensorLoad
 
+from ..lowering_options import requested
 from ..rewriter import StmtRewriter, seq
+from .uniform_scalars import uniform_scalars
 
 _SHARED = ("shared", "shared.dyn")
 
@@ -41,9 +43,10 @@ def _may_need_barrier(stmt) -> bool:
 
 
 class _UniformBranches(StmtRewriter):
-    def __init__(self, thread_vars):
+    def __init__(self, thread_vars, scalars=()):
         super().__init__()
         self.variant = {v for v in thread_vars}  # vars that may differ between the threads of a block
+        self.scalars = list(scalars)  # one-element local buffers holding the same value on every thread
 
     def _is_uniform(self, expr) -> bool:
         bad = []
@@ -53,8 +56,9 @@ class _UniformBranches(StmtRewriter):
                 bad.append(v)
 
         def on_load(load):
-            if load.source.scope() not in _SHARED + ("global",):
-                bad.append(load)  # a register: may differ per thread
+            if load.source.scope() in _SHARED + ("global",) or any(load.source.same_as(b) for b in self.scalars):
+                return
+            bad.append(load)  # a register: may differ per thread
         tvm_ffi.structural_walk(expr, [(tirx.Var, on_var), (TensorLoad, on_load)])
         return not bad
 
@@ -86,5 +90,9 @@ def _once_if(cond, body):
 
 
 def uniform_branches(body, thread_vars):
-    """``body`` with its block-uniform branches over shared memory turned into 0/1-trip loops."""
-    return _UniformBranches(thread_vars).visit(body)
+    """``body`` with its block-uniform branches over shared memory turned into 0/1-trip loops. Where the lowering
+    asks for it (``uniform_scalar_branches``: the build is retried with it after ThreadSync refused a barrier in
+    a branch), a condition may also read scalars assigned in the kernel (``tile = w * sms + bx``) that
+    :func:`uniform_scalars` proves block-uniform."""
+    scalars = uniform_scalars(body, thread_vars) if requested("uniform_scalar_branches") else ()
+    return _UniformBranches(thread_vars, scalars).visit(body)

@@ -24,6 +24,7 @@ from .lowering_options import lowering_options
 from .pass_errors import take_pending_error
 from .each_launch import each_launch, launch_count
 from .serialize_vector_scalars import SerializeVectorScalars
+from .target_only import KeepTargetOnly
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,8 @@ class Lowered:
 
 def cpu_passes() -> list:
     """Passes that turn a tile program into plain loops for the LLVM target."""
-    return [SerializeVectorScalars, LowerTileOpsCPU, LowerThreadAllreduceCPU, KernelToLoopsCPU, LegalizeFloat8CPU,
-            LegalizeBFloat16CPU]
+    return [KeepTargetOnly("llvm"), SerializeVectorScalars, LowerTileOpsCPU, LowerThreadAllreduceCPU,
+            KernelToLoopsCPU, LegalizeFloat8CPU, LegalizeBFloat16CPU]
 
 
 def passes_for(target_kind: str) -> list:
@@ -58,7 +59,7 @@ def passes_for(target_kind: str) -> list:
     if target_kind == "cuda":
         from .cuda import cuda_passes
         # a program launching several kernels is lowered kernel by kernel
-        return [SerializeVectorScalars, each_launch(cuda_passes())]
+        return [KeepTargetOnly("cuda"), SerializeVectorScalars, each_launch(cuda_passes())]
     raise ValueError(f"no tiledsl pipeline for target kind {target_kind!r}")
 
 

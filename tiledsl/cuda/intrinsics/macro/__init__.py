@@ -1,0 +1,2 @@
+"""Emitters of warp-level tensor-core code (TileLang's ``tilelang.cuda.intrinsics.macro``)."""
+from .mma_macro_generator import TensorCoreIntrinEmitter  # noqa: F401

@@ -273,29 +273,31 @@ class TensorCoreIntrinEmitter:
         warps = self._block_warps()
         lane, warp = self.get_thread_binding() % 32, self.get_thread_binding() // 32
         rows, cols = self.warp_rows * self.M_DIM, self.warp_cols * self.n_dim
-        xa = tirx.decl_buffer((warps, rows, self.k_dim), self.a_dtype, "mma_exchange_a", scope="shared")
-        xb = tirx.decl_buffer((warps, cols, self.k_dim), self.b_dtype, "mma_exchange_b", scope="shared")
+        # the exchange tiles hold the inputs widened (exactly) to the products' type: one conversion per element
+        wide = "int32" if self.bits == 8 else "float32"
+        xa = tirx.decl_buffer((warps, rows, self.k_dim), wide, "mma_exchange_a", scope="shared")
+        xb = tirx.decl_buffer((warps, cols, self.k_dim), wide, "mma_exchange_b", scope="shared")
 
         def put_a(i):
-            return _loop(self.local_size_a, lambda j: tirx.BufferStore(
-                xa, tirx.BufferLoad(a, [i * self.local_size_a + j]),
-                [warp, i * self.M_DIM + a_fragment(lane, j, self.bits)[0], a_fragment(lane, j, self.bits)[1]]), "j")
+            def store(j):
+                m, k = a_fragment(lane, j, self.bits)
+                return tirx.BufferStore(xa, tirx.Cast(wide, tirx.BufferLoad(a, [i * self.local_size_a + j])),
+                                        [warp, i * self.M_DIM + m, k])
+            return _loop(self.local_size_a, store, "j")
 
         def put_b(i):
             def store(j):
                 n, k = b_fragment(lane, j, self.bits, self.n_dim)
-                return tirx.BufferStore(xb, tirx.BufferLoad(b, [i * self.local_size_b + j]),
+                return tirx.BufferStore(xb, tirx.Cast(wide, tirx.BufferLoad(b, [i * self.local_size_b + j])),
                                         [warp, i * self.n_dim + n, k])
             return _loop(self.local_size_b, store, "j")
-
-        wide = "int32" if self.bits == 8 else "float32"
 
         def accumulate(i, j, e):
             row, col = accumulator_fragment(lane, e)
             total = None
             for k in range(self.k_dim):
-                term = (tirx.Cast(wide, tirx.BufferLoad(xa, [warp, i * self.M_DIM + row, _i32(k)]))
-                        * tirx.Cast(wide, tirx.BufferLoad(xb, [warp, j * self.n_dim + col, _i32(k)])))
+                term = (tirx.BufferLoad(xa, [warp, i * self.M_DIM + row, _i32(k)])
+                        * tirx.BufferLoad(xb, [warp, j * self.n_dim + col, _i32(k)]))
                 total = term if total is None else total + term
             idx = (i * self.warp_cols + j) * self.local_size_out + e
             old = tirx.BufferLoad(c, [idx])

@@ -253,7 +253,7 @@ class TensorCoreIntrinEmitter:
         inp, acc = _PTX_TYPE[self.a_dtype], _PTX_TYPE[self.accum_dtype]
         mma = _script.ptx[f"mma.sync.aligned.{self.mma_prefix}.row.col.{acc}.{inp}.{inp}.{acc}"]
         a_w, b_w = _words(a), _words(b)
-        c_regs = _words(c) if self.accum_dtype == "float16" else c
+        c_regs = c if self.accum_dtype == "float32" else _words(c)  # f16 pairs and s32 go as .b32 / .u32 registers
         per_word = 32 // DataType(self.accum_dtype).bits
         halves = self.n_dim // 8
         calls = [tirx.DeclBuffer(a_w, data=a.data), tirx.DeclBuffer(b_w, data=b.data)]

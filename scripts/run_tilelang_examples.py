@@ -96,8 +96,8 @@ CPU_ARGS = {
 #: Examples without command-line sizes whose ``__main__`` block runs sizes too large for the CPU: on the CPU the
 #: module is loaded without running that block and this call of its own function runs instead (smaller sizes).
 CPU_CALLS = {
-    "gemm/example_gemm_intrinsics.py": "main(M=512, N=512, K=512)",  # __main__: 4096^3 (the fp16 torch reference
-                                                                      # alone takes about 20 min on this CPU)
+    # its __main__ runs 4096^3: the fp16 torch reference alone would take an estimated 20 min on this CPU
+    "gemm/example_gemm_intrinsics.py": "main(M=512, N=512, K=512)",
 }
 
 #: Examples whose own half-precision torch reference is less accurate than their tolerance: on the CPU their

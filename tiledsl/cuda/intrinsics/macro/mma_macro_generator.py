@@ -166,7 +166,14 @@ class TensorCoreIntrinEmitter:
 
     def get_thread_binding(self):
         """The thread index the emitted code uses (``thread_var``, else the enclosing T.Kernel's threadIdx.x)."""
-        return self.thread_var if self.thread_var is not None else _kernel.get_thread_binding(0)
+        if self.thread_var is not None:
+            return self.thread_var
+        kernel = _kernel._current("TensorCoreIntrinEmitter")
+        if len(kernel.thread_extents) != 1:
+            raise TileProgramError(f"TensorCoreIntrinEmitter: the kernel has threads={kernel.thread_extents}; the "
+                                   f"emitter numbers warps along one thread dimension (threads=<int>) or takes "
+                                   f"thread_var=")
+        return _kernel.get_thread_binding(0)
 
     def extract_thread_binding(self, thread_id, is_m_first=None):
         """(lane, warp_n, warp_m) of a thread index: warps are numbered along M first unless ``is_m_first``."""

@@ -77,6 +77,44 @@ def emitter_gemm(M, N, K, in_dtype="float16", accum="float32", out_dtype="float3
     return kernel
 
 
+@tiledsl.jit
+def eager_emitter_gemm(A, B, warp_tile=32, chunk=32, dtype=T.float16, accum_dtype=T.float32):
+    """C = A @ B^T in TileLang's newer style, the accumulators stored through a 4-d shared tile of 16 x 16 pieces."""
+    em = TensorCoreIntrinEmitter(a_dtype=dtype, b_dtype=dtype, accum_dtype=accum_dtype, b_transposed=True,
+                                 block_row_warps=2, block_col_warps=1, warp_row_tiles=warp_tile,
+                                 warp_col_tiles=warp_tile, chunk=chunk)
+    block_M, block_N = 2 * warp_tile, warp_tile
+    M, N, K = T.const("M, N, K")
+    A: T.Tensor((M, K), dtype)
+    B: T.Tensor((N, K), dtype)
+    C = T.empty((M, N), accum_dtype)
+    with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=em.threads) as (bx, by):
+        A_s = T.alloc_shared((block_M, chunk), dtype)
+        B_s = T.alloc_shared((block_N, chunk), dtype)
+        C_s = T.alloc_shared((block_M // 16, block_N // 16, 16, 16), accum_dtype)
+        A_l = T.alloc_local((em.warp_rows * em.local_size_a,), dtype)
+        B_l = T.alloc_local((em.warp_cols * em.local_size_b,), dtype)
+        C_l = T.alloc_local((em.warp_rows * em.warp_cols * em.local_size_out,), accum_dtype)
+        T.clear(C_l)
+        for ko in T.Pipelined(K // chunk, num_stages=2):
+            T.copy(A[by * block_M, ko * chunk], A_s)
+            T.copy(B[bx * block_N, ko * chunk], B_s)
+            for ki in T.serial(chunk // em.micro_size_k):
+                em.ldmatrix_a(A_l, A_s, ki)
+                em.ldmatrix_b(B_l, B_s, ki)
+                em.mma(A_l, B_l, C_l)
+        em.stmatrix(C_l, C_s)
+        for i, j in T.Parallel(block_M, block_N):
+            C[by * block_M + i, bx * block_N + j] = C_s[i // 16, j // 16, i % 16, j % 16]
+    return C
+
+
+def test_newer_style_emitter_gemm_with_a_4d_accumulator_tile_on_cpu():
+    a, b = torch.randn(128, 64).half(), torch.randn(96, 64).half()
+    c = eager_emitter_gemm(a, b)
+    torch.testing.assert_close(c.double(), a.double() @ b.double().T, rtol=1e-3, atol=1e-3)
+
+
 #: name -> (emitter_gemm arguments). Small sizes: the CPU runs every thread of every block.
 CASES = {
     "fp16_f32_bt": dict(M=128, N=64, K=64),

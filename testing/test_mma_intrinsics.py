@@ -207,6 +207,48 @@ def test_other_dtypes_and_layouts_build(arch):
     assert "sync_aligned_m16n8k32_row_col_s32_s8_s8_s32(" in body
 
 
+def padded_tile_gemm():
+    """One warp, one 16 x 16 x 32 product; A's shared tile is padded to rows of 40 elements (80 bytes, ldmatrix
+    rows stay 16-byte aligned) and B's to rows of 36 (72 bytes: not aligned, so loaded element by element); both
+    passed as regions."""
+    em = TensorCoreIntrinEmitter(a_dtype="float16", b_dtype="float16", accum_dtype="float32", b_transposed=True,
+                                 block_row_warps=1, block_col_warps=1, warp_row_tiles=16, warp_col_tiles=16,
+                                 chunk=32)
+
+    @T.prim_func
+    def kernel(A: T.Tensor((16, 32), "float16"), B: T.Tensor((16, 32), "float16"), C: T.Tensor((16, 16), "float32")):
+        with T.Kernel(1, threads=32):
+            A_s = T.alloc_shared((16, 40), "float16")
+            B_s = T.alloc_shared((16, 36), "float16")
+            A_l = T.alloc_local((8,), "float16")
+            B_l = T.alloc_local((8,), "float16")
+            C_l = T.alloc_local((8,), "float32")
+            T.copy(A, A_s[0:16, 0:32])
+            T.copy(B, B_s[0:16, 2:34])
+            T.clear(C_l)
+            for ki in T.serial(2):
+                em.ldmatrix_a(A_l, A_s[0:16, 0:32], ki)
+                em.ldmatrix_b(B_l, B_s[0:16, 2:34], ki)
+                em.mma(A_l, B_l, C_l)
+            em.stmatrix(C_l, C)
+    return kernel
+
+
+def test_padded_tiles_and_regions_on_cpu():
+    kernel = tiledsl.compile(padded_tile_gemm(), target="llvm")
+    a, b = torch.randn(16, 32).half(), torch.randn(16, 32).half()
+    c = poisoned_like(torch.empty(16, 16))
+    kernel(a, b, c)
+    torch.testing.assert_close(c.double(), a.double() @ b.double().T, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.nvcc
+def test_unaligned_tile_rows_are_loaded_by_elements():
+    body = _source(padded_tile_gemm(), "sm_90a").split("__global__", 2)[2]
+    assert body.count("ldmatrix_sync_aligned_m8n8_x4_shared_b16(") == 1  # A only
+    assert body.count("mma_sync_aligned_m16n8k16_row_col_f32_f16_f16_f32(") == 2
+
+
 def _ldmatrix_model(tile, lane_rows, trans, num):
     """What each lane's registers hold after ``ldmatrix.x{num}`` (16-bit elements): lane L gives the row of 8
     elements at ``lane_rows[L]``; register q of lane L holds elements 2 * (L % 4), +1 of row L // 4 of matrix q

@@ -14,8 +14,9 @@ Fragments are those of PTX's ``mma.m16n8k16`` (fp16/bf16 inputs; fp32, or fp16 f
 and ``mma.m16n8k32`` (int8/uint8 inputs, int32 accumulators): see ``layout/mma_layout.py``.
 
 **CUDA**: ``ldmatrix.x4``/``.x2`` (``.trans`` where the stored tile is the other way round) fills the fragments;
-8-bit tiles stored K-major, which ``ldmatrix`` cannot transpose, are loaded element by element into the same
-fragment layout. Each 16 x 8 tile is one ``mma.sync``. Accumulators are stored element by element.
+8-bit tiles stored K-major, which ``ldmatrix`` cannot transpose, and tiles whose rows are not a multiple of 16
+bytes are loaded element by element into the same fragment layout. Each 16 x 8 tile is one ``mma.sync``.
+Accumulators are stored element by element.
 
 **CPU (LLVM) emulation**, exact for the values: threads are emulated by running each per-thread statement for
 every thread in turn (``passes/kernel_to_loops_cpu.py``), so a thread cannot read another thread's registers as
@@ -87,6 +88,12 @@ def _local(buf, what: str, dtype: str, size: int):
         raise TileProgramError(f"TensorCoreIntrinEmitter.{what}: {buf.name} must be a 1-d T.alloc_local of at least "
                                f"{size} elements, got shape {list(buf.shape)}")
     return buf
+
+
+def _rows_aligned(buf) -> bool:
+    """Whether every row of a shared tile starts on a 16-byte boundary, as ldmatrix's row addresses must."""
+    last = buf.shape[-1]
+    return isinstance(last, tirx.IntImm) and int(last) * DataType(str(buf.dtype)).bits % 128 == 0
 
 
 def _words(buf):
@@ -228,7 +235,7 @@ class TensorCoreIntrinEmitter:
         by_element = _seq([_loop(size, lambda j, o=off, t=t0: tirx.BufferStore(
             local, tirx.BufferLoad(buf, element(t + frag(j)[0], wk + frag(j)[1])), [o + j]), "j")
             for off, t0 in tiles])
-        if not ldmatrix_available(matrix, self.bits, transposed):
+        if not ldmatrix_available(matrix, self.bits, transposed) or not _rows_aligned(buf):
             _builder.add_to_parent(by_element)  # the same element loads on every target
             return
         words, num = _words(local), (4 if matrix == "A" or self.n_dim == 16 else 2)

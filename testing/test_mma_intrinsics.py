@@ -377,6 +377,13 @@ def test_bad_emitter_arguments_are_refused(kwargs, match):
         TensorCoreIntrinEmitter(**dict(args, **kwargs))
 
 
+def test_emitters_tiledsl_lacks_are_refused_by_name():
+    from tiledsl.cuda.intrinsics import TensorCoreIntrinEmitterWithLadderTransform
+
+    with pytest.raises(TileProgramError, match="TensorCoreIntrinEmitterWithLadderTransform is not implemented"):
+        TensorCoreIntrinEmitterWithLadderTransform(a_dtype="float16")
+
+
 def test_fragment_in_shared_memory_is_refused():
     em = TensorCoreIntrinEmitter(a_dtype="float16", b_dtype="float16", accum_dtype="float32", warp_row_tiles=16,
                                  warp_col_tiles=16, chunk=16, block_row_warps=1, block_col_warps=1)

@@ -362,3 +362,16 @@ class TensorCoreIntrinEmitter:
         """TileLang's IndexMap from (lane, accumulator element) to (row, column) of a 16 x 16 tile."""
         index_map = tirx.IndexMap.from_func(mma_store_index_map, index_dtype="int32")
         return index_map.inverse([self.WARP_SIZE, self.local_size_out]) if inverse else index_map
+
+
+def _not_implemented(name: str, why: str):
+    def refuse(*args, **kwargs):
+        raise TileProgramError(f"{name} is not implemented by tiledsl ({why}); TensorCoreIntrinEmitter is")
+    refuse.__name__ = name
+    refuse.__doc__ = f"TileLang's {name}: refused with a TileProgramError ({why})."
+    return refuse
+
+
+TensorCoreIntrinEmitterWithLadderTransform = _not_implemented(
+    "TensorCoreIntrinEmitterWithLadderTransform", "BitBLAS's ladder-transformed weight layouts")
+TensorCoreIntrinEmitterSM120 = _not_implemented("TensorCoreIntrinEmitterSM120", "sm_120 block-scaled mma")

@@ -70,13 +70,6 @@ def _origin(obj, what: str):
                            f"got {type(obj).__name__}")
 
 
-def _flat(indices, shape):
-    flat = _i32(0)
-    for idx, ext in zip(indices, shape):
-        flat = flat * ext + idx
-    return flat
-
-
 def _local(buf, what: str, dtype: str, size: int):
     if not isinstance(buf, tirx.Buffer) or buf.scope() != "local":
         raise TileProgramError(f"TensorCoreIntrinEmitter.{what}: {getattr(buf, 'name', buf)} must be a per-thread "

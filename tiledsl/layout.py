@@ -98,12 +98,13 @@ def _check_permutation(buffer, layout: IndexLayout, limit: int = 1 << 16) -> Non
     """Refuse an index layout of a shared tile that sends two elements to one place (checked on tiles of at most
     ``limit`` elements whose layout gives integers for integer indices; others are taken as they are)."""
     import itertools
+    import math
 
     try:
         shape = [int(x) for x in buffer.shape]
     except TypeError:
         return
-    if not shape or any(x <= 0 for x in shape) or _product(shape) > limit:
+    if not shape or any(x <= 0 for x in shape) or math.prod(shape) > limit:
         return
     seen = set()
     for index in itertools.product(*[range(x) for x in shape]):
@@ -115,13 +116,6 @@ def _check_permutation(buffer, layout: IndexLayout, limit: int = 1 << 16) -> Non
             raise TileProgramError(f"T.annotate_layout: the layout of {_name(buffer)} sends two elements to "
                                    f"{list(place)}; a layout must be a permutation of the tile")
         seen.add(place)
-
-
-def _product(values) -> int:
-    out = 1
-    for v in values:
-        out *= v
-    return out
 
 
 def _scope(buffer) -> str:

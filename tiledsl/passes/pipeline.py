@@ -1,5 +1,7 @@
 """The one place that decides how a tile program is lowered for a target.
 
+Each target's passes start with KeepTargetOnly (statements written for one target only, such as the warp-level
+emitter's ldmatrix/mma.sync and their CPU emulation, keep the form of the target being built).
 ``lower(mod, target)`` returns a :class:`Lowered`: the module after tiledsl's passes and the name of the TVM TIR
 pipeline that must finish it (``tvm.compile(..., tir_pipeline=...)``). For ``llvm`` the tile ops become plain
 loops; for ``cuda`` the generic CUDA passes run (per-op ``T.gemm`` instruction selection, cp.async pipelines,

@@ -1,13 +1,13 @@
 """The one place that decides how a tile program is lowered for a target.
 
-Each target's passes start with KeepTargetOnly (statements written for one target only, such as the warp-level
-emitter's ldmatrix/mma.sync and their CPU emulation, keep the form of the target being built).
 ``lower(mod, target)`` returns a :class:`Lowered`: the module after tiledsl's passes and the name of the TVM TIR
 pipeline that must finish it (``tvm.compile(..., tir_pipeline=...)``). For ``llvm`` the tile ops become plain
 loops; for ``cuda`` the generic CUDA passes run (per-op ``T.gemm`` instruction selection, cp.async pipelines,
 layouts); on sm_90a a program that the whole-kernel Hopper matchers recognize may instead be replaced by their
 warp-specialized kernel (a shortcut, switched off by ``TILEDSL_DISABLE_HOPPER_GEMM=1`` or TileLang's
 ``tl.disable_tma_lower`` / ``tl.disable_warp_specialized`` pass configs). ``codegen/`` only generates code.
+Each target's passes start with KeepTargetOnly: statements written for one target only (the warp-level emitter's
+ldmatrix/mma.sync and their CPU emulation) keep the form of the target being built.
 """
 from __future__ import annotations
 

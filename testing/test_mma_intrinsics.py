@@ -377,6 +377,35 @@ def test_bad_emitter_arguments_are_refused(kwargs, match):
         TensorCoreIntrinEmitter(**dict(args, **kwargs))
 
 
+@pytest.mark.nvcc
+def test_tile_shared_with_t_gemm_is_refused_on_cuda():
+    em = TensorCoreIntrinEmitter(a_dtype="float16", b_dtype="float16", accum_dtype="float32", b_transposed=True,
+                                 block_row_warps=2, block_col_warps=2, warp_row_tiles=16, warp_col_tiles=16,
+                                 chunk=16)
+
+    @T.prim_func
+    def kernel(A: T.Tensor((32, 16), "float16"), B: T.Tensor((32, 16), "float16"), C: T.Tensor((32, 32), "float32")):
+        with T.Kernel(1, threads=128):
+            A_s = T.alloc_shared((32, 16), "float16")
+            B_s = T.alloc_shared((32, 16), "float16")
+            A_l = T.alloc_local((8,), "float16")
+            B_l = T.alloc_local((8,), "float16")
+            C_l = T.alloc_local((8,), "float32")
+            C_f = T.alloc_fragment((32, 32), "float32")
+            T.copy(A, A_s)
+            T.copy(B, B_s)
+            T.clear(C_f)
+            T.gemm(A_s, B_s, C_f, transpose_B=True)
+            T.clear(C_l)
+            em.ldmatrix_a(A_l, A_s, 0)
+            em.ldmatrix_b(B_l, B_s, 0)
+            em.mma(A_l, B_l, C_l)
+            em.stmatrix(C_l, C, 0, 0)
+    with pytest.raises(TileProgramError, match="A_s is read by TensorCoreIntrinEmitter's ldmatrix and is also a "
+                                               "T.gemm operand"):
+        tiledsl.compile(kernel, target={"kind": "cuda", "arch": "sm_80"})
+
+
 def test_emitters_tiledsl_lacks_are_refused_by_name():
     from tiledsl.cuda.intrinsics import TensorCoreIntrinEmitterWithLadderTransform
 

@@ -11,7 +11,8 @@ rewritten to tiledsl, and each example runs in its own process.
 
 * ``cpu``: the target is the CPU (``"auto"`` without a GPU). Because the examples place tensors on CUDA, a prelude
   maps ``device="cuda"``/``.cuda()``/``.to("cuda")`` to the CPU, and the arguments in ``CPU_ARGS`` shrink the
-  sizes. An example passes when it exits 0 (its own checks against torch passed).
+  sizes (``CPU_CALLS``: examples without command-line sizes get their own ``main`` called at smaller sizes). An
+  example passes when it exits 0 (its own checks against torch passed).
 * ``sm90a``: every compile targets ``{"kind": "cuda", "arch": "sm_90a"}`` at the examples' default sizes (nvcc
   builds the cubin); the first kernel launch ends the example, which passes when every kernel it built before
   that launch compiled. A tuning (``@autotune``, ``AutoTuner.run``) needs a GPU to time its candidates: there it
@@ -90,6 +91,13 @@ CPU_ARGS = {
     "grouped_gemm/example_grouped_gemm_bwd.py": ["--batch_sizes", "64, 128", "--K", "256", "--M", "256"],
     "grouped_gemm/example_grouped_gemm_fwd.py": ["--batch_sizes", "64, 128", "--K", "256", "--M", "256"],
     "grouped_gemm/example_grouped_gemm_fwd_ptr.py": ["--batch_sizes", "64,128", "--K", "256", "--N", "256"],
+}
+
+#: Examples without command-line sizes whose ``__main__`` block runs sizes too large for the CPU: on the CPU the
+#: module is loaded without running that block and this call of its own function runs instead (smaller sizes).
+CPU_CALLS = {
+    # its __main__ runs 4096^3: the fp16 torch reference alone would take an estimated 20 min on this CPU
+    "gemm/example_gemm_intrinsics.py": "main(M=512, N=512, K=512)",
 }
 
 #: Examples whose own half-precision torch reference is less accurate than their tolerance: on the CPU their
@@ -307,8 +315,12 @@ if MODE == "sm90a":
     _sm90a_only()
 sys.argv = [PATH] + ARGS
 sys.path.insert(0, ".")
+CALL = os.environ.get("TILEDSL_EXAMPLE_CALL")
 try:
-    runpy.run_path(PATH, run_name="__main__")
+    if CALL:  # CPU_CALLS: load the module without its __main__ block, then call its function at smaller sizes
+        eval(CALL, runpy.run_path(PATH, run_name="__tiledsl_example__"))
+    else:
+        runpy.run_path(PATH, run_name="__main__")
 except BuiltForSm90a as done:
     print("TILEDSL-BUILT:", done)
 '''
@@ -387,6 +399,9 @@ def run_one(scratch: Path, root: Path, rel: str, mode: str, timeout: float) -> d
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
                                                       env.get("PYTHONPATH"), EXTRA_PATH, standins]))
     prelude_mode = "cpu-float32-reference" if mode == "cpu" and rel in FLOAT32_REFERENCE else mode
+    env.pop("TILEDSL_EXAMPLE_CALL", None)
+    if mode == "cpu" and rel in CPU_CALLS:
+        env["TILEDSL_EXAMPLE_CALL"] = CPU_CALLS[rel]
     cmd = [sys.executable, str(scratch / "_tiledsl_prelude.py"), prelude_mode, str(path)] + args
     start = time.time()
     try:
@@ -401,7 +416,7 @@ def run_one(scratch: Path, root: Path, rel: str, mode: str, timeout: float) -> d
     except subprocess.TimeoutExpired:
         status, reason, out = "timeout", f"ran past {timeout:.0f} s", ""
     return {"file": rel, "mode": mode, "status": status, "reason": reason, "seconds": round(time.time() - start, 1),
-            "args": args}
+            "args": args if not env.get("TILEDSL_EXAMPLE_CALL") else [env["TILEDSL_EXAMPLE_CALL"]]}
 
 
 def main(argv=None) -> int:

@@ -2,7 +2,9 @@
 
 ``T.annotate_layout({A_shared: make_swizzled_layout(A_shared)})`` ports unchanged: tiledsl accepts and checks the
 hint, and chooses shared-memory layouts itself (XOR swizzles that give the same values: a layout never changes
-what a program computes, only its bank conflicts). Fragment layouts are always inferred from the fragments' users,
+what a program computes, only its bank conflicts). A ``T.Layout(shape, fn)`` on a shared tile (TileLang's
+hand-written GEMMs build their swizzle that way) is accepted when it is a permutation, and the tile stays in
+logical order. Fragment layouts are always inferred from the fragments' users,
 so layout objects other than these swizzle hints are refused with an error naming the buffer.
 """
 from __future__ import annotations
@@ -60,7 +62,8 @@ class IndexLayout:
 
 
 def Layout(shape, forward_fn) -> IndexLayout:  # noqa: N802 - TileLang's name
-    """A layout given by its index function. tiledsl accepts it on global tensors only, where it leaves the tensor
+    """A layout given by its index function. tiledsl accepts it on shared tiles (when it is a permutation: the
+    tile stays in logical order, as with the swizzle hints) and on global tensors, where it leaves the tensor
     in its logical order: programs that annotate the same layout on every kernel touching the tensor compute the
     same values (torch code reading such an intermediate sees logical order, unlike on TileLang)."""
     if not callable(forward_fn):
@@ -76,6 +79,9 @@ def annotate_layout(layout_map) -> None:
     for buffer, layout in layout_map.items():
         if isinstance(layout, IndexLayout) and _scope(buffer) == "global":
             continue  # a global tensor stays in logical order (see Layout)
+        if isinstance(layout, IndexLayout) and _is_shared(buffer):
+            _check_permutation(buffer, layout)  # a shared tile stays in logical order too (see the module doc)
+            continue
         if not isinstance(layout, SwizzleHint):
             raise TileProgramError(
                 f"T.annotate_layout: the layout of {_name(buffer)} is {type(layout).__name__}; tiledsl takes only "
@@ -86,6 +92,30 @@ def annotate_layout(layout_map) -> None:
             raise TileProgramError(f"T.annotate_layout: the hint for {_name(buffer)} was made for "
                                    f"{_name(layout.buffer)}")
     return None
+
+
+def _check_permutation(buffer, layout: IndexLayout, limit: int = 1 << 16) -> None:
+    """Refuse an index layout of a shared tile that sends two elements to one place (checked on tiles of at most
+    ``limit`` elements whose layout gives integers for integer indices; others are taken as they are)."""
+    import itertools
+    import math
+
+    try:
+        shape = [int(x) for x in buffer.shape]
+    except TypeError:
+        return
+    if not shape or any(x <= 0 for x in shape) or math.prod(shape) > limit:
+        return
+    seen = set()
+    for index in itertools.product(*[range(x) for x in shape]):
+        try:
+            place = tuple(int(v) for v in layout.forward(*index))
+        except (TypeError, ValueError):
+            return  # the layout builds expressions: nothing to check here
+        if place in seen:
+            raise TileProgramError(f"T.annotate_layout: the layout of {_name(buffer)} sends two elements to "
+                                   f"{list(place)}; a layout must be a permutation of the tile")
+        seen.add(place)
 
 
 def _scope(buffer) -> str:

@@ -6,6 +6,8 @@ loops; for ``cuda`` the generic CUDA passes run (per-op ``T.gemm`` instruction s
 layouts); on sm_90a a program that the whole-kernel Hopper matchers recognize may instead be replaced by their
 warp-specialized kernel (a shortcut, switched off by ``TILEDSL_DISABLE_HOPPER_GEMM=1`` or TileLang's
 ``tl.disable_tma_lower`` / ``tl.disable_warp_specialized`` pass configs). ``codegen/`` only generates code.
+Each target's passes start with KeepTargetOnly: statements written for one target only (the warp-level emitter's
+ldmatrix/mma.sync and their CPU emulation) keep the form of the target being built.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from .pass_errors import take_pending_error
 from .each_launch import each_launch, launch_count
 from .serialize_vector_scalars import SerializeVectorScalars
 from .split_grid_sync import split_grid_sync_module
+from .target_only import KeepTargetOnly
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +51,8 @@ class Lowered:
 
 def cpu_passes() -> list:
     """Passes that turn a tile program into plain loops for the LLVM target."""
-    return [SerializeVectorScalars, LowerTileOpsCPU, LowerThreadAllreduceCPU, KernelToLoopsCPU, LegalizeFloat8CPU,
-            LegalizeBFloat16CPU]
+    return [KeepTargetOnly("llvm"), SerializeVectorScalars, LowerTileOpsCPU, LowerThreadAllreduceCPU,
+            KernelToLoopsCPU, LegalizeFloat8CPU, LegalizeBFloat16CPU]
 
 
 def passes_for(target_kind: str) -> list:
@@ -59,7 +62,7 @@ def passes_for(target_kind: str) -> list:
     if target_kind == "cuda":
         from .cuda import cuda_passes
         # a program launching several kernels is lowered kernel by kernel
-        return [SerializeVectorScalars, each_launch(cuda_passes())]
+        return [KeepTargetOnly("cuda"), SerializeVectorScalars, each_launch(cuda_passes())]
     raise ValueError(f"no tiledsl pipeline for target kind {target_kind!r}")
 
 

@@ -1,11 +1,13 @@
 """The CUDA lowering: tile programs -> per-thread CUDA code that TVM's s_tir pipeline and CUDA codegen finish.
 
 Order (``cuda_passes``): SwizzleBlocks (T.use_swizzle) -> PipelineCUDA (multi-stage cp.async, or TMA into an
-mbarrier ring on sm_90a) -> LowerTileOpsCUDA (layouts, tile ops, T.Parallel, fragments -> registers) ->
+mbarrier ring on sm_90a) -> LdmatrixReads (the warp-level emitter's ldmatrix pointers) -> LowerTileOpsCUDA
+(layouts, tile ops, T.Parallel, fragments -> registers) ->
 WarpSpecialize (producer / consumer warpgroups, where PipelineCUDA chose it) -> PlaceTensorMaps (TMA tensor maps
 into the host code). TVM then runs its default pipeline (VectorizeLoop, ThreadSync, MergeSharedMemoryAllocations,
 SplitHostDevice, ...).
 """
+from .ldmatrix_reads import LdmatrixReads
 from .lower_tile_ops import LowerTileOpsCUDA
 from .block_swizzle import SwizzleBlocks
 from .pipeline import PipelineCUDA
@@ -15,4 +17,4 @@ from .warp_specialize import WarpSpecialize
 
 def cuda_passes() -> list:
     """Our passes for the CUDA target, in order."""
-    return [SwizzleBlocks, PipelineCUDA, LowerTileOpsCUDA, WarpSpecialize, PlaceTensorMaps]
+    return [SwizzleBlocks, PipelineCUDA, LdmatrixReads, LowerTileOpsCUDA, WarpSpecialize, PlaceTensorMaps]

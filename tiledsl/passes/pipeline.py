@@ -18,6 +18,7 @@ from .. import config
 from .kernel_to_loops_cpu import KernelToLoopsCPU
 from .legalize_bfloat16_cpu import LegalizeBFloat16CPU
 from .legalize_float8_cpu import LegalizeFloat8CPU
+from .lower_reducers import LowerReducers
 from .lower_thread_allreduce_cpu import LowerThreadAllreduceCPU
 from .lower_tile_ops_cpu import LowerTileOpsCPU
 from .lowering_options import lowering_options
@@ -47,7 +48,7 @@ class Lowered:
 
 def cpu_passes() -> list:
     """Passes that turn a tile program into plain loops for the LLVM target."""
-    return [SerializeVectorScalars, LowerTileOpsCPU, LowerThreadAllreduceCPU, KernelToLoopsCPU, LegalizeFloat8CPU,
+    return [LowerReducers, SerializeVectorScalars, LowerTileOpsCPU, LowerThreadAllreduceCPU, KernelToLoopsCPU, LegalizeFloat8CPU,
             LegalizeBFloat16CPU]
 
 
@@ -58,7 +59,7 @@ def passes_for(target_kind: str) -> list:
     if target_kind == "cuda":
         from .cuda import cuda_passes
         # a program launching several kernels is lowered kernel by kernel
-        return [SerializeVectorScalars, each_launch(cuda_passes())]
+        return [LowerReducers, SerializeVectorScalars, each_launch(cuda_passes())]
     raise ValueError(f"no tiledsl pipeline for target kind {target_kind!r}")
 
 

@@ -1,0 +1,313 @@
+"""LowerReducers: ``T.alloc_reducer`` / ``T.finalize_reducer`` become fragments and ``T.reduce_*`` calls.
+
+Expects: a PrimFunc from the language, before any other pass of either target: reducers are ``local.reducer``
+buffers, each declared by a ``tiledsl.reducer`` call (its op) and closed by ``tiledsl.finalize_reducer`` calls.
+Guarantees: no reducer remains; the program uses only fragments, ``T.fill``, ``T.Parallel`` and ``T.reduce_*``,
+which every target already lowers (on CUDA: per-thread partials, warp shuffles and a shared scratch tile).
+
+How: every ``T.Parallel`` nest that updates a reducer ``r`` (``r[i] = r[i] + v``, ``T.max(r[i], v)``,
+``T.min(r[i], v)``; ``r[i]`` indexed by some of the nest's loop variables, in order) gets a *partial*: a fragment
+shaped like the nest, updated at the iteration's own element (``part[i, j] = part[i, j] + v``), so each
+iteration's contribution lands in the registers of the thread that runs it, and threads that update different
+elements keep disjoint copies. ``T.clear(r)`` / ``T.fill(r, x)`` fill the partials; ``T.finalize_reducer(r)``
+reduces each partial over the loop dimensions ``r`` does not index into ``r`` (the first one overwriting, the
+next ones combining), which is the cross-thread reduction over the threads that hold copies of an element. After
+the finalize ``r`` is an ordinary fragment (replicated: every thread reads every element). Each contribution is
+counted once, whatever the thread mapping; a fill of a max/min reducer acts as one more contribution, and a sum
+reducer must start from zero (as in TileLang, whose non-zero fill depended on the number of threads).
+
+A reducer used any other way (read or written elsewhere between its fill and its finalize, updated outside
+``T.Parallel``, updated with another op than its own) is a TileProgramError naming the reducer and the statement.
+"""
+from __future__ import annotations
+
+import tvm_ffi
+from tvm import tirx
+from tvm.ir import TensorLoad
+
+from ..errors import TileProgramError
+from ..ir.ops import is_tile_call, make_tile_call
+from ..language.loops import PARALLEL_ATTR
+from .pass_errors import keep_tiledsl_errors
+from .rewriter import seq, substitute
+
+REDUCER_SCOPE = "local.reducer"
+FRAGMENT = "local.fragment"
+_COMBINE = {"sum": tirx.Add, "max": tirx.Max, "min": tirx.Min}
+_SPELLING = {"sum": "r[i] += v", "max": "r[i] = T.max(r[i], v)", "min": "r[i] = T.min(r[i], v)"}
+
+
+class _Reducer:
+    """One reducer: its buffer, op, the fragment that replaces it and a partial per updating T.Parallel nest."""
+
+    def __init__(self, buf, op):
+        self.buf, self.op = buf, op
+        self.result = tirx.decl_buffer(buf.ty.shape, str(buf.ty.dtype), buf.name, scope=FRAGMENT)
+        self.parts = []  # (partial fragment, positions of the loop dims r keeps, the nest's loop vars)
+        self.helpers = []  # intermediate fragments of multi-dimension reductions
+        self.filled = False
+
+    @property
+    def name(self) -> str:
+        return self.buf.name
+
+    def fail(self, what: str, stmt=None):
+        at = f": `{_one_line(stmt)}`" if stmt is not None else ""
+        raise TileProgramError(f"reducer {self.name} (T.alloc_reducer, op={self.op!r}) {what}{at}")
+
+
+def _one_line(node) -> str:
+    text = " ".join(str(node).split())
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _declared(body) -> list:
+    """[(reducer buffer, op)] from the ``tiledsl.reducer`` calls."""
+    found = []
+
+    def on_eval(stmt):
+        if is_tile_call(stmt.value, "reducer"):
+            found.append((stmt.value.args[0].source, str(stmt.value.attrs["op"])))
+    tvm_ffi.structural_walk(body, (tirx.Evaluate, on_eval))
+    return found
+
+
+def _reducer_of(buf, reducers):
+    if buf is None:
+        return None
+    for r in reducers:
+        if r.buf.same_as(buf):
+            return r
+    return None
+
+
+def _outermost_nests(body) -> list:
+    """Every outermost ``T.Parallel`` nest: (its outer loop, its loop vars, their extents)."""
+    nests, inner = [], []
+
+    def on_for(loop):
+        if PARALLEL_ATTR in loop.annotations:
+            nests.append(loop)
+            b = loop.body
+            while isinstance(b, tirx.For) and PARALLEL_ATTR in b.annotations:
+                inner.append(b)
+                b = b.body
+    tvm_ffi.structural_walk(body, (tirx.For, on_for))
+    out = []
+    for loop in nests:
+        if any(loop.same_as(i) for i in inner):
+            continue
+        loop_vars, extents, b = [], [], loop
+        while isinstance(b, tirx.For) and PARALLEL_ATTR in b.annotations:
+            loop_vars.append(b.loop_var)
+            extents.append(b.extent)
+            b = b.body
+        out.append((loop, loop_vars, extents))
+    return out
+
+
+def _kept_positions(red, indices, loop_vars, extents, store):
+    """The loop dims (positions in the nest) that ``red``'s indices name, in order; unit dims may read 0."""
+    shape = [int(s) for s in red.buf.ty.shape]
+    kept = []
+    for d, idx in enumerate(indices):
+        pos = next((k for k, v in enumerate(loop_vars) if isinstance(idx, tirx.Var) and idx.same_as(v)), None)
+        if pos is None:
+            if isinstance(idx, tirx.IntImm) and int(idx) == 0 and shape[d] == 1:
+                continue
+            red.fail("must be indexed by loop variables of the enclosing T.Parallel (or 0 in a dimension of size 1); "
+                     "compute other indices into a fragment shaped like the loop first", store)
+        if kept and pos <= kept[-1]:
+            red.fail("must be indexed by the T.Parallel loop variables in the loop's order", store)
+        ext = extents[pos]
+        if not (isinstance(ext, tirx.IntImm) and int(ext) == shape[d]):
+            red.fail(f"dimension {d} has size {shape[d]} but its T.Parallel loop runs over {ext}; the loop must cover "
+                     f"the reducer's whole shape", store)
+        kept.append(pos)
+    return kept
+
+
+def _contribution(red, store):
+    """``v`` of ``r[idx] = combine(r[idx], v)``, or a TileProgramError."""
+    value, cls = store.value, _COMBINE[red.op]
+
+    def is_self(e):
+        return isinstance(e, TensorLoad) and e.source.same_as(red.buf) and tvm_ffi.structural_equal(
+            list(e.indices), list(store.indices))
+    if isinstance(value, cls):
+        if is_self(value.a) and not _reads(value.b, red.buf):
+            return value.b
+        if is_self(value.b) and not _reads(value.a, red.buf):
+            return value.a
+    red.fail(f"can only be updated as `{_SPELLING[red.op]}` (its op) inside T.Parallel", store)
+
+
+def _reads(node, buf) -> bool:
+    found = []
+    tvm_ffi.structural_walk(node, (TensorLoad, lambda l: found.append(1) if l.source.same_as(buf) else None))
+    return bool(found)
+
+
+def _rewrite_nest(loop, loop_vars, extents, reducers):
+    """The nest with each reducer update turned into an update of that reducer's partial for this nest."""
+    parts = {}  # reducer -> (partial, kept)
+
+    def on_store(store):
+        red = _reducer_of(store.buffer, reducers)
+        if red is None:
+            for r in reducers:
+                if _reads(store, r.buf):
+                    r.fail("is read inside a T.Parallel loop that updates it (its value is known only after "
+                           "T.finalize_reducer)", store)
+            return store
+        v = _contribution(red, store)
+        kept = _kept_positions(red, list(store.indices), loop_vars, extents, store)
+        if red in parts:
+            part, kept0 = parts[red]
+            if kept0 != kept:
+                red.fail("is updated at different indices in one T.Parallel loop", store)
+        else:
+            shape = [int(e) for e in extents]
+            part = tirx.decl_buffer(shape, str(red.buf.ty.dtype), f"{red.name}_part{len(red.parts)}",
+                                    scope=FRAGMENT)
+            parts[red] = (part, kept)
+            red.parts.append((part, kept, loop_vars))
+        here = tirx.BufferLoad(part, list(loop_vars))
+        return tirx.BufferStore(part, _COMBINE[red.op](here, v), list(loop_vars))
+
+    touched = [r for r in reducers if _stores_to(loop, r.buf)]
+    if not touched:
+        return loop
+    out = tvm_ffi.structural_map(loop, [(tirx.BufferStore, on_store)], order="post")
+    for r in touched:
+        if _reads(out, r.buf):
+            r.fail("is read inside a T.Parallel loop that updates it, other than by its own update (its value is "
+                   "known only after T.finalize_reducer)")
+    return out
+
+
+def _stores_to(node, buf) -> bool:
+    found = []
+    tvm_ffi.structural_walk(node, (tirx.BufferStore, lambda s: found.append(1) if s.buffer.same_as(buf) else None))
+    return bool(found)
+
+
+def _whole(buf):
+    return buf[tuple(slice(0, s) for s in buf.ty.shape)]
+
+
+def _fill(red, call):
+    value = call.args[1]
+    if red.op == "sum" and not (isinstance(value, (tirx.IntImm, tirx.FloatImm)) and float(value.value) == 0.0):
+        red.fail("(op='sum') is filled with a non-zero value; the result would depend on how many threads hold "
+                 "copies. Start from T.clear(r) and add the value after T.finalize_reducer(r)", call)
+    targets = [p for p, _, _ in red.parts] or [red.result]
+    return seq([tirx.Evaluate(make_tile_call("fill", [_whole(t), value])) for t in targets])
+
+
+def _finalize(red):
+    """The reductions of every partial into the reducer's fragment."""
+    if red.parts and not red.filled:
+        red.fail("is finalized without a T.clear(r) / T.fill(r, x) to start from")
+    stmts, first = [], True
+    ordered = sorted(red.parts, key=lambda p: len(p[1]) != len(p[2]))  # partials that reduce nothing first
+    for part, kept, loop_vars in ordered:
+        reduced = [k for k in range(len(loop_vars)) if k not in kept]
+        if not reduced:
+            if not first:
+                red.fail("is updated at every loop index in one T.Parallel loop and also in another loop; give "
+                         "each loop its own reducer")
+            stmts.append(tirx.Evaluate(make_tile_call("copy", [_whole(part), _whole(red.result)])))
+            first = False
+            continue
+        src = part
+        shape = [int(s) for s in part.ty.shape]
+        for n, d in enumerate(reversed(reduced)):  # the last reduced dim first: earlier positions stay put
+            shape = shape[:d] + shape[d + 1:]
+            last = n == len(reduced) - 1
+            if last:
+                dst = red.result
+            else:
+                dst = tirx.decl_buffer(shape, str(part.ty.dtype), f"{part.name}_r{n}", scope=FRAGMENT)
+                red.helpers.append(dst)
+            stmts.append(tirx.Evaluate(make_tile_call("reduce", [_whole(src), _whole(dst)], kind=red.op, dim=d,
+                                                      clear=bool(first or not last))))
+            src = dst
+        first = False
+    return seq(stmts)
+
+
+def _check_tile_use(reducers, call):
+    """Tile ops may read a reducer (after its finalize); only T.fill and the finalize may write it."""
+    name = call.op.name.split(".", 1)[1]
+    writes = {"copy": [1], "reduce": [1], "gemm": [2], "atomic_add": [0]}.get(name, [])
+    for k in writes:
+        red = _reducer_of(getattr(call.args[k], "source", None), reducers)
+        if red is not None:
+            red.fail(f"is written by T.{name}; a reducer is written only by its updates in T.Parallel, "
+                     f"T.clear / T.fill and T.finalize_reducer", call)
+
+
+def _lower(body, reducers):
+    rewritten = []  # (nest, nest with partials); first, since fills and finalizes need every partial
+    for loop, loop_vars, extents in _outermost_nests(body):
+        new = _rewrite_nest(loop, loop_vars, extents, reducers)
+        if not new.same_as(loop):
+            rewritten.append((loop, new))
+
+    def on_fill(stmt):
+        red = _reducer_of(getattr(stmt.value.args[0], "source", None), reducers) \
+            if is_tile_call(stmt.value, "fill") else None
+        if red is not None:
+            red.filled = True
+    tvm_ffi.structural_walk(body, (tirx.Evaluate, on_fill))
+
+    def on_for(loop):
+        for old, new in rewritten:
+            if loop.same_as(old):
+                return new
+        return loop
+
+    def on_eval(stmt):
+        call = stmt.value
+        if not is_tile_call(call):
+            return stmt
+        name = call.op.name.split(".", 1)[1]
+        if name == "reducer":
+            return tirx.Evaluate(tirx.const(0, "int32"))
+        red = _reducer_of(getattr(call.args[0], "source", None), reducers)
+        if name == "finalize_reducer":
+            return _finalize(red)
+        if name == "fill" and red is not None:
+            return _fill(red, call)
+        _check_tile_use(reducers, call)
+        return stmt
+
+    def on_alloc(stmt):
+        red = _reducer_of(stmt.buffer, reducers)
+        if red is None:
+            return stmt
+        return seq([tirx.AllocBuffer(b) for b in [red.result] + [p for p, _, _ in red.parts] + red.helpers])
+
+    body = tvm_ffi.structural_map(body, [(tirx.For, on_for)], order="pre")
+    body = tvm_ffi.structural_map(body, [(tirx.Evaluate, on_eval)], order="post")
+    body = tvm_ffi.structural_map(body, [(tirx.AllocBuffer, on_alloc)], order="post")
+    for r in reducers:
+        if _stores_to(body, r.buf):
+            stray = []
+            tvm_ffi.structural_walk(body, (tirx.BufferStore, lambda s: stray.append(s)
+                                           if s.buffer.same_as(r.buf) else None))
+            r.fail("is updated outside a T.Parallel loop; update it inside `for ... in T.Parallel(...)` so that "
+                   "each contribution is counted once", stray[0])
+    return substitute(body, {r.buf: r.result for r in reducers})
+
+
+@tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.LowerReducers")
+@keep_tiledsl_errors
+def LowerReducers(func, mod, ctx):  # noqa: N802 - a pass, named like TVM's
+    """Rewrite T.alloc_reducer / T.finalize_reducer into fragments, T.fill and T.reduce_* (see the module doc)."""
+    declared = _declared(func.body)
+    if not declared:
+        return func
+    reducers = [_Reducer(buf, op) for buf, op in declared]
+    return func.with_body(_lower(func.body, reducers))

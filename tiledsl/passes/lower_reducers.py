@@ -21,6 +21,9 @@ A reducer used any other way (read or written elsewhere between its fill and its
 """
 from __future__ import annotations
 
+import linecache
+import threading
+
 import tvm_ffi
 from tvm import tirx
 from tvm.ir import TensorLoad
@@ -40,8 +43,8 @@ _SPELLING = {"sum": "r[i] += v", "max": "r[i] = T.max(r[i], v)", "min": "r[i] = 
 class _Reducer:
     """One reducer: its buffer, op, the fragment that replaces it and a partial per updating T.Parallel nest."""
 
-    def __init__(self, buf, op):
-        self.buf, self.op = buf, op
+    def __init__(self, buf, op, span=None):
+        self.buf, self.op, self.span = buf, op, span
         self.result = tirx.decl_buffer(buf.ty.shape, str(buf.ty.dtype), buf.name, scope=FRAGMENT)
         self.parts = []  # (partial fragment, positions of the loop dims r keeps, the nest's loop vars)
         self.helpers = []  # intermediate fragments of multi-dimension reductions
@@ -51,23 +54,49 @@ class _Reducer:
     def name(self) -> str:
         return self.buf.name
 
-    def fail(self, what: str, stmt=None):
-        at = f": `{_one_line(stmt)}`" if stmt is not None else ""
-        raise TileProgramError(f"reducer {self.name} (T.alloc_reducer, op={self.op!r}) {what}{at}")
+    def fail(self, what: str, node=None):
+        """Raise a TileProgramError about this reducer at ``node``'s line (else at its allocation's line)."""
+        at = f": `{_one_line(node)}`" if node is not None else ""
+        err = TileProgramError(f"reducer {self.name} (T.alloc_reducer, op={self.op!r}) {what}{at}"
+                               f"{_where(getattr(node, 'span', None) or self.span)}")
+        _raised.error = err  # a callback of tvm_ffi.structural_map re-raises it as a RuntimeError
+        raise err
+
+
+_raised = threading.local()
+
+
+def _where(span) -> str:
+    """`` --> file:line`` and the line itself, for a statement's span (as the parser reports a line)."""
+    spans = getattr(span, "spans", None)
+    if spans:  # a statement of a T.macro: (the macro's call, ..., the statement's own line)
+        span = spans[-1]
+    if span is None or getattr(span, "source_name", None) is None:
+        return ""
+    path, line = str(span.source_name.name), int(span.line)
+    text = linecache.getline(path, line).rstrip()
+    return f"\n --> {path}:{line}" + (f"\n{line:4d} | {text}" if text else "")
 
 
 def _one_line(node) -> str:
-    text = " ".join(str(node).split())
+    """A short text of a store or a call (TVM prints a statement with the declarations of what it uses)."""
+    if isinstance(node, tirx.BufferStore):
+        text = f"{node.buffer.name}[{', '.join(map(str, node.indices))}] = {node.value}"
+    elif isinstance(node, tirx.Evaluate):
+        return _one_line(node.value)
+    else:
+        text = str(node)
+    text = " ".join(text.split())
     return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _declared(body) -> list:
-    """[(reducer buffer, op)] from the ``tiledsl.reducer`` calls."""
+    """[(reducer buffer, op, span of its allocation)] from the ``tiledsl.reducer`` calls."""
     found = []
 
     def on_eval(stmt):
         if is_tile_call(stmt.value, "reducer"):
-            found.append((stmt.value.args[0].source, str(stmt.value.attrs["op"])))
+            found.append((stmt.value.args[0].source, str(stmt.value.attrs["op"]), getattr(stmt, "span", None)))
     tvm_ffi.structural_walk(body, (tirx.Evaluate, on_eval))
     return found
 
@@ -135,10 +164,12 @@ def _contribution(red, store):
         return isinstance(e, TensorLoad) and e.source.same_as(red.buf) and tvm_ffi.structural_equal(
             list(e.indices), list(store.indices))
     if isinstance(value, cls):
-        if is_self(value.a) and not _reads(value.b, red.buf):
-            return value.b
-        if is_self(value.b) and not _reads(value.a, red.buf):
-            return value.a
+        for mine, other in ((value.a, value.b), (value.b, value.a)):
+            if is_self(mine):
+                if _reads(other, red.buf):
+                    red.fail("is read inside a T.Parallel loop that updates it (its value is known only after "
+                             "T.finalize_reducer)", store)
+                return other
     red.fail(f"can only be updated as `{_SPELLING[red.op]}` (its op) inside T.Parallel", store)
 
 
@@ -182,8 +213,16 @@ def _rewrite_nest(loop, loop_vars, extents, reducers):
     for r in touched:
         if _reads(out, r.buf):
             r.fail("is read inside a T.Parallel loop that updates it, other than by its own update (its value is "
-                   "known only after T.finalize_reducer)")
+                   "known only after T.finalize_reducer)", _first_read(out, r.buf) or loop)
     return out
+
+
+def _first_read(node, buf):
+    """The first statement of ``node`` that reads ``buf`` (a store or an evaluated call), or None."""
+    found = []
+    tvm_ffi.structural_walk(node, [(tirx.BufferStore, lambda s: found.append(s) if _reads(s, buf) else None),
+                                   (tirx.Evaluate, lambda s: found.append(s) if _reads(s, buf) else None)])
+    return found[0] if found else None
 
 
 def _stores_to(node, buf) -> bool:
@@ -205,10 +244,10 @@ def _fill(red, call):
     return seq([tirx.Evaluate(make_tile_call("fill", [_whole(t), value])) for t in targets])
 
 
-def _finalize(red):
+def _finalize(red, call):
     """The reductions of every partial into the reducer's fragment."""
     if red.parts and not red.filled:
-        red.fail("is finalized without a T.clear(r) / T.fill(r, x) to start from")
+        red.fail("is finalized without a T.clear(r) / T.fill(r, x) to start from", call)
     stmts, first = [], True
     ordered = sorted(red.parts, key=lambda p: len(p[1]) != len(p[2]))  # partials that reduce nothing first
     for part, kept, loop_vars in ordered:
@@ -216,7 +255,7 @@ def _finalize(red):
         if not reduced:
             if not first:
                 red.fail("is updated at every loop index in one T.Parallel loop and also in another loop; give "
-                         "each loop its own reducer")
+                         "each loop its own reducer", call)
             stmts.append(tirx.Evaluate(make_tile_call("copy", [_whole(part), _whole(red.result)])))
             first = False
             continue
@@ -277,7 +316,7 @@ def _lower(body, reducers):
             return tirx.Evaluate(tirx.const(0, "int32"))
         red = _reducer_of(getattr(call.args[0], "source", None), reducers)
         if name == "finalize_reducer":
-            return _finalize(red)
+            return _finalize(red, call)
         if name == "fill" and red is not None:
             return _fill(red, call)
         _check_tile_use(reducers, call)
@@ -309,5 +348,12 @@ def LowerReducers(func, mod, ctx):  # noqa: N802 - a pass, named like TVM's
     declared = _declared(func.body)
     if not declared:
         return func
-    reducers = [_Reducer(buf, op) for buf, op in declared]
-    return func.with_body(_lower(func.body, reducers))
+    reducers = [_Reducer(buf, op, span) for buf, op, span in declared]
+    _raised.error = None
+    try:
+        return func.with_body(_lower(func.body, reducers))
+    except Exception:
+        err, _raised.error = getattr(_raised, "error", None), None
+        if err is not None:
+            raise err from None
+        raise

@@ -1,0 +1,379 @@
+"""``T.alloc_reducer`` / ``T.finalize_reducer`` (TileLang's cross-thread reducers), with programs written for these
+tests: a GEMV like TileLang's, row max / min (op="max"/"min", replication "all" and "none", a fill value as seed),
+2-d reducers (summing over a leading and over a trailing loop dimension), a one-element total, one reducer updated
+by two loops, a reducer reopened in every iteration of a loop and one updated at every loop index. Each runs on the
+CPU against torch in float64 (fresh random non-zero inputs, outputs poisoned with NaN), builds for sm_80 and sm_90a
+with nvcc (marked ``nvcc``) and runs on a GPU (marked ``gpu``). Mistakes are TileProgramErrors at the user's line.
+"""
+import pytest
+import torch
+
+import tiledsl
+import tiledsl.language as T
+from tiledsl.errors import TileProgramError
+
+from conftest import poisoned_like
+
+ARCHS = [{"kind": "cuda", "arch": "sm_80"}, {"kind": "cuda", "arch": "sm_90a"}]
+F32 = "float32"
+
+
+def rand(*shape, dtype=torch.float32):
+    """Random non-zero values."""
+    x = torch.randn(*shape, dtype=torch.float32)
+    x = torch.where(x.abs() < 1e-3, torch.full_like(x, 0.5), x)
+    return x.to(dtype)
+
+
+# ---------------------------------------------------------------------------------------------- programs
+def gemv(M, N, block_M=32, block_N=32, threads=64, replication="all", dtype="float16"):
+    """o = a @ x, each block's rows reduced by a sum reducer over pipelined tiles of a (TileLang's GEMV form)."""
+    @T.prim_func
+    def main(a: T.Tensor((M, N), dtype), x: T.Tensor((N,), dtype), o: T.Tensor((M,), F32)):
+        with T.Kernel(T.ceildiv(M, block_M), threads=threads) as bm:
+            acc = T.alloc_reducer(block_M, F32, replication=replication)
+            T.clear(acc)
+            for kn in T.Pipelined(T.ceildiv(N, block_N), num_stages=2):
+                a_s = T.alloc_shared((block_M, block_N), dtype)
+                T.copy(a[bm * block_M, kn * block_N], a_s)
+                a_f = T.alloc_fragment((block_M, block_N), dtype)
+                T.copy(a_s, a_f)
+                x_f = T.alloc_fragment(block_N, dtype)
+                T.copy(x[kn * block_N], x_f)
+                for i, j in T.Parallel(block_M, block_N):
+                    acc[i] += a_f[i, j].astype(F32) * x_f[j].astype(F32)
+            T.finalize_reducer(acc)
+            T.copy(acc, o[bm * block_M])
+    return main
+
+
+def row_extreme(M, N, op, seed, replication, block_M=16, block_N=32, threads=64):
+    """o[i] = op(seed, max/min over j of a[i, j]): a max/min reducer filled with ``seed`` (T.clear when 0)."""
+    @T.prim_func
+    def main(a: T.Tensor((M, N), F32), o: T.Tensor((M,), F32)):
+        with T.Kernel(T.ceildiv(M, block_M), threads=threads) as bm:
+            r = T.alloc_reducer((block_M,), F32, op=op, replication=replication)
+            T.fill(r, seed)
+            for kn in T.serial(N // block_N):
+                a_s = T.alloc_shared((block_M, block_N), F32)
+                T.copy(a[bm * block_M, kn * block_N], a_s)
+                for i, j in T.Parallel(block_M, block_N):
+                    if op == "max":
+                        r[i] = T.max(r[i], a_s[i, j])
+                    else:
+                        r[i] = T.min(a_s[i, j], r[i])
+            T.finalize_reducer(r)
+            T.copy(r, o[bm * block_M])
+    return main
+
+
+def batch_sum_2d(B, M, N, block_B=4, threads=128):
+    """o[i, j] = sum_b x[b, i, j]: a 2-d reducer summed over the leading dimension of its loop."""
+    @T.prim_func
+    def main(x: T.Tensor((B, M, N), F32), o: T.Tensor((M, N), F32)):
+        with T.Kernel(1, threads=threads):
+            r = T.alloc_reducer((M, N), F32)
+            T.clear(r)
+            for b0 in T.serial(B // block_B):
+                x_s = T.alloc_shared((block_B, M, N), F32)
+                T.copy(x[b0 * block_B, 0, 0], x_s)
+                for b, i, j in T.Parallel(block_B, M, N):
+                    r[i, j] += x_s[b, i, j]
+            T.finalize_reducer(r)
+            T.copy(r, o)
+    return main
+
+
+def small_matmul(M, N, K, block=16, block_K=8, threads=128):
+    """c = a @ b through a 2-d reducer updated in a 3-d T.Parallel (the trailing dimension is reduced)."""
+    @T.prim_func
+    def main(a: T.Tensor((M, K), F32), b: T.Tensor((K, N), F32), c: T.Tensor((M, N), F32)):
+        with T.Kernel(T.ceildiv(N, block), T.ceildiv(M, block), threads=threads) as (bx, by):
+            r = T.alloc_reducer((block, block), F32, replication="none")
+            T.clear(r)
+            for ko in T.serial(T.ceildiv(K, block_K)):
+                a_s = T.alloc_shared((block, block_K), F32)
+                b_s = T.alloc_shared((block_K, block), F32)
+                T.copy(a[by * block, ko * block_K], a_s)
+                T.copy(b[ko * block_K, bx * block], b_s)
+                for i, j, k in T.Parallel(block, block, block_K):
+                    r[i, j] += a_s[i, k] * b_s[k, j]
+            T.finalize_reducer(r)
+            T.copy(r, c[by * block, bx * block])
+    return main
+
+
+def total_and_two_loops(M, N, K, block_M=16, threads=64):
+    """t[bm] = sum of a block of a (a one-element reducer, both loop dimensions reduced); s = rowsum(a) + rowsum(b)
+    (one reducer updated by two loops of different shapes)."""
+    @T.prim_func
+    def main(a: T.Tensor((M, N), F32), b: T.Tensor((M, K), F32), t: T.Tensor((M // block_M,), F32),
+             s: T.Tensor((M,), F32)):
+        with T.Kernel(M // block_M, threads=threads) as bm:
+            total = T.alloc_reducer((1,), F32, replication="all")
+            rows = T.alloc_reducer((block_M,), F32, replication="all")
+            T.clear(total)
+            T.clear(rows)
+            a_s = T.alloc_shared((block_M, N), F32)
+            b_s = T.alloc_shared((block_M, K), F32)
+            T.copy(a[bm * block_M, 0], a_s)
+            T.copy(b[bm * block_M, 0], b_s)
+            for i, j in T.Parallel(block_M, N):
+                total[0] += a_s[i, j]
+                rows[i] += a_s[i, j]
+            for i, k in T.Parallel(block_M, K):
+                rows[i] += b_s[i, k]
+            T.finalize_reducer(total)
+            T.finalize_reducer(rows)
+            t[bm] = total[0]
+            T.copy(rows, s[bm * block_M])
+    return main
+
+
+def reopened_each_step(S, M, N, threads=64):
+    """o[s, i] = sum_j x[s, i, j]: the reducer is cleared and finalized once per step of a serial loop."""
+    @T.prim_func
+    def main(x: T.Tensor((S, M, N), F32), o: T.Tensor((S, M), F32)):
+        with T.Kernel(1, threads=threads):
+            r = T.alloc_reducer((M,), F32)
+            for s in T.serial(S):
+                T.clear(r)
+                for i, j in T.Parallel(M, N):
+                    r[i] += x[s, i, j]
+                T.finalize_reducer(r)
+                T.copy(r, o[s, 0])
+    return main
+
+
+def every_index(K, M, N, threads=64):
+    """o = max over k of x[k] (elementwise): a max reducer updated at every index of its loop, over a serial k."""
+    @T.prim_func
+    def main(x: T.Tensor((K, M, N), F32), o: T.Tensor((M, N), F32)):
+        with T.Kernel(1, threads=threads):
+            r = T.alloc_reducer((M, N), F32, op="max")
+            T.fill(r, -T.infinity(F32))
+            for k in T.serial(K):
+                for i, j in T.Parallel(M, N):
+                    r[i, j] = T.max(r[i, j], x[k, i, j])
+            T.finalize_reducer(r)
+            T.copy(r, o)
+    return main
+
+
+@tiledsl.jit
+def gemv_newer_style(a, x, block_M=32, block_N=32, threads=64, dtype=T.float16):
+    """TileLang's newer style: sizes from the tensors, the output made with T.empty and returned."""
+    M, N = T.const("M, N")
+    a: T.Tensor((M, N), dtype)
+    x: T.Tensor((N,), dtype)
+    o = T.empty((M,), T.float32)
+    with T.Kernel(T.ceildiv(M, block_M), threads=threads) as bm:
+        acc = T.alloc_reducer(block_M, T.float32, replication="all")
+        T.clear(acc)
+        for kn in T.Pipelined(T.ceildiv(N, block_N), num_stages=2):
+            a_f = T.alloc_fragment((block_M, block_N), dtype)
+            T.copy(a[bm * block_M, kn * block_N], a_f)
+            x_f = T.alloc_fragment(block_N, dtype)
+            T.copy(x[kn * block_N], x_f)
+            for i, j in T.Parallel(block_M, block_N):
+                acc[i] += a_f[i, j] * x_f[j]
+        T.finalize_reducer(acc)
+        T.copy(acc, o[bm * block_M])
+    return o
+
+
+# ---------------------------------------------------------------------------------------------- cases
+def _gemv_case(replication):
+    M, N = 80, 96  # M not a multiple of block_M: the last block's rows past M are dropped
+
+    def inputs():
+        return [rand(M, N, dtype=torch.float16), rand(N, dtype=torch.float16)]
+
+    def ref(a, x):
+        return [a.double() @ x.double()]
+    return gemv(M, N, replication=replication), inputs, ref, [(M,)], 1e-3
+
+
+def _extreme_case(op, seed, replication):
+    M, N = 48, 64
+
+    def inputs():
+        a = rand(M, N)
+        a[: M // 2] = -a[: M // 2].abs() if op == "max" else a[: M // 2].abs()  # rows where the seed wins
+        return [a]
+
+    def ref(a):
+        red = a.double().amax(1) if op == "max" else a.double().amin(1)
+        return [red.clamp(min=seed) if op == "max" else red.clamp(max=seed)]
+    return row_extreme(M, N, op, seed, replication), inputs, ref, [(M,)], 0.0
+
+
+CASES = {
+    "gemv_all": _gemv_case("all"),
+    "gemv_none": _gemv_case("none"),
+    "row_max_neg_inf_none": _extreme_case("max", float("-inf"), "none"),
+    "row_max_clear_all": _extreme_case("max", 0.0, "all"),
+    "row_min_seed_none": _extreme_case("min", 0.25, "none"),
+    "batch_sum_2d": (batch_sum_2d(8, 8, 16), lambda: [rand(8, 8, 16)],
+                     lambda x: [x.double().sum(0)], [(8, 16)], 1e-4),
+    "small_matmul_2d": (small_matmul(40, 24, 20), lambda: [rand(40, 20), rand(20, 24)],
+                        lambda a, b: [a.double() @ b.double()], [(40, 24)], 1e-4),
+    "total_and_two_loops": (total_and_two_loops(32, 24, 8), lambda: [rand(32, 24), rand(32, 8)],
+                            lambda a, b: [a.double().reshape(2, -1).sum(1),
+                                          a.double().sum(1) + b.double().sum(1)], [(2,), (32,)], 1e-4),
+    "reopened_each_step": (reopened_each_step(3, 16, 8), lambda: [rand(3, 16, 8)],
+                           lambda x: [x.double().sum(2)], [(3, 16)], 1e-4),
+    "every_index": (every_index(5, 8, 16), lambda: [rand(5, 8, 16)],
+                    lambda x: [x.double().amax(0)], [(8, 16)], 0.0),
+}
+
+
+def run_case(name, target="llvm", device="cpu"):
+    prim, make_inputs, ref, out_shapes, tol = CASES[name]
+    inputs = make_inputs()
+    kernel = tiledsl.compile(prim, target=target)
+    outs = [poisoned_like(torch.empty(s, dtype=torch.float32, device=device)) for s in out_shapes]
+    kernel(*[t.to(device) for t in inputs], *outs)
+    for got, want in zip(outs, ref(*inputs)):
+        assert not torch.isnan(got).any()
+        torch.testing.assert_close(got.cpu().double(), want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_reducer_on_cpu(name):
+    run_case(name)
+
+
+def test_newer_style_gemv_on_cpu():
+    a, x = rand(64, 96, dtype=torch.float16), rand(96, dtype=torch.float16)
+    o = gemv_newer_style(a, x)
+    torch.testing.assert_close(o.double(), a.double() @ x.double(), rtol=1e-2, atol=1e-2)  # fp16 products
+
+
+def test_reducer_lowers_to_fragments_and_reductions():
+    """After LowerReducers no reducer remains: a partial fragment per updating loop, reduced into the result."""
+    import tvm
+
+    from tiledsl.passes.lower_reducers import LowerReducers
+    text = LowerReducers(tvm.IRModule({"main": total_and_two_loops(32, 24, 8)}))["main"].script()
+    assert "local.reducer" not in text and "finalize_reducer" not in text
+    assert text.count("tiledsl.reduce") == 4  # total: 2 dims; rows: one per loop
+    assert '"clear": False' in text  # rows' second loop combines into the first one's result
+
+
+# ---------------------------------------------------------------------------------------------- CUDA
+@pytest.mark.nvcc
+@pytest.mark.parametrize("target", ARCHS, ids=lambda t: t["arch"])
+@pytest.mark.parametrize("name", ["gemv_all", "row_max_clear_all", "small_matmul_2d", "total_and_two_loops",
+                                  "every_index"])
+def test_reducer_builds_for_cuda(name, target):
+    kernel = tiledsl.compile(CASES[name][0], target=target)
+    src = kernel.get_kernel_source()
+    assert "__global__" in src and "__shfl_xor_sync" in src or name == "every_index"
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_reducer_on_gpu(name):
+    run_case(name, target="cuda", device="cuda")
+
+
+@pytest.mark.gpu
+def test_newer_style_gemv_on_gpu():
+    a, x = rand(1024, 1024, dtype=torch.float16).cuda(), rand(1024, dtype=torch.float16).cuda()
+    o = gemv_newer_style(a, x, block_M=128, block_N=128, threads=256)
+    torch.testing.assert_close(o.double(), a.double() @ x.double(), rtol=1e-2, atol=5e-2)  # fp16 products
+
+
+# ---------------------------------------------------------------------------------------------- mistakes
+def _program(body, M=32, N=32):
+    """A one-block program over a (M, N) float32 input whose reducer part is ``body(a, o)`` (a macro)."""
+    @tiledsl.jit
+    def prog(a):
+        a: T.Tensor((M, N), T.float32)
+        o = T.empty((M,), T.float32)
+        with T.Kernel(1, threads=32):
+            body(a, o)
+        return o
+    return prog
+
+
+def _compile_error(fn, match):
+    with pytest.raises(TileProgramError, match=match) as info:
+        fn.compile(target="llvm")
+    assert "test_reducer.py" in str(info.value)  # the user's line
+    return str(info.value)
+
+
+def test_unknown_op_is_named():
+    @T.macro
+    def body(a, o):
+        T.alloc_reducer((32,), T.float32, op="prod")
+    _compile_error(_program(body), r"unknown op='prod'")
+
+
+def test_bitwise_op_and_bad_replication_are_refused():
+    @T.macro
+    def bitwise(a, o):
+        T.alloc_reducer((32,), T.int32, op="bitor")
+
+    @T.macro
+    def replication(a, o):
+        T.alloc_reducer((32,), T.float32, replication="some")
+    _compile_error(_program(bitwise), r"bitwise reducer\) is not supported")
+    _compile_error(_program(replication), r"replication='some'")
+
+
+def test_finalize_of_a_fragment_is_refused():
+    @T.macro
+    def body(a, o):
+        f = T.alloc_fragment((32,), T.float32)
+        T.finalize_reducer(f)
+    _compile_error(_program(body), r"f is a 'local.fragment' buffer, not a reducer")
+
+
+def test_reducer_v2_form_is_refused():
+    @T.macro
+    def body(a, o):
+        r = T.alloc_reducer((32,), T.float32)
+        d = T.alloc_fragment((32,), T.float32)
+        T.finalize_reducer(r, d)
+    _compile_error(_program(body), r"reducer-v2 form")
+
+
+def _misuse(kind):
+    @T.macro
+    def body(a, o):
+        r = T.alloc_reducer((32,), T.float32, op="sum")
+        if kind != "no_fill":
+            T.fill(r, 1.0 if kind == "nonzero_fill" else 0.0)
+        if kind == "outside_parallel":
+            r[0] = r[0] + a[0, 0]
+        for i, j in T.Parallel(32, 32):
+            if kind == "wrong_op":
+                r[i] = T.max(r[i], a[i, j])
+            elif kind == "read":
+                r[i] += a[i, j] * r[j]
+            elif kind == "index":
+                r[i // 2] += a[i, j]
+            else:
+                r[i] += a[i, j]
+        if kind == "copied_into":
+            T.copy(a[0, 0:32], r)
+        T.finalize_reducer(r)
+        T.copy(r, o)
+    return _program(body)
+
+
+@pytest.mark.parametrize("kind, match", [
+    ("nonzero_fill", r"filled with a non-zero value"),
+    ("no_fill", r"finalized without a T.clear"),
+    ("outside_parallel", r"updated outside a T.Parallel loop"),
+    ("wrong_op", r"can only be updated as `r\[i\] \+= v`"),
+    ("read", r"is read inside a T.Parallel loop that updates it"),
+    ("index", r"must be indexed by loop variables"),
+    ("copied_into", r"is written by T.copy"),
+])
+def test_reducer_misuse_is_a_clear_error(kind, match):
+    msg = _compile_error(_misuse(kind), match)
+    assert "reducer r" in msg

@@ -236,17 +236,17 @@ def test_missing_size_is_named():
 
 def test_unsupported_name_points_at_the_users_line():
     @tiledsl.jit
-    def uses_reducer(A):
+    def uses_tmem(A):
         N = T.const("N")
         A: T.Tensor((N,), T.float32)
         with T.Kernel(1, threads=32):
-            r = T.alloc_reducer((N,), T.float32)  # noqa: F841
-    with pytest.raises(TileProgramError, match=r"alloc_reducer is not supported.*|test_eager_frontend.py"):
-        uses_reducer.compile(N=32)
+            r = T.alloc_tmem((N, N), T.float32)  # noqa: F841
+    with pytest.raises(TileProgramError, match=r"alloc_tmem is not supported.*|test_eager_frontend.py"):
+        uses_tmem.compile(N=32)
     try:
-        uses_reducer.compile(N=32)
+        uses_tmem.compile(N=32)
     except TileProgramError as err:
-        assert "alloc_reducer" in str(err) and "test_eager_frontend.py" in str(err)
+        assert "alloc_tmem" in str(err) and "test_eager_frontend.py" in str(err)
 
 
 def test_output_not_returned_is_an_error():

@@ -183,6 +183,20 @@ def gemm_row_max(M, N, K, block_M=64, block_N=32, block_K=32, threads=128):
     return main
 
 
+def count_positive(M, N, threads=64):
+    """o[i] = number of positive a[i, j]: an int32 sum reducer."""
+    @T.prim_func
+    def main(a: T.Tensor((M, N), F32), o: T.Tensor((M,), "int32")):
+        with T.Kernel(1, threads=threads):
+            r = T.alloc_reducer((M,), "int32")
+            T.clear(r)
+            for i, j in T.Parallel(M, N):
+                r[i] += T.if_then_else(a[i, j] > 0, 1, 0)
+            T.finalize_reducer(r)
+            T.copy(r, o)
+    return main
+
+
 @tiledsl.jit
 def gemv_newer_style(a, x, block_M=32, block_N=32, threads=64, dtype=T.float16):
     """TileLang's newer style: sizes from the tensors, the output made with T.empty and returned."""
@@ -248,6 +262,8 @@ CASES = {
                            lambda x: [x.double().sum(2)], [(3, 16)], 1e-4),
     "every_index": (every_index(5, 8, 16), lambda: [rand(5, 8, 16)],
                     lambda x: [x.double().amax(0)], [(8, 16)], 0.0),
+    "count_positive_int32": (count_positive(16, 40), lambda: [rand(16, 40)],
+                             lambda a: [(a > 0).sum(1)], [(16,)], 0.0),
     "gemm_row_max": (gemm_row_max(64, 64, 64), lambda: [rand(64, 64, dtype=torch.float16),
                                                         rand(64, 64, dtype=torch.float16)],
                      lambda a, b: [(a.double() @ b.double()).amax(1)], [(64,)], 1e-4),
@@ -258,11 +274,12 @@ def run_case(name, target="llvm", device="cpu"):
     prim, make_inputs, ref, out_shapes, tol = CASES[name]
     inputs = make_inputs()
     kernel = tiledsl.compile(prim, target=target)
-    outs = [poisoned_like(torch.empty(s, dtype=torch.float32, device=device)) for s in out_shapes]
+    outs = [poisoned_like(torch.empty(s, dtype=getattr(torch, p.dtype), device=device))
+            for s, p in zip(out_shapes, kernel.params[len(inputs):])]
     kernel(*[t.to(device) for t in inputs], *outs)
     for got, want in zip(outs, ref(*inputs)):
-        assert not torch.isnan(got).any()
-        torch.testing.assert_close(got.cpu().double(), want, rtol=tol, atol=tol)
+        assert not got.double().isnan().any()
+        torch.testing.assert_close(got.cpu().double(), want.double(), rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -373,7 +390,9 @@ def _misuse(kind):
     @T.macro
     def body(a, o):
         r = T.alloc_reducer((32,), T.float32, op="sum")
-        if kind != "no_fill":
+        if kind == "part_fill":
+            T.clear(r[0:16])
+        elif kind != "no_fill":
             T.fill(r, 1.0 if kind == "nonzero_fill" else 0.0)
         if kind == "outside_parallel":
             r[0] = r[0] + a[0, 0]
@@ -401,6 +420,7 @@ def _misuse(kind):
     ("read", r"is read inside a T.Parallel loop that updates it"),
     ("index", r"must be indexed by loop variables"),
     ("copied_into", r"is written by T.copy"),
+    ("part_fill", r"is filled only in part"),
 ])
 def test_reducer_misuse_is_a_clear_error(kind, match):
     msg = _compile_error(_misuse(kind), match)

@@ -236,7 +236,11 @@ def _whole(buf):
 
 
 def _fill(red, call):
-    value = call.args[1]
+    region, value = call.args
+    shape = [int(e) for e in red.buf.ty.shape]
+    if not all(isinstance(r.min, tirx.IntImm) and int(r.min) == 0 and isinstance(r.extent, tirx.IntImm)
+               and int(r.extent) == e for r, e in zip(region.region, shape)):
+        red.fail("is filled only in part; T.clear / T.fill a reducer whole", call)
     if red.op == "sum" and not (isinstance(value, (tirx.IntImm, tirx.FloatImm)) and float(value.value) == 0.0):
         red.fail("(op='sum') is filled with a non-zero value; the result would depend on how many threads hold "
                  "copies. Start from T.clear(r) and add the value after T.finalize_reducer(r)", call)

@@ -1,9 +1,11 @@
 """``T.alloc_reducer`` / ``T.finalize_reducer`` (TileLang's cross-thread reducers), with programs written for these
 tests: a GEMV like TileLang's, row max / min (op="max"/"min", replication "all" and "none", a fill value as seed),
 2-d reducers (summing over a leading and over a trailing loop dimension), a one-element total, one reducer updated
-by two loops, a reducer reopened in every iteration of a loop and one updated at every loop index. Each runs on the
-CPU against torch in float64 (fresh random non-zero inputs, outputs poisoned with NaN), builds for sm_80 and sm_90a
-with nvcc (marked ``nvcc``) and runs on a GPU (marked ``gpu``). Mistakes are TileProgramErrors at the user's line.
+by two loops, a reducer reopened in every iteration of a loop, one updated at every loop index, an int32 count, one
+fed by a T.gemm accumulator, and TileLang's newer form (T.reducer_init / T.reducer_update / T.finalize_reducer into
+a fragment). Each runs on the CPU against torch in float64 (fresh random non-zero inputs, outputs poisoned with
+NaN), builds for sm_80 and sm_90a with nvcc (marked ``nvcc``) and runs on a GPU (marked ``gpu``). Mistakes are
+TileProgramErrors at the user's line.
 """
 import pytest
 import torch
@@ -197,6 +199,54 @@ def count_positive(M, N, threads=64):
     return main
 
 
+def epoch_rowsum_plus(M, K, init, block_K=32, threads=64):
+    """o[i] = init + sum_k a[i, k] in TileLang's newer reducer form (T.reducer_init with a starting value,
+    T.reducer_update in pipelined tiles, T.finalize_reducer into a fragment)."""
+    @T.prim_func
+    def main(a: T.Tensor((M, K), F32), o: T.Tensor((M,), F32)):
+        with T.Kernel(1, threads=threads):
+            acc = T.alloc_reducer((M,), F32, op="sum")
+            T.reducer_init(acc, init)
+            a_s = T.alloc_shared((M, block_K), F32)
+            for kt in T.Pipelined(K // block_K, num_stages=2):
+                T.copy(a[0, kt * block_K], a_s)
+                for i, k in T.Parallel(M, block_K):
+                    T.reducer_update(acc[i], a_s[i, k])
+            res = T.alloc_fragment((M,), F32)
+            T.finalize_reducer(acc, res)
+            T.copy(res, o)
+    return main
+
+
+def epoch_two_sites_max(N, threads=128):
+    """o[0] = max(max(x), max(y)) with T.reducer_update at two sites of different extents (a one-element max
+    reducer over 8 and 16 elements held by 128 threads); o[1] = min(0.25, min(x)) from a min reducer initialized
+    with 0.25."""
+    @T.prim_func
+    def main(x: T.Tensor((N,), F32), y: T.Tensor((2 * N,), F32), o: T.Tensor((2,), F32)):
+        with T.Kernel(1, threads=threads):
+            x_f = T.alloc_fragment((N,), F32)
+            y_f = T.alloc_fragment((2 * N,), F32)
+            T.copy(x, x_f)
+            T.copy(y, y_f)
+            m = T.alloc_reducer((1,), F32, op="max")
+            e = T.alloc_reducer((1,), F32, op="min")
+            T.reducer_init(m)
+            T.reducer_init(e, 0.25)
+            for i in T.Parallel(N):
+                T.reducer_update(m[0], x_f[i])
+                T.reducer_update(e[0], x_f[i])
+            for j in T.Parallel(2 * N):
+                T.reducer_update(m[0], y_f[j])
+            res = T.alloc_fragment((1,), F32)
+            least = T.alloc_fragment((1,), F32)
+            T.finalize_reducer(m, res)
+            T.finalize_reducer(e, least)
+            o[0] = res[0]
+            o[1] = least[0]
+    return main
+
+
 @tiledsl.jit
 def gemv_newer_style(a, x, block_M=32, block_N=32, threads=64, dtype=T.float16):
     """TileLang's newer style: sizes from the tensors, the output made with T.empty and returned."""
@@ -264,6 +314,11 @@ CASES = {
                     lambda x: [x.double().amax(0)], [(8, 16)], 0.0),
     "count_positive_int32": (count_positive(16, 40), lambda: [rand(16, 40)],
                              lambda a: [(a > 0).sum(1)], [(16,)], 0.0),
+    "v2_rowsum_plus_init": (epoch_rowsum_plus(16, 128, 1.5), lambda: [rand(16, 128)],
+                            lambda a: [a.double().sum(1) + 1.5], [(16,)], 1e-4),
+    "v2_two_sites_max": (epoch_two_sites_max(8), lambda: [rand(8), rand(16)],
+                         lambda x, y: [torch.stack([torch.maximum(x.double().max(), y.double().max()),
+                                                    x.double().min().clamp(max=0.25)])], [(2,)], 0.0),
     "gemm_row_max": (gemm_row_max(64, 64, 64), lambda: [rand(64, 64, dtype=torch.float16),
                                                         rand(64, 64, dtype=torch.float16)],
                      lambda a, b: [(a.double() @ b.double()).amax(1)], [(64,)], 1e-4),
@@ -308,7 +363,7 @@ def test_reducer_lowers_to_fragments_and_reductions():
 @pytest.mark.nvcc
 @pytest.mark.parametrize("target", ARCHS, ids=lambda t: t["arch"])
 @pytest.mark.parametrize("name", ["gemv_all", "row_max_clear_all", "small_matmul_2d", "total_and_two_loops",
-                                  "every_index", "gemm_row_max"])
+                                  "every_index", "gemm_row_max", "v2_rowsum_plus_init", "v2_two_sites_max"])
 def test_reducer_builds_for_cuda(name, target):
     kernel = tiledsl.compile(CASES[name][0], target=target)
     src = kernel.get_kernel_source()
@@ -377,13 +432,31 @@ def test_finalize_of_a_fragment_is_refused():
     _compile_error(_program(body), r"f is a 'local.fragment' buffer, not a reducer")
 
 
-def test_reducer_v2_form_is_refused():
+def test_newer_form_mistakes_are_named():
     @T.macro
-    def body(a, o):
+    def wrong_dst(a, o):
+        r = T.alloc_reducer((32,), T.float32)
+        d = T.alloc_fragment((16,), T.float32)
+        T.reducer_init(r)
+        T.finalize_reducer(r, d)
+
+    @T.macro
+    def update_outside(a, o):
         r = T.alloc_reducer((32,), T.float32)
         d = T.alloc_fragment((32,), T.float32)
+        T.reducer_init(r)
+        T.reducer_update(r[0], a[0, 0])
         T.finalize_reducer(r, d)
-    _compile_error(_program(body), r"reducer-v2 form")
+
+    @T.macro
+    def not_an_element(a, o):
+        f = T.alloc_fragment((32,), T.float32)
+        for i in T.Parallel(32):
+            T.reducer_update(f[i], a[i, 0])
+    _compile_error(_program(wrong_dst), r"the destination d is \(16,\) float32 but the reducer r is \(32,\)")
+    _compile_error(_program(update_outside), r"updated by T.reducer_update outside a T.Parallel loop")
+    _compile_error(_program(not_an_element), r"T.reducer_update: the first argument must be an element of a "
+                                             r"reducer")
 
 
 def _misuse(kind):

@@ -130,10 +130,6 @@ def _unsupported(name: str, why: str):
 
 #: TileLang names a program may use that tiledsl refuses, with the reason.
 UNSUPPORTED = {
-    "reducer_init": "the reducer-v2 epoch ops are not implemented; use T.clear(r), r[i] += v in T.Parallel and "
-                    "T.finalize_reducer(r)",
-    "reducer_update": "the reducer-v2 epoch ops are not implemented; write r[i] += v (or T.max / T.min) in "
-                      "T.Parallel",
     "access_ptr": "raw buffer pointers are not exposed; use T.copy / element access",
     "sync_grid": "grid-wide synchronization (cooperative launch) is not implemented",
     "alloc_barrier": "user-managed mbarriers are not exposed; T.Pipelined places barriers itself",

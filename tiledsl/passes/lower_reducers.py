@@ -16,6 +16,10 @@ the finalize ``r`` is an ordinary fragment (replicated: every thread reads every
 counted once, whatever the thread mapping; a fill of a max/min reducer acts as one more contribution, and a sum
 reducer must start from zero (as in TileLang, whose non-zero fill depended on the number of threads).
 
+TileLang's newer form maps onto the same plan: ``T.reducer_init(r)`` fills the partials with the op's identity,
+``T.reducer_update(r[i], v)`` is an update, and ``T.finalize_reducer(r, dst)`` reduces into ``dst`` and then
+combines ``T.reducer_init``'s constant ``init`` into each element once.
+
 A reducer used any other way (read or written elsewhere between its fill and its finalize, updated outside
 ``T.Parallel``, updated with another op than its own) is a TileProgramError naming the reducer and the statement.
 """
@@ -32,7 +36,8 @@ from ..errors import TileProgramError
 from ..ir.ops import is_tile_call, make_tile_call
 from ..language.loops import PARALLEL_ATTR
 from .pass_errors import keep_tiledsl_errors
-from .rewriter import seq, substitute
+from .rewriter import loop_nest, seq, substitute
+from .tile_lowering_utils import reduce_identity
 
 REDUCER_SCOPE = "local.reducer"
 FRAGMENT = "local.fragment"
@@ -49,6 +54,7 @@ class _Reducer:
         self.parts = []  # (partial fragment, positions of the loop dims r keeps, the nest's loop vars)
         self.helpers = []  # intermediate fragments of multi-dimension reductions
         self.filled = False
+        self.seed = None  # the init value of T.reducer_init (TileLang's newer form)
 
     @property
     def name(self) -> str:
@@ -180,23 +186,19 @@ def _reads(node, buf) -> bool:
 
 
 def _rewrite_nest(loop, loop_vars, extents, reducers):
-    """The nest with each reducer update turned into an update of that reducer's partial for this nest."""
+    """The nest with each reducer update (``r[i] += v`` or ``T.reducer_update(r[i], v)``) turned into an update of
+    that reducer's partial for this nest."""
     parts = {}  # reducer -> (partial, kept)
+    touched = [r for r in reducers if _stores_to(loop, r.buf) or _updates_of(loop, r.buf)]
+    if not touched:
+        return loop
 
-    def on_store(store):
-        red = _reducer_of(store.buffer, reducers)
-        if red is None:
-            for r in reducers:
-                if _reads(store, r.buf):
-                    r.fail("is read inside a T.Parallel loop that updates it (its value is known only after "
-                           "T.finalize_reducer)", store)
-            return store
-        v = _contribution(red, store)
-        kept = _kept_positions(red, list(store.indices), loop_vars, extents, store)
+    def update(red, indices, v, stmt):
+        kept = _kept_positions(red, indices, loop_vars, extents, stmt)
         if red in parts:
             part, kept0 = parts[red]
             if kept0 != kept:
-                red.fail("is updated at different indices in one T.Parallel loop", store)
+                red.fail("is updated at different indices in one T.Parallel loop", stmt)
         else:
             shape = [int(e) for e in extents]
             part = tirx.decl_buffer(shape, str(red.buf.ty.dtype), f"{red.name}_part{len(red.parts)}",
@@ -206,15 +208,40 @@ def _rewrite_nest(loop, loop_vars, extents, reducers):
         here = tirx.BufferLoad(part, list(loop_vars))
         return tirx.BufferStore(part, _COMBINE[red.op](here, v), list(loop_vars))
 
-    touched = [r for r in reducers if _stores_to(loop, r.buf)]
-    if not touched:
-        return loop
-    out = tvm_ffi.structural_map(loop, [(tirx.BufferStore, on_store)], order="post")
+    def on_store(store):
+        red = _reducer_of(store.buffer, touched)
+        if red is None:
+            for r in touched:
+                if _reads(store, r.buf):
+                    r.fail("is read inside a T.Parallel loop that updates it (its value is known only after "
+                           "T.finalize_reducer)", store)
+            return store
+        return update(red, list(store.indices), _contribution(red, store), store)
+
+    def on_eval(stmt):
+        if not is_tile_call(stmt.value, "reducer_update"):
+            return stmt
+        target, v = stmt.value.args
+        red = _reducer_of(target.source, touched)
+        if _reads(v, red.buf):
+            red.fail("is read inside a T.Parallel loop that updates it (its value is known only after "
+                     "T.finalize_reducer)", stmt)
+        return update(red, list(target.indices), v, stmt)
+
+    out = tvm_ffi.structural_map(loop, [(tirx.BufferStore, on_store), (tirx.Evaluate, on_eval)], order="post")
     for r in touched:
         if _reads(out, r.buf):
             r.fail("is read inside a T.Parallel loop that updates it, other than by its own update (its value is "
                    "known only after T.finalize_reducer)", _first_read(out, r.buf) or loop)
     return out
+
+
+def _updates_of(node, buf) -> list:
+    """The ``T.reducer_update`` statements of ``node`` on ``buf``."""
+    found = []
+    tvm_ffi.structural_walk(node, (tirx.Evaluate, lambda s: found.append(s) if is_tile_call(s.value, "reducer_update")
+                                   and s.value.args[0].source.same_as(buf) else None))
+    return found
 
 
 def _first_read(node, buf):
@@ -235,6 +262,12 @@ def _whole(buf):
     return buf[tuple(slice(0, s) for s in buf.ty.shape)]
 
 
+def _init(red, call):
+    """``T.reducer_init(r[, init])``: the partials start from the op's identity (``init`` joins at the finalize)."""
+    identity = reduce_identity(red.op, str(red.buf.ty.dtype))
+    return seq([tirx.Evaluate(make_tile_call("fill", [_whole(p), identity])) for p, _, _ in red.parts])
+
+
 def _fill(red, call):
     region, value = call.args
     shape = [int(e) for e in red.buf.ty.shape]
@@ -249,9 +282,25 @@ def _fill(red, call):
 
 
 def _finalize(red, call):
-    """The reductions of every partial into the reducer's fragment."""
+    """The reductions of every partial into the reducer's fragment (or the destination of TileLang's newer form),
+    then the ``T.reducer_init`` value, once."""
     if red.parts and not red.filled:
-        red.fail("is finalized without a T.clear(r) / T.fill(r, x) to start from", call)
+        red.fail("is finalized without a T.clear(r) / T.fill(r, x) / T.reducer_init(r) to start from", call)
+    result = call.args[1].source if len(call.args) > 1 else red.result
+    stmts = _reductions(red, call, result)
+    if len(call.args) > 1 and not red.parts:  # no contribution: the identity, or the init value
+        start = red.seed if red.seed is not None else reduce_identity(red.op, str(result.ty.dtype))
+        return tirx.Evaluate(make_tile_call("fill", [_whole(result), start]))
+    if red.seed is not None:
+        def once(idx):
+            return tirx.BufferStore(result, _COMBINE[red.op](tirx.BufferLoad(result, idx), red.seed), idx)
+        stmts.append(loop_nest([int(e) for e in result.ty.shape], once, kind=tirx.ForKind.PARALLEL,
+                               annotations={PARALLEL_ATTR: 1}))
+    return seq(stmts)
+
+
+def _reductions(red, call, result) -> list:
+    """Statements reducing each partial of ``red`` into ``result`` (the first overwriting, the others combining)."""
     stmts, first = [], True
     ordered = sorted(red.parts, key=lambda p: len(p[1]) != len(p[2]))  # partials that reduce nothing first
     for part, kept, loop_vars in ordered:
@@ -260,7 +309,7 @@ def _finalize(red, call):
             if not first:
                 red.fail("is updated at every loop index in one T.Parallel loop and also in another loop; give "
                          "each loop its own reducer", call)
-            stmts.append(tirx.Evaluate(make_tile_call("copy", [_whole(part), _whole(red.result)])))
+            stmts.append(tirx.Evaluate(make_tile_call("copy", [_whole(part), _whole(result)])))
             first = False
             continue
         src = part
@@ -269,7 +318,7 @@ def _finalize(red, call):
             shape = shape[:d] + shape[d + 1:]
             last = n == len(reduced) - 1
             if last:
-                dst = red.result
+                dst = result
             else:
                 dst = tirx.decl_buffer(shape, str(part.ty.dtype), f"{part.name}_r{n}", scope=FRAGMENT)
                 red.helpers.append(dst)
@@ -277,7 +326,7 @@ def _finalize(red, call):
                                                       clear=bool(first or not last))))
             src = dst
         first = False
-    return seq(stmts)
+    return stmts
 
 
 def _check_tile_use(reducers, call):
@@ -298,12 +347,19 @@ def _lower(body, reducers):
         if not new.same_as(loop):
             rewritten.append((loop, new))
 
-    def on_fill(stmt):
-        red = _reducer_of(getattr(stmt.value.args[0], "source", None), reducers) \
-            if is_tile_call(stmt.value, "fill") else None
-        if red is not None:
-            red.filled = True
-    tvm_ffi.structural_walk(body, (tirx.Evaluate, on_fill))
+    def on_start(stmt):
+        if not (is_tile_call(stmt.value, "fill") or is_tile_call(stmt.value, "reducer_init")):
+            return
+        red = _reducer_of(getattr(stmt.value.args[0], "source", None), reducers)
+        if red is None:
+            return
+        red.filled = True
+        if is_tile_call(stmt.value, "reducer_init") and len(stmt.value.args) > 1:
+            seed = stmt.value.args[1]
+            if red.seed is not None and not tvm_ffi.structural_equal(seed, red.seed):
+                red.fail("is opened by T.reducer_init with different init values; use one", stmt)
+            red.seed = seed
+    tvm_ffi.structural_walk(body, (tirx.Evaluate, on_start))
 
     def on_for(loop):
         for old, new in rewritten:
@@ -323,6 +379,11 @@ def _lower(body, reducers):
             return _finalize(red, call)
         if name == "fill" and red is not None:
             return _fill(red, call)
+        if name == "reducer_init":
+            return _init(red, call)
+        if name == "reducer_update":
+            red.fail("is updated by T.reducer_update outside a T.Parallel loop; each contribution must come "
+                     "from an iteration of one", stmt)
         _check_tile_use(reducers, call)
         return stmt
 

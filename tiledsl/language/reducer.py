@@ -7,8 +7,8 @@ made to it (and of the fill value, for max and min), as a fragment every thread 
 exactly once, whatever the threads that made it. ``replication`` ("all" / "none") is TileLang's hint on where the
 per-thread copies live; it never changes a result, and tiledsl chooses the storage itself
 (``tiledsl/passes/lower_reducers.py``). TileLang's newer form is the same epoch spelled ``T.reducer_init(r[, init])``,
-``T.reducer_update(r[i], v)`` and ``T.finalize_reducer(r, dst)`` (the result in the fragment ``dst``; ``init``, a
-constant, counted once per element).
+``T.reducer_update(r[i], v)`` and ``T.finalize_reducer(r, dst)`` (the result in the fragment ``dst``; ``init``,
+taken at the init, counted once per element).
 
 The program keeps the reducer as a ``local.reducer`` buffer, a ``tiledsl.reducer`` call after its allocation (its
 op) and ``tiledsl.reducer_init`` / ``reducer_update`` / ``finalize_reducer`` calls until LowerReducers, the first
@@ -82,17 +82,20 @@ def finalize_reducer(reducer, dst=None, batch: int = 1, annotations=None):
 
 def reducer_init(reducer, init=None):
     """Open a reducer's epoch (TileLang's newer form): every element starts from the op's identity, and ``init``
-    (a constant), when given, counts as one more contribution to each element, once."""
+    (a number or a scalar expression, taken as it is here), when given, counts as one more contribution to each
+    element, once."""
     _check_reducer(reducer, "T.reducer_init")
     args = [as_region(reducer, "T.reducer_init")]
     if init is not None:
         dtype = str(reducer.ty.dtype)
         if isinstance(init, (int, float)) and not isinstance(init, bool):
             init = tirx.const(init, dtype)
-        if not isinstance(init, (tirx.IntImm, tirx.FloatImm)):
-            raise TileProgramError(f"T.reducer_init: init=`{init}` must be a constant (a Python number) here; "
-                                   f"combine other starting values with the result after T.finalize_reducer")
-        args.append(init if str(init.ty) == dtype else tirx.const(init.value, dtype))
+        elif not isinstance(init, tirx.PrimExpr):
+            raise TileProgramError(f"T.reducer_init: init=`{init}` must be a number or a scalar expression")
+        elif str(init.ty) != dtype:
+            raise TileProgramError(f"T.reducer_init: init `{init}` is {init.ty} but the reducer {reducer.name} is "
+                                   f"{dtype}; cast it (T.cast(x, \"{dtype}\"))")
+        args.append(init)
     return make_tile_call("reducer_init", args)
 
 

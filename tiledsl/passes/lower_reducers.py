@@ -18,7 +18,7 @@ reducer must start from zero (as in TileLang, whose non-zero fill depended on th
 
 TileLang's newer form maps onto the same plan: ``T.reducer_init(r)`` fills the partials with the op's identity,
 ``T.reducer_update(r[i], v)`` is an update, and ``T.finalize_reducer(r, dst)`` reduces into ``dst`` and then
-combines ``T.reducer_init``'s constant ``init`` into each element once.
+combines ``T.reducer_init``'s ``init`` (kept in a one-element fragment at the init) into each element once.
 
 A reducer used any other way (read or written elsewhere between its fill and its finalize, updated outside
 ``T.Parallel``, updated with another op than its own) is a TileProgramError naming the reducer and the statement.
@@ -54,7 +54,9 @@ class _Reducer:
         self.parts = []  # (partial fragment, positions of the loop dims r keeps, the nest's loop vars)
         self.helpers = []  # intermediate fragments of multi-dimension reductions
         self.filled = False
-        self.seed = None  # the init value of T.reducer_init (TileLang's newer form)
+        self.seed = None  # a fragment holding T.reducer_init's value, taken at the init (TileLang's newer form)
+        self.finalized = False
+        self.dst_name = None  # the destination of TileLang's newer finalize, where the result is read
 
     @property
     def name(self) -> str:
@@ -263,9 +265,14 @@ def _whole(buf):
 
 
 def _init(red, call):
-    """``T.reducer_init(r[, init])``: the partials start from the op's identity (``init`` joins at the finalize)."""
+    """``T.reducer_init(r[, init])``: the partials start from the op's identity; ``init`` (the identity without
+    one) is kept in a one-element fragment, as it is now, and joins each element once at the finalize."""
     identity = reduce_identity(red.op, str(red.buf.ty.dtype))
-    return seq([tirx.Evaluate(make_tile_call("fill", [_whole(p), identity])) for p, _, _ in red.parts])
+    stmts = [tirx.Evaluate(make_tile_call("fill", [_whole(p), identity])) for p, _, _ in red.parts]
+    if red.seed is not None:
+        start = call.args[1] if len(call.args) > 1 else identity
+        stmts.append(tirx.BufferStore(red.seed, start, [tirx.const(0, "int32")]))
+    return seq(stmts)
 
 
 def _fill(red, call):
@@ -288,12 +295,13 @@ def _finalize(red, call):
         red.fail("is finalized without a T.clear(r) / T.fill(r, x) / T.reducer_init(r) to start from", call)
     result = call.args[1].source if len(call.args) > 1 else red.result
     stmts = _reductions(red, call, result)
-    if len(call.args) > 1 and not red.parts:  # no contribution: the identity, or the init value
-        start = red.seed if red.seed is not None else reduce_identity(red.op, str(result.ty.dtype))
-        return tirx.Evaluate(make_tile_call("fill", [_whole(result), start]))
-    if red.seed is not None:
+    seed = tirx.BufferLoad(red.seed, [tirx.const(0, "int32")]) if red.seed is not None else None
+    if len(call.args) > 1 and not red.parts:  # no contribution: the identity (then the init value)
+        stmts = [tirx.Evaluate(make_tile_call("fill", [_whole(result), reduce_identity(red.op,
+                                                                                        str(result.ty.dtype))]))]
+    if seed is not None:
         def once(idx):
-            return tirx.BufferStore(result, _COMBINE[red.op](tirx.BufferLoad(result, idx), red.seed), idx)
+            return tirx.BufferStore(result, _COMBINE[red.op](tirx.BufferLoad(result, idx), seed), idx)
         stmts.append(loop_nest([int(e) for e in result.ty.shape], once, kind=tirx.ForKind.PARALLEL,
                                annotations={PARALLEL_ATTR: 1}))
     return seq(stmts)
@@ -354,12 +362,25 @@ def _lower(body, reducers):
         if red is None:
             return
         red.filled = True
-        if is_tile_call(stmt.value, "reducer_init") and len(stmt.value.args) > 1:
-            seed = stmt.value.args[1]
-            if red.seed is not None and not tvm_ffi.structural_equal(seed, red.seed):
-                red.fail("is opened by T.reducer_init with different init values; use one", stmt)
-            red.seed = seed
-    tvm_ffi.structural_walk(body, (tirx.Evaluate, on_start))
+        if is_tile_call(stmt.value, "reducer_init") and len(stmt.value.args) > 1 and red.seed is None:
+            # a block-level value (a fragment, read by every thread), not per thread: on the CPU a kernel with
+            # thread code gives "local" buffers a copy per thread, and the init would be combined once per thread
+            red.seed = tirx.decl_buffer((1,), str(red.buf.ty.dtype), f"{red.name}_init", scope=FRAGMENT)
+
+    def on_finalize(stmt):
+        red = _reducer_of(getattr(stmt.value.args[0], "source", None), reducers) \
+            if is_tile_call(stmt.value, "finalize_reducer") else None
+        if red is not None:
+            red.finalized = True
+            if len(stmt.value.args) > 1:
+                red.dst_name = stmt.value.args[1].source.name
+    def on_eval_scan(stmt):
+        on_start(stmt)
+        on_finalize(stmt)
+    tvm_ffi.structural_walk(body, (tirx.Evaluate, on_eval_scan))
+    for r in reducers:
+        if r.parts and not r.finalized:
+            r.fail("is updated but never finalized; call T.finalize_reducer on it after its last update")
 
     def on_for(loop):
         for old, new in rewritten:
@@ -391,7 +412,8 @@ def _lower(body, reducers):
         red = _reducer_of(stmt.buffer, reducers)
         if red is None:
             return stmt
-        return seq([tirx.AllocBuffer(b) for b in [red.result] + [p for p, _, _ in red.parts] + red.helpers])
+        seed = [red.seed] if red.seed is not None else []
+        return seq([tirx.AllocBuffer(b) for b in [red.result] + [p for p, _, _ in red.parts] + red.helpers + seed])
 
     body = tvm_ffi.structural_map(body, [(tirx.For, on_for)], order="pre")
     body = tvm_ffi.structural_map(body, [(tirx.Evaluate, on_eval)], order="post")
@@ -403,6 +425,9 @@ def _lower(body, reducers):
                                            if s.buffer.same_as(r.buf) else None))
             r.fail("is updated outside a T.Parallel loop; update it inside `for ... in T.Parallel(...)` so that "
                    "each contribution is counted once", stray[0])
+        if r.dst_name is not None and _reads(body, r.buf):
+            r.fail(f"is read, but T.finalize_reducer(r, {r.dst_name}) puts its result in {r.dst_name}; read that "
+                   f"fragment instead", _first_read(body, r.buf))
     return substitute(body, {r.buf: r.result for r in reducers})
 
 

@@ -2,7 +2,7 @@
 tests: a GEMV like TileLang's, row max / min (op="max"/"min", replication "all" and "none", a fill value as seed),
 2-d reducers (summing over a leading and over a trailing loop dimension), a one-element total, one reducer updated
 by two loops, a reducer reopened in every iteration of a loop, one updated at every loop index, an int32 count, one
-fed by a T.gemm accumulator, and TileLang's newer form (T.reducer_init / T.reducer_update / T.finalize_reducer into
+fed by a T.gemm accumulator, reducers indexed by a T.serial variable around the T.Parallel, and TileLang's newer form (T.reducer_init / T.reducer_update / T.finalize_reducer into
 a fragment). Each runs on the CPU against torch in float64 (fresh random non-zero inputs, outputs poisoned with
 NaN), builds for sm_80 and sm_90a with nvcc (marked ``nvcc``) and runs on a GPU (marked ``gpu``). Mistakes are
 TileProgramErrors at the user's line.
@@ -247,6 +247,29 @@ def epoch_two_sites_max(N, threads=128):
     return main
 
 
+def serial_row_index(R, C, K, threads=64):
+    """o[r, c] = sum_k x[r, c, k] and s[r] = sum x[r]: reducers indexed by a T.serial variable around the
+    T.Parallel (one element per run of the loop, and a row of a 2-d reducer per run)."""
+    @T.prim_func
+    def main(x: T.Tensor((R, C, K), F32), o: T.Tensor((R, C), F32), s: T.Tensor((R,), F32)):
+        with T.Kernel(1, threads=threads):
+            grid = T.alloc_reducer((R, C), F32)
+            rows = T.alloc_reducer((R,), F32)
+            T.clear(grid)
+            T.clear(rows)
+            x_s = T.alloc_shared((C, K), F32)
+            for r in T.serial(R):
+                T.copy(x[r, 0, 0], x_s)
+                for c, k in T.Parallel(C, K):
+                    grid[r, c] += x_s[c, k]
+                    rows[r] += x_s[c, k]
+            T.finalize_reducer(grid)
+            T.finalize_reducer(rows)
+            T.copy(grid, o)
+            T.copy(rows, s)
+    return main
+
+
 @tiledsl.jit
 def gemv_newer_style(a, x, block_M=32, block_N=32, threads=64, dtype=T.float16):
     """TileLang's newer style: sizes from the tensors, the output made with T.empty and returned."""
@@ -319,6 +342,8 @@ CASES = {
     "v2_two_sites_max": (epoch_two_sites_max(8), lambda: [rand(8), rand(16)],
                          lambda x, y: [torch.stack([torch.maximum(x.double().max(), y.double().max()),
                                                     x.double().min().clamp(max=0.25)])], [(2,)], 0.0),
+    "serial_row_index": (serial_row_index(3, 8, 16), lambda: [rand(3, 8, 16)],
+                         lambda x: [x.double().sum(2), x.double().sum((1, 2))], [(3, 8), (3,)], 1e-4),
     "gemm_row_max": (gemm_row_max(64, 64, 64), lambda: [rand(64, 64, dtype=torch.float16),
                                                         rand(64, 64, dtype=torch.float16)],
                      lambda a, b: [(a.double() @ b.double()).amax(1)], [(64,)], 1e-4),
@@ -363,7 +388,8 @@ def test_reducer_lowers_to_fragments_and_reductions():
 @pytest.mark.nvcc
 @pytest.mark.parametrize("target", ARCHS, ids=lambda t: t["arch"])
 @pytest.mark.parametrize("name", ["gemv_all", "row_max_clear_all", "small_matmul_2d", "total_and_two_loops",
-                                  "every_index", "gemm_row_max", "v2_rowsum_plus_init", "v2_two_sites_max"])
+                                  "every_index", "gemm_row_max", "v2_rowsum_plus_init", "v2_two_sites_max",
+                                  "serial_row_index"])
 def test_reducer_builds_for_cuda(name, target):
     kernel = tiledsl.compile(CASES[name][0], target=target)
     src = kernel.get_kernel_source()

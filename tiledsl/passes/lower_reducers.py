@@ -36,7 +36,7 @@ from ..errors import TileProgramError
 from ..ir.ops import is_tile_call, make_tile_call
 from ..language.loops import PARALLEL_ATTR
 from .pass_errors import keep_tiledsl_errors
-from .rewriter import loop_nest, seq, substitute
+from .rewriter import loop_nest, seq, substitute, uses_var
 from .tile_lowering_utils import reduce_identity
 
 REDUCER_SCOPE = "local.reducer"
@@ -52,6 +52,7 @@ class _Reducer:
         self.buf, self.op, self.span = buf, op, span
         self.result = tirx.decl_buffer(buf.ty.shape, str(buf.ty.dtype), buf.name, scope=FRAGMENT)
         self.parts = []  # (partial fragment, positions of the loop dims r keeps, the nest's loop vars)
+        self.folded = []  # partials of nests indexing r by values fixed in the nest: folded into r after each run
         self.helpers = []  # intermediate fragments of multi-dimension reductions
         self.filled = False
         self.seed = None  # a fragment holding T.reducer_init's value, taken at the init (TileLang's newer form)
@@ -143,17 +144,20 @@ def _outermost_nests(body) -> list:
     return out
 
 
-def _kept_positions(red, indices, loop_vars, extents, store):
-    """The loop dims (positions in the nest) that ``red``'s indices name, in order; unit dims may read 0."""
+def _index_plan(red, indices, loop_vars, extents, store):
+    """(kept, uniform): the loop dims (positions in the nest) that ``red``'s indices name, in order, and
+    ``{dim: index}`` for the indices that use no loop variable of the nest (the same for every iteration, like
+    ``acc[i]`` with ``i`` from an enclosing T.serial, or 0 in a dimension of size 1)."""
     shape = [int(s) for s in red.buf.ty.shape]
-    kept = []
+    kept, uniform = [], {}
     for d, idx in enumerate(indices):
         pos = next((k for k, v in enumerate(loop_vars) if isinstance(idx, tirx.Var) and idx.same_as(v)), None)
         if pos is None:
-            if isinstance(idx, tirx.IntImm) and int(idx) == 0 and shape[d] == 1:
-                continue
-            red.fail("must be indexed by loop variables of the enclosing T.Parallel (or 0 in a dimension of size 1); "
-                     "compute other indices into a fragment shaped like the loop first", store)
+            if any(uses_var(idx, v) for v in loop_vars):
+                red.fail("must be indexed by loop variables of the enclosing T.Parallel, or by indices that do not "
+                         "depend on them; compute other indices into a fragment shaped like the loop first", store)
+            uniform[d] = idx
+            continue
         if kept and pos <= kept[-1]:
             red.fail("must be indexed by the T.Parallel loop variables in the loop's order", store)
         ext = extents[pos]
@@ -161,7 +165,12 @@ def _kept_positions(red, indices, loop_vars, extents, store):
             red.fail(f"dimension {d} has size {shape[d]} but its T.Parallel loop runs over {ext}; the loop must cover "
                      f"the reducer's whole shape", store)
         kept.append(pos)
-    return kept
+    return kept, uniform
+
+
+def _trivial(uniform, shape) -> bool:
+    """True when every uniform index is 0 in a dimension of size 1 (the partial reduces straight into r)."""
+    return all(isinstance(i, tirx.IntImm) and int(i) == 0 and int(shape[d]) == 1 for d, i in uniform.items())
 
 
 def _contribution(red, store):
@@ -196,17 +205,20 @@ def _rewrite_nest(loop, loop_vars, extents, reducers):
         return loop
 
     def update(red, indices, v, stmt):
-        kept = _kept_positions(red, indices, loop_vars, extents, stmt)
+        kept, uniform = _index_plan(red, indices, loop_vars, extents, stmt)
         if red in parts:
-            part, kept0 = parts[red]
-            if kept0 != kept:
+            part, kept0, uniform0 = parts[red]
+            if kept0 != kept or not tvm_ffi.structural_equal(uniform0, uniform):
                 red.fail("is updated at different indices in one T.Parallel loop", stmt)
         else:
             shape = [int(e) for e in extents]
-            part = tirx.decl_buffer(shape, str(red.buf.ty.dtype), f"{red.name}_part{len(red.parts)}",
-                                    scope=FRAGMENT)
-            parts[red] = (part, kept)
-            red.parts.append((part, kept, loop_vars))
+            part = tirx.decl_buffer(shape, str(red.buf.ty.dtype),
+                                    f"{red.name}_part{len(red.parts) + len(red.folded)}", scope=FRAGMENT)
+            parts[red] = (part, kept, uniform)
+            if _trivial(uniform, red.buf.ty.shape):
+                red.parts.append((part, kept, loop_vars))
+            else:
+                red.folded.append(part)
         here = tirx.BufferLoad(part, list(loop_vars))
         return tirx.BufferStore(part, _COMBINE[red.op](here, v), list(loop_vars))
 
@@ -235,7 +247,35 @@ def _rewrite_nest(loop, loop_vars, extents, reducers):
         if _reads(out, r.buf):
             r.fail("is read inside a T.Parallel loop that updates it, other than by its own update (its value is "
                    "known only after T.finalize_reducer)", _first_read(out, r.buf) or loop)
-    return out
+    before, after = [], []
+    for red, (part, kept, uniform) in parts.items():
+        if not _trivial(uniform, red.buf.ty.shape):  # fold this run's partial into r at its uniform indices
+            before.append(_fill_stmt(part, reduce_identity(red.op, str(part.ty.dtype))))
+            after += _fold_run(red, part, kept, uniform, [int(e) for e in extents])
+    return seq(before + [out] + after) if before else out
+
+
+def _fold_run(red, part, kept, uniform, extents) -> list:
+    """After one run of a nest whose updates index ``red`` by values that do not change in the nest: reduce the
+    run's partial over the loop dims r does not index, then combine it into r's fragment at those indices."""
+    shape = [extents[k] for k in kept] or [1]
+    run = tirx.decl_buffer(shape, str(part.ty.dtype), f"{part.name}_run", scope=FRAGMENT)
+    red.helpers.append(run)
+    reduced = [k for k in range(len(extents)) if k not in kept]
+    if reduced:
+        stmts = _reduce_chain(red, part, reduced, run, clear=True)
+    else:
+        stmts = [tirx.Evaluate(make_tile_call("copy", [_whole(part), _whole(run)]))]
+    ndim = len(red.buf.ty.shape)
+
+    def combine(vs):
+        it = iter(vs)
+        idx = [uniform[d] if d in uniform else next(it) for d in range(ndim)]
+        src = tirx.BufferLoad(run, list(vs))
+        return tirx.BufferStore(red.result, _COMBINE[red.op](tirx.BufferLoad(red.result, idx), src), idx)
+    # a T.Parallel even over one element: r's fragment, indexed by the fixed values, is then held by every thread
+    stmts.append(loop_nest(shape, combine, kind=tirx.ForKind.PARALLEL, annotations={PARALLEL_ATTR: 1}))
+    return stmts
 
 
 def _updates_of(node, buf) -> list:
@@ -264,11 +304,17 @@ def _whole(buf):
     return buf[tuple(slice(0, s) for s in buf.ty.shape)]
 
 
+def _fill_stmt(buf, value):
+    return tirx.Evaluate(make_tile_call("fill", [_whole(buf), value]))
+
+
 def _init(red, call):
     """``T.reducer_init(r[, init])``: the partials start from the op's identity; ``init`` (the identity without
     one) is kept in a one-element fragment, as it is now, and joins each element once at the finalize."""
     identity = reduce_identity(red.op, str(red.buf.ty.dtype))
-    stmts = [tirx.Evaluate(make_tile_call("fill", [_whole(p), identity])) for p, _, _ in red.parts]
+    stmts = [_fill_stmt(p, identity) for p, _, _ in red.parts]
+    if red.folded:
+        stmts.append(_fill_stmt(red.result, identity))
     if red.seed is not None:
         start = call.args[1] if len(call.args) > 1 else identity
         stmts.append(tirx.BufferStore(red.seed, start, [tirx.const(0, "int32")]))
@@ -284,19 +330,21 @@ def _fill(red, call):
     if red.op == "sum" and not (isinstance(value, (tirx.IntImm, tirx.FloatImm)) and float(value.value) == 0.0):
         red.fail("(op='sum') is filled with a non-zero value; the result would depend on how many threads hold "
                  "copies. Start from T.clear(r) and add the value after T.finalize_reducer(r)", call)
-    targets = [p for p, _, _ in red.parts] or [red.result]
+    targets = [p for p, _, _ in red.parts]
+    if red.folded or not red.parts:
+        targets.append(red.result)
     return seq([tirx.Evaluate(make_tile_call("fill", [_whole(t), value])) for t in targets])
 
 
 def _finalize(red, call):
     """The reductions of every partial into the reducer's fragment (or the destination of TileLang's newer form),
     then the ``T.reducer_init`` value, once."""
-    if red.parts and not red.filled:
+    if (red.parts or red.folded) and not red.filled:
         red.fail("is finalized without a T.clear(r) / T.fill(r, x) / T.reducer_init(r) to start from", call)
     result = call.args[1].source if len(call.args) > 1 else red.result
     stmts = _reductions(red, call, result)
     seed = tirx.BufferLoad(red.seed, [tirx.const(0, "int32")]) if red.seed is not None else None
-    if len(call.args) > 1 and not red.parts:  # no contribution: the identity (then the init value)
+    if len(call.args) > 1 and not red.parts and not red.folded:  # no contribution: the identity (then the init value)
         stmts = [tirx.Evaluate(make_tile_call("fill", [_whole(result), reduce_identity(red.op,
                                                                                         str(result.ty.dtype))]))]
     if seed is not None:
@@ -308,8 +356,13 @@ def _finalize(red, call):
 
 
 def _reductions(red, call, result) -> list:
-    """Statements reducing each partial of ``red`` into ``result`` (the first overwriting, the others combining)."""
+    """Statements reducing each partial of ``red`` into ``result`` (the first overwriting, the others combining;
+    where runs were folded into r's fragment already, that fragment is the start)."""
     stmts, first = [], True
+    if red.folded:
+        first = False
+        if not result.same_as(red.result):
+            stmts.append(tirx.Evaluate(make_tile_call("copy", [_whole(red.result), _whole(result)])))
     ordered = sorted(red.parts, key=lambda p: len(p[1]) != len(p[2]))  # partials that reduce nothing first
     for part, kept, loop_vars in ordered:
         reduced = [k for k in range(len(loop_vars)) if k not in kept]
@@ -320,20 +373,27 @@ def _reductions(red, call, result) -> list:
             stmts.append(tirx.Evaluate(make_tile_call("copy", [_whole(part), _whole(result)])))
             first = False
             continue
-        src = part
-        shape = [int(s) for s in part.ty.shape]
-        for n, d in enumerate(reversed(reduced)):  # the last reduced dim first: earlier positions stay put
-            shape = shape[:d] + shape[d + 1:]
-            last = n == len(reduced) - 1
-            if last:
-                dst = result
-            else:
-                dst = tirx.decl_buffer(shape, str(part.ty.dtype), f"{part.name}_r{n}", scope=FRAGMENT)
-                red.helpers.append(dst)
-            stmts.append(tirx.Evaluate(make_tile_call("reduce", [_whole(src), _whole(dst)], kind=red.op, dim=d,
-                                                      clear=bool(first or not last))))
-            src = dst
+        stmts += _reduce_chain(red, part, reduced, result, clear=first)
         first = False
+    return stmts
+
+
+def _reduce_chain(red, part, reduced, result, clear: bool) -> list:
+    """``T.reduce`` calls folding ``part`` over its dims ``reduced`` into ``result`` (combining into it unless
+    ``clear``); the last reduced dim first, so that the earlier dims keep their positions."""
+    stmts, src = [], part
+    shape = [int(s) for s in part.ty.shape]
+    for n, d in enumerate(reversed(reduced)):
+        shape = shape[:d] + shape[d + 1:]
+        last = n == len(reduced) - 1
+        if last:
+            dst = result
+        else:
+            dst = tirx.decl_buffer(shape, str(part.ty.dtype), f"{part.name}_r{n}", scope=FRAGMENT)
+            red.helpers.append(dst)
+        stmts.append(tirx.Evaluate(make_tile_call("reduce", [_whole(src), _whole(dst)], kind=red.op, dim=d,
+                                                  clear=bool(clear or not last))))
+        src = dst
     return stmts
 
 
@@ -379,7 +439,7 @@ def _lower(body, reducers):
         on_finalize(stmt)
     tvm_ffi.structural_walk(body, (tirx.Evaluate, on_eval_scan))
     for r in reducers:
-        if r.parts and not r.finalized:
+        if (r.parts or r.folded) and not r.finalized:
             r.fail("is updated but never finalized; call T.finalize_reducer on it after its last update")
 
     def on_for(loop):
@@ -413,7 +473,8 @@ def _lower(body, reducers):
         if red is None:
             return stmt
         seed = [red.seed] if red.seed is not None else []
-        return seq([tirx.AllocBuffer(b) for b in [red.result] + [p for p, _, _ in red.parts] + red.helpers + seed])
+        bufs = [red.result] + [p for p, _, _ in red.parts] + red.folded + red.helpers + seed
+        return seq([tirx.AllocBuffer(b) for b in bufs])
 
     body = tvm_ffi.structural_map(body, [(tirx.For, on_for)], order="pre")
     body = tvm_ffi.structural_map(body, [(tirx.Evaluate, on_eval)], order="post")

@@ -385,6 +385,41 @@ def test_reducer_lowers_to_fragments_and_reductions():
 
 
 # ---------------------------------------------------------------------------------------------- CUDA
+def gemm_with_row_max(M, N, K, bm=128, bn=128, bk=32):
+    """The canonical 2-d-grid GEMM (C = A @ B) plus a row-max reducer over its accumulator (R[i, bx])."""
+    @T.prim_func
+    def main(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), C: T.Tensor((M, N), "float16"),
+             R: T.Tensor((M, N // bn), F32)):
+        with T.Kernel(T.ceildiv(N, bn), T.ceildiv(M, bm), threads=128) as (bx, by):
+            A_s = T.alloc_shared((bm, bk), "float16")
+            B_s = T.alloc_shared((bk, bn), "float16")
+            C_f = T.alloc_fragment((bm, bn), F32)
+            T.clear(C_f)
+            r = T.alloc_reducer((bm,), F32, op="max")
+            T.fill(r, -T.infinity(F32))
+            for k in T.Pipelined(T.ceildiv(K, bk), num_stages=3):
+                T.copy(A[by * bm, k * bk], A_s)
+                T.copy(B[k * bk, bx * bn], B_s)
+                T.gemm(A_s, B_s, C_f)
+            for i, j in T.Parallel(bm, bn):
+                r[i] = T.max(r[i], C_f[i, j])
+            T.finalize_reducer(r)
+            T.copy(C_f, C[by * bm, bx * bn])
+            for i in T.Parallel(bm):
+                R[by * bm + i, bx] = r[i]
+    return main
+
+
+def test_hopper_shortcut_keeps_off_reducers():
+    """The whole-kernel Hopper matchers know no reducer: a GEMM with one stays on the general passes."""
+    import tvm
+
+    from tiledsl.passes.pipeline import lower
+    low = lower(tvm.IRModule({"main": gemm_with_row_max(256, 256, 256)}),
+                tvm.target.Target({"kind": "cuda", "arch": "sm_90a"}))
+    assert low.path == "generic" and low.kernel_info["hopper_refused"] == "the program uses T.alloc_reducer"
+
+
 @pytest.mark.nvcc
 @pytest.mark.parametrize("target", ARCHS, ids=lambda t: t["arch"])
 @pytest.mark.parametrize("name", ["gemv_all", "row_max_clear_all", "small_matmul_2d", "total_and_two_loops",

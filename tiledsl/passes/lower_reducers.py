@@ -49,6 +49,11 @@ def _declared(body) -> list:
     return found
 
 
+def uses_reducers(func) -> bool:
+    """True when ``func`` declares a reducer (T.alloc_reducer) that LowerReducers has not rewritten yet."""
+    return bool(_declared(func.body))
+
+
 def _init(red, call):
     """``T.reducer_init(r[, init])``: the partials start from the op's identity; ``init`` (the identity without
     one) is kept in a one-element fragment, as it is now, and joins each element once at the finalize."""

@@ -2,10 +2,10 @@
 tests: a GEMV like TileLang's, row max / min (op="max"/"min", replication "all" and "none", a fill value as seed),
 2-d reducers (summing over a leading and over a trailing loop dimension), a one-element total, one reducer updated
 by two loops, a reducer reopened in every iteration of a loop, one updated at every loop index, an int32 count, one
-fed by a T.gemm accumulator, reducers indexed by a T.serial variable around the T.Parallel, and TileLang's newer form (T.reducer_init / T.reducer_update / T.finalize_reducer into
-a fragment). Each runs on the CPU against torch in float64 (fresh random non-zero inputs, outputs poisoned with
-NaN), builds for sm_80 and sm_90a with nvcc (marked ``nvcc``) and runs on a GPU (marked ``gpu``). Mistakes are
-TileProgramErrors at the user's line.
+fed by a T.gemm accumulator, reducers indexed by a T.serial variable around the T.Parallel, and TileLang's newer
+form (T.reducer_init / T.reducer_update / T.finalize_reducer into a fragment). Each runs on the CPU against torch in
+float64 (fresh random non-zero inputs, outputs poisoned with NaN), builds for sm_80 and sm_90a with nvcc (marked
+``nvcc``) and runs on a GPU (marked ``gpu``). Mistakes are TileProgramErrors at the user's line.
 """
 import pytest
 import torch
@@ -541,6 +541,8 @@ def _misuse(kind):
                 r[i] += a[i, j]
         if kind == "copied_into":
             T.copy(a[0, 0:32], r)
+        if kind == "read_early":
+            T.copy(r, o)
         T.finalize_reducer(r)
         T.copy(r, o)
     return _program(body)
@@ -555,6 +557,7 @@ def _misuse(kind):
     ("index", r"must be indexed by loop variables"),
     ("copied_into", r"is written by T.copy"),
     ("part_fill", r"is filled only in part"),
+    ("read_early", r"is read before T.finalize_reducer"),
 ])
 def test_reducer_misuse_is_a_clear_error(kind, match):
     msg = _compile_error(_misuse(kind), match)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import tvm_ffi
 from tvm import tirx
+from tvm.ir import TensorLoad, TensorRegion
 
 from ..ir.ops import is_tile_call, make_tile_call
 from ..language.loops import PARALLEL_ATTR
@@ -163,6 +164,40 @@ def _scan_epochs(body, reducers) -> None:
             r.fail("is updated but never finalized; call T.finalize_reducer on it after its last update")
 
 
+_EPOCH_OPS = ("reducer", "fill", "reducer_init", "reducer_update", "finalize_reducer")
+
+
+def _check_read_order(body, reducers) -> None:
+    """A reducer read (an element, or a tile op's operand) between its start and its finalize, in program order,
+    would see the threads' partial copies: an error."""
+    open_since = {}  # reducer -> the statement that started its current epoch
+
+    def touches(node, buf) -> bool:
+        found = []
+        tvm_ffi.structural_walk(node, [(TensorLoad, lambda l: found.append(1) if l.source.same_as(buf) else None),
+                                       (TensorRegion, lambda g: found.append(1) if g.source.same_as(buf) else None)])
+        return bool(found)
+
+    def on_stmt(stmt):
+        call = stmt.value if isinstance(stmt, tirx.Evaluate) else None
+        name = call.op.name.split(".", 1)[1] if call is not None and is_tile_call(call) else None
+        if name is not None and name not in _EPOCH_OPS:
+            _check_tile_use(reducers, call)  # a write is the clearer error
+        for r in reducers:
+            if name in _EPOCH_OPS and getattr(call.args[0], "source", None) is not None \
+                    and call.args[0].source.same_as(r.buf):
+                if name in ("fill", "reducer_init"):
+                    open_since[r] = stmt
+                elif name == "finalize_reducer":
+                    open_since.pop(r, None)
+            elif isinstance(stmt, tirx.BufferStore) and stmt.buffer.same_as(r.buf):
+                continue  # an update (its form is checked with its T.Parallel)
+            elif r in open_since and touches(stmt, r.buf):
+                r.fail("is read before T.finalize_reducer (it holds the threads' partial copies until then); "
+                       "move the read after the finalize", stmt)
+    tvm_ffi.structural_walk(body, [(tirx.Evaluate, on_stmt), (tirx.BufferStore, on_stmt)])
+
+
 def _check_leftovers(body, reducers) -> None:
     """After the rewrite a reducer may only be read (after its finalize, when it holds the result)."""
     for r in reducers:
@@ -184,6 +219,7 @@ def _lower(body, reducers):
         if not new.same_as(loop):
             rewritten.append((loop, new))
     _scan_epochs(body, reducers)
+    _check_read_order(body, reducers)
 
     def on_for(loop):
         for old, new in rewritten:

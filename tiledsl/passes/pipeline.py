@@ -48,8 +48,8 @@ class Lowered:
 
 def cpu_passes() -> list:
     """Passes that turn a tile program into plain loops for the LLVM target."""
-    return [LowerReducers, SerializeVectorScalars, LowerTileOpsCPU, LowerThreadAllreduceCPU, KernelToLoopsCPU, LegalizeFloat8CPU,
-            LegalizeBFloat16CPU]
+    return [LowerReducers, SerializeVectorScalars, LowerTileOpsCPU, LowerThreadAllreduceCPU, KernelToLoopsCPU,
+            LegalizeFloat8CPU, LegalizeBFloat16CPU]
 
 
 def passes_for(target_kind: str) -> list:

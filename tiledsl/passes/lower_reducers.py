@@ -14,7 +14,9 @@ reduces each partial over the loop dimensions ``r`` does not index into ``r`` (t
 next ones combining), which is the cross-thread reduction over the threads that hold copies of an element. After
 the finalize ``r`` is an ordinary fragment (replicated: every thread reads every element). Each contribution is
 counted once, whatever the thread mapping; a fill of a max/min reducer acts as one more contribution, and a sum
-reducer must start from zero (as in TileLang, whose non-zero fill depended on the number of threads).
+reducer must start from zero (as in TileLang, whose non-zero fill depended on the number of threads). A nest that
+indexes ``r`` by values it does not change (``r[i]`` with ``i`` from a ``T.serial`` around it) has its partial
+reduced and folded into ``r``'s fragment after each run instead.
 
 TileLang's newer form maps onto the same plan: ``T.reducer_init(r)`` fills the partials with the op's identity,
 ``T.reducer_update(r[i], v)`` is an update, and ``T.finalize_reducer(r, dst)`` reduces into ``dst`` and then

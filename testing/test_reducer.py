@@ -562,3 +562,56 @@ def _misuse(kind):
 def test_reducer_misuse_is_a_clear_error(kind, match):
     msg = _compile_error(_misuse(kind), match)
     assert "reducer r" in msg
+
+
+def test_loop_of_dynamic_extent_is_named():
+    @tiledsl.jit
+    def over_rows(a):
+        M = T.dynamic("M")
+        a: T.Tensor((M, 32), T.float32)
+        o = T.empty((32,), T.float32)
+        with T.Kernel(1, threads=32):
+            r = T.alloc_reducer((32,), T.float32)
+            T.clear(r)
+            for i, j in T.Parallel(M, 32):
+                r[j] += a[i, j]
+            T.finalize_reducer(r)
+            T.copy(r, o)
+        return o
+    with pytest.raises(TileProgramError, match=r"needs constant extents[\s\S]*test_reducer.py"):
+        over_rows(rand(8, 32))
+
+
+@T.macro
+def _accumulate_tile(r, a, k):
+    for i, j in T.Parallel(16, 16):
+        r[i] += a[i, k * 16 + j]
+
+
+@tiledsl.jit
+def rowsum_by_macro(a):
+    """A reducer updated in a T.macro, in a kernel with per-thread code (T.get_thread_binding)."""
+    a: T.Tensor((16, 64), T.float32)
+    o = T.empty((16,), T.float32)
+    with T.Kernel(1, threads=64):
+        tx = T.get_thread_binding()
+        r = T.alloc_reducer((16,), T.float32)
+        T.clear(r)
+        for k in T.serial(4):
+            _accumulate_tile(r, a, k)
+        T.finalize_reducer(r)
+        if tx == 0:
+            for i in T.serial(16):
+                o[i] = r[i]
+    return o
+
+
+def test_reducer_in_a_macro_with_thread_code_on_cpu():
+    a = rand(16, 64)
+    torch.testing.assert_close(rowsum_by_macro(a).double(), a.double().sum(1), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.nvcc
+def test_reducer_in_a_macro_builds_for_sm90a():
+    kernel = rowsum_by_macro.compile(target=ARCHS[1])
+    assert "__shfl_xor_sync" in kernel.get_kernel_source()

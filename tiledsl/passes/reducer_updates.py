@@ -13,7 +13,7 @@ import threading
 
 import tvm_ffi
 from tvm import tirx
-from tvm.ir import TensorLoad
+from tvm.ir import Call, TensorLoad
 
 from ..errors import TileProgramError
 from ..ir.ops import is_tile_call, make_tile_call
@@ -46,7 +46,8 @@ class Reducer:
 
     def fail(self, what: str, node=None):
         """Raise a TileProgramError about this reducer at ``node``'s line (else at its allocation's line)."""
-        at = f": `{_one_line(node)}`" if node is not None else ""
+        text = _one_line(node)
+        at = f": `{text}`" if text else ""
         err = TileProgramError(f"reducer {self.name} (T.alloc_reducer, op={self.op!r}) {what}{at}"
                                f"{_where(getattr(node, 'span', None) or self.span)}")
         _raised.error = err  # a callback of tvm_ffi.structural_map re-raises it as a RuntimeError
@@ -77,13 +78,16 @@ def _where(span) -> str:
 
 
 def _one_line(node) -> str:
-    """A short text of a store or a call (TVM prints a statement with the declarations of what it uses)."""
+    """A short text of a store or a call ("" for anything else: TVM prints a statement with the declarations of
+    what it uses, and a loop with its whole body)."""
     if isinstance(node, tirx.BufferStore):
         text = f"{node.buffer.name}[{', '.join(map(str, node.indices))}] = {node.value}"
     elif isinstance(node, tirx.Evaluate):
         return _one_line(node.value)
-    else:
+    elif isinstance(node, Call):
         text = str(node)
+    else:
+        return ""
     text = " ".join(text.split())
     return text if len(text) <= 160 else text[:157] + "..."
 
@@ -181,6 +185,9 @@ def rewrite_nest(loop, loop_vars, extents, reducers):
     touched = [r for r in reducers if stores_to(loop, r.buf) or _updates_of(loop, r.buf)]
     if not touched:
         return loop
+    if not all(isinstance(e, tirx.IntImm) for e in extents):
+        touched[0].fail(f"is updated in a T.Parallel over ({', '.join(map(str, extents))}); a loop updating a "
+                        f"reducer needs constant extents (tile sizes)", loop)
 
     def update(red, indices, v, stmt):
         kept, uniform = _index_plan(red, indices, loop_vars, extents, stmt)

@@ -1,11 +1,12 @@
 """``T.alloc_reducer`` / ``T.finalize_reducer`` (TileLang's cross-thread reducers), with programs written for these
 tests: a GEMV like TileLang's, row max / min (op="max"/"min", replication "all" and "none", a fill value as seed),
-2-d reducers (summing over a leading and over a trailing loop dimension), a one-element total, one reducer updated
-by two loops, a reducer reopened in every iteration of a loop, one updated at every loop index, an int32 count, one
-fed by a T.gemm accumulator, reducers indexed by a T.serial variable around the T.Parallel, and TileLang's newer
-form (T.reducer_init / T.reducer_update / T.finalize_reducer into a fragment). Each runs on the CPU against torch in
-float64 (fresh random non-zero inputs, outputs poisoned with NaN), builds for sm_80 and sm_90a with nvcc (marked
-``nvcc``) and runs on a GPU (marked ``gpu``). Mistakes are TileProgramErrors at the user's line.
+2-d reducers (summing over a leading and over a trailing loop dimension, and one indexed transposed), a one-element
+total, one reducer updated by two loops, a reducer reopened in every iteration of a loop, one updated at every loop
+index, an int32 count, one fed by a T.gemm accumulator, reducers indexed by a T.serial variable around the
+T.Parallel, and TileLang's newer form (T.reducer_init / T.reducer_update / T.finalize_reducer into a fragment).
+Each runs on the CPU against torch in float64 (fresh random non-zero inputs, outputs poisoned with NaN), builds for
+sm_80 and sm_90a with nvcc (marked ``nvcc``) and runs on a GPU (marked ``gpu``). Mistakes are TileProgramErrors at
+the user's line.
 """
 import pytest
 import torch
@@ -81,6 +82,22 @@ def batch_sum_2d(B, M, N, block_B=4, threads=128):
                 T.copy(x[b0 * block_B, 0, 0], x_s)
                 for b, i, j in T.Parallel(block_B, M, N):
                     r[i, j] += x_s[b, i, j]
+            T.finalize_reducer(r)
+            T.copy(r, o)
+    return main
+
+
+def transposed_sum(B, M, N, threads=64):
+    """o[j, i] = sum_b x[b, i, j]: a 2-d reducer whose indices permute its loop's variables."""
+    @T.prim_func
+    def main(x: T.Tensor((B, M, N), F32), o: T.Tensor((N, M), F32)):
+        with T.Kernel(1, threads=threads):
+            r = T.alloc_reducer((N, M), F32)
+            T.clear(r)
+            x_s = T.alloc_shared((B, M, N), F32)
+            T.copy(x, x_s)
+            for b, i, j in T.Parallel(B, M, N):
+                r[j, i] += x_s[b, i, j]
             T.finalize_reducer(r)
             T.copy(r, o)
     return main
@@ -342,6 +359,8 @@ CASES = {
     "v2_two_sites_max": (epoch_two_sites_max(8), lambda: [rand(8), rand(16)],
                          lambda x, y: [torch.stack([torch.maximum(x.double().max(), y.double().max()),
                                                     x.double().min().clamp(max=0.25)])], [(2,)], 0.0),
+    "transposed_sum": (transposed_sum(4, 8, 16), lambda: [rand(4, 8, 16)],
+                       lambda x: [x.double().sum(0).T], [(16, 8)], 1e-4),
     "serial_row_index": (serial_row_index(3, 8, 16), lambda: [rand(3, 8, 16)],
                          lambda x: [x.double().sum(2), x.double().sum((1, 2))], [(3, 8), (3,)], 1e-4),
     "gemm_row_max": (gemm_row_max(64, 64, 64), lambda: [rand(64, 64, dtype=torch.float16),
@@ -424,7 +443,7 @@ def test_hopper_shortcut_keeps_off_reducers():
 @pytest.mark.parametrize("target", ARCHS, ids=lambda t: t["arch"])
 @pytest.mark.parametrize("name", ["gemv_all", "row_max_clear_all", "small_matmul_2d", "total_and_two_loops",
                                   "every_index", "gemm_row_max", "v2_rowsum_plus_init", "v2_two_sites_max",
-                                  "serial_row_index"])
+                                  "serial_row_index", "transposed_sum"])
 def test_reducer_builds_for_cuda(name, target):
     kernel = tiledsl.compile(CASES[name][0], target=target)
     src = kernel.get_kernel_source()

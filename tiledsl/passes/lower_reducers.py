@@ -6,7 +6,7 @@ Guarantees: no reducer remains; the program uses only fragments, ``T.fill``, ``T
 which every target already lowers (on CUDA: per-thread partials, warp shuffles and a shared scratch tile).
 
 How: every ``T.Parallel`` nest that updates a reducer ``r`` (``r[i] = r[i] + v``, ``T.max(r[i], v)``,
-``T.min(r[i], v)``; ``r[i]`` indexed by some of the nest's loop variables, in order) gets a *partial*: a fragment
+``T.min(r[i], v)``; ``r[i]`` indexed by some of the nest's loop variables) gets a *partial*: a fragment
 shaped like the nest, updated at the iteration's own element (``part[i, j] = part[i, j] + v``), so each
 iteration's contribution lands in the registers of the thread that runs it, and threads that update different
 elements keep disjoint copies. ``T.clear(r)`` / ``T.fill(r, x)`` fill the partials; ``T.finalize_reducer(r)``
@@ -14,7 +14,8 @@ reduces each partial over the loop dimensions ``r`` does not index into ``r`` (t
 next ones combining), which is the cross-thread reduction over the threads that hold copies of an element. After
 the finalize ``r`` is an ordinary fragment (replicated: every thread reads every element). Each contribution is
 counted once, whatever the thread mapping; a fill of a max/min reducer acts as one more contribution, and a sum
-reducer must start from zero (as in TileLang, whose non-zero fill depended on the number of threads). A nest that
+reducer must start from zero (as in TileLang, whose non-zero fill depended on the number of threads). Indices
+that permute the loop's variables reduce into a fragment first, then store it transposed. A nest that
 indexes ``r`` by values it does not change (``r[i]`` with ``i`` from a ``T.serial`` around it) has its partial
 reduced and folded into ``r``'s fragment after each run instead.
 
@@ -35,8 +36,8 @@ from tvm.ir import TensorLoad, TensorRegion
 from ..ir.ops import is_tile_call, make_tile_call
 from ..language.loops import PARALLEL_ATTR
 from .pass_errors import keep_tiledsl_errors
-from .reducer_updates import (COMBINE, FRAGMENT, Reducer, first_read, fill_stmt, outermost_nests, raised_error, reads,
-                              reduce_chain, reducer_of, rewrite_nest, stores_to, whole)
+from .reducer_updates import (COMBINE, FRAGMENT, Reducer, first_read, fill_stmt, fold_into, outermost_nests,
+                              raised_error, reads, reduce_chain, reducer_of, rewrite_nest, stores_to, whole)
 from .rewriter import loop_nest, seq, substitute
 from .tile_lowering_utils import reduce_identity
 
@@ -61,7 +62,7 @@ def _init(red, call):
     """``T.reducer_init(r[, init])``: the partials start from the op's identity; ``init`` (the identity without
     one) is kept in a one-element fragment, as it is now, and joins each element once at the finalize."""
     identity = reduce_identity(red.op, str(red.buf.ty.dtype))
-    stmts = [fill_stmt(p, identity) for p, _, _ in red.parts]
+    stmts = [fill_stmt(p, identity) for p, *_ in red.parts]
     if red.folded:
         stmts.append(fill_stmt(red.result, identity))
     if red.seed is not None:
@@ -81,7 +82,7 @@ def _fill(red, call):
     if red.op == "sum" and not (isinstance(value, (tirx.IntImm, tirx.FloatImm)) and float(value.value) == 0.0):
         red.fail("(op='sum') is filled with a non-zero value; the result would depend on how many threads hold "
                  "copies. Start from T.clear(r) and add the value after T.finalize_reducer(r)", call)
-    targets = [p for p, _, _ in red.parts]
+    targets = [p for p, *_ in red.parts]
     if red.folded or not red.parts:
         targets.append(red.result)
     return seq([fill_stmt(t, value) for t in targets])
@@ -114,8 +115,12 @@ def _reductions(red, call, result) -> list:
         if not result.same_as(red.result):
             stmts.append(tirx.Evaluate(make_tile_call("copy", [whole(red.result), whole(result)])))
     ordered = sorted(red.parts, key=lambda p: len(p[1]) != len(p[2]))  # partials that reduce nothing first
-    for part, kept, loop_vars in ordered:
+    for part, kept, loop_vars, uniform in ordered:
         reduced = [k for k in range(len(loop_vars)) if k not in kept]
+        if kept != sorted(kept):  # r's indices permute the loop's: reduce, then store transposed
+            stmts += fold_into(red, part, kept, uniform, [int(s) for s in part.ty.shape], result, overwrite=first)
+            first = False
+            continue
         if not reduced:
             if not first:
                 red.fail("is updated at every loop index in one T.Parallel loop and also in another loop; give "
@@ -254,7 +259,7 @@ def _lower(body, reducers):
         if red is None:
             return stmt
         seed = [red.seed] if red.seed is not None else []
-        bufs = [red.result] + [p for p, _, _ in red.parts] + red.folded + red.helpers + seed
+        bufs = [red.result] + [p for p, *_ in red.parts] + red.folded + red.helpers + seed
         return seq([tirx.AllocBuffer(b) for b in bufs])
 
     body = tvm_ffi.structural_map(body, [(tirx.For, on_for)], order="pre")

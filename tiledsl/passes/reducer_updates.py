@@ -32,7 +32,7 @@ class Reducer:
     def __init__(self, buf, op, span=None):
         self.buf, self.op, self.span = buf, op, span
         self.result = tirx.decl_buffer(buf.ty.shape, str(buf.ty.dtype), buf.name, scope=FRAGMENT)
-        self.parts = []  # (partial fragment, positions of the loop dims r keeps, the nest's loop vars)
+        self.parts = []  # (partial fragment, positions of the loop dims r keeps, the nest's loop vars, fixed indices)
         self.folded = []  # partials of nests indexing r by values fixed in the nest: folded into r after each run
         self.helpers = []  # intermediate fragments of multi-dimension reductions
         self.filled = False
@@ -127,7 +127,7 @@ def outermost_nests(body) -> list:
 
 
 def _index_plan(red, indices, loop_vars, extents, store):
-    """(kept, uniform): the loop dims (positions in the nest) that ``red``'s indices name, in order, and
+    """(kept, uniform): the loop dims (positions in the nest) that ``red``'s indices name, in r's order, and
     ``{dim: index}`` for the indices that use no loop variable of the nest (the same for every iteration, like
     ``acc[i]`` with ``i`` from an enclosing T.serial, or 0 in a dimension of size 1)."""
     shape = [int(s) for s in red.buf.ty.shape]
@@ -140,8 +140,8 @@ def _index_plan(red, indices, loop_vars, extents, store):
                          "depend on them; compute other indices into a fragment shaped like the loop first", store)
             uniform[d] = idx
             continue
-        if kept and pos <= kept[-1]:
-            red.fail("must be indexed by the T.Parallel loop variables in the loop's order", store)
+        if pos in kept:
+            red.fail("is indexed twice by the same T.Parallel loop variable", store)
         ext = extents[pos]
         if not (isinstance(ext, tirx.IntImm) and int(ext) == shape[d]):
             red.fail(f"dimension {d} has size {shape[d]} but its T.Parallel loop runs over {ext}; the loop must cover "
@@ -201,7 +201,7 @@ def rewrite_nest(loop, loop_vars, extents, reducers):
                                     f"{red.name}_part{len(red.parts) + len(red.folded)}", scope=FRAGMENT)
             parts[red] = (part, kept, uniform)
             if _trivial(uniform, red.buf.ty.shape):
-                red.parts.append((part, kept, loop_vars))
+                red.parts.append((part, kept, loop_vars, uniform))
             else:
                 red.folded.append(part)
         here = tirx.BufferLoad(part, list(loop_vars))
@@ -243,7 +243,15 @@ def rewrite_nest(loop, loop_vars, extents, reducers):
 def _fold_run(red, part, kept, uniform, extents) -> list:
     """After one run of a nest whose updates index ``red`` by values that do not change in the nest: reduce the
     run's partial over the loop dims r does not index, then combine it into r's fragment at those indices."""
-    shape = [extents[k] for k in kept] or [1]
+    return fold_into(red, part, kept, uniform, extents, red.result, overwrite=False)
+
+
+def fold_into(red, part, kept, uniform, extents, result, overwrite: bool) -> list:
+    """Reduce ``part`` over the loop dims that r does not index into a fragment, then store (``overwrite``) or
+    combine it into ``result`` (shaped like r) at r's indices: ``uniform`` ones where fixed, the kept loop dims
+    (in r's order, which may permute the loop's) elsewhere."""
+    order = sorted(kept)  # the kept loop dims in the loop's order, as the reduction leaves them
+    shape = [extents[k] for k in order] or [1]
     run = tirx.decl_buffer(shape, str(part.ty.dtype), f"{part.name}_run", scope=FRAGMENT)
     red.helpers.append(run)
     reduced = [k for k in range(len(extents)) if k not in kept]
@@ -253,13 +261,15 @@ def _fold_run(red, part, kept, uniform, extents) -> list:
         stmts = [tirx.Evaluate(make_tile_call("copy", [whole(part), whole(run)]))]
     ndim = len(red.buf.ty.shape)
 
-    def combine(vs):
-        it = iter(vs)
-        idx = [uniform[d] if d in uniform else next(it) for d in range(ndim)]
-        src = tirx.BufferLoad(run, list(vs))
-        return tirx.BufferStore(red.result, COMBINE[red.op](tirx.BufferLoad(red.result, idx), src), idx)
+    def place(vs):
+        it = iter(kept)
+        idx = [uniform[d] if d in uniform else vs[order.index(next(it))] for d in range(ndim)]
+        value = tirx.BufferLoad(run, list(vs))
+        if not overwrite:
+            value = COMBINE[red.op](tirx.BufferLoad(result, idx), value)
+        return tirx.BufferStore(result, value, idx)
     # a T.Parallel even over one element: r's fragment, indexed by the fixed values, is then held by every thread
-    stmts.append(loop_nest(shape, combine, kind=tirx.ForKind.PARALLEL, annotations={PARALLEL_ATTR: 1}))
+    stmts.append(loop_nest(shape, place, kind=tirx.ForKind.PARALLEL, annotations={PARALLEL_ATTR: 1}))
     return stmts
 
 

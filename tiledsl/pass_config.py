@@ -30,6 +30,8 @@ class PassConfigKey(str, enum.Enum):
     TL_DISABLE_DYNAMIC_TAIL_SPLIT = "tl.disable_dynamic_tail_split"
     TL_DYNAMIC_ALIGNMENT = "tl.dynamic_alignment"
     TL_ENABLE_PTXAS_VERBOSE_OUTPUT = "tl.enable_ptxas_verbose_output"
+    TL_REDUCER_FORCE_BASELINE = "tl.reducer_force_baseline"  # reducers: tiledsl has one plan (passes/lower_reducers)
+    TL_ENABLE_REDUCER_PLAN_VERBOSE = "tl.enable_reducer_plan_verbose"
 
     def __str__(self) -> str:
         return self.value

@@ -19,6 +19,10 @@ _SPECS = {
     "reduce": 2,  # (src region, dst region); attrs: kind, dim, clear
     "atomic_add": 2,  # (dst region, src region or value)
     "use_swizzle": 2,  # (panel_size, order: 0 row / 1 col): block rasterization, kept until lowering
+    "reducer": 1,  # (reducer region); attrs: op, replication: declares a T.alloc_reducer (passes/lower_reducers)
+    "reducer_init": -1,  # (reducer region[, init]): T.reducer_init, rewritten by passes/lower_reducers
+    "reducer_update": 2,  # (reducer element load, value): T.reducer_update, rewritten by passes/lower_reducers
+    "finalize_reducer": -1,  # (reducer region[, dst region]): T.finalize_reducer, rewritten by passes/lower_reducers
 }
 
 

@@ -31,6 +31,7 @@ from .eager import const, empty  # noqa: E402
 from .im2col import im2col  # noqa: E402
 from .views import reshape, view  # noqa: E402
 from .pointers import make_tensor, ptr  # noqa: E402
+from .reducer import alloc_reducer, finalize_reducer, reducer_init, reducer_update  # noqa: E402
 from .tile_ops import (GemmWarpPolicy, atomic_add, cast, clear, copy, fill, gemm, reduce_absmax, reduce_abssum,  # noqa: E402
                        reduce_max, reduce_min, reduce_sum, use_swizzle)
 
@@ -43,5 +44,5 @@ __all__ = [
     "get_thread_bindings", "GemmWarpPolicy", "get_block_binding", "get_block_bindings", "use_swizzle", "cast", "dtype_str",
     "annotate_layout", "SharedBuffer", "FragmentBuffer", "LocalBuffer", "const", "empty", "dtype",
     "Serial", "Unroll", "Vectorized", "alloc_global", "Persistent", "im2col", "make_tensor", "ptr", "clamp",
-    "reshape", "view", "sync_grid",
+    "reshape", "view", "sync_grid", "alloc_reducer", "finalize_reducer", "reducer_init", "reducer_update",
 ]

@@ -136,9 +136,6 @@ def _unsupported(name: str, why: str):
 
 #: TileLang names a program may use that tiledsl refuses, with the reason.
 UNSUPPORTED = {
-    "alloc_reducer": "cross-thread reducers are not implemented; accumulate into a T.alloc_fragment and use "
-                     "T.reduce_sum/T.reduce_max",
-    "finalize_reducer": "cross-thread reducers (T.alloc_reducer) are not implemented",
     "access_ptr": "raw buffer pointers are not exposed; use T.copy / element access",
     "alloc_barrier": "user-managed mbarriers are not exposed; T.Pipelined places barriers itself",
     "barrier_arrive": "user-managed mbarriers are not exposed",

@@ -20,6 +20,7 @@ from .. import config
 from .kernel_to_loops_cpu import KernelToLoopsCPU
 from .legalize_bfloat16_cpu import LegalizeBFloat16CPU
 from .legalize_float8_cpu import LegalizeFloat8CPU
+from .lower_reducers import LowerReducers, uses_reducers
 from .lower_thread_allreduce_cpu import LowerThreadAllreduceCPU
 from .lower_tile_ops_cpu import LowerTileOpsCPU
 from .lowering_options import lowering_options
@@ -51,7 +52,7 @@ class Lowered:
 
 def cpu_passes() -> list:
     """Passes that turn a tile program into plain loops for the LLVM target."""
-    return [KeepTargetOnly("llvm"), SerializeVectorScalars, LowerTileOpsCPU, LowerThreadAllreduceCPU,
+    return [KeepTargetOnly("llvm"), LowerReducers, SerializeVectorScalars, LowerTileOpsCPU, LowerThreadAllreduceCPU,
             KernelToLoopsCPU, LegalizeFloat8CPU, LegalizeBFloat16CPU]
 
 
@@ -62,7 +63,7 @@ def passes_for(target_kind: str) -> list:
     if target_kind == "cuda":
         from .cuda import cuda_passes
         # a program launching several kernels is lowered kernel by kernel
-        return [KeepTargetOnly("cuda"), SerializeVectorScalars, each_launch(cuda_passes())]
+        return [KeepTargetOnly("cuda"), LowerReducers, SerializeVectorScalars, each_launch(cuda_passes())]
     raise ValueError(f"no tiledsl pipeline for target kind {target_kind!r}")
 
 
@@ -76,6 +77,8 @@ def _hopper_shortcut(mod: tvm.IRModule, target: tvm.target.Target, allow: bool) 
     gvar, func = next(iter(mod.functions.items()))
     if launch_count(func) > 1:  # the matchers recognize whole single-launch programs
         return None, {"path": "generic", "hopper_refused": "the program launches several kernels"}
+    if uses_reducers(func):  # the matchers know no reducer: keep its semantics on the general passes
+        return None, {"path": "generic", "hopper_refused": "the program uses T.alloc_reducer"}
     special, info = specialize(func, target)
     if special is None:
         return None, info

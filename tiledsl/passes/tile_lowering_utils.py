@@ -112,6 +112,8 @@ def reduce_identity(kind: str, dtype: str):
     if kind in ("sum", "abssum", "absmax"):
         return tirx.const(0, dtype)
     is_float = dtype.startswith(("float", "bfloat"))
+    if dtype == "bfloat16" and kind in ("max", "min"):  # TVM's infinity() does not know bfloat16
+        return tirx.const(float("-inf") if kind == "max" else float("inf"), dtype)
     if kind == "max":
         return -tirx.infinity(dtype) if is_float else tirx.min_value(dtype)
     if kind == "min":

@@ -45,6 +45,12 @@ FOLDERS = ["gemm", "gemm_splitk", "gemm_streamk", "gemv", "dequantize_gemm", "gr
            "online_softmax", "flash_attention", "flash_decoding", "deepseek_mla", "convolution", "gemm_fp8",
            "blocksparse_gemm", "topk", "linear_attention"]
 
+#: Further folders of TileLang's examples, tried with ``--folders`` (not part of the default table).
+MORE_FOLDERS = ["cast", "dynamic_shape", "attention_sink", "blocksparse_attention", "fusedmoe", "hadamard_transform",
+                "gemm_int4", "block_causal_attention", "minference", "seer_attention", "deepseek_nsa",
+                "warp_specialize", "rand", "deepseek_deepgemm", "kda", "gdn", "bitnet-1.58b", "deepseek_v32",
+                "iket", "deepseek_mhc", "deepseek_v4", "gemm_sp", "dsa_sparse_finetune", "dsa_hisa"]
+
 #: Files that are not examples of the folders' kernels for an NVIDIA Hopper or a CPU target (left out, with why).
 SKIP = {
     r"/amd/|_amd|cdna4": "AMD (ROCm) kernels",
@@ -326,7 +332,7 @@ except BuiltForSm90a as done:
 '''
 
 
-def _export_examples(tilelang: Path, scratch: Path) -> Path:
+def _export_examples(tilelang: Path, scratch: Path, folders=FOLDERS) -> Path:
     if (tilelang / "examples").is_dir():
         src = tilelang / "examples"
     else:  # a git directory (bare mirror): read its HEAD
@@ -339,7 +345,7 @@ def _export_examples(tilelang: Path, scratch: Path) -> Path:
     if dst.exists():
         shutil.rmtree(dst)
     dst.mkdir(parents=True)
-    for folder in FOLDERS:
+    for folder in folders:
         if (src / folder).is_dir():
             shutil.copytree(src / folder, dst / folder)
     for path in dst.rglob("*.py"):
@@ -427,11 +433,13 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="run only files whose path contains one of these")
     ap.add_argument("--timeout", type=float, default=300.0)
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
+    ap.add_argument("--folders", nargs="*", default=FOLDERS,
+                    help="folders of examples/ to try (default: the table's; MORE_FOLDERS lists others)")
     ap.add_argument("--pythonpath", default="", help="extra import path for the examples' dependencies (einops)")
     ns = ap.parse_args(argv)
     global EXTRA_PATH
     EXTRA_PATH = ns.pythonpath
-    root = _export_examples(ns.tilelang.resolve(), ns.scratch)
+    root = _export_examples(ns.tilelang.resolve(), ns.scratch, ns.folders)
     modes = ["cpu", "sm90a"] if ns.mode == "both" else [ns.mode]
     results = []
     for rel, why in _examples(root, ns.only):

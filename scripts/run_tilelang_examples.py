@@ -20,6 +20,8 @@ rewritten to tiledsl, and each example runs in its own process.
 
 In both modes, what the prelude maps besides the device (each honest only as described):
 
+* ``torch.Generator(device="cuda")`` makes a CPU generator, and CUDA streams (``torch.cuda.Stream``,
+  ``torch.cuda.stream(s)``) are one in-order stream, as everything on the CPU is;
 * the example's own ``torch.cuda.is_available()`` is True and its capability and properties are an H200's (it
   picks its config from them); tiledsl and torch themselves still see no GPU;
 * GPU-only packages the examples import (``flash_attn``, ``fla``) come from ``tilelang_cpu_standins/`` (torch
@@ -97,6 +99,25 @@ CPU_ARGS = {
     "grouped_gemm/example_grouped_gemm_bwd.py": ["--batch_sizes", "64, 128", "--K", "256", "--M", "256"],
     "grouped_gemm/example_grouped_gemm_fwd.py": ["--batch_sizes", "64, 128", "--K", "256", "--M", "256"],
     "grouped_gemm/example_grouped_gemm_fwd_ptr.py": ["--batch_sizes", "64,128", "--K", "256", "--N", "256"],
+    # --folders MORE_FOLDERS
+    "attention_sink/example_gqa_sink_bwd_bhsd.py": ["--h", "4", "--n_ctx", "256", "--d_head", "64", "--groups", "2",
+                                                   "--window_size", "64"],
+    "attention_sink/example_gqa_sink_bwd_varlen.py": ["--batch", "2", "--heads", "4", "--groups", "2", "--q_seqlen",
+                                                     "128", "--k_seqlen", "128", "--dim", "64"],
+    "attention_sink/example_gqa_sink_fwd_varlen.py": ["--batch", "2", "--heads", "4", "--groups", "2", "--q_seqlen",
+                                                     "128", "--k_seqlen", "128", "--dim", "64"],
+    "attention_sink/example_mha_sink_bwd_bhsd.py": ["--h", "2", "--n_ctx", "256", "--d_head", "64"],
+    "attention_sink/example_mha_sink_fwd_bhsd.py": ["--batch", "1", "--heads", "2", "--seq_q", "256", "--seq_kv",
+                                                   "256", "--dim", "64", "--window_size", "128"],
+    "blocksparse_attention/example_tilelang_sparse_gqa_decode_paged.py": [
+        "--batch", "1", "--heads", "8", "--heads_kv", "2", "--max_cache_seqlen", "1024", "--num_pages", "8",
+        "--sparse_ratio", "0.5"],
+    "blocksparse_attention/example_tilelang_sparse_gqa_decode_varlen_indice.py": [
+        "--batch", "2", "--heads", "8", "--heads_kv", "2", "--max_cache_seqlen", "1024"],
+    "blocksparse_attention/example_tilelang_sparse_gqa_decode_varlen_mask.py": [
+        "--batch", "2", "--heads", "8", "--heads_kv", "2", "--max_cache_seqlen", "1024"],
+    "hadamard_transform/example_hadamard.py": ["--batch", "4", "--dim", "4096"],
+    "minference/example_vertical_slash_sparse_attn.py": ["--seq_len", "1024"],
 }
 
 #: Examples without command-line sizes whose ``__main__`` block runs sizes too large for the CPU: on the CPU the
@@ -104,6 +125,14 @@ CPU_ARGS = {
 CPU_CALLS = {
     # its __main__ runs 4096^3: the fp16 torch reference alone would take an estimated 20 min on this CPU
     "gemm/example_gemm_intrinsics.py": "main(M=512, N=512, K=512)",
+    # --folders MORE_FOLDERS
+    "cast/example_per_token_cast_to_fp8.py": "main(M=256, N=512)",
+    "cast/example_group_per_split_token_cast_to_fp8.py": "main(M=384, N=512, batch_sizes=[128, 256])",
+    "dynamic_shape/example_dynamic.py": "main(M=512, N=512, K=512)",
+    "fusedmoe/example_fusedmoe_tilelang.py": "main(d_hidden=256, d_expert=128, seq_len=64)",
+    "gemm_int4/example_tilelang_gemm_int4.py": "check_int4_gemm_correctness(M=256, N=256, K=256)",
+    "deepseek_deepgemm/example_deepgemm_fp8_2xAcc.py":
+        "assert_tl_gemm_correctness(256, 256, 512, 64, T.float8_e4m3fn, T.bfloat16, T.float32)",
 }
 
 #: Examples whose own half-precision torch reference is less accurate than their tolerance: on the CPU their
@@ -172,6 +201,31 @@ def _patch_torch():
 
     torch.Tensor.to = to
     torch.cuda.synchronize = lambda *a, **k: None
+    _generator = torch.Generator
+
+    class Generator(_generator):  # a class still (torch's own annotations use ``torch.Generator | None``)
+        def __new__(cls, device="cpu", **k):
+            return _generator.__new__(cls, device=_cpu(device), **k)
+
+        def __init__(self, *a, **k):
+            pass
+
+    torch.Generator = Generator
+
+    class _Stream:  # the CPU runs everything in order: one stream serves for all
+        def __init__(self, *a, **k):
+            pass
+
+        def wait_stream(self, other):
+            pass
+
+        def synchronize(self):
+            pass
+
+    import contextlib
+    torch.cuda.Stream = _Stream
+    torch.cuda.default_stream = torch.cuda.current_stream = lambda *a, **k: _Stream()
+    torch.cuda.stream = lambda *a, **k: contextlib.nullcontext()
     torch.cuda.empty_cache = lambda *a, **k: None
     torch.cuda.manual_seed = lambda *a, **k: None
     torch.cuda.manual_seed_all = lambda *a, **k: None
@@ -332,7 +386,7 @@ except BuiltForSm90a as done:
 '''
 
 
-def _export_examples(tilelang: Path, scratch: Path, folders=FOLDERS) -> Path:
+def _export_examples(tilelang: Path, scratch: Path) -> Path:
     if (tilelang / "examples").is_dir():
         src = tilelang / "examples"
     else:  # a git directory (bare mirror): read its HEAD
@@ -344,10 +398,8 @@ def _export_examples(tilelang: Path, scratch: Path, folders=FOLDERS) -> Path:
     dst = scratch / "examples"
     if dst.exists():
         shutil.rmtree(dst)
-    dst.mkdir(parents=True)
-    for folder in folders:
-        if (src / folder).is_dir():
-            shutil.copytree(src / folder, dst / folder)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(src, dst)  # every folder: examples import helpers from their neighbours (../flash_attention)
     for path in dst.rglob("*.py"):
         text = path.read_text()
         for pattern, repl in _IMPORT_RULES:
@@ -357,9 +409,9 @@ def _export_examples(tilelang: Path, scratch: Path, folders=FOLDERS) -> Path:
     return dst
 
 
-def _examples(root: Path, only) -> list[tuple[str, str | None]]:
+def _examples(root: Path, folders, only) -> list[tuple[str, str | None]]:
     out = []
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted(p for folder in folders for p in (root / folder).rglob("*.py")):
         rel = path.relative_to(root).as_posix()
         if only and not any(("/" + rel).find("/" + o) >= 0 for o in only):
             continue
@@ -439,10 +491,10 @@ def main(argv=None) -> int:
     ns = ap.parse_args(argv)
     global EXTRA_PATH
     EXTRA_PATH = ns.pythonpath
-    root = _export_examples(ns.tilelang.resolve(), ns.scratch, ns.folders)
+    root = _export_examples(ns.tilelang.resolve(), ns.scratch)
     modes = ["cpu", "sm90a"] if ns.mode == "both" else [ns.mode]
     results = []
-    for rel, why in _examples(root, ns.only):
+    for rel, why in _examples(root, ns.folders, ns.only):
         if why:
             results.append({"file": rel, "status": "skipped", "reason": why})
             print(f"{'skipped':8} {rel}: {why}", flush=True)

@@ -16,7 +16,7 @@ from .pass_config import PassConfigKey  # noqa: F401
 from . import tune  # noqa: F401  (tiledsl.tune.next_power_of_2, tiledsl.tune.autotune, python -m tiledsl.tune)
 from .tune import disable_autotune, enable_autotune, is_autotune_enabled, warmup  # noqa: F401
 from .language.dtypes import dtype as DataType  # noqa: F401,N812 - TileLang's tilelang.DataType
-from . import language, transform, utils  # noqa: F401,E402
+from . import language, math, transform, utils  # noqa: F401,E402
 from .tvm_compat import tvm  # noqa: E402,F401 - ``from tilelang import tvm`` (with tvm.testing's markers)
 
 
@@ -33,5 +33,5 @@ __all__ = [
     "TargetError", "ConfigError", "AutotuneError", "ArtifactError", "CacheFolderError",
     "autotune", "contextual_autotune", "AutoTuner", "AutotuneResult", "set_autotune_inputs", "TensorSupplyType",
     "do_bench", "PassConfigKey", "tune", "enable_autotune", "disable_autotune", "is_autotune_enabled", "warmup",
-    "cdiv", "DataType", "language", "utils", "transform",
+    "cdiv", "DataType", "language", "math", "utils", "transform",
 ]

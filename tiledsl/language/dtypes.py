@@ -147,6 +147,7 @@ def make_dtype_namespace() -> dict:
              if isinstance(getattr(_tirx_script, n), _tirx_script.DtypeConstructor) and n == canonical_name(n)}
     for alias in ("float", "double", "half", "int", "long", "short", "uint"):
         names[alias] = dtype(alias)
+    names["bool"] = names["boolean"] = dtype("bool")  # TVMScript's T.bool is a cast function, not a dtype
     for extra in ("int4", "uint4", "int2", "uint2", "int1", "uint1", "float4_e2m1fn"):
         names.setdefault(extra, dtype(extra))
     return names

@@ -19,12 +19,7 @@ import math
 from ..autotuner.identity import function_identity, value_identity
 from ..cache.key import canonical_json
 from ..errors import ConfigError
-
-
-def next_power_of_2(n: int) -> int:
-    """The smallest power of two >= ``n`` (1 for n <= 1): the usual bucket of a size such as M."""
-    n = int(n)
-    return 1 if n <= 1 else 1 << (n - 1).bit_length()
+from ..math import next_power_of_2  # noqa: F401 - tiledsl.tune.next_power_of_2
 
 
 class BucketSpec:

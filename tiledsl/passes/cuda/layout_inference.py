@@ -5,6 +5,8 @@ Replicated fragments (every thread holds all of it) are found first, to a fixpoi
 * the output of ``T.reduce_*`` is replicated (every thread needs the row statistics it broadcasts);
 * a fragment indexed in a ``T.Parallel`` by anything but that loop's own variables over its whole shape
   (``scale[i]`` inside ``for i, j in T.Parallel(M, N)``) is replicated: any thread may need any element;
+* a fragment read or written element by element outside every ``T.Parallel`` (``if mask[k]:`` in a serial loop)
+  is replicated: every thread runs that code and needs the element;
 * a ``T.Parallel`` loop that writes a replicated fragment runs on every thread, so every fragment it touches is
   replicated too.
 
@@ -183,9 +185,30 @@ def _mma_row_groups(frags, calls, nests, mma_accumulators) -> dict:
     return out
 
 
-def _replicated(fragset, calls, nests, rows) -> dict:
+def _scalar_accesses(body, fragset) -> set:
+    """Fragments read or written element by element outside every ``T.Parallel`` nest (``if mask[k]:`` in a serial
+    loop, ``x[0] = ...`` in thread code): any thread may need any element there."""
+    def accesses(node) -> list:
+        found = []
+        tvm_ffi.structural_walk(node, [
+            (TensorLoad, lambda l: found.append(l) if l.source in fragset else None),
+            (tirx.BufferStore, lambda s: found.append(s) if s.buffer in fragset else None)])
+        return found
+
+    parallel_loops = []
+    tvm_ffi.structural_walk(body, (tirx.For, lambda loop: parallel_loops.append(loop)
+                                   if PARALLEL_ATTR in loop.annotations else None))
+    in_nests = {n.__chandle__() for loop in parallel_loops for n in accesses(loop)}
+    return {(n.source if isinstance(n, TensorLoad) else n.buffer) for n in accesses(body)
+            if n.__chandle__() not in in_nests}
+
+
+def _replicated(fragset, calls, nests, rows, scalar_accessed=frozenset()) -> dict:
     """Fragments every thread must hold whole (see the module docstring), with the reason."""
     why_replicated: dict = {}
+    for buf in scalar_accessed:
+        if buf not in rows:
+            why_replicated.setdefault(buf, "a fragment read or written element by element outside T.Parallel")
     for c in calls:
         if c.op.name.endswith(".reduce") and c.args[1].source in fragset and c.args[1].source not in rows:
             why_replicated.setdefault(c.args[1].source, "the output of a reduction")
@@ -214,8 +237,9 @@ def infer_layouts(body, nthreads: int, mma_accumulators: dict) -> dict:
     tvm_ffi.structural_walk(body, (Call, lambda c: calls.append(c) if is_tile_call(c) else None))
     nests = _parallel_nests(body)
     rows = _mma_row_groups(frags, calls, nests, mma_accumulators)
+    scalar_accessed = _scalar_accesses(body, fragset)
     while True:
-        why_replicated = _replicated(fragset, calls, nests, rows)
+        why_replicated = _replicated(fragset, calls, nests, rows, scalar_accessed)
         clash = {b for _, _, acc in nests if any(st and b2 in why_replicated for b2, _, st in acc)
                  for b, _, _ in acc if b in rows}
         if not clash:

@@ -46,7 +46,7 @@ class _UniformBranches(StmtRewriter):
     def __init__(self, thread_vars, scalars=()):
         super().__init__()
         self.variant = {v for v in thread_vars}  # vars that may differ between the threads of a block
-        self.scalars = list(scalars)  # one-element local buffers holding the same value on every thread
+        self.scalars = list(scalars)  # local buffers holding the same values on every thread
 
     def _is_uniform(self, expr) -> bool:
         bad = []

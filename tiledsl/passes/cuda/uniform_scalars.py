@@ -1,26 +1,34 @@
-"""Which one-element local buffers (scalars assigned in a kernel) hold the same value on every thread of a block.
+"""Which local buffers (scalars assigned in a kernel, replicated fragments) hold the same values on every thread.
 
 TVM's parser makes ``tile = w * sms + bx`` in a kernel body a one-element ``local`` buffer and a store, where
 TileLang has a let binding; a branch ``if tile < tiles:`` then reads a register, which ``uniform_branches`` must
 assume may differ between threads. :func:`uniform_scalars` proves, on per-thread CUDA code, that such a buffer is
 block-uniform: every store to it stores an expression of block-uniform values (constants, block indices, kernel
 arguments, loop counters of loops with uniform bounds, global or shared loads at uniform indices, other uniform
-scalars; arithmetic, comparisons, casts and selects only, no calls) and happens under block-uniform control (no
+scalars; arithmetic, comparisons, casts, selects, ``if_then_else`` and ``likely`` only, no other calls) and happens under block-uniform control (no
 enclosing thread-dependent ``if``, loop bound or ``while``), and no other statement mentions it (a call that might
 write it through its address). Found as a greatest fixed point: start from every candidate, drop those with a
 non-uniform store, repeat until nothing changes.
+
+The same holds for a local array: a fragment that every thread holds whole (a block-sparse mask copied from
+global memory, read as ``if mask[k]:`` in a serial loop) is block-uniform when every store to it is, and a load
+of it is block-uniform when its index is (a thread-dependent index makes the load thread-dependent, as for any
+expression).
 """
 from __future__ import annotations
 
 import tvm_ffi
 from tvm import tirx
-from tvm.ir import Call, TensorLoad
+from tvm.ir import Call, Op, TensorLoad
 
 _SHARED_OR_GLOBAL = ("shared", "shared.dyn", "global")
+#: Calls that compute a value from their arguments alone: uniform when those are.
+_PURE_OPS = {"prim.if_then_else", "prim.likely"}
 
 
 def _is_scalar_local(buf) -> bool:
-    return buf.scope() == "local" and all(isinstance(s, tirx.IntImm) and int(s) == 1 for s in buf.ty.shape)
+    """A local buffer of constant shape (a scalar, or a per-thread array such as a replicated fragment)."""
+    return buf.scope() == "local" and all(isinstance(s, tirx.IntImm) for s in buf.ty.shape)
 
 
 def _stored_scalars(body) -> list:
@@ -57,7 +65,11 @@ class _Pass:
             if load.source.scope() not in _SHARED_OR_GLOBAL and self._scalar(load.source) is None:
                 bad.append(load)
 
-        tvm_ffi.structural_walk(expr, [(tirx.Var, on_var), (TensorLoad, on_load), (Call, bad.append)])
+        def on_call(call):
+            if not (isinstance(call.op, Op) and call.op.name in _PURE_OPS):
+                bad.append(call)
+
+        tvm_ffi.structural_walk(expr, [(tirx.Var, on_var), (TensorLoad, on_load), (Call, on_call)])
         return not bad
 
     def _disprove(self, buf):
@@ -103,8 +115,8 @@ class _Pass:
 
 
 def uniform_scalars(body, thread_vars) -> list:
-    """The one-element local buffers of ``body`` (per-thread CUDA code) that hold the same value on every thread
-    of the block wherever they are read."""
+    """The local buffers of ``body`` (per-thread CUDA code: scalars and per-thread arrays) that hold the same
+    values on every thread of the block wherever they are read."""
     scalars = _stored_scalars(body)
     while scalars:
         walker = _Pass(thread_vars, scalars)

@@ -138,3 +138,72 @@ def test_macro_style_attention_on_the_gpu(causal):
     profiler = kernel.get_profiler()
     profiler.assert_allclose(lambda q, k, v: _reference(q, k, v, causal), rtol=1e-2, atol=1e-2)
     assert profiler.do_bench(warmup=2, rep=5) > 0
+
+
+def test_every_tilelang_pass_config_key_is_accepted():
+    """TileLang's whole key list ports (`tl.*` keys with no tiledsl counterpart have no effect; `tirx.*` ones go to
+    TVM where TVM 0.27 has them); the keys that turn off TMA / warp specialization / wgmma turn off the Hopper
+    specialization."""
+    from tiledsl import pass_config
+
+    every = {key: False for key in tiledsl.PassConfigKey if key.value.startswith("tl.")}
+    every[tiledsl.PassConfigKey.TIR_DISABLE_VECTORIZE] = False
+    prim = attention_with_macros.get_tir(1, 2, 128, 64, False)
+    tiledsl.compile(prim, target="llvm", pass_configs=every)
+    tl_options, rest = pass_config.split({tiledsl.PassConfigKey.TL_DISABLE_WGMMA: True,
+                                          tiledsl.PassConfigKey.TIR_ENABLE_EQUIV_TERMS_IN_CSE: True,
+                                          tiledsl.PassConfigKey.TIR_DISABLE_VECTORIZE: True})
+    assert not pass_config.hopper_allowed(tl_options)
+    assert rest == {"tirx.disable_vectorize": True}  # the option TVM 0.27 lacks is dropped, the other kept
+
+
+def test_set_log_level_and_its_mistakes():
+    import logging
+
+    tiledsl.set_log_level("warning")
+    assert logging.getLogger("tiledsl").level == logging.WARNING
+    tiledsl.set_log_level(logging.INFO)
+    assert logging.getLogger("tiledsl").level == logging.INFO
+    with pytest.raises(ValueError, match="unknown level 'loud'"):
+        tiledsl.set_log_level("loud")
+
+
+def test_float8_e4m3_is_the_e4m3fn_format():
+    """TileLang's T.float8_e4m3 is, on NVIDIA GPUs, the OCP E4M3 format without infinities (torch's
+    float8_e4m3fn): 448 is its largest value."""
+    assert T.float8_e4m3 == "float8_e4m3fn" and T.dtype("float8_e4m3") == T.float8_e4m3fn
+
+    @tiledsl.jit
+    def to_fp8(x):
+        N = T.const("N")
+        x: T.Tensor((N,), T.float32)
+        y = T.empty((N,), T.float8_e4m3)
+        with T.Kernel(1, threads=32):
+            for i in T.Parallel(N):
+                y[i] = T.clamp(x[i], -448.0, 448.0)
+        return y
+
+    x = torch.randn(64) * 100
+    x[0], x[1] = 448.0, -1000.0
+    y = to_fp8(x)
+    assert y.dtype == torch.float8_e4m3fn
+    torch.testing.assert_close(y.float(), x.clamp(-448, 448).to(torch.float8_e4m3fn).float(), rtol=0, atol=0)
+
+
+def test_dynamic_with_several_names_gives_a_tuple():
+    @tiledsl.jit
+    def add_rows(a, b):
+        rows, cols = T.dynamic("rows, cols")
+        a: T.Tensor((rows, cols), T.float32)
+        b: T.Tensor((rows, cols), T.float32)
+        c = T.empty((rows, cols), T.float32)
+        with T.Kernel(T.ceildiv(rows, 16), threads=64) as bx:
+            for i, j in T.Parallel(16, 8):
+                if bx * 16 + i < rows and j < cols:
+                    c[bx * 16 + i, j] = a[bx * 16 + i, j] + b[bx * 16 + i, j]
+        return c
+
+    assert isinstance(T.dynamic("M"), tiledsl.tvm.tirx.Var)
+    for rows in (20, 37):
+        a, b = torch.randn(rows, 8), torch.randn(rows, 8)
+        torch.testing.assert_close(add_rows(a, b).double(), a.double() + b.double(), rtol=1e-6, atol=1e-6)

@@ -20,6 +20,18 @@ from . import language, math, transform, utils  # noqa: F401,E402
 from .tvm_compat import tvm  # noqa: E402,F401 - ``from tilelang import tvm`` (with tvm.testing's markers)
 
 
+def set_log_level(level) -> None:
+    """Set the level of tiledsl's logger: a name (``"DEBUG"``, ``"INFO"``, ...) or a ``logging`` level number."""
+    import logging
+
+    if isinstance(level, str):
+        named = logging.getLevelName(level.upper())
+        if not isinstance(named, int):
+            raise ValueError(f"set_log_level: unknown level {level!r}; use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        level = named
+    logging.getLogger("tiledsl").setLevel(level)
+
+
 def cdiv(a, b):
     """Ceiling division of two ints (``T.ceildiv`` for expressions)."""
     if isinstance(a, int) and isinstance(b, int):
@@ -33,5 +45,5 @@ __all__ = [
     "TargetError", "ConfigError", "AutotuneError", "ArtifactError", "CacheFolderError",
     "autotune", "contextual_autotune", "AutoTuner", "AutotuneResult", "set_autotune_inputs", "TensorSupplyType",
     "do_bench", "PassConfigKey", "tune", "enable_autotune", "disable_autotune", "is_autotune_enabled", "warmup",
-    "cdiv", "DataType", "language", "math", "utils", "transform",
+    "cdiv", "DataType", "language", "math", "utils", "transform", "set_log_level",
 ]

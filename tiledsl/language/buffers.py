@@ -67,9 +67,14 @@ def FragmentBuffer(shape, dtype="float32", **kwargs):
 LocalBuffer = FragmentBuffer
 
 
-def dynamic(name: str, dtype: str = "int32") -> Var:
-    """A symbolic size (``M = T.dynamic("M")``) bound from the tensors' shapes at call time."""
-    return tirx.Var(name, dtype_str(dtype))
+def dynamic(name: str, dtype: str = "int32"):
+    """A symbolic size (``M = T.dynamic("M")``) bound from the tensors' shapes at call time; several names at once
+    (``seq_len, batch = T.dynamic("seq_len, batch")``) give a tuple of them."""
+    names = [n for n in str(name).replace(",", " ").split() if n]
+    if not names:
+        raise TileProgramError(f"T.dynamic({name!r}): give one or more names, like T.dynamic(\"M\")")
+    sizes = tuple(tirx.Var(n, dtype_str(dtype)) for n in names)
+    return sizes[0] if len(sizes) == 1 and "," not in str(name) else sizes
 
 
 symbolic = dynamic

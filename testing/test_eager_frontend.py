@@ -240,8 +240,8 @@ def test_unsupported_name_points_at_the_users_line():
         N = T.const("N")
         A: T.Tensor((N,), T.float32)
         with T.Kernel(1, threads=32):
-            T.sync_threads()
-    with pytest.raises(TileProgramError, match=r"sync_threads is not supported") as err:
+            T.fence_proxy_async()
+    with pytest.raises(TileProgramError, match=r"fence_proxy_async is not supported") as err:
         uses_block_barrier.compile(N=32)
     assert "test_eager_frontend.py" in str(err.value)
 

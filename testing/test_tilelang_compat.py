@@ -207,3 +207,84 @@ def test_dynamic_with_several_names_gives_a_tuple():
     for rows in (20, 37):
         a, b = torch.randn(rows, 8), torch.randn(rows, 8)
         torch.testing.assert_close(add_rows(a, b).double(), a.double() + b.double(), rtol=1e-6, atol=1e-6)
+
+
+def test_fill_of_one_element():
+    """``T.fill(s[1], v)`` sets that element only (TileLang reads an element access as a 1-element region)."""
+    @tiledsl.jit
+    def two_counters(x):
+        N = T.const("N")
+        x: T.Tensor((N,), T.int32)
+        out = T.empty((2,), T.int32)
+        with T.Kernel(1, threads=32):
+            s = T.alloc_shared((2,), T.int32)
+            T.fill(s, 7)
+            T.fill(s[1], 0)
+            for i in T.serial(N):
+                s[1] = s[1] + x[i]
+            T.copy(s, out)
+        return out
+
+    x = torch.randint(-50, 50, (13,), dtype=torch.int32)
+    assert two_counters(x).tolist() == [7, int(x.sum())]
+
+
+@tiledsl.jit
+def reverse_blocks(x, rounds=2):
+    """Per-thread code exchanging values through shared memory with explicit barriers, `rounds` times."""
+    N = T.const("N")
+    x: T.Tensor((N,), T.float32)
+    y = T.empty((N,), T.float32)
+    with T.Kernel(N // 64, threads=64) as bx:
+        s = T.alloc_shared((64,), T.float32)
+        v = T.alloc_local((1,), T.float32)
+        tx = T.get_thread_binding()
+        v[0] = x[bx * 64 + tx]
+        for _ in T.serial(rounds):
+            s[tx] = v[0] * 2.0
+            T.sync_threads()
+            v[0] = s[63 - tx]
+            T.sync_threads()
+        y[bx * 64 + tx] = v[0]
+    return y
+
+
+def test_sync_threads_orders_per_thread_code():
+    x = torch.randn(256)
+    for rounds in (1, 2, 3):
+        expected = x.view(-1, 64).double() * 2 ** rounds
+        if rounds % 2:
+            expected = expected.flip(1)
+        torch.testing.assert_close(reverse_blocks(x, rounds).double(), expected.reshape(-1), rtol=0, atol=0)
+
+
+def test_sync_threads_under_a_thread_branch_is_refused_on_the_cpu():
+    @tiledsl.jit
+    def half_block_barrier(x):
+        N = T.const("N")
+        x: T.Tensor((N,), T.float32)
+        y = T.empty((N,), T.float32)
+        with T.Kernel(1, threads=64):
+            tx = T.get_thread_binding()
+            if tx < 32:
+                T.sync_threads()
+            y[tx] = x[tx]
+        return y
+
+    with pytest.raises(tiledsl.TileProgramError, match="every thread of the block must reach a barrier"):
+        half_block_barrier(torch.randn(64))
+    with pytest.raises(tiledsl.TileProgramError, match="named barriers"):
+        T.sync_threads(1, 128)
+
+
+@pytest.mark.nvcc
+def test_sync_threads_builds_for_sm90a():
+    source = reverse_blocks.compile(N=256, rounds=2, target=SM90A).get_kernel_source()
+    assert source.count("__syncthreads()") >= 2
+
+
+@pytest.mark.gpu
+def test_gpu_sync_threads_orders_per_thread_code():
+    x = torch.randn(256, device="cuda")
+    torch.testing.assert_close(reverse_blocks(x, 3).double(), (x.view(-1, 64).double() * 8).flip(1).reshape(-1),
+                               rtol=0, atol=0)

@@ -19,7 +19,7 @@ globals().update(make_dtype_namespace())  # T.float16, T.float, ... as dtype obj
 from .buffers import (Buffer, FragmentBuffer, LocalBuffer, SharedBuffer, Tensor, alloc_fragment,  # noqa: E402
                       alloc_local, alloc_shared, dtype_str, dynamic, symbolic)
 from .compat import (Serial, Unroll, Vectorized, alloc_global, alloc_var, disable_warp_group_reg_alloc,  # noqa: E402
-                     clamp, no_set_max_nreg, set_max_nreg, unsupported_names)
+                     clamp, no_set_max_nreg, set_max_nreg, sync_threads, unsupported_names)
 
 globals().update({k: v for k, v in unsupported_names().items() if k not in globals()})
 from .grid_sync import sync_grid  # noqa: E402
@@ -43,6 +43,6 @@ __all__ = [
     "reduce_abssum", "reduce_absmax", "atomic_add", "dynamic", "symbolic", "get_thread_binding",
     "get_thread_bindings", "GemmWarpPolicy", "get_block_binding", "get_block_bindings", "use_swizzle", "cast", "dtype_str",
     "annotate_layout", "SharedBuffer", "FragmentBuffer", "LocalBuffer", "const", "empty", "dtype",
-    "Serial", "Unroll", "Vectorized", "alloc_global", "Persistent", "im2col", "make_tensor", "ptr", "clamp",
+    "Serial", "Unroll", "Vectorized", "alloc_global", "Persistent", "im2col", "make_tensor", "ptr", "clamp", "sync_threads",
     "reshape", "view", "sync_grid", "alloc_reducer", "finalize_reducer", "reducer_init", "reducer_update",
 ]

@@ -126,6 +126,16 @@ def clamp(value, min_val, max_val):
     return _tirx_script.min(_tirx_script.max(value, min_val), max_val)
 
 
+def sync_threads(barrier_id=None, arrive_count=None):
+    """``T.sync_threads()``: a barrier for all threads of the block (``__syncthreads()`` on CUDA; on the CPU, whose
+    threads run one statement after another, the order it asks for holds already). Every thread must reach it, as
+    on a GPU: on the CPU one under a branch or loop on the thread index is a TileProgramError."""
+    if barrier_id is not None or arrive_count is not None:
+        raise TileProgramError("T.sync_threads(barrier_id, arrive_count): named barriers for part of a block are "
+                               "not supported by tiledsl yet; T.sync_threads() synchronizes the whole block")
+    return tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared")
+
+
 def _unsupported(name: str, why: str):
     def fail(*args, **kwargs):
         raise TileProgramError(f"T.{name} is not supported by tiledsl yet: {why}")
@@ -157,7 +167,6 @@ UNSUPPORTED = {
     "tma_copy": "explicit TMA copies are not exposed; T.copy into shared memory in a T.Pipelined loop picks TMA",
     "tma_load": "explicit TMA copies are not exposed; T.copy into shared memory in a T.Pipelined loop picks TMA",
     "fence_proxy_async": "explicit proxy fences are not exposed; tiledsl places them with its TMA lowering",
-    "sync_threads": "explicit block barriers are not exposed; tiledsl places barriers between tile operations",
     "ws": "hand-written warp specialization is not exposed; tiledsl's passes specialize pipelined loops",
     "WSSync": "hand-written warp specialization is not exposed",
     "WSID": "hand-written warp specialization is not exposed",

@@ -162,7 +162,10 @@ def _non_unit_ints(shape: list[int]) -> list[int]:
 
 
 def fill(buffer, value):
-    """Set every element of a tile (buffer or region) to ``value``."""
+    """Set every element of a tile (buffer or region) to ``value``; ``T.fill(A[i, j], v)`` sets the one element, as
+    TileLang's fill reads an element access."""
+    if isinstance(buffer, TensorLoad) and not any(isinstance(i, tirx.Ramp) for i in buffer.indices):
+        buffer = as_region(buffer, "T.fill", like_extents=[1] * len(buffer.indices))
     region = as_region(buffer, "T.fill")
     dtype = str(region.source.ty.dtype)
     if isinstance(value, (int, float, bool)):

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import tvm_ffi
 from tvm import tirx
-from tvm.ir import TensorLoad
+from tvm.ir import Call, Op, TensorLoad
 
+from ..errors import TileProgramError
 from .pass_errors import keep_tiledsl_errors
 from .rewriter import rebuild_for, substitute, uses_var
 
@@ -26,8 +27,8 @@ _CPU_SCOPE = "global"
 class _PerThread:
     """Runs the statements of a block body that depend on one thread index once per thread."""
 
-    def __init__(self, tx, extent, per_thread_buffers: dict):
-        self.tx, self.extent, self.buffers = tx, extent, per_thread_buffers
+    def __init__(self, tx, extent, per_thread_buffers: dict, errors: list):
+        self.tx, self.extent, self.buffers, self.errors = tx, extent, per_thread_buffers, errors
 
     def depends(self, node) -> bool:
         return uses_var(node, self.tx) or any(uses_var(node, buf) for buf in self.buffers)
@@ -49,6 +50,10 @@ class _PerThread:
         return self.thread_loop(stmt)
 
     def thread_loop(self, stmt):
+        if _has_barrier(stmt):  # raised after the walk (an exception would not cross TVM's structural_map)
+            self.errors.append(
+                "T.sync_threads() inside a loop or branch that depends on the thread index: every thread of the "
+                "block must reach a barrier (on a GPU such a kernel hangs or races); move the barrier out of it")
         fresh = tirx.Var(self.tx.name, str(self.tx.ty))
         body = substitute(stmt, {self.tx: fresh})
         if self.buffers:
@@ -67,6 +72,24 @@ class _PerThread:
         return tvm_ffi.structural_map(body, [(TensorLoad, on_load), (tirx.BufferStore, on_store)], order="post")
 
 
+def _is_barrier(node) -> bool:
+    return (isinstance(node, tirx.Evaluate) and isinstance(node.value, Call) and isinstance(node.value.op, Op)
+            and node.value.op.name == "tirx.tvm_storage_sync")
+
+
+def _has_barrier(stmt) -> bool:
+    found = []
+    tvm_ffi.structural_walk(stmt, (tirx.Evaluate, lambda s: found.append(s) if _is_barrier(s) else None))
+    return bool(found)
+
+
+def _drop_barriers(body):
+    """User barriers (``T.sync_threads()``) left between per-thread statements: the CPU's statement order (each runs
+    for every thread before the next) already gives what they ask for."""
+    return tvm_ffi.structural_map(body, [(tirx.Evaluate, lambda s: tirx.Evaluate(0) if _is_barrier(s) else s)],
+                                  order="post")
+
+
 def _local_buffers(body) -> list:
     found = []
     tvm_ffi.structural_walk(body, (tirx.AllocBuffer, lambda s: found.append(s.buffer)
@@ -74,28 +97,28 @@ def _local_buffers(body) -> list:
     return found
 
 
-def _threads_to_loops(stmt):
+def _threads_to_loops(stmt, errors: list):
     tx, extent = stmt.node.var, stmt.value
     body = stmt.body
     if not uses_var(body, tx):
         return body
     expanded = {buf: tirx.decl_buffer((extent, *buf.ty.shape), str(buf.ty.dtype), buf.name, scope="local")
                 for buf in _local_buffers(body)}
-    body = _PerThread(tx, extent, expanded).rewrite(body)
+    body = _PerThread(tx, extent, expanded, errors).rewrite(body)
     if expanded:
         body = tvm_ffi.structural_map(body, [(tirx.AllocBuffer, lambda s: tirx.AllocBuffer(expanded[s.buffer])
                                               if s.buffer in expanded else s)], order="pre")
     return body
 
 
-def _on_attr(stmt):
+def _on_attr(stmt, errors: list):
     if stmt.attr_key != "thread_extent":
         return stmt
     tag = stmt.node.thread_tag
     if tag.startswith("blockIdx"):
         return tirx.For(stmt.node.var, 0, stmt.value, tirx.ForKind.SERIAL, stmt.body)
     if tag.startswith("threadIdx"):
-        return _threads_to_loops(stmt)
+        return _threads_to_loops(stmt, errors)
     return stmt
 
 
@@ -120,5 +143,8 @@ def _to_cpu_buffers(body):
 def KernelToLoopsCPU(func, mod, ctx):
     """Turn the kernel launch into loops and on-chip tiles into CPU allocations."""
     # post-order: the innermost launch (the last thread dimension) is rewritten first
-    body = tvm_ffi.structural_map(func.body, [(tirx.AttrStmt, _on_attr)], order="post")
-    return func.with_body(_to_cpu_buffers(body))
+    errors: list = []
+    body = tvm_ffi.structural_map(func.body, [(tirx.AttrStmt, lambda s: _on_attr(s, errors))], order="post")
+    if errors:
+        raise TileProgramError(errors[0])
+    return func.with_body(_to_cpu_buffers(_drop_barriers(body)))

@@ -19,7 +19,7 @@ from ..errors import TileProgramError
 from ..ir.ops import is_tile_call, make_tile_call
 from ..language.loops import PARALLEL_ATTR
 from .rewriter import loop_nest, seq, uses_var
-from .tile_lowering_utils import reduce_identity
+from .tile_lowering_utils import outermost_nests, reduce_identity  # noqa: F401 (outermost_nests re-exported)
 
 FRAGMENT = "local.fragment"
 COMBINE = {"sum": tirx.Add, "max": tirx.Max, "min": tirx.Min}
@@ -99,31 +99,6 @@ def reducer_of(buf, reducers):
         if r.buf.same_as(buf):
             return r
     return None
-
-
-def outermost_nests(body) -> list:
-    """Every outermost ``T.Parallel`` nest: (its outer loop, its loop vars, their extents)."""
-    nests, inner = [], []
-
-    def on_for(loop):
-        if PARALLEL_ATTR in loop.annotations:
-            nests.append(loop)
-            b = loop.body
-            while isinstance(b, tirx.For) and PARALLEL_ATTR in b.annotations:
-                inner.append(b)
-                b = b.body
-    tvm_ffi.structural_walk(body, (tirx.For, on_for))
-    out = []
-    for loop in nests:
-        if any(loop.same_as(i) for i in inner):
-            continue
-        loop_vars, extents, b = [], [], loop
-        while isinstance(b, tirx.For) and PARALLEL_ATTR in b.annotations:
-            loop_vars.append(b.loop_var)
-            extents.append(b.extent)
-            b = b.body
-        out.append((loop, loop_vars, extents))
-    return out
 
 
 def _index_plan(red, indices, loop_vars, extents, store):

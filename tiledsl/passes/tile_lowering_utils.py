@@ -4,11 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import reduce
 
+import tvm_ffi
 from tvm import tirx
 from tvm.sym import Analyzer
 
 from ..errors import CompileError
 from ..ir.ops import dtype_of
+from ..language.loops import PARALLEL_ATTR
 
 
 def is_unit(extent) -> bool:
@@ -159,3 +161,28 @@ def reduce_spec(call) -> ReduceSpec:
     return ReduceSpec(src, dst, str(call.attrs["kind"]), dim, bool(call.attrs["clear"]), src_shape,
                       const_ints([r.extent for r in dst.region], "T.reduce"), src_shape[:dim] + src_shape[dim + 1:],
                       str(dst.source.ty.dtype))
+
+
+def outermost_nests(body) -> list:
+    """Every outermost ``T.Parallel`` nest: (its outer loop, its loop vars, their extents)."""
+    nests, inner = [], []
+
+    def on_for(loop):
+        if PARALLEL_ATTR in loop.annotations:
+            nests.append(loop)
+            b = loop.body
+            while isinstance(b, tirx.For) and PARALLEL_ATTR in b.annotations:
+                inner.append(b)
+                b = b.body
+    tvm_ffi.structural_walk(body, (tirx.For, on_for))
+    out = []
+    for loop in nests:
+        if any(loop.same_as(i) for i in inner):
+            continue
+        loop_vars, extents, b = [], [], loop
+        while isinstance(b, tirx.For) and PARALLEL_ATTR in b.annotations:
+            loop_vars.append(b.loop_var)
+            extents.append(b.extent)
+            b = b.body
+        out.append((loop, loop_vars, extents))
+    return out

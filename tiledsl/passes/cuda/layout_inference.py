@@ -26,7 +26,7 @@ from tvm.ir import Call, TensorLoad
 from ...errors import TileProgramError
 from ...ir.ops import is_tile_call
 from ...language.loops import PARALLEL_ATTR
-from ..tile_lowering_utils import const_ints
+from ..tile_lowering_utils import const_ints, outermost_nests
 from .layout import Replicated, Striped, default_vec
 
 FRAGMENT = "local.fragment"
@@ -50,26 +50,11 @@ def buffer_shape(buf) -> tuple:
 
 
 def _parallel_nests(body) -> list:
-    """(loop vars, extents, body, [(buf, indices, is_store)]) of every outermost T.Parallel nest."""
-    nests = []
-
-    def on_for(loop):
-        if PARALLEL_ATTR not in loop.annotations:
-            return
-        nests.append(loop)
-    tvm_ffi.structural_walk(body, (tirx.For, on_for))
-    inner = set()
-    for loop in nests:
-        if isinstance(loop.body, tirx.For) and PARALLEL_ATTR in loop.body.annotations:
-            inner.add(loop.body)
+    """(loop vars, extents, [(buf, indices, is_store)]) of every outermost T.Parallel nest."""
     out = []
-    for loop in nests:
-        if loop in inner:
-            continue
-        loop_vars, extents, b = [], [], loop
+    for loop, loop_vars, extents in outermost_nests(body):
+        b = loop
         while isinstance(b, tirx.For) and PARALLEL_ATTR in b.annotations:
-            loop_vars.append(b.loop_var)
-            extents.append(b.extent)
             b = b.body
         accesses = []
         tvm_ffi.structural_walk(b, [

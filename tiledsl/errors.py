@@ -45,3 +45,12 @@ class ArtifactError(TileDSLError):
 
 class CacheFolderError(TileDSLError):
     """A cache or scratch folder cannot be used safely (owned by another user, or writable by everyone)."""
+
+
+def refusing(name: str, message: str, doc: str):
+    """A stand-in for a TileLang name tiledsl does not implement: calling it raises TileProgramError(message)."""
+    def refuse(*args, **kwargs):
+        raise TileProgramError(message)
+    refuse.__name__ = name
+    refuse.__doc__ = doc
+    return refuse

@@ -12,7 +12,7 @@ from tvm.ir import TensorLoad
 from tvm.script import tirx as _tirx_script
 from tvm.script.ir_builder import tirx as _builder
 
-from ..errors import TileProgramError
+from ..errors import TileProgramError, refusing
 from .buffers import constant_shape, dtype_str
 
 
@@ -137,11 +137,7 @@ def sync_threads(barrier_id=None, arrive_count=None):
 
 
 def _unsupported(name: str, why: str):
-    def fail(*args, **kwargs):
-        raise TileProgramError(f"T.{name} is not supported by tiledsl yet: {why}")
-    fail.__name__ = name
-    fail.__doc__ = f"Not supported yet: {why}"
-    return fail
+    return refusing(name, f"T.{name} is not supported by tiledsl yet: {why}", f"Not supported yet: {why}")
 
 
 #: TileLang names a program may use that tiledsl refuses, with the reason.

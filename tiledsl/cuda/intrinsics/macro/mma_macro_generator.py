@@ -40,7 +40,7 @@ from tvm.ir import TensorLoad, TensorRegion
 from tvm.script import tirx as _script
 from tvm.script.ir_builder import tirx as _builder
 
-from ....errors import TileProgramError
+from ....errors import TileProgramError, refusing
 from ....ir.target_only import ldmatrix_reads, only_on
 from ....language import kernel as _kernel
 from ....language.dtypes import canonical_name
@@ -358,11 +358,8 @@ class TensorCoreIntrinEmitter:
 
 
 def _not_implemented(name: str, why: str):
-    def refuse(*args, **kwargs):
-        raise TileProgramError(f"{name} is not implemented by tiledsl ({why}); TensorCoreIntrinEmitter is")
-    refuse.__name__ = name
-    refuse.__doc__ = f"TileLang's {name}: refused with a TileProgramError ({why})."
-    return refuse
+    return refusing(name, f"{name} is not implemented by tiledsl ({why}); TensorCoreIntrinEmitter is",
+                    f"TileLang's {name}: refused with a TileProgramError ({why}).")
 
 
 TensorCoreIntrinEmitterWithLadderTransform = _not_implemented(

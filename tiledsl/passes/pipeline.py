@@ -23,6 +23,7 @@ from .legalize_float8_cpu import LegalizeFloat8CPU
 from .lower_reducers import LowerReducers, uses_reducers
 from .lower_thread_allreduce_cpu import LowerThreadAllreduceCPU
 from .lower_tile_ops_cpu import LowerTileOpsCPU
+from .lower_warp_shuffle_cpu import LowerWarpShuffleCPU
 from .lowering_options import lowering_options
 from .pass_errors import take_pending_error
 from .each_launch import each_launch, launch_count
@@ -52,8 +53,8 @@ class Lowered:
 
 def cpu_passes() -> list:
     """Passes that turn a tile program into plain loops for the LLVM target."""
-    return [KeepTargetOnly("llvm"), LowerReducers, SerializeVectorScalars, LowerTileOpsCPU, LowerThreadAllreduceCPU,
-            KernelToLoopsCPU, LegalizeFloat8CPU, LegalizeBFloat16CPU]
+    return [KeepTargetOnly("llvm"), LowerReducers, SerializeVectorScalars, LowerWarpShuffleCPU, LowerTileOpsCPU,
+            LowerThreadAllreduceCPU, KernelToLoopsCPU, LegalizeFloat8CPU, LegalizeBFloat16CPU]
 
 
 def passes_for(target_kind: str) -> list:

@@ -24,6 +24,7 @@ tile is allocated at the top of its innermost thread launch.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import tvm
@@ -60,6 +61,7 @@ class _Shuffle:
     value: tirx.Expr
     lane: tirx.Expr  # the source lane (idx) or the offset / lane mask
     width: tirx.Expr
+    wrong_arity: str | None = None  # why the call's arguments cannot be a shuffle's
 
 
 def as_shuffle(expr) -> _Shuffle | None:
@@ -71,14 +73,15 @@ def as_shuffle(expr) -> _Shuffle | None:
     if name in _TVM_SHUFFLES:
         mode, label = _TVM_SHUFFLES[name]
         if len(args) != 5:
-            raise TileProgramError(f"{label} takes (mask, value, lane, width, warp_size), got {len(args)} arguments")
+            return _Shuffle(mode, label, None, None, None, None, f"takes (mask, value, lane, width, warp_size), "
+                            f"got {len(args)} arguments")
         return _Shuffle(mode, label, args[0], args[1], args[2], args[3])
     if name == "tirx.call_extern" and args and isinstance(args[0], tvm.ir.StringImm) and \
             args[0].value in _EXTERN_SHUFFLES:
         mode, label = _EXTERN_SHUFFLES[args[0].value]
         if len(args) not in (4, 5):
-            raise TileProgramError(f"{args[0].value} takes (mask, value, lane, [width]), got {len(args) - 1} "
-                                   f"arguments")
+            return _Shuffle(mode, label, None, None, None, None, f"({args[0].value}) takes (mask, value, lane, "
+                            f"[width]), got {len(args) - 1} arguments")
         width = args[4] if len(args) == 5 else tirx.const(WARP, "int32")
         return _Shuffle(mode, label, args[1], args[2], args[3], width)
     return None
@@ -91,15 +94,21 @@ def _contains_shuffle(node) -> bool:
 
 
 def _show(stmt) -> str:
-    text = stmt.script() if hasattr(stmt, "script") else str(stmt)
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    return lines[0].strip() if len(lines) == 1 else f"{lines[0].strip()} ..."
+    """The statement as the user may recognize it (one line)."""
+    if isinstance(stmt, tirx.BufferStore):
+        return f"{stmt.buffer.name}[{', '.join(str(i) for i in stmt.indices)}] = {stmt.value}"
+    if isinstance(stmt, tirx.Evaluate):
+        return str(stmt.value)
+    lines = [line.strip() for line in str(stmt).splitlines() if line.strip() and not line.startswith("#")
+             and not re.match(r"^\w+ = T\.(Buffer\(|\w+\(\)$)", line)]
+    return lines[0] if len(lines) == 1 else f"{lines[0]} ..."
 
 
 @dataclass
 class _Launch:
     """The thread launches around a statement and the scratch tiles of its innermost launch."""
     threads: list  # (var, extent) in x, y, z order
+    tagged: dict  # thread tag -> (var, extent)
     scratch: list = field(default_factory=list)
 
     @property
@@ -152,10 +161,9 @@ class _Lowering:
 
     def _attr(self, stmt, launch, divergent):
         if stmt.attr_key == "thread_extent" and stmt.node.thread_tag in _THREAD_TAGS:
-            threads = list(launch.threads) if launch is not None else []
-            threads.append((stmt.node.var, int(stmt.value), stmt.node.thread_tag))
-            threads.sort(key=lambda t: t[2])
-            inner = _Launch([(var, extent) for var, extent, _ in threads])
+            tagged = dict(launch.tagged) if launch is not None else {}
+            tagged[stmt.node.thread_tag] = (stmt.node.var, int(stmt.value))
+            inner = _Launch([tagged[tag] for tag in _THREAD_TAGS if tag in tagged], tagged)
             body = self.rewrite(stmt.body, inner, divergent)
             if inner.scratch:
                 body = seq([tirx.AllocBuffer(buf) for buf in inner.scratch] + [body])
@@ -168,7 +176,8 @@ class _Lowering:
                               "does not give to threads as a GPU layout would; shuffle in per-thread code "
                               "(T.get_thread_binding) outside T.Parallel")
         if divergent is None and (self._per_thread(loop.min, launch) or self._per_thread(loop.extent, launch)):
-            divergent = f"the loop `for {loop.loop_var} in range({loop.min}, {loop.min} + {loop.extent})`"
+            end = Analyzer().simplify(loop.min + loop.extent)
+            divergent = f"the loop `for {loop.loop_var} in range({loop.min}, {end})`"
         kind = tirx.ForKind.SERIAL if loop.kind == tirx.ForKind.VECTORIZED else loop.kind
         return rebuild_for(loop, body=self.rewrite(loop.body, launch, divergent), kind=kind)
 
@@ -192,15 +201,19 @@ class _Lowering:
         if divergent is not None:
             raise self._error(first, stmt, f"is under {divergent}, which depends on the thread index or on per-thread "
                               f"data, so only some threads of a warp may run it; the CPU target needs every thread "
-                              f"of the block to run each shuffle: shuffle before the branch and select the result")
+                              f"of the block to run each shuffle: shuffle outside it and select or keep the result there")
         self._check_not_conditional(stmt)
-        publish = []
+        publish, errors = [], []
 
         def on_call(call):
             shuffle = as_shuffle(call)
-            if shuffle is None:
+            if shuffle is None or errors:
                 return call
-            self._check(shuffle, launch, stmt)
+            try:
+                self._check(shuffle, launch, stmt)
+            except TileProgramError as err:  # raised below: an exception in a callback loses its type in TVM
+                errors.append(err)
+                return call
             self.count += 1
             scratch = tirx.decl_buffer((launch.size,), str(shuffle.value.ty), f"shfl_scratch{self.count}",
                                        scope="shared")
@@ -210,28 +223,32 @@ class _Lowering:
             return tirx.BufferLoad(scratch, [_source_thread(shuffle, tid, launch)])
 
         body = tvm_ffi.structural_map(stmt, [(tvm.ir.Call, on_call)], order="post")
+        if errors:
+            raise errors[0]
         return seq(publish + [body])
 
     def _check_not_conditional(self, stmt):
         """A shuffle in an arm that CUDA evaluates for some threads only is refused."""
-        def refuse(shuffle_in, what):
-            if _contains_shuffle(shuffle_in):
-                raise self._error(self._first_shuffle(shuffle_in), stmt, f"is inside {what}, which on CUDA runs it "
-                                  f"only in the threads taking that side; shuffle into a variable first and select "
-                                  f"between the results")
+        arms = []
 
         def on_call(call):
             if isinstance(call.op, tvm.ir.Op) and call.op.name == _IF_THEN_ELSE:
-                refuse(call.args[1], "an arm of T.if_then_else")
-                refuse(call.args[2], "an arm of T.if_then_else")
+                arms.extend([(call.args[1], "an arm of T.if_then_else"), (call.args[2], "an arm of T.if_then_else")])
 
         tvm_ffi.structural_walk(stmt, [(tvm.ir.Call, on_call),
-                                       (tirx.Select, lambda s: (refuse(s.true_value, "an arm of a select"),
-                                                                refuse(s.false_value, "an arm of a select"))),
-                                       ((tirx.And, tirx.Or), lambda e: refuse(e.b, "the right side of and/or"))])
+                                       (tirx.Select, lambda e: arms.extend([(e.true_value, "an arm of a select"),
+                                                                            (e.false_value, "an arm of a select")])),
+                                       ((tirx.And, tirx.Or), lambda e: arms.append((e.b, "the right side of and/or")))])
+        for arm, what in arms:
+            if _contains_shuffle(arm):
+                raise self._error(self._first_shuffle(arm), stmt, f"is inside {what}, which on CUDA runs it only in "
+                                  f"the threads taking that side; shuffle into a variable first and select between "
+                                  f"the results")
 
     def _check(self, shuffle: _Shuffle, launch: _Launch, stmt):
         """Refuse what the emulation cannot reproduce exactly (see the module doc)."""
+        if shuffle.wrong_arity is not None:
+            raise self._error(shuffle, stmt, shuffle.wrong_arity)
         lanes = tvm.DataType(str(shuffle.value.ty)).lanes
         if lanes != 1:
             raise self._error(shuffle, stmt, f"exchanges a vector of {lanes} lanes ({shuffle.value.ty}); the CPU "

@@ -100,14 +100,17 @@ def _run_passes(mod: tvm.IRModule, target: tvm.target.Target, switches: dict) ->
 
 
 def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True, allow_tma: bool = True,
-          allow_warp_specialization: bool = True, uniform_scalar_branches: bool = False) -> Lowered:
+          allow_warp_specialization: bool = True, uniform_scalar_branches: bool = False,
+          split_wide_vectors: bool = False) -> Lowered:
     """Lower ``mod`` for ``target`` (a ``tvm.target.Target``, or a kind name "llvm"/"cuda" for a default target).
 
     ``allow_hopper_shortcut=False`` keeps a program off the whole-kernel Hopper matchers (the general passes run);
     ``allow_tma=False`` keeps its pipelined copies on cp.async, ``allow_warp_specialization=False`` keeps its TMA
     pipelines without a producer warpgroup (TileLang's ``tl.disable_tma_lower`` / ``tl.disable_warp_specialized``);
     ``uniform_scalar_branches=True`` lets CUDA branches on block-uniform kernel scalars hold barriers
-    (``passes/cuda/uniform_scalars.py``; the build asks for it only after ThreadSync refused the program without).
+    (``passes/cuda/uniform_scalars.py``; the build asks for it only after ThreadSync refused the program without);
+    ``split_wide_vectors=True`` splits vectorized loops wider than CUDA's vector types (``passes/cuda/wide_vectors.py``;
+    asked for only after the CUDA code generator refused a vector type).
     """
     if isinstance(target, str):
         target = tvm.target.Target(target)
@@ -119,7 +122,7 @@ def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True, allow_t
             logger.debug("lowered with the whole-kernel Hopper shortcut (%s)", special.path)
             return special
     switches = {"tma": allow_tma, "warp_specialization": allow_warp_specialization,
-                "uniform_scalar_branches": uniform_scalar_branches}
+                "uniform_scalar_branches": uniform_scalar_branches, "split_wide_vectors": split_wide_vectors}
     lowered = _run_passes(mod, target, switches)
     pipelines = [str(kind) for func in lowered.functions.values() if func.attrs is not None
                  and "tiledsl.pipelines" in func.attrs for kind in func.attrs["tiledsl.pipelines"]]

@@ -403,6 +403,61 @@ def test_cuda_builds_the_warp_programs():
     assert "__shfl_down_sync(" in sources[2] and "__shfl_sync(" in sources[3]
 
 
+def wide_vector_exchange(E=32, threads=64, rows=2):
+    """Per-thread rows of E float32 values written to shared memory and read back transposed by warps, with
+    T.vectorized(E) loops wider than any CUDA vector type (the CUDA build splits them on its retry)."""
+    @T.prim_func
+    def kernel(X: T.Tensor((rows, threads * E), "float32"), Y: T.Tensor((rows, threads * E), "float32")):
+        with T.Kernel(rows, threads=threads) as b:
+            tx = T.get_thread_binding()
+            a = T.alloc_local((E,), "float32")
+            s = T.alloc_shared((threads, E), "float32")
+            for e in T.vectorized(E):
+                a[e] = X[b, tx * E + e]
+            for e in T.vectorized(E):
+                s[tx, e] = a[e] * 2.0
+            for e in T.vectorized(E):
+                a[e] = s[threads - 1 - tx, e]
+            for e in T.vectorized(E):
+                Y[b, tx * E + e] = a[e] + T.shfl_xor(a[e], 1)
+
+    return kernel
+
+
+def _check_wide_vectors(target):
+    x = torch.randn(2, 64 * 32, device=_device(target))
+    y = poisoned_like(x)
+    tiledsl.compile(wide_vector_exchange(), target=target)(x, y)
+    moved = x.cpu().double().view(2, 64, 32).flip(1) * 2.0
+    want = moved + moved.view(2, 32, 2, 32).flip(2).view(2, 64, 32)
+    torch.testing.assert_close(y.cpu().double(), want.reshape(2, -1), rtol=1e-6, atol=1e-6)
+
+
+def test_wide_vectorized_loops_around_a_shuffle():
+    _check_wide_vectors("llvm")
+
+
+@pytest.mark.nvcc
+def test_cuda_splits_vectorized_loops_wider_than_its_vector_types():
+    """float32 x 32 is no CUDA type: the build retries with the loops split into float4 vectors."""
+    source = tiledsl.compile(wide_vector_exchange(), target=CUDA).get_kernel_source()
+    assert "float4" in source and "float32x32" not in source and "__shfl_xor_sync(" in source
+
+
+@pytest.mark.nvcc
+def test_cuda_keeps_vector_loops_that_build_as_they_were():
+    """A vectorized loop CUDA prints (float32 x 8, contiguous) is not split: only failing builds retry."""
+    @T.prim_func
+    def kernel(X: T.Tensor((64 * 8,), "float32"), Y: T.Tensor((64 * 8,), "float32")):
+        with T.Kernel(1, threads=64):
+            tx = T.get_thread_binding()
+            for e in T.vectorized(8):
+                Y[tx * 8 + e] = X[tx * 8 + e]
+
+    source = tiledsl.compile(kernel, target=CUDA).get_kernel_source()
+    assert "ulonglong4" in source and "_o" not in source.split("__global__", 1)[1]
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("api,mode,width,lane", [c for c in _CASES if c[3] in ("const3", "per_thread")])
 def test_lane_rules_on_gpu(api, mode, width, lane):
@@ -415,3 +470,4 @@ def test_warp_algorithms_on_gpu():
     _check_scan(CUDA)
     _check_down(CUDA)
     _check_segmented(CUDA)
+    _check_wide_vectors(CUDA)

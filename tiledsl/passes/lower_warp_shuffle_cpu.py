@@ -201,7 +201,8 @@ class _Lowering:
         if divergent is not None:
             raise self._error(first, stmt, f"is under {divergent}, which depends on the thread index or on per-thread "
                               f"data, so only some threads of a warp may run it; the CPU target needs every thread "
-                              f"of the block to run each shuffle: shuffle outside it and select or keep the result there")
+                              f"of the block to run each shuffle: shuffle outside it and select or keep the result "
+                              f"there")
         self._check_not_conditional(stmt)
         publish, errors = [], []
 

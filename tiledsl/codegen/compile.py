@@ -54,6 +54,13 @@ def _first_line(err: Exception) -> str:
 
 
 _SYNC_IN_BRANCH = "Cannot insert syncs inside condition"
+_WIDE_VECTOR = "to CUDA type"  # "Cannot convert type float32x32 to CUDA type"
+#: (what TVM says when it refuses a CUDA build, the lowering switch that builds the program instead); each is used
+#: only for programs that failed without it, so every program that built before builds as it did:
+#: - a branch on a scalar assigned in the kernel (`tile = w * sms + bx; if tile < tiles:`) that needs a barrier
+#:   inside: such scalars are proved block-uniform;
+#: - a T.vectorized loop wider than CUDA's vector types: split into vectors that fit.
+_CUDA_RETRIES = ((_SYNC_IN_BRANCH, "uniform_scalar_branches"), (_WIDE_VECTOR, "split_wide_vectors"))
 
 
 def _lower_and_build(mod, target, kind: str, entry: str, switches: dict, compile_flags):
@@ -79,20 +86,20 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
     switches = pass_config.lowering_switches(tl_options)
     with _pass_context(tvm_configs):
         try:
-            try:
-                lowered, executable, source, cubin = _lower_and_build(mod, target, kind, entry, switches,
-                                                                      compile_flags)
-            except TileDSLError:
-                raise
-            except Exception as err:
-                if kind != "cuda" or _SYNC_IN_BRANCH not in str(err):
+            while True:
+                try:
+                    lowered, executable, source, cubin = _lower_and_build(mod, target, kind, entry, switches,
+                                                                          compile_flags)
+                    break
+                except TileDSLError:
                     raise
-                # a branch on a scalar assigned in the kernel (`tile = w * sms + bx; if tile < tiles:`) that
-                # needs a barrier inside: built again with such scalars proved block-uniform (a path only for
-                # programs that failed here; every program that built before builds as it did)
-                logger.debug("ThreadSync refused a barrier in a branch; retrying with uniform scalar branches")
-                lowered, executable, source, cubin = _lower_and_build(
-                    mod, target, kind, entry, dict(switches, uniform_scalar_branches=True), compile_flags)
+                except Exception as err:
+                    retry = next((name for text, name in _CUDA_RETRIES if text in str(err) and not switches.get(name)),
+                                 None)
+                    if kind != "cuda" or retry is None:
+                        raise
+                    logger.debug("the CUDA build failed (%s); retrying with %s", _first_line(err), retry)
+                    switches = dict(switches, **{retry: True})
         except TileDSLError:
             raise
         except Exception as err:

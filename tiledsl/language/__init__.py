@@ -4,7 +4,8 @@ Everything TVMScript's ``tirx`` namespace offers (``T.prim_func``, ``T.float32``
 ``T.serial``, ``T.unroll``, ``T.ceildiv``, ...) plus TileLang's tile-level names: ``T.Tensor``, ``T.Kernel``,
 ``T.alloc_shared`` / ``alloc_fragment`` / ``alloc_local``, ``T.copy``, ``T.gemm``, ``T.fill`` / ``T.clear``,
 ``T.Parallel``, ``T.Pipelined``, ``T.reduce_*``, ``T.atomic_add``, ``T.dynamic`` / ``T.symbolic``,
-``T.get_thread_binding``, ``T.use_swizzle``, ``T.annotate_layout`` (swizzle hints from ``tiledsl.layout``).
+``T.get_thread_binding``, ``T.use_swizzle``, ``T.annotate_layout`` (swizzle hints from ``tiledsl.layout``), the warp
+shuffles ``T.shfl_xor`` / ``shfl_down`` / ``shfl_up`` / ``shfl_sync``.
 
 Building a program never compiles it: ``tiledsl.jit`` / ``tiledsl.compile`` do that.
 """
@@ -30,6 +31,7 @@ from .loops import Parallel, Persistent, Pipelined  # noqa: E402
 from .eager import const, empty  # noqa: E402
 from .im2col import im2col  # noqa: E402
 from .views import reshape, view  # noqa: E402
+from .warp import shfl_down, shfl_sync, shfl_up, shfl_xor  # noqa: E402
 from .pointers import make_tensor, ptr  # noqa: E402
 from .reducer import alloc_reducer, finalize_reducer, reducer_init, reducer_update  # noqa: E402
 from .tile_ops import (GemmWarpPolicy, atomic_add, cast, clear, copy, fill, gemm, reduce_absmax, reduce_abssum,  # noqa: E402
@@ -45,4 +47,5 @@ __all__ = [
     "annotate_layout", "SharedBuffer", "FragmentBuffer", "LocalBuffer", "const", "empty", "dtype",
     "Serial", "Unroll", "Vectorized", "alloc_global", "Persistent", "im2col", "make_tensor", "ptr", "clamp", "sync_threads",
     "reshape", "view", "sync_grid", "alloc_reducer", "finalize_reducer", "reducer_init", "reducer_update",
+    "shfl_xor", "shfl_down", "shfl_up", "shfl_sync",
 ]

@@ -23,6 +23,7 @@ from .legalize_float8_cpu import LegalizeFloat8CPU
 from .lower_reducers import LowerReducers, uses_reducers
 from .lower_thread_allreduce_cpu import LowerThreadAllreduceCPU
 from .lower_tile_ops_cpu import LowerTileOpsCPU
+from .lower_warp_shuffle_cpu import LowerWarpShuffleCPU
 from .lowering_options import lowering_options
 from .pass_errors import take_pending_error
 from .each_launch import each_launch, launch_count
@@ -52,8 +53,8 @@ class Lowered:
 
 def cpu_passes() -> list:
     """Passes that turn a tile program into plain loops for the LLVM target."""
-    return [KeepTargetOnly("llvm"), LowerReducers, SerializeVectorScalars, LowerTileOpsCPU, LowerThreadAllreduceCPU,
-            KernelToLoopsCPU, LegalizeFloat8CPU, LegalizeBFloat16CPU]
+    return [KeepTargetOnly("llvm"), LowerReducers, SerializeVectorScalars, LowerWarpShuffleCPU, LowerTileOpsCPU,
+            LowerThreadAllreduceCPU, KernelToLoopsCPU, LegalizeFloat8CPU, LegalizeBFloat16CPU]
 
 
 def passes_for(target_kind: str) -> list:
@@ -99,14 +100,17 @@ def _run_passes(mod: tvm.IRModule, target: tvm.target.Target, switches: dict) ->
 
 
 def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True, allow_tma: bool = True,
-          allow_warp_specialization: bool = True, uniform_scalar_branches: bool = False) -> Lowered:
+          allow_warp_specialization: bool = True, uniform_scalar_branches: bool = False,
+          split_wide_vectors: bool = False) -> Lowered:
     """Lower ``mod`` for ``target`` (a ``tvm.target.Target``, or a kind name "llvm"/"cuda" for a default target).
 
     ``allow_hopper_shortcut=False`` keeps a program off the whole-kernel Hopper matchers (the general passes run);
     ``allow_tma=False`` keeps its pipelined copies on cp.async, ``allow_warp_specialization=False`` keeps its TMA
     pipelines without a producer warpgroup (TileLang's ``tl.disable_tma_lower`` / ``tl.disable_warp_specialized``);
     ``uniform_scalar_branches=True`` lets CUDA branches on block-uniform kernel scalars hold barriers
-    (``passes/cuda/uniform_scalars.py``; the build asks for it only after ThreadSync refused the program without).
+    (``passes/cuda/uniform_scalars.py``; the build asks for it only after ThreadSync refused the program without);
+    ``split_wide_vectors=True`` splits vectorized loops wider than CUDA's vector types (``passes/cuda/wide_vectors.py``;
+    asked for only after the CUDA code generator refused a vector type).
     """
     if isinstance(target, str):
         target = tvm.target.Target(target)
@@ -118,7 +122,7 @@ def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True, allow_t
             logger.debug("lowered with the whole-kernel Hopper shortcut (%s)", special.path)
             return special
     switches = {"tma": allow_tma, "warp_specialization": allow_warp_specialization,
-                "uniform_scalar_branches": uniform_scalar_branches}
+                "uniform_scalar_branches": uniform_scalar_branches, "split_wide_vectors": split_wide_vectors}
     lowered = _run_passes(mod, target, switches)
     pipelines = [str(kind) for func in lowered.functions.values() if func.attrs is not None
                  and "tiledsl.pipelines" in func.attrs for kind in func.attrs["tiledsl.pipelines"]]

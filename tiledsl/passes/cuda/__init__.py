@@ -4,7 +4,8 @@ Order (``cuda_passes``): SwizzleBlocks (T.use_swizzle) -> PipelineCUDA (multi-st
 mbarrier ring on sm_90a) -> LdmatrixReads (the warp-level emitter's ldmatrix pointers) -> LowerTileOpsCUDA
 (layouts, tile ops, T.Parallel, fragments -> registers) ->
 WarpSpecialize (producer / consumer warpgroups, where PipelineCUDA chose it) -> PlaceTensorMaps (TMA tensor maps
-into the host code). TVM then runs its default pipeline (VectorizeLoop, ThreadSync, MergeSharedMemoryAllocations,
+into the host code) -> SplitWideVectorLoops (only on the build's retry after the code generator refused a vector
+type). TVM then runs its default pipeline (VectorizeLoop, ThreadSync, MergeSharedMemoryAllocations,
 SplitHostDevice, ...).
 """
 from .ldmatrix_reads import LdmatrixReads
@@ -13,8 +14,10 @@ from .block_swizzle import SwizzleBlocks
 from .pipeline import PipelineCUDA
 from .tma_copy import PlaceTensorMaps
 from .warp_specialize import WarpSpecialize
+from .wide_vectors import SplitWideVectorLoops
 
 
 def cuda_passes() -> list:
     """Our passes for the CUDA target, in order."""
-    return [SwizzleBlocks, PipelineCUDA, LdmatrixReads, LowerTileOpsCUDA, WarpSpecialize, PlaceTensorMaps]
+    return [SwizzleBlocks, PipelineCUDA, LdmatrixReads, LowerTileOpsCUDA, WarpSpecialize, PlaceTensorMaps,
+            SplitWideVectorLoops]

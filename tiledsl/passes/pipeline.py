@@ -19,6 +19,7 @@ import tvm
 from .. import config
 from .kernel_to_loops_cpu import KernelToLoopsCPU
 from .legalize_bfloat16_cpu import LegalizeBFloat16CPU
+from .legalize_bool_cpu import LegalizeBoolCPU
 from .legalize_float8_cpu import LegalizeFloat8CPU
 from .lower_reducers import LowerReducers, uses_reducers
 from .lower_thread_allreduce_cpu import LowerThreadAllreduceCPU
@@ -53,7 +54,7 @@ class Lowered:
 def cpu_passes() -> list:
     """Passes that turn a tile program into plain loops for the LLVM target."""
     return [KeepTargetOnly("llvm"), LowerReducers, SerializeVectorScalars, LowerTileOpsCPU, LowerThreadAllreduceCPU,
-            KernelToLoopsCPU, LegalizeFloat8CPU, LegalizeBFloat16CPU]
+            KernelToLoopsCPU, LegalizeFloat8CPU, LegalizeBFloat16CPU, LegalizeBoolCPU]
 
 
 def passes_for(target_kind: str) -> list:

@@ -247,6 +247,33 @@ def test_int4_loads_and_stores_of_single_nibbles(dtype, offset):
     assert torch.equal(unpack_nibbles(outs[0], signed), want)
 
 
+@tiledsl.jit(out_idx=[-1])
+def widen_int4(N, vectorized=True, take_address=False):
+    """Y = X as int32 for a 4-bit X, in a vectorized loop; ``take_address`` also passes X's address to memset."""
+    loop = T.vectorized if vectorized else T.serial
+
+    @T.prim_func
+    def main(X: T.Tensor((N,), T.int4), Y: T.Tensor((N,), T.int32)):
+        with T.Kernel(1, threads=1) as bx:
+            if take_address:
+                T.call_extern("int32", "memset", T.address_of(X[0]), 0, 1)
+            for i in loop(N):
+                Y[i] = T.cast(X[i], T.int32)
+    return main
+
+
+def test_int4_loads_in_a_vectorized_loop():
+    x = torch.randint(-8, 8, (32,))
+    run, outs = bind(widen_int4(32), [pack_nibbles(x.to(torch.int8))])
+    run()
+    assert torch.equal(outs[0], x.int())
+
+
+def test_the_address_of_an_int4_element_is_a_program_error():
+    with pytest.raises(TileProgramError, match="X: this int4 buffer is used other than by loading or storing"):
+        widen_int4(16, take_address=True)
+
+
 def test_int4_arguments_are_checked_in_their_packed_shape():
     kernel = int4_gemm_nt(64, 32, 64)
     a, b = torch.zeros(64, 32, dtype=torch.int8), torch.zeros(32, 32, dtype=torch.int8)

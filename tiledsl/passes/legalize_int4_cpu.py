@@ -23,6 +23,7 @@ Guarantees: no buffer has a 4-bit dtype; 4-bit tensor parameters are 8-bit with 
 """
 from __future__ import annotations
 
+import tvm
 import tvm_ffi
 from tvm import tirx
 from tvm.ir import TensorLoad
@@ -30,6 +31,7 @@ from tvm.ir import TensorLoad
 from ..errors import TileProgramError
 from ..ir.ops import dtype_of
 from .pass_errors import keep_tiledsl_errors
+from .rewriter import uses_var
 
 #: 4-bit dtypes and the 8-bit dtypes that store them
 STORAGE = {"int4": "int8", "uint4": "uint8"}
@@ -77,19 +79,19 @@ def _store_packed(packed, value, indices):
     return tirx.BufferStore(packed, tirx.Cast(storage, tirx.bitwise_or(kept, new)), at)
 
 
-def _check_scalar(buf, indices):
-    for index in indices:
-        if dtype_of(index).find("x") >= 0:
-            raise TileProgramError(f"{buf.name}: vector accesses to {buf.ty.dtype} buffers are not supported on the "
-                                   f"CPU target yet; access them element by element")
+def _is_vector(indices) -> bool:
+    return any("x" in dtype_of(index) for index in indices)
 
 
-@tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.LegalizeInt4CPU")
-@keep_tiledsl_errors
-def LegalizeInt4CPU(func, mod, ctx):
-    """Pack 4-bit tensor parameters two per byte and store 4-bit tiles one per byte (CPU; see the module doc)."""
-    packed, tiles = {}, {}
-    params = []
+def _refuse_other_uses(buf):
+    raise TileProgramError(f"{buf.name}: this {buf.ty.dtype} buffer is used other than by loading or storing its "
+                           f"elements (its address, a pointer or a region of it); on the CPU target 4-bit buffers "
+                           f"support only element accesses")
+
+
+def _packed_params(func) -> tuple[list, dict]:
+    """The parameters with each 4-bit tensor replaced by its packed 8-bit tensor, and {4-bit: packed}."""
+    params, packed = [], {}
     for p in func.params:
         dtype = str(p.ty.dtype) if isinstance(getattr(p, "ty", None), tirx.BufferType) else None
         if dtype not in STORAGE:
@@ -98,6 +100,13 @@ def LegalizeInt4CPU(func, mod, ctx):
         shape = list(p.ty.shape)
         packed[p] = tirx.decl_buffer(shape[:-1] + [packed_last_dim(p.name, dtype, shape)], STORAGE[dtype], p.name)
         params.append(packed[p])
+    return params, packed
+
+
+def _byte_tiles(body) -> tuple:
+    """``body`` with each 4-bit allocation replaced by an 8-bit one of the same shape, and {4-bit: 8-bit}."""
+    tiles = {}
+
     def on_alloc(stmt):
         buf = stmt.buffer
         if str(buf.ty.dtype) not in STORAGE:
@@ -105,28 +114,67 @@ def LegalizeInt4CPU(func, mod, ctx):
         tiles[buf] = tirx.decl_buffer(buf.ty.shape, STORAGE[str(buf.ty.dtype)], buf.name, scope=buf.scope())
         return tirx.AllocBuffer(tiles[buf])
 
-    body = tvm_ffi.structural_map(func.body, [(tirx.AllocBuffer, on_alloc)], order="pre")
-    if not packed and not tiles:
-        return func
+    return tvm_ffi.structural_map(body, [(tirx.AllocBuffer, on_alloc)], order="pre"), tiles
+
+
+def _refuse_addresses(body, four_bit) -> None:
+    """A TileProgramError where the program takes the address of a 4-bit element (it has no byte address)."""
+    addressed = []  # raised after the walk: an exception inside a TVM callback loses its type
+
+    def find(call):
+        if call.op.name == "tirx.address_of" and isinstance(call.args[0], TensorLoad) and \
+                call.args[0].source in four_bit:
+            addressed.append(call.args[0].source)
+
+    tvm_ffi.structural_walk(body, (tvm.ir.Call, find))
+    if addressed:
+        _refuse_other_uses(addressed[0])
+
+
+def _element_accesses(body, packed: dict, tiles: dict):
+    """``body`` with the loads and stores of 4-bit buffers done on their 8-bit storage (see the module doc)."""
+    vectors = []  # 4-bit buffers accessed with vector indices, refused after the rewrite
 
     def on_load(load):
-        if load.source in packed:
-            _check_scalar(load.source, load.indices)
-            return _load_packed(packed[load.source], list(load.indices), str(load.source.ty.dtype))
-        if load.source in tiles:
-            _check_scalar(load.source, load.indices)
-            return tirx.Cast(str(load.source.ty.dtype), tirx.BufferLoad(tiles[load.source], list(load.indices)))
+        if load.source in packed or load.source in tiles:
+            if _is_vector(load.indices):
+                vectors.append(load.source)
+                return load
+            dtype = str(load.source.ty.dtype)
+            if load.source in packed:
+                return _load_packed(packed[load.source], list(load.indices), dtype)
+            return tirx.Cast(dtype, tirx.BufferLoad(tiles[load.source], list(load.indices)))
         return load
 
     def on_store(store):
-        if store.buffer in packed:
-            _check_scalar(store.buffer, store.indices)
-            return _store_packed(packed[store.buffer], store.value, list(store.indices))
-        if store.buffer in tiles:
-            _check_scalar(store.buffer, store.indices)
+        if store.buffer in packed or store.buffer in tiles:
+            if _is_vector(store.indices):
+                vectors.append(store.buffer)
+                return store
+            if store.buffer in packed:
+                return _store_packed(packed[store.buffer], store.value, list(store.indices))
             new = tiles[store.buffer]
             return tirx.BufferStore(new, tirx.Cast(str(new.ty.dtype), store.value), list(store.indices))
         return store
 
     body = tvm_ffi.structural_map(body, [(TensorLoad, on_load), (tirx.BufferStore, on_store)], order="post")
+    if vectors:
+        raise TileProgramError(f"{vectors[0].name}: vector accesses to {vectors[0].ty.dtype} buffers are not "
+                               f"supported on the CPU target yet; access them element by element")
+    return body
+
+
+@tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.LegalizeInt4CPU")
+@keep_tiledsl_errors
+def LegalizeInt4CPU(func, mod, ctx):
+    """Pack 4-bit tensor parameters two per byte and store 4-bit tiles one per byte (CPU; see the module doc)."""
+    params, packed = _packed_params(func)
+    body, tiles = _byte_tiles(func.body)
+    if not packed and not tiles:
+        return func
+    _refuse_addresses(body, {**packed, **tiles})
+    body = _element_accesses(body, packed, tiles)
+    for old in [*packed, *tiles]:
+        if uses_var(body, old):  # a pointer to or a region of it, which has no byte layout
+            _refuse_other_uses(old)
     return tirx.PrimFunc(params, body, func.ret_type, func.attrs)

@@ -305,7 +305,11 @@ def test_int4_kernel_for_cuda_builds_but_refuses_to_run():
 def test_block_sparse_and_int4_programs_build_for_sm90a():
     source = tiledsl.compile(masked_block_sums.get_tir(64, 128), out_idx=[-1], target=SM90A).get_kernel_source()
     assert "bool mask_ptr[8]" in source
-    tiledsl.compile(bool_relations.get_tir(64), out_idx=[-1], target=SM90A)
+    # bool vectors: TVM's CUDA code gave them 2-byte lanes (ushort2), reading and writing twice their bytes
+    source = tiledsl.compile(bool_relations.get_tir(64), out_idx=[-1], target=SM90A).get_kernel_source()
+    assert "a_ptr[1] = A_ptr[" in source and "ushort2" not in source
+    source = tiledsl.compile(bool_not_equal_vectorized.get_tir(64), out_idx=[-1], target=SM90A).get_kernel_source()
+    assert "ushort" not in source.split("__global__")[-1] and "Out_ptr[63]" in source
     tiledsl.compile(int4_gemm_nt.get_tir(64, 96, 128), out_idx=[-1], target=SM90A)
 
 

@@ -4,12 +4,13 @@ Order (``cuda_passes``): SwizzleBlocks (T.use_swizzle) -> PipelineCUDA (multi-st
 mbarrier ring on sm_90a) -> LdmatrixReads (the warp-level emitter's ldmatrix pointers) -> LowerTileOpsCUDA
 (layouts, tile ops, T.Parallel, fragments -> registers) ->
 WarpSpecialize (producer / consumer warpgroups, where PipelineCUDA chose it) -> PlaceTensorMaps (TMA tensor maps
-into the host code). TVM then runs its default pipeline (VectorizeLoop, ThreadSync, MergeSharedMemoryAllocations,
-SplitHostDevice, ...).
+into the host code) -> ScalarizeBoolVectors (bool accesses unrolled, not vectorized). TVM then runs its
+default pipeline (VectorizeLoop, ThreadSync, MergeSharedMemoryAllocations, SplitHostDevice, ...).
 """
 from .ldmatrix_reads import LdmatrixReads
 from .lower_tile_ops import LowerTileOpsCUDA
 from .block_swizzle import SwizzleBlocks
+from .bool_vectors import ScalarizeBoolVectors
 from .pipeline import PipelineCUDA
 from .tma_copy import PlaceTensorMaps
 from .warp_specialize import WarpSpecialize
@@ -17,4 +18,5 @@ from .warp_specialize import WarpSpecialize
 
 def cuda_passes() -> list:
     """Our passes for the CUDA target, in order."""
-    return [SwizzleBlocks, PipelineCUDA, LdmatrixReads, LowerTileOpsCUDA, WarpSpecialize, PlaceTensorMaps]
+    return [SwizzleBlocks, PipelineCUDA, LdmatrixReads, LowerTileOpsCUDA, WarpSpecialize, PlaceTensorMaps,
+            ScalarizeBoolVectors]

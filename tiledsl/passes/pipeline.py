@@ -19,7 +19,9 @@ import tvm
 from .. import config
 from .kernel_to_loops_cpu import KernelToLoopsCPU
 from .legalize_bfloat16_cpu import LegalizeBFloat16CPU
+from .legalize_bool_cpu import LegalizeBoolCPU
 from .legalize_float8_cpu import LegalizeFloat8CPU
+from .legalize_int4_cpu import LegalizeInt4CPU
 from .lower_reducers import LowerReducers, uses_reducers
 from .lower_thread_allreduce_cpu import LowerThreadAllreduceCPU
 from .lower_tile_ops_cpu import LowerTileOpsCPU
@@ -54,7 +56,8 @@ class Lowered:
 def cpu_passes() -> list:
     """Passes that turn a tile program into plain loops for the LLVM target."""
     return [KeepTargetOnly("llvm"), LowerReducers, SerializeVectorScalars, LowerWarpShuffleCPU, LowerTileOpsCPU,
-            LowerThreadAllreduceCPU, KernelToLoopsCPU, LegalizeFloat8CPU, LegalizeBFloat16CPU]
+            LowerThreadAllreduceCPU, KernelToLoopsCPU, LegalizeFloat8CPU, LegalizeBFloat16CPU, LegalizeBoolCPU,
+            LegalizeInt4CPU]
 
 
 def passes_for(target_kind: str) -> list:

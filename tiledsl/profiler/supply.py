@@ -53,13 +53,16 @@ def make_tensor(param: KernelParam, supply: TensorSupplyType, device, generator:
     if any(not isinstance(d, int) for d in param.shape):
         raise ConfigError(f"parameter {param.name} has a symbolic shape {param.describe()}: pass concrete inputs "
                           f"with tiledsl.set_autotune_inputs(...) or a supply_prog")
-    shape, dtype = tuple(param.shape), param.torch_dtype
+    shape, dtype = tuple(param.storage_shape), param.torch_dtype
     kw = dict(device=device)
     if supply is TensorSupplyType.Zero:
         return torch.zeros(shape, dtype=dtype, **kw)
     if supply is TensorSupplyType.One:
-        return torch.ones(shape, dtype=dtype, **kw)
+        return torch.full(shape, 0x11 if param.packed else 1, dtype=dtype, **kw)  # packed: 1 in both nibbles
     gen = dict(generator=generator) if generator is not None else {}
+    if param.packed:  # 4-bit values two per byte: any byte holds two valid values
+        low, high = (0, 256) if dtype == torch.uint8 else (-128, 128)
+        return torch.randint(low, high, shape, **kw, **gen).to(dtype)
     if dtype == torch.bool:
         return torch.randint(0, 2, shape, **kw, **gen).bool()
     if _is_fp8(dtype):

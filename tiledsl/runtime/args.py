@@ -37,7 +37,7 @@ def check_arguments(params: list[KernelParam], values, device_type: str) -> None
         if value.dim() != len(param.shape):
             problems.append(f"{value.dim()} dimensions instead of {len(param.shape)}")
         else:
-            for d, (want, got) in enumerate(zip(param.shape, value.shape)):
+            for d, (want, got) in enumerate(zip(param.storage_shape, value.shape)):
                 if isinstance(want, int):
                     if want != got:
                         problems.append(f"size {got} in dimension {d} instead of {want}")

@@ -11,7 +11,14 @@ from pathlib import Path
 from ..codegen import artifact
 from ..errors import ArtifactError
 from .kernel import JITKernel
+from .params import KernelParam
 from .target import gpu_arch
+
+#: Why a CUDA kernel with 4-bit tensor parameters is built but never run: TVM 0.27's CUDA code for 4-bit buffers is
+#: wrong (a scalar int4 load reads the whole 32-bit word holding eight values, and the cp.async copies of 4-bit tiles
+#: move twice the bytes of their rows), and its host function takes int4 DLPack tensors, not the packed int8 ones.
+CUDA_4BIT_REASON = ("its int4/uint4 tensors are supported on the CPU target only for now (TVM's CUDA code for "
+                    "4-bit buffers reads whole words instead of single values); compile it for the CPU (target=\"llvm\")")
 
 
 def load_kernel(folder: Path, prim_func=None) -> JITKernel:
@@ -19,6 +26,9 @@ def load_kernel(folder: Path, prim_func=None) -> JITKernel:
     Raises ArtifactError when the folder is incomplete, of another format, or its files were modified."""
     meta = artifact.verify_artifact(folder)
     source = artifact.read_source(folder)
+    if meta.target_kind == "cuda" and any(KernelParam.from_json(p).packed for p in meta.params):
+        return JITKernel(None, meta, source, prim_func=prim_func, folder=folder,
+                         not_runnable_reason=CUDA_4BIT_REASON)
     if meta.target_kind == "llvm" or gpu_arch() is not None:
         function = artifact.load_function(folder, meta.entry)
         return JITKernel(function, meta, source, prim_func=prim_func, folder=folder)

@@ -7,6 +7,7 @@ import torch
 from tvm import tirx
 
 from ..errors import CompileError
+from ..passes.legalize_int4_cpu import packed_last_dim
 
 MAX_ELEMENTS_INT32 = 2**31 - 2**16
 MAX_ELEMENTS_INT64 = 2**63 - 2**32
@@ -16,13 +17,17 @@ _TORCH_DTYPES = {
     "int8": torch.int8, "uint8": torch.uint8, "int16": torch.int16, "int32": torch.int32, "int64": torch.int64,
     "bool": torch.bool,
 }
+#: 4-bit integer tensors are passed packed, two values per byte, in tensors of these dtypes (as in TileLang)
+_PACKED_STORAGE = {"int4": torch.int8, "uint4": torch.uint8}
 for _name in ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz"):
     if hasattr(torch, _name):
         _TORCH_DTYPES[_name] = getattr(torch, _name)
 
 
 def torch_dtype(dtype: str) -> torch.dtype:
-    """The torch dtype for a TVM dtype name."""
+    """The torch dtype for a TVM dtype name (for ``int4`` / ``uint4``, the int8 / uint8 of their packed storage)."""
+    if dtype in _PACKED_STORAGE:
+        return _PACKED_STORAGE[dtype]
     try:
         return _TORCH_DTYPES[dtype]
     except KeyError:
@@ -58,12 +63,29 @@ class KernelParam:
     def torch_dtype(self) -> torch.dtype:
         return torch_dtype(self.dtype)
 
+    @property
+    def packed(self) -> bool:
+        """True for a 4-bit tensor, passed packed: two values per byte along its last dimension."""
+        return self.is_tensor and self.dtype in _PACKED_STORAGE
+
+    @property
+    def storage_shape(self) -> tuple | None:
+        """The shape of the torch tensor passed for this parameter: ``shape``, with the last dimension halved for
+        a packed 4-bit tensor (element 2i in the low nibble of byte i, 2i + 1 in the high nibble)."""
+        if not self.packed:
+            return self.shape
+        return (*self.shape[:-1], self.shape[-1] // 2)
+
     def describe(self) -> str:
-        """``float16 tensor of shape (M, 128)``."""
+        """``float16 tensor of shape (M, 128)``; a 4-bit tensor says how it is passed."""
         if not self.is_tensor:
             return f"{self.dtype} scalar"
-        dims = ", ".join(str(s) for s in self.shape)
-        return f"{self.dtype} tensor of shape ({dims}{',' if len(self.shape) == 1 else ''})"
+        text = f"{self.dtype} tensor of shape {_shape_text(self.shape)}"
+        if self.packed:
+            storage = "an int8" if self.dtype == "int4" else "a uint8"
+            text += f" (passed packed as {storage} tensor of shape {_shape_text(self.storage_shape)}, two values " \
+                    f"per byte)"
+        return text
 
     def to_json(self) -> dict:
         return asdict(self) | {"shape": list(self.shape) if self.shape is not None else None}
@@ -73,6 +95,11 @@ class KernelParam:
         shape = data["shape"]
         return KernelParam(data["name"], data["dtype"], tuple(shape) if shape is not None else None,
                            data.get("index_dtype", "int32"), bool(data.get("workspace", False)))
+
+
+def _shape_text(shape) -> str:
+    dims = ", ".join(str(s) for s in shape)
+    return f"({dims}{',' if len(shape) == 1 else ''})"
 
 
 def _dim(expr, param_name: str):
@@ -90,6 +117,8 @@ def params_of(func: tirx.PrimFunc, workspaces=()) -> list[KernelParam]:
     for p in func.params:
         if isinstance(getattr(p, "ty", None), tirx.BufferType):
             wide = any(isinstance(s, tirx.Var) and str(s.ty) == "int64" for s in p.ty.shape)
+            if str(p.ty.dtype) in _PACKED_STORAGE:
+                packed_last_dim(p.name, str(p.ty.dtype), list(p.ty.shape))  # a packable last dimension
             out.append(KernelParam(p.name, str(p.ty.dtype), tuple(_dim(s, p.name) for s in p.ty.shape),
                                    "int64" if wide else "int32", p.name in workspaces))
         else:
@@ -144,7 +173,7 @@ def plan_outputs(params: list[KernelParam], out_idx: list[int]) -> list[OutputPl
         if not p.is_tensor:
             raise CompileError(f"out_idx names parameter {p.name}, which is a scalar, not a tensor")
         dims = []
-        for s in p.shape:
+        for s in p.storage_shape:
             if isinstance(s, str):
                 if s not in where and p.workspace:
                     raise CompileError(f"workspace {p.name} (T.alloc_global) has the symbolic size {s}, which no "

@@ -4,13 +4,14 @@ Order (``cuda_passes``): SwizzleBlocks (T.use_swizzle) -> PipelineCUDA (multi-st
 mbarrier ring on sm_90a) -> LdmatrixReads (the warp-level emitter's ldmatrix pointers) -> LowerTileOpsCUDA
 (layouts, tile ops, T.Parallel, fragments -> registers) ->
 WarpSpecialize (producer / consumer warpgroups, where PipelineCUDA chose it) -> PlaceTensorMaps (TMA tensor maps
-into the host code) -> SplitWideVectorLoops (only on the build's retry after the code generator refused a vector
-type). TVM then runs its default pipeline (VectorizeLoop, ThreadSync, MergeSharedMemoryAllocations,
-SplitHostDevice, ...).
+into the host code) -> ScalarizeBoolVectors (bool accesses unrolled, not vectorized) -> SplitWideVectorLoops (only
+on the build's retry after the code generator refused a vector type). TVM then runs its default pipeline
+(VectorizeLoop, ThreadSync, MergeSharedMemoryAllocations, SplitHostDevice, ...).
 """
 from .ldmatrix_reads import LdmatrixReads
 from .lower_tile_ops import LowerTileOpsCUDA
 from .block_swizzle import SwizzleBlocks
+from .bool_vectors import ScalarizeBoolVectors
 from .pipeline import PipelineCUDA
 from .tma_copy import PlaceTensorMaps
 from .warp_specialize import WarpSpecialize
@@ -20,4 +21,4 @@ from .wide_vectors import SplitWideVectorLoops
 def cuda_passes() -> list:
     """Our passes for the CUDA target, in order."""
     return [SwizzleBlocks, PipelineCUDA, LdmatrixReads, LowerTileOpsCUDA, WarpSpecialize, PlaceTensorMaps,
-            SplitWideVectorLoops]
+            ScalarizeBoolVectors, SplitWideVectorLoops]

@@ -127,9 +127,6 @@ class _Checker:
             self.access(node.buffer, node.indices, node, "writes")
         elif isinstance(node, tirx.Evaluate):
             self.expr(node.value)
-        elif isinstance(node, (tirx.AttrStmt, tirx.LetStmt)):
-            self.expr(node.value)
-            self.stmt(node.body)
         elif isinstance(node, tirx.AssertStmt):
             self.expr(node.condition)
         else:  # allocations, declarations, bindings, ...: look at what they compute and what they hold

@@ -102,13 +102,15 @@ CPU_ARGS = {
     "grouped_gemm/example_grouped_gemm_fwd.py": ["--batch_sizes", "64, 128", "--K", "256", "--M", "256"],
     "grouped_gemm/example_grouped_gemm_fwd_ptr.py": ["--batch_sizes", "64,128", "--K", "256", "--N", "256"],
     # --folders MORE_FOLDERS
-    "attention_sink/example_gqa_sink_bwd_bhsd.py": ["--h", "4", "--n_ctx", "256", "--d_head", "64", "--groups", "2",
+    # the two backward examples need heads >= 64: their forward kernel declares its per-row sink fragment with
+    # `heads` elements and fills block_M = 64 rows of it (fewer heads is a TileProgramError, an overrun before)
+    "attention_sink/example_gqa_sink_bwd_bhsd.py": ["--h", "64", "--n_ctx", "256", "--d_head", "64", "--groups", "2",
                                                    "--window_size", "64"],
     "attention_sink/example_gqa_sink_bwd_varlen.py": ["--batch", "2", "--heads", "4", "--groups", "2", "--q_seqlen",
                                                      "128", "--k_seqlen", "128", "--dim", "64"],
     "attention_sink/example_gqa_sink_fwd_varlen.py": ["--batch", "2", "--heads", "4", "--groups", "2", "--q_seqlen",
                                                      "128", "--k_seqlen", "128", "--dim", "64"],
-    "attention_sink/example_mha_sink_bwd_bhsd.py": ["--h", "2", "--n_ctx", "256", "--d_head", "64"],
+    "attention_sink/example_mha_sink_bwd_bhsd.py": ["--h", "64", "--n_ctx", "256", "--d_head", "64"],
     "attention_sink/example_mha_sink_fwd_bhsd.py": ["--batch", "1", "--heads", "2", "--seq_q", "256", "--seq_kv",
                                                    "256", "--dim", "64", "--window_size", "128"],
     "blocksparse_attention/example_tilelang_sparse_gqa_decode_paged.py": [

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import tvm
 
 from .. import config
+from .check_onchip_bounds import check_onchip_bounds
 from .kernel_to_loops_cpu import KernelToLoopsCPU
 from .legalize_bfloat16_cpu import LegalizeBFloat16CPU
 from .legalize_bool_cpu import LegalizeBoolCPU
@@ -117,6 +118,7 @@ def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True, allow_t
     """
     if isinstance(target, str):
         target = tvm.target.Target(target)
+    check_onchip_bounds(mod)  # an on-chip element access out of its declared shape: the user's error, any target
     mod = split_grid_sync_module(mod)  # T.sync_grid(): consecutive launches, before anything counts launches
     info = {"path": "generic"}
     if target.kind.name == "cuda":

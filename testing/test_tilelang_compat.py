@@ -288,3 +288,35 @@ def test_gpu_sync_threads_orders_per_thread_code():
     x = torch.randn(256, device="cuda")
     torch.testing.assert_close(reverse_blocks(x, 3).double(), (x.view(-1, 64).double() * 8).flip(1).reshape(-1),
                                rtol=0, atol=0)
+
+
+def test_reinterpret_in_either_argument_order():
+    """``T.reinterpret(value, dtype)`` (TileLang's order) and ``T.reinterpret(dtype, value)`` (TVM's) read the
+    same bits; a ceil(log2(x)) from the exponent bits, as TileLang's fp8 quantization examples compute it."""
+    @tiledsl.jit
+    def log2_ceil(x):
+        N = T.const("N")
+        x: T.Tensor((N,), T.float32)
+        y = T.empty((N,), T.int32)
+        with T.Kernel(1, threads=32):
+            for i in T.Parallel(N):
+                bits = T.reinterpret(x[i], T.uint32)
+                mantissa = bits & ((1 << 23) - 1)
+                exponent = T.Cast("int32", (T.reinterpret("uint32", x[i]) >> 23) & 0xFF)
+                y[i] = exponent - 127 + T.if_then_else(mantissa != 0, 1, 0)
+        return y
+
+    x = torch.rand(64) * 1000 + 1e-3
+    x[:4] = torch.tensor([1.0, 2.0, 0.5, 3.0])
+    torch.testing.assert_close(log2_ceil(x), torch.ceil(torch.log2(x.double())).int(), rtol=0, atol=0)
+    with pytest.raises(tiledsl.TileProgramError, match="Python number"):
+        T.reinterpret(3, "uint32")
+
+
+def test_cache_switches(monkeypatch):
+    monkeypatch.delenv("TILEDSL_DISABLE_CACHE", raising=False)
+    assert tiledsl.is_cache_enabled()
+    tiledsl.disable_cache()
+    assert not tiledsl.is_cache_enabled()
+    tiledsl.enable_cache()
+    assert tiledsl.is_cache_enabled()

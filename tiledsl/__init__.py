@@ -20,6 +20,25 @@ from . import language, math, transform, utils  # noqa: F401,E402
 from .tvm_compat import tvm  # noqa: E402,F401 - ``from tilelang import tvm`` (with tvm.testing's markers)
 
 
+def disable_cache() -> None:
+    """No disk cache for kernels or tunings from now on, in this process and the ones it starts (TileLang's
+    ``tilelang.disable_cache``; the same as ``TILEDSL_DISABLE_CACHE=1``)."""
+    import os
+    os.environ["TILEDSL_DISABLE_CACHE"] = "1"
+
+
+def enable_cache() -> None:
+    """Use the disk cache again (undoes :func:`disable_cache`)."""
+    import os
+    os.environ["TILEDSL_DISABLE_CACHE"] = "0"
+
+
+def is_cache_enabled() -> bool:
+    """Whether compiled kernels are read from and written to the disk cache."""
+    from . import config
+    return not config.disk_cache_disabled()
+
+
 def set_log_level(level) -> None:
     """Set the level of tiledsl's logger: a name (``"DEBUG"``, ``"INFO"``, ...) or a ``logging`` level number."""
     import logging
@@ -45,5 +64,5 @@ __all__ = [
     "TargetError", "ConfigError", "AutotuneError", "ArtifactError", "CacheFolderError",
     "autotune", "contextual_autotune", "AutoTuner", "AutotuneResult", "set_autotune_inputs", "TensorSupplyType",
     "do_bench", "PassConfigKey", "tune", "enable_autotune", "disable_autotune", "is_autotune_enabled", "warmup",
-    "cdiv", "DataType", "language", "math", "utils", "transform", "set_log_level",
+    "cdiv", "DataType", "language", "math", "utils", "transform", "set_log_level", "disable_cache", "enable_cache", "is_cache_enabled",
 ]

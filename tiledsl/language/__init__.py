@@ -20,7 +20,7 @@ globals().update(make_dtype_namespace())  # T.float16, T.float, ... as dtype obj
 from .buffers import (Buffer, FragmentBuffer, LocalBuffer, SharedBuffer, Tensor, alloc_fragment,  # noqa: E402
                       alloc_local, alloc_shared, dtype_str, dynamic, symbolic)
 from .compat import (Serial, Unroll, Vectorized, alloc_global, alloc_var, disable_warp_group_reg_alloc,  # noqa: E402
-                     clamp, no_set_max_nreg, set_max_nreg, sync_threads, unsupported_names)
+                     clamp, no_set_max_nreg, reinterpret, set_max_nreg, sync_threads, unsupported_names)
 
 globals().update({k: v for k, v in unsupported_names().items() if k not in globals()})
 from .grid_sync import sync_grid  # noqa: E402

@@ -136,6 +136,19 @@ def sync_threads(barrier_id=None, arrive_count=None):
     return tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared")
 
 
+def reinterpret(value, dtype, span=None):
+    """``T.reinterpret(value, dtype)``: ``value``'s bits read as ``dtype`` (TileLang's order, like ``T.cast``); TVM's
+    older order ``T.reinterpret(dtype, value)`` is accepted too."""
+    def is_dtype(x):
+        return isinstance(x, str) or getattr(x, "_dtype_str", None) is not None
+    if is_dtype(value) and not is_dtype(dtype):
+        value, dtype = dtype, value
+    if isinstance(value, (int, float)):
+        raise TileProgramError(f"T.reinterpret({value!r}, {dtype!r}): give a typed value (e.g. T.float32({value!r})), "
+                               f"not a Python number, so that its bit width is known")
+    return tirx.reinterpret(dtype_str(dtype), value, span=span)
+
+
 def _unsupported(name: str, why: str):
     return refusing(name, f"T.{name} is not supported by tiledsl yet: {why}", f"Not supported yet: {why}")
 

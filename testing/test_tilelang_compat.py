@@ -160,12 +160,17 @@ def test_every_tilelang_pass_config_key_is_accepted():
 def test_set_log_level_and_its_mistakes():
     import logging
 
-    tiledsl.set_log_level("warning")
-    assert logging.getLogger("tiledsl").level == logging.WARNING
-    tiledsl.set_log_level(logging.INFO)
-    assert logging.getLogger("tiledsl").level == logging.INFO
-    with pytest.raises(ValueError, match="unknown level 'loud'"):
-        tiledsl.set_log_level("loud")
+    logger = logging.getLogger("tiledsl")
+    before = logger.level  # other tests read tiledsl's debug records: put the level back
+    try:
+        tiledsl.set_log_level("warning")
+        assert logger.level == logging.WARNING
+        tiledsl.set_log_level(logging.INFO)
+        assert logger.level == logging.INFO
+        with pytest.raises(ValueError, match="unknown level 'loud'"):
+            tiledsl.set_log_level("loud")
+    finally:
+        logger.setLevel(before)
 
 
 def test_float8_e4m3_is_the_e4m3fn_format():

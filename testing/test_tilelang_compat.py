@@ -325,3 +325,7 @@ def test_cache_switches(monkeypatch):
     assert not tiledsl.is_cache_enabled()
     tiledsl.enable_cache()
     assert tiledsl.is_cache_enabled()
+
+
+def test_tfloat32_is_float32_storage():
+    assert T.tfloat32 == "float32" and T.dtype("tfloat32") == T.float32

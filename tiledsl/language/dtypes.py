@@ -17,7 +17,10 @@ _ALIASES = {"float": "float32", "double": "float64", "half": "float16", "int": "
             "short": "int16", "uint": "uint32", "fp16": "float16", "fp32": "float32", "bf16": "bfloat16",
             "fp64": "float64",
             # NVIDIA's (and TileLang's on CUDA) e4m3 is OCP's E4M3 without infinities: TVM calls it float8_e4m3fn
-            "float8_e4m3": "float8_e4m3fn"}
+            "float8_e4m3": "float8_e4m3fn",
+            # TF32 is float32 in memory; TileLang's tensor-core GEMMs multiply it at 10-bit mantissa precision,
+            # tiledsl at full float32 precision (same storage, results at least as accurate)
+            "tfloat32": "float32"}
 
 _TORCH_NAMES = {"bool": "bool", "float16": "float16", "float32": "float32", "float64": "float64",
                 "bfloat16": "bfloat16", "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
@@ -147,7 +150,7 @@ def make_dtype_namespace() -> dict:
     """``{name: dtype}`` for every dtype constructor TVMScript offers, plus TileLang's aliases (``T.float``)."""
     names = {n: dtype(n) for n in dir(_tirx_script)
              if isinstance(getattr(_tirx_script, n), _tirx_script.DtypeConstructor) and n == canonical_name(n)}
-    for alias in ("float", "double", "half", "int", "long", "short", "uint", "float8_e4m3"):
+    for alias in ("float", "double", "half", "int", "long", "short", "uint", "float8_e4m3", "tfloat32"):
         names[alias] = dtype(alias)
     names["bool"] = names["boolean"] = dtype("bool")  # TVMScript's T.bool is a cast function, not a dtype
     for extra in ("int4", "uint4", "int2", "uint2", "int1", "uint1", "float4_e2m1fn"):

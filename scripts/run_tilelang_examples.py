@@ -122,6 +122,8 @@ CPU_ARGS = {
         "--batch", "2", "--heads", "8", "--heads_kv", "2", "--max_cache_seqlen", "1024"],
     "hadamard_transform/example_hadamard.py": ["--batch", "4", "--dim", "4096"],
     "minference/example_vertical_slash_sparse_attn.py": ["--seq_len", "1024"],
+    "deepseek_v4/sparse_attn_fwd_sm90.py": ["--h", "64", "--n_ctx", "16", "--n_kv", "256", "--d_head", "128",
+                                           "--topk", "128"],
 }
 
 #: Examples without command-line sizes whose ``__main__`` block runs sizes too large for the CPU: on the CPU the

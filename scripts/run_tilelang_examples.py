@@ -28,7 +28,7 @@ In both modes, what the prelude maps besides the device (each honest only as des
   implementations of the same functions) where the real package is missing;
 * ``FLOAT32_REFERENCE`` examples check against their reference run in float32 (their fp16 reference is less
   accurate than their tolerance), ``TIME_LIMITS`` gives examples with slow CPU torch code longer, and an example
-  that prints a failed check ("\u274c") fails even if it exits 0.
+  that prints a failed check ("\u274c", or "all_close=False") fails even if it exits 0.
 """
 from __future__ import annotations
 
@@ -447,8 +447,9 @@ TIME_LIMITS = {
     ("gemm/example_gemm_autotune_early_stop.py", "cpu"): 900,  # tunes 10 configs twice (50 timed runs each)
 }
 
-#: What TileLang's examples print when their own check fails but they exit 0 (grouped GEMM, block-sparse GEMM).
-_FAILED_MARK = "\u274c"
+#: What TileLang's examples print when their own check fails but they exit 0 (grouped GEMM, block-sparse GEMM,
+#: sparse GQA decoding).
+_FAILED_MARKS = ("\u274c", "all_close=False")  # the sparse GQA decoding examples print the latter
 
 #: CPU stand-ins (float64 torch) for the GPU-only packages some examples import: see its README.md. In sm90a mode
 #: they only let the example import: the run ends at its first kernel launch, before any reference runs.
@@ -477,7 +478,7 @@ def run_one(scratch: Path, root: Path, rel: str, mode: str, timeout: float) -> d
         out = proc.stdout + proc.stderr
         ok = proc.returncode == 0
         reason = "" if ok else _last_error(out)
-        failed_check = next((ln.strip() for ln in out.splitlines() if _FAILED_MARK in ln), None)
+        failed_check = next((ln.strip() for ln in out.splitlines() if any(m in ln for m in _FAILED_MARKS)), None)
         if ok and failed_check:  # examples that report a failed check by printing it and exit 0
             ok, reason = False, failed_check[:300]
         status = "pass" if ok else "fail"

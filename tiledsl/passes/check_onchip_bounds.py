@@ -19,7 +19,7 @@ import tvm_ffi
 from tvm import tirx
 
 from ..errors import TileProgramError
-from .reducer_updates import _where
+from .pass_errors import source_line
 
 _IF_THEN_ELSE = tvm.ir.Op.get("prim.if_then_else")
 
@@ -141,27 +141,21 @@ class _Checker:
     # expressions ------------------------------------------------------------------------------------------------
     def expr(self, node):
         """Check the loads of an expression; a branch of ``T.if_then_else`` counts as guarded by its condition."""
-        branches = []
-
-        def on_call(call):
-            if call.op.same_as(_IF_THEN_ELSE):
-                branches.append(call)
-
-        tvm_ffi.structural_walk(node, (tvm.ir.Call, on_call))
-        if branches:
-            outer = [c for c in branches if not any(_contains(o, c) for o in branches if not o.same_as(c))]
-            for call in outer:
-                self.expr(call.args[0])
-                self.guarded.append(_free_vars(call.args[0]))
-                self.expr(call.args[1])
-                self.expr(call.args[2])
-                self.guarded.pop()
-        loads = []
-        tvm_ffi.structural_walk(node, (tvm.ir.TensorLoad, loads.append))
-        for load in loads:
-            if branches and _load_in(load, branches):
-                continue
-            self.access(load.source, load.indices, load, "reads")
+        branches = _branches(node)
+        nested = {c.__chandle__() for call in branches for arm in call.args[1:] for c in _branches(arm)}
+        in_branches = set()
+        for call in branches:
+            if call.__chandle__() in nested:
+                continue  # checked with the branch around it
+            self.expr(call.args[0])
+            self.guarded.append(_free_vars(call.args[0]))
+            self.expr(call.args[1])
+            self.expr(call.args[2])
+            self.guarded.pop()
+            in_branches.update(load.__chandle__() for load in _loads(call))
+        for load in _loads(node):
+            if load.__chandle__() not in in_branches:
+                self.access(load.source, load.indices, load, "reads")
 
     def access(self, buf, indices, node, verb):
         if not _on_chip(buf) or self.breaks or len(indices) != len(buf.shape):
@@ -186,23 +180,20 @@ class _Checker:
             raise TileProgramError(
                 f"{buf.name}[{', '.join(map(str, indices))}] {verb} index {bad} of dimension {dim}, but the {kind} "
                 f"{buf.name} has shape ({shape}{',' if len(buf.shape) == 1 else ''}): the index runs over "
-                f"[{low}, {high}] in its loops, out of [0, {size}); {fix}{_where(getattr(node, 'span', None))}")
+                f"[{low}, {high}] in its loops, out of [0, {size}); {fix}{source_line(getattr(node, 'span', None))}")
 
 
-def _contains(outer, inner) -> bool:
+def _branches(node) -> list:
+    """The ``T.if_then_else`` calls in ``node``."""
     found = []
-    tvm_ffi.structural_walk(outer.args[1], (tvm.ir.Call, lambda c: found.append(c) if c.same_as(inner) else None))
-    tvm_ffi.structural_walk(outer.args[2], (tvm.ir.Call, lambda c: found.append(c) if c.same_as(inner) else None))
-    return bool(found)
+    tvm_ffi.structural_walk(node, (tvm.ir.Call, lambda c: found.append(c) if c.op.same_as(_IF_THEN_ELSE) else None))
+    return found
 
 
-def _load_in(load, calls) -> bool:
-    for call in calls:
-        found = []
-        tvm_ffi.structural_walk(call, (tvm.ir.TensorLoad, lambda ld: found.append(ld) if ld.same_as(load) else None))
-        if found:
-            return True
-    return False
+def _loads(node) -> list:
+    found = []
+    tvm_ffi.structural_walk(node, (tvm.ir.TensorLoad, found.append))
+    return found
 
 
 def _has_break(stmt) -> bool:

@@ -8,7 +8,6 @@ and folded into ``r``'s fragment right after the run. Errors name the reducer an
 """
 from __future__ import annotations
 
-import linecache
 import threading
 
 import tvm_ffi
@@ -18,6 +17,7 @@ from tvm.ir import Call, TensorLoad
 from ..errors import TileProgramError
 from ..ir.ops import is_tile_call, make_tile_call
 from ..language.loops import PARALLEL_ATTR
+from .pass_errors import source_line
 from .rewriter import loop_nest, seq, uses_var
 from .tile_lowering_utils import outermost_nests, reduce_identity  # noqa: F401 (outermost_nests re-exported)
 
@@ -49,7 +49,7 @@ class Reducer:
         text = _one_line(node)
         at = f": `{text}`" if text else ""
         err = TileProgramError(f"reducer {self.name} (T.alloc_reducer, op={self.op!r}) {what}{at}"
-                               f"{_where(getattr(node, 'span', None) or self.span)}")
+                               f"{source_line(getattr(node, 'span', None) or self.span)}")
         _raised.error = err  # a callback of tvm_ffi.structural_map re-raises it as a RuntimeError
         raise err
 
@@ -63,18 +63,6 @@ def raised_error(clear: bool = True):
     if clear:
         _raised.error = None
     return err
-
-
-def _where(span) -> str:
-    """`` --> file:line`` and the line itself, for a statement's span (as the parser reports a line)."""
-    spans = getattr(span, "spans", None)
-    if spans:  # a statement of a T.macro: (the macro's call, ..., the statement's own line)
-        span = spans[-1]
-    if span is None or getattr(span, "source_name", None) is None:
-        return ""
-    path, line = str(span.source_name.name), int(span.line)
-    text = linecache.getline(path, line).rstrip()
-    return f"\n --> {path}:{line}" + (f"\n{line:4d} | {text}" if text else "")
 
 
 def _one_line(node) -> str:

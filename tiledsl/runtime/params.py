@@ -7,7 +7,7 @@ import torch
 from tvm import tirx
 
 from ..errors import CompileError
-from ..passes.legalize_int4_cpu import packed_last_dim
+from ..passes.legalize_int4_cpu import STORAGE as _FOUR_BIT_STORAGE, packed_last_dim
 
 MAX_ELEMENTS_INT32 = 2**31 - 2**16
 MAX_ELEMENTS_INT64 = 2**63 - 2**32
@@ -17,11 +17,11 @@ _TORCH_DTYPES = {
     "int8": torch.int8, "uint8": torch.uint8, "int16": torch.int16, "int32": torch.int32, "int64": torch.int64,
     "bool": torch.bool,
 }
-#: 4-bit integer tensors are passed packed, two values per byte, in tensors of these dtypes (as in TileLang)
-_PACKED_STORAGE = {"int4": torch.int8, "uint4": torch.uint8}
 for _name in ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz"):
     if hasattr(torch, _name):
         _TORCH_DTYPES[_name] = getattr(torch, _name)
+#: 4-bit integer tensors are passed packed, two values per byte, in tensors of these dtypes (as in TileLang)
+_PACKED_STORAGE = {four_bit: _TORCH_DTYPES[byte] for four_bit, byte in _FOUR_BIT_STORAGE.items()}
 
 
 def torch_dtype(dtype: str) -> torch.dtype:

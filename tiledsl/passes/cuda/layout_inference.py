@@ -180,10 +180,7 @@ def _scalar_accesses(body, fragset) -> set:
             (tirx.BufferStore, lambda s: found.append(s) if s.buffer in fragset else None)])
         return found
 
-    parallel_loops = []
-    tvm_ffi.structural_walk(body, (tirx.For, lambda loop: parallel_loops.append(loop)
-                                   if PARALLEL_ATTR in loop.annotations else None))
-    in_nests = {n.__chandle__() for loop in parallel_loops for n in accesses(loop)}
+    in_nests = {n.__chandle__() for loop, _, _ in outermost_nests(body) for n in accesses(loop)}
     return {(n.source if isinstance(n, TensorLoad) else n.buffer) for n in accesses(body)
             if n.__chandle__() not in in_nests}
 

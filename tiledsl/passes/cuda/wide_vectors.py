@@ -50,9 +50,9 @@ def _split(loop):
     v = 1
     while v * 2 <= limit and n % (v * 2) == 0:
         v *= 2
-    outer = tirx.Var(f"{loop.loop_var.name}_o", str(loop.loop_var.ty))
     if v == 1:
         return rebuild_for(loop, kind=tirx.ForKind.SERIAL)
+    outer = tirx.Var(f"{loop.loop_var.name}_o", str(loop.loop_var.ty))
     inner = tirx.Var(f"{loop.loop_var.name}_v", str(loop.loop_var.ty))
     body = substitute(loop.body, {loop.loop_var: loop.min + outer * v + inner})
     return tirx.For(outer, 0, n // v, tirx.ForKind.SERIAL, tirx.For(inner, 0, v, tirx.ForKind.VECTORIZED, body))

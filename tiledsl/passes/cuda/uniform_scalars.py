@@ -26,16 +26,16 @@ _SHARED_OR_GLOBAL = ("shared", "shared.dyn", "global")
 _PURE_OPS = {"prim.if_then_else", "prim.likely"}
 
 
-def _is_scalar_local(buf) -> bool:
+def _is_local_of_constant_shape(buf) -> bool:
     """A local buffer of constant shape (a scalar, or a per-thread array such as a replicated fragment)."""
     return buf.scope() == "local" and all(isinstance(s, tirx.IntImm) for s in buf.ty.shape)
 
 
-def _stored_scalars(body) -> list:
+def _stored_locals(body) -> list:
     found = []
 
     def on_store(st):
-        if _is_scalar_local(st.buffer) and not any(b.same_as(st.buffer) for b in found):
+        if _is_local_of_constant_shape(st.buffer) and not any(b.same_as(st.buffer) for b in found):
             found.append(st.buffer)
     tvm_ffi.structural_walk(body, (tirx.BufferStore, on_store))
     return found
@@ -117,7 +117,7 @@ class _Pass:
 def uniform_scalars(body, thread_vars) -> list:
     """The local buffers of ``body`` (per-thread CUDA code: scalars and per-thread arrays) that hold the same
     values on every thread of the block wherever they are read."""
-    scalars = _stored_scalars(body)
+    scalars = _stored_locals(body)
     while scalars:
         walker = _Pass(thread_vars, scalars)
         walker.walk(body, True)

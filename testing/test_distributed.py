@@ -52,6 +52,8 @@ def run_ranks(scenario: str, tmp_path: Path, world: int = 2, timeout: float = 24
             pytest.fail(f"{scenario}: a rank hung past {timeout} s")
         codes.append(p.returncode)
         logs.append(p.stdout.read())
+    for rank, (code, log) in enumerate(zip(codes, logs)):  # shown by pytest when the test fails
+        print(f"--- rank {rank}, exit code {code}, last lines of its output:\n{log[-4000:]}")
     reports = [json.loads(f.read_text()) for f in sorted(out.glob("rank*.json"))]
     for r in reports:
         r["log"] = logs[r["rank"]][-3000:]
@@ -157,3 +159,22 @@ def test_contextual_tuning_of_a_function_with_communication_and_side_effects(tmp
         add_status = next(v for k, v in r["statuses"].items() if k.startswith("add_into"))
         assert add_status == ["ok", "ok"] and gemm_status[:2] == ["ok", "ok"], r
         assert gemm_status[2].startswith("wrong_result") and "differs" in gemm_status[2], r  # checked by ref_prog
+
+
+def test_a_session_stops_its_heartbeat_before_it_returns(tmp_path):
+    """A heartbeat thread still inside the store's C++ client while the interpreter exits aborts the process
+    (SIGABRT): leaving a session joins the thread."""
+    script = f"""
+import datetime, torch.distributed as dist
+from tiledsl.autotuner.distributed import TuneSession
+dist.init_process_group("gloo", init_method="tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1,
+                        timeout=datetime.timedelta(seconds=30))
+with TuneSession(dist.group.WORLD, "test") as session:
+    import time; time.sleep(1.2)  # at least one beat
+    assert session._beat.is_alive()
+assert not session._beat.is_alive(), "the heartbeat outlived its session"
+print("joined")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(HERE.parent)))
+    assert done.returncode == 0 and "joined" in done.stdout, done.stdout + done.stderr

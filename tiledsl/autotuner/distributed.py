@@ -94,6 +94,10 @@ class TuneSession:
 
     def __exit__(self, exc_type, exc, tb):
         self._stop.set()
+        if self._beat is not None:
+            # a heartbeat still inside the store's C++ client when the process exits (the store host gone, the
+            # interpreter finalizing) would abort the process; the loop wakes at once on _stop
+            self._beat.join(timeout=2 * HEARTBEAT_SECONDS + 5.0)
         if exc is not None:
             with contextlib.suppress(Exception):  # tell the others why, so they stop at once
                 self.store.set(f"{self.prefix}/abort/{self.rank}", f"{type(exc).__name__}: {exc}"[:2000])

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import reduce
 
+import tvm
 import tvm_ffi
 from tvm import tirx
 from tvm.sym import Analyzer
@@ -39,6 +40,18 @@ def region_indices(region, loop_vars) -> list:
     for r in region.region:
         out.append(r.min if is_unit(r.extent) else r.min + next(it))
     return out
+
+
+def dtype_bits(dtype) -> int:
+    """Bits of one element of ``dtype`` (all its lanes): 8 for float8_e4m3fn, 4 for int4, 32 for float16x2."""
+    t = tvm.DataType(str(dtype))
+    return t.bits * t.lanes
+
+
+def dtype_bytes(dtype) -> int:
+    """Whole bytes of one element of ``dtype``; a sub-byte type (int4) counts as one byte, so a vector width
+    derived from it errs narrow."""
+    return max(1, dtype_bits(dtype) // 8)
 
 
 def is_global(buf) -> bool:

@@ -13,9 +13,8 @@ from tvm.ir import Range
 from tvm.script import tirx as T
 
 from ..rewriter import substitute
-from ..tile_lowering_utils import bounds_predicate, const_ints, flat_index, is_unit, unravel
+from ..tile_lowering_utils import bounds_predicate, const_ints, dtype_bytes, flat_index, is_unit, unravel
 from .layout import Striped
-from .parallel import dtype_bytes
 
 _SHARED = ("shared", "shared.dyn")
 

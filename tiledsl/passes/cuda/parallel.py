@@ -17,16 +17,10 @@ from tvm.ir import Call, Range, TensorLoad
 
 from ...errors import TileProgramError
 from ..rewriter import substitute, uses_var
-from ..tile_lowering_utils import bounds_predicate, flat_index, guarded_load, is_global
+from ..tile_lowering_utils import bounds_predicate, dtype_bytes, flat_index, guarded_load, is_global
 from .layout import MMARows, Replicated
 from .side_effects import guard_side_effects
 
-
-
-def dtype_bytes(dtype: str) -> int:
-    """Bytes of one element of a scalar dtype."""
-    digits = "".join(c for c in str(dtype) if c.isdigit())
-    return max(1, int(digits or 32) // 8)
 
 
 class LoopContext:

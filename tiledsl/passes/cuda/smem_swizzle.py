@@ -29,7 +29,7 @@ from tvm.ir import TensorLoad
 
 from ...errors import TileProgramError
 from ..rewriter import substitute
-from ..tile_lowering_utils import const_ints, flat_index, unravel
+from ..tile_lowering_utils import const_ints, dtype_bytes, flat_index, unravel
 from .smem_lifetimes import insert_barriers, plan_pool
 from .smem_statement_lifetimes import insert_statement_barriers, plan_statement_pool
 
@@ -45,13 +45,6 @@ def _shape(buf):
         return const_ints(list(buf.ty.shape), "swizzle")
     except Exception:  # noqa: BLE001 - symbolic shapes are simply not swizzled
         return None
-
-
-def _elem_bytes(buf) -> int:
-    dtype = str(buf.ty.dtype)
-    if dtype.startswith("float8"):
-        return 1
-    return max(int("".join(ch for ch in dtype if ch.isdigit()) or 8) // 8, 1)
 
 
 @dataclass(frozen=True)
@@ -215,7 +208,7 @@ def static_shared_bytes(body) -> int:
     def on_alloc(stmt):
         buf = stmt.buffer
         if buf.scope() == "shared":
-            n = _elem_bytes(buf)
+            n = dtype_bytes(buf.ty.dtype)
             for e in const_ints(list(buf.ty.shape), "shared buffer"):
                 n *= e
             total.append(-(-n // 64) * 64)
@@ -247,7 +240,7 @@ def align_tiles(body, tiles: list, transient=(), tight: bool = False):
     wgmma = set(tiles)
     sizes = []
     for buf in bufs:
-        n = _elem_bytes(buf)
+        n = dtype_bytes(buf.ty.dtype)
         for e in const_ints(list(buf.ty.shape), "shared tile"):
             n *= e
         sizes.append(n)

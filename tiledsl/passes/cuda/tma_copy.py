@@ -26,7 +26,7 @@ from tvm.script import tirx as T
 
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import seq, uses_var
-from ..tile_lowering_utils import const_ints
+from ..tile_lowering_utils import const_ints, dtype_bits
 from .smem_swizzle import WGMMATile
 
 HOST_PROLOGUE_ATTR = "tiledsl.tensor_map_prologue"  # function attribute: host statements PlaceTensorMaps inserts
@@ -55,10 +55,11 @@ class TMALoad:
 
 
 def _elem_bytes(dtype: str) -> int:
-    if dtype.startswith("float8") or dtype in ("int8", "uint8"):
-        return 1
-    bits = int("".join(ch for ch in dtype if ch.isdigit()) or 0)
-    return bits // 8 if bits in (16, 32, 64) else 0
+    """Bytes of a TMA element; 0 for a type TMA does not move here (sub-byte, bool)."""
+    if dtype == "bool":
+        return 0
+    bits = dtype_bits(dtype)
+    return bits // 8 if bits in (8, 16, 32, 64) else 0
 
 
 def plan_load(copy, layouts: dict, thread_vars) -> TMALoad | None:

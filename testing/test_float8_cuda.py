@@ -63,3 +63,12 @@ def test_float8_row_scaling_on_the_gpu(src):
     kernel = tiledsl.compile(row_scaled(320, 640, src), out_idx=[-1], target="cuda")
     y = kernel(x, s)
     assert torch.equal(y, _expected(x, s))
+
+
+@pytest.mark.nvcc
+def test_float8_tiles_build_for_sm80_without_vectors(monkeypatch):
+    """Before sm_89 TVM stores float8 as bytes: the copies stay element by element there, and nvcc builds it."""
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    kernel = tiledsl.compile(row_scaled(256, 512), out_idx=[-1], target={"kind": "cuda", "arch": "sm_80"})
+    body = kernel.get_kernel_source().split("__global__", 1)[1]
+    assert "cp_async_cg" not in body and "fp8x4" not in body

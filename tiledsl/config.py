@@ -14,9 +14,9 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_AUTO_TUNING_MAX_CPU_COUNT | upper bound on compile workers; -1 = none | -1 |
 | TILEDSL_AUTO_TUNING_CPU_UTILITIES | fraction of the available CPUs used for compiling | 0.9 |
 | TILEDSL_DISABLE_HOPPER_GEMM | ``1``: never replace a GEMM by the warp-specialized wgmma kernel on sm_90a | 0 |
-| TILEDSL_TMA | ``1``: pipelined loops on sm_90a load with TMA into an mbarrier ring (opt-in until run on a GPU) | 0 |
-| TILEDSL_DISABLE_TMA | ``1``: pipelined loops on sm_90a keep cp.async even where ``TILEDSL_TMA=1`` | 0 |
-| TILEDSL_WARP_SPECIALIZE | ``1``: warp-specialize TMA pipelines of gemm-only loops on sm_90a (a producer warpgroup) | 0 |
+| TILEDSL_TMA | ``0``: pipelined loops on sm_90a keep cp.async instead of TMA loads into an mbarrier ring | 1 |
+| TILEDSL_DISABLE_TMA | ``1``: the same as ``TILEDSL_TMA=0`` (TileLang's ``tl.disable_tma_lower`` does it per kernel) | 0 |
+| TILEDSL_WARP_SPECIALIZE | ``0``: no producer warpgroup for the TMA pipelines of gemm-only loops on sm_90a | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
 | TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
 | TILEDSL_AUTOTUNE | ``0``: calls never tune (they use cached, shipped or default configs) | 1 |
@@ -31,8 +31,8 @@ from pathlib import Path
 _TRUE = {"1", "true", "yes", "on"}
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "0").strip().lower() in _TRUE
+def _flag(name: str, default: str = "0") -> bool:
+    return (os.environ.get(name, default).strip().lower() or default) in _TRUE
 
 
 def _int(name: str, default: int) -> int:
@@ -142,14 +142,15 @@ def hopper_specialization_disabled() -> bool:
 
 
 def tma_lowering_enabled() -> bool:
-    """True when pipelined copies on sm_90a become TMA loads into an mbarrier ring: ``TILEDSL_TMA=1`` and not
-    ``TILEDSL_DISABLE_TMA=1``. Opt-in: the ring's final form has not yet run on a GPU (docs/cuda.md)."""
-    return _flag("TILEDSL_TMA") and not _flag("TILEDSL_DISABLE_TMA")
+    """True when pipelined copies on sm_90a become TMA loads into an mbarrier ring (the default; off with
+    ``TILEDSL_TMA=0`` or ``TILEDSL_DISABLE_TMA=1``)."""
+    return _flag("TILEDSL_TMA", "1") and not _flag("TILEDSL_DISABLE_TMA")
 
 
 def warp_specialization_enabled() -> bool:
-    """True when TMA pipelines of gemm-only loops on sm_90a get a producer warpgroup (opt-in until measured)."""
-    return _flag("TILEDSL_WARP_SPECIALIZE")
+    """True when TMA pipelines of gemm-only loops on sm_90a get a producer warpgroup (the default; off with
+    ``TILEDSL_WARP_SPECIALIZE=0``)."""
+    return _flag("TILEDSL_WARP_SPECIALIZE", "1")
 
 
 # ---------------------------------------------------------------------- tuning for real workloads (tiledsl.tune)

@@ -41,12 +41,18 @@ def _tile(region):
     return ext[d[0]], ext[d[1]]
 
 
-def _arch_ok() -> bool:
+def current_sm() -> int:
+    """The compute capability of the current CUDA target as a number (90 for sm_90a); 80, tiledsl's CUDA floor,
+    when the target names no arch."""
     target = tvm.target.Target.current(allow_none=True)
     if target is None or target.kind.name != "cuda" or "arch" not in target.attrs:
-        return True  # tiledsl's CUDA floor is sm_80
+        return 80
     digits = "".join(ch for ch in str(target.attrs["arch"]) if ch.isdigit())
-    return int(digits or 80) >= 80
+    return int(digits or 80)
+
+
+def _arch_ok() -> bool:
+    return current_sm() >= 80
 
 
 def _warp_grid(M, N, nwarps):

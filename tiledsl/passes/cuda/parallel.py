@@ -18,6 +18,7 @@ from tvm.ir import Call, Range, TensorLoad
 from ...errors import TileProgramError
 from ..rewriter import substitute, uses_var
 from ..tile_lowering_utils import bounds_predicate, dtype_bytes, flat_index, guarded_load, is_global
+from .gemm_mma import current_sm
 from .layout import MMARows, Replicated
 from .side_effects import guard_side_effects
 
@@ -212,6 +213,8 @@ def vector_width(ctx, body, lane, vec: int) -> int:
     width = vec
     ana = ctx.analyzer
     for buf, idx, _ in _accesses(body):
+        if str(buf.ty.dtype).startswith("float8") and current_sm() < 89:
+            return 1  # before sm_89 TVM stores float8 as bytes and cannot convert vectors of them
         width = min(width, max(1, 16 // dtype_bytes(buf.ty.dtype)))
         if buf in ctx.locals.values() or buf.scope() == "local":
             continue

@@ -216,7 +216,7 @@ class _Pipeliner(StmtRewriter):
         ahead_by = stages - 2 if overlap else stages - 1
         if overlap:
             consumers = [_with_wgmma_wait(c) for c in consumers]
-        loads = self._tma_loads(producers)
+        loads = self._tma_loads(producers, consumers)
         self.kinds.append("cp.async" if loads is None else "tma")
         if loads is not None:
             return self._tma_ring(loop, i, producers, loads, consumers, remap, stages, ahead_by, overlap,
@@ -253,12 +253,14 @@ class _Pipeliner(StmtRewriter):
             stride *= ext
         return [v for v, _ in launches], tid, stride
 
-    def _tma_loads(self, producers):
+    def _tma_loads(self, producers, consumers):
         """Each producer's TMA plan, or None when the loop keeps cp.async (not sm_90a, nested in another loop,
-        or a copy that TMA cannot do)."""
+        a copy that TMA cannot do, or a loaded tile that something other than a gemm reads)."""
         from .gemm_wgmma import sm90a
 
         if not sm90a() or self.loop_depth or not config.tma_lowering_enabled() or not allowed("tma"):
+            return None
+        if not all(_read_only_by_gemms(p.value.args[1].source, consumers) for p in producers):
             return None
         thread_vars, _, nthreads = self._threads()
         if not thread_vars:
@@ -373,6 +375,21 @@ def _only_wgmma_gemms(func_body, consumers) -> bool:
         nthreads *= ext
     planned = gemm_wgmma.plan(func_body, nthreads)
     return all(c.value.args[2].source in planned for c in consumers)
+
+
+def _read_only_by_gemms(tile, consumers) -> bool:
+    """True when the loop's ``consumers`` read ``tile`` only as an A or B operand of a top-level ``T.gemm``.
+    A tile that threads read element by element (an int8 weight dequantized in the loop) keeps cp.async: on the
+    H200 such a loop ran 1.6x slower with TMA (int8-weight GEMM, 2026-12-05, benchmarks/RESULTS.md)."""
+    for c in consumers:
+        uses = _count_uses(c, tile)
+        if not uses:
+            continue
+        if not (isinstance(c, tirx.Evaluate) and is_tile_call(c.value, "gemm")):
+            return False
+        if uses != sum(1 for operand in c.value.args[:2] if operand.source.same_as(tile)):
+            return False
+    return True
 
 
 def _with_wgmma_wait(stmt):

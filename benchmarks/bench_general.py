@@ -11,8 +11,8 @@ regression to mma.sync shows there.
 
     python benchmarks/bench_general.py [--only gemm,flash_decode] [--small] [--rounds 5]
 
-    TILEDSL_TMA=1 python benchmarks/bench_general.py ...       (TMA rings; opt-in until run on a GPU)
-    TILEDSL_TMA=1 TILEDSL_WARP_SPECIALIZE=1 python benchmarks/bench_general.py ...   (and a producer warpgroup)
+    TILEDSL_TMA=0 python benchmarks/bench_general.py ...       (cp.async instead of TMA rings, to compare)
+    TILEDSL_WARP_SPECIALIZE=0 python benchmarks/bench_general.py ...   (TMA rings without a producer warpgroup)
 """
 from __future__ import annotations
 

@@ -16,9 +16,9 @@
 #   wgmma   the wgmma GPU tests and every generic-lowering GPU test
 #   buckets bench_tune_buckets.py on a decode-like sweep with two sizes per bucket (tuned on the first, served to
 #           the second) against per-shape tuning
-#   session1  every GPU test, then the GEMM programs of bench_general with TMA and warp specialization switched on
-#   session2  bench_general (cp.async, the default), then GEMM and attention with TILEDSL_TMA=1 (TMA rings) to
-#           compare, then bench_newer_style
+#   session1  every GPU test (6 xdist workers when pytest-xdist is importable), then every example on the GPU
+#   session2  bench_general with the defaults (TMA rings, warp specialization), then with TILEDSL_TMA=0
+#           (cp.async) to compare in the same run, then bench_newer_style
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
 #           differential programs (every perturbed program's GPU result against the CPU result of the same program)
 set -u
@@ -37,16 +37,13 @@ case "${1:-quick}" in
   session1)
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 6 --dist loadfile)
     TAIL=30 run gpu_tests 400 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing
-    TILEDSL_TMA=1 TILEDSL_WARP_SPECIALIZE=1 TAIL=12 run bench_ws 150 "$PY" benchmarks/bench_general.py --rounds 2 \
-      --only gemm,gemm_8192,gemm_A_T,gemm_B_T,batched,swiglu
-    mv "$OUT/bench_general.json" "$OUT/bench_general_ws.json"
+    TAIL=6 run examples 150 "$PY" -m pytest -q -p no:cacheprovider testing/test_examples.py
     ;;
   session2)
-    TAIL=30 run bench_general 330 "$PY" benchmarks/bench_general.py --rounds 3
+    TAIL=30 run bench_general 200 "$PY" benchmarks/bench_general.py --rounds 3
+    mv "$OUT/bench_general.json" "$OUT/bench_general_default.json"
+    TILEDSL_TMA=0 TAIL=20 run bench_cp_async 150 "$PY" benchmarks/bench_general.py --rounds 2
     mv "$OUT/bench_general.json" "$OUT/bench_general_cp_async.json"
-    TILEDSL_TMA=1 TAIL=8 run bench_tma 150 "$PY" benchmarks/bench_general.py --rounds 2 \
-      --only gemm,gemm_8192,swiglu,batched,flash_attention,flash_attention_causal
-    mv "$OUT/bench_general.json" "$OUT/bench_general_tma.json"
     TAIL=15 run bench_newer_style 110 "$PY" benchmarks/bench_newer_style.py --rounds 3
     ;;
   buckets)

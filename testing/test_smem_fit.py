@@ -23,7 +23,7 @@ from tvm import tirx
 import tiledsl
 import tiledsl.language as T
 from conftest import poisoned_like
-from tiledsl.errors import TileProgramError
+from tiledsl.errors import SharedMemoryError, TileProgramError
 from tiledsl.passes.cuda import lower_tile_ops, smem_swizzle
 from tiledsl.passes.cuda.smem_statement_lifetimes import insert_statement_barriers, plan_statement_pool
 
@@ -121,10 +121,12 @@ def test_latent_decode_on_cpu(sizes):
     _check(out, want)
 
 
-def _pool_bytes(func) -> int:
+def _pool_bytes(func, allow_tma: bool = False) -> int:
+    """Bytes of the kernel's shared pool on sm_90a (cp.async pipelines unless ``allow_tma``: no mbarriers)."""
     from tiledsl.passes.pipeline import lower
 
-    lowered = lower(tvm.IRModule({"main": func}), tvm.target.Target(SM90A), allow_hopper_shortcut=False)
+    lowered = lower(tvm.IRModule({"main": func}), tvm.target.Target(SM90A), allow_hopper_shortcut=False,
+                    allow_tma=allow_tma)
     found = []
     tvm_ffi.structural_walk(lowered.mod["main"].body, (tirx.AllocBuffer, lambda s: found.append(s.buffer)
                                                         if s.buffer.name == "smem_pool" else None))
@@ -154,6 +156,19 @@ def test_statement_lifetimes_alone_fit_it(monkeypatch):
     loop body): exactly sm_90's 227 KiB."""
     _loose_scratch(monkeypatch)
     assert _pool_bytes(latent_decode(**BUILD_SIZES)) == smem_swizzle.SM90_SHARED_BYTES == 227 * 1024
+
+
+@pytest.mark.nvcc
+def test_a_kernel_that_fits_only_without_the_tma_ring_loads_with_cp_async(monkeypatch):
+    """Exactly 227 KiB of tiles: the TMA ring's mbarriers (static shared memory) would not fit beside them, so the
+    build lowers the kernel again with cp.async pipelines."""
+    from tiledsl.codegen.compile import build
+
+    _loose_scratch(monkeypatch)
+    with pytest.raises(SharedMemoryError, match=r"static shared memory \(mbarriers\)"):
+        _pool_bytes(latent_decode(**BUILD_SIZES), allow_tma=True)
+    result = build(latent_decode(**BUILD_SIZES), tvm.target.Target(SM90A))
+    assert result.kernel_info["pipelines"] == ["cp.async"] and "wgmma" in result.source
 
 
 def test_without_either_it_does_not_fit(monkeypatch):

@@ -5,7 +5,8 @@ Public API only; importing it compiles nothing.
 __version__ = "0.1.0"
 
 from .errors import (ArtifactError, AutotuneError, CacheFolderError, CompileError, CompileTimeoutError,  # noqa
-                     ConfigError, KernelArgumentError, TargetError, TileDSLError, TileProgramError)
+                     ConfigError, KernelArgumentError, SharedMemoryError, TargetError, TileDSLError,
+                     TileProgramError)
 from .runtime.compiler import clear_memory_cache, compile  # noqa: F401
 from .runtime.jit import JITImpl, jit  # noqa: F401
 from .runtime.kernel import JITKernel  # noqa: F401
@@ -60,7 +61,7 @@ def cdiv(a, b):
 
 __all__ = [
     "__version__", "jit", "compile", "JITKernel", "JITImpl", "KernelParam", "clear_memory_cache",
-    "TileDSLError", "TileProgramError", "CompileError", "CompileTimeoutError", "KernelArgumentError",
+    "TileDSLError", "TileProgramError", "SharedMemoryError", "CompileError", "CompileTimeoutError", "KernelArgumentError",
     "TargetError", "ConfigError", "AutotuneError", "ArtifactError", "CacheFolderError",
     "autotune", "contextual_autotune", "AutoTuner", "AutotuneResult", "set_autotune_inputs", "TensorSupplyType",
     "do_bench", "PassConfigKey", "tune", "enable_autotune", "disable_autotune", "is_autotune_enabled", "warmup",

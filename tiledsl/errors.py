@@ -13,6 +13,10 @@ class TileProgramError(TileDSLError):
     """A mistake in a tile program: a region that does not match its tile, a wrong scope, an unknown name."""
 
 
+class SharedMemoryError(TileProgramError):
+    """A kernel's shared tiles do not fit in the shared memory of one block."""
+
+
 class CompileError(TileDSLError):
     """Lowering or building a kernel failed (TVM, LLVM or nvcc said no)."""
 

@@ -11,7 +11,7 @@ import tvm
 from tvm import tirx
 
 from .. import pass_config
-from ..errors import CompileError, ConfigError, TileDSLError
+from ..errors import CompileError, ConfigError, SharedMemoryError, TileDSLError
 from ..passes.pipeline import lower
 from ..runtime.target import target_kind
 
@@ -91,6 +91,13 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
                     lowered, executable, source, cubin = _lower_and_build(mod, target, kind, entry, switches,
                                                                           compile_flags)
                     break
+                except SharedMemoryError:
+                    # the TMA ring's mbarriers (static shared memory) can tip a kernel that fits with cp.async over
+                    # the limit: such a kernel loads with cp.async instead
+                    if kind != "cuda" or not switches.get("allow_tma", True):
+                        raise
+                    logger.debug("the shared tiles do not fit with TMA rings; lowering again with cp.async")
+                    switches = dict(switches, allow_tma=False)
                 except TileDSLError:
                     raise
                 except Exception as err:

@@ -98,7 +98,7 @@ def copy(src, dst, coalesced_width=None, disable_tma=False, eviction_policy=None
             f"T.copy: the region of {_name(src_r)} is {_fmt(region_extents(src_r))} but the region of "
             f"{_name(dst_r)} is {_fmt(region_extents(dst_r))}; they must have the same shape (dimensions of "
             f"size 1 aside). Check the tile sizes (block_*) used for both")
-    if disable_tma:  # this copy keeps cp.async / plain loads even where TILEDSL_TMA=1 would use TMA
+    if disable_tma:  # this copy keeps cp.async / plain loads where its loop would otherwise load with TMA
         return make_tile_call("copy", [src_r, dst_r], disable_tma=True)
     return make_tile_call("copy", [src_r, dst_r])
 

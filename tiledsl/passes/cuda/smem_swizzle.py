@@ -27,7 +27,7 @@ import tvm_ffi
 from tvm import tirx
 from tvm.ir import TensorLoad
 
-from ...errors import TileProgramError
+from ...errors import SharedMemoryError, TileProgramError
 from ..rewriter import substitute
 from ..tile_lowering_utils import const_ints, dtype_bytes, flat_index, unravel
 from .smem_lifetimes import insert_barriers, plan_pool
@@ -264,7 +264,7 @@ def align_tiles(body, tiles: list, transient=(), tight: bool = False):
         names = ", ".join(f"{b.name} {tuple(int(e) for e in b.ty.shape)}" for b in bufs)
         static = SM90_SHARED_BYTES - TILE_ALIGN - budget
         extra = f" and {static} bytes of static shared memory (mbarriers)" if static else ""
-        raise TileProgramError(
+        raise SharedMemoryError(
             f"shared memory: this kernel's shared tiles ({names}) need {(total + TILE_ALIGN) / 1024:.1f} KiB with the "
             f"1024-byte alignment wgmma needs{extra}, more than the {SM90_SHARED_BYTES // 1024} KiB a block may use "
             f"on sm_90; use smaller tiles or fewer num_stages (the pool: "

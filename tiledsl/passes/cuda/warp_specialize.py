@@ -18,7 +18,7 @@ TMA writes and descriptor reads need none), it sits directly in the kernel body 
 bounds and copy origins read no register (a value only the consumers compute), the kernel has one thread
 dimension, and nothing else in the kernel touches shared memory or needs shared scratch (reductions, fragment
 layout changes); :func:`WarpSpecialize` checks the last again on the lowered code and raises an internal error
-rather than emit a kernel that could hang. Opt-in (``TILEDSL_WARP_SPECIALIZE=1``) until measured.
+rather than emit a kernel that could hang. On by default; ``TILEDSL_WARP_SPECIALIZE=0`` turns it off.
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """float8 tiles on the generic CUDA lowering: a float8 global->shared copy in a pipelined loop is a cp.async copy
-of 16-byte chunks and element-wise loops over float8 tiles are vectorized, as for 16-bit types (the element size
-comes from the dtype's bits, not from the digits of its name: "float8_e4m3fn" is one byte, not 105)."""
+of 16-byte chunks, as for 16-bit types (the element size comes from the dtype's bits, not from the digits of its
+name: "float8_e4m3fn" is one byte, not 105). Element-wise loops over float8 stay scalar: TVM prints some float8
+vector conversions as casts nvcc refuses."""
 import re
 
 import pytest
@@ -40,13 +41,13 @@ def _expected(x, s):
 
 @pytest.mark.nvcc
 @pytest.mark.parametrize("src", FLOAT8)
-def test_float8_tile_loads_are_cp_async_and_vectorized_on_sm90a(src, monkeypatch):
+def test_float8_tile_loads_are_cp_async_on_sm90a(src, monkeypatch):
     monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
     kernel = tiledsl.compile(row_scaled(256, 512, src), out_idx=[-1], target={"kind": "cuda", "arch": "sm_90a"})
     body = kernel.get_kernel_source().split("__global__", 1)[1]
     assert body.count("cp_async_cg") >= 8 and "shared_global_16(" in body  # 16 float8 elements per copy
     assert not re.search(r"X_s_ptr\[[^;]*\] = X_ptr\[", body)  # no element-by-element copy into shared
-    assert "fp8x4" in body  # the scaling loop reads float8 shared memory 4 lanes at a time
+    assert "fp8x" not in body  # element-wise float8 conversions stay scalar
 
 
 @pytest.mark.parametrize("src", FLOAT8)

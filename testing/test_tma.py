@@ -531,3 +531,46 @@ def test_tma_rejection_is_explained_by_argument():
     assert isinstance(err, tiledsl.KernelArgumentError) and "argument 0 (A)" in str(err)
     err = explain_rejection(params, [good.view(4, 8), good], "cpu", refusal)
     assert isinstance(err, tiledsl.KernelArgumentError) and "TILEDSL_TMA=0" in str(err)
+
+
+def gemm_with_flat_b(M, N, K, block_M=128, block_N=128, block_K=64, stages=3):
+    """C = A @ B with B passed flat and viewed as [K, N] inside the kernel (TileLang's convolution does this)."""
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), "float16"), B_flat: T.Tensor((K * N,), "float16"), C: T.Tensor((M, N), "float16")):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=256) as (bx, by):
+            B = T.Tensor((K, N), "float16", B_flat.data)
+            A_s = T.alloc_shared((block_M, block_K), "float16")
+            B_s = T.alloc_shared((block_K, block_N), "float16")
+            C_f = T.alloc_fragment((block_M, block_N), "float32")
+            T.clear(C_f)
+            for k in T.Pipelined(T.ceildiv(K, block_K), num_stages=stages):
+                T.copy(A[by * block_M, k * block_K], A_s)
+                T.copy(B[k * block_K, bx * block_N], B_s)
+                T.gemm(A_s, B_s, C_f)
+            T.copy(C_f, C[by * block_M, bx * block_N])
+    return kernel
+
+
+@pytest.mark.nvcc
+def test_a_view_declared_in_the_kernel_keeps_its_loop_on_cp_async():
+    """The host function, where tensor maps are encoded, has no such view: the loop keeps cp.async."""
+    body = _kernel_body(tiledsl.compile(gemm_with_flat_b(256, 256, 256), out_idx=[], target=SM90A).get_kernel_source())
+    assert "cp_async_bulk_tensor" not in body and _has_cp_async(body) and "wgmma_" in body
+
+
+def test_a_view_declared_in_the_kernel_on_the_cpu():
+    a, b = torch.randn(128, 192).half(), torch.randn(192, 128).half()
+    c = torch.full((128, 128), float("nan")).half()
+    tiledsl.compile(gemm_with_flat_b(128, 128, 192), out_idx=[], target="llvm")(a, b.reshape(-1), c)
+    torch.testing.assert_close(c.float(), a.float() @ b.float(), rtol=2e-2, atol=2e-1)
+
+
+@pytest.mark.gpu
+def test_a_view_declared_in_the_kernel_on_the_gpu():
+    M, N, K = 256, 384, 320
+    kernel = tiledsl.compile(gemm_with_flat_b(M, N, K), out_idx=[], target="cuda")
+    a, b = torch.randn(M, K, device="cuda").half(), torch.randn(K, N, device="cuda").half()
+    c = _poisoned((M, N))
+    kernel(a, b.reshape(-1), c)
+    torch.cuda.synchronize()
+    torch.testing.assert_close(c.float(), a.float() @ b.float(), rtol=2e-2, atol=2e-1)

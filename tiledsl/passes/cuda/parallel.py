@@ -18,7 +18,6 @@ from tvm.ir import Call, Range, TensorLoad
 from ...errors import TileProgramError
 from ..rewriter import substitute, uses_var
 from ..tile_lowering_utils import bounds_predicate, dtype_bytes, flat_index, guarded_load, is_global
-from .gemm_mma import current_sm
 from .layout import MMARows, Replicated
 from .side_effects import guard_side_effects
 
@@ -213,8 +212,10 @@ def vector_width(ctx, body, lane, vec: int) -> int:
     width = vec
     ana = ctx.analyzer
     for buf, idx, _ in _accesses(body):
-        if str(buf.ty.dtype).startswith("float8") and current_sm() < 89:
-            return 1  # before sm_89 TVM stores float8 as bytes and cannot convert vectors of them
+        if str(buf.ty.dtype).startswith("float8"):
+            # TVM prints some float8 vector conversions as casts nvcc refuses (8 float8 lanes to float16 as
+            # uint2 -> uint4) and stores float8 as bytes before sm_89: element by element, as before 2026-12-05
+            return 1
         width = min(width, max(1, 16 // dtype_bytes(buf.ty.dtype)))
         if buf in ctx.locals.values() or buf.scope() == "local":
             continue

@@ -148,9 +148,10 @@ def _async(stmt):
 
 
 class _Pipeliner(StmtRewriter):
-    def __init__(self, func_body):
+    def __init__(self, func_body, param_buffers=()):
         super().__init__()
         self.body = func_body
+        self.param_buffers = list(param_buffers)  # tensors the host function can describe to TMA
         self.remap = {}
         self.host = []  # host statements (tensor maps) to put before the kernel launch
         self.kinds = []  # how each pipelined loop was built: "cp.async", "tma" or "tma+warp_specialized"
@@ -261,6 +262,10 @@ class _Pipeliner(StmtRewriter):
         if not sm90a() or self.loop_depth or not config.tma_lowering_enabled() or not allowed("tma"):
             return None
         if not all(_read_only_by_gemms(p.value.args[1].source, consumers) for p in producers):
+            return None
+        # a view declared in the kernel (T.Tensor(shape, dtype, param.data)) does not exist in the host function,
+        # where the tensor maps are encoded
+        if not all(any(p.value.args[0].source.same_as(b) for b in self.param_buffers) for p in producers):
             return None
         thread_vars, _, nthreads = self._threads()
         if not thread_vars:
@@ -420,7 +425,7 @@ def _count_uses(node, buf) -> int:
 @keep_tiledsl_errors
 def PipelineCUDA(func, mod, ctx):
     """Turn T.Pipelined loops into multi-stage pipelines (cp.async, or TMA + mbarriers on sm_90a)."""
-    p = _Pipeliner(func.body)
+    p = _Pipeliner(func.body, func.params)
     body = p.finish(p.visit(func.body))
     func = func.with_body(body)
     if p.kinds:

@@ -168,6 +168,12 @@ def main(scenario: str, out_dir: str) -> int:
         code = 3
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
         json.dump(report, f)
+    # as torch asks of every program: a gloo group left to the interpreter's exit after collectives sometimes
+    # aborts the process there ("terminate called without an active exception", seen in the contextual scenario)
+    try:
+        dist.destroy_process_group()
+    except Exception:  # a peer already gone (the scenarios that kill a rank): nothing left to tear down cleanly
+        pass
     return code
 
 

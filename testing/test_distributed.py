@@ -178,3 +178,36 @@ print("joined")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                           env=dict(os.environ, PYTHONPATH=str(HERE.parent)))
     assert done.returncode == 0 and "joined" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_peer_that_stops_right_after_writing_its_value_does_not_hide_it():
+    """Rank 0 writes its value for a step, sees the ranks tune different things and stops (abort key) between two
+    looks of rank 1 at the store: rank 1 still completes the step with rank 0's value (and can then name the
+    difference itself), instead of reporting rank 0's stop."""
+    import pickle
+
+    import torch.distributed as dist
+    from tiledsl.autotuner.distributed import TuneSession
+
+    real = dist.HashStore()
+
+    class Interleaving:
+        """The real store; rank 0 writes and stops just after rank 1 first sees its value missing."""
+        looked = False
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def check(self, keys):
+            seen = real.check(keys)
+            if list(keys) == ["s/0/0"] and not Interleaving.looked:
+                Interleaving.looked = True
+                real.set("s/0/0", pickle.dumps("rank 0's description"))
+                real.set("s/abort/0", "ConfigError: ranks 0 and 1 are not tuning the same thing")
+            return seen
+
+    session = TuneSession.__new__(TuneSession)
+    session.rank, session.world, session.prefix, session.label = 1, 2, "s", "test"
+    session.sync_timeout, session.heartbeat_timeout, session._step = 10.0, 10.0, 0
+    session.store = Interleaving()
+    assert session.exchange("rank 1's description", "comparing") == ["rank 0's description", "rank 1's description"]

@@ -102,14 +102,35 @@ class TuneSession:
             with contextlib.suppress(Exception):  # tell the others why, so they stop at once
                 self.store.set(f"{self.prefix}/abort/{self.rank}", f"{type(exc).__name__}: {exc}"[:2000])
         if exc is None and self.world > 1:
-            # rank 0's process hosts the store: it stays until every rank has read the last values
             with contextlib.suppress(Exception):  # the result is already here; a vanished store cannot spoil it
                 self.store.set(f"{self.prefix}/done/{self.rank}", b"1")
-            if self.rank == 0:
-                with contextlib.suppress(AutotuneError):
-                    self._wait([f"{self.prefix}/done/{r}" for r in range(self.world)], "finishing", min(
-                        self.sync_timeout, 60.0))
+        if self.rank == 0 and self.world > 1:
+            # rank 0's process hosts the store: it stays until every rank has read the last values, also when it
+            # stops with an error (the others still read its value of the step, e.g. to name a difference)
+            with contextlib.suppress(Exception):
+                self._linger(min(self.sync_timeout, 60.0))
         return False
+
+    def _linger(self, timeout: float) -> None:
+        """Wait until every other rank has left the session (done or abort written), stopped beating, or
+        ``timeout`` seconds have passed."""
+        start = time.monotonic()
+        waiting = [r for r in range(self.world) if r != self.rank]
+        seen: dict[int, tuple[int, float]] = {}
+        while waiting and time.monotonic() - start < timeout:
+            still = []
+            for r in waiting:
+                if self.store.check([f"{self.prefix}/done/{r}"]) or self.store.check([f"{self.prefix}/abort/{r}"]):
+                    continue
+                hb_key, now = f"{self.prefix}/hb/{r}", time.monotonic()
+                beat = int(self.store.add(hb_key, 0)) if self.store.check([hb_key]) else -1
+                if seen.get(r, (None,))[0] != beat:
+                    seen[r] = (beat, now)
+                elif now - seen[r][1] > self.heartbeat_timeout:
+                    continue  # gone without a word (killed): nothing will read the store for it
+                still.append(r)
+            waiting = still
+            time.sleep(_POLL_SECONDS)
 
     def _bump(self):
         self.store.add(f"{self.prefix}/hb/{self.rank}", 1)

@@ -366,3 +366,15 @@ def test_replicated_row_statistics_stay_compact(arch, monkeypatch):
     monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
     source = tiledsl.compile(replicated_rows().func, out_idx=[], target={"kind": "cuda", "arch": arch})
     assert len(source.get_kernel_source()) < 150_000
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("stages", [2, 3])
+def test_a_masked_pipelined_loop_keeps_cp_async_on_sm90a(stages, monkeypatch):
+    """A pipelined loop under a block-uniform guard (a block mask) is not given a TMA ring: the ring issues and
+    computes every iteration, and on the H200 it computed the masked-out blocks too (2026-12-05)."""
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    kernel = tiledsl.compile(blocksparse(stages=stages).func, out_idx=[], target={"kind": "cuda", "arch": "sm_90a"})
+    body = kernel.get_kernel_source().split("__global__", 1)[1]
+    assert "cp_async_bulk_tensor" not in body and "cp_async_cg" in body and "wgmma" in body
+    assert kernel.kernel_info["pipelines"] == ["cp.async"]

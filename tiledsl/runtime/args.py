@@ -63,7 +63,7 @@ def explain_rejection(params: list[KernelParam], values, device_type: str, error
         mine.__cause__ = error
         return mine
     text = str(error).strip().splitlines()
-    if "cuTensorMapEncode" in str(error):
+    if "cuTensorMapEncode" in str(error) or "tensor_ptr) & 0b1111" in str(error):  # the driver's or TVM's check
         return _tma_rejection(params, values, text)
     if text and text[0].startswith(("Mismatched", "Misaligned")) or "when calling" in str(error):
         return KernelArgumentError(f"the kernel rejected its arguments: {' '.join(t.strip() for t in text[:3])}")

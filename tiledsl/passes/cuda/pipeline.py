@@ -217,7 +217,9 @@ class _Pipeliner(StmtRewriter):
         ahead_by = stages - 2 if overlap else stages - 1
         if overlap:
             consumers = [_with_wgmma_wait(c) for c in consumers]
-        loads = self._tma_loads(producers, consumers)
+        # a loop under a block-uniform guard (a block mask) keeps cp.async: the ring issues and computes every
+        # iteration, and on the H200 it computed the masked-out blocks too (a wrong answer, 2026-12-05)
+        loads = self._tma_loads(producers, consumers) if guard is None else None
         self.kinds.append("cp.async" if loads is None else "tma")
         if loads is not None:
             return self._tma_ring(loop, i, producers, loads, consumers, remap, stages, ahead_by, overlap,

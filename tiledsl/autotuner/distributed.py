@@ -122,11 +122,7 @@ class TuneSession:
             for r in waiting:
                 if self.store.check([f"{self.prefix}/done/{r}"]) or self.store.check([f"{self.prefix}/abort/{r}"]):
                     continue
-                hb_key, now = f"{self.prefix}/hb/{r}", time.monotonic()
-                beat = int(self.store.add(hb_key, 0)) if self.store.check([hb_key]) else -1
-                if seen.get(r, (None,))[0] != beat:
-                    seen[r] = (beat, now)
-                elif now - seen[r][1] > self.heartbeat_timeout:
+                if self._stopped_beating(r, seen, time.monotonic()):
                     continue  # gone without a word (killed): nothing will read the store for it
                 still.append(r)
             waiting = still
@@ -200,17 +196,23 @@ class TuneSession:
                 why = self.store.get(abort_key).decode(errors="replace")
                 raise _PeerFailure(f"{self.label}: rank {r} stopped with an error, so rank {self.rank} stops too "
                                    f"(during '{what}'): {why}")
-            hb_key = f"{self.prefix}/hb/{r}"
-            if not self.store.check([hb_key]):
+            if not self.store.check([f"{self.prefix}/hb/{r}"]):
                 continue  # not in the session yet: only sync_timeout applies
-            beat = int(self.store.add(hb_key, 0))
-            last = seen.get(r)
-            if last is None or last[0] != beat:
-                seen[r] = (beat, now)
-            elif now - last[1] > self.heartbeat_timeout:
+            if self._stopped_beating(r, seen, now):
                 raise _PeerFailure(f"{self.label}: rank {r} stopped responding (no heartbeat for "
                                    f"{self.heartbeat_timeout:g} s: killed or crashed) while rank {self.rank} was "
                                    f"{what}; tuning stops on every rank")
+
+    def _stopped_beating(self, r: int, seen: dict, now: float) -> bool:
+        """True when rank ``r``'s heartbeat (-1 while it has none) has not changed for ``heartbeat_timeout``
+        seconds; ``seen`` keeps each rank's last beat and when it changed."""
+        hb_key = f"{self.prefix}/hb/{r}"
+        beat = int(self.store.add(hb_key, 0)) if self.store.check([hb_key]) else -1
+        last = seen.get(r)
+        if last is None or last[0] != beat:
+            seen[r] = (beat, now)
+            return False
+        return now - last[1] > self.heartbeat_timeout
 
 
 class _PeerFailure(AutotuneError):

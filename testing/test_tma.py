@@ -14,6 +14,7 @@ import tiledsl.language as T
 
 import general_programs as bench  # the benchmark's programs (benchmarks/bench_general.py runs them)
 from example_modules import load_example
+from tiledsl.passes.cuda import warp_specialize
 
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 
@@ -23,6 +24,7 @@ def _general_passes_only(monkeypatch):
     monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
     monkeypatch.delenv("TILEDSL_DISABLE_TMA", raising=False)
     monkeypatch.delenv("TILEDSL_TMA", raising=False)  # on by default since 2026-12-05
+    monkeypatch.delenv("TILEDSL_PERSISTENT", raising=False)
 
 
 def _gemm(M, N, K, **kw):
@@ -579,4 +581,57 @@ def test_a_view_declared_in_the_kernel_on_the_gpu():
     c = _poisoned((M, N))
     kernel(a, b.reshape(-1), c)
     torch.cuda.synchronize()
+    torch.testing.assert_close(c.float(), a.float() @ b.float(), rtol=2e-2, atol=2e-1)
+
+
+# ---------------------------------------------------------------- persistent grid (warp-specialized kernels)
+@pytest.mark.nvcc
+@pytest.mark.parametrize("setting", ["1", "0", "5"])
+def test_a_warp_specialized_kernel_walks_its_tiles_on_a_persistent_grid(setting, monkeypatch):
+    """232 tiles: one CTA per SM (132 on a GPU-less build for sm_90a), one CTA per tile with
+    TILEDSL_PERSISTENT=0, at most 5 CTAs with TILEDSL_PERSISTENT=5."""
+    monkeypatch.setenv("TILEDSL_PERSISTENT", setting)
+    kernel = tiledsl.compile(_gemm(1000, 1800, 200, block_N=64), out_idx=[], target=SM90A)
+    body = _kernel_body(kernel.get_kernel_source())
+    producer, consumers = body.split("if (256 <= ((int)threadIdx.x)) {", 1)[1].split("} else {", 1)
+    if setting == "0":
+        assert "tile_iter" not in body and "blockIdx.y" in body
+        return
+    ctas = 5 if setting == "5" else warp_specialize._num_sms()
+    # both warpgroups loop over the CTA's tiles; the ring counts on across them; no block index but the CTA's
+    assert f"((231 - ((int)blockIdx.x)) / {ctas}) + 1" in producer
+    assert f"((231 - ((int)blockIdx.x)) / {ctas}) + 1" in consumers
+    assert "blockIdx.y" not in body and "tile_iter" in producer
+    # the consumers release the last stage of each tile (the producer's next tile waits for it)
+    assert consumers.count("mbarrier_arrive_arrive_shared_b64") == 2
+
+
+PERSISTENT_GPU = {  # name: (M, N, K, kwargs, TILEDSL_PERSISTENT)
+    "one_cta_per_sm_ragged": (1000, 1800, 200, {"block_N": 64}, "1"),  # 232 tiles on <= 132 CTAs
+    "five_ctas_short_k": (512, 640, 120, {}, "5"),  # 20 tiles on 5 CTAs, 2 iterations of a 4-stage ring
+    "seven_ctas_long_k": (640, 384, 1000, {"stages": 3}, "7"),  # 15 tiles on 7 CTAs, ragged K
+    "three_ctas_residual_A_T": (384, 512, 256, {"residual": True, "trans_A": True}, "3"),
+}
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(PERSISTENT_GPU))
+def test_persistent_gemm_matches_torch(name, monkeypatch):
+    M, N, K, kw, setting = PERSISTENT_GPU[name]
+    monkeypatch.setenv("TILEDSL_PERSISTENT", setting)
+    kernel = _gemm_on_gpu_matches_torch(M, N, K, kw)
+    assert "tile_iter" in kernel.get_kernel_source()
+
+
+@pytest.mark.gpu
+def test_persistent_batched_gemm_matches_torch(monkeypatch):
+    """Three block dimensions folded into one tile counter: 4 x 2 x 3 tiles on 5 CTAs."""
+    monkeypatch.setenv("TILEDSL_PERSISTENT", "5")
+    kernel = tiledsl.compile(bench.batched_gemm(4, 256, 384, 512, block_N=128), out_idx=[], target="cuda")
+    assert "tile_iter" in kernel.get_kernel_source()
+    a, b = torch.randn(4, 256, 512, device="cuda").half(), torch.randn(4, 512, 384, device="cuda").half()
+    c = _poisoned((4, 256, 384))
+    kernel(a, b, c)
+    torch.cuda.synchronize()
+    assert not torch.isnan(c).any()
     torch.testing.assert_close(c.float(), a.float() @ b.float(), rtol=2e-2, atol=2e-1)

@@ -17,6 +17,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_TMA | ``0``: pipelined loops on sm_90a keep cp.async instead of TMA loads into an mbarrier ring | 1 |
 | TILEDSL_DISABLE_TMA | ``1``: the same as ``TILEDSL_TMA=0`` (TileLang's ``tl.disable_tma_lower`` does it per kernel) | 0 |
 | TILEDSL_WARP_SPECIALIZE | ``0``: no producer warpgroup for the TMA pipelines of gemm-only loops on sm_90a | 1 |
+| TILEDSL_PERSISTENT | ``0``: warp-specialized kernels keep one CTA per tile instead of a persistent grid of one CTA per SM; ``N`` > 1: at most N CTAs (tests) | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
 | TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
 | TILEDSL_AUTOTUNE | ``0``: calls never tune (they use cached, shipped or default configs) | 1 |
@@ -151,6 +152,21 @@ def warp_specialization_enabled() -> bool:
     """True when TMA pipelines of gemm-only loops on sm_90a get a producer warpgroup (the default; off with
     ``TILEDSL_WARP_SPECIALIZE=0``)."""
     return _flag("TILEDSL_WARP_SPECIALIZE", "1")
+
+
+def persistent_grid_ctas() -> int | None:
+    """TILEDSL_PERSISTENT: None when warp-specialized kernels keep one CTA per tile (``0``), 0 for a persistent
+    grid of one CTA per SM (the default, ``1``), N for at most N CTAs (``N`` > 1, to test tile loops on small
+    problems)."""
+    raw = os.environ.get("TILEDSL_PERSISTENT", "1").strip().lower() or "1"
+    if raw in ("0", "false", "no", "off"):
+        return None
+    if raw in _TRUE:
+        return 0
+    count = _int("TILEDSL_PERSISTENT", 1)
+    if count < 1:
+        raise ValueError(f"TILEDSL_PERSISTENT={raw!r}: use 0 (off), 1 (one CTA per SM) or a CTA count > 1")
+    return count
 
 
 # ---------------------------------------------------------------------- tuning for real workloads (tiledsl.tune)

@@ -35,6 +35,7 @@ from .smem_swizzle import wgmma_tile
 _SHARED = ("shared", "shared.dyn")
 _TYPES = {"float16": "f16", "bfloat16": "bf16", "float8_e4m3fn": "e4m3", "float8_e5m2": "e5m2"}
 _MAX_N = 256
+TMA_OPERANDS_ATTR = "wgmma_tma_operands"  # set by PipelineCUDA: only TMA wrote the shared operands (no proxy fence)
 IN_FLIGHT_ATTR = "wgmma_in_flight"  # set by PipelineCUDA: this gemm may finish during the next loop iteration
 
 
@@ -229,7 +230,9 @@ def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
     name = f"wgmma.mma_async.sync.aligned.m64n{Nw}k{ks}.f32.{t}.{t}"
     op = T.ptx[name]
     clear = bool(call.attrs["clear_accum"])
-    body = [tirx.Evaluate(T.ptx["fence.proxy.async.shared::cta"]()), tirx.Evaluate(T.ptx.wgmma.fence.sync.aligned())]
+    body = [tirx.Evaluate(T.ptx.wgmma.fence.sync.aligned())]
+    if call.attrs is None or TMA_OPERANDS_ATTR not in call.attrs:  # threads may have written the operands
+        body.insert(0, tirx.Evaluate(T.ptx["fence.proxy.async.shared::cta"]()))
     for kk in range(K // ks):
         k0 = kk * ks
         if trans_b:  # B [N, K], K-major

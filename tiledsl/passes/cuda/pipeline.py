@@ -318,26 +318,37 @@ class _Pipeliner(StmtRewriter):
     def _warp_specialized(self, loop, i, producers, loads, consumers, remap, ring, nbytes, tid, nthreads,
                           annotations):
         """The ring split between a producer warpgroup (every load, in order) and the program's threads (compute
-        only); WarpSpecialize finishes the split after LowerTileOpsCUDA (see warp_specialize's docstring)."""
+        only); WarpSpecialize finishes the split after LowerTileOpsCUDA (see warp_specialize's docstring).
+
+        Ring positions count from ``ring_base``, the iterations this CTA's ring ran before (0, or the tiles done
+        so far times the loop's length when WarpSpecialize makes the grid persistent); each warp's lane 0
+        releases a stage once the warp's wgmma wait saw the stage's gemm finish."""
         k, n, stages = loop.loop_var, loop.extent, ring.stages
+        base = tirx.Var("ring_base", "int32")
         it = tirx.Var("it", str(k.ty))
-        stage = tirx.floormod(it, stages)
-        fill = [tirx.IfThenElse(it >= stages, ring.wait_empty(it), None), ring.expect(stage, nbytes)]
+        at = base + it
+        stage = tirx.floormod(at, stages)
+        fill = [tirx.IfThenElse(at >= stages, ring.wait_empty(at), None), ring.expect(stage, nbytes)]
         for p, load in zip(producers, loads):
             fill += tma_copy.issue(load, substitute(p, {k: loop.min + it}), remap[load.dst], stage,
                                    ring.full_ptr(stage))
         producer = tirx.IfThenElse(tid == 0, tirx.For(it, 0, n, tirx.ForKind.SERIAL, seq(fill)), None)
-        common = seq(ring.allocations() + ring.init(tid == 0, nthreads))
-        inner = [ring.wait_full(i)]
-        inner += [_restage(substitute(c, {k: loop.min + i}), remap, tirx.floormod(i, stages)) for c in consumers]
-        inner.append(tirx.IfThenElse(i > 0, ring.release(i - 1), None))
+        common = seq(ring.allocations() + ring.init(tid == 0, nthreads // 32))
+        lane0 = tirx.floormod(tid, 32) == 0
+        inner = [ring.wait_full(base + i)]
+        # the consumers are gemms on ring tiles only (eligible): nothing but TMA writes their operands
+        inner += [_restage(substitute(_with_tma_operands(c), {k: loop.min + i}), remap,
+                           tirx.floormod(base + i, stages)) for c in consumers]
+        inner.append(tirx.IfThenElse(tirx.And(i > 0, lane0), ring.release(base + i - 1), None))
         marked_loop = dict(annotations)
         marked_loop[warp_specialize.CONSUMER_LOOP] = 1
         main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, marked_loop)
-        # no block-wide barrier after the loop: nothing else in the kernel uses shared memory (eligible)
+        # no block-wide barrier after the loop: nothing else in the kernel uses shared memory (eligible); the last
+        # stage is released for the next tile of a persistent grid
+        last = tirx.IfThenElse(tirx.And(n > 0, lane0), ring.release(base + n - 1), None)
         return seq([warp_specialize.marked(warp_specialize.COMMON, common, nthreads),
-                    warp_specialize.marked(warp_specialize.PRODUCER, producer, nthreads), main,
-                    tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))])
+                    warp_specialize.marked(warp_specialize.PRODUCER, producer, nthreads, base), main,
+                    tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0)), last])
 
     def _used_outside(self, buf, loop) -> bool:
         total = _count_uses(self.body, buf)
@@ -401,16 +412,21 @@ def _read_only_by_gemms(tile, consumers) -> bool:
 
 def _with_wgmma_wait(stmt):
     """The gemm marked to leave one wgmma group in flight (``wgmma.wait_group 1`` instead of 0)."""
-    call = stmt.value
-    attrs = {str(key): value for key, value in call.attrs.items()} if call.attrs is not None else {}
-    attrs[gemm_wgmma_wait_attr()] = 1
-    return tirx.Evaluate(Call(call.op, list(call.args), attrs=attrs, ret_ty="void"))
-
-
-def gemm_wgmma_wait_attr() -> str:
-    """The gemm attribute PipelineCUDA sets for a gemm that may stay in flight (read by gemm_wgmma.lower)."""
     from .gemm_wgmma import IN_FLIGHT_ATTR
-    return IN_FLIGHT_ATTR
+    return _with_gemm_attr(stmt, IN_FLIGHT_ATTR)
+
+
+def _with_tma_operands(stmt):
+    """The gemm marked as reading shared tiles that only TMA wrote (no ``fence.proxy.async`` before it)."""
+    from .gemm_wgmma import TMA_OPERANDS_ATTR
+    return _with_gemm_attr(stmt, TMA_OPERANDS_ATTR)
+
+
+def _with_gemm_attr(stmt, key: str):
+    call = stmt.value
+    attrs = {str(k): value for k, value in call.attrs.items()} if call.attrs is not None else {}
+    attrs[key] = 1
+    return tirx.Evaluate(Call(call.op, list(call.args), attrs=attrs, ret_ty="void"))
 
 
 def _count_uses(node, buf) -> int:

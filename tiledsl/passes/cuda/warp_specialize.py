@@ -22,11 +22,14 @@ rather than emit a kernel that could hang. On by default; ``TILEDSL_WARP_SPECIAL
 """
 from __future__ import annotations
 
+import tvm
 import tvm_ffi
+from tvm.sym import Analyzer
 from tvm import tirx
 from tvm.ir import Call, TensorLoad
 from tvm.script import tirx as T
 
+from ... import config
 from ...errors import CompileError
 from ...ir.ops import is_tile_call
 from ..pass_errors import keep_tiledsl_errors
@@ -41,19 +44,22 @@ _SHARED = ("shared", "shared.dyn")
 _ALLOWED_OUTSIDE = ("fill", "copy", "use_swizzle")
 
 
-def _touches_shared(stmt) -> bool:
+def _touches_shared(stmt, ignore_barriers: bool = False) -> bool:
     found = []
 
+    def counts(buf) -> bool:
+        return buf.scope() in _SHARED and not (ignore_barriers and str(buf.ty.dtype) == "uint64")
+
     def on_load(load):
-        if load.source.scope() in _SHARED:
+        if counts(load.source):
             found.append(load)
 
     def on_store(store):
-        if store.buffer.scope() in _SHARED:
+        if counts(store.buffer):
             found.append(store)
 
     def on_alloc(alloc):
-        if alloc.buffer.scope() in _SHARED:
+        if counts(alloc.buffer):
             found.append(alloc)
     tvm_ffi.structural_walk(stmt, [(TensorLoad, on_load), (tirx.BufferStore, on_store), (tirx.AllocBuffer, on_alloc)])
     return bool(found)
@@ -102,9 +108,11 @@ def eligible(top_level, loop, producers, consumers, thread_count: int) -> bool:
     return all(_outside_ok(s) for s in top_level if not s.same_as(loop) and not isinstance(s, allocs))
 
 
-def marked(kind: str, stmt, thread_count: int):
-    """``stmt`` inside the marker ``kind`` (COMMON or PRODUCER)."""
-    return tirx.AttrStmt(tirx.const(0, "int32"), kind, tirx.const(thread_count, "int32"), stmt)
+def marked(kind: str, stmt, thread_count: int, ring_base=None):
+    """``stmt`` inside the marker ``kind`` (COMMON or PRODUCER; the producer's marker carries the ring's
+    ``ring_base`` variable, which :func:`WarpSpecialize` binds)."""
+    node = ring_base if ring_base is not None else tirx.const(0, "int32")
+    return tirx.AttrStmt(node, kind, tirx.const(thread_count, "int32"), stmt)
 
 
 def _register_budget(threads: int):
@@ -116,8 +124,30 @@ def _register_budget(threads: int):
     return at_launch, grown
 
 
+class _Split:
+    """A launch body taken apart at its warp-specialization markers: ``prefix`` (allocations and values every
+    thread needs first), ``common`` (the ring's initialization), the producer's and the consumers' statements,
+    the consumer thread count and the ring's ``ring_base`` variable and loop length."""
+
+    def __init__(self, prefix, common, producer, consumers, threads, ring_base, ring_iters):
+        self.prefix, self.common, self.producer, self.consumers = prefix, common, producer, consumers
+        self.threads, self.ring_base, self.ring_iters = threads, ring_base, ring_iters
+
+    def body(self, tx, prefix=None, producer=None, consumers=None):
+        """The launch body: prefix, ring init, then ``if tx >= threads: producer else: consumers`` (each branch
+        first moves registers between the warpgroups where that gains the consumers registers)."""
+        at_launch, grown = _register_budget(self.threads + PRODUCER_THREADS)
+        prod = [producer if producer is not None else self.producer]
+        cons = [consumers if consumers is not None else seq(self.consumers)]
+        if grown > at_launch:
+            prod.insert(0, tirx.Evaluate(T.ptx["setmaxnreg.dec.sync.aligned.u32"](PRODUCER_REGS)))
+            cons.insert(0, tirx.Evaluate(T.ptx["setmaxnreg.inc.sync.aligned.u32"](grown)))
+        prefix = self.prefix if prefix is None else prefix
+        return seq(prefix + [self.common, tirx.IfThenElse(tx >= self.threads, seq(prod), seq(cons))])
+
+
 def _split(launch):
-    """The launch AttrStmt with its body split into producer and consumers (None when it has no marker)."""
+    """The launch AttrStmt's body taken apart (a :class:`_Split`), or None when it has no marker."""
     stmts = flatten_seq([launch.body])
     common = [s for s in stmts if isinstance(s, tirx.AttrStmt) and s.attr_key == COMMON]
     producer = [s for s in stmts if isinstance(s, tirx.AttrStmt) and s.attr_key == PRODUCER]
@@ -145,21 +175,104 @@ def _split(launch):
     rest = [s for k, s in enumerate(stmts) if k not in set(hoisted)
             and not (isinstance(s, tirx.AttrStmt) and s.attr_key in (COMMON, PRODUCER))]
     rest = [_read_only_touch(s) for s in rest]
+    iters = None
     for k, s in enumerate(rest):
         if isinstance(s, tirx.For) and _is_consumer_loop(s):
             annotations = {str(key): v for key, v in s.annotations.items() if str(key) != CONSUMER_LOOP}
             rest[k] = rebuild_for(s, annotations=annotations)
+            iters = s.extent
         elif _touches_shared_outside_views(s):
             raise CompileError("internal: a warp-specialized kernel uses shared memory outside its pipelined loop")
     tx = launch.node.var
-    at_launch, grown = _register_budget(threads + PRODUCER_THREADS)
-    prod = [substitute(producer[0].body, {tx: tx - threads})]
-    cons = list(rest)
-    if grown > at_launch:
-        prod.insert(0, tirx.Evaluate(T.ptx["setmaxnreg.dec.sync.aligned.u32"](PRODUCER_REGS)))
-        cons.insert(0, tirx.Evaluate(T.ptx["setmaxnreg.inc.sync.aligned.u32"](grown)))
-    body = seq(prefix + [common[0].body, tirx.IfThenElse(tx >= threads, seq(prod), seq(cons))])
-    return tirx.AttrStmt(launch.node, launch.attr_key, tirx.const(threads + PRODUCER_THREADS, "int32"), body)
+    prod = substitute(producer[0].body, {tx: tx - threads})
+    return _Split(prefix, common[0].body, prod, rest, threads, producer[0].node, iters)
+
+
+def _launch_chain(body):
+    """(the blockIdx launches, the threadIdx.x launch) when the kernel body is only those nested launches, else
+    None."""
+    blocks = []
+    while isinstance(body, tirx.AttrStmt) and body.attr_key == "thread_extent":
+        tag = body.node.thread_tag
+        if tag == "threadIdx.x":
+            return blocks, body
+        if not tag.startswith("blockIdx."):
+            return None
+        blocks.append(body)
+        body = body.body
+    return None
+
+
+class _Persistent:
+    """A persistent grid for a warp-specialized launch: ``ctas`` CTAs (at most one per SM) walk the program's
+    tiles in launch order (tile ``t`` = CTA + j * ctas, blockIdx.x fastest), so the producer loads the next tile's
+    stages while the consumers finish the current one. The ring keeps counting across tiles (``ring_base`` =
+    j * the loop's length)."""
+
+    def __init__(self, blocks, num_sms: int):
+        self.blocks = blocks
+        self.dims = {b.node.thread_tag: (b.node.var, b.value) for b in blocks}
+        total = tirx.const(1, "int32")
+        for tag in ("blockIdx.x", "blockIdx.y", "blockIdx.z"):
+            if tag in self.dims:
+                total = total * self.dims[tag][1]
+        self.total = Analyzer().simplify(total)
+        self.ctas = Analyzer().simplify(tirx.min(self.total, num_sms))
+        self.cta = tirx.Var("cta", "int32")
+        self.tile = tirx.Var("tile_iter", "int32")
+
+    def block_values(self) -> dict:
+        """Each program block index in terms of this CTA and its tile counter (launch order: x fastest)."""
+        t = self.cta + self.tile * self.ctas
+        present = [self.dims[tag] for tag in ("blockIdx.x", "blockIdx.y", "blockIdx.z") if tag in self.dims]
+        values, stride = {}, None
+        for pos, (var, extent) in enumerate(present):
+            index = t if stride is None else tirx.floordiv(t, stride)
+            values[var] = index if pos == len(present) - 1 else tirx.floormod(index, extent)
+            stride = extent if stride is None else stride * extent
+        return values
+
+    def tile_loop(self, body):
+        """``body`` run for each of this CTA's tiles."""
+        count = tirx.floordiv(self.total - 1 - self.cta, self.ctas) + 1
+        return tirx.For(self.tile, 0, count, tirx.ForKind.SERIAL, body)
+
+    def build(self, split, launch):
+        """The whole kernel body (grid launch included) made persistent, or None when the program does not
+        allow it: a value the prefix computes from a block index other than a plain binding, or a ring whose
+        length depends on the tile."""
+        values = self.block_values()
+        tainted = list(values)
+        outside, binds = [], []
+        for s in split.prefix:
+            if not any(uses_var(s, v) for v in tainted):
+                outside.append(s)
+            elif isinstance(s, tirx.Bind) and not _reads_memory(s.value):
+                binds.append(s)
+                tainted.append(s.var)
+            else:
+                return None
+        if split.ring_iters is None or any(uses_var(split.ring_iters, v) for v in tainted):
+            return None
+        ring = {split.ring_base: self.tile * split.ring_iters}
+        # the producer reads the bound values inlined; the consumers keep the bindings inside their tile loop
+        inline = {}
+        for b in binds:
+            inline[b.var] = substitute(substitute(b.value, inline), values)
+        producer = self.tile_loop(substitute(substitute(split.producer, inline), {**values, **ring}))
+        consumers = self.tile_loop(substitute(seq(binds + split.consumers), {**values, **ring}))
+        tx = launch.node.var
+        inner = tirx.AttrStmt(launch.node, launch.attr_key, tirx.const(split.threads + PRODUCER_THREADS, "int32"),
+                              split.body(tx, prefix=outside, producer=producer, consumers=consumers))
+        grid = tirx.IterVar(tvm.ir.Range(0, self.ctas), self.cta, self.blocks[0].node.iter_type, "blockIdx.x")
+        return tirx.AttrStmt(grid, "thread_extent", self.ctas, inner)
+
+
+def _plain(split, launch):
+    """The split launch without a persistent grid (the ring starts at 0)."""
+    tx = launch.node.var
+    body = substitute(split.body(tx), {split.ring_base: tirx.const(0, "int32")})
+    return tirx.AttrStmt(launch.node, launch.attr_key, tirx.const(split.threads + PRODUCER_THREADS, "int32"), body)
 
 
 def _reads_memory(expr) -> bool:
@@ -176,12 +289,13 @@ CONSUMER_LOOP = "tiledsl.ws_consumer_loop"  # annotation of the consumers' loop
 
 
 def _touches_shared_outside_views(stmt) -> bool:
-    """Shared accesses other than the final keep-alive read of the tile pool."""
+    """Shared accesses other than the final keep-alive read of the tile pool and the ring's mbarriers (the
+    consumers release the last stage after the loop)."""
     if isinstance(stmt, tirx.Evaluate) and isinstance(stmt.value, Call) and not is_tile_call(stmt.value):
         name = getattr(stmt.value.op, "name", "")
         if name == "tirx.tvm_access_ptr":
             return False
-    return _touches_shared(stmt)
+    return _touches_shared(stmt, ignore_barriers=True)
 
 
 def _read_only_touch(stmt):
@@ -200,15 +314,43 @@ def _read_only_touch(stmt):
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.WarpSpecialize")
 @keep_tiledsl_errors
 def WarpSpecialize(func, mod, ctx):
-    """Split the kernel of a warp-specialized pipeline into producer and consumer warpgroups (see module doc)."""
+    """Split the kernel of a warp-specialized pipeline into producer and consumer warpgroups, on a persistent grid
+    where the program allows it (see module doc)."""
+    chain = _launch_chain(func.body)
+    if chain is not None:
+        blocks, launch = chain
+        split = _split(launch)
+        if split is None:
+            return func
+        ctas = config.persistent_grid_ctas()
+        if blocks and ctas is not None:
+            body = _Persistent(blocks, ctas or _num_sms()).build(split, launch)
+            if body is not None:
+                return func.with_body(body).with_attr(PERSISTENT_ATTR, 1)
+        body = _plain(split, launch)
+        for b in reversed(blocks):
+            body = tirx.AttrStmt(b.node, b.attr_key, b.value, body)
+        return func.with_body(body)
     done = []
 
     def on_attr(stmt):
         if stmt.attr_key == "thread_extent" and stmt.node.thread_tag == "threadIdx.x" and not done:
-            out = _split(stmt)
-            if out is not None:
-                done.append(out)
-                return out
+            split = _split(stmt)
+            if split is not None:
+                done.append(stmt)
+                return _plain(split, stmt)
         return stmt
     body = tvm_ffi.structural_map(func.body, [(tirx.AttrStmt, on_attr)], order="post")
     return func.with_body(body) if done else func
+
+
+PERSISTENT_ATTR = "tiledsl.persistent_grid"  # function attribute: the launch walks its tiles on one CTA per SM
+
+
+def _num_sms() -> int:
+    """The SM count the persistent grid is built for (the visible GPU's, or the arch's usual count)."""
+    from ..hopper.device import num_sms, target_arch
+
+    target = tvm.target.Target.current(allow_none=True)
+    arch = target_arch(target) if target is not None else "sm_90a"
+    return num_sms(arch if arch in ("sm_90a", "sm_90") else "sm_90a")[0]

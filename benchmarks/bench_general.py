@@ -13,6 +13,8 @@ regression to mma.sync shows there.
 
     TILEDSL_TMA=0 python benchmarks/bench_general.py ...       (cp.async instead of TMA rings, to compare)
     TILEDSL_WARP_SPECIALIZE=0 python benchmarks/bench_general.py ...   (TMA rings without a producer warpgroup)
+    TILEDSL_PERSISTENT=0 python benchmarks/bench_general.py ...   (warp-specialized kernels: one CTA per tile)
+    TILEDSL_TMA_STORE=1 python benchmarks/bench_general.py ...    (warp-specialized kernels: TMA-store epilogue)
 """
 from __future__ import annotations
 

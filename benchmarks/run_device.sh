@@ -19,6 +19,8 @@
 #   session1  every GPU test (6 xdist workers when pytest-xdist is importable), then every example on the GPU
 #   session2  bench_general with the defaults (TMA rings, warp specialization), then with TILEDSL_TMA=0
 #           (cp.async) to compare in the same run, then bench_newer_style
+#   epilogue  the TMA-store epilogue (TILEDSL_TMA_STORE=1): its GPU tests and every warp-specialization GPU test
+#           with it on, then the GEMM programs of bench_general with it off (the default) and on, same run
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
 #           differential programs (every perturbed program's GPU result against the CPU result of the same program)
 set -u
@@ -45,6 +47,18 @@ case "${1:-quick}" in
     TILEDSL_TMA=0 TAIL=20 run bench_cp_async 150 "$PY" benchmarks/bench_general.py --rounds 2
     mv "$OUT/bench_general.json" "$OUT/bench_general_cp_async.json"
     TAIL=15 run bench_newer_style 110 "$PY" benchmarks/bench_newer_style.py --rounds 3
+    ;;
+  epilogue)
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 6)
+    TAIL=20 run tma_store_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing/test_tma.py testing/test_wgmma.py testing/test_bench_general.py
+    TILEDSL_TMA_STORE=1 TAIL=20 run tma_store_all_ws 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
+      "${xdist[@]}" testing/test_tma.py testing/test_bench_general.py testing/test_cuda_limits.py
+    only=gemm,gemm_8192,gemm_residual,gemm_A_T,gemm_B_T,batched,swiglu,grouped
+    TAIL=12 run bench_plain_stores 150 "$PY" benchmarks/bench_general.py --only $only --rounds 3
+    mv "$OUT/bench_general.json" "$OUT/bench_general_plain_stores.json"
+    TILEDSL_TMA_STORE=1 TAIL=12 run bench_tma_store 150 "$PY" benchmarks/bench_general.py --only $only --rounds 3
+    mv "$OUT/bench_general.json" "$OUT/bench_general_tma_store.json"
     ;;
   buckets)
     TAIL=12 run tune_buckets 560 "$PY" benchmarks/bench_tune_buckets.py --rounds 3 \

@@ -635,3 +635,90 @@ def test_persistent_batched_gemm_matches_torch(monkeypatch):
     torch.cuda.synchronize()
     assert not torch.isnan(c).any()
     torch.testing.assert_close(c.float(), a.float() @ b.float(), rtol=2e-2, atol=2e-1)
+
+
+# ---------------------------------------------------------------- TMA-store epilogue (TILEDSL_TMA_STORE=1)
+def _tma_store_source(monkeypatch, program):
+    monkeypatch.setenv("TILEDSL_TMA_STORE", "1")
+    return tiledsl.compile(program, out_idx=[], target=SM90A).get_kernel_source()
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("name", ["plain", "batched", "residual", "swiglu", "ragged"])
+def test_the_epilogue_of_a_warp_specialized_kernel_becomes_tma_stores(name, monkeypatch):
+    program = {"plain": lambda: bench.gemm(512, 512, 256),  # 128 x 256 tiles, 4 stages: 224 KiB with staging
+               "batched": lambda: bench.batched_gemm(2, 256, 256, 512, block_N=128),
+               "residual": lambda: _gemm(256, 256, 512, residual=True),
+               "swiglu": lambda: bench.swiglu(256, 256, 512),
+               "ragged": lambda: _gemm(200, 136, 456)}[name]()
+    src = _tma_store_source(monkeypatch, program)
+    body = _kernel_body(src)
+    consumers = body.split("} else {", 1)[1]
+    # 64 columns at a time: wait until the staging tile of two chunks ago was read, named barrier, swizzled
+    # shared writes, proxy fence, barrier, one thread stores; nothing but the named barrier among the consumers
+    assert "cp_async_bulk_tensor_s2g" in consumers and "bulk_commit_group" in consumers
+    assert "wait_group_read_1" in consumers and "wait_group_read_0" in consumers
+    assert "bar_sync_count_sync((uint)1" in consumers and "__syncthreads" not in consumers
+    assert "_staging0[" in consumers and "C_ptr" not in consumers
+    assert src.count("CUtensorMap") >= 3  # the result's tensor map is made by the host, as the loads' are
+
+
+@pytest.mark.nvcc
+def test_a_result_the_kernel_also_reads_keeps_its_plain_stores(monkeypatch):
+    """The TMA store completes after the kernel moved on: a tensor the kernel also reads keeps per-thread stores."""
+    M = N = K = 256
+
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), C: T.Tensor((M, N), "float16")):
+        with T.Kernel(T.ceildiv(N, 128), T.ceildiv(M, 128), threads=256) as (bx, by):
+            A_s = T.alloc_shared((128, 64), "float16")
+            B_s = T.alloc_shared((64, 128), "float16")
+            C_f = T.alloc_fragment((128, 128), "float32")
+            T.clear(C_f)
+            for k in T.Pipelined(T.ceildiv(K, 64), num_stages=3):
+                T.copy(A[by * 128, k * 64], A_s)
+                T.copy(B[k * 64, bx * 128], B_s)
+                T.gemm(A_s, B_s, C_f)
+            for i, j in T.Parallel(128, 128):
+                C_f[i, j] = C_f[i, j] + C[by * 128 + i, bx * 128 + j]
+            T.copy(C_f, C[by * 128, bx * 128])
+    body = _kernel_body(_tma_store_source(monkeypatch, kernel))
+    assert "setmaxnreg" in body and "cp_async_bulk_tensor_s2g" not in body
+
+
+@pytest.mark.nvcc
+def test_a_tile_without_room_for_staging_keeps_its_plain_stores(monkeypatch):
+    """128 x 192 tiles with 5 stages take 200 KiB: no room left for the two 16 KiB staging tiles."""
+    body = _kernel_body(_tma_store_source(monkeypatch, bench.gemm(256, 384, 512, block_N=192, stages=5)))
+    assert "setmaxnreg" in body and "cp_async_bulk_tensor_s2g" not in body
+    body = _kernel_body(_tma_store_source(monkeypatch, bench.gemm(256, 384, 512, block_N=192, stages=4)))
+    assert "cp_async_bulk_tensor_s2g" in body
+
+
+TMA_STORE_GPU = {  # name: (M, N, K, kwargs, TILEDSL_PERSISTENT)
+    "plain": (256, 384, 1024, {}, "1"),
+    "ragged": (200, 136, 456, {}, "1"),  # the hardware clips the rows and columns past M and N
+    "bf16_residual": (256, 256, 512, {"dtype": "bfloat16", "residual": True}, "1"),
+    "A_T_B_T": (256, 256, 384, {"trans_A": True, "trans_B": True}, "1"),
+    "block_N_256": (256, 512, 512, {"block_N": 256}, "1"),
+    "one_warpgroup": (256, 256, 512, {"threads": 128}, "1"),
+    "five_ctas_ragged": (1000, 1800, 200, {"block_N": 64}, "5"),  # staging reused across tiles
+    "not_persistent": (640, 384, 1000, {"stages": 3}, "0"),
+}
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(TMA_STORE_GPU))
+def test_tma_store_epilogue_matches_torch(name, monkeypatch):
+    M, N, K, kw, setting = TMA_STORE_GPU[name]
+    monkeypatch.setenv("TILEDSL_TMA_STORE", "1")
+    monkeypatch.setenv("TILEDSL_PERSISTENT", setting)
+    kernel = _gemm_on_gpu_matches_torch(M, N, K, kw)
+    assert "cp_async_bulk_tensor_s2g" in kernel.get_kernel_source()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["batched", "swiglu", "grouped"])
+def test_tma_store_benchmark_programs_match_torch(name, monkeypatch):
+    monkeypatch.setenv("TILEDSL_TMA_STORE", "1")
+    test_tma_benchmark_programs_match_torch(name)

@@ -17,6 +17,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_TMA | ``0``: pipelined loops on sm_90a keep cp.async instead of TMA loads into an mbarrier ring | 1 |
 | TILEDSL_DISABLE_TMA | ``1``: the same as ``TILEDSL_TMA=0`` (TileLang's ``tl.disable_tma_lower`` does it per kernel) | 0 |
 | TILEDSL_WARP_SPECIALIZE | ``0``: no producer warpgroup for the TMA pipelines of gemm-only loops on sm_90a | 1 |
+| TILEDSL_TMA_STORE | ``1``: warp-specialized kernels write their results through shared memory with TMA stores (not yet run on a GPU) | 0 |
 | TILEDSL_PERSISTENT | ``0``: warp-specialized kernels keep one CTA per tile instead of a persistent grid of one CTA per SM; ``N`` > 1: at most N CTAs (tests) | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
 | TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
@@ -152,6 +153,12 @@ def warp_specialization_enabled() -> bool:
     """True when TMA pipelines of gemm-only loops on sm_90a get a producer warpgroup (the default; off with
     ``TILEDSL_WARP_SPECIALIZE=0``)."""
     return _flag("TILEDSL_WARP_SPECIALIZE", "1")
+
+
+def tma_store_enabled() -> bool:
+    """True when the result copies of a warp-specialized kernel become TMA stores through shared memory
+    (``TILEDSL_TMA_STORE=1``; off by default until its GPU tests have run)."""
+    return _flag("TILEDSL_TMA_STORE")
 
 
 def persistent_grid_ctas() -> int | None:

@@ -1,7 +1,7 @@
 """The CUDA lowering: tile programs -> per-thread CUDA code that TVM's s_tir pipeline and CUDA codegen finish.
 
 Order (``cuda_passes``): SwizzleBlocks (T.use_swizzle) -> PipelineCUDA (multi-stage cp.async, or TMA into an
-mbarrier ring on sm_90a) -> LdmatrixReads (the warp-level emitter's ldmatrix pointers) -> LowerTileOpsCUDA
+mbarrier ring on sm_90a) -> StoreEpilogueTMA (a warp-specialized kernel's result copies as TMA stores) -> LdmatrixReads (the warp-level emitter's ldmatrix pointers) -> LowerTileOpsCUDA
 (layouts, tile ops, T.Parallel, fragments -> registers) ->
 WarpSpecialize (producer / consumer warpgroups, where PipelineCUDA chose it) -> PlaceTensorMaps (TMA tensor maps
 into the host code) -> ScalarizeBoolVectors (bool accesses unrolled, not vectorized) -> SplitWideVectorLoops (only
@@ -14,11 +14,12 @@ from .block_swizzle import SwizzleBlocks
 from .bool_vectors import ScalarizeBoolVectors
 from .pipeline import PipelineCUDA
 from .tma_copy import PlaceTensorMaps
+from .tma_store import StoreEpilogueTMA
 from .warp_specialize import WarpSpecialize
 from .wide_vectors import SplitWideVectorLoops
 
 
 def cuda_passes() -> list:
     """Our passes for the CUDA target, in order."""
-    return [SwizzleBlocks, PipelineCUDA, LdmatrixReads, LowerTileOpsCUDA, WarpSpecialize, PlaceTensorMaps,
+    return [SwizzleBlocks, PipelineCUDA, StoreEpilogueTMA, LdmatrixReads, LowerTileOpsCUDA, WarpSpecialize, PlaceTensorMaps,
             ScalarizeBoolVectors, SplitWideVectorLoops]

@@ -22,7 +22,7 @@ from ...ir.ops import is_tile_call
 from ..rewriter import seq
 from ..tile_lowering_utils import cast_to, const_ints, is_unit
 from . import gemm_mma, gemm_wgmma
-from .smem_swizzle import XorSwizzle, WGMMATile, swizzle_ok, wgmma_tile
+from .smem_swizzle import STAGING_ATTR, XorSwizzle, WGMMATile, swizzle_ok, wgmma_tile
 
 STRATEGIES = ("wgmma", "mma", "fma")
 
@@ -40,10 +40,14 @@ def strategy_of(plan) -> str:
 
 
 def operand_layouts(body, plans: dict) -> dict:
-    """Shared gemm operand buffer -> its layout (WGMMATile wins over XorSwizzle when a tile feeds both)."""
+    """Shared gemm operand buffer -> its layout (WGMMATile wins over XorSwizzle when a tile feeds both); a TMA
+    store's staging tile gets the 128-byte swizzled WGMMATile too."""
     out: dict = {}
 
     def on_call(call):
+        if is_tile_call(call, "copy") and call.attrs is not None and STAGING_ATTR in call.attrs:
+            out[call.args[1].source] = wgmma_tile(call.args[1].source)  # a TMA store reads it (tma_store.py)
+            return
         if not is_tile_call(call, "gemm") or call.args[2].source not in plans:
             return
         plan = plans[call.args[2].source]

@@ -171,7 +171,7 @@ def _whole_tile_fragment(region) -> bool:
 class _Descriptor:
     """A shared tile's wgmma descriptor: base address of the tile (its stage) + constant byte offsets."""
 
-    def __init__(self, region, mn_major: bool):
+    def __init__(self, region, mn_major: bool, seen: bool = True):
         buf = region.source
         self.tile = wgmma_tile(buf)
         shape = list(buf.ty.shape)
@@ -179,6 +179,8 @@ class _Descriptor:
         start[-2], start[-1] = tirx.const(0, "int32"), tirx.const(0, "int32")
         stage_elems = flat_index(start, shape)  # the tile layout keeps whole tiles (stages) in place
         ptr = buf.access_ptr("r", offset=stage_elems)
+        if not seen:  # only TMA writes the tile: ThreadSync needs no barrier for this read
+            ptr = Call(ptr.op, list(ptr.args[:-1]) + [tirx.const(0, "int32")], ret_ty=ptr.ty)
         self.addr = tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared", ptr)
         t = self.tile
         if mn_major:  # LBO: between 64-element MN panels; SBO: between groups of 8 k-rows
@@ -224,14 +226,15 @@ def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
     group = low.tid // 128
     row0, col0 = (group // gn) * Mw, (group % gn) * Nw
     acc = low.locals[c.source]
-    b_desc = _Descriptor(b, mn_major=not trans_b)
-    a_desc = None if a_in_registers else _Descriptor(a, mn_major=trans_a)
+    tma_only = call.attrs is not None and TMA_OPERANDS_ATTR in call.attrs
+    b_desc = _Descriptor(b, mn_major=not trans_b, seen=not tma_only)
+    a_desc = None if a_in_registers else _Descriptor(a, mn_major=trans_a, seen=not tma_only)
     t = _TYPES[dtype]
     name = f"wgmma.mma_async.sync.aligned.m64n{Nw}k{ks}.f32.{t}.{t}"
     op = T.ptx[name]
     clear = bool(call.attrs["clear_accum"])
     body = [tirx.Evaluate(T.ptx.wgmma.fence.sync.aligned())]
-    if call.attrs is None or TMA_OPERANDS_ATTR not in call.attrs:  # threads may have written the operands
+    if not tma_only:  # threads may have written the operands
         body.insert(0, tirx.Evaluate(T.ptx["fence.proxy.async.shared::cta"]()))
     for kk in range(K // ks):
         k0 = kk * ks

@@ -65,6 +65,9 @@ class XorSwizzle:
         return row * L + phys * 8 + elem
 
 
+STAGING_ATTR = "tma_store_staging"  # copy attribute: the destination is a TMA store's staging tile (tma_store.py)
+
+
 @dataclass(frozen=True)
 class WGMMATile:
     """The canonical swizzled layout of a wgmma operand tile (see the module docstring)."""

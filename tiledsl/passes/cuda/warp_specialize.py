@@ -37,6 +37,7 @@ from ..rewriter import flatten_seq, rebuild_for, seq, substitute, uses_var
 
 COMMON = "tiledsl.ws_common"  # marker: statements every thread runs before the split
 PRODUCER = "tiledsl.ws_producer"  # marker: the producer's code (value: the consumer thread count)
+EPILOGUE = "tiledsl.ws_epilogue"  # marker: the consumers' TMA-store epilogue (tma_store.py)
 PRODUCER_THREADS = 128
 PRODUCER_REGS = 40
 _REGS_PER_SM = 65536
@@ -181,6 +182,8 @@ def _split(launch):
             annotations = {str(key): v for key, v in s.annotations.items() if str(key) != CONSUMER_LOOP}
             rest[k] = rebuild_for(s, annotations=annotations)
             iters = s.extent
+        elif isinstance(s, tirx.AttrStmt) and s.attr_key == EPILOGUE:
+            rest[k] = s.body  # the TMA-store epilogue: its staging tiles and barriers are the consumers' own
         elif _touches_shared_outside_views(s):
             raise CompileError("internal: a warp-specialized kernel uses shared memory outside its pipelined loop")
     tx = launch.node.var
@@ -307,7 +310,7 @@ def _read_only_touch(stmt):
     if getattr(call.op, "name", "") != "tirx.tvm_access_ptr":
         return stmt
     args = list(call.args)
-    args[-1] = tirx.const(1, "int32")  # access mask: read
+    args[-1] = tirx.const(0, "int32")  # access mask: read
     return tirx.Evaluate(Call(call.op, args, attrs=call.attrs, ret_ty=call.ty))
 
 

@@ -1,0 +1,196 @@
+"""StoreEpilogueTMA: the result copies of a warp-specialized kernel become TMA stores (sm_90a).
+
+Expects: tile-level IR after PipelineCUDA, which warp-specialized a pipelined loop (its consumers' loop is
+annotated ``CONSUMER_LOOP``). Each top-level ``T.copy(fragment -> global region)`` after that loop (the epilogue
+that writes the accumulator, converted to a 16-bit type) is rewritten, 64 columns at a time, into::
+
+    thread 0: cp.async.bulk.wait_group.read 1          (the staging tile written two chunks ago was read)
+    bar.sync 1, T                                      (the consumers only: the producer warps are elsewhere)
+    T.copy(fragment[:, 64c : 64c + 64], staging[c % 2])   (128-byte swizzled, lowered as any fragment copy)
+    fence.proxy.async.shared::cta; bar.sync 1, T       (the writes become visible to the TMA unit)
+    thread 0: cp.async.bulk.tensor ... global.shared::cta.bulk_group; cp.async.bulk.commit_group
+    thread 0, after the last chunk: cp.async.bulk.wait_group.read 0
+
+The hardware writes whole 128-byte rows, asynchronously, and clips what falls outside the tensor (ragged M, N), as
+the guarded plain copy does. On a persistent grid the stores of one tile overlap the next tile's main loop (the
+hand-written study in ``shared/notes/hopper-gemm``: +8-10 % on a 4096^3 GEMM). The statements sit inside an
+``warp_specialize.EPILOGUE`` marker, so WarpSpecialize knows their shared accesses and barriers are the consumers' own.
+
+A copy qualifies when: the fragment is copied whole and is 2-d (rows <= 256, columns a multiple of 64), the
+destination is a contiguous kernel parameter of a 2-byte type whose row is a whole number of 16 bytes, the region
+spans the fragment's two extents in order (other extents 1), its origin does not read a thread index, and the two
+staging tiles fit in shared memory next to the kernel's other tiles. Other copies keep the per-thread stores.
+"""
+from __future__ import annotations
+
+import tvm_ffi
+from tvm import tirx
+from tvm.ir import Call
+from tvm.script import tirx as T
+
+from ... import config
+from ...ir.ops import is_tile_call, make_tile_call
+from ..pass_errors import keep_tiledsl_errors
+from ..rewriter import flatten_seq, seq, uses_var
+from ..tile_lowering_utils import const_ints, dtype_bytes
+from . import tma_copy, warp_specialize
+from .smem_swizzle import SM90_SHARED_BYTES, STAGING_ATTR, TILE_ALIGN
+
+CHUNK_BYTES = 128  # one 128-byte swizzle panel per chunk: 64 columns of a 2-byte type
+_NAMED_BARRIER = 1  # bar.sync 0 is __syncthreads
+
+
+def _shared_bytes(body) -> int:
+    total = [0]
+
+    def on_alloc(alloc):
+        buf = alloc.buffer
+        if buf.scope() in ("shared", "shared.dyn"):
+            n = 1
+            for e in buf.ty.shape:
+                n *= int(e) if isinstance(e, tirx.IntImm) else 1 << 30
+            total[0] += n * dtype_bytes(str(buf.ty.dtype))
+    tvm_ffi.structural_walk(body, (tirx.AllocBuffer, on_alloc))
+    return total[0]
+
+
+def _qualifies(stmt, params, thread_vars):
+    """(fragment region, global region, rows, cols) of an epilogue copy TMA can store, else None."""
+    if not (isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "copy")):
+        return None
+    call = stmt.value
+    if call.attrs is not None and "disable_tma" in call.attrs and bool(call.attrs["disable_tma"]):
+        return None
+    src, dst = call.args
+    frag, out = src.source, dst.source
+    if frag.scope() != "local.fragment" or out.scope() != "global" or not any(out.same_as(p) for p in params):
+        return None
+    if dtype_bytes(str(out.ty.dtype)) != 2 or (out.ty.strides is not None and len(out.ty.strides) > 0):
+        return None
+    try:
+        shape = const_ints(list(frag.ty.shape), "T.copy")
+        ext_s = const_ints([r.extent for r in src.region], "T.copy")
+        ext_d = const_ints([r.extent for r in dst.region], "T.copy")
+    except Exception:  # noqa: BLE001 - a symbolic region keeps the plain copy
+        return None
+    if len(shape) != 2 or ext_s != shape or [e for e in ext_d if e != 1] != shape or ext_d[-1] != shape[-1]:
+        return None
+    rows, cols = shape
+    chunk = CHUNK_BYTES // 2
+    inner = out.ty.shape[-1]
+    if rows > 256 or rows % 8 or cols % chunk or not isinstance(inner, tirx.IntImm) or (int(inner) * 2) % 16:
+        return None
+    if any(uses_var(r.min, v) for r in dst.region for v in thread_vars) or len(out.ty.shape) > 5:
+        return None
+    return src, dst, rows, cols
+
+
+def _uses(node, var) -> int:
+    count = [0]
+
+    def on_var(v):
+        if v.same_as(var):
+            count[0] += 1
+    tvm_ffi.structural_walk(node, (tirx.Var, on_var))
+    return count[0]
+
+
+def _rewrite(stmt, src, dst, rows, cols, staging, map_var, tid, nthreads):
+    """The TMA-store form of one epilogue copy (see the module docstring)."""
+    chunk = CHUNK_BYTES // 2
+    one = tirx.IfThenElse
+    leader = tid == 0
+    bar = tirx.Evaluate(T.ptx.bar.sync(T.uint32(_NAMED_BARRIER), T.uint32(nthreads)))
+    rank = len(dst.region)
+    store = T.ptx[f"cp.async.bulk.tensor.{rank}d.global.shared::cta.bulk_group"]
+    origin = [tirx.Cast("int32", r.min) if str(r.min.ty.dtype) != "int32" else r.min for r in reversed(dst.region)]
+    out = []
+    for c in range(cols // chunk):
+        tile = staging[c % 2]
+        part = src.source[0:rows, c * chunk:(c + 1) * chunk]
+        copy = make_tile_call("copy", [part, tile[0:rows, 0:chunk]], **{STAGING_ATTR: 1})
+        coords = list(origin)
+        coords[0] = coords[0] + c * chunk
+        smem = _unseen_pointer(tile)
+        out += [one(leader, tirx.Evaluate(T.ptx.cp.async_.bulk.wait_group.read(1)), None), bar,
+                tirx.Evaluate(copy), tirx.Evaluate(T.ptx.fence.proxy.async_.shared__cta()), bar,
+                one(leader, seq([tirx.Evaluate(store(tirx.address_of(map_var), *coords, smem)),
+                                 tirx.Evaluate(T.ptx.cp.async_.bulk.commit_group())]), None)]
+    out.append(one(leader, tirx.Evaluate(T.ptx.cp.async_.bulk.wait_group.read(0)), None))
+    return warp_specialize.marked(warp_specialize.EPILOGUE, seq(out), nthreads)
+
+
+def _unseen_pointer(tile):
+    """The shared address of ``tile`` as the TMA store reads it: an ``access_ptr`` with no access mask, so TVM's
+    ThreadSync does not take thread 0's store for a read by one thread of what all wrote (it would put a
+    ``__syncthreads`` inside the consumers' branch; the named barrier before the store orders it)."""
+    ptr = tile.access_ptr("r")
+    args = list(ptr.args)
+    args[-1] = tirx.const(0, "int32")
+    return tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared", Call(ptr.op, args, ret_ty=ptr.ty))
+
+
+class _Plan:
+    def __init__(self):
+        self.host = []
+        self.staging = []
+
+
+def _rewrite_launch(launch, params, plan):
+    """The threadIdx.x launch with its epilogue copies as TMA stores (unchanged when none qualifies)."""
+    from .lower_tile_ops import thread_launches
+
+    stmts = flatten_seq([launch.body])
+    loop_at = [k for k, s in enumerate(stmts) if isinstance(s, tirx.For) and warp_specialize._is_consumer_loop(s)]
+    if len(loop_at) != 1:
+        return launch
+    thread_vars = [launch.node.var]
+    tid, nthreads = launch.node.var, int(launch.value)
+    # only a tensor nothing else in the kernel reads or writes: the store completes after the kernel moved on
+    found = [(k, q) for k, s in enumerate(stmts) if k > loop_at[0]
+             for q in [_qualifies(s, params, thread_vars)] if q is not None and _uses(launch.body, q[1].source) == 1]
+    if not found:
+        return launch
+    budget = SM90_SHARED_BYTES - TILE_ALIGN - _shared_bytes(launch.body)  # the pool's pad, the ring's barriers
+    out = list(stmts)
+    for k, (src, dst, rows, _cols) in found:
+        need = 2 * rows * CHUNK_BYTES
+        if need > budget:
+            continue
+        budget -= need
+        name = dst.source.name
+        dtype = str(dst.source.ty.dtype)
+        staging = [tirx.decl_buffer((rows, CHUNK_BYTES // 2), dtype, f"{name}_staging{i}", scope="shared.dyn")
+                   for i in range(2)]
+        box = tuple([CHUNK_BYTES // 2] + [int(r.extent) for r in reversed(dst.region[:-1])])
+        load = tma_copy.TMALoad(dst.source, staging[0], box, 128, 1, CHUNK_BYTES // 2, 0)
+        maps = tma_copy.assign_maps([load])
+        plan.host += tma_copy.host_statements(maps[0])
+        plan.staging += staging
+        out[k] = _rewrite(stmts[k], src, dst, rows, _cols, staging, load.map_var, tid, nthreads)
+    if not plan.staging:
+        return launch
+    allocs = [tirx.AllocBuffer(b) for b in plan.staging]
+    return tirx.AttrStmt(launch.node, launch.attr_key, launch.value, seq(allocs + out))
+
+
+@tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.StoreEpilogueTMA")
+@keep_tiledsl_errors
+def StoreEpilogueTMA(func, mod, ctx):
+    """Rewrite the epilogue copies of a warp-specialized kernel as TMA stores (see module doc)."""
+    from .pipeline import PIPELINES_ATTR
+
+    if not config.tma_store_enabled() or func.attrs is None or PIPELINES_ATTR not in func.attrs or \
+            "tma+warp_specialized" not in [str(k) for k in func.attrs[PIPELINES_ATTR]]:
+        return func
+    plan = _Plan()
+
+    def on_attr(stmt):
+        if stmt.attr_key == "thread_extent" and stmt.node.thread_tag == "threadIdx.x":
+            return _rewrite_launch(stmt, func.params, plan)
+        return stmt
+    body = tvm_ffi.structural_map(func.body, [(tirx.AttrStmt, on_attr)], order="post")
+    if not plan.staging:
+        return func
+    host = list(func.attrs[tma_copy.HOST_PROLOGUE_ATTR]) if tma_copy.HOST_PROLOGUE_ATTR in func.attrs else []
+    return func.with_body(body).with_attr(tma_copy.HOST_PROLOGUE_ATTR, host + plan.host)

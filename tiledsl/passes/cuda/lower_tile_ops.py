@@ -23,7 +23,7 @@ from ..tile_lowering_utils import bounds_predicate, cast_to, const_ints, is_unit
 from . import gemm_strategy
 from .async_copy import lower_async_copy
 from .layout import Replicated, Striped, default_vec
-from .smem_swizzle import ScratchTooLarge, WGMMATile, align_tiles, physical_offset, swizzle_accesses
+from .smem_swizzle import STAGING_ATTR, ScratchTooLarge, WGMMATile, align_tiles, physical_offset, swizzle_accesses
 from .layout_inference import infer_layouts
 from ..pass_errors import keep_tiledsl_errors
 from .parallel import LoopContext, distribute, driving_layout, guard_globals
@@ -73,7 +73,7 @@ class _Lowerer(StmtRewriter):
                 self.locals[buf] = tirx.decl_buffer((lay.local_size,), str(buf.ty.dtype), buf.name, scope="local")
         self.swizzled = gemm_strategy.operand_layouts(func_body, self.mma)  # shared tile -> its layout
         self.ctx = LoopContext(self.analyzer, self.tid, self.nthreads, self.layouts, self.locals,
-                               physical=self.physical_offset, swizzled=set(self.swizzled))
+                               physical=self.physical_offset, swizzled=dict(self.swizzled))
         self.scratch_allocs = []
         self.transient_scratch = []
         self.in_parallel = 0
@@ -233,7 +233,7 @@ class _Lowerer(StmtRewriter):
         ext = const_ints([r.extent for r in region.region], what)
         return ext == shape and all(isinstance(r.min, tirx.IntImm) and int(r.min) == 0 for r in region.region)
 
-    def _fragment_part(self, driver, other, make_body, what, layout, vectorize=True):
+    def _fragment_part(self, driver, other, make_body, what, layout, vectorize=True, aligned_guards=False):
         """Part of a distributed fragment (``acc_o[0:4, :]``): loop over the whole fragment by its layout and
         act only on the elements inside the region (``other`` is indexed relative to the region's origin)."""
         shape = const_ints(list(driver.source.ty.shape), what)
@@ -251,13 +251,14 @@ class _Lowerer(StmtRewriter):
         body = make_body(list(loop_vars), o_idx)
         if inside:
             body = tirx.IfThenElse(functools.reduce(tirx.And, inside), body, None)
-        return distribute(self.ctx, loop_vars, shape, body, layout, what, vectorize=vectorize)
+        return distribute(self.ctx, loop_vars, shape, body, layout, what, vectorize=vectorize,
+                          aligned_guards=aligned_guards)
 
-    def _elementwise(self, driver, other, make_body, what, replicated_ok=True):
+    def _elementwise(self, driver, other, make_body, what, replicated_ok=True, aligned_guards=False):
         """Loop over ``driver``'s region; ``make_body(driver_idx, other_idx)`` builds one element's statement."""
         layout = self._fragment_layout(driver.source)
         if layout is not None and not self._is_whole(driver, what):
-            return self._fragment_part(driver, other, make_body, what, layout)
+            return self._fragment_part(driver, other, make_body, what, layout, aligned_guards=aligned_guards)
         ext = const_ints([r.extent for r in driver.region], what)
         loop_vars = [tirx.Var(f"i{k}", "int32") for k in range(len(ext))]
         d_idx = [v if isinstance(r.min, tirx.IntImm) and int(r.min) == 0 else r.min + v
@@ -290,9 +291,10 @@ class _Lowerer(StmtRewriter):
             return self._gather(src, dst)  # a layout conversion: the same shared round trip
         dtype = str(dst.source.ty.dtype)
         if self._fragment_layout(src.source) is not None and self._fragment_layout(dst.source) is None:
+            staging = call.attrs is not None and STAGING_ATTR in call.attrs  # a TMA store's chunk (tma_store.py)
             return self._elementwise(src, dst, lambda s_idx, d_idx: tirx.BufferStore(
                 dst.source, cast_to(tirx.BufferLoad(src.source, s_idx), dtype), d_idx), "T.copy",
-                replicated_ok=False)
+                replicated_ok=False, aligned_guards=staging)
         return self._elementwise(dst, src, lambda d_idx, s_idx: tirx.BufferStore(
             dst.source, cast_to(tirx.BufferLoad(src.source, s_idx), dtype), d_idx), "T.copy")
 

@@ -19,6 +19,7 @@ from ...errors import TileProgramError
 from ..rewriter import substitute, uses_var
 from ..tile_lowering_utils import bounds_predicate, dtype_bytes, flat_index, guarded_load, is_global
 from .layout import MMARows, Replicated
+from .smem_swizzle import WGMMATile
 from .side_effects import guard_side_effects
 
 
@@ -33,7 +34,7 @@ class LoopContext:
         self.layouts = layouts  # fragment buffer -> layout
         self.locals = locals_  # fragment buffer -> per-thread "local" buffer
         self.physical = physical  # (shared buffer, logical flat offset) -> stored offset (bank-conflict swizzle)
-        self.swizzled = swizzled  # the shared buffers ``physical`` permutes
+        self.swizzled = swizzled  # the shared buffers ``physical`` permutes (a dict: buffer -> its layout)
 
 
 def _is_identity(indices, loop_vars) -> bool:
@@ -193,6 +194,43 @@ def _blocks_vectorizing(stmt, lane) -> bool:
     return bool(found)
 
 
+def lane_free_guards(stmt, lane, vec: int, ana):
+    """Branch conditions that only look like they change across the ``vec`` lanes of a vector group: a bound
+    ``e < b`` (or ``<=``, ``>``, ``>=``, either way round) with ``e = e0 + lane``, ``e0`` a multiple of ``vec``
+    and the split point a constant multiple of ``vec`` holds for every lane iff it holds for lane 0 (the column
+    range of a fragment part, as a TMA-store chunk copies). Such conditions are evaluated at lane 0."""
+    zero = {lane: tirx.const(0, "int32")}
+
+    def aligned_base(expr) -> bool:
+        base = substitute(expr, zero)
+        return ana.can_prove(ana.simplify(expr - base - lane) == 0) and \
+            ana.can_prove(tirx.floormod(base, vec) == 0)
+
+    def free(cond):
+        if not uses_var(cond, lane):
+            return cond
+        if isinstance(cond, tirx.And):
+            a, b = free(cond.a), free(cond.b)
+            return None if a is None or b is None else tirx.And(a, b)
+        if isinstance(cond, (tirx.LT, tirx.LE, tirx.GT, tirx.GE)):
+            left_varies = uses_var(cond.a, lane)
+            varying, bound = (cond.a, cond.b) if left_varies else (cond.b, cond.a)
+            if uses_var(bound, lane) or not isinstance(bound, tirx.IntImm):
+                return None
+            # e <= b and e > b (written either way round) split the lanes at b + 1, the others at b
+            plus_one = (isinstance(cond, (tirx.LE, tirx.GT)) and left_varies) or \
+                (isinstance(cond, (tirx.LT, tirx.GE)) and not left_varies)
+            if (int(bound) + plus_one) % vec or not aligned_base(varying):
+                return None
+            return substitute(cond, zero)
+        return None
+
+    def on_if(branch):
+        cond = free(branch.condition) if uses_var(branch.condition, lane) else None
+        return branch if cond is None else tirx.IfThenElse(cond, branch.then_case, branch.else_case)
+    return tvm_ffi.structural_map(stmt, [(tirx.IfThenElse, on_if)], order="post")
+
+
 def hoist_guards(stmt, lane):
     """``buf[i] = if_then_else(p, load, 0)`` with ``p`` the same for every lane -> ``if p: buf[i] = load else:
     buf[i] = 0`` (a vectorizable form)."""
@@ -240,6 +278,13 @@ def _swizzled_width(ctx, buf, flat0, width: int) -> int:
     """The widest vector (<= ``width``) whose lanes stay consecutive after ``buf``'s swizzle, provably (else TVM
     vectorizes the swizzled index itself, as int32xN index vectors its CUDA codegen cannot always print)."""
     ana = ctx.analyzer
+    layout = ctx.swizzled.get(buf) if isinstance(ctx.swizzled, dict) else None
+    if isinstance(layout, WGMMATile):
+        # the wgmma tile layout permutes whole 16-byte chunks of rows that hold whole chunks: an aligned vector
+        # that fits in a chunk stays in one, consecutive and as aligned as its logical offset
+        while width > 1 and (layout.chunk % width or not ana.can_prove(tirx.floormod(flat0, width) == 0)):
+            width //= 2
+        return width
     base = ctx.physical(buf, flat0)
     while width > 1:
         lane = tirx.Var("lane", "int32")
@@ -251,9 +296,11 @@ def _swizzled_width(ctx, buf, flat0, width: int) -> int:
     return 1
 
 
-def distribute(ctx, loop_vars, extents, body, layout, what: str, vectorize: bool = True):
+def distribute(ctx, loop_vars, extents, body, layout, what: str, vectorize: bool = True, aligned_guards=False):
     """Run ``body`` (over ``loop_vars`` in ``extents``) once per element on each thread ``layout`` names as a
-    holder; where several threads hold an element, its side effects run on one of them (``replica_guard``)."""
+    holder; where several threads hold an element, its side effects run on one of them (``replica_guard``).
+    ``aligned_guards``: evaluate guards that cannot split a vector group at its first lane (``lane_free_guards``;
+    only the TMA-store staging copies ask for it so far: elsewhere it would change GPU-tested code unrun)."""
     vec = getattr(layout, "vec", 1)
     n_outer = layout.local_size // vec
     outer = tirx.Var("r", "int32")
@@ -272,7 +319,7 @@ def distribute(ctx, loop_vars, extents, body, layout, what: str, vectorize: bool
     stmt = guard_side_effects(stmt, layout.replica_guard(ctx.tid))
     width = 1
     if vectorize and vec > 1:
-        hoisted = hoist_guards(stmt, lane)
+        hoisted = hoist_guards(lane_free_guards(stmt, lane, vec, ana) if aligned_guards else stmt, lane)
         width = vector_width(ctx, hoisted, lane, vec)
         if width > 1:
             stmt = hoisted

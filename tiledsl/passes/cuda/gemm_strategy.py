@@ -39,6 +39,14 @@ def strategy_of(plan) -> str:
     return "fma" if plan is None else getattr(plan, "strategy", "mma")
 
 
+def staging_tiles(body) -> list:
+    """The shared tiles a TMA store reads (destinations of copies marked by tma_store.py)."""
+    out = []
+    tvm_ffi.structural_walk(body, (Call, lambda c: out.append(c.args[1].source) if is_tile_call(c, "copy") and
+                                   c.attrs is not None and STAGING_ATTR in c.attrs else None))
+    return out
+
+
 def operand_layouts(body, plans: dict) -> dict:
     """Shared gemm operand buffer -> its layout (WGMMATile wins over XorSwizzle when a tile feeds both); a TMA
     store's staging tile gets the 128-byte swizzled WGMMATile too."""

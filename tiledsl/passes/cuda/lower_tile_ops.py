@@ -73,7 +73,8 @@ class _Lowerer(StmtRewriter):
                 self.locals[buf] = tirx.decl_buffer((lay.local_size,), str(buf.ty.dtype), buf.name, scope="local")
         self.swizzled = gemm_strategy.operand_layouts(func_body, self.mma)  # shared tile -> its layout
         self.ctx = LoopContext(self.analyzer, self.tid, self.nthreads, self.layouts, self.locals,
-                               physical=self.physical_offset, swizzled=dict(self.swizzled))
+                               physical=self.physical_offset, swizzled=dict(self.swizzled),
+                               staging=gemm_strategy.staging_tiles(func_body))
         self.scratch_allocs = []
         self.transient_scratch = []
         self.in_parallel = 0

@@ -27,7 +27,7 @@ from .side_effects import guard_side_effects
 class LoopContext:
     """What ``distribute`` needs from the lowering: the analyzer, the thread index and the fragment map."""
 
-    def __init__(self, analyzer, tid, nthreads, layouts, locals_, physical=None, swizzled=()):
+    def __init__(self, analyzer, tid, nthreads, layouts, locals_, physical=None, swizzled=(), staging=()):
         self.analyzer = analyzer
         self.tid = tid
         self.nthreads = nthreads
@@ -35,6 +35,7 @@ class LoopContext:
         self.locals = locals_  # fragment buffer -> per-thread "local" buffer
         self.physical = physical  # (shared buffer, logical flat offset) -> stored offset (bank-conflict swizzle)
         self.swizzled = swizzled  # the shared buffers ``physical`` permutes (a dict: buffer -> its layout)
+        self.staging = set(staging)  # TMA-store staging tiles (one 128-byte panel per row, tma_store.py)
 
 
 def _is_identity(indices, loop_vars) -> bool:
@@ -279,9 +280,12 @@ def _swizzled_width(ctx, buf, flat0, width: int) -> int:
     vectorizes the swizzled index itself, as int32xN index vectors its CUDA codegen cannot always print)."""
     ana = ctx.analyzer
     layout = ctx.swizzled.get(buf) if isinstance(ctx.swizzled, dict) else None
-    if isinstance(layout, WGMMATile):
+    if buf in ctx.staging and isinstance(layout, WGMMATile) and layout.cols == layout.panel:
         # the wgmma tile layout permutes whole 16-byte chunks of rows that hold whole chunks: an aligned vector
-        # that fits in a chunk stays in one, consecutive and as aligned as its logical offset
+        # that fits in a chunk stays in one, consecutive and as aligned as its logical offset (one panel per row,
+        # as a TMA-store staging tile: TVM then prints the swizzled index as a scalar base plus the lane; with
+        # several panels it may vectorize the index itself, which its CUDA printer cannot always print; other
+        # tiles keep the analyzer's proof below, the code their GPU tests ran)
         while width > 1 and (layout.chunk % width or not ana.can_prove(tirx.floormod(flat0, width) == 0)):
             width //= 2
         return width

@@ -17,6 +17,7 @@ import tvm_ffi
 from .. import config
 from ..errors import CompileError
 from ..passes.pass_errors import keep_tiledsl_errors, take_pending_error
+from ..runtime.target import target_arch
 from . import nvcc
 
 logger = logging.getLogger(__name__)
@@ -27,10 +28,10 @@ def _current_arch() -> str:
     arch = getattr(_state, "arch", None)
     if arch:
         return arch
-    target = tvm.target.Target.current(allow_none=True)
-    if target is not None and target.kind.name == "cuda" and "arch" in target.attrs:
-        return str(target.attrs["arch"])
-    from ..runtime.target import gpu_arch
+    from ..runtime.target import current_arch, gpu_arch
+
+    if current_arch():
+        return current_arch()
 
     arch = gpu_arch()
     if not arch:
@@ -53,9 +54,9 @@ def tvm_callback_cuda_compile(code, *_unused):
     return bytearray(binary)
 
 
-def target_arch(target: tvm.target.Target) -> str:
-    """The ``sm_XX`` arch of a CUDA target."""
-    arch = str(target.attrs.get("arch", "")) if "arch" in target.attrs else ""
+def _required_arch(target: tvm.target.Target) -> str:
+    """The ``sm_XX`` arch of a CUDA target (a CUDA target without one is refused)."""
+    arch = target_arch(target)
     if not arch:
         raise CompileError(f"CUDA target {target} has no arch")
     return arch
@@ -78,7 +79,7 @@ def _all_modules(module):
 def build_cuda(lowered: tvm.IRModule, target: tvm.target.Target, compile_flags=None, tir_pipeline: str = "default"):
     """Build ``lowered`` for ``target`` with TVM's ``tir_pipeline``: returns ``(executable, source)``; the cubin is
     in ``last_cubin()``."""
-    arch = target_arch(target)
+    arch = _required_arch(target)
     flags = [str(f) for f in (compile_flags or [])]
     _state.arch, _state.flags = arch, flags
     take_pending_error()

@@ -21,6 +21,18 @@ _CPU_NAMES = {"llvm", "cpu", "c"}
 DEFAULT_CUDA_ARCH = "sm_90a"
 
 
+def target_arch(target) -> str:
+    """The ``arch`` attribute of a CUDA target ("sm_90a"); '' for other targets and a CUDA target naming none."""
+    if target is None or target.kind.name != "cuda" or "arch" not in target.attrs:
+        return ""
+    return str(target.attrs["arch"])
+
+
+def current_arch() -> str:
+    """:func:`target_arch` of the target being built (``tvm.target.Target.current``); '' outside one."""
+    return target_arch(tvm.target.Target.current(allow_none=True))
+
+
 @functools.lru_cache(maxsize=1)
 def gpu_arch() -> str | None:
     """The arch of the current GPU ("sm_90a" on Hopper), or None without a usable CUDA GPU."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import tvm
 import tvm_ffi
 from tvm import tirx
 from tvm.ir import Call
@@ -44,10 +43,9 @@ def _tile(region):
 def current_sm() -> int:
     """The compute capability of the current CUDA target as a number (90 for sm_90a); 80, tiledsl's CUDA floor,
     when the target names no arch."""
-    target = tvm.target.Target.current(allow_none=True)
-    if target is None or target.kind.name != "cuda" or "arch" not in target.attrs:
-        return 80
-    digits = "".join(ch for ch in str(target.attrs["arch"]) if ch.isdigit())
+    from ...runtime.target import current_arch
+
+    digits = "".join(ch for ch in current_arch() if ch.isdigit())
     return int(digits or 80)
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import tvm
 import tvm_ffi
 from tvm import tirx
 from tvm.ir import Call
@@ -55,9 +54,9 @@ class WGMMAPlan:
 
 def sm90a() -> bool:
     """True when the current target is a CUDA sm_90a target (wgmma needs the ``a`` variant)."""
-    target = tvm.target.Target.current(allow_none=True)
-    return (target is not None and target.kind.name == "cuda" and "arch" in target.attrs
-            and str(target.attrs["arch"]) == "sm_90a")
+    from ...runtime.target import current_arch
+
+    return current_arch() == "sm_90a"
 
 
 def _whole_tile(region) -> bool:

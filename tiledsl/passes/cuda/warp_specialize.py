@@ -352,8 +352,8 @@ PERSISTENT_ATTR = "tiledsl.persistent_grid"  # function attribute: the launch wa
 
 def _num_sms() -> int:
     """The SM count the persistent grid is built for (the visible GPU's, or the arch's usual count)."""
-    from ..hopper.device import num_sms, target_arch
+    from ...runtime.target import current_arch
+    from ..hopper.device import num_sms
 
-    target = tvm.target.Target.current(allow_none=True)
-    arch = target_arch(target) if target is not None else "sm_90a"
+    arch = current_arch()
     return num_sms(arch if arch in ("sm_90a", "sm_90") else "sm_90a")[0]

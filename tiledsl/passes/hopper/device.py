@@ -12,6 +12,8 @@ import ctypes
 import functools
 import logging
 
+from ...runtime.target import target_arch
+
 logger = logging.getLogger(__name__)
 
 KNOWN_NUM_SMS = {"sm_90a": 132, "sm_90": 132}  # H100 SXM / H200; the H100 PCIe has 114, the H20 78
@@ -57,13 +59,6 @@ def num_sms(arch: str) -> tuple[int, str]:
     if arch not in KNOWN_NUM_SMS:
         raise ValueError(f"no known SM count for {arch}")
     return KNOWN_NUM_SMS[arch], f"assumed for {arch}"
-
-
-def target_arch(target) -> str:
-    """The ``arch`` attribute of a CUDA target ('' for other targets)."""
-    if target.kind.name != "cuda":
-        return ""
-    return str(target.attrs.get("arch", "")) if "arch" in target.attrs else ""
 
 
 def assumptions(target) -> dict:

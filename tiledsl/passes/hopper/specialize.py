@@ -18,7 +18,7 @@ from tvm import tirx
 from . import attention_match, gemm_match
 from .attention_kernel import make_attention_kernel
 from . import device
-from .device import target_arch
+from ...runtime.target import target_arch
 from .gemm_kernel import make_gemm_kernel
 
 logger = logging.getLogger(__name__)

@@ -758,3 +758,20 @@ def test_guards_that_cannot_split_a_vector_group_are_evaluated_at_its_first_lane
                         at = {r: tirx.const(rv, "int32"), lane: tirx.const(lv, "int32")}
                         assert int(ana.simplify(substitute(cond, at))) == int(ana.simplify(substitute(new, at)))
     assert rewritten == 36  # half the cases: those whose split point is even
+
+
+@pytest.mark.parametrize("raw,want", [("", 0), ("1", 0), ("on", 0), ("0", None), ("off", None), ("7", 7)])
+def test_the_persistent_grid_setting(raw, want, monkeypatch):
+    from tiledsl import config
+
+    monkeypatch.setenv("TILEDSL_PERSISTENT", raw)
+    assert config.persistent_grid_ctas() == want
+
+
+@pytest.mark.parametrize("raw", ["-3", "many"])
+def test_a_bad_persistent_grid_setting_is_named(raw, monkeypatch):
+    from tiledsl import config
+
+    monkeypatch.setenv("TILEDSL_PERSISTENT", raw)
+    with pytest.raises(ValueError, match="TILEDSL_PERSISTENT"):
+        config.persistent_grid_ctas()

@@ -17,8 +17,8 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_TMA | ``0``: pipelined loops on sm_90a keep cp.async instead of TMA loads into an mbarrier ring | 1 |
 | TILEDSL_DISABLE_TMA | ``1``: the same as ``TILEDSL_TMA=0`` (TileLang's ``tl.disable_tma_lower`` does it per kernel) | 0 |
 | TILEDSL_WARP_SPECIALIZE | ``0``: no producer warpgroup for the TMA pipelines of gemm-only loops on sm_90a | 1 |
-| TILEDSL_TMA_STORE | ``1``: warp-specialized kernels write their results through shared memory with TMA stores (not yet run on a GPU) | 0 |
-| TILEDSL_PERSISTENT | ``0``: warp-specialized kernels keep one CTA per tile instead of a persistent grid of one CTA per SM; ``N`` > 1: at most N CTAs (tests) | 1 |
+| TILEDSL_TMA_STORE | ``1``: warp-specialized kernels store results via shared memory and TMA (not yet run on a GPU) | 0 |
+| TILEDSL_PERSISTENT | ``0``: warp-specialized kernels get one CTA per tile, not one per SM; ``N`` > 1: at most N CTAs | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
 | TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
 | TILEDSL_AUTOTUNE | ``0``: calls never tune (they use cached, shipped or default configs) | 1 |

@@ -102,6 +102,17 @@ def substitute(node, mapping: dict):
     return tvm_ffi.structural_map(node, (tirx.Var, lambda v: mapping.get(v, v)))
 
 
+def count_uses(node, var) -> int:
+    """How many times ``var`` (a variable or a buffer) occurs in ``node``, its allocation included."""
+    count = [0]
+
+    def on_var(v):
+        if v.same_as(var):
+            count[0] += 1
+    tvm_ffi.structural_walk(node, (tirx.Var, on_var))
+    return count[0]
+
+
 def uses_var(node, var) -> bool:
     """True if ``var`` occurs anywhere in ``node``."""
     found = []

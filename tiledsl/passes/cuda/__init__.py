@@ -1,8 +1,9 @@
 """The CUDA lowering: tile programs -> per-thread CUDA code that TVM's s_tir pipeline and CUDA codegen finish.
 
 Order (``cuda_passes``): SwizzleBlocks (T.use_swizzle) -> PipelineCUDA (multi-stage cp.async, or TMA into an
-mbarrier ring on sm_90a) -> StoreEpilogueTMA (a warp-specialized kernel's result copies as TMA stores) -> LdmatrixReads (the warp-level emitter's ldmatrix pointers) -> LowerTileOpsCUDA
-(layouts, tile ops, T.Parallel, fragments -> registers) ->
+mbarrier ring on sm_90a) -> StoreEpilogueTMA (a warp-specialized kernel's result copies as TMA stores, opt-in) ->
+LdmatrixReads (the warp-level emitter's ldmatrix pointers) -> LowerTileOpsCUDA (layouts, tile ops, T.Parallel,
+fragments -> registers) ->
 WarpSpecialize (producer / consumer warpgroups, where PipelineCUDA chose it) -> PlaceTensorMaps (TMA tensor maps
 into the host code) -> ScalarizeBoolVectors (bool accesses unrolled, not vectorized) -> SplitWideVectorLoops (only
 on the build's retry after the code generator refused a vector type). TVM then runs its default pipeline
@@ -21,5 +22,5 @@ from .wide_vectors import SplitWideVectorLoops
 
 def cuda_passes() -> list:
     """Our passes for the CUDA target, in order."""
-    return [SwizzleBlocks, PipelineCUDA, StoreEpilogueTMA, LdmatrixReads, LowerTileOpsCUDA, WarpSpecialize, PlaceTensorMaps,
-            ScalarizeBoolVectors, SplitWideVectorLoops]
+    return [SwizzleBlocks, PipelineCUDA, StoreEpilogueTMA, LdmatrixReads, LowerTileOpsCUDA, WarpSpecialize,
+            PlaceTensorMaps, ScalarizeBoolVectors, SplitWideVectorLoops]

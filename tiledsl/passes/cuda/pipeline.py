@@ -28,7 +28,7 @@ from tvm.script import tirx as T
 
 from ...ir.ops import is_tile_call, make_tile_call
 from ...language.loops import NUM_STAGES_ATTR
-from ..rewriter import StmtRewriter, flatten_seq, rebuild_for, seq, substitute, uses_var
+from ..rewriter import StmtRewriter, count_uses, flatten_seq, rebuild_for, seq, substitute, uses_var
 from ... import config
 from ..lowering_options import allowed
 from . import tma_copy, warp_specialize
@@ -351,8 +351,8 @@ class _Pipeliner(StmtRewriter):
                     tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0)), last])
 
     def _used_outside(self, buf, loop) -> bool:
-        total = _count_uses(self.body, buf)
-        inside = _count_uses(loop, buf)
+        total = count_uses(self.body, buf)
+        inside = count_uses(loop, buf)
         return total - inside > 1  # the allocation itself is one use
 
     def finish(self, body):
@@ -400,7 +400,7 @@ def _read_only_by_gemms(tile, consumers) -> bool:
     A tile that threads read element by element (an int8 weight dequantized in the loop) keeps cp.async: on the
     H200 such a loop ran 1.6x slower with TMA (int8-weight GEMM, 2026-12-05, benchmarks/RESULTS.md)."""
     for c in consumers:
-        uses = _count_uses(c, tile)
+        uses = count_uses(c, tile)
         if not uses:
             continue
         if not (isinstance(c, tirx.Evaluate) and is_tile_call(c.value, "gemm")):
@@ -427,16 +427,6 @@ def _with_gemm_attr(stmt, key: str):
     attrs = {str(k): value for k, value in call.attrs.items()} if call.attrs is not None else {}
     attrs[key] = 1
     return tirx.Evaluate(Call(call.op, list(call.args), attrs=attrs, ret_ty="void"))
-
-
-def _count_uses(node, buf) -> int:
-    count = [0]
-
-    def on_var(v):
-        if v.same_as(buf):
-            count[0] += 1
-    tvm_ffi.structural_walk(node, (tirx.Var, on_var))
-    return count[0]
 
 
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.PipelineCUDA")

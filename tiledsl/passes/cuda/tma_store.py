@@ -31,7 +31,7 @@ from tvm.script import tirx as T
 from ... import config
 from ...ir.ops import is_tile_call, make_tile_call
 from ..pass_errors import keep_tiledsl_errors
-from ..rewriter import flatten_seq, seq, uses_var
+from ..rewriter import count_uses, flatten_seq, seq, uses_var
 from ..tile_lowering_utils import const_ints, dtype_bytes
 from . import tma_copy, warp_specialize
 from .smem_swizzle import SM90_SHARED_BYTES, STAGING_ATTR, TILE_ALIGN
@@ -83,16 +83,6 @@ def _qualifies(stmt, params, thread_vars):
     if any(uses_var(r.min, v) for r in dst.region for v in thread_vars) or len(out.ty.shape) > 5:
         return None
     return src, dst, rows, cols
-
-
-def _uses(node, var) -> int:
-    count = [0]
-
-    def on_var(v):
-        if v.same_as(var):
-            count[0] += 1
-    tvm_ffi.structural_walk(node, (tirx.Var, on_var))
-    return count[0]
 
 
 def _rewrite(stmt, src, dst, rows, cols, staging, map_var, tid, nthreads):
@@ -147,8 +137,11 @@ def _rewrite_launch(launch, params, plan):
     thread_vars = [launch.node.var]
     tid, nthreads = launch.node.var, int(launch.value)
     # only a tensor nothing else in the kernel reads or writes: the store completes after the kernel moved on
-    found = [(k, q) for k, s in enumerate(stmts) if k > loop_at[0]
-             for q in [_qualifies(s, params, thread_vars)] if q is not None and _uses(launch.body, q[1].source) == 1]
+    found = []
+    for k, s in enumerate(stmts[loop_at[0] + 1:], start=loop_at[0] + 1):
+        q = _qualifies(s, params, thread_vars)
+        if q is not None and count_uses(launch.body, q[1].source) == 1:
+            found.append((k, q))
     if not found:
         return launch
     budget = SM90_SHARED_BYTES - TILE_ALIGN - _shared_bytes(launch.body)  # the pool's pad, the ring's barriers

@@ -19,6 +19,11 @@ bounds and copy origins read no register (a value only the consumers compute), t
 dimension, and nothing else in the kernel touches shared memory or needs shared scratch (reductions, fragment
 layout changes); :func:`WarpSpecialize` checks the last again on the lowered code and raises an internal error
 rather than emit a kernel that could hang. On by default; ``TILEDSL_WARP_SPECIALIZE=0`` turns it off.
+
+Where the kernel body is only its launches, the grid is also made persistent (:class:`_Persistent`, default;
+``TILEDSL_PERSISTENT=0`` turns it off): min(tiles, SMs) CTAs, each branch looping over the CTA's tiles, the ring
+counting on across them. Statements inside an :data:`EPILOGUE` marker (tma_store.py) may use shared memory and
+named barriers among the consumers.
 """
 from __future__ import annotations
 
@@ -175,7 +180,7 @@ def _split(launch):
     prefix = [stmts[k] for k in hoisted]
     rest = [s for k, s in enumerate(stmts) if k not in set(hoisted)
             and not (isinstance(s, tirx.AttrStmt) and s.attr_key in (COMMON, PRODUCER))]
-    rest = [_read_only_touch(s) for s in rest]
+    rest = [_unseen_touch(s) for s in rest]
     iters = None
     for k, s in enumerate(rest):
         if isinstance(s, tirx.For) and _is_consumer_loop(s):
@@ -301,16 +306,17 @@ def _touches_shared_outside_views(stmt) -> bool:
     return _touches_shared(stmt, ignore_barriers=True)
 
 
-def _read_only_touch(stmt):
-    """The tile pool's end-of-kernel touch as a read (a write there would make ThreadSync put a whole-block
-    barrier before it, which the producer warps never reach)."""
+def _unseen_touch(stmt):
+    """The tile pool's end-of-kernel touch with no access mask: as a write (or, after the TMA-store epilogue's
+    staging writes, as a read) it would make ThreadSync put a whole-block barrier before it, which the producer
+    warps never reach."""
     if not (isinstance(stmt, tirx.Evaluate) and isinstance(stmt.value, Call)):
         return stmt
     call = stmt.value
     if getattr(call.op, "name", "") != "tirx.tvm_access_ptr":
         return stmt
     args = list(call.args)
-    args[-1] = tirx.const(0, "int32")  # access mask: read
+    args[-1] = tirx.const(0, "int32")  # access mask: none
     return tirx.Evaluate(Call(call.op, args, attrs=call.attrs, ret_ty=call.ty))
 
 

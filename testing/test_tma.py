@@ -775,3 +775,55 @@ def test_a_bad_persistent_grid_setting_is_named(raw, monkeypatch):
     monkeypatch.setenv("TILEDSL_PERSISTENT", raw)
     with pytest.raises(ValueError, match="TILEDSL_PERSISTENT"):
         config.persistent_grid_ctas()
+
+
+def _gemm_staged_epilogue(M, N, K, reuse_tile=False):
+    """TileLang's GEMM form: the result staged through a shared tile (``reuse_tile``: the tile is read again)."""
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), C: T.Tensor((M, N), "float16"),
+               D: T.Tensor((M, N), "float16")):
+        with T.Kernel(T.ceildiv(N, 128), T.ceildiv(M, 128), threads=256) as (bx, by):
+            A_s = T.alloc_shared((128, 64), "float16")
+            B_s = T.alloc_shared((64, 128), "float16")
+            C_s = T.alloc_shared((128, 128), "float16")
+            C_f = T.alloc_fragment((128, 128), "float32")
+            T.clear(C_f)
+            for k in T.Pipelined(T.ceildiv(K, 64), num_stages=3):
+                T.copy(A[by * 128, k * 64], A_s)
+                T.copy(B[k * 64, bx * 128], B_s)
+                T.gemm(A_s, B_s, C_f)
+            T.copy(C_f, C_s)
+            T.copy(C_s, C[by * 128, bx * 128])
+            if reuse_tile:
+                T.copy(C_s, D[by * 128, bx * 128])
+    return kernel
+
+
+@pytest.mark.nvcc
+def test_a_result_staged_through_shared_memory_is_stored_by_tma(monkeypatch):
+    """``T.copy(acc, C_shared); T.copy(C_shared, C)``: with TMA stores on, the pair is the direct copy (C_shared
+    is not allocated), so the kernel is warp-specialized and stores through its own staging tiles; without them
+    it keeps its form (a TMA ring, no producer warpgroup: the shared tile needs a whole-block barrier)."""
+    src = tiledsl.compile(_gemm_staged_epilogue(1024, 1024, 512), out_idx=[], target=SM90A).get_kernel_source()
+    assert "half* C_s =" in src and "setmaxnreg" not in src and "cp_async_bulk_tensor_s2g" not in src
+    src = _tma_store_source(monkeypatch, _gemm_staged_epilogue(1024, 1024, 512))
+    assert "half* C_s =" not in src and "setmaxnreg" in src and "cp_async_bulk_tensor_s2g" in src
+    # a staging tile that serves another copy stays
+    src = _tma_store_source(monkeypatch, _gemm_staged_epilogue(1024, 1024, 512, reuse_tile=True))
+    assert "half* C_s =" in src and "cp_async_bulk_tensor_s2g" not in src
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("setting", ["1", "3"])
+def test_a_staged_result_stored_by_tma_matches_torch(setting, monkeypatch):
+    monkeypatch.setenv("TILEDSL_TMA_STORE", "1")
+    monkeypatch.setenv("TILEDSL_PERSISTENT", setting)
+    M, N, K = 384, 640, 320
+    kernel = tiledsl.compile(_gemm_staged_epilogue(M, N, K), out_idx=[], target="cuda")
+    assert "cp_async_bulk_tensor_s2g" in kernel.get_kernel_source()
+    a, b = torch.randn(M, K, device="cuda").half(), torch.randn(K, N, device="cuda").half()
+    c, d = _poisoned((M, N)), _poisoned((M, N))
+    kernel(a, b, c, d)
+    torch.cuda.synchronize()
+    assert not torch.isnan(c).any()
+    torch.testing.assert_close(c.float(), a.float() @ b.float(), rtol=2e-2, atol=2e-1)

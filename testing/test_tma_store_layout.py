@@ -11,6 +11,7 @@ from tvm import tirx
 from tvm.ir import Call, StringImm, TensorLoad
 
 import general_programs as bench
+from test_tma import _gemm_staged_epilogue
 from tiledsl.passes.pipeline import lower
 
 SM90A = tvm.target.Target({"kind": "cuda", "arch": "sm_90a"})
@@ -154,12 +155,15 @@ def _flatten(stmt):
     return [stmt]
 
 
-PROGRAMS = {  # name: (program, M, N)
+PROGRAMS = {  # name: (program, M, N[, the program whose TMA-store form is compared, if another])
     "128x256_two_warpgroups": (lambda: bench.gemm(128, 256, 128), 128, 256),
     "128x128_one_warpgroup": (lambda: bench.gemm(128, 128, 128, block_N=128, threads=128), 128, 128),
     "bf16_residual": (lambda: bench.gemm(128, 128, 128, block_N=128, residual=True, dtype="bfloat16"), 128, 128),
     # one 128 x 128 tile over a 100 x 72 result: the plain stores are guarded, the TMA unit clips
     "ragged": (lambda: bench.gemm(100, 72, 128, block_N=128), 100, 72),
+    # TileLang's form, the result staged through a shared tile: folded into the direct copy, then stored by TMA
+    "staged_through_shared": (lambda: bench.gemm(128, 128, 128, block_N=128), 128, 128,
+                              lambda: _gemm_staged_epilogue(128, 128, 128)),
 }
 
 
@@ -167,9 +171,9 @@ PROGRAMS = {  # name: (program, M, N)
 def test_tma_store_puts_every_element_where_the_plain_stores_do(name, monkeypatch):
     monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
     monkeypatch.setenv("TILEDSL_PERSISTENT", "0")
-    program, M, N = PROGRAMS[name]
+    program, M, N, *other = PROGRAMS[name]
     plain = _consumer_epilogue(program(), monkeypatch, tma_store=False)
-    tma = _consumer_epilogue(program(), monkeypatch, tma_store=True)
+    tma = _consumer_epilogue((other[0] if other else program)(), monkeypatch, tma_store=True)
     assert plain.global_stores and not plain.tma_stores
     assert tma.tma_stores and not tma.global_stores and not tma.staged  # every staged element was sent
     placed = {}

@@ -1,6 +1,7 @@
 """The CUDA lowering: tile programs -> per-thread CUDA code that TVM's s_tir pipeline and CUDA codegen finish.
 
-Order (``cuda_passes``): SwizzleBlocks (T.use_swizzle) -> PipelineCUDA (multi-stage cp.async, or TMA into an
+Order (``cuda_passes``): SwizzleBlocks (T.use_swizzle) -> FoldStagedEpilogues (with TMA stores on: a result
+staged through a shared tile is copied directly) -> PipelineCUDA (multi-stage cp.async, or TMA into an
 mbarrier ring on sm_90a) -> StoreEpilogueTMA (a warp-specialized kernel's result copies as TMA stores, opt-in) ->
 LdmatrixReads (the warp-level emitter's ldmatrix pointers) -> LowerTileOpsCUDA (layouts, tile ops, T.Parallel,
 fragments -> registers) ->
@@ -15,12 +16,12 @@ from .block_swizzle import SwizzleBlocks
 from .bool_vectors import ScalarizeBoolVectors
 from .pipeline import PipelineCUDA
 from .tma_copy import PlaceTensorMaps
-from .tma_store import StoreEpilogueTMA
+from .tma_store import FoldStagedEpilogues, StoreEpilogueTMA
 from .warp_specialize import WarpSpecialize
 from .wide_vectors import SplitWideVectorLoops
 
 
 def cuda_passes() -> list:
     """Our passes for the CUDA target, in order."""
-    return [SwizzleBlocks, PipelineCUDA, StoreEpilogueTMA, LdmatrixReads, LowerTileOpsCUDA, WarpSpecialize,
-            PlaceTensorMaps, ScalarizeBoolVectors, SplitWideVectorLoops]
+    return [SwizzleBlocks, FoldStagedEpilogues, PipelineCUDA, StoreEpilogueTMA, LdmatrixReads, LowerTileOpsCUDA,
+            WarpSpecialize, PlaceTensorMaps, ScalarizeBoolVectors, SplitWideVectorLoops]

@@ -167,6 +167,76 @@ def _rewrite_launch(launch, params, plan):
     return tirx.AttrStmt(launch.node, launch.attr_key, launch.value, seq(allocs + out))
 
 
+def _whole(region) -> bool:
+    try:
+        ext = const_ints([r.extent for r in region.region], "T.copy")
+        shape = const_ints(list(region.source.ty.shape), "T.copy")
+    except Exception:  # noqa: BLE001 - symbolic: not a whole-tile copy
+        return False
+    return ext == shape and all(isinstance(r.min, tirx.IntImm) and int(r.min) == 0 for r in region.region)
+
+
+def _staged_pair(first, second, body):
+    """The shared tile of ``T.copy(fragment, S); T.copy(S, global region)`` (TileLang's staged epilogue) when the
+    pair equals the direct copy of the fragment: S is used by nothing else, copied whole both times, of the
+    destination's dtype; else None."""
+    if not all(isinstance(x, tirx.Evaluate) and is_tile_call(x.value, "copy") for x in (first, second)):
+        return None
+    (frag, tile), (tile2, out) = first.value.args, second.value.args
+    S = tile.source
+    if not (S.same_as(tile2.source) and S.scope() in ("shared", "shared.dyn") and
+            frag.source.scope() == "local.fragment" and out.source.scope() == "global"):
+        return None
+    if str(S.ty.dtype) != str(out.source.ty.dtype) or not (_whole(frag) and _whole(tile) and _whole(tile2)):
+        return None
+    if count_uses(body, S) != 3:  # its allocation and the two copies
+        return None
+    return S
+
+
+def _fold_staged_pairs(stmts, body):
+    """``stmts`` with each staged epilogue pair replaced by the direct copy, and the staging tiles it frees."""
+    out, freed, k = [], [], 0
+    while k < len(stmts):
+        S = _staged_pair(stmts[k], stmts[k + 1], body) if k + 1 < len(stmts) else None
+        if S is None:
+            out.append(stmts[k])
+            k += 1
+            continue
+        frag, out_region = stmts[k].value.args[0], stmts[k + 1].value.args[1]
+        attrs = dict(stmts[k + 1].value.attrs.items()) if stmts[k + 1].value.attrs is not None else {}
+        out.append(tirx.Evaluate(make_tile_call("copy", [frag, out_region], **{str(a): v for a, v in attrs.items()})))
+        freed.append(S)
+        k += 2
+    return out, freed
+
+
+@tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.FoldStagedEpilogues")
+@keep_tiledsl_errors
+def FoldStagedEpilogues(func, mod, ctx):
+    """With TMA stores on (sm_90a): ``T.copy(acc, C_shared); T.copy(C_shared, C[...])`` at the top of a kernel
+    body, where C_shared serves nothing else, becomes ``T.copy(acc, C[...])`` and C_shared is not allocated; the
+    TMA store then stages through its own two 16 KiB tiles, and the kernel may be warp-specialized (a shared tile
+    written and read by all threads outside the pipelined loop would need a whole-block barrier)."""
+    from .gemm_wgmma import sm90a
+
+    if not config.tma_store_enabled() or not sm90a():
+        return func
+    freed_all = []
+
+    def on_attr(stmt):
+        if stmt.attr_key != "thread_extent" or stmt.node.thread_tag != "threadIdx.x":
+            return stmt
+        stmts, freed = _fold_staged_pairs(flatten_seq([stmt.body]), stmt.body)
+        if not freed:
+            return stmt
+        freed_all.extend(freed)
+        kept = [s for s in stmts if not (isinstance(s, tirx.AllocBuffer) and any(s.buffer.same_as(b) for b in freed))]
+        return tirx.AttrStmt(stmt.node, stmt.attr_key, stmt.value, seq(kept))
+    body = tvm_ffi.structural_map(func.body, [(tirx.AttrStmt, on_attr)], order="post")
+    return func.with_body(body) if freed_all else func
+
+
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.StoreEpilogueTMA")
 @keep_tiledsl_errors
 def StoreEpilogueTMA(func, mod, ctx):

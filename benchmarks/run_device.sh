@@ -54,7 +54,7 @@ case "${1:-quick}" in
       testing/test_tma.py testing/test_wgmma.py testing/test_bench_general.py
     TILEDSL_TMA_STORE=1 TAIL=20 run tma_store_all_ws 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
       "${xdist[@]}" testing/test_tma.py testing/test_bench_general.py testing/test_cuda_limits.py
-    only=gemm,gemm_8192,gemm_residual,gemm_A_T,gemm_B_T,batched,swiglu,grouped
+    only=gemm,gemm_8192,gemm_staged,gemm_residual,gemm_A_T,gemm_B_T,batched,swiglu,grouped
     TAIL=12 run bench_plain_stores 150 "$PY" benchmarks/bench_general.py --only $only --rounds 3
     mv "$OUT/bench_general.json" "$OUT/bench_general_plain_stores.json"
     TILEDSL_TMA_STORE=1 TAIL=12 run bench_tma_store 150 "$PY" benchmarks/bench_general.py --only $only --rounds 3

@@ -21,9 +21,9 @@ LOG2E = 1.4426950408889634
 
 
 def gemm(M, N, K, block_M=128, block_N=256, block_K=64, stages=4, threads=256, dtype=F16, residual=False,
-         trans_A=False, trans_B=False):
+         trans_A=False, trans_B=False, staged=False):
     """C = A @ B (A stored [K, M] when trans_A, B stored [N, K] when trans_B), optionally + R read in the
-    epilogue."""
+    epilogue; ``staged``: the result goes through a shared tile first (TileLang's examples' form)."""
     a_shape, b_shape = ((K, M) if trans_A else (M, K)), ((N, K) if trans_B else (K, N))
     a_tile, b_tile = ((block_K, block_M) if trans_A else (block_M, block_K)), \
         ((block_N, block_K) if trans_B else (block_K, block_N))
@@ -49,7 +49,12 @@ def gemm(M, N, K, block_M=128, block_N=256, block_K=64, stages=4, threads=256, d
             if residual:
                 for i, j in T.Parallel(block_M, block_N):
                     C_f[i, j] = C_f[i, j] + R[by * block_M + i, bx * block_N + j]
-            T.copy(C_f, C[by * block_M, bx * block_N])
+            if staged:
+                C_s = T.alloc_shared((block_M, block_N), dtype)
+                T.copy(C_f, C_s)
+                T.copy(C_s, C[by * block_M, bx * block_N])
+            else:
+                T.copy(C_f, C[by * block_M, bx * block_N])
     return kernel
 
 
@@ -558,6 +563,10 @@ def cases(small=False) -> dict:
         "gemm_residual": single_case(gemm(n, n, n, residual=True), three,
                                  lambda a, b, r: a.float() @ b.float() + r.float(),
                                  lambda a, b, r: torch.addmm(r, a, b), 2e-2),
+        # TileLang's GEMM example form (result staged through shared memory, 3 stages): by default a TMA ring
+        # without a producer warpgroup; with TILEDSL_TMA_STORE=1 warp-specialized with a TMA-store epilogue
+        "gemm_staged": single_case(gemm(n, n, n, stages=3, staged=True), three, lambda a, b, r: a.float() @ b.float(),
+                               lambda a, b, r: a @ b, 2e-2),
         "gemm_A_T": single_case(gemm(n, n, n, trans_A=True), three, lambda a, b, r: a.float().T @ b.float(),
                             lambda a, b, r: a.T @ b, 2e-2),
         "gemm_B_T": single_case(gemm(n, n, n, trans_B=True), three, lambda a, b, r: a.float() @ b.float().T,

@@ -1,4 +1,5 @@
-"""StoreEpilogueTMA: the result copies of a warp-specialized kernel become TMA stores (sm_90a).
+"""StoreEpilogueTMA: the result copies of a warp-specialized kernel become TMA stores (sm_90a; opt-in with
+``TILEDSL_TMA_STORE=1`` until its GPU tests have run).
 
 Expects: tile-level IR after PipelineCUDA, which warp-specialized a pipelined loop (its consumers' loop is
 annotated ``CONSUMER_LOOP``). Each top-level ``T.copy(fragment -> global region)`` after that loop (the epilogue
@@ -13,8 +14,10 @@ that writes the accumulator, converted to a 16-bit type) is rewritten, 64 column
 
 The hardware writes whole 128-byte rows, asynchronously, and clips what falls outside the tensor (ragged M, N), as
 the guarded plain copy does. On a persistent grid the stores of one tile overlap the next tile's main loop (the
-hand-written study in ``shared/notes/hopper-gemm``: +8-10 % on a 4096^3 GEMM). The statements sit inside an
-``warp_specialize.EPILOGUE`` marker, so WarpSpecialize knows their shared accesses and barriers are the consumers' own.
+hand-written study in ``shared/notes/hopper-gemm``: +8-10 % on a 4096^3 GEMM). The statements sit inside a
+``warp_specialize.EPILOGUE`` marker, so WarpSpecialize knows their shared accesses and barriers are the consumers'
+own. FoldStagedEpilogues (before PipelineCUDA) first turns TileLang's staged form, ``T.copy(acc, C_shared);
+T.copy(C_shared, C[...])``, into the direct copy where that changes nothing.
 
 A copy qualifies when: the fragment is copied whole and is 2-d (rows <= 256, columns a multiple of 64), the
 destination is a contiguous kernel parameter of a 2-byte type whose row is a whole number of 16 bytes, the region

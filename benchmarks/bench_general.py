@@ -15,6 +15,7 @@ regression to mma.sync shows there.
     TILEDSL_WARP_SPECIALIZE=0 python benchmarks/bench_general.py ...   (TMA rings without a producer warpgroup)
     TILEDSL_PERSISTENT=0 python benchmarks/bench_general.py ...   (warp-specialized kernels: one CTA per tile)
     TILEDSL_TMA_STORE=1 python benchmarks/bench_general.py ...    (warp-specialized kernels: TMA-store epilogue)
+    TILEDSL_WARP_SPECIALIZE=all python benchmarks/bench_general.py ...   (attention loops warp-specialized too)
 """
 from __future__ import annotations
 

@@ -21,6 +21,8 @@
 #           (cp.async) to compare in the same run, then bench_newer_style
 #   epilogue  the TMA-store epilogue (TILEDSL_TMA_STORE=1): its GPU tests and every warp-specialization GPU test
 #           with it on, then the GEMM programs of bench_general with it off (the default) and on, same run
+#   wsall   TILEDSL_WARP_SPECIALIZE=all (attention-like loops warp-specialized): its GPU tests, then the attention
+#           programs of bench_general with the default and with it, same run
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
 #           differential programs (every perturbed program's GPU result against the CPU result of the same program)
 set -u
@@ -59,6 +61,16 @@ case "${1:-quick}" in
     mv "$OUT/bench_general.json" "$OUT/bench_general_plain_stores.json"
     TILEDSL_TMA_STORE=1 TAIL=12 run bench_tma_store 150 "$PY" benchmarks/bench_general.py --only $only --rounds 3
     mv "$OUT/bench_general.json" "$OUT/bench_general_tma_store.json"
+    ;;
+  wsall)
+    TILEDSL_WARP_SPECIALIZE=all TAIL=20 run wsall_tests 300 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
+      testing/test_tma.py testing/test_hopper_attention.py testing/test_bench_general.py
+    only=flash_attention,flash_attention_causal,flash_decode
+    TAIL=8 run bench_attention_default 120 "$PY" benchmarks/bench_general.py --only $only --rounds 3
+    mv "$OUT/bench_general.json" "$OUT/bench_general_attention_default.json"
+    TILEDSL_WARP_SPECIALIZE=all TAIL=8 run bench_attention_wsall 120 "$PY" benchmarks/bench_general.py --only $only \
+      --rounds 3
+    mv "$OUT/bench_general.json" "$OUT/bench_general_attention_wsall.json"
     ;;
   buckets)
     TAIL=12 run tune_buckets 560 "$PY" benchmarks/bench_tune_buckets.py --rounds 3 \

@@ -827,3 +827,90 @@ def test_a_staged_result_stored_by_tma_matches_torch(setting, monkeypatch):
     torch.cuda.synchronize()
     assert not torch.isnan(c).any()
     torch.testing.assert_close(c.float(), a.float() @ b.float(), rtol=2e-2, atol=2e-1)
+
+
+# ---------------------------------------------------------------- TILEDSL_WARP_SPECIALIZE=all (attention)
+@pytest.mark.nvcc
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_is_warp_specialized_with_the_all_setting(causal, monkeypatch):
+    """The producer loads Q (on a barrier of its own) and every K/V stage; the consumers wait for Q, then per
+    stage: wait, QK^T, the softmax in registers (quad shuffles), PV with P from registers, release. The default
+    (gemm-only loops) keeps the ring without a producer warpgroup."""
+    program = bench.flash_attention(2, 8, 1024, 128, causal)
+    src = tiledsl.compile(program, out_idx=[], target=SM90A).get_kernel_source()
+    assert "setmaxnreg" not in src and "cp_async_bulk_tensor" in src
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "all")
+    kernel = tiledsl.compile(bench.flash_attention(2, 8, 1024, 128, causal), out_idx=[], target=SM90A)
+    assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
+    body = _kernel_body(kernel.get_kernel_source())
+    head, tail = body.split("if (256 <= ((int)threadIdx.x)) {", 1)
+    producer, consumers = tail.split("} else {", 1)
+    assert "Q_shared_full" in head and "__syncthreads" in head
+    assert producer.count("cp_async_bulk_tensor") >= 3 and "Q_shared_full" in producer
+    assert "cp_async_bulk_tensor" not in consumers and "mbarrier_wait((&(Q_shared_full_ptr[0])), 0)" in consumers
+    assert "__shfl_xor_sync" in consumers and "__syncthreads" not in consumers
+    assert "wgmma_f16_rs" in consumers or "_rs_" in consumers  # P from registers
+    assert "tile_iter" not in body  # loads before the loop: one CTA per tile
+
+
+@pytest.mark.nvcc
+def test_a_loop_whose_consumers_need_shared_scratch_falls_back(monkeypatch):
+    """With TILEDSL_WARP_SPECIALIZE=all, a loop whose lowered consumers need a shared pass (column sums: every
+    warp holds part of each column) is lowered again without warp specialization."""
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "all")
+    M = N = K = 256
+
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), C: T.Tensor((M, N), "float16"),
+               R: T.Tensor((M,), "float32")):
+        with T.Kernel(T.ceildiv(N, 128), T.ceildiv(M, 128), threads=256) as (bx, by):
+            A_s = T.alloc_shared((128, 64), "float16")
+            B_s = T.alloc_shared((64, 128), "float16")
+            C_f = T.alloc_fragment((128, 128), "float32")
+            s = T.alloc_fragment((128,), "float32")
+            r = T.alloc_fragment((128,), "float32")
+            T.clear(C_f)
+            T.clear(r)
+            for k in T.Pipelined(T.ceildiv(K, 64), num_stages=3):
+                T.copy(A[by * 128, k * 64], A_s)
+                T.copy(B[k * 64, bx * 128], B_s)
+                T.gemm(A_s, B_s, C_f)
+                T.reduce_sum(C_f, s, dim=0)
+                for i in T.Parallel(128):
+                    r[i] = r[i] + s[i]
+            T.copy(C_f, C[by * 128, bx * 128])
+            if bx == 0:
+                T.copy(r, R[by * 128])
+    from tiledsl.passes.cuda import warp_specialize
+    refused = []
+    split = warp_specialize._split
+
+    def watched(launch):
+        try:
+            return split(launch)
+        except warp_specialize.WarpSpecializationRefused as err:
+            refused.append(err)
+            raise
+    monkeypatch.setattr(warp_specialize, "_split", watched)
+    monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")
+    kernel_ = tiledsl.compile(kernel, out_idx=[], target=SM90A)
+    src = kernel_.get_kernel_source()
+    assert refused and "cp_async_bulk_tensor" in src and "setmaxnreg" not in src
+    assert kernel_.kernel_info["pipelines"] == ["tma"]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("causal,S", [(False, 384), (True, 384), (False, 200), (True, 72)])
+def test_warp_specialized_flash_attention_matches_torch(causal, S, monkeypatch):
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "all")
+    B, H, D = 1, 2, 64
+    kernel = tiledsl.compile(bench.flash_attention(B, H, S, D, causal), out_idx=[], target="cuda")
+    assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
+    q, k, v = (torch.randn(B, S, H, D, device="cuda").half() for _ in range(3))
+    out = torch.full_like(q, float("nan"))
+    kernel(q, k, v, out)
+    torch.cuda.synchronize()
+    want = torch.nn.functional.scaled_dot_product_attention(
+        *(x.float().transpose(1, 2) for x in (q, k, v)), is_causal=causal).transpose(1, 2)
+    assert not torch.isnan(out).any()
+    torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)

@@ -16,7 +16,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_DISABLE_HOPPER_GEMM | ``1``: never replace a GEMM by the warp-specialized wgmma kernel on sm_90a | 0 |
 | TILEDSL_TMA | ``0``: pipelined loops on sm_90a keep cp.async instead of TMA loads into an mbarrier ring | 1 |
 | TILEDSL_DISABLE_TMA | ``1``: the same as ``TILEDSL_TMA=0`` (TileLang's ``tl.disable_tma_lower`` does it per kernel) | 0 |
-| TILEDSL_WARP_SPECIALIZE | ``0``: no producer warpgroup for the TMA pipelines of gemm-only loops on sm_90a | 1 |
+| TILEDSL_WARP_SPECIALIZE | ``0``: no producer warpgroup for TMA pipelines on sm_90a; ``all``: also for attention-like loops (unrun) | 1 |
 | TILEDSL_TMA_STORE | ``1``: warp-specialized kernels store results via shared memory and TMA (not yet run on a GPU) | 0 |
 | TILEDSL_PERSISTENT | ``0``: warp-specialized kernels get one CTA per tile, not one per SM; ``N`` > 1: at most N CTAs | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
@@ -152,7 +152,17 @@ def tma_lowering_enabled() -> bool:
 def warp_specialization_enabled() -> bool:
     """True when TMA pipelines of gemm-only loops on sm_90a get a producer warpgroup (the default; off with
     ``TILEDSL_WARP_SPECIALIZE=0``)."""
-    return _flag("TILEDSL_WARP_SPECIALIZE", "1")
+    return warp_specialize_mode() is not None
+
+
+def warp_specialize_mode() -> str | None:
+    """TILEDSL_WARP_SPECIALIZE: None (``0``), "gemm" (``1``, the default: gemm-only loops) or "all" (``all``:
+    also loops that compute more than gemms, such as attention, with the tiles loaded before the loop; not yet
+    run on a GPU)."""
+    raw = os.environ.get("TILEDSL_WARP_SPECIALIZE", "1").strip().lower() or "1"
+    if raw == "all":
+        return "all"
+    return "gemm" if raw in _TRUE else None
 
 
 def tma_store_enabled() -> bool:

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 import tvm
 from tvm import tirx
 
-from .. import pass_config
+from .. import config, pass_config
 from ..errors import CompileError, ConfigError, SharedMemoryError, TileDSLError
+from ..passes.cuda.warp_specialize import WarpSpecializationRefused
 from ..passes.pipeline import lower
 from ..runtime.target import target_kind
 
@@ -91,6 +92,10 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
                     lowered, executable, source, cubin = _lower_and_build(mod, target, kind, entry, switches,
                                                                           compile_flags)
                     break
+                except WarpSpecializationRefused as err:
+                    # TILEDSL_WARP_SPECIALIZE=all: the lowered consumers turned out to need shared scratch
+                    logger.debug("%s; lowering again without warp specialization", err)
+                    switches = dict(switches, allow_warp_specialization=False)
                 except SharedMemoryError:
                     # the TMA ring's mbarriers (static shared memory) can tip a kernel that fits with cp.async over
                     # the limit: such a kernel loads with cp.async instead
@@ -101,6 +106,11 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
                 except TileDSLError:
                     raise
                 except Exception as err:
+                    if kind == "cuda" and _SYNC_IN_BRANCH in str(err) and config.warp_specialize_mode() == "all" \
+                            and switches.get("allow_warp_specialization", True):
+                        # a barrier TVM wants inside the consumers' branch: the kernel is not warp-specialized
+                        switches = dict(switches, allow_warp_specialization=False)
+                        continue
                     retry = next((name for text, name in _CUDA_RETRIES if text in str(err) and not switches.get(name)),
                                  None)
                     if kind != "cuda" or retry is None:

@@ -158,6 +158,7 @@ class _Pipeliner(StmtRewriter):
         self.loop_depth = 0  # serial loops around the statement being visited
         self._tile_layouts = None
         self.top_level = []  # statements of the (single) thread launch's body, for warp specialization
+        self.drop = []  # statements the producer warpgroup took over (loads before a warp-specialized loop)
 
     def visit_For(self, loop):
         stages = loop.annotations.get(NUM_STAGES_ATTR) if loop.annotations is not None else None
@@ -291,6 +292,16 @@ class _Pipeliner(StmtRewriter):
             self.kinds[-1] = "tma+warp_specialized"
             return self._warp_specialized(loop, i, producers, loads, consumers, remap, ring, nbytes, tid, nthreads,
                                           annotations)
+        if not overlap and len(thread_vars) == 1 and config.warp_specialize_mode() == "all" and \
+                allowed("warp_specialization"):
+            before = self._loads_before(loop, consumers, thread_vars)
+            # a loop length the kernel keeps in a scalar (``loop_range = T.min(...)``): the producer computes it
+            extent = self._inline_top_scalars(n)
+            if before is not None and warp_specialize.eligible_general(
+                    self.top_level, loop, producers, consumers, nthreads, [st for st, _ in before], extent):
+                self.kinds[-1] = "tma+warp_specialized"
+                return self._warp_specialized(loop, i, producers, loads, consumers, remap, ring, nbytes, tid,
+                                              nthreads, annotations, overlap=False, before=before, extent=extent)
 
         def issue(iteration, may_reuse):
             stage = tirx.floormod(iteration, stages)
@@ -315,15 +326,47 @@ class _Pipeliner(StmtRewriter):
         drain = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))] if overlap else []
         return seq(prologue + [main] + drain + [barrier()])  # later shared use may alias the stages
 
+    def _inline_top_scalars(self, expr):
+        """``expr`` with the scalars the launch body sets once from inputs (a variable, a one-element local
+        buffer) replaced by their values."""
+        lets = {}
+        for st in self.top_level:
+            _note_scalar(st, self.top_level, lets)
+        return _inline_scalars(expr, lets)
+
+    def _loads_before(self, loop, consumers, thread_vars):
+        """[(copy, TMA plan)] of the top-level global -> shared copies before ``loop`` whose tiles only the loop's
+        gemms read (attention's Q tile), for the producer to load first; None when one of them cannot be a TMA
+        load (such a copy would need a whole-block barrier the producer warps do not reach)."""
+        out = []
+        for st in self.top_level:
+            if st.same_as(loop):
+                return out
+            if not _is_producer(st):
+                continue
+            tile = st.value.args[1].source
+            whole_use = count_uses(self.body, tile) == 2 + count_uses(loop, tile)  # allocation, this copy, loop
+            if not (whole_use and _read_only_by_gemms(tile, consumers) and
+                    any(st.value.args[0].source.same_as(b) for b in self.param_buffers)):
+                return None
+            plan = tma_copy.plan_load(st, self._tile_layouts, thread_vars)
+            if plan is None:
+                return None
+            out.append((st, plan))
+        return None
+
     def _warp_specialized(self, loop, i, producers, loads, consumers, remap, ring, nbytes, tid, nthreads,
-                          annotations):
+                          annotations, overlap=True, before=(), extent=None):
         """The ring split between a producer warpgroup (every load, in order) and the program's threads (compute
         only); WarpSpecialize finishes the split after LowerTileOpsCUDA (see warp_specialize's docstring).
 
         Ring positions count from ``ring_base``, the iterations this CTA's ring ran before (0, or the tiles done
         so far times the loop's length when WarpSpecialize makes the grid persistent); each warp's lane 0
-        releases a stage once the warp's wgmma wait saw the stage's gemm finish."""
-        k, n, stages = loop.loop_var, loop.extent, ring.stages
+        releases a stage once the warp's wgmma wait saw the stage's gemm finish: the previous stage while one
+        gemm stays in flight (``overlap``, gemm-only loops), else the stage itself after the iteration.
+        ``before``: loads of tiles the loop's gemms read, issued by the producer first on a barrier of their own
+        (the kernel then keeps one CTA per tile: a next tile would need the consumers to release them)."""
+        k, n, stages = loop.loop_var, loop.extent if extent is None else extent, ring.stages
         base = tirx.Var("ring_base", "int32")
         it = tirx.Var("it", str(k.ty))
         at = base + it
@@ -332,23 +375,43 @@ class _Pipeliner(StmtRewriter):
         for p, load in zip(producers, loads):
             fill += tma_copy.issue(load, substitute(p, {k: loop.min + it}), remap[load.dst], stage,
                                    ring.full_ptr(stage))
-        producer = tirx.IfThenElse(tid == 0, tirx.For(it, 0, n, tirx.ForKind.SERIAL, seq(fill)), None)
-        common = seq(ring.allocations() + ring.init(tid == 0, nthreads // 32))
+        first, wait_first = [], []
+        allocations, inits = ring.allocations(), ring.init(tid == 0, nthreads // 32)
+        if before:
+            pre = BarrierRing(1, prefix=before[0][0].value.args[1].source.name)
+            for load in tma_copy.assign_maps([plan for _, plan in before]):
+                self.host += tma_copy.host_statements(load)
+            first = [pre.expect(0, sum(plan.nbytes for _, plan in before))]
+            for st, plan in before:
+                first += tma_copy.issue(plan, st, st.value.args[1].source, None, pre.full_ptr(0))
+            wait_first = [pre.wait_full(0)]
+            allocations, inits = allocations + pre.allocations(), inits[:1] + pre.init(tid == 0, 1)
+            self.drop += [st for st, _ in before]
+        producer = tirx.IfThenElse(tid == 0, seq(first + [tirx.For(it, 0, n, tirx.ForKind.SERIAL, seq(fill))]), None)
+        common = seq(allocations + inits)
         lane0 = tirx.floormod(tid, 32) == 0
         inner = [ring.wait_full(base + i)]
-        # the consumers are gemms on ring tiles only (eligible): nothing but TMA writes their operands
-        inner += [_restage(substitute(_with_tma_operands(c), {k: loop.min + i}), remap,
-                           tirx.floormod(base + i, stages)) for c in consumers]
-        inner.append(tirx.IfThenElse(tirx.And(i > 0, lane0), ring.release(base + i - 1), None))
+        # the gemms read ring tiles and tiles loaded before the loop only (eligible): nothing but TMA writes them
+        inner += [_restage(substitute(_with_tma_operands(c) if _is_gemm(c) else c,
+                                      {k: loop.min + i}), remap, tirx.floormod(base + i, stages))
+                  for c in consumers]
+        if overlap:
+            inner.append(tirx.IfThenElse(tirx.And(i > 0, lane0), ring.release(base + i - 1), None))
+        else:
+            inner.append(tirx.IfThenElse(lane0, ring.release(base + i), None))
         marked_loop = dict(annotations)
         marked_loop[warp_specialize.CONSUMER_LOOP] = 1
         main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, marked_loop)
         # no block-wide barrier after the loop: nothing else in the kernel uses shared memory (eligible); the last
         # stage is released for the next tile of a persistent grid
-        last = tirx.IfThenElse(tirx.And(n > 0, lane0), ring.release(base + n - 1), None)
-        return seq([warp_specialize.marked(warp_specialize.COMMON, common, nthreads),
-                    warp_specialize.marked(warp_specialize.PRODUCER, producer, nthreads, base), main,
-                    tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0)), last])
+        tail = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))]
+        if overlap:
+            tail.append(tirx.IfThenElse(tirx.And(n > 0, lane0), ring.release(base + n - 1), None))
+        marks = [warp_specialize.marked(warp_specialize.COMMON, common, nthreads),
+                 warp_specialize.marked(warp_specialize.PRODUCER, producer, nthreads, base)]
+        if before:
+            marks.append(warp_specialize.marked(warp_specialize.SINGLE_TILE, tirx.Evaluate(0), nthreads))
+        return seq(marks + wait_first + [main] + tail)
 
     def _used_outside(self, buf, loop) -> bool:
         total = count_uses(self.body, buf)
@@ -356,6 +419,9 @@ class _Pipeliner(StmtRewriter):
         return total - inside > 1  # the allocation itself is one use
 
     def finish(self, body):
+        if self.drop:
+            body = tvm_ffi.structural_map(body, [(tirx.Evaluate, lambda st: tirx.Evaluate(tirx.const(0, "int32"))
+                                                  if any(st.same_as(d) for d in self.drop) else st)], order="pre")
         if not self.remap:
             return body
 
@@ -414,6 +480,10 @@ def _with_wgmma_wait(stmt):
     """The gemm marked to leave one wgmma group in flight (``wgmma.wait_group 1`` instead of 0)."""
     from .gemm_wgmma import IN_FLIGHT_ATTR
     return _with_gemm_attr(stmt, IN_FLIGHT_ATTR)
+
+
+def _is_gemm(stmt) -> bool:
+    return isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "gemm")
 
 
 def _with_tma_operands(stmt):

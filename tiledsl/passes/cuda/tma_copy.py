@@ -144,7 +144,8 @@ def host_statements(load: TMALoad) -> list:
 
 def issue(load: TMALoad, copy, staged_dst, stage, barrier_ptr) -> list:
     """The TMA instructions that fill ``stage`` of ``staged_dst`` with ``copy``'s region (already substituted for
-    its iteration), completing on ``barrier_ptr``."""
+    its iteration), completing on ``barrier_ptr``; ``stage`` None: ``staged_dst`` is the tile itself (a load before
+    the loop)."""
     src = copy.value.args[0]
     rank = len(src.region)
     op = T.ptx[f"cp.async.bulk.tensor.{rank}d.shared::cluster.global.mbarrier::complete_tx::bytes"]
@@ -153,8 +154,8 @@ def issue(load: TMALoad, copy, staged_dst, stage, barrier_ptr) -> list:
     for p in range(load.panels):
         c = list(coords)
         c[0] = c[0] + p * load.panel_elems
-        dst = tirx.address_of(tirx.BufferLoad(staged_dst, [stage, tirx.const(0, "int32"),
-                                                            tirx.const(p * load.panel_elems, "int32")]))
+        at = [tirx.const(0, "int32"), tirx.const(p * load.panel_elems, "int32")]
+        dst = tirx.address_of(tirx.BufferLoad(staged_dst, at if stage is None else [stage] + at))
         out.append(tirx.Evaluate(op(dst, tirx.address_of(load.map_var), *c, barrier_ptr)))
     return out
 

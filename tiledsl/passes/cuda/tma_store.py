@@ -217,13 +217,14 @@ def _fold_staged_pairs(stmts, body):
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.FoldStagedEpilogues")
 @keep_tiledsl_errors
 def FoldStagedEpilogues(func, mod, ctx):
-    """With TMA stores on (sm_90a): ``T.copy(acc, C_shared); T.copy(C_shared, C[...])`` at the top of a kernel
+    """With TMA stores on or ``TILEDSL_WARP_SPECIALIZE=all`` (sm_90a): ``T.copy(acc, C_shared); T.copy(C_shared,
+    C[...])`` at the top of a kernel
     body, where C_shared serves nothing else, becomes ``T.copy(acc, C[...])`` and C_shared is not allocated; the
     TMA store then stages through its own two 16 KiB tiles, and the kernel may be warp-specialized (a shared tile
     written and read by all threads outside the pipelined loop would need a whole-block barrier)."""
     from .gemm_wgmma import sm90a
 
-    if not config.tma_store_enabled() or not sm90a():
+    if not (config.tma_store_enabled() or config.warp_specialize_mode() == "all") or not sm90a():
         return func
     freed_all = []
 

@@ -43,6 +43,7 @@ from ..rewriter import flatten_seq, rebuild_for, seq, substitute, uses_var
 COMMON = "tiledsl.ws_common"  # marker: statements every thread runs before the split
 PRODUCER = "tiledsl.ws_producer"  # marker: the producer's code (value: the consumer thread count)
 EPILOGUE = "tiledsl.ws_epilogue"  # marker: the consumers' TMA-store epilogue (tma_store.py)
+SINGLE_TILE = "tiledsl.ws_single_tile"  # marker: the kernel keeps one CTA per tile (loads before its loop)
 PRODUCER_THREADS = 128
 PRODUCER_REGS = 40
 _REGS_PER_SM = 65536
@@ -114,6 +115,47 @@ def eligible(top_level, loop, producers, consumers, thread_count: int) -> bool:
     return all(_outside_ok(s) for s in top_level if not s.same_as(loop) and not isinstance(s, allocs))
 
 
+class WarpSpecializationRefused(CompileError):
+    """The lowered consumers of a loop warp-specialized with ``TILEDSL_WARP_SPECIALIZE=all`` need shared memory
+    or a whole-block barrier; the build lowers the kernel again without warp specialization."""
+
+
+def eligible_general(top_level, loop, producers, consumers, thread_count: int, loads_before, extent) -> bool:
+    """``TILEDSL_WARP_SPECIALIZE=all``: like :func:`eligible` for a loop that computes more than gemms (attention):
+    its gemms read shared tiles (or A from registers), its other statements touch no shared memory, and the
+    statements outside it are the ``loads_before`` (global -> shared copies the producer takes over) or need no
+    shared memory. Whether the lowered consumers need shared scratch (a reduction across warps, a layout change)
+    is only known after LowerTileOpsCUDA: :func:`WarpSpecialize` refuses those (:class:`WarpSpecializationRefused`).
+    ``extent``: the loop's length with the kernel's scalars inlined."""
+    if thread_count % 128 or not any(s.same_as(loop) for s in top_level):
+        return False
+    exprs = [loop.min, extent] + [r.min for p in list(producers) + list(loads_before)
+                                       for r in p.value.args[0].region]
+    if any(_reads_registers(e) for e in exprs):
+        return False
+    for c in consumers:
+        if isinstance(c, tirx.Evaluate) and is_tile_call(c.value, "gemm"):
+            a, b = c.value.args[:2]
+            if b.source.scope() not in _SHARED or a.source.scope() not in _SHARED + ("local.fragment",):
+                return False
+        elif not _inside_ok(c):
+            return False
+    allocs = (tirx.AllocBuffer, tirx.DeclBuffer)
+    return all(_outside_ok(s) for s in top_level if not s.same_as(loop) and not isinstance(s, allocs)
+               and not any(s.same_as(b) for b in loads_before))
+
+
+def _inside_ok(stmt) -> bool:
+    """A statement of the loop (not a gemm) with no shared region or access of its own."""
+    bad = []
+
+    def on_call(call):
+        if is_tile_call(call) and any(hasattr(a, "source") and a.source.scope() in _SHARED for a in call.args):
+            bad.append(call)
+    tvm_ffi.structural_walk(stmt, (Call, on_call))
+    return not bad and not _touches_shared(stmt)
+
+
 def marked(kind: str, stmt, thread_count: int, ring_base=None):
     """``stmt`` inside the marker ``kind`` (COMMON or PRODUCER; the producer's marker carries the ring's
     ``ring_base`` variable, which :func:`WarpSpecialize` binds)."""
@@ -135,9 +177,10 @@ class _Split:
     thread needs first), ``common`` (the ring's initialization), the producer's and the consumers' statements,
     the consumer thread count and the ring's ``ring_base`` variable and loop length."""
 
-    def __init__(self, prefix, common, producer, consumers, threads, ring_base, ring_iters):
+    def __init__(self, prefix, common, producer, consumers, threads, ring_base, ring_iters, one_tile=False):
         self.prefix, self.common, self.producer, self.consumers = prefix, common, producer, consumers
         self.threads, self.ring_base, self.ring_iters = threads, ring_base, ring_iters
+        self.one_tile = one_tile  # the producer loads tiles before the loop: no persistent grid
 
     def body(self, tx, prefix=None, producer=None, consumers=None):
         """The launch body: prefix, ring init, then ``if tx >= threads: producer else: consumers`` (each branch
@@ -178,22 +221,35 @@ def _split(launch):
             needed.append(s.value)
     hoisted.sort()
     prefix = [stmts[k] for k in hoisted]
+    one_tile = any(isinstance(s, tirx.AttrStmt) and s.attr_key == SINGLE_TILE for s in stmts)
     rest = [s for k, s in enumerate(stmts) if k not in set(hoisted)
-            and not (isinstance(s, tirx.AttrStmt) and s.attr_key in (COMMON, PRODUCER))]
+            and not (isinstance(s, tirx.AttrStmt) and s.attr_key in (COMMON, PRODUCER, SINGLE_TILE))]
     rest = [_unseen_touch(s) for s in rest]
     iters = None
     for k, s in enumerate(rest):
         if isinstance(s, tirx.For) and _is_consumer_loop(s):
+            if _touches_shared(s.body, ignore_barriers=True) or _syncs(s.body):
+                raise WarpSpecializationRefused("the warp-specialized loop's consumers need shared scratch")
             annotations = {str(key): v for key, v in s.annotations.items() if str(key) != CONSUMER_LOOP}
             rest[k] = rebuild_for(s, annotations=annotations)
             iters = s.extent
         elif isinstance(s, tirx.AttrStmt) and s.attr_key == EPILOGUE:
             rest[k] = s.body  # the TMA-store epilogue: its staging tiles and barriers are the consumers' own
-        elif _touches_shared_outside_views(s):
+        elif _touches_shared_outside_views(s) or _syncs(s):
+            if one_tile:  # TILEDSL_WARP_SPECIALIZE=all: an epilogue that needs shared scratch
+                raise WarpSpecializationRefused("the warp-specialized kernel's epilogue needs shared memory")
             raise CompileError("internal: a warp-specialized kernel uses shared memory outside its pipelined loop")
     tx = launch.node.var
     prod = substitute(producer[0].body, {tx: tx - threads})
-    return _Split(prefix, common[0].body, prod, rest, threads, producer[0].node, iters)
+    return _Split(prefix, common[0].body, prod, rest, threads, producer[0].node, iters, one_tile)
+
+
+def _syncs(stmt) -> bool:
+    """True when ``stmt`` holds a whole-block barrier (``tvm_storage_sync``)."""
+    found = []
+    tvm_ffi.structural_walk(stmt, (Call, lambda c: found.append(c) if getattr(c.op, "name", "") ==
+                                   "tirx.tvm_storage_sync" else None))
+    return bool(found)
 
 
 def _launch_chain(body):
@@ -260,7 +316,7 @@ class _Persistent:
                 tainted.append(s.var)
             else:
                 return None
-        if split.ring_iters is None or any(uses_var(split.ring_iters, v) for v in tainted):
+        if split.one_tile or split.ring_iters is None or any(uses_var(split.ring_iters, v) for v in tainted):
             return None
         ring = {split.ring_base: self.tile * split.ring_iters}
         # the producer reads the bound values inlined; the consumers keep the bindings inside their tile loop

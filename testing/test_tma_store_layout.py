@@ -1,8 +1,9 @@
 """The TMA-store epilogue puts every accumulator element where the plain per-thread stores put it, checked without
 a GPU: the lowered IR of both forms of a program is interpreted for every consumer thread at once (numpy arrays
 over the thread index), each staging-tile store is mapped back through the hardware's 128-byte swizzle and the
-store's tensor coordinates, and the two maps from (thread, register) to (row, column) must be equal and cover the
-tile once. What this cannot check (and the GPU tests in test_tma.py do): the barriers and the bulk-group waits.
+store's tensor coordinates, and the two maps from (CTA, tile, thread, register) to (row, column) must be equal and
+cover the result once; on a persistent grid every CTA is run, through its tile loop. What this cannot check (and
+the GPU tests in test_tma.py do): the barriers and the bulk-group waits.
 """
 import numpy as np
 import pytest
@@ -34,6 +35,7 @@ class _Interpreter:
         self.env = dict(env)
         self.env[thread_var] = np.arange(nthreads)
         self.n = nthreads
+        self.context = list(env)  # block indices and the persistent tile counter: part of every record's key
         self.global_stores = {}  # (thread, register) -> (row, col)
         self.staged = []  # (staging buffer, thread array, register array, flat element offset array)
         self.tma_stores = []  # (staging buffer name, coordinates innermost first, the staged entries it sends)
@@ -61,9 +63,16 @@ class _Interpreter:
             for s in stmt.seq:
                 self.run(s, active)
         elif isinstance(stmt, tirx.For):
-            for i in range(int(stmt.min), int(stmt.min) + int(stmt.extent)):
+            if stmt.loop_var.name.startswith("k"):
+                return  # the consumers' main loop: its wgmmas write the accumulator, nothing is stored
+            tile = stmt.loop_var.name == "tile_iter"
+            if tile:
+                self.context.append(stmt.loop_var)
+            for i in range(int(self.value(stmt.min)), int(self.value(stmt.min) + self.value(stmt.extent))):
                 self.env[stmt.loop_var] = np.int64(i)
                 self.run(stmt.body, active)
+            if tile:
+                self.context.pop()
         elif isinstance(stmt, tirx.IfThenElse):
             cond = np.broadcast_to(np.asarray(self.value(stmt.condition), dtype=bool), (self.n,))
             self.run(stmt.then_case, active & cond)
@@ -86,9 +95,10 @@ class _Interpreter:
         reg = np.broadcast_to(self.value(value.indices[0]), (self.n,))
         idx = [np.broadcast_to(self.value(i), (self.n,)) for i in stmt.indices]
         threads = np.nonzero(active)[0]
+        where = tuple(int(self.env[v]) for v in self.context)
         if stmt.buffer.scope() == "global":
             for t in threads:
-                key = (int(t), int(reg[t]))
+                key = (where, int(t), int(reg[t]))
                 assert key not in self.global_stores, f"register {key} stored twice"
                 self.global_stores[key] = tuple(int(i[t]) for i in idx)
         else:
@@ -96,7 +106,7 @@ class _Interpreter:
             flat = np.zeros(self.n, dtype=np.int64)
             for i, s in zip(idx, shape):
                 flat = flat * s + i
-            self.staged.append((stmt.buffer.name, threads, reg[threads], flat[threads]))
+            self.staged.append((stmt.buffer.name, where, threads, reg[threads], flat[threads]))
 
     def call(self, call, active):
         strings = [str(a.value) for a in call.args if isinstance(a, StringImm)]
@@ -121,13 +131,13 @@ def _access_ptrs(node, out):
 
 
 def _launch(mod):
-    """(thread launch AttrStmt, {block var: 0}) of the single kernel of a lowered module."""
+    """(thread launch AttrStmt, [(block var, grid extent)]) of the single kernel of a lowered module."""
     import tvm_ffi
     func = next(iter(mod.functions.values()))
     found = []
     tvm_ffi.structural_walk(func.body, (tirx.AttrStmt, lambda s: found.append(s)
                                         if s.attr_key == "thread_extent" else None))
-    blocks = {s.node.var: np.int64(0) for s in found if s.node.thread_tag.startswith("blockIdx")}
+    blocks = [(s.node.var, int(s.value)) for s in found if s.node.thread_tag.startswith("blockIdx")]
     thread = [s for s in found if s.node.thread_tag == "threadIdx.x"][0]
     return thread, blocks
 
@@ -140,13 +150,18 @@ def _consumer_epilogue(mod, monkeypatch, tma_store: bool):
     consumers = split.else_case
     nthreads = int(split.condition.b.value) if isinstance(split.condition.b, tirx.IntImm) else \
         int(split.condition.a.value)
-    interp = _Interpreter(launch.node.var, nthreads, blocks)
-    body = _flatten(consumers)
-    # from the consumers' loop on: the accumulator's registers are written by the loop's wgmmas, not here
-    start = next(k for k, s in enumerate(body) if isinstance(s, tirx.For) and "k" in s.loop_var.name) + 1
-    for s in body[start:]:
-        interp.run(s, np.ones(nthreads, dtype=bool))
-    return interp
+    result = None
+    for index in np.ndindex(*[extent for _, extent in blocks]):  # every CTA of the grid
+        interp = _Interpreter(launch.node.var, nthreads, {v: np.int64(i) for (v, _), i in zip(blocks, index)})
+        interp.run(consumers, np.ones(nthreads, dtype=bool))
+        if result is None:
+            result = interp
+        else:
+            assert not set(result.global_stores) & set(interp.global_stores)
+            result.global_stores.update(interp.global_stores)
+            result.staged += interp.staged
+            result.tma_stores += interp.tma_stores
+    return result
 
 
 def _flatten(stmt):
@@ -176,16 +191,35 @@ def test_tma_store_puts_every_element_where_the_plain_stores_do(name, monkeypatc
     tma = _consumer_epilogue((other[0] if other else program)(), monkeypatch, tma_store=True)
     assert plain.global_stores and not plain.tma_stores
     assert tma.tma_stores and not tma.global_stores and not tma.staged  # every staged element was sent
+    _assert_same_places(tma, plain, M, N)
+
+
+def _assert_same_places(tma, plain, M, N):
+    """Every register the TMA-store form stages lands, through the swizzle and the store's coordinates, on the
+    element the plain stores write (those inside M x N: the hardware clips the rest), and on no other's."""
     placed = {}
-    for _name, (col0, row0), sent in tma.tma_stores:
-        for _buf, threads, regs, flat in sent:
+    for _name, coords, sent in tma.tma_stores:
+        col0, row0 = coords[0], coords[1]
+        for _buf, where, threads, regs, flat in sent:
             byte = flat * 2
             row, chunk = byte // 128, (byte % 128) // 16
             col = ((chunk ^ (row % 8)) * 16 + byte % 16) // 2  # the hardware's 128-byte swizzle, undone
             for t, r, rr, cc in zip(threads, regs, row, col):
-                key = (int(t), int(r))
+                key = (where, int(t), int(r))
                 assert key not in placed, f"register {key} staged twice"
                 placed[key] = (int(row0 + rr), int(col0 + cc))
-    tile = set(placed.values())
-    assert len(tile) == len(placed)  # no two registers land on one element
+    assert len(set(placed.values())) == len(placed)  # no two registers land on one element
     assert {key: rc for key, rc in placed.items() if rc[0] < M and rc[1] < N} == plain.global_stores
+
+
+@pytest.mark.parametrize("ctas", ["3", "1"])
+def test_tma_store_places_every_tile_of_a_persistent_grid(ctas, monkeypatch):
+    """12 tiles of a 300 x 512 result on 3 CTAs (4 tiles each, the last row of tiles ragged), or one CTA per SM:
+    the stores of every tile, in both forms, through the tile counter and the block indices derived from it."""
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    monkeypatch.setenv("TILEDSL_PERSISTENT", ctas)
+    M, N = 300, 512
+    plain = _consumer_epilogue(bench.gemm(M, N, 128, block_N=128), monkeypatch, tma_store=False)
+    tma = _consumer_epilogue(bench.gemm(M, N, 128, block_N=128), monkeypatch, tma_store=True)
+    assert len({rc for rc in plain.global_stores.values()}) == M * N  # the plain stores cover the result once
+    _assert_same_places(tma, plain, M, N)

@@ -345,9 +345,15 @@ def test_gemm_with_a_tile_the_threads_read_matches_torch():
 @pytest.mark.gpu
 @pytest.mark.parametrize("causal,S", [(False, 384), (True, 384), (False, 200), (True, 72)])
 def test_tma_flash_attention_matches_torch(causal, S):
+    kernel = _flash_attention_on_gpu_matches_torch(causal, S)
+    assert "cp_async_bulk_tensor" in kernel.get_kernel_source()
+
+
+def _flash_attention_on_gpu_matches_torch(causal, S):
+    """Build the benchmark's flash attention (B 1, H 2, D 64) for the GPU, check it against torch's SDPA in float32
+    on fresh inputs (output poisoned with NaN); returns the kernel."""
     B, H, D = 1, 2, 64
     kernel = tiledsl.compile(bench.flash_attention(B, H, S, D, causal), out_idx=[], target="cuda")
-    assert "cp_async_bulk_tensor" in kernel.get_kernel_source()
     q, k, v = (torch.randn(B, S, H, D, device="cuda").half() for _ in range(3))
     out = torch.full_like(q, float("nan"))
     kernel(q, k, v, out)
@@ -356,6 +362,7 @@ def test_tma_flash_attention_matches_torch(causal, S):
         *(x.float().transpose(1, 2) for x in (q, k, v)), is_causal=causal).transpose(1, 2)
     assert not torch.isnan(out).any()
     torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)
+    return kernel
 
 
 # ---------------------------------------------------------------- warp specialization
@@ -667,13 +674,13 @@ def test_the_epilogue_of_a_warp_specialized_kernel_becomes_tma_stores(name, monk
     assert src.count("CUtensorMap") >= 3  # the result's tensor map is made by the host, as the loads' are
 
 
-@pytest.mark.nvcc
-def test_a_result_the_kernel_also_reads_keeps_its_plain_stores(monkeypatch):
-    """The TMA store completes after the kernel moved on: a tensor the kernel also reads keeps per-thread stores."""
-    M = N = K = 256
-
+def _gemm_reading_its_result(M, N, K, through_shared: bool):
+    """A GEMM (128 x 128 tiles) whose result is read again after the loop: from C itself (added into the
+    accumulator before the store), or, ``through_shared``, from the shared tile it is staged through (copied to D
+    as well)."""
     @T.prim_func
-    def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), C: T.Tensor((M, N), "float16")):
+    def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), C: T.Tensor((M, N), "float16"),
+               D: T.Tensor((M, N), "float16")):
         with T.Kernel(T.ceildiv(N, 128), T.ceildiv(M, 128), threads=256) as (bx, by):
             A_s = T.alloc_shared((128, 64), "float16")
             B_s = T.alloc_shared((64, 128), "float16")
@@ -683,10 +690,22 @@ def test_a_result_the_kernel_also_reads_keeps_its_plain_stores(monkeypatch):
                 T.copy(A[by * 128, k * 64], A_s)
                 T.copy(B[k * 64, bx * 128], B_s)
                 T.gemm(A_s, B_s, C_f)
-            for i, j in T.Parallel(128, 128):
-                C_f[i, j] = C_f[i, j] + C[by * 128 + i, bx * 128 + j]
-            T.copy(C_f, C[by * 128, bx * 128])
-    body = _kernel_body(_tma_store_source(monkeypatch, kernel))
+            if through_shared:
+                C_s = T.alloc_shared((128, 128), "float16")
+                T.copy(C_f, C_s)
+                T.copy(C_s, C[by * 128, bx * 128])
+                T.copy(C_s, D[by * 128, bx * 128])
+            else:
+                for i, j in T.Parallel(128, 128):
+                    C_f[i, j] = C_f[i, j] + C[by * 128 + i, bx * 128 + j]
+                T.copy(C_f, C[by * 128, bx * 128])
+    return kernel
+
+
+@pytest.mark.nvcc
+def test_a_result_the_kernel_also_reads_keeps_its_plain_stores(monkeypatch):
+    """The TMA store completes after the kernel moved on: a tensor the kernel also reads keeps per-thread stores."""
+    body = _kernel_body(_tma_store_source(monkeypatch, _gemm_reading_its_result(256, 256, 256, False)))
     assert "setmaxnreg" in body and "cp_async_bulk_tensor_s2g" not in body
 
 
@@ -777,39 +796,18 @@ def test_a_bad_persistent_grid_setting_is_named(raw, monkeypatch):
         config.persistent_grid_ctas()
 
 
-def _gemm_staged_epilogue(M, N, K, reuse_tile=False):
-    """TileLang's GEMM form: the result staged through a shared tile (``reuse_tile``: the tile is read again)."""
-    @T.prim_func
-    def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), C: T.Tensor((M, N), "float16"),
-               D: T.Tensor((M, N), "float16")):
-        with T.Kernel(T.ceildiv(N, 128), T.ceildiv(M, 128), threads=256) as (bx, by):
-            A_s = T.alloc_shared((128, 64), "float16")
-            B_s = T.alloc_shared((64, 128), "float16")
-            C_s = T.alloc_shared((128, 128), "float16")
-            C_f = T.alloc_fragment((128, 128), "float32")
-            T.clear(C_f)
-            for k in T.Pipelined(T.ceildiv(K, 64), num_stages=3):
-                T.copy(A[by * 128, k * 64], A_s)
-                T.copy(B[k * 64, bx * 128], B_s)
-                T.gemm(A_s, B_s, C_f)
-            T.copy(C_f, C_s)
-            T.copy(C_s, C[by * 128, bx * 128])
-            if reuse_tile:
-                T.copy(C_s, D[by * 128, bx * 128])
-    return kernel
-
-
 @pytest.mark.nvcc
 def test_a_result_staged_through_shared_memory_is_stored_by_tma(monkeypatch):
     """``T.copy(acc, C_shared); T.copy(C_shared, C)``: with TMA stores on, the pair is the direct copy (C_shared
     is not allocated), so the kernel is warp-specialized and stores through its own staging tiles; without them
     it keeps its form (a TMA ring, no producer warpgroup: the shared tile needs a whole-block barrier)."""
-    src = tiledsl.compile(_gemm_staged_epilogue(1024, 1024, 512), out_idx=[], target=SM90A).get_kernel_source()
+    staged = _gemm(1024, 1024, 512, stages=3, staged=True)
+    src = tiledsl.compile(staged, out_idx=[], target=SM90A).get_kernel_source()
     assert "half* C_s =" in src and "setmaxnreg" not in src and "cp_async_bulk_tensor_s2g" not in src
-    src = _tma_store_source(monkeypatch, _gemm_staged_epilogue(1024, 1024, 512))
+    src = _tma_store_source(monkeypatch, _gemm(1024, 1024, 512, stages=3, staged=True))
     assert "half* C_s =" not in src and "setmaxnreg" in src and "cp_async_bulk_tensor_s2g" in src
     # a staging tile that serves another copy stays
-    src = _tma_store_source(monkeypatch, _gemm_staged_epilogue(1024, 1024, 512, reuse_tile=True))
+    src = _tma_store_source(monkeypatch, _gemm_reading_its_result(1024, 1024, 512, through_shared=True))
     assert "half* C_s =" in src and "cp_async_bulk_tensor_s2g" not in src
 
 
@@ -818,15 +816,8 @@ def test_a_result_staged_through_shared_memory_is_stored_by_tma(monkeypatch):
 def test_a_staged_result_stored_by_tma_matches_torch(setting, monkeypatch):
     monkeypatch.setenv("TILEDSL_TMA_STORE", "1")
     monkeypatch.setenv("TILEDSL_PERSISTENT", setting)
-    M, N, K = 384, 640, 320
-    kernel = tiledsl.compile(_gemm_staged_epilogue(M, N, K), out_idx=[], target="cuda")
+    kernel = _gemm_on_gpu_matches_torch(384, 640, 320, {"stages": 3, "staged": True})
     assert "cp_async_bulk_tensor_s2g" in kernel.get_kernel_source()
-    a, b = torch.randn(M, K, device="cuda").half(), torch.randn(K, N, device="cuda").half()
-    c, d = _poisoned((M, N)), _poisoned((M, N))
-    kernel(a, b, c, d)
-    torch.cuda.synchronize()
-    assert not torch.isnan(c).any()
-    torch.testing.assert_close(c.float(), a.float() @ b.float(), rtol=2e-2, atol=2e-1)
 
 
 # ---------------------------------------------------------------- TILEDSL_WARP_SPECIALIZE=all (attention)
@@ -903,14 +894,5 @@ def test_a_loop_whose_consumers_need_shared_scratch_falls_back(monkeypatch):
 @pytest.mark.parametrize("causal,S", [(False, 384), (True, 384), (False, 200), (True, 72)])
 def test_warp_specialized_flash_attention_matches_torch(causal, S, monkeypatch):
     monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "all")
-    B, H, D = 1, 2, 64
-    kernel = tiledsl.compile(bench.flash_attention(B, H, S, D, causal), out_idx=[], target="cuda")
+    kernel = _flash_attention_on_gpu_matches_torch(causal, S)
     assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
-    q, k, v = (torch.randn(B, S, H, D, device="cuda").half() for _ in range(3))
-    out = torch.full_like(q, float("nan"))
-    kernel(q, k, v, out)
-    torch.cuda.synchronize()
-    want = torch.nn.functional.scaled_dot_product_attention(
-        *(x.float().transpose(1, 2) for x in (q, k, v)), is_causal=causal).transpose(1, 2)
-    assert not torch.isnan(out).any()
-    torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)

@@ -12,7 +12,6 @@ from tvm import tirx
 from tvm.ir import Call, StringImm, TensorLoad
 
 import general_programs as bench
-from test_tma import _gemm_staged_epilogue
 from tiledsl.passes.pipeline import lower
 
 SM90A = tvm.target.Target({"kind": "cuda", "arch": "sm_90a"})
@@ -178,7 +177,7 @@ PROGRAMS = {  # name: (program, M, N[, the program whose TMA-store form is compa
     "ragged": (lambda: bench.gemm(100, 72, 128, block_N=128), 100, 72),
     # TileLang's form, the result staged through a shared tile: folded into the direct copy, then stored by TMA
     "staged_through_shared": (lambda: bench.gemm(128, 128, 128, block_N=128), 128, 128,
-                              lambda: _gemm_staged_epilogue(128, 128, 128)),
+                              lambda: bench.gemm(128, 128, 128, block_N=128, staged=True)),
 }
 
 

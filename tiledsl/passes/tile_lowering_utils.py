@@ -112,6 +112,20 @@ def unravel(flat, shape) -> list:
     return list(reversed(out))
 
 
+def whole_region(region) -> bool:
+    """True when ``region`` is its whole buffer: every origin 0 and every extent the buffer's constant extent."""
+    shape = list(region.source.ty.shape)
+    return len(shape) == len(region.region) and all(
+        isinstance(r.min, tirx.IntImm) and int(r.min) == 0 and isinstance(r.extent, tirx.IntImm) and
+        isinstance(e, tirx.IntImm) and int(r.extent) == int(e) for r, e in zip(region.region, shape))
+
+
+def without_access(ptr):
+    """A ``tvm_access_ptr`` call with no read or write in its access mask: the address only, which TVM's ThreadSync
+    does not count as an access (for shared memory that only the TMA unit writes or reads)."""
+    return type(ptr)(ptr.op, list(ptr.args[:-1]) + [tirx.const(0, "int32")], attrs=ptr.attrs, ret_ty=ptr.ty)
+
+
 def const_ints(extents, what: str) -> list[int]:
     """Extents as Python ints (tiles must be constant)."""
     out = []

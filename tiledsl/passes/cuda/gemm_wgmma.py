@@ -27,7 +27,7 @@ from tvm.script import tirx as T
 
 from ...ir.ops import is_tile_call
 from ..rewriter import seq
-from ..tile_lowering_utils import const_ints, flat_index, tile_dims
+from ..tile_lowering_utils import const_ints, flat_index, tile_dims, whole_region, without_access
 from .layout import WGMMAAccumulator
 from .smem_swizzle import wgmma_tile
 
@@ -159,12 +159,7 @@ def registers_ok(low, region, wg_plan: WGMMAPlan) -> bool:
     lay = low.layouts.get(region.source)
     M = wg_plan.layout.shape[0]
     return (isinstance(lay, WGMMAAccumulator) and lay.warps_n == 1 and wg_plan.layout.warps_n == 1
-            and lay.groups_m == wg_plan.layout.groups_m and lay.shape[0] == M and _whole_tile_fragment(region))
-
-
-def _whole_tile_fragment(region) -> bool:
-    return all(isinstance(r.min, tirx.IntImm) and int(r.min) == 0 for r in region.region) and \
-        const_ints([r.extent for r in region.region], "T.gemm") == const_ints(list(region.source.ty.shape), "T.gemm")
+            and lay.groups_m == wg_plan.layout.groups_m and lay.shape[0] == M and whole_region(region))
 
 
 class _Descriptor:
@@ -179,7 +174,7 @@ class _Descriptor:
         stage_elems = flat_index(start, shape)  # the tile layout keeps whole tiles (stages) in place
         ptr = buf.access_ptr("r", offset=stage_elems)
         if not seen:  # only TMA writes the tile: ThreadSync needs no barrier for this read
-            ptr = Call(ptr.op, list(ptr.args[:-1]) + [tirx.const(0, "int32")], ret_ty=ptr.ty)
+            ptr = without_access(ptr)
         self.addr = tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared", ptr)
         t = self.tile
         if mn_major:  # LBO: between 64-element MN panels; SBO: between groups of 8 k-rows

@@ -34,14 +34,14 @@ class BarrierRing:
 
     def init(self, is_leader, empty_arrivals: int) -> list:
         """One thread initializes every barrier (full: 1 arrival, empty: ``empty_arrivals``), then all sync."""
+        return init_rings(is_leader, [(self, empty_arrivals)])
+
+    def _init_loop(self, empty_arrivals: int):
         s = tirx.Var("s", "int32")
         body = tirx.SeqStmt([
             tirx.Evaluate(T.ptx.mbarrier.init.shared.b64(self._at(self.full, s), T.uint32(1))),
             tirx.Evaluate(T.ptx.mbarrier.init.shared.b64(self._at(self.empty, s), T.uint32(empty_arrivals)))])
-        init = tirx.SeqStmt([tirx.For(s, 0, self.stages, tirx.ForKind.UNROLLED, body),
-                             tirx.Evaluate(T.ptx.fence.proxy.async_.shared__cta())])
-        return [tirx.IfThenElse(is_leader, init, None),
-                tirx.Evaluate(tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared"))]
+        return tirx.For(s, 0, self.stages, tirx.ForKind.UNROLLED, body)
 
     def expect(self, stage, nbytes: int):
         """Arrive on ``full[stage]`` announcing ``nbytes`` of loads."""
@@ -62,3 +62,12 @@ class BarrierRing:
         """This thread is done reading the stage of ``iteration``."""
         stage = tirx.floormod(iteration, self.stages)
         return tirx.Evaluate(T.ptx.mbarrier.arrive.shared.b64(self._at(self.empty, stage), T.uint32(1)))
+
+
+def init_rings(is_leader, rings) -> list:
+    """One thread initializes the barriers of every ``(ring, empty arrivals)`` in ``rings``, fences them for the
+    TMA unit, then the whole block syncs once."""
+    init = tirx.SeqStmt([ring._init_loop(arrivals) for ring, arrivals in rings] +
+                        [tirx.Evaluate(T.ptx.fence.proxy.async_.shared__cta())])
+    return [tirx.IfThenElse(is_leader, init, None),
+            tirx.Evaluate(tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared"))]

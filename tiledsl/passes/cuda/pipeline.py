@@ -33,7 +33,7 @@ from ... import config
 from ..lowering_options import allowed
 from . import tma_copy, warp_specialize
 from .async_copy import barrier, commit, wait
-from .mbarrier import BarrierRing
+from .mbarrier import BarrierRing, init_rings
 from ..pass_errors import keep_tiledsl_errors
 
 _SHARED = ("shared", "shared.dyn")
@@ -376,7 +376,7 @@ class _Pipeliner(StmtRewriter):
             fill += tma_copy.issue(load, substitute(p, {k: loop.min + it}), remap[load.dst], stage,
                                    ring.full_ptr(stage))
         first, wait_first = [], []
-        allocations, inits = ring.allocations(), ring.init(tid == 0, nthreads // 32)
+        rings = [(ring, nthreads // 32)]
         if before:
             pre = BarrierRing(1, prefix=before[0][0].value.args[1].source.name)
             for load in tma_copy.assign_maps([plan for _, plan in before]):
@@ -385,10 +385,10 @@ class _Pipeliner(StmtRewriter):
             for st, plan in before:
                 first += tma_copy.issue(plan, st, st.value.args[1].source, None, pre.full_ptr(0))
             wait_first = [pre.wait_full(0)]
-            allocations, inits = allocations + pre.allocations(), inits[:1] + pre.init(tid == 0, 1)
+            rings.append((pre, 1))
             self.drop += [st for st, _ in before]
         producer = tirx.IfThenElse(tid == 0, seq(first + [tirx.For(it, 0, n, tirx.ForKind.SERIAL, seq(fill))]), None)
-        common = seq(allocations + inits)
+        common = seq([a for r, _ in rings for a in r.allocations()] + init_rings(tid == 0, rings))
         lane0 = tirx.floormod(tid, 32) == 0
         inner = [ring.wait_full(base + i)]
         # the gemms read ring tiles and tiles loaded before the loop only (eligible): nothing but TMA writes them

@@ -15,7 +15,8 @@ from tvm.ir import Range
 
 from ...errors import TileProgramError
 from ..rewriter import loop_nest, seq
-from ..tile_lowering_utils import cast_to, flat_index, reduce_combine, reduce_identity, reduce_spec, unravel
+from ..tile_lowering_utils import (cast_to, flat_index, reduce_combine, reduce_identity, reduce_spec, unravel,
+                                   whole_region)
 from .layout import MMAAccumulator, MMARows, Replicated, Striped, WGMMARows, default_vec, numel
 
 _CROSS = {"sum": "sum", "abssum": "sum", "max": "max", "absmax": "max", "min": "min"}
@@ -49,8 +50,8 @@ def lower_reduce(low, call):
     src_lay, dst_lay = low.layouts.get(src.source), low.layouts.get(dst.source)
     if isinstance(src_lay, MMAAccumulator) and isinstance(dst_lay, MMARows) and dim == 1 and dst_lay.matches(src_lay):
         return _reduce_mma_rows(low, src, dst, kind, clear, src_lay, dst_lay, acc_dtype)
-    if isinstance(src_lay, MMAAccumulator) and isinstance(dst_lay, Replicated) and dim == 1 and _whole(src) \
-            and _whole(dst) and low.nthreads == src_lay.rows_layout().nthreads \
+    if isinstance(src_lay, MMAAccumulator) and isinstance(dst_lay, Replicated) and dim == 1 and whole_region(src) \
+            and whole_region(dst) and low.nthreads == src_lay.rows_layout().nthreads \
             and n_out * src_lay.local_size >= SELECTS_BEFORE_BROADCAST:
         return _reduce_mma_rows_replicated(low, src, dst, kind, clear, src_lay, acc_dtype)
     part = tirx.decl_buffer((n_out,), acc_dtype, f"{dst.source.name}_part", scope="local")
@@ -117,12 +118,6 @@ def lower_reduce(low, call):
 #: (varlen decode: 1.9 MB of CUDA otherwise). Smaller ones keep the select form their GPU tests ran with; the
 #: broadcast form has not yet run on a GPU.
 SELECTS_BEFORE_BROADCAST = 4096
-
-
-def _whole(region) -> bool:
-    shape = [int(e) for e in region.source.ty.shape]
-    return all(isinstance(r.min, tirx.IntImm) and int(r.min) == 0 and isinstance(r.extent, tirx.IntImm)
-               and int(r.extent) == e for r, e in zip(region.region, shape))
 
 
 def _across_threads(low, part, n_out, kind, dtype):

@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import tvm_ffi
 from tvm import tirx
-from tvm.ir import Call
 from tvm.script import tirx as T
 
 from ... import config
 from ...ir.ops import is_tile_call, make_tile_call
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import count_uses, flatten_seq, seq, uses_var
-from ..tile_lowering_utils import const_ints, dtype_bytes
+from ..tile_lowering_utils import const_ints, dtype_bytes, whole_region, without_access
 from . import tma_copy, warp_specialize
 from .smem_swizzle import SM90_SHARED_BYTES, STAGING_ATTR, TILE_ALIGN
 
@@ -88,7 +87,7 @@ def _qualifies(stmt, params, thread_vars):
     return src, dst, rows, cols
 
 
-def _rewrite(stmt, src, dst, rows, cols, staging, map_var, tid, nthreads):
+def _rewrite(src, dst, rows, cols, staging, map_var, tid, nthreads):
     """The TMA-store form of one epilogue copy (see the module docstring)."""
     chunk = CHUNK_BYTES // 2
     one = tirx.IfThenElse
@@ -117,10 +116,7 @@ def _unseen_pointer(tile):
     """The shared address of ``tile`` as the TMA store reads it: an ``access_ptr`` with no access mask, so TVM's
     ThreadSync does not take thread 0's store for a read by one thread of what all wrote (it would put a
     ``__syncthreads`` inside the consumers' branch; the named barrier before the store orders it)."""
-    ptr = tile.access_ptr("r")
-    args = list(ptr.args)
-    args[-1] = tirx.const(0, "int32")
-    return tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared", Call(ptr.op, args, ret_ty=ptr.ty))
+    return tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared", without_access(tile.access_ptr("r")))
 
 
 class _Plan:
@@ -131,8 +127,6 @@ class _Plan:
 
 def _rewrite_launch(launch, params, plan):
     """The threadIdx.x launch with its epilogue copies as TMA stores (unchanged when none qualifies)."""
-    from .lower_tile_ops import thread_launches
-
     stmts = flatten_seq([launch.body])
     loop_at = [k for k, s in enumerate(stmts) if isinstance(s, tirx.For) and warp_specialize._is_consumer_loop(s)]
     if len(loop_at) != 1:
@@ -149,7 +143,7 @@ def _rewrite_launch(launch, params, plan):
         return launch
     budget = SM90_SHARED_BYTES - TILE_ALIGN - _shared_bytes(launch.body)  # the pool's pad, the ring's barriers
     out = list(stmts)
-    for k, (src, dst, rows, _cols) in found:
+    for k, (src, dst, rows, cols) in found:
         need = 2 * rows * CHUNK_BYTES
         if need > budget:
             continue
@@ -163,20 +157,11 @@ def _rewrite_launch(launch, params, plan):
         maps = tma_copy.assign_maps([load])
         plan.host += tma_copy.host_statements(maps[0])
         plan.staging += staging
-        out[k] = _rewrite(stmts[k], src, dst, rows, _cols, staging, load.map_var, tid, nthreads)
+        out[k] = _rewrite(src, dst, rows, cols, staging, load.map_var, tid, nthreads)
     if not plan.staging:
         return launch
     allocs = [tirx.AllocBuffer(b) for b in plan.staging]
     return tirx.AttrStmt(launch.node, launch.attr_key, launch.value, seq(allocs + out))
-
-
-def _whole(region) -> bool:
-    try:
-        ext = const_ints([r.extent for r in region.region], "T.copy")
-        shape = const_ints(list(region.source.ty.shape), "T.copy")
-    except Exception:  # noqa: BLE001 - symbolic: not a whole-tile copy
-        return False
-    return ext == shape and all(isinstance(r.min, tirx.IntImm) and int(r.min) == 0 for r in region.region)
 
 
 def _staged_pair(first, second, body):
@@ -190,7 +175,7 @@ def _staged_pair(first, second, body):
     if not (S.same_as(tile2.source) and S.scope() in ("shared", "shared.dyn") and
             frag.source.scope() == "local.fragment" and out.source.scope() == "global"):
         return None
-    if str(S.ty.dtype) != str(out.source.ty.dtype) or not (_whole(frag) and _whole(tile) and _whole(tile2)):
+    if str(S.ty.dtype) != str(out.source.ty.dtype) or not all(whole_region(r) for r in (frag, tile, tile2)):
         return None
     if count_uses(body, S) != 3:  # its allocation and the two copies
         return None
@@ -207,8 +192,9 @@ def _fold_staged_pairs(stmts, body):
             k += 1
             continue
         frag, out_region = stmts[k].value.args[0], stmts[k + 1].value.args[1]
-        attrs = dict(stmts[k + 1].value.attrs.items()) if stmts[k + 1].value.attrs is not None else {}
-        out.append(tirx.Evaluate(make_tile_call("copy", [frag, out_region], **{str(a): v for a, v in attrs.items()})))
+        attrs = stmts[k + 1].value.attrs
+        out.append(tirx.Evaluate(make_tile_call("copy", [frag, out_region],
+                                                **({str(a): v for a, v in attrs.items()} if attrs is not None else {}))))
         freed.append(S)
         k += 2
     return out, freed
@@ -218,8 +204,8 @@ def _fold_staged_pairs(stmts, body):
 @keep_tiledsl_errors
 def FoldStagedEpilogues(func, mod, ctx):
     """With TMA stores on or ``TILEDSL_WARP_SPECIALIZE=all`` (sm_90a): ``T.copy(acc, C_shared); T.copy(C_shared,
-    C[...])`` at the top of a kernel
-    body, where C_shared serves nothing else, becomes ``T.copy(acc, C[...])`` and C_shared is not allocated; the
+    C[...])`` at the top of a kernel body, where C_shared serves nothing else, becomes ``T.copy(acc, C[...])``
+    and C_shared is not allocated; the
     TMA store then stages through its own two 16 KiB tiles, and the kernel may be warp-specialized (a shared tile
     written and read by all threads outside the pipelined loop would need a whole-block barrier)."""
     from .gemm_wgmma import sm90a

@@ -39,6 +39,7 @@ from ...errors import CompileError
 from ...ir.ops import is_tile_call
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, rebuild_for, seq, substitute, uses_var
+from ..tile_lowering_utils import without_access
 
 COMMON = "tiledsl.ws_common"  # marker: statements every thread runs before the split
 PRODUCER = "tiledsl.ws_producer"  # marker: the producer's code (value: the consumer thread count)
@@ -101,18 +102,25 @@ def _reads_registers(expr) -> bool:
 
 def eligible(top_level, loop, producers, consumers, thread_count: int) -> bool:
     """True when the pipelined ``loop`` (a statement of the launch body ``top_level``) can be warp-specialized."""
-    if thread_count % 128 or not any(s.same_as(loop) for s in top_level):
-        return False
-    # the producer runs none of the consumers' code: what it needs must not come from their registers
-    exprs = [loop.min, loop.extent] + [r.min for p in producers for r in p.value.args[0].region]
-    if any(_reads_registers(e) for e in exprs):
-        return False
     for c in consumers:
         a, b = c.value.args[:2]
         if a.source.scope() not in _SHARED or b.source.scope() not in _SHARED:
             return False
+    return _splittable(top_level, loop, loop.extent, producers, thread_count)
+
+
+def _splittable(top_level, loop, extent, loads, thread_count: int, taken=()) -> bool:
+    """What every warp-specialized loop needs: whole warpgroups, the loop at the top of the launch body, its length
+    (``extent``) and the origins of its ``loads`` read no register (the producer runs none of the consumers' code),
+    and every statement outside it but the ``taken`` ones (loads the producer takes over) needs no shared memory."""
+    if thread_count % 128 or not any(s.same_as(loop) for s in top_level):
+        return False
+    exprs = [loop.min, extent] + [r.min for p in loads for r in p.value.args[0].region]
+    if any(_reads_registers(e) for e in exprs):
+        return False
     allocs = (tirx.AllocBuffer, tirx.DeclBuffer)
-    return all(_outside_ok(s) for s in top_level if not s.same_as(loop) and not isinstance(s, allocs))
+    return all(_outside_ok(s) for s in top_level if not s.same_as(loop) and not isinstance(s, allocs)
+               and not any(s.same_as(t) for t in taken))
 
 
 class WarpSpecializationRefused(CompileError):
@@ -127,12 +135,6 @@ def eligible_general(top_level, loop, producers, consumers, thread_count: int, l
     shared memory. Whether the lowered consumers need shared scratch (a reduction across warps, a layout change)
     is only known after LowerTileOpsCUDA: :func:`WarpSpecialize` refuses those (:class:`WarpSpecializationRefused`).
     ``extent``: the loop's length with the kernel's scalars inlined."""
-    if thread_count % 128 or not any(s.same_as(loop) for s in top_level):
-        return False
-    exprs = [loop.min, extent] + [r.min for p in list(producers) + list(loads_before)
-                                       for r in p.value.args[0].region]
-    if any(_reads_registers(e) for e in exprs):
-        return False
     for c in consumers:
         if isinstance(c, tirx.Evaluate) and is_tile_call(c.value, "gemm"):
             a, b = c.value.args[:2]
@@ -140,9 +142,8 @@ def eligible_general(top_level, loop, producers, consumers, thread_count: int, l
                 return False
         elif not _inside_ok(c):
             return False
-    allocs = (tirx.AllocBuffer, tirx.DeclBuffer)
-    return all(_outside_ok(s) for s in top_level if not s.same_as(loop) and not isinstance(s, allocs)
-               and not any(s.same_as(b) for b in loads_before))
+    return _splittable(top_level, loop, extent, list(producers) + list(loads_before), thread_count,
+                       taken=loads_before)
 
 
 def _inside_ok(stmt) -> bool:
@@ -368,12 +369,9 @@ def _unseen_touch(stmt):
     warps never reach."""
     if not (isinstance(stmt, tirx.Evaluate) and isinstance(stmt.value, Call)):
         return stmt
-    call = stmt.value
-    if getattr(call.op, "name", "") != "tirx.tvm_access_ptr":
+    if getattr(stmt.value.op, "name", "") != "tirx.tvm_access_ptr":
         return stmt
-    args = list(call.args)
-    args[-1] = tirx.const(0, "int32")  # access mask: none
-    return tirx.Evaluate(Call(call.op, args, attrs=call.attrs, ret_ty=call.ty))
+    return tirx.Evaluate(without_access(stmt.value))
 
 
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.WarpSpecialize")

@@ -23,6 +23,8 @@
 #           with it on, then the GEMM programs of bench_general with it off (the default) and on, same run
 #   wsall   TILEDSL_WARP_SPECIALIZE=all (attention-like loops warp-specialized): its GPU tests, then the attention
 #           programs of bench_general with the default and with it, same run
+#   dequant  the int8-weight switches (TILEDSL_OVERLAP_TRANSFORMS=1, TILEDSL_FAST_INT8_CAST=1): their GPU tests,
+#           then the int8-weight programs of bench_general with neither, each and both, same run
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
 #           differential programs (every perturbed program's GPU result against the CPU result of the same program)
 set -u
@@ -71,6 +73,16 @@ case "${1:-quick}" in
     TILEDSL_WARP_SPECIALIZE=all TAIL=8 run bench_attention_wsall 120 "$PY" benchmarks/bench_general.py --only $only \
       --rounds 3
     mv "$OUT/bench_general.json" "$OUT/bench_general_attention_wsall.json"
+    ;;
+  dequant)
+    TAIL=20 run dequant_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_dequant_pipeline.py
+    only=int8_weight_m4096,int8_weight_m16
+    for sw in "0 0" "1 0" "0 1" "1 1"; do
+      set -- $sw
+      TILEDSL_OVERLAP_TRANSFORMS=$1 TILEDSL_FAST_INT8_CAST=$2 TAIL=4 run "bench_int8_$1$2" 90 "$PY" \
+        benchmarks/bench_general.py --only $only --rounds 3
+      mv "$OUT/bench_general.json" "$OUT/bench_general_int8_overlap$1_fast$2.json"
+    done
     ;;
   buckets)
     TAIL=12 run tune_buckets 560 "$PY" benchmarks/bench_tune_buckets.py --rounds 3 \

@@ -18,6 +18,8 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_DISABLE_TMA | ``1``: the same as ``TILEDSL_TMA=0`` (TileLang's ``tl.disable_tma_lower`` does it per kernel) | 0 |
 | TILEDSL_WARP_SPECIALIZE | ``0``: no producer warpgroup for TMA pipelines on sm_90a; ``all``: also for attention-like loops (unrun) | 1 |
 | TILEDSL_TMA_STORE | ``1``: warp-specialized kernels store results via shared memory and TMA (not yet run on a GPU) | 0 |
+| TILEDSL_OVERLAP_TRANSFORMS | ``1``: threads fill wgmma operand tiles (int8 -> fp16) in two buffers, the gemm stays in flight (not yet run on a GPU) | 0 |
+| TILEDSL_FAST_INT8_CAST | ``1``: vectorized int8/uint8 -> fp16 casts between shared tiles as byte permutes (not yet run on a GPU) | 0 |
 | TILEDSL_PERSISTENT | ``0``: warp-specialized kernels get one CTA per tile, not one per SM; ``N`` > 1: at most N CTAs | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
 | TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
@@ -169,6 +171,19 @@ def tma_store_enabled() -> bool:
     """True when the result copies of a warp-specialized kernel become TMA stores through shared memory
     (``TILEDSL_TMA_STORE=1``; off by default until its GPU tests have run)."""
     return _flag("TILEDSL_TMA_STORE")
+
+
+def overlap_transforms_enabled() -> bool:
+    """True when a cp.async-pipelined loop whose threads fill wgmma operand tiles (an int8 weight converted to
+    fp16) double-buffers those tiles and keeps its gemm in flight (``TILEDSL_OVERLAP_TRANSFORMS=1``; off by
+    default until its GPU tests have run)."""
+    return _flag("TILEDSL_OVERLAP_TRANSFORMS")
+
+
+def fast_int8_cast_enabled() -> bool:
+    """True when vectorized int8/uint8 -> fp16 casts between shared tiles become byte permutes and an fp16
+    subtract (``passes/cuda/int8_convert.py``; ``TILEDSL_FAST_INT8_CAST=1``; off until its GPU test has run)."""
+    return _flag("TILEDSL_FAST_INT8_CAST")
 
 
 def persistent_grid_ctas() -> int | None:

@@ -15,9 +15,11 @@ import tvm_ffi
 from tvm import tirx
 from tvm.ir import Call, Range, TensorLoad
 
+from ... import config
 from ...errors import TileProgramError
 from ..rewriter import substitute, uses_var
 from ..tile_lowering_utils import bounds_predicate, dtype_bytes, flat_index, guarded_load, is_global
+from .int8_convert import rewrite_vector_cast
 from .layout import MMARows, Replicated
 from .smem_swizzle import WGMMATile
 from .side_effects import guard_side_effects
@@ -332,7 +334,8 @@ def distribute(ctx, loop_vars, extents, body, layout, what: str, vectorize: bool
             inner = tirx.Var("vi", "int32")
             vo = tirx.Var("vo", "int32")
             stmt = substitute(stmt, {lane: vo * width + inner})
-            stmt = tirx.For(inner, 0, width, tirx.ForKind.VECTORIZED, stmt)
+            fast = rewrite_vector_cast(inner, width, stmt, ctx.physical) if config.fast_int8_cast_enabled() else None
+            stmt = fast if fast is not None else tirx.For(inner, 0, width, tirx.ForKind.VECTORIZED, stmt)
             if vec // width > 1:
                 stmt = tirx.For(vo, 0, vec // width, tirx.ForKind.UNROLLED, stmt)
             else:

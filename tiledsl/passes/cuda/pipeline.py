@@ -139,7 +139,13 @@ def _restage(stmt, remap, stage):
         if load.source in remap:
             return tirx.BufferLoad(remap[load.source], [stage] + list(load.indices))
         return load
-    return tvm_ffi.structural_map(stmt, [(Call, on_call), (TensorLoad, on_load)], order="post")
+
+    def on_store(store):
+        if store.buffer in remap:  # a tile the threads write for the gemms (double-buffered, see _transform_tiles)
+            return tirx.BufferStore(remap[store.buffer], store.value, [stage] + list(store.indices))
+        return store
+    return tvm_ffi.structural_map(stmt, [(Call, on_call), (TensorLoad, on_load), (tirx.BufferStore, on_store)],
+                                  order="post")
 
 
 def _async(stmt):
@@ -212,15 +218,22 @@ class _Pipeliner(StmtRewriter):
                 return copies
             return [tirx.IfThenElse(substitute(guard, {k: loop.min + iteration}), seq(copies), None)]
 
-        # consumers that are only wgmma gemms keep one gemm in flight across iterations: the copies then run
-        # stages - 2 iterations ahead, so the stage being refilled is never the one the in-flight gemm reads
-        overlap = stages >= 3 and guard is None and _only_wgmma_gemms(self.body, consumers)
-        ahead_by = stages - 2 if overlap else stages - 1
-        if overlap:
-            consumers = [_with_wgmma_wait(c) for c in consumers]
         # a loop under a block-uniform guard (a block mask) keeps cp.async: the ring issues and computes every
         # iteration, and on the H200 it computed the masked-out blocks too (a wrong answer, 2026-12-05)
         loads = self._tma_loads(producers, consumers) if guard is None else None
+        # consumers that are only wgmma gemms keep one gemm in flight across iterations: the copies then run
+        # stages - 2 iterations ahead, so the stage being refilled is never the one the in-flight gemm reads
+        overlap = stages >= 3 and guard is None and _only_wgmma_gemms(self.body, consumers)
+        # so do gemms after statements that fill their operand tiles (a weight converted to fp16): those tiles
+        # get two buffers, written in turn, so the threads fill one while the previous gemm reads the other
+        # (cp.async only: its barrier at the top of each iteration is what frees the buffer; opt-in, unrun)
+        transformed = None
+        if not overlap and loads is None and stages >= 3 and guard is None and config.overlap_transforms_enabled():
+            transformed = _transform_tiles(self.body, loop, consumers, bufs)
+            overlap = transformed is not None
+        ahead_by = stages - 2 if overlap else stages - 1
+        if overlap:
+            consumers = [_with_wgmma_wait(c) if _is_gemm(c) else c for c in consumers]
         self.kinds.append("cp.async" if loads is None else "tma")
         if loads is not None:
             return self._tma_ring(loop, i, producers, loads, consumers, remap, stages, ahead_by, overlap,
@@ -234,6 +247,11 @@ class _Pipeliner(StmtRewriter):
         # (with overlap: every warpgroup's gemm of iteration i - 2), whose stage the next issue refills
         inner = [wait(ahead_by - 1), barrier(), tirx.IfThenElse(ahead < n, seq(issue(ahead)), None), commit()]
         compute = [_restage(substitute(c, {k: loop.min + i}), remap, tirx.floormod(i, stages)) for c in consumers]
+        if transformed:
+            double = {b: tirx.decl_buffer([2] + list(b.ty.shape), str(b.ty.dtype), b.name, scope=b.scope())
+                      for b in transformed}
+            self.remap.update(double)
+            compute = [_restage(c, double, tirx.floormod(i, 2)) for c in compute]
         if guard is not None:
             compute = [tirx.IfThenElse(substitute(guard, {k: loop.min + i}), seq(compute), None)]
         inner += compute
@@ -459,6 +477,67 @@ def _only_wgmma_gemms(func_body, consumers) -> bool:
         nthreads *= ext
     planned = gemm_wgmma.plan(func_body, nthreads)
     return all(c.value.args[2].source in planned for c in consumers)
+
+
+def _transform_tiles(func_body, loop, consumers, ring_tiles):
+    """The shared tiles a pipelined loop's threads fill for its gemms each iteration (``B_s[i, j] = W_s[i, j]``
+    converting an int8 weight), when the loop may keep its last gemm in flight with each of them double-buffered;
+    else None. That holds when every gemm runs on wgmma, every other consumer (a transform) writes nothing but
+    such tiles and never reads a gemm's accumulator, each tile is written whole by one transform (a ``T.Parallel``
+    nest storing every element, or a ``T.copy`` onto the whole tile) before any gemm reads it, only as an
+    operand, and nothing outside the loop uses it (``ring_tiles``: the loop's loaded tiles, never transformed)."""
+    gemms = [c for c in consumers if _is_gemm(c)]
+    others = [c for c in consumers if not _is_gemm(c)]
+    if not gemms or not others or not _only_wgmma_gemms(func_body, gemms):
+        return None
+    accumulators = [g.value.args[2].source for g in gemms]
+    tiles = []
+    for c in others:
+        tile = _whole_tile_written(c)
+        if tile is None or any(tile.same_as(t) for t in tiles + list(ring_tiles)) or \
+                any(count_uses(c, acc) for acc in accumulators):
+            return None
+        tiles.append(tile)
+    for tile in tiles:
+        writer = next(k for k, c in enumerate(consumers) if not _is_gemm(c) and tile.same_as(_whole_tile_written(c)))
+        readers = [k for k, c in enumerate(consumers) if k != writer and count_uses(c, tile)]
+        if not readers or min(readers) < writer or count_uses(func_body, tile) != 1 + count_uses(loop, tile):
+            return None
+        for k in readers:
+            g = consumers[k]
+            if not _is_gemm(g) or g.value.args[2].source.same_as(tile) or \
+                    count_uses(g, tile) != sum(1 for op in g.value.args[:2] if op.source.same_as(tile)):
+                return None
+    return tiles
+
+
+def _whole_tile_written(stmt):
+    """The shared tile ``stmt`` writes whole and alone (see :func:`_transform_tiles`), or None."""
+    if isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "copy"):
+        src, dst = stmt.value.args
+        whole = all(isinstance(r.min, tirx.IntImm) and int(r.min) == 0 and isinstance(r.extent, tirx.IntImm)
+                    and isinstance(e, tirx.IntImm) and int(r.extent) == int(e)
+                    for r, e in zip(dst.region, dst.source.ty.shape))
+        scope = dst.source.scope()
+        return dst.source if whole and scope in _SHARED and not src.source.same_as(dst.source) else None
+    loop_vars, node = [], stmt
+    while isinstance(node, tirx.For):
+        if not (isinstance(node.min, tirx.IntImm) and int(node.min) == 0 and isinstance(node.extent, tirx.IntImm)):
+            return None
+        loop_vars.append(node)
+        node = node.body
+    if not loop_vars or not isinstance(node, tirx.BufferStore):
+        return None
+    buf = node.buffer
+    shape = list(buf.ty.shape)
+    if buf.scope() not in _SHARED or len(shape) != len(loop_vars) or len(node.indices) != len(shape):
+        return None
+    for index, lp, extent in zip(node.indices, loop_vars, shape):
+        if not (index.same_as(lp.loop_var) and isinstance(extent, tirx.IntImm) and int(extent) == int(lp.extent)):
+            return None
+    if count_uses(node.value, buf):
+        return None  # reads the tile it writes
+    return buf
 
 
 def _read_only_by_gemms(tile, consumers) -> bool:

@@ -23,8 +23,9 @@
 #           with it on, then the GEMM programs of bench_general with it off (the default) and on, same run
 #   wsall   TILEDSL_WARP_SPECIALIZE=all (attention-like loops warp-specialized): its GPU tests, then the attention
 #           programs of bench_general with the default and with it, same run
-#   dequant  the int8-weight switches (TILEDSL_OVERLAP_TRANSFORMS=1, TILEDSL_FAST_INT8_CAST=1): their GPU tests,
-#           then the int8-weight programs of bench_general with neither, each and both, same run
+#   dequant  the int8 switches (TILEDSL_OVERLAP_TRANSFORMS=1, TILEDSL_FAST_INT8_CAST=1, TILEDSL_INT8_WGMMA=1): their
+#           GPU tests, the int8-weight programs of bench_general with neither, each and both of the first two, then
+#           the W8A8 GEMM against torch._int_mm with and without int8 wgmma
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
 #           differential programs (every perturbed program's GPU result against the CPU result of the same program)
 set -u
@@ -75,7 +76,8 @@ case "${1:-quick}" in
     mv "$OUT/bench_general.json" "$OUT/bench_general_attention_wsall.json"
     ;;
   dequant)
-    TAIL=20 run dequant_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_dequant_pipeline.py
+    TAIL=20 run dequant_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_dequant_pipeline.py \
+      testing/test_int8_gemm.py
     only=int8_weight_m4096,int8_weight_m16
     for sw in "0 0" "1 0" "0 1" "1 1"; do
       set -- $sw
@@ -83,6 +85,10 @@ case "${1:-quick}" in
         benchmarks/bench_general.py --only $only --rounds 3
       mv "$OUT/bench_general.json" "$OUT/bench_general_int8_overlap$1_fast$2.json"
     done
+    TILEDSL_INT8_WGMMA=1 TAIL=4 run bench_w8a8_wgmma 90 "$PY" benchmarks/bench_int8_gemm.py --rounds 3
+    mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_wgmma.json"
+    TAIL=4 run bench_w8a8_fma 90 "$PY" benchmarks/bench_int8_gemm.py --shapes 4096x4096x4096,16x4096x4096 --rounds 1
+    mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_fma.json"
     ;;
   buckets)
     TAIL=12 run tune_buckets 560 "$PY" benchmarks/bench_tune_buckets.py --rounds 3 \

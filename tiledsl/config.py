@@ -20,6 +20,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_TMA_STORE | ``1``: warp-specialized kernels store results via shared memory and TMA (not yet run on a GPU) | 0 |
 | TILEDSL_OVERLAP_TRANSFORMS | ``1``: threads fill wgmma operand tiles (int8 -> fp16) in two buffers, the gemm stays in flight (not yet run on a GPU) | 0 |
 | TILEDSL_FAST_INT8_CAST | ``1``: vectorized int8/uint8 -> fp16 casts between shared tiles as byte permutes (not yet run on a GPU) | 0 |
+| TILEDSL_INT8_WGMMA | ``1``: int8/uint8 gemms with int32 accumulators use wgmma on sm_90a (not yet run on a GPU) | 0 |
 | TILEDSL_PERSISTENT | ``0``: warp-specialized kernels get one CTA per tile, not one per SM; ``N`` > 1: at most N CTAs | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
 | TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
@@ -184,6 +185,12 @@ def fast_int8_cast_enabled() -> bool:
     """True when vectorized int8/uint8 -> fp16 casts between shared tiles become byte permutes and an fp16
     subtract (``passes/cuda/int8_convert.py``; ``TILEDSL_FAST_INT8_CAST=1``; off until its GPU test has run)."""
     return _flag("TILEDSL_FAST_INT8_CAST")
+
+
+def int8_wgmma_enabled() -> bool:
+    """True when int8/uint8 ``T.gemm``s with an int32 accumulator run on wgmma on sm_90a
+    (``TILEDSL_INT8_WGMMA=1``; off until its GPU test has run: they take the FMA path)."""
+    return _flag("TILEDSL_INT8_WGMMA")
 
 
 def persistent_grid_ctas() -> int | None:

@@ -137,6 +137,9 @@ def _gemm_fma(low, call):
     if bool(call.attrs["clear_accum"]):
         stmts.append(low._elementwise(c, None, lambda d_idx, _: tirx.BufferStore(
             c.source, tirx.const(0, acc), d_idx), "T.gemm"))
-    inner = low._elementwise(c, None, body, "T.gemm")
+    # TVM 0.27's CUDA code generator stops on the vector form of acc + int32(a) * int32(b[vector]) with 8-bit
+    # integer operands (an internal check); those gemms accumulate one element per step
+    eight_bit_ints = acc.startswith("int") and any(str(r.source.ty.dtype) in ("int8", "uint8") for r in (a, b))
+    inner = low._elementwise(c, None, body, "T.gemm", vectorize=not eight_bit_ints)
     stmts.append(tirx.For(k, 0, K, tirx.ForKind.SERIAL, inner))
     return seq(stmts)

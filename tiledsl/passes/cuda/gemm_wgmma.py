@@ -6,7 +6,8 @@ accumulator the :class:`WGMMAAccumulator` layout: A (shared or a 16-bit fragment
 (fp16, bf16: either majorness; fp8 e4m3/e5m2: A as [M, K], B as [N, K]), a float32 accumulator fragment of shape
 (M, N), shared tiles whose rows are 64 bytes (K-major only) or whole multiples of 128 bytes with 8k rows, K a
 multiple of the instruction's k (16, 8-bit: 32), M a multiple of 64 per warpgroup row and at most 256 columns per
-warpgroup. ``operand_layouts`` gives each shared operand the :class:`WGMMATile` layout its descriptor describes.
+warpgroup. With ``TILEDSL_INT8_WGMMA=1``, int8/uint8 A [M, K] and B [N, K] into an int32 fragment too (N per
+warpgroup one the integer instruction has; opt-in until its GPU test has run). ``operand_layouts`` gives each shared operand the :class:`WGMMATile` layout its descriptor describes.
 
 ``lower`` emits, per gemm: ``fence.proxy.async`` (shared writes by threads become visible to the tensor cores),
 ``wgmma.fence``, one ``wgmma.mma_async`` per 64-row block and k-step (descriptor = tile address + a constant
@@ -25,6 +26,7 @@ from tvm import tirx
 from tvm.ir import Call
 from tvm.script import tirx as T
 
+from ... import config
 from ...ir.ops import is_tile_call
 from ..rewriter import seq
 from ..tile_lowering_utils import const_ints, flat_index, tile_dims, whole_region, without_access
@@ -32,7 +34,11 @@ from .layout import WGMMAAccumulator
 from .smem_swizzle import wgmma_tile
 
 _SHARED = ("shared", "shared.dyn")
-_TYPES = {"float16": "f16", "bfloat16": "bf16", "float8_e4m3fn": "e4m3", "float8_e5m2": "e5m2"}
+_TYPES = {"float16": "f16", "bfloat16": "bf16", "float8_e4m3fn": "e4m3", "float8_e5m2": "e5m2", "int8": "s8",
+          "uint8": "u8"}
+_INTEGER = ("int8", "uint8")
+# N of one integer wgmma (PTX ISA 9.7.17.5.2: multiples of 8 up to 32, then of 16 up to 224)
+_INTEGER_N = (8, 16, 24, 32) + tuple(range(48, 225, 16))
 _MAX_N = 256
 TMA_OPERANDS_ATTR = "wgmma_tma_operands"  # set by PipelineCUDA: only TMA wrote the shared operands (no proxy fence)
 IN_FLIGHT_ATTR = "wgmma_in_flight"  # set by PipelineCUDA: this gemm may finish during the next loop iteration
@@ -45,6 +51,7 @@ class WGMMAPlan:
     layout: WGMMAAccumulator
     in_dtype: str
     strategy: str = "wgmma"
+    b_dtype: str | None = None  # B's type where it may differ from A's (int8 x uint8)
 
     @property
     def groups(self):
@@ -72,14 +79,15 @@ def _k_step(dtype: str) -> int:
     return 16 if dtype in ("float16", "bfloat16") else 32
 
 
-def _group_grid(M, N, ngroups, b_mn_major):
-    """(groups_m, groups_n): warpgroups along M first (row statistics then need no cross-warp step)."""
+def _group_grid(M, N, ngroups, b_mn_major, integer=False):
+    """(groups_m, groups_n): warpgroups along M first (row statistics then need no cross-warp step); ``integer``:
+    each warpgroup's N must be one the integer wgmma has."""
     for gn in range(1, ngroups + 1):
         if ngroups % gn:
             continue
         gm = ngroups // gn
         nw = N // gn if N % gn == 0 else 0
-        if M % (64 * gm) or not nw or nw % 8 or nw > _MAX_N:
+        if M % (64 * gm) or not nw or nw % 8 or nw > _MAX_N or (integer and nw not in _INTEGER_N):
             continue
         if b_mn_major and gn > 1 and nw % 64:
             continue
@@ -100,7 +108,11 @@ def _operand_ok(region, mn_major: bool) -> bool:
 def _plan_one(call, nthreads):
     a, b, c = call.args
     dtype = str(a.source.ty.dtype)
-    if (dtype not in _TYPES or str(b.source.ty.dtype) != dtype or str(c.source.ty.dtype) != "float32"
+    integer = dtype in _INTEGER
+    if integer and not config.int8_wgmma_enabled():
+        return None
+    same_kind = str(b.source.ty.dtype) in _INTEGER if integer else str(b.source.ty.dtype) == dtype
+    if (dtype not in _TYPES or not same_kind or str(c.source.ty.dtype) != ("int32" if integer else "float32")
             or c.source.scope() != "local.fragment" or b.source.scope() not in _SHARED):
         return None
     trans_a, trans_b = bool(call.attrs["transpose_A"]), bool(call.attrs["transpose_B"])
@@ -122,10 +134,10 @@ def _plan_one(call, nthreads):
     shape = tuple(const_ints(list(c.source.ty.shape), "T.gemm"))
     if KB != K or shape != (M, N) or K % _k_step(dtype):
         return None
-    grid = _group_grid(M, N, nthreads // 128, b_mn_major=not trans_b)
+    grid = _group_grid(M, N, nthreads // 128, b_mn_major=not trans_b, integer=integer)
     if grid is None:
         return None
-    return WGMMAPlan(WGMMAAccumulator((M, N), 4 * grid[0], grid[1]), dtype)
+    return WGMMAPlan(WGMMAAccumulator((M, N), 4 * grid[0], grid[1]), dtype, b_dtype=str(b.source.ty.dtype))
 
 
 def plan(body, nthreads: int) -> dict:
@@ -220,11 +232,19 @@ def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
     group = low.tid // 128
     row0, col0 = (group // gn) * Mw, (group % gn) * Nw
     acc = low.locals[c.source]
+    alias = []
+    if dtype in _INTEGER:  # the instruction takes the int32 accumulator as .u32 registers: the same bits
+        bits = tirx.decl_buffer(list(acc.ty.shape), "uint32", acc.name + "_u32", scope=acc.scope())
+        alias = [tirx.DeclBuffer(bits, data=tirx.address_of(tirx.BufferLoad(acc, [tirx.const(0, "int32")])))]
+        acc = bits
     tma_only = call.attrs is not None and TMA_OPERANDS_ATTR in call.attrs
     b_desc = _Descriptor(b, mn_major=not trans_b, seen=not tma_only)
     a_desc = None if a_in_registers else _Descriptor(a, mn_major=trans_a, seen=not tma_only)
     t = _TYPES[dtype]
-    name = f"wgmma.mma_async.sync.aligned.m64n{Nw}k{ks}.f32.{t}.{t}"
+    if dtype in _INTEGER:  # D (int32) = A * B + D, no negation or transposition operands
+        name = f"wgmma.mma_async.sync.aligned.m64n{Nw}k{ks}.s32.{t}.{_TYPES[wg_plan.b_dtype or dtype]}"
+    else:
+        name = f"wgmma.mma_async.sync.aligned.m64n{Nw}k{ks}.f32.{t}.{t}"
     op = T.ptx[name]
     clear = bool(call.attrs["clear_accum"])
     body = [tirx.Evaluate(T.ptx.wgmma.fence.sync.aligned())]
@@ -251,9 +271,11 @@ def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
                 da = a_desc.at(_rows_offset(a_desc.tile, row0 + mi * 64, k0))
             if dtype in ("float16", "bfloat16"):
                 body.append(tirx.Evaluate(op(*regs, da, db, scale_d, 1, 1, int(trans_a), int(not trans_b))))
+            elif dtype in _INTEGER:
+                body.append(tirx.Evaluate(op(*regs, da, db, scale_d)))
             else:
                 body.append(tirx.Evaluate(op(*regs, da, db, scale_d, 1, 1)))
     in_flight = 1 if call.attrs is not None and IN_FLIGHT_ATTR in call.attrs else 0
     body += [tirx.Evaluate(T.ptx.wgmma.commit_group.sync.aligned()),
              tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(in_flight))]
-    return seq(body)
+    return seq(alias + body)

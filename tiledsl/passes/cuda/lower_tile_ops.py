@@ -255,8 +255,10 @@ class _Lowerer(StmtRewriter):
         return distribute(self.ctx, loop_vars, shape, body, layout, what, vectorize=vectorize,
                           aligned_guards=aligned_guards)
 
-    def _elementwise(self, driver, other, make_body, what, replicated_ok=True, aligned_guards=False):
-        """Loop over ``driver``'s region; ``make_body(driver_idx, other_idx)`` builds one element's statement."""
+    def _elementwise(self, driver, other, make_body, what, replicated_ok=True, aligned_guards=False,
+                     vectorize=True):
+        """Loop over ``driver``'s region; ``make_body(driver_idx, other_idx)`` builds one element's statement
+        (``vectorize=False``: one element per step, never a vector loop)."""
         layout = self._fragment_layout(driver.source)
         if layout is not None and not self._is_whole(driver, what):
             return self._fragment_part(driver, other, make_body, what, layout, aligned_guards=aligned_guards)
@@ -277,7 +279,7 @@ class _Lowerer(StmtRewriter):
             return loop_nest(ext, lambda vs: guard_globals(substitute(body, dict(zip(loop_vars, vs))), self.analyzer))
         if layout is None:
             layout = Striped(tuple(ext), self.nthreads, default_vec(ext, self.nthreads))
-        return distribute(self.ctx, loop_vars, ext, body, layout, what)
+        return distribute(self.ctx, loop_vars, ext, body, layout, what, vectorize=vectorize)
 
     def lower_copy(self, call):
         src, dst = call.args

@@ -4,7 +4,7 @@ matchers off. Each shape is checked for exact equality with torch's integer prod
 multiplies A padded to 32 rows (``torch._int_mm`` needs M > 16).
 
     python benchmarks/bench_int8_gemm.py [--shapes 4096x4096x4096,16x4096x4096] [--rounds 3]
-    TILEDSL_INT8_WGMMA=1 python benchmarks/bench_int8_gemm.py     (wgmma .s32.s8.s8; without it: FMA)
+    TILEDSL_WGMMA_8BIT=1 python benchmarks/bench_int8_gemm.py     (wgmma .s32.s8.s8; without it: FMA)
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def run(shapes, rounds):
     from tiledsl.profiler import do_bench
 
     os.environ["TILEDSL_DISABLE_HOPPER_GEMM"] = "1"
-    report = {"device": torch.cuda.get_device_name(), "int8_wgmma": os.environ.get("TILEDSL_INT8_WGMMA", "0"),
+    report = {"device": torch.cuda.get_device_name(), "wgmma_8bit": os.environ.get("TILEDSL_WGMMA_8BIT", "0"),
               "rows": []}
     for M, N, K in shapes:
         small = M <= 64

@@ -23,7 +23,7 @@
 #           with it on, then the GEMM programs of bench_general with it off (the default) and on, same run
 #   wsall   TILEDSL_WARP_SPECIALIZE=all (attention-like loops warp-specialized): its GPU tests, then the attention
 #           programs of bench_general with the default and with it, same run
-#   dequant  the int8 switches (TILEDSL_OVERLAP_TRANSFORMS=1, TILEDSL_FAST_INT8_CAST=1, TILEDSL_INT8_WGMMA=1): their
+#   dequant  the int8 switches (TILEDSL_OVERLAP_TRANSFORMS=1, TILEDSL_FAST_INT8_CAST=1, TILEDSL_WGMMA_8BIT=1): their
 #           GPU tests, the int8-weight programs of bench_general with neither, each and both of the first two, then
 #           the W8A8 GEMM against torch._int_mm with and without int8 wgmma
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
@@ -85,7 +85,7 @@ case "${1:-quick}" in
         benchmarks/bench_general.py --only $only --rounds 3
       mv "$OUT/bench_general.json" "$OUT/bench_general_int8_overlap$1_fast$2.json"
     done
-    TILEDSL_INT8_WGMMA=1 TAIL=4 run bench_w8a8_wgmma 90 "$PY" benchmarks/bench_int8_gemm.py --rounds 3
+    TILEDSL_WGMMA_8BIT=1 TAIL=4 run bench_w8a8_wgmma 90 "$PY" benchmarks/bench_int8_gemm.py --rounds 3
     mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_wgmma.json"
     TAIL=4 run bench_w8a8_fma 90 "$PY" benchmarks/bench_int8_gemm.py --shapes 4096x4096x4096,16x4096x4096 --rounds 1
     mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_fma.json"

@@ -1,9 +1,10 @@
 """8-bit integer GEMMs (int8/uint8 operands, int32 accumulator), the W8A8 form of quantized inference.
 
-CPU (LLVM): exact against torch. nvcc: without a switch they take the FMA path and build (B as [K, N] used to stop
-TVM's CUDA code generator); with ``TILEDSL_INT8_WGMMA=1`` (opt-in, unrun on a GPU when written) a K-major B runs on
+CPU (LLVM): exact against torch (A from shared memory or from a fragment). nvcc: without a switch they take the FMA path and build (B as [K, N] used to stop
+TVM's CUDA code generator); with ``TILEDSL_WGMMA_8BIT=1`` (opt-in, unrun on a GPU when written) a K-major B runs on
 ``wgmma ... .s32.s8.s8`` with TMA loads and warp specialization, a [K, N] B keeps FMA (8-bit wgmma reads both
-operands K-major). GPU: every form, exactly equal to torch's integer product.
+operands K-major), and an 8-bit A fragment (int8 or fp8) is written to a shared tile for wgmma. GPU: every form,
+exactly equal to torch's integer product; the fp8 fragment form against torch.
 """
 import pytest
 import torch
@@ -22,16 +23,19 @@ def _general_passes_only(monkeypatch):
 
 
 def int8_gemm(M, N, K, a_dtype="int8", b_dtype="int8", trans_B=True, block_M=128, block_N=128, block_K=64,
-              stages=3, threads=256):
-    """C (int32) = A @ B with A [M, K] and B [N, K] (``trans_B``) or [K, N]."""
+              stages=3, threads=256, a_fragment=False, acc_dtype="int32"):
+    """C = A @ B with A [M, K] and B [N, K] (``trans_B``) or [K, N]; ``a_fragment``: A passes through a fragment
+    (the form of TileLang's W4A8 example, whose A is dequantized in registers), for integers negated there and the
+    product negated back."""
     b_shape = (N, K) if trans_B else (K, N)
 
     @T.prim_func
-    def kernel(A: T.Tensor((M, K), a_dtype), B: T.Tensor(b_shape, b_dtype), C: T.Tensor((M, N), "int32")):
+    def kernel(A: T.Tensor((M, K), a_dtype), B: T.Tensor(b_shape, b_dtype), C: T.Tensor((M, N), acc_dtype)):
         with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
             A_s = T.alloc_shared((block_M, block_K), a_dtype)
+            A_f = T.alloc_fragment((block_M, block_K), a_dtype)
             B_s = T.alloc_shared((block_N, block_K) if trans_B else (block_K, block_N), b_dtype)
-            C_f = T.alloc_fragment((block_M, block_N), "int32")
+            C_f = T.alloc_fragment((block_M, block_N), acc_dtype)
             T.clear(C_f)
             for k in T.Pipelined(T.ceildiv(K, block_K), num_stages=stages):
                 T.copy(A[by * block_M, k * block_K], A_s)
@@ -39,14 +43,26 @@ def int8_gemm(M, N, K, a_dtype="int8", b_dtype="int8", trans_B=True, block_M=128
                     T.copy(B[bx * block_N, k * block_K], B_s)
                 else:
                     T.copy(B[k * block_K, bx * block_N], B_s)
-                T.gemm(A_s, B_s, C_f, transpose_B=trans_B)
+                if a_fragment and a_dtype in ("int8", "uint8"):
+                    for i, j in T.Parallel(block_M, block_K):
+                        A_f[i, j] = -A_s[i, j]
+                    T.gemm(A_f, B_s, C_f, transpose_B=trans_B)
+                elif a_fragment:  # (float8 arithmetic does not build for CUDA: nvcc has no fp8 operator *)
+                    T.copy(A_s, A_f)
+                    T.gemm(A_f, B_s, C_f, transpose_B=trans_B)
+                else:
+                    T.gemm(A_s, B_s, C_f, transpose_B=trans_B)
+            if a_fragment and a_dtype in ("int8", "uint8"):
+                for i, j in T.Parallel(block_M, block_N):
+                    C_f[i, j] = -C_f[i, j]
             T.copy(C_f, C[by * block_M, bx * block_N])
     return kernel
 
 
-def _inputs(M, N, K, a_dtype, b_dtype, trans_B, device):
+def _inputs(M, N, K, a_dtype, b_dtype, trans_B, device, negatable=False):
     def rand(shape, dtype):
         low, high = (-128, 128) if dtype == "int8" else (0, 256)
+        low += negatable and dtype == "int8"  # -(-128) does not fit int8
         t = torch.randint(low, high, shape, dtype=getattr(torch, dtype), device=device)
         t.view(-1)[:2] = torch.tensor([low, high - 1], dtype=t.dtype)  # both ends of the range
         return t
@@ -56,11 +72,12 @@ def _inputs(M, N, K, a_dtype, b_dtype, trans_B, device):
     return a, b, want.to(torch.int32)
 
 
-def test_int8_gemm_on_cpu_is_exact():
+@pytest.mark.parametrize("a_fragment", [False, True])
+def test_int8_gemm_on_cpu_is_exact(a_fragment):
     M, N, K = 64, 48, 80
-    kernel = tiledsl.compile(int8_gemm(M, N, K, block_M=32, block_N=16, block_K=32, threads=128), out_idx=[],
-                             target="llvm")
-    a, b, want = _inputs(M, N, K, "int8", "int8", True, "cpu")
+    kernel = tiledsl.compile(int8_gemm(M, N, K, block_M=32, block_N=16, block_K=32, threads=128,
+                                       a_fragment=a_fragment), out_idx=[], target="llvm")
+    a, b, want = _inputs(M, N, K, "int8", "int8", True, "cpu", negatable=a_fragment)
     c = torch.full((M, N), -7, dtype=torch.int32)
     kernel(a, b, c)
     assert torch.equal(c, want)
@@ -76,7 +93,7 @@ def test_int8_gemm_builds_on_fma_by_default(trans_B):
 @pytest.mark.nvcc
 @pytest.mark.parametrize("a_dtype,b_dtype", [("int8", "int8"), ("uint8", "uint8"), ("int8", "uint8")])
 def test_int8_gemm_uses_wgmma_when_switched_on(a_dtype, b_dtype, monkeypatch):
-    monkeypatch.setenv("TILEDSL_INT8_WGMMA", "1")
+    monkeypatch.setenv("TILEDSL_WGMMA_8BIT", "1")
     src = tiledsl.compile(int8_gemm(256, 256, 256, a_dtype, b_dtype), out_idx=[], target=SM90A).get_kernel_source()
     names = {"int8": "s8", "uint8": "u8"}
     assert f"m64n128k32.s32.{names[a_dtype]}.{names[b_dtype]}" in src
@@ -85,8 +102,18 @@ def test_int8_gemm_uses_wgmma_when_switched_on(a_dtype, b_dtype, monkeypatch):
 
 
 @pytest.mark.nvcc
+@pytest.mark.parametrize("dtype,acc", [("int8", "int32"), ("float8_e4m3fn", "float32")])
+def test_8bit_fragment_a_is_staged_for_wgmma_when_switched_on(dtype, acc, monkeypatch):
+    func = int8_gemm(256, 256, 256, dtype, dtype, a_fragment=True, acc_dtype=acc)
+    assert bench.gemm_instruction(tiledsl.compile(func, out_idx=[], target=SM90A).get_kernel_source()) == "none"
+    monkeypatch.setenv("TILEDSL_WGMMA_8BIT", "1")
+    src = tiledsl.compile(func, out_idx=[], target=SM90A).get_kernel_source()
+    assert bench.gemm_instruction(src) == "wgmma" and "A_f_staged" in src and "_rs_" not in src
+
+
+@pytest.mark.nvcc
 def test_int8_gemm_with_b_k_by_n_keeps_fma(monkeypatch):
-    monkeypatch.setenv("TILEDSL_INT8_WGMMA", "1")
+    monkeypatch.setenv("TILEDSL_WGMMA_8BIT", "1")
     src = tiledsl.compile(int8_gemm(256, 256, 256, trans_B=False), out_idx=[], target=SM90A).get_kernel_source()
     assert bench.gemm_instruction(src) == "none"
 
@@ -108,6 +135,7 @@ GPU_CASES = {
     "ragged": (200, 136, 160, {}),
     "one_warpgroup": (128, 256, 256, {"block_M": 64, "threads": 128}),
     "b_k_by_n_fma": (128, 128, 128, {"trans_B": False}),
+    "a_fragment": (256, 256, 192, {"a_fragment": True}),
 }
 
 
@@ -115,14 +143,84 @@ GPU_CASES = {
 @pytest.mark.parametrize("wgmma", [False, True])
 @pytest.mark.parametrize("name", sorted(GPU_CASES))
 def test_int8_gemm_matches_torch_exactly(name, wgmma, monkeypatch):
-    monkeypatch.setenv("TILEDSL_INT8_WGMMA", "1" if wgmma else "0")
+    monkeypatch.setenv("TILEDSL_WGMMA_8BIT", "1" if wgmma else "0")
     M, N, K, kw = GPU_CASES[name]
     kernel = tiledsl.compile(int8_gemm(M, N, K, **kw), out_idx=[], target="cuda")
     uses_wgmma = wgmma and kw.get("trans_B", True)
     assert bench.gemm_instruction(kernel.get_kernel_source()) == ("wgmma" if uses_wgmma else "none")
     a, b, want = _inputs(M, N, K, kw.get("a_dtype", "int8"), kw.get("b_dtype", "int8"), kw.get("trans_B", True),
-                         "cuda")
+                         "cuda", negatable=kw.get("a_fragment", False))
     c = torch.full((M, N), -7, dtype=torch.int32, device="cuda")
     kernel(a, b, c)
     torch.cuda.synchronize()
     assert torch.equal(c, want)
+
+
+@pytest.mark.gpu
+def test_fp8_gemm_with_fragment_a_matches_torch(monkeypatch):
+    monkeypatch.setenv("TILEDSL_WGMMA_8BIT", "1")
+    M, N, K = 256, 256, 256
+    kernel = tiledsl.compile(int8_gemm(M, N, K, "float8_e4m3fn", "float8_e4m3fn", a_fragment=True,
+                                       acc_dtype="float32"), out_idx=[], target="cuda")
+    assert bench.gemm_instruction(kernel.get_kernel_source()) == "wgmma"
+    a = torch.randn(M, K, device="cuda").to(torch.float8_e4m3fn)
+    b = torch.randn(N, K, device="cuda").to(torch.float8_e4m3fn)
+    c = torch.full((M, N), float("nan"), device="cuda")
+    kernel(a, b, c)
+    torch.cuda.synchronize()
+    torch.testing.assert_close(c, a.float() @ b.float().T, rtol=1e-3, atol=1e-3)
+
+
+# ---------------------------------------------------------------- 8-bit elementwise code
+def byte_elementwise(M, N, dtype="int8", block=(64, 128), threads=128):
+    """Y = max(3 - X, 1) on 8-bit integers, through a shared tile and a fragment (16 elements per thread: the
+    vector loops would be 8 or 16 lanes wide)."""
+    bm, bn = block
+
+    @T.prim_func
+    def kernel(X: T.Tensor((M, N), dtype), Y: T.Tensor((M, N), dtype)):
+        with T.Kernel(T.ceildiv(N, bn), T.ceildiv(M, bm), threads=threads) as (bx, by):
+            X_s = T.alloc_shared((bm, bn), dtype)
+            Y_f = T.alloc_fragment((bm, bn), dtype)
+            T.copy(X[by * bm, bx * bn], X_s)
+            for i, j in T.Parallel(bm, bn):
+                Y_f[i, j] = T.max(T.Cast(dtype, 3) - X_s[i, j], T.Cast(dtype, 1))
+            T.copy(Y_f, Y[by * bm, bx * bn])
+    return kernel
+
+
+def _byte_inputs(M, N, dtype, device):
+    low, high = (-100, 100) if dtype == "int8" else (0, 3)  # 3 - x stays in range
+    x = torch.randint(low, high, (M, N), dtype=getattr(torch, dtype), device=device)
+    return x, torch.clamp(3 - x.long(), min=1).to(x.dtype)
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("arch", ["sm_90a", "sm_80"])
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+def test_byte_arithmetic_with_constants_builds(arch, dtype):
+    """TVM prints an 8-bit constant on 8 or 16 lanes as make_int2/make_int4 with one argument per lane, which nvcc
+    refused; such loops are 4 lanes wide."""
+    src = tiledsl.compile(byte_elementwise(128, 256, dtype), out_idx=[],
+                          target={"kind": "cuda", "arch": arch}).get_kernel_source()
+    assert "make_int2((signed char)" not in src and "make_uint2((unsigned char)" not in src
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+def test_byte_arithmetic_on_cpu(dtype):
+    kernel = tiledsl.compile(byte_elementwise(128, 256, dtype), out_idx=[], target="llvm")
+    x, want = _byte_inputs(128, 256, dtype, "cpu")
+    y = torch.full_like(x, 77)
+    kernel(x, y)
+    assert torch.equal(y, want)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+def test_byte_arithmetic_on_gpu(dtype):
+    kernel = tiledsl.compile(byte_elementwise(192, 384, dtype), out_idx=[], target="cuda")
+    x, want = _byte_inputs(192, 384, dtype, "cuda")
+    y = torch.full_like(x, 77)
+    kernel(x, y)
+    torch.cuda.synchronize()
+    assert torch.equal(y, want)

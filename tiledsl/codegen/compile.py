@@ -56,11 +56,15 @@ def _first_line(err: Exception) -> str:
 
 _SYNC_IN_BRANCH = "Cannot insert syncs inside condition"
 _WIDE_VECTOR = "to CUDA type"  # "Cannot convert type float32x32 to CUDA type"
+# nvcc on TVM's broadcast of an 8-bit integer to 8 or 16 lanes, printed as make_int2 / make_int4 with one
+# argument per lane (``x * -1``, ``x + 3``, ``max(x, 0)`` on int8 vectors); 4 lanes print correctly
+_BYTE_BROADCAST = "too many arguments in function call"
 #: (what TVM says when it refuses a CUDA build, the lowering switch that builds the program instead); each is used
 #: only for programs that failed without it, so every program that built before builds as it did:
 #: - a branch on a scalar assigned in the kernel (`tile = w * sms + bx; if tile < tiles:`) that needs a barrier
 #:   inside: such scalars are proved block-uniform;
-#: - a T.vectorized loop wider than CUDA's vector types: split into vectors that fit.
+#: - a T.vectorized loop wider than CUDA's vector types, or 8-bit integer arithmetic with a constant on 8 or 16
+#:   lanes: split into vectors that fit (4 lanes of 8-bit).
 _CUDA_RETRIES = ((_SYNC_IN_BRANCH, "uniform_scalar_branches"), (_WIDE_VECTOR, "split_wide_vectors"))
 
 
@@ -103,6 +107,12 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
                         raise
                     logger.debug("the shared tiles do not fit with TMA rings; lowering again with cp.async")
                     switches = dict(switches, allow_tma=False)
+                except CompileError as err:
+                    # nvcc refused TVM's source for 8-bit vectors with a constant: split them and build again
+                    if kind != "cuda" or _BYTE_BROADCAST not in str(err) or switches.get("split_wide_vectors"):
+                        raise
+                    logger.debug("nvcc refused an 8-bit vector broadcast; retrying with split_wide_vectors")
+                    switches = dict(switches, split_wide_vectors=True)
                 except TileDSLError:
                     raise
                 except Exception as err:

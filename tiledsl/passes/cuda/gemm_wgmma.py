@@ -6,8 +6,9 @@ accumulator the :class:`WGMMAAccumulator` layout: A (shared or a 16-bit fragment
 (fp16, bf16: either majorness; fp8 e4m3/e5m2: A as [M, K], B as [N, K]), a float32 accumulator fragment of shape
 (M, N), shared tiles whose rows are 64 bytes (K-major only) or whole multiples of 128 bytes with 8k rows, K a
 multiple of the instruction's k (16, 8-bit: 32), M a multiple of 64 per warpgroup row and at most 256 columns per
-warpgroup. With ``TILEDSL_INT8_WGMMA=1``, int8/uint8 A [M, K] and B [N, K] into an int32 fragment too (N per
-warpgroup one the integer instruction has; opt-in until its GPU test has run). ``operand_layouts`` gives each shared operand the :class:`WGMMATile` layout its descriptor describes.
+warpgroup. With ``TILEDSL_WGMMA_8BIT=1`` (opt-in until its GPU tests have run), int8/uint8 A [M, K] and B [N, K]
+into an int32 fragment too (N per warpgroup one the integer instruction has), and an 8-bit A held in a fragment
+(written to a shared tile first). ``operand_layouts`` gives each shared operand the :class:`WGMMATile` layout its descriptor describes.
 
 ``lower`` emits, per gemm: ``fence.proxy.async`` (shared writes by threads become visible to the tensor cores),
 ``wgmma.fence``, one ``wgmma.mma_async`` per 64-row block and k-step (descriptor = tile address + a constant
@@ -109,7 +110,7 @@ def _plan_one(call, nthreads):
     a, b, c = call.args
     dtype = str(a.source.ty.dtype)
     integer = dtype in _INTEGER
-    if integer and not config.int8_wgmma_enabled():
+    if integer and not config.wgmma_8bit_enabled():
         return None
     same_kind = str(b.source.ty.dtype) in _INTEGER if integer else str(b.source.ty.dtype) == dtype
     if (dtype not in _TYPES or not same_kind or str(c.source.ty.dtype) != ("int32" if integer else "float32")
@@ -117,8 +118,10 @@ def _plan_one(call, nthreads):
         return None
     trans_a, trans_b = bool(call.attrs["transpose_A"]), bool(call.attrs["transpose_B"])
     eight_bit = dtype not in ("float16", "bfloat16")
-    if eight_bit and (trans_a or not trans_b or a.source.scope() == "local.fragment"):
-        return None  # 8-bit wgmma reads both operands K-major from shared memory
+    if eight_bit and (trans_a or not trans_b):
+        return None  # 8-bit wgmma reads both operands K-major
+    if eight_bit and a.source.scope() == "local.fragment" and not config.wgmma_8bit_enabled():
+        return None  # (with the switch, an 8-bit fragment A is written to a shared tile first: registers_ok)
     if a.source.scope() == "local.fragment":
         tile = wgmma_tile(tirx.decl_buffer(a.source.ty.shape, dtype, "probe", scope="shared.dyn"))
         if trans_a or tile is None or not _whole_tile(a):
@@ -170,6 +173,8 @@ def registers_ok(low, region, wg_plan: WGMMAPlan) -> bool:
     rows, one warpgroup column."""
     lay = low.layouts.get(region.source)
     M = wg_plan.layout.shape[0]
+    if wg_plan.in_dtype not in ("float16", "bfloat16"):
+        return False  # an 8-bit A fragment's register order is not the accumulator's
     return (isinstance(lay, WGMMAAccumulator) and lay.warps_n == 1 and wg_plan.layout.warps_n == 1
             and lay.groups_m == wg_plan.layout.groups_m and lay.shape[0] == M and whole_region(region))
 

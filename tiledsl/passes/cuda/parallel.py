@@ -272,9 +272,27 @@ def vector_width(ctx, body, lane, vec: int) -> int:
             width //= 2
         if buf in ctx.swizzled:
             width = _swizzled_width(ctx, buf, flat0, width)
+    if width > 4 and _byte_arithmetic_with_constant(body):
+        width = 4
     while width > 1 and vec % width:
         width //= 2
     return width
+
+
+_ARITHMETIC = (tirx.Add, tirx.Sub, tirx.Mul, tirx.Div, tirx.FloorDiv, tirx.FloorMod, tirx.Min, tirx.Max)
+
+
+def _byte_arithmetic_with_constant(body) -> bool:
+    """True when ``body`` computes on 8-bit integers with a constant (``-x``, ``x + 3``, ``max(x, 0)``): TVM 0.27
+    prints such a constant on 8 or 16 lanes as make_int2 / make_int4 with one argument per lane, which nvcc
+    refuses; 4 lanes print correctly (so such loops were never built wider)."""
+    found = []
+
+    def on_node(node):
+        if str(node.ty) in ("int8", "uint8") and any(isinstance(x, tirx.IntImm) for x in (node.a, node.b)):
+            found.append(node)
+    tvm_ffi.structural_walk(body, [(cls, on_node) for cls in _ARITHMETIC])
+    return bool(found)
 
 
 def _swizzled_width(ctx, buf, flat0, width: int) -> int:

@@ -21,8 +21,9 @@
 #           (cp.async) to compare in the same run, then bench_newer_style
 #   epilogue  the TMA-store epilogue (TILEDSL_TMA_STORE=1): its GPU tests and every warp-specialization GPU test
 #           with it on, then the GEMM programs of bench_general with it off (the default) and on, same run
-#   wsall   TILEDSL_WARP_SPECIALIZE=all (attention-like loops warp-specialized): its GPU tests, then the attention
-#           programs of bench_general with the default and with it, same run
+#   wsall   TILEDSL_WARP_SPECIALIZE=all (attention-like loops warp-specialized) and =pingpong (its two consumer
+#           warpgroups taking turns at the gemms): their GPU tests, the attention programs of bench_general with
+#           the default, all and pingpong, same run
 #   dequant  the int8 switches (TILEDSL_OVERLAP_TRANSFORMS=1, TILEDSL_FAST_INT8_CAST=1, TILEDSL_WGMMA_8BIT=1): their
 #           GPU tests, the int8-weight programs of bench_general with neither, each and both of the first two, then
 #           the W8A8 GEMM against torch._int_mm with and without int8 wgmma
@@ -74,6 +75,11 @@ case "${1:-quick}" in
     TILEDSL_WARP_SPECIALIZE=all TAIL=8 run bench_attention_wsall 120 "$PY" benchmarks/bench_general.py --only $only \
       --rounds 3
     mv "$OUT/bench_general.json" "$OUT/bench_general_attention_wsall.json"
+    TILEDSL_WARP_SPECIALIZE=pingpong TAIL=8 run pingpong_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
+      testing/test_bench_general.py -k "attention or decode"
+    TILEDSL_WARP_SPECIALIZE=pingpong TAIL=8 run bench_attention_pingpong 120 "$PY" benchmarks/bench_general.py \
+      --only $only --rounds 3
+    mv "$OUT/bench_general.json" "$OUT/bench_general_attention_pingpong.json"
     ;;
   dequant)
     TAIL=20 run dequant_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_dequant_pipeline.py \

@@ -891,8 +891,29 @@ def test_a_loop_whose_consumers_need_shared_scratch_falls_back(monkeypatch):
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("mode", ["all", "pingpong"])
 @pytest.mark.parametrize("causal,S", [(False, 384), (True, 384), (False, 200), (True, 72)])
-def test_warp_specialized_flash_attention_matches_torch(causal, S, monkeypatch):
-    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "all")
+def test_warp_specialized_flash_attention_matches_torch(causal, S, mode, monkeypatch):
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", mode)
     kernel = _flash_attention_on_gpu_matches_torch(causal, S)
     assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
+    assert ("bar_sync_count_sync" in kernel.get_kernel_source()) == (mode == "pingpong")
+
+
+@pytest.mark.nvcc
+def test_pingpong_puts_each_gemm_in_its_warpgroups_turn(monkeypatch):
+    """TILEDSL_WARP_SPECIALIZE=pingpong: warpgroup 1 arrives once at warpgroup 0's barrier (2) before the loop;
+    in the loop each gemm runs after bar.sync on the own barrier (2 + wg) and before bar.arrive on the other's
+    (3 - wg): two turns per iteration per warpgroup, so every sync has its arrival."""
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "pingpong")
+    src = tiledsl.compile(bench.flash_attention(2, 8, 1024, 128, False), out_idx=[], target=SM90A).get_kernel_source()
+    consumers = _kernel_body(src).split("} else {", 1)[1]
+    before, loop = consumers.split("for (int k_p", 1)
+    assert "if ((((int)threadIdx.x) >> 7) == 1) {\n      tvm_builtin_ptx_bar_arrive_arrive((uint)2, (uint)256);" in before
+    loop = loop.split("wgmma_wait_group_wait_group_sync_aligned_0();\n  }", 1)[0]
+    syncs = [m.start() for m in re.finditer(r"bar_sync_count_sync\(\(\(uint\)\(\(\(\(int\)threadIdx.x\) >> 7\) \+ 2\)\)", loop)]
+    arrives = [m.start() for m in re.finditer(r"bar_arrive_arrive\(\(\(uint\)\(3 - \(\(\(int\)threadIdx.x\) >> 7\)\)\)", loop)]
+    gemms = [m.start() for m in re.finditer(r"wgmma_f16_(ss|rs)_mma_async[^(]*\(acc_s_ptr\[0\]|wgmma_f16_(ss|rs)_mma_async[^(]*\(acc_o_ptr\[0\]", loop)]
+    assert len(syncs) == len(arrives) == 2 and gemms
+    first_s = [g for g in gemms if g < arrives[0]]
+    assert syncs[0] < min(first_s) and max(first_s) < arrives[0] < syncs[1] < max(gemms) < arrives[1]

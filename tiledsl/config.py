@@ -16,7 +16,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_DISABLE_HOPPER_GEMM | ``1``: never replace a GEMM by the warp-specialized wgmma kernel on sm_90a | 0 |
 | TILEDSL_TMA | ``0``: pipelined loops on sm_90a keep cp.async instead of TMA loads into an mbarrier ring | 1 |
 | TILEDSL_DISABLE_TMA | ``1``: the same as ``TILEDSL_TMA=0`` (TileLang's ``tl.disable_tma_lower`` does it per kernel) | 0 |
-| TILEDSL_WARP_SPECIALIZE | ``0``: no producer warpgroup for TMA pipelines on sm_90a; ``all``: also for attention-like loops (unrun) | 1 |
+| TILEDSL_WARP_SPECIALIZE | ``0``: no producer warpgroup for TMA pipelines on sm_90a; ``all``: also for attention-like loops; ``pingpong``: ``all`` with two consumer warpgroups taking turns at their gemms (both unrun) | 1 |
 | TILEDSL_TMA_STORE | ``1``: warp-specialized kernels store results via shared memory and TMA (not yet run on a GPU) | 0 |
 | TILEDSL_OVERLAP_TRANSFORMS | ``1``: threads fill wgmma operand tiles (int8 -> fp16) in two buffers, the gemm stays in flight (not yet run on a GPU) | 0 |
 | TILEDSL_FAST_INT8_CAST | ``1``: vectorized int8/uint8 -> fp16 casts between shared tiles as byte permutes (not yet run on a GPU) | 0 |
@@ -159,13 +159,19 @@ def warp_specialization_enabled() -> bool:
 
 
 def warp_specialize_mode() -> str | None:
-    """TILEDSL_WARP_SPECIALIZE: None (``0``), "gemm" (``1``, the default: gemm-only loops) or "all" (``all``:
-    also loops that compute more than gemms, such as attention, with the tiles loaded before the loop; not yet
-    run on a GPU)."""
+    """TILEDSL_WARP_SPECIALIZE: None (``0``), "gemm" (``1``, the default: gemm-only loops), "all" (``all``: also
+    loops that compute more than gemms, such as attention, with the tiles loaded before the loop) or "pingpong"
+    (``pingpong``: "all", and two consumer warpgroups take turns at their gemms); the last two not yet run on a
+    GPU."""
     raw = os.environ.get("TILEDSL_WARP_SPECIALIZE", "1").strip().lower() or "1"
-    if raw == "all":
-        return "all"
+    if raw in ("all", "pingpong"):
+        return raw
     return "gemm" if raw in _TRUE else None
+
+
+def warp_specialize_all() -> bool:
+    """True when loops that compute more than gemms are warp-specialized too (modes "all" and "pingpong")."""
+    return warp_specialize_mode() in ("all", "pingpong")
 
 
 def tma_store_enabled() -> bool:

@@ -116,7 +116,7 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
                 except TileDSLError:
                     raise
                 except Exception as err:
-                    if kind == "cuda" and _SYNC_IN_BRANCH in str(err) and config.warp_specialize_mode() == "all" \
+                    if kind == "cuda" and _SYNC_IN_BRANCH in str(err) and config.warp_specialize_all() \
                             and switches.get("allow_warp_specialization", True):
                         # a barrier TVM wants inside the consumers' branch: the kernel is not warp-specialized
                         switches = dict(switches, allow_warp_specialization=False)

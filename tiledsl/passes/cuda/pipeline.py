@@ -310,7 +310,7 @@ class _Pipeliner(StmtRewriter):
             self.kinds[-1] = "tma+warp_specialized"
             return self._warp_specialized(loop, i, producers, loads, consumers, remap, ring, nbytes, tid, nthreads,
                                           annotations)
-        if not overlap and len(thread_vars) == 1 and config.warp_specialize_mode() == "all" and \
+        if not overlap and len(thread_vars) == 1 and config.warp_specialize_all() and \
                 allowed("warp_specialization"):
             before = self._loads_before(loop, consumers, thread_vars)
             # a loop length the kernel keeps in a scalar (``loop_range = T.min(...)``): the producer computes it
@@ -410,9 +410,12 @@ class _Pipeliner(StmtRewriter):
         lane0 = tirx.floormod(tid, 32) == 0
         inner = [ring.wait_full(base + i)]
         # the gemms read ring tiles and tiles loaded before the loop only (eligible): nothing but TMA writes them
-        inner += [_restage(substitute(_with_tma_operands(c) if _is_gemm(c) else c,
-                                      {k: loop.min + i}), remap, tirx.floormod(base + i, stages))
-                  for c in consumers]
+        body = [_restage(substitute(_with_tma_operands(c) if _is_gemm(c) else c,
+                                    {k: loop.min + i}), remap, tirx.floormod(base + i, stages))
+                for c in consumers]
+        turns = _PingPong(tid) if not overlap and nthreads == 256 and \
+            config.warp_specialize_mode() == "pingpong" else None
+        inner += turns.around_gemms(body) if turns is not None else body
         if overlap:
             inner.append(tirx.IfThenElse(tirx.And(i > 0, lane0), ring.release(base + i - 1), None))
         else:
@@ -429,7 +432,8 @@ class _Pipeliner(StmtRewriter):
                  warp_specialize.marked(warp_specialize.PRODUCER, producer, nthreads, base)]
         if before:
             marks.append(warp_specialize.marked(warp_specialize.SINGLE_TILE, tirx.Evaluate(0), nthreads))
-        return seq(marks + wait_first + [main] + tail)
+        first_turn = [turns.first()] if turns is not None else []
+        return seq(marks + wait_first + first_turn + [main] + tail)
 
     def _used_outside(self, buf, loop) -> bool:
         total = count_uses(self.body, buf)
@@ -447,6 +451,39 @@ class _Pipeliner(StmtRewriter):
             new = self.remap.get(stmt.buffer)
             return tirx.AllocBuffer(new) if new is not None else stmt
         return tvm_ffi.structural_map(body, [(tirx.AllocBuffer, on_alloc)], order="pre")
+
+
+class _PingPong:
+    """Two consumer warpgroups taking turns at their gemms (``TILEDSL_WARP_SPECIALIZE=pingpong``, opt-in, unrun):
+    each gemm statement of the loop runs between ``bar.sync`` on its warpgroup's named barrier (2 + wg) and
+    ``bar.arrive`` on the other's, so one warpgroup's softmax runs while the other's gemm has the tensor cores.
+    Warpgroup 1 arrives once before the loop, so warpgroup 0 goes first. Both warpgroups run the same gemms the
+    same number of times (top-level statements of the same loop), so every ``bar.sync`` is matched; the last
+    arrival is left pending when the kernel ends (barrier 1 is the TMA-store epilogue's, 0 ``__syncthreads``)."""
+
+    FIRST_ID = 2
+
+    def __init__(self, tid):
+        self.wg = tirx.floordiv(tid, 128)
+
+    def _bar(self, action, warpgroup):
+        bar_id = tirx.Cast("uint32", warpgroup + self.FIRST_ID)
+        op = T.ptx.bar.sync if action == "sync" else T.ptx.bar.arrive
+        return tirx.Evaluate(op(bar_id, T.uint32(256)))
+
+    def around_gemms(self, body):
+        """``body`` (the loop's statements) with each gemm inside its warpgroup's turn."""
+        out = []
+        for stmt in body:
+            if _is_gemm(stmt):
+                out += [self._bar("sync", self.wg), stmt, self._bar("arrive", 1 - self.wg)]
+            else:
+                out.append(stmt)
+        return out
+
+    def first(self):
+        """Warpgroup 1's arrival that lets warpgroup 0 take the first turn."""
+        return tirx.IfThenElse(self.wg == 1, self._bar("arrive", tirx.const(0, "int32")), None)
 
 
 PIPELINES_ATTR = "tiledsl.pipelines"  # function attribute: how each pipelined loop was built (kernel_info)

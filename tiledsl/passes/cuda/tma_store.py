@@ -210,7 +210,7 @@ def FoldStagedEpilogues(func, mod, ctx):
     written and read by all threads outside the pipelined loop would need a whole-block barrier)."""
     from .gemm_wgmma import sm90a
 
-    if not (config.tma_store_enabled() or config.warp_specialize_mode() == "all") or not sm90a():
+    if not (config.tma_store_enabled() or config.warp_specialize_all()) or not sm90a():
         return func
     freed_all = []
 

@@ -17,6 +17,7 @@ regression to mma.sync shows there.
     TILEDSL_TMA_STORE=1 python benchmarks/bench_general.py ...    (warp-specialized kernels: TMA-store epilogue)
     TILEDSL_WARP_SPECIALIZE=all python benchmarks/bench_general.py ...   (attention loops warp-specialized too)
     TILEDSL_WARP_SPECIALIZE=pingpong python benchmarks/bench_general.py ...   (and their consumers take turns)
+    TILEDSL_ASYNC_GEMMS=1 python benchmarks/bench_general.py --only attention_bwd   (independent gemms together)
     TILEDSL_OVERLAP_TRANSFORMS=1 TILEDSL_FAST_INT8_CAST=1 python benchmarks/bench_general.py --only int8_weight_m4096
         (the int8 weight converted in two buffers while the previous wgmma runs, with byte permutes)
 """

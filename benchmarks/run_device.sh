@@ -27,6 +27,8 @@
 #   dequant  the int8 switches (TILEDSL_OVERLAP_TRANSFORMS=1, TILEDSL_FAST_INT8_CAST=1, TILEDSL_WGMMA_8BIT=1): their
 #           GPU tests, the int8-weight programs of bench_general with neither, each and both of the first two, then
 #           the W8A8 GEMM against torch._int_mm with and without int8 wgmma
+#   async   TILEDSL_ASYNC_GEMMS=1 (independent wgmma gemms issued together): its GPU tests, every bench_general
+#           program's GPU check with it on, then the attention backward and flash attention with and without it
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
 #           differential programs (every perturbed program's GPU result against the CPU result of the same program)
 set -u
@@ -95,6 +97,16 @@ case "${1:-quick}" in
     mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_wgmma.json"
     TAIL=4 run bench_w8a8_fma 90 "$PY" benchmarks/bench_int8_gemm.py --shapes 4096x4096x4096,16x4096x4096 --rounds 1
     mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_fma.json"
+    ;;
+  async)
+    TAIL=12 run async_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_async_gemms.py
+    TILEDSL_ASYNC_GEMMS=1 TAIL=12 run async_general_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
+      testing/test_bench_general.py testing/test_wgmma.py
+    only=attention_bwd,attention_bwd_causal,flash_attention,swiglu
+    TAIL=6 run bench_async_off 150 "$PY" benchmarks/bench_general.py --only $only --rounds 3
+    mv "$OUT/bench_general.json" "$OUT/bench_general_async_off.json"
+    TILEDSL_ASYNC_GEMMS=1 TAIL=6 run bench_async_on 150 "$PY" benchmarks/bench_general.py --only $only --rounds 3
+    mv "$OUT/bench_general.json" "$OUT/bench_general_async_on.json"
     ;;
   buckets)
     TAIL=12 run tune_buckets 560 "$PY" benchmarks/bench_tune_buckets.py --rounds 3 \

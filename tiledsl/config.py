@@ -21,6 +21,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_OVERLAP_TRANSFORMS | ``1``: threads fill wgmma operand tiles (int8 -> fp16) in two buffers, the gemm stays in flight (not yet run on a GPU) | 0 |
 | TILEDSL_FAST_INT8_CAST | ``1``: vectorized int8/uint8 -> fp16 casts between shared tiles as byte permutes (not yet run on a GPU) | 0 |
 | TILEDSL_WGMMA_8BIT | ``1``: int8/uint8 gemms (int32 accumulator) and 8-bit A fragments use wgmma on sm_90a (not yet run on a GPU) | 0 |
+| TILEDSL_ASYNC_GEMMS | ``1``: independent wgmma gemms issued together, each waited for where its result is used (not yet run on a GPU) | 0 |
 | TILEDSL_PERSISTENT | ``0``: warp-specialized kernels get one CTA per tile, not one per SM; ``N`` > 1: at most N CTAs | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
 | TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
@@ -198,6 +199,12 @@ def wgmma_8bit_enabled() -> bool:
     accumulator, and an 8-bit A held in a fragment (written to a shared tile first) (``TILEDSL_WGMMA_8BIT=1``;
     off until its GPU tests have run: both take the FMA path)."""
     return _flag("TILEDSL_WGMMA_8BIT")
+
+
+def async_gemms_enabled() -> bool:
+    """True when independent wgmma gemms are issued together and waited for where their results are used
+    (``passes/cuda/async_gemms.py``; ``TILEDSL_ASYNC_GEMMS=1``; off until its GPU tests have run)."""
+    return _flag("TILEDSL_ASYNC_GEMMS")
 
 
 def persistent_grid_ctas() -> int | None:

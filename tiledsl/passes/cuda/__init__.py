@@ -3,6 +3,7 @@
 Order (``cuda_passes``): SwizzleBlocks (T.use_swizzle) -> FoldStagedEpilogues (with TMA stores on: a result
 staged through a shared tile is copied directly) -> PipelineCUDA (multi-stage cp.async, or TMA into an
 mbarrier ring on sm_90a) -> StoreEpilogueTMA (a warp-specialized kernel's result copies as TMA stores, opt-in) ->
+ScheduleWgmmaGemms (independent wgmma gemms issued together, waits where results are used; opt-in) ->
 LdmatrixReads (the warp-level emitter's ldmatrix pointers) -> LowerTileOpsCUDA (layouts, tile ops, T.Parallel,
 fragments -> registers) ->
 WarpSpecialize (producer / consumer warpgroups, where PipelineCUDA chose it) -> PlaceTensorMaps (TMA tensor maps
@@ -10,6 +11,7 @@ into the host code) -> ScalarizeBoolVectors (bool accesses unrolled, not vectori
 on the build's retry after the code generator refused a vector type). TVM then runs its default pipeline
 (VectorizeLoop, ThreadSync, MergeSharedMemoryAllocations, SplitHostDevice, ...).
 """
+from .async_gemms import ScheduleWgmmaGemms
 from .ldmatrix_reads import LdmatrixReads
 from .lower_tile_ops import LowerTileOpsCUDA
 from .block_swizzle import SwizzleBlocks
@@ -23,5 +25,5 @@ from .wide_vectors import SplitWideVectorLoops
 
 def cuda_passes() -> list:
     """Our passes for the CUDA target, in order."""
-    return [SwizzleBlocks, FoldStagedEpilogues, PipelineCUDA, StoreEpilogueTMA, LdmatrixReads, LowerTileOpsCUDA,
-            WarpSpecialize, PlaceTensorMaps, ScalarizeBoolVectors, SplitWideVectorLoops]
+    return [SwizzleBlocks, FoldStagedEpilogues, PipelineCUDA, StoreEpilogueTMA, ScheduleWgmmaGemms, LdmatrixReads,
+            LowerTileOpsCUDA, WarpSpecialize, PlaceTensorMaps, ScalarizeBoolVectors, SplitWideVectorLoops]

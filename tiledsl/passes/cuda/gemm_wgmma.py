@@ -43,6 +43,7 @@ _INTEGER_N = (8, 16, 24, 32) + tuple(range(48, 225, 16))
 _MAX_N = 256
 TMA_OPERANDS_ATTR = "wgmma_tma_operands"  # set by PipelineCUDA: only TMA wrote the shared operands (no proxy fence)
 IN_FLIGHT_ATTR = "wgmma_in_flight"  # set by PipelineCUDA: this gemm may finish during the next loop iteration
+NO_WAIT_ATTR = "wgmma_no_wait"  # set by ScheduleWgmmaGemms: a later statement waits for this gemm
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,7 @@ def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
             else:
                 body.append(tirx.Evaluate(op(*regs, da, db, scale_d, 1, 1)))
     in_flight = 1 if call.attrs is not None and IN_FLIGHT_ATTR in call.attrs else 0
-    body += [tirx.Evaluate(T.ptx.wgmma.commit_group.sync.aligned()),
-             tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(in_flight))]
+    body.append(tirx.Evaluate(T.ptx.wgmma.commit_group.sync.aligned()))
+    if call.attrs is None or NO_WAIT_ATTR not in call.attrs:  # (async_gemms.py waits where the result is used)
+        body.append(tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(in_flight)))
     return seq(alias + body)

@@ -22,6 +22,7 @@ from ..rewriter import StmtRewriter, loop_nest, seq, substitute, uses_var
 from ..tile_lowering_utils import bounds_predicate, cast_to, const_ints, is_unit
 from . import gemm_strategy
 from .async_copy import lower_async_copy
+from .async_gemms import FENCE_ATTR, register_fences
 from .layout import Replicated, Striped, default_vec
 from .smem_swizzle import STAGING_ATTR, ScratchTooLarge, WGMMATile, align_tiles, physical_offset, swizzle_accesses
 from .layout_inference import infer_layouts
@@ -105,6 +106,8 @@ class _Lowerer(StmtRewriter):
 
     # ------------------------------------------------------------------ statements
     def visit_AttrStmt(self, stmt):
+        if stmt.attr_key == FENCE_ATTR:
+            return register_fences(self.locals.get(stmt.node))
         out = super().visit_AttrStmt(stmt)
         if stmt.attr_key == "thread_extent" and self.thread_vars and stmt.node.var.same_as(self.thread_vars[-1]) \
                 and self.scratch_allocs:

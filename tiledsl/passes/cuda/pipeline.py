@@ -489,16 +489,22 @@ class _PingPong:
 PIPELINES_ATTR = "tiledsl.pipelines"  # function attribute: how each pipelined loop was built (kernel_info)
 
 
-def shared_tile_layouts(body, nthreads: int) -> dict:
-    """Shared tile -> the layout LowerTileOpsCUDA will give it (gemm operands only; others stay row-major):
-    the same plan, layout inference and filter it runs."""
+def final_gemm_plans(body, nthreads: int) -> dict:
+    """Accumulator -> the plan LowerTileOpsCUDA will lower its gemms with: the same plan, layout inference and
+    filter it runs (a plan whose layout inference did not keep falls back)."""
     from . import gemm_strategy
     from .layout_inference import infer_layouts
 
     plans = gemm_strategy.plan_gemms(body, nthreads)
     layouts = infer_layouts(body, nthreads, {c: p.layout for c, p in plans.items()})
-    plans = {c: p for c, p in plans.items() if layouts.get(c) == p.layout}
-    return gemm_strategy.operand_layouts(body, plans)
+    return {c: p for c, p in plans.items() if layouts.get(c) == p.layout}
+
+
+def shared_tile_layouts(body, nthreads: int) -> dict:
+    """Shared tile -> the layout LowerTileOpsCUDA will give it (gemm operands only; others stay row-major)."""
+    from . import gemm_strategy
+
+    return gemm_strategy.operand_layouts(body, final_gemm_plans(body, nthreads))
 
 
 def _only_wgmma_gemms(func_body, consumers) -> bool:

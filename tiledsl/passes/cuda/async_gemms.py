@@ -1,0 +1,285 @@
+"""ScheduleWgmmaGemms: independent wgmma gemms of one statement list run together, their waits moved to the first
+statement that needs their result (``TILEDSL_ASYNC_GEMMS=1``, sm_90a; off until its GPU tests have run).
+
+Every wgmma gemm otherwise ends with ``wgmma.wait_group 0``: the tensor cores stop whenever the threads compute,
+even where the next gemm does not need the previous one (the attention backward's ``dP^T = V dO^T`` after
+``S^T = K Q^T``). On each statement list of the tile program (a loop body, the kernel body), before the tile ops
+are lowered:
+
+1. **Hoisting.** A gemm (with the ``T.clear`` / ``T.fill`` of its accumulator right before it) moves up past
+   statements it does not conflict with, to just after an earlier gemm, so the two are issued back to back.
+   It moves only when it lands right after a gemm: other orders stay the program's.
+2. **Deferred waits.** A gemm whose next statement does not touch its result is lowered without its wait
+   (``wgmma_no_wait``); ``wgmma.wait_group k`` goes before the first later statement that does, ``k`` being the
+   gemms issued after it and still allowed to run (wgmma groups complete in order). A statement this pass does
+   not understand (a barrier, an mbarrier, a nested loop holding a gemm) and the end of the list wait for all.
+
+"Touches its result" (a conflict): reads or writes the gemm's accumulator or an A fragment (the instruction may read
+it from registers; PTX leaves any access to those registers before the wait undefined), or writes a shared
+operand. Reading a shared operand is no conflict. Buffers are compared whole. Gemms already left in flight by PipelineCUDA (``wgmma_in_flight``, gemm-only pipelined loops)
+keep their schedule: a list holding one is left alone. Gemms that end up on mma.sync are synchronous anyway; the
+waits placed for them find no group and return at once.
+"""
+from __future__ import annotations
+
+import tvm_ffi
+from tvm import tirx
+from tvm.ir import Call, TensorRegion
+from tvm.script import tirx as T
+
+from ... import config
+from ...ir.ops import is_tile_call
+from ..pass_errors import keep_tiledsl_errors
+from ..rewriter import flatten_seq, rebuild_for, seq
+from ..tile_lowering_utils import whole_region
+
+from .gemm_wgmma import NO_WAIT_ATTR  # noqa: E402  (set here: the gemm's lowering emits no wait_group)
+_WRITTEN_ARG = {"copy": 1, "reduce": 1, "fill": 0, "atomic_add": 0, "gemm": 2}
+_PURE_PREFIXES = ("tirx.exp", "tirx.log", "tirx.sqrt", "tirx.rsqrt", "tirx.pow", "tirx.fabs", "tirx.if_then_else",
+                  "tirx.tanh", "tirx.sigmoid", "tirx.erf", "tirx.floor", "tirx.ceil", "tirx.round", "tirx.trunc",
+                  "tirx.isnan", "tirx.isinf", "tirx.isfinite", "tirx.likely", "tirx.fmod", "tirx.nearbyint",
+                  "tirx.sin", "tirx.cos", "tirx.tan", "tirx.atan", "tirx.reinterpret", "tirx.bitwise",
+                  "tirx.shift_", "tirx.max_value", "tirx.min_value", "tirx.infinity", "tirx.popcount",
+                  "tirx.clz", "tirx.copysign", "tirx.hypot", "tirx.exp2", "tirx.exp10", "tirx.log2", "tirx.log10",
+                  "tirx.log1p", "tirx.asin", "tirx.acos", "tirx.sinh", "tirx.cosh", "tirx.asinh", "tirx.acosh",
+                  "tirx.atanh", "tirx.atan2", "tirx.nextafter", "tirx.ldexp")
+
+
+class _Effects:
+    """What one statement reads and writes (buffers, compared whole), or ``opaque`` when it holds something this
+    pass does not reason about."""
+
+    def __init__(self, stmt):
+        self.uses, self.writes, self.opaque, self.gemms = set(), set(), False, 0
+
+        def on_call(call):
+            name = getattr(call.op, "name", "")
+            if is_tile_call(call):
+                op = name.split(".", 1)[1]
+                if op not in _WRITTEN_ARG:
+                    self.opaque = True
+                    return
+                target = call.args[_WRITTEN_ARG[op]]
+                if isinstance(target, TensorRegion):
+                    self.writes.add(target.source)
+                self.gemms += op == "gemm"
+            elif not name.startswith(_PURE_PREFIXES):
+                self.opaque = True
+
+        def on_store(store):
+            self.writes.add(store.buffer)
+
+        def on_bind(bind):
+            self.writes.add(bind.var)
+
+        def on_var(var):
+            self.uses.add(var)
+        tvm_ffi.structural_walk(stmt, [(Call, on_call), (tirx.BufferStore, on_store), (tirx.Bind, on_bind),
+                                       (tirx.Var, on_var)])
+        if isinstance(stmt, tirx.For) and self.gemms:
+            self.opaque = True  # a gemm in a nested loop: its waits are that loop's business
+        self.uses |= self.writes
+
+
+_WGMMA_ACCUMULATORS: set = set()  # the accumulators of the function being scheduled whose gemms run on wgmma
+
+
+def _gemm_of(stmt):
+    """The gemm call of a top-level gemm statement that will run on wgmma, else None (a gemm on mma.sync or FMA
+    is an ordinary, synchronous statement here)."""
+    if isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "gemm") and \
+            stmt.value.args[2].source in _WGMMA_ACCUMULATORS:
+        return stmt.value
+    return None
+
+
+def _operands(gemm):
+    return {r.source for r in gemm.args[:3]}
+
+
+def _conflicts(gemm, effects) -> bool:
+    """True when a statement with ``effects`` touches the result of ``gemm`` (see the module doc): it uses the
+    accumulator or an A held in registers (PTX: reading either before the wait is undefined), or writes an
+    operand."""
+    if effects.opaque:
+        return True
+    registers = {r.source for r in gemm.args[:3] if r.source.scope() in ("local.fragment", "local")}
+    return bool(effects.uses & registers) or bool(effects.writes & _operands(gemm))
+
+
+def _initializes(stmt, acc) -> bool:
+    """``stmt`` is ``T.clear`` / ``T.fill`` of exactly ``acc``."""
+    return isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "fill") and \
+        stmt.value.args[0].source.same_as(acc)
+
+
+_PIN = {"float32": ("f32", "float", "f"), "int32": ("s32", "int", "r")}
+
+
+def register_fences(local):
+    """For LowerTileOpsCUDA: one empty asm per register of ``local`` (a fragment's per-thread buffer) that
+    "reads and writes" it, so no use of the register moves above this point; nothing for other types."""
+    if local is None or str(local.ty.dtype) not in _PIN or len(local.ty.shape) != 1:
+        return tirx.Evaluate(tirx.const(0, "int32"))
+    suffix, ctype, constraint = _PIN[str(local.ty.dtype)]
+    name = f"tiledsl_pin_{suffix}"
+    source = (f'__forceinline__ __device__ void {name}({ctype}& r) {{ asm volatile("" : "+{constraint}"(r) :: '
+              f'"memory"); }}\n')
+    return seq([tirx.Evaluate(T.cuda.func_call(name, tirx.BufferLoad(local, [tirx.const(i, "int32")]),
+                                               source_code=source))
+                for i in range(int(local.ty.shape[0]))])
+
+
+def _hoisted(stmts: list) -> list:
+    """Gemms (with their accumulator's initialization) moved up to just after an earlier gemm they do not depend
+    on, past statements they do not conflict with."""
+    out = list(stmts)
+    k = 0
+    while k < len(out):
+        gemm = _gemm_of(out[k])
+        if gemm is None:
+            k += 1
+            continue
+        start = k - 1 if k > 0 and _initializes(out[k - 1], gemm.args[2].source) else k
+        unit = out[start:k + 1]
+        unit_effects = [_Effects(s) for s in unit]
+        dest = start
+        while dest > 0:
+            prev = _Effects(out[dest - 1])
+            if _gemm_of(out[dest - 1]) is not None or prev.opaque or any(
+                    _depends(u, prev) for u in unit_effects):
+                break
+            dest -= 1
+        if dest < start and dest > 0 and _gemm_of(out[dest - 1]) is not None:
+            out = out[:dest] + unit + out[dest:start] + out[k + 1:]
+        k += 1
+    return out
+
+
+def _depends(a, b) -> bool:
+    """Statements with effects ``a`` and ``b`` may not swap: one writes what the other uses."""
+    return a.opaque or b.opaque or bool(a.writes & b.uses) or bool(b.writes & a.uses)
+
+
+FENCE_ATTR = "tiledsl.fence_registers"  # marker: LowerTileOpsCUDA pins this fragment's registers here
+
+
+def _pin(buf):
+    return tirx.AttrStmt(buf, FENCE_ATTR, tirx.const(0, "int32"), tirx.Evaluate(tirx.const(0, "int32")))
+
+
+def _wait(count: int, fragments=()):
+    """``wgmma.wait_group count``, then a register fence for each accumulator it completes: an empty asm that
+    reads and writes every register, so the compiler cannot hoist their uses above the wait (without it ptxas
+    finds such a use and inserts a full wait of its own there)."""
+    fences = [_pin(buf) for buf in fragments]
+    return seq([tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(count))] + fences)
+
+
+def _no_wait(stmt):
+    call = stmt.value
+    attrs = {str(k): v for k, v in call.attrs.items()} if call.attrs is not None else {}
+    attrs[NO_WAIT_ATTR] = 1
+    return tirx.Evaluate(Call(call.op, list(call.args), attrs=attrs, ret_ty="void"))
+
+
+def _deferred(stmts: list) -> list:
+    """The list with each gemm's wait moved to its first dependent statement (see the module doc)."""
+    effects = [_Effects(s) for s in stmts]
+    gemms = [k for k, s in enumerate(stmts) if _gemm_of(s) is not None]
+    waits: dict = {}  # statement index -> the fewest groups that may stay in flight before it
+    done: dict = {}  # statement index -> the accumulators whose gemms that wait completes
+    deferred = set()
+    for g in gemms:
+        call = _gemm_of(stmts[g])
+        first = next((j for j in range(g + 1, len(stmts)) if _conflicts(call, effects[j])), len(stmts))
+        if first == g + 1:
+            continue  # the next statement needs it: the gemm keeps its own wait
+        deferred.add(g)
+        later = sum(1 for h in gemms if g < h < first)
+        waits[first] = min(waits.get(first, later), later)
+        done.setdefault(first, []).append(call.args[2].source)
+    if not deferred:
+        return stmts
+    out = []
+    for k, s in enumerate(stmts):
+        if k in waits:
+            out.append(_wait(waits[k], done[k]))
+        if k in gemms and any(d < k for d in deferred):  # issued while another gemm runs: pin its registers
+            out.append(_pin(_gemm_of(s).args[2].source))
+        out.append(_no_wait(s) if k in deferred else s)
+    if len(stmts) in waits:
+        out.append(_wait(0, done[len(stmts)]))
+    return out
+
+
+def _schedule(stmts: list) -> list:
+    if any(_in_flight(s) for s in stmts) or sum(_gemm_of(s) is not None for s in stmts) == 0:
+        return stmts
+    return _deferred(_zero_init(_hoisted(stmts)))
+
+
+def _zero_init(stmts: list) -> list:
+    """``T.clear(acc); T.gemm(..., acc)`` -> ``T.gemm(..., acc, clear_accum=True)``: the first wgmma then starts from
+    zero (scale-d 0) instead of reading registers just zeroed. (With the zeroing moves, ptxas coalesced them with
+    the zeroing of an accumulator still in flight and waited for that gemm first.)"""
+    out = []
+    for s in stmts:
+        gemm = _gemm_of(s)
+        prev = out[-1] if out else None
+        if gemm is not None and prev is not None and _initializes(prev, gemm.args[2].source) and \
+                whole_region(prev.value.args[0]) and _is_zero(prev.value.args[1]):
+            attrs = {str(k): v for k, v in gemm.attrs.items()} if gemm.attrs is not None else {}
+            attrs["clear_accum"] = True
+            out[-1] = tirx.Evaluate(Call(gemm.op, list(gemm.args), attrs=attrs, ret_ty="void"))
+            continue
+        out.append(s)
+    return out
+
+
+def _is_zero(value) -> bool:
+    return isinstance(value, (tirx.IntImm, tirx.FloatImm)) and float(value.value) == 0.0
+
+
+def _in_flight(stmt) -> bool:
+    from .gemm_wgmma import IN_FLIGHT_ATTR
+    call = _gemm_of(stmt)
+    return call is not None and call.attrs is not None and IN_FLIGHT_ATTR in call.attrs
+
+
+def _rewrite(stmt):
+    """Schedule every statement list in ``stmt`` (loop bodies, branches, the kernel body)."""
+    if isinstance(stmt, tirx.SeqStmt):
+        return seq(_schedule([_rewrite(s) for s in flatten_seq([stmt])]))
+    if isinstance(stmt, tirx.For):
+        return rebuild_for(stmt, body=_rewrite(stmt.body))
+    if isinstance(stmt, tirx.IfThenElse):
+        else_case = _rewrite(stmt.else_case) if stmt.else_case is not None else None
+        return tirx.IfThenElse(stmt.condition, _rewrite(stmt.then_case), else_case)
+    if isinstance(stmt, tirx.AttrStmt):
+        return tirx.AttrStmt(stmt.node, stmt.attr_key, stmt.value, _rewrite(stmt.body))
+    return stmt
+
+
+@tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.ScheduleWgmmaGemms")
+@keep_tiledsl_errors
+def ScheduleWgmmaGemms(func, mod, ctx):
+    """Issue independent wgmma gemms together and wait for each where its result is first needed (see module
+    doc; opt-in with ``TILEDSL_ASYNC_GEMMS=1``, sm_90a only)."""
+    from .gemm_wgmma import sm90a
+
+    if not config.async_gemms_enabled() or not sm90a():
+        return func
+    from .lower_tile_ops import thread_launches
+    from .pipeline import final_gemm_plans
+
+    nthreads = 1
+    for _, extent in thread_launches(func.body):
+        nthreads *= extent
+    plans = final_gemm_plans(func.body, nthreads)
+    _WGMMA_ACCUMULATORS.clear()
+    _WGMMA_ACCUMULATORS.update(acc for acc, plan in plans.items() if getattr(plan, "strategy", "") == "wgmma")
+    try:
+        return func.with_body(_rewrite(func.body))
+    finally:
+        _WGMMA_ACCUMULATORS.clear()

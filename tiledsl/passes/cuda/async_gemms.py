@@ -33,7 +33,7 @@ from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, rebuild_for, seq
 from ..tile_lowering_utils import whole_region
 
-from .gemm_wgmma import NO_WAIT_ATTR  # noqa: E402  (set here: the gemm's lowering emits no wait_group)
+from .gemm_wgmma import COUNTED_ATTR, NO_WAIT_ATTR  # noqa: E402  (set here, read by the gemm lowering)
 _WRITTEN_ARG = {"copy": 1, "reduce": 1, "fill": 0, "atomic_add": 0, "gemm": 2}
 _PURE_PREFIXES = ("tirx.exp", "tirx.log", "tirx.sqrt", "tirx.rsqrt", "tirx.pow", "tirx.fabs", "tirx.if_then_else",
                   "tirx.tanh", "tirx.sigmoid", "tirx.erf", "tirx.floor", "tirx.ceil", "tirx.round", "tirx.trunc",
@@ -176,10 +176,15 @@ def _wait(count: int, fragments=()):
     return seq([tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(count))] + fences)
 
 
-def _no_wait(stmt):
+def _marked(stmt, deferred: bool):
+    """The gemm marked as counted in the waits' group counts (its lowering must commit a wgmma group: anything
+    else is an internal error, not a wait that lets an unfinished gemm through) and, if ``deferred``, as leaving
+    its wait to a later statement."""
     call = stmt.value
     attrs = {str(k): v for k, v in call.attrs.items()} if call.attrs is not None else {}
-    attrs[NO_WAIT_ATTR] = 1
+    attrs[COUNTED_ATTR] = 1
+    if deferred:
+        attrs[NO_WAIT_ATTR] = 1
     return tirx.Evaluate(Call(call.op, list(call.args), attrs=attrs, ret_ty="void"))
 
 
@@ -207,7 +212,7 @@ def _deferred(stmts: list) -> list:
             out.append(_wait(waits[k], done[k]))
         if k in gemms and any(d < k for d in deferred):  # issued while another gemm runs: pin its registers
             out.append(_pin(_gemm_of(s).args[2].source))
-        out.append(_no_wait(s) if k in deferred else s)
+        out.append(_marked(s, deferred=k in deferred) if k in gemms else s)
     if len(stmts) in waits:
         out.append(_wait(0, done[len(stmts)]))
     return out

@@ -18,6 +18,7 @@ import tvm_ffi
 from tvm import tirx
 from tvm.ir import Call
 
+from ...errors import CompileError
 from ...ir.ops import is_tile_call
 from ..rewriter import seq
 from ..tile_lowering_utils import cast_to, const_ints, is_unit
@@ -84,6 +85,9 @@ def lower_gemm(low, call):
         operands.append(r)
     if staging:
         call = Call(call.op, [operands[0], operands[1], c], attrs=call.attrs, ret_ty="void")
+    if strategy != "wgmma" and call.attrs is not None and gemm_wgmma.COUNTED_ATTR in call.attrs:
+        raise CompileError(f"internal: ScheduleWgmmaGemms counted the gemm into {c.source.name} as a wgmma group, "
+                           f"but it lowers with {strategy}; build without TILEDSL_ASYNC_GEMMS")
     if strategy == "wgmma":
         lowered = gemm_wgmma.lower(low, call, plan, a_in_registers)
     elif strategy == "mma":

@@ -44,6 +44,7 @@ _MAX_N = 256
 TMA_OPERANDS_ATTR = "wgmma_tma_operands"  # set by PipelineCUDA: only TMA wrote the shared operands (no proxy fence)
 IN_FLIGHT_ATTR = "wgmma_in_flight"  # set by PipelineCUDA: this gemm may finish during the next loop iteration
 NO_WAIT_ATTR = "wgmma_no_wait"  # set by ScheduleWgmmaGemms: a later statement waits for this gemm
+COUNTED_ATTR = "wgmma_counted"  # set by ScheduleWgmmaGemms: its waits count this gemm's group
 
 
 @dataclass(frozen=True)

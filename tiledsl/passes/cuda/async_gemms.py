@@ -16,9 +16,10 @@ are lowered:
 
 "Touches its result" (a conflict): reads or writes the gemm's accumulator or an A fragment (the instruction may read
 it from registers; PTX leaves any access to those registers before the wait undefined), or writes a shared
-operand. Reading a shared operand is no conflict. Buffers are compared whole. Gemms already left in flight by PipelineCUDA (``wgmma_in_flight``, gemm-only pipelined loops)
-keep their schedule: a list holding one is left alone. Gemms that end up on mma.sync are synchronous anyway; the
-waits placed for them find no group and return at once.
+operand. Reading a shared operand is no conflict. Buffers are compared whole. Gemms already left in flight by
+PipelineCUDA (``wgmma_in_flight``, gemm-only pipelined loops) keep their schedule: a list holding one is left
+alone. Only gemms the final plan puts on wgmma are counted (each commits exactly one group); lowering a counted
+gemm any other way is an internal error.
 """
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ from ...ir.ops import is_tile_call
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, rebuild_for, seq
 from ..tile_lowering_utils import whole_region
+from .gemm_wgmma import COUNTED_ATTR, NO_WAIT_ATTR
 
-from .gemm_wgmma import COUNTED_ATTR, NO_WAIT_ATTR  # noqa: E402  (set here, read by the gemm lowering)
 _WRITTEN_ARG = {"copy": 1, "reduce": 1, "fill": 0, "atomic_add": 0, "gemm": 2}
 _PURE_PREFIXES = ("tirx.exp", "tirx.log", "tirx.sqrt", "tirx.rsqrt", "tirx.pow", "tirx.fabs", "tirx.if_then_else",
                   "tirx.tanh", "tirx.sigmoid", "tirx.erf", "tirx.floor", "tirx.ceil", "tirx.round", "tirx.trunc",
@@ -81,14 +82,10 @@ class _Effects:
         self.uses |= self.writes
 
 
-_WGMMA_ACCUMULATORS: set = set()  # the accumulators of the function being scheduled whose gemms run on wgmma
-
-
-def _gemm_of(stmt):
-    """The gemm call of a top-level gemm statement that will run on wgmma, else None (a gemm on mma.sync or FMA
-    is an ordinary, synchronous statement here)."""
-    if isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "gemm") and \
-            stmt.value.args[2].source in _WGMMA_ACCUMULATORS:
+def _gemm_of(stmt, wgmma):
+    """The gemm call of a top-level gemm statement whose accumulator is in ``wgmma`` (the gemms that will run on
+    wgmma), else None (a gemm on mma.sync or FMA is an ordinary, synchronous statement here)."""
+    if isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "gemm") and stmt.value.args[2].source in wgmma:
         return stmt.value
     return None
 
@@ -130,13 +127,13 @@ def register_fences(local):
                 for i in range(int(local.ty.shape[0]))])
 
 
-def _hoisted(stmts: list) -> list:
+def _hoisted(stmts: list, wgmma) -> list:
     """Gemms (with their accumulator's initialization) moved up to just after an earlier gemm they do not depend
     on, past statements they do not conflict with."""
     out = list(stmts)
     k = 0
     while k < len(out):
-        gemm = _gemm_of(out[k])
+        gemm = _gemm_of(out[k], wgmma)
         if gemm is None:
             k += 1
             continue
@@ -146,11 +143,11 @@ def _hoisted(stmts: list) -> list:
         dest = start
         while dest > 0:
             prev = _Effects(out[dest - 1])
-            if _gemm_of(out[dest - 1]) is not None or prev.opaque or any(
+            if _gemm_of(out[dest - 1], wgmma) is not None or prev.opaque or any(
                     _depends(u, prev) for u in unit_effects):
                 break
             dest -= 1
-        if dest < start and dest > 0 and _gemm_of(out[dest - 1]) is not None:
+        if dest < start and dest > 0 and _gemm_of(out[dest - 1], wgmma) is not None:
             out = out[:dest] + unit + out[dest:start] + out[k + 1:]
         k += 1
     return out
@@ -188,15 +185,15 @@ def _marked(stmt, deferred: bool):
     return tirx.Evaluate(Call(call.op, list(call.args), attrs=attrs, ret_ty="void"))
 
 
-def _deferred(stmts: list) -> list:
+def _deferred(stmts: list, wgmma) -> list:
     """The list with each gemm's wait moved to its first dependent statement (see the module doc)."""
     effects = [_Effects(s) for s in stmts]
-    gemms = [k for k, s in enumerate(stmts) if _gemm_of(s) is not None]
+    gemms = [k for k, s in enumerate(stmts) if _gemm_of(s, wgmma) is not None]
     waits: dict = {}  # statement index -> the fewest groups that may stay in flight before it
     done: dict = {}  # statement index -> the accumulators whose gemms that wait completes
     deferred = set()
     for g in gemms:
-        call = _gemm_of(stmts[g])
+        call = _gemm_of(stmts[g], wgmma)
         first = next((j for j in range(g + 1, len(stmts)) if _conflicts(call, effects[j])), len(stmts))
         if first == g + 1:
             continue  # the next statement needs it: the gemm keeps its own wait
@@ -211,26 +208,26 @@ def _deferred(stmts: list) -> list:
         if k in waits:
             out.append(_wait(waits[k], done[k]))
         if k in gemms and any(d < k for d in deferred):  # issued while another gemm runs: pin its registers
-            out.append(_pin(_gemm_of(s).args[2].source))
+            out.append(_pin(_gemm_of(s, wgmma).args[2].source))
         out.append(_marked(s, deferred=k in deferred) if k in gemms else s)
     if len(stmts) in waits:
         out.append(_wait(0, done[len(stmts)]))
     return out
 
 
-def _schedule(stmts: list) -> list:
-    if any(_in_flight(s) for s in stmts) or sum(_gemm_of(s) is not None for s in stmts) == 0:
+def _schedule(stmts: list, wgmma) -> list:
+    if any(_in_flight(s, wgmma) for s in stmts) or sum(_gemm_of(s, wgmma) is not None for s in stmts) == 0:
         return stmts
-    return _deferred(_zero_init(_hoisted(stmts)))
+    return _deferred(_zero_init(_hoisted(stmts, wgmma), wgmma), wgmma)
 
 
-def _zero_init(stmts: list) -> list:
+def _zero_init(stmts: list, wgmma) -> list:
     """``T.clear(acc); T.gemm(..., acc)`` -> ``T.gemm(..., acc, clear_accum=True)``: the first wgmma then starts from
     zero (scale-d 0) instead of reading registers just zeroed. (With the zeroing moves, ptxas coalesced them with
     the zeroing of an accumulator still in flight and waited for that gemm first.)"""
     out = []
     for s in stmts:
-        gemm = _gemm_of(s)
+        gemm = _gemm_of(s, wgmma)
         prev = out[-1] if out else None
         if gemm is not None and prev is not None and _initializes(prev, gemm.args[2].source) and \
                 whole_region(prev.value.args[0]) and _is_zero(prev.value.args[1]):
@@ -246,23 +243,23 @@ def _is_zero(value) -> bool:
     return isinstance(value, (tirx.IntImm, tirx.FloatImm)) and float(value.value) == 0.0
 
 
-def _in_flight(stmt) -> bool:
+def _in_flight(stmt, wgmma) -> bool:
     from .gemm_wgmma import IN_FLIGHT_ATTR
-    call = _gemm_of(stmt)
+    call = _gemm_of(stmt, wgmma)
     return call is not None and call.attrs is not None and IN_FLIGHT_ATTR in call.attrs
 
 
-def _rewrite(stmt):
+def _rewrite(stmt, wgmma):
     """Schedule every statement list in ``stmt`` (loop bodies, branches, the kernel body)."""
     if isinstance(stmt, tirx.SeqStmt):
-        return seq(_schedule([_rewrite(s) for s in flatten_seq([stmt])]))
+        return seq(_schedule([_rewrite(s, wgmma) for s in flatten_seq([stmt])], wgmma))
     if isinstance(stmt, tirx.For):
-        return rebuild_for(stmt, body=_rewrite(stmt.body))
+        return rebuild_for(stmt, body=_rewrite(stmt.body, wgmma))
     if isinstance(stmt, tirx.IfThenElse):
-        else_case = _rewrite(stmt.else_case) if stmt.else_case is not None else None
-        return tirx.IfThenElse(stmt.condition, _rewrite(stmt.then_case), else_case)
+        else_case = _rewrite(stmt.else_case, wgmma) if stmt.else_case is not None else None
+        return tirx.IfThenElse(stmt.condition, _rewrite(stmt.then_case, wgmma), else_case)
     if isinstance(stmt, tirx.AttrStmt):
-        return tirx.AttrStmt(stmt.node, stmt.attr_key, stmt.value, _rewrite(stmt.body))
+        return tirx.AttrStmt(stmt.node, stmt.attr_key, stmt.value, _rewrite(stmt.body, wgmma))
     return stmt
 
 
@@ -282,9 +279,5 @@ def ScheduleWgmmaGemms(func, mod, ctx):
     for _, extent in thread_launches(func.body):
         nthreads *= extent
     plans = final_gemm_plans(func.body, nthreads)
-    _WGMMA_ACCUMULATORS.clear()
-    _WGMMA_ACCUMULATORS.update(acc for acc, plan in plans.items() if getattr(plan, "strategy", "") == "wgmma")
-    try:
-        return func.with_body(_rewrite(func.body))
-    finally:
-        _WGMMA_ACCUMULATORS.clear()
+    wgmma = {acc for acc, plan in plans.items() if getattr(plan, "strategy", "") == "wgmma"}
+    return func.with_body(_rewrite(func.body, wgmma))

@@ -8,7 +8,8 @@ accumulator the :class:`WGMMAAccumulator` layout: A (shared or a 16-bit fragment
 multiple of the instruction's k (16, 8-bit: 32), M a multiple of 64 per warpgroup row and at most 256 columns per
 warpgroup. With ``TILEDSL_WGMMA_8BIT=1`` (opt-in until its GPU tests have run), int8/uint8 A [M, K] and B [N, K]
 into an int32 fragment too (N per warpgroup one the integer instruction has), and an 8-bit A held in a fragment
-(written to a shared tile first). ``operand_layouts`` gives each shared operand the :class:`WGMMATile` layout its descriptor describes.
+(written to a shared tile first). ``operand_layouts`` gives each shared operand the :class:`WGMMATile` layout its
+descriptor describes.
 
 ``lower`` emits, per gemm: ``fence.proxy.async`` (shared writes by threads become visible to the tensor cores),
 ``wgmma.fence``, one ``wgmma.mma_async`` per 64-row block and k-step (descriptor = tile address + a constant

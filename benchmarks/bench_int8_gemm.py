@@ -1,10 +1,10 @@
-"""W8A8: an int8 x int8 -> int32 GEMM written plainly in the tile language (``testing/test_int8_gemm.py``'s
+"""W8A8: an int8 x int8 -> int32 GEMM written plainly in the tile language (``testing/test_wgmma_more_types.py``'s
 program, B stored [N, K]), timed against cuBLASLt's int8 GEMM (``torch._int_mm``) in the same run, the whole-kernel
 matchers off. Each shape is checked for exact equality with torch's integer product first. For M < 32 the peer
 multiplies A padded to 32 rows (``torch._int_mm`` needs M > 16).
 
     python benchmarks/bench_int8_gemm.py [--shapes 4096x4096x4096,16x4096x4096] [--rounds 3]
-    TILEDSL_WGMMA_8BIT=1 python benchmarks/bench_int8_gemm.py     (wgmma .s32.s8.s8; without it: FMA)
+    TILEDSL_WGMMA_MORE_TYPES=1 python benchmarks/bench_int8_gemm.py     (wgmma .s32.s8.s8; without it: FMA)
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "testing"))
 import tiledsl  # noqa: E402
 from general_programs import copy_instruction, gemm_instruction  # noqa: E402
-from test_int8_gemm import int8_gemm  # noqa: E402
+from test_wgmma_more_types import typed_gemm  # noqa: E402
 
 
 def run(shapes, rounds):
@@ -28,12 +28,12 @@ def run(shapes, rounds):
     from tiledsl.profiler import do_bench
 
     os.environ["TILEDSL_DISABLE_HOPPER_GEMM"] = "1"
-    report = {"device": torch.cuda.get_device_name(), "wgmma_8bit": os.environ.get("TILEDSL_WGMMA_8BIT", "0"),
+    report = {"device": torch.cuda.get_device_name(), "wgmma_more_types": os.environ.get("TILEDSL_WGMMA_MORE_TYPES", "0"),
               "rows": []}
     for M, N, K in shapes:
         small = M <= 64
         kw = dict(block_M=64, block_N=64, threads=128) if small else {}
-        kernel = tiledsl.compile(int8_gemm(M, N, K, **kw), out_idx=[], target="cuda")
+        kernel = tiledsl.compile(typed_gemm(M, N, K, **kw), out_idx=[], target="cuda")
         src = kernel.get_kernel_source()
         a = torch.randint(-128, 128, (M, K), dtype=torch.int8, device="cuda")
         b = torch.randint(-128, 128, (N, K), dtype=torch.int8, device="cuda")

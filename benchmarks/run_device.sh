@@ -24,7 +24,7 @@
 #   wsall   TILEDSL_WARP_SPECIALIZE=all (attention-like loops warp-specialized) and =pingpong (its two consumer
 #           warpgroups taking turns at the gemms): their GPU tests, the attention programs of bench_general with
 #           the default, all and pingpong, same run
-#   dequant  the int8 switches (TILEDSL_OVERLAP_TRANSFORMS=1, TILEDSL_FAST_INT8_CAST=1, TILEDSL_WGMMA_8BIT=1): their
+#   dequant  the int8 switches (TILEDSL_OVERLAP_TRANSFORMS=1, TILEDSL_FAST_INT8_CAST=1, TILEDSL_WGMMA_MORE_TYPES=1): their
 #           GPU tests, the int8-weight programs of bench_general with neither, each and both of the first two, then
 #           the W8A8 GEMM against torch._int_mm with and without int8 wgmma
 #   async   TILEDSL_ASYNC_GEMMS=1 (independent wgmma gemms issued together): its GPU tests, every bench_general
@@ -85,7 +85,7 @@ case "${1:-quick}" in
     ;;
   dequant)
     TAIL=20 run dequant_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_dequant_pipeline.py \
-      testing/test_int8_gemm.py
+      testing/test_wgmma_more_types.py
     only=int8_weight_m4096,int8_weight_m16
     for sw in "0 0" "1 0" "0 1" "1 1"; do
       set -- $sw
@@ -93,7 +93,7 @@ case "${1:-quick}" in
         benchmarks/bench_general.py --only $only --rounds 3
       mv "$OUT/bench_general.json" "$OUT/bench_general_int8_overlap$1_fast$2.json"
     done
-    TILEDSL_WGMMA_8BIT=1 TAIL=4 run bench_w8a8_wgmma 90 "$PY" benchmarks/bench_int8_gemm.py --rounds 3
+    TILEDSL_WGMMA_MORE_TYPES=1 TAIL=4 run bench_w8a8_wgmma 90 "$PY" benchmarks/bench_int8_gemm.py --rounds 3
     mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_wgmma.json"
     TAIL=4 run bench_w8a8_fma 90 "$PY" benchmarks/bench_int8_gemm.py --shapes 4096x4096x4096,16x4096x4096 --rounds 1
     mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_fma.json"

@@ -20,7 +20,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_TMA_STORE | ``1``: warp-specialized kernels store results via shared memory and TMA (not yet run on a GPU) | 0 |
 | TILEDSL_OVERLAP_TRANSFORMS | ``1``: threads fill wgmma operand tiles (int8 -> fp16) in two buffers, the gemm stays in flight (not yet run on a GPU) | 0 |
 | TILEDSL_FAST_INT8_CAST | ``1``: vectorized int8/uint8 -> fp16 casts between shared tiles as byte permutes (not yet run on a GPU) | 0 |
-| TILEDSL_WGMMA_8BIT | ``1``: int8/uint8 gemms (int32 accumulator) and 8-bit A fragments use wgmma on sm_90a (not yet run on a GPU) | 0 |
+| TILEDSL_WGMMA_MORE_TYPES | ``1``: int8 gemms (int32 accumulator), fp16/fp8 gemms into fp16 accumulators and 8-bit A fragments use wgmma on sm_90a (not yet run on a GPU) | 0 |
 | TILEDSL_ASYNC_GEMMS | ``1``: independent wgmma gemms issued together, each waited for where its result is used (not yet run on a GPU) | 0 |
 | TILEDSL_PERSISTENT | ``0``: warp-specialized kernels get one CTA per tile, not one per SM; ``N`` > 1: at most N CTAs | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
@@ -194,11 +194,11 @@ def fast_int8_cast_enabled() -> bool:
     return _flag("TILEDSL_FAST_INT8_CAST")
 
 
-def wgmma_8bit_enabled() -> bool:
-    """True when 8-bit gemms on sm_90a take wgmma in two more forms: int8/uint8 operands with an int32
-    accumulator, and an 8-bit A held in a fragment (written to a shared tile first) (``TILEDSL_WGMMA_8BIT=1``;
-    off until its GPU tests have run: both take the FMA path)."""
-    return _flag("TILEDSL_WGMMA_8BIT")
+def wgmma_more_types_enabled() -> bool:
+    """True when gemms on sm_90a take wgmma in three more forms: int8/uint8 operands with an int32 accumulator,
+    fp16/fp8 operands with a float16 accumulator, and an 8-bit A held in a fragment (written to a shared tile
+    first) (``TILEDSL_WGMMA_MORE_TYPES=1``; off until its GPU tests have run: they take the FMA path)."""
+    return _flag("TILEDSL_WGMMA_MORE_TYPES")
 
 
 def async_gemms_enabled() -> bool:

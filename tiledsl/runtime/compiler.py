@@ -48,7 +48,7 @@ def kernel_key(func: tirx.PrimFunc, target: tvm.target.Target, out_idx: list[int
         "tma_store": target_kind(target) == "cuda" and config.tma_store_enabled(),
         "overlap_transforms": target_kind(target) == "cuda" and config.overlap_transforms_enabled(),
         "fast_int8_cast": target_kind(target) == "cuda" and config.fast_int8_cast_enabled(),
-        "wgmma_8bit": target_kind(target) == "cuda" and config.wgmma_8bit_enabled(),
+        "wgmma_more_types": target_kind(target) == "cuda" and config.wgmma_more_types_enabled(),
         "async_gemms": target_kind(target) == "cuda" and config.async_gemms_enabled(),
         "persistent": config.persistent_grid_ctas() if target_kind(target) == "cuda" else None,
         "device": device_assumptions(target),  # e.g. the SM count a persistent Hopper kernel is built for

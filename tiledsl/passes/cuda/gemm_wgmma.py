@@ -6,8 +6,9 @@ accumulator the :class:`WGMMAAccumulator` layout: A (shared or a 16-bit fragment
 (fp16, bf16: either majorness; fp8 e4m3/e5m2: A as [M, K], B as [N, K]), a float32 accumulator fragment of shape
 (M, N), shared tiles whose rows are 64 bytes (K-major only) or whole multiples of 128 bytes with 8k rows, K a
 multiple of the instruction's k (16, 8-bit: 32), M a multiple of 64 per warpgroup row and at most 256 columns per
-warpgroup. With ``TILEDSL_WGMMA_8BIT=1`` (opt-in until its GPU tests have run), int8/uint8 A [M, K] and B [N, K]
-into an int32 fragment too (N per warpgroup one the integer instruction has), and an 8-bit A held in a fragment
+warpgroup. With ``TILEDSL_WGMMA_MORE_TYPES=1`` (opt-in until its GPU tests have run): int8/uint8 A [M, K] and
+B [N, K] into an int32 fragment (N per warpgroup one the integer instruction has), fp16 and fp8 operands into a
+float16 fragment (``accum_dtype="float16"``: two accumulators per register), and an 8-bit A held in a fragment
 (written to a shared tile first). ``operand_layouts`` gives each shared operand the :class:`WGMMATile` layout its
 descriptor describes.
 
@@ -109,21 +110,30 @@ def _operand_ok(region, mn_major: bool) -> bool:
     return not mn_major or (tile.swizzle_bytes == 128 and tile.elem_bytes == 2)
 
 
+def _accumulators(dtype: str) -> tuple:
+    """The accumulator types wgmma takes for operands of ``dtype`` (the switch adds int32 for 8-bit integers and
+    float16 for fp16 and fp8 operands)."""
+    more = config.wgmma_more_types_enabled()
+    if dtype in _INTEGER:
+        return ("int32",) if more else ()
+    if dtype == "bfloat16" or not more:
+        return ("float32",)
+    return ("float32", "float16")
+
+
 def _plan_one(call, nthreads):
     a, b, c = call.args
     dtype = str(a.source.ty.dtype)
     integer = dtype in _INTEGER
-    if integer and not config.wgmma_8bit_enabled():
-        return None
     same_kind = str(b.source.ty.dtype) in _INTEGER if integer else str(b.source.ty.dtype) == dtype
-    if (dtype not in _TYPES or not same_kind or str(c.source.ty.dtype) != ("int32" if integer else "float32")
+    if (dtype not in _TYPES or not same_kind or str(c.source.ty.dtype) not in _accumulators(dtype)
             or c.source.scope() != "local.fragment" or b.source.scope() not in _SHARED):
         return None
     trans_a, trans_b = bool(call.attrs["transpose_A"]), bool(call.attrs["transpose_B"])
     eight_bit = dtype not in ("float16", "bfloat16")
     if eight_bit and (trans_a or not trans_b):
         return None  # 8-bit wgmma reads both operands K-major
-    if eight_bit and a.source.scope() == "local.fragment" and not config.wgmma_8bit_enabled():
+    if eight_bit and a.source.scope() == "local.fragment" and not config.wgmma_more_types_enabled():
         return None  # (with the switch, an 8-bit fragment A is written to a shared tile first: registers_ok)
     if a.source.scope() == "local.fragment":
         tile = wgmma_tile(tirx.decl_buffer(a.source.ty.shape, dtype, "probe", scope="shared.dyn"))
@@ -240,9 +250,12 @@ def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
     group = low.tid // 128
     row0, col0 = (group // gn) * Mw, (group % gn) * Nw
     acc = low.locals[c.source]
+    acc_dtype = str(acc.ty.dtype)
+    per_register = 2 if acc_dtype == "float16" else 1  # fp16 accumulators: two to a .f16x2 register
     alias = []
-    if dtype in _INTEGER:  # the instruction takes the int32 accumulator as .u32 registers: the same bits
-        bits = tirx.decl_buffer(list(acc.ty.shape), "uint32", acc.name + "_u32", scope=acc.scope())
+    if acc_dtype != "float32":  # int32 / pairs of fp16 reach the instruction as .u32 registers: the same bits
+        shape = [int(acc.ty.shape[0]) // per_register]
+        bits = tirx.decl_buffer(shape, "uint32", acc.name + "_u32", scope=acc.scope())
         alias = [tirx.DeclBuffer(bits, data=tirx.address_of(tirx.BufferLoad(acc, [tirx.const(0, "int32")])))]
         acc = bits
     tma_only = call.attrs is not None and TMA_OPERANDS_ATTR in call.attrs
@@ -252,7 +265,8 @@ def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
     if dtype in _INTEGER:  # D (int32) = A * B + D, no negation or transposition operands
         name = f"wgmma.mma_async.sync.aligned.m64n{Nw}k{ks}.s32.{t}.{_TYPES[wg_plan.b_dtype or dtype]}"
     else:
-        name = f"wgmma.mma_async.sync.aligned.m64n{Nw}k{ks}.f32.{t}.{t}"
+        d_type = "f16" if acc_dtype == "float16" else "f32"
+        name = f"wgmma.mma_async.sync.aligned.m64n{Nw}k{ks}.{d_type}.{t}.{t}"
     op = T.ptx[name]
     clear = bool(call.attrs["clear_accum"])
     body = [tirx.Evaluate(T.ptx.wgmma.fence.sync.aligned())]
@@ -266,7 +280,8 @@ def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
             db = b_desc.at(_cols_offset(b_desc.tile, k0, col0))
         scale_d = tirx.const(not (clear and kk == 0), "bool")
         for mi in range(Mw // 64):
-            regs = [tirx.BufferLoad(acc, [mi * (Nw // 2) + q]) for q in range(Nw // 2)]
+            per_block = Nw // 2 // per_register  # the m64 block's accumulator registers
+            regs = [tirx.BufferLoad(acc, [mi * per_block + q]) for q in range(per_block)]
             if a_in_registers:
                 a_regs = low.locals[a.source]
                 base = mi * (K // 2) + kk * 8  # 16-bit pairs of the m64 x k16 slice, in wgmma's A order

@@ -1,7 +1,10 @@
-"""8-bit integer GEMMs (int8/uint8 operands, int32 accumulator), the W8A8 form of quantized inference.
+"""Gemm forms that take FMA by default and wgmma with ``TILEDSL_WGMMA_MORE_TYPES=1`` (opt-in, unrun on a GPU when
+written): 8-bit integer GEMMs (int8/uint8 operands, int32 accumulator: the W8A8 form of quantized inference),
+fp16/fp8 operands into fp16 accumulators (TileLang's fine-grained dequant example runs fp16 x fp16 -> fp16), and
+8-bit A fragments. Also 8-bit element loops with constants (a default fix).
 
 CPU (LLVM): exact against torch (A from shared memory or from a fragment). nvcc: without a switch they take the FMA path and build (B as [K, N] used to stop
-TVM's CUDA code generator); with ``TILEDSL_WGMMA_8BIT=1`` (opt-in, unrun on a GPU when written) a K-major B runs on
+TVM's CUDA code generator); with ``TILEDSL_WGMMA_MORE_TYPES=1`` (opt-in, unrun on a GPU when written) a K-major B runs on
 ``wgmma ... .s32.s8.s8`` with TMA loads and warp specialization, a [K, N] B keeps FMA (8-bit wgmma reads both
 operands K-major), and an 8-bit A fragment (int8 or fp8) is written to a shared tile for wgmma. GPU: every form,
 exactly equal to torch's integer product; the fp8 fragment form against torch.
@@ -22,7 +25,7 @@ def _general_passes_only(monkeypatch):
     monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
 
 
-def int8_gemm(M, N, K, a_dtype="int8", b_dtype="int8", trans_B=True, block_M=128, block_N=128, block_K=64,
+def typed_gemm(M, N, K, a_dtype="int8", b_dtype="int8", trans_B=True, block_M=128, block_N=128, block_K=64,
               stages=3, threads=256, a_fragment=False, acc_dtype="int32"):
     """C = A @ B with A [M, K] and B [N, K] (``trans_B``) or [K, N]; ``a_fragment``: A passes through a fragment
     (the form of TileLang's W4A8 example, whose A is dequantized in registers), for integers negated there and the
@@ -73,9 +76,9 @@ def _inputs(M, N, K, a_dtype, b_dtype, trans_B, device, negatable=False):
 
 
 @pytest.mark.parametrize("a_fragment", [False, True])
-def test_int8_gemm_on_cpu_is_exact(a_fragment):
+def test_wgmma_more_types_on_cpu_is_exact(a_fragment):
     M, N, K = 64, 48, 80
-    kernel = tiledsl.compile(int8_gemm(M, N, K, block_M=32, block_N=16, block_K=32, threads=128,
+    kernel = tiledsl.compile(typed_gemm(M, N, K, block_M=32, block_N=16, block_K=32, threads=128,
                                        a_fragment=a_fragment), out_idx=[], target="llvm")
     a, b, want = _inputs(M, N, K, "int8", "int8", True, "cpu", negatable=a_fragment)
     c = torch.full((M, N), -7, dtype=torch.int32)
@@ -85,16 +88,16 @@ def test_int8_gemm_on_cpu_is_exact(a_fragment):
 
 @pytest.mark.nvcc
 @pytest.mark.parametrize("trans_B", [True, False])
-def test_int8_gemm_builds_on_fma_by_default(trans_B):
-    src = tiledsl.compile(int8_gemm(256, 256, 256, trans_B=trans_B), out_idx=[], target=SM90A).get_kernel_source()
+def test_wgmma_more_types_builds_on_fma_by_default(trans_B):
+    src = tiledsl.compile(typed_gemm(256, 256, 256, trans_B=trans_B), out_idx=[], target=SM90A).get_kernel_source()
     assert bench.gemm_instruction(src) == "none"
 
 
 @pytest.mark.nvcc
 @pytest.mark.parametrize("a_dtype,b_dtype", [("int8", "int8"), ("uint8", "uint8"), ("int8", "uint8")])
-def test_int8_gemm_uses_wgmma_when_switched_on(a_dtype, b_dtype, monkeypatch):
-    monkeypatch.setenv("TILEDSL_WGMMA_8BIT", "1")
-    src = tiledsl.compile(int8_gemm(256, 256, 256, a_dtype, b_dtype), out_idx=[], target=SM90A).get_kernel_source()
+def test_wgmma_more_types_uses_wgmma_when_switched_on(a_dtype, b_dtype, monkeypatch):
+    monkeypatch.setenv("TILEDSL_WGMMA_MORE_TYPES", "1")
+    src = tiledsl.compile(typed_gemm(256, 256, 256, a_dtype, b_dtype), out_idx=[], target=SM90A).get_kernel_source()
     names = {"int8": "s8", "uint8": "u8"}
     assert f"m64n128k32.s32.{names[a_dtype]}.{names[b_dtype]}" in src
     assert bench.copy_instruction(src) == "tma" and "setmaxnreg" in src  # TMA ring, producer warpgroup
@@ -104,17 +107,17 @@ def test_int8_gemm_uses_wgmma_when_switched_on(a_dtype, b_dtype, monkeypatch):
 @pytest.mark.nvcc
 @pytest.mark.parametrize("dtype,acc", [("int8", "int32"), ("float8_e4m3fn", "float32")])
 def test_8bit_fragment_a_is_staged_for_wgmma_when_switched_on(dtype, acc, monkeypatch):
-    func = int8_gemm(256, 256, 256, dtype, dtype, a_fragment=True, acc_dtype=acc)
+    func = typed_gemm(256, 256, 256, dtype, dtype, a_fragment=True, acc_dtype=acc)
     assert bench.gemm_instruction(tiledsl.compile(func, out_idx=[], target=SM90A).get_kernel_source()) == "none"
-    monkeypatch.setenv("TILEDSL_WGMMA_8BIT", "1")
+    monkeypatch.setenv("TILEDSL_WGMMA_MORE_TYPES", "1")
     src = tiledsl.compile(func, out_idx=[], target=SM90A).get_kernel_source()
     assert bench.gemm_instruction(src) == "wgmma" and "A_f_staged" in src and "_rs_" not in src
 
 
 @pytest.mark.nvcc
-def test_int8_gemm_with_b_k_by_n_keeps_fma(monkeypatch):
-    monkeypatch.setenv("TILEDSL_WGMMA_8BIT", "1")
-    src = tiledsl.compile(int8_gemm(256, 256, 256, trans_B=False), out_idx=[], target=SM90A).get_kernel_source()
+def test_wgmma_more_types_with_b_k_by_n_keeps_fma(monkeypatch):
+    monkeypatch.setenv("TILEDSL_WGMMA_MORE_TYPES", "1")
+    src = tiledsl.compile(typed_gemm(256, 256, 256, trans_B=False), out_idx=[], target=SM90A).get_kernel_source()
     assert bench.gemm_instruction(src) == "none"
 
 
@@ -142,10 +145,10 @@ GPU_CASES = {
 @pytest.mark.gpu
 @pytest.mark.parametrize("wgmma", [False, True])
 @pytest.mark.parametrize("name", sorted(GPU_CASES))
-def test_int8_gemm_matches_torch_exactly(name, wgmma, monkeypatch):
-    monkeypatch.setenv("TILEDSL_WGMMA_8BIT", "1" if wgmma else "0")
+def test_wgmma_more_types_matches_torch_exactly(name, wgmma, monkeypatch):
+    monkeypatch.setenv("TILEDSL_WGMMA_MORE_TYPES", "1" if wgmma else "0")
     M, N, K, kw = GPU_CASES[name]
-    kernel = tiledsl.compile(int8_gemm(M, N, K, **kw), out_idx=[], target="cuda")
+    kernel = tiledsl.compile(typed_gemm(M, N, K, **kw), out_idx=[], target="cuda")
     uses_wgmma = wgmma and kw.get("trans_B", True)
     assert bench.gemm_instruction(kernel.get_kernel_source()) == ("wgmma" if uses_wgmma else "none")
     a, b, want = _inputs(M, N, K, kw.get("a_dtype", "int8"), kw.get("b_dtype", "int8"), kw.get("trans_B", True),
@@ -158,9 +161,9 @@ def test_int8_gemm_matches_torch_exactly(name, wgmma, monkeypatch):
 
 @pytest.mark.gpu
 def test_fp8_gemm_with_fragment_a_matches_torch(monkeypatch):
-    monkeypatch.setenv("TILEDSL_WGMMA_8BIT", "1")
+    monkeypatch.setenv("TILEDSL_WGMMA_MORE_TYPES", "1")
     M, N, K = 256, 256, 256
-    kernel = tiledsl.compile(int8_gemm(M, N, K, "float8_e4m3fn", "float8_e4m3fn", a_fragment=True,
+    kernel = tiledsl.compile(typed_gemm(M, N, K, "float8_e4m3fn", "float8_e4m3fn", a_fragment=True,
                                        acc_dtype="float32"), out_idx=[], target="cuda")
     assert bench.gemm_instruction(kernel.get_kernel_source()) == "wgmma"
     a = torch.randn(M, K, device="cuda").to(torch.float8_e4m3fn)
@@ -224,3 +227,46 @@ def test_byte_arithmetic_on_gpu(dtype):
     kernel(x, y)
     torch.cuda.synchronize()
     assert torch.equal(y, want)
+
+
+# ---------------------------------------------------------------- fp16 accumulators
+@pytest.mark.nvcc
+@pytest.mark.parametrize("dtype,trans_B", [("float16", False), ("float16", True), ("float8_e4m3fn", True)])
+def test_fp16_accumulator_uses_wgmma_when_switched_on(dtype, trans_B, monkeypatch):
+    func = typed_gemm(256, 256, 256, dtype, dtype, trans_B=trans_B, acc_dtype="float16")
+    assert bench.gemm_instruction(tiledsl.compile(func, out_idx=[], target=SM90A).get_kernel_source()) == "none"
+    monkeypatch.setenv("TILEDSL_WGMMA_MORE_TYPES", "1")
+    src = tiledsl.compile(func, out_idx=[], target=SM90A).get_kernel_source()
+    name = {"float16": "f16", "float8_e4m3fn": "e4m3"}[dtype]
+    assert f"m64n128k{16 if dtype == 'float16' else 32}.f16.{name}.{name}" in src
+    assert "C_f_u32" in src  # two fp16 accumulators to a .f16x2 register: a .u32 view of the same registers
+
+
+FP16_ACC_GPU = {
+    # name: (M, N, K, kwargs)
+    "f16": (256, 384, 256, {"a_dtype": "float16", "b_dtype": "float16"}),
+    "f16_b_k_by_n": (256, 256, 192, {"a_dtype": "float16", "b_dtype": "float16", "trans_B": False}),
+    "f16_one_warpgroup": (128, 256, 128, {"a_dtype": "float16", "b_dtype": "float16", "block_M": 64,
+                                          "threads": 128}),
+    "e4m3": (256, 256, 256, {"a_dtype": "float8_e4m3fn", "b_dtype": "float8_e4m3fn"}),
+}
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(FP16_ACC_GPU))
+def test_fp16_accumulator_matches_torch(name, monkeypatch):
+    """fp16 accumulation against a float32 product of the same (fp16-representable) inputs: small integers keep
+    every partial sum exact in fp16 (|sum| <= 2048), so the comparison is exact."""
+    monkeypatch.setenv("TILEDSL_WGMMA_MORE_TYPES", "1")
+    M, N, K, kw = FP16_ACC_GPU[name]
+    kernel = tiledsl.compile(typed_gemm(M, N, K, acc_dtype="float16", **kw), out_idx=[], target="cuda")
+    assert bench.gemm_instruction(kernel.get_kernel_source()) == "wgmma"
+    dtype = getattr(torch, kw["a_dtype"])
+    a = torch.randint(-2, 3, (M, K), device="cuda").to(dtype)
+    b_shape = (N, K) if kw.get("trans_B", True) else (K, N)
+    b = torch.randint(-2, 3, b_shape, device="cuda").to(dtype)
+    c = torch.full((M, N), float("nan"), device="cuda", dtype=torch.float16)
+    kernel(a, b, c)
+    torch.cuda.synchronize()
+    want = a.float() @ (b.float().T if kw.get("trans_B", True) else b.float())
+    assert torch.equal(c.float(), want)

@@ -31,6 +31,8 @@
 #           program's GPU check with it on, then the attention backward and flash attention with and without it
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
 #           differential programs (every perturbed program's GPU result against the CPU result of the same program)
+# A stage that times a switch writes one JSON report per setting; benchmarks/compare_runs.py puts them side by side
+# (each run's time and ratio, and its speed against the first report).
 set -u
 PY=${PY:-/opt/torch/.venv/bin/python3}
 OUT=${OUT:-/tmp/device_out}

@@ -54,9 +54,11 @@ def two_gemms(M, N, K, block_M=128, block_N=64, threads=256):
     return kernel
 
 
-def _events(src, start="__global__"):
-    """The kernel's wgmma commits (C) and waits (W<n>), in order, after ``start``."""
-    body = src.split(start, 2)[-1]
+def _events(src, start=None):
+    """The kernel's wgmma commits (C) and waits (W<n>), in order (from the first ``start`` on, if given)."""
+    body = src.split("__global__")[-1]  # the kernel's definition (the source declares it first)
+    if start is not None:
+        body = body.split(start, 1)[1]
     return [("C" if m.group(1) else f"W{m.group(2)}")
             for m in re.finditer(r"(commit_group_commit_group_sync_aligned)\(|wait_group_wait_group_sync_aligned_(\d)\(",
                                  body)]

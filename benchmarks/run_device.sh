@@ -29,6 +29,8 @@
 #           the W8A8 GEMM against torch._int_mm with and without int8 wgmma
 #   async   TILEDSL_ASYNC_GEMMS=1 (independent wgmma gemms issued together): its GPU tests, every bench_general
 #           program's GPU check with it on, then the attention backward and flash attention with and without it
+#   measure1 / measure2  the short form of dequant / epilogue / wsall / async: each switch's timing against the
+#           default in two calls (2 rounds each)
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
 #           differential programs (every perturbed program's GPU result against the CPU result of the same program)
 # A stage that times a switch writes one JSON report per setting; benchmarks/compare_runs.py puts them side by side
@@ -109,6 +111,37 @@ case "${1:-quick}" in
     mv "$OUT/bench_general.json" "$OUT/bench_general_async_off.json"
     TILEDSL_ASYNC_GEMMS=1 TAIL=6 run bench_async_on 150 "$PY" benchmarks/bench_general.py --only $only --rounds 3
     mv "$OUT/bench_general.json" "$OUT/bench_general_async_on.json"
+    ;;
+  measure1)  # the int8 tests mended after their first GPU run, then int8-weight and GEMM timings with their switches
+    TAIL=8 run more_types_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_wgmma_more_types.py
+    only=int8_weight_m4096,int8_weight_m16
+    TAIL=4 run bench_int8_default 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/int8_default.json"
+    TILEDSL_OVERLAP_TRANSFORMS=1 TILEDSL_FAST_INT8_CAST=1 TAIL=4 run bench_int8_switches 100 "$PY" \
+      benchmarks/bench_general.py --only $only --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/int8_switches.json"
+    only=gemm,gemm_8192,gemm_staged,batched
+    TAIL=6 run bench_gemm_default 120 "$PY" benchmarks/bench_general.py --only $only --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/gemm_default.json"
+    TILEDSL_TMA_STORE=1 TAIL=6 run bench_gemm_tma_store 120 "$PY" benchmarks/bench_general.py --only $only --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/gemm_tma_store.json"
+    ;;
+  measure2)  # attention (all, pingpong), the attention backward (async gemms), W8A8 on wgmma
+    only=flash_attention,flash_attention_causal
+    TAIL=4 run bench_attn_default 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/attn_default.json"
+    TILEDSL_WARP_SPECIALIZE=all TAIL=4 run bench_attn_all 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/attn_all.json"
+    TILEDSL_WARP_SPECIALIZE=pingpong TAIL=4 run bench_attn_pingpong 100 "$PY" benchmarks/bench_general.py \
+      --only $only --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/attn_pingpong.json"
+    only=attention_bwd,attention_bwd_causal
+    TAIL=4 run bench_bwd_default 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/bwd_default.json"
+    TILEDSL_ASYNC_GEMMS=1 TAIL=4 run bench_bwd_async 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/bwd_async.json"
+    TILEDSL_WGMMA_MORE_TYPES=1 TAIL=4 run bench_w8a8 100 "$PY" benchmarks/bench_int8_gemm.py \
+      --shapes 4096x4096x4096,8192x8192x8192 --rounds 2
     ;;
   buckets)
     TAIL=12 run tune_buckets 560 "$PY" benchmarks/bench_tune_buckets.py --rounds 3 \

@@ -71,7 +71,8 @@ def _inputs(M, N, K, a_dtype, b_dtype, trans_B, device, negatable=False):
         return t
     a = rand((M, K), a_dtype)
     b = rand((N, K) if trans_B else (K, N), b_dtype)
-    want = a.long() @ (b.long().T if trans_B else b.long())
+    # float64 holds every partial sum exactly (|sum| < 2^53); torch has no int64 matmul on CUDA
+    want = a.double() @ (b.double().T if trans_B else b.double())
     return a, b, want.to(torch.int32)
 
 
@@ -161,17 +162,24 @@ def test_wgmma_more_types_matches_torch_exactly(name, wgmma, monkeypatch):
 
 @pytest.mark.gpu
 def test_fp8_gemm_with_fragment_a_matches_torch(monkeypatch):
+    """The staged fragment A gives bit for bit what the same gemm from a shared A gives (the same wgmmas; fp8
+    wgmma accumulates with fewer bits than float32, so torch agrees only to about 1e-2), and both match torch."""
     monkeypatch.setenv("TILEDSL_WGMMA_MORE_TYPES", "1")
     M, N, K = 256, 256, 256
-    kernel = tiledsl.compile(typed_gemm(M, N, K, "float8_e4m3fn", "float8_e4m3fn", a_fragment=True,
-                                       acc_dtype="float32"), out_idx=[], target="cuda")
-    assert bench.gemm_instruction(kernel.get_kernel_source()) == "wgmma"
+    outs = []
     a = torch.randn(M, K, device="cuda").to(torch.float8_e4m3fn)
     b = torch.randn(N, K, device="cuda").to(torch.float8_e4m3fn)
-    c = torch.full((M, N), float("nan"), device="cuda")
-    kernel(a, b, c)
-    torch.cuda.synchronize()
-    torch.testing.assert_close(c, a.float() @ b.float().T, rtol=1e-3, atol=1e-3)
+    for fragment in (False, True):
+        kernel = tiledsl.compile(typed_gemm(M, N, K, "float8_e4m3fn", "float8_e4m3fn", a_fragment=fragment,
+                                           acc_dtype="float32"), out_idx=[], target="cuda")
+        assert bench.gemm_instruction(kernel.get_kernel_source()) == "wgmma"
+        assert ("A_f_staged" in kernel.get_kernel_source()) == fragment
+        c = torch.full((M, N), float("nan"), device="cuda")
+        kernel(a, b, c)
+        torch.cuda.synchronize()
+        outs.append(c)
+    assert torch.equal(outs[0], outs[1])
+    torch.testing.assert_close(outs[1], a.float() @ b.float().T, rtol=2e-2, atol=1e-1)
 
 
 # ---------------------------------------------------------------- 8-bit elementwise code

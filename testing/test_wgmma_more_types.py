@@ -217,24 +217,25 @@ def test_byte_arithmetic_with_constants_builds(arch, dtype):
     assert "make_int2((signed char)" not in src and "make_uint2((unsigned char)" not in src
 
 
-@pytest.mark.parametrize("dtype", ["int8", "uint8"])
-def test_byte_arithmetic_on_cpu(dtype):
-    kernel = tiledsl.compile(byte_elementwise(128, 256, dtype), out_idx=[], target="llvm")
-    x, want = _byte_inputs(128, 256, dtype, "cpu")
+def _byte_result_matches(M, N, dtype, target, device):
+    kernel = tiledsl.compile(byte_elementwise(M, N, dtype), out_idx=[], target=target)
+    x, want = _byte_inputs(M, N, dtype, device)
     y = torch.full_like(x, 77)
     kernel(x, y)
-    assert torch.equal(y, want)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return torch.equal(y, want)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+def test_byte_arithmetic_on_cpu(dtype):
+    assert _byte_result_matches(128, 256, dtype, "llvm", "cpu")
 
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", ["int8", "uint8"])
 def test_byte_arithmetic_on_gpu(dtype):
-    kernel = tiledsl.compile(byte_elementwise(192, 384, dtype), out_idx=[], target="cuda")
-    x, want = _byte_inputs(192, 384, dtype, "cuda")
-    y = torch.full_like(x, 77)
-    kernel(x, y)
-    torch.cuda.synchronize()
-    assert torch.equal(y, want)
+    assert _byte_result_matches(192, 384, dtype, "cuda", "cuda")
 
 
 # ---------------------------------------------------------------- fp16 accumulators

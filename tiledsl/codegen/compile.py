@@ -64,8 +64,15 @@ _BYTE_BROADCAST = "too many arguments in function call"
 #: - a branch on a scalar assigned in the kernel (`tile = w * sms + bx; if tile < tiles:`) that needs a barrier
 #:   inside: such scalars are proved block-uniform;
 #: - a T.vectorized loop wider than CUDA's vector types, or 8-bit integer arithmetic with a constant on 8 or 16
-#:   lanes: split into vectors that fit (4 lanes of 8-bit).
-_CUDA_RETRIES = ((_SYNC_IN_BRANCH, "uniform_scalar_branches"), (_WIDE_VECTOR, "split_wide_vectors"))
+#:   lanes (refused by nvcc, not TVM): split into vectors that fit (4 lanes of 8-bit).
+_CUDA_RETRIES = ((_SYNC_IN_BRANCH, "uniform_scalar_branches"), (_WIDE_VECTOR, "split_wide_vectors"),
+                 (_BYTE_BROADCAST, "split_wide_vectors"))
+
+
+def _retry_switch(err: Exception, switches: dict) -> str | None:
+    """The lowering switch (of _CUDA_RETRIES) that builds a program whose CUDA build failed with ``err``, unless it
+    is already on."""
+    return next((name for text, name in _CUDA_RETRIES if text in str(err) and not switches.get(name)), None)
 
 
 def _lower_and_build(mod, target, kind: str, entry: str, switches: dict, compile_flags):
@@ -107,12 +114,12 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
                         raise
                     logger.debug("the shared tiles do not fit with TMA rings; lowering again with cp.async")
                     switches = dict(switches, allow_tma=False)
-                except CompileError as err:
-                    # nvcc refused TVM's source for 8-bit vectors with a constant: split them and build again
-                    if kind != "cuda" or _BYTE_BROADCAST not in str(err) or switches.get("split_wide_vectors"):
+                except CompileError as err:  # nvcc's refusals (ours to report: TileDSLError)
+                    retry = _retry_switch(err, switches) if kind == "cuda" else None
+                    if retry is None:
                         raise
-                    logger.debug("nvcc refused an 8-bit vector broadcast; retrying with split_wide_vectors")
-                    switches = dict(switches, split_wide_vectors=True)
+                    logger.debug("nvcc refused the CUDA source (%s); retrying with %s", _first_line(err), retry)
+                    switches = dict(switches, **{retry: True})
                 except TileDSLError:
                     raise
                 except Exception as err:
@@ -121,8 +128,7 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
                         # a barrier TVM wants inside the consumers' branch: the kernel is not warp-specialized
                         switches = dict(switches, allow_warp_specialization=False)
                         continue
-                    retry = next((name for text, name in _CUDA_RETRIES if text in str(err) and not switches.get(name)),
-                                 None)
+                    retry = _retry_switch(err, switches)
                     if kind != "cuda" or retry is None:
                         raise
                     logger.debug("the CUDA build failed (%s); retrying with %s", _first_line(err), retry)

@@ -60,6 +60,13 @@ def make_tile_call(name: str, args, **attrs) -> Call:
     return Call(TILE_OPS[name], list(args), attrs=attrs or None, ret_ty="void")
 
 
+def with_attrs(call: Call, **attrs) -> Call:
+    """``call`` with the compile-time attributes ``attrs`` added (or replaced)."""
+    merged = {str(k): v for k, v in call.attrs.items()} if call.attrs is not None else {}
+    merged.update(attrs)
+    return Call(call.op, list(call.args), attrs=merged, ret_ty="void")
+
+
 def dtype_of(expr) -> str:
     """The dtype of a TVM expression as a string (TVM 0.27 expressions carry ``.ty``, not ``.dtype``)."""
     return str(expr.ty)

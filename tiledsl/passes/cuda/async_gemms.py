@@ -29,21 +29,20 @@ from tvm.ir import Call, TensorRegion
 from tvm.script import tirx as T
 
 from ... import config
-from ...ir.ops import is_tile_call
+from ...ir.ops import is_tile_call, with_attrs
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, rebuild_for, seq
 from ..tile_lowering_utils import whole_region
 from .gemm_wgmma import COUNTED_ATTR, NO_WAIT_ATTR
 
 _WRITTEN_ARG = {"copy": 1, "reduce": 1, "fill": 0, "atomic_add": 0, "gemm": 2}
+# pure math (a prefix also covers its longer names: "tirx.exp" takes exp2 and exp10, "tirx.sin" sinh, ...)
 _PURE_PREFIXES = ("tirx.exp", "tirx.log", "tirx.sqrt", "tirx.rsqrt", "tirx.pow", "tirx.fabs", "tirx.if_then_else",
                   "tirx.tanh", "tirx.sigmoid", "tirx.erf", "tirx.floor", "tirx.ceil", "tirx.round", "tirx.trunc",
                   "tirx.isnan", "tirx.isinf", "tirx.isfinite", "tirx.likely", "tirx.fmod", "tirx.nearbyint",
-                  "tirx.sin", "tirx.cos", "tirx.tan", "tirx.atan", "tirx.reinterpret", "tirx.bitwise",
-                  "tirx.shift_", "tirx.max_value", "tirx.min_value", "tirx.infinity", "tirx.popcount",
-                  "tirx.clz", "tirx.copysign", "tirx.hypot", "tirx.exp2", "tirx.exp10", "tirx.log2", "tirx.log10",
-                  "tirx.log1p", "tirx.asin", "tirx.acos", "tirx.sinh", "tirx.cosh", "tirx.asinh", "tirx.acosh",
-                  "tirx.atanh", "tirx.atan2", "tirx.nextafter", "tirx.ldexp")
+                  "tirx.sin", "tirx.cos", "tirx.tan", "tirx.asin", "tirx.acos", "tirx.atan", "tirx.reinterpret",
+                  "tirx.bitwise", "tirx.shift_", "tirx.max_value", "tirx.min_value", "tirx.infinity",
+                  "tirx.popcount", "tirx.clz", "tirx.copysign", "tirx.hypot", "tirx.nextafter", "tirx.ldexp")
 
 
 class _Effects:
@@ -177,12 +176,8 @@ def _marked(stmt, deferred: bool):
     """The gemm marked as counted in the waits' group counts (its lowering must commit a wgmma group: anything
     else is an internal error, not a wait that lets an unfinished gemm through) and, if ``deferred``, as leaving
     its wait to a later statement."""
-    call = stmt.value
-    attrs = {str(k): v for k, v in call.attrs.items()} if call.attrs is not None else {}
-    attrs[COUNTED_ATTR] = 1
-    if deferred:
-        attrs[NO_WAIT_ATTR] = 1
-    return tirx.Evaluate(Call(call.op, list(call.args), attrs=attrs, ret_ty="void"))
+    marks = {COUNTED_ATTR: 1, **({NO_WAIT_ATTR: 1} if deferred else {})}
+    return tirx.Evaluate(with_attrs(stmt.value, **marks))
 
 
 def _deferred(stmts: list, wgmma) -> list:
@@ -231,9 +226,7 @@ def _zero_init(stmts: list, wgmma) -> list:
         prev = out[-1] if out else None
         if gemm is not None and prev is not None and _initializes(prev, gemm.args[2].source) and \
                 whole_region(prev.value.args[0]) and _is_zero(prev.value.args[1]):
-            attrs = {str(k): v for k, v in gemm.attrs.items()} if gemm.attrs is not None else {}
-            attrs["clear_accum"] = True
-            out[-1] = tirx.Evaluate(Call(gemm.op, list(gemm.args), attrs=attrs, ret_ty="void"))
+            out[-1] = tirx.Evaluate(with_attrs(gemm, clear_accum=True))
             continue
         out.append(s)
     return out
@@ -272,12 +265,9 @@ def ScheduleWgmmaGemms(func, mod, ctx):
 
     if not config.async_gemms_enabled() or not sm90a():
         return func
-    from .lower_tile_ops import thread_launches
+    from .lower_tile_ops import thread_count
     from .pipeline import final_gemm_plans
 
-    nthreads = 1
-    for _, extent in thread_launches(func.body):
-        nthreads *= extent
-    plans = final_gemm_plans(func.body, nthreads)
+    plans = final_gemm_plans(func.body, thread_count(func.body))
     wgmma = {acc for acc, plan in plans.items() if getattr(plan, "strategy", "") == "wgmma"}
     return func.with_body(_rewrite(func.body, wgmma))

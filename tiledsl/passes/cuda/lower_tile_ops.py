@@ -49,6 +49,14 @@ def thread_launches(body) -> list:
     return [found[t] for t in ("threadIdx.x", "threadIdx.y", "threadIdx.z") if t in found]
 
 
+def thread_count(body) -> int:
+    """The threads of a block: the product of the threadIdx launch extents."""
+    count = 1
+    for _, extent in thread_launches(body):
+        count *= extent
+    return count
+
+
 class _Lowerer(StmtRewriter):
     def __init__(self, func_body, tight_scratch: bool = False):
         super().__init__()

@@ -26,9 +26,10 @@ from tvm import tirx
 from tvm.ir import Call, TensorLoad, TensorRegion
 from tvm.script import tirx as T
 
-from ...ir.ops import is_tile_call, make_tile_call
+from ...ir.ops import is_tile_call, make_tile_call, with_attrs
 from ...language.loops import NUM_STAGES_ATTR
 from ..rewriter import StmtRewriter, count_uses, flatten_seq, rebuild_for, seq, substitute, uses_var
+from ..tile_lowering_utils import whole_region
 from ... import config
 from ..lowering_options import allowed
 from . import tma_copy, warp_specialize
@@ -511,14 +512,11 @@ def _only_wgmma_gemms(func_body, consumers) -> bool:
     """True when every consumer is a T.gemm that will run on wgmma and no other consumer touches its
     accumulator (so the gemm may still be running when the next iteration starts)."""
     from . import gemm_wgmma
-    from .lower_tile_ops import thread_launches
+    from .lower_tile_ops import thread_count
 
     if not consumers or not all(isinstance(c, tirx.Evaluate) and is_tile_call(c.value, "gemm") for c in consumers):
         return False
-    nthreads = 1
-    for _, ext in thread_launches(func_body):
-        nthreads *= ext
-    planned = gemm_wgmma.plan(func_body, nthreads)
+    planned = gemm_wgmma.plan(func_body, thread_count(func_body))
     return all(c.value.args[2].source in planned for c in consumers)
 
 
@@ -534,15 +532,16 @@ def _transform_tiles(func_body, loop, consumers, ring_tiles):
     if not gemms or not others or not _only_wgmma_gemms(func_body, gemms):
         return None
     accumulators = [g.value.args[2].source for g in gemms]
-    tiles = []
-    for c in others:
+    writers = {}  # tile -> the position of the consumer that writes it
+    for k, c in enumerate(consumers):
+        if _is_gemm(c):
+            continue
         tile = _whole_tile_written(c)
-        if tile is None or any(tile.same_as(t) for t in tiles + list(ring_tiles)) or \
+        if tile is None or tile in writers or any(tile.same_as(t) for t in ring_tiles) or \
                 any(count_uses(c, acc) for acc in accumulators):
             return None
-        tiles.append(tile)
-    for tile in tiles:
-        writer = next(k for k, c in enumerate(consumers) if not _is_gemm(c) and tile.same_as(_whole_tile_written(c)))
+        writers[tile] = k
+    for tile, writer in writers.items():
         readers = [k for k, c in enumerate(consumers) if k != writer and count_uses(c, tile)]
         if not readers or min(readers) < writer or count_uses(func_body, tile) != 1 + count_uses(loop, tile):
             return None
@@ -551,18 +550,15 @@ def _transform_tiles(func_body, loop, consumers, ring_tiles):
             if not _is_gemm(g) or g.value.args[2].source.same_as(tile) or \
                     count_uses(g, tile) != sum(1 for op in g.value.args[:2] if op.source.same_as(tile)):
                 return None
-    return tiles
+    return list(writers)
 
 
 def _whole_tile_written(stmt):
     """The shared tile ``stmt`` writes whole and alone (see :func:`_transform_tiles`), or None."""
     if isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "copy"):
         src, dst = stmt.value.args
-        whole = all(isinstance(r.min, tirx.IntImm) and int(r.min) == 0 and isinstance(r.extent, tirx.IntImm)
-                    and isinstance(e, tirx.IntImm) and int(r.extent) == int(e)
-                    for r, e in zip(dst.region, dst.source.ty.shape))
-        scope = dst.source.scope()
-        return dst.source if whole and scope in _SHARED and not src.source.same_as(dst.source) else None
+        whole = whole_region(dst) and dst.source.scope() in _SHARED
+        return dst.source if whole and not src.source.same_as(dst.source) else None
     loop_vars, node = [], stmt
     while isinstance(node, tirx.For):
         if not (isinstance(node.min, tirx.IntImm) and int(node.min) == 0 and isinstance(node.extent, tirx.IntImm)):
@@ -615,10 +611,7 @@ def _with_tma_operands(stmt):
 
 
 def _with_gemm_attr(stmt, key: str):
-    call = stmt.value
-    attrs = {str(k): value for k, value in call.attrs.items()} if call.attrs is not None else {}
-    attrs[key] = 1
-    return tirx.Evaluate(Call(call.op, list(call.args), attrs=attrs, ret_ty="void"))
+    return tirx.Evaluate(with_attrs(stmt.value, **{key: 1}))
 
 
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.PipelineCUDA")

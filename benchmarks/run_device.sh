@@ -29,6 +29,8 @@
 #           the W8A8 GEMM against torch._int_mm with and without int8 wgmma
 #   async   TILEDSL_ASYNC_GEMMS=1 (independent wgmma gemms issued together): its GPU tests, every bench_general
 #           program's GPU check with it on, then the attention backward and flash attention with and without it
+#   defer   TILEDSL_DEFER_LAST_GEMM=1 (a loop's last gemm run during the next iteration): its GPU tests, attention
+#           with and without it; then the GEMMs with and without TILEDSL_TMA_STORE=1; the mended int8 tests
 #   measure1 / measure2  the short form of dequant / epilogue / wsall / async: each switch's timing against the
 #           default in two calls (2 rounds each)
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
@@ -111,6 +113,21 @@ case "${1:-quick}" in
     mv "$OUT/bench_general.json" "$OUT/bench_general_async_off.json"
     TILEDSL_ASYNC_GEMMS=1 TAIL=6 run bench_async_on 150 "$PY" benchmarks/bench_general.py --only $only --rounds 3
     mv "$OUT/bench_general.json" "$OUT/bench_general_async_on.json"
+    ;;
+  defer)  # TILEDSL_DEFER_LAST_GEMM=1: its GPU tests, attention timed with and without it, then the GEMMs with and
+    # without the TMA-store epilogue, and the int8 tests mended after their first GPU run
+    TAIL=8 run defer_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_deferred_gemm.py
+    only=flash_attention,flash_attention_causal
+    TAIL=4 run bench_attn_default 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/attn_default.json"
+    TILEDSL_DEFER_LAST_GEMM=1 TAIL=4 run bench_attn_defer 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/attn_defer.json"
+    only=gemm,gemm_8192,batched
+    TAIL=6 run bench_gemm_default 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/gemm_default.json"
+    TILEDSL_TMA_STORE=1 TAIL=6 run bench_gemm_tma_store 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/gemm_tma_store.json"
+    TAIL=8 run more_types_tests 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_wgmma_more_types.py
     ;;
   measure1)  # the int8 tests mended after their first GPU run, then int8-weight and GEMM timings with their switches
     TAIL=8 run more_types_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_wgmma_more_types.py

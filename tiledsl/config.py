@@ -207,6 +207,13 @@ def async_gemms_enabled() -> bool:
     return _flag("TILEDSL_ASYNC_GEMMS")
 
 
+def defer_last_gemm_enabled() -> bool:
+    """True when a TMA-pipelined loop whose last statement is a wgmma gemm runs that gemm one iteration late,
+    during the next iteration's first gemm and the statements after it (flash attention's ``P V`` during the next
+    softmax; ``passes/cuda/deferred_gemm.py``; ``TILEDSL_DEFER_LAST_GEMM=1``; off until its GPU tests have run)."""
+    return _flag("TILEDSL_DEFER_LAST_GEMM")
+
+
 def persistent_grid_ctas() -> int | None:
     """TILEDSL_PERSISTENT: None when warp-specialized kernels keep one CTA per tile (``0``), 0 for a persistent
     grid of one CTA per SM (the default, ``1``), N for at most N CTAs (``N`` > 1, to test tile loops on small

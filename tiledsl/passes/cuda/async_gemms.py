@@ -17,8 +17,8 @@ are lowered:
 "Touches its result" (a conflict): reads or writes the gemm's accumulator or an A fragment (the instruction may read
 it from registers; PTX leaves any access to those registers before the wait undefined), or writes a shared
 operand. Reading a shared operand is no conflict. Buffers are compared whole. Gemms already left in flight by
-PipelineCUDA (``wgmma_in_flight``, gemm-only pipelined loops) keep their schedule: a list holding one is left
-alone. Only gemms the final plan puts on wgmma are counted (each commits exactly one group); lowering a counted
+PipelineCUDA (``wgmma_in_flight``, gemm-only pipelined loops; ``wgmma_counted``, a loop whose last gemm it deferred)
+keep their schedule: a list holding one is left alone. Only gemms the final plan puts on wgmma are counted (each commits exactly one group); lowering a counted
 gemm any other way is an internal error.
 """
 from __future__ import annotations
@@ -42,10 +42,11 @@ _PURE_PREFIXES = ("tirx.exp", "tirx.log", "tirx.sqrt", "tirx.rsqrt", "tirx.pow",
                   "tirx.isnan", "tirx.isinf", "tirx.isfinite", "tirx.likely", "tirx.fmod", "tirx.nearbyint",
                   "tirx.sin", "tirx.cos", "tirx.tan", "tirx.asin", "tirx.acos", "tirx.atan", "tirx.reinterpret",
                   "tirx.bitwise", "tirx.shift_", "tirx.max_value", "tirx.min_value", "tirx.infinity",
-                  "tirx.popcount", "tirx.clz", "tirx.copysign", "tirx.hypot", "tirx.nextafter", "tirx.ldexp")
+                  "tirx.popcount", "tirx.clz", "tirx.copysign", "tirx.hypot", "tirx.nextafter", "tirx.ldexp",
+                  "prim.if_then_else", "prim.log2", "prim.likely", "prim.clz", "prim.ceil")  # (TVM 0.27 keeps these)
 
 
-class _Effects:
+class Effects:
     """What one statement reads and writes (buffers, compared whole), or ``opaque`` when it holds something this
     pass does not reason about."""
 
@@ -81,7 +82,7 @@ class _Effects:
         self.uses |= self.writes
 
 
-def _gemm_of(stmt, wgmma):
+def wgmma_gemm_of(stmt, wgmma):
     """The gemm call of a top-level gemm statement whose accumulator is in ``wgmma`` (the gemms that will run on
     wgmma), else None (a gemm on mma.sync or FMA is an ordinary, synchronous statement here)."""
     if isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "gemm") and stmt.value.args[2].source in wgmma:
@@ -132,21 +133,21 @@ def _hoisted(stmts: list, wgmma) -> list:
     out = list(stmts)
     k = 0
     while k < len(out):
-        gemm = _gemm_of(out[k], wgmma)
+        gemm = wgmma_gemm_of(out[k], wgmma)
         if gemm is None:
             k += 1
             continue
         start = k - 1 if k > 0 and _initializes(out[k - 1], gemm.args[2].source) else k
         unit = out[start:k + 1]
-        unit_effects = [_Effects(s) for s in unit]
+        unit_effects = [Effects(s) for s in unit]
         dest = start
         while dest > 0:
-            prev = _Effects(out[dest - 1])
-            if _gemm_of(out[dest - 1], wgmma) is not None or prev.opaque or any(
+            prev = Effects(out[dest - 1])
+            if wgmma_gemm_of(out[dest - 1], wgmma) is not None or prev.opaque or any(
                     _depends(u, prev) for u in unit_effects):
                 break
             dest -= 1
-        if dest < start and dest > 0 and _gemm_of(out[dest - 1], wgmma) is not None:
+        if dest < start and dest > 0 and wgmma_gemm_of(out[dest - 1], wgmma) is not None:
             out = out[:dest] + unit + out[dest:start] + out[k + 1:]
         k += 1
     return out
@@ -160,19 +161,19 @@ def _depends(a, b) -> bool:
 FENCE_ATTR = "tiledsl.fence_registers"  # marker: LowerTileOpsCUDA pins this fragment's registers here
 
 
-def _pin(buf):
+def pin_registers(buf):
     return tirx.AttrStmt(buf, FENCE_ATTR, tirx.const(0, "int32"), tirx.Evaluate(tirx.const(0, "int32")))
 
 
-def _wait(count: int, fragments=()):
+def wgmma_wait(count: int, fragments=()):
     """``wgmma.wait_group count``, then a register fence for each accumulator it completes: an empty asm that
     reads and writes every register, so the compiler cannot hoist their uses above the wait (without it ptxas
     finds such a use and inserts a full wait of its own there)."""
-    fences = [_pin(buf) for buf in fragments]
+    fences = [pin_registers(buf) for buf in fragments]
     return seq([tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(count))] + fences)
 
 
-def _marked(stmt, deferred: bool):
+def counted_gemm(stmt, deferred: bool):
     """The gemm marked as counted in the waits' group counts (its lowering must commit a wgmma group: anything
     else is an internal error, not a wait that lets an unfinished gemm through) and, if ``deferred``, as leaving
     its wait to a later statement."""
@@ -182,13 +183,13 @@ def _marked(stmt, deferred: bool):
 
 def _deferred(stmts: list, wgmma) -> list:
     """The list with each gemm's wait moved to its first dependent statement (see the module doc)."""
-    effects = [_Effects(s) for s in stmts]
-    gemms = [k for k, s in enumerate(stmts) if _gemm_of(s, wgmma) is not None]
+    effects = [Effects(s) for s in stmts]
+    gemms = [k for k, s in enumerate(stmts) if wgmma_gemm_of(s, wgmma) is not None]
     waits: dict = {}  # statement index -> the fewest groups that may stay in flight before it
     done: dict = {}  # statement index -> the accumulators whose gemms that wait completes
     deferred = set()
     for g in gemms:
-        call = _gemm_of(stmts[g], wgmma)
+        call = wgmma_gemm_of(stmts[g], wgmma)
         first = next((j for j in range(g + 1, len(stmts)) if _conflicts(call, effects[j])), len(stmts))
         if first == g + 1:
             continue  # the next statement needs it: the gemm keeps its own wait
@@ -201,17 +202,17 @@ def _deferred(stmts: list, wgmma) -> list:
     out = []
     for k, s in enumerate(stmts):
         if k in waits:
-            out.append(_wait(waits[k], done[k]))
+            out.append(wgmma_wait(waits[k], done[k]))
         if k in gemms and any(d < k for d in deferred):  # issued while another gemm runs: pin its registers
-            out.append(_pin(_gemm_of(s, wgmma).args[2].source))
-        out.append(_marked(s, deferred=k in deferred) if k in gemms else s)
+            out.append(pin_registers(wgmma_gemm_of(s, wgmma).args[2].source))
+        out.append(counted_gemm(s, deferred=k in deferred) if k in gemms else s)
     if len(stmts) in waits:
-        out.append(_wait(0, done[len(stmts)]))
+        out.append(wgmma_wait(0, done[len(stmts)]))
     return out
 
 
 def _schedule(stmts: list, wgmma) -> list:
-    if any(_in_flight(s, wgmma) for s in stmts) or sum(_gemm_of(s, wgmma) is not None for s in stmts) == 0:
+    if any(_in_flight(s, wgmma) for s in stmts) or sum(wgmma_gemm_of(s, wgmma) is not None for s in stmts) == 0:
         return stmts
     return _deferred(_zero_init(_hoisted(stmts, wgmma), wgmma), wgmma)
 
@@ -222,7 +223,7 @@ def _zero_init(stmts: list, wgmma) -> list:
     the zeroing of an accumulator still in flight and waited for that gemm first.)"""
     out = []
     for s in stmts:
-        gemm = _gemm_of(s, wgmma)
+        gemm = wgmma_gemm_of(s, wgmma)
         prev = out[-1] if out else None
         if gemm is not None and prev is not None and _initializes(prev, gemm.args[2].source) and \
                 whole_region(prev.value.args[0]) and _is_zero(prev.value.args[1]):
@@ -237,9 +238,12 @@ def _is_zero(value) -> bool:
 
 
 def _in_flight(stmt, wgmma) -> bool:
+    """A gemm PipelineCUDA already scheduled: left in flight across iterations, or counted by its own waits (a
+    loop whose last gemm it deferred to the next iteration)."""
     from .gemm_wgmma import IN_FLIGHT_ATTR
-    call = _gemm_of(stmt, wgmma)
-    return call is not None and call.attrs is not None and IN_FLIGHT_ATTR in call.attrs
+    call = wgmma_gemm_of(stmt, wgmma)
+    return call is not None and call.attrs is not None and any(a in call.attrs for a in (IN_FLIGHT_ATTR,
+                                                                                           COUNTED_ATTR))
 
 
 def _rewrite(stmt, wgmma):

@@ -322,6 +322,16 @@ class _Pipeliner(StmtRewriter):
                 return self._warp_specialized(loop, i, producers, loads, consumers, remap, ring, nbytes, tid,
                                               nthreads, annotations, overlap=False, before=before, extent=extent)
 
+        if not overlap and config.defer_last_gemm_enabled():
+            from .deferred_gemm import plan as deferred_plan
+
+            plans = final_gemm_plans(self.body, nthreads)
+            wgmma = {acc for acc, p in plans.items() if getattr(p, "strategy", "") == "wgmma"}
+            split = deferred_plan(consumers, producers + consumers, [ld.dst for ld in loads], wgmma)
+            if split is not None:
+                self.kinds[-1] = "tma+deferred_gemm"
+                return self._deferred_ring(loop, i, producers, loads, split, remap, stages, annotations)
+
         def issue(iteration, may_reuse):
             stage = tirx.floormod(iteration, stages)
             body = [tirx.IfThenElse(iteration >= stages, ring.wait_empty(iteration), None)] if may_reuse else []
@@ -344,6 +354,70 @@ class _Pipeliner(StmtRewriter):
         main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, annotations)
         drain = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))] if overlap else []
         return seq(prologue + [main] + drain + [barrier()])  # later shared use may alias the stages
+
+    def _deferred_ring(self, loop, i, producers, loads, split, remap, stages, annotations):
+        """The TMA ring loop with its last gemm run one iteration late (``deferred_gemm``): iteration i issues the
+        first gemm of i, then the last gemm of i - 1, and waits for each where ``split`` says. The tiles the
+        last gemm reads have a ring of their own, filled S - 2 iterations ahead (their stage is released in the
+        middle of the next iteration); the other tiles' ring is filled S - 1 ahead and released at the end of each
+        iteration. Iteration 0 is peeled (no gemm of iteration -1); the last gemm of the last iteration runs after
+        the loop."""
+        from .async_gemms import counted_gemm, pin_registers, wgmma_wait
+        from .deferred_gemm import schedule_fence
+
+        k, n = loop.loop_var, loop.extent
+        _, tid, nthreads = self._threads()
+        is_late = [any(ld.dst.same_as(t) for t in split.late_tiles) for ld in loads]
+        rings = []  # (ring, [(producer, load)], iterations ahead)
+        for late, ahead in ((False, stages - 1), (True, stages - 2)):
+            pairs = [(p, ld) for p, ld, x in zip(producers, loads, is_late) if x == late]
+            if pairs:
+                ring = BarrierRing(stages, prefix=pairs[0][1].dst.name)
+                rings.append((ring, pairs, ahead))
+        early = next((r for r, _, a in rings if a == stages - 1), None)
+        late = next((r for r, _, a in rings if a == stages - 2), None)
+
+        def issue(ring, pairs, iteration):
+            stage = tirx.floormod(iteration, stages)
+            body = [tirx.IfThenElse(iteration >= stages, ring.wait_empty(iteration), None),
+                    ring.expect(stage, sum(ld.nbytes for _, ld in pairs))]
+            for p, load in pairs:
+                one = substitute(p, {k: loop.min + iteration})
+                body += tma_copy.issue(load, one, remap[load.dst], stage, ring.full_ptr(stage))
+            return tirx.IfThenElse(iteration < n, seq(body), None)
+
+        def issue_ahead(iteration):  # thread 0, at the top of ``iteration``
+            return tirx.IfThenElse(tid == 0, seq([issue(r, ps, iteration + a) for r, ps, a in rings]), None)
+
+        def at(stmts, iteration):
+            return [_restage(substitute(c, {k: loop.min + iteration}), remap, tirx.floormod(iteration, stages))
+                    for c in stmts]
+
+        def wait_full(ring, iteration):
+            return [ring.wait_full(iteration)] if ring is not None else []
+
+        def release(ring, iteration):
+            return [ring.release(iteration)] if ring is not None else []
+
+        prologue = [a for r, _, _ in rings for a in r.allocations()] + init_rings(tid == 0, [(r, nthreads)
+                                                                                            for r, _, _ in rings])
+        for r, ps, a in rings:
+            prologue += [tirx.IfThenElse(tid == 0, issue(r, ps, tirx.const(j, "int32")), None) for j in range(a)]
+        zero = tirx.const(0, "int32")
+        middle = split.before_wait + split.after_wait
+        first = [issue_ahead(zero)] + wait_full(early, zero) + at(split.head + middle, zero) + release(early, zero)
+        head, gemm = split.head[:-1] + [counted_gemm(split.head[-1], deferred=True)], split.gemm
+        inner = [issue_ahead(i)] + wait_full(early, i) + at(head, i) + wait_full(late, i - 1)
+        inner += [pin_registers(gemm.value.args[2].source)] + at([counted_gemm(gemm, deferred=True)], i - 1)
+        inner += [wgmma_wait(1, [split.first_accumulator])] + at(split.before_wait, i)
+        inner += [pin_registers(b) for b in split.finished_registers()] + [schedule_fence()]
+        inner += [wgmma_wait(0, [gemm.value.args[2].source])] + release(late, i - 1)
+        inner += at(split.after_wait, i) + release(early, i)
+        main = tirx.For(i, 1, n - 1, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, annotations)
+        last = n - 1
+        tail = wait_full(late, last) + at([gemm], last)
+        run = tirx.IfThenElse(n > 0, seq([self.visit(seq(first)), main] + [self.visit(seq(tail))]), None)
+        return seq(prologue + [run, barrier()])  # later shared use may alias the stages
 
     def _inline_top_scalars(self, expr):
         """``expr`` with the scalars the launch body sets once from inputs (a variable, a one-element local

@@ -1,0 +1,234 @@
+"""``TILEDSL_DEFER_LAST_GEMM=1`` (``passes/cuda/deferred_gemm.py``; opt-in until timed on a GPU): a TMA-pipelined
+loop whose last statement is a wgmma gemm runs it one iteration late, during the next iteration's first gemm and
+the statements after it (flash attention's ``P V`` during the next softmax).
+
+nvcc: which loops take it (flash attention causal or not, a relu gemm chain) and which do not (a gemm-only loop, a
+loop ending in something else, a loop whose first gemm's statements read the last gemm's result), the order of
+commits, waits and barrier releases in the loop, off by default. GPU: flash attention against torch's SDPA in
+float32 (1 to 8 iterations, 2 and 3 stages, causal or not) and the gemm chain against a float64 reference, outputs
+poisoned with NaN.
+"""
+import re
+
+import pytest
+import torch
+
+import tiledsl
+import tiledsl.language as T
+
+import general_programs as bench
+
+SM90A = {"kind": "cuda", "arch": "sm_90a"}
+F16 = "float16"
+
+
+@pytest.fixture(autouse=True)
+def _general_passes_only(monkeypatch):
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")
+
+
+def gemm_chain(M, N, L, D, block_M=128, block_N=64, stages=2, scale=0.125):
+    """Out = sum over key blocks j of (relu(A K_j^T) * scale) V_j, in fp16 operands and fp32 sums: a two-gemm
+    pipelined loop without a softmax, whose last gemm reads a fragment the statements in between write."""
+    @T.prim_func
+    def kernel(A: T.Tensor((M, D), F16), K: T.Tensor((L, D), F16), V: T.Tensor((L, N), F16),
+               Out: T.Tensor((M, N), "float32")):
+        with T.Kernel(T.ceildiv(M, block_M), threads=256) as bx:
+            A_s = T.alloc_shared((block_M, D), F16)
+            K_s = T.alloc_shared((block_N, D), F16)
+            V_s = T.alloc_shared((block_N, N), F16)
+            s = T.alloc_fragment((block_M, block_N), "float32")
+            p = T.alloc_fragment((block_M, block_N), F16)
+            o = T.alloc_fragment((block_M, N), "float32")
+            T.copy(A[bx * block_M, 0], A_s)
+            T.clear(o)
+            for j in T.Pipelined(T.ceildiv(L, block_N), num_stages=stages):
+                T.copy(K[j * block_N, 0], K_s)
+                T.clear(s)
+                T.gemm(A_s, K_s, s, transpose_B=True)
+                for i, c in T.Parallel(block_M, block_N):
+                    s[i, c] = T.max(s[i, c], 0.0) * scale
+                T.copy(s, p)
+                T.copy(V[j * block_N, 0], V_s)
+                T.gemm(p, V_s, o)
+            T.copy(o, Out[bx * block_M, 0])
+    return kernel
+
+
+def chain_reading_result_early(M=256, N=128, L=512, D=64):
+    """The gemm chain with a statement before the first gemm that reads the last gemm's accumulator: the last gemm
+    of the previous iteration must have finished there, so the loop keeps the plain ring."""
+    @T.prim_func
+    def kernel(A: T.Tensor((M, D), F16), K: T.Tensor((L, D), F16), V: T.Tensor((L, N), F16),
+               Out: T.Tensor((M, N), "float32")):
+        with T.Kernel(T.ceildiv(M, 128), threads=256) as bx:
+            A_s = T.alloc_shared((128, D), F16)
+            K_s = T.alloc_shared((64, D), F16)
+            V_s = T.alloc_shared((64, N), F16)
+            s = T.alloc_fragment((128, 64), "float32")
+            p = T.alloc_fragment((128, 64), F16)
+            o = T.alloc_fragment((128, N), "float32")
+            T.copy(A[bx * 128, 0], A_s)
+            T.clear(o)
+            for j in T.Pipelined(T.ceildiv(L, 64), num_stages=2):
+                T.copy(K[j * 64, 0], K_s)
+                for i, c in T.Parallel(128, N):
+                    o[i, c] = o[i, c] * 0.5
+                T.clear(s)
+                T.gemm(A_s, K_s, s, transpose_B=True)
+                T.copy(s, p)
+                T.copy(V[j * 64, 0], V_s)
+                T.gemm(p, V_s, o)
+            T.copy(o, Out[bx * 128, 0])
+    return kernel
+
+
+def chain_ending_in_a_scale(M=256, N=128, L=512, D=64):
+    """The gemm chain with an elementwise step after the last gemm: the loop does not end in a gemm."""
+    @T.prim_func
+    def kernel(A: T.Tensor((M, D), F16), K: T.Tensor((L, D), F16), V: T.Tensor((L, N), F16),
+               Out: T.Tensor((M, N), "float32")):
+        with T.Kernel(T.ceildiv(M, 128), threads=256) as bx:
+            A_s = T.alloc_shared((128, D), F16)
+            K_s = T.alloc_shared((64, D), F16)
+            V_s = T.alloc_shared((64, N), F16)
+            s = T.alloc_fragment((128, 64), "float32")
+            p = T.alloc_fragment((128, 64), F16)
+            o = T.alloc_fragment((128, N), "float32")
+            T.copy(A[bx * 128, 0], A_s)
+            T.clear(o)
+            for j in T.Pipelined(T.ceildiv(L, 64), num_stages=2):
+                T.copy(K[j * 64, 0], K_s)
+                T.clear(s)
+                T.gemm(A_s, K_s, s, transpose_B=True)
+                T.copy(s, p)
+                T.copy(V[j * 64, 0], V_s)
+                T.gemm(p, V_s, o)
+                for i, c in T.Parallel(128, N):
+                    o[i, c] = o[i, c] * 0.5
+            T.copy(o, Out[bx * 128, 0])
+    return kernel
+
+
+def _pipelines(program):
+    return tiledsl.compile(program, out_idx=[], target=SM90A).kernel_info["pipelines"]
+
+
+@pytest.mark.nvcc
+def test_off_by_default():
+    assert _pipelines(bench.flash_attention(1, 2, 512, 128, False)) == ["tma"]
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("name", ["attention", "attention_causal", "chain"])
+def test_loops_that_end_in_a_gemm_defer_it(name, monkeypatch):
+    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
+    program = {"attention": lambda: bench.flash_attention(1, 2, 512, 128, False),
+               "attention_causal": lambda: bench.flash_attention(1, 2, 512, 128, True),
+               "chain": lambda: gemm_chain(256, 128, 512, 64)}[name]()
+    assert _pipelines(program) == ["tma+deferred_gemm"]
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("name,program", [
+    ("gemm_only", lambda: bench.batched_gemm(2, 256, 256, 512, block_N=128)),
+    ("reads_result_before_first_gemm", chain_reading_result_early),
+    ("ends_in_a_scale", chain_ending_in_a_scale)])
+def test_other_loops_are_left_alone(name, program, monkeypatch):
+    default = _pipelines(program())
+    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
+    assert _pipelines(program()) == default and "tma+deferred_gemm" not in default
+
+
+def _loop_events(src):
+    """The loop's wgmma commits (C:<accumulator>), waits (W<n>), the schedule fence (F) and stage releases
+    (R:<tile>), in source order."""
+    body = src.split("__global__")[-1]
+    loop = re.split(r"for \(int \w+_p", body, maxsplit=1)[1]
+    pattern = (r"(wgmma_[a-z0-9_]*mma_async[a-z0-9_]*\((acc_[a-z]+)_ptr\[0\])|(commit_group_sync_aligned\(\))|"
+               r"wait_group_sync_aligned_(\d)\(\)|(tiledsl_schedule_fence\(\))|"
+               r"mbarrier_arrive_arrive_shared_b64\(tvm_builtin_cuda_cvta_generic_to_shared\(\(&\(([A-Za-z]+)_shared_empty")
+    events, last_acc = [], None
+    for m in re.finditer(pattern, loop):
+        if m.group(2):
+            last_acc = m.group(2)
+        elif m.group(3):
+            events.append("C:" + last_acc)
+        elif m.group(4):
+            events.append("W" + m.group(4))
+        elif m.group(5):
+            events.append("F")
+        elif m.group(6):
+            events.append("R:" + m.group(6))
+    return events
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_loop_issues_pv_of_the_previous_iteration_after_qk(causal, monkeypatch):
+    """Iteration i: QK^T of i (acc_s), PV of i - 1 (acc_o), wait for QK^T only, the softmax, the fence, the wait
+    for PV, V's stage of i - 1 released; K's stage of i at the end. Then, after the loop, the last PV and its
+    wait. K and V have rings of their own."""
+    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
+    src = tiledsl.compile(bench.flash_attention(1, 2, 512, 128, causal), out_idx=[], target=SM90A) \
+        .get_kernel_source()
+    assert "K_shared_full" in src and "V_shared_full" in src
+    events = _loop_events(src)
+    assert events[:8] == ["C:acc_s", "C:acc_o", "W1", "F", "W0", "R:V", "R:K", "C:acc_o"], events
+    assert events[8:] == ["W0"], events  # the last PV after the loop
+
+
+@pytest.mark.nvcc
+def test_chain_waits_for_the_deferred_gemm_before_rewriting_its_a_fragment(monkeypatch):
+    """The relu runs while the previous iteration's ``p V`` runs; the copy into ``p`` (that gemm's A, read from
+    registers) comes after the wait."""
+    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
+    src = tiledsl.compile(gemm_chain(256, 128, 512, 64), out_idx=[], target=SM90A).get_kernel_source()
+    loop = re.split(r"for \(int \w+_p", src.split("__global__")[-1], maxsplit=1)[1]
+    wait1 = loop.index("wait_group_sync_aligned_1()")
+    fence, wait0 = loop.index("tiledsl_schedule_fence()"), loop.index("wait_group_sync_aligned_0()")
+    relu = loop.index("max(")
+    p_writes = [m.start() for m in re.finditer(r"\*\(half2\*\)\(p_ptr \+ \d+\) = ", loop)]
+    assert p_writes and wait1 < relu < fence < wait0 < min(p_writes)
+
+
+# ---------------------------------------------------------------- GPU
+def _attention_matches_torch(B, H, S, D, causal, stages):
+    kernel = tiledsl.compile(bench.flash_attention(B, H, S, D, causal, stages=stages), out_idx=[], target="cuda")
+    assert kernel.kernel_info["pipelines"] == ["tma+deferred_gemm"]
+    q, k, v = (torch.randn(B, S, H, D, device="cuda").half() for _ in range(3))
+    out = torch.full_like(q, float("nan"))
+    kernel(q, k, v, out)
+    torch.cuda.synchronize()
+    want = torch.nn.functional.scaled_dot_product_attention(
+        *(x.float().transpose(1, 2) for x in (q, k, v)), is_causal=causal).transpose(1, 2)
+    assert not torch.isnan(out).any()
+    torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("S,D,stages", [(72, 64, 2), (200, 64, 2), (384, 64, 2), (1024, 128, 2), (1024, 64, 3),
+                                        (256, 128, 3)])
+def test_flash_attention_matches_torch(causal, S, D, stages, monkeypatch):
+    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
+    _attention_matches_torch(1, 2, S, D, causal, stages)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("L,stages", [(64, 2), (128, 2), (512, 2), (448, 3)])
+def test_gemm_chain_matches_torch(L, stages, monkeypatch):
+    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
+    M, N, D = 256, 128, 64
+    kernel = tiledsl.compile(gemm_chain(M, N, L, D, stages=stages), out_idx=[], target="cuda")
+    assert kernel.kernel_info["pipelines"] == ["tma+deferred_gemm"]
+    a, k, v = torch.randn(M, D, device="cuda").half(), torch.randn(L, D, device="cuda").half(), \
+        torch.randn(L, N, device="cuda").half()
+    out = torch.full((M, N), float("nan"), device="cuda")
+    kernel(a, k, v, out)
+    torch.cuda.synchronize()
+    p = (torch.relu(a.double() @ k.double().T) * 0.125).half().double()  # the kernel rounds p to fp16
+    want = p @ v.double()
+    assert not torch.isnan(out).any()
+    torch.testing.assert_close(out.double(), want, rtol=1e-2, atol=5e-2)

@@ -116,12 +116,18 @@ case "${1:-quick}" in
     ;;
   defer)  # TILEDSL_DEFER_LAST_GEMM=1: its GPU tests, attention timed with and without it, then the GEMMs with and
     # without the TMA-store epilogue, and the int8 tests mended after their first GPU run
-    TAIL=8 run defer_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_deferred_gemm.py
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 6)
+    TAIL=8 run defer_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing/test_deferred_gemm.py
     only=flash_attention,flash_attention_causal
     TAIL=4 run bench_attn_default 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
     mv "$OUT/bench_general.json" "$OUT/attn_default.json"
     TILEDSL_DEFER_LAST_GEMM=1 TAIL=4 run bench_attn_defer 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
     mv "$OUT/bench_general.json" "$OUT/attn_defer.json"
+    for mode in all pingpong; do
+      TILEDSL_WARP_SPECIALIZE=$mode TILEDSL_DEFER_LAST_GEMM=1 TAIL=4 run bench_attn_defer_$mode 100 "$PY" \
+        benchmarks/bench_general.py --only $only --rounds 2
+      mv "$OUT/bench_general.json" "$OUT/attn_defer_$mode.json"
+    done
     only=gemm,gemm_8192,batched
     TAIL=6 run bench_gemm_default 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
     mv "$OUT/bench_general.json" "$OUT/gemm_default.json"

@@ -131,6 +131,28 @@ def test_loops_that_end_in_a_gemm_defer_it(name, monkeypatch):
 
 
 @pytest.mark.nvcc
+@pytest.mark.parametrize("mode", ["all", "pingpong"])
+def test_warp_specialized_attention_defers_pv(mode, monkeypatch):
+    """With a producer warpgroup: the same order in the consumers' loop, K and V on rings of their own that the
+    producer refills in turn; with pingpong, QK^T of i and PV of i - 1 are issued in one turn."""
+    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", mode)
+    kernel = tiledsl.compile(bench.flash_attention(1, 2, 512, 128, True), out_idx=[], target=SM90A)
+    assert kernel.kernel_info["pipelines"] == [KINDS[mode]]
+    src = kernel.get_kernel_source()
+    producer = src.split("__global__")[-1].split("} else {", 1)[0]
+    assert "K_shared_empty" in producer and "V_shared_empty" in producer
+    events = _loop_events(src.split("__global__")[-1].split("} else {", 1)[1])
+    assert events[:7] == ["C:acc_s", "C:acc_o", "W1", "F", "W0", "R:V", "R:K"], events
+    if mode == "pingpong":
+        loop = re.split(r"for \(int \w+_p", src.split("__global__")[-1].split("} else {", 1)[1], maxsplit=1)[1]
+        sync, arrive = loop.index("bar_sync_count_sync"), loop.index("bar_arrive_arrive")
+        gemms = [m.start() for m in re.finditer(r"mma_async[a-z0-9_]*\(acc_[so]_ptr\[0\]", loop)]
+        assert sync < gemms[0] and max(g for g in gemms if g < arrive) > gemms[0] and arrive < \
+            loop.index("wait_group_sync_aligned_1()")
+
+
+@pytest.mark.nvcc
 @pytest.mark.parametrize("name,program", [
     ("gemm_only", lambda: bench.batched_gemm(2, 256, 256, 512, block_N=128)),
     ("reads_result_before_first_gemm", chain_reading_result_early),
@@ -169,14 +191,14 @@ def _loop_events(src):
 def test_attention_loop_issues_pv_of_the_previous_iteration_after_qk(causal, monkeypatch):
     """Iteration i: QK^T of i (acc_s), PV of i - 1 (acc_o), wait for QK^T only, the softmax, the fence, the wait
     for PV, V's stage of i - 1 released; K's stage of i at the end. Then, after the loop, the last PV and its
-    wait. K and V have rings of their own."""
+    wait, and V's last stage released. K and V have rings of their own."""
     monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
     src = tiledsl.compile(bench.flash_attention(1, 2, 512, 128, causal), out_idx=[], target=SM90A) \
         .get_kernel_source()
     assert "K_shared_full" in src and "V_shared_full" in src
     events = _loop_events(src)
     assert events[:8] == ["C:acc_s", "C:acc_o", "W1", "F", "W0", "R:V", "R:K", "C:acc_o"], events
-    assert events[8:] == ["W0"], events  # the last PV after the loop
+    assert events[8:] == ["W0", "R:V"], events  # the last PV after the loop
 
 
 @pytest.mark.nvcc
@@ -194,9 +216,13 @@ def test_chain_waits_for_the_deferred_gemm_before_rewriting_its_a_fragment(monke
 
 
 # ---------------------------------------------------------------- GPU
-def _attention_matches_torch(B, H, S, D, causal, stages):
+KINDS = {"1": "tma+warp_specialized+deferred_gemm", "all": "tma+warp_specialized+deferred_gemm",
+         "pingpong": "tma+warp_specialized+deferred_gemm"}
+
+
+def _attention_matches_torch(B, H, S, D, causal, stages, mode="1"):
     kernel = tiledsl.compile(bench.flash_attention(B, H, S, D, causal, stages=stages), out_idx=[], target="cuda")
-    assert kernel.kernel_info["pipelines"] == ["tma+deferred_gemm"]
+    assert kernel.kernel_info["pipelines"] == ["tma+deferred_gemm" if mode == "1" else KINDS[mode]]
     q, k, v = (torch.randn(B, S, H, D, device="cuda").half() for _ in range(3))
     out = torch.full_like(q, float("nan"))
     kernel(q, k, v, out)
@@ -214,6 +240,18 @@ def _attention_matches_torch(B, H, S, D, causal, stages):
 def test_flash_attention_matches_torch(causal, S, D, stages, monkeypatch):
     monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
     _attention_matches_torch(1, 2, S, D, causal, stages)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("mode", ["all", "pingpong"])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("S,D,stages", [(72, 64, 2), (200, 64, 2), (1024, 128, 2), (256, 128, 3)])
+def test_warp_specialized_flash_attention_matches_torch(mode, causal, S, D, stages, monkeypatch):
+    """With a producer warpgroup (TILEDSL_WARP_SPECIALIZE=all / pingpong): each consumer warp's lane 0 releases
+    K's stage after the iteration and V's in the next one; the producer refills each ring as its stages free."""
+    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", mode)
+    _attention_matches_torch(2, 2, S, D, causal, stages, mode)
 
 
 @pytest.mark.gpu

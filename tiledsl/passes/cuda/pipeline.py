@@ -311,6 +311,13 @@ class _Pipeliner(StmtRewriter):
             self.kinds[-1] = "tma+warp_specialized"
             return self._warp_specialized(loop, i, producers, loads, consumers, remap, ring, nbytes, tid, nthreads,
                                           annotations)
+        split = None
+        if not overlap and config.defer_last_gemm_enabled():
+            from .deferred_gemm import plan as deferred_plan
+
+            plans = final_gemm_plans(self.body, nthreads)
+            wgmma = {acc for acc, p in plans.items() if getattr(p, "strategy", "") == "wgmma"}
+            split = deferred_plan(consumers, producers + consumers, [ld.dst for ld in loads], wgmma)
         if not overlap and len(thread_vars) == 1 and config.warp_specialize_all() and \
                 allowed("warp_specialization"):
             before = self._loads_before(loop, consumers, thread_vars)
@@ -318,19 +325,14 @@ class _Pipeliner(StmtRewriter):
             extent = self._inline_top_scalars(n)
             if before is not None and warp_specialize.eligible_general(
                     self.top_level, loop, producers, consumers, nthreads, [st for st, _ in before], extent):
-                self.kinds[-1] = "tma+warp_specialized"
+                self.kinds[-1] = "tma+warp_specialized" + ("+deferred_gemm" if split is not None else "")
                 return self._warp_specialized(loop, i, producers, loads, consumers, remap, ring, nbytes, tid,
-                                              nthreads, annotations, overlap=False, before=before, extent=extent)
+                                              nthreads, annotations, overlap=False, before=before, extent=extent,
+                                              split=split)
 
-        if not overlap and config.defer_last_gemm_enabled():
-            from .deferred_gemm import plan as deferred_plan
-
-            plans = final_gemm_plans(self.body, nthreads)
-            wgmma = {acc for acc, p in plans.items() if getattr(p, "strategy", "") == "wgmma"}
-            split = deferred_plan(consumers, producers + consumers, [ld.dst for ld in loads], wgmma)
-            if split is not None:
-                self.kinds[-1] = "tma+deferred_gemm"
-                return self._deferred_ring(loop, i, producers, loads, split, remap, stages, annotations)
+        if split is not None:
+            self.kinds[-1] = "tma+deferred_gemm"
+            return self._deferred_ring(loop, i, producers, loads, split, remap, stages, annotations)
 
         def issue(iteration, may_reuse):
             stage = tirx.floormod(iteration, stages)
@@ -362,61 +364,28 @@ class _Pipeliner(StmtRewriter):
         middle of the next iteration); the other tiles' ring is filled S - 1 ahead and released at the end of each
         iteration. Iteration 0 is peeled (no gemm of iteration -1); the last gemm of the last iteration runs after
         the loop."""
-        from .async_gemms import counted_gemm, pin_registers, wgmma_wait
-        from .deferred_gemm import schedule_fence
-
         k, n = loop.loop_var, loop.extent
         _, tid, nthreads = self._threads()
-        is_late = [any(ld.dst.same_as(t) for t in split.late_tiles) for ld in loads]
-        rings = []  # (ring, [(producer, load)], iterations ahead)
-        for late, ahead in ((False, stages - 1), (True, stages - 2)):
-            pairs = [(p, ld) for p, ld, x in zip(producers, loads, is_late) if x == late]
-            if pairs:
-                ring = BarrierRing(stages, prefix=pairs[0][1].dst.name)
-                rings.append((ring, pairs, ahead))
-        early = next((r for r, _, a in rings if a == stages - 1), None)
-        late = next((r for r, _, a in rings if a == stages - 2), None)
+        groups = _ring_groups(producers, loads, split, stages)
+        ahead = {id(r): stages - 2 if late else stages - 1 for r, _, late in groups}
 
         def issue(ring, pairs, iteration):
-            stage = tirx.floormod(iteration, stages)
-            body = [tirx.IfThenElse(iteration >= stages, ring.wait_empty(iteration), None),
-                    ring.expect(stage, sum(ld.nbytes for _, ld in pairs))]
-            for p, load in pairs:
-                one = substitute(p, {k: loop.min + iteration})
-                body += tma_copy.issue(load, one, remap[load.dst], stage, ring.full_ptr(stage))
-            return tirx.IfThenElse(iteration < n, seq(body), None)
+            return tirx.IfThenElse(iteration < n, seq(_fill(ring, pairs, iteration, iteration, loop, remap)), None)
 
         def issue_ahead(iteration):  # thread 0, at the top of ``iteration``
-            return tirx.IfThenElse(tid == 0, seq([issue(r, ps, iteration + a) for r, ps, a in rings]), None)
+            return tirx.IfThenElse(tid == 0, seq([issue(r, ps, iteration + ahead[id(r)]) for r, ps, _ in groups]),
+                                   None)
 
-        def at(stmts, iteration):
-            return [_restage(substitute(c, {k: loop.min + iteration}), remap, tirx.floormod(iteration, stages))
-                    for c in stmts]
-
-        def wait_full(ring, iteration):
-            return [ring.wait_full(iteration)] if ring is not None else []
-
-        def release(ring, iteration):
-            return [ring.release(iteration)] if ring is not None else []
-
-        prologue = [a for r, _, _ in rings for a in r.allocations()] + init_rings(tid == 0, [(r, nthreads)
-                                                                                            for r, _, _ in rings])
-        for r, ps, a in rings:
-            prologue += [tirx.IfThenElse(tid == 0, issue(r, ps, tirx.const(j, "int32")), None) for j in range(a)]
-        zero = tirx.const(0, "int32")
-        middle = split.before_wait + split.after_wait
-        first = [issue_ahead(zero)] + wait_full(early, zero) + at(split.head + middle, zero) + release(early, zero)
-        head, gemm = split.head[:-1] + [counted_gemm(split.head[-1], deferred=True)], split.gemm
-        inner = [issue_ahead(i)] + wait_full(early, i) + at(head, i) + wait_full(late, i - 1)
-        inner += [pin_registers(gemm.value.args[2].source)] + at([counted_gemm(gemm, deferred=True)], i - 1)
-        inner += [wgmma_wait(1, [split.first_accumulator])] + at(split.before_wait, i)
-        inner += [pin_registers(b) for b in split.finished_registers()] + [schedule_fence()]
-        inner += [wgmma_wait(0, [gemm.value.args[2].source])] + release(late, i - 1)
-        inner += at(split.after_wait, i) + release(early, i)
+        prologue = [a for r, _, _ in groups for a in r.allocations()] + init_rings(tid == 0, [(r, nthreads)
+                                                                                             for r, _, _ in groups])
+        for r, ps, _ in groups:
+            prologue += [tirx.IfThenElse(tid == 0, issue(r, ps, tirx.const(j, "int32")), None)
+                         for j in range(ahead[id(r)])]
+        steps = _DeferredSteps(split, loop, remap, groups, position=lambda it: it, release=lambda st: st)
+        first = [issue_ahead(tirx.const(0, "int32"))] + steps.first()
+        inner = [issue_ahead(i)] + steps.iteration(i)
         main = tirx.For(i, 1, n - 1, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, annotations)
-        last = n - 1
-        tail = wait_full(late, last) + at([gemm], last)
-        run = tirx.IfThenElse(n > 0, seq([self.visit(seq(first)), main] + [self.visit(seq(tail))]), None)
+        run = tirx.IfThenElse(n > 0, seq([self.visit(seq(first)), main, self.visit(seq(steps.last(n - 1)))]), None)
         return seq(prologue + [run, barrier()])  # later shared use may alias the stages
 
     def _inline_top_scalars(self, expr):
@@ -449,7 +418,7 @@ class _Pipeliner(StmtRewriter):
         return None
 
     def _warp_specialized(self, loop, i, producers, loads, consumers, remap, ring, nbytes, tid, nthreads,
-                          annotations, overlap=True, before=(), extent=None):
+                          annotations, overlap=True, before=(), extent=None, split=None):
         """The ring split between a producer warpgroup (every load, in order) and the program's threads (compute
         only); WarpSpecialize finishes the split after LowerTileOpsCUDA (see warp_specialize's docstring).
 
@@ -458,18 +427,17 @@ class _Pipeliner(StmtRewriter):
         releases a stage once the warp's wgmma wait saw the stage's gemm finish: the previous stage while one
         gemm stays in flight (``overlap``, gemm-only loops), else the stage itself after the iteration.
         ``before``: loads of tiles the loop's gemms read, issued by the producer first on a barrier of their own
-        (the kernel then keeps one CTA per tile: a next tile would need the consumers to release them)."""
+        (the kernel then keeps one CTA per tile: a next tile would need the consumers to release them).
+        ``split``: the loop's last gemm runs one iteration late (``deferred_gemm``), its tiles on a ring of their
+        own (:class:`_DeferredSteps`)."""
         k, n, stages = loop.loop_var, loop.extent if extent is None else extent, ring.stages
         base = tirx.Var("ring_base", "int32")
         it = tirx.Var("it", str(k.ty))
-        at = base + it
-        stage = tirx.floormod(at, stages)
-        fill = [tirx.IfThenElse(at >= stages, ring.wait_empty(at), None), ring.expect(stage, nbytes)]
-        for p, load in zip(producers, loads):
-            fill += tma_copy.issue(load, substitute(p, {k: loop.min + it}), remap[load.dst], stage,
-                                   ring.full_ptr(stage))
+        groups = _ring_groups(producers, loads, split, stages) if split is not None else \
+            [(ring, list(zip(producers, loads)), False)]
+        fill = [a for r, pairs, _ in groups for a in _fill(r, pairs, base + it, it, loop, remap)]
         first, wait_first = [], []
-        rings = [(ring, nthreads // 32)]
+        rings = [(r, nthreads // 32) for r, _, _ in groups]
         if before:
             pre = BarrierRing(1, prefix=before[0][0].value.args[1].source.name)
             for load in tma_copy.assign_maps([plan for _, plan in before]):
@@ -483,13 +451,26 @@ class _Pipeliner(StmtRewriter):
         producer = tirx.IfThenElse(tid == 0, seq(first + [tirx.For(it, 0, n, tirx.ForKind.SERIAL, seq(fill))]), None)
         common = seq([a for r, _ in rings for a in r.allocations()] + init_rings(tid == 0, rings))
         lane0 = tirx.floormod(tid, 32) == 0
+        turns = _PingPong(tid) if not overlap and nthreads == 256 and \
+            config.warp_specialize_mode() == "pingpong" else None
+        marks = [warp_specialize.marked(warp_specialize.COMMON, common, nthreads),
+                 warp_specialize.marked(warp_specialize.PRODUCER, producer, nthreads, base)]
+        if before:
+            marks.append(warp_specialize.marked(warp_specialize.SINGLE_TILE, tirx.Evaluate(0), nthreads))
+        first_turn = [turns.first()] if turns is not None else []
+        if split is not None:
+            steps = _DeferredSteps(split, loop, remap, groups, position=lambda j: base + j,
+                                   release=lambda st: tirx.IfThenElse(lane0, st, None), turns=turns,
+                                   tma_operands=True)
+            main = tirx.For(i, 1, n - 1, tirx.ForKind.SERIAL, self.visit(seq(steps.iteration(i))), None, annotations)
+            block = tirx.IfThenElse(n > 0, seq([self.visit(seq(steps.first())), main,
+                                                self.visit(seq(steps.last(n - 1)))]), None)
+            return seq(marks + wait_first + first_turn + [warp_specialize.consumer_block(block, n)])
         inner = [ring.wait_full(base + i)]
         # the gemms read ring tiles and tiles loaded before the loop only (eligible): nothing but TMA writes them
         body = [_restage(substitute(_with_tma_operands(c) if _is_gemm(c) else c,
                                     {k: loop.min + i}), remap, tirx.floormod(base + i, stages))
                 for c in consumers]
-        turns = _PingPong(tid) if not overlap and nthreads == 256 and \
-            config.warp_specialize_mode() == "pingpong" else None
         inner += turns.around_gemms(body) if turns is not None else body
         if overlap:
             inner.append(tirx.IfThenElse(tirx.And(i > 0, lane0), ring.release(base + i - 1), None))
@@ -503,11 +484,6 @@ class _Pipeliner(StmtRewriter):
         tail = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))]
         if overlap:
             tail.append(tirx.IfThenElse(tirx.And(n > 0, lane0), ring.release(base + n - 1), None))
-        marks = [warp_specialize.marked(warp_specialize.COMMON, common, nthreads),
-                 warp_specialize.marked(warp_specialize.PRODUCER, producer, nthreads, base)]
-        if before:
-            marks.append(warp_specialize.marked(warp_specialize.SINGLE_TILE, tirx.Evaluate(0), nthreads))
-        first_turn = [turns.first()] if turns is not None else []
         return seq(marks + wait_first + first_turn + [main] + tail)
 
     def _used_outside(self, buf, loop) -> bool:
@@ -526,6 +502,102 @@ class _Pipeliner(StmtRewriter):
             new = self.remap.get(stmt.buffer)
             return tirx.AllocBuffer(new) if new is not None else stmt
         return tvm_ffi.structural_map(body, [(tirx.AllocBuffer, on_alloc)], order="pre")
+
+
+def _ring_groups(producers, loads, split, stages) -> list:
+    """[(ring, [(producer, TMA plan)], late)]: one ring for every load, or with a deferred gemm (``split``) one for
+    the tiles it reads (late: released one iteration later) after one for the others (either may be absent)."""
+    late_tiles = split.late_tiles if split is not None else ()
+    groups = []
+    for late in (False, True):
+        pairs = [(p, ld) for p, ld in zip(producers, loads)
+                 if any(ld.dst.same_as(t) for t in late_tiles) == late]
+        if pairs:
+            groups.append((BarrierRing(stages, prefix=pairs[0][1].dst.name), pairs, late))
+    return groups
+
+
+def _fill(ring, pairs, position, iteration, loop, remap) -> list:
+    """Thread-0 statements loading ``iteration``'s tiles of ``pairs`` into ``ring`` at ring ``position``: wait for
+    the stage's release (from the second use of the stage on), announce the bytes, issue the TMA loads."""
+    stages = ring.stages
+    stage = tirx.floormod(position, stages)
+    body = [tirx.IfThenElse(position >= stages, ring.wait_empty(position), None),
+            ring.expect(stage, sum(ld.nbytes for _, ld in pairs))]
+    for p, load in pairs:
+        one = substitute(p, {loop.loop_var: loop.min + iteration})
+        body += tma_copy.issue(load, one, remap[load.dst], stage, ring.full_ptr(stage))
+    return body
+
+
+class _DeferredSteps:
+    """The consumers' statements of a loop whose last gemm runs one iteration late (``deferred_gemm.plan``):
+    iteration i waits for its early tiles, runs the statements up to the first gemm (marked to leave its wait to
+    a later statement), waits for the late tiles of i - 1, issues the last gemm of i - 1, waits for the first
+    gemm only (``wait_group 1``), runs the statements that do not need the deferred result, pins what they
+    computed, crosses the schedule fence, waits for the deferred gemm (``wait_group 0``), releases the late stage
+    of i - 1, runs the rest and releases the early stage of i. ``position(iteration)`` is the ring position,
+    ``release(stmt)`` guards a release (one lane per warp when warp-specialized); ``turns`` (pingpong) puts each
+    group of gemm issues inside its warpgroup's turn."""
+
+    def __init__(self, split, loop, remap, groups, position, release, turns=None, tma_operands=False):
+        self.split, self.loop, self.remap = split, loop, remap
+        self.early = next((r for r, _, late in groups if not late), None)
+        self.late = next((r for r, _, late in groups if late), None)
+        self.position, self.release_guard, self.turns = position, release, turns
+        self.tma_operands = tma_operands
+
+    def _at(self, stmts, iteration):
+        k = self.loop.loop_var
+        stage = tirx.floormod(self.position(iteration), self.split_stages)
+        out = []
+        for c in stmts:
+            if self.tma_operands and _is_gemm(c):
+                c = _with_tma_operands(c)
+            out.append(_restage(substitute(c, {k: self.loop.min + iteration}), self.remap, stage))
+        return out
+
+    @property
+    def split_stages(self):
+        return (self.early or self.late).stages
+
+    def _wait_full(self, ring, iteration):
+        return [ring.wait_full(self.position(iteration))] if ring is not None else []
+
+    def _release(self, ring, iteration):
+        return [self.release_guard(ring.release(self.position(iteration)))] if ring is not None else []
+
+    def _turn(self, stmts):
+        return self.turns.around(stmts) if self.turns is not None else stmts
+
+    def first(self) -> list:
+        """Iteration 0: everything but the deferred gemm, with plain waits."""
+        split = self.split
+        gemm_at = len(split.head) - 1
+        head = self._at(split.head, 0)
+        head = head[:gemm_at] + self._turn([head[gemm_at]])
+        middle = self._at(split.before_wait + split.after_wait, 0)
+        return self._wait_full(self.early, 0) + head + middle + self._release(self.early, 0)
+
+    def iteration(self, i) -> list:
+        """Iteration i >= 1 (see the class doc)."""
+        from .async_gemms import counted_gemm, pin_registers, wgmma_wait
+        from .deferred_gemm import schedule_fence
+
+        split, gemm = self.split, self.split.gemm
+        head = self._at(split.head[:-1], i)
+        issues = self._at([counted_gemm(split.head[-1], deferred=True)], i) + self._wait_full(self.late, i - 1)
+        issues += [pin_registers(gemm.value.args[2].source)] + self._at([counted_gemm(gemm, deferred=True)], i - 1)
+        out = self._wait_full(self.early, i) + head + self._turn(issues)
+        out += [wgmma_wait(1, [split.first_accumulator])] + self._at(split.before_wait, i)
+        out += [pin_registers(b) for b in split.finished_registers()] + [schedule_fence()]
+        out += [wgmma_wait(0, [gemm.value.args[2].source])] + self._release(self.late, i - 1)
+        return out + self._at(split.after_wait, i) + self._release(self.early, i)
+
+    def last(self, last) -> list:
+        """After the loop: the deferred gemm of the last iteration (its plain wait), and its late stage released."""
+        return self._wait_full(self.late, last) + self._turn(self._at([self.split.gemm], last)) + \
+            self._release(self.late, last)
 
 
 class _PingPong:
@@ -550,11 +622,12 @@ class _PingPong:
         """``body`` (the loop's statements) with each gemm inside its warpgroup's turn."""
         out = []
         for stmt in body:
-            if _is_gemm(stmt):
-                out += [self._bar("sync", self.wg), stmt, self._bar("arrive", 1 - self.wg)]
-            else:
-                out.append(stmt)
+            out += self.around([stmt]) if _is_gemm(stmt) else [stmt]
         return out
+
+    def around(self, stmts):
+        """``stmts`` (gemm issues) inside one turn of this warpgroup."""
+        return [self._bar("sync", self.wg)] + list(stmts) + [self._bar("arrive", 1 - self.wg)]
 
     def first(self):
         """Warpgroup 1's arrival that lets warpgroup 0 take the first turn."""

@@ -234,6 +234,11 @@ def _split(launch):
             annotations = {str(key): v for key, v in s.annotations.items() if str(key) != CONSUMER_LOOP}
             rest[k] = rebuild_for(s, annotations=annotations)
             iters = s.extent
+        elif isinstance(s, tirx.AttrStmt) and s.attr_key == CONSUMER_BLOCK:  # a loop with a deferred gemm
+            if _touches_shared(s.body, ignore_barriers=True) or _syncs(s.body):
+                raise WarpSpecializationRefused("the warp-specialized loop's consumers need shared scratch")
+            rest[k] = s.body
+            iters = s.value
         elif isinstance(s, tirx.AttrStmt) and s.attr_key == EPILOGUE:
             rest[k] = s.body  # the TMA-store epilogue: its staging tiles and barriers are the consumers' own
         elif _touches_shared_outside_views(s) or _syncs(s):
@@ -351,6 +356,13 @@ def _is_consumer_loop(stmt) -> bool:
 
 
 CONSUMER_LOOP = "tiledsl.ws_consumer_loop"  # annotation of the consumers' loop
+CONSUMER_BLOCK = "tiledsl.ws_consumer_block"  # marker: the consumers' loop with its peeled first and last steps
+
+
+def consumer_block(stmt, iterations):
+    """``stmt`` (the consumers' part of a loop whose last gemm runs one iteration late: its first iteration, the
+    loop, the last gemm) marked as the consumers' loop, ``iterations`` ring positions long."""
+    return tirx.AttrStmt(tirx.const(0, "int32"), CONSUMER_BLOCK, iterations, stmt)
 
 
 def _touches_shared_outside_views(stmt) -> bool:

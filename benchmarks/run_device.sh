@@ -118,7 +118,9 @@ case "${1:-quick}" in
     # without the TMA-store epilogue, and the int8 tests mended after their first GPU run
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 6)
     TAIL=8 run defer_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing/test_deferred_gemm.py
-    only=flash_attention,flash_attention_causal
+    TILEDSL_DEFER_LAST_GEMM=1 TAIL=8 run defer_general_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
+      "${xdist[@]}" testing/test_bench_general.py testing/test_tma.py -k "attention or decode"
+    only=flash_attention,flash_attention_causal,flash_decode
     TAIL=4 run bench_attn_default 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
     mv "$OUT/bench_general.json" "$OUT/attn_default.json"
     TILEDSL_DEFER_LAST_GEMM=1 TAIL=4 run bench_attn_defer 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2

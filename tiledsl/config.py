@@ -22,6 +22,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_FAST_INT8_CAST | ``1``: vectorized int8/uint8 -> fp16 casts between shared tiles as byte permutes (not yet run on a GPU) | 0 |
 | TILEDSL_WGMMA_MORE_TYPES | ``1``: int8 gemms (int32 accumulator), fp16/fp8 gemms into fp16 accumulators and 8-bit A fragments use wgmma on sm_90a (not yet run on a GPU) | 0 |
 | TILEDSL_ASYNC_GEMMS | ``1``: independent wgmma gemms issued together, each waited for where its result is used (not yet run on a GPU) | 0 |
+| TILEDSL_SPLIT_MASKS | ``1``: masked T.Parallel stores (causal, bounds) branch to a plain store on tiles where the mask is uniform (not yet run on a GPU) | 0 |
 | TILEDSL_DEFER_LAST_GEMM | ``1``: a TMA-pipelined loop's last wgmma gemm runs during the next iteration (attention's ``P V`` during the next softmax; not yet run on a GPU) | 0 |
 | TILEDSL_PERSISTENT | ``0``: warp-specialized kernels get one CTA per tile, not one per SM; ``N`` > 1: at most N CTAs | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
@@ -213,6 +214,13 @@ def defer_last_gemm_enabled() -> bool:
     during the next iteration's first gemm and the statements after it (flash attention's ``P V`` during the next
     softmax; ``passes/cuda/deferred_gemm.py``; ``TILEDSL_DEFER_LAST_GEMM=1``; off until its GPU tests have run)."""
     return _flag("TILEDSL_DEFER_LAST_GEMM")
+
+
+def split_masks_enabled() -> bool:
+    """True when T.Parallel stores of ``T.if_then_else(mask, a, b)`` get uniform branches for the tiles where the
+    mask is all-true or all-false (a causal mask, a bounds mask; ``passes/cuda/uniform_selects.py``;
+    ``TILEDSL_SPLIT_MASKS=1``; off until its GPU tests have run)."""
+    return _flag("TILEDSL_SPLIT_MASKS")
 
 
 def persistent_grid_ctas() -> int | None:

@@ -51,6 +51,7 @@ def kernel_key(func: tirx.PrimFunc, target: tvm.target.Target, out_idx: list[int
         "wgmma_more_types": target_kind(target) == "cuda" and config.wgmma_more_types_enabled(),
         "async_gemms": target_kind(target) == "cuda" and config.async_gemms_enabled(),
         "defer_last_gemm": target_kind(target) == "cuda" and config.defer_last_gemm_enabled(),
+        "split_masks": target_kind(target) == "cuda" and config.split_masks_enabled(),
         "persistent": config.persistent_grid_ctas() if target_kind(target) == "cuda" else None,
         "device": device_assumptions(target),  # e.g. the SM count a persistent Hopper kernel is built for
     })

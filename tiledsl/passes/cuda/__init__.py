@@ -1,7 +1,8 @@
 """The CUDA lowering: tile programs -> per-thread CUDA code that TVM's s_tir pipeline and CUDA codegen finish.
 
 Order (``cuda_passes``): SwizzleBlocks (T.use_swizzle) -> FoldStagedEpilogues (with TMA stores on: a result
-staged through a shared tile is copied directly) -> PipelineCUDA (multi-stage cp.async, or TMA into an
+staged through a shared tile is copied directly) -> SplitUniformSelects (masked stores branch on tiles where the
+mask is uniform; opt-in) -> PipelineCUDA (multi-stage cp.async, or TMA into an
 mbarrier ring on sm_90a) -> StoreEpilogueTMA (a warp-specialized kernel's result copies as TMA stores, opt-in) ->
 ScheduleWgmmaGemms (independent wgmma gemms issued together, waits where results are used; opt-in) ->
 LdmatrixReads (the warp-level emitter's ldmatrix pointers) -> LowerTileOpsCUDA (layouts, tile ops, T.Parallel,
@@ -17,6 +18,7 @@ from .lower_tile_ops import LowerTileOpsCUDA
 from .block_swizzle import SwizzleBlocks
 from .bool_vectors import ScalarizeBoolVectors
 from .pipeline import PipelineCUDA
+from .uniform_selects import SplitUniformSelects
 from .tma_copy import PlaceTensorMaps
 from .tma_store import FoldStagedEpilogues, StoreEpilogueTMA
 from .warp_specialize import WarpSpecialize
@@ -25,5 +27,5 @@ from .wide_vectors import SplitWideVectorLoops
 
 def cuda_passes() -> list:
     """Our passes for the CUDA target, in order."""
-    return [SwizzleBlocks, FoldStagedEpilogues, PipelineCUDA, StoreEpilogueTMA, ScheduleWgmmaGemms, LdmatrixReads,
+    return [SwizzleBlocks, FoldStagedEpilogues, SplitUniformSelects, PipelineCUDA, StoreEpilogueTMA, ScheduleWgmmaGemms, LdmatrixReads,
             LowerTileOpsCUDA, WarpSpecialize, PlaceTensorMaps, ScalarizeBoolVectors, SplitWideVectorLoops]

@@ -1,0 +1,124 @@
+"""``TILEDSL_SPLIT_MASKS=1`` (``passes/cuda/uniform_selects.py``; opt-in until timed on a GPU): masked
+``T.Parallel`` stores branch to a plain store on tiles where the mask is the same for every element.
+
+CPU: the closed-form "holds everywhere" / "holds nowhere" conditions against brute force over the tile, for
+comparisons of every kind, conjunctions, disjunctions, negations and negative coefficients, at every offset in a
+range. nvcc: causal and ragged flash attention get the branches, other selects do not, off by default. GPU: flash
+attention (causal or not, ragged lengths, with and without the deferred last gemm) against torch's SDPA.
+"""
+import itertools
+
+import pytest
+import torch
+from tvm import tirx
+from tvm.sym import Analyzer
+
+import tiledsl
+import tiledsl.language as T
+from tiledsl.passes.cuda import uniform_selects
+from tiledsl.passes.rewriter import substitute
+
+import general_programs as bench
+
+SM90A = {"kind": "cuda", "arch": "sm_90a"}
+
+
+@pytest.fixture(autouse=True)
+def _general_passes_only(monkeypatch):
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")
+
+
+I, J = tirx.Var("i", "int32"), tirx.Var("j", "int32")
+BX, K = tirx.Var("bx", "int32"), tirx.Var("k", "int32")
+LOOPS = [(I, 8), (J, 4)]
+
+CONDITIONS = {
+    "causal": lambda: BX * 8 + I >= K * 4 + J,
+    "strict": lambda: BX * 8 + I > K * 4 + J,
+    "bounds": lambda: K * 4 + J < 13,
+    "le_negative": lambda: 3 - I <= BX - 2 * J,
+    "and": lambda: tirx.And(BX * 8 + I >= K * 4 + J, K * 4 + J < 13),
+    "or": lambda: tirx.Or(I < BX, J * 2 > K),
+    "not": lambda: tirx.Not(BX * 8 + I >= K * 4 + J),
+}
+
+
+@pytest.mark.parametrize("name", list(CONDITIONS))
+def test_tile_conditions_match_brute_force(name):
+    cond = CONDITIONS[name]()
+    everywhere, nowhere = uniform_selects._bounds(cond, LOOPS)
+    ana = Analyzer()
+
+    def value(expr, **at):
+        result = ana.simplify(substitute(expr, {v: tirx.const(at[v.name], "int32") for v in (BX, K, I, J)
+                                               if v.name in at}))
+        assert isinstance(result, tirx.IntImm), result
+        return bool(result.value)
+    for bx, k in itertools.product(range(-2, 6), range(-2, 6)):
+        values = [value(cond, bx=bx, k=k, i=i, j=j) for i in range(8) for j in range(4)]
+        got_everywhere, got_nowhere = value(everywhere, bx=bx, k=k), value(nowhere, bx=bx, k=k)
+        assert got_everywhere == all(values), (name, bx, k)
+        assert got_nowhere == (not any(values)), (name, bx, k)
+
+
+def test_conditions_on_values_or_without_the_loop_variables_are_not_split():
+    assert uniform_selects._bounds(I * J >= BX, LOOPS) is None  # not linear
+    assert uniform_selects._bounds(BX >= K, LOOPS) is None  # the same on every element already
+    x = tirx.decl_buffer((8,), "float32", "x")
+    assert uniform_selects._bounds(tirx.BufferLoad(x, [I]) > tirx.const(0, "float32"), LOOPS) is None
+
+
+def _source(program):
+    return tiledsl.compile(program, out_idx=[], target=SM90A).get_kernel_source()
+
+
+@pytest.mark.nvcc
+def test_causal_attention_branches_on_the_diagonal(monkeypatch):
+    """Default: the mask is computed per element on every tile. With the switch: tiles left of the diagonal
+    (bx - k >= 1) store 0 without a compare, tiles right of it store -inf, the diagonal keeps the mask."""
+    program = lambda: bench.flash_attention(1, 2, 512, 64, True)  # noqa: E731
+    plain = _source(program())
+    monkeypatch.setenv("TILEDSL_SPLIT_MASKS", "1")
+    split = _source(program())
+    assert "(((int)blockIdx.x) - k" not in plain
+    assert "(((int)blockIdx.x) - k" in split and "make_float2(-CUDART_INF_F, -CUDART_INF_F)" in split
+
+
+@pytest.mark.nvcc
+def test_selects_on_values_and_shared_stores_are_left_alone(monkeypatch):
+    M, N = 128, 128
+
+    @T.prim_func
+    def kernel(X: T.Tensor((M, N), "float32"), Y: T.Tensor((M, N), "float32")):
+        with T.Kernel(1, threads=128) as bx:
+            x = T.alloc_fragment((M, N), "float32")
+            s = T.alloc_shared((M, N), "float32")
+            T.copy(X[0, 0], x)
+            for i, j in T.Parallel(M, N):
+                x[i, j] = T.if_then_else(x[i, j] > 0, x[i, j], 0.0)  # a relu: depends on the values
+            for i, j in T.Parallel(M, N):
+                s[i, j] = T.if_then_else(bx * M + i >= j, x[i, j], 0.0)  # shared: no branch around barriers
+            T.copy(s, Y[0, 0])
+    plain = _source(kernel)
+    monkeypatch.setenv("TILEDSL_SPLIT_MASKS", "1")
+    assert _source(kernel) == plain
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("defer", ["0", "1"])
+@pytest.mark.parametrize("causal,S,D", [(True, 384, 64), (True, 72, 64), (True, 1000, 128), (False, 200, 64),
+                                        (False, 1024, 128)])
+def test_flash_attention_matches_torch(causal, S, D, defer, monkeypatch):
+    monkeypatch.setenv("TILEDSL_SPLIT_MASKS", "1")
+    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", defer)
+    B, H = 2, 2
+    kernel = tiledsl.compile(bench.flash_attention(B, H, S, D, causal), out_idx=[], target="cuda")
+    q, k, v = (torch.randn(B, S, H, D, device="cuda").half() for _ in range(3))
+    out = torch.full_like(q, float("nan"))
+    kernel(q, k, v, out)
+    torch.cuda.synchronize()
+    want = torch.nn.functional.scaled_dot_product_attention(
+        *(x.float().transpose(1, 2) for x in (q, k, v)), is_causal=causal).transpose(1, 2)
+    assert not torch.isnan(out).any()
+    torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)

@@ -29,8 +29,9 @@
 #           the W8A8 GEMM against torch._int_mm with and without int8 wgmma
 #   async   TILEDSL_ASYNC_GEMMS=1 (independent wgmma gemms issued together): its GPU tests, every bench_general
 #           program's GPU check with it on, then the attention backward and flash attention with and without it
-#   defer   TILEDSL_DEFER_LAST_GEMM=1 (a loop's last gemm run during the next iteration) and TILEDSL_SPLIT_MASKS=1
-#           (masks branch on uniform tiles): their GPU tests, attention with neither, each, both, both + ws all/pingpong
+#   defer   TILEDSL_DEFER_LAST_GEMM=1 (a loop's last gemm run during the next iteration), TILEDSL_SPLIT_MASKS=1
+#           (masks branch on uniform tiles), TILEDSL_LONGEST_FIRST=1: their GPU tests, attention with none, adding
+#           one at a time, and all three with warp specialization all/pingpong
 #   epilogue2  the GEMMs with and without TILEDSL_TMA_STORE=1 (2 rounds), then the mended int8 tests
 #   measure1 / measure2  the short form of dequant / epilogue / wsall / async: each switch's timing against the
 #           default in two calls (2 rounds each)
@@ -115,19 +116,20 @@ case "${1:-quick}" in
     TILEDSL_ASYNC_GEMMS=1 TAIL=6 run bench_async_on 150 "$PY" benchmarks/bench_general.py --only $only --rounds 3
     mv "$OUT/bench_general.json" "$OUT/bench_general_async_on.json"
     ;;
-  defer)  # TILEDSL_DEFER_LAST_GEMM=1 and TILEDSL_SPLIT_MASKS=1: their GPU tests, then attention timed with neither,
-    # each, both, and both under warp specialization (all, pingpong)
+  defer)  # TILEDSL_DEFER_LAST_GEMM=1, TILEDSL_SPLIT_MASKS=1, TILEDSL_LONGEST_FIRST=1: their GPU tests, then attention
+    # timed with none, then adding one at a time, then all three under warp specialization (all, pingpong)
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 6)
     TAIL=8 run defer_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
-      testing/test_deferred_gemm.py testing/test_uniform_selects.py
-    TILEDSL_DEFER_LAST_GEMM=1 TILEDSL_SPLIT_MASKS=1 TAIL=8 run defer_general_tests 200 "$PY" -m pytest -q \
-      -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing/test_bench_general.py testing/test_tma.py -k "attention or decode"
+      testing/test_deferred_gemm.py testing/test_uniform_selects.py testing/test_longest_first.py
+    TILEDSL_DEFER_LAST_GEMM=1 TILEDSL_SPLIT_MASKS=1 TILEDSL_LONGEST_FIRST=1 TAIL=8 run defer_general_tests 200 "$PY" \
+      -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing/test_bench_general.py testing/test_tma.py \
+      -k "attention or decode"
     only=flash_attention,flash_attention_causal,flash_decode
-    for sw in "0 0 1" "1 0 1" "0 1 1" "1 1 1" "1 1 all" "1 1 pingpong"; do
+    for sw in "0 0 0 1" "1 0 0 1" "1 1 0 1" "1 1 1 1" "1 1 1 all" "1 1 1 pingpong"; do
       set -- $sw
-      TILEDSL_DEFER_LAST_GEMM=$1 TILEDSL_SPLIT_MASKS=$2 TILEDSL_WARP_SPECIALIZE=$3 TAIL=4 run "bench_attn_$1$2$3" 100 \
-        "$PY" benchmarks/bench_general.py --only $only --rounds 2
-      mv "$OUT/bench_general.json" "$OUT/attn_defer$1_split$2_ws$3.json"
+      TILEDSL_DEFER_LAST_GEMM=$1 TILEDSL_SPLIT_MASKS=$2 TILEDSL_LONGEST_FIRST=$3 TILEDSL_WARP_SPECIALIZE=$4 TAIL=4 \
+        run "bench_attn_$1$2$3$4" 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
+      mv "$OUT/bench_general.json" "$OUT/attn_defer$1_split$2_longest$3_ws$4.json"
     done
     ;;
   epilogue2)  # the GEMMs with and without the TMA-store epilogue (short form), then the mended int8 tests

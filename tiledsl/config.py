@@ -23,6 +23,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_WGMMA_MORE_TYPES | ``1``: int8 gemms (int32 accumulator), fp16/fp8 gemms into fp16 accumulators and 8-bit A fragments use wgmma on sm_90a (not yet run on a GPU) | 0 |
 | TILEDSL_ASYNC_GEMMS | ``1``: independent wgmma gemms issued together, each waited for where its result is used (not yet run on a GPU) | 0 |
 | TILEDSL_SPLIT_MASKS | ``1``: masked T.Parallel stores (causal, bounds) branch to a plain store on tiles where the mask is uniform (not yet run on a GPU) | 0 |
+| TILEDSL_LONGEST_FIRST | ``1``: blocks whose pipelined loop grows with a block index (causal attention) launch longest first (not yet timed on a GPU) | 0 |
 | TILEDSL_DEFER_LAST_GEMM | ``1``: a TMA-pipelined loop's last wgmma gemm runs during the next iteration (attention's ``P V`` during the next softmax; not yet run on a GPU) | 0 |
 | TILEDSL_PERSISTENT | ``0``: warp-specialized kernels get one CTA per tile, not one per SM; ``N`` > 1: at most N CTAs | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
@@ -221,6 +222,12 @@ def split_masks_enabled() -> bool:
     mask is all-true or all-false (a causal mask, a bounds mask; ``passes/cuda/uniform_selects.py``;
     ``TILEDSL_SPLIT_MASKS=1``; off until its GPU tests have run)."""
     return _flag("TILEDSL_SPLIT_MASKS")
+
+
+def longest_first_enabled() -> bool:
+    """True when blocks whose pipelined loop grows with a block index are launched longest first (causal
+    attention; ``passes/cuda/longest_first.py``; ``TILEDSL_LONGEST_FIRST=1``; off until timed on a GPU)."""
+    return _flag("TILEDSL_LONGEST_FIRST")
 
 
 def persistent_grid_ctas() -> int | None:

@@ -52,6 +52,7 @@ def kernel_key(func: tirx.PrimFunc, target: tvm.target.Target, out_idx: list[int
         "async_gemms": target_kind(target) == "cuda" and config.async_gemms_enabled(),
         "defer_last_gemm": target_kind(target) == "cuda" and config.defer_last_gemm_enabled(),
         "split_masks": target_kind(target) == "cuda" and config.split_masks_enabled(),
+        "longest_first": target_kind(target) == "cuda" and config.longest_first_enabled(),
         "persistent": config.persistent_grid_ctas() if target_kind(target) == "cuda" else None,
         "device": device_assumptions(target),  # e.g. the SM count a persistent Hopper kernel is built for
     })

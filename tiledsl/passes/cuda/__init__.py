@@ -1,6 +1,7 @@
 """The CUDA lowering: tile programs -> per-thread CUDA code that TVM's s_tir pipeline and CUDA codegen finish.
 
-Order (``cuda_passes``): SwizzleBlocks (T.use_swizzle) -> FoldStagedEpilogues (with TMA stores on: a result
+Order (``cuda_passes``): SwizzleBlocks (T.use_swizzle) -> LongestTilesFirst (blocks whose loop grows with a block
+index launched longest first; opt-in) -> FoldStagedEpilogues (with TMA stores on: a result
 staged through a shared tile is copied directly) -> SplitUniformSelects (masked stores branch on tiles where the
 mask is uniform; opt-in) -> PipelineCUDA (multi-stage cp.async, or TMA into an
 mbarrier ring on sm_90a) -> StoreEpilogueTMA (a warp-specialized kernel's result copies as TMA stores, opt-in) ->
@@ -17,6 +18,7 @@ from .ldmatrix_reads import LdmatrixReads
 from .lower_tile_ops import LowerTileOpsCUDA
 from .block_swizzle import SwizzleBlocks
 from .bool_vectors import ScalarizeBoolVectors
+from .longest_first import LongestTilesFirst
 from .pipeline import PipelineCUDA
 from .uniform_selects import SplitUniformSelects
 from .tma_copy import PlaceTensorMaps
@@ -27,5 +29,5 @@ from .wide_vectors import SplitWideVectorLoops
 
 def cuda_passes() -> list:
     """Our passes for the CUDA target, in order."""
-    return [SwizzleBlocks, FoldStagedEpilogues, SplitUniformSelects, PipelineCUDA, StoreEpilogueTMA, ScheduleWgmmaGemms, LdmatrixReads,
+    return [SwizzleBlocks, LongestTilesFirst, FoldStagedEpilogues, SplitUniformSelects, PipelineCUDA, StoreEpilogueTMA, ScheduleWgmmaGemms, LdmatrixReads,
             LowerTileOpsCUDA, WarpSpecialize, PlaceTensorMaps, ScalarizeBoolVectors, SplitWideVectorLoops]

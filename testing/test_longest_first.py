@@ -1,0 +1,78 @@
+"""``TILEDSL_LONGEST_FIRST=1`` (``passes/cuda/longest_first.py``; opt-in until timed on a GPU): blocks whose
+pipelined loop grows with a block index launch in reverse order of it.
+
+CPU: which loop extents count as growing. nvcc: causal attention's q-tile index is reversed, non-causal attention
+and a GEMM are built byte for byte as without the switch. GPU: causal attention (with the other attention switches
+too) against torch's SDPA.
+"""
+import pytest
+import torch
+from tvm import tirx
+
+import tiledsl
+from tiledsl.passes.cuda import longest_first
+
+import general_programs as bench
+
+SM90A = {"kind": "cuda", "arch": "sm_90a"}
+BX, BY = tirx.Var("bx", "int32"), tirx.Var("by", "int32")
+LAUNCHES = {BX: tirx.const(32, "int32"), BY: tirx.const(4, "int32")}
+
+
+@pytest.fixture(autouse=True)
+def _general_passes_only(monkeypatch):
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")
+
+
+@pytest.mark.parametrize("name,extent,grows", [
+    ("causal", lambda: tirx.min(tirx.const(32, "int32"), tirx.floordiv((BX + 1) * 128 + 127, 128)), True),
+    ("decreasing", lambda: 32 - BX, False),
+    ("constant", lambda: tirx.const(32, "int32") + BX * 0, False),
+    ("two_indices", lambda: BX + BY, False),
+    ("not_monotone", lambda: tirx.floormod(BX, 3) + 1, False),
+])
+def test_which_extents_grow_with_a_block_index(name, extent, grows):
+    got = longest_first._growing_index(extent(), LAUNCHES)
+    assert (got is not None and got.same_as(BX)) == grows
+
+
+def _source(program):
+    return tiledsl.compile(program, out_idx=[], target=SM90A).get_kernel_source()
+
+
+@pytest.mark.nvcc
+def test_causal_attention_launches_the_last_q_tiles_first(monkeypatch):
+    plain = _source(bench.flash_attention(1, 2, 4096, 64, True))
+    monkeypatch.setenv("TILEDSL_LONGEST_FIRST", "1")
+    reversed_ = _source(bench.flash_attention(1, 2, 4096, 64, True))
+    assert "loop_range_ptr[0] = (((int)blockIdx.x) + 1);" in plain
+    assert "loop_range_ptr[0] = (32 - ((int)blockIdx.x));" in reversed_
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("program", [lambda: bench.flash_attention(1, 2, 1024, 64, False),
+                                     lambda: bench.batched_gemm(2, 256, 256, 512, block_N=128)])
+def test_balanced_kernels_are_unchanged(program, monkeypatch):
+    plain = _source(program())
+    monkeypatch.setenv("TILEDSL_LONGEST_FIRST", "1")
+    assert _source(program()) == plain
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("others", ["0", "1"])
+@pytest.mark.parametrize("S,D", [(384, 64), (1000, 128), (72, 64)])
+def test_causal_attention_matches_torch(S, D, others, monkeypatch):
+    monkeypatch.setenv("TILEDSL_LONGEST_FIRST", "1")
+    monkeypatch.setenv("TILEDSL_SPLIT_MASKS", others)
+    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", others)
+    B, H = 2, 2
+    kernel = tiledsl.compile(bench.flash_attention(B, H, S, D, True), out_idx=[], target="cuda")
+    q, k, v = (torch.randn(B, S, H, D, device="cuda").half() for _ in range(3))
+    out = torch.full_like(q, float("nan"))
+    kernel(q, k, v, out)
+    torch.cuda.synchronize()
+    want = torch.nn.functional.scaled_dot_product_attention(
+        *(x.float().transpose(1, 2) for x in (q, k, v)), is_causal=True).transpose(1, 2)
+    assert not torch.isnan(out).any()
+    torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)

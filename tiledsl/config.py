@@ -24,6 +24,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_ASYNC_GEMMS | ``1``: independent wgmma gemms issued together, each waited for where its result is used (not yet run on a GPU) | 0 |
 | TILEDSL_SPLIT_MASKS | ``1``: masked T.Parallel stores (causal, bounds) branch to a plain store on tiles where the mask is uniform (not yet run on a GPU) | 0 |
 | TILEDSL_LONGEST_FIRST | ``1``: blocks whose pipelined loop grows with a block index (causal attention) launch longest first (not yet timed on a GPU) | 0 |
+| TILEDSL_WIDE_REGISTER_VECTORS | ``1``: element loops take 16-byte global/shared accesses when their register side is wider (fp16 loads into fp32 fragments; not yet run on a GPU) | 0 |
 | TILEDSL_DEFER_LAST_GEMM | ``1``: a TMA-pipelined loop's last wgmma gemm runs during the next iteration (attention's ``P V`` during the next softmax; not yet run on a GPU) | 0 |
 | TILEDSL_PERSISTENT | ``0``: warp-specialized kernels get one CTA per tile, not one per SM; ``N`` > 1: at most N CTAs | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
@@ -228,6 +229,13 @@ def longest_first_enabled() -> bool:
     """True when blocks whose pipelined loop grows with a block index are launched longest first (causal
     attention; ``passes/cuda/longest_first.py``; ``TILEDSL_LONGEST_FIRST=1``; off until timed on a GPU)."""
     return _flag("TILEDSL_LONGEST_FIRST")
+
+
+def wide_register_vectors_enabled() -> bool:
+    """True when element loops vectorize up to 8 lanes on their register side whatever its type, so a converting
+    copy moves 16 bytes per global/shared access (fp16 in memory, fp32 in registers: LayerNorm's loads and
+    stores; ``TILEDSL_WIDE_REGISTER_VECTORS=1``; off until timed on a GPU)."""
+    return _flag("TILEDSL_WIDE_REGISTER_VECTORS")
 
 
 def persistent_grid_ctas() -> int | None:

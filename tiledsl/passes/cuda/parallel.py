@@ -257,9 +257,13 @@ def vector_width(ctx, body, lane, vec: int) -> int:
             # TVM prints some float8 vector conversions as casts nvcc refuses (8 float8 lanes to float16 as
             # uint2 -> uint4) and stores float8 as bytes before sm_89: element by element, as before 2026-12-05
             return 1
-        width = min(width, max(1, 16 // dtype_bytes(buf.ty.dtype)))
         if buf in ctx.locals.values() or buf.scope() == "local":
+            # registers: with TILEDSL_WIDE_REGISTER_VECTORS=1 up to 8 lanes whatever their type, so that the
+            # memory side of a converting copy (fp16 in memory, fp32 in registers) moves 16 bytes per access
+            width = min(width, 8 if config.wide_register_vectors_enabled() else
+                        max(1, 16 // dtype_bytes(buf.ty.dtype)))
             continue
+        width = min(width, max(1, 16 // dtype_bytes(buf.ty.dtype)))
         shape = list(buf.ty.shape)
         flat0 = flat_index([substitute(i, {lane: tirx.const(0, "int32")}) for i in idx], shape)
         flat1 = flat_index([substitute(i, {lane: tirx.const(1, "int32")}) for i in idx], shape)

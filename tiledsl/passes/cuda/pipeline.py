@@ -546,20 +546,19 @@ class _DeferredSteps:
         self.late = next((r for r, _, late in groups if late), None)
         self.position, self.release_guard, self.turns = position, release, turns
         self.tma_operands = tma_operands
+        self.stages = groups[0][0].stages
 
     def _at(self, stmts, iteration):
+        """``stmts`` for ``iteration``: its loop counter, its ring stage, the gemms marked when only TMA wrote
+        their shared operands."""
         k = self.loop.loop_var
-        stage = tirx.floormod(self.position(iteration), self.split_stages)
+        stage = tirx.floormod(self.position(iteration), self.stages)
         out = []
         for c in stmts:
             if self.tma_operands and _is_gemm(c):
                 c = _with_tma_operands(c)
             out.append(_restage(substitute(c, {k: self.loop.min + iteration}), self.remap, stage))
         return out
-
-    @property
-    def split_stages(self):
-        return (self.early or self.late).stages
 
     def _wait_full(self, ring, iteration):
         return [ring.wait_full(self.position(iteration))] if ring is not None else []

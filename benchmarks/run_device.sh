@@ -32,7 +32,8 @@
 #   defer   TILEDSL_DEFER_LAST_GEMM=1 (a loop's last gemm run during the next iteration), TILEDSL_SPLIT_MASKS=1
 #           (masks branch on uniform tiles), TILEDSL_LONGEST_FIRST=1: their GPU tests, attention with none, adding
 #           one at a time, and all three with warp specialization all/pingpong
-#   epilogue2  the GEMMs with and without TILEDSL_TMA_STORE=1 (2 rounds), then the mended int8 tests
+#   epilogue2  the GEMMs with and without TILEDSL_TMA_STORE=1 (2 rounds), LayerNorm with and without
+#           TILEDSL_WIDE_REGISTER_VECTORS=1 and GPU checks with it, then the mended int8 tests
 #   measure1 / measure2  the short form of dequant / epilogue / wsall / async: each switch's timing against the
 #           default in two calls (2 rounds each)
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
@@ -132,12 +133,20 @@ case "${1:-quick}" in
       mv "$OUT/bench_general.json" "$OUT/attn_defer$1_split$2_longest$3_ws$4.json"
     done
     ;;
-  epilogue2)  # the GEMMs with and without the TMA-store epilogue (short form), then the mended int8 tests
+  epilogue2)  # the GEMMs with and without the TMA-store epilogue, LayerNorm with and without 16-byte register-side
+    # vectors (TILEDSL_WIDE_REGISTER_VECTORS=1) and the GPU checks with it on, then the mended int8 tests
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 6)
     only=gemm,gemm_8192,batched,gemm_A_T
     TAIL=6 run bench_gemm_default 120 "$PY" benchmarks/bench_general.py --only $only --rounds 2
     mv "$OUT/bench_general.json" "$OUT/gemm_default.json"
     TILEDSL_TMA_STORE=1 TAIL=6 run bench_gemm_tma_store 120 "$PY" benchmarks/bench_general.py --only $only --rounds 2
     mv "$OUT/bench_general.json" "$OUT/gemm_tma_store.json"
+    TAIL=4 run bench_ln_default 60 "$PY" benchmarks/bench_general.py --only layernorm --rounds 3
+    mv "$OUT/bench_general.json" "$OUT/ln_default.json"
+    TILEDSL_WIDE_REGISTER_VECTORS=1 TAIL=4 run bench_ln_wide 60 "$PY" benchmarks/bench_general.py --only layernorm --rounds 3
+    mv "$OUT/bench_general.json" "$OUT/ln_wide.json"
+    TILEDSL_WIDE_REGISTER_VECTORS=1 TAIL=8 run wide_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
+      "${xdist[@]}" testing/test_bench_general.py testing/test_cuda_gpu.py testing/test_cuda_programs.py
     TAIL=8 run more_types_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_wgmma_more_types.py
     ;;
   measure1)  # the int8 tests mended after their first GPU run, then int8-weight and GEMM timings with their switches

@@ -270,3 +270,62 @@ def test_gemm_chain_matches_torch(L, stages, monkeypatch):
     want = p @ v.double()
     assert not torch.isnan(out).any()
     torch.testing.assert_close(out.double(), want, rtol=1e-2, atol=5e-2)
+
+
+def chain_through_shared_with_a_ragged_loop(M=256, N=128, L=512, D=64):
+    """The gemm chain with P staged in shared memory (written by the threads, read by the deferred gemm) and a
+    loop length that depends on the block: ``min(L / 64, 2 (bx + 1))`` key blocks."""
+    @T.prim_func
+    def kernel(A: T.Tensor((M, D), F16), K: T.Tensor((L, D), F16), V: T.Tensor((L, N), F16),
+               Out: T.Tensor((M, N), "float32")):
+        with T.Kernel(T.ceildiv(M, 128), threads=256) as bx:
+            A_s = T.alloc_shared((128, D), F16)
+            K_s = T.alloc_shared((64, D), F16)
+            V_s = T.alloc_shared((64, N), F16)
+            P_s = T.alloc_shared((128, 64), F16)
+            s = T.alloc_fragment((128, 64), "float32")
+            o = T.alloc_fragment((128, N), "float32")
+            T.copy(A[bx * 128, 0], A_s)
+            T.clear(o)
+            for j in T.Pipelined(T.min(T.ceildiv(L, 64), (bx + 1) * 2), num_stages=2):
+                T.copy(K[j * 64, 0], K_s)
+                T.clear(s)
+                T.gemm(A_s, K_s, s, transpose_B=True)
+                T.copy(s, P_s)
+                T.copy(V[j * 64, 0], V_s)
+                T.gemm(P_s, V_s, o)
+            T.copy(o, Out[bx * 128, 0])
+    return kernel
+
+
+@pytest.mark.nvcc
+def test_a_shared_operand_is_rewritten_after_every_warpgroup_waited(monkeypatch):
+    """P in shared memory: both warpgroups' deferred gemms read it, so a block barrier separates the wait for
+    the deferred gemm from the threads' next write of P (ThreadSync's, from the gemm's shared read)."""
+    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
+    kernel = tiledsl.compile(chain_through_shared_with_a_ragged_loop(), out_idx=[], target=SM90A)
+    assert kernel.kernel_info["pipelines"] == ["tma+deferred_gemm"]
+    loop = re.split(r"for \(int \w+_p", kernel.get_kernel_source().split("__global__")[-1], maxsplit=1)[1]
+    wait0 = loop.index("wait_group_sync_aligned_0()")
+    first_write = loop.index("*(half2*)(P_s + ")
+    assert wait0 < loop.index("__syncthreads()", wait0) < first_write
+
+
+@pytest.mark.gpu
+def test_chain_through_shared_matches_torch(monkeypatch):
+    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
+    M, N, L, D = 256, 128, 512, 64
+    kernel = tiledsl.compile(chain_through_shared_with_a_ragged_loop(M, N, L, D), out_idx=[], target="cuda")
+    assert kernel.kernel_info["pipelines"] == ["tma+deferred_gemm"]
+    a, k, v = torch.randn(M, D, device="cuda").half(), torch.randn(L, D, device="cuda").half(), \
+        torch.randn(L, N, device="cuda").half()
+    out = torch.full((M, N), float("nan"), device="cuda")
+    kernel(a, k, v, out)
+    torch.cuda.synchronize()
+    want = torch.empty(M, N, dtype=torch.float64, device="cuda")
+    for bx in range(M // 128):
+        keys = min(L // 64, 2 * (bx + 1)) * 64
+        p = (a[bx * 128:(bx + 1) * 128].double() @ k[:keys].double().T).half().double()
+        want[bx * 128:(bx + 1) * 128] = p @ v[:keys].double()
+    assert not torch.isnan(out).any()
+    torch.testing.assert_close(out.double(), want, rtol=1e-2, atol=5e-2)

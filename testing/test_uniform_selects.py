@@ -122,3 +122,20 @@ def test_flash_attention_matches_torch(causal, S, D, defer, monkeypatch):
         *(x.float().transpose(1, 2) for x in (q, k, v)), is_causal=causal).transpose(1, 2)
     assert not torch.isnan(out).any()
     torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.nvcc
+def test_a_build_that_fails_with_opt_in_schedules_is_built_without_them(monkeypatch, caplog):
+    """Fault injection: the split pass raises what TVM raises when it refuses a vector (as wide register vectors
+    did on TileLang's linear attention); the build logs it and lowers the program again without the opt-in
+    schedules, which gives the default kernel."""
+    program = lambda: bench.flash_attention(1, 2, 512, 64, True)  # noqa: E731
+    plain = _source(program())
+
+    def refuse(self, loop):
+        raise RuntimeError("Check failed: (eval_vec_) is false: injected")
+    monkeypatch.setattr(uniform_selects._Splitter, "visit_For", refuse)
+    monkeypatch.setenv("TILEDSL_SPLIT_MASKS", "1")
+    with caplog.at_level("INFO", logger="tiledsl"):
+        assert _source(program()) == plain
+    assert "TILEDSL_SPLIT_MASKS" in caplog.text and "building without them" in caplog.text

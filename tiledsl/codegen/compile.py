@@ -75,6 +75,20 @@ def _retry_switch(err: Exception, switches: dict) -> str | None:
     return next((name for text, name in _CUDA_RETRIES if text in str(err) and not switches.get(name)), None)
 
 
+def _without_opt_ins(kind: str, switches: dict, err: Exception) -> bool:
+    """True when a CUDA build that failed with ``err`` had opt-in schedules on and may be tried without them
+    (logged: the program then builds as without the switches)."""
+    on = [name for name, enabled in (("TILEDSL_DEFER_LAST_GEMM", config.defer_last_gemm_enabled()),
+                                     ("TILEDSL_SPLIT_MASKS", config.split_masks_enabled()),
+                                     ("TILEDSL_LONGEST_FIRST", config.longest_first_enabled()),
+                                     ("TILEDSL_WIDE_REGISTER_VECTORS", config.wide_register_vectors_enabled()))
+          if enabled]
+    if kind != "cuda" or not on or not switches.get("allow_opt_in_schedules", True):
+        return False
+    logger.info("the CUDA build failed with %s on (%s); building without them", ", ".join(on), _first_line(err))
+    return True
+
+
 def _lower_and_build(mod, target, kind: str, entry: str, switches: dict, compile_flags):
     """(lowered, executable, source, cubin or None) for one lowering of ``mod`` with ``switches``."""
     lowered = lower(mod, target, **switches)
@@ -116,6 +130,9 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
                     switches = dict(switches, allow_tma=False)
                 except CompileError as err:  # nvcc's refusals (ours to report: TileDSLError)
                     retry = _retry_switch(err, switches) if kind == "cuda" else None
+                    if retry is None and _without_opt_ins(kind, switches, err):
+                        switches = dict(switches, allow_opt_in_schedules=False)
+                        continue
                     if retry is None:
                         raise
                     logger.debug("nvcc refused the CUDA source (%s); retrying with %s", _first_line(err), retry)
@@ -129,6 +146,9 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
                         switches = dict(switches, allow_warp_specialization=False)
                         continue
                     retry = _retry_switch(err, switches)
+                    if retry is None and _without_opt_ins(kind, switches, err):
+                        switches = dict(switches, allow_opt_in_schedules=False)
+                        continue
                     if kind != "cuda" or retry is None:
                         raise
                     logger.debug("the CUDA build failed (%s); retrying with %s", _first_line(err), retry)

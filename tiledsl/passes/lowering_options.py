@@ -27,6 +27,12 @@ def allowed(name: str) -> bool:
     return bool(_SWITCHES.get().get(name, True))
 
 
+def opt_in(enabled: bool) -> bool:
+    """Whether an opt-in schedule the user switched on (``enabled``) applies to the running lowering: the build
+    lowers a program again without them when the CUDA build fails with them (``codegen/compile.py``)."""
+    return enabled and allowed("opt_in_schedules")
+
+
 def requested(name: str) -> bool:
     """Whether the running lowering asks for ``name`` (a behaviour that is off unless switched on)."""
     return bool(_SWITCHES.get().get(name, False))

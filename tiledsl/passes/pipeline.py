@@ -105,7 +105,7 @@ def _run_passes(mod: tvm.IRModule, target: tvm.target.Target, switches: dict) ->
 
 def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True, allow_tma: bool = True,
           allow_warp_specialization: bool = True, uniform_scalar_branches: bool = False,
-          split_wide_vectors: bool = False) -> Lowered:
+          split_wide_vectors: bool = False, allow_opt_in_schedules: bool = True) -> Lowered:
     """Lower ``mod`` for ``target`` (a ``tvm.target.Target``, or a kind name "llvm"/"cuda" for a default target).
 
     ``allow_hopper_shortcut=False`` keeps a program off the whole-kernel Hopper matchers (the general passes run);
@@ -114,7 +114,9 @@ def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True, allow_t
     ``uniform_scalar_branches=True`` lets CUDA branches on block-uniform kernel scalars hold barriers
     (``passes/cuda/uniform_scalars.py``; the build asks for it only after ThreadSync refused the program without);
     ``split_wide_vectors=True`` splits vectorized loops wider than CUDA's vector types (``passes/cuda/wide_vectors.py``;
-    asked for only after the CUDA code generator refused a vector type).
+    asked for only after the CUDA code generator refused a vector type); ``allow_opt_in_schedules=False`` leaves
+    out the opt-in schedules the environment switches on (``TILEDSL_DEFER_LAST_GEMM``, ``TILEDSL_SPLIT_MASKS``,
+    ``TILEDSL_LONGEST_FIRST``, ``TILEDSL_WIDE_REGISTER_VECTORS``; the build's last resort when they fail).
     """
     if isinstance(target, str):
         target = tvm.target.Target(target)
@@ -127,7 +129,8 @@ def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True, allow_t
             logger.debug("lowered with the whole-kernel Hopper shortcut (%s)", special.path)
             return special
     switches = {"tma": allow_tma, "warp_specialization": allow_warp_specialization,
-                "uniform_scalar_branches": uniform_scalar_branches, "split_wide_vectors": split_wide_vectors}
+                "uniform_scalar_branches": uniform_scalar_branches, "split_wide_vectors": split_wide_vectors,
+                "opt_in_schedules": allow_opt_in_schedules}
     lowered = _run_passes(mod, target, switches)
     pipelines = [str(kind) for func in lowered.functions.values() if func.attrs is not None
                  and "tiledsl.pipelines" in func.attrs for kind in func.attrs["tiledsl.pipelines"]]

@@ -18,6 +18,7 @@ from tvm.sym import Analyzer
 
 from ... import config
 from ...language.loops import NUM_STAGES_ATTR
+from ..lowering_options import opt_in
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, substitute, uses_var
 
@@ -85,7 +86,7 @@ def _growing_index(extent, launches):
 @keep_tiledsl_errors
 def LongestTilesFirst(func, mod, ctx):
     """Launch the blocks with the longest main loop first (see the module doc; ``TILEDSL_LONGEST_FIRST=1``)."""
-    if not config.longest_first_enabled():
+    if not opt_in(config.longest_first_enabled()):
         return func
     launches = _block_launches(func.body)
     for extent in _pipelined_extents(func.body):

@@ -16,6 +16,7 @@ from tvm import tirx
 from tvm.ir import Call, Range, TensorLoad
 
 from ... import config
+from ..lowering_options import opt_in
 from ...errors import TileProgramError
 from ..rewriter import substitute, uses_var
 from ..tile_lowering_utils import bounds_predicate, dtype_bytes, flat_index, guarded_load, is_global
@@ -260,7 +261,7 @@ def vector_width(ctx, body, lane, vec: int) -> int:
         if buf in ctx.locals.values() or buf.scope() == "local":
             # registers: with TILEDSL_WIDE_REGISTER_VECTORS=1 up to 8 lanes whatever their type, so that the
             # memory side of a converting copy (fp16 in memory, fp32 in registers) moves 16 bytes per access
-            width = min(width, 8 if config.wide_register_vectors_enabled() else
+            width = min(width, 8 if opt_in(config.wide_register_vectors_enabled()) else
                         max(1, 16 // dtype_bytes(buf.ty.dtype)))
             continue
         width = min(width, max(1, 16 // dtype_bytes(buf.ty.dtype)))

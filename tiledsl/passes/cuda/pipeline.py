@@ -31,7 +31,7 @@ from ...language.loops import NUM_STAGES_ATTR
 from ..rewriter import StmtRewriter, count_uses, flatten_seq, rebuild_for, seq, substitute, uses_var
 from ..tile_lowering_utils import whole_region
 from ... import config
-from ..lowering_options import allowed
+from ..lowering_options import allowed, opt_in
 from . import tma_copy, warp_specialize
 from .async_copy import barrier, commit, wait
 from .mbarrier import BarrierRing, init_rings
@@ -312,7 +312,7 @@ class _Pipeliner(StmtRewriter):
             return self._warp_specialized(loop, i, producers, loads, consumers, remap, ring, nbytes, tid, nthreads,
                                           annotations)
         split = None
-        if not overlap and config.defer_last_gemm_enabled():
+        if not overlap and opt_in(config.defer_last_gemm_enabled()):
             from .deferred_gemm import plan as deferred_plan
 
             plans = final_gemm_plans(self.body, nthreads)
@@ -385,7 +385,7 @@ class _Pipeliner(StmtRewriter):
         first = [issue_ahead(tirx.const(0, "int32"))] + steps.first()
         inner = [issue_ahead(i)] + steps.iteration(i)
         main = tirx.For(i, 1, n - 1, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, annotations)
-        run = tirx.IfThenElse(n > 0, seq([self.visit(seq(first)), main, self.visit(seq(steps.last(n - 1)))]), None)
+        run = _if_positive(n, seq([self.visit(seq(first)), main, self.visit(seq(steps.last(n - 1)))]))
         return seq(prologue + [run, barrier()])  # later shared use may alias the stages
 
     def _inline_top_scalars(self, expr):
@@ -463,8 +463,7 @@ class _Pipeliner(StmtRewriter):
                                    release=lambda st: tirx.IfThenElse(lane0, st, None), turns=turns,
                                    tma_operands=True)
             main = tirx.For(i, 1, n - 1, tirx.ForKind.SERIAL, self.visit(seq(steps.iteration(i))), None, annotations)
-            block = tirx.IfThenElse(n > 0, seq([self.visit(seq(steps.first())), main,
-                                                self.visit(seq(steps.last(n - 1)))]), None)
+            block = _if_positive(n, seq([self.visit(seq(steps.first())), main, self.visit(seq(steps.last(n - 1)))]))
             return seq(marks + wait_first + first_turn + [warp_specialize.consumer_block(block, n)])
         inner = [ring.wait_full(base + i)]
         # the gemms read ring tiles and tiles loaded before the loop only (eligible): nothing but TMA writes them
@@ -502,6 +501,14 @@ class _Pipeliner(StmtRewriter):
             new = self.remap.get(stmt.buffer)
             return tirx.AllocBuffer(new) if new is not None else stmt
         return tvm_ffi.structural_map(body, [(tirx.AllocBuffer, on_alloc)], order="pre")
+
+
+def _if_positive(n, stmt):
+    """``stmt`` under ``if n > 0``, or alone where that is provable (a constant loop length): TVM cannot put the
+    barriers a loop body may need inside a branch."""
+    from tvm.sym import Analyzer
+
+    return stmt if Analyzer().can_prove(n > 0) else tirx.IfThenElse(n > 0, stmt, None)
 
 
 def _ring_groups(producers, loads, split, stages) -> list:

@@ -25,6 +25,7 @@ from tvm.sym import Analyzer, detect_linear_equation
 
 from ... import config
 from ...language.loops import PARALLEL_ATTR
+from ..lowering_options import opt_in
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import StmtRewriter
 
@@ -129,6 +130,6 @@ class _Splitter(StmtRewriter):
 def SplitUniformSelects(func, mod, ctx):
     """Give masked T.Parallel stores uniform branches for the tiles where the mask is all-true or all-false (see
     the module doc; opt-in with ``TILEDSL_SPLIT_MASKS=1``)."""
-    if not config.split_masks_enabled():
+    if not opt_in(config.split_masks_enabled()):
         return func
     return func.with_body(_Splitter().visit(func.body))

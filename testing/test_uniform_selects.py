@@ -7,6 +7,7 @@ range. nvcc: causal and ragged flash attention get the branches, other selects d
 attention (causal or not, ragged lengths, with and without the deferred last gemm) against torch's SDPA.
 """
 import itertools
+import re
 
 import pytest
 import torch
@@ -137,5 +138,7 @@ def test_a_build_that_fails_with_opt_in_schedules_is_built_without_them(monkeypa
     monkeypatch.setattr(uniform_selects._Splitter, "visit_For", refuse)
     monkeypatch.setenv("TILEDSL_SPLIT_MASKS", "1")
     with caplog.at_level("INFO", logger="tiledsl"):
-        assert _source(program()) == plain
+        rebuilt = _source(program())
+    # TVM numbers its common-subexpression variables per process, and the failed lowering took some numbers
+    assert re.sub(r"cse_v\d+", "cse_v", rebuilt) == re.sub(r"cse_v\d+", "cse_v", plain)
     assert "TILEDSL_SPLIT_MASKS" in caplog.text and "building without them" in caplog.text

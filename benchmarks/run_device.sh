@@ -34,6 +34,8 @@
 #           one at a time, and all three with warp specialization all/pingpong
 #   epilogue2  the GEMMs with and without TILEDSL_TMA_STORE=1 (2 rounds), LayerNorm with and without
 #           TILEDSL_WIDE_REGISTER_VECTORS=1 and GPU checks with it, then the mended int8 tests
+#   priority  for a short lease: this session's switches' GPU tests, attention with all three against the default,
+#           the GEMMs with and without the TMA-store epilogue
 #   measure1 / measure2  the short form of dequant / epilogue / wsall / async: each switch's timing against the
 #           default in two calls (2 rounds each)
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
@@ -132,6 +134,23 @@ case "${1:-quick}" in
         run "bench_attn_$1$2$3$4" 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
       mv "$OUT/bench_general.json" "$OUT/attn_defer$1_split$2_longest$3_ws$4.json"
     done
+    ;;
+  priority)  # one call for a short lease: the GPU tests of this session's switches, then attention with all three
+    # against the default, then the GEMMs with and without the TMA-store epilogue (2 rounds each)
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 6)
+    TAIL=8 run priority_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing/test_deferred_gemm.py testing/test_uniform_selects.py testing/test_longest_first.py
+    only=flash_attention,flash_attention_causal
+    TAIL=4 run bench_attn_default 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/attn_default.json"
+    TILEDSL_DEFER_LAST_GEMM=1 TILEDSL_SPLIT_MASKS=1 TILEDSL_LONGEST_FIRST=1 TAIL=4 run bench_attn_three 100 "$PY" \
+      benchmarks/bench_general.py --only $only --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/attn_three.json"
+    only=gemm,gemm_8192
+    TAIL=4 run bench_gemm_default 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/gemm_default.json"
+    TILEDSL_TMA_STORE=1 TAIL=4 run bench_gemm_tma_store 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/gemm_tma_store.json"
     ;;
   epilogue2)  # the GEMMs with and without the TMA-store epilogue, LayerNorm with and without 16-byte register-side
     # vectors (TILEDSL_WIDE_REGISTER_VECTORS=1) and the GPU checks with it on, then the mended int8 tests

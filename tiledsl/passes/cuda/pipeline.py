@@ -455,7 +455,7 @@ class _Pipeliner(StmtRewriter):
             config.warp_specialize_mode() == "pingpong" else None
         marks = [warp_specialize.marked(warp_specialize.COMMON, common, nthreads),
                  warp_specialize.marked(warp_specialize.PRODUCER, producer, nthreads, base)]
-        if before:
+        if before or split is not None:  # (a persistent grid with a deferred gemm has no GPU test yet)
             marks.append(warp_specialize.marked(warp_specialize.SINGLE_TILE, tirx.Evaluate(0), nthreads))
         first_turn = [turns.first()] if turns is not None else []
         if split is not None:

@@ -32,8 +32,8 @@
 #   defer   TILEDSL_DEFER_LAST_GEMM=1 (a loop's last gemm run during the next iteration), TILEDSL_SPLIT_MASKS=1
 #           (masks branch on uniform tiles), TILEDSL_LONGEST_FIRST=1: their GPU tests, attention with none, adding
 #           one at a time, and all three with warp specialization all/pingpong
-#   epilogue2  the GEMMs with and without TILEDSL_TMA_STORE=1 (2 rounds), LayerNorm with and without
-#           TILEDSL_WIDE_REGISTER_VECTORS=1 and GPU checks with it, then the mended int8 tests
+#   epilogue2  the GEMMs with and without TILEDSL_TMA_STORE=1 (2 rounds), LayerNorm with neither, each and both of
+#           TILEDSL_WIDE_REGISTER_VECTORS=1 / TILEDSL_FUSE_REDUCTIONS=1 and GPU checks with both, the mended int8 tests
 #   priority  for a short lease: this session's switches' GPU tests, attention with all three against the default,
 #           the GEMMs with and without the TMA-store epilogue
 #   measure1 / measure2  the short form of dequant / epilogue / wsall / async: each switch's timing against the
@@ -160,12 +160,15 @@ case "${1:-quick}" in
     mv "$OUT/bench_general.json" "$OUT/gemm_default.json"
     TILEDSL_TMA_STORE=1 TAIL=6 run bench_gemm_tma_store 120 "$PY" benchmarks/bench_general.py --only $only --rounds 2
     mv "$OUT/bench_general.json" "$OUT/gemm_tma_store.json"
-    TAIL=4 run bench_ln_default 60 "$PY" benchmarks/bench_general.py --only layernorm --rounds 3
-    mv "$OUT/bench_general.json" "$OUT/ln_default.json"
-    TILEDSL_WIDE_REGISTER_VECTORS=1 TAIL=4 run bench_ln_wide 60 "$PY" benchmarks/bench_general.py --only layernorm --rounds 3
-    mv "$OUT/bench_general.json" "$OUT/ln_wide.json"
-    TILEDSL_WIDE_REGISTER_VECTORS=1 TAIL=8 run wide_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
-      "${xdist[@]}" testing/test_bench_general.py testing/test_cuda_gpu.py testing/test_cuda_programs.py
+    for sw in "0 0" "1 0" "0 1" "1 1"; do
+      set -- $sw
+      TILEDSL_WIDE_REGISTER_VECTORS=$1 TILEDSL_FUSE_REDUCTIONS=$2 TAIL=4 run "bench_ln_$1$2" 60 "$PY" \
+        benchmarks/bench_general.py --only layernorm --rounds 3
+      mv "$OUT/bench_general.json" "$OUT/ln_wide$1_fuse$2.json"
+    done
+    TILEDSL_WIDE_REGISTER_VECTORS=1 TILEDSL_FUSE_REDUCTIONS=1 TAIL=8 run wide_tests 200 "$PY" -m pytest -q \
+      -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing/test_bench_general.py testing/test_cuda_gpu.py \
+      testing/test_cuda_programs.py testing/test_fused_reductions.py
     TAIL=8 run more_types_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_wgmma_more_types.py
     ;;
   measure1)  # the int8 tests mended after their first GPU run, then int8-weight and GEMM timings with their switches

@@ -25,6 +25,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_SPLIT_MASKS | ``1``: masked T.Parallel stores (causal, bounds) branch to a plain store on tiles where the mask is uniform (not yet run on a GPU) | 0 |
 | TILEDSL_LONGEST_FIRST | ``1``: blocks whose pipelined loop grows with a block index (causal attention) launch longest first (not yet timed on a GPU) | 0 |
 | TILEDSL_WIDE_REGISTER_VECTORS | ``1``: element loops take 16-byte global/shared accesses when their register side is wider (fp16 loads into fp32 fragments; not yet run on a GPU) | 0 |
+| TILEDSL_FUSE_REDUCTIONS | ``1``: two consecutive independent reductions share one shared-memory round (not yet run on a GPU) | 0 |
 | TILEDSL_DEFER_LAST_GEMM | ``1``: a TMA-pipelined loop's last wgmma gemm runs during the next iteration (attention's ``P V`` during the next softmax; not yet run on a GPU) | 0 |
 | TILEDSL_PERSISTENT | ``0``: warp-specialized kernels get one CTA per tile, not one per SM; ``N`` > 1: at most N CTAs | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
@@ -236,6 +237,12 @@ def wide_register_vectors_enabled() -> bool:
     copy moves 16 bytes per global/shared access (fp16 in memory, fp32 in registers: LayerNorm's loads and
     stores; ``TILEDSL_WIDE_REGISTER_VECTORS=1``; off until timed on a GPU)."""
     return _flag("TILEDSL_WIDE_REGISTER_VECTORS")
+
+
+def fuse_reductions_enabled() -> bool:
+    """True when two consecutive independent ``T.reduce`` statements share one shared-memory round (LayerNorm's
+    sum and sum of squares: two block barriers instead of four; ``TILEDSL_FUSE_REDUCTIONS=1``; off until timed)."""
+    return _flag("TILEDSL_FUSE_REDUCTIONS")
 
 
 def persistent_grid_ctas() -> int | None:

@@ -81,7 +81,8 @@ def _without_opt_ins(kind: str, switches: dict, err: Exception) -> bool:
     on = [name for name, enabled in (("TILEDSL_DEFER_LAST_GEMM", config.defer_last_gemm_enabled()),
                                      ("TILEDSL_SPLIT_MASKS", config.split_masks_enabled()),
                                      ("TILEDSL_LONGEST_FIRST", config.longest_first_enabled()),
-                                     ("TILEDSL_WIDE_REGISTER_VECTORS", config.wide_register_vectors_enabled()))
+                                     ("TILEDSL_WIDE_REGISTER_VECTORS", config.wide_register_vectors_enabled()),
+                                     ("TILEDSL_FUSE_REDUCTIONS", config.fuse_reductions_enabled()))
           if enabled]
     if kind != "cuda" or not on or not switches.get("allow_opt_in_schedules", True):
         return False

@@ -116,7 +116,8 @@ def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True, allow_t
     ``split_wide_vectors=True`` splits vectorized loops wider than CUDA's vector types (``passes/cuda/wide_vectors.py``;
     asked for only after the CUDA code generator refused a vector type); ``allow_opt_in_schedules=False`` leaves
     out the opt-in schedules the environment switches on (``TILEDSL_DEFER_LAST_GEMM``, ``TILEDSL_SPLIT_MASKS``,
-    ``TILEDSL_LONGEST_FIRST``, ``TILEDSL_WIDE_REGISTER_VECTORS``; the build's last resort when they fail).
+    ``TILEDSL_LONGEST_FIRST``, ``TILEDSL_WIDE_REGISTER_VECTORS``, ``TILEDSL_FUSE_REDUCTIONS``; the build's last
+    resort when they fail).
     """
     if isinstance(target, str):
         target = tvm.target.Target(target)

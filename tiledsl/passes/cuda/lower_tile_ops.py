@@ -15,10 +15,12 @@ import tvm_ffi
 from tvm import tirx
 from tvm.ir import TensorLoad, TensorRegion
 
+from ... import config
 from ...errors import TileProgramError
 from ...ir.ops import is_tile_call, tile_op
 from ...language.loops import PARALLEL_ATTR
-from ..rewriter import StmtRewriter, loop_nest, seq, substitute, uses_var
+from ..lowering_options import opt_in
+from ..rewriter import StmtRewriter, flatten_seq, loop_nest, seq, substitute, uses_var
 from ..tile_lowering_utils import bounds_predicate, cast_to, const_ints, is_unit
 from . import gemm_strategy
 from .async_copy import lower_async_copy
@@ -28,7 +30,7 @@ from .smem_swizzle import STAGING_ATTR, ScratchTooLarge, WGMMATile, align_tiles,
 from .layout_inference import infer_layouts
 from ..pass_errors import keep_tiledsl_errors
 from .parallel import LoopContext, distribute, driving_layout, guard_globals
-from .reduce import lower_reduce
+from .reduce import lower_reduce, lower_reduce_pair
 from .uniform_branches import uniform_branches
 from .side_effects import (LocalUse, carried_locals, guard_side_effects, has_side_effects, is_register,
                            memory_read_and_written, registers_written)
@@ -122,6 +124,25 @@ class _Lowerer(StmtRewriter):
             out = tirx.AttrStmt(out.node, out.attr_key, out.value, seq(self.scratch_allocs + [out.body]))
             self.scratch_allocs = []
         return out
+
+    def visit_SeqStmt(self, stmt):
+        """With ``TILEDSL_FUSE_REDUCTIONS=1``, two consecutive independent reductions are lowered together (one
+        shared round for both: ``reduce.lower_reduce_pair``); everything else as usual."""
+        if not opt_in(config.fuse_reductions_enabled()):
+            return super().visit_SeqStmt(stmt)
+        children, k = [], 0
+        while k < len(stmt.seq):
+            cur = stmt.seq[k]
+            nxt = stmt.seq[k + 1] if k + 1 < len(stmt.seq) else None
+            if nxt is not None and _independent_reductions(cur, nxt):
+                pair = lower_reduce_pair(self, cur.value, nxt.value)
+                if pair is not None:
+                    children.append(pair)
+                    k += 2
+                    continue
+            children.append(self.visit(cur))
+            k += 1
+        return tirx.SeqStmt(flatten_seq(children))
 
     def visit_Evaluate(self, stmt):
         call = stmt.value
@@ -380,6 +401,15 @@ def _launch_bodies(body) -> list:
     tvm_ffi.structural_walk(body, (tirx.AttrStmt, lambda a: found.append(a.body) if a.attr_key == "thread_extent"
                                    and a.node.thread_tag.startswith("threadIdx") else None))
     return found
+
+
+def _independent_reductions(a, b) -> bool:
+    """``a`` and ``b`` are ``T.reduce`` statements over distinct buffers (neither reads or writes what the other
+    writes), so they may be lowered together."""
+    if not all(isinstance(s, tirx.Evaluate) and is_tile_call(s.value, "reduce") for s in (a, b)):
+        return False
+    (a_src, a_dst), (b_src, b_dst) = ([r.source for r in s.value.args[:2]] for s in (a, b))
+    return not any(x.same_as(y) for x, y in ((a_dst, b_src), (a_dst, b_dst), (b_dst, a_src)))
 
 
 def _atomic(buf, idx, value, analyzer):

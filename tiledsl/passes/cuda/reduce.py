@@ -30,6 +30,42 @@ def _shfl_xor(value, offset):
 
 def lower_reduce(low, call):
     """Lower one ``tiledsl.reduce`` call; ``low`` is the LowerTileOpsCUDA rewriter."""
+    plan = _plan(low, call)
+    if not isinstance(plan, _Generic):
+        return plan
+    stmts = list(plan.local)
+    if plan.spread:
+        stmts.extend(_across_threads(low, plan.part, plan.n_out, plan.cross, plan.dtype))
+    return seq(stmts + [plan.write])
+
+
+def lower_reduce_pair(low, first, second):
+    """Two independent reductions lowered together (``TILEDSL_FUSE_REDUCTIONS=1``): each thread's partials and
+    warp shuffles of both, then one shared scratch round for both (one barrier after the writes, one after the
+    reads, instead of two each), then both results. None when either takes another path than the generic one
+    (a tensor-core accumulator's rows, a replicated source) or their accumulator types differ."""
+    a, b = _plan(low, first), _plan(low, second)
+    if not (isinstance(a, _Generic) and isinstance(b, _Generic)) or not (a.spread and b.spread) or \
+            a.dtype != b.dtype:
+        return None
+    stmts = list(a.local) + list(b.local)
+    stmts += _warp_shuffles(a.part, a.n_out, a.cross) + _warp_shuffles(b.part, b.n_out, b.cross)
+    stmts += _across_warps(low, [(a.part, a.n_out, a.cross), (b.part, b.n_out, b.cross)], a.dtype)
+    return seq(stmts + [a.write, b.write])
+
+
+class _Generic:
+    """A reduction on the generic path, in phases: ``local`` (the per-thread partials into ``part``), whether the
+    partials are ``spread`` over threads (then warp shuffles and a shared round follow), and ``write`` (the
+    results into the output)."""
+
+    def __init__(self, local, part, n_out, cross, dtype, spread, write):
+        self.local, self.part, self.n_out, self.cross, self.dtype = local, part, n_out, cross, dtype
+        self.spread, self.write = spread, write
+
+
+def _plan(low, call):
+    """The lowered statement of a reduction that takes a special path, else its :class:`_Generic` phases."""
     spec = reduce_spec(call)
     src, dst, kind, dim, clear = spec.src, spec.dst, spec.kind, spec.dim, spec.clear
     src_shape, dst_shape, kept, acc_dtype = spec.src_shape, spec.dst_shape, spec.kept, spec.dtype
@@ -96,9 +132,7 @@ def lower_reduce(low, call):
     kind_loop = tirx.ForKind.UNROLLED if layout.local_size <= 64 else tirx.ForKind.SERIAL
     stmts.append(tirx.For(slot, 0, layout.local_size, kind_loop, body))
 
-    if not isinstance(layout, Replicated):
-        stmts.extend(_across_threads(low, part, n_out, _CROSS[kind], acc_dtype))
-
+    # (2, 3) across threads: see _across_threads (the caller adds it where ``spread``)
     # (4) write the result: into every thread's registers, or (a shared output) once, by the element's owner
     in_registers = dst.source in low.layouts or dst.source.scope() == "local"
 
@@ -109,8 +143,8 @@ def lower_reduce(low, call):
             res = reduce_combine(_CROSS[kind], tirx.BufferLoad(dst.source, d_idx), res)
         store = tirx.BufferStore(dst.source, res, d_idx)
         return store if in_registers else tirx.IfThenElse(tid == tirx.floormod(mm[0], low.nthreads), store, None)
-    stmts.append(loop_nest([n_out], write, kind=tirx.ForKind.UNROLLED if n_out <= 64 else tirx.ForKind.SERIAL))
-    return seq(stmts)
+    result = loop_nest([n_out], write, kind=tirx.ForKind.UNROLLED if n_out <= 64 else tirx.ForKind.SERIAL)
+    return _Generic(stmts, part, n_out, _CROSS[kind], acc_dtype, not isinstance(layout, Replicated), result)
 
 
 #: From this many (output row, accumulator register) selects per thread on, a row reduction of a tensor-core
@@ -121,30 +155,48 @@ SELECTS_BEFORE_BROADCAST = 4096
 
 
 def _across_threads(low, part, n_out, kind, dtype):
-    nthreads = low.nthreads
-    if nthreads % 32 != 0:
-        raise TileProgramError(f"T.reduce on CUDA needs a multiple of 32 threads per block, got {nthreads}")
-    out = []
+    """Warp shuffles, then (several warps) one shared scratch round: every thread ends with the block's result."""
+    return _warp_shuffles(part, n_out, kind) + _across_warps(low, [(part, n_out, kind)], dtype)
+
+
+def _warp_shuffles(part, n_out, kind):
+    """``__shfl_xor_sync`` butterflies combining each partial of ``part`` over the warp."""
+    if not n_out:
+        return []
     m = tirx.Var("m", "int32")
     shuffles = []
     for off in (16, 8, 4, 2, 1):
         cur = tirx.BufferLoad(part, [m])
         shuffles.append(tirx.BufferStore(part, reduce_combine(kind, cur, _shfl_xor(cur, off)), [m]))
     loop_kind = tirx.ForKind.UNROLLED if n_out <= 64 else tirx.ForKind.SERIAL
-    out.append(tirx.For(m, 0, n_out, loop_kind, tirx.SeqStmt(shuffles)))
+    return [tirx.For(m, 0, n_out, loop_kind, tirx.SeqStmt(shuffles))]
+
+
+def _across_warps(low, parts, dtype):
+    """Lane 0 of each warp writes the warp's partials of every ``(part, n_out, kind)`` to one shared scratch tile
+    (side by side), then every thread folds the warps' rows (TVM's ThreadSync puts the barrier between)."""
+    nthreads = low.nthreads
+    if nthreads % 32 != 0:
+        raise TileProgramError(f"T.reduce on CUDA needs a multiple of 32 threads per block, got {nthreads}")
     nwarps = nthreads // 32
     if nwarps == 1:
-        return out
-    scratch = low.scratch((nwarps, n_out), dtype, "red_scratch", transient=True)
+        return []
+    total = sum(n for _, n, _ in parts)
+    scratch = low.scratch((nwarps, total), dtype, "red_scratch", transient=True)
     warp, lane = low.tid // 32, low.tid % 32
-    m2 = tirx.Var("m", "int32")
-    out.append(tirx.IfThenElse(lane == 0, tirx.For(m2, 0, n_out, loop_kind, tirx.BufferStore(
-        scratch, tirx.BufferLoad(part, [m2]), [warp, m2])), None))
-    m3, w = tirx.Var("m", "int32"), tirx.Var("w", "int32")
-    first = tirx.BufferStore(part, tirx.BufferLoad(scratch, [tirx.const(0, "int32"), m3]), [m3])
-    fold = tirx.For(w, 1, nwarps - 1, tirx.ForKind.UNROLLED, tirx.BufferStore(
-        part, reduce_combine(kind, tirx.BufferLoad(part, [m3]), tirx.BufferLoad(scratch, [w, m3])), [m3]))
-    out.append(tirx.For(m3, 0, n_out, loop_kind, tirx.SeqStmt([first, fold])))
+    writes, folds, at = [], [], 0
+    for part, n_out, kind in parts:
+        loop_kind = tirx.ForKind.UNROLLED if n_out <= 64 else tirx.ForKind.SERIAL
+        m2 = tirx.Var("m", "int32")
+        writes.append(tirx.For(m2, 0, n_out, loop_kind, tirx.BufferStore(
+            scratch, tirx.BufferLoad(part, [m2]), [warp, at + m2])))
+        m3, w = tirx.Var("m", "int32"), tirx.Var("w", "int32")
+        first = tirx.BufferStore(part, tirx.BufferLoad(scratch, [tirx.const(0, "int32"), at + m3]), [m3])
+        fold = tirx.For(w, 1, nwarps - 1, tirx.ForKind.UNROLLED, tirx.BufferStore(
+            part, reduce_combine(kind, tirx.BufferLoad(part, [m3]), tirx.BufferLoad(scratch, [w, at + m3])), [m3]))
+        folds.append(tirx.For(m3, 0, n_out, loop_kind, tirx.SeqStmt([first, fold])))
+        at += n_out
+    out = [tirx.IfThenElse(lane == 0, seq(writes), None)] + folds
     # the scratch tile is reused by the next reduction of this kind: wait until every thread has read it
     out.append(tirx.Evaluate(tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared")))
     return out

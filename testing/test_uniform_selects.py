@@ -66,6 +66,9 @@ def test_tile_conditions_match_brute_force(name):
 def test_conditions_on_values_or_without_the_loop_variables_are_not_split():
     assert uniform_selects._bounds(I * J >= BX, LOOPS) is None  # not linear
     assert uniform_selects._bounds(BX >= K, LOOPS) is None  # the same on every element already
+    assert uniform_selects._bounds(tirx.floordiv(I, 2) >= BX, LOOPS) is None  # the loop variable under a division
+    u = tirx.Var("u", "uint32")
+    assert uniform_selects._bounds(tirx.Cast("uint32", I) >= u, LOOPS) is None  # unsigned differences wrap
     x = tirx.decl_buffer((8,), "float32", "x")
     assert uniform_selects._bounds(tirx.BufferLoad(x, [I]) > tirx.const(0, "float32"), LOOPS) is None
 

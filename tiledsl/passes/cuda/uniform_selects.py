@@ -54,7 +54,7 @@ def _select(value):
 def _extremes(expr, loops):
     """(min, max) of an integer ``expr`` over the nest's box, or None when it is not linear in the loop variables
     with constant coefficients (or does not depend on them at all)."""
-    if not str(expr.ty.dtype).startswith(("int", "uint")):
+    if not str(expr.ty.dtype).startswith("int"):  # (unsigned differences wrap around)
         return None
     coeffs = detect_linear_equation(expr, [v for v, _ in loops])
     if len(coeffs) != len(loops) + 1 or not all(isinstance(c, tirx.IntImm) for c in coeffs[:-1]):

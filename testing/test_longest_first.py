@@ -76,3 +76,33 @@ def test_causal_attention_matches_torch(S, D, others, monkeypatch):
         *(x.float().transpose(1, 2) for x in (q, k, v)), is_causal=True).transpose(1, 2)
     assert not torch.isnan(out).any()
     torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)
+
+
+def growing_sums(n_blocks=4, with_atomic=False):
+    """Block bx sums rows 0 .. 16 (bx + 1) of X (a loop that grows with bx); with ``with_atomic`` it also adds its
+    result into a total: blocks that touch one another's memory keep their launch order."""
+    import tiledsl.language as T
+
+    @T.prim_func
+    def kernel(X: T.Tensor((16 * n_blocks, 32), "float32"), Out: T.Tensor((n_blocks, 32), "float32"),
+               Total: T.Tensor((32,), "float32")):
+        with T.Kernel(n_blocks, threads=32) as bx:
+            X_s = T.alloc_shared((16, 32), "float32")
+            acc = T.alloc_fragment((32,), "float32")
+            T.clear(acc)
+            for k in T.Pipelined(bx + 1, num_stages=2):
+                T.copy(X[k * 16, 0], X_s)
+                T.reduce_sum(X_s, acc, dim=0, clear=False)
+            T.copy(acc, Out[bx, 0])
+            if with_atomic:
+                for j in T.Parallel(32):
+                    T.atomic_add(Total[j], acc[j])
+    return kernel
+
+
+@pytest.mark.nvcc
+def test_blocks_that_may_talk_keep_their_order(monkeypatch):
+    plain = [_source(growing_sums(with_atomic=a)) for a in (False, True)]
+    monkeypatch.setenv("TILEDSL_LONGEST_FIRST", "1")
+    assert _source(growing_sums(with_atomic=False)) != plain[0]  # reversed
+    assert _source(growing_sums(with_atomic=True)) == plain[1]  # an atomic: left alone

@@ -8,12 +8,14 @@ tiles fill the gaps at the end (the order FlashAttention uses).
 The kernel body's pipelined loops (``T.Pipelined``) are examined; when one's extent, with the scalars the kernel
 sets from block indices inlined, depends on exactly one block index of constant extent and is non-decreasing and
 not constant over it (evaluated at every value), that index ``b`` becomes ``extent - 1 - b`` everywhere in the
-kernel. Any order of independent blocks computes the same result.
+kernel. Any order of independent blocks computes the same result; a kernel whose blocks may wait for one another
+(a ``while`` loop, an atomic) is left alone.
 """
 from __future__ import annotations
 
 import tvm_ffi
 from tvm import tirx
+from tvm.ir import Call
 from tvm.sym import Analyzer
 
 from ... import config
@@ -88,12 +90,27 @@ def LongestTilesFirst(func, mod, ctx):
     """Launch the blocks with the longest main loop first (see the module doc; ``TILEDSL_LONGEST_FIRST=1``)."""
     if not opt_in(config.longest_first_enabled()):
         return func
+    if _may_talk_across_blocks(func.body):
+        return func
     launches = _block_launches(func.body)
     for extent in _pipelined_extents(func.body):
         b = _growing_index(extent, launches)
         if b is not None:
             return func.with_body(_reversed(func.body, b, launches[b]))
     return func
+
+
+def _may_talk_across_blocks(body) -> bool:
+    """True when blocks may wait for one another (a ``while`` loop, an atomic): a decoupled look-back waits for the
+    blocks launched before it, and launched in reverse order it could wait for one that never starts."""
+    found = []
+
+    def on_call(call):
+        name = getattr(call.op, "name", "")
+        if "atomic" in name.lower() or "atomic" in str(call.args[0] if call.args else "").lower():
+            found.append(call)
+    tvm_ffi.structural_walk(body, [(tirx.While, lambda w: found.append(w)), (Call, on_call)])
+    return bool(found)
 
 
 def _reversed(body, b, count):

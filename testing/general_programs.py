@@ -373,6 +373,23 @@ def attention_bwd_dq(B, S, H, D, block=64, threads=128, dtype=F16):
     return kernel
 
 
+def check_flash_attention_on_gpu(B, H, S, D, causal, **program_kwargs):
+    """Build :func:`flash_attention` for the GPU (with the environment's switches), check it against torch's SDPA
+    in float32 on fresh inputs with the output poisoned with NaN, and return the kernel."""
+    import tiledsl
+
+    kernel = tiledsl.compile(flash_attention(B, H, S, D, causal, **program_kwargs), out_idx=[], target="cuda")
+    q, k, v = (torch.randn(B, S, H, D, device="cuda").half() for _ in range(3))
+    out = torch.full_like(q, float("nan"))
+    kernel(q, k, v, out)
+    torch.cuda.synchronize()
+    want = torch.nn.functional.scaled_dot_product_attention(
+        *(x.float().transpose(1, 2) for x in (q, k, v)), is_causal=causal).transpose(1, 2)
+    assert not torch.isnan(out).any()
+    torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)
+    return kernel
+
+
 def gemm_instruction(source: str) -> str:
     """Which tensor-core instruction a kernel's CUDA source uses: wgmma, mma.sync or none."""
     body = source.split("__global__", 1)[-1]

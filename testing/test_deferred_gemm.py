@@ -28,9 +28,14 @@ def _general_passes_only(monkeypatch):
     monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")
 
 
-def gemm_chain(M, N, L, D, block_M=128, block_N=64, stages=2, scale=0.125):
+def gemm_chain(M, N, L, D, block_M=128, block_N=64, stages=2, scale=0.125, form="relu"):
     """Out = sum over key blocks j of (relu(A K_j^T) * scale) V_j, in fp16 operands and fp32 sums: a two-gemm
-    pipelined loop without a softmax, whose last gemm reads a fragment the statements in between write."""
+    pipelined loop without a softmax, whose last gemm reads a fragment the statements in between write. Other
+    ``form``s: "reads_result_early" (a statement before the first gemm rescales the last gemm's accumulator: the
+    loop keeps the plain ring), "ends_in_a_scale" (the loop does not end in a gemm: plain ring), "shared_p" (no
+    relu, P staged in shared memory, ``min(L / block_N, 2 (bx + 1))`` key blocks per row block)."""
+    n_keys = T.ceildiv(L, block_N)
+
     @T.prim_func
     def kernel(A: T.Tensor((M, D), F16), K: T.Tensor((L, D), F16), V: T.Tensor((L, N), F16),
                Out: T.Tensor((M, N), "float32")):
@@ -38,76 +43,34 @@ def gemm_chain(M, N, L, D, block_M=128, block_N=64, stages=2, scale=0.125):
             A_s = T.alloc_shared((block_M, D), F16)
             K_s = T.alloc_shared((block_N, D), F16)
             V_s = T.alloc_shared((block_N, N), F16)
+            P_s = T.alloc_shared((block_M, block_N), F16)
             s = T.alloc_fragment((block_M, block_N), "float32")
             p = T.alloc_fragment((block_M, block_N), F16)
             o = T.alloc_fragment((block_M, N), "float32")
             T.copy(A[bx * block_M, 0], A_s)
             T.clear(o)
-            for j in T.Pipelined(T.ceildiv(L, block_N), num_stages=stages):
+            for j in T.Pipelined(T.min(n_keys, (bx + 1) * 2) if form == "shared_p" else n_keys, num_stages=stages):
                 T.copy(K[j * block_N, 0], K_s)
+                if form == "reads_result_early":
+                    for i, c in T.Parallel(block_M, N):
+                        o[i, c] = o[i, c] * 0.5
                 T.clear(s)
                 T.gemm(A_s, K_s, s, transpose_B=True)
-                for i, c in T.Parallel(block_M, block_N):
-                    s[i, c] = T.max(s[i, c], 0.0) * scale
-                T.copy(s, p)
-                T.copy(V[j * block_N, 0], V_s)
-                T.gemm(p, V_s, o)
+                if form == "shared_p":
+                    T.copy(s, P_s)
+                    T.copy(V[j * block_N, 0], V_s)
+                    T.gemm(P_s, V_s, o)
+                else:
+                    if form == "relu":
+                        for i, c in T.Parallel(block_M, block_N):
+                            s[i, c] = T.max(s[i, c], 0.0) * scale
+                    T.copy(s, p)
+                    T.copy(V[j * block_N, 0], V_s)
+                    T.gemm(p, V_s, o)
+                    if form == "ends_in_a_scale":
+                        for i, c in T.Parallel(block_M, N):
+                            o[i, c] = o[i, c] * 0.5
             T.copy(o, Out[bx * block_M, 0])
-    return kernel
-
-
-def chain_reading_result_early(M=256, N=128, L=512, D=64):
-    """The gemm chain with a statement before the first gemm that reads the last gemm's accumulator: the last gemm
-    of the previous iteration must have finished there, so the loop keeps the plain ring."""
-    @T.prim_func
-    def kernel(A: T.Tensor((M, D), F16), K: T.Tensor((L, D), F16), V: T.Tensor((L, N), F16),
-               Out: T.Tensor((M, N), "float32")):
-        with T.Kernel(T.ceildiv(M, 128), threads=256) as bx:
-            A_s = T.alloc_shared((128, D), F16)
-            K_s = T.alloc_shared((64, D), F16)
-            V_s = T.alloc_shared((64, N), F16)
-            s = T.alloc_fragment((128, 64), "float32")
-            p = T.alloc_fragment((128, 64), F16)
-            o = T.alloc_fragment((128, N), "float32")
-            T.copy(A[bx * 128, 0], A_s)
-            T.clear(o)
-            for j in T.Pipelined(T.ceildiv(L, 64), num_stages=2):
-                T.copy(K[j * 64, 0], K_s)
-                for i, c in T.Parallel(128, N):
-                    o[i, c] = o[i, c] * 0.5
-                T.clear(s)
-                T.gemm(A_s, K_s, s, transpose_B=True)
-                T.copy(s, p)
-                T.copy(V[j * 64, 0], V_s)
-                T.gemm(p, V_s, o)
-            T.copy(o, Out[bx * 128, 0])
-    return kernel
-
-
-def chain_ending_in_a_scale(M=256, N=128, L=512, D=64):
-    """The gemm chain with an elementwise step after the last gemm: the loop does not end in a gemm."""
-    @T.prim_func
-    def kernel(A: T.Tensor((M, D), F16), K: T.Tensor((L, D), F16), V: T.Tensor((L, N), F16),
-               Out: T.Tensor((M, N), "float32")):
-        with T.Kernel(T.ceildiv(M, 128), threads=256) as bx:
-            A_s = T.alloc_shared((128, D), F16)
-            K_s = T.alloc_shared((64, D), F16)
-            V_s = T.alloc_shared((64, N), F16)
-            s = T.alloc_fragment((128, 64), "float32")
-            p = T.alloc_fragment((128, 64), F16)
-            o = T.alloc_fragment((128, N), "float32")
-            T.copy(A[bx * 128, 0], A_s)
-            T.clear(o)
-            for j in T.Pipelined(T.ceildiv(L, 64), num_stages=2):
-                T.copy(K[j * 64, 0], K_s)
-                T.clear(s)
-                T.gemm(A_s, K_s, s, transpose_B=True)
-                T.copy(s, p)
-                T.copy(V[j * 64, 0], V_s)
-                T.gemm(p, V_s, o)
-                for i, c in T.Parallel(128, N):
-                    o[i, c] = o[i, c] * 0.5
-            T.copy(o, Out[bx * 128, 0])
     return kernel
 
 
@@ -155,8 +118,8 @@ def test_warp_specialized_attention_defers_pv(mode, monkeypatch):
 @pytest.mark.nvcc
 @pytest.mark.parametrize("name,program", [
     ("gemm_only", lambda: bench.batched_gemm(2, 256, 256, 512, block_N=128)),
-    ("reads_result_before_first_gemm", chain_reading_result_early),
-    ("ends_in_a_scale", chain_ending_in_a_scale)])
+    ("reads_result_before_first_gemm", lambda: gemm_chain(256, 128, 512, 64, form="reads_result_early")),
+    ("ends_in_a_scale", lambda: gemm_chain(256, 128, 512, 64, form="ends_in_a_scale"))])
 def test_other_loops_are_left_alone(name, program, monkeypatch):
     default = _pipelines(program())
     monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
@@ -221,16 +184,8 @@ KINDS = {"1": "tma+warp_specialized+deferred_gemm", "all": "tma+warp_specialized
 
 
 def _attention_matches_torch(B, H, S, D, causal, stages, mode="1"):
-    kernel = tiledsl.compile(bench.flash_attention(B, H, S, D, causal, stages=stages), out_idx=[], target="cuda")
+    kernel = bench.check_flash_attention_on_gpu(B, H, S, D, causal, stages=stages)
     assert kernel.kernel_info["pipelines"] == ["tma+deferred_gemm" if mode == "1" else KINDS[mode]]
-    q, k, v = (torch.randn(B, S, H, D, device="cuda").half() for _ in range(3))
-    out = torch.full_like(q, float("nan"))
-    kernel(q, k, v, out)
-    torch.cuda.synchronize()
-    want = torch.nn.functional.scaled_dot_product_attention(
-        *(x.float().transpose(1, 2) for x in (q, k, v)), is_causal=causal).transpose(1, 2)
-    assert not torch.isnan(out).any()
-    torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)
 
 
 @pytest.mark.gpu
@@ -272,38 +227,12 @@ def test_gemm_chain_matches_torch(L, stages, monkeypatch):
     torch.testing.assert_close(out.double(), want, rtol=1e-2, atol=5e-2)
 
 
-def chain_through_shared_with_a_ragged_loop(M=256, N=128, L=512, D=64):
-    """The gemm chain with P staged in shared memory (written by the threads, read by the deferred gemm) and a
-    loop length that depends on the block: ``min(L / 64, 2 (bx + 1))`` key blocks."""
-    @T.prim_func
-    def kernel(A: T.Tensor((M, D), F16), K: T.Tensor((L, D), F16), V: T.Tensor((L, N), F16),
-               Out: T.Tensor((M, N), "float32")):
-        with T.Kernel(T.ceildiv(M, 128), threads=256) as bx:
-            A_s = T.alloc_shared((128, D), F16)
-            K_s = T.alloc_shared((64, D), F16)
-            V_s = T.alloc_shared((64, N), F16)
-            P_s = T.alloc_shared((128, 64), F16)
-            s = T.alloc_fragment((128, 64), "float32")
-            o = T.alloc_fragment((128, N), "float32")
-            T.copy(A[bx * 128, 0], A_s)
-            T.clear(o)
-            for j in T.Pipelined(T.min(T.ceildiv(L, 64), (bx + 1) * 2), num_stages=2):
-                T.copy(K[j * 64, 0], K_s)
-                T.clear(s)
-                T.gemm(A_s, K_s, s, transpose_B=True)
-                T.copy(s, P_s)
-                T.copy(V[j * 64, 0], V_s)
-                T.gemm(P_s, V_s, o)
-            T.copy(o, Out[bx * 128, 0])
-    return kernel
-
-
 @pytest.mark.nvcc
 def test_a_shared_operand_is_rewritten_after_every_warpgroup_waited(monkeypatch):
     """P in shared memory: both warpgroups' deferred gemms read it, so a block barrier separates the wait for
     the deferred gemm from the threads' next write of P (ThreadSync's, from the gemm's shared read)."""
     monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
-    kernel = tiledsl.compile(chain_through_shared_with_a_ragged_loop(), out_idx=[], target=SM90A)
+    kernel = tiledsl.compile(gemm_chain(256, 128, 512, 64, form="shared_p"), out_idx=[], target=SM90A)
     assert kernel.kernel_info["pipelines"] == ["tma+deferred_gemm"]
     loop = re.split(r"for \(int \w+_p", kernel.get_kernel_source().split("__global__")[-1], maxsplit=1)[1]
     wait0 = loop.index("wait_group_sync_aligned_0()")
@@ -315,7 +244,7 @@ def test_a_shared_operand_is_rewritten_after_every_warpgroup_waited(monkeypatch)
 def test_chain_through_shared_matches_torch(monkeypatch):
     monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
     M, N, L, D = 256, 128, 512, 64
-    kernel = tiledsl.compile(chain_through_shared_with_a_ragged_loop(M, N, L, D), out_idx=[], target="cuda")
+    kernel = tiledsl.compile(gemm_chain(M, N, L, D, form="shared_p"), out_idx=[], target="cuda")
     assert kernel.kernel_info["pipelines"] == ["tma+deferred_gemm"]
     a, k, v = torch.randn(M, D, device="cuda").half(), torch.randn(L, D, device="cuda").half(), \
         torch.randn(L, N, device="cuda").half()

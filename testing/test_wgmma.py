@@ -233,17 +233,8 @@ def test_staged_fragment_operand_matches_torch():
 @pytest.mark.gpu
 @pytest.mark.parametrize("causal", [False, True])
 def test_flash_attention_with_wgmma_matches_torch(causal):
-    B, H, S, D = 1, 2, 384, 64
-    kernel = tiledsl.compile(bench.flash_attention(B, H, S, D, causal), out_idx=[], target="cuda")
+    kernel = bench.check_flash_attention_on_gpu(1, 2, 384, 64, causal)
     assert "wgmma_f16_rs" in kernel.get_kernel_source()
-    q, k, v = (torch.randn(B, S, H, D, device="cuda").half() for _ in range(3))
-    out = torch.full_like(q, float("nan"))
-    kernel(q, k, v, out)
-    torch.cuda.synchronize()
-    want = torch.nn.functional.scaled_dot_product_attention(
-        *(x.float().transpose(1, 2) for x in (q, k, v)), is_causal=causal).transpose(1, 2)
-    assert not torch.isnan(out).any()
-    torch.testing.assert_close(out.float(), want, rtol=2e-2, atol=2e-2)
 
 
 # ---------------------------------------------------------------- the one lowering entry

@@ -33,7 +33,8 @@
 #           (masks branch on uniform tiles), TILEDSL_LONGEST_FIRST=1: their GPU tests, attention with none, adding
 #           one at a time, and all three with warp specialization all/pingpong
 #   epilogue2  the GEMMs with and without TILEDSL_TMA_STORE=1 (2 rounds), LayerNorm with neither, each and both of
-#           TILEDSL_WIDE_REGISTER_VECTORS=1 / TILEDSL_FUSE_REDUCTIONS=1 and GPU checks with both, the mended int8 tests
+#           TILEDSL_WIDE_REGISTER_VECTORS=1 / TILEDSL_FUSE_REDUCTIONS=1 and GPU checks with both; the attention
+#           backward with TILEDSL_VECTOR_ATOMICS=1 (and TILEDSL_ASYNC_GEMMS=1) against the default; the int8 tests
 #   priority  for a short lease: this session's switches' GPU tests, attention with all three against the default,
 #           the GEMMs with and without the TMA-store epilogue
 #   measure1 / measure2  the short form of dequant / epilogue / wsall / async: each switch's timing against the
@@ -169,6 +170,15 @@ case "${1:-quick}" in
     TILEDSL_WIDE_REGISTER_VECTORS=1 TILEDSL_FUSE_REDUCTIONS=1 TAIL=8 run wide_tests 200 "$PY" -m pytest -q \
       -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing/test_bench_general.py testing/test_cuda_gpu.py \
       testing/test_cuda_programs.py testing/test_fused_reductions.py
+    TILEDSL_VECTOR_ATOMICS=1 TAIL=8 run vector_atomics_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
+      "${xdist[@]}" testing/test_vector_atomics.py testing/test_bench_general.py -k "atomic or bwd or added"
+    only=attention_bwd,attention_bwd_causal
+    for sw in "0 0" "1 0" "1 1"; do
+      set -- $sw
+      TILEDSL_VECTOR_ATOMICS=$1 TILEDSL_ASYNC_GEMMS=$2 TAIL=4 run "bench_bwd_$1$2" 120 "$PY" \
+        benchmarks/bench_general.py --only $only --rounds 2
+      mv "$OUT/bench_general.json" "$OUT/bwd_vector$1_async$2.json"
+    done
     TAIL=8 run more_types_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_wgmma_more_types.py
     ;;
   measure1)  # the int8 tests mended after their first GPU run, then int8-weight and GEMM timings with their switches

@@ -26,6 +26,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_LONGEST_FIRST | ``1``: blocks whose pipelined loop grows with a block index (causal attention) launch longest first (not yet timed on a GPU) | 0 |
 | TILEDSL_WIDE_REGISTER_VECTORS | ``1``: element loops take 16-byte global/shared accesses when their register side is wider (fp16 loads into fp32 fragments; not yet run on a GPU) | 0 |
 | TILEDSL_FUSE_REDUCTIONS | ``1``: two consecutive independent reductions share one shared-memory round (not yet run on a GPU) | 0 |
+| TILEDSL_VECTOR_ATOMICS | ``1``: float32 atomic adds into global memory take 2 or 4 lanes per instruction on sm_90+ (not yet run on a GPU) | 0 |
 | TILEDSL_DEFER_LAST_GEMM | ``1``: a TMA-pipelined loop's last wgmma gemm runs during the next iteration (attention's ``P V`` during the next softmax; not yet run on a GPU) | 0 |
 | TILEDSL_PERSISTENT | ``0``: warp-specialized kernels get one CTA per tile, not one per SM; ``N`` > 1: at most N CTAs | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
@@ -243,6 +244,13 @@ def fuse_reductions_enabled() -> bool:
     """True when two consecutive independent ``T.reduce`` statements share one shared-memory round (LayerNorm's
     sum and sum of squares: two block barriers instead of four; ``TILEDSL_FUSE_REDUCTIONS=1``; off until timed)."""
     return _flag("TILEDSL_FUSE_REDUCTIONS")
+
+
+def vector_atomics_enabled() -> bool:
+    """True when float32 atomic adds into global memory go 2 or 4 lanes per instruction on sm_90+ (the attention
+    backward's dQ; ``passes/cuda/vector_atomics.py``; ``TILEDSL_VECTOR_ATOMICS=1``; off until its GPU tests have
+    run)."""
+    return _flag("TILEDSL_VECTOR_ATOMICS")
 
 
 def persistent_grid_ctas() -> int | None:

@@ -82,7 +82,8 @@ def _without_opt_ins(kind: str, switches: dict, err: Exception) -> bool:
                                      ("TILEDSL_SPLIT_MASKS", config.split_masks_enabled()),
                                      ("TILEDSL_LONGEST_FIRST", config.longest_first_enabled()),
                                      ("TILEDSL_WIDE_REGISTER_VECTORS", config.wide_register_vectors_enabled()),
-                                     ("TILEDSL_FUSE_REDUCTIONS", config.fuse_reductions_enabled()))
+                                     ("TILEDSL_FUSE_REDUCTIONS", config.fuse_reductions_enabled()),
+                                     ("TILEDSL_VECTOR_ATOMICS", config.vector_atomics_enabled()))
           if enabled]
     if kind != "cuda" or not on or not switches.get("allow_opt_in_schedules", True):
         return False

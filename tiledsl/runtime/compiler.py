@@ -55,6 +55,7 @@ def kernel_key(func: tirx.PrimFunc, target: tvm.target.Target, out_idx: list[int
         "longest_first": target_kind(target) == "cuda" and config.longest_first_enabled(),
         "wide_register_vectors": target_kind(target) == "cuda" and config.wide_register_vectors_enabled(),
         "fuse_reductions": target_kind(target) == "cuda" and config.fuse_reductions_enabled(),
+        "vector_atomics": target_kind(target) == "cuda" and config.vector_atomics_enabled(),
         "persistent": config.persistent_grid_ctas() if target_kind(target) == "cuda" else None,
         "device": device_assumptions(target),  # e.g. the SM count a persistent Hopper kernel is built for
     })

@@ -21,6 +21,7 @@ from ...errors import TileProgramError
 from ..rewriter import substitute, uses_var
 from ..tile_lowering_utils import bounds_predicate, dtype_bytes, flat_index, guarded_load, is_global
 from .int8_convert import rewrite_vector_cast
+from .vector_atomics import vector_atomic
 from .layout import MMARows, Replicated
 from .smem_swizzle import WGMMATile
 from .side_effects import guard_side_effects
@@ -347,7 +348,11 @@ def distribute(ctx, loop_vars, extents, body, layout, what: str, vectorize: bool
     # an element held by several threads (row statistics): its stores and atomics run on one of them
     stmt = guard_side_effects(stmt, layout.replica_guard(ctx.tid))
     width = 1
-    if vectorize and vec > 1:
+    atomics = vector_atomic(ctx, stmt, lane, vec, lambda store, ln, v: vector_width(ctx, store, ln, v)) \
+        if vec > 1 else None
+    if atomics is not None:  # TILEDSL_VECTOR_ATOMICS: float32 atomic adds, 2 or 4 lanes at once (sm_90+)
+        stmt, vec = atomics, 1
+    elif vectorize and vec > 1:
         hoisted = hoist_guards(lane_free_guards(stmt, lane, vec, ana) if aligned_guards else stmt, lane)
         width = vector_width(ctx, hoisted, lane, vec)
         if width > 1:

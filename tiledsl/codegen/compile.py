@@ -76,8 +76,8 @@ def _retry_switch(err: Exception, switches: dict) -> str | None:
 
 
 def _without_opt_ins(kind: str, switches: dict, err: Exception) -> bool:
-    """True when a CUDA build that failed with ``err`` had opt-in schedules on and may be tried without them
-    (logged: the program then builds as without the switches)."""
+    """True when a build that failed with ``err`` had opt-in schedules on and may be tried without them (logged:
+    the program then builds as without the switches)."""
     on = [name for name, enabled in (("TILEDSL_DEFER_LAST_GEMM", config.defer_last_gemm_enabled()),
                                      ("TILEDSL_SPLIT_MASKS", config.split_masks_enabled()),
                                      ("TILEDSL_LONGEST_FIRST", config.longest_first_enabled()),
@@ -85,9 +85,9 @@ def _without_opt_ins(kind: str, switches: dict, err: Exception) -> bool:
                                      ("TILEDSL_FUSE_REDUCTIONS", config.fuse_reductions_enabled()),
                                      ("TILEDSL_VECTOR_ATOMICS", config.vector_atomics_enabled()))
           if enabled]
-    if kind != "cuda" or not on or not switches.get("allow_opt_in_schedules", True):
+    if not on or not switches.get("allow_opt_in_schedules", True):
         return False
-    logger.info("the CUDA build failed with %s on (%s); building without them", ", ".join(on), _first_line(err))
+    logger.info("the %s build failed with %s on (%s); building without them", kind, ", ".join(on), _first_line(err))
     return True
 
 

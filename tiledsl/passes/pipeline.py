@@ -56,7 +56,13 @@ class Lowered:
 
 def cpu_passes() -> list:
     """Passes that turn a tile program into plain loops for the LLVM target."""
-    return [KeepTargetOnly("llvm"), LowerReducers, SerializeVectorScalars, LowerWarpShuffleCPU, LowerTileOpsCPU,
+    from .cuda.longest_first import LongestTilesFirst
+    from .cuda.uniform_selects import SplitUniformSelects
+
+    # the two opt-in block-order and mask passes are target-independent: the CPU runs them too (so CPU tests check
+    # what they compute)
+    return [KeepTargetOnly("llvm"), LongestTilesFirst, SplitUniformSelects, LowerReducers, SerializeVectorScalars,
+            LowerWarpShuffleCPU, LowerTileOpsCPU,
             LowerThreadAllreduceCPU, KernelToLoopsCPU, LegalizeFloat8CPU, LegalizeBFloat16CPU, LegalizeBoolCPU,
             LegalizeInt4CPU]
 

@@ -51,8 +51,8 @@ def kernel_key(func: tirx.PrimFunc, target: tvm.target.Target, out_idx: list[int
         "wgmma_more_types": target_kind(target) == "cuda" and config.wgmma_more_types_enabled(),
         "async_gemms": target_kind(target) == "cuda" and config.async_gemms_enabled(),
         "defer_last_gemm": target_kind(target) == "cuda" and config.defer_last_gemm_enabled(),
-        "split_masks": target_kind(target) == "cuda" and config.split_masks_enabled(),
-        "longest_first": target_kind(target) == "cuda" and config.longest_first_enabled(),
+        "split_masks": config.split_masks_enabled(),  # (run on the CPU too)
+        "longest_first": config.longest_first_enabled(),
         "wide_register_vectors": target_kind(target) == "cuda" and config.wide_register_vectors_enabled(),
         "fuse_reductions": target_kind(target) == "cuda" and config.fuse_reductions_enabled(),
         "vector_atomics": target_kind(target) == "cuda" and config.vector_atomics_enabled(),

@@ -364,23 +364,25 @@ class _Pipeliner(StmtRewriter):
         middle of the next iteration); the other tiles' ring is filled S - 1 ahead and released at the end of each
         iteration. Iteration 0 is peeled (no gemm of iteration -1); the last gemm of the last iteration runs after
         the loop."""
-        k, n = loop.loop_var, loop.extent
+        n = loop.extent
         _, tid, nthreads = self._threads()
         groups = _ring_groups(producers, loads, split, stages)
-        ahead = {id(r): stages - 2 if late else stages - 1 for r, _, late in groups}
+
+        def ahead(late):  # how many iterations ahead a ring is filled
+            return stages - 2 if late else stages - 1
 
         def issue(ring, pairs, iteration):
             return tirx.IfThenElse(iteration < n, seq(_fill(ring, pairs, iteration, iteration, loop, remap)), None)
 
         def issue_ahead(iteration):  # thread 0, at the top of ``iteration``
-            return tirx.IfThenElse(tid == 0, seq([issue(r, ps, iteration + ahead[id(r)]) for r, ps, _ in groups]),
+            return tirx.IfThenElse(tid == 0, seq([issue(r, ps, iteration + ahead(late)) for r, ps, late in groups]),
                                    None)
 
         prologue = [a for r, _, _ in groups for a in r.allocations()] + init_rings(tid == 0, [(r, nthreads)
                                                                                              for r, _, _ in groups])
-        for r, ps, _ in groups:
+        for r, ps, late in groups:
             prologue += [tirx.IfThenElse(tid == 0, issue(r, ps, tirx.const(j, "int32")), None)
-                         for j in range(ahead[id(r)])]
+                         for j in range(ahead(late))]
         steps = _DeferredSteps(split, loop, remap, groups, position=lambda it: it, release=lambda st: st)
         first = [issue_ahead(tirx.const(0, "int32"))] + steps.first()
         inner = [issue_ahead(i)] + steps.iteration(i)

@@ -213,6 +213,17 @@ def async_gemms_enabled() -> bool:
     return _flag("TILEDSL_ASYNC_GEMMS")
 
 
+#: Opt-in schedules of the lowering (the split masks and the longest-first order run on the CPU too): a build that
+#: fails with any of them on is lowered again without them (``codegen/compile.py``)
+OPT_IN_SCHEDULES = ("TILEDSL_DEFER_LAST_GEMM", "TILEDSL_SPLIT_MASKS", "TILEDSL_LONGEST_FIRST",
+                    "TILEDSL_WIDE_REGISTER_VECTORS", "TILEDSL_FUSE_REDUCTIONS", "TILEDSL_VECTOR_ATOMICS")
+
+
+def opt_in_schedules_on() -> list:
+    """The names in :data:`OPT_IN_SCHEDULES` that are switched on."""
+    return [name for name in OPT_IN_SCHEDULES if _flag(name)]
+
+
 def defer_last_gemm_enabled() -> bool:
     """True when a TMA-pipelined loop whose last statement is a wgmma gemm runs that gemm one iteration late,
     during the next iteration's first gemm and the statements after it (flash attention's ``P V`` during the next

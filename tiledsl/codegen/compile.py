@@ -78,13 +78,7 @@ def _retry_switch(err: Exception, switches: dict) -> str | None:
 def _without_opt_ins(kind: str, switches: dict, err: Exception) -> bool:
     """True when a build that failed with ``err`` had opt-in schedules on and may be tried without them (logged:
     the program then builds as without the switches)."""
-    on = [name for name, enabled in (("TILEDSL_DEFER_LAST_GEMM", config.defer_last_gemm_enabled()),
-                                     ("TILEDSL_SPLIT_MASKS", config.split_masks_enabled()),
-                                     ("TILEDSL_LONGEST_FIRST", config.longest_first_enabled()),
-                                     ("TILEDSL_WIDE_REGISTER_VECTORS", config.wide_register_vectors_enabled()),
-                                     ("TILEDSL_FUSE_REDUCTIONS", config.fuse_reductions_enabled()),
-                                     ("TILEDSL_VECTOR_ATOMICS", config.vector_atomics_enabled()))
-          if enabled]
+    on = config.opt_in_schedules_on()
     if not on or not switches.get("allow_opt_in_schedules", True):
         return False
     logger.info("the %s build failed with %s on (%s); building without them", kind, ", ".join(on), _first_line(err))

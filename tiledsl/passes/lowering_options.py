@@ -29,7 +29,7 @@ def allowed(name: str) -> bool:
 
 def opt_in(enabled: bool) -> bool:
     """Whether an opt-in schedule the user switched on (``enabled``) applies to the running lowering: the build
-    lowers a program again without them when the CUDA build fails with them (``codegen/compile.py``)."""
+    lowers a program again without them when its build fails with them (``codegen/compile.py``)."""
     return enabled and allowed("opt_in_schedules")
 
 

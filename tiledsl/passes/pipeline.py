@@ -121,9 +121,8 @@ def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True, allow_t
     (``passes/cuda/uniform_scalars.py``; the build asks for it only after ThreadSync refused the program without);
     ``split_wide_vectors=True`` splits vectorized loops wider than CUDA's vector types (``passes/cuda/wide_vectors.py``;
     asked for only after the CUDA code generator refused a vector type); ``allow_opt_in_schedules=False`` leaves
-    out the opt-in schedules the environment switches on (``TILEDSL_DEFER_LAST_GEMM``, ``TILEDSL_SPLIT_MASKS``,
-    ``TILEDSL_LONGEST_FIRST``, ``TILEDSL_WIDE_REGISTER_VECTORS``, ``TILEDSL_FUSE_REDUCTIONS``; the build's last
-    resort when they fail).
+    out the opt-in schedules the environment switches on (``config.OPT_IN_SCHEDULES``; the build's last resort when
+    they fail).
     """
     if isinstance(target, str):
         target = tvm.target.Target(target)

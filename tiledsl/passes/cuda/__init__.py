@@ -29,5 +29,6 @@ from .wide_vectors import SplitWideVectorLoops
 
 def cuda_passes() -> list:
     """Our passes for the CUDA target, in order."""
-    return [SwizzleBlocks, LongestTilesFirst, FoldStagedEpilogues, SplitUniformSelects, PipelineCUDA, StoreEpilogueTMA, ScheduleWgmmaGemms, LdmatrixReads,
-            LowerTileOpsCUDA, WarpSpecialize, PlaceTensorMaps, ScalarizeBoolVectors, SplitWideVectorLoops]
+    return [SwizzleBlocks, LongestTilesFirst, FoldStagedEpilogues, SplitUniformSelects, PipelineCUDA,
+            StoreEpilogueTMA, ScheduleWgmmaGemms, LdmatrixReads, LowerTileOpsCUDA, WarpSpecialize, PlaceTensorMaps,
+            ScalarizeBoolVectors, SplitWideVectorLoops]

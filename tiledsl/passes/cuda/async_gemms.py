@@ -16,10 +16,10 @@ are lowered:
 
 "Touches its result" (a conflict): reads or writes the gemm's accumulator or an A fragment (the instruction may read
 it from registers; PTX leaves any access to those registers before the wait undefined), or writes a shared
-operand. Reading a shared operand is no conflict. Buffers are compared whole. Gemms already left in flight by
-PipelineCUDA (``wgmma_in_flight``, gemm-only pipelined loops; ``wgmma_counted``, a loop whose last gemm it deferred)
-keep their schedule: a list holding one is left alone. Only gemms the final plan puts on wgmma are counted (each commits exactly one group); lowering a counted
-gemm any other way is an internal error.
+operand. Reading a shared operand is no conflict. Buffers are compared whole. Gemms already scheduled by
+PipelineCUDA (``wgmma_in_flight``, gemm-only pipelined loops; ``wgmma_counted``, a loop whose last gemm it
+deferred) keep their schedule: a list holding one is left alone. Only gemms the final plan puts on wgmma are
+counted (each commits exactly one group); lowering a counted gemm any other way is an internal error.
 """
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def _hoisted(stmts: list, wgmma) -> list:
         while dest > 0:
             prev = Effects(out[dest - 1])
             if wgmma_gemm_of(out[dest - 1], wgmma) is not None or prev.opaque or any(
-                    _depends(u, prev) for u in unit_effects):
+                    depends(u, prev) for u in unit_effects):
                 break
             dest -= 1
         if dest < start and dest > 0 and wgmma_gemm_of(out[dest - 1], wgmma) is not None:
@@ -153,7 +153,7 @@ def _hoisted(stmts: list, wgmma) -> list:
     return out
 
 
-def _depends(a, b) -> bool:
+def depends(a, b) -> bool:
     """Statements with effects ``a`` and ``b`` may not swap: one writes what the other uses."""
     return a.opaque or b.opaque or bool(a.writes & b.uses) or bool(b.writes & a.uses)
 
@@ -270,8 +270,6 @@ def ScheduleWgmmaGemms(func, mod, ctx):
     if not config.async_gemms_enabled() or not sm90a():
         return func
     from .lower_tile_ops import thread_count
-    from .pipeline import final_gemm_plans
+    from .pipeline import wgmma_accumulators
 
-    plans = final_gemm_plans(func.body, thread_count(func.body))
-    wgmma = {acc for acc, plan in plans.items() if getattr(plan, "strategy", "") == "wgmma"}
-    return func.with_body(_rewrite(func.body, wgmma))
+    return func.with_body(_rewrite(func.body, wgmma_accumulators(func.body, thread_count(func.body))))

@@ -27,7 +27,8 @@ import tvm_ffi
 from tvm import tirx
 from tvm.script import tirx as T
 
-from .async_gemms import Effects, wgmma_gemm_of
+from ..rewriter import uses_var
+from .async_gemms import Effects, depends, wgmma_gemm_of
 
 
 @dataclass
@@ -63,10 +64,10 @@ def plan(consumers: list, body_stmts: list, ring_tiles: list, wgmma) -> Deferred
         return None
     last = consumers[-1]
     deferred = Effects(last)
-    if deferred.opaque or any(_reads_var(last, v) for s in body_stmts for v in _bound_vars(s)):
+    if deferred.opaque or any(uses_var(last, v) for s in body_stmts for v in _bound_vars(s)):
         return None
     for stmt in consumers[:first + 1]:
-        if _depends(Effects(stmt), deferred):
+        if depends(Effects(stmt), deferred):
             return None
     call = last.value
     registers = {r.source for r in call.args[:3] if r.source.scope() in ("local.fragment", "local")}
@@ -94,10 +95,6 @@ def schedule_fence():
     return tirx.Evaluate(T.cuda.func_call("tiledsl_schedule_fence", source_code=_FENCE_SOURCE))
 
 
-def _depends(a: Effects, b: Effects) -> bool:
-    return a.opaque or bool(a.writes & b.uses) or bool(b.writes & a.uses)
-
-
 def _needs_result(effects: Effects, gemm: Effects, registers: set) -> bool:
     """A statement that must wait for the deferred gemm: it is opaque, uses the gemm's registers or its result,
     or writes something the gemm reads."""
@@ -109,9 +106,3 @@ def _bound_vars(stmt) -> list:
     found = []
     tvm_ffi.structural_walk(stmt, (tirx.Bind, lambda b: found.append(b.var)))
     return found
-
-
-def _reads_var(stmt, var) -> bool:
-    found = []
-    tvm_ffi.structural_walk(stmt, (tirx.Var, lambda v: found.append(v) if v.same_as(var) else None))
-    return bool(found)

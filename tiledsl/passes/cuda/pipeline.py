@@ -315,9 +315,8 @@ class _Pipeliner(StmtRewriter):
         if not overlap and opt_in(config.defer_last_gemm_enabled()):
             from .deferred_gemm import plan as deferred_plan
 
-            plans = final_gemm_plans(self.body, nthreads)
-            wgmma = {acc for acc, p in plans.items() if getattr(p, "strategy", "") == "wgmma"}
-            split = deferred_plan(consumers, producers + consumers, [ld.dst for ld in loads], wgmma)
+            split = deferred_plan(consumers, producers + consumers, [ld.dst for ld in loads],
+                                  wgmma_accumulators(self.body, nthreads))
         if not overlap and len(thread_vars) == 1 and config.warp_specialize_all() and \
                 allowed("warp_specialization"):
             before = self._loads_before(loop, consumers, thread_vars)
@@ -334,20 +333,17 @@ class _Pipeliner(StmtRewriter):
             self.kinds[-1] = "tma+deferred_gemm"
             return self._deferred_ring(loop, i, producers, loads, split, remap, stages, annotations)
 
-        def issue(iteration, may_reuse):
-            stage = tirx.floormod(iteration, stages)
-            body = [tirx.IfThenElse(iteration >= stages, ring.wait_empty(iteration), None)] if may_reuse else []
-            body.append(ring.expect(stage, nbytes))
-            for p, load in zip(producers, loads):
-                one = substitute(p, {k: loop.min + iteration})
-                body += tma_copy.issue(load, one, remap[load.dst], stage, ring.full_ptr(stage))
-            return tirx.IfThenElse(tirx.And(tid == 0, iteration < n), seq(body), None)
+        pairs = list(zip(producers, loads))
+
+        def issue(iteration):
+            return tirx.IfThenElse(tirx.And(tid == 0, iteration < n),
+                                   seq(_fill(ring, pairs, iteration, iteration, loop, remap)), None)
 
         prologue = ring.allocations() + ring.init(tid == 0, nthreads)
-        prologue += [issue(tirx.const(j, "int32"), False) for j in range(ahead_by)]
+        prologue += [issue(tirx.const(j, "int32")) for j in range(ahead_by)]
         # the loads of iteration i + ahead_by go first: their stage was released in iteration i - 1 (the stage of
         # i - 1 without overlap; with overlap, that of i - 2, whose gemm the wgmma wait of i - 1 saw finish)
-        inner = [issue(i + ahead_by, True), ring.wait_full(i)]
+        inner = [issue(i + ahead_by), ring.wait_full(i)]
         inner += [_restage(substitute(c, {k: loop.min + i}), remap, tirx.floormod(i, stages)) for c in consumers]
         if overlap:  # this iteration's wgmma wait (group 1) means the previous iteration's gemm has finished
             inner.append(tirx.IfThenElse(i > 0, ring.release(i - 1), None))
@@ -654,6 +650,12 @@ def final_gemm_plans(body, nthreads: int) -> dict:
     plans = gemm_strategy.plan_gemms(body, nthreads)
     layouts = infer_layouts(body, nthreads, {c: p.layout for c, p in plans.items()})
     return {c: p for c, p in plans.items() if layouts.get(c) == p.layout}
+
+
+def wgmma_accumulators(body, nthreads: int) -> set:
+    """The accumulators of the gemms the final plan puts on wgmma."""
+    return {acc for acc, plan in final_gemm_plans(body, nthreads).items()
+            if getattr(plan, "strategy", "") == "wgmma"}
 
 
 def shared_tile_layouts(body, nthreads: int) -> dict:

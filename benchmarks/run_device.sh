@@ -55,6 +55,11 @@ run() {  # run NAME TIMEOUT CMD...: log to $OUT/NAME.log, print its tail
   timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
   echo "[$name] rc=$?"; tail -n ${TAIL:-6} "$OUT/$name.log"
 }
+bench_as() {  # bench_as NAME TIMEOUT REPORT ARGS...: run bench_general.py ARGS as NAME, its JSON kept as REPORT.json
+  local name=$1 limit=$2 report=$3; shift 3
+  run "$name" "$limit" "$PY" benchmarks/bench_general.py "$@"
+  mv "$OUT/bench_general.json" "$OUT/$report.json"
+}
 case "${1:-quick}" in
   session1)
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 6 --dist loadfile)
@@ -132,8 +137,7 @@ case "${1:-quick}" in
     for sw in "0 0 0 1" "1 0 0 1" "1 1 0 1" "1 1 1 1" "1 1 1 all" "1 1 1 pingpong"; do
       set -- $sw
       TILEDSL_DEFER_LAST_GEMM=$1 TILEDSL_SPLIT_MASKS=$2 TILEDSL_LONGEST_FIRST=$3 TILEDSL_WARP_SPECIALIZE=$4 TAIL=4 \
-        run "bench_attn_$1$2$3$4" 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
-      mv "$OUT/bench_general.json" "$OUT/attn_defer$1_split$2_longest$3_ws$4.json"
+        bench_as "bench_attn_$1$2$3$4" 100 "attn_defer$1_split$2_longest$3_ws$4" --only $only --rounds 2
     done
     ;;
   priority)  # one call for a short lease: the GPU tests of this session's switches, then attention with all three
@@ -142,30 +146,25 @@ case "${1:-quick}" in
     TAIL=8 run priority_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
       testing/test_deferred_gemm.py testing/test_uniform_selects.py testing/test_longest_first.py
     only=flash_attention,flash_attention_causal
-    TAIL=4 run bench_attn_default 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
-    mv "$OUT/bench_general.json" "$OUT/attn_default.json"
-    TILEDSL_DEFER_LAST_GEMM=1 TILEDSL_SPLIT_MASKS=1 TILEDSL_LONGEST_FIRST=1 TAIL=4 run bench_attn_three 100 "$PY" \
-      benchmarks/bench_general.py --only $only --rounds 2
-    mv "$OUT/bench_general.json" "$OUT/attn_three.json"
+    TAIL=4 bench_as bench_attn_default 100 attn_default --only $only --rounds 2
+    TILEDSL_DEFER_LAST_GEMM=1 TILEDSL_SPLIT_MASKS=1 TILEDSL_LONGEST_FIRST=1 TAIL=4 \
+      bench_as bench_attn_three 100 attn_three --only $only --rounds 2
     only=gemm,gemm_8192
-    TAIL=4 run bench_gemm_default 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
-    mv "$OUT/bench_general.json" "$OUT/gemm_default.json"
-    TILEDSL_TMA_STORE=1 TAIL=4 run bench_gemm_tma_store 100 "$PY" benchmarks/bench_general.py --only $only --rounds 2
-    mv "$OUT/bench_general.json" "$OUT/gemm_tma_store.json"
+    TAIL=4 bench_as bench_gemm_default 100 gemm_default --only $only --rounds 2
+    TILEDSL_TMA_STORE=1 TAIL=4 bench_as bench_gemm_tma_store 100 gemm_tma_store --only $only --rounds 2
     ;;
-  epilogue2)  # the GEMMs with and without the TMA-store epilogue, LayerNorm with and without 16-byte register-side
-    # vectors (TILEDSL_WIDE_REGISTER_VECTORS=1) and the GPU checks with it on, then the mended int8 tests
+  epilogue2)  # the GEMMs with and without the TMA-store epilogue; LayerNorm with neither, each and both of
+    # TILEDSL_WIDE_REGISTER_VECTORS=1 and TILEDSL_FUSE_REDUCTIONS=1, and the GPU checks with both on; the attention
+    # backward's GPU checks with TILEDSL_VECTOR_ATOMICS=1, and its timing with it (and TILEDSL_ASYNC_GEMMS=1) against
+    # the default; then the mended int8 tests
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 6)
     only=gemm,gemm_8192,batched,gemm_A_T
-    TAIL=6 run bench_gemm_default 120 "$PY" benchmarks/bench_general.py --only $only --rounds 2
-    mv "$OUT/bench_general.json" "$OUT/gemm_default.json"
-    TILEDSL_TMA_STORE=1 TAIL=6 run bench_gemm_tma_store 120 "$PY" benchmarks/bench_general.py --only $only --rounds 2
-    mv "$OUT/bench_general.json" "$OUT/gemm_tma_store.json"
+    TAIL=6 bench_as bench_gemm_default 120 gemm_default --only $only --rounds 2
+    TILEDSL_TMA_STORE=1 TAIL=6 bench_as bench_gemm_tma_store 120 gemm_tma_store --only $only --rounds 2
     for sw in "0 0" "1 0" "0 1" "1 1"; do
       set -- $sw
-      TILEDSL_WIDE_REGISTER_VECTORS=$1 TILEDSL_FUSE_REDUCTIONS=$2 TAIL=4 run "bench_ln_$1$2" 60 "$PY" \
-        benchmarks/bench_general.py --only layernorm --rounds 3
-      mv "$OUT/bench_general.json" "$OUT/ln_wide$1_fuse$2.json"
+      TILEDSL_WIDE_REGISTER_VECTORS=$1 TILEDSL_FUSE_REDUCTIONS=$2 TAIL=4 \
+        bench_as "bench_ln_$1$2" 60 "ln_wide$1_fuse$2" --only layernorm --rounds 3
     done
     TILEDSL_WIDE_REGISTER_VECTORS=1 TILEDSL_FUSE_REDUCTIONS=1 TAIL=8 run wide_tests 200 "$PY" -m pytest -q \
       -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing/test_bench_general.py testing/test_cuda_gpu.py \
@@ -175,9 +174,8 @@ case "${1:-quick}" in
     only=attention_bwd,attention_bwd_causal
     for sw in "0 0" "1 0" "1 1"; do
       set -- $sw
-      TILEDSL_VECTOR_ATOMICS=$1 TILEDSL_ASYNC_GEMMS=$2 TAIL=4 run "bench_bwd_$1$2" 120 "$PY" \
-        benchmarks/bench_general.py --only $only --rounds 2
-      mv "$OUT/bench_general.json" "$OUT/bwd_vector$1_async$2.json"
+      TILEDSL_VECTOR_ATOMICS=$1 TILEDSL_ASYNC_GEMMS=$2 TAIL=4 \
+        bench_as "bench_bwd_$1$2" 120 "bwd_vector$1_async$2" --only $only --rounds 2
     done
     TAIL=8 run more_types_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_wgmma_more_types.py
     ;;

@@ -39,7 +39,7 @@ def _block_launches(body) -> dict:
 
 def _pipelined_extents(body) -> list:
     """The extents of the pipelined loops, with the scalars set at the top of their statement lists inlined."""
-    from .pipeline import _inline_scalars, _note_scalar
+    from .pipeline import inline_scalars, note_scalar
 
     out = []
 
@@ -48,11 +48,11 @@ def _pipelined_extents(body) -> list:
             lets = dict(lets)
             stmts = flatten_seq([stmt])
             for s in stmts:
-                _note_scalar(s, stmts, lets)
+                note_scalar(s, stmts, lets)
                 visit(s, lets)
         elif isinstance(stmt, tirx.For):
             if stmt.annotations is not None and NUM_STAGES_ATTR in stmt.annotations:
-                out.append(_inline_scalars(stmt.extent, lets))
+                out.append(inline_scalars(stmt.extent, lets))
             visit(stmt.body, lets)
         elif isinstance(stmt, (tirx.AttrStmt, tirx.AllocBuffer)) and hasattr(stmt, "body"):
             visit(stmt.body, lets)

@@ -77,14 +77,14 @@ def _uniform_guard(func_body, stmts):
     return cond
 
 
-def _note_scalar(st, stmts, lets) -> None:
+def note_scalar(st, stmts, lets) -> None:
     """Record a scalar the loop body sets at its top level (``x: T.int32 = ...`` or a one-element local buffer
     stored once): its value in terms of the loop counter, or None when it cannot be computed ahead."""
     if isinstance(st, tirx.Bind):
-        lets[st.var] = _inline_scalars(st.value, lets) if _reads_only_inputs(st.value, stmts) else None
+        lets[st.var] = inline_scalars(st.value, lets) if _reads_only_inputs(st.value, stmts) else None
     elif isinstance(st, tirx.BufferStore) and st.buffer.scope() == "local" and _is_scalar(st.buffer):
         once = _count_stores(stmts, st.buffer) == 1 and _reads_only_inputs(st.value, stmts)
-        lets[st.buffer] = _inline_scalars(st.value, lets) if once else None
+        lets[st.buffer] = inline_scalars(st.value, lets) if once else None
 
 
 def _is_scalar(buf) -> bool:
@@ -100,7 +100,7 @@ def _count_stores(stmts, buf) -> int:
     return len(found)
 
 
-def _inline_scalars(node, lets):
+def inline_scalars(node, lets):
     """``node`` with the recorded scalars (let variables, one-element local buffers) replaced by their values."""
     known = {v: e for v, e in lets.items() if e is not None}
     scalars = {v: e for v, e in known.items() if not isinstance(getattr(v, "ty", None), tirx.BufferType)}
@@ -189,12 +189,12 @@ class _Pipeliner(StmtRewriter):
         producers, consumers = [], []
         lets = {}  # scalars set earlier in the body (a block-table look-up) that a producer may index by
         for pos, st in enumerate(stmts):
-            _note_scalar(st, stmts, lets)
+            note_scalar(st, stmts, lets)
             # a global -> shared copy may be issued early if nothing before it in the body touches its tile
             # and the scalars its region uses can be computed for a later iteration
             if _is_producer(st) and not any(uses_var(prev, st.value.args[1].source) for prev in stmts[:pos]) \
                     and all(lets[v] is not None for v in lets if uses_var(st, v)):
-                producers.append(_inline_scalars(st, lets))
+                producers.append(inline_scalars(st, lets))
             else:
                 consumers.append(st)
         bufs = []
@@ -391,8 +391,8 @@ class _Pipeliner(StmtRewriter):
         buffer) replaced by their values."""
         lets = {}
         for st in self.top_level:
-            _note_scalar(st, self.top_level, lets)
-        return _inline_scalars(expr, lets)
+            note_scalar(st, self.top_level, lets)
+        return inline_scalars(expr, lets)
 
     def _loads_before(self, loop, consumers, thread_vars):
         """[(copy, TMA plan)] of the top-level global -> shared copies before ``loop`` whose tiles only the loop's

@@ -54,11 +54,9 @@ def _atomic_add(stmt):
 def vector_atomic(ctx, stmt, lane, vec: int, width_of):
     """``stmt`` (one slot's statement, over vector lane ``lane`` < ``vec``) as vector reductions, or None.
     ``width_of(store, lane, vec)``: the vector width the element loops would give a store with these accesses."""
-    from ...runtime.target import current_arch
+    from .gemm_mma import current_sm
 
-    arch = current_arch()
-    if not opt_in(config.vector_atomics_enabled()) or vec < 2 or not arch.startswith("sm_") or \
-            int("".join(ch for ch in arch[3:] if ch.isdigit()) or 0) < 90:
+    if not opt_in(config.vector_atomics_enabled()) or vec < 2 or current_sm() < 90:
         return None
     conds, core = [], stmt
     while isinstance(core, tirx.IfThenElse) and core.else_case is None and not uses_var(core.condition, lane):

@@ -37,6 +37,8 @@
 #           backward with TILEDSL_VECTOR_ATOMICS=1 (and TILEDSL_ASYNC_GEMMS=1) against the default; the int8 tests
 #   priority  for a short lease: this session's switches' GPU tests, attention with all three against the default,
 #           the GEMMs with and without the TMA-store epilogue
+#   configs  bench_configs.py: int8-weight, GEMM and attention programs tuned over a small config space, the winner
+#           and the benchmark's fixed config timed against the peer in the same run
 #   measure1 / measure2  the short form of dequant / epilogue / wsall / async: each switch's timing against the
 #           default in two calls (2 rounds each)
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
@@ -178,6 +180,12 @@ case "${1:-quick}" in
         bench_as "bench_bwd_$1$2" 120 "bwd_vector$1_async$2" --only $only --rounds 2
     done
     TAIL=8 run more_types_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_wgmma_more_types.py
+    ;;
+  configs)  # how much of each gap is the tile configuration (bench_configs.py), one program per run
+    for p in int8_weight_m16 int8_weight_m4096 gemm flash_attention flash_attention_causal gemm_8192; do
+      TAIL=2 run "configs_$p" 150 "$PY" benchmarks/bench_configs.py --only $p --rounds 3
+      mv "$OUT/bench_configs.json" "$OUT/configs_$p.json"
+    done
     ;;
   measure1)  # the int8 tests mended after their first GPU run, then int8-weight and GEMM timings with their switches
     TAIL=8 run more_types_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_wgmma_more_types.py

@@ -27,7 +27,9 @@ import tvm_ffi
 from tvm import tirx
 from tvm.ir import TensorLoad
 
+from ... import config
 from ...errors import SharedMemoryError, TileProgramError
+from ..lowering_options import opt_in
 from ..rewriter import substitute
 from ..tile_lowering_utils import const_ints, dtype_bytes, flat_index, unravel
 from .smem_lifetimes import insert_barriers, plan_pool
@@ -228,6 +230,12 @@ def align_tiles(body, tiles: list, transient=(), tight: bool = False):
     shared-memory merging sees only the pool's own accesses (not its views'): with two dynamic buffers it would
     let them overlap. The epilogue touches the pool at the end of the kernel for the same reason.
 
+    The views are ``shared.dyn`` buffers, which TVM's ThreadSync takes for one buffer: a statement reading one
+    tile after a statement writing another gets a barrier (the int8-weight GEMM's conversion, four stores from
+    one tile into another, had three). With ``TILEDSL_TILE_BARRIERS=1`` the views are declared ``shared``, so
+    ThreadSync compares each tile with itself only. That is exact because views overlap only where this
+    function's own reuse plan puts them, and that plan places its own barriers (``insert_barriers``).
+
     When the buffers side by side do not fit sm_90's shared memory (with the kernel's static shared buffers, the
     pipelines' mbarriers), those whose lifetimes (top-level statements) do not overlap share bytes. When that does
     not fit either and there are ``transient`` buffers (tile ops' own scratch), :class:`ScratchTooLarge` asks the
@@ -282,8 +290,9 @@ def align_tiles(body, tiles: list, transient=(), tight: bool = False):
     misalign = tirx.Cast("int32", tirx.bitwise_and(base, tirx.const(TILE_ALIGN - 1, "uint32")))
     prologue = [tirx.AllocBuffer(pool), tirx.Bind(pad, tirx.bitwise_and(TILE_ALIGN - misalign, TILE_ALIGN - 1))]
     mapping = {}
+    view_scope = "shared" if opt_in(config.tile_barriers_enabled()) else "shared.dyn"
     for buf, off in zip(bufs, offsets):
-        view = tirx.decl_buffer(list(buf.ty.shape), str(buf.ty.dtype), buf.name, scope="shared.dyn")
+        view = tirx.decl_buffer(list(buf.ty.shape), str(buf.ty.dtype), buf.name, scope=view_scope)
         prologue.append(tirx.DeclBuffer(view, data=tirx.address_of(tirx.BufferLoad(pool, [pad + off]))))
         mapping[buf] = view
     targets = set(bufs)

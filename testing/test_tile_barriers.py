@@ -1,0 +1,78 @@
+"""``TILEDSL_TILE_BARRIERS=1`` (``passes/cuda/smem_swizzle.py``; opt-in until its GPU tests have run): TVM's
+ThreadSync tells the shared tiles of a kernel's pool apart, so a statement reading one tile after a statement
+writing another gets no barrier.
+
+nvcc: the int8-weight GEMM's conversion (four stores from the int8 tile into the fp16 tile per k step) loses its
+three barriers and nothing else changes; flash decoding, whose epilogue tile reuses the K/V stages' bytes, keeps
+every barrier (the reuse plan places its own). GPU: every program whose code changes, against torch.
+"""
+import difflib
+
+import pytest
+import torch
+
+import tiledsl
+
+import general_programs as bench
+
+SM90A = {"kind": "cuda", "arch": "sm_90a"}
+SYNC = "__syncthreads();"
+
+
+@pytest.fixture(autouse=True)
+def _general_passes_only(monkeypatch):
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")
+
+
+def _sources(program, monkeypatch):
+    """The sm_90a source of ``program()`` without, then with, the switch."""
+    monkeypatch.delenv("TILEDSL_TILE_BARRIERS", raising=False)
+    before = tiledsl.compile(program(), out_idx=[], target=SM90A).get_kernel_source()
+    monkeypatch.setenv("TILEDSL_TILE_BARRIERS", "1")
+    after = tiledsl.compile(program(), out_idx=[], target=SM90A).get_kernel_source()
+    return before, after
+
+
+def _changed_lines(before: str, after: str) -> tuple[list, list]:
+    removed, added = [], []
+    for line in difflib.ndiff(before.splitlines(), after.splitlines()):
+        if line.startswith("- "):
+            removed.append(line[2:].strip())
+        elif line.startswith("+ "):
+            added.append(line[2:].strip())
+    return removed, added
+
+
+@pytest.mark.nvcc
+def test_int8_conversion_loses_its_barriers_and_nothing_else(monkeypatch):
+    before, after = _sources(lambda: bench.int8_weight_gemm(16, 256, 256, block_M=64, block_N=64, threads=128),
+                             monkeypatch)
+    removed, added = _changed_lines(before, after)
+    assert added == [] and removed == [SYNC] * 3
+    loop = after[after.index("for (int k_p"):]
+    assert loop[:loop.index("wgmma_f16_ss")].count(SYNC) == 2  # the stage's arrival, then B_s complete
+
+
+@pytest.mark.nvcc
+def test_reused_pool_bytes_keep_their_barriers(monkeypatch):
+    case = bench.decode_case(4, 32, 8, 1024, 128, 4)
+    before, after = _sources(lambda: case.kernels["split"], monkeypatch)
+    assert before == after and SYNC in after
+
+
+CHANGED = ["int8_weight_m16", "int8_weight_m4096", "gemm_staged", "flash_attention", "flash_attention_causal",
+           "attention_bwd", "attention_bwd_causal"]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", CHANGED)
+def test_programs_with_tile_barriers_match_torch(name, monkeypatch):
+    """Outputs poisoned with NaN, fresh random inputs, against the float32 reference."""
+    monkeypatch.setenv("TILEDSL_TILE_BARRIERS", "1")
+    case = bench.cases(small=True)[name]
+    compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
+    inputs = case.make("cuda")
+    err, ok = bench.check(case, case.bind(compiled, inputs), inputs)
+    torch.cuda.synchronize()
+    assert ok, f"{name}: relative error {err}"

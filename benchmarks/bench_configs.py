@@ -8,12 +8,15 @@ the winner and the fixed config are checked again here on fresh inputs with NaN-
 
     python benchmarks/bench_configs.py [--only int8_weight_m16,gemm] [--rounds 3]
     python benchmarks/bench_configs.py --cpu     (small sizes on the CPU: checks the script, times nothing useful)
+    python benchmarks/bench_configs.py --only int8_weight_m16 --switches TILEDSL_FAST_INT8_CAST=1
+        (tuned with the switch on; the fixed config timed with and without it)
 
 With ``OUT`` set, the report goes to ``$OUT/bench_configs.json``.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -95,7 +98,7 @@ SWEEPS = {  # name -> (small) -> Sweep
     "int8_weight_m4096": lambda small: _int8_sweep(
         256 if small else 4096, 256 if small else 4096,
         dict(block_M=128, block_N=128, block_K=64, stages=4, threads=256),
-        dict(block_M=[64, 128], block_N=[128, 256], block_K=[64, 128], stages=[2, 3, 4], threads=[256])),
+        dict(block_M=[128, 256], block_N=[128, 256], block_K=[64, 128], stages=[2, 3, 4], threads=[256])),
     "gemm": lambda small: _gemm_sweep(256 if small else 4096),
     "gemm_8192": lambda small: _gemm_sweep(512 if small else 8192),
     "flash_attention": lambda small: _attention_sweep(False, small),
@@ -124,36 +127,60 @@ def _close_enough(outputs, expected):
     return _rel_err(outputs, expected) <= TOLERANCE
 
 
-def run_sweep(name: str, sweep: Sweep, rounds: int, warmup: int, rep: int) -> dict:
-    """Tune ``sweep``'s space, then time the winner, the fixed config and the peer; returns the report row."""
+@contextlib.contextmanager
+def _switched(switches: dict):
+    """The environment switches ``switches`` set inside the block, restored after it."""
+    saved = {k: os.environ.get(k) for k in switches}
+    os.environ.update(switches)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _compiled(sweep: Sweep, config: dict, switches: dict):
+    """``sweep``'s program with ``config``, built (out_idx=[]) with the environment switches ``switches`` set."""
+    with _switched(switches):
+        return tiledsl.compile(sweep.factory(*sweep.args, **config), out_idx=[], target=TARGET)
+
+
+def run_sweep(name: str, sweep: Sweep, switches: dict, rounds: int, warmup: int, rep: int) -> dict:
+    """Tune ``sweep``'s space with ``switches`` set, then time the winner, the fixed config (with the switches and,
+    when there are any, without) and the peer in alternating rounds; returns the report row."""
     from tiledsl.autotuner import AutoTuner
     from tiledsl.profiler import do_bench
 
     configs = _grid(**sweep.space)
-    tuned = (AutoTuner.from_kernel(sweep.factory, configs)
-             .set_kernel_parameters(args=sweep.args)
-             .set_compile_args(out_idx=[-1], target=TARGET)
-             .set_profile_args(warmup=5, rep=20, supply_prog=lambda params: sweep.inputs(),
-                               ref_prog=sweep.reference, manual_check_prog=_close_enough)
-             .run(quiet=True))
-    best = tiledsl.compile(sweep.factory(*sweep.args, **tuned.config), out_idx=[], target=TARGET)
-    fixed = tiledsl.compile(sweep.factory(*sweep.args, **sweep.fixed), out_idx=[], target=TARGET)
-    row = {"program": name, "fixed_config": sweep.fixed, "best_config": tuned.config,
+    with _switched(switches):  # set before the tuner starts its workers, which inherit the environment
+        tuned = (AutoTuner.from_kernel(sweep.factory, configs)
+                 .set_kernel_parameters(args=sweep.args)
+                 .set_compile_args(out_idx=[-1], target=TARGET)
+                 .set_profile_args(warmup=5, rep=20, supply_prog=lambda params: sweep.inputs(),
+                                   ref_prog=sweep.reference, manual_check_prog=_close_enough)
+                 .run(quiet=True))
+    kernels = {"best": _compiled(sweep, tuned.config, switches), "fixed": _compiled(sweep, sweep.fixed, switches)}
+    if switches:
+        kernels["fixed_default"] = _compiled(sweep, sweep.fixed, {})
+    row = {"program": name, "switches": switches, "fixed_config": sweep.fixed, "best_config": tuned.config,
            "candidates": len(configs), "trials": tuned.summary(),
-           "instruction": gemm_instruction(best.get_kernel_source())}
-    row["rel_err"] = {"best": _checked(best, sweep), "fixed": _checked(fixed, sweep)}
+           "instruction": gemm_instruction(kernels["best"].get_kernel_source())}
+    row["rel_err"] = {k: _checked(kern, sweep) for k, kern in kernels.items()}
     if not all(e <= TOLERANCE for e in row["rel_err"].values()):  # NaN fails too
         row["correct"] = False
         return row
     inputs = sweep.inputs()
     out = torch.empty(sweep.reference(*inputs).shape, dtype=torch.float16, device=DEVICE)
-    times = {"best": [], "fixed": [], "peer": []}
+    times = {k: [] for k in [*kernels, "peer"]}
     for _ in range(rounds):
-        times["best"].append(do_bench(lambda: best(*inputs, out), warmup=warmup, rep=rep))
-        times["fixed"].append(do_bench(lambda: fixed(*inputs, out), warmup=warmup, rep=rep))
+        for k, kern in kernels.items():
+            times[k].append(do_bench(lambda: kern(*inputs, out), warmup=warmup, rep=rep))
         times["peer"].append(do_bench(lambda: sweep.peer(*inputs), warmup=warmup, rep=rep))
     ms = {k: statistics.median(v) for k, v in times.items()}
-    row.update(correct=True, ms=ms, ratio_best=ms["peer"] / ms["best"], ratio_fixed=ms["peer"] / ms["fixed"])
+    row.update(correct=True, ms=ms, ratio={k: ms["peer"] / ms[k] for k in kernels})
     return row
 
 
@@ -164,6 +191,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--rep", type=int, default=50)
     ap.add_argument("--cpu", action="store_true", help="small sizes on the CPU (LLVM): a check of the script")
+    ap.add_argument("--switches", default="", help="TILEDSL_X=1,TILEDSL_Y=1: set while tuning and for the winner; "
+                    "the fixed config is timed with and without them")
     args = ap.parse_args()
     global DEVICE, TARGET
     if args.cpu:
@@ -172,11 +201,12 @@ def main():
     unknown = set(names) - set(SWEEPS)
     if unknown:
         ap.error(f"unknown program(s) {sorted(unknown)}; known: {sorted(SWEEPS)}")
+    switches = dict(item.split("=", 1) for item in args.switches.split(",") if item)
     os.environ["TILEDSL_DISABLE_HOPPER_GEMM"] = "1"  # the general passes only, as bench_general
     report = {"device": torch.cuda.get_device_name() if DEVICE == "cuda" else "cpu", "rows": []}
     for name in names:
         try:
-            row = run_sweep(name, SWEEPS[name](args.cpu), args.rounds, args.warmup, args.rep)
+            row = run_sweep(name, SWEEPS[name](args.cpu), switches, args.rounds, args.warmup, args.rep)
         except Exception as err:  # one program's failure must not lose the others' rows
             row = {"program": name, "error": f"{type(err).__name__}: {err}"}
         report["rows"].append(row)

@@ -38,8 +38,8 @@
 #   priority  for a short lease: the newest switches' GPU tests, int8-weight and attention backward with and without
 #           TILEDSL_TILE_BARRIERS=1, attention with the deferred gemm, split masks and longest-first against the
 #           default, the GEMMs with and without the TMA-store epilogue
-#   configs  bench_configs.py: int8-weight, GEMM and attention programs tuned over a small config space, the winner
-#           and the benchmark's fixed config timed against the peer in the same run
+#   configs  bench_configs.py: int8-weight (with its switches), GEMM and attention programs tuned over a small config
+#           space, the winner and the benchmark's fixed config timed against the peer in the same run
 #   measure1 / measure2  the short form of dequant / epilogue / wsall / async: each switch's timing against the
 #           default in two calls (2 rounds each)
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
@@ -187,9 +187,12 @@ case "${1:-quick}" in
     done
     TAIL=8 run more_types_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_wgmma_more_types.py
     ;;
-  configs)  # how much of each gap is the tile configuration (bench_configs.py), one program per run
+  configs)  # how much of each gap is the tile configuration (bench_configs.py), one program per run; the int8
+    # programs tuned with their switches on (the fixed config timed with and without them)
+    int8=TILEDSL_OVERLAP_TRANSFORMS=1,TILEDSL_FAST_INT8_CAST=1,TILEDSL_TILE_BARRIERS=1
     for p in int8_weight_m16 int8_weight_m4096 gemm flash_attention flash_attention_causal gemm_8192; do
-      TAIL=2 run "configs_$p" 150 "$PY" benchmarks/bench_configs.py --only $p --rounds 3
+      case $p in int8*) sw=$int8 ;; *) sw= ;; esac
+      TAIL=2 run "configs_$p" 150 "$PY" benchmarks/bench_configs.py --only $p --rounds 3 --switches "$sw"
       mv "$OUT/bench_configs.json" "$OUT/configs_$p.json"
     done
     ;;

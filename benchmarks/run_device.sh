@@ -35,9 +35,11 @@
 #   epilogue2  the GEMMs with and without TILEDSL_TMA_STORE=1 (2 rounds), LayerNorm with neither, each and both of
 #           TILEDSL_WIDE_REGISTER_VECTORS=1 / TILEDSL_FUSE_REDUCTIONS=1 and GPU checks with both; the attention
 #           backward with TILEDSL_VECTOR_ATOMICS=1 (and TILEDSL_ASYNC_GEMMS=1) against the default; the int8 tests
-#   priority  for a short lease: the newest switches' GPU tests, int8-weight and attention backward with and without
-#           TILEDSL_TILE_BARRIERS=1, attention with the deferred gemm, split masks and longest-first against the
-#           default, the GEMMs with and without the TMA-store epilogue
+#   priority  for a short lease: the newest switches' GPU tests; attention with the deferred gemm, split masks and
+#           longest-first, the attention backward with TILEDSL_TMA_REDUCE=1 (and TILEDSL_TILE_BARRIERS=1), each
+#           against the default
+#   priority2  the GEMMs with and without the TMA-store epilogue; int8-weight with TILEDSL_TILE_BARRIERS=1 and with
+#           all its switches, against the default
 #   configs  bench_configs.py: int8-weight (with its switches), GEMM and attention programs tuned over a small config
 #           space, the winner and the benchmark's fixed config timed against the peer in the same run
 #   measure1 / measure2  the short form of dequant / epilogue / wsall / async: each switch's timing against the
@@ -143,23 +145,33 @@ case "${1:-quick}" in
         bench_as "bench_attn_$1$2$3$4" 100 "attn_defer$1_split$2_longest$3_ws$4" --only $only --rounds 2
     done
     ;;
-  priority)  # one call for a short lease: the newest switches' GPU tests, int8-weight / attention backward with tile
-    # barriers, attention with the three attention switches, the GEMMs with the TMA-store epilogue (each against the
-    # default, 2 rounds)
+  priority)  # one call for a short lease: the GPU tests of the newest switches, then attention with the three
+    # attention switches, then the attention backward with TMA reduce-adds (and tile barriers), each against the
+    # default (2 rounds)
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 6)
     TAIL=8 run priority_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
       testing/test_deferred_gemm.py testing/test_uniform_selects.py testing/test_longest_first.py \
-      testing/test_tile_barriers.py
-    only=int8_weight_m16,int8_weight_m4096,attention_bwd
-    TAIL=4 bench_as bench_int8_default 100 int8_default --only $only --rounds 2
-    TILEDSL_TILE_BARRIERS=1 TAIL=4 bench_as bench_int8_tile_barriers 100 int8_tile_barriers --only $only --rounds 2
+      testing/test_tile_barriers.py testing/test_tma_reduce.py
     only=flash_attention,flash_attention_causal
     TAIL=4 bench_as bench_attn_default 100 attn_default --only $only --rounds 2
     TILEDSL_DEFER_LAST_GEMM=1 TILEDSL_SPLIT_MASKS=1 TILEDSL_LONGEST_FIRST=1 TAIL=4 \
       bench_as bench_attn_three 100 attn_three --only $only --rounds 2
+    only=attention_bwd,attention_bwd_causal
+    TAIL=4 bench_as bench_bwd_default 100 bwd_default --only $only --rounds 2
+    TILEDSL_TMA_REDUCE=1 TAIL=4 bench_as bench_bwd_tma_reduce 100 bwd_tma_reduce --only $only --rounds 2
+    TILEDSL_TMA_REDUCE=1 TILEDSL_TILE_BARRIERS=1 TAIL=4 \
+      bench_as bench_bwd_reduce_barriers 100 bwd_reduce_barriers --only $only --rounds 2
+    ;;
+  priority2)  # the GEMMs with and without the TMA-store epilogue; int8-weight with tile barriers and with all its
+    # switches, each against the default (2 rounds)
     only=gemm,gemm_8192
     TAIL=4 bench_as bench_gemm_default 100 gemm_default --only $only --rounds 2
     TILEDSL_TMA_STORE=1 TAIL=4 bench_as bench_gemm_tma_store 100 gemm_tma_store --only $only --rounds 2
+    only=int8_weight_m16,int8_weight_m4096
+    TAIL=4 bench_as bench_int8_default 100 int8_default --only $only --rounds 2
+    TILEDSL_TILE_BARRIERS=1 TAIL=4 bench_as bench_int8_tile_barriers 100 int8_tile_barriers --only $only --rounds 2
+    TILEDSL_TILE_BARRIERS=1 TILEDSL_OVERLAP_TRANSFORMS=1 TILEDSL_FAST_INT8_CAST=1 TAIL=4 \
+      bench_as bench_int8_all 100 int8_all --only $only --rounds 2
     ;;
   epilogue2)  # the GEMMs with and without the TMA-store epilogue; LayerNorm with neither, each and both of
     # TILEDSL_WIDE_REGISTER_VECTORS=1 and TILEDSL_FUSE_REDUCTIONS=1, and the GPU checks with both on; the attention

@@ -28,6 +28,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_FUSE_REDUCTIONS | ``1``: two consecutive independent reductions share one shared-memory round (not yet run on a GPU) | 0 |
 | TILEDSL_VECTOR_ATOMICS | ``1``: float32 atomic adds into global memory take 2 or 4 lanes per instruction on sm_90+ (not yet run on a GPU) | 0 |
 | TILEDSL_DEFER_LAST_GEMM | ``1``: a TMA-pipelined loop's last wgmma gemm runs during the next iteration (attention's ``P V`` during the next softmax; not yet run on a GPU) | 0 |
+| TILEDSL_TMA_REDUCE | ``1``: atomic adds of a whole fragment into a global tile become TMA reduce-adds on sm_90a (the attention backward's dQ; not yet run on a GPU) | 0 |
 | TILEDSL_TILE_BARRIERS | ``1``: TVM's barrier placement tells the shared tiles of a kernel's pool apart (no barrier between accesses to different tiles; not yet run on a GPU) | 0 |
 | TILEDSL_PERSISTENT | ``0``: warp-specialized kernels get one CTA per tile, not one per SM; ``N`` > 1: at most N CTAs | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
@@ -218,7 +219,7 @@ def async_gemms_enabled() -> bool:
 #: fails with any of them on is lowered again without them (``codegen/compile.py``)
 OPT_IN_SCHEDULES = ("TILEDSL_DEFER_LAST_GEMM", "TILEDSL_SPLIT_MASKS", "TILEDSL_LONGEST_FIRST",
                     "TILEDSL_WIDE_REGISTER_VECTORS", "TILEDSL_FUSE_REDUCTIONS", "TILEDSL_VECTOR_ATOMICS",
-                    "TILEDSL_TILE_BARRIERS")
+                    "TILEDSL_TILE_BARRIERS", "TILEDSL_TMA_REDUCE")
 
 
 def opt_in_schedules_on() -> list:
@@ -257,6 +258,13 @@ def fuse_reductions_enabled() -> bool:
     """True when two consecutive independent ``T.reduce`` statements share one shared-memory round (LayerNorm's
     sum and sum of squares: two block barriers instead of four; ``TILEDSL_FUSE_REDUCTIONS=1``; off until timed)."""
     return _flag("TILEDSL_FUSE_REDUCTIONS")
+
+
+def tma_reduce_enabled() -> bool:
+    """True when atomic adds of a whole fragment into a global tile are staged in shared memory and added by the
+    TMA unit (``cp.reduce.async.bulk.tensor``; ``passes/cuda/tma_reduce.py``; ``TILEDSL_TMA_REDUCE=1``; off until
+    its GPU tests have run)."""
+    return _flag("TILEDSL_TMA_REDUCE")
 
 
 def tile_barriers_enabled() -> bool:

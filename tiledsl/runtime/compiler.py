@@ -57,6 +57,7 @@ def kernel_key(func: tirx.PrimFunc, target: tvm.target.Target, out_idx: list[int
         "fuse_reductions": target_kind(target) == "cuda" and config.fuse_reductions_enabled(),
         "vector_atomics": target_kind(target) == "cuda" and config.vector_atomics_enabled(),
         "tile_barriers": target_kind(target) == "cuda" and config.tile_barriers_enabled(),
+        "tma_reduce": target_kind(target) == "cuda" and config.tma_reduce_enabled(),
         "persistent": config.persistent_grid_ctas() if target_kind(target) == "cuda" else None,
         "device": device_assumptions(target),  # e.g. the SM count a persistent Hopper kernel is built for
     })

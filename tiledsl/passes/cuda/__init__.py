@@ -5,6 +5,7 @@ index launched longest first; opt-in) -> FoldStagedEpilogues (with TMA stores on
 staged through a shared tile is copied directly) -> SplitUniformSelects (masked stores branch on tiles where the
 mask is uniform; opt-in) -> PipelineCUDA (multi-stage cp.async, or TMA into an
 mbarrier ring on sm_90a) -> StoreEpilogueTMA (a warp-specialized kernel's result copies as TMA stores, opt-in) ->
+ReduceAtomicsTMA (whole-fragment atomic adds into global tiles as TMA reduce-adds, opt-in) ->
 ScheduleWgmmaGemms (independent wgmma gemms issued together, waits where results are used; opt-in) ->
 LdmatrixReads (the warp-level emitter's ldmatrix pointers) -> LowerTileOpsCUDA (layouts, tile ops, T.Parallel,
 fragments -> registers) ->
@@ -22,6 +23,7 @@ from .longest_first import LongestTilesFirst
 from .pipeline import PipelineCUDA
 from .uniform_selects import SplitUniformSelects
 from .tma_copy import PlaceTensorMaps
+from .tma_reduce import ReduceAtomicsTMA
 from .tma_store import FoldStagedEpilogues, StoreEpilogueTMA
 from .warp_specialize import WarpSpecialize
 from .wide_vectors import SplitWideVectorLoops
@@ -30,5 +32,5 @@ from .wide_vectors import SplitWideVectorLoops
 def cuda_passes() -> list:
     """Our passes for the CUDA target, in order."""
     return [SwizzleBlocks, LongestTilesFirst, FoldStagedEpilogues, SplitUniformSelects, PipelineCUDA,
-            StoreEpilogueTMA, ScheduleWgmmaGemms, LdmatrixReads, LowerTileOpsCUDA, WarpSpecialize, PlaceTensorMaps,
+            StoreEpilogueTMA, ReduceAtomicsTMA, ScheduleWgmmaGemms, LdmatrixReads, LowerTileOpsCUDA, WarpSpecialize, PlaceTensorMaps,
             ScalarizeBoolVectors, SplitWideVectorLoops]

@@ -23,7 +23,7 @@ from ...ir.ops import is_tile_call
 from ..rewriter import seq
 from ..tile_lowering_utils import cast_to, const_ints, is_unit
 from . import gemm_mma, gemm_wgmma
-from .smem_swizzle import STAGING_ATTR, XorSwizzle, WGMMATile, swizzle_ok, wgmma_tile
+from .smem_swizzle import STAGING_ATTR, XorSwizzle, WGMMATile, staging_tile, swizzle_ok, wgmma_tile
 
 STRATEGIES = ("wgmma", "mma", "fma")
 
@@ -55,7 +55,7 @@ def operand_layouts(body, plans: dict) -> dict:
 
     def on_call(call):
         if is_tile_call(call, "copy") and call.attrs is not None and STAGING_ATTR in call.attrs:
-            out[call.args[1].source] = wgmma_tile(call.args[1].source)  # a TMA store reads it (tma_store.py)
+            out[call.args[1].source] = staging_tile(call.args[1].source)  # the TMA unit reads it (tma_store.py)
             return
         if not is_tile_call(call, "gemm") or call.args[2].source not in plans:
             return

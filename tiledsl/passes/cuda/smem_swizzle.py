@@ -145,6 +145,16 @@ def wgmma_tile(buf) -> WGMMATile | None:
     return None
 
 
+def staging_tile(buf) -> WGMMATile | None:
+    """The layout of a shared tile the TMA unit reads (a TMA store's or reduce-add's staging tile): 128-byte swizzled
+    panels, as :func:`wgmma_tile` gives, for 1-, 2- and 4-byte types with rows of whole 128-byte panels."""
+    shape = _shape(buf)
+    ebytes = dtype_bytes(str(buf.ty.dtype))
+    if shape is None or len(shape) < 2 or shape[-2] % 8 or ebytes not in (1, 2, 4) or (shape[-1] * ebytes) % 128:
+        return wgmma_tile(buf)
+    return WGMMATile(shape[-2], shape[-1], ebytes, 128)
+
+
 def physical_offset(buf, flat, analyzer=None, layout=None):
     """Where logical flat element ``flat`` of a swizzled buffer is stored (``layout`` None: :class:`XorSwizzle`)."""
     out = (layout or XorSwizzle()).offset(buf, flat)

@@ -42,7 +42,8 @@ CHUNK_BYTES = 128  # one 128-byte swizzle panel per chunk: 64 columns of a 2-byt
 _NAMED_BARRIER = 1  # bar.sync 0 is __syncthreads
 
 
-def _shared_bytes(body) -> int:
+def shared_bytes(body) -> int:
+    """Bytes of the shared buffers allocated in ``body`` (before the pool's alignment)."""
     total = [0]
 
     def on_alloc(alloc):
@@ -141,7 +142,7 @@ def _rewrite_launch(launch, params, plan):
             found.append((k, q))
     if not found:
         return launch
-    budget = SM90_SHARED_BYTES - TILE_ALIGN - _shared_bytes(launch.body)  # the pool's pad, the ring's barriers
+    budget = SM90_SHARED_BYTES - TILE_ALIGN - shared_bytes(launch.body)  # the pool's pad, the ring's barriers
     out = list(stmts)
     for k, (src, dst, rows, cols) in found:
         need = 2 * rows * CHUNK_BYTES

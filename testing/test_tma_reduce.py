@@ -1,0 +1,119 @@
+"""``TILEDSL_TMA_REDUCE=1`` (``passes/cuda/tma_reduce.py``; opt-in until its GPU tests have run): atomic adds of a
+whole fragment into a global tile become TMA reduce-adds on sm_90a.
+
+nvcc: the attention backward's dQ adds (a T.Parallel nest of element atomics) and a tile-form ``T.atomic_add``
+become one ``cp.reduce.async.bulk.tensor`` per 128-byte panel; adds into a transposed region, adds under a branch,
+sm_80 and the default keep the element atomics. GPU: a gemm accumulator added by two blocks into the same tile, in
+both forms and at a ragged size (the TMA unit clips the rows past the end), and the attention backward, against
+torch.
+"""
+import pytest
+import torch
+
+import tiledsl
+import tiledsl.language as T
+
+import general_programs as bench
+
+SM90A = {"kind": "cuda", "arch": "sm_90a"}
+SM80 = {"kind": "cuda", "arch": "sm_80"}
+REDUCE = "cp.reduce.async.bulk.tensor"
+
+
+@pytest.fixture(autouse=True)
+def _general_passes_only(monkeypatch):
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")
+
+
+def gemm_added_twice(M, N, K, form="tile"):
+    """Out += A @ B from two blocks per 64 x 64 output tile (grid z = 2). ``form``: "tile" (``T.atomic_add(Out[..],
+    C)``), "elements" (one add per element in a T.Parallel nest), "transposed" (elements into Out^T), "branch"
+    (the tile form under ``if bz < 2``)."""
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), Out: T.Tensor((M, N), "float32"),
+               OutT: T.Tensor((N, M), "float32")):
+        with T.Kernel(T.ceildiv(N, 64), T.ceildiv(M, 64), 2, threads=128) as (bx, by, bz):
+            A_s = T.alloc_shared((64, K), "float16")
+            B_s = T.alloc_shared((K, 64), "float16")
+            C = T.alloc_fragment((64, 64), "float32")
+            T.copy(A[by * 64, 0], A_s)
+            T.copy(B[0, bx * 64], B_s)
+            T.clear(C)
+            T.gemm(A_s, B_s, C)
+            if form == "tile":
+                T.atomic_add(Out[by * 64, bx * 64], C)
+            elif form == "branch":
+                if bz < 2:
+                    T.atomic_add(Out[by * 64, bx * 64], C)
+            else:
+                for i, j in T.Parallel(64, 64):
+                    if form == "transposed":
+                        T.atomic_add(OutT[bx * 64 + j, by * 64 + i], C[i, j])
+                    else:
+                        T.atomic_add(Out[by * 64 + i, bx * 64 + j], C[i, j])
+    return kernel
+
+
+def _source(program, target=SM90A):
+    return tiledsl.compile(program, out_idx=[], target=target).get_kernel_source()
+
+
+@pytest.mark.nvcc
+def test_attention_backward_adds_dq_with_the_tma_unit(monkeypatch):
+    program = lambda: bench.attention_bwd(1, 256, 2, 128, False)  # noqa: E731
+    assert "atomicAdd(" in _source(program()) and REDUCE not in _source(program())
+    monkeypatch.setenv("TILEDSL_TMA_REDUCE", "1")
+    src = _source(program())
+    assert "atomicAdd(" not in src
+    body = src[src.index("extern \"C\" __global__"):]
+    assert body.count("tvm_builtin_ptx_cp_reduce_async_bulk_tensor") == 4  # 128 float32 columns: 4 panels
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("form", ["tile", "elements"])
+def test_whole_tile_adds_take_the_tma_unit(form, monkeypatch):
+    monkeypatch.setenv("TILEDSL_TMA_REDUCE", "1")
+    src = _source(gemm_added_twice(128, 128, 64, form))
+    assert REDUCE in src and "atomicAdd(" not in src
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("form, target", [("transposed", SM90A), ("branch", SM90A), ("tile", SM80)])
+def test_other_adds_keep_element_atomics(form, target, monkeypatch):
+    monkeypatch.setenv("TILEDSL_TMA_REDUCE", "1")
+    src = _source(gemm_added_twice(128, 128, 64, form), target)
+    assert REDUCE not in src and "atomicAdd(" in src
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("form", ["tile", "elements"])
+@pytest.mark.parametrize("M", [128, 200])
+def test_gemm_added_twice_matches_torch(form, M, monkeypatch):
+    monkeypatch.setenv("TILEDSL_TMA_REDUCE", "1")
+    N, K = 192, 64
+    kernel = tiledsl.compile(gemm_added_twice(M, N, K, form), out_idx=[], target="cuda")
+    if torch.cuda.get_device_capability() == (9, 0):
+        assert REDUCE in kernel.get_kernel_source()
+    a, b = torch.randn(M, K, device="cuda").half(), torch.randn(K, N, device="cuda").half()
+    out, out_t = torch.ones(M, N, device="cuda"), torch.full((N, M), float("nan"), device="cuda")
+    kernel(a, b, out, out_t)
+    torch.cuda.synchronize()
+    want = 1 + 2 * (a.double() @ b.double())
+    torch.testing.assert_close(out.double(), want, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", [
+    pytest.param(lambda: bench.attention_bwd_case(1, 512, 4, 128, False), id="bwd"),
+    pytest.param(lambda: bench.attention_bwd_case(1, 512, 4, 128, True), id="bwd_causal"),
+    pytest.param(lambda: bench.attention_bwd_case(1, 320, 2, 128, False), id="bwd_ragged"),
+])
+def test_attention_backward_matches_torch(case, monkeypatch):
+    """Outputs poisoned with NaN, fresh random inputs, against the float32 reference."""
+    monkeypatch.setenv("TILEDSL_TMA_REDUCE", "1")
+    case = case()
+    compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
+    inputs = case.make("cuda")
+    err, ok = bench.check(case, case.bind(compiled, inputs), inputs)
+    assert ok, f"relative error {err}"

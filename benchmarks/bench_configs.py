@@ -16,7 +16,6 @@ With ``OUT`` set, the report goes to ``$OUT/bench_configs.json``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
@@ -30,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "testing"))
 
 import tiledsl  # noqa: E402
 from general_programs import (_int8_inputs, _int8_peer, _int8_ref, flash_attention, gemm,  # noqa: E402
-                              gemm_instruction, int8_weight_gemm)
+                              gemm_instruction, int8_weight_gemm, switched_env)
 
 DEVICE, TARGET = "cuda", "cuda"  # --cpu: "cpu", "llvm"
 TOLERANCE = 3e-2  # relative error, as bench_general
@@ -127,24 +126,9 @@ def _close_enough(outputs, expected):
     return _rel_err(outputs, expected) <= TOLERANCE
 
 
-@contextlib.contextmanager
-def _switched(switches: dict):
-    """The environment switches ``switches`` set inside the block, restored after it."""
-    saved = {k: os.environ.get(k) for k in switches}
-    os.environ.update(switches)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _compiled(sweep: Sweep, config: dict, switches: dict):
     """``sweep``'s program with ``config``, built (out_idx=[]) with the environment switches ``switches`` set."""
-    with _switched(switches):
+    with switched_env(switches):
         return tiledsl.compile(sweep.factory(*sweep.args, **config), out_idx=[], target=TARGET)
 
 
@@ -155,7 +139,7 @@ def run_sweep(name: str, sweep: Sweep, switches: dict, rounds: int, warmup: int,
     from tiledsl.profiler import do_bench
 
     configs = _grid(**sweep.space)
-    with _switched(switches):  # set before the tuner starts its workers, which inherit the environment
+    with switched_env(switches):  # set before the tuner starts its workers, which inherit the environment
         tuned = (AutoTuner.from_kernel(sweep.factory, configs)
                  .set_kernel_parameters(args=sweep.args)
                  .set_compile_args(out_idx=[-1], target=TARGET)

@@ -8,7 +8,9 @@ checked and timed as a whole, against the torch call that does the same work.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -143,6 +145,36 @@ def int8_weight_gemm(M, N, K, block_M=128, block_N=128, block_K=64, stages=4, th
             for i, j in T.Parallel(block_M, block_N):
                 C_f[i, j] = C_f[i, j] * S[bx * block_N + j]
             T.copy(C_f, C[by * block_M, bx * block_N])
+    return kernel
+
+
+def gemm_added_twice(M, N, K, form="elements"):
+    """Out += A @ B from two blocks per 64 x 64 output tile (grid z = 2): the atomic adds of two blocks meet.
+    ``form``: "elements" (one ``T.atomic_add`` per element in a T.Parallel nest), "transposed" (elements into
+    Out^T: addresses strided across a thread's adjacent columns), "tile" (``T.atomic_add(Out[..], C)``), "branch"
+    (the tile form under ``if bz < 2``)."""
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), F16), B: T.Tensor((K, N), F16), Out: T.Tensor((M, N), "float32"),
+               OutT: T.Tensor((N, M), "float32")):
+        with T.Kernel(T.ceildiv(N, 64), T.ceildiv(M, 64), 2, threads=128) as (bx, by, bz):
+            A_s = T.alloc_shared((64, K), F16)
+            B_s = T.alloc_shared((K, 64), F16)
+            C = T.alloc_fragment((64, 64), "float32")
+            T.copy(A[by * 64, 0], A_s)
+            T.copy(B[0, bx * 64], B_s)
+            T.clear(C)
+            T.gemm(A_s, B_s, C)
+            if form == "tile":
+                T.atomic_add(Out[by * 64, bx * 64], C)
+            elif form == "branch":
+                if bz < 2:
+                    T.atomic_add(Out[by * 64, bx * 64], C)
+            else:
+                for i, j in T.Parallel(64, 64):
+                    if form == "transposed":
+                        T.atomic_add(OutT[bx * 64 + j, by * 64 + i], C[i, j])
+                    else:
+                        T.atomic_add(Out[by * 64 + i, bx * 64 + j], C[i, j])
     return kernel
 
 
@@ -486,6 +518,21 @@ def check(case: Case, go, inputs) -> tuple[float, bool]:
         worst = max(worst, err)
         ok = ok and bool(not torch.isnan(out).any()) and err < case.tol
     return worst, ok
+
+
+@contextlib.contextmanager
+def switched_env(switches: dict):
+    """The environment variables ``switches`` set inside the block, restored after it."""
+    saved = {k: os.environ.get(k) for k in switches}
+    os.environ.update(switches)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _poisoned(shape, dtype, device):

@@ -111,19 +111,9 @@ def sm90_sources():
 
     def get(name):
         if name not in cache:
-            import os
             # the ring alone (the producer warpgroup has tests of its own below)
-            switches = {"TILEDSL_DISABLE_HOPPER_GEMM": "1", "TILEDSL_WARP_SPECIALIZE": "0"}
-            old = {k: os.environ.get(k) for k in switches}
-            os.environ.update(switches)
-            try:
+            with bench.switched_env({"TILEDSL_DISABLE_HOPPER_GEMM": "1", "TILEDSL_WARP_SPECIALIZE": "0"}):
                 cache[name] = tiledsl.compile(FORMS[name][0](), out_idx=[], target=SM90A).get_kernel_source()
-            finally:
-                for k, v in old.items():
-                    if v is None:
-                        del os.environ[k]
-                    else:
-                        os.environ[k] = v
         return cache[name]
     return get
 
@@ -395,16 +385,8 @@ def ws_sources():
     def get(name):
         if name not in cache:
             import os
-            saved = {k: os.environ.get(k) for k in ("TILEDSL_DISABLE_HOPPER_GEMM", "TILEDSL_WARP_SPECIALIZE")}
-            os.environ.update({"TILEDSL_DISABLE_HOPPER_GEMM": "1", "TILEDSL_WARP_SPECIALIZE": "1"})
-            try:
+            with bench.switched_env({"TILEDSL_DISABLE_HOPPER_GEMM": "1", "TILEDSL_WARP_SPECIALIZE": "1"}):
                 cache[name] = tiledsl.compile(WS_FORMS[name][0](), out_idx=[], target=SM90A).get_kernel_source()
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
         return cache[name]
     return get
 

@@ -11,7 +11,6 @@ import pytest
 import torch
 
 import tiledsl
-import tiledsl.language as T
 
 import general_programs as bench
 
@@ -24,35 +23,6 @@ REDUCE = "cp.reduce.async.bulk.tensor"
 def _general_passes_only(monkeypatch):
     monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
     monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")
-
-
-def gemm_added_twice(M, N, K, form="tile"):
-    """Out += A @ B from two blocks per 64 x 64 output tile (grid z = 2). ``form``: "tile" (``T.atomic_add(Out[..],
-    C)``), "elements" (one add per element in a T.Parallel nest), "transposed" (elements into Out^T), "branch"
-    (the tile form under ``if bz < 2``)."""
-    @T.prim_func
-    def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), Out: T.Tensor((M, N), "float32"),
-               OutT: T.Tensor((N, M), "float32")):
-        with T.Kernel(T.ceildiv(N, 64), T.ceildiv(M, 64), 2, threads=128) as (bx, by, bz):
-            A_s = T.alloc_shared((64, K), "float16")
-            B_s = T.alloc_shared((K, 64), "float16")
-            C = T.alloc_fragment((64, 64), "float32")
-            T.copy(A[by * 64, 0], A_s)
-            T.copy(B[0, bx * 64], B_s)
-            T.clear(C)
-            T.gemm(A_s, B_s, C)
-            if form == "tile":
-                T.atomic_add(Out[by * 64, bx * 64], C)
-            elif form == "branch":
-                if bz < 2:
-                    T.atomic_add(Out[by * 64, bx * 64], C)
-            else:
-                for i, j in T.Parallel(64, 64):
-                    if form == "transposed":
-                        T.atomic_add(OutT[bx * 64 + j, by * 64 + i], C[i, j])
-                    else:
-                        T.atomic_add(Out[by * 64 + i, bx * 64 + j], C[i, j])
-    return kernel
 
 
 def _source(program, target=SM90A):
@@ -74,7 +44,7 @@ def test_attention_backward_adds_dq_with_the_tma_unit(monkeypatch):
 @pytest.mark.parametrize("form", ["tile", "elements"])
 def test_whole_tile_adds_take_the_tma_unit(form, monkeypatch):
     monkeypatch.setenv("TILEDSL_TMA_REDUCE", "1")
-    src = _source(gemm_added_twice(128, 128, 64, form))
+    src = _source(bench.gemm_added_twice(128, 128, 64, form))
     assert REDUCE in src and "atomicAdd(" not in src
 
 
@@ -82,7 +52,7 @@ def test_whole_tile_adds_take_the_tma_unit(form, monkeypatch):
 @pytest.mark.parametrize("form, target", [("transposed", SM90A), ("branch", SM90A), ("tile", SM80)])
 def test_other_adds_keep_element_atomics(form, target, monkeypatch):
     monkeypatch.setenv("TILEDSL_TMA_REDUCE", "1")
-    src = _source(gemm_added_twice(128, 128, 64, form), target)
+    src = _source(bench.gemm_added_twice(128, 128, 64, form), target)
     assert REDUCE not in src and "atomicAdd(" in src
 
 
@@ -92,7 +62,7 @@ def test_other_adds_keep_element_atomics(form, target, monkeypatch):
 def test_gemm_added_twice_matches_torch(form, M, monkeypatch):
     monkeypatch.setenv("TILEDSL_TMA_REDUCE", "1")
     N, K = 192, 64
-    kernel = tiledsl.compile(gemm_added_twice(M, N, K, form), out_idx=[], target="cuda")
+    kernel = tiledsl.compile(bench.gemm_added_twice(M, N, K, form), out_idx=[], target="cuda")
     if torch.cuda.get_device_capability() == (9, 0):
         assert REDUCE in kernel.get_kernel_source()
     a, b = torch.randn(M, K, device="cuda").half(), torch.randn(K, N, device="cuda").half()

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 import tiledsl
-import tiledsl.language as T
 
 import general_programs as bench
 
@@ -21,28 +20,6 @@ SM80 = {"kind": "cuda", "arch": "sm_80"}
 def _general_passes_only(monkeypatch):
     monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
     monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")
-
-
-def gemm_added_twice(M, N, K, transposed=False):
-    """Out += A @ B from two blocks per output tile (grid z = 2), element by element with T.atomic_add;
-    ``transposed`` adds into Out^T (addresses strided across a thread's adjacent columns)."""
-    @T.prim_func
-    def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), Out: T.Tensor((M, N), "float32"),
-               OutT: T.Tensor((N, M), "float32")):
-        with T.Kernel(T.ceildiv(N, 64), T.ceildiv(M, 64), 2, threads=128) as (bx, by, bz):
-            A_s = T.alloc_shared((64, K), "float16")
-            B_s = T.alloc_shared((K, 64), "float16")
-            C = T.alloc_fragment((64, 64), "float32")
-            T.copy(A[by * 64, 0], A_s)
-            T.copy(B[0, bx * 64], B_s)
-            T.clear(C)
-            T.gemm(A_s, B_s, C)
-            for i, j in T.Parallel(64, 64):
-                if transposed:
-                    T.atomic_add(OutT[bx * 64 + j, by * 64 + i], C[i, j])
-                else:
-                    T.atomic_add(Out[by * 64 + i, bx * 64 + j], C[i, j])
-    return kernel
 
 
 def _source(program, target=SM90A):
@@ -62,9 +39,9 @@ def test_attention_backward_adds_dq_two_lanes_at_a_time(monkeypatch):
 @pytest.mark.nvcc
 def test_strided_addresses_and_sm80_keep_scalar_atomics(monkeypatch):
     monkeypatch.setenv("TILEDSL_VECTOR_ATOMICS", "1")
-    assert "tiledsl_red_add" not in _source(gemm_added_twice(128, 128, 64, transposed=True))
-    assert "tiledsl_red_add" not in _source(gemm_added_twice(128, 128, 64), SM80)
-    assert "tiledsl_red_add_v2(" in _source(gemm_added_twice(128, 128, 64))
+    assert "tiledsl_red_add" not in _source(bench.gemm_added_twice(128, 128, 64, "transposed"))
+    assert "tiledsl_red_add" not in _source(bench.gemm_added_twice(128, 128, 64), SM80)
+    assert "tiledsl_red_add_v2(" in _source(bench.gemm_added_twice(128, 128, 64))
 
 
 @pytest.mark.gpu
@@ -72,7 +49,8 @@ def test_strided_addresses_and_sm80_keep_scalar_atomics(monkeypatch):
 def test_gemm_added_twice_matches_torch(transposed, monkeypatch):
     monkeypatch.setenv("TILEDSL_VECTOR_ATOMICS", "1")
     M, N, K = 128, 192, 64
-    kernel = tiledsl.compile(gemm_added_twice(M, N, K, transposed), out_idx=[], target="cuda")
+    kernel = tiledsl.compile(bench.gemm_added_twice(M, N, K, "transposed" if transposed else "elements"), out_idx=[],
+                             target="cuda")
     a, b = torch.randn(M, K, device="cuda").half(), torch.randn(K, N, device="cuda").half()
     out, out_t = torch.ones(M, N, device="cuda"), torch.ones(N, M, device="cuda")
     kernel(a, b, out, out_t)

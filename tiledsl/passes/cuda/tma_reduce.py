@@ -46,7 +46,7 @@ from ..rewriter import count_uses, flatten_seq, seq, uses_var
 from ..tile_lowering_utils import const_ints, dtype_bytes, without_access
 from . import tma_copy
 from .smem_swizzle import SM90_SHARED_BYTES, STAGING_ATTR, TILE_ALIGN
-from .tma_store import shared_bytes
+from .tma_store import shared_bytes, whole_fragment_tile
 
 PANEL_BYTES = 128  # one 128-byte swizzle panel per TMA box
 _TYPES = ("float32", "float16", "bfloat16")
@@ -110,13 +110,8 @@ def _qualifies(src, dst, params, thread_vars):
     dtype = str(out.ty.dtype)
     if dtype not in _TYPES or str(frag.ty.dtype) != dtype or (out.ty.strides is not None and len(out.ty.strides)):
         return None
-    try:
-        shape = const_ints(list(frag.ty.shape), "T.atomic_add")
-        ext_s = const_ints([r.extent for r in src.region], "T.atomic_add")
-        ext_d = const_ints([r.extent for r in dst.region], "T.atomic_add")
-    except Exception:  # noqa: BLE001 - a symbolic region keeps the element atomics
-        return None
-    if len(shape) != 2 or ext_s != shape or [e for e in ext_d if e != 1] != shape or ext_d[-1] != shape[-1]:
+    shape = whole_fragment_tile(src, dst)
+    if shape is None:
         return None
     rows, cols = shape
     ebytes = dtype_bytes(dtype)

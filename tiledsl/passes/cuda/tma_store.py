@@ -57,6 +57,20 @@ def shared_bytes(body) -> int:
     return total[0]
 
 
+def whole_fragment_tile(src, dst):
+    """(rows, cols) when region ``src`` is a whole 2-d fragment and ``dst`` spans its two extents in order (other
+    extents 1, the columns innermost), else None (a symbolic region too)."""
+    try:
+        shape = const_ints(list(src.source.ty.shape), "tile")
+        ext_s = const_ints([r.extent for r in src.region], "tile")
+        ext_d = const_ints([r.extent for r in dst.region], "tile")
+    except Exception:  # noqa: BLE001 - a symbolic region is simply not a whole tile
+        return None
+    if len(shape) != 2 or ext_s != shape or [e for e in ext_d if e != 1] != shape or ext_d[-1] != shape[-1]:
+        return None
+    return tuple(shape)
+
+
 def _qualifies(stmt, params, thread_vars):
     """(fragment region, global region, rows, cols) of an epilogue copy TMA can store, else None."""
     if not (isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "copy")):
@@ -70,13 +84,8 @@ def _qualifies(stmt, params, thread_vars):
         return None
     if dtype_bytes(str(out.ty.dtype)) != 2 or (out.ty.strides is not None and len(out.ty.strides) > 0):
         return None
-    try:
-        shape = const_ints(list(frag.ty.shape), "T.copy")
-        ext_s = const_ints([r.extent for r in src.region], "T.copy")
-        ext_d = const_ints([r.extent for r in dst.region], "T.copy")
-    except Exception:  # noqa: BLE001 - a symbolic region keeps the plain copy
-        return None
-    if len(shape) != 2 or ext_s != shape or [e for e in ext_d if e != 1] != shape or ext_d[-1] != shape[-1]:
+    shape = whole_fragment_tile(src, dst)
+    if shape is None:
         return None
     rows, cols = shape
     chunk = CHUNK_BYTES // 2

@@ -15,7 +15,8 @@ becomes (every thread, in program order)::
 
     thread 0: cp.async.bulk.wait_group.read 0       (the previous reduce has read the staging tile)
     __syncthreads()
-    T.copy(dq, staging)                              (128-byte swizzled panels, lowered as any fragment copy)
+    T.copy(dq[:, panel], staging[panel])            (one 128-byte-swizzled tile per 128-byte panel of columns,
+                                                     lowered as any fragment copy)
     fence.proxy.async.shared::cta; __syncthreads()   (the writes become visible to the TMA unit)
     thread 0: one cp.reduce.async.bulk.tensor .add per 128-byte panel; cp.async.bulk.commit_group
 
@@ -141,25 +142,26 @@ def _uniform_statements(body) -> list:
     return out
 
 
-def _reduce_adds(src, dst, staging, map_var, panel_elems, tid) -> list:
-    """The statements replacing one whole-fragment add (see the module docstring)."""
+def _reduce_adds(src, dst, panels, map_var, tid) -> list:
+    """The statements replacing one whole-fragment add, staged through ``panels`` (one staging tile per 128-byte
+    panel of columns; see the module docstring)."""
     leader = tid == 0
     sync = tirx.Evaluate(tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared"))
     rank = len(dst.region)
     reduce_add = T.ptx[f"cp.reduce.async.bulk.tensor.{rank}d.global.shared::cta.add.tile.bulk_group"]
     origin = [tirx.Cast("int32", r.min) if str(r.min.ty.dtype) != "int32" else r.min for r in reversed(dst.region)]
-    rows, cols = (int(e) for e in staging.ty.shape)
-    copy = make_tile_call("copy", [src, staging[0:rows, 0:cols]], **{STAGING_ATTR: 1})
-    issue = []
-    for p in range(cols // panel_elems):
+    rows, width = (int(e) for e in panels[0].ty.shape)
+    copies, issue = [], []
+    for p, tile in enumerate(panels):
+        part = src.source[0:rows, p * width:(p + 1) * width]
+        copies.append(tirx.Evaluate(make_tile_call("copy", [part, tile[0:rows, 0:width]], **{STAGING_ATTR: 1})))
         coords = list(origin)
-        coords[0] = coords[0] + p * panel_elems
-        smem = tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared",
-                                without_access(staging.access_ptr("r", offset=p * rows * panel_elems)))
+        coords[0] = coords[0] + p * width
+        smem = tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared", without_access(tile.access_ptr("r")))
         issue.append(tirx.Evaluate(reduce_add(tirx.address_of(map_var), *coords, smem)))
     issue.append(tirx.Evaluate(T.ptx.cp.async_.bulk.commit_group()))
     return [tirx.IfThenElse(leader, tirx.Evaluate(T.ptx.cp.async_.bulk.wait_group.read(0)), None), sync,
-            tirx.Evaluate(copy), tirx.Evaluate(T.ptx.fence.proxy.async_.shared__cta()), sync,
+            *copies, tirx.Evaluate(T.ptx.fence.proxy.async_.shared__cta()), sync,
             tirx.IfThenElse(leader, seq(issue), None)]
 
 
@@ -187,14 +189,15 @@ def _rewrite_launch(launch, params, host):
     for stmt, (src, dst) in found.items():
         out = dst.source
         rows, cols = (int(e) for e in src.source.ty.shape)
-        tile = tirx.decl_buffer((rows, cols), str(out.ty.dtype), f"{out.name}_reduce_staging", scope="shared.dyn")
-        panel_elems = PANEL_BYTES // dtype_bytes(str(out.ty.dtype))
-        box = tuple([panel_elems] + [int(r.extent) for r in reversed(dst.region[:-1])])
-        load = tma_copy.TMALoad(out, tile, box, PANEL_BYTES, cols // panel_elems, panel_elems, 0)
+        width = PANEL_BYTES // dtype_bytes(str(out.ty.dtype))
+        panels = [tirx.decl_buffer((rows, width), str(out.ty.dtype), f"{out.name}_reduce_staging{p}",
+                                   scope="shared.dyn") for p in range(cols // width)]
+        box = tuple([width] + [int(r.extent) for r in reversed(dst.region[:-1])])
+        load = tma_copy.TMALoad(out, panels[0], box, PANEL_BYTES, 1, width, 0)
         tma_copy.assign_maps([load])
         host += tma_copy.host_statements(load)
-        staging.append(tile)
-        replaced[stmt] = seq(_reduce_adds(src, dst, tile, load.map_var, panel_elems, tid))
+        staging += panels
+        replaced[stmt] = seq(_reduce_adds(src, dst, panels, load.map_var, tid))
 
     def swap(node):
         for old, new in replaced.items():

@@ -14,12 +14,13 @@ regression to mma.sync shows there.
     TILEDSL_TMA=0 python benchmarks/bench_general.py ...       (cp.async instead of TMA rings, to compare)
     TILEDSL_WARP_SPECIALIZE=0 python benchmarks/bench_general.py ...   (TMA rings without a producer warpgroup)
     TILEDSL_PERSISTENT=0 python benchmarks/bench_general.py ...   (warp-specialized kernels: one CTA per tile)
-    TILEDSL_TMA_STORE=1 python benchmarks/bench_general.py ...    (warp-specialized kernels: TMA-store epilogue)
+    TILEDSL_TMA_STORE=0 python benchmarks/bench_general.py ...    (warp-specialized kernels: per-thread stores)
+    TILEDSL_TMA_REDUCE=0 python benchmarks/bench_general.py --only attention_bwd   (dQ by element atomics)
     TILEDSL_WARP_SPECIALIZE=all python benchmarks/bench_general.py ...   (attention loops warp-specialized too)
     TILEDSL_WARP_SPECIALIZE=pingpong python benchmarks/bench_general.py ...   (and their consumers take turns)
     TILEDSL_ASYNC_GEMMS=1 python benchmarks/bench_general.py --only attention_bwd   (independent gemms together)
-    TILEDSL_OVERLAP_TRANSFORMS=1 TILEDSL_FAST_INT8_CAST=1 python benchmarks/bench_general.py --only int8_weight_m4096
-        (the int8 weight converted in two buffers while the previous wgmma runs, with byte permutes)
+    TILEDSL_OVERLAP_TRANSFORMS=0 TILEDSL_FAST_INT8_CAST=0 python benchmarks/bench_general.py --only int8_weight_m4096
+        (the int8 weight converted in one buffer after each wgmma, with conversion instructions)
 """
 from __future__ import annotations
 

@@ -131,7 +131,9 @@ def test_only_a_whole_tile_used_by_the_gemm_alone_is_double_buffered(variant, st
     assert _staged_shape(func) == ((2, 64, 128) if doubled else (64, 128))
 
 
-def test_double_buffer_is_off_by_default():
+def test_double_buffer_is_on_by_default_and_off_with_the_switch(monkeypatch):
+    assert _staged_shape(dequant_gemm(256, 256, 256)) == (2, 64, 128)
+    monkeypatch.setenv("TILEDSL_OVERLAP_TRANSFORMS", "0")
     assert _staged_shape(dequant_gemm(256, 256, 256)) == (64, 128)
 
 
@@ -143,6 +145,7 @@ def _loop(src):
 @pytest.mark.nvcc
 def test_converting_loop_keeps_one_wgmma_group_in_flight(monkeypatch):
     monkeypatch.setenv("TILEDSL_OVERLAP_TRANSFORMS", "1")
+    monkeypatch.setenv("TILEDSL_FAST_INT8_CAST", "0")  # the plain vector cast's stores, matched below
     src = tiledsl.compile(bench.int8_weight_gemm(256, 256, 512), out_idx=[], target=SM90A).get_kernel_source()
     loop, after = _loop(src).split("wgmma_wait_group_wait_group_sync_aligned_0();", 1)
     assert "wgmma_wait_group_wait_group_sync_aligned_1();" in loop
@@ -162,6 +165,7 @@ def test_converting_loop_keeps_one_wgmma_group_in_flight(monkeypatch):
 def test_fast_conversion_writes_where_the_cast_writes(wdtype, monkeypatch):
     """The helper calls read and write exactly the (swizzled) offsets the plain vector cast reads and writes."""
     func = dequant_gemm(256, 256, 256, wdtype=wdtype)
+    monkeypatch.setenv("TILEDSL_FAST_INT8_CAST", "0")
     plain = _loop(tiledsl.compile(func, out_idx=[], target=SM90A).get_kernel_source())
     monkeypatch.setenv("TILEDSL_FAST_INT8_CAST", "1")
     fast = _loop(tiledsl.compile(func, out_idx=[], target=SM90A).get_kernel_source())

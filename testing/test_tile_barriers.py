@@ -1,4 +1,4 @@
-"""``TILEDSL_TILE_BARRIERS=1`` (``passes/cuda/smem_swizzle.py``; opt-in until its GPU tests have run): TVM's
+"""Tile barriers (``passes/cuda/smem_swizzle.py``; the default, ``TILEDSL_TILE_BARRIERS=0`` turns them off): TVM's
 ThreadSync tells the shared tiles of a kernel's pool apart, so a statement reading one tile after a statement
 writing another gets no barrier.
 
@@ -26,10 +26,10 @@ def _general_passes_only(monkeypatch):
 
 
 def _sources(program, monkeypatch):
-    """The sm_90a source of ``program()`` without, then with, the switch."""
-    monkeypatch.delenv("TILEDSL_TILE_BARRIERS", raising=False)
+    """The sm_90a source of ``program()`` without, then with, tile barriers (the default)."""
+    monkeypatch.setenv("TILEDSL_TILE_BARRIERS", "0")
     before = tiledsl.compile(program(), out_idx=[], target=SM90A).get_kernel_source()
-    monkeypatch.setenv("TILEDSL_TILE_BARRIERS", "1")
+    monkeypatch.delenv("TILEDSL_TILE_BARRIERS")
     after = tiledsl.compile(program(), out_idx=[], target=SM90A).get_kernel_source()
     return before, after
 
@@ -68,8 +68,8 @@ CHANGED = ["int8_weight_m16", "int8_weight_m4096", "gemm_staged", "flash_attenti
 @pytest.mark.gpu
 @pytest.mark.parametrize("name", CHANGED)
 def test_programs_with_tile_barriers_match_torch(name, monkeypatch):
-    """Outputs poisoned with NaN, fresh random inputs, against the float32 reference."""
-    monkeypatch.setenv("TILEDSL_TILE_BARRIERS", "1")
+    """Outputs poisoned with NaN, fresh random inputs, against the float32 reference (tile barriers: the
+    default)."""
     case = bench.cases(small=True)[name]
     compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
     inputs = case.make("cuda")

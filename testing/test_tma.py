@@ -407,7 +407,7 @@ def test_warp_specialized_split(name, ws_sources):
     assert "__syncthreads" in head and "mbarrier_init" in head  # the ring is set up before the split
     # the producer issues every load, waiting for released stages; the consumers only wait, compute and release
     assert "cp_async_bulk_tensor" in producer and "mbarrier_wait((&(" in producer and "_empty_ptr" in producer
-    assert "cp_async_bulk_tensor" not in consumers and "mbarrier_arrive_arrive_shared_b64" in consumers
+    assert "cp_async_bulk_tensor_g2s" not in consumers and "mbarrier_arrive_arrive_shared_b64" in consumers
     assert "wgmma_wait_group_wait_group_sync_aligned_1" in consumers
     assert "__syncthreads" not in tail  # no block-wide barrier the exited producer warps would not reach
     if threads == 256:
@@ -769,9 +769,10 @@ def test_a_bad_persistent_grid_setting_is_named(raw, monkeypatch):
 
 @pytest.mark.nvcc
 def test_a_result_staged_through_shared_memory_is_stored_by_tma(monkeypatch):
-    """``T.copy(acc, C_shared); T.copy(C_shared, C)``: with TMA stores on, the pair is the direct copy (C_shared
-    is not allocated), so the kernel is warp-specialized and stores through its own staging tiles; without them
-    it keeps its form (a TMA ring, no producer warpgroup: the shared tile needs a whole-block barrier)."""
+    """``T.copy(acc, C_shared); T.copy(C_shared, C)``: with TMA stores (the default), the pair is the direct copy
+    (C_shared is not allocated), so the kernel is warp-specialized and stores through its own staging tiles; with
+    ``TILEDSL_TMA_STORE=0`` it keeps its form (a TMA ring, no producer warpgroup: the shared tile needs a whole-block barrier)."""
+    monkeypatch.setenv("TILEDSL_TMA_STORE", "0")
     staged = _gemm(1024, 1024, 512, stages=3, staged=True)
     src = tiledsl.compile(staged, out_idx=[], target=SM90A).get_kernel_source()
     assert "half* C_s =" in src and "setmaxnreg" not in src and "cp_async_bulk_tensor_s2g" not in src
@@ -809,7 +810,7 @@ def test_attention_is_warp_specialized_with_the_all_setting(causal, monkeypatch)
     producer, consumers = tail.split("} else {", 1)
     assert "Q_shared_full" in head and "__syncthreads" in head
     assert producer.count("cp_async_bulk_tensor") >= 3 and "Q_shared_full" in producer
-    assert "cp_async_bulk_tensor" not in consumers and "mbarrier_wait((&(Q_shared_full_ptr[0])), 0)" in consumers
+    assert "cp_async_bulk_tensor_g2s" not in consumers and "mbarrier_wait((&(Q_shared_full_ptr[0])), 0)" in consumers
     assert "__shfl_xor_sync" in consumers and "__syncthreads" not in consumers
     assert "wgmma_f16_rs" in consumers or "_rs_" in consumers  # P from registers
     assert "tile_iter" not in body  # loads before the loop: one CTA per tile
@@ -868,7 +869,7 @@ def test_warp_specialized_flash_attention_matches_torch(causal, S, mode, monkeyp
     monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", mode)
     kernel = _flash_attention_on_gpu_matches_torch(causal, S)
     assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
-    assert ("bar_sync_count_sync" in kernel.get_kernel_source()) == (mode == "pingpong")
+    assert ("bar_arrive_arrive" in kernel.get_kernel_source()) == (mode == "pingpong")  # the turns' arrivals
 
 
 @pytest.mark.nvcc

@@ -1,9 +1,9 @@
-"""``TILEDSL_TMA_REDUCE=1`` (``passes/cuda/tma_reduce.py``; opt-in until its GPU tests have run): atomic adds of a
-whole fragment into a global tile become TMA reduce-adds on sm_90a.
+"""TMA reduce-adds (``passes/cuda/tma_reduce.py``; the default, ``TILEDSL_TMA_REDUCE=0`` turns them off): atomic adds
+of a whole fragment into a global tile become TMA reduce-adds on sm_90a.
 
 nvcc: the attention backward's dQ adds (a T.Parallel nest of element atomics) and a tile-form ``T.atomic_add``
 become one ``cp.reduce.async.bulk.tensor`` per 128-byte panel; adds into a transposed region, adds under a branch,
-sm_80 and the default keep the element atomics. GPU: a gemm accumulator added by two blocks into the same tile, in
+sm_80 and ``TILEDSL_TMA_REDUCE=0`` keep the element atomics. GPU: a gemm accumulator added by two blocks into the same tile, in
 both forms and at a ragged size (the TMA unit clips the rows past the end), and the attention backward, against
 torch.
 """
@@ -32,8 +32,9 @@ def _source(program, target=SM90A):
 @pytest.mark.nvcc
 def test_attention_backward_adds_dq_with_the_tma_unit(monkeypatch):
     program = lambda: bench.attention_bwd(1, 256, 2, 128, False)  # noqa: E731
+    monkeypatch.setenv("TILEDSL_TMA_REDUCE", "0")
     assert "atomicAdd(" in _source(program()) and REDUCE not in _source(program())
-    monkeypatch.setenv("TILEDSL_TMA_REDUCE", "1")
+    monkeypatch.delenv("TILEDSL_TMA_REDUCE")
     src = _source(program())
     assert "atomicAdd(" not in src
     body = src[src.index("extern \"C\" __global__"):]
@@ -43,7 +44,6 @@ def test_attention_backward_adds_dq_with_the_tma_unit(monkeypatch):
 @pytest.mark.nvcc
 @pytest.mark.parametrize("form", ["tile", "elements"])
 def test_whole_tile_adds_take_the_tma_unit(form, monkeypatch):
-    monkeypatch.setenv("TILEDSL_TMA_REDUCE", "1")
     src = _source(bench.gemm_added_twice(128, 128, 64, form))
     assert REDUCE in src and "atomicAdd(" not in src
 
@@ -51,7 +51,6 @@ def test_whole_tile_adds_take_the_tma_unit(form, monkeypatch):
 @pytest.mark.nvcc
 @pytest.mark.parametrize("form, target", [("transposed", SM90A), ("branch", SM90A), ("tile", SM80)])
 def test_other_adds_keep_element_atomics(form, target, monkeypatch):
-    monkeypatch.setenv("TILEDSL_TMA_REDUCE", "1")
     src = _source(bench.gemm_added_twice(128, 128, 64, form), target)
     assert REDUCE not in src and "atomicAdd(" in src
 
@@ -60,7 +59,6 @@ def test_other_adds_keep_element_atomics(form, target, monkeypatch):
 @pytest.mark.parametrize("form", ["tile", "elements"])
 @pytest.mark.parametrize("M", [128, 200])
 def test_gemm_added_twice_matches_torch(form, M, monkeypatch):
-    monkeypatch.setenv("TILEDSL_TMA_REDUCE", "1")
     N, K = 192, 64
     kernel = tiledsl.compile(bench.gemm_added_twice(M, N, K, form), out_idx=[], target="cuda")
     if torch.cuda.get_device_capability() == (9, 0):
@@ -81,7 +79,6 @@ def test_gemm_added_twice_matches_torch(form, M, monkeypatch):
 ])
 def test_attention_backward_matches_torch(case, monkeypatch):
     """Outputs poisoned with NaN, fresh random inputs, against the float32 reference."""
-    monkeypatch.setenv("TILEDSL_TMA_REDUCE", "1")
     case = case()
     compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
     inputs = case.make("cuda")

@@ -84,3 +84,18 @@ def test_attention_backward_matches_torch(case, monkeypatch):
     inputs = case.make("cuda")
     err, ok = bench.check(case, case.bind(compiled, inputs), inputs)
     assert ok, f"relative error {err}"
+
+
+@pytest.mark.nvcc
+def test_a_build_that_fails_with_the_reduce_is_built_without_it(monkeypatch, caplog):
+    """Fault injection: when the pass raises, the build lowers the program again without the default schedules
+    (after trying without the opt-in ones, none here): the dQ adds stay element atomics and the log names them."""
+    from tiledsl.passes.cuda import tma_reduce
+
+    def refuse(*args):
+        raise RuntimeError("Check failed: injected")
+    monkeypatch.setattr(tma_reduce, "_rewrite_launch", refuse)
+    with caplog.at_level("INFO", logger="tiledsl"):
+        src = _source(bench.attention_bwd(1, 256, 2, 128, False))
+    assert "atomicAdd(" in src and REDUCE not in src
+    assert "TILEDSL_TMA_REDUCE" in caplog.text and "building without them" in caplog.text

@@ -217,16 +217,18 @@ def async_gemms_enabled() -> bool:
 
 
 #: Schedules of the lowering that a failing build drops (the split masks and the longest-first order run on the CPU
-#: too): a build that fails with any of them on is lowered again without them (``codegen/compile.py``); name ->
-#: default
+#: too): a build that fails with any of them on is lowered again without those switched on by the environment,
+#: then without those on by default (``codegen/compile.py``); name -> default
 OPT_IN_SCHEDULES = {"TILEDSL_DEFER_LAST_GEMM": "0", "TILEDSL_SPLIT_MASKS": "0", "TILEDSL_LONGEST_FIRST": "0",
                     "TILEDSL_WIDE_REGISTER_VECTORS": "0", "TILEDSL_FUSE_REDUCTIONS": "0",
                     "TILEDSL_VECTOR_ATOMICS": "0", "TILEDSL_TILE_BARRIERS": "1", "TILEDSL_TMA_REDUCE": "1"}
 
 
-def opt_in_schedules_on() -> list:
-    """The names in :data:`OPT_IN_SCHEDULES` that are switched on (by the environment or by default)."""
-    return [name for name, default in OPT_IN_SCHEDULES.items() if _flag(name, default)]
+def opt_in_schedules_on(defaults: bool = False) -> list:
+    """The names in :data:`OPT_IN_SCHEDULES` that are switched on: of those off by default (switched on by the
+    environment), or with ``defaults`` of those on by default (and not switched off)."""
+    return [name for name, default in OPT_IN_SCHEDULES.items()
+            if (default == "1") == defaults and _flag(name, default)]
 
 
 def defer_last_gemm_enabled() -> bool:

@@ -75,14 +75,18 @@ def _retry_switch(err: Exception, switches: dict) -> str | None:
     return next((name for text, name in _CUDA_RETRIES if text in str(err) and not switches.get(name)), None)
 
 
-def _without_opt_ins(kind: str, switches: dict, err: Exception) -> bool:
-    """True when a build that failed with ``err`` had opt-in schedules on and may be tried without them (logged:
-    the program then builds as without the switches)."""
-    on = config.opt_in_schedules_on()
-    if not on or not switches.get("allow_opt_in_schedules", True):
-        return False
-    logger.info("the %s build failed with %s on (%s); building without them", kind, ", ".join(on), _first_line(err))
-    return True
+def _schedules_to_drop(kind: str, switches: dict, err: Exception) -> str | None:
+    """The lowering switch that leaves out the schedules a build that failed with ``err`` had on, when it may be
+    tried without them: first the opt-in ones the environment switched on (``allow_opt_in_schedules``), then those
+    on by default (``allow_default_schedules``); None when none is left (logged: the program then builds as without
+    them)."""
+    for switch, defaults in (("allow_opt_in_schedules", False), ("allow_default_schedules", True)):
+        on = config.opt_in_schedules_on(defaults)
+        if on and switches.get(switch, True):
+            logger.info("the %s build failed with %s on (%s); building without them", kind, ", ".join(on),
+                        _first_line(err))
+            return switch
+    return None
 
 
 def _lower_and_build(mod, target, kind: str, entry: str, switches: dict, compile_flags):
@@ -126,8 +130,9 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
                     switches = dict(switches, allow_tma=False)
                 except CompileError as err:  # nvcc's refusals (ours to report: TileDSLError)
                     retry = _retry_switch(err, switches) if kind == "cuda" else None
-                    if retry is None and _without_opt_ins(kind, switches, err):
-                        switches = dict(switches, allow_opt_in_schedules=False)
+                    drop = _schedules_to_drop(kind, switches, err) if retry is None else None
+                    if drop is not None:
+                        switches = dict(switches, **{drop: False})
                         continue
                     if retry is None:
                         raise
@@ -142,8 +147,9 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
                         switches = dict(switches, allow_warp_specialization=False)
                         continue
                     retry = _retry_switch(err, switches)
-                    if retry is None and _without_opt_ins(kind, switches, err):
-                        switches = dict(switches, allow_opt_in_schedules=False)
+                    drop = _schedules_to_drop(kind, switches, err) if retry is None else None
+                    if drop is not None:
+                        switches = dict(switches, **{drop: False})
                         continue
                     if kind != "cuda" or retry is None:
                         raise

@@ -33,6 +33,13 @@ def opt_in(enabled: bool) -> bool:
     return enabled and allowed("opt_in_schedules")
 
 
+def default_schedule(enabled: bool) -> bool:
+    """Whether a schedule of :data:`config.OPT_IN_SCHEDULES` that is on by default (``enabled``: not switched off)
+    applies to the running lowering: the build lowers a program again without them when its build fails with them
+    and without the opt-in ones (``codegen/compile.py``)."""
+    return enabled and allowed("default_schedules")
+
+
 def requested(name: str) -> bool:
     """Whether the running lowering asks for ``name`` (a behaviour that is off unless switched on)."""
     return bool(_SWITCHES.get().get(name, False))

@@ -111,7 +111,8 @@ def _run_passes(mod: tvm.IRModule, target: tvm.target.Target, switches: dict) ->
 
 def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True, allow_tma: bool = True,
           allow_warp_specialization: bool = True, uniform_scalar_branches: bool = False,
-          split_wide_vectors: bool = False, allow_opt_in_schedules: bool = True) -> Lowered:
+          split_wide_vectors: bool = False, allow_opt_in_schedules: bool = True,
+          allow_default_schedules: bool = True) -> Lowered:
     """Lower ``mod`` for ``target`` (a ``tvm.target.Target``, or a kind name "llvm"/"cuda" for a default target).
 
     ``allow_hopper_shortcut=False`` keeps a program off the whole-kernel Hopper matchers (the general passes run);
@@ -122,7 +123,7 @@ def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True, allow_t
     ``split_wide_vectors=True`` splits vectorized loops wider than CUDA's vector types (``passes/cuda/wide_vectors.py``;
     asked for only after the CUDA code generator refused a vector type); ``allow_opt_in_schedules=False`` leaves
     out the opt-in schedules the environment switches on (``config.OPT_IN_SCHEDULES``; the build's last resort when
-    they fail).
+    they fail), ``allow_default_schedules=False`` those of them on by default too.
     """
     if isinstance(target, str):
         target = tvm.target.Target(target)
@@ -136,7 +137,7 @@ def lower(mod: tvm.IRModule, target, allow_hopper_shortcut: bool = True, allow_t
             return special
     switches = {"tma": allow_tma, "warp_specialization": allow_warp_specialization,
                 "uniform_scalar_branches": uniform_scalar_branches, "split_wide_vectors": split_wide_vectors,
-                "opt_in_schedules": allow_opt_in_schedules}
+                "opt_in_schedules": allow_opt_in_schedules, "default_schedules": allow_default_schedules}
     lowered = _run_passes(mod, target, switches)
     pipelines = [str(kind) for func in lowered.functions.values() if func.attrs is not None
                  and "tiledsl.pipelines" in func.attrs for kind in func.attrs["tiledsl.pipelines"]]

@@ -41,7 +41,7 @@ from tvm.sym import detect_linear_equation
 from ... import config
 from ...ir.ops import is_tile_call, make_tile_call
 from ...language.loops import PARALLEL_ATTR
-from ..lowering_options import allowed, opt_in
+from ..lowering_options import allowed, default_schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import count_uses, flatten_seq, seq, uses_var
 from ..tile_lowering_utils import const_ints, dtype_bytes, without_access
@@ -217,7 +217,7 @@ def ReduceAtomicsTMA(func, mod, ctx):
     from .gemm_wgmma import sm90a
     from .pipeline import PIPELINES_ATTR
 
-    if not opt_in(config.tma_reduce_enabled()) or not sm90a() or not allowed("tma"):
+    if not default_schedule(config.tma_reduce_enabled()) or not sm90a() or not allowed("tma"):
         return func
     if func.attrs is not None and PIPELINES_ATTR in func.attrs and \
             any("warp_specialized" in str(k) for k in func.attrs[PIPELINES_ATTR]):

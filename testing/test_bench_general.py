@@ -25,6 +25,8 @@ SM90A_LOADS = {"int8_weight_m16": "cp.async", "int8_weight_m4096": "cp.async", "
 # Gemm-only loops get a producer warpgroup (warp specialization).
 WARP_SPECIALIZED = ("gemm", "gemm_A_T", "gemm_B_T", "gemm_residual", "batched", "swiglu",
                     "gemm_staged")  # the staged result folded into the direct copy by the TMA-store epilogue
+# Whole-tile atomic adds (dQ) by TMA reduce-adds.
+TMA_REDUCED = ("attention_bwd", "attention_bwd_causal")
 # sm_80 builds in the default run: one program per gemm form the others do not have (A^T, two gemms sharing A,
 # a gemm with A from a fragment, both operands MN-major); the rest are marked slow.
 SM80_IN_CI = ("gemm_A_T", "swiglu", "flash_decode", "attention_bwd")
@@ -63,7 +65,8 @@ def source():
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_program_builds_for_sm90a_with_wgmma(name, source):
     """Each kernel of the program builds for sm_90a; those with gemms use wgmma and TMA loads (cp.async where
-    SM90A_LOADS says), gemm-only loops with a producer warpgroup."""
+    SM90A_LOADS says), gemm-only loops with a producer warpgroup and a TMA-store epilogue, whole-tile atomic adds
+    TMA reduce-adds."""
     case = _cases()[name]
     for kernel in case.kernels:
         src = source(name, kernel, SM90A)
@@ -72,6 +75,8 @@ def test_program_builds_for_sm90a_with_wgmma(name, source):
         if kernel in case.gemm_kernels:
             assert G.copy_instruction(src) == SM90A_LOADS.get(name, "tma"), f"{name}/{kernel}"
             assert ("setmaxnreg" in src) == (name in WARP_SPECIALIZED), f"{name}/{kernel}"
+            assert ("cp_async_bulk_tensor_s2g" in src) == (name in WARP_SPECIALIZED), f"{name}/{kernel}"  # TMA store
+            assert ("cp_reduce_async_bulk_tensor" in src) == (name in TMA_REDUCED), f"{name}/{kernel}"
             assert "mma_sync" not in src and "ldmatrix" not in src, f"{name}/{kernel}"
 
 

@@ -384,7 +384,6 @@ def ws_sources():
 
     def get(name):
         if name not in cache:
-            import os
             with bench.switched_env({"TILEDSL_DISABLE_HOPPER_GEMM": "1", "TILEDSL_WARP_SPECIALIZE": "1"}):
                 cache[name] = tiledsl.compile(WS_FORMS[name][0](), out_idx=[], target=SM90A).get_kernel_source()
         return cache[name]

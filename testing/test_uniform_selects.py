@@ -166,3 +166,16 @@ def test_flash_attention_on_cpu_matches_torch(causal, S, monkeypatch):
     torch.testing.assert_close(out.double(), example.reference(q, k, v, causal), rtol=2e-2, atol=2e-2)
     assert any(decisions["split"])
     assert any(decisions["reversed"]) == (causal and S > 64)  # (one q tile of 64 rows: nothing to reorder)
+
+
+def test_the_cpu_build_retries_without_the_schedules_it_runs_only(monkeypatch):
+    """The CPU lowering runs the split masks and the longest-first order, nothing else of config.OPT_IN_SCHEDULES:
+    a failing CPU build names (and drops) only those, never the CUDA-only defaults."""
+    from tiledsl import config
+
+    monkeypatch.setenv("TILEDSL_SPLIT_MASKS", "1")
+    monkeypatch.setenv("TILEDSL_VECTOR_ATOMICS", "1")
+    assert config.opt_in_schedules_on(False, "llvm") == ["TILEDSL_SPLIT_MASKS"]
+    assert config.opt_in_schedules_on(True, "llvm") == []
+    assert config.opt_in_schedules_on(False, "cuda") == ["TILEDSL_SPLIT_MASKS", "TILEDSL_VECTOR_ATOMICS"]
+    assert config.opt_in_schedules_on(True, "cuda") == ["TILEDSL_TILE_BARRIERS", "TILEDSL_TMA_REDUCE"]

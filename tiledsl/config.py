@@ -224,11 +224,16 @@ OPT_IN_SCHEDULES = {"TILEDSL_DEFER_LAST_GEMM": "0", "TILEDSL_SPLIT_MASKS": "0", 
                     "TILEDSL_VECTOR_ATOMICS": "0", "TILEDSL_TILE_BARRIERS": "1", "TILEDSL_TMA_REDUCE": "1"}
 
 
-def opt_in_schedules_on(defaults: bool = False) -> list:
-    """The names in :data:`OPT_IN_SCHEDULES` that are switched on: of those off by default (switched on by the
-    environment), or with ``defaults`` of those on by default (and not switched off)."""
+#: The schedules of :data:`OPT_IN_SCHEDULES` that the CPU lowering runs too (the others are CUDA's only)
+CPU_SCHEDULES = ("TILEDSL_SPLIT_MASKS", "TILEDSL_LONGEST_FIRST")
+
+
+def opt_in_schedules_on(defaults: bool = False, target_kind: str = "cuda") -> list:
+    """The names in :data:`OPT_IN_SCHEDULES` that are switched on for a build for ``target_kind``: of those off by
+    default (switched on by the environment), or with ``defaults`` of those on by default (and not switched off)."""
     return [name for name, default in OPT_IN_SCHEDULES.items()
-            if (default == "1") == defaults and _flag(name, default)]
+            if (default == "1") == defaults and _flag(name, default)
+            and (target_kind == "cuda" or name in CPU_SCHEDULES)]
 
 
 def defer_last_gemm_enabled() -> bool:

@@ -81,7 +81,7 @@ def _schedules_to_drop(kind: str, switches: dict, err: Exception) -> str | None:
     on by default (``allow_default_schedules``); None when none is left (logged: the program then builds as without
     them)."""
     for switch, defaults in (("allow_opt_in_schedules", False), ("allow_default_schedules", True)):
-        on = config.opt_in_schedules_on(defaults)
+        on = config.opt_in_schedules_on(defaults, kind)
         if on and switches.get(switch, True):
             logger.info("the %s build failed with %s on (%s); building without them", kind, ", ".join(on),
                         _first_line(err))

@@ -4,8 +4,8 @@ Order (``cuda_passes``): SwizzleBlocks (T.use_swizzle) -> LongestTilesFirst (blo
 index launched longest first; opt-in) -> FoldStagedEpilogues (with TMA stores on: a result
 staged through a shared tile is copied directly) -> SplitUniformSelects (masked stores branch on tiles where the
 mask is uniform; opt-in) -> PipelineCUDA (multi-stage cp.async, or TMA into an
-mbarrier ring on sm_90a) -> StoreEpilogueTMA (a warp-specialized kernel's result copies as TMA stores, opt-in) ->
-ReduceAtomicsTMA (whole-fragment atomic adds into global tiles as TMA reduce-adds, opt-in) ->
+mbarrier ring on sm_90a) -> StoreEpilogueTMA (a warp-specialized kernel's result copies as TMA stores) ->
+ReduceAtomicsTMA (whole-fragment atomic adds into global tiles as TMA reduce-adds) ->
 ScheduleWgmmaGemms (independent wgmma gemms issued together, waits where results are used; opt-in) ->
 LdmatrixReads (the warp-level emitter's ldmatrix pointers) -> LowerTileOpsCUDA (layouts, tile ops, T.Parallel,
 fragments -> registers) ->
@@ -32,5 +32,5 @@ from .wide_vectors import SplitWideVectorLoops
 def cuda_passes() -> list:
     """Our passes for the CUDA target, in order."""
     return [SwizzleBlocks, LongestTilesFirst, FoldStagedEpilogues, SplitUniformSelects, PipelineCUDA,
-            StoreEpilogueTMA, ReduceAtomicsTMA, ScheduleWgmmaGemms, LdmatrixReads, LowerTileOpsCUDA, WarpSpecialize, PlaceTensorMaps,
-            ScalarizeBoolVectors, SplitWideVectorLoops]
+            StoreEpilogueTMA, ReduceAtomicsTMA, ScheduleWgmmaGemms, LdmatrixReads, LowerTileOpsCUDA, WarpSpecialize,
+            PlaceTensorMaps, ScalarizeBoolVectors, SplitWideVectorLoops]

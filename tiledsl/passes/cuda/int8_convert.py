@@ -1,5 +1,5 @@
-"""8-bit integers to fp16 without conversion instructions (``TILEDSL_FAST_INT8_CAST=1``; off until its GPU test has
-run).
+"""8-bit integers to fp16 without conversion instructions (the default since 2026-12-05,
+``TILEDSL_FAST_INT8_CAST=0`` turns it off).
 
 A vectorized element loop whose body is ``X[..] = T.Cast("float16", Y[..])`` (Y int8 or uint8, both tiles in shared
 memory, contiguous and aligned over the loop's 4, 8 or 16 lanes: what ``parallel.distribute`` proved before it

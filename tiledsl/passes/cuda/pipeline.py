@@ -227,7 +227,7 @@ class _Pipeliner(StmtRewriter):
         overlap = stages >= 3 and guard is None and _only_wgmma_gemms(self.body, consumers)
         # so do gemms after statements that fill their operand tiles (a weight converted to fp16): those tiles
         # get two buffers, written in turn, so the threads fill one while the previous gemm reads the other
-        # (cp.async only: its barrier at the top of each iteration is what frees the buffer; opt-in, unrun)
+        # (cp.async only: its barrier at the top of each iteration is what frees the buffer)
         transformed = None
         if not overlap and loads is None and stages >= 3 and guard is None and config.overlap_transforms_enabled():
             transformed = _transform_tiles(self.body, loop, consumers, bufs)

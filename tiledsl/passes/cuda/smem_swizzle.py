@@ -240,11 +240,12 @@ def align_tiles(body, tiles: list, transient=(), tight: bool = False):
     shared-memory merging sees only the pool's own accesses (not its views'): with two dynamic buffers it would
     let them overlap. The epilogue touches the pool at the end of the kernel for the same reason.
 
-    The views are ``shared.dyn`` buffers, which TVM's ThreadSync takes for one buffer: a statement reading one
-    tile after a statement writing another gets a barrier (the int8-weight GEMM's conversion, four stores from
-    one tile into another, had three). With ``TILEDSL_TILE_BARRIERS=1`` the views are declared ``shared``, so
-    ThreadSync compares each tile with itself only. That is exact because views overlap only where this
-    function's own reuse plan puts them, and that plan places its own barriers (``insert_barriers``).
+    Declared ``shared.dyn``, the views would be one buffer to TVM's ThreadSync: a statement reading one tile after
+    a statement writing another would get a barrier (the int8-weight GEMM's conversion, four stores from one tile
+    into another, had three). With tile barriers (the default; ``TILEDSL_TILE_BARRIERS=0`` turns them off) the
+    views are declared ``shared``, so ThreadSync compares each tile with itself only. That is exact because views
+    overlap only where this function's own reuse plan puts them, and that plan places its own barriers
+    (``insert_barriers``).
 
     When the buffers side by side do not fit sm_90's shared memory (with the kernel's static shared buffers, the
     pipelines' mbarriers), those whose lifetimes (top-level statements) do not overlap share bytes. When that does

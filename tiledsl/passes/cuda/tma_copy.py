@@ -142,6 +142,14 @@ def host_statements(load: TMALoad) -> list:
             tirx.Evaluate(tirx.call_packed("runtime.cuTensorMapEncodeTiled", *args))]
 
 
+def with_host_statements(func, body, host: list):
+    """``func`` with ``body`` and ``host`` added after the tensor-map encodings it already records (placed before the
+    launch by :func:`PlaceTensorMaps`)."""
+    before = list(func.attrs[HOST_PROLOGUE_ATTR]) if func.attrs is not None and HOST_PROLOGUE_ATTR in func.attrs \
+        else []
+    return func.with_body(body).with_attr(HOST_PROLOGUE_ATTR, before + list(host))
+
+
 def issue(load: TMALoad, copy, staged_dst, stage, barrier_ptr) -> list:
     """The TMA instructions that fill ``stage`` of ``staged_dst`` with ``copy``'s region (already substituted for
     its iteration), completing on ``barrier_ptr``; ``stage`` None: ``staged_dst`` is the tile itself (a load before

@@ -1,5 +1,5 @@
-"""ReduceAtomicsTMA: atomic adds of a whole fragment into a global tile become TMA reduce-adds (sm_90a; opt-in with
-``TILEDSL_TMA_REDUCE=1`` until its GPU tests have run).
+"""ReduceAtomicsTMA: atomic adds of a whole fragment into a global tile become TMA reduce-adds (sm_90a; the default
+since 2026-12-05, ``TILEDSL_TMA_REDUCE=0`` turns it off).
 
 An attention backward adds each iteration's dQ tile into a float32 accumulator shared by many blocks. As one
 atomic per element, a warp's reductions touch eight rows' scattered 32-byte sectors, and the kernel waits on the L2
@@ -231,6 +231,4 @@ def ReduceAtomicsTMA(func, mod, ctx):
     body = tvm_ffi.structural_map(func.body, [(tirx.AttrStmt, on_attr)], order="post")
     if not host:
         return func
-    before = list(func.attrs[tma_copy.HOST_PROLOGUE_ATTR]) if func.attrs is not None and \
-        tma_copy.HOST_PROLOGUE_ATTR in func.attrs else []
-    return func.with_body(body).with_attr(tma_copy.HOST_PROLOGUE_ATTR, before + host)
+    return tma_copy.with_host_statements(func, body, host)

@@ -1,5 +1,5 @@
-"""StoreEpilogueTMA: the result copies of a warp-specialized kernel become TMA stores (sm_90a; opt-in with
-``TILEDSL_TMA_STORE=1`` until its GPU tests have run).
+"""StoreEpilogueTMA: the result copies of a warp-specialized kernel become TMA stores (sm_90a; the default since
+2026-12-05, ``TILEDSL_TMA_STORE=0`` turns it off).
 
 Expects: tile-level IR after PipelineCUDA, which warp-specialized a pipelined loop (its consumers' loop is
 annotated ``CONSUMER_LOOP``). Each top-level ``T.copy(fragment -> global region)`` after that loop (the epilogue
@@ -273,5 +273,4 @@ def StoreEpilogueTMA(func, mod, ctx):
     body = tvm_ffi.structural_map(func.body, [(tirx.AttrStmt, on_attr)], order="post")
     if not plan.staging:
         return func
-    host = list(func.attrs[tma_copy.HOST_PROLOGUE_ATTR]) if tma_copy.HOST_PROLOGUE_ATTR in func.attrs else []
-    return func.with_body(body).with_attr(tma_copy.HOST_PROLOGUE_ATTR, host + plan.host)
+    return tma_copy.with_host_statements(func, body, plan.host)

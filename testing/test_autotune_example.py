@@ -25,6 +25,14 @@ def test_autotune_example_runs(tmp_path):
     assert "result matches torch" in out.stdout and "saved to and loaded from" in out.stdout
     assert "tuned matmul in" in out.stderr  # the summary table goes through logging
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # nothing written to the working directory
+    # run again (the README's command, a second time): the bucket's winner comes from the disk cache, with both
+    # times it was measured with
+    again = subprocess.run([sys.executable, str(ROOT / "examples" / "autotune_gemm.py")], capture_output=True,
+                           text=True, timeout=300, env=env, cwd=str(tmp_path))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "was tuned before" in again.stderr and "tuned matmul in" not in again.stderr
+    assert again.stdout.splitlines()[0] == out.stdout.splitlines()[0]  # the same config, latency and torch time
+    assert "result matches torch" in again.stdout
 
 
 def readme_tuning_program() -> str:

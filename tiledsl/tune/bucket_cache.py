@@ -30,8 +30,8 @@ def bucket_key(payload: dict) -> str:
 
 
 def load(key: str) -> dict | None:
-    """The record for ``key`` (``config``, ``latency_ms``, ``shape``), or None (missing, unreadable, cache off,
-    or TILEDSL_AUTO_TUNING_FORCE_RETUNE=1)."""
+    """The record for ``key`` (``config``, ``latency_ms``, ``ref_latency_ms``, ``shape``), or None (missing,
+    unreadable, cache off, or TILEDSL_AUTO_TUNING_FORCE_RETUNE=1)."""
     if env.tuning_cache_disabled() or env.force_retune():
         return None
     path = _path(key)

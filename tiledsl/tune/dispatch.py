@@ -38,6 +38,7 @@ class Choice:
     how: str
     latency_ms: float | None = None
     shape: dict | None = None
+    ref_latency_ms: float | None = None  # the reference program's time, measured with ``latency_ms``
     kernel: object = None  # the tuned kernel of exactly ``shape`` (returned again for that call)
 
 
@@ -114,12 +115,13 @@ class TuneDispatch:
         if record is not None:
             logger.info("%s: bucket %s was tuned before (on %s): %s", name, bk.label(bucket), record.get("shape"),
                         record["config"])
-            return Choice(record["config"], "cache", record.get("latency_ms"), record.get("shape")), None
+            return Choice(record["config"], "cache", record.get("latency_ms"), record.get("shape"),
+                          ref_latency_ms=record.get("ref_latency_ms")), None
         if allow_tune:
             result = self.tune_bucket(args, kwargs, bucket)  # a tuning, or the tuner's cache for these arguments
             how = "cache" if result.from_cache else "tuned"
-            return Choice(dict(result.config), how, result.latency, self._shape(args, kwargs), result.kernel), \
-                result.kernel
+            return Choice(dict(result.config), how, result.latency, self._shape(args, kwargs), result.kernel,
+                          result.ref_latency), result.kernel
         config = self.default_config if self.default_config is not None else self._first_config(args, kwargs)
         logger.info("%s: autotuning is off and bucket %s has no tuned config; using %s %s", name,
                     bk.label(bucket), "default_config" if self.default_config is not None else "the first config",
@@ -138,10 +140,11 @@ class TuneDispatch:
             self.stats["tuned"] += 1
         shape = self._shape(args, kwargs)
         bucket_cache.store(self.disk_key(bucket), {"config": result.config, "latency_ms": result.latency,
-                                                    "shape": shape, "bucket": bucket, "name": self.impl.__name__})
+                                                    "ref_latency_ms": result.ref_latency, "shape": shape,
+                                                    "bucket": bucket, "name": self.impl.__name__})
         with self._lock:
             self._memory[bk.label(bucket)] = Choice(dict(result.config), "tuned", result.latency, shape,
-                                                    result.kernel)
+                                                    result.kernel, result.ref_latency)
         return result
 
     # ------------------------------------------------------------------ helpers
@@ -154,8 +157,11 @@ class TuneDispatch:
         kernel = self.impl.build(*args, **kwargs, **config)
         if kernel.config is None:
             kernel.config = dict(choice.config)
-        if kernel.latency is None and same_shape:  # measured on exactly these arguments
-            kernel.latency = choice.latency_ms
+        if same_shape:  # measured on exactly these arguments
+            if kernel.latency is None:
+                kernel.latency = choice.latency_ms
+            if kernel.ref_latency is None:
+                kernel.ref_latency = choice.ref_latency_ms
         return kernel
 
     def _shape(self, args, kwargs) -> dict:

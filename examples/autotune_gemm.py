@@ -55,7 +55,7 @@ def main():
     device = "cuda" if on_gpu else "cpu"
     M = N = K = 4096 if on_gpu else 128
     kernel = matmul(M, N, K)  # tunes (or loads the cached result) and returns the best kernel
-    print(f"best config {kernel.config}: {kernel.latency:.4g} ms (torch: {kernel.ref_latency:.4g} ms)")
+    print(f"best config {kernel.config}: {_ms(kernel.latency)} (torch: {_ms(kernel.ref_latency)})")
 
     a = torch.randn(M, K, device=device, dtype=torch.float16)
     b = torch.randn(K, N, device=device, dtype=torch.float16)
@@ -69,6 +69,11 @@ def main():
     loaded = tiledsl.AutotuneResult.load_from_disk(folder)
     torch.testing.assert_close(loaded.kernel(a, b), c)
     print(f"saved to and loaded from {folder}")
+
+
+def _ms(latency) -> str:
+    """A time in ms, or why there is none (a config from a shipped file, or a cache record older than the field)."""
+    return f"{latency:.4g} ms" if latency is not None else "not measured here"
 
 
 def tiledsl_cache_dir():

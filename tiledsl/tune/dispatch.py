@@ -38,8 +38,8 @@ class Choice:
     how: str
     latency_ms: float | None = None
     shape: dict | None = None
-    ref_latency_ms: float | None = None  # the reference program's time, measured with ``latency_ms``
     kernel: object = None  # the tuned kernel of exactly ``shape`` (returned again for that call)
+    ref_latency_ms: float | None = None  # the reference program's time, measured with ``latency_ms``
 
 
 class TuneDispatch:
@@ -120,8 +120,8 @@ class TuneDispatch:
         if allow_tune:
             result = self.tune_bucket(args, kwargs, bucket)  # a tuning, or the tuner's cache for these arguments
             how = "cache" if result.from_cache else "tuned"
-            return Choice(dict(result.config), how, result.latency, self._shape(args, kwargs), result.kernel,
-                          result.ref_latency), result.kernel
+            return Choice(dict(result.config), how, result.latency, self._shape(args, kwargs), kernel=result.kernel,
+                          ref_latency_ms=result.ref_latency), result.kernel
         config = self.default_config if self.default_config is not None else self._first_config(args, kwargs)
         logger.info("%s: autotuning is off and bucket %s has no tuned config; using %s %s", name,
                     bk.label(bucket), "default_config" if self.default_config is not None else "the first config",
@@ -144,7 +144,7 @@ class TuneDispatch:
                                                     "bucket": bucket, "name": self.impl.__name__})
         with self._lock:
             self._memory[bk.label(bucket)] = Choice(dict(result.config), "tuned", result.latency, shape,
-                                                    result.kernel, result.ref_latency)
+                                                    kernel=result.kernel, ref_latency_ms=result.ref_latency)
         return result
 
     # ------------------------------------------------------------------ helpers

@@ -16,9 +16,12 @@ regression to mma.sync shows there.
     TILEDSL_PERSISTENT=0 python benchmarks/bench_general.py ...   (warp-specialized kernels: one CTA per tile)
     TILEDSL_TMA_STORE=0 python benchmarks/bench_general.py ...    (warp-specialized kernels: per-thread stores)
     TILEDSL_TMA_REDUCE=0 python benchmarks/bench_general.py --only attention_bwd   (dQ by element atomics)
-    TILEDSL_WARP_SPECIALIZE=all python benchmarks/bench_general.py ...   (attention loops warp-specialized too)
-    TILEDSL_WARP_SPECIALIZE=pingpong python benchmarks/bench_general.py ...   (and their consumers take turns)
-    TILEDSL_ASYNC_GEMMS=1 python benchmarks/bench_general.py --only attention_bwd   (independent gemms together)
+    TILEDSL_WARP_SPECIALIZE=1 python benchmarks/bench_general.py ...   (only gemm-only loops warp-specialized)
+    TILEDSL_WARP_SPECIALIZE=pingpong python benchmarks/bench_general.py ...   (attention's consumers take turns)
+    TILEDSL_DEFER_LAST_GEMM=0 python benchmarks/bench_general.py --only flash_attention   (P V waited for at once)
+    TILEDSL_SPLIT_MASKS=0 python benchmarks/bench_general.py --only flash_attention_causal   (masks on every tile)
+    TILEDSL_ASYNC_GEMMS=0 python benchmarks/bench_general.py --only attention_bwd   (each gemm waited for at once)
+    TILEDSL_WIDE_REGISTER_VECTORS=0 python benchmarks/bench_general.py --only layernorm   (8-byte fp16 accesses)
     TILEDSL_OVERLAP_TRANSFORMS=0 TILEDSL_FAST_INT8_CAST=0 python benchmarks/bench_general.py --only int8_weight_m4096
         (the int8 weight converted in one buffer after each wgmma, with conversion instructions)
 """

@@ -200,6 +200,59 @@ case "${1:-quick}" in
     done
     TAIL=8 run more_types_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_wgmma_more_types.py
     ;;
+  lease1)  # one call: the GPU tests of the 2026-12-05 defaults, the int8 M=16 config sweep, LayerNorm with its two
+    # switches, the attention backward with vector atomics and async gemms (each timing against the default)
+    bash "$0" defaults
+    int8=TILEDSL_OVERLAP_TRANSFORMS=1,TILEDSL_FAST_INT8_CAST=1,TILEDSL_TILE_BARRIERS=1
+    TAIL=4 run configs_int8_weight_m16 200 "$PY" benchmarks/bench_configs.py --only int8_weight_m16 --rounds 3 \
+      --switches "$int8"
+    mv "$OUT/bench_configs.json" "$OUT/configs_int8_weight_m16.json"
+    for sw in "0 0" "1 0" "0 1" "1 1"; do
+      set -- $sw
+      TILEDSL_WIDE_REGISTER_VECTORS=$1 TILEDSL_FUSE_REDUCTIONS=$2 TAIL=3 \
+        bench_as "bench_ln_$1$2" 60 "ln_wide$1_fuse$2" --only layernorm --rounds 3
+    done
+    for sw in "0 0" "1 0" "0 1" "1 1"; do
+      set -- $sw
+      TILEDSL_VECTOR_ATOMICS=$1 TILEDSL_ASYNC_GEMMS=$2 TAIL=3 \
+        bench_as "bench_bwd_$1$2" 100 "bwd_vector$1_async$2" --only attention_bwd,attention_bwd_causal --rounds 2
+    done
+    ;;
+  lease1b)  # one call: the attention schedules one at a time and under warp specialization, then config sweeps
+    only=flash_attention,flash_attention_causal
+    for sw in "0 0 0 1" "1 0 0 1" "0 1 0 1" "0 0 1 1" "0 0 0 all" "1 0 0 all" "0 0 0 pingpong"; do
+      set -- $sw
+      TILEDSL_DEFER_LAST_GEMM=$1 TILEDSL_SPLIT_MASKS=$2 TILEDSL_LONGEST_FIRST=$3 TILEDSL_WARP_SPECIALIZE=$4 TAIL=3 \
+        bench_as "bench_attn_$1$2$3$4" 100 "attn_defer$1_split$2_longest$3_ws$4" --only $only --rounds 2
+    done
+    for p in flash_attention_causal gemm_8192 int8_weight_m4096; do
+      case $p in int8*) sw=TILEDSL_OVERLAP_TRANSFORMS=1,TILEDSL_FAST_INT8_CAST=1,TILEDSL_TILE_BARRIERS=1 ;; *) sw= ;; esac
+      TAIL=3 run "configs_$p" 150 "$PY" benchmarks/bench_configs.py --only $p --rounds 2 --switches "$sw"
+      mv "$OUT/bench_configs.json" "$OUT/configs_$p.json"
+    done
+    ;;
+  lease2)  # one call: every GPU test of the suite with the defaults of 2026-12-05 evening (warp specialization of
+    # attention loops, the deferred gemm, split masks, async gemms, wide register vectors, TMA vector loads)
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist loadfile)
+    TAIL=30 run gpu_tests 560 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing
+    ;;
+  lease3)  # one call: the GPU tests of the files mended after lease2's run (the deferred gemm refused where both
+    # gemms read a loaded tile: MLA decode computed garbage with it), with the TMA vector loads
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist loadfile)
+    TAIL=20 run gpu_tests_mended 400 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing/test_deferred_gemm.py testing/test_tma.py testing/test_smem_fit.py testing/test_bench_general.py \
+      testing/test_tma_vectors.py testing/test_async_gemms.py testing/test_uniform_selects.py
+    ;;
+  lease2b)  # one call: the programs the 2026-12-05 evening defaults change, with the new defaults and with the old
+    # ones (2 rounds each), then the attention backward without TMA vector loads
+    only=flash_attention,flash_attention_causal,flash_decode,attention_bwd,attention_bwd_causal,layernorm
+    TAIL=10 bench_as bench_new 240 new_defaults --only $only,int8_weight_m16,int8_weight_m4096 --rounds 2
+    old=(TILEDSL_WARP_SPECIALIZE=1 TILEDSL_DEFER_LAST_GEMM=0 TILEDSL_SPLIT_MASKS=0 TILEDSL_ASYNC_GEMMS=0
+         TILEDSL_WIDE_REGISTER_VECTORS=0 TILEDSL_TMA_VECTORS=0)
+    (export "${old[@]}"; TAIL=8 bench_as bench_old 200 old_defaults --only $only --rounds 2)
+    (export TILEDSL_TMA_VECTORS=0; TAIL=3 bench_as bench_no_tma_vectors 80 without_tma_vectors \
+      --only attention_bwd,attention_bwd_causal --rounds 2)
+    ;;
   defaults)  # after the switch to the new defaults: the GPU tests of the files that changed with it
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8)
     TAIL=8 run defaults_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \

@@ -326,7 +326,8 @@ def test_on_cpu(name):
 def test_builds_with_nvcc(name, arch, monkeypatch):
     monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
     kernel = tiledsl.compile(PROGRAMS[name]().func, out_idx=[], target={"kind": "cuda", "arch": arch})
-    assert "tiledsl" not in kernel.get_kernel_source().split("__global__", 1)[1]
+    # no tile op (tiledsl.copy, ...) reached the code generator
+    assert "tiledsl." not in kernel.get_kernel_source().split("__global__", 1)[1]
 
 
 @pytest.mark.gpu

@@ -1,10 +1,10 @@
-"""``TILEDSL_DEFER_LAST_GEMM=1`` (``passes/cuda/deferred_gemm.py``; opt-in until timed on a GPU): a TMA-pipelined
+"""The deferred last gemm (``passes/cuda/deferred_gemm.py``; the default, ``TILEDSL_DEFER_LAST_GEMM=0`` off): a TMA-pipelined
 loop whose last statement is a wgmma gemm runs it one iteration late, during the next iteration's first gemm and
 the statements after it (flash attention's ``P V`` during the next softmax).
 
 nvcc: which loops take it (flash attention causal or not, a relu gemm chain) and which do not (a gemm-only loop, a
 loop ending in something else, a loop whose first gemm's statements read the last gemm's result), the order of
-commits, waits and barrier releases in the loop, off by default. GPU: flash attention against torch's SDPA in
+commits, waits and barrier releases in the loop, on by default. GPU: flash attention against torch's SDPA in
 float32 (1 to 8 iterations, 2 and 3 stages, causal or not) and the gemm chain against a float64 reference, outputs
 poisoned with NaN.
 """
@@ -79,14 +79,17 @@ def _pipelines(program):
 
 
 @pytest.mark.nvcc
-def test_off_by_default():
+def test_on_by_default_and_off_with_the_switch(monkeypatch):
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "1")
+    assert _pipelines(bench.flash_attention(1, 2, 512, 128, False)) == ["tma+deferred_gemm"]
+    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "0")
     assert _pipelines(bench.flash_attention(1, 2, 512, 128, False)) == ["tma"]
 
 
 @pytest.mark.nvcc
 @pytest.mark.parametrize("name", ["attention", "attention_causal", "chain"])
 def test_loops_that_end_in_a_gemm_defer_it(name, monkeypatch):
-    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "1")  # without a producer warpgroup (see the next test)
     program = {"attention": lambda: bench.flash_attention(1, 2, 512, 128, False),
                "attention_causal": lambda: bench.flash_attention(1, 2, 512, 128, True),
                "chain": lambda: gemm_chain(256, 128, 512, 64)}[name]()
@@ -178,6 +181,16 @@ def test_chain_waits_for_the_deferred_gemm_before_rewriting_its_a_fragment(monke
     assert p_writes and wait1 < relu < fence < wait0 < min(p_writes)
 
 
+@pytest.mark.nvcc
+def test_a_loaded_tile_both_gemms_read_is_not_deferred():
+    """MLA decode (``test_smem_fit.latent_decode``): ``S = Q C^T`` and ``O += P C`` both read the loaded latent
+    tile C. Deferred, C moved to the late ring, waited for only where ``P C`` is issued, so ``Q C^T`` read it
+    before it landed (wrong results on the H100); such a loop keeps the plain schedule."""
+    from test_smem_fit import BUILD_SIZES, latent_decode
+
+    assert _pipelines(latent_decode(**BUILD_SIZES)) == ["tma"]
+
+
 # ---------------------------------------------------------------- GPU
 KINDS = {"1": "tma+warp_specialized+deferred_gemm", "all": "tma+warp_specialized+deferred_gemm",
          "pingpong": "tma+warp_specialized+deferred_gemm"}
@@ -193,7 +206,8 @@ def _attention_matches_torch(B, H, S, D, causal, stages, mode="1"):
 @pytest.mark.parametrize("S,D,stages", [(72, 64, 2), (200, 64, 2), (384, 64, 2), (1024, 128, 2), (1024, 64, 3),
                                         (256, 128, 3)])
 def test_flash_attention_matches_torch(causal, S, D, stages, monkeypatch):
-    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
+    """Without a producer warpgroup (``TILEDSL_WARP_SPECIALIZE=1``: attention keeps the plain ring)."""
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "1")
     _attention_matches_torch(1, 2, S, D, causal, stages)
 
 
@@ -209,12 +223,12 @@ def test_warp_specialized_flash_attention_matches_torch(mode, causal, S, D, stag
     _attention_matches_torch(2, 2, S, D, causal, stages, mode)
 
 
-def _chain_matches_torch(L, stages=2, form="relu"):
-    """:func:`gemm_chain` (M 256, N 128, D 64) built for the GPU with the deferred gemm, checked against a float64
-    reference on fresh inputs (output poisoned with NaN)."""
+def _chain_matches_torch(L, stages=2, form="relu", kind="tma+deferred_gemm"):
+    """:func:`gemm_chain` (M 256, N 128, D 64) built for the GPU with the deferred gemm (pipeline ``kind``),
+    checked against a float64 reference on fresh inputs (output poisoned with NaN)."""
     M, N, D = 256, 128, 64
     kernel = tiledsl.compile(gemm_chain(M, N, L, D, stages=stages, form=form), out_idx=[], target="cuda")
-    assert kernel.kernel_info["pipelines"] == ["tma+deferred_gemm"]
+    assert kernel.kernel_info["pipelines"] == [kind]
     a, k, v = torch.randn(M, D, device="cuda").half(), torch.randn(L, D, device="cuda").half(), \
         torch.randn(L, N, device="cuda").half()
     out = torch.full((M, N), float("nan"), device="cuda")
@@ -231,10 +245,12 @@ def _chain_matches_torch(L, stages=2, form="relu"):
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("mode", ["1", "all"])
 @pytest.mark.parametrize("L,stages", [(64, 2), (128, 2), (512, 2), (448, 3)])
-def test_gemm_chain_matches_torch(L, stages, monkeypatch):
-    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
-    _chain_matches_torch(L, stages)
+def test_gemm_chain_matches_torch(L, stages, mode, monkeypatch):
+    """With the plain ring (``TILEDSL_WARP_SPECIALIZE=1``) and with a producer warpgroup (the default)."""
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", mode)
+    _chain_matches_torch(L, stages, kind="tma+deferred_gemm" if mode == "1" else KINDS[mode])
 
 
 @pytest.mark.nvcc
@@ -251,6 +267,5 @@ def test_a_shared_operand_is_rewritten_after_every_warpgroup_waited(monkeypatch)
 
 
 @pytest.mark.gpu
-def test_chain_through_shared_matches_torch(monkeypatch):
-    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
+def test_chain_through_shared_matches_torch():
     _chain_matches_torch(512, form="shared_p")

@@ -770,11 +770,14 @@ def test_a_bad_persistent_grid_setting_is_named(raw, monkeypatch):
 def test_a_result_staged_through_shared_memory_is_stored_by_tma(monkeypatch):
     """``T.copy(acc, C_shared); T.copy(C_shared, C)``: with TMA stores (the default), the pair is the direct copy
     (C_shared is not allocated), so the kernel is warp-specialized and stores through its own staging tiles; with
-    ``TILEDSL_TMA_STORE=0`` it keeps its form (a TMA ring, no producer warpgroup: the shared tile needs a whole-block barrier)."""
+    ``TILEDSL_TMA_STORE=0`` and only gemm-only loops warp-specialized it keeps its form (a TMA ring, no producer
+    warpgroup: the shared tile needs a whole-block barrier)."""
     monkeypatch.setenv("TILEDSL_TMA_STORE", "0")
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "1")
     staged = _gemm(1024, 1024, 512, stages=3, staged=True)
     src = tiledsl.compile(staged, out_idx=[], target=SM90A).get_kernel_source()
     assert "half* C_s =" in src and "setmaxnreg" not in src and "cp_async_bulk_tensor_s2g" not in src
+    monkeypatch.delenv("TILEDSL_WARP_SPECIALIZE")
     src = _tma_store_source(monkeypatch, _gemm(1024, 1024, 512, stages=3, staged=True))
     assert "half* C_s =" not in src and "setmaxnreg" in src and "cp_async_bulk_tensor_s2g" in src
     # a staging tile that serves another copy stays
@@ -795,13 +798,16 @@ def test_a_staged_result_stored_by_tma_matches_torch(setting, monkeypatch):
 @pytest.mark.nvcc
 @pytest.mark.parametrize("causal", [False, True])
 def test_attention_is_warp_specialized_with_the_all_setting(causal, monkeypatch):
-    """The producer loads Q (on a barrier of its own) and every K/V stage; the consumers wait for Q, then per
-    stage: wait, QK^T, the softmax in registers (quad shuffles), PV with P from registers, release. The default
+    """With ``all`` (the default): the producer loads Q (on a barrier of its own) and every K/V stage; the
+    consumers wait for Q, then per stage: wait, QK^T, the softmax in registers (quad shuffles), PV with P from
+    registers, release (the deferred gemm off here: it keeps PV in the iteration). ``TILEDSL_WARP_SPECIALIZE=1``
     (gemm-only loops) keeps the ring without a producer warpgroup."""
+    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "0")
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "1")
     program = bench.flash_attention(2, 8, 1024, 128, causal)
     src = tiledsl.compile(program, out_idx=[], target=SM90A).get_kernel_source()
     assert "setmaxnreg" not in src and "cp_async_bulk_tensor" in src
-    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "all")
+    monkeypatch.delenv("TILEDSL_WARP_SPECIALIZE")
     kernel = tiledsl.compile(bench.flash_attention(2, 8, 1024, 128, causal), out_idx=[], target=SM90A)
     assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
     body = _kernel_body(kernel.get_kernel_source())
@@ -865,6 +871,8 @@ def test_a_loop_whose_consumers_need_shared_scratch_falls_back(monkeypatch):
 @pytest.mark.parametrize("mode", ["all", "pingpong"])
 @pytest.mark.parametrize("causal,S", [(False, 384), (True, 384), (False, 200), (True, 72)])
 def test_warp_specialized_flash_attention_matches_torch(causal, S, mode, monkeypatch):
+    """Without the deferred gemm (``test_deferred_gemm.py`` runs both together)."""
+    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "0")
     monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", mode)
     kernel = _flash_attention_on_gpu_matches_torch(causal, S)
     assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]

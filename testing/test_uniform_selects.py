@@ -1,9 +1,9 @@
-"""``TILEDSL_SPLIT_MASKS=1`` (``passes/cuda/uniform_selects.py``; opt-in until timed on a GPU): masked
+"""Split masks (``passes/cuda/uniform_selects.py``; the default, ``TILEDSL_SPLIT_MASKS=0`` off): masked
 ``T.Parallel`` stores branch to a plain store on tiles where the mask is the same for every element.
 
 CPU: the closed-form "holds everywhere" / "holds nowhere" conditions against brute force over the tile, for
 comparisons of every kind, conjunctions, disjunctions, negations and negative coefficients, at every offset in a
-range. nvcc: causal and ragged flash attention get the branches, other selects do not, off by default. GPU: flash
+range. nvcc: causal and ragged flash attention get the branches, other selects do not, on by default. GPU: flash
 attention (causal or not, ragged lengths, with and without the deferred last gemm) against torch's SDPA.
 """
 import itertools
@@ -78,12 +78,12 @@ def _source(program):
 
 @pytest.mark.nvcc
 def test_causal_attention_branches_on_the_diagonal(monkeypatch):
-    """Default: the mask is computed per element on every tile. With the switch: tiles left of the diagonal
-    (bx - k >= 1) store 0 without a compare, tiles right of it store -inf, the diagonal keeps the mask."""
+    """Default: tiles left of the diagonal (bx - k >= 1) store 0 without a compare, tiles right of it store -inf,
+    the diagonal keeps the mask. ``TILEDSL_SPLIT_MASKS=0``: the mask is computed per element on every tile."""
     program = lambda: bench.flash_attention(1, 2, 512, 64, True)  # noqa: E731
-    plain = _source(program())
-    monkeypatch.setenv("TILEDSL_SPLIT_MASKS", "1")
     split = _source(program())
+    monkeypatch.setenv("TILEDSL_SPLIT_MASKS", "0")
+    plain = _source(program())
     assert "(((int)blockIdx.x) - k" not in plain
     assert "(((int)blockIdx.x) - k" in split and "make_float2(-CUDART_INF_F, -CUDART_INF_F)" in split
 
@@ -119,22 +119,29 @@ def test_flash_attention_matches_torch(causal, S, D, defer, monkeypatch):
 
 
 @pytest.mark.nvcc
-def test_a_build_that_fails_with_opt_in_schedules_is_built_without_them(monkeypatch, caplog):
+def test_a_build_that_fails_with_its_schedules_is_built_without_them(monkeypatch, caplog):
     """Fault injection: the split pass raises what TVM raises when it refuses a vector (as wide register vectors
     did on TileLang's linear attention); the build logs it and lowers the program again without the opt-in
-    schedules, which gives the default kernel."""
+    schedules switched on (longest-first), then without those on by default, which gives the kernel built with
+    them all switched off."""
+    from tiledsl import config
+
     program = lambda: bench.flash_attention(1, 2, 640, 64, True)  # noqa: E731  (a shape no other test builds)
-    plain = _source(program())
+    with monkeypatch.context() as m:
+        for name, default in config.OPT_IN_SCHEDULES.items():
+            m.setenv(name, "0")
+        plain = _source(program())
 
     def refuse(cond, loops):
         raise RuntimeError("Check failed: (eval_vec_) is false: injected")
     monkeypatch.setattr(uniform_selects, "_bounds", refuse)
-    monkeypatch.setenv("TILEDSL_SPLIT_MASKS", "1")
+    monkeypatch.setenv("TILEDSL_LONGEST_FIRST", "1")
     with caplog.at_level("INFO", logger="tiledsl"):
         rebuilt = _source(program())
     # TVM numbers its common-subexpression variables per process, and the failed lowering took some numbers
     assert re.sub(r"cse_v\d+", "cse_v", rebuilt) == re.sub(r"cse_v\d+", "cse_v", plain)
-    assert "TILEDSL_SPLIT_MASKS" in caplog.text and "building without them" in caplog.text
+    assert "TILEDSL_LONGEST_FIRST" in caplog.text and "TILEDSL_SPLIT_MASKS" in caplog.text
+    assert "building without them" in caplog.text
 
 
 @pytest.mark.parametrize("causal,S", [(True, 200), (True, 64), (False, 200)])
@@ -173,9 +180,12 @@ def test_the_cpu_build_retries_without_the_schedules_it_runs_only(monkeypatch):
     a failing CPU build names (and drops) only those, never the CUDA-only defaults."""
     from tiledsl import config
 
-    monkeypatch.setenv("TILEDSL_SPLIT_MASKS", "1")
+    monkeypatch.setenv("TILEDSL_LONGEST_FIRST", "1")
     monkeypatch.setenv("TILEDSL_VECTOR_ATOMICS", "1")
-    assert config.opt_in_schedules_on(False, "llvm") == ["TILEDSL_SPLIT_MASKS"]
-    assert config.opt_in_schedules_on(True, "llvm") == []
-    assert config.opt_in_schedules_on(False, "cuda") == ["TILEDSL_SPLIT_MASKS", "TILEDSL_VECTOR_ATOMICS"]
-    assert config.opt_in_schedules_on(True, "cuda") == ["TILEDSL_TILE_BARRIERS", "TILEDSL_TMA_REDUCE"]
+    assert config.opt_in_schedules_on(False, "llvm") == ["TILEDSL_LONGEST_FIRST"]
+    assert config.opt_in_schedules_on(True, "llvm") == ["TILEDSL_SPLIT_MASKS"]
+    assert config.opt_in_schedules_on(False, "cuda") == ["TILEDSL_LONGEST_FIRST", "TILEDSL_VECTOR_ATOMICS"]
+    assert config.opt_in_schedules_on(True, "cuda") == ["TILEDSL_DEFER_LAST_GEMM", "TILEDSL_SPLIT_MASKS",
+                                                        "TILEDSL_WIDE_REGISTER_VECTORS", "TILEDSL_TILE_BARRIERS",
+                                                        "TILEDSL_TMA_REDUCE", "TILEDSL_ASYNC_GEMMS",
+                                                        "TILEDSL_TMA_VECTORS"]

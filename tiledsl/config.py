@@ -16,18 +16,19 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_DISABLE_HOPPER_GEMM | ``1``: never replace a GEMM by the warp-specialized wgmma kernel on sm_90a | 0 |
 | TILEDSL_TMA | ``0``: pipelined loops on sm_90a keep cp.async instead of TMA loads into an mbarrier ring | 1 |
 | TILEDSL_DISABLE_TMA | ``1``: the same as ``TILEDSL_TMA=0`` (TileLang's ``tl.disable_tma_lower`` does it per kernel) | 0 |
-| TILEDSL_WARP_SPECIALIZE | ``0``: no producer warpgroup for TMA pipelines on sm_90a; ``all``: also for attention-like loops; ``pingpong``: ``all`` with two consumer warpgroups taking turns at their gemms (both unrun) | 1 |
+| TILEDSL_TMA_VECTORS | ``0``: a pipelined loop whose threads read a 1-d tile it loads (row statistics) keeps cp.async instead of a TMA ring | 1 |
+| TILEDSL_WARP_SPECIALIZE | ``0``: no producer warpgroup for TMA pipelines on sm_90a; ``1``: only for loops of copies and gemms; ``all``: also for attention-like loops; ``pingpong``: ``all`` with two consumer warpgroups taking turns at their gemms (slower) | all |
 | TILEDSL_TMA_STORE | ``0``: warp-specialized kernels store results per thread instead of via shared memory and TMA stores | 1 |
 | TILEDSL_OVERLAP_TRANSFORMS | ``0``: threads filling wgmma operand tiles (int8 -> fp16) use one buffer and wait for each gemm, instead of two buffers with the gemm in flight | 1 |
 | TILEDSL_FAST_INT8_CAST | ``0``: vectorized int8/uint8 -> fp16 casts between shared tiles use conversion instructions instead of byte permutes | 1 |
 | TILEDSL_WGMMA_MORE_TYPES | ``1``: int8 gemms (int32 accumulator), fp16/fp8 gemms into fp16 accumulators and 8-bit A fragments use wgmma on sm_90a (not yet run on a GPU) | 0 |
-| TILEDSL_ASYNC_GEMMS | ``1``: independent wgmma gemms issued together, each waited for where its result is used (not yet run on a GPU) | 0 |
-| TILEDSL_SPLIT_MASKS | ``1``: masked T.Parallel stores (causal, bounds) branch to a plain store on tiles where the mask is uniform (not yet run on a GPU) | 0 |
+| TILEDSL_ASYNC_GEMMS | ``0``: each wgmma gemm waited for before the next statement, instead of independent ones issued together and each waited for where its result is used | 1 |
+| TILEDSL_SPLIT_MASKS | ``0``: masked T.Parallel stores (causal, bounds) evaluate the mask on every tile, instead of branching to a plain store where the mask is uniform over the tile | 1 |
 | TILEDSL_LONGEST_FIRST | ``1``: blocks whose pipelined loop grows with a block index (causal attention) launch longest first (not yet timed on a GPU) | 0 |
-| TILEDSL_WIDE_REGISTER_VECTORS | ``1``: element loops take 16-byte global/shared accesses when their register side is wider (fp16 loads into fp32 fragments; not yet run on a GPU) | 0 |
-| TILEDSL_FUSE_REDUCTIONS | ``1``: two consecutive independent reductions share one shared-memory round (not yet run on a GPU) | 0 |
-| TILEDSL_VECTOR_ATOMICS | ``1``: float32 atomic adds into global memory take 2 or 4 lanes per instruction on sm_90+ (not yet run on a GPU) | 0 |
-| TILEDSL_DEFER_LAST_GEMM | ``1``: a TMA-pipelined loop's last wgmma gemm runs during the next iteration (attention's ``P V`` during the next softmax; not yet run on a GPU) | 0 |
+| TILEDSL_WIDE_REGISTER_VECTORS | ``0``: element loops vectorize by their register type (fp16 loads into fp32 fragments 8 bytes at a time) instead of taking 16-byte global/shared accesses | 1 |
+| TILEDSL_FUSE_REDUCTIONS | ``1``: two consecutive independent reductions share one shared-memory round (no faster on LayerNorm, H100) | 0 |
+| TILEDSL_VECTOR_ATOMICS | ``1``: float32 atomic adds into global memory take 2 or 4 lanes per instruction on sm_90+ (no faster on the attention backward, H100) | 0 |
+| TILEDSL_DEFER_LAST_GEMM | ``0``: a TMA-pipelined loop's last wgmma gemm is waited for in its own iteration, instead of running during the next one (attention's ``P V`` during the next softmax) | 1 |
 | TILEDSL_TMA_REDUCE | ``0``: atomic adds of a whole fragment into a global tile stay one atomic per element instead of TMA reduce-adds on sm_90a | 1 |
 | TILEDSL_TILE_BARRIERS | ``0``: TVM's barrier placement takes a kernel's shared pool for one buffer (a barrier between a write of one tile and a read of another) | 1 |
 | TILEDSL_PERSISTENT | ``0``: warp-specialized kernels get one CTA per tile, not one per SM; ``N`` > 1: at most N CTAs | 1 |
@@ -168,11 +169,11 @@ def warp_specialization_enabled() -> bool:
 
 
 def warp_specialize_mode() -> str | None:
-    """TILEDSL_WARP_SPECIALIZE: None (``0``), "gemm" (``1``, the default: gemm-only loops), "all" (``all``: also
-    loops that compute more than gemms, such as attention, with the tiles loaded before the loop) or "pingpong"
-    (``pingpong``: "all", and two consumer warpgroups take turns at their gemms); the last two not yet run on a
-    GPU."""
-    raw = os.environ.get("TILEDSL_WARP_SPECIALIZE", "1").strip().lower() or "1"
+    """TILEDSL_WARP_SPECIALIZE: None (``0``), "gemm" (``1``: gemm-only loops), "all" (``all``, the default since
+    it timed flash attention 0.96 -> 1.0x SDPA with the deferred gemm on the H100: also loops that compute more
+    than gemms, such as attention, with the tiles loaded before the loop) or "pingpong" (``pingpong``: "all", and
+    two consumer warpgroups take turns at their gemms; 0.75x, slower)."""
+    raw = os.environ.get("TILEDSL_WARP_SPECIALIZE", "all").strip().lower() or "all"
     if raw in ("all", "pingpong"):
         return raw
     return "gemm" if raw in _TRUE else None
@@ -212,16 +213,18 @@ def wgmma_more_types_enabled() -> bool:
 
 def async_gemms_enabled() -> bool:
     """True when independent wgmma gemms are issued together and waited for where their results are used
-    (``passes/cuda/async_gemms.py``; ``TILEDSL_ASYNC_GEMMS=1``; off until its GPU tests have run)."""
-    return _flag("TILEDSL_ASYNC_GEMMS")
+    (``passes/cuda/async_gemms.py``; the default since it timed the attention backward 4 % faster on the H100;
+    ``TILEDSL_ASYNC_GEMMS=0`` turns it off)."""
+    return _flag("TILEDSL_ASYNC_GEMMS", "1")
 
 
 #: Schedules of the lowering that a failing build drops (the split masks and the longest-first order run on the CPU
 #: too): a build that fails with any of them on is lowered again without those switched on by the environment,
 #: then without those on by default (``codegen/compile.py``); name -> default
-OPT_IN_SCHEDULES = {"TILEDSL_DEFER_LAST_GEMM": "0", "TILEDSL_SPLIT_MASKS": "0", "TILEDSL_LONGEST_FIRST": "0",
-                    "TILEDSL_WIDE_REGISTER_VECTORS": "0", "TILEDSL_FUSE_REDUCTIONS": "0",
-                    "TILEDSL_VECTOR_ATOMICS": "0", "TILEDSL_TILE_BARRIERS": "1", "TILEDSL_TMA_REDUCE": "1"}
+OPT_IN_SCHEDULES = {"TILEDSL_DEFER_LAST_GEMM": "1", "TILEDSL_SPLIT_MASKS": "1", "TILEDSL_LONGEST_FIRST": "0",
+                    "TILEDSL_WIDE_REGISTER_VECTORS": "1", "TILEDSL_FUSE_REDUCTIONS": "0",
+                    "TILEDSL_VECTOR_ATOMICS": "0", "TILEDSL_TILE_BARRIERS": "1", "TILEDSL_TMA_REDUCE": "1",
+                    "TILEDSL_ASYNC_GEMMS": "1", "TILEDSL_TMA_VECTORS": "1"}
 
 
 #: The schedules of :data:`OPT_IN_SCHEDULES` that the CPU lowering runs too (the others are CUDA's only)
@@ -239,15 +242,17 @@ def opt_in_schedules_on(defaults: bool = False, target_kind: str = "cuda") -> li
 def defer_last_gemm_enabled() -> bool:
     """True when a TMA-pipelined loop whose last statement is a wgmma gemm runs that gemm one iteration late,
     during the next iteration's first gemm and the statements after it (flash attention's ``P V`` during the next
-    softmax; ``passes/cuda/deferred_gemm.py``; ``TILEDSL_DEFER_LAST_GEMM=1``; off until its GPU tests have run)."""
-    return _flag("TILEDSL_DEFER_LAST_GEMM")
+    softmax; ``passes/cuda/deferred_gemm.py``; the default since it timed flash attention 0.92 -> 1.0x SDPA with
+    warp specialization on the H100; ``TILEDSL_DEFER_LAST_GEMM=0`` turns it off)."""
+    return _flag("TILEDSL_DEFER_LAST_GEMM", "1")
 
 
 def split_masks_enabled() -> bool:
     """True when T.Parallel stores of ``T.if_then_else(mask, a, b)`` get uniform branches for the tiles where the
     mask is all-true or all-false (a causal mask, a bounds mask; ``passes/cuda/uniform_selects.py``;
-    ``TILEDSL_SPLIT_MASKS=1``; off until its GPU tests have run)."""
-    return _flag("TILEDSL_SPLIT_MASKS")
+    the default since it timed causal flash attention 4 % faster on the H100; ``TILEDSL_SPLIT_MASKS=0`` turns it
+    off)."""
+    return _flag("TILEDSL_SPLIT_MASKS", "1")
 
 
 def longest_first_enabled() -> bool:
@@ -259,8 +264,9 @@ def longest_first_enabled() -> bool:
 def wide_register_vectors_enabled() -> bool:
     """True when element loops vectorize up to 8 lanes on their register side whatever its type, so a converting
     copy moves 16 bytes per global/shared access (fp16 in memory, fp32 in registers: LayerNorm's loads and
-    stores; ``TILEDSL_WIDE_REGISTER_VECTORS=1``; off until timed on a GPU)."""
-    return _flag("TILEDSL_WIDE_REGISTER_VECTORS")
+    stores; the default since it timed LayerNorm 86 -> 94 % of the copy rate on the H100;
+    ``TILEDSL_WIDE_REGISTER_VECTORS=0`` turns it off)."""
+    return _flag("TILEDSL_WIDE_REGISTER_VECTORS", "1")
 
 
 def fuse_reductions_enabled() -> bool:
@@ -327,3 +333,9 @@ def tuned_configs_dir() -> Path | None:
 def print_autotuning() -> bool:
     """TILEDSL_PRINT_AUTOTUNING: True when each tuning's table must be printed to stderr."""
     return _flag("TILEDSL_PRINT_AUTOTUNING")
+
+
+def tma_vectors_enabled() -> bool:
+    """True when a pipelined loop on sm_90a may fill 1-d shared tiles (row statistics, a scale vector) by TMA even
+    though its threads read them (the default; ``TILEDSL_TMA_VECTORS=0`` keeps such loops on cp.async)."""
+    return _flag("TILEDSL_TMA_VECTORS", "1")

@@ -44,6 +44,7 @@ def kernel_key(func: tirx.PrimFunc, target: tvm.target.Target, out_idx: list[int
         "env": environment_stamp(target_kind(target)),
         "hopper_specialization": target_kind(target) == "cuda" and not config.hopper_specialization_disabled(),
         "tma": target_kind(target) == "cuda" and config.tma_lowering_enabled(),
+        "tma_vectors": target_kind(target) == "cuda" and config.tma_vectors_enabled(),
         "warp_specialize": config.warp_specialize_mode() if target_kind(target) == "cuda" else None,
         "tma_store": target_kind(target) == "cuda" and config.tma_store_enabled(),
         "overlap_transforms": target_kind(target) == "cuda" and config.overlap_transforms_enabled(),

@@ -3,10 +3,10 @@
 Order (``cuda_passes``): SwizzleBlocks (T.use_swizzle) -> LongestTilesFirst (blocks whose loop grows with a block
 index launched longest first; opt-in) -> FoldStagedEpilogues (with TMA stores on: a result
 staged through a shared tile is copied directly) -> SplitUniformSelects (masked stores branch on tiles where the
-mask is uniform; opt-in) -> PipelineCUDA (multi-stage cp.async, or TMA into an
+mask is uniform) -> PipelineCUDA (multi-stage cp.async, or TMA into an
 mbarrier ring on sm_90a) -> StoreEpilogueTMA (a warp-specialized kernel's result copies as TMA stores) ->
 ReduceAtomicsTMA (whole-fragment atomic adds into global tiles as TMA reduce-adds) ->
-ScheduleWgmmaGemms (independent wgmma gemms issued together, waits where results are used; opt-in) ->
+ScheduleWgmmaGemms (independent wgmma gemms issued together, waits where results are used) ->
 LdmatrixReads (the warp-level emitter's ldmatrix pointers) -> LowerTileOpsCUDA (layouts, tile ops, T.Parallel,
 fragments -> registers) ->
 WarpSpecialize (producer / consumer warpgroups, where PipelineCUDA chose it) -> PlaceTensorMaps (TMA tensor maps

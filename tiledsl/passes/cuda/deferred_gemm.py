@@ -1,5 +1,6 @@
 """Which gemm of a pipelined loop may run one iteration late, overlapping the next iteration's work (FA3's
-intra-warpgroup overlap, found in any loop of the right shape; ``TILEDSL_DEFER_LAST_GEMM=1``, sm_90a).
+intra-warpgroup overlap, found in any loop of the right shape; sm_90a; the default, ``TILEDSL_DEFER_LAST_GEMM=0``
+turns it off).
 
 A flash-attention loop computes ``S = Q K^T`` (gemm G1), a softmax on S, then ``O += P V`` (gemm G2, last). Each
 gemm is followed by a full wait, so the tensor cores idle during the softmax. Deferred, iteration i issues G1 of
@@ -14,7 +15,10 @@ G2 reads are released one iteration later than the others). Conditions, on the t
 - the last consumer G2 is a gemm that runs on wgmma, and an earlier consumer G1 is one too (the first such);
 - nothing up to and including G1 depends on G2 either way (no statement writes what G2 reads or reads what it
   writes) or holds something this analysis does not understand (a barrier, a nested gemm);
-- G2 reads no variable bound in the loop body (its operands are tiles, the ring's or the kernel's).
+- G2 reads no variable bound in the loop body (its operands are tiles, the ring's or the kernel's);
+- no other consumer reads a loaded tile G2 reads: such a tile moves to the late ring, whose stage of iteration i
+  is waited for only where G2 of i is issued (an MLA decode whose G1 and G2 both read the latent tile C computed
+  garbage on the H100 before this condition).
 
 Statements after G1 run before the wait until the first one that uses G2's registers (its accumulator, an A held
 in registers), writes something G2 reads, or is opaque.
@@ -74,6 +78,8 @@ def plan(consumers: list, body_stmts: list, ring_tiles: list, wgmma) -> Deferred
     middle = consumers[first + 1:-1]
     wait_at = next((j for j, s in enumerate(middle) if _needs_result(Effects(s), deferred, registers)), len(middle))
     late = [t for t in ring_tiles if any(r.source.same_as(t) for r in call.args[:2])]
+    if any(uses_var(stmt, t) for stmt in consumers[:-1] for t in late):
+        return None
     return DeferredGemm(head=consumers[:first + 1], first_accumulator=consumers[first].value.args[2].source,
                         before_wait=middle[:wait_at], after_wait=middle[wait_at:], gemm=last, late_tiles=late)
 

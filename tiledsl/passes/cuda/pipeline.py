@@ -31,7 +31,7 @@ from ...language.loops import NUM_STAGES_ATTR
 from ..rewriter import StmtRewriter, count_uses, flatten_seq, rebuild_for, seq, substitute, uses_var
 from ..tile_lowering_utils import whole_region
 from ... import config
-from ..lowering_options import allowed, opt_in
+from ..lowering_options import allowed, default_schedule
 from . import tma_copy, warp_specialize
 from .async_copy import barrier, commit, wait
 from .mbarrier import BarrierRing, init_rings
@@ -278,12 +278,12 @@ class _Pipeliner(StmtRewriter):
 
     def _tma_loads(self, producers, consumers):
         """Each producer's TMA plan, or None when the loop keeps cp.async (not sm_90a, nested in another loop,
-        a copy that TMA cannot do, or a loaded tile that something other than a gemm reads)."""
+        a copy that TMA cannot do, or a loaded 2-d tile that something other than a gemm reads)."""
         from .gemm_wgmma import sm90a
 
         if not sm90a() or self.loop_depth or not config.tma_lowering_enabled() or not allowed("tma"):
             return None
-        if not all(_read_only_by_gemms(p.value.args[1].source, consumers) for p in producers):
+        if not all(_ring_may_fill(p.value.args[1].source, consumers) for p in producers):
             return None
         # a view declared in the kernel (T.Tensor(shape, dtype, param.data)) does not exist in the host function,
         # where the tensor maps are encoded
@@ -312,7 +312,7 @@ class _Pipeliner(StmtRewriter):
             return self._warp_specialized(loop, i, producers, loads, consumers, remap, ring, nbytes, tid, nthreads,
                                           annotations)
         split = None
-        if not overlap and opt_in(config.defer_last_gemm_enabled()):
+        if not overlap and default_schedule(config.defer_last_gemm_enabled()):
             from .deferred_gemm import plan as deferred_plan
 
             split = deferred_plan(consumers, producers + consumers, [ld.dst for ld in loads],
@@ -605,7 +605,7 @@ class _DeferredSteps:
 
 
 class _PingPong:
-    """Two consumer warpgroups taking turns at their gemms (``TILEDSL_WARP_SPECIALIZE=pingpong``, opt-in, unrun):
+    """Two consumer warpgroups taking turns at their gemms (``TILEDSL_WARP_SPECIALIZE=pingpong``, opt-in, slower):
     each gemm statement of the loop runs between ``bar.sync`` on its warpgroup's named barrier (2 + wg) and
     ``bar.arrive`` on the other's, so one warpgroup's softmax runs while the other's gemm has the tensor cores.
     Warpgroup 1 arrives once before the loop, so warpgroup 0 goes first. Both warpgroups run the same gemms the
@@ -749,6 +749,14 @@ def _read_only_by_gemms(tile, consumers) -> bool:
         if uses != sum(1 for operand in c.value.args[:2] if operand.source.same_as(tile)):
             return False
     return True
+
+
+def _ring_may_fill(tile, consumers) -> bool:
+    """True when a TMA ring may fill ``tile``: only gemms read it (:func:`_read_only_by_gemms`), or it is a 1-d
+    tile (row statistics, a scale vector) that the threads may read too: a few hundred bytes per stage, not a
+    tile the threads convert (``TILEDSL_TMA_VECTORS=0`` keeps such loops on cp.async)."""
+    return _read_only_by_gemms(tile, consumers) or (len(tile.ty.shape) == 1 and
+                                                    default_schedule(config.tma_vectors_enabled()))
 
 
 def _with_wgmma_wait(stmt):

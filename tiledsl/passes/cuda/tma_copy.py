@@ -5,6 +5,8 @@ tile)`` can be a TMA load and returns its :class:`TMALoad` (or None: the loop ke
 
 * both sides have the same dtype (1, 2, 4 or 8 bytes), the destination is a whole 2-d ``shared.dyn`` tile and the
   source region spans exactly the tile's two extents, in order, the tile's rows along the tensor's last dimension;
+  or a whole 1-d tile (``TILEDSL_TMA_VECTORS``, the default: row statistics such as the attention backward's
+  log-sum-exp) filled from a run along the tensor's last dimension, taken as a plain tile of one row;
 * the tensor is contiguous and its last extent is a constant whose row is a whole number of 16 bytes (TMA's
   global strides), the region's origin does not depend on the thread index;
 * the tile's layout is one TMA can write: the wgmma tile layout (:class:`WGMMATile`, 128- or 64-byte swizzle,
@@ -24,6 +26,8 @@ from dataclasses import dataclass, field
 from tvm import tirx
 from tvm.script import tirx as T
 
+from ... import config
+from ..lowering_options import default_schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import seq, uses_var
 from ..tile_lowering_utils import const_ints, dtype_bits
@@ -80,6 +84,8 @@ def plan_load(copy, layouts: dict, thread_vars) -> TMALoad | None:
         ext_s = const_ints([r.extent for r in src.region], "T.copy")
     except Exception:  # noqa: BLE001 - a symbolic tile never takes TMA
         return None
+    if len(shape) == 1 and default_schedule(config.tma_vectors_enabled()):  # a vector: a plain tile of one row
+        shape, ext_d = [1] + shape, [1] + ext_d
     if len(shape) != 2 or ext_d != shape or any(not (isinstance(r.min, tirx.IntImm) and int(r.min) == 0)
                                                  for r in dst.region):
         return None
@@ -162,7 +168,7 @@ def issue(load: TMALoad, copy, staged_dst, stage, barrier_ptr) -> list:
     for p in range(load.panels):
         c = list(coords)
         c[0] = c[0] + p * load.panel_elems
-        at = [tirx.const(0, "int32"), tirx.const(p * load.panel_elems, "int32")]
+        at = [tirx.const(0, "int32")] * (len(load.dst.ty.shape) - 1) + [tirx.const(p * load.panel_elems, "int32")]
         dst = tirx.address_of(tirx.BufferLoad(staged_dst, at if stage is None else [stage] + at))
         out.append(tirx.Evaluate(op(dst, tirx.address_of(load.map_var), *c, barrier_ptr)))
     return out

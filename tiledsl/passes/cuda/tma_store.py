@@ -211,16 +211,17 @@ def _fold_staged_pairs(stmts, body):
     return out, freed
 
 
-def _has_gemm_only_pipeline(body) -> bool:
-    """True when ``body`` has a ``T.Pipelined`` loop of copies and gemms only (the loops PipelineCUDA
-    warp-specializes by default; with the staged epilogue folded, such a kernel may take a producer warpgroup)."""
+def _has_pipeline(body, gemm_only: bool) -> bool:
+    """True when ``body`` has a ``T.Pipelined`` loop (with ``gemm_only``: one of copies and gemms only, the loops
+    PipelineCUDA warp-specializes with ``TILEDSL_WARP_SPECIALIZE=1``): a loop a producer warpgroup may take once
+    the staged epilogue is folded."""
     found = []
 
     def on_for(loop):
         if loop.annotations is not None and NUM_STAGES_ATTR in loop.annotations:
             stmts = flatten_seq([loop.body])
-            found.append(all(isinstance(st, tirx.Evaluate) and (is_tile_call(st.value, "copy") or
-                                                                 is_tile_call(st.value, "gemm")) for st in stmts))
+            found.append(not gemm_only or all(isinstance(st, tirx.Evaluate) and (
+                is_tile_call(st.value, "copy") or is_tile_call(st.value, "gemm")) for st in stmts))
     tvm_ffi.structural_walk(body, (tirx.For, on_for))
     return any(found)
 
@@ -230,8 +231,8 @@ def _has_gemm_only_pipeline(body) -> bool:
 def FoldStagedEpilogues(func, mod, ctx):
     """With TMA stores on (the default) or ``TILEDSL_WARP_SPECIALIZE=all`` (sm_90a): ``T.copy(acc, C_shared);
     T.copy(C_shared, C[...])`` at the top of a kernel body, where C_shared serves nothing else, becomes
-    ``T.copy(acc, C[...])`` and C_shared is not allocated (with TMA stores alone: only in a kernel with a
-    pipelined loop of copies and gemms, which a producer warpgroup may take); the
+    ``T.copy(acc, C[...])`` and C_shared is not allocated, in a kernel with a pipelined loop a producer warpgroup
+    may take (of copies and gemms only, unless attention-like loops are warp-specialized too); the
     TMA store then stages through its own two 16 KiB tiles, and the kernel may be warp-specialized (a shared tile
     written and read by all threads outside the pipelined loop would need a whole-block barrier)."""
     from .gemm_wgmma import sm90a
@@ -243,7 +244,7 @@ def FoldStagedEpilogues(func, mod, ctx):
     def on_attr(stmt):
         if stmt.attr_key != "thread_extent" or stmt.node.thread_tag != "threadIdx.x":
             return stmt
-        if not config.warp_specialize_all() and not _has_gemm_only_pipeline(stmt.body):
+        if not _has_pipeline(stmt.body, gemm_only=not config.warp_specialize_all()):
             return stmt  # no loop a producer warpgroup would take: the staged copy keeps its coalesced stores
         stmts, freed = _fold_staged_pairs(flatten_seq([stmt.body]), stmt.body)
         if not freed:

@@ -243,6 +243,23 @@ case "${1:-quick}" in
       testing/test_deferred_gemm.py testing/test_tma.py testing/test_smem_fit.py testing/test_bench_general.py \
       testing/test_tma_vectors.py testing/test_async_gemms.py testing/test_uniform_selects.py
     ;;
+  final10a)  # one call: with TILEDSL_RASTER=8 the grouped order's GPU tests and the GEMM GPU tests, the GEMMs with
+    # TILEDSL_RASTER=0 / 8 twice each, then the int8 M = 16 config sweep over a wider space
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8)
+    TILEDSL_RASTER=8 TAIL=6 run raster_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing/test_raster.py testing/test_tma.py testing/test_bench_general.py -k \
+      "raster or grouped or persistent or gemm or batched or swiglu or grouped"
+    for r in 0 8 0 8; do
+      TILEDSL_RASTER=$r TAIL=3 run "bench_raster$r" 60 "$PY" benchmarks/bench_general.py --only gemm,gemm_8192 --rounds 2
+      cat "$OUT/bench_general.json" >> "$OUT/gemm_raster$r.json"; echo >> "$OUT/gemm_raster$r.json"
+    done
+    int8=TILEDSL_OVERLAP_TRANSFORMS=1,TILEDSL_FAST_INT8_CAST=1,TILEDSL_TILE_BARRIERS=1
+    TAIL=2 run configs_int8_weight_m16 150 "$PY" benchmarks/bench_configs.py --only int8_weight_m16 --rounds 3 \
+      --switches "$int8"
+    ;;
+  final10b)  # one call: every bench_general program with the defaults (the table)
+    TAIL=40 run bench_general 400 "$PY" benchmarks/bench_general.py --rounds 2
+    ;;
   lease2b)  # one call: the programs the 2026-12-05 evening defaults change, with the new defaults and with the old
     # ones (2 rounds each), then the attention backward without TMA vector loads
     only=flash_attention,flash_attention_causal,flash_decode,attention_bwd,attention_bwd_causal,layernorm

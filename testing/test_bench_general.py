@@ -136,7 +136,7 @@ def test_flash_decode_refuses_an_empty_split():
 
 @pytest.mark.parametrize("causal", [False, True])
 def test_attention_backward_on_cpu(causal):
-    """dQ, dK, dV of the three kernels (S = 160: neither block size divides it) against float32 torch."""
+    """dQ, dK, dV of the three kernels (S = 160: the last 64-key block is ragged) against float32 torch."""
     _run_on_cpu(G.attention_bwd_case(1, 160, 2, 32, causal, block_M=32, block_N=64, threads=128))
 
 

@@ -32,6 +32,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_TMA_REDUCE | ``0``: atomic adds of a whole fragment into a global tile stay one atomic per element instead of TMA reduce-adds on sm_90a | 1 |
 | TILEDSL_TILE_BARRIERS | ``0``: TVM's barrier placement takes a kernel's shared pool for one buffer (a barrier between a write of one tile and a read of another) | 1 |
 | TILEDSL_PERSISTENT | ``0``: warp-specialized kernels get one CTA per tile, not one per SM; ``N`` > 1: at most N CTAs | 1 |
+| TILEDSL_RASTER | ``G`` > 0: a persistent grid walks each plane of tiles in groups of G rows of blockIdx.y (L2 reuse of a GEMM's panels; not yet timed) | 0 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
 | TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
 | TILEDSL_AUTOTUNE | ``0``: calls never tune (they use cached, shipped or default configs) | 1 |
@@ -339,3 +340,13 @@ def tma_vectors_enabled() -> bool:
     """True when a pipelined loop on sm_90a may fill 1-d shared tiles (row statistics, a scale vector) by TMA even
     though its threads read them (the default; ``TILEDSL_TMA_VECTORS=0`` keeps such loops on cp.async)."""
     return _flag("TILEDSL_TMA_VECTORS", "1")
+
+
+def persistent_raster_rows() -> int:
+    """TILEDSL_RASTER: 0 (the default) when a persistent grid walks its tiles in launch order (blockIdx.x
+    fastest), G > 0 for groups of G rows of blockIdx.y walked down their rows first (``warp_specialize.py``; not yet
+    timed on a GPU)."""
+    rows = _int("TILEDSL_RASTER", 0)
+    if rows < 0:
+        raise ValueError(f"TILEDSL_RASTER={rows} must be 0 (launch order) or a positive number of rows")
+    return rows

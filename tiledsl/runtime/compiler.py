@@ -60,6 +60,7 @@ def kernel_key(func: tirx.PrimFunc, target: tvm.target.Target, out_idx: list[int
         "tile_barriers": target_kind(target) == "cuda" and config.tile_barriers_enabled(),
         "tma_reduce": target_kind(target) == "cuda" and config.tma_reduce_enabled(),
         "persistent": config.persistent_grid_ctas() if target_kind(target) == "cuda" else None,
+        "raster": config.persistent_raster_rows() if target_kind(target) == "cuda" else None,
         "device": device_assumptions(target),  # e.g. the SM count a persistent Hopper kernel is built for
     })
 

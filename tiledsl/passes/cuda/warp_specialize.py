@@ -277,10 +277,14 @@ class _Persistent:
     """A persistent grid for a warp-specialized launch: ``ctas`` CTAs (at most one per SM) walk the program's
     tiles in launch order (tile ``t`` = CTA + j * ctas, blockIdx.x fastest), so the producer loads the next tile's
     stages while the consumers finish the current one. The ring keeps counting across tiles (``ring_base`` =
-    j * the loop's length)."""
+    j * the loop's length). With ``raster_rows`` = G > 0 (``TILEDSL_RASTER``) the tiles of each (x, y) plane are
+    walked in groups of G rows of blockIdx.y, down the group's rows first: the CTAs running at once share G row
+    tiles of one operand and a few column tiles of the other (a GEMM's A and B panels) instead of one row and
+    every column."""
 
-    def __init__(self, blocks, num_sms: int):
+    def __init__(self, blocks, num_sms: int, raster_rows: int = 0):
         self.blocks = blocks
+        self.raster_rows = raster_rows
         self.dims = {b.node.thread_tag: (b.node.var, b.value) for b in blocks}
         total = tirx.const(1, "int32")
         for tag in ("blockIdx.x", "blockIdx.y", "blockIdx.z"):
@@ -292,14 +296,33 @@ class _Persistent:
         self.tile = tirx.Var("tile_iter", "int32")
 
     def block_values(self) -> dict:
-        """Each program block index in terms of this CTA and its tile counter (launch order: x fastest)."""
+        """Each program block index in terms of this CTA and its tile counter (launch order: x fastest, or the
+        grouped order of ``raster_rows``)."""
         t = self.cta + self.tile * self.ctas
         present = [self.dims[tag] for tag in ("blockIdx.x", "blockIdx.y", "blockIdx.z") if tag in self.dims]
+        if self.raster_rows > 0 and len(present) >= 2:
+            return self._grouped(t, present)
         values, stride = {}, None
         for pos, (var, extent) in enumerate(present):
             index = t if stride is None else tirx.floordiv(t, stride)
             values[var] = index if pos == len(present) - 1 else tirx.floormod(index, extent)
             stride = extent if stride is None else stride * extent
+        return values
+
+    def _grouped(self, t, present) -> dict:
+        """Tile ``t``'s block indices in groups of ``raster_rows`` rows (y) per (x, y) plane, z outermost: within a
+        group of r rows (fewer in the last group), tile i is row i % r, column i // r. A bijection of the plane."""
+        (x, nx), (y, ny) = present[0], present[1]
+        plane = nx * ny
+        rows = tirx.const(self.raster_rows, "int32")
+        r = tirx.floormod(t, plane) if len(present) > 2 else t
+        group = tirx.floordiv(r, rows * nx)
+        first = group * rows
+        in_group = tirx.min(rows, ny - first)
+        i = r - first * nx
+        values = {y: first + tirx.floormod(i, in_group), x: tirx.floordiv(i, in_group)}
+        if len(present) > 2:
+            values[present[2][0]] = tirx.floordiv(t, plane)
         return values
 
     def tile_loop(self, body):
@@ -399,7 +422,7 @@ def WarpSpecialize(func, mod, ctx):
             return func
         ctas = config.persistent_grid_ctas()
         if blocks and ctas is not None:
-            body = _Persistent(blocks, ctas or _num_sms()).build(split, launch)
+            body = _Persistent(blocks, ctas or _num_sms(), config.persistent_raster_rows()).build(split, launch)
             if body is not None:
                 return func.with_body(body).with_attr(PERSISTENT_ATTR, 1)
         body = _plain(split, launch)

@@ -243,6 +243,14 @@ case "${1:-quick}" in
       testing/test_deferred_gemm.py testing/test_tma.py testing/test_smem_fit.py testing/test_bench_general.py \
       testing/test_tma_vectors.py testing/test_async_gemms.py testing/test_uniform_selects.py
     ;;
+  final10)  # one call for a short lease: every bench_general program with the defaults, then the grouped order's
+    # GPU tests and GEMM 8192^3 with TILEDSL_RASTER=0 / 8
+    TAIL=40 run bench_general 230 "$PY" benchmarks/bench_general.py --rounds 2
+    TAIL=4 run raster_tests 60 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_raster.py
+    for r in 0 8; do
+      TILEDSL_RASTER=$r TAIL=2 run "bench_raster$r" 40 "$PY" benchmarks/bench_general.py --only gemm_8192 --rounds 2
+    done
+    ;;
   final10a)  # one call: with TILEDSL_RASTER=8 the grouped order's GPU tests and the GEMM GPU tests, the GEMMs with
     # TILEDSL_RASTER=0 / 8 twice each, then the int8 M = 16 config sweep over a wider space
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8)

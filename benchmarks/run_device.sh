@@ -243,13 +243,15 @@ case "${1:-quick}" in
       testing/test_deferred_gemm.py testing/test_tma.py testing/test_smem_fit.py testing/test_bench_general.py \
       testing/test_tma_vectors.py testing/test_async_gemms.py testing/test_uniform_selects.py
     ;;
-  final10)  # one call for a short lease: every bench_general program with the defaults, then the grouped order's
-    # GPU tests and GEMM 8192^3 with TILEDSL_RASTER=0 / 8
-    TAIL=40 run bench_general 230 "$PY" benchmarks/bench_general.py --rounds 2
-    TAIL=4 run raster_tests 60 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_raster.py
-    for r in 0 8; do
-      TILEDSL_RASTER=$r TAIL=2 run "bench_raster$r" 40 "$PY" benchmarks/bench_general.py --only gemm_8192 --rounds 2
-    done
+  final10)  # one call for a short lease: the GPU tests of the files the last changes touch (fast exp2, the raster,
+    # attention, the benchmark programs), attention with and without fast exp2, then every bench_general program
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist loadfile)
+    TAIL=12 run gpu_tests_final 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing/test_fast_exp2.py testing/test_raster.py testing/test_bench_general.py testing/test_deferred_gemm.py \
+      testing/test_cuda_gpu.py testing/test_uniform_selects.py testing/test_smem_fit.py
+    only=flash_attention,flash_attention_causal,attention_bwd,attention_bwd_causal
+    TILEDSL_FAST_EXP2=0 TAIL=4 bench_as bench_no_fast_exp2 60 attn_no_fast_exp2 --only $only --rounds 2
+    TAIL=40 bench_as bench_general 180 general_final --rounds 2
     ;;
   final10a)  # one call: with TILEDSL_RASTER=8 the grouped order's GPU tests and the GEMM GPU tests, the GEMMs with
     # TILEDSL_RASTER=0 / 8 twice each, then the int8 M = 16 config sweep over a wider space

@@ -33,6 +33,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_TILE_BARRIERS | ``0``: TVM's barrier placement takes a kernel's shared pool for one buffer (a barrier between a write of one tile and a read of another) | 1 |
 | TILEDSL_PERSISTENT | ``0``: warp-specialized kernels get one CTA per tile, not one per SM; ``N`` > 1: at most N CTAs | 1 |
 | TILEDSL_RASTER | ``G`` > 0: a persistent grid walks each plane of tiles in groups of G rows of blockIdx.y (L2 reuse of a GEMM's panels; not yet timed) | 0 |
+| TILEDSL_FAST_EXP2 | ``0``: float32 ``T.exp2`` on CUDA is ``exp2f`` (denormal handling around ``ex2``) instead of one ``ex2.approx.ftz.f32`` | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
 | TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
 | TILEDSL_AUTOTUNE | ``0``: calls never tune (they use cached, shipped or default configs) | 1 |
@@ -350,3 +351,9 @@ def persistent_raster_rows() -> int:
     if rows < 0:
         raise ValueError(f"TILEDSL_RASTER={rows} must be 0 (launch order) or a positive number of rows")
     return rows
+
+
+def fast_exp2_enabled() -> bool:
+    """True when float32 ``T.exp2`` on CUDA becomes one ``ex2.approx.ftz.f32`` (``passes/cuda/fast_exp2.py``:
+    2 ulp as ``exp2f``, subnormals flushed to zero; the default; ``TILEDSL_FAST_EXP2=0`` keeps ``exp2f``)."""
+    return _flag("TILEDSL_FAST_EXP2", "1")

@@ -12,7 +12,8 @@ fragments -> registers) ->
 WarpSpecialize (producer / consumer warpgroups, where PipelineCUDA chose it) -> PlaceTensorMaps (TMA tensor maps
 into the host code) -> ScalarizeBoolVectors (bool accesses unrolled, not vectorized) -> SplitWideVectorLoops (only
 on the build's retry after the code generator refused a vector type). TVM then runs its default pipeline
-(VectorizeLoop, ThreadSync, MergeSharedMemoryAllocations, SplitHostDevice, ...).
+(VectorizeLoop, ThreadSync, MergeSharedMemoryAllocations, SplitHostDevice, ...), whose LowerIntrin takes our CUDA
+lowering of float32 ``T.exp2`` (``fast_exp2.py``: one ``ex2.approx.ftz.f32``).
 """
 from .async_gemms import ScheduleWgmmaGemms
 from .ldmatrix_reads import LdmatrixReads
@@ -27,6 +28,9 @@ from .tma_reduce import ReduceAtomicsTMA
 from .tma_store import FoldStagedEpilogues, StoreEpilogueTMA
 from .warp_specialize import WarpSpecialize
 from .wide_vectors import SplitWideVectorLoops
+from . import fast_exp2
+
+fast_exp2.register()
 
 
 def cuda_passes() -> list:

@@ -1,10 +1,11 @@
-"""``TILEDSL_RASTER=G`` (``passes/cuda/warp_specialize.py``, ``_Persistent._grouped``; opt-in until timed): a
-persistent grid walks each (x, y) plane of tiles in groups of G rows of blockIdx.y, down each group's rows first.
+"""``TILEDSL_RASTER=G`` (``passes/cuda/warp_specialize.py``, ``_Persistent._grouped``; G = 8 by default, 0 for
+launch order): a persistent grid walks each (x, y) plane of tiles in groups of G rows of blockIdx.y, down each
+group's rows first.
 
 CPU: the order is a bijection of the grid for ragged and whole groups, two and three block dimensions, and the
 rows it walks first are the group's. nvcc: a warp-specialized GEMM builds with it and its source holds the grouped
-index; the default is the launch order. GPU: GEMMs (ragged last group, several tiles per CTA, A^T with a residual,
-a batched GEMM) against torch, outputs poisoned with NaN.
+index; ``TILEDSL_RASTER=0`` is the launch order. GPU: GEMMs (ragged last group, several tiles per CTA, A^T with a
+residual, a batched GEMM) against torch, outputs poisoned with NaN.
 """
 import pytest
 import torch
@@ -64,9 +65,9 @@ def test_the_grouped_order_walks_a_groups_rows_first():
 @pytest.mark.nvcc
 def test_a_warp_specialized_gemm_builds_with_the_grouped_order(monkeypatch):
     program = lambda: bench.gemm(2304, 2048, 256, block_N=128)  # noqa: E731  (16 x 18 tiles: groups of 8, 8, 2)
-    plain = tiledsl.compile(program(), out_idx=[], target=SM90A).get_kernel_source()
-    monkeypatch.setenv("TILEDSL_RASTER", "8")
     grouped = tiledsl.compile(program(), out_idx=[], target=SM90A).get_kernel_source()
+    monkeypatch.setenv("TILEDSL_RASTER", "0")
+    plain = tiledsl.compile(program(), out_idx=[], target=SM90A).get_kernel_source()
     assert "tile_iter" in plain and "tile_iter" in grouped and plain != grouped
     assert "min(8, " in grouped and "min(8, " not in plain
 

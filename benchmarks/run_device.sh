@@ -47,6 +47,12 @@
 #           default in two calls (2 rounds each)
 #   fidelity  side effects of replicated fragments, the generic GPU tests, the Hopper GEMM/attention tests and the
 #           differential programs (every perturbed program's GPU result against the CPU result of the same program)
+#   lease1 / lease1b / lease2 / lease2b / lease3  the calls of the 2026-12-05 evening lease (switch timings, config
+#           sweeps, every GPU test with the new defaults, old against new defaults, the mended files' GPU tests)
+#   final10  for a short lease: the GPU tests of the last changes, attention with and without fast exp2, every
+#           bench_general program; final10a / final10b: the same split in two calls, with the raster and a wider
+#           int8 M = 16 sweep
+#   hoist   TILEDSL_HOIST_OPERAND_READS=1: its GPU tests, then the attention backward with and without it
 # A stage that times a switch writes one JSON report per setting; benchmarks/compare_runs.py puts them side by side
 # (each run's time and ratio, and its speed against the first report).
 set -u
@@ -242,6 +248,14 @@ case "${1:-quick}" in
     TAIL=20 run gpu_tests_mended 400 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
       testing/test_deferred_gemm.py testing/test_tma.py testing/test_smem_fit.py testing/test_bench_general.py \
       testing/test_tma_vectors.py testing/test_async_gemms.py testing/test_uniform_selects.py
+    ;;
+  hoist)  # TILEDSL_HOIST_OPERAND_READS=1 (the attention backward's dS^T store above the dK gemm): its GPU tests,
+    # then the attention backward with and without it, twice each (2 rounds)
+    TAIL=6 run hoist_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_async_gemms.py
+    for h in 0 1 0 1; do
+      TILEDSL_HOIST_OPERAND_READS=$h TAIL=3 run "bench_bwd_hoist$h" 90 "$PY" benchmarks/bench_general.py \
+        --only attention_bwd,attention_bwd_causal --rounds 2
+    done
     ;;
   final10)  # one call for a short lease: the GPU tests of the files the last changes touch (fast exp2, the raster,
     # attention, the benchmark programs), attention with and without fast exp2, then every bench_general program

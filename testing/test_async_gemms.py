@@ -92,6 +92,18 @@ def test_attention_backward_overlaps_its_gemms(monkeypatch):
     assert _events(src, "for (int") == ["C", "C", "W1", "C", "W1", "C", "W0", "C", "W0", "W2"]
 
 
+@pytest.mark.nvcc
+def test_the_ds_store_moves_above_the_dk_gemm(monkeypatch):
+    """TILEDSL_HOIST_OPERAND_READS=1: ``T.copy(dsT_cast, dsT_s)`` only reads dK's register A, so it moves above the
+    dK gemm; dK and dQ are then issued back to back (one drain of the tensor pipe per iteration instead of two)."""
+    monkeypatch.setenv("TILEDSL_HOIST_OPERAND_READS", "1")
+    case = G.cases(small=True)["attention_bwd"]
+    src = tiledsl.compile(case.kernels["main"], out_idx=[], target=SM90A).get_kernel_source()
+    loop = src.split("__global__", 2)[-1].split("for (int", 1)[1]
+    assert _events(loop) == ["C", "C", "W1", "C", "W1", "C", "C", "W0", "W1"]
+    assert loop.index("*(half2*)(dsT_s + ") < loop.index("(dk_ptr[0], dk_ptr[1]")  # the store, then dK's wgmma
+
+
 # ---------------------------------------------------------------- GPU
 @pytest.mark.gpu
 @pytest.mark.parametrize("setting", ["0", "1"])
@@ -110,8 +122,10 @@ def test_two_gemms_match_torch(setting, monkeypatch):
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("name", ["attention_bwd", "attention_bwd_causal"])
-def test_attention_backward_with_async_gemms_matches_torch(name, monkeypatch):
+@pytest.mark.parametrize("hoist", ["0", "1"])
+def test_attention_backward_with_async_gemms_matches_torch(name, hoist, monkeypatch):
     monkeypatch.setenv("TILEDSL_ASYNC_GEMMS", "1")
+    monkeypatch.setenv("TILEDSL_HOIST_OPERAND_READS", hoist)
     case = G.cases(small=True)[name]
     compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
     inputs = case.make("cuda")

@@ -14,6 +14,9 @@ are lowered:
    (``wgmma_no_wait``); ``wgmma.wait_group k`` goes before the first later statement that does, ``k`` being the
    gemms issued after it and still allowed to run (wgmma groups complete in order). A statement this pass does
    not understand (a barrier, an mbarrier, a nested loop holding a gemm) and the end of the list wait for all.
+3. **Operand reads first** (``TILEDSL_HOIST_OPERAND_READS=1``, opt-in, not yet run on a GPU): before 1., a
+   statement right after a gemm that touches it only by reading its A held in registers moves above the gemm (and
+   its initialization), where those registers need no wait.
 
 "Touches its result" (a conflict): reads or writes the gemm's accumulator or an A fragment (the instruction may read
 it from registers; PTX leaves any access to those registers before the wait undefined), or writes a shared
@@ -31,7 +34,7 @@ from tvm.script import tirx as T
 
 from ... import config
 from ...ir.ops import is_tile_call, with_attrs
-from ..lowering_options import default_schedule
+from ..lowering_options import default_schedule, opt_in
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, rebuild_for, seq
 from ..tile_lowering_utils import whole_region
@@ -155,6 +158,30 @@ def _hoisted(stmts: list, wgmma) -> list:
     return out
 
 
+def _operand_reads_first(stmts: list, wgmma) -> list:
+    """A statement right after a gemm (and its accumulator's initialization) that touches the gemm only by reading
+    its A held in registers moves above them (``TILEDSL_HOIST_OPERAND_READS=1``): read before the issue, those
+    registers need no wait (the attention backward's ``T.copy(dsT_cast, dsT_s)`` after ``dK += dS^T Q``, which
+    otherwise drained the tensor pipe before the dQ gemm)."""
+    out = list(stmts)
+    k = 0
+    while k + 1 < len(out):
+        gemm = wgmma_gemm_of(out[k], wgmma)
+        after = Effects(out[k + 1])
+        if gemm is None or wgmma_gemm_of(out[k + 1], wgmma) is not None or after.opaque or \
+                after.writes & _operands(gemm) or after.uses & {gemm.args[2].source} or \
+                not _conflicts(gemm, after):
+            k += 1
+            continue
+        start = k - 1 if k > 0 and _initializes(out[k - 1], gemm.args[2].source) else k
+        if any(depends(Effects(u), after) for u in out[start:k + 1]):
+            k += 1
+            continue
+        out = out[:start] + [out[k + 1]] + out[start:k + 1] + out[k + 2:]
+        k += 1
+    return out
+
+
 def depends(a, b) -> bool:
     """Statements with effects ``a`` and ``b`` may not swap: one writes what the other uses."""
     return a.opaque or b.opaque or bool(a.writes & b.uses) or bool(b.writes & a.uses)
@@ -216,6 +243,8 @@ def _deferred(stmts: list, wgmma) -> list:
 def _schedule(stmts: list, wgmma) -> list:
     if any(_in_flight(s, wgmma) for s in stmts) or sum(wgmma_gemm_of(s, wgmma) is not None for s in stmts) == 0:
         return stmts
+    if opt_in(config.hoist_operand_reads_enabled()):
+        stmts = _operand_reads_first(stmts, wgmma)
     return _deferred(_zero_init(_hoisted(stmts, wgmma), wgmma), wgmma)
 
 

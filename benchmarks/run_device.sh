@@ -53,6 +53,7 @@
 #           bench_general program; final10a / final10b: the same split in two calls, with the raster and a wider
 #           int8 M = 16 sweep
 #   hoist   TILEDSL_HOIST_OPERAND_READS=1: its GPU tests, then the attention backward with and without it
+#   maskafter  TILEDSL_MASK_AFTER_GEMM=1: its GPU tests, then flash attention (causal and not) with and without it
 # A stage that times a switch writes one JSON report per setting; benchmarks/compare_runs.py puts them side by side
 # (each run's time and ratio, and its speed against the first report).
 set -u
@@ -255,6 +256,14 @@ case "${1:-quick}" in
     for h in 0 1 0 1; do
       TILEDSL_HOIST_OPERAND_READS=$h TAIL=3 run "bench_bwd_hoist$h" 90 "$PY" benchmarks/bench_general.py \
         --only attention_bwd,attention_bwd_causal --rounds 2
+    done
+    ;;
+  maskafter)  # TILEDSL_MASK_AFTER_GEMM=1 (causal attention's mask after a cleared score gemm): its GPU tests, then
+    # attention with and without it, twice each (2 rounds)
+    TAIL=6 run mask_after_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_mask_after_gemm.py
+    for m in 0 1 0 1; do
+      TILEDSL_MASK_AFTER_GEMM=$m TAIL=3 run "bench_attn_mask_after$m" 90 "$PY" benchmarks/bench_general.py \
+        --only flash_attention,flash_attention_causal --rounds 2
     done
     ;;
   final10)  # one call for a short lease: the GPU tests of the files the last changes touch (fast exp2, the raster,

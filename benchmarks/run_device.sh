@@ -52,6 +52,8 @@
 #   final10  for a short lease: the GPU tests of the last changes, attention with and without fast exp2, every
 #           bench_general program; final10a / final10b: the same split in two calls, with the raster and a wider
 #           int8 M = 16 sweep
+#   next11a / next11b  the next session's first two calls: every GPU test with the current defaults; then the
+#           opt-in mask-after-gemm and operand-read hoist (tests, timings) and the wider int8 M = 16 sweep
 #   hoist   TILEDSL_HOIST_OPERAND_READS=1: its GPU tests, then the attention backward with and without it
 #   maskafter  TILEDSL_MASK_AFTER_GEMM=1: its GPU tests, then flash attention (causal and not) with and without it
 # A stage that times a switch writes one JSON report per setting; benchmarks/compare_runs.py puts them side by side
@@ -249,6 +251,19 @@ case "${1:-quick}" in
     TAIL=20 run gpu_tests_mended 400 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
       testing/test_deferred_gemm.py testing/test_tma.py testing/test_smem_fit.py testing/test_bench_general.py \
       testing/test_tma_vectors.py testing/test_async_gemms.py testing/test_uniform_selects.py
+    ;;
+  next11a)  # the next session's first call: every GPU test of the suite with the defaults of 2026-12-05 17:30 UTC
+    # (fast exp2 and the grouped raster never ran the whole suite as defaults)
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist loadfile)
+    TAIL=30 run gpu_tests 560 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing
+    ;;
+  next11b)  # the next session's second call: the two opt-in schedules built without a GPU (their GPU tests, then
+    # each program with and without), and the wider int8 M = 16 sweep
+    bash "$0" maskafter
+    bash "$0" hoist
+    int8=TILEDSL_OVERLAP_TRANSFORMS=1,TILEDSL_FAST_INT8_CAST=1,TILEDSL_TILE_BARRIERS=1
+    TAIL=2 run configs_int8_weight_m16 150 "$PY" benchmarks/bench_configs.py --only int8_weight_m16 --rounds 3 \
+      --switches "$int8"
     ;;
   hoist)  # TILEDSL_HOIST_OPERAND_READS=1 (the attention backward's dS^T store above the dK gemm): its GPU tests,
     # then the attention backward with and without it, twice each (2 rounds)

@@ -53,7 +53,7 @@
 #           bench_general program; final10a / final10b: the same split in two calls, with the raster and a wider
 #           int8 M = 16 sweep
 #   next11a / next11b  the next session's first two calls: every GPU test with the current defaults; then the
-#           opt-in mask-after-gemm and operand-read hoist (tests, timings) and the wider int8 M = 16 sweep
+#           opt-in mask-after-gemm, operand-read hoist and row reciprocals (tests, timings), the wider int8 sweep
 #   hoist   TILEDSL_HOIST_OPERAND_READS=1: its GPU tests, then the attention backward with and without it
 #   maskafter  TILEDSL_MASK_AFTER_GEMM=1: its GPU tests, then flash attention (causal and not) with and without it
 # A stage that times a switch writes one JSON report per setting; benchmarks/compare_runs.py puts them side by side
@@ -257,10 +257,15 @@ case "${1:-quick}" in
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist loadfile)
     TAIL=30 run gpu_tests 560 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing
     ;;
-  next11b)  # the next session's second call: the two opt-in schedules built without a GPU (their GPU tests, then
+  next11b)  # the next session's second call: the three opt-in schedules built without a GPU (their GPU tests, then
     # each program with and without), and the wider int8 M = 16 sweep
     bash "$0" maskafter
     bash "$0" hoist
+    TAIL=6 run reciprocal_tests 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_row_reciprocals.py
+    for r in 0 1 0 1; do
+      TILEDSL_ROW_RECIPROCALS=$r TAIL=3 run "bench_attn_reciprocals$r" 90 "$PY" benchmarks/bench_general.py \
+        --only flash_attention,flash_attention_causal --rounds 2
+    done
     int8=TILEDSL_OVERLAP_TRANSFORMS=1,TILEDSL_FAST_INT8_CAST=1,TILEDSL_TILE_BARRIERS=1
     TAIL=2 run configs_int8_weight_m16 150 "$PY" benchmarks/bench_configs.py --only int8_weight_m16 --rounds 3 \
       --switches "$int8"

@@ -35,6 +35,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_RASTER | a persistent grid walks each plane of tiles in groups of ``G`` rows of blockIdx.y (L2 reuse of a GEMM's panels); ``0``: launch order, blockIdx.x fastest | 8 |
 | TILEDSL_HOIST_OPERAND_READS | ``1``: a statement after a wgmma gemm that only reads its register A operand moves above the gemm (not yet run on a GPU) | 0 |
 | TILEDSL_MASK_AFTER_GEMM | ``1``: a 0 / infinity mask written into an accumulator before a gemm adds to it is applied after a cleared gemm (not yet run on a GPU) | 0 |
+| TILEDSL_ROW_RECIPROCALS | ``1``: in a T.Parallel nest, a float division by a value the innermost loop does not change is a multiplication by its reciprocal (not yet run on a GPU) | 0 |
 | TILEDSL_FAST_EXP2 | ``0``: float32 ``T.exp2`` on CUDA is ``exp2f`` (denormal handling around ``ex2``) instead of one ``ex2.approx.ftz.f32`` | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
 | TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
@@ -229,7 +230,7 @@ OPT_IN_SCHEDULES = {"TILEDSL_DEFER_LAST_GEMM": "1", "TILEDSL_SPLIT_MASKS": "1", 
                     "TILEDSL_WIDE_REGISTER_VECTORS": "1", "TILEDSL_FUSE_REDUCTIONS": "0",
                     "TILEDSL_VECTOR_ATOMICS": "0", "TILEDSL_TILE_BARRIERS": "1", "TILEDSL_TMA_REDUCE": "1",
                     "TILEDSL_ASYNC_GEMMS": "1", "TILEDSL_TMA_VECTORS": "1", "TILEDSL_HOIST_OPERAND_READS": "0",
-                    "TILEDSL_MASK_AFTER_GEMM": "0"}
+                    "TILEDSL_MASK_AFTER_GEMM": "0", "TILEDSL_ROW_RECIPROCALS": "0"}
 
 
 #: The schedules of :data:`OPT_IN_SCHEDULES` that the CPU lowering runs too (the others are CUDA's only)
@@ -374,3 +375,10 @@ def mask_after_gemm_enabled() -> bool:
     applied after a cleared gemm instead (``passes/cuda/mask_after_gemm.py``: causal attention's score tile;
     ``TILEDSL_MASK_AFTER_GEMM=1``; off until its GPU tests have run)."""
     return _flag("TILEDSL_MASK_AFTER_GEMM")
+
+
+def row_reciprocals_enabled() -> bool:
+    """True when a float division by a row value in a T.Parallel nest becomes a multiplication by its reciprocal,
+    computed once per row (``passes/cuda/row_reciprocals.py``: flash attention's ``acc_o / logsum``;
+    ``TILEDSL_ROW_RECIPROCALS=1``; off until its GPU tests have run)."""
+    return _flag("TILEDSL_ROW_RECIPROCALS")

@@ -64,6 +64,7 @@ def kernel_key(func: tirx.PrimFunc, target: tvm.target.Target, out_idx: list[int
         "fast_exp2": target_kind(target) == "cuda" and config.fast_exp2_enabled(),
         "hoist_operand_reads": target_kind(target) == "cuda" and config.hoist_operand_reads_enabled(),
         "mask_after_gemm": target_kind(target) == "cuda" and config.mask_after_gemm_enabled(),
+        "row_reciprocals": target_kind(target) == "cuda" and config.row_reciprocals_enabled(),
         "device": device_assumptions(target),  # e.g. the SM count a persistent Hopper kernel is built for
     })
 

@@ -220,7 +220,7 @@ def async_gemms_enabled() -> bool:
     """True when independent wgmma gemms are issued together and waited for where their results are used
     (``passes/cuda/async_gemms.py``; the default since it timed the attention backward 4 % faster on the H100;
     ``TILEDSL_ASYNC_GEMMS=0`` turns it off)."""
-    return _flag("TILEDSL_ASYNC_GEMMS", "1")
+    return schedule_enabled("TILEDSL_ASYNC_GEMMS")
 
 
 #: Schedules of the lowering that a failing build drops (the split masks and the longest-first order run on the CPU
@@ -237,11 +237,17 @@ OPT_IN_SCHEDULES = {"TILEDSL_DEFER_LAST_GEMM": "1", "TILEDSL_SPLIT_MASKS": "1", 
 CPU_SCHEDULES = ("TILEDSL_SPLIT_MASKS", "TILEDSL_LONGEST_FIRST")
 
 
+def schedule_enabled(name: str) -> bool:
+    """Whether the schedule ``name`` of :data:`OPT_IN_SCHEDULES` is switched on: its default there, unless the
+    environment says otherwise."""
+    return _flag(name, OPT_IN_SCHEDULES[name])
+
+
 def opt_in_schedules_on(defaults: bool = False, target_kind: str = "cuda") -> list:
     """The names in :data:`OPT_IN_SCHEDULES` that are switched on for a build for ``target_kind``: of those off by
     default (switched on by the environment), or with ``defaults`` of those on by default (and not switched off)."""
     return [name for name, default in OPT_IN_SCHEDULES.items()
-            if (default == "1") == defaults and _flag(name, default)
+            if (default == "1") == defaults and schedule_enabled(name)
             and (target_kind == "cuda" or name in CPU_SCHEDULES)]
 
 
@@ -250,7 +256,7 @@ def defer_last_gemm_enabled() -> bool:
     during the next iteration's first gemm and the statements after it (flash attention's ``P V`` during the next
     softmax; ``passes/cuda/deferred_gemm.py``; the default since it timed flash attention 0.92 -> 1.0x SDPA with
     warp specialization on the H100; ``TILEDSL_DEFER_LAST_GEMM=0`` turns it off)."""
-    return _flag("TILEDSL_DEFER_LAST_GEMM", "1")
+    return schedule_enabled("TILEDSL_DEFER_LAST_GEMM")
 
 
 def split_masks_enabled() -> bool:
@@ -258,13 +264,13 @@ def split_masks_enabled() -> bool:
     mask is all-true or all-false (a causal mask, a bounds mask; ``passes/cuda/uniform_selects.py``;
     the default since it timed causal flash attention 4 % faster on the H100; ``TILEDSL_SPLIT_MASKS=0`` turns it
     off)."""
-    return _flag("TILEDSL_SPLIT_MASKS", "1")
+    return schedule_enabled("TILEDSL_SPLIT_MASKS")
 
 
 def longest_first_enabled() -> bool:
     """True when blocks whose pipelined loop grows with a block index are launched longest first (causal
     attention; ``passes/cuda/longest_first.py``; ``TILEDSL_LONGEST_FIRST=1``; off until timed on a GPU)."""
-    return _flag("TILEDSL_LONGEST_FIRST")
+    return schedule_enabled("TILEDSL_LONGEST_FIRST")
 
 
 def wide_register_vectors_enabled() -> bool:
@@ -272,20 +278,20 @@ def wide_register_vectors_enabled() -> bool:
     copy moves 16 bytes per global/shared access (fp16 in memory, fp32 in registers: LayerNorm's loads and
     stores; the default since it timed LayerNorm 86 -> 94 % of the copy rate on the H100;
     ``TILEDSL_WIDE_REGISTER_VECTORS=0`` turns it off)."""
-    return _flag("TILEDSL_WIDE_REGISTER_VECTORS", "1")
+    return schedule_enabled("TILEDSL_WIDE_REGISTER_VECTORS")
 
 
 def fuse_reductions_enabled() -> bool:
     """True when two consecutive independent ``T.reduce`` statements share one shared-memory round (LayerNorm's
     sum and sum of squares: two block barriers instead of four; ``TILEDSL_FUSE_REDUCTIONS=1``; off until timed)."""
-    return _flag("TILEDSL_FUSE_REDUCTIONS")
+    return schedule_enabled("TILEDSL_FUSE_REDUCTIONS")
 
 
 def tma_reduce_enabled() -> bool:
     """True when atomic adds of a whole fragment into a global tile are staged in shared memory and added by the
     TMA unit (``cp.reduce.async.bulk.tensor``; ``passes/cuda/tma_reduce.py``; the default since its GPU tests passed
     and it timed the attention backward 1.27x faster on the H100; ``TILEDSL_TMA_REDUCE=0`` turns it off)."""
-    return _flag("TILEDSL_TMA_REDUCE", "1")
+    return schedule_enabled("TILEDSL_TMA_REDUCE")
 
 
 def tile_barriers_enabled() -> bool:
@@ -293,14 +299,14 @@ def tile_barriers_enabled() -> bool:
     places barriers per tile instead of treating the whole dynamic shared memory as one buffer
     (``passes/cuda/smem_swizzle.py``; the default since its GPU tests passed; ``TILEDSL_TILE_BARRIERS=0`` turns
     it off)."""
-    return _flag("TILEDSL_TILE_BARRIERS", "1")
+    return schedule_enabled("TILEDSL_TILE_BARRIERS")
 
 
 def vector_atomics_enabled() -> bool:
     """True when float32 atomic adds into global memory go 2 or 4 lanes per instruction on sm_90+ (the attention
     backward's dQ; ``passes/cuda/vector_atomics.py``; ``TILEDSL_VECTOR_ATOMICS=1``; off until its GPU tests have
     run)."""
-    return _flag("TILEDSL_VECTOR_ATOMICS")
+    return schedule_enabled("TILEDSL_VECTOR_ATOMICS")
 
 
 def persistent_grid_ctas() -> int | None:
@@ -344,7 +350,7 @@ def print_autotuning() -> bool:
 def tma_vectors_enabled() -> bool:
     """True when a pipelined loop on sm_90a may fill 1-d shared tiles (row statistics, a scale vector) by TMA even
     though its threads read them (the default; ``TILEDSL_TMA_VECTORS=0`` keeps such loops on cp.async)."""
-    return _flag("TILEDSL_TMA_VECTORS", "1")
+    return schedule_enabled("TILEDSL_TMA_VECTORS")
 
 
 def persistent_raster_rows() -> int:
@@ -367,18 +373,18 @@ def hoist_operand_reads_enabled() -> bool:
     """True when a statement right after a wgmma gemm that touches it only by reading its register A operand moves
     above the gemm, so no wait is needed before it (``passes/cuda/async_gemms.py``; the attention backward's dS^T
     store; ``TILEDSL_HOIST_OPERAND_READS=1``; off until its GPU tests have run)."""
-    return _flag("TILEDSL_HOIST_OPERAND_READS")
+    return schedule_enabled("TILEDSL_HOIST_OPERAND_READS")
 
 
 def mask_after_gemm_enabled() -> bool:
     """True when a T.Parallel mask of 0 / infinity written into an accumulator right before a gemm adds to it is
     applied after a cleared gemm instead (``passes/cuda/mask_after_gemm.py``: causal attention's score tile;
     ``TILEDSL_MASK_AFTER_GEMM=1``; off until its GPU tests have run)."""
-    return _flag("TILEDSL_MASK_AFTER_GEMM")
+    return schedule_enabled("TILEDSL_MASK_AFTER_GEMM")
 
 
 def row_reciprocals_enabled() -> bool:
     """True when a float division by a row value in a T.Parallel nest becomes a multiplication by its reciprocal,
     computed once per row (``passes/cuda/row_reciprocals.py``: flash attention's ``acc_o / logsum``;
     ``TILEDSL_ROW_RECIPROCALS=1``; off until its GPU tests have run)."""
-    return _flag("TILEDSL_ROW_RECIPROCALS")
+    return schedule_enabled("TILEDSL_ROW_RECIPROCALS")

@@ -27,17 +27,15 @@ def allowed(name: str) -> bool:
     return bool(_SWITCHES.get().get(name, True))
 
 
-def opt_in(enabled: bool) -> bool:
-    """Whether an opt-in schedule the user switched on (``enabled``) applies to the running lowering: the build
-    lowers a program again without them when its build fails with them (``codegen/compile.py``)."""
-    return enabled and allowed("opt_in_schedules")
+def schedule(name: str) -> bool:
+    """Whether the schedule ``name`` of :data:`config.OPT_IN_SCHEDULES` applies to the running lowering: switched
+    on (its default there unless the environment says otherwise) and not left out by the build's retry, which
+    lowers a failing program again first without the opt-in schedules switched on, then without those on by
+    default (``codegen/compile.py``)."""
+    from .. import config
 
-
-def default_schedule(enabled: bool) -> bool:
-    """Whether a schedule of :data:`config.OPT_IN_SCHEDULES` that is on by default (``enabled``: not switched off)
-    applies to the running lowering: the build lowers a program again without them when its build fails with them
-    and without the opt-in ones (``codegen/compile.py``)."""
-    return enabled and allowed("default_schedules")
+    group = "default_schedules" if config.OPT_IN_SCHEDULES[name] == "1" else "opt_in_schedules"
+    return config.schedule_enabled(name) and allowed(group)
 
 
 def requested(name: str) -> bool:

@@ -32,9 +32,8 @@ from tvm import tirx
 from tvm.ir import Call, TensorRegion
 from tvm.script import tirx as T
 
-from ... import config
 from ...ir.ops import is_tile_call, with_attrs
-from ..lowering_options import default_schedule, opt_in
+from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, rebuild_for, seq
 from ..tile_lowering_utils import whole_region
@@ -243,7 +242,7 @@ def _deferred(stmts: list, wgmma) -> list:
 def _schedule(stmts: list, wgmma) -> list:
     if any(_in_flight(s, wgmma) for s in stmts) or sum(wgmma_gemm_of(s, wgmma) is not None for s in stmts) == 0:
         return stmts
-    if opt_in(config.hoist_operand_reads_enabled()):
+    if schedule("TILEDSL_HOIST_OPERAND_READS"):
         stmts = _operand_reads_first(stmts, wgmma)
     return _deferred(_zero_init(_hoisted(stmts, wgmma), wgmma), wgmma)
 
@@ -298,7 +297,7 @@ def ScheduleWgmmaGemms(func, mod, ctx):
     doc; sm_90a only; ``TILEDSL_ASYNC_GEMMS=0`` turns it off)."""
     from .gemm_wgmma import sm90a
 
-    if not default_schedule(config.async_gemms_enabled()) or not sm90a():
+    if not schedule("TILEDSL_ASYNC_GEMMS") or not sm90a():
         return func
     from .lower_tile_ops import thread_count
     from .pipeline import wgmma_accumulators

@@ -18,9 +18,8 @@ from tvm import tirx
 from tvm.ir import Call
 from tvm.sym import Analyzer
 
-from ... import config
 from ...language.loops import NUM_STAGES_ATTR
-from ..lowering_options import opt_in
+from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, substitute, uses_var
 
@@ -88,7 +87,7 @@ def _growing_index(extent, launches):
 @keep_tiledsl_errors
 def LongestTilesFirst(func, mod, ctx):
     """Launch the blocks with the longest main loop first (see the module doc; ``TILEDSL_LONGEST_FIRST=1``)."""
-    if not opt_in(config.longest_first_enabled()):
+    if not schedule("TILEDSL_LONGEST_FIRST"):
         return func
     if _may_talk_across_blocks(func.body):
         return func

@@ -15,11 +15,10 @@ import tvm_ffi
 from tvm import tirx
 from tvm.ir import TensorLoad, TensorRegion
 
-from ... import config
 from ...errors import TileProgramError
 from ...ir.ops import is_tile_call, tile_op
 from ...language.loops import PARALLEL_ATTR
-from ..lowering_options import opt_in
+from ..lowering_options import schedule
 from ..rewriter import StmtRewriter, flatten_seq, loop_nest, seq, substitute, uses_var
 from ..tile_lowering_utils import bounds_predicate, cast_to, const_ints, is_unit
 from . import gemm_strategy
@@ -128,7 +127,7 @@ class _Lowerer(StmtRewriter):
     def visit_SeqStmt(self, stmt):
         """With ``TILEDSL_FUSE_REDUCTIONS=1``, two consecutive independent reductions are lowered together (one
         shared round for both: ``reduce.lower_reduce_pair``); everything else as usual."""
-        if not opt_in(config.fuse_reductions_enabled()):
+        if not schedule("TILEDSL_FUSE_REDUCTIONS"):
             return super().visit_SeqStmt(stmt)
         children, k = [], 0
         while k < len(stmt.seq):

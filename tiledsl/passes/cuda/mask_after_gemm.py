@@ -27,9 +27,8 @@ import math
 
 from tvm import tirx
 
-from ... import config
 from ...ir.ops import is_tile_call, with_attrs
-from ..lowering_options import opt_in
+from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import StmtRewriter, flatten_seq, seq, uses_var
 from .uniform_selects import _nest, _select, _with_value
@@ -114,7 +113,7 @@ class _Rewriter(StmtRewriter):
 def MaskAfterGemm(func, mod, ctx):
     """Apply 0 / infinity masks written into an accumulator before a gemm after a cleared gemm instead (see the
     module doc; opt-in with ``TILEDSL_MASK_AFTER_GEMM=1``)."""
-    if not opt_in(config.mask_after_gemm_enabled()):
+    if not schedule("TILEDSL_MASK_AFTER_GEMM"):
         return func
     rewriter = _Rewriter()
     body = rewriter.visit(func.body)

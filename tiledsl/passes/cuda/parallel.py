@@ -16,7 +16,7 @@ from tvm import tirx
 from tvm.ir import Call, Range, TensorLoad
 
 from ... import config
-from ..lowering_options import default_schedule
+from ..lowering_options import schedule
 from ...errors import TileProgramError
 from ..rewriter import substitute, uses_var
 from ..tile_lowering_utils import bounds_predicate, dtype_bytes, flat_index, guarded_load, is_global
@@ -262,7 +262,7 @@ def vector_width(ctx, body, lane, vec: int) -> int:
         if buf in ctx.locals.values() or buf.scope() == "local":
             # registers: by default (TILEDSL_WIDE_REGISTER_VECTORS) up to 8 lanes whatever their type, so that the
             # memory side of a converting copy (fp16 in memory, fp32 in registers) moves 16 bytes per access
-            width = min(width, 8 if default_schedule(config.wide_register_vectors_enabled()) else
+            width = min(width, 8 if schedule("TILEDSL_WIDE_REGISTER_VECTORS") else
                         max(1, 16 // dtype_bytes(buf.ty.dtype)))
             continue
         width = min(width, max(1, 16 // dtype_bytes(buf.ty.dtype)))

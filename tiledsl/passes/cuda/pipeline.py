@@ -31,7 +31,7 @@ from ...language.loops import NUM_STAGES_ATTR
 from ..rewriter import StmtRewriter, count_uses, flatten_seq, rebuild_for, seq, substitute, uses_var
 from ..tile_lowering_utils import whole_region
 from ... import config
-from ..lowering_options import allowed, default_schedule
+from ..lowering_options import allowed, schedule
 from . import tma_copy, warp_specialize
 from .async_copy import barrier, commit, wait
 from .mbarrier import BarrierRing, init_rings
@@ -312,7 +312,7 @@ class _Pipeliner(StmtRewriter):
             return self._warp_specialized(loop, i, producers, loads, consumers, remap, ring, nbytes, tid, nthreads,
                                           annotations)
         split = None
-        if not overlap and default_schedule(config.defer_last_gemm_enabled()):
+        if not overlap and schedule("TILEDSL_DEFER_LAST_GEMM"):
             from .deferred_gemm import plan as deferred_plan
 
             split = deferred_plan(consumers, producers + consumers, [ld.dst for ld in loads],
@@ -756,7 +756,7 @@ def _ring_may_fill(tile, consumers) -> bool:
     tile (row statistics, a scale vector) that the threads may read too: a few hundred bytes per stage, not a
     tile the threads convert (``TILEDSL_TMA_VECTORS=0`` keeps such loops on cp.async)."""
     return _read_only_by_gemms(tile, consumers) or (len(tile.ty.shape) == 1 and
-                                                    default_schedule(config.tma_vectors_enabled()))
+                                                    schedule("TILEDSL_TMA_VECTORS"))
 
 
 def _with_wgmma_wait(stmt):

@@ -12,9 +12,8 @@ from __future__ import annotations
 import tvm_ffi
 from tvm import tirx
 
-from ... import config
 from ...language.loops import PARALLEL_ATTR
-from ..lowering_options import opt_in
+from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import StmtRewriter, uses_var
 
@@ -53,7 +52,7 @@ class _Rewriter(StmtRewriter):
 def RowReciprocals(func, mod, ctx):
     """Divisions by a row value in T.Parallel nests as multiplications by its reciprocal (see the module doc;
     opt-in with ``TILEDSL_ROW_RECIPROCALS=1``)."""
-    if not opt_in(config.row_reciprocals_enabled()):
+    if not schedule("TILEDSL_ROW_RECIPROCALS"):
         return func
     rewriter = _Rewriter()
     body = rewriter.visit(func.body)

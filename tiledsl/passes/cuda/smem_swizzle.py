@@ -27,9 +27,8 @@ import tvm_ffi
 from tvm import tirx
 from tvm.ir import TensorLoad
 
-from ... import config
 from ...errors import SharedMemoryError, TileProgramError
-from ..lowering_options import default_schedule
+from ..lowering_options import schedule
 from ..rewriter import substitute
 from ..tile_lowering_utils import const_ints, dtype_bytes, flat_index, unravel
 from .smem_lifetimes import insert_barriers, plan_pool
@@ -301,7 +300,7 @@ def align_tiles(body, tiles: list, transient=(), tight: bool = False):
     misalign = tirx.Cast("int32", tirx.bitwise_and(base, tirx.const(TILE_ALIGN - 1, "uint32")))
     prologue = [tirx.AllocBuffer(pool), tirx.Bind(pad, tirx.bitwise_and(TILE_ALIGN - misalign, TILE_ALIGN - 1))]
     mapping = {}
-    view_scope = "shared" if default_schedule(config.tile_barriers_enabled()) else "shared.dyn"
+    view_scope = "shared" if schedule("TILEDSL_TILE_BARRIERS") else "shared.dyn"
     for buf, off in zip(bufs, offsets):
         view = tirx.decl_buffer(list(buf.ty.shape), str(buf.ty.dtype), buf.name, scope=view_scope)
         prologue.append(tirx.DeclBuffer(view, data=tirx.address_of(tirx.BufferLoad(pool, [pad + off]))))

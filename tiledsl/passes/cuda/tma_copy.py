@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from tvm import tirx
 from tvm.script import tirx as T
 
-from ... import config
-from ..lowering_options import default_schedule
+from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import seq, uses_var
 from ..tile_lowering_utils import const_ints, dtype_bits
@@ -84,7 +83,7 @@ def plan_load(copy, layouts: dict, thread_vars) -> TMALoad | None:
         ext_s = const_ints([r.extent for r in src.region], "T.copy")
     except Exception:  # noqa: BLE001 - a symbolic tile never takes TMA
         return None
-    if len(shape) == 1 and default_schedule(config.tma_vectors_enabled()):  # a vector: a plain tile of one row
+    if len(shape) == 1 and schedule("TILEDSL_TMA_VECTORS"):  # a vector: a plain tile of one row
         shape, ext_d = [1] + shape, [1] + ext_d
     if len(shape) != 2 or ext_d != shape or any(not (isinstance(r.min, tirx.IntImm) and int(r.min) == 0)
                                                  for r in dst.region):

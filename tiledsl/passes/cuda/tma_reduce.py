@@ -38,10 +38,9 @@ from tvm.ir import TensorLoad
 from tvm.script import tirx as T
 from tvm.sym import detect_linear_equation
 
-from ... import config
 from ...ir.ops import is_tile_call, make_tile_call
 from ...language.loops import PARALLEL_ATTR
-from ..lowering_options import allowed, default_schedule
+from ..lowering_options import allowed, schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import count_uses, flatten_seq, seq, uses_var
 from ..tile_lowering_utils import const_ints, dtype_bytes, without_access
@@ -217,7 +216,7 @@ def ReduceAtomicsTMA(func, mod, ctx):
     from .gemm_wgmma import sm90a
     from .pipeline import PIPELINES_ATTR
 
-    if not default_schedule(config.tma_reduce_enabled()) or not sm90a() or not allowed("tma"):
+    if not schedule("TILEDSL_TMA_REDUCE") or not sm90a() or not allowed("tma"):
         return func
     if func.attrs is not None and PIPELINES_ATTR in func.attrs and \
             any("warp_specialized" in str(k) for k in func.attrs[PIPELINES_ATTR]):

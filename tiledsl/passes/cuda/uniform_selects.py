@@ -24,9 +24,8 @@ from tvm import tirx
 from tvm.ir import Call
 from tvm.sym import Analyzer, detect_linear_equation
 
-from ... import config
 from ...language.loops import PARALLEL_ATTR
-from ..lowering_options import default_schedule
+from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import StmtRewriter
 
@@ -131,6 +130,6 @@ class _Splitter(StmtRewriter):
 def SplitUniformSelects(func, mod, ctx):
     """Give masked T.Parallel stores uniform branches for the tiles where the mask is all-true or all-false (see
     the module doc; ``TILEDSL_SPLIT_MASKS=0`` turns it off)."""
-    if not default_schedule(config.split_masks_enabled()):
+    if not schedule("TILEDSL_SPLIT_MASKS"):
         return func
     return func.with_body(_Splitter().visit(func.body))

@@ -17,8 +17,7 @@ from tvm import tirx
 from tvm.ir import Call, StringImm, TensorLoad
 from tvm.script import tirx as T
 
-from ... import config
-from ..lowering_options import opt_in
+from ..lowering_options import schedule
 from ..rewriter import substitute, uses_var
 
 
@@ -56,7 +55,7 @@ def vector_atomic(ctx, stmt, lane, vec: int, width_of):
     ``width_of(store, lane, vec)``: the vector width the element loops would give a store with these accesses."""
     from .gemm_mma import current_sm
 
-    if not opt_in(config.vector_atomics_enabled()) or vec < 2 or current_sm() < 90:
+    if not schedule("TILEDSL_VECTOR_ATOMICS") or vec < 2 or current_sm() < 90:
         return None
     conds, core = [], stmt
     while isinstance(core, tirx.IfThenElse) and core.else_case is None and not uses_var(core.condition, lane):

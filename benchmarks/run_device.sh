@@ -270,6 +270,30 @@ case "${1:-quick}" in
     TAIL=2 run configs_int8_weight_m16 150 "$PY" benchmarks/bench_configs.py --only int8_weight_m16 --rounds 3 \
       --switches "$int8"
     ;;
+  s11a)  # after next11b's call lost the machine: the two opt-in schedules that cannot stall a kernel (row
+    # reciprocals, the mask after the score gemm), their GPU tests, then attention with each off and on
+    TAIL=6 run reciprocal_tests 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_row_reciprocals.py
+    TAIL=6 run mask_after_tests 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_mask_after_gemm.py
+    only=flash_attention,flash_attention_causal
+    for r in 0 1; do
+      TILEDSL_ROW_RECIPROCALS=$r TAIL=3 bench_as "bench_attn_reciprocals$r" 90 attn_reciprocals$r --only $only --rounds 2
+      TILEDSL_MASK_AFTER_GEMM=$r TAIL=3 bench_as "bench_attn_mask_after$r" 90 attn_mask_after$r --only $only --rounds 2
+    done
+    ;;
+  s11b)  # the hoisted operand reads (they move a store across wgmma waits): their GPU tests alone first
+    TAIL=6 run hoist_tests 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_async_gemms.py
+    for h in 0 1; do
+      TILEDSL_HOIST_OPERAND_READS=$h TAIL=3 bench_as "bench_bwd_hoist$h" 90 bwd_hoist$h \
+        --only attention_bwd,attention_bwd_causal --rounds 2
+    done
+    ;;
+  s11c)  # the int8-weight programs tuned over the widened spaces of bench_configs.py (16-column tiles and 64 threads
+    # at M = 16; 32-deep tiles and 5-8 stages at M = 4096), with the defaults
+    for p in int8_weight_m16 int8_weight_m4096; do
+      TAIL=2 run "configs_$p" 240 "$PY" benchmarks/bench_configs.py --only $p --rounds 3
+      mv "$OUT/bench_configs.json" "$OUT/configs_$p.json"
+    done
+    ;;
   hoist)  # TILEDSL_HOIST_OPERAND_READS=1 (the attention backward's dS^T store above the dK gemm): its GPU tests,
     # then the attention backward with and without it, twice each (2 rounds)
     TAIL=6 run hoist_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_async_gemms.py

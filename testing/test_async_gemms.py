@@ -86,6 +86,7 @@ def test_attention_backward_overlaps_its_gemms(monkeypatch):
     case = G.cases(small=True)["attention_bwd"]
     monkeypatch.setenv("TILEDSL_ASYNC_GEMMS", "1")
     monkeypatch.setenv("TILEDSL_TMA_REDUCE", "0")  # dQ by element atomics, as when this schedule was written
+    monkeypatch.setenv("TILEDSL_HOIST_OPERAND_READS", "0")
     src = tiledsl.compile(case.kernels["main"], out_idx=[], target=SM90A).get_kernel_source()
     # the last wait is the list's end: the TMA ring's release follows it (a redundant wait_group 2 after the dq
     # gemm's wait_group 0, harmless)
@@ -94,7 +95,7 @@ def test_attention_backward_overlaps_its_gemms(monkeypatch):
 
 @pytest.mark.nvcc
 def test_the_ds_store_moves_above_the_dk_gemm(monkeypatch):
-    """TILEDSL_HOIST_OPERAND_READS=1: ``T.copy(dsT_cast, dsT_s)`` only reads dK's register A, so it moves above the
+    """TILEDSL_HOIST_OPERAND_READS (default): ``T.copy(dsT_cast, dsT_s)`` only reads dK's register A, so it moves above the
     dK gemm; dK and dQ are then issued back to back (one drain of the tensor pipe per iteration instead of two)."""
     monkeypatch.setenv("TILEDSL_HOIST_OPERAND_READS", "1")
     case = G.cases(small=True)["attention_bwd"]

@@ -188,4 +188,4 @@ def test_the_cpu_build_retries_without_the_schedules_it_runs_only(monkeypatch):
     assert config.opt_in_schedules_on(True, "cuda") == ["TILEDSL_DEFER_LAST_GEMM", "TILEDSL_SPLIT_MASKS",
                                                         "TILEDSL_WIDE_REGISTER_VECTORS", "TILEDSL_TILE_BARRIERS",
                                                         "TILEDSL_TMA_REDUCE", "TILEDSL_ASYNC_GEMMS",
-                                                        "TILEDSL_TMA_VECTORS"]
+                                                        "TILEDSL_TMA_VECTORS", "TILEDSL_HOIST_OPERAND_READS"]

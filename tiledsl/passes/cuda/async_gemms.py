@@ -14,7 +14,7 @@ are lowered:
    (``wgmma_no_wait``); ``wgmma.wait_group k`` goes before the first later statement that does, ``k`` being the
    gemms issued after it and still allowed to run (wgmma groups complete in order). A statement this pass does
    not understand (a barrier, an mbarrier, a nested loop holding a gemm) and the end of the list wait for all.
-3. **Operand reads first** (``TILEDSL_HOIST_OPERAND_READS=1``, opt-in, not yet run on a GPU): before 1., a
+3. **Operand reads first** (default; ``TILEDSL_HOIST_OPERAND_READS=0`` turns it off): before 1., a
    statement right after a gemm that touches it only by reading its A held in registers moves above the gemm (and
    its initialization), where those registers need no wait.
 
@@ -159,7 +159,7 @@ def _hoisted(stmts: list, wgmma) -> list:
 
 def _operand_reads_first(stmts: list, wgmma) -> list:
     """A statement right after a gemm (and its accumulator's initialization) that touches the gemm only by reading
-    its A held in registers moves above them (``TILEDSL_HOIST_OPERAND_READS=1``): read before the issue, those
+    its A held in registers moves above them (``TILEDSL_HOIST_OPERAND_READS``, default): read before the issue, those
     registers need no wait (the attention backward's ``T.copy(dsT_cast, dsT_s)`` after ``dK += dS^T Q``, which
     otherwise drained the tensor pipe before the dQ gemm)."""
     out = list(stmts)

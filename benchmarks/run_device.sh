@@ -294,6 +294,22 @@ case "${1:-quick}" in
       mv "$OUT/bench_configs.json" "$OUT/configs_$p.json"
     done
     ;;
+  s11d)  # the GPU tests of the files changed since s11c (double staging of the TMA reduce-add, TileLang's fast-math
+    # flags, the hoisted operand reads as a default, the int8 M = 16 config), then the attention backward with
+    # TILEDSL_DOUBLE_STAGING=0 / 1, twice each
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist loadfile)
+    TAIL=8 run gpu_tests_s11 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing/test_tma_reduce.py testing/test_tilelang_compat.py testing/test_async_gemms.py \
+      testing/test_bench_general.py testing/test_tile_barriers.py testing/test_tma.py
+    for d in 0 1 0 1; do
+      TILEDSL_DOUBLE_STAGING=$d TAIL=3 run "bench_bwd_staging$d" 90 "$PY" benchmarks/bench_general.py \
+        --only attention_bwd,attention_bwd_causal --rounds 2
+      cat "$OUT/bench_general.json" >> "$OUT/bwd_staging$d.json"; echo >> "$OUT/bwd_staging$d.json"
+    done
+    ;;
+  s11e)  # every bench_general program with the defaults (the table), 2 rounds
+    TAIL=40 run bench_general 500 "$PY" benchmarks/bench_general.py --rounds 2
+    ;;
   hoist)  # TILEDSL_HOIST_OPERAND_READS=1 (the attention backward's dS^T store above the dK gemm): its GPU tests,
     # then the attention backward with and without it, twice each (2 rounds)
     TAIL=6 run hoist_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_async_gemms.py

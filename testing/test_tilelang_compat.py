@@ -124,10 +124,45 @@ def test_pass_config_keys_that_disable_tma_keep_the_generic_lowering():
     assert "cp_async_bulk_tensor" not in plain.get_kernel_source()  # the general passes, cp.async (no TMA)
 
 
+@pytest.mark.nvcc
+def test_fast_math_and_device_flags_reach_nvcc(cache_dir, monkeypatch):
+    """``tl.enable_fast_math`` compiles with ``--use_fast_math`` (as TileLang does; the division by the row sum
+    becomes one reciprocal per row: 2672 -> 1680 SASS instructions for this attention on sm_90a), and
+    ``tl.device_compile_flags`` adds its flags; both are in the cubin's cache key."""
+    from tiledsl.codegen import nvcc
+
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    prim = attention_with_macros.get_tir(1, 2, 256, 64, False, block_M=64, block_N=64, threads=128)
+    plain = tiledsl.compile(prim, target=SM90A).get_kernel_source()
+    keys = {}
+    for name, cfg, flags in [("fast", {tiledsl.PassConfigKey.TL_ENABLE_FAST_MATH: True}, ["--use_fast_math"]),
+                             ("both", {tiledsl.PassConfigKey.TL_ENABLE_FAST_MATH: True,
+                                       tiledsl.PassConfigKey.TL_DISABLE_FAST_MATH: True,
+                                       tiledsl.PassConfigKey.TL_DEVICE_COMPILE_FLAGS: "-lineinfo"}, ["-lineinfo"])]:
+        src = tiledsl.compile(prim, target=SM90A, pass_configs=cfg).get_kernel_source()
+        assert src == plain  # the flags change the binary, not the CUDA source
+        keys[name] = nvcc.cubin_key(src, "sm_90a", flags)
+        assert nvcc.cubin_store().get(keys[name]) is not None, name
+    fast = nvcc.compile_cubin(plain, "sm_90a", ["--use_fast_math"])
+    assert fast != nvcc.compile_cubin(plain, "sm_90a")
+    with pytest.raises(ConfigError, match="tl.device_compile_flags"):
+        tiledsl.compile(prim, target=SM90A, pass_configs={tiledsl.PassConfigKey.TL_DEVICE_COMPILE_FLAGS: [3]})
+
+
 def test_unknown_tilelang_pass_config_is_named():
     prim = attention_with_macros.get_tir(1, 2, 128, 64, False)
     with pytest.raises(ConfigError, match="tl.no_such_switch"):
         tiledsl.compile(prim, target="llvm", pass_configs={"tl.no_such_switch": True})
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("causal", [False, True])
+def test_macro_style_attention_with_fast_math_on_the_gpu(causal, monkeypatch):
+    """The general passes' kernel (no Hopper shortcut) built with --use_fast_math."""
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    prim = attention_with_macros.get_tir(2, 4, 512, 128, causal, block_M=128, block_N=128, threads=256)
+    kernel = tiledsl.compile(prim, out_idx=[3], pass_configs={tiledsl.PassConfigKey.TL_ENABLE_FAST_MATH: True})
+    kernel.get_profiler().assert_allclose(lambda q, k, v: _reference(q, k, v, causal), rtol=1e-2, atol=1e-2)
 
 
 @pytest.mark.gpu

@@ -36,6 +36,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_HOIST_OPERAND_READS | ``0``: a statement after a wgmma gemm that only reads its register A operand stays after the gemm, instead of moving above it | 1 |
 | TILEDSL_MASK_AFTER_GEMM | ``1``: a 0 / infinity mask written into an accumulator before a gemm adds to it is applied after a cleared gemm (no faster on causal attention, H100) | 0 |
 | TILEDSL_ROW_RECIPROCALS | ``1``: in a T.Parallel nest, a float division by a value the innermost loop does not change is a multiplication by its reciprocal (no faster on flash attention, H100) | 0 |
+| TILEDSL_DOUBLE_STAGING | ``1``: a TMA reduce-add inside a loop stages through two tiles in turn, and only the issuing warp waits for the others' writes (not yet run on a GPU) | 0 |
 | TILEDSL_FAST_EXP2 | ``0``: float32 ``T.exp2`` on CUDA is ``exp2f`` (denormal handling around ``ex2``) instead of one ``ex2.approx.ftz.f32`` | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
 | TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
@@ -216,21 +217,16 @@ def wgmma_more_types_enabled() -> bool:
     return _flag("TILEDSL_WGMMA_MORE_TYPES")
 
 
-def async_gemms_enabled() -> bool:
-    """True when independent wgmma gemms are issued together and waited for where their results are used
-    (``passes/cuda/async_gemms.py``; the default since it timed the attention backward 4 % faster on the H100;
-    ``TILEDSL_ASYNC_GEMMS=0`` turns it off)."""
-    return schedule_enabled("TILEDSL_ASYNC_GEMMS")
-
-
 #: Schedules of the lowering that a failing build drops (the split masks and the longest-first order run on the CPU
 #: too): a build that fails with any of them on is lowered again without those switched on by the environment,
-#: then without those on by default (``codegen/compile.py``); name -> default
+#: then without those on by default (``codegen/compile.py``); name -> default. What each does is in the table at
+#: the top of this module; a pass asks ``passes.lowering_options.schedule(name)``, the kernel cache key records
+#: them all, and ``benchmarks/RESULTS.md`` has the timings behind each default.
 OPT_IN_SCHEDULES = {"TILEDSL_DEFER_LAST_GEMM": "1", "TILEDSL_SPLIT_MASKS": "1", "TILEDSL_LONGEST_FIRST": "0",
                     "TILEDSL_WIDE_REGISTER_VECTORS": "1", "TILEDSL_FUSE_REDUCTIONS": "0",
                     "TILEDSL_VECTOR_ATOMICS": "0", "TILEDSL_TILE_BARRIERS": "1", "TILEDSL_TMA_REDUCE": "1",
                     "TILEDSL_ASYNC_GEMMS": "1", "TILEDSL_TMA_VECTORS": "1", "TILEDSL_HOIST_OPERAND_READS": "1",
-                    "TILEDSL_MASK_AFTER_GEMM": "0", "TILEDSL_ROW_RECIPROCALS": "0"}
+                    "TILEDSL_MASK_AFTER_GEMM": "0", "TILEDSL_ROW_RECIPROCALS": "0", "TILEDSL_DOUBLE_STAGING": "0"}
 
 
 #: The schedules of :data:`OPT_IN_SCHEDULES` that the CPU lowering runs too (the others are CUDA's only)
@@ -249,64 +245,6 @@ def opt_in_schedules_on(defaults: bool = False, target_kind: str = "cuda") -> li
     return [name for name, default in OPT_IN_SCHEDULES.items()
             if (default == "1") == defaults and schedule_enabled(name)
             and (target_kind == "cuda" or name in CPU_SCHEDULES)]
-
-
-def defer_last_gemm_enabled() -> bool:
-    """True when a TMA-pipelined loop whose last statement is a wgmma gemm runs that gemm one iteration late,
-    during the next iteration's first gemm and the statements after it (flash attention's ``P V`` during the next
-    softmax; ``passes/cuda/deferred_gemm.py``; the default since it timed flash attention 0.92 -> 1.0x SDPA with
-    warp specialization on the H100; ``TILEDSL_DEFER_LAST_GEMM=0`` turns it off)."""
-    return schedule_enabled("TILEDSL_DEFER_LAST_GEMM")
-
-
-def split_masks_enabled() -> bool:
-    """True when T.Parallel stores of ``T.if_then_else(mask, a, b)`` get uniform branches for the tiles where the
-    mask is all-true or all-false (a causal mask, a bounds mask; ``passes/cuda/uniform_selects.py``;
-    the default since it timed causal flash attention 4 % faster on the H100; ``TILEDSL_SPLIT_MASKS=0`` turns it
-    off)."""
-    return schedule_enabled("TILEDSL_SPLIT_MASKS")
-
-
-def longest_first_enabled() -> bool:
-    """True when blocks whose pipelined loop grows with a block index are launched longest first (causal
-    attention; ``passes/cuda/longest_first.py``; ``TILEDSL_LONGEST_FIRST=1``; off until timed on a GPU)."""
-    return schedule_enabled("TILEDSL_LONGEST_FIRST")
-
-
-def wide_register_vectors_enabled() -> bool:
-    """True when element loops vectorize up to 8 lanes on their register side whatever its type, so a converting
-    copy moves 16 bytes per global/shared access (fp16 in memory, fp32 in registers: LayerNorm's loads and
-    stores; the default since it timed LayerNorm 86 -> 94 % of the copy rate on the H100;
-    ``TILEDSL_WIDE_REGISTER_VECTORS=0`` turns it off)."""
-    return schedule_enabled("TILEDSL_WIDE_REGISTER_VECTORS")
-
-
-def fuse_reductions_enabled() -> bool:
-    """True when two consecutive independent ``T.reduce`` statements share one shared-memory round (LayerNorm's
-    sum and sum of squares: two block barriers instead of four; ``TILEDSL_FUSE_REDUCTIONS=1``; off until timed)."""
-    return schedule_enabled("TILEDSL_FUSE_REDUCTIONS")
-
-
-def tma_reduce_enabled() -> bool:
-    """True when atomic adds of a whole fragment into a global tile are staged in shared memory and added by the
-    TMA unit (``cp.reduce.async.bulk.tensor``; ``passes/cuda/tma_reduce.py``; the default since its GPU tests passed
-    and it timed the attention backward 1.27x faster on the H100; ``TILEDSL_TMA_REDUCE=0`` turns it off)."""
-    return schedule_enabled("TILEDSL_TMA_REDUCE")
-
-
-def tile_barriers_enabled() -> bool:
-    """True when the views of a kernel's shared pool are declared as separate shared buffers, so TVM's ThreadSync
-    places barriers per tile instead of treating the whole dynamic shared memory as one buffer
-    (``passes/cuda/smem_swizzle.py``; the default since its GPU tests passed; ``TILEDSL_TILE_BARRIERS=0`` turns
-    it off)."""
-    return schedule_enabled("TILEDSL_TILE_BARRIERS")
-
-
-def vector_atomics_enabled() -> bool:
-    """True when float32 atomic adds into global memory go 2 or 4 lanes per instruction on sm_90+ (the attention
-    backward's dQ; ``passes/cuda/vector_atomics.py``; ``TILEDSL_VECTOR_ATOMICS=1``; off until its GPU tests have
-    run)."""
-    return schedule_enabled("TILEDSL_VECTOR_ATOMICS")
 
 
 def persistent_grid_ctas() -> int | None:
@@ -347,12 +285,6 @@ def print_autotuning() -> bool:
     return _flag("TILEDSL_PRINT_AUTOTUNING")
 
 
-def tma_vectors_enabled() -> bool:
-    """True when a pipelined loop on sm_90a may fill 1-d shared tiles (row statistics, a scale vector) by TMA even
-    though its threads read them (the default; ``TILEDSL_TMA_VECTORS=0`` keeps such loops on cp.async)."""
-    return schedule_enabled("TILEDSL_TMA_VECTORS")
-
-
 def persistent_raster_rows() -> int:
     """TILEDSL_RASTER: G > 0 (8, the default) when a persistent grid walks its tiles in groups of G rows of
     blockIdx.y, down their rows first (``warp_specialize.py``; GEMM 8192^3 0.92 -> 1.01-1.03x cuBLAS on the H100),
@@ -369,23 +301,3 @@ def fast_exp2_enabled() -> bool:
     return _flag("TILEDSL_FAST_EXP2", "1")
 
 
-def hoist_operand_reads_enabled() -> bool:
-    """True when a statement right after a wgmma gemm that touches it only by reading its register A operand moves
-    above the gemm, so no wait is needed before it (``passes/cuda/async_gemms.py``; the attention backward's dS^T
-    store; the default since it timed the backward 2.6 % faster on the H100; ``TILEDSL_HOIST_OPERAND_READS=0``
-    turns it off)."""
-    return schedule_enabled("TILEDSL_HOIST_OPERAND_READS")
-
-
-def mask_after_gemm_enabled() -> bool:
-    """True when a T.Parallel mask of 0 / infinity written into an accumulator right before a gemm adds to it is
-    applied after a cleared gemm instead (``passes/cuda/mask_after_gemm.py``: causal attention's score tile;
-    ``TILEDSL_MASK_AFTER_GEMM=1``; its GPU tests pass, but it timed no faster on the H100)."""
-    return schedule_enabled("TILEDSL_MASK_AFTER_GEMM")
-
-
-def row_reciprocals_enabled() -> bool:
-    """True when a float division by a row value in a T.Parallel nest becomes a multiplication by its reciprocal,
-    computed once per row (``passes/cuda/row_reciprocals.py``: flash attention's ``acc_o / logsum``;
-    ``TILEDSL_ROW_RECIPROCALS=1``; its GPU tests pass, but it timed no faster on the H100)."""
-    return schedule_enabled("TILEDSL_ROW_RECIPROCALS")

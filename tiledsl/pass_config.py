@@ -2,9 +2,10 @@
 
 ``pass_configs`` go to TVM's PassContext, which rejects keys it does not know. TileLang's own keys (``tl.*``) are
 taken out first: the three that switch off TMA / warp specialization / wgmma also switch off tiledsl's Hopper
-specialization (the program then takes the generic cp.async + mma.sync lowering); the others name TileLang switches
-that tiledsl's lowering does not have and are accepted with no effect (logged at debug level). A ``tl.*`` key that
-is not among them is a ConfigError naming it.
+specialization (the program then takes the generic cp.async + mma.sync lowering); ``tl.enable_fast_math`` (unless
+``tl.disable_fast_math``) and ``tl.device_compile_flags`` add nvcc flags, as in TileLang (:func:`nvcc_flags`); the
+others name TileLang switches that tiledsl's lowering does not have and are accepted with no effect (logged at
+debug level). A ``tl.*`` key that is not among them is a ConfigError naming it.
 """
 from __future__ import annotations
 
@@ -86,6 +87,8 @@ class PassConfigKey(str, enum.Enum):
 
 _NO_HOPPER = {PassConfigKey.TL_DISABLE_TMA_LOWER.value, PassConfigKey.TL_DISABLE_WARP_SPECIALIZED.value,
               PassConfigKey.TL_DISABLE_WGMMA.value}
+_NVCC = {PassConfigKey.TL_ENABLE_FAST_MATH.value, PassConfigKey.TL_DISABLE_FAST_MATH.value,
+         PassConfigKey.TL_DEVICE_COMPILE_FLAGS.value}
 _KNOWN = {key.value for key in PassConfigKey}
 
 
@@ -102,7 +105,7 @@ def split(pass_configs) -> tuple[dict, dict]:
     if unknown:
         raise ConfigError(f"pass_configs: unknown TileLang key(s) {unknown}; tiledsl accepts "
                           f"{sorted(_KNOWN)} (tiledsl.PassConfigKey)")
-    ignored = sorted(k for k in tl if k not in _NO_HOPPER)
+    ignored = sorted(k for k in tl if k not in _NO_HOPPER and k not in _NVCC)
     if ignored:
         logger.debug("pass_configs %s have no effect in tiledsl", ignored)
     rest = {k: v for k, v in configs.items() if not k.startswith("tl.")}
@@ -128,3 +131,21 @@ def lowering_switches(tl_options: dict) -> dict:
     return {"allow_hopper_shortcut": hopper_allowed(tl_options),
             "allow_tma": not tl_options.get(PassConfigKey.TL_DISABLE_TMA_LOWER.value),
             "allow_warp_specialization": not tl_options.get(PassConfigKey.TL_DISABLE_WARP_SPECIALIZED.value)}
+
+
+def nvcc_flags(tl_options: dict) -> list:
+    """The nvcc flags TileLang's options ask for: ``--use_fast_math`` for ``tl.enable_fast_math`` (unless
+    ``tl.disable_fast_math`` is also set), then ``tl.device_compile_flags`` (a string or a list of strings)."""
+    flags = []
+    if bool(tl_options.get(PassConfigKey.TL_ENABLE_FAST_MATH.value, False)) and \
+            not bool(tl_options.get(PassConfigKey.TL_DISABLE_FAST_MATH.value, False)):
+        flags.append("--use_fast_math")
+    extra = tl_options.get(PassConfigKey.TL_DEVICE_COMPILE_FLAGS.value)
+    if extra:
+        if isinstance(extra, str):
+            extra = extra.split()
+        if not all(isinstance(f, str) for f in extra):
+            raise ConfigError(f"pass_configs: tl.device_compile_flags must be a string or a list of strings, got "
+                              f"{extra!r}")
+        flags.extend(extra)
+    return flags

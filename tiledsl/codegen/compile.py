@@ -110,6 +110,8 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
     cubin = None
     tl_options, tvm_configs = pass_config.split(pass_configs)
     switches = pass_config.lowering_switches(tl_options)
+    if kind == "cuda":
+        compile_flags = list(compile_flags or []) + pass_config.nvcc_flags(tl_options)
     with _pass_context(tvm_configs):
         try:
             while True:

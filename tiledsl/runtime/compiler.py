@@ -44,27 +44,17 @@ def kernel_key(func: tirx.PrimFunc, target: tvm.target.Target, out_idx: list[int
         "env": environment_stamp(target_kind(target)),
         "hopper_specialization": target_kind(target) == "cuda" and not config.hopper_specialization_disabled(),
         "tma": target_kind(target) == "cuda" and config.tma_lowering_enabled(),
-        "tma_vectors": target_kind(target) == "cuda" and config.tma_vectors_enabled(),
         "warp_specialize": config.warp_specialize_mode() if target_kind(target) == "cuda" else None,
         "tma_store": target_kind(target) == "cuda" and config.tma_store_enabled(),
         "overlap_transforms": target_kind(target) == "cuda" and config.overlap_transforms_enabled(),
         "fast_int8_cast": target_kind(target) == "cuda" and config.fast_int8_cast_enabled(),
         "wgmma_more_types": target_kind(target) == "cuda" and config.wgmma_more_types_enabled(),
-        "async_gemms": target_kind(target) == "cuda" and config.async_gemms_enabled(),
-        "defer_last_gemm": target_kind(target) == "cuda" and config.defer_last_gemm_enabled(),
-        "split_masks": config.split_masks_enabled(),  # (run on the CPU too)
-        "longest_first": config.longest_first_enabled(),
-        "wide_register_vectors": target_kind(target) == "cuda" and config.wide_register_vectors_enabled(),
-        "fuse_reductions": target_kind(target) == "cuda" and config.fuse_reductions_enabled(),
-        "vector_atomics": target_kind(target) == "cuda" and config.vector_atomics_enabled(),
-        "tile_barriers": target_kind(target) == "cuda" and config.tile_barriers_enabled(),
-        "tma_reduce": target_kind(target) == "cuda" and config.tma_reduce_enabled(),
         "persistent": config.persistent_grid_ctas() if target_kind(target) == "cuda" else None,
         "raster": config.persistent_raster_rows() if target_kind(target) == "cuda" else None,
         "fast_exp2": target_kind(target) == "cuda" and config.fast_exp2_enabled(),
-        "hoist_operand_reads": target_kind(target) == "cuda" and config.hoist_operand_reads_enabled(),
-        "mask_after_gemm": target_kind(target) == "cuda" and config.mask_after_gemm_enabled(),
-        "row_reciprocals": target_kind(target) == "cuda" and config.row_reciprocals_enabled(),
+        # every schedule of config.OPT_IN_SCHEDULES the lowering for this target may run, on or off
+        "schedules": {name: config.schedule_enabled(name) for name in config.OPT_IN_SCHEDULES
+                      if target_kind(target) == "cuda" or name in config.CPU_SCHEDULES},
         "device": device_assumptions(target),  # e.g. the SM count a persistent Hopper kernel is built for
     })
 

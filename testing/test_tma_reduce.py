@@ -3,13 +3,10 @@ of a whole fragment into a global tile become TMA reduce-adds on sm_90a.
 
 nvcc: the attention backward's dQ adds (a T.Parallel nest of element atomics) and a tile-form ``T.atomic_add``
 become one ``cp.reduce.async.bulk.tensor`` per 128-byte panel; adds into a transposed region, adds under a branch,
-sm_80 and ``TILEDSL_TMA_REDUCE=0`` keep the element atomics; with ``TILEDSL_DOUBLE_STAGING=1`` the backward's loop
-stages through two tiles in turn and hands them to warp 0 at a named barrier, one ``__syncthreads`` fewer. GPU: a
-gemm accumulator added by two blocks into the same tile, in both forms and at a ragged size (the TMA unit clips the
-rows past the end), and the attention backward, against torch, each with one and two staging tiles.
+sm_80 and ``TILEDSL_TMA_REDUCE=0`` keep the element atomics. GPU: a gemm accumulator added by two blocks into the same tile, in
+both forms and at a ragged size (the TMA unit clips the rows past the end), and the attention backward, against
+torch.
 """
-import re
-
 import pytest
 import torch
 
@@ -44,36 +41,6 @@ def test_attention_backward_adds_dq_with_the_tma_unit(monkeypatch):
     assert body.count("tvm_builtin_ptx_cp_reduce_async_bulk_tensor") == 4  # 128 float32 columns: 4 panels
 
 
-def _loop_of(src):
-    body = src[src.index("extern \"C\" __global__"):]
-    loop = body[body.index("for (int it_p"):]
-    depth, end = 0, 0
-    for k, ch in enumerate(loop):  # the loop's braces
-        depth += {"{": 1, "}": -1}.get(ch, 0)
-        if ch == "}" and depth == 0:
-            end = k
-            break
-    return loop[:end]
-
-
-@pytest.mark.nvcc
-def test_double_staging_hands_the_tile_to_warp_0(monkeypatch):
-    """TILEDSL_DOUBLE_STAGING=1: the dQ tile goes to one of two staging tiles by a register slot flipped after each
-    reduce; thread 0 waits for the reduce before the previous one (``read 1``), and after the writes the other
-    warps arrive at named barrier 8 that warp 0 syncs on, instead of a whole-block barrier."""
-    program = lambda: bench.attention_bwd(1, 256, 2, 128, False)  # noqa: E731
-    single = _loop_of(_source(program()))
-    monkeypatch.setenv("TILEDSL_DOUBLE_STAGING", "1")
-    double = _loop_of(_source(program()))
-    assert "wait_group_read_0()" in single and "wait_group_read_1()" in double
-    assert "wait_group_read_0()" not in double
-    assert double.count("__syncthreads()") == single.count("__syncthreads()") - 1
-    assert re.search(r"bar_sync_count_sync\(\(uint\)8, \(uint\)256\)", double)
-    assert re.search(r"bar_arrive_arrive\(\(uint\)8, \(uint\)256\)", double)
-    assert "dQ_acc_reduce_slot_ptr[0] = (1 - dQ_acc_reduce_slot_ptr[0])" in double
-    assert double.count("dQ_acc_reduce_staging0[(dQ_acc_reduce_slot_ptr[0] * 2048)]") == 1  # the reduce's source
-
-
 @pytest.mark.nvcc
 @pytest.mark.parametrize("form", ["tile", "elements"])
 def test_whole_tile_adds_take_the_tma_unit(form, monkeypatch):
@@ -89,11 +56,9 @@ def test_other_adds_keep_element_atomics(form, target, monkeypatch):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("staging", ["0", "1"])
 @pytest.mark.parametrize("form", ["tile", "elements"])
 @pytest.mark.parametrize("M", [128, 200])
-def test_gemm_added_twice_matches_torch(form, M, staging, monkeypatch):
-    monkeypatch.setenv("TILEDSL_DOUBLE_STAGING", staging)
+def test_gemm_added_twice_matches_torch(form, M, monkeypatch):
     N, K = 192, 64
     kernel = tiledsl.compile(bench.gemm_added_twice(M, N, K, form), out_idx=[], target="cuda")
     if torch.cuda.get_device_capability() == (9, 0):
@@ -112,10 +77,8 @@ def test_gemm_added_twice_matches_torch(form, M, staging, monkeypatch):
     pytest.param(lambda: bench.attention_bwd_case(1, 512, 4, 128, True), id="bwd_causal"),
     pytest.param(lambda: bench.attention_bwd_case(1, 320, 2, 128, False), id="bwd_ragged"),
 ])
-@pytest.mark.parametrize("staging", ["0", "1"])
-def test_attention_backward_matches_torch(case, staging, monkeypatch):
+def test_attention_backward_matches_torch(case, monkeypatch):
     """Outputs poisoned with NaN, fresh random inputs, against the float32 reference."""
-    monkeypatch.setenv("TILEDSL_DOUBLE_STAGING", staging)
     case = case()
     compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
     inputs = case.make("cuda")

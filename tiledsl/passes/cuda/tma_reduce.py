@@ -23,17 +23,6 @@ becomes (every thread, in program order)::
 and thread 0 waits for the last reduce to have read the staging tile before the kernel ends. The TMA unit adds
 whole boxes in L2 and clips what falls outside the tensor, as the guarded element atomics do.
 
-With ``TILEDSL_DOUBLE_STAGING=1`` (opt-in) a statement whose two staging tiles fit takes them in turn (a uniform
-register ``slot`` flips after each reduce), so the wait is for the reduce before the previous one
-(``wait_group.read 1``: the TMA unit reads one tile while the threads fill the other), and after the writes only
-warp 0 waits (``bar.sync``) while the other warps arrive at the named barrier and go on (``bar.arrive``, a release
-the sync acquires; FlashAttention-3 hands its dQ tile to the TMA warp the same way)::
-
-    thread 0: cp.async.bulk.wait_group.read 1;  __syncthreads()
-    T.copy(dq[:, panel], staging[slot, panel]);  fence.proxy.async.shared::cta
-    warp 0: bar.sync 8, T; thread 0: reduce-adds from staging[slot]     other warps: bar.arrive 8, T
-    slot = 1 - slot
-
 A statement qualifies when: every thread runs it (no enclosing branch or while loop; the kernel is not
 warp-specialized, whose producer warps would miss the barriers), the fragment is 2-d (rows <= 256, a multiple of 8;
 columns a whole number of 128-byte panels) and has the destination's type (float32, float16 or bfloat16), the
@@ -60,7 +49,6 @@ from .smem_swizzle import SM90_SHARED_BYTES, STAGING_ATTR, TILE_ALIGN
 from .tma_store import shared_bytes, whole_fragment_tile
 
 PANEL_BYTES = 128  # one 128-byte swizzle panel per TMA box
-HANDOFF_BARRIER = 8  # TILEDSL_DOUBLE_STAGING's named barrier (0 is __syncthreads; WS kernels use 1-3, never this pass)
 _TYPES = ("float32", "float16", "bfloat16")
 
 
@@ -153,48 +141,35 @@ def _uniform_statements(body) -> list:
     return out
 
 
-def _reduce_adds(src, dst, panels, map_var, tid, nthreads, slot=None) -> list:
+def _reduce_adds(src, dst, panels, map_var, tid) -> list:
     """The statements replacing one whole-fragment add, staged through ``panels`` (one staging tile per 128-byte
-    panel of columns, each with a leading dimension of two taken in turn by the register ``slot`` when ``slot``
-    is given; see the module docstring)."""
+    panel of columns; see the module docstring)."""
     leader = tid == 0
     sync = tirx.Evaluate(tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared"))
     rank = len(dst.region)
     reduce_add = T.ptx[f"cp.reduce.async.bulk.tensor.{rank}d.global.shared::cta.add.tile.bulk_group"]
     origin = [tirx.Cast("int32", r.min) if str(r.min.ty.dtype) != "int32" else r.min for r in reversed(dst.region)]
-    rows, width = (int(e) for e in panels[0].ty.shape[-2:])
-    at = slot[0] if slot is not None else None
+    rows, width = (int(e) for e in panels[0].ty.shape)
     copies, issue = [], []
     for p, tile in enumerate(panels):
         part = src.source[0:rows, p * width:(p + 1) * width]
-        dest = tile[at:at + 1, 0:rows, 0:width] if slot is not None else tile[0:rows, 0:width]
-        copies.append(tirx.Evaluate(make_tile_call("copy", [part, dest], **{STAGING_ATTR: 1})))
+        copies.append(tirx.Evaluate(make_tile_call("copy", [part, tile[0:rows, 0:width]], **{STAGING_ATTR: 1})))
         coords = list(origin)
         coords[0] = coords[0] + p * width
-        offset = at * (rows * width) if slot is not None else 0
-        smem = tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared",
-                                without_access(tile.access_ptr("r", offset=offset)))
+        smem = tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared", without_access(tile.access_ptr("r")))
         issue.append(tirx.Evaluate(reduce_add(tirx.address_of(map_var), *coords, smem)))
     issue.append(tirx.Evaluate(T.ptx.cp.async_.bulk.commit_group()))
-    fence = tirx.Evaluate(T.ptx.fence.proxy.async_.shared__cta())
-    if slot is None:
-        return [tirx.IfThenElse(leader, tirx.Evaluate(T.ptx.cp.async_.bulk.wait_group.read(0)), None), sync,
-                *copies, fence, sync, tirx.IfThenElse(leader, seq(issue), None)]
-    handoff = (T.uint32(HANDOFF_BARRIER), T.uint32(nthreads))
-    warp0 = seq([tirx.Evaluate(T.ptx.bar.sync(*handoff)), tirx.IfThenElse(leader, seq(issue), None)])
-    return [tirx.IfThenElse(leader, tirx.Evaluate(T.ptx.cp.async_.bulk.wait_group.read(1)), None), sync,
-            *copies, fence, tirx.IfThenElse(tid < 32, warp0, tirx.Evaluate(T.ptx.bar.arrive(*handoff))),
-            tirx.BufferStore(slot, 1 - slot[0], [0])]
+    return [tirx.IfThenElse(leader, tirx.Evaluate(T.ptx.cp.async_.bulk.wait_group.read(0)), None), sync,
+            *copies, tirx.Evaluate(T.ptx.fence.proxy.async_.shared__cta()), sync,
+            tirx.IfThenElse(leader, seq(issue), None)]
 
 
 def _rewrite_launch(launch, params, host):
     """The threadIdx.x launch with its whole-fragment adds as TMA reduce-adds (unchanged when none qualifies)."""
     thread_vars = [launch.node.var]
     tid = launch.node.var
-    nthreads = int(launch.value)
     budget = SM90_SHARED_BYTES - TILE_ALIGN - shared_bytes(launch.body)
-    double = schedule("TILEDSL_DOUBLE_STAGING") and nthreads % 32 == 0
-    found = {}  # statement -> (fragment region, destination region, two staging tiles)
+    found = {}
     for stmt in _uniform_statements(launch.body):
         form = _tile_form(stmt)
         if form is None:
@@ -203,31 +178,25 @@ def _rewrite_launch(launch, params, host):
         if size is None or count_uses(launch.body, form[1].source) != 1:
             continue
         need = size[0] * size[1] * dtype_bytes(str(form[1].source.ty.dtype)) + TILE_ALIGN
-        two = double and 2 * need <= budget
         if need > budget:
             continue
-        budget -= 2 * need if two else need
-        found[stmt] = (*form, two)
+        budget -= need
+        found[stmt] = form
     if not found:
         return launch
-    staging, replaced, prologue = [], {}, []
-    for stmt, (src, dst, two) in found.items():
+    staging, replaced = [], {}
+    for stmt, (src, dst) in found.items():
         out = dst.source
         rows, cols = (int(e) for e in src.source.ty.shape)
         width = PANEL_BYTES // dtype_bytes(str(out.ty.dtype))
-        shape = (2, rows, width) if two else (rows, width)
-        panels = [tirx.decl_buffer(shape, str(out.ty.dtype), f"{out.name}_reduce_staging{p}",
+        panels = [tirx.decl_buffer((rows, width), str(out.ty.dtype), f"{out.name}_reduce_staging{p}",
                                    scope="shared.dyn") for p in range(cols // width)]
         box = tuple([width] + [int(r.extent) for r in reversed(dst.region[:-1])])
         load = tma_copy.TMALoad(out, panels[0], box, PANEL_BYTES, 1, width, 0)
         tma_copy.assign_maps([load])
         host += tma_copy.host_statements(load)
         staging += panels
-        slot = None
-        if two:
-            slot = tirx.decl_buffer((1,), "int32", f"{out.name}_reduce_slot", scope="local")
-            prologue += [tirx.AllocBuffer(slot), tirx.BufferStore(slot, tirx.const(0, "int32"), [0])]
-        replaced[stmt] = seq(_reduce_adds(src, dst, panels, load.map_var, tid, nthreads, slot))
+        replaced[stmt] = seq(_reduce_adds(src, dst, panels, load.map_var, tid))
 
     def swap(node):
         for old, new in replaced.items():
@@ -236,7 +205,7 @@ def _rewrite_launch(launch, params, host):
         return node
     body = tvm_ffi.structural_map(launch.body, [(tirx.For, swap), (tirx.Evaluate, swap)], order="pre")
     last_read = tirx.IfThenElse(tid == 0, tirx.Evaluate(T.ptx.cp.async_.bulk.wait_group.read(0)), None)
-    allocs = [tirx.AllocBuffer(b) for b in staging] + prologue
+    allocs = [tirx.AllocBuffer(b) for b in staging]
     return tirx.AttrStmt(launch.node, launch.attr_key, launch.value, seq(allocs + flatten_seq([body]) + [last_read]))
 
 

@@ -311,6 +311,21 @@ case "${1:-quick}" in
   s11e)  # every bench_general program with the defaults (the table), 2 rounds
     TAIL=40 run bench_general 500 "$PY" benchmarks/bench_general.py --rounds 2
     ;;
+  s11f)  # TILEDSL_WS_TRANSFORMS=1 (the int8-weight loop warp-specialized, the weight on TMA too): the dequant GPU
+    # tests (every switch combination, a persistent grid of 2 CTAs), then, only if they pass, int8-weight M = 4096
+    # with the switch off / on twice each, and the config sweep with it on
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8)
+    TAIL=8 run ws_transform_tests 100 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -x "${xdist[@]}" \
+      testing/test_dequant_pipeline.py || exit 0
+    grep -q " passed" "$OUT/ws_transform_tests.log" && ! grep -q "failed\|error" "$OUT/ws_transform_tests.log" || exit 0
+    for w in 0 1 0 1; do
+      TILEDSL_WS_TRANSFORMS=$w TAIL=2 run "bench_int8_ws$w" 60 "$PY" benchmarks/bench_general.py \
+        --only int8_weight_m4096 --rounds 2
+      cat "$OUT/bench_general.json" >> "$OUT/int8_ws$w.json"; echo >> "$OUT/int8_ws$w.json"
+    done
+    TAIL=2 run configs_int8_ws 120 "$PY" benchmarks/bench_configs.py --only int8_weight_m4096 --rounds 3 \
+      --switches TILEDSL_WS_TRANSFORMS=1
+    ;;
   hoist)  # TILEDSL_HOIST_OPERAND_READS=1 (the attention backward's dS^T store above the dK gemm): its GPU tests,
     # then the attention backward with and without it, twice each (2 rounds)
     TAIL=6 run hoist_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_async_gemms.py

@@ -6,9 +6,12 @@ on a GPU when written):
 * ``TILEDSL_FAST_INT8_CAST=1`` (``passes/cuda/int8_convert.py``): the conversion is byte permutes and an fp16
   subtract instead of one I2F per element.
 
+* ``TILEDSL_WS_TRANSFORMS=1`` (opt-in): the loop warp-specialized, the weight loaded by TMA too, the converted
+  tile in three buffers, the consumers meeting at a named barrier.
+
 CPU: the helper's arithmetic is exact for every byte (emulated from the constants its source is built from);
 which loops qualify for the double buffer (lowering only); nvcc: the loop's shape, and the helper writing exactly
-where the plain stores write (the same swizzled offsets). GPU: both switches, alone and together, against torch.
+where the plain stores write (the same swizzled offsets). GPU: the switches, alone and together, against torch.
 """
 import re
 
@@ -182,6 +185,31 @@ def test_fast_conversion_writes_where_the_cast_writes(wdtype, monkeypatch):
     assert sorted(canon(b) for _, b in calls) == sorted(canon(w) for w in writes)
 
 
+@pytest.mark.nvcc
+def test_warp_specialized_conversion(monkeypatch):
+    """TILEDSL_WS_TRANSFORMS=1: a producer warpgroup loads A and the int8 weight by TMA; each consumer iteration
+    waits for its stage, converts into buffer (ring position mod 3), fences the writes for the tensor cores and
+    meets the other consumer threads at named barrier 4 (never a whole-block barrier, which the producer warps
+    would not reach), then issues its wgmma with one group in flight and releases the previous stage."""
+    program = lambda: bench.int8_weight_gemm(512, 512, 512, block_M=256)  # noqa: E731
+    plain = tiledsl.compile(program(), out_idx=[], target=SM90A)
+    assert plain.kernel_info["pipelines"] == ["cp.async"]
+    monkeypatch.setenv("TILEDSL_WS_TRANSFORMS", "1")
+    kernel = tiledsl.compile(program(), out_idx=[], target=SM90A)
+    assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized+transforms"]
+    src = kernel.get_kernel_source()
+    body = src[src.index("extern \"C\" __global__"):]
+    producer, consumers = body.split("setmaxnreg_inc", 1)
+    assert "W_tmap" in producer and "A_tmap" in producer and "cp_async_cg" not in body
+    loop = consumers.split("for (int k_p", 1)[1].split("wgmma_wait_group_wait_group_sync_aligned_0();", 1)[0]
+    assert "__syncthreads" not in consumers
+    order = [loop.index(s) for s in ("mbarrier_wait((&(A_s_full_ptr", "tiledsl_cvt_s8x8_f16", "fence_proxy_proxy_async",
+                                     "bar_sync_count_sync((uint)4, (uint)256)", "wgmma_f16_ss",
+                                     "wait_group_sync_aligned_1();", "mbarrier_arrive_arrive_shared_b64")]
+    assert order == sorted(order)
+    assert "% 3) * 8192" in loop  # the converted tile's three buffers
+
+
 # ---------------------------------------------------------------- GPU
 GPU_CASES = {
     # name: (M, N, K, kwargs); all on wgmma but the last, whose 32 x 32 weight tile gives each thread 4 lanes
@@ -194,11 +222,14 @@ GPU_CASES = {
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("switches", ["overlap", "fast", "overlap+fast"])
+@pytest.mark.parametrize("switches", ["overlap", "fast", "overlap+fast", "overlap+fast+ws", "overlap+fast+ws+2ctas"])
 @pytest.mark.parametrize("name", sorted(GPU_CASES))
 def test_dequant_gemm_matches_torch(name, switches, monkeypatch):
     monkeypatch.setenv("TILEDSL_OVERLAP_TRANSFORMS", "1" if "overlap" in switches else "0")
     monkeypatch.setenv("TILEDSL_FAST_INT8_CAST", "1" if "fast" in switches else "0")
+    monkeypatch.setenv("TILEDSL_WS_TRANSFORMS", "1" if "ws" in switches else "0")
+    if "2ctas" in switches:  # a persistent grid of 2 CTAs: several tiles per CTA, the ring and buffers carried on
+        monkeypatch.setenv("TILEDSL_PERSISTENT", "2")
     M, N, K, kw = GPU_CASES[name]
     wdtype = kw.get("wdtype", "int8")
     kernel = tiledsl.compile(dequant_gemm(M, N, K, **kw), out_idx=[], target="cuda")

@@ -232,6 +232,11 @@ class _Pipeliner(StmtRewriter):
         if not overlap and loads is None and stages >= 3 and guard is None and config.overlap_transforms_enabled():
             transformed = _transform_tiles(self.body, loop, consumers, bufs)
             overlap = transformed is not None
+            if transformed and schedule("TILEDSL_WS_TRANSFORMS"):
+                specialized = self._transform_ring(loop, i, producers, consumers, remap, stages, transformed,
+                                                   annotations)
+                if specialized is not None:
+                    return specialized
         ahead_by = stages - 2 if overlap else stages - 1
         if overlap:
             consumers = [_with_wgmma_wait(c) if _is_gemm(c) else c for c in consumers]
@@ -352,6 +357,70 @@ class _Pipeliner(StmtRewriter):
         main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, annotations)
         drain = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))] if overlap else []
         return seq(prologue + [main] + drain + [barrier()])  # later shared use may alias the stages
+
+    def _transform_ring(self, loop, i, producers, consumers, remap, stages, transformed, annotations):
+        """``TILEDSL_WS_TRANSFORMS=1`` (opt-in): a loop whose threads fill tiles for its gemms from loaded tiles
+        (``transformed``, an int8 weight converted to fp16) warp-specialized with every load on TMA, the loaded
+        tiles the threads read included (a plain row-major box), or None when it does not qualify. The producer
+        warpgroup fills the ring as for gemm-only loops; each consumer iteration waits for its stage, converts into
+        one of three buffers of each transformed tile (ring position mod 3), makes the writes visible to the tensor
+        cores (``fence.proxy.async``) and meets the other consumer threads at a named barrier, issues its gemms with
+        one group left in flight, and releases the previous stage once the wgmma wait saw its gemm finish. Three
+        buffers: the one written at position p was last read by the gemm of p - 3, which every consumer thread
+        waited for before the barrier of p - 1, which the writer has passed."""
+        from .gemm_wgmma import sm90a
+
+        thread_vars, tid, nthreads = self._threads()
+        if not sm90a() or self.loop_depth or not config.tma_lowering_enabled() or not allowed("tma") or \
+                not config.warp_specialization_enabled() or not allowed("warp_specialization") or \
+                len(thread_vars) != 1 or nthreads % 128:
+            return None
+        gemms = [c for c in consumers if _is_gemm(c)]
+        if not all(_read_only_by_gemms_or_transforms(p.value.args[1].source, consumers) for p in producers) or \
+                not all(any(p.value.args[0].source.same_as(b) for b in self.param_buffers) for p in producers):
+            return None
+        if self._tile_layouts is None:
+            self._tile_layouts = shared_tile_layouts(self.body, nthreads)
+        loads = [tma_copy.plan_load(p, self._tile_layouts, thread_vars) for p in producers]
+        if any(ld is None for ld in loads) or not gemms or \
+                not warp_specialize.transforms_splittable(self.top_level, loop, producers, nthreads):
+            return None
+        self.kinds.append("tma+warp_specialized+transforms")
+        for load in tma_copy.assign_maps(loads):
+            self.host += tma_copy.host_statements(load)
+        k, n = loop.loop_var, loop.extent
+        ring = BarrierRing(stages, prefix=producers[0].value.args[1].source.name)
+        base = tirx.Var("ring_base", "int32")
+        it = tirx.Var("it", str(k.ty))
+        fill = _fill(ring, list(zip(producers, loads)), base + it, it, loop, remap)
+        producer = tirx.IfThenElse(tid == 0, tirx.For(it, 0, n, tirx.ForKind.SERIAL, seq(fill)), None)
+        common = seq(ring.allocations() + init_rings(tid == 0, [(ring, nthreads // 32)]))
+        marks = [warp_specialize.marked(warp_specialize.COMMON, common, nthreads),
+                 warp_specialize.marked(warp_specialize.PRODUCER, producer, nthreads, base)]
+        buffers = {b: tirx.decl_buffer([3] + list(b.ty.shape), str(b.ty.dtype), b.name, scope=b.scope())
+                   for b in transformed}
+        self.remap.update(buffers)
+        stage, slot = tirx.floormod(base + i, stages), tirx.floormod(base + i, 3)
+        body, handed = [], False
+        for c in consumers:
+            c = substitute(c, {k: loop.min + i})
+            if _is_gemm(c):
+                if not handed:  # the converted tiles, visible to the tensor cores, from every consumer thread
+                    body += [tirx.Evaluate(T.ptx.fence.proxy.async_.shared__cta()),
+                             tirx.Evaluate(T.ptx.bar.sync(T.uint32(TRANSFORM_BARRIER), T.uint32(nthreads)))]
+                    handed = True
+                c = _with_tma_operands(_with_wgmma_wait(c))  # fenced above; ThreadSync must not see its reads
+            body.append(_restage(_restage(c, remap, stage), buffers, slot))
+        lane0 = tirx.floormod(tid, 32) == 0
+        inner = [ring.wait_full(base + i)] + body + \
+            [tirx.IfThenElse(tirx.And(i > 0, lane0), ring.release(base + i - 1), None)]
+        marked_loop = dict(annotations)
+        marked_loop[warp_specialize.CONSUMER_LOOP] = 1
+        marked_loop[warp_specialize.TRANSFORM_LOOP] = 1
+        main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, marked_loop)
+        tail = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0)),
+                tirx.IfThenElse(tirx.And(n > 0, lane0), ring.release(base + n - 1), None)]
+        return seq(marks + [main] + tail)
 
     def _deferred_ring(self, loop, i, producers, loads, split, remap, stages, annotations):
         """The TMA ring loop with its last gemm run one iteration late (``deferred_gemm``): iteration i issues the
@@ -749,6 +818,18 @@ def _read_only_by_gemms(tile, consumers) -> bool:
         if uses != sum(1 for operand in c.value.args[:2] if operand.source.same_as(tile)):
             return False
     return True
+
+
+def _read_only_by_gemms_or_transforms(tile, consumers) -> bool:
+    """True when the loop's ``consumers`` read ``tile`` only as a gemm operand or as the source of a statement
+    writing a whole tile for the gemms (:func:`_whole_tile_written`)."""
+    for c in consumers:
+        if count_uses(c, tile) and not _is_gemm(c) and _whole_tile_written(c) is None:
+            return False
+    return _read_only_by_gemms(tile, [c for c in consumers if _is_gemm(c)])
+
+
+TRANSFORM_BARRIER = 4  # named barrier of the consumers of TILEDSL_WS_TRANSFORMS (0: __syncthreads; 1-3 in use)
 
 
 def _ring_may_fill(tile, consumers) -> bool:

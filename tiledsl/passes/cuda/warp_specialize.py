@@ -146,6 +146,13 @@ def eligible_general(top_level, loop, producers, consumers, thread_count: int, l
                        taken=loads_before)
 
 
+def transforms_splittable(top_level, loop, producers, thread_count: int) -> bool:
+    """``TILEDSL_WS_TRANSFORMS``: whether a loop whose consumers convert loaded tiles for its gemms (PipelineCUDA
+    checked the loop's statements and orders their shared accesses with a named barrier of its own) may be split:
+    what every warp-specialized loop needs (:func:`_splittable`)."""
+    return _splittable(top_level, loop, loop.extent, producers, thread_count)
+
+
 def _inside_ok(stmt) -> bool:
     """A statement of the loop (not a gemm) with no shared region or access of its own."""
     bad = []
@@ -229,9 +236,11 @@ def _split(launch):
     iters = None
     for k, s in enumerate(rest):
         if isinstance(s, tirx.For) and _is_consumer_loop(s):
-            if _touches_shared(s.body, ignore_barriers=True) or _syncs(s.body):
+            converts = TRANSFORM_LOOP in s.annotations  # its shared accesses ordered by its own named barrier
+            if (_touches_shared(s.body, ignore_barriers=True) and not converts) or _syncs(s.body):
                 raise WarpSpecializationRefused("the warp-specialized loop's consumers need shared scratch")
-            annotations = {str(key): v for key, v in s.annotations.items() if str(key) != CONSUMER_LOOP}
+            annotations = {str(key): v for key, v in s.annotations.items()
+                           if str(key) not in (CONSUMER_LOOP, TRANSFORM_LOOP)}
             rest[k] = rebuild_for(s, annotations=annotations)
             iters = s.extent
         elif isinstance(s, tirx.AttrStmt) and s.attr_key == CONSUMER_BLOCK:  # a loop with a deferred gemm
@@ -379,6 +388,7 @@ def _is_consumer_loop(stmt) -> bool:
 
 
 CONSUMER_LOOP = "tiledsl.ws_consumer_loop"  # annotation of the consumers' loop
+TRANSFORM_LOOP = "tiledsl.ws_transform_loop"  # annotation: the consumers' loop converts tiles (TILEDSL_WS_TRANSFORMS)
 CONSUMER_BLOCK = "tiledsl.ws_consumer_block"  # marker: the consumers' loop with its peeled first and last steps
 
 

@@ -326,6 +326,17 @@ case "${1:-quick}" in
     TAIL=2 run configs_int8_ws 120 "$PY" benchmarks/bench_configs.py --only int8_weight_m4096 --rounds 3 \
       --switches TILEDSL_WS_TRANSFORMS=1
     ;;
+  s12a)  # TILEDSL_SPLIT_K (split-K of few-block GEMMs): its GPU tests, then int8-weight M = 16 tuned with
+    # TILEDSL_SPLIT_K=auto over bench_configs.py's space (more columns per block: fewer blocks, split further), and
+    # the benchmark's config with 0 / auto / 2 / 4
+    TAIL=6 run split_k_tests 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -x testing/test_split_k.py || exit 0
+    TAIL=2 run configs_int8_m16_split 150 "$PY" benchmarks/bench_configs.py --only int8_weight_m16 --rounds 3 \
+      --switches TILEDSL_SPLIT_K=auto
+    for s in 0 auto 2 4; do
+      TILEDSL_SPLIT_K=$s TAIL=2 run "bench_int8_m16_split_$s" 60 "$PY" benchmarks/bench_general.py \
+        --only int8_weight_m16 --rounds 2
+    done
+    ;;
   hoist)  # TILEDSL_HOIST_OPERAND_READS=1 (the attention backward's dS^T store above the dK gemm): its GPU tests,
     # then the attention backward with and without it, twice each (2 rounds)
     TAIL=6 run hoist_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_async_gemms.py

@@ -37,6 +37,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_MASK_AFTER_GEMM | ``1``: a 0 / infinity mask written into an accumulator before a gemm adds to it is applied after a cleared gemm (no faster on causal attention, H100) | 0 |
 | TILEDSL_ROW_RECIPROCALS | ``1``: in a T.Parallel nest, a float division by a value the innermost loop does not change is a multiplication by its reciprocal (no faster on flash attention, H100) | 0 |
 | TILEDSL_WS_TRANSFORMS | ``1``: a pipelined loop whose threads convert loaded tiles for its gemms (an int8 weight) is warp-specialized, every load on TMA (not yet run on a GPU) | 0 |
+| TILEDSL_SPLIT_K | ``S`` > 1: a GEMM kernel's reduction loop split into S parts across ``blockIdx.z``, then summed in a second launch before the epilogue; ``auto``: where the grid fills at most half the SMs (not yet run on a GPU) | 0 |
 | TILEDSL_FAST_EXP2 | ``0``: float32 ``T.exp2`` on CUDA is ``exp2f`` (denormal handling around ``ex2``) instead of one ``ex2.approx.ftz.f32`` | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
 | TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
@@ -293,6 +294,24 @@ def persistent_raster_rows() -> int:
     if rows < 0:
         raise ValueError(f"TILEDSL_RASTER={rows} must be 0 (launch order) or a positive number of rows")
     return rows
+
+
+def split_k():
+    """TILEDSL_SPLIT_K: 0 (the default: programs run as written), a number S > 1 of parts a qualifying GEMM's
+    reduction loop is split into across ``blockIdx.z``, or ``"auto"`` (CUDA grids of at most half the SMs;
+    ``passes/split_k.py``)."""
+    raw = os.environ.get("TILEDSL_SPLIT_K", "0").strip().lower() or "0"
+    if raw == "auto":
+        return "auto"
+    if raw in ("off", "false", "no"):
+        return 0
+    try:
+        parts = int(raw)
+    except ValueError:
+        parts = -1
+    if parts < 0:
+        raise ValueError(f"TILEDSL_SPLIT_K={raw!r}: use 0 (off), a number of parts, or auto")
+    return parts
 
 
 def fast_exp2_enabled() -> bool:

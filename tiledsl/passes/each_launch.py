@@ -14,6 +14,9 @@ import tvm_ffi
 from tvm import tirx
 
 
+_PIPELINES = "tiledsl.pipelines"  # how each launch's pipelined loops were built (kept for kernel_info, in order)
+
+
 def _is_grid_launch(stmt) -> bool:
     return (isinstance(stmt, tirx.AttrStmt) and stmt.attr_key == "thread_extent"
             and str(stmt.node.thread_tag).startswith("blockIdx"))
@@ -66,8 +69,11 @@ def each_launch(passes: list):
             if launches is None or len(launches) <= 1:
                 out[gv] = seq(tvm.IRModule({gv: func}))[gv]
                 continue
-            lowered = {launch: seq(tvm.IRModule({gv: func.with_body(launch)}))[gv].body for launch in launches}
-            out[gv] = func.with_body(_replace(func.body, lowered))
+            funcs = {launch: seq(tvm.IRModule({gv: func.with_body(launch)}))[gv] for launch in launches}
+            whole = func.with_body(_replace(func.body, {launch: f.body for launch, f in funcs.items()}))
+            kinds = [k for f in funcs.values() if f.attrs is not None and _PIPELINES in f.attrs
+                     for k in f.attrs[_PIPELINES]]
+            out[gv] = whole.with_attr(_PIPELINES, kinds) if kinds else whole
         return tvm.IRModule(out, attrs=mod.attrs)
 
     return run

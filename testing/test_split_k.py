@@ -1,0 +1,138 @@
+"""Split-K of a few-block GEMM's reduction loop (``TILEDSL_SPLIT_K``, ``passes/split_k.py``; opt-in).
+
+CPU (LLVM): the split programs against torch in float64 (int8-weight with its per-column scale epilogue, a plain
+GEMM with B stored transposed), outputs poisoned first; which programs are left alone (a loop that is not a sum of
+gemms, a grid with blockIdx.z, a part count that does not divide the loop, ``auto`` on the CPU); the rewritten
+program's shape. nvcc: the first launch keeps its TMA ring and producer warpgroup. GPU: both programs against
+torch with 4 parts and with ``auto``.
+"""
+import pytest
+import torch
+
+import tiledsl
+from tiledsl.passes.split_k import split_k
+
+import general_programs as bench
+
+
+@pytest.fixture(autouse=True)
+def _general_passes_only(monkeypatch):
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+
+
+def _int8_case(M, N, K, **cfg):
+    a = torch.randn(M, K).half()
+    w = torch.randint(-127, 128, (K, N), dtype=torch.int8)
+    s = torch.rand(N) / 64
+    return bench.int8_weight_gemm(M, N, K, **cfg), [a, w, s], (a.double() @ w.double()) * s.double()
+
+
+def _run(program, inputs, want, device="cpu", target="llvm"):
+    kernel = tiledsl.compile(program, out_idx=[], target=target)
+    inputs = [t.to(device) for t in inputs]
+    out = torch.full(tuple(want.shape), float("nan"), dtype=torch.float16, device=device)
+    kernel(*inputs, out)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    assert not torch.isnan(out).any()
+    torch.testing.assert_close(out.double().cpu(), want, rtol=2e-2, atol=2e-2 * float(want.abs().max()))
+    return kernel
+
+
+@pytest.mark.parametrize("parts", ["2", "4"])
+def test_int8_weight_gemm_split_on_cpu_matches_torch(parts, monkeypatch):
+    monkeypatch.setenv("TILEDSL_SPLIT_K", parts)
+    program, inputs, want = _int8_case(16, 64, 512, block_M=32, block_N=32, block_K=64, threads=128)
+    assert split_k(program, "llvm") is not program
+    _run(program, inputs, want)
+
+
+def test_transposed_gemm_split_on_cpu_matches_torch(monkeypatch):
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
+    program = bench.gemm(32, 64, 512, block_M=32, block_N=64, block_K=32, trans_B=True)
+    a, b = torch.randn(32, 512).half(), torch.randn(64, 512).half()
+    _run(program, [a, b, torch.randn(32, 64).half()], a.double() @ b.double().T)  # (R: read only with a residual)
+
+
+def test_the_split_program(monkeypatch):
+    """A float32 workspace of (parts, grid rows x tile rows, grid columns x tile columns), blockIdx.z of the part
+    count, each part's loop a quarter as long, the partial sums stored, a grid barrier, the sum and the epilogue
+    in the first part's blocks."""
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
+    program = bench.int8_weight_gemm(16, 128, 512, block_M=32, block_N=32, block_K=64, threads=128)
+    text = split_k(program, "llvm").script()
+    assert 'C_f_split_k = T.alloc_buffer((4, 32, 128))' in text
+    assert 'T.launch_thread("blockIdx.z", 4)' in text
+    assert "for k_part in T.serial(2," in text and "(bz_split * 2 + k_part) * 64" in text
+    assert "C_f_split_k[bz_split, by * 32:by * 32 + 32, bx * 32:bx * 32 + 32]" in text
+    assert text.index("T.tiledsl.sync_grid()") < text.index("if bz_split == 0:") < text.index("S[bx * 32 + j]")
+
+
+def test_programs_that_stay_as_written(monkeypatch):
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
+    attention = bench.flash_attention(1, 2, 256, 64, False)  # its loop carries the softmax statistics
+    batched = bench.batched_gemm(2, 128, 128, 256)  # blockIdx.z is taken
+    uneven = bench.int8_weight_gemm(16, 128, 192, block_M=32, block_N=32, block_K=64, threads=128)  # 3 iterations
+    for program in (attention, batched, uneven):
+        assert split_k(program, "cuda") is program
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "auto")
+    skinny = bench.int8_weight_gemm(16, 128, 512, block_M=32, block_N=32, block_K=64, threads=128)
+    assert split_k(skinny, "llvm") is skinny  # the CPU gains nothing from more blocks
+    assert split_k(skinny, "cuda") is not skinny  # 4 blocks on 132 SMs
+    full = bench.int8_weight_gemm(16, 4096, 512, block_M=32, block_N=32, block_K=64, threads=128)
+    assert split_k(full, "cuda") is full  # 128 blocks already fill the GPU
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "0")
+    assert split_k(skinny, "cuda") is skinny
+
+
+def test_an_epilogue_reading_state_from_before_the_loop_stays(monkeypatch):
+    """A fragment filled before the loop and read by the epilogue would not reach the second launch: left alone."""
+    import tiledsl.language as T
+
+    @T.prim_func
+    def kernel(A: T.Tensor((32, 256), "float16"), B: T.Tensor((256, 64), "float16"), C: T.Tensor((32, 64), "float32")):
+        with T.Kernel(1, 1, threads=128) as (bx, by):
+            A_s = T.alloc_shared((32, 32), "float16")
+            B_s = T.alloc_shared((32, 64), "float16")
+            bias = T.alloc_fragment((32, 64), "float32")
+            acc = T.alloc_fragment((32, 64), "float32")
+            T.fill(bias, 1.0)
+            T.clear(acc)
+            for k in T.Pipelined(8, num_stages=2):
+                T.copy(A[0, k * 32], A_s)
+                T.copy(B[k * 32, 0], B_s)
+                T.gemm(A_s, B_s, acc)
+            for i, j in T.Parallel(32, 64):
+                acc[i, j] = acc[i, j] + bias[i, j]
+            T.copy(acc, C[0, 0])
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
+    assert split_k(kernel, "cuda") is kernel
+
+
+def test_a_bad_setting_is_named(monkeypatch):
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "many")
+    with pytest.raises(ValueError, match="TILEDSL_SPLIT_K"):
+        split_k(bench.gemm(32, 64, 512), "cuda")
+
+
+@pytest.mark.nvcc
+def test_the_first_launch_keeps_its_tma_ring(monkeypatch):
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
+    kernel = tiledsl.compile(bench.gemm(64, 1024, 4096, block_M=64, block_N=128), out_idx=[],
+                             target={"kind": "cuda", "arch": "sm_90a"})
+    assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
+    src = kernel.get_kernel_source()
+    assert src.count("__global__ void") == 4  # two kernels, each declared and defined
+    assert "C_f_split_k" in src
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("parts", ["4", "auto"])
+def test_split_gemms_match_torch_on_the_gpu(parts, monkeypatch):
+    monkeypatch.setenv("TILEDSL_SPLIT_K", parts)
+    program, inputs, want = _int8_case(16, 1024, 4096, block_M=64, block_N=128, block_K=128, threads=256)
+    assert split_k(program, "cuda") is not program
+    _run(program, inputs, want, device="cuda", target="cuda")
+    program = bench.gemm(64, 1024, 4096, block_M=64, block_N=128)
+    a, b = torch.randn(64, 4096).half(), torch.randn(4096, 1024).half()
+    _run(program, [a, b, torch.randn(64, 1024).half()], a.double() @ b.double(), device="cuda", target="cuda")

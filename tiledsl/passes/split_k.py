@@ -1,0 +1,216 @@
+"""SplitK: a GEMM kernel with few blocks splits its reduction loop across more (``TILEDSL_SPLIT_K``, opt-in).
+
+A skinny GEMM (M = 16 rows of activations against a 4096 x 4096 weight) launches one block per output tile: 128
+blocks on a 132-SM GPU, each streaming a whole column panel of the weight with a few KB in flight. The loads,
+not the tensor cores, set the time. Splitting the k loop into S parts multiplies the blocks by S, so S times as
+many bytes are in flight. This is what cuBLAS does for such shapes, and what TileLang's split-K example writes by
+hand.
+
+Expects the program as the front end builds it, before global workspaces become parameters
+(``global_workspaces.py``) and before ``split_grid_sync.py``: ``runtime.compiler.compile`` runs it first. A kernel
+qualifies when its body is, at the top level:
+
+    <allocations>; T.clear(acc) for each accumulator; for k in T.Pipelined(nk, ...): <body>; <epilogue>
+
+where nk is a constant that S divides, the loop's statements write no fragment but the float32 accumulators, and
+write those only as the accumulator of a ``T.gemm`` (no other statement of the loop reads them), write no global
+memory, the grid has no ``blockIdx.z``, and the epilogue reads no on-chip value set before the loop but the
+accumulators (the second launch below would not have it; checked by cutting the rewritten program as
+``split_grid_sync.py`` will). Then the kernel becomes, with a float32 workspace per accumulator of
+shape (S, rows of the grid's tiles, columns) and a grid ``blockIdx.z`` of S::
+
+    <allocations>; T.clear(acc); for k2 in T.Pipelined(nk / S, ...): <body with k = bz * nk / S + k2>
+    T.copy(acc, workspace[bz, tile])                       (each part's partial sums)
+    T.sync_grid()                                          (a second launch of the same grid)
+    if bz == 0: T.clear(acc); acc += workspace[s, tile] for s < S; <epilogue>
+
+The sums are the same up to float32 rounding order. ``TILEDSL_SPLIT_K=S`` asks for S parts; ``auto`` picks the
+largest S <= 8 dividing nk with at least 4 iterations a part and at most two blocks per SM of the target (CUDA
+only: the CPU gains nothing from it); ``0`` (the default) leaves every program as written.
+"""
+from __future__ import annotations
+
+import tvm
+import tvm_ffi
+from tvm import tirx
+from tvm.ir import Call
+
+from .. import config
+from ..errors import TileProgramError
+from ..ir.grid_sync import sync_grid_call
+from ..ir.ops import is_tile_call, make_tile_call
+from ..language.loops import NUM_STAGES_ATTR, PARALLEL_ATTR
+from .global_workspaces import hoist_global_workspaces
+from .rewriter import flatten_seq, seq, substitute, uses_var
+from .split_grid_sync import split_grid_sync
+
+MAX_PARTS = 8
+MIN_ITERATIONS = 4  # per part: fewer leave the pipeline nothing to overlap
+
+
+def _launches(func_body):
+    """(thread_extent headers outermost first, the launch body) of a kernel that is one launch, else None."""
+    headers, node = [], func_body
+    while isinstance(node, tirx.AttrStmt) and node.attr_key == "thread_extent":
+        headers.append(node)
+        node = node.body
+    if not headers or not any(str(h.node.thread_tag) == "threadIdx.x" for h in headers):
+        return None
+    return headers, node
+
+
+def _cleared_accumulator(stmt):
+    """The fragment a ``T.clear`` / ``T.fill(.., 0)`` of a whole float32 fragment clears, else None."""
+    if not (isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "fill")):
+        return None
+    region, value = stmt.value.args[:2]
+    buf = region.source
+    if buf.scope() != "local.fragment" or str(buf.ty.dtype) != "float32":
+        return None
+    if not (isinstance(value, tirx.FloatImm) and float(value.value) == 0.0):
+        return None
+    whole = all(isinstance(r.min, tirx.IntImm) and int(r.min) == 0 and isinstance(r.extent, tirx.IntImm)
+                and isinstance(e, tirx.IntImm) and int(r.extent) == int(e) for r, e in zip(region.region, buf.ty.shape))
+    return buf if whole and len(buf.ty.shape) == 2 else None
+
+
+def _writes(stmt) -> list:
+    """The buffers ``stmt`` writes: stores, and the destinations of tile ops."""
+    out = []
+
+    def on_store(s):
+        out.append(s.buffer)
+
+    def on_call(c):
+        if not is_tile_call(c):
+            return
+        name = c.op.name.split(".", 1)[1]
+        if name in ("copy", "reduce"):
+            out.append(c.args[1].source)
+        elif name in ("fill", "atomic_add"):
+            out.append(c.args[0].source)
+        elif name == "gemm":
+            out.append(c.args[2].source)
+        elif name not in ("use_swizzle",):
+            out.append(None)  # an op this pass does not know: refuse the loop
+    tvm_ffi.structural_walk(stmt, [(tirx.BufferStore, on_store), (Call, on_call)])
+    return out
+
+
+def _reduction_loop(stmt, accumulators) -> bool:
+    """True when the loop body sums into ``accumulators`` through gemms only (see the module docstring)."""
+    for s in flatten_seq([stmt.body]):
+        gemm = isinstance(s, tirx.Evaluate) and is_tile_call(s.value, "gemm")
+        if gemm:
+            a, b, c = s.value.args[:3]
+            if not any(c.source.same_as(acc) for acc in accumulators) or bool(s.value.attrs["clear_accum"]) or \
+                    any(a.source.same_as(acc) or b.source.same_as(acc) for acc in accumulators):
+                return False
+            continue
+        for buf in _writes(s):
+            if buf is None or buf.scope() in ("global", "local.fragment", "local"):
+                return False
+        if any(uses_var(s, acc) for acc in accumulators):
+            return False
+    return True
+
+
+def _parts(extent: int, ctas: int, target_kind: str, num_sms: int) -> int:
+    """How many parts TILEDSL_SPLIT_K asks for a loop of ``extent`` iterations in a grid of ``ctas`` blocks."""
+    wanted = config.split_k()
+    if wanted == "auto":
+        if target_kind != "cuda" or ctas * 2 > num_sms:
+            return 1
+        limit = min(MAX_PARTS, extent // MIN_ITERATIONS, max(1, 2 * num_sms // ctas))
+        return max([d for d in range(1, limit + 1) if extent % d == 0] or [1])
+    return wanted if wanted > 1 and extent % wanted == 0 else 1
+
+
+def split_k(func: tirx.PrimFunc, target_kind: str, num_sms: int = 132) -> tirx.PrimFunc:
+    """``func`` with its reduction loop split across ``blockIdx.z`` (see the module docstring), or ``func`` itself
+    when TILEDSL_SPLIT_K is off or the program does not qualify."""
+    if config.split_k() in (0, 1):
+        return func
+    found = _launches(func.body)
+    if found is None:
+        return func
+    headers, body = found
+    tags = [str(h.node.thread_tag) for h in headers]
+    if "blockIdx.z" in tags or not all(isinstance(h.value, tirx.IntImm) for h in headers):
+        return func
+    stmts = flatten_seq([body])
+    loops = [k for k, s in enumerate(stmts) if isinstance(s, tirx.For) and s.annotations is not None
+             and NUM_STAGES_ATTR in s.annotations]
+    if len(loops) != 1 or not isinstance(stmts[loops[0]].extent, tirx.IntImm):
+        return func
+    at = loops[0]
+    loop = stmts[at]
+    accumulators, k = [], at - 1
+    while k >= 0 and _cleared_accumulator(stmts[k]) is not None:
+        accumulators.append(_cleared_accumulator(stmts[k]))
+        k -= 1
+    if not accumulators or not _reduction_loop(loop, accumulators):
+        return func
+    ctas = 1
+    for h, tag in zip(headers, tags):
+        if tag.startswith("blockIdx"):
+            ctas *= int(h.value)
+    extent = int(loop.extent)
+    parts = _parts(extent, ctas, target_kind, num_sms)
+    if parts <= 1:
+        return func
+    split = _rewrite(func, headers, stmts, at, accumulators, parts)
+    try:  # the epilogue may read on-chip state set before the loop, which the second launch would not have
+        split_grid_sync(hoist_global_workspaces(split)[0])
+    except TileProgramError:
+        return func
+    return split
+
+
+def _tile_origin(headers, acc):
+    """(row, column) of this block's output tile: blockIdx.y / blockIdx.x times the accumulator's extents."""
+    by = next((h.node.var for h in headers if str(h.node.thread_tag) == "blockIdx.y"), None)
+    bx = next((h.node.var for h in headers if str(h.node.thread_tag) == "blockIdx.x"), None)
+    rows, cols = (int(e) for e in acc.ty.shape)
+    zero = tirx.const(0, "int32")
+    return (by * rows if by is not None else zero), (bx * cols if bx is not None else zero)
+
+
+def _rewrite(func, headers, stmts, at, accumulators, parts):
+    loop = stmts[at]
+    chunk = int(loop.extent) // parts
+    bz = tirx.Var("bz_split", "int32")
+    z_header = tirx.IterVar(tvm.ir.Range(0, parts), bz, headers[0].node.iter_type, "blockIdx.z")
+    k2 = tirx.Var(loop.loop_var.name + "_part", str(loop.loop_var.ty))
+    inner = substitute(loop.body, {loop.loop_var: loop.min + bz * chunk + k2})
+    part_loop = tirx.For(k2, 0, chunk, loop.kind, inner, loop.thread_binding, loop.annotations)
+    grid_rows = {h.node.thread_tag: int(h.value) for h in headers}
+    spills, gathers, workspaces = [], [], []
+    for acc in accumulators:
+        rows, cols = (int(e) for e in acc.ty.shape)
+        shape = (parts, rows * grid_rows.get("blockIdx.y", 1), cols * grid_rows.get("blockIdx.x", 1))
+        ws = tirx.decl_buffer(shape, "float32", f"{acc.name}_split_k", scope="global")
+        workspaces.append(tirx.AllocBuffer(ws))
+        r0, c0 = _tile_origin(headers, acc)
+        spills.append(tirx.Evaluate(make_tile_call("copy", [acc[0:rows, 0:cols],
+                                                            ws[bz:bz + 1, r0:r0 + rows, c0:c0 + cols]])))
+        s = tirx.Var("part", "int32")
+        i, j = tirx.Var("i", "int32"), tirx.Var("j", "int32")
+        add = tirx.BufferStore(acc, tirx.BufferLoad(acc, [i, j]) + tirx.BufferLoad(ws, [s, r0 + i, c0 + j]), [i, j])
+        nest = tirx.For(i, 0, rows, tirx.ForKind.PARALLEL, tirx.For(j, 0, cols, tirx.ForKind.PARALLEL, add, None,
+                                                                      {PARALLEL_ATTR: 1}), None, {PARALLEL_ATTR: 1})
+        gathers += [tirx.Evaluate(make_tile_call("fill", [acc[0:rows, 0:cols], tirx.const(0.0, "float32")])),
+                    tirx.For(s, 0, parts, tirx.ForKind.SERIAL, nest)]
+    epilogue = stmts[at + 1:]
+    phase1 = list(stmts[:at]) + [part_loop] + spills + [tirx.Evaluate(sync_grid_call())]
+    phase2 = tirx.IfThenElse(bz == 0, seq(gathers + epilogue), None)
+    body = seq(phase1 + [phase2])
+    # the new blockIdx.z goes right outside threadIdx.x
+    out = body
+    for h in reversed(headers):
+        if str(h.node.thread_tag) == "threadIdx.x":
+            out = tirx.AttrStmt(h.node, h.attr_key, h.value, out)
+            out = tirx.AttrStmt(z_header, "thread_extent", tirx.const(parts, "int32"), out)
+        else:
+            out = tirx.AttrStmt(h.node, h.attr_key, h.value, out)
+    return func.with_body(seq(workspaces + [out]))

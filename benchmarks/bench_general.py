@@ -52,14 +52,23 @@ def summary(instructions: dict) -> str:
 
 def run(names, small, rounds, warmup, rep):
     """Check and time each program (or those in ``names``) against its peer; returns the report."""
+    chosen = {name: case for name, case in cases(small).items() if not names or name in names}
+    return run_cases(chosen, rounds, warmup, rep)
+
+
+def run_cases(chosen: dict, rounds, warmup, rep):
+    """Check and time each case of ``chosen`` (name -> :class:`Case`) against its peer; returns the report."""
     from tiledsl.profiler import do_bench
 
     os.environ["TILEDSL_DISABLE_HOPPER_GEMM"] = "1"  # the general passes only
     report = {"device": torch.cuda.get_device_name(), "rows": []}
-    for name, case in cases(small).items():
-        if names and name not in names:
+    for name, case in chosen.items():
+        try:
+            compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
+        except tiledsl.TileDSLError as err:  # a config that does not fit (shared memory, registers): recorded
+            report["rows"].append({"program": name, "error": f"{type(err).__name__}: {err}"})
+            print(json.dumps(report["rows"][-1]), flush=True)
             continue
-        compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
         sources = {k: kern.get_kernel_source() for k, kern in compiled.items()}
         insts = {k: gemm_instruction(s) for k, s in sources.items()}
         inputs = case.make("cuda")

@@ -52,6 +52,8 @@
 #   final10  for a short lease: the GPU tests of the last changes, attention with and without fast exp2, every
 #           bench_general program; final10a / final10b: the same split in two calls, with the raster and a wider
 #           int8 M = 16 sweep
+#   next12a / next12b  the calls left for the session after 2026-12-05 evening: the GPU tests, timings and config
+#           sweeps of TILEDSL_WS_TRANSFORMS and TILEDSL_SPLIT_K; the attention backward's config grid, the table
 #   next11a / next11b  the next session's first two calls: every GPU test with the current defaults; then the
 #           opt-in mask-after-gemm, operand-read hoist and row reciprocals (tests, timings), the wider int8 sweep
 #   hoist   TILEDSL_HOIST_OPERAND_READS=1: its GPU tests, then the attention backward with and without it
@@ -325,6 +327,7 @@ case "${1:-quick}" in
     done
     TAIL=2 run configs_int8_ws 120 "$PY" benchmarks/bench_configs.py --only int8_weight_m4096 --rounds 3 \
       --switches TILEDSL_WS_TRANSFORMS=1
+    mv "$OUT/bench_configs.json" "$OUT/configs_int8_ws.json"
     ;;
   s12a)  # TILEDSL_SPLIT_K (split-K of few-block GEMMs): its GPU tests, then int8-weight M = 16 tuned with
     # TILEDSL_SPLIT_K=auto over bench_configs.py's space (more columns per block: fewer blocks, split further), and
@@ -332,10 +335,20 @@ case "${1:-quick}" in
     TAIL=6 run split_k_tests 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -x testing/test_split_k.py || exit 0
     TAIL=2 run configs_int8_m16_split 150 "$PY" benchmarks/bench_configs.py --only int8_weight_m16 --rounds 3 \
       --switches TILEDSL_SPLIT_K=auto
+    mv "$OUT/bench_configs.json" "$OUT/configs_int8_m16_split.json"
     for s in 0 auto 2 4; do
       TILEDSL_SPLIT_K=$s TAIL=2 run "bench_int8_m16_split_$s" 60 "$PY" benchmarks/bench_general.py \
         --only int8_weight_m16 --rounds 2
     done
+    ;;
+  next12a)  # the next session's first call: the two opt-in schedules built after 2026-12-05's device time ran out
+    # (TILEDSL_WS_TRANSFORMS, TILEDSL_SPLIT_K): their GPU tests, timings and config sweeps
+    bash "$0" s11f
+    bash "$0" s12a
+    ;;
+  next12b)  # the next session's second call: the attention backward over a grid of tile configs, then the table
+    TAIL=20 run bwd_configs 300 "$PY" benchmarks/bench_bwd_configs.py --rounds 2
+    bash "$0" s11e
     ;;
   hoist)  # TILEDSL_HOIST_OPERAND_READS=1 (the attention backward's dS^T store above the dK gemm): its GPU tests,
     # then the attention backward with and without it, twice each (2 rounds)

@@ -53,7 +53,8 @@
 #           bench_general program; final10a / final10b: the same split in two calls, with the raster and a wider
 #           int8 M = 16 sweep
 #   next12a / next12b  the calls left for the session after 2026-12-05 evening: the GPU tests, timings and config
-#           sweeps of TILEDSL_WS_TRANSFORMS and TILEDSL_SPLIT_K; the attention backward's config grid, the table
+#           sweeps of TILEDSL_WS_TRANSFORMS, TILEDSL_SPLIT_K and TILEDSL_HOISTED_FENCES; the attention backward's
+#           config grid, the table
 #   next11a / next11b  the next session's first two calls: every GPU test with the current defaults; then the
 #           opt-in mask-after-gemm, operand-read hoist and row reciprocals (tests, timings), the wider int8 sweep
 #   hoist   TILEDSL_HOIST_OPERAND_READS=1: its GPU tests, then the attention backward with and without it
@@ -341,14 +342,24 @@ case "${1:-quick}" in
         --only int8_weight_m16 --rounds 2
     done
     ;;
-  next12a)  # the next session's first call: the two opt-in schedules built after 2026-12-05's device time ran out
-    # (TILEDSL_WS_TRANSFORMS, TILEDSL_SPLIT_K): their GPU tests, timings and config sweeps
+  next12a)  # the next session's first call: the opt-in schedules built after 2026-12-05's device time ran out
+    # (TILEDSL_WS_TRANSFORMS, TILEDSL_SPLIT_K, TILEDSL_HOISTED_FENCES): their GPU tests, timings and config sweeps
     bash "$0" s11f
     bash "$0" s12a
+    bash "$0" s12b
     ;;
   next12b)  # the next session's second call: the attention backward over a grid of tile configs, then the table
     TAIL=20 run bwd_configs 300 "$PY" benchmarks/bench_bwd_configs.py --rounds 2
     bash "$0" s11e
+    ;;
+  s12b)  # TILEDSL_HOISTED_FENCES=1 (one fence before a TMA ring loop instead of one per gemm and iteration): its GPU
+    # tests, then the attention backward (the one program with 4 fewer fences per iteration) off / on, twice each
+    TAIL=6 run hoisted_fences_tests 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -x \
+      testing/test_hoisted_fences.py || exit 0
+    for f in 0 1 0 1; do
+      TILEDSL_HOISTED_FENCES=$f TAIL=3 run "bench_bwd_fences$f" 90 "$PY" benchmarks/bench_general.py \
+        --only attention_bwd,attention_bwd_causal --rounds 2
+    done
     ;;
   hoist)  # TILEDSL_HOIST_OPERAND_READS=1 (the attention backward's dS^T store above the dK gemm): its GPU tests,
     # then the attention backward with and without it, twice each (2 rounds)

@@ -37,6 +37,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_MASK_AFTER_GEMM | ``1``: a 0 / infinity mask written into an accumulator before a gemm adds to it is applied after a cleared gemm (no faster on causal attention, H100) | 0 |
 | TILEDSL_ROW_RECIPROCALS | ``1``: in a T.Parallel nest, a float division by a value the innermost loop does not change is a multiplication by its reciprocal (no faster on flash attention, H100) | 0 |
 | TILEDSL_WS_TRANSFORMS | ``1``: a pipelined loop whose threads convert loaded tiles for its gemms (an int8 weight) is warp-specialized, every load on TMA (not yet run on a GPU) | 0 |
+| TILEDSL_HOISTED_FENCES | ``1``: in a TMA ring loop without a producer warpgroup, a gemm whose shared operands no statement of the loop writes gets no ``fence.proxy.async`` per iteration, one before the loop instead (not yet run on a GPU) | 0 |
 | TILEDSL_SPLIT_K | ``S`` > 1: a GEMM kernel's reduction loop split into S parts across ``blockIdx.z``, then summed in a second launch before the epilogue; ``auto``: where the grid fills at most half the SMs (not yet run on a GPU) | 0 |
 | TILEDSL_FAST_EXP2 | ``0``: float32 ``T.exp2`` on CUDA is ``exp2f`` (denormal handling around ``ex2``) instead of one ``ex2.approx.ftz.f32`` | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
@@ -227,7 +228,8 @@ OPT_IN_SCHEDULES = {"TILEDSL_DEFER_LAST_GEMM": "1", "TILEDSL_SPLIT_MASKS": "1", 
                     "TILEDSL_WIDE_REGISTER_VECTORS": "1", "TILEDSL_FUSE_REDUCTIONS": "0",
                     "TILEDSL_VECTOR_ATOMICS": "0", "TILEDSL_TILE_BARRIERS": "1", "TILEDSL_TMA_REDUCE": "1",
                     "TILEDSL_ASYNC_GEMMS": "1", "TILEDSL_TMA_VECTORS": "1", "TILEDSL_HOIST_OPERAND_READS": "1",
-                    "TILEDSL_MASK_AFTER_GEMM": "0", "TILEDSL_ROW_RECIPROCALS": "0", "TILEDSL_WS_TRANSFORMS": "0"}
+                    "TILEDSL_MASK_AFTER_GEMM": "0", "TILEDSL_ROW_RECIPROCALS": "0", "TILEDSL_WS_TRANSFORMS": "0",
+                    "TILEDSL_HOISTED_FENCES": "0"}
 
 
 #: The schedules of :data:`OPT_IN_SCHEDULES` that the CPU lowering runs too (the others are CUDA's only)

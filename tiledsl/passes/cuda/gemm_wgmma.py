@@ -45,6 +45,7 @@ _INTEGER_N = (8, 16, 24, 32) + tuple(range(48, 225, 16))
 _MAX_N = 256
 TMA_OPERANDS_ATTR = "wgmma_tma_operands"  # set by PipelineCUDA: only TMA wrote the shared operands (no proxy fence)
 IN_FLIGHT_ATTR = "wgmma_in_flight"  # set by PipelineCUDA: this gemm may finish during the next loop iteration
+FENCED_ATTR = "wgmma_fenced"  # set by PipelineCUDA: the threads' writes of its operands were fenced before the loop
 NO_WAIT_ATTR = "wgmma_no_wait"  # set by ScheduleWgmmaGemms: a later statement waits for this gemm
 COUNTED_ATTR = "wgmma_counted"  # set by ScheduleWgmmaGemms: its waits count this gemm's group
 
@@ -259,6 +260,7 @@ def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
         alias = [tirx.DeclBuffer(bits, data=tirx.address_of(tirx.BufferLoad(acc, [tirx.const(0, "int32")])))]
         acc = bits
     tma_only = call.attrs is not None and TMA_OPERANDS_ATTR in call.attrs
+    fenced = call.attrs is not None and FENCED_ATTR in call.attrs  # no fence here; ThreadSync still sees the reads
     b_desc = _Descriptor(b, mn_major=not trans_b, seen=not tma_only)
     a_desc = None if a_in_registers else _Descriptor(a, mn_major=trans_a, seen=not tma_only)
     t = _TYPES[dtype]
@@ -270,7 +272,7 @@ def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
     op = T.ptx[name]
     clear = bool(call.attrs["clear_accum"])
     body = [tirx.Evaluate(T.ptx.wgmma.fence.sync.aligned())]
-    if not tma_only:  # threads may have written the operands
+    if not tma_only and not fenced:  # threads may have written the operands
         body.insert(0, tirx.Evaluate(T.ptx["fence.proxy.async.shared::cta"]()))
     for kk in range(K // ks):
         k0 = kk * ks

@@ -344,7 +344,10 @@ class _Pipeliner(StmtRewriter):
             return tirx.IfThenElse(tirx.And(tid == 0, iteration < n),
                                    seq(_fill(ring, pairs, iteration, iteration, loop, remap)), None)
 
-        prologue = ring.allocations() + ring.init(tid == 0, nthreads)
+        fences = []
+        if schedule("TILEDSL_HOISTED_FENCES"):
+            consumers, fences = _fenced_before_loop(consumers)
+        prologue = ring.allocations() + fences + ring.init(tid == 0, nthreads)
         prologue += [issue(tirx.const(j, "int32")) for j in range(ahead_by)]
         # the loads of iteration i + ahead_by go first: their stage was released in iteration i - 1 (the stage of
         # i - 1 without overlap; with overlap, that of i - 2, whose gemm the wgmma wait of i - 1 saw finish)
@@ -838,6 +841,52 @@ def _ring_may_fill(tile, consumers) -> bool:
     tile the threads convert (``TILEDSL_TMA_VECTORS=0`` keeps such loops on cp.async)."""
     return _read_only_by_gemms(tile, consumers) or (len(tile.ty.shape) == 1 and
                                                     schedule("TILEDSL_TMA_VECTORS"))
+
+
+def _fenced_before_loop(consumers):
+    """``TILEDSL_HOISTED_FENCES=1`` (opt-in): (the consumers with each gemm whose shared operands no consumer
+    writes marked :data:`gemm_wgmma.FENCED_ATTR`, the statements to put before the loop). Such operands are ring
+    tiles (TMA writes them; the mbarrier wait orders those for the tensor cores) or tiles the threads wrote before
+    the loop: one ``fence.proxy.async`` by every thread before the ring's initialization barrier makes those writes
+    visible to the tensor cores, instead of one before each such gemm in every iteration (the attention
+    backward: four of its five fences per iteration). The gemm's descriptors stay visible to ThreadSync."""
+    from .gemm_wgmma import FENCED_ATTR
+
+    writes = [_shared_writes(c) for c in consumers if not _is_gemm(c)]
+    if any(w is None for w in writes):
+        return consumers, []
+    written = [b for w in writes for b in w]
+    out, marked = [], False
+    for c in consumers:
+        if _is_gemm(c) and not any(op.source.same_as(b) for op in c.value.args[:2] for b in written
+                                   if op.source.scope() in _SHARED):
+            c, marked = _with_gemm_attr(c, FENCED_ATTR), True
+        out.append(c)
+    fence = [tirx.Evaluate(T.ptx.fence.proxy.async_.shared__cta())] if marked else []
+    return out, fence
+
+
+def _shared_writes(stmt) -> list | None:
+    """The shared buffers ``stmt`` writes (stores, tile-op destinations); None when it holds a tile op whose
+    writes this does not know."""
+    found, unknown = [], []
+
+    def on_store(s):
+        if s.buffer.scope() in _SHARED:
+            found.append(s.buffer)
+
+    def on_call(c):
+        if not is_tile_call(c):
+            return
+        name = c.op.name.split(".", 1)[1]
+        if name in ("copy", "fill", "reduce", "atomic_add"):
+            dst = c.args[1] if name in ("copy", "reduce") else c.args[0]
+            if isinstance(dst, TensorRegion) and dst.source.scope() in _SHARED:
+                found.append(dst.source)
+        elif name != "gemm":
+            unknown.append(c)
+    tvm_ffi.structural_walk(stmt, [(tirx.BufferStore, on_store), (Call, on_call)])
+    return None if unknown else found
 
 
 def _with_wgmma_wait(stmt):

@@ -73,6 +73,9 @@ run() {  # run NAME TIMEOUT CMD...: log to $OUT/NAME.log, print its tail
   timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
   echo "[$name] rc=$?"; tail -n ${TAIL:-6} "$OUT/$name.log"
 }
+passed() {  # passed NAME: the pytest log $OUT/NAME.log reports passes and no failure or error
+  grep -q " passed" "$OUT/$1.log" && ! grep -q "failed\|error" "$OUT/$1.log"
+}
 bench_as() {  # bench_as NAME TIMEOUT REPORT ARGS...: run bench_general.py ARGS as NAME, its JSON kept as REPORT.json
   local name=$1 limit=$2 report=$3; shift 3
   run "$name" "$limit" "$PY" benchmarks/bench_general.py "$@"
@@ -319,8 +322,8 @@ case "${1:-quick}" in
     # with the switch off / on twice each, and the config sweep with it on
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8)
     TAIL=8 run ws_transform_tests 100 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -x "${xdist[@]}" \
-      testing/test_dequant_pipeline.py || exit 0
-    grep -q " passed" "$OUT/ws_transform_tests.log" && ! grep -q "failed\|error" "$OUT/ws_transform_tests.log" || exit 0
+      testing/test_dequant_pipeline.py
+    passed ws_transform_tests || exit 0
     for w in 0 1 0 1; do
       TILEDSL_WS_TRANSFORMS=$w TAIL=2 run "bench_int8_ws$w" 60 "$PY" benchmarks/bench_general.py \
         --only int8_weight_m4096 --rounds 2
@@ -333,7 +336,8 @@ case "${1:-quick}" in
   s12a)  # TILEDSL_SPLIT_K (split-K of few-block GEMMs): its GPU tests, then int8-weight M = 16 tuned with
     # TILEDSL_SPLIT_K=auto over bench_configs.py's space (more columns per block: fewer blocks, split further), and
     # the benchmark's config with 0 / auto / 2 / 4
-    TAIL=6 run split_k_tests 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -x testing/test_split_k.py || exit 0
+    TAIL=6 run split_k_tests 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -x testing/test_split_k.py
+    passed split_k_tests || exit 0
     TAIL=2 run configs_int8_m16_split 150 "$PY" benchmarks/bench_configs.py --only int8_weight_m16 --rounds 3 \
       --switches TILEDSL_SPLIT_K=auto
     mv "$OUT/bench_configs.json" "$OUT/configs_int8_m16_split.json"
@@ -355,7 +359,8 @@ case "${1:-quick}" in
   s12b)  # TILEDSL_HOISTED_FENCES=1 (one fence before a TMA ring loop instead of one per gemm and iteration): its GPU
     # tests, then the attention backward (the one program with 4 fewer fences per iteration) off / on, twice each
     TAIL=6 run hoisted_fences_tests 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -x \
-      testing/test_hoisted_fences.py || exit 0
+      testing/test_hoisted_fences.py
+    passed hoisted_fences_tests || exit 0
     for f in 0 1 0 1; do
       TILEDSL_HOISTED_FENCES=$f TAIL=3 run "bench_bwd_fences$f" 90 "$PY" benchmarks/bench_general.py \
         --only attention_bwd,attention_bwd_causal --rounds 2

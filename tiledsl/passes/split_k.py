@@ -115,20 +115,26 @@ def _reduction_loop(stmt, accumulators) -> bool:
     return True
 
 
-def _parts(extent: int, ctas: int, target_kind: str, num_sms: int) -> int:
+def _parts(extent: int, ctas: int, target_kind: str, arch: str) -> int:
     """How many parts TILEDSL_SPLIT_K asks for a loop of ``extent`` iterations in a grid of ``ctas`` blocks."""
+    from .hopper.device import sm_count
+
     wanted = config.split_k()
     if wanted == "auto":
-        if target_kind != "cuda" or ctas * 2 > num_sms:
+        if target_kind != "cuda":
+            return 1
+        num_sms = sm_count(arch)
+        if ctas * 2 > num_sms:
             return 1
         limit = min(MAX_PARTS, extent // MIN_ITERATIONS, max(1, 2 * num_sms // ctas))
         return max([d for d in range(1, limit + 1) if extent % d == 0] or [1])
     return wanted if wanted > 1 and extent % wanted == 0 else 1
 
 
-def split_k(func: tirx.PrimFunc, target_kind: str, num_sms: int = 132) -> tirx.PrimFunc:
+def split_k(func: tirx.PrimFunc, target_kind: str, arch: str = "") -> tirx.PrimFunc:
     """``func`` with its reduction loop split across ``blockIdx.z`` (see the module docstring), or ``func`` itself
-    when TILEDSL_SPLIT_K is off or the program does not qualify."""
+    when TILEDSL_SPLIT_K is off or the program does not qualify (``arch``: the CUDA target's, for ``auto``'s SM
+    count)."""
     if config.split_k() in (0, 1):
         return func
     found = _launches(func.body)
@@ -156,7 +162,7 @@ def split_k(func: tirx.PrimFunc, target_kind: str, num_sms: int = 132) -> tirx.P
         if tag.startswith("blockIdx"):
             ctas *= int(h.value)
     extent = int(loop.extent)
-    parts = _parts(extent, ctas, target_kind, num_sms)
+    parts = _parts(extent, ctas, target_kind, arch)
     if parts <= 1:
         return func
     split = _rewrite(func, headers, stmts, at, accumulators, parts)

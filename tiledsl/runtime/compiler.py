@@ -23,7 +23,7 @@ from ..passes.hopper.device import assumptions as device_assumptions
 from .kernel import JITKernel
 from .loader import load_kernel
 from .params import normalize_out_idx, params_of, plan_outputs
-from .target import resolve_target, target_kind
+from .target import resolve_target, target_arch, target_kind
 
 logger = logging.getLogger(__name__)
 
@@ -32,15 +32,6 @@ _memory: dict[str, JITKernel] = {}
 STATS = {"builds": 0, "disk_hits": 0, "memory_hits": 0}
 _memory_lock = threading.Lock()
 _scratch_dirs: list[str] = []
-
-
-def _sm_count(tgt) -> int:
-    """The SM count a CUDA build for ``tgt`` assumes (TILEDSL_SPLIT_K=auto); 0 for other targets."""
-    from ..passes.hopper.device import KNOWN_NUM_SMS, num_sms
-    from .target import target_arch
-
-    arch = target_arch(tgt)
-    return num_sms(arch)[0] if arch in KNOWN_NUM_SMS else (132 if target_kind(tgt) == "cuda" else 0)
 
 
 def kernel_key(func: tirx.PrimFunc, target: tvm.target.Target, out_idx: list[int], pass_configs, compile_flags) -> str:
@@ -88,7 +79,7 @@ def compile(func, out_idx=None, target="auto", pass_configs: dict | None = None,
                            f"{type(func).__name__}")
     tgt = resolve_target(target)
     outs = normalize_out_idx(out_idx, len(func.params))  # the user's indices, before workspaces are appended
-    func = split_k(func, target_kind(tgt), _sm_count(tgt))  # TILEDSL_SPLIT_K (off by default)
+    func = split_k(func, target_kind(tgt), target_arch(tgt))  # TILEDSL_SPLIT_K (off by default)
     func, workspaces = hoist_global_workspaces(func)
     params = params_of(func, workspaces)
     plan_outputs(params, outs)  # reject impossible out_idx before building

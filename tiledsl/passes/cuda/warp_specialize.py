@@ -458,7 +458,6 @@ PERSISTENT_ATTR = "tiledsl.persistent_grid"  # function attribute: the launch wa
 def _num_sms() -> int:
     """The SM count the persistent grid is built for (the visible GPU's, or the arch's usual count)."""
     from ...runtime.target import current_arch
-    from ..hopper.device import num_sms
+    from ..hopper.device import sm_count
 
-    arch = current_arch()
-    return num_sms(arch if arch in ("sm_90a", "sm_90") else "sm_90a")[0]
+    return sm_count(current_arch())

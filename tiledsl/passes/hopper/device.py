@@ -61,6 +61,12 @@ def num_sms(arch: str) -> tuple[int, str]:
     return KNOWN_NUM_SMS[arch], f"assumed for {arch}"
 
 
+def sm_count(arch: str) -> int:
+    """The SM count a CUDA build for ``arch`` plans for (a persistent grid, TILEDSL_SPLIT_K=auto): the visible GPU's
+    when it is of that arch, else the usual count of the sm_90 GPUs this lowering is built for."""
+    return num_sms(arch if arch in KNOWN_NUM_SMS else "sm_90a")[0]
+
+
 def assumptions(target) -> dict:
     """The device properties a build for ``target`` depends on (for the kernel cache key): the SM count on
     sm_90a, nothing elsewhere."""

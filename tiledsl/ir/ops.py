@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import tvm
 import tvm.ir._ffi_api as _ir_ffi
+import tvm_ffi
 from tvm import tirx
-from tvm.ir import Call, Op
+from tvm.ir import Call, Op, TensorRegion
 
 # name -> number of inputs (-1: variable)
 _SPECS = {
@@ -65,6 +66,32 @@ def with_attrs(call: Call, **attrs) -> Call:
     merged = {str(k): v for k, v in call.attrs.items()} if call.attrs is not None else {}
     merged.update(attrs)
     return Call(call.op, list(call.args), attrs=merged, ret_ty="void")
+
+
+#: Which argument of a tile op is the region it writes; the ops not listed write no buffer of the program
+#: (``use_swizzle``) or are rewritten before the passes that ask (the reducer ops).
+OUTPUT_ARG = {"copy": 1, "fill": 0, "gemm": 2, "reduce": 1, "atomic_add": 0}
+
+
+def written_buffers(stmt) -> list | None:
+    """The buffers ``stmt`` writes: the targets of its stores and the output regions of its tile ops (a gemm's
+    accumulator included); None when it calls a tile op whose output is not in :data:`OUTPUT_ARG`."""
+    found, unknown = [], []
+
+    def on_store(store):
+        found.append(store.buffer)
+
+    def on_call(call):
+        if not is_tile_call(call):
+            return
+        name = call.op.name.split(".", 1)[1]
+        out = call.args[OUTPUT_ARG[name]] if name in OUTPUT_ARG else None
+        if isinstance(out, TensorRegion):
+            found.append(out.source)
+        else:
+            unknown.append(call)
+    tvm_ffi.structural_walk(stmt, [(tirx.BufferStore, on_store), (Call, on_call)])
+    return None if unknown else found
 
 
 def dtype_of(expr) -> str:

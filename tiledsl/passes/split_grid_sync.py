@@ -24,7 +24,7 @@ from tvm import tirx
 
 from ..errors import TileProgramError
 from ..ir.grid_sync import is_sync_grid
-from ..ir.ops import tile_op
+from ..ir.ops import OUTPUT_ARG, tile_op
 from .grid_sync_liveness import first_stale_read
 from .rewriter import flatten_seq, seq, substitute, uses_var
 
@@ -152,10 +152,6 @@ def _check_phase(index: int, body, earlier_buffers: list, earlier_views: list) -
             f"T.Parallel loop storing every element), or pass the value through a global tensor")
 
 
-_TILE_OP_OUTPUT = {"tiledsl.copy": 1, "tiledsl.fill": 0, "tiledsl.gemm": 2, "tiledsl.reduce": 1,
-                   "tiledsl.atomic_add": 0}
-
-
 def _written_otherwise(stmts) -> list:
     """Buffers that ``stmts`` write other than by a plain store: a tile op's output, or any buffer an opaque call
     mentions (it may write it through its address)."""
@@ -166,8 +162,9 @@ def _written_otherwise(stmts) -> list:
         if not isinstance(call, tvm.ir.Call):
             return
         name = call.op.name if isinstance(call.op, tvm.ir.Op) else ""
-        if name in _TILE_OP_OUTPUT:
-            out = call.args[_TILE_OP_OUTPUT[name]]
+        short = name[len("tiledsl."):] if name.startswith("tiledsl.") else None
+        if short in OUTPUT_ARG:
+            out = call.args[OUTPUT_ARG[short]]
             found.append(out.source if isinstance(out, tvm.ir.TensorRegion) else out)
         elif not name.startswith("tiledsl."):
             tvm_ffi.structural_walk(call, (tirx.Var, found.append))

@@ -31,14 +31,12 @@ only: the CPU gains nothing from it); ``0`` (the default) leaves every program a
 from __future__ import annotations
 
 import tvm
-import tvm_ffi
 from tvm import tirx
-from tvm.ir import Call
 
 from .. import config
 from ..errors import TileProgramError
 from ..ir.grid_sync import sync_grid_call
-from ..ir.ops import is_tile_call, make_tile_call
+from ..ir.ops import is_tile_call, make_tile_call, written_buffers
 from ..language.loops import NUM_STAGES_ATTR, PARALLEL_ATTR
 from .global_workspaces import hoist_global_workspaces
 from .rewriter import flatten_seq, seq, substitute, uses_var
@@ -74,29 +72,6 @@ def _cleared_accumulator(stmt):
     return buf if whole and len(buf.ty.shape) == 2 else None
 
 
-def _writes(stmt) -> list:
-    """The buffers ``stmt`` writes: stores, and the destinations of tile ops."""
-    out = []
-
-    def on_store(s):
-        out.append(s.buffer)
-
-    def on_call(c):
-        if not is_tile_call(c):
-            return
-        name = c.op.name.split(".", 1)[1]
-        if name in ("copy", "reduce"):
-            out.append(c.args[1].source)
-        elif name in ("fill", "atomic_add"):
-            out.append(c.args[0].source)
-        elif name == "gemm":
-            out.append(c.args[2].source)
-        elif name not in ("use_swizzle",):
-            out.append(None)  # an op this pass does not know: refuse the loop
-    tvm_ffi.structural_walk(stmt, [(tirx.BufferStore, on_store), (Call, on_call)])
-    return out
-
-
 def _reduction_loop(stmt, accumulators) -> bool:
     """True when the loop body sums into ``accumulators`` through gemms only (see the module docstring)."""
     for s in flatten_seq([stmt.body]):
@@ -107,9 +82,9 @@ def _reduction_loop(stmt, accumulators) -> bool:
                     any(a.source.same_as(acc) or b.source.same_as(acc) for acc in accumulators):
                 return False
             continue
-        for buf in _writes(s):
-            if buf is None or buf.scope() in ("global", "local.fragment", "local"):
-                return False
+        written = written_buffers(s)
+        if written is None or any(buf.scope() in ("global", "local.fragment", "local") for buf in written):
+            return False
         if any(uses_var(s, acc) for acc in accumulators):
             return False
     return True

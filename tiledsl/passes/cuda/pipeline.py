@@ -26,7 +26,7 @@ from tvm import tirx
 from tvm.ir import Call, TensorLoad, TensorRegion
 from tvm.script import tirx as T
 
-from ...ir.ops import is_tile_call, make_tile_call, with_attrs
+from ...ir.ops import OUTPUT_ARG, is_tile_call, make_tile_call, with_attrs, written_buffers
 from ...language.loops import NUM_STAGES_ATTR
 from ..rewriter import StmtRewriter, count_uses, flatten_seq, rebuild_for, seq, substitute, uses_var
 from ..tile_lowering_utils import whole_region
@@ -55,8 +55,9 @@ def _writes(stmts, buf) -> bool:
             found.append(s)
 
     def on_call(c):
-        if is_tile_call(c) and c.op.name.split(".", 1)[1] in ("copy", "fill", "atomic_add", "reduce"):
-            dst = c.args[1] if c.op.name.endswith(("copy", "reduce")) else c.args[0]
+        name = c.op.name.split(".", 1)[1] if is_tile_call(c) else None
+        if name in OUTPUT_ARG and name != "gemm":
+            dst = c.args[OUTPUT_ARG[name]]
             if isinstance(dst, TensorRegion) and dst.source.same_as(buf):
                 found.append(c)
     for s in stmts:
@@ -852,10 +853,10 @@ def _fenced_before_loop(consumers):
     backward: four of its five fences per iteration). The gemm's descriptors stay visible to ThreadSync."""
     from .gemm_wgmma import FENCED_ATTR
 
-    writes = [_shared_writes(c) for c in consumers if not _is_gemm(c)]
+    writes = [written_buffers(c) for c in consumers if not _is_gemm(c)]
     if any(w is None for w in writes):
         return consumers, []
-    written = [b for w in writes for b in w]
+    written = [b for w in writes for b in w if b.scope() in _SHARED]
     out, marked = [], False
     for c in consumers:
         if _is_gemm(c) and not any(op.source.same_as(b) for op in c.value.args[:2] for b in written
@@ -864,29 +865,6 @@ def _fenced_before_loop(consumers):
         out.append(c)
     fence = [tirx.Evaluate(T.ptx.fence.proxy.async_.shared__cta())] if marked else []
     return out, fence
-
-
-def _shared_writes(stmt) -> list | None:
-    """The shared buffers ``stmt`` writes (stores, tile-op destinations); None when it holds a tile op whose
-    writes this does not know."""
-    found, unknown = [], []
-
-    def on_store(s):
-        if s.buffer.scope() in _SHARED:
-            found.append(s.buffer)
-
-    def on_call(c):
-        if not is_tile_call(c):
-            return
-        name = c.op.name.split(".", 1)[1]
-        if name in ("copy", "fill", "reduce", "atomic_add"):
-            dst = c.args[1] if name in ("copy", "reduce") else c.args[0]
-            if isinstance(dst, TensorRegion) and dst.source.scope() in _SHARED:
-                found.append(dst.source)
-        elif name != "gemm":
-            unknown.append(c)
-    tvm_ffi.structural_walk(stmt, [(tirx.BufferStore, on_store), (Call, on_call)])
-    return None if unknown else found
 
 
 def _with_wgmma_wait(stmt):

@@ -190,6 +190,16 @@ def reduce_spec(call) -> ReduceSpec:
                       str(dst.source.ty.dtype))
 
 
+def parallel_nest(stmt):
+    """([the loops of the perfect ``T.Parallel`` nest starting at ``stmt``, outermost first], its innermost
+    statement); no loops when ``stmt`` is not a ``T.Parallel`` loop."""
+    loops = []
+    while isinstance(stmt, tirx.For) and stmt.annotations is not None and PARALLEL_ATTR in stmt.annotations:
+        loops.append(stmt)
+        stmt = stmt.body
+    return loops, stmt
+
+
 def outermost_nests(body) -> list:
     """Every outermost ``T.Parallel`` nest: (its outer loop, its loop vars, their extents)."""
     nests, inner = [], []

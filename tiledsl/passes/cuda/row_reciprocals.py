@@ -13,19 +13,10 @@ from __future__ import annotations
 import tvm_ffi
 from tvm import tirx
 
-from ...language.loops import PARALLEL_ATTR
 from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import StmtRewriter, uses_var
-
-
-def _parallel_loops(loop) -> list:
-    """The loop variables of the perfect ``T.Parallel`` nest starting at ``loop``, outermost first."""
-    found, node = [], loop
-    while isinstance(node, tirx.For) and node.annotations is not None and PARALLEL_ATTR in node.annotations:
-        found.append(node.loop_var)
-        node = node.body
-    return found
+from ..tile_lowering_utils import parallel_nest
 
 
 class _Rewriter(StmtRewriter):
@@ -34,10 +25,10 @@ class _Rewriter(StmtRewriter):
         self.count = 0
 
     def visit_For(self, loop):
-        loops = _parallel_loops(loop)
+        loops = parallel_nest(loop)[0]
         if len(loops) < 2:
             return super().visit_For(loop)
-        inner = loops[-1]
+        inner = loops[-1].loop_var
 
         def on_div(div):
             dtype = div.ty.dtype

@@ -43,7 +43,7 @@ from ...language.loops import PARALLEL_ATTR
 from ..lowering_options import allowed, schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import count_uses, flatten_seq, seq, uses_var
-from ..tile_lowering_utils import const_ints, dtype_bytes, without_access
+from ..tile_lowering_utils import const_ints, dtype_bytes, parallel_nest, without_access
 from . import tma_copy
 from .smem_swizzle import SM90_SHARED_BYTES, STAGING_ATTR, TILE_ALIGN
 from .tma_store import shared_bytes, whole_fragment_tile
@@ -52,22 +52,13 @@ PANEL_BYTES = 128  # one 128-byte swizzle panel per TMA box
 _TYPES = ("float32", "float16", "bfloat16")
 
 
-def _parallel_nest(stmt):
-    """The loops of a T.Parallel nest and its innermost statement."""
-    loops = []
-    while isinstance(stmt, tirx.For) and stmt.annotations is not None and PARALLEL_ATTR in stmt.annotations:
-        loops.append(stmt)
-        stmt = stmt.body
-    return loops, stmt
-
-
 def _tile_form(stmt):
     """(fragment region, destination region) of a statement adding a whole fragment into a global region, in the
     tile form or as a 2-d T.Parallel nest of element adds (see the module docstring); else None."""
     if isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "atomic_add"):
         dst, src = stmt.value.args[:2]
         return (src, dst) if hasattr(src, "region") else None
-    loops, inner = _parallel_nest(stmt)
+    loops, inner = parallel_nest(stmt)
     if len(loops) != 2 or not (isinstance(inner, tirx.Evaluate) and is_tile_call(inner.value, "atomic_add")):
         return None
     dst, value = inner.value.args[:2]

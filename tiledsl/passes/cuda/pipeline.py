@@ -233,14 +233,14 @@ class _Pipeliner(StmtRewriter):
         if not overlap and loads is None and stages >= 3 and guard is None and config.overlap_transforms_enabled():
             transformed = _transform_tiles(self.body, loop, consumers, bufs)
             overlap = transformed is not None
-            if transformed and schedule("TILEDSL_WS_TRANSFORMS"):
-                specialized = self._transform_ring(loop, i, producers, consumers, remap, stages, transformed,
-                                                   annotations)
-                if specialized is not None:
-                    return specialized
         ahead_by = stages - 2 if overlap else stages - 1
         if overlap:
             consumers = [_with_wgmma_wait(c) if _is_gemm(c) else c for c in consumers]
+        if transformed and schedule("TILEDSL_WS_TRANSFORMS"):
+            specialized = self._transform_ring(loop, i, producers, consumers, remap, stages, transformed,
+                                               annotations)
+            if specialized is not None:
+                return specialized
         self.kinds.append("cp.async" if loads is None else "tma")
         if loads is not None:
             return self._tma_ring(loop, i, producers, loads, consumers, remap, stages, ahead_by, overlap,
@@ -366,12 +366,9 @@ class _Pipeliner(StmtRewriter):
         """``TILEDSL_WS_TRANSFORMS=1`` (opt-in): a loop whose threads fill tiles for its gemms from loaded tiles
         (``transformed``, an int8 weight converted to fp16) warp-specialized with every load on TMA, the loaded
         tiles the threads read included (a plain row-major box), or None when it does not qualify. The producer
-        warpgroup fills the ring as for gemm-only loops; each consumer iteration waits for its stage, converts into
-        one of three buffers of each transformed tile (ring position mod 3), makes the writes visible to the tensor
-        cores (``fence.proxy.async``) and meets the other consumer threads at a named barrier, issues its gemms with
-        one group left in flight, and releases the previous stage once the wgmma wait saw its gemm finish. Three
-        buffers: the one written at position p was last read by the gemm of p - 3, which every consumer thread
-        waited for before the barrier of p - 1, which the writer has passed."""
+        warpgroup fills the ring as for gemm-only loops; the consumers convert as :meth:`_converting` says, issue
+        their gemms with one group left in flight (``consumers`` are marked so), and release the previous stage
+        once the wgmma wait saw its gemm finish."""
         from .gemm_wgmma import sm90a
 
         thread_vars, tid, nthreads = self._threads()
@@ -392,39 +389,29 @@ class _Pipeliner(StmtRewriter):
         self.kinds.append("tma+warp_specialized+transforms")
         for load in tma_copy.assign_maps(loads):
             self.host += tma_copy.host_statements(load)
-        k, n = loop.loop_var, loop.extent
         ring = BarrierRing(stages, prefix=producers[0].value.args[1].source.name)
-        base = tirx.Var("ring_base", "int32")
-        it = tirx.Var("it", str(k.ty))
-        fill = _fill(ring, list(zip(producers, loads)), base + it, it, loop, remap)
-        producer = tirx.IfThenElse(tid == 0, tirx.For(it, 0, n, tirx.ForKind.SERIAL, seq(fill)), None)
-        common = seq(ring.allocations() + init_rings(tid == 0, [(ring, nthreads // 32)]))
-        marks = [warp_specialize.marked(warp_specialize.COMMON, common, nthreads),
-                 warp_specialize.marked(warp_specialize.PRODUCER, producer, nthreads, base)]
+        return self._warp_specialized(loop, i, producers, loads, consumers, remap, ring, sum(ld.nbytes for ld in loads),
+                                      tid, nthreads, annotations, transformed=transformed)
+
+    def _converting(self, body, transformed, position, nthreads):
+        """The consumers' statements ``body`` of a loop converting the ``transformed`` tiles
+        (``TILEDSL_WS_TRANSFORMS``): each such tile in three buffers taken in turn (ring ``position`` mod 3), and
+        before the first gemm the converted tiles fenced for the tensor cores (``fence.proxy.async``) and every
+        consumer thread met at a named barrier; the gemms are lowered as reading TMA-written tiles, so ThreadSync
+        sees no read after the writes and puts no whole-block barrier among the consumers. Three buffers: the one
+        written at position p was last read by the gemm of p - 3, which every consumer thread waited for before the
+        barrier of p - 1, which the writer has passed."""
         buffers = {b: tirx.decl_buffer([3] + list(b.ty.shape), str(b.ty.dtype), b.name, scope=b.scope())
                    for b in transformed}
         self.remap.update(buffers)
-        stage, slot = tirx.floormod(base + i, stages), tirx.floormod(base + i, 3)
-        body, handed = [], False
-        for c in consumers:
-            c = substitute(c, {k: loop.min + i})
-            if _is_gemm(c):
-                if not handed:  # the converted tiles, visible to the tensor cores, from every consumer thread
-                    body += [tirx.Evaluate(T.ptx.fence.proxy.async_.shared__cta()),
-                             tirx.Evaluate(T.ptx.bar.sync(T.uint32(TRANSFORM_BARRIER), T.uint32(nthreads)))]
-                    handed = True
-                c = _with_tma_operands(_with_wgmma_wait(c))  # fenced above; ThreadSync must not see its reads
-            body.append(_restage(_restage(c, remap, stage), buffers, slot))
-        lane0 = tirx.floormod(tid, 32) == 0
-        inner = [ring.wait_full(base + i)] + body + \
-            [tirx.IfThenElse(tirx.And(i > 0, lane0), ring.release(base + i - 1), None)]
-        marked_loop = dict(annotations)
-        marked_loop[warp_specialize.CONSUMER_LOOP] = 1
-        marked_loop[warp_specialize.TRANSFORM_LOOP] = 1
-        main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, marked_loop)
-        tail = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0)),
-                tirx.IfThenElse(tirx.And(n > 0, lane0), ring.release(base + n - 1), None)]
-        return seq(marks + [main] + tail)
+        out, handed = [], False
+        for c in body:
+            if _is_gemm(c) and not handed:
+                out += [tirx.Evaluate(T.ptx.fence.proxy.async_.shared__cta()),
+                        tirx.Evaluate(T.ptx.bar.sync(T.uint32(TRANSFORM_BARRIER), T.uint32(nthreads)))]
+                handed = True
+            out.append(_restage(c, buffers, tirx.floormod(position, 3)))
+        return out
 
     def _deferred_ring(self, loop, i, producers, loads, split, remap, stages, annotations):
         """The TMA ring loop with its last gemm run one iteration late (``deferred_gemm``): iteration i issues the
@@ -489,7 +476,7 @@ class _Pipeliner(StmtRewriter):
         return None
 
     def _warp_specialized(self, loop, i, producers, loads, consumers, remap, ring, nbytes, tid, nthreads,
-                          annotations, overlap=True, before=(), extent=None, split=None):
+                          annotations, overlap=True, before=(), extent=None, split=None, transformed=()):
         """The ring split between a producer warpgroup (every load, in order) and the program's threads (compute
         only); WarpSpecialize finishes the split after LowerTileOpsCUDA (see warp_specialize's docstring).
 
@@ -500,7 +487,8 @@ class _Pipeliner(StmtRewriter):
         ``before``: loads of tiles the loop's gemms read, issued by the producer first on a barrier of their own
         (the kernel then keeps one CTA per tile: a next tile would need the consumers to release them).
         ``split``: the loop's last gemm runs one iteration late (``deferred_gemm``), its tiles on a ring of their
-        own (:class:`_DeferredSteps`)."""
+        own (:class:`_DeferredSteps`). ``transformed``: tiles the consumers convert for the gemms
+        (:meth:`_converting`)."""
         k, n, stages = loop.loop_var, loop.extent if extent is None else extent, ring.stages
         base = tirx.Var("ring_base", "int32")
         it = tirx.Var("it", str(k.ty))
@@ -541,6 +529,8 @@ class _Pipeliner(StmtRewriter):
         body = [_restage(substitute(_with_tma_operands(c) if _is_gemm(c) else c,
                                     {k: loop.min + i}), remap, tirx.floormod(base + i, stages))
                 for c in consumers]
+        if transformed:
+            body = self._converting(body, transformed, base + i, nthreads)
         inner += turns.around_gemms(body) if turns is not None else body
         if overlap:
             inner.append(tirx.IfThenElse(tirx.And(i > 0, lane0), ring.release(base + i - 1), None))
@@ -548,6 +538,8 @@ class _Pipeliner(StmtRewriter):
             inner.append(tirx.IfThenElse(lane0, ring.release(base + i), None))
         marked_loop = dict(annotations)
         marked_loop[warp_specialize.CONSUMER_LOOP] = 1
+        if transformed:
+            marked_loop[warp_specialize.TRANSFORM_LOOP] = 1
         main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, marked_loop)
         # no block-wide barrier after the loop: nothing else in the kernel uses shared memory (eligible); the last
         # stage is released for the next tile of a persistent grid

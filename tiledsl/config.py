@@ -308,18 +308,12 @@ def split_k():
         return "auto"
     if raw in ("off", "false", "no"):
         return 0
-    try:
-        parts = int(raw)
-    except ValueError:
-        parts = -1
-    if parts < 0:
+    if not raw.isdigit():
         raise ValueError(f"TILEDSL_SPLIT_K={raw!r}: use 0 (off), a number of parts, or auto")
-    return parts
+    return int(raw)
 
 
 def fast_exp2_enabled() -> bool:
     """True when float32 ``T.exp2`` on CUDA becomes one ``ex2.approx.ftz.f32`` (``passes/cuda/fast_exp2.py``:
     2 ulp as ``exp2f``, subnormals flushed to zero; the default; ``TILEDSL_FAST_EXP2=0`` keeps ``exp2f``)."""
     return _flag("TILEDSL_FAST_EXP2", "1")
-
-

@@ -3,7 +3,7 @@ configs, each checked against torch first and timed against SDPA's backward in t
 only). The program's tile sizes are the only thing that changes; the autotuner's single-kernel sweeps
 (``bench_configs.py``) cannot time a program of three kernels.
 
-    python benchmarks/bench_bwd_configs.py [--small] [--rounds 2] [--causal 0,1]
+    python benchmarks/bench_bwd_configs.py [--small] [--rounds 2] [--causal 0,1] [--configs 64_64_2_256,...]
 
 With ``OUT`` set, the report goes to ``$OUT/bench_bwd_configs.json``.
 """
@@ -36,12 +36,17 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--rep", type=int, default=30)
     ap.add_argument("--causal", default="0,1", help="which variants: 0, 1 or both")
+    ap.add_argument("--configs", default="", help="only these configs, comma-separated (64_128_2_256: block_M, "
+                    "block_N, stages, threads)")
     args = ap.parse_args()
     shape = (1, 512, 4, 128) if args.small else (8, 4096, 32, 128)
     chosen = {}
     for causal in (c == "1" for c in args.causal.split(",")):
         for cfg in GRID:
-            name = "attention_bwd" + ("_causal" if causal else "") + "_" + "_".join(f"{v}" for v in cfg.values())
+            tag = "_".join(f"{v}" for v in cfg.values())
+            if args.configs and tag not in args.configs.split(","):
+                continue
+            name = "attention_bwd" + ("_causal" if causal else "") + "_" + tag
             try:
                 chosen[name] = attention_bwd_case(*shape, causal, **cfg)
             except Exception as err:  # a config the program refuses (shared memory): recorded, skipped

@@ -32,6 +32,19 @@ def cache_dir(tmp_path, monkeypatch):
     return d
 
 
+@pytest.fixture
+def general_passes_only(monkeypatch):
+    """The whole-program Hopper matchers off: the program goes through the general passes (issue 9's tests). A test
+    module asks for it with ``pytestmark = pytest.mark.usefixtures("general_passes_only")``."""
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+
+
+@pytest.fixture
+def no_kernel_cache(monkeypatch):
+    """Every build compiles afresh (tests that compare the code of one program under two switch settings)."""
+    monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

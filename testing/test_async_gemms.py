@@ -20,9 +20,7 @@ SM90A = {"kind": "cuda", "arch": "sm_90a"}
 F16 = "float16"
 
 
-@pytest.fixture(autouse=True)
-def _general_passes_only(monkeypatch):
-    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+pytestmark = pytest.mark.usefixtures("general_passes_only")
 
 
 def two_gemms(M, N, K, block_M=128, block_N=64, threads=256):

@@ -22,10 +22,7 @@ SM90A = {"kind": "cuda", "arch": "sm_90a"}
 F16 = "float16"
 
 
-@pytest.fixture(autouse=True)
-def _general_passes_only(monkeypatch):
-    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
-    monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")
+pytestmark = pytest.mark.usefixtures("general_passes_only", "no_kernel_cache")
 
 
 def gemm_chain(M, N, L, D, block_M=128, block_N=64, stages=2, scale=0.125, form="relu"):

@@ -1,13 +1,13 @@
-"""A GEMM whose threads convert an 8-bit weight tile to fp16 in its pipelined loop, on sm_90a (both opt-in, unrun
-on a GPU when written):
+"""A GEMM whose threads convert an 8-bit weight tile to fp16 in its pipelined loop, on sm_90a:
 
 * ``TILEDSL_OVERLAP_TRANSFORMS=1`` (``passes/cuda/pipeline.py``, ``_transform_tiles``): the converted tile gets two
   buffers, so the threads convert the next k step while the current wgmma runs (one wgmma group stays in flight);
 * ``TILEDSL_FAST_INT8_CAST=1`` (``passes/cuda/int8_convert.py``): the conversion is byte permutes and an fp16
   subtract instead of one I2F per element.
 
-* ``TILEDSL_WS_TRANSFORMS=1`` (opt-in): the loop warp-specialized, the weight loaded by TMA too, the converted
-  tile in three buffers, the consumers meeting at a named barrier.
+* ``TILEDSL_WS_TRANSFORMS=1`` (the default since 2026-12-05 late evening; each test here switches it off unless it
+  says otherwise, as the first two are about the loop without a producer warpgroup): the loop warp-specialized,
+  the weight loaded by TMA too, the converted tile in three buffers, the consumers meeting at a named barrier.
 
 CPU: the helper's arithmetic is exact for every byte (emulated from the constants its source is built from);
 which loops qualify for the double buffer (lowering only); nvcc: the loop's shape, and the helper writing exactly
@@ -33,9 +33,12 @@ SM90A = {"kind": "cuda", "arch": "sm_90a"}
 F16 = "float16"
 
 
+pytestmark = pytest.mark.usefixtures("general_passes_only")
+
+
 @pytest.fixture(autouse=True)
-def _general_passes_only(monkeypatch):
-    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+def _switches(monkeypatch):
+    monkeypatch.setenv("TILEDSL_WS_TRANSFORMS", "0")
 
 
 def dequant_gemm(M, N, K, wdtype="int8", block_M=128, block_N=128, block_K=64, stages=4, threads=256,

@@ -15,9 +15,7 @@ SM90A = {"kind": "cuda", "arch": "sm_90a"}
 FENCE = "fence_proxy_proxy_async_shared__cta();"
 
 
-@pytest.fixture(autouse=True)
-def _general_passes_only(monkeypatch):
-    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+pytestmark = pytest.mark.usefixtures("general_passes_only")
 
 
 def _body(program):
@@ -33,6 +31,7 @@ def _split_at_loop(body, loop_var):
 @pytest.mark.nvcc
 def test_only_the_gemm_reading_a_tile_the_loop_writes_keeps_its_fence(monkeypatch):
     program = lambda: G.cases(small=True)["attention_bwd"].kernels["main"]  # noqa: E731
+    monkeypatch.setenv("TILEDSL_HOISTED_FENCES", "0")
     _, plain = _split_at_loop(_body(program()), "it_p")
     monkeypatch.setenv("TILEDSL_HOISTED_FENCES", "1")
     before, loop = _split_at_loop(_body(program()), "it_p")
@@ -51,6 +50,21 @@ def test_a_loop_of_loaded_tiles_keeps_no_fence(monkeypatch):
     body = _body(G.cases(small=True)["grouped"].kernels["main"])
     loops = body.split("for (int ")
     assert FENCE not in loops[-1] and body.count(FENCE) == 2
+
+
+@pytest.mark.nvcc
+def test_a_gemm_staging_its_register_operand_keeps_its_fence(monkeypatch):
+    """64-key blocks on two warpgroups: dV's and dK's A operands (P^T, dS^T fragments split by columns between the
+    warpgroups) are staged through shared tiles by the gemm's own lowering, inside the loop. The pipeline saw no
+    shared write for those gemms, but each must still fence its staging stores before its wgmma (without it, dK
+    came out wrong on the H100, 2026-12-05)."""
+    monkeypatch.setenv("TILEDSL_HOISTED_FENCES", "1")
+    _, loop = _split_at_loop(_body(G.attention_bwd(1, 512, 4, 128, False, block_M=64, block_N=64)), "it_p")
+    for staged, acc in (("pT_cast_staged", "dv"), ("dsT_cast_staged", "dk")):
+        gemm = loop.index(f"({acc}_ptr[0], {acc}_ptr[1]")
+        last_store = loop.rindex(f"*(half2*)({staged} + ", 0, gemm)
+        assert FENCE in loop[last_store:gemm], staged
+        assert "__syncthreads();" in loop[loop.index(FENCE, last_store):gemm], staged
 
 
 @pytest.mark.gpu

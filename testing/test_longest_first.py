@@ -18,10 +18,7 @@ BX, BY = tirx.Var("bx", "int32"), tirx.Var("by", "int32")
 LAUNCHES = {BX: tirx.const(32, "int32"), BY: tirx.const(4, "int32")}
 
 
-@pytest.fixture(autouse=True)
-def _general_passes_only(monkeypatch):
-    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
-    monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")
+pytestmark = pytest.mark.usefixtures("general_passes_only", "no_kernel_cache")
 
 
 @pytest.mark.parametrize("name,extent,grows", [

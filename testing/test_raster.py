@@ -20,9 +20,11 @@ from tiledsl.passes.rewriter import substitute
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 
 
+pytestmark = pytest.mark.usefixtures("general_passes_only")
+
+
 @pytest.fixture(autouse=True)
-def _general_passes_only(monkeypatch):
-    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+def _switches(monkeypatch):
     monkeypatch.delenv("TILEDSL_PERSISTENT", raising=False)
 
 

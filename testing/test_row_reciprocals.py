@@ -16,9 +16,7 @@ import tiledsl.language as T
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 
 
-@pytest.fixture(autouse=True)
-def _general_passes_only(monkeypatch):
-    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+pytestmark = pytest.mark.usefixtures("general_passes_only")
 
 
 def row_scale(M, N, block=64):

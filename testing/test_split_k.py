@@ -15,9 +15,7 @@ from tiledsl.passes.split_k import split_k
 import general_programs as bench
 
 
-@pytest.fixture(autouse=True)
-def _general_passes_only(monkeypatch):
-    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+pytestmark = pytest.mark.usefixtures("general_passes_only")
 
 
 def _int8_case(M, N, K, **cfg):

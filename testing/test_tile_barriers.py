@@ -19,10 +19,7 @@ SM90A = {"kind": "cuda", "arch": "sm_90a"}
 SYNC = "__syncthreads();"
 
 
-@pytest.fixture(autouse=True)
-def _general_passes_only(monkeypatch):
-    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
-    monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")
+pytestmark = pytest.mark.usefixtures("general_passes_only", "no_kernel_cache")
 
 
 def _sources(program, monkeypatch):
@@ -46,6 +43,7 @@ def _changed_lines(before: str, after: str) -> tuple[list, list]:
 
 @pytest.mark.nvcc
 def test_int8_conversion_loses_its_barriers_and_nothing_else(monkeypatch):
+    monkeypatch.setenv("TILEDSL_WS_TRANSFORMS", "0")  # the loop without a producer warpgroup (its own barriers)
     before, after = _sources(lambda: bench.int8_weight_gemm(16, 256, 256, block_M=64, block_N=64, threads=128),
                              monkeypatch)
     removed, added = _changed_lines(before, after)

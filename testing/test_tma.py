@@ -21,9 +21,11 @@ from tiledsl.passes.cuda import warp_specialize
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 
 
+pytestmark = pytest.mark.usefixtures("general_passes_only")
+
+
 @pytest.fixture(autouse=True)
-def _general_passes_only(monkeypatch):
-    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+def _switches(monkeypatch):
     monkeypatch.delenv("TILEDSL_DISABLE_TMA", raising=False)
     monkeypatch.delenv("TILEDSL_TMA", raising=False)  # on by default since 2026-12-05
     monkeypatch.delenv("TILEDSL_PERSISTENT", raising=False)

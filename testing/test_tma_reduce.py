@@ -19,10 +19,7 @@ SM80 = {"kind": "cuda", "arch": "sm_80"}
 REDUCE = "cp.reduce.async.bulk.tensor"
 
 
-@pytest.fixture(autouse=True)
-def _general_passes_only(monkeypatch):
-    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
-    monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")
+pytestmark = pytest.mark.usefixtures("general_passes_only", "no_kernel_cache")
 
 
 def _source(program, target=SM90A):

@@ -23,10 +23,7 @@ import general_programs as bench
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 
 
-@pytest.fixture(autouse=True)
-def _general_passes_only(monkeypatch):
-    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
-    monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")
+pytestmark = pytest.mark.usefixtures("general_passes_only", "no_kernel_cache")
 
 
 I, J = tirx.Var("i", "int32"), tirx.Var("j", "int32")
@@ -188,4 +185,5 @@ def test_the_cpu_build_retries_without_the_schedules_it_runs_only(monkeypatch):
     assert config.opt_in_schedules_on(True, "cuda") == ["TILEDSL_DEFER_LAST_GEMM", "TILEDSL_SPLIT_MASKS",
                                                         "TILEDSL_WIDE_REGISTER_VECTORS", "TILEDSL_TILE_BARRIERS",
                                                         "TILEDSL_TMA_REDUCE", "TILEDSL_ASYNC_GEMMS",
-                                                        "TILEDSL_TMA_VECTORS", "TILEDSL_HOIST_OPERAND_READS"]
+                                                        "TILEDSL_TMA_VECTORS", "TILEDSL_HOIST_OPERAND_READS",
+                                                        "TILEDSL_WS_TRANSFORMS"]

@@ -16,10 +16,11 @@ SM90A = {"kind": "cuda", "arch": "sm_90a"}
 SM80 = {"kind": "cuda", "arch": "sm_80"}
 
 
+pytestmark = pytest.mark.usefixtures("general_passes_only", "no_kernel_cache")
+
+
 @pytest.fixture(autouse=True)
-def _general_passes_only(monkeypatch):
-    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
-    monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")
+def _switches(monkeypatch):
     monkeypatch.setenv("TILEDSL_TMA_REDUCE", "0")  # whole-tile adds would take the TMA unit (test_tma_reduce.py)
 
 

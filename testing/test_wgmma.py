@@ -20,9 +20,7 @@ from example_modules import load_example
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 
 
-@pytest.fixture(autouse=True)
-def _general_passes_only(monkeypatch):
-    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+pytestmark = pytest.mark.usefixtures("general_passes_only")
 
 
 # ---------------------------------------------------------------- layouts (pure Python)

@@ -20,9 +20,7 @@ import general_programs as bench
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 
 
-@pytest.fixture(autouse=True)
-def _general_passes_only(monkeypatch):
-    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+pytestmark = pytest.mark.usefixtures("general_passes_only")
 
 
 def typed_gemm(M, N, K, a_dtype="int8", b_dtype="int8", trans_B=True, block_M=128, block_N=128, block_K=64,

@@ -26,6 +26,9 @@ from . import gemm_mma, gemm_wgmma
 from .smem_swizzle import STAGING_ATTR, XorSwizzle, WGMMATile, staging_tile, swizzle_ok, wgmma_tile
 
 STRATEGIES = ("wgmma", "mma", "fma")
+#: a gemm's marks that drop its ``fence.proxy.async`` (set by PipelineCUDA from the program's shared writes): void
+#: once the lowering stages a register operand through a shared tile of its own
+_NO_FENCE_ATTRS = (gemm_wgmma.FENCED_ATTR, gemm_wgmma.TMA_OPERANDS_ATTR)
 
 
 def plan_gemms(body, nthreads: int) -> dict:
@@ -84,7 +87,11 @@ def lower_gemm(low, call):
             staging.append(stmt)
         operands.append(r)
     if staging:
-        call = Call(call.op, [operands[0], operands[1], c], attrs=call.attrs, ret_ty="void")
+        # the threads write the staged tile right here: the gemm fences it for the tensor cores and ThreadSync
+        # sees its reads, whatever the pipeline concluded about the program's own shared operands
+        attrs = {str(k): v for k, v in call.attrs.items() if str(k) not in _NO_FENCE_ATTRS} \
+            if call.attrs is not None else None
+        call = Call(call.op, [operands[0], operands[1], c], attrs=attrs, ret_ty="void")
     if strategy != "wgmma" and call.attrs is not None and gemm_wgmma.COUNTED_ATTR in call.attrs:
         raise CompileError(f"internal: ScheduleWgmmaGemms counted the gemm into {c.source.name} as a wgmma group, "
                            f"but it lowers with {strategy}; build without TILEDSL_ASYNC_GEMMS")

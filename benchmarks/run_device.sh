@@ -55,6 +55,9 @@
 #   next12a / next12b  the calls left for the session after 2026-12-05 evening: the GPU tests, timings and config
 #           sweeps of TILEDSL_WS_TRANSFORMS, TILEDSL_SPLIT_K and TILEDSL_HOISTED_FENCES; the attention backward's
 #           config grid, the table
+#   next13  the next session's first call: the attention backward's 16 tile configs and the hoisted-fence tests with
+#           TILEDSL_HOISTED_FENCES=1 (the staging-fence fix of 2026-12-05 late evening, unrun on a GPU: if they
+#           pass, the switch can be the default), then every bench_general program with the defaults (the table)
 #   next11a / next11b  the next session's first two calls: every GPU test with the current defaults; then the
 #           opt-in mask-after-gemm, operand-read hoist and row reciprocals (tests, timings), the wider int8 sweep
 #   hoist   TILEDSL_HOIST_OPERAND_READS=1: its GPU tests, then the attention backward with and without it
@@ -351,6 +354,12 @@ case "${1:-quick}" in
     bash "$0" s11f
     bash "$0" s12a
     bash "$0" s12b
+    ;;
+  next13)  # see the header
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8)
+    TILEDSL_HOISTED_FENCES=1 TAIL=8 run fence_fix_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
+      "${xdist[@]}" testing/test_hoisted_fences.py testing/test_bench_general.py -k "configs_on_gpu or hoisted"
+    bash "$0" s11e
     ;;
   next12b)  # the next session's second call: the attention backward over a grid of tile configs, then the table
     TAIL=20 run bwd_configs 300 "$PY" benchmarks/bench_bwd_configs.py --rounds 2

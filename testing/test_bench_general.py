@@ -14,6 +14,7 @@ import torch
 
 import general_programs as G
 import tiledsl
+from fence_check import unfenced_wgmma_reads
 
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 SM80 = {"kind": "cuda", "arch": "sm_80"}
@@ -82,6 +83,15 @@ def test_program_builds_for_sm90a_with_wgmma(name, source):
             assert ("cp_reduce_async_bulk_tensor" in src) == (name in TMA_REDUCED), f"{name}/{kernel}"
             if want == "wgmma":
                 assert "mma_sync" not in src and "ldmatrix" not in src, f"{name}/{kernel}"
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_every_wgmma_read_of_a_thread_written_tile_is_fenced(name, source):
+    """No wgmma reads a shared tile the threads stored without a ``fence.proxy.async`` in between (fence_check.py:
+    stale operands on the GPU otherwise)."""
+    for kernel in _cases()[name].gemm_kernels:
+        assert unfenced_wgmma_reads(source(name, kernel, SM90A)) == [], f"{name}/{kernel}"
 
 
 @pytest.mark.nvcc

@@ -10,6 +10,7 @@ import pytest
 import tiledsl
 
 import general_programs as G
+from fence_check import unfenced_wgmma_reads
 
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 FENCE = "fence_proxy_proxy_async_shared__cta();"
@@ -59,7 +60,9 @@ def test_a_gemm_staging_its_register_operand_keeps_its_fence(monkeypatch):
     shared write for those gemms, but each must still fence its staging stores before its wgmma (without it, dK
     came out wrong on the H100, 2026-12-05)."""
     monkeypatch.setenv("TILEDSL_HOISTED_FENCES", "1")
-    _, loop = _split_at_loop(_body(G.attention_bwd(1, 512, 4, 128, False, block_M=64, block_N=64)), "it_p")
+    body = _body(G.attention_bwd(1, 512, 4, 128, False, block_M=64, block_N=64))
+    assert unfenced_wgmma_reads(body) == []
+    _, loop = _split_at_loop(body, "it_p")
     for staged, acc in (("pT_cast_staged", "dv"), ("dsT_cast_staged", "dk")):
         gemm = loop.index(f"({acc}_ptr[0], {acc}_ptr[1]")
         last_store = loop.rindex(f"*(half2*)({staged} + ", 0, gemm)

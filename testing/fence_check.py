@@ -45,9 +45,7 @@ def _stores(text: str, tile: str) -> list[int]:
     """Positions of the generic stores to ``tile`` in ``text``: ``*(T*)(tile + ...) =`` or ``tile[...] =``."""
     found = []
     for m in re.finditer(r"\*\(\w+\*\)\(" + tile + r" \+|[^\w]" + tile + r"\[", text):
-        end = m.end()
-        depth = 1 if text[m.start():end].endswith(("+", "[")) else 0
-        i = end
+        depth, i = 1, m.end()  # inside the address's parenthesis or bracket
         while i < len(text) and (depth or text[i] not in "=;"):  # skip the address to what follows it
             depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(text[i], 0)
             if depth < 0:
@@ -66,13 +64,8 @@ def unfenced_wgmma_reads(source: str) -> list[str]:
     for m in _WGMMA.finditer(body):
         call = body[m.start():_call_end(body, m.start())]
         loop = _enclosing_loop(body, m.start())
-        for tile in sorted(set(_DESCRIPTOR_TILE.findall(call))):
-            if loop is None:
-                before = [s for s in _stores(body[:m.start()], tile)]
-                if before and FENCE not in body[before[-1]:m.start()]:
-                    problems.append(tile)
-                continue
-            start, end = loop
+        start, end = loop if loop is not None else (m.start(), m.start())  # no loop: an empty one here
+        for tile in set(_DESCRIPTOR_TILE.findall(call)):
             inside = _stores(body[start:end], tile)
             earlier = [start + s for s in inside if start + s < m.start()]
             if earlier:

@@ -483,11 +483,12 @@ def _lower_with_pool(func_body, tight_scratch: bool):
 
 
 def _align_wgmma_tiles(body, low, tight: bool):
-    """wgmma operand tiles -> views into a 1024-byte aligned pool, declared at the top of the kernel."""
+    """wgmma operand tiles -> views into a 1024-byte aligned pool, declared at the top of the kernel; without
+    wgmma tiles, shared tiles that can share no bytes -> views into a pool (``align_tiles``' ``plain``)."""
     tiles = [buf for buf, lay in low.swizzled.items() if isinstance(lay, WGMMATile)]
-    if not tiles:
+    prologue, body, epilogue = align_tiles(body, tiles, low.transient_scratch, tight=tight, plain=not tiles)
+    if not (prologue or epilogue):
         return body
-    prologue, body, epilogue = align_tiles(body, tiles, low.transient_scratch, tight=tight)
     innermost = low.thread_vars[-1]
 
     def on_attr(stmt):

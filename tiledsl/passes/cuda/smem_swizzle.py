@@ -230,7 +230,7 @@ def static_shared_bytes(body) -> int:
     return sum(total)
 
 
-def align_tiles(body, tiles: list, transient=(), tight: bool = False):
+def align_tiles(body, tiles: list, transient=(), tight: bool = False, plain: bool = False):
     """Place every ``shared.dyn`` buffer allocated in ``body`` in one byte pool whose base is rounded up to
     TILE_ALIGN bytes at run time, ``tiles`` (the wgmma operand tiles) at multiples of TILE_ALIGN bytes; returns
     ``(prologue statements, body without the allocations, epilogue)``.
@@ -251,8 +251,14 @@ def align_tiles(body, tiles: list, transient=(), tight: bool = False):
     not fit either and there are ``transient`` buffers (tile ops' own scratch), :class:`ScratchTooLarge` asks the
     caller to lower the kernel again with its tightest scratch (``tight=True``), where transient buffers get
     statement-level lifetimes (smem_statement_lifetimes). A kernel that fits one way never takes the next.
+
+    ``plain``: a kernel without wgmma tiles (``tiles`` empty) whose shared buffers could share no bytes anyway
+    (every two are used by one top-level statement, as a pipelined loop's stages are) gets the pool too, at the
+    base TVM gives, so that ThreadSync compares each tile with itself there as well (the int8-weight GEMM on
+    mma.sync had a barrier after each of its eight conversion stores). Any other such kernel is left to TVM's
+    merging, which may reuse bytes at a finer grain than top-level statements.
     """
-    if not tiles:
+    if not tiles and not (plain and schedule("TILEDSL_TILE_BARRIERS")):
         return [], body, []
     found = []
     tvm_ffi.structural_walk(body, (tirx.AllocBuffer, lambda s: found.append(s.buffer)
@@ -267,7 +273,14 @@ def align_tiles(body, tiles: list, transient=(), tight: bool = False):
         sizes.append(n)
     aligns = [TILE_ALIGN if b in wgmma else 128 for b in bufs]
     offsets, total = _side_by_side(sizes, aligns)
-    budget = SM90_SHARED_BYTES - TILE_ALIGN - static_shared_bytes(body)
+    base_align = TILE_ALIGN if tiles else 0
+    if not tiles:
+        if len(bufs) < 2 or plan_pool(body, bufs, sizes, aligns)[1] < total:
+            return [], body, []
+        budget = SM90_SHARED_BYTES - static_shared_bytes(body)
+        if total > budget:  # TVM's merging and the launch report it in the user's terms
+            return [], body, []
+    budget = SM90_SHARED_BYTES - base_align - static_shared_bytes(body)
     if total > budget:
         # only then do tiles whose lifetimes do not overlap share bytes (a barrier separates the old tile's last
         # use from the new one's first): a kernel that fits keeps the layout its GPU tests ran with
@@ -293,12 +306,15 @@ def align_tiles(body, tiles: list, transient=(), tight: bool = False):
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("shared pool of %.1f KiB: %s", (total + TILE_ALIGN) / 1024,
                      pool_breakdown(bufs, sizes, offsets, set(transient)))
-    pool = tirx.decl_buffer((total + TILE_ALIGN,), "uint8", "smem_pool", scope="shared.dyn")
-    pad = tirx.Var("smem_pad", "int32")
-    base = tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared",
-                            tirx.address_of(tirx.BufferLoad(pool, [tirx.const(0, "int32")])))
-    misalign = tirx.Cast("int32", tirx.bitwise_and(base, tirx.const(TILE_ALIGN - 1, "uint32")))
-    prologue = [tirx.AllocBuffer(pool), tirx.Bind(pad, tirx.bitwise_and(TILE_ALIGN - misalign, TILE_ALIGN - 1))]
+    pool = tirx.decl_buffer((total + base_align,), "uint8", "smem_pool", scope="shared.dyn")
+    prologue = [tirx.AllocBuffer(pool)]
+    pad = tirx.const(0, "int32")
+    if base_align:
+        pad = tirx.Var("smem_pad", "int32")
+        base = tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared",
+                                tirx.address_of(tirx.BufferLoad(pool, [tirx.const(0, "int32")])))
+        misalign = tirx.Cast("int32", tirx.bitwise_and(base, tirx.const(base_align - 1, "uint32")))
+        prologue.append(tirx.Bind(pad, tirx.bitwise_and(base_align - misalign, base_align - 1)))
     mapping = {}
     view_scope = "shared" if schedule("TILEDSL_TILE_BARRIERS") else "shared.dyn"
     for buf, off in zip(bufs, offsets):

@@ -55,8 +55,8 @@
 #   next12a / next12b  the calls left for the session after 2026-12-05 evening: the GPU tests, timings and config
 #           sweeps of TILEDSL_WS_TRANSFORMS, TILEDSL_SPLIT_K and TILEDSL_HOISTED_FENCES; the attention backward's
 #           config grid, the table
-#   s13a / s13b  2026-12-06: every GPU test and the hoisted-fence tests; int8-weight M = 16 timed and tuned with
-#           split-K off and auto, then the table
+#   s13a / s13b  2026-12-06: every GPU test, the hoisted-fence and waits-past-barriers tests, the backward timed
+#           with both switches; int8-weight M = 16 timed, then tuned with split-K off and auto; the table
 #   next13  the next session's first call: the attention backward's 16 tile configs and the hoisted-fence tests with
 #           TILEDSL_HOISTED_FENCES=1 (the staging-fence fix of 2026-12-05 late evening, unrun on a GPU: if they
 #           pass, the switch can be the default), then every bench_general program with the defaults (the table)
@@ -358,16 +358,20 @@ case "${1:-quick}" in
     bash "$0" s12b
     ;;
   s13a)  # the first call of 2026-12-06: every GPU test with the defaults (the shared pool of kernels without wgmma
-    # tiles is new: the int8-weight GEMM on mma.sync loses 8 barriers per k step), the hoisted-fence tests with
-    # TILEDSL_HOISTED_FENCES=1, then int8-weight M = 16 at the benchmark's config, split-K off and auto
+    # tiles is new: the int8-weight GEMM on mma.sync loses 7 barriers per k step); the hoisted-fence and
+    # waits-past-barriers tests with both switches on; the attention backward timed with the switches
+    # (fences, waits) = 00, 10, 11, 01; int8-weight M = 16 at the benchmark's config
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8)
-    TAIL=25 run gpu_tests 330 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing
-    TILEDSL_HOISTED_FENCES=1 TAIL=8 run fence_fix_tests 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
-      "${xdist[@]}" testing/test_hoisted_fences.py testing/test_bench_general.py -k "configs_on_gpu or hoisted"
-    for s in 0 auto; do
-      TILEDSL_SPLIT_K=$s TAIL=2 run "bench_int8_m16_split_$s" 60 "$PY" benchmarks/bench_general.py \
-        --only int8_weight_m16 --rounds 2
+    TAIL=25 run gpu_tests 300 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing
+    TILEDSL_HOISTED_FENCES=1 TILEDSL_WAITS_PAST_BARRIERS=1 TAIL=8 run switch_tests 120 "$PY" -m pytest -q \
+      -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing/test_hoisted_fences.py testing/test_waits_past_barriers.py \
+      testing/test_bench_general.py -k "configs_on_gpu or hoisted or waits"
+    passed switch_tests && for fw in 00 10 11 01; do
+      TILEDSL_HOISTED_FENCES=${fw:0:1} TILEDSL_WAITS_PAST_BARRIERS=${fw:1:1} TAIL=3 run "bench_bwd_$fw" 70 "$PY" \
+        benchmarks/bench_general.py --only attention_bwd,attention_bwd_causal --rounds 2
+      mv "$OUT/bench_general.json" "$OUT/bwd_$fw.json"
     done
+    TAIL=2 run bench_int8_m16 60 "$PY" benchmarks/bench_general.py --only int8_weight_m16 --rounds 2
     ;;
   s13b)  # the second call: int8-weight M = 16 tuned with split-K off and auto over bench_configs.py's space, then
     # the table with the defaults

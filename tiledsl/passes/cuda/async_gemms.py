@@ -14,7 +14,12 @@ are lowered:
    (``wgmma_no_wait``); ``wgmma.wait_group k`` goes before the first later statement that does, ``k`` being the
    gemms issued after it and still allowed to run (wgmma groups complete in order). A statement this pass does
    not understand (a barrier, an mbarrier, a nested loop holding a gemm) and the end of the list wait for all.
-3. **Operand reads first** (default; ``TILEDSL_HOIST_OPERAND_READS=0`` turns it off): before 1., a
+3. **Waits past barriers** (opt-in, ``TILEDSL_WAITS_PAST_BARRIERS=1``): back-to-back gemms are issued in the
+   order the threads need their results (groups complete in order), where neither uses what the other writes; the
+   barriers, fences, bulk-copy waits and TMA stores PipelineCUDA and the TMA epilogues put in the list are
+   understood (see :func:`_conflicts`) instead of each waiting for every gemm. The attention backward's dK gemm
+   then runs while its dQ is staged and reduced into global memory.
+4. **Operand reads first** (default; ``TILEDSL_HOIST_OPERAND_READS=0`` turns it off): before 1., a
    statement right after a gemm that touches it only by reading its A held in registers moves above the gemm (and
    its initialization), where those registers need no wait.
 
@@ -29,7 +34,7 @@ from __future__ import annotations
 
 import tvm_ffi
 from tvm import tirx
-from tvm.ir import Call, TensorRegion
+from tvm.ir import Call, StringImm, TensorRegion
 from tvm.script import tirx as T
 
 from ...ir.ops import is_tile_call, with_attrs
@@ -56,20 +61,26 @@ class Effects:
 
     def __init__(self, stmt):
         self.uses, self.writes, self.opaque, self.gemms = set(), set(), False, 0
+        self.known = set()  # the kinds of _known_call this statement holds (each also makes it opaque)
+        self.unknown = False  # opaque for another reason: an unknown call or tile op, a gemm in a nested loop
 
         def on_call(call):
             name = getattr(call.op, "name", "")
-            if is_tile_call(call):
+            kind = _known_call(call)
+            if kind is not None:
+                self.known.add(kind)
+                self.opaque = True
+            elif is_tile_call(call):
                 op = name.split(".", 1)[1]
                 if op not in _WRITTEN_ARG:
-                    self.opaque = True
+                    self.opaque = self.unknown = True
                     return
                 target = call.args[_WRITTEN_ARG[op]]
                 if isinstance(target, TensorRegion):
                     self.writes.add(target.source)
                 self.gemms += op == "gemm"
             elif not name.startswith(_PURE_PREFIXES):
-                self.opaque = True
+                self.opaque = self.unknown = True
 
         def on_store(store):
             self.writes.add(store.buffer)
@@ -82,8 +93,43 @@ class Effects:
         tvm_ffi.structural_walk(stmt, [(Call, on_call), (tirx.BufferStore, on_store), (tirx.Bind, on_bind),
                                        (tirx.Var, on_var)])
         if isinstance(stmt, tirx.For) and self.gemms:
-            self.opaque = True  # a gemm in a nested loop: its waits are that loop's business
+            self.opaque = self.unknown = True  # a gemm in a nested loop: its waits are that loop's business
         self.uses |= self.writes
+
+
+def _string_args(call) -> tuple:
+    return tuple(a.value for a in call.args if isinstance(a, StringImm))
+
+
+_ADDRESS_HELPERS = ("tirx.address_of", "tirx.cuda.cvta_generic_to_shared", "tirx.type_annotation",
+                    "tirx.buffer_data", "tirx.tvm_access_ptr")
+_ASYNC_CALLS = ("tirx.ptx.cp_async_bulk_wait_group", "tirx.ptx.cp_async_bulk_commit_group",
+                "tirx.ptx.cp_reduce_async_bulk_tensor")
+
+
+def _known_call(call):
+    """What a call PipelineCUDA or the TMA epilogues put in a loop is, for :func:`_conflicts` under
+    ``TILEDSL_WAITS_PAST_BARRIERS``: "barrier" (``__syncthreads``), "release" (an mbarrier arrive: this thread is
+    done with a ring stage), "ring" (a ring's TMA load, its expect-tx arrive, an mbarrier wait), "async" (a fence between the generic and the async proxy, a bulk copy's commit or
+    wait, a TMA reduction or store from shared to global memory: none reads a register or writes shared memory),
+    "address" (an address computation inside those), or None."""
+    name = getattr(call.op, "name", "")
+    words = _string_args(call)
+    if name == "tirx.tvm_storage_sync":
+        return "barrier" if words == ("shared",) else None
+    if name == "tirx.ptx.mbarrier_arrive":
+        return "release"
+    if name in ("tirx.cuda.mbarrier_wait", "tirx.ptx.mbarrier_arrive_expect_tx") or \
+            name.startswith("tirx.ptx.cp_async_bulk_tensor_g2s"):
+        return "ring"  # a TMA load into a ring stage: its writes are ordered by the ring's mbarriers
+    if name in _ASYNC_CALLS or (name == "tirx.ptx.fence_proxy" and words[:2] == ("proxy", "async")):
+        return "async"
+    if name.startswith("tirx.ptx.cp_async_bulk_tensor") and "global" in words and "shared::cta" in words and \
+            words.index("global") < words.index("shared::cta"):
+        return "async"  # a TMA store: global <- shared
+    if name in _ADDRESS_HELPERS:
+        return "address"
+    return None
 
 
 def wgmma_gemm_of(stmt, wgmma):
@@ -98,12 +144,23 @@ def _operands(gemm):
     return {r.source for r in gemm.args[:3]}
 
 
-def _conflicts(gemm, effects) -> bool:
+def _conflicts(gemm, effects, context=None) -> bool:
     """True when a statement with ``effects`` touches the result of ``gemm`` (see the module doc): it uses the
     accumulator or an A held in registers (PTX: reading either before the wait is undefined), or writes an
-    operand."""
+    operand. With ``TILEDSL_WAITS_PAST_BARRIERS`` and ``context`` (the effects of every statement of the list), a
+    statement whose only calls are those of :func:`_known_call` is understood: "async" and "address" calls touch
+    no gemm; a ring call or a release (an arrive: each thread waits for its own gemms first, and the producer
+    refills a stage only when every thread has arrived) waits; a barrier only lets the other threads on, so it
+    waits only when a statement of the list (a loop body's earlier statements run again after it) may write a
+    shared operand of the gemm with thread stores."""
     if effects.opaque:
-        return True
+        if context is None or effects.unknown or not schedule("TILEDSL_WAITS_PAST_BARRIERS") or \
+                effects.known & {"release", "ring"}:
+            return True
+        if "barrier" in effects.known:
+            shared = {r.source for r in gemm.args[:2] if r.source.scope().startswith("shared")}
+            if any(e.unknown or e.writes & shared for e in context):
+                return True
     registers = {r.source for r in gemm.args[:3] if r.source.scope() in ("local.fragment", "local")}
     return bool(effects.uses & registers) or bool(effects.writes & _operands(gemm))
 
@@ -154,6 +211,43 @@ def _hoisted(stmts: list, wgmma) -> list:
         if dest < start and dest > 0 and wgmma_gemm_of(out[dest - 1], wgmma) is not None:
             out = out[:dest] + unit + out[dest:start] + out[k + 1:]
         k += 1
+    return out
+
+
+def _gemm_units(stmts: list, wgmma) -> list:
+    """``[(start, end)]``: each gemm statement with the ``T.clear`` / ``T.fill`` of its accumulator right before it
+    (``stmts[start:end]``), in order."""
+    units = []
+    for k, s in enumerate(stmts):
+        gemm = wgmma_gemm_of(s, wgmma)
+        if gemm is not None:
+            init = k > 0 and _initializes(stmts[k - 1], gemm.args[2].source) and (not units or units[-1][1] < k)
+            units.append((k - 1 if init else k, k + 1))
+    return units
+
+
+def _needed_first(stmts: list, wgmma) -> list:
+    """Back-to-back gemms issued in the order their results are needed (``TILEDSL_WAITS_PAST_BARRIERS``): wgmma
+    groups complete in order, so a gemm issued after one whose result the threads need first would be waited for
+    with it (the attention backward's ``dK += dS^T Q`` then ``dQ = dS K``, whose dQ the loop stores at once: dK
+    now runs on while dQ is staged and reduced into global memory). Two gemms swap only when neither uses what
+    the other writes."""
+    out = list(stmts)
+    changed = True
+    while changed:
+        changed = False
+        units = _gemm_units(out, wgmma)
+        effects = [Effects(s) for s in out]
+        for (a0, a1), (b0, b1) in zip(units, units[1:]):
+            if a1 != b0 or any(depends(effects[x], effects[y]) for x in range(a0, a1) for y in range(b0, b1)):
+                continue
+            need = [next((j for j in range(b1, len(out)) if _conflicts(wgmma_gemm_of(out[end - 1], wgmma),
+                                                                       effects[j], effects)), len(out))
+                    for end in (a1, b1)]
+            if need[1] < need[0]:
+                out = out[:a0] + out[b0:b1] + out[a0:a1] + out[b1:]
+                changed = True
+                break
     return out
 
 
@@ -218,7 +312,7 @@ def _deferred(stmts: list, wgmma) -> list:
     deferred = set()
     for g in gemms:
         call = wgmma_gemm_of(stmts[g], wgmma)
-        first = next((j for j in range(g + 1, len(stmts)) if _conflicts(call, effects[j])), len(stmts))
+        first = next((j for j in range(g + 1, len(stmts)) if _conflicts(call, effects[j], effects)), len(stmts))
         if first == g + 1:
             continue  # the next statement needs it: the gemm keeps its own wait
         deferred.add(g)
@@ -244,7 +338,10 @@ def _schedule(stmts: list, wgmma) -> list:
         return stmts
     if schedule("TILEDSL_HOIST_OPERAND_READS"):
         stmts = _operand_reads_first(stmts, wgmma)
-    return _deferred(_zero_init(_hoisted(stmts, wgmma), wgmma), wgmma)
+    stmts = _hoisted(stmts, wgmma)
+    if schedule("TILEDSL_WAITS_PAST_BARRIERS"):
+        stmts = _needed_first(stmts, wgmma)
+    return _deferred(_zero_init(stmts, wgmma), wgmma)
 
 
 def _zero_init(stmts: list, wgmma) -> list:

@@ -357,12 +357,13 @@ case "${1:-quick}" in
     bash "$0" s12a
     bash "$0" s12b
     ;;
-  s13a)  # the first call of 2026-12-06: every GPU test with the defaults (the shared pool of kernels without wgmma
-    # tiles is new: the int8-weight GEMM on mma.sync loses 7 barriers per k step); the hoisted-fence and
+  s13a)  # the first call of 2026-12-06: every GPU test with the defaults and TILEDSL_PLAIN_POOL=1 (the shared pool
+    # of kernels without wgmma tiles: the int8-weight GEMM on mma.sync loses 7 barriers per k step); the hoisted-fence and
     # waits-past-barriers tests with both switches on; the attention backward timed with the switches
     # (fences, waits) = 00 and 11; int8-weight M = 16 at the benchmark's config
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8)
-    TAIL=25 run gpu_tests 300 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing
+    TILEDSL_PLAIN_POOL=1 TAIL=25 run gpu_tests 300 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing
     TILEDSL_HOISTED_FENCES=1 TILEDSL_WAITS_PAST_BARRIERS=1 TAIL=8 run switch_tests 120 "$PY" -m pytest -q \
       -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing/test_hoisted_fences.py testing/test_waits_past_barriers.py \
       testing/test_bench_general.py -k "configs_on_gpu or hoisted or waits"
@@ -371,7 +372,10 @@ case "${1:-quick}" in
         benchmarks/bench_general.py --only attention_bwd,attention_bwd_causal --rounds 2
       mv "$OUT/bench_general.json" "$OUT/bwd_$fw.json"
     done
-    TAIL=2 run bench_int8_m16 60 "$PY" benchmarks/bench_general.py --only int8_weight_m16 --rounds 2
+    for p in 0 1; do
+      TILEDSL_PLAIN_POOL=$p TAIL=2 run "bench_int8_m16_pool$p" 60 "$PY" benchmarks/bench_general.py \
+        --only int8_weight_m16 --rounds 2
+    done
     ;;
   s13b)  # the second call: int8-weight M = 16 tuned with split-K off and auto over bench_configs.py's space, then
     # the table with the defaults

@@ -3,7 +3,7 @@ ThreadSync tells the shared tiles of a kernel's pool apart, so a statement readi
 writing another gets no barrier.
 
 nvcc: the int8-weight GEMM's conversion (four stores from the int8 tile into the fp16 tile per k step) loses its
-three barriers and nothing else changes; on mma.sync (no wgmma tile: the pool of ``align_tiles(plain=True)``) its
+three barriers and nothing else changes; on mma.sync (no wgmma tile: the pool of ``align_tiles(plain=True)``, ``TILEDSL_PLAIN_POOL=1``) its
 eight stores lose seven of their eight; flash decoding, whose epilogue tile reuses the K/V stages' bytes, keeps
 every barrier (the reuse plan places its own). GPU: every program whose code changes, against torch.
 """
@@ -56,8 +56,10 @@ def test_int8_conversion_loses_its_barriers_and_nothing_else(monkeypatch):
 
 @pytest.mark.nvcc
 def test_mma_sync_conversion_loses_its_barriers_too(monkeypatch):
-    """No wgmma tile (M = 16 on mma.sync, cp.async loads): the shared tiles still become views of one pool, so the
+    """No wgmma tile (M = 16 on mma.sync, cp.async loads), ``TILEDSL_PLAIN_POOL=1``: the shared tiles still become
+    views of one pool, so the
     eight conversion stores of a k step share one barrier before the ldmatrix reads (there was one after each)."""
+    monkeypatch.setenv("TILEDSL_PLAIN_POOL", "1")
     program = lambda: bench.int8_weight_gemm(16, 256, 512, block_M=32, block_N=32, block_K=256, threads=128)
     before, after = _sources(program, monkeypatch)
     for source, syncs in ((before, 1 + 8), (after, 2)):
@@ -84,6 +86,7 @@ def test_tiles_that_can_share_bytes_stay_with_tvm_merging(monkeypatch):
             T.copy(A[bx * 128, 0], Y)
             for i, j in T.Parallel(128, 64):
                 B[bx * 128 + i, j] = B[bx * 128 + i, j] + Y[i, j]
+    monkeypatch.setenv("TILEDSL_PLAIN_POOL", "1")
     before, after = _sources(lambda: staged_copy, monkeypatch)
     assert before == after and "smem_pool" not in after and after.count("extern __shared__") == 1  # Y on X
 

@@ -252,13 +252,14 @@ def align_tiles(body, tiles: list, transient=(), tight: bool = False, plain: boo
     caller to lower the kernel again with its tightest scratch (``tight=True``), where transient buffers get
     statement-level lifetimes (smem_statement_lifetimes). A kernel that fits one way never takes the next.
 
-    ``plain``: a kernel without wgmma tiles (``tiles`` empty) whose shared buffers could share no bytes anyway
+    ``plain`` (with ``TILEDSL_PLAIN_POOL``): a kernel without wgmma tiles (``tiles`` empty) whose shared buffers
+    could share no bytes anyway
     (every two are used by one top-level statement, as a pipelined loop's stages are) gets the pool too, at the
     base TVM gives, so that ThreadSync compares each tile with itself there as well (the int8-weight GEMM on
     mma.sync had a barrier after each of its eight conversion stores). Any other such kernel is left to TVM's
     merging, which may reuse bytes at a finer grain than top-level statements.
     """
-    if not tiles and not (plain and schedule("TILEDSL_TILE_BARRIERS")):
+    if not tiles and not (plain and schedule("TILEDSL_TILE_BARRIERS") and schedule("TILEDSL_PLAIN_POOL")):
         return [], body, []
     found = []
     tvm_ffi.structural_walk(body, (tirx.AllocBuffer, lambda s: found.append(s.buffer)

@@ -520,6 +520,15 @@ def check(case: Case, go, inputs) -> tuple[float, bool]:
     return worst, ok
 
 
+def check_on_gpu(case: Case) -> tuple[float, bool]:
+    """Build ``case``'s kernels for the GPU with the current switches, run them once on fresh inputs (outputs
+    poisoned) and compare with the float32 reference: (worst relative error, ok)."""
+    import tiledsl
+    compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
+    inputs = case.make("cuda")
+    return check(case, case.bind(compiled, inputs), inputs)
+
+
 @contextlib.contextmanager
 def switched_env(switches: dict):
     """The environment variables ``switches`` set inside the block, restored after it."""

@@ -75,7 +75,5 @@ def test_a_gemm_staging_its_register_operand_keeps_its_fence(monkeypatch):
 def test_programs_with_hoisted_fences_match_torch(name, monkeypatch):
     monkeypatch.setenv("TILEDSL_HOISTED_FENCES", "1")
     case = G.cases(small=True)[name]
-    compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
-    inputs = case.make("cuda")
-    err, ok = G.check(case, case.bind(compiled, inputs), inputs)
+    err, ok = G.check_on_gpu(case)
     assert ok, err

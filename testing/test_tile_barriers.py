@@ -108,8 +108,6 @@ def test_programs_with_tile_barriers_match_torch(name, monkeypatch):
     """Outputs poisoned with NaN, fresh random inputs, against the float32 reference (tile barriers: the
     default)."""
     case = bench.cases(small=True)[name]
-    compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
-    inputs = case.make("cuda")
-    err, ok = bench.check(case, case.bind(compiled, inputs), inputs)
+    err, ok = bench.check_on_gpu(case)
     torch.cuda.synchronize()
     assert ok, f"{name}: relative error {err}"

@@ -77,9 +77,7 @@ def test_gemm_added_twice_matches_torch(form, M, monkeypatch):
 def test_attention_backward_matches_torch(case, monkeypatch):
     """Outputs poisoned with NaN, fresh random inputs, against the float32 reference."""
     case = case()
-    compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
-    inputs = case.make("cuda")
-    err, ok = bench.check(case, case.bind(compiled, inputs), inputs)
+    err, ok = bench.check_on_gpu(case)
     assert ok, f"relative error {err}"
 
 

@@ -73,8 +73,6 @@ def test_backward_with_waits_past_barriers_matches_torch(name, fences, monkeypat
     monkeypatch.setenv("TILEDSL_WAITS_PAST_BARRIERS", "1")
     monkeypatch.setenv("TILEDSL_HOISTED_FENCES", fences)
     case = G.cases(small=True)[name]
-    compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
-    inputs = case.make("cuda")
-    err, ok = G.check(case, case.bind(compiled, inputs), inputs)
+    err, ok = G.check_on_gpu(case)
     torch.cuda.synchronize()
     assert ok, f"{name}: relative error {err}"

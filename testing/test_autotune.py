@@ -145,3 +145,23 @@ def test_killed_run_resumes_from_recorded_trials(cache_dir, tmp_path):
     assert sum(data["resumed"]) >= recorded >= 1
     assert sum(data["resumed"]) < 4 and all(s == "ok" for s in data["statuses"])
     assert len(_entries(cache_dir)) == 1
+
+
+def test_a_result_tuned_with_other_lowering_switches_is_not_reused(cache_dir, monkeypatch):
+    """The tuning key holds the lowering switches (``runtime.compiler.lowering_stamp``): a config tuned with
+    ``TILEDSL_SPLIT_MASKS=0`` is not the answer with the default (on the device, a sweep with split-K off once
+    returned the split-K winner from the cache, 0.88x where the untuned config ran 1.09x)."""
+    def tune():
+        tuner = tiledsl.AutoTuner.from_kernel(matmul, configs=GOOD)
+        tuner.set_compile_args(target="llvm")
+        tuner.set_profile_args(warmup=1, rep=2, timeout=30, ref_prog=ref_matmul, top_k=1, retime_rounds=1)
+        tuner.set_kernel_parameters((SIZE, SIZE, SIZE))
+        return tuner.run()
+
+    monkeypatch.setenv("TILEDSL_SPLIT_MASKS", "0")
+    first = tune()
+    assert not first.from_cache and tune() is first  # same switches: the result of this process
+    monkeypatch.delenv("TILEDSL_SPLIT_MASKS")
+    other = tune()
+    assert other is not first and not other.from_cache
+    assert len(_entries(cache_dir)) == 2

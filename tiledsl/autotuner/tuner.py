@@ -27,6 +27,7 @@ from pathlib import Path
 
 from .. import config as env
 from ..cache import DiskStore, content_key, environment_stamp
+from ..runtime.compiler import lowering_stamp
 from ..errors import AutotuneError, ConfigError, TargetError
 from . import records, space
 from .builder import Builder, prepare_request, worker_count
@@ -282,7 +283,7 @@ class AutoTuner:
         family_payload = {"v": KEY_VERSION, "factory": function_identity(factory), "args": value_identity(bound),
                           "compile": compile_json, "profile": prof.key_json(),
                           "inputs": tensor_digest(inputs) if inputs is not None else None,
-                          "env": environment_stamp(kind, with_device=True)}
+                          "env": environment_stamp(kind, with_device=True), "lowering": lowering_stamp(tgt)}
         family = content_key(family_payload)
         key = content_key({"family": family, "space": [space.config_id(c) for c in configs],
                            "prune_fn": function_identity(self.prune_fn)})

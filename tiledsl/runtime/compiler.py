@@ -43,21 +43,32 @@ def kernel_key(func: tirx.PrimFunc, target: tvm.target.Target, out_idx: list[int
         "pass_configs": pass_configs or {},
         "compile_flags": compile_flags or [],
         "env": environment_stamp(target_kind(target)),
-        "hopper_specialization": target_kind(target) == "cuda" and not config.hopper_specialization_disabled(),
-        "tma": target_kind(target) == "cuda" and config.tma_lowering_enabled(),
-        "warp_specialize": config.warp_specialize_mode() if target_kind(target) == "cuda" else None,
-        "tma_store": target_kind(target) == "cuda" and config.tma_store_enabled(),
-        "overlap_transforms": target_kind(target) == "cuda" and config.overlap_transforms_enabled(),
-        "fast_int8_cast": target_kind(target) == "cuda" and config.fast_int8_cast_enabled(),
-        "wgmma_more_types": target_kind(target) == "cuda" and config.wgmma_more_types_enabled(),
-        "persistent": config.persistent_grid_ctas() if target_kind(target) == "cuda" else None,
-        "raster": config.persistent_raster_rows() if target_kind(target) == "cuda" else None,
-        "fast_exp2": target_kind(target) == "cuda" and config.fast_exp2_enabled(),
+        **lowering_stamp(target),
+    })
+
+
+def lowering_stamp(target: tvm.target.Target) -> dict:
+    """The environment switches that change how a program is lowered for ``target``, and the device assumptions:
+    part of every kernel key and of every tuning result's key (a config tuned with one set of switches is not the
+    answer for another)."""
+    cuda = target_kind(target) == "cuda"
+    return {
+        "split_k": config.split_k() if cuda else 0,
+        "hopper_specialization": cuda and not config.hopper_specialization_disabled(),
+        "tma": cuda and config.tma_lowering_enabled(),
+        "warp_specialize": config.warp_specialize_mode() if cuda else None,
+        "tma_store": cuda and config.tma_store_enabled(),
+        "overlap_transforms": cuda and config.overlap_transforms_enabled(),
+        "fast_int8_cast": cuda and config.fast_int8_cast_enabled(),
+        "wgmma_more_types": cuda and config.wgmma_more_types_enabled(),
+        "persistent": config.persistent_grid_ctas() if cuda else None,
+        "raster": config.persistent_raster_rows() if cuda else None,
+        "fast_exp2": cuda and config.fast_exp2_enabled(),
         # every schedule of config.OPT_IN_SCHEDULES the lowering for this target may run, on or off
         "schedules": {name: config.schedule_enabled(name) for name in config.OPT_IN_SCHEDULES
-                      if target_kind(target) == "cuda" or name in config.CPU_SCHEDULES},
+                      if cuda or name in config.CPU_SCHEDULES},
         "device": device_assumptions(target),  # e.g. the SM count a persistent Hopper kernel is built for
-    })
+    }
 
 
 def kernel_store() -> DiskStore:

@@ -96,6 +96,7 @@ def test_the_ds_store_moves_above_the_dk_gemm(monkeypatch):
     """TILEDSL_HOIST_OPERAND_READS (default): ``T.copy(dsT_cast, dsT_s)`` only reads dK's register A, so it moves above the
     dK gemm; dK and dQ are then issued back to back (one drain of the tensor pipe per iteration instead of two)."""
     monkeypatch.setenv("TILEDSL_HOIST_OPERAND_READS", "1")
+    monkeypatch.setenv("TILEDSL_WAITS_PAST_BARRIERS", "0")  # its order and waits: test_waits_past_barriers.py
     case = G.cases(small=True)["attention_bwd"]
     src = tiledsl.compile(case.kernels["main"], out_idx=[], target=SM90A).get_kernel_source()
     loop = src.split("__global__", 2)[-1].split("for (int", 1)[1]

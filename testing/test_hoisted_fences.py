@@ -1,4 +1,4 @@
-"""Fences hoisted out of TMA ring loops (``TILEDSL_HOISTED_FENCES=1``, ``pipeline._fenced_before_loop``; opt-in).
+"""Fences hoisted out of TMA ring loops (``TILEDSL_HOISTED_FENCES``, ``pipeline._fenced_before_loop``; the default).
 
 nvcc: in the attention backward's loop (a TMA ring without a producer warpgroup) only the gemm whose operand the
 threads write in the loop (dQ's dS^T tile) keeps its ``fence.proxy.async``, with the dQ staging's; every thread

@@ -1,5 +1,5 @@
-"""Waits past barriers (``TILEDSL_WAITS_PAST_BARRIERS=1``, ``async_gemms._needed_first`` and ``_conflicts``;
-opt-in).
+"""Waits past barriers (``TILEDSL_WAITS_PAST_BARRIERS``, ``async_gemms._needed_first`` and ``_conflicts``; the
+default; ``=0`` turns it off).
 
 nvcc: in the attention backward's loop the dQ gemm is issued before the dK gemm (dQ is needed first), one
 ``wgmma.wait_group 1`` completes dQ before the barrier ahead of its staging stores, and dK is waited for only

@@ -37,9 +37,9 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_MASK_AFTER_GEMM | ``1``: a 0 / infinity mask written into an accumulator before a gemm adds to it is applied after a cleared gemm (no faster on causal attention, H100) | 0 |
 | TILEDSL_ROW_RECIPROCALS | ``1``: in a T.Parallel nest, a float division by a value the innermost loop does not change is a multiplication by its reciprocal (no faster on flash attention, H100) | 0 |
 | TILEDSL_WS_TRANSFORMS | ``0``: a pipelined loop whose threads convert loaded tiles for its gemms (an int8 weight) keeps cp.async and no producer warpgroup, instead of being warp-specialized with every load on TMA | 1 |
-| TILEDSL_HOISTED_FENCES | ``1``: in a TMA ring loop without a producer warpgroup, a gemm whose shared operands no statement of the loop writes gets no ``fence.proxy.async`` per iteration, one before the loop instead (attention backward 12.95 -> 12.68 ms on the H100; stays opt-in until its configs' GPU test has run with the staging fix of 2026-12-05 late evening) | 0 |
-| TILEDSL_WAITS_PAST_BARRIERS | ``1``: independent back-to-back wgmma gemms issued in the order their results are needed, and the barriers, fences and TMA stores of a loop body wait only for the gemms they must (the attention backward's dK gemm runs on while its dQ is reduced into global memory; ``passes/cuda/async_gemms.py``) | 0 |
-| TILEDSL_PLAIN_POOL | ``1``: a kernel without wgmma tiles whose shared tiles can share no bytes keeps them in one pool of views too, so barriers are placed per tile (the int8-weight GEMM on mma.sync loses 7 of its 8 barriers per k step; ``smem_swizzle.align_tiles``) | 0 |
+| TILEDSL_HOISTED_FENCES | ``0``: in a TMA ring loop without a producer warpgroup, every wgmma gemm keeps its ``fence.proxy.async`` per iteration (on: a gemm whose shared operands no statement of the loop writes fences once before the loop; attention backward 12.95 -> 12.68 ms on the H100; every backward config right with the staging fix, H100 2026-12-06) | 1 |
+| TILEDSL_WAITS_PAST_BARRIERS | ``0``: back-to-back wgmma gemms keep the program's order and every barrier, fence and TMA store of a loop body waits for all gemms in flight (on: issued in the order their results are needed, and those wait only for the gemms they must; the attention backward's dK gemm runs on while its dQ is reduced into global memory: 12.82 -> 12.52 ms, causal 7.05 -> 6.84 ms on the H100; ``passes/cuda/async_gemms.py``) | 1 |
+| TILEDSL_PLAIN_POOL | ``0``: a kernel without wgmma tiles leaves its shared tiles to TVM's merging, where barriers are placed as for one buffer (on: tiles that can share no bytes become views of one pool, barriers per tile; the int8-weight GEMM on mma.sync loses 7 of its 8 barriers per k step, M = 16: 1.06 -> 1.09x cuBLAS on the H100; ``smem_swizzle.align_tiles``) | 1 |
 | TILEDSL_SPLIT_K | ``S`` > 1: a GEMM kernel's reduction loop split into S parts across ``blockIdx.z``, then summed in a second launch before the epilogue; ``auto``: where the grid fills at most half the SMs (GPU tests pass on the H100; int8-weight GEMM at M = 16 with a 16 x 64 tile: 1.06 -> 1.24x cuBLAS) | 0 |
 | TILEDSL_FAST_EXP2 | ``0``: float32 ``T.exp2`` on CUDA is ``exp2f`` (denormal handling around ``ex2``) instead of one ``ex2.approx.ftz.f32`` | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
@@ -232,8 +232,8 @@ OPT_IN_SCHEDULES = {"TILEDSL_DEFER_LAST_GEMM": "1", "TILEDSL_SPLIT_MASKS": "1", 
                     "TILEDSL_VECTOR_ATOMICS": "0", "TILEDSL_TILE_BARRIERS": "1", "TILEDSL_TMA_REDUCE": "1",
                     "TILEDSL_ASYNC_GEMMS": "1", "TILEDSL_TMA_VECTORS": "1", "TILEDSL_HOIST_OPERAND_READS": "1",
                     "TILEDSL_MASK_AFTER_GEMM": "0", "TILEDSL_ROW_RECIPROCALS": "0", "TILEDSL_WS_TRANSFORMS": "1",
-                    "TILEDSL_HOISTED_FENCES": "0", "TILEDSL_WAITS_PAST_BARRIERS": "0",
-                    "TILEDSL_PLAIN_POOL": "0"}
+                    "TILEDSL_HOISTED_FENCES": "1", "TILEDSL_WAITS_PAST_BARRIERS": "1",
+                    "TILEDSL_PLAIN_POOL": "1"}
 
 
 #: The schedules of :data:`OPT_IN_SCHEDULES` that the CPU lowering runs too (the others are CUDA's only)

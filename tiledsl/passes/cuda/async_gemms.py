@@ -14,11 +14,11 @@ are lowered:
    (``wgmma_no_wait``); ``wgmma.wait_group k`` goes before the first later statement that does, ``k`` being the
    gemms issued after it and still allowed to run (wgmma groups complete in order). A statement this pass does
    not understand (a barrier, an mbarrier, a nested loop holding a gemm) and the end of the list wait for all.
-3. **Waits past barriers** (opt-in, ``TILEDSL_WAITS_PAST_BARRIERS=1``): back-to-back gemms are issued in the
-   order the threads need their results (groups complete in order), where neither uses what the other writes; the
-   barriers, fences, bulk-copy waits and TMA stores PipelineCUDA and the TMA epilogues put in the list are
-   understood (see :func:`_conflicts`) instead of each waiting for every gemm. The attention backward's dK gemm
-   then runs while its dQ is staged and reduced into global memory.
+3. **Waits past barriers** (default; ``TILEDSL_WAITS_PAST_BARRIERS=0`` turns it off): back-to-back gemms are
+   issued in the order the threads need their results (groups complete in order), where neither uses what the
+   other writes; the barriers, fences, bulk-copy waits and TMA stores PipelineCUDA and the TMA epilogues put in
+   the list are understood (see :func:`_conflicts`) instead of each waiting for every gemm. The attention
+   backward's dK gemm then runs while its dQ is staged and reduced into global memory.
 4. **Operand reads first** (default; ``TILEDSL_HOIST_OPERAND_READS=0`` turns it off): before 1., a
    statement right after a gemm that touches it only by reading its A held in registers moves above the gemm (and
    its initialization), where those registers need no wait.
@@ -110,9 +110,10 @@ _ASYNC_CALLS = ("tirx.ptx.cp_async_bulk_wait_group", "tirx.ptx.cp_async_bulk_com
 def _known_call(call):
     """What a call PipelineCUDA or the TMA epilogues put in a loop is, for :func:`_conflicts` under
     ``TILEDSL_WAITS_PAST_BARRIERS``: "barrier" (``__syncthreads``), "release" (an mbarrier arrive: this thread is
-    done with a ring stage), "ring" (a ring's TMA load, its expect-tx arrive, an mbarrier wait), "async" (a fence between the generic and the async proxy, a bulk copy's commit or
-    wait, a TMA reduction or store from shared to global memory: none reads a register or writes shared memory),
-    "address" (an address computation inside those), or None."""
+    done with a ring stage), "ring" (a ring's TMA load, its expect-tx arrive, an mbarrier wait), "async" (a fence
+    between the generic and the async proxy, a bulk copy's commit or wait, a TMA reduction or store from shared
+    to global memory: none reads a register or writes shared memory), "address" (an address computation inside
+    those), or None."""
     name = getattr(call.op, "name", "")
     words = _string_args(call)
     if name == "tirx.tvm_storage_sync":

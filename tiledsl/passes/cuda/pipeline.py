@@ -363,9 +363,10 @@ class _Pipeliner(StmtRewriter):
         return seq(prologue + [main] + drain + [barrier()])  # later shared use may alias the stages
 
     def _transform_ring(self, loop, i, producers, consumers, remap, stages, transformed, annotations):
-        """``TILEDSL_WS_TRANSFORMS=1`` (opt-in): a loop whose threads fill tiles for its gemms from loaded tiles
-        (``transformed``, an int8 weight converted to fp16) warp-specialized with every load on TMA, the loaded
-        tiles the threads read included (a plain row-major box), or None when it does not qualify. The producer
+        """``TILEDSL_WS_TRANSFORMS`` (the default; ``=0`` turns it off): a loop whose threads fill tiles for its
+        gemms from loaded tiles (``transformed``, an int8 weight converted to fp16) warp-specialized with every
+        load on TMA, the loaded tiles the threads read included (a plain row-major box), or None when it does not
+        qualify. The producer
         warpgroup fills the ring as for gemm-only loops; the consumers convert as :meth:`_converting` says, issue
         their gemms with one group left in flight (``consumers`` are marked so), and release the previous stage
         once the wgmma wait saw its gemm finish."""
@@ -837,12 +838,13 @@ def _ring_may_fill(tile, consumers) -> bool:
 
 
 def _fenced_before_loop(consumers):
-    """``TILEDSL_HOISTED_FENCES=1`` (opt-in): (the consumers with each gemm whose shared operands no consumer
-    writes marked :data:`gemm_wgmma.FENCED_ATTR`, the statements to put before the loop). Such operands are ring
-    tiles (TMA writes them; the mbarrier wait orders those for the tensor cores) or tiles the threads wrote before
-    the loop: one ``fence.proxy.async`` by every thread before the ring's initialization barrier makes those writes
-    visible to the tensor cores, instead of one before each such gemm in every iteration (the attention
-    backward: four of its five fences per iteration). The gemm's descriptors stay visible to ThreadSync."""
+    """``TILEDSL_HOISTED_FENCES`` (the default; ``=0`` turns it off): (the consumers with each gemm whose shared
+    operands no consumer writes marked :data:`gemm_wgmma.FENCED_ATTR`, the statements to put before the loop).
+    Such operands are ring tiles (TMA writes them; the mbarrier wait orders those for the tensor cores) or tiles
+    the threads wrote before the loop: one ``fence.proxy.async`` by every thread before the ring's initialization
+    barrier makes those writes visible to the tensor cores, instead of one before each such gemm in every
+    iteration (the attention backward: four of its five fences per iteration). The gemm's descriptors stay
+    visible to ThreadSync."""
     from .gemm_wgmma import FENCED_ATTR
 
     writes = [written_buffers(c) for c in consumers if not _is_gemm(c)]

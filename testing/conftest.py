@@ -6,6 +6,7 @@ import pytest
 import torch
 
 os.environ.setdefault("TVM_BACKTRACE", "1")
+os.environ.setdefault("TILEDSL_STRICT_SCHEDULES", "1")  # a schedule that breaks a build fails its test
 
 
 @pytest.fixture(scope="session", autouse=True)

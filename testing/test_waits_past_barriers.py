@@ -57,7 +57,7 @@ def test_without_the_switch_both_gemms_finish_before_staging(monkeypatch):
 
 @pytest.mark.nvcc
 def test_programs_without_such_loops_are_unchanged(monkeypatch):
-    for name in ("gemm", "flash_attention", "int8_weight_m4096", "grouped"):
+    for name in ("flash_attention", "int8_weight_m4096"):  # a TMA ring with barriers; a warp-specialized loop
         program = G.cases(small=True)[name].kernels["main"]
         sources = []
         for switch in ("0", "1"):

@@ -7,6 +7,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_CACHE_DIR | cache root (must be yours, not world-writable: it holds native code) | ``~/.cache/tiledsl`` |
 | TILEDSL_TMP_DIR | scratch space for builds (TVM, nvcc) and staging | ``<cache dir>/tmp`` (cache off: private temp) |
 | TILEDSL_DISABLE_CACHE | ``1``: no disk cache for kernels (memory cache stays) | 0 |
+| TILEDSL_STRICT_SCHEDULES | ``1``: a build that fails with the newer schedules on fails instead of being built again without them (the test suite sets it) | 0 |
 | TILEDSL_AUTO_TUNING_DISABLE_CACHE | ``1``: tuning results are neither read from nor written to disk | 0 |
 | TILEDSL_AUTO_TUNING_FORCE_RETUNE | ``1``: ignore cached tuning results and tune again (the new result is written) | 0 |
 | TILEDSL_AUTO_TUNING_QUIET | ``1``: tuning shows no progress and no winner line on stderr (the log still has them) | 0 |
@@ -111,6 +112,13 @@ def tmp_dir() -> Path:
 def disk_cache_disabled() -> bool:
     """True when compiled kernels must not be read from or written to disk."""
     return _flag("TILEDSL_DISABLE_CACHE")
+
+
+def strict_schedules() -> bool:
+    """TILEDSL_STRICT_SCHEDULES=1 (the test suite sets it): a build that fails with the newer schedules on fails,
+    instead of being built again without them (``codegen/compile.py``), so a bug in a schedule cannot pass for a
+    schedule that changed nothing."""
+    return _flag("TILEDSL_STRICT_SCHEDULES")
 
 
 def tuning_cache_disabled() -> bool:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 import tiledsl
@@ -43,6 +44,7 @@ def readme_tuning_program() -> str:
     return section[start:section.index("```", start)]
 
 
+@pytest.mark.slow  # CI runs it in scripts/newest.sh (newest releases); scripts/test.sh leaves it out for time
 def test_readme_tuning_program_runs_as_written_and_shows_progress(tmp_path):
     script = tmp_path / "readme_tuning.py"
     script.write_text(readme_tuning_program())

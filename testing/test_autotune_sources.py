@@ -139,6 +139,7 @@ with open(sys.argv[1], "w") as f:
 '''
 
 
+@pytest.mark.slow  # CI runs it in scripts/newest.sh (newest releases); scripts/test.sh leaves it out for time
 def test_factories_from_a_script_module_closure_helper_and_notebook_cell_tune(tmp_path):
     (tmp_path / "helpers_module.py").write_text(textwrap.dedent(HELPERS))
     (tmp_path / "factory_module.py").write_text(textwrap.dedent(FACTORY_MODULE))

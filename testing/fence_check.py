@@ -18,24 +18,28 @@ _WGMMA = re.compile(r"tvm_builtin_ptx_wgmma_\w+_[rs]s_mma_async\w*\(")
 _DESCRIPTOR_TILE = re.compile(r"cvta_generic_to_shared\(\(&\((\w+)\[")
 
 
-def _call_end(src: str, start: int) -> int:
-    """The index just past the parenthesized call starting at ``src[start]`` (its name's first character)."""
-    depth, i = 0, src.index("(", start)
-    while True:
-        depth += {"(": 1, ")": -1}.get(src[i], 0)
+def _past_closing(src: str, opening: int) -> int:
+    """The index just past the bracket that closes the one at ``src[opening]`` (``(`` or ``{``), or ``len(src)``."""
+    close = {"(": ")", "{": "}"}[src[opening]]
+    depth, i = 0, opening
+    while i < len(src):
+        depth += {src[opening]: 1, close: -1}.get(src[i], 0)
         i += 1
         if depth == 0:
-            return i
+            break
+    return i
+
+
+def _call_end(src: str, start: int) -> int:
+    """The index just past the parenthesized call starting at ``src[start]`` (its name's first character)."""
+    return _past_closing(src, src.index("(", start))
 
 
 def _enclosing_loop(src: str, pos: int) -> tuple[int, int] | None:
     """(start, end) of the body of the innermost ``for`` loop around ``pos`` (braces matched), or None."""
     best = None
     for m in re.finditer(r"for \([^;]*;[^;]*;[^)]*\) \{", src[:pos]):
-        depth, i = 1, m.end()
-        while depth and i < len(src):
-            depth += {"{": 1, "}": -1}.get(src[i], 0)
-            i += 1
+        i = _past_closing(src, m.end() - 1)
         if i > pos:
             best = (m.end(), i - 1)  # later matches are nested deeper
     return best

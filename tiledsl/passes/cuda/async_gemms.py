@@ -199,7 +199,7 @@ def _hoisted(stmts: list, wgmma) -> list:
         if gemm is None:
             k += 1
             continue
-        start = k - 1 if k > 0 and _initializes(out[k - 1], gemm.args[2].source) else k
+        start = _unit_start(out, k, gemm)
         unit = out[start:k + 1]
         unit_effects = [Effects(s) for s in unit]
         dest = start
@@ -215,16 +215,17 @@ def _hoisted(stmts: list, wgmma) -> list:
     return out
 
 
+def _unit_start(stmts: list, k: int, gemm) -> int:
+    """Where the gemm ``stmts[k]`` starts as a unit: at the ``T.clear`` / ``T.fill`` of its accumulator right
+    before it, if there is one, else at itself."""
+    return k - 1 if k > 0 and _initializes(stmts[k - 1], gemm.args[2].source) else k
+
+
 def _gemm_units(stmts: list, wgmma) -> list:
-    """``[(start, end)]``: each gemm statement with the ``T.clear`` / ``T.fill`` of its accumulator right before it
-    (``stmts[start:end]``), in order."""
-    units = []
-    for k, s in enumerate(stmts):
-        gemm = wgmma_gemm_of(s, wgmma)
-        if gemm is not None:
-            init = k > 0 and _initializes(stmts[k - 1], gemm.args[2].source) and (not units or units[-1][1] < k)
-            units.append((k - 1 if init else k, k + 1))
-    return units
+    """``[(start, end)]``: each gemm statement with its accumulator's initialization (``stmts[start:end]``), in
+    order."""
+    return [(_unit_start(stmts, k, gemm), k + 1) for k, gemm in
+            ((k, wgmma_gemm_of(s, wgmma)) for k, s in enumerate(stmts)) if gemm is not None]
 
 
 def _needed_first(stmts: list, wgmma) -> list:
@@ -267,7 +268,7 @@ def _operand_reads_first(stmts: list, wgmma) -> list:
                 not _conflicts(gemm, after):
             k += 1
             continue
-        start = k - 1 if k > 0 and _initializes(out[k - 1], gemm.args[2].source) else k
+        start = _unit_start(out, k, gemm)
         if any(depends(Effects(u), after) for u in out[start:k + 1]):
             k += 1
             continue

@@ -479,10 +479,10 @@ def _lower_with_pool(func_body, tight_scratch: bool):
     low = _Lowerer(func_body, tight_scratch)
     body = low.visit(func_body)
     body = swizzle_accesses(body, low.swizzled, low.analyzer)
-    return low, _align_wgmma_tiles(body, low, tight_scratch)
+    return low, _pool_shared_tiles(body, low, tight_scratch)
 
 
-def _align_wgmma_tiles(body, low, tight: bool):
+def _pool_shared_tiles(body, low, tight: bool):
     """wgmma operand tiles -> views into a 1024-byte aligned pool, declared at the top of the kernel; without
     wgmma tiles, shared tiles that can share no bytes -> views into a pool (``align_tiles``' ``plain``)."""
     tiles = [buf for buf, lay in low.swizzled.items() if isinstance(lay, WGMMATile)]

@@ -366,10 +366,9 @@ class _Pipeliner(StmtRewriter):
         """``TILEDSL_WS_TRANSFORMS`` (the default; ``=0`` turns it off): a loop whose threads fill tiles for its
         gemms from loaded tiles (``transformed``, an int8 weight converted to fp16) warp-specialized with every
         load on TMA, the loaded tiles the threads read included (a plain row-major box), or None when it does not
-        qualify. The producer
-        warpgroup fills the ring as for gemm-only loops; the consumers convert as :meth:`_converting` says, issue
-        their gemms with one group left in flight (``consumers`` are marked so), and release the previous stage
-        once the wgmma wait saw its gemm finish."""
+        qualify. The producer warpgroup fills the ring as for gemm-only loops; the consumers convert as
+        :meth:`_converting` says, issue their gemms with one group left in flight (``consumers`` are marked so),
+        and release the previous stage once the wgmma wait saw its gemm finish."""
         from .gemm_wgmma import sm90a
 
         thread_vars, tid, nthreads = self._threads()

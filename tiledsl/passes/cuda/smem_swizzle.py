@@ -253,10 +253,10 @@ def align_tiles(body, tiles: list, transient=(), tight: bool = False, plain: boo
     statement-level lifetimes (smem_statement_lifetimes). A kernel that fits one way never takes the next.
 
     ``plain`` (with ``TILEDSL_PLAIN_POOL``): a kernel without wgmma tiles (``tiles`` empty) whose shared buffers
-    could share no bytes anyway
-    (every two are used by one top-level statement, as a pipelined loop's stages are) gets the pool too, at the
-    base TVM gives, so that ThreadSync compares each tile with itself there as well (the int8-weight GEMM on
-    mma.sync had a barrier after each of its eight conversion stores). Any other such kernel is left to TVM's
+    could share no bytes anyway (every two are used by one top-level statement, as a pipelined loop's stages are)
+    gets the pool too, at the base TVM gives, so that ThreadSync compares each tile with itself there as well (the
+    int8-weight GEMM on mma.sync had a barrier after each of its eight conversion stores). Any other such kernel
+    (and one over the budget, which TVM's merging and the launch report in the user's terms) is left to TVM's
     merging, which may reuse bytes at a finer grain than top-level statements.
     """
     if not tiles and not (plain and schedule("TILEDSL_TILE_BARRIERS") and schedule("TILEDSL_PLAIN_POOL")):
@@ -275,13 +275,9 @@ def align_tiles(body, tiles: list, transient=(), tight: bool = False, plain: boo
     aligns = [TILE_ALIGN if b in wgmma else 128 for b in bufs]
     offsets, total = _side_by_side(sizes, aligns)
     base_align = TILE_ALIGN if tiles else 0
-    if not tiles:
-        if len(bufs) < 2 or plan_pool(body, bufs, sizes, aligns)[1] < total:
-            return [], body, []
-        budget = SM90_SHARED_BYTES - static_shared_bytes(body)
-        if total > budget:  # TVM's merging and the launch report it in the user's terms
-            return [], body, []
     budget = SM90_SHARED_BYTES - base_align - static_shared_bytes(body)
+    if not tiles and (len(bufs) < 2 or total > budget or plan_pool(body, bufs, sizes, aligns)[1] < total):
+        return [], body, []
     if total > budget:
         # only then do tiles whose lifetimes do not overlap share bytes (a barrier separates the old tile's last
         # use from the new one's first): a kernel that fits keeps the layout its GPU tests ran with
@@ -305,7 +301,7 @@ def align_tiles(body, tiles: list, transient=(), tight: bool = False, plain: boo
             f"on sm_90; use smaller tiles or fewer num_stages (the pool: "
             f"{pool_breakdown(bufs, sizes, offsets, set(transient))})")
     if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("shared pool of %.1f KiB: %s", (total + TILE_ALIGN) / 1024,
+        logger.debug("shared pool of %.1f KiB: %s", (total + base_align) / 1024,
                      pool_breakdown(bufs, sizes, offsets, set(transient)))
     pool = tirx.decl_buffer((total + base_align,), "uint8", "smem_pool", scope="shared.dyn")
     prologue = [tirx.AllocBuffer(pool)]

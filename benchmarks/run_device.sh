@@ -377,6 +377,12 @@ case "${1:-quick}" in
         --only int8_weight_m16 --rounds 2
     done
     ;;
+  s14a)  # split-K in one launch (the parts of a tile one thread-block cluster): its GPU tests, then int8-weight
+    # M = 16 over a few tiles with 0 / 2 / 4 / 8 parts in clusters and 4 parts in two launches
+    TAIL=8 run split_k_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_split_k.py
+    TAIL=3 run cluster_m16 200 "$PY" scratch/cluster_m16.py cluster
+    TAIL=3 run twolaunch_m16 100 "$PY" scratch/cluster_m16.py twolaunch
+    ;;
   s13b)  # the second call: int8-weight M = 16 tuned with split-K off and auto over bench_configs.py's space, then
     # the table with the defaults
     for s in 0 auto; do

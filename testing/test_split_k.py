@@ -3,8 +3,9 @@
 CPU (LLVM): the split programs against torch in float64 (int8-weight with its per-column scale epilogue, a plain
 GEMM with B stored transposed), outputs poisoned first; which programs are left alone (a loop that is not a sum of
 gemms, a grid with blockIdx.z, a part count that does not divide the loop, ``auto`` on the CPU); the rewritten
-program's shape. nvcc: the first launch keeps its TMA ring and producer warpgroup. GPU: both programs against
-torch with 4 parts and with ``auto``.
+program's shape, with a grid barrier and with a cluster barrier. nvcc (sm_90a): one kernel, the parts of a tile one
+thread-block cluster, its TMA ring and producer warpgroup kept; with the cluster form off, two kernels. GPU: both
+programs against torch with 4 and 8 parts and with ``auto``, in the cluster form and in two launches.
 """
 import pytest
 import torch
@@ -113,21 +114,44 @@ def test_a_bad_setting_is_named(monkeypatch):
         split_k(bench.gemm(32, 64, 512), "cuda")
 
 
-@pytest.mark.nvcc
-def test_the_first_launch_keeps_its_tma_ring(monkeypatch):
+def test_the_cluster_form_of_the_split_program(monkeypatch):
+    """On sm_90: the parts of a tile are one cluster along z; a cluster barrier instead of the grid barrier."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
+    program = bench.int8_weight_gemm(16, 128, 512, block_M=32, block_N=32, block_K=64, threads=128)
+    text = split_k(program, "cuda", "sm_90a").script()
+    assert 'T.launch_thread("clusterCtaIdx.z", 4)' in text and 'T.launch_thread("blockIdx.z", 4)' in text
+    assert "sync_grid" not in text
+    assert text.index("C_f_split_k[bz_split,") < text.index("T.cuda.cluster_sync()") < text.index("if bz_split == 0:")
+    assert "sync_grid" in split_k(program, "cuda", "sm_80").script()  # no clusters before sm_90
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "16")
+    long = bench.int8_weight_gemm(16, 128, 2048, block_M=32, block_N=32, block_K=64, threads=128)
+    assert "sync_grid" in split_k(long, "cuda", "sm_90a").script()  # more parts than a cluster holds
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_CLUSTER", "0")
+    assert "sync_grid" in split_k(program, "cuda", "sm_90a").script()
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("cluster", ["1", "0"])
+def test_the_split_keeps_its_tma_ring(cluster, monkeypatch):
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_CLUSTER", cluster)
     kernel = tiledsl.compile(bench.gemm(64, 1024, 4096, block_M=64, block_N=128), out_idx=[],
                              target={"kind": "cuda", "arch": "sm_90a"})
     assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
     src = kernel.get_kernel_source()
-    assert src.count("__global__ void") == 4  # two kernels, each declared and defined
     assert "C_f_split_k" in src
+    if cluster == "1":  # one kernel, each declared and defined; its tile's parts meet at a cluster barrier
+        assert src.count("__global__ void") == 2 and "barrier.cluster.arrive" in src
+    else:  # two kernels
+        assert src.count("__global__ void") == 4 and "barrier.cluster" not in src
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("parts", ["4", "auto"])
-def test_split_gemms_match_torch_on_the_gpu(parts, monkeypatch):
+@pytest.mark.parametrize("parts,cluster", [("4", "1"), ("8", "1"), ("auto", "1"), ("4", "0"), ("auto", "0")])
+def test_split_gemms_match_torch_on_the_gpu(parts, cluster, monkeypatch):
     monkeypatch.setenv("TILEDSL_SPLIT_K", parts)
+    monkeypatch.setenv("TILEDSL_SPLIT_K_CLUSTER", cluster)
     program, inputs, want = _int8_case(16, 1024, 4096, block_M=64, block_N=128, block_K=128, threads=256)
     assert split_k(program, "cuda") is not program
     _run(program, inputs, want, device="cuda", target="cuda")

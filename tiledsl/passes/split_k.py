@@ -14,15 +14,20 @@ qualifies when its body is, at the top level:
 
 where nk is a constant that S divides, the loop's statements write no fragment but the float32 accumulators, and
 write those only as the accumulator of a ``T.gemm`` (no other statement of the loop reads them), write no global
-memory, the grid has no ``blockIdx.z``, and the epilogue reads no on-chip value set before the loop but the
-accumulators (the second launch below would not have it; checked by cutting the rewritten program as
-``split_grid_sync.py`` will). Then the kernel becomes, with a float32 workspace per accumulator of
+memory, and the grid has no ``blockIdx.z``. Then the kernel becomes, with a float32 workspace per accumulator of
 shape (S, rows of the grid's tiles, columns) and a grid ``blockIdx.z`` of S::
 
     <allocations>; T.clear(acc); for k2 in T.Pipelined(nk / S, ...): <body with k = bz * nk / S + k2>
     T.copy(acc, workspace[bz, tile])                       (each part's partial sums)
-    T.sync_grid()                                          (a second launch of the same grid)
+    <barrier>
     if bz == 0: T.clear(acc); acc += workspace[s, tile] for s < S; <epilogue>
+
+On sm_90 and newer, with S <= 8, the S blocks of a tile form one thread-block cluster (``clusterCtaIdx.z``) and
+the barrier is the cluster's (``barrier.cluster.arrive`` releases each block's partial sums, ``.wait`` acquires
+them): one launch, and block 0 of the cluster keeps everything it computed. Elsewhere (the CPU, older GPUs, more
+parts) the barrier is ``T.sync_grid()``: a second launch of the same grid, so the epilogue may read no on-chip
+value set before the loop but the accumulators (checked by cutting the rewritten program as
+``split_grid_sync.py`` will; a program that fails stays as written).
 
 The sums are the same up to float32 rounding order. ``TILEDSL_SPLIT_K=S`` asks for S parts; ``auto`` picks the
 largest S <= 8 dividing nk with at least 4 iterations a part and at most two blocks per SM of the target (CUDA
@@ -43,6 +48,7 @@ from .rewriter import flatten_seq, seq, substitute, uses_var
 from .split_grid_sync import split_grid_sync
 
 MAX_PARTS = 8
+MAX_CLUSTER = 8  # blocks of a thread-block cluster every sm_90 GPU runs (the portable limit)
 MIN_ITERATIONS = 4  # per part: fewer leave the pipeline nothing to overlap
 
 
@@ -106,6 +112,12 @@ def _parts(extent: int, ctas: int, target_kind: str, arch: str) -> int:
     return wanted if wanted > 1 and extent % wanted == 0 else 1
 
 
+def _has_clusters(target_kind: str, arch: str) -> bool:
+    """True for CUDA targets of sm_90 or newer (thread-block clusters, ``barrier.cluster``)."""
+    digits = "".join(c for c in arch.removeprefix("sm_") if c.isdigit())
+    return target_kind == "cuda" and digits.isdigit() and int(digits) >= 90
+
+
 def split_k(func: tirx.PrimFunc, target_kind: str, arch: str = "") -> tirx.PrimFunc:
     """``func`` with its reduction loop split across ``blockIdx.z`` (see the module docstring), or ``func`` itself
     when TILEDSL_SPLIT_K is off or the program does not qualify (``arch``: the CUDA target's, for ``auto``'s SM
@@ -140,7 +152,10 @@ def split_k(func: tirx.PrimFunc, target_kind: str, arch: str = "") -> tirx.PrimF
     parts = _parts(extent, ctas, target_kind, arch)
     if parts <= 1:
         return func
-    split = _rewrite(func, headers, stmts, at, accumulators, parts)
+    cluster = config.split_k_cluster_enabled() and _has_clusters(target_kind, arch) and parts <= MAX_CLUSTER
+    split = _rewrite(func, headers, stmts, at, accumulators, parts, cluster)
+    if cluster:
+        return split
     try:  # the epilogue may read on-chip state set before the loop, which the second launch would not have
         split_grid_sync(hoist_global_workspaces(split)[0])
     except TileProgramError:
@@ -157,7 +172,12 @@ def _tile_origin(headers, acc):
     return (by * rows if by is not None else zero), (bx * cols if bx is not None else zero)
 
 
-def _rewrite(func, headers, stmts, at, accumulators, parts):
+def _cluster_barrier():
+    """``barrier.cluster.arrive`` (release) then ``.wait`` (acquire), every thread of every block of the cluster."""
+    return tirx.Evaluate(tirx.call_intrin("", "tirx.cuda.cluster_sync"))
+
+
+def _rewrite(func, headers, stmts, at, accumulators, parts, cluster):
     loop = stmts[at]
     chunk = int(loop.extent) // parts
     bz = tirx.Var("bz_split", "int32")
@@ -183,15 +203,20 @@ def _rewrite(func, headers, stmts, at, accumulators, parts):
         gathers += [tirx.Evaluate(make_tile_call("fill", [acc[0:rows, 0:cols], tirx.const(0.0, "float32")])),
                     tirx.For(s, 0, parts, tirx.ForKind.SERIAL, nest)]
     epilogue = stmts[at + 1:]
-    phase1 = list(stmts[:at]) + [part_loop] + spills + [tirx.Evaluate(sync_grid_call())]
+    barrier = _cluster_barrier() if cluster else tirx.Evaluate(sync_grid_call())
+    phase1 = list(stmts[:at]) + [part_loop] + spills + [barrier]
     phase2 = tirx.IfThenElse(bz == 0, seq(gathers + epilogue), None)
     body = seq(phase1 + [phase2])
-    # the new blockIdx.z goes right outside threadIdx.x
+    # the new blockIdx.z (and the cluster's extent along it) goes right outside threadIdx.x
     out = body
     for h in reversed(headers):
         if str(h.node.thread_tag) == "threadIdx.x":
             out = tirx.AttrStmt(h.node, h.attr_key, h.value, out)
             out = tirx.AttrStmt(z_header, "thread_extent", tirx.const(parts, "int32"), out)
+            if cluster:
+                rank = tirx.IterVar(tvm.ir.Range(0, parts), tirx.Var("cz_split", "int32"), headers[0].node.iter_type,
+                                    "clusterCtaIdx.z")
+                out = tirx.AttrStmt(rank, "thread_extent", tirx.const(parts, "int32"), out)
         else:
             out = tirx.AttrStmt(h.node, h.attr_key, h.value, out)
     return func.with_body(seq(workspaces + [out]))

@@ -53,7 +53,8 @@ def lowering_stamp(target: tvm.target.Target) -> dict:
     answer for another)."""
     cuda = target_kind(target) == "cuda"
     return {
-        "split_k": config.split_k() if cuda else 0,
+        "split_k": config.split_k(),  # the CPU splits too when a number of parts is asked for
+        "split_k_cluster": cuda and config.split_k_cluster_enabled(),
         "hopper_specialization": cuda and not config.hopper_specialization_disabled(),
         "tma": cuda and config.tma_lowering_enabled(),
         "warp_specialize": config.warp_specialize_mode() if cuda else None,

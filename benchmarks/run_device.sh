@@ -55,6 +55,7 @@
 #   next12a / next12b  the calls left for the session after 2026-12-05 evening: the GPU tests, timings and config
 #           sweeps of TILEDSL_WS_TRANSFORMS, TILEDSL_SPLIT_K and TILEDSL_HOISTED_FENCES; the attention backward's
 #           config grid, the table
+#   s14a    2026-12-06: split-K with TILEDSL_SPLIT_K_CLUSTER=1 (GPU tests, int8-weight M = 16 sweep), backward, M = 16
 #   s13a / s13b  2026-12-06: every GPU test, the hoisted-fence and waits-past-barriers tests, the backward timed
 #           with both switches; int8-weight M = 16 timed, then tuned with split-K off and auto; the table
 #   next13  the next session's first call: the attention backward's 16 tile configs and the hoisted-fence tests with
@@ -377,11 +378,12 @@ case "${1:-quick}" in
         --only int8_weight_m16 --rounds 2
     done
     ;;
-  s14a)  # split-K in one launch (the parts of a tile one thread-block cluster): its GPU tests, then int8-weight
-    # M = 16 over a few tiles with 0 / 2 / 4 / 8 parts in clusters and 4 parts in two launches
-    TAIL=8 run split_k_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_split_k.py
-    TAIL=3 run cluster_m16 200 "$PY" scratch/cluster_m16.py cluster
-    TAIL=3 run twolaunch_m16 100 "$PY" scratch/cluster_m16.py twolaunch
+  s14a)  # split-K in one launch (TILEDSL_SPLIT_K_CLUSTER=1): its GPU tests, then int8-weight
+    # M = 16 over two tiles with 0 / 4 / 8 / auto parts in clusters and 4 parts in two launches; the backward and M = 16
+    TAIL=8 run split_k_tests 100 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_split_k.py
+    TAIL=3 run split_k_m16 120 "$PY" benchmarks/bench_split_k.py
+    TAIL=40 run bench_general 120 "$PY" benchmarks/bench_general.py --rounds 2 \
+      --only int8_weight_m16,attention_bwd,attention_bwd_causal
     ;;
   s13b)  # the second call: int8-weight M = 16 tuned with split-K off and auto over bench_configs.py's space, then
     # the table with the defaults

@@ -3,8 +3,9 @@
 CPU (LLVM): the split programs against torch in float64 (int8-weight with its per-column scale epilogue, a plain
 GEMM with B stored transposed), outputs poisoned first; which programs are left alone (a loop that is not a sum of
 gemms, a grid with blockIdx.z, a part count that does not divide the loop, ``auto`` on the CPU); the rewritten
-program's shape, with a grid barrier and with a cluster barrier. nvcc (sm_90a): one kernel, the parts of a tile one
-thread-block cluster, its TMA ring and producer warpgroup kept; with the cluster form off, two kernels. GPU: both
+program's shape, with a grid barrier and (``TILEDSL_SPLIT_K_CLUSTER=1``) a cluster barrier. nvcc (sm_90a): two
+kernels, or with the cluster form one kernel, the parts of a tile one thread-block cluster; either keeps its TMA
+ring and producer warpgroup. GPU: both
 programs against torch with 4 and 8 parts and with ``auto``, in the cluster form and in two launches.
 """
 import pytest
@@ -85,7 +86,8 @@ def test_programs_that_stay_as_written(monkeypatch):
 
 
 def test_an_epilogue_reading_state_from_before_the_loop_stays(monkeypatch):
-    """A fragment filled before the loop and read by the epilogue would not reach the second launch: left alone."""
+    """A fragment filled before the loop and read by the epilogue would not reach the second launch: left alone,
+    but split in the cluster form."""
     import tiledsl.language as T
 
     @T.prim_func
@@ -106,6 +108,9 @@ def test_an_epilogue_reading_state_from_before_the_loop_stays(monkeypatch):
             T.copy(acc, C[0, 0])
     monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
     assert split_k(kernel, "cuda") is kernel
+    assert split_k(kernel, "cuda", "sm_90a") is kernel
+    monkeypatch.setenv("TILEDSL_SPLIT_K_CLUSTER", "1")  # one launch: the first part keeps its state
+    assert "T.cuda.cluster_sync()" in split_k(kernel, "cuda", "sm_90a").script()
 
 
 def test_a_bad_setting_is_named(monkeypatch):
@@ -115,9 +120,12 @@ def test_a_bad_setting_is_named(monkeypatch):
 
 
 def test_the_cluster_form_of_the_split_program(monkeypatch):
-    """On sm_90: the parts of a tile are one cluster along z; a cluster barrier instead of the grid barrier."""
+    """TILEDSL_SPLIT_K_CLUSTER=1 on sm_90: the parts of a tile are one cluster along z; a cluster barrier instead
+    of the grid barrier. Off (the default), the grid barrier."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
     program = bench.int8_weight_gemm(16, 128, 512, block_M=32, block_N=32, block_K=64, threads=128)
+    assert "sync_grid" in split_k(program, "cuda", "sm_90a").script()
+    monkeypatch.setenv("TILEDSL_SPLIT_K_CLUSTER", "1")
     text = split_k(program, "cuda", "sm_90a").script()
     assert 'T.launch_thread("clusterCtaIdx.z", 4)' in text and 'T.launch_thread("blockIdx.z", 4)' in text
     assert "sync_grid" not in text
@@ -126,9 +134,6 @@ def test_the_cluster_form_of_the_split_program(monkeypatch):
     monkeypatch.setenv("TILEDSL_SPLIT_K", "16")
     long = bench.int8_weight_gemm(16, 128, 2048, block_M=32, block_N=32, block_K=64, threads=128)
     assert "sync_grid" in split_k(long, "cuda", "sm_90a").script()  # more parts than a cluster holds
-    monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
-    monkeypatch.setenv("TILEDSL_SPLIT_K_CLUSTER", "0")
-    assert "sync_grid" in split_k(program, "cuda", "sm_90a").script()
 
 
 @pytest.mark.nvcc

@@ -42,7 +42,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_WAITS_PAST_BARRIERS | ``0``: back-to-back wgmma gemms keep the program's order and every barrier, fence and TMA store of a loop body waits for all gemms in flight (on: issued in the order their results are needed, and those wait only for the gemms they must; the attention backward's dK gemm runs on while its dQ is reduced into global memory: 12.82 -> 12.52 ms, causal 7.05 -> 6.84 ms on the H100; ``passes/cuda/async_gemms.py``) | 1 |
 | TILEDSL_PLAIN_POOL | ``0``: a kernel without wgmma tiles leaves its shared tiles to TVM's merging, where barriers are placed as for one buffer (on: tiles that can share no bytes become views of one pool, barriers per tile; the int8-weight GEMM on mma.sync loses 7 of its 8 barriers per k step, M = 16: 1.06 -> 1.09x cuBLAS on the H100; ``smem_swizzle.align_tiles``) | 1 |
 | TILEDSL_SPLIT_K | ``S`` > 1: a GEMM kernel's reduction loop split into S parts across ``blockIdx.z``, then summed in a second launch before the epilogue; ``auto``: where the grid fills at most half the SMs (GPU tests pass on the H100; int8-weight GEMM at M = 16 tuned with it, a 16 x 64 tile: 1.09 -> 1.26x cuBLAS) | 0 |
-| TILEDSL_SPLIT_K_CLUSTER | ``0``: on sm_90, a split GEMM sums its parts in a second launch, as on older GPUs (on: the parts of a tile are one thread-block cluster of up to 8 blocks, summed after a cluster barrier in the same launch) | 1 |
+| TILEDSL_SPLIT_K_CLUSTER | ``1``: on sm_90, the parts of a split GEMM's tile are one thread-block cluster of up to 8 blocks, summed after a cluster barrier in the same launch (off: a second launch sums them; the cluster form was slower on the H100: int8-weight M = 16, 18.5 against 17.8 us with 4 parts) | 0 |
 | TILEDSL_FAST_EXP2 | ``0``: float32 ``T.exp2`` on CUDA is ``exp2f`` (denormal handling around ``ex2``) instead of one ``ex2.approx.ftz.f32`` | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
 | TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
@@ -326,9 +326,10 @@ def split_k():
 
 
 def split_k_cluster_enabled() -> bool:
-    """True when a split GEMM on sm_90+ sums its parts within a thread-block cluster in one launch (the default;
-    ``TILEDSL_SPLIT_K_CLUSTER=0``: a second launch, as elsewhere; ``passes/split_k.py``)."""
-    return _flag("TILEDSL_SPLIT_K_CLUSTER", "1")
+    """True when a split GEMM on sm_90+ sums its parts within a thread-block cluster in one launch
+    (``TILEDSL_SPLIT_K_CLUSTER=1``, opt-in; by default a second launch sums them, as elsewhere;
+    ``passes/split_k.py``)."""
+    return _flag("TILEDSL_SPLIT_K_CLUSTER", "0")
 
 
 def fast_exp2_enabled() -> bool:

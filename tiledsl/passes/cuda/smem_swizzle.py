@@ -27,7 +27,7 @@ import tvm_ffi
 from tvm import tirx
 from tvm.ir import TensorLoad
 
-from ...errors import SharedMemoryError, TileProgramError
+from ...errors import SharedMemoryError
 from ..lowering_options import schedule
 from ..rewriter import substitute
 from ..tile_lowering_utils import const_ints, dtype_bytes, flat_index, unravel

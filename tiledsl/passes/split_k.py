@@ -124,7 +124,7 @@ def _has_clusters(target_kind: str, arch: str) -> bool:
 def split_k(func: tirx.PrimFunc, target_kind: str, arch: str = "") -> tirx.PrimFunc:
     """``func`` with its reduction loop split across ``blockIdx.z`` (see the module docstring), or ``func`` itself
     when TILEDSL_SPLIT_K is off or the program does not qualify (``arch``: the CUDA target's, for ``auto``'s SM
-    count)."""
+    count and whether the cluster form applies)."""
     if config.split_k() in (0, 1):
         return func
     found = _launches(func.body)

@@ -5,8 +5,8 @@ GEMM with B stored transposed), outputs poisoned first; which programs are left 
 gemms, a grid with blockIdx.z, a part count that does not divide the loop, ``auto`` on the CPU); the rewritten
 program's shape, with a grid barrier and (``TILEDSL_SPLIT_K_CLUSTER=1``) a cluster barrier. nvcc (sm_90a): two
 kernels, or with the cluster form one kernel, the parts of a tile one thread-block cluster; either keeps its TMA
-ring and producer warpgroup. GPU: both
-programs against torch with 4 and 8 parts and with ``auto``, in the cluster form and in two launches.
+ring and producer warpgroup. GPU: both programs against torch with 4 and 8 parts and with ``auto``, in the
+cluster form and in two launches.
 """
 import pytest
 import torch

@@ -46,6 +46,7 @@ from ..errors import TileProgramError
 from ..ir.grid_sync import sync_grid_call
 from ..ir.ops import is_tile_call, make_tile_call, written_buffers
 from ..language.loops import NUM_STAGES_ATTR, PARALLEL_ATTR
+from ..runtime.target import sm_number
 from .global_workspaces import hoist_global_workspaces
 from .rewriter import flatten_seq, seq, substitute, uses_var
 from .split_grid_sync import split_grid_sync
@@ -117,8 +118,7 @@ def _parts(extent: int, ctas: int, target_kind: str, arch: str) -> int:
 
 def _has_clusters(target_kind: str, arch: str) -> bool:
     """True for CUDA targets of sm_90 or newer (thread-block clusters, ``barrier.cluster``)."""
-    digits = "".join(c for c in arch.removeprefix("sm_") if c.isdigit())
-    return target_kind == "cuda" and digits.isdigit() and int(digits) >= 90
+    return target_kind == "cuda" and (sm_number(arch) or 0) >= 90
 
 
 def split_k(func: tirx.PrimFunc, target_kind: str, arch: str = "") -> tirx.PrimFunc:

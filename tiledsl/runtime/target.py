@@ -28,6 +28,12 @@ def target_arch(target) -> str:
     return str(target.attrs["arch"])
 
 
+def sm_number(arch: str) -> int | None:
+    """The compute capability an arch string names, as a number (90 for "sm_90a"); None for '' (no arch)."""
+    digits = "".join(ch for ch in arch if ch.isdigit())
+    return int(digits) if digits else None
+
+
 def current_arch() -> str:
     """:func:`target_arch` of the target being built (``tvm.target.Target.current``); '' outside one."""
     return target_arch(tvm.target.Target.current(allow_none=True))

@@ -43,10 +43,9 @@ def _tile(region):
 def current_sm() -> int:
     """The compute capability of the current CUDA target as a number (90 for sm_90a); 80, tiledsl's CUDA floor,
     when the target names no arch."""
-    from ...runtime.target import current_arch
+    from ...runtime.target import current_arch, sm_number
 
-    digits = "".join(ch for ch in current_arch() if ch.isdigit())
-    return int(digits or 80)
+    return sm_number(current_arch()) or 80
 
 
 def _arch_ok() -> bool:

@@ -126,6 +126,8 @@ def _trial_lines(cache: Path) -> int:
     return sum(len(f.read_text().splitlines()) for f in files)
 
 
+@pytest.mark.slow  # about 30 s (two tuning processes, one killed); resuming from records is also covered by
+# test_autotune_faults.py's seeded records, which CI runs
 def test_killed_run_resumes_from_recorded_trials(cache_dir, tmp_path):
     proc = _helper(["slow", str(tmp_path / "killed.json")], cache_dir, wait=False)
     deadline = time.monotonic() + 180

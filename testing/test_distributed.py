@@ -107,6 +107,7 @@ def test_ranks_that_tune_different_configs_both_stop_naming_the_difference(agree
     assert len(_entries(tmp / "cache")) == 1  # nothing written for the refused tuning
 
 
+@pytest.mark.slow  # about 30 s (two ranks, two tunings each); CI keeps the agreement and rank-death tests
 def test_a_candidate_failing_on_one_rank_fails_on_all(tmp_path):
     # separate cache folders (as on two hosts): rank 1 builds the finalist rank 0 measured, and that fails there
     codes, reports = run_ranks("fail_one_rank", tmp_path, cache_per_rank=True)

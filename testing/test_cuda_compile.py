@@ -63,6 +63,17 @@ def test_gemm_uses_tensor_cores_and_a_cp_async_pipeline():
 
 
 @pytest.mark.nvcc
+def test_skinny_warp_tiles_keep_tensor_cores():
+    """16 x 64 over 8 warps: each warp's tile is 16 x 8, one mma.sync per k step with B read by ldmatrix .x2."""
+    src = _source(gemm(64, 128, 64, block_M=16, block_N=64, block_K=32, threads=256), out_idx=[-1])
+    body = src.split("__global__", 2)[2]
+    assert "ldmatrix_sync_aligned_m8n8_x2_trans_shared_b16(" in body and "ldmatrix_sync_aligned_m8n8_x4_trans" not in body
+    assert body.count("mma_sync_aligned_m16n8k16_row_col_f32_f16_f16_f32(") == 2  # 2 k-steps x 1 tile (unrolled)
+    assert "C_f_ptr[4]" in body
+    nvcc.compile_cubin(src, "sm_90a")
+
+
+@pytest.mark.nvcc
 def test_fp32_gemm_falls_back_to_fma():
     src = _source(gemm(64, 64, 64, block_M=32, block_N=32, block_K=16, dtype="float32"), out_idx=[-1])
     assert "mma_sync" not in src and "__global__" in src

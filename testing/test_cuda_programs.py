@@ -333,6 +333,10 @@ def cases():
                                           num_stages=3),
         "gemm_f16_swz_panels": _gemm_case("float16", 384, 320, 64, swizzle=True, panel=2),
         "gemm_f16_64thr": _gemm_case("float16", 70, 50, 40, block_M=32, block_N=32, block_K=16, threads=64),
+        # skinny tiles: 16 rows over many warps, so each warp owns 8 (or 24) columns (ldmatrix .x2 for the last 8)
+        "gemm_f16_skinny_8_cols": _gemm_case("float16", 40, 200, 96, block_M=16, block_N=64, block_K=32, threads=256),
+        "gemm_bf16_skinny_24_cols_tb": _gemm_case("bfloat16", 30, 150, 64, block_M=16, block_N=96, block_K=32,
+                                                  trans_B=True),
         "gemm_f32_fma": Case(gemm(70, 50, 40, block_M=32, block_N=32, block_K=8, dtype="float32"),
                              lambda d: [torch.randn(70, 40, device=d), torch.randn(40, 50, device=d)],
                              gemm_ref, 1e-4),

@@ -53,18 +53,22 @@ def _arch_ok() -> bool:
 
 
 def _warp_grid(M, N, nwarps):
-    """(warps_m, warps_n) whose warp tile is a multiple of 16x16 and closest to square, or None."""
-    best = None
-    for wm in range(1, nwarps + 1):
-        if nwarps % wm:
-            continue
-        wn = nwarps // wm
-        if M % (16 * wm) or N % (16 * wn):
-            continue
-        score = abs((M // wm) - (N // wn))
-        if best is None or score < best[0]:
-            best = (score, wm, wn)
-    return None if best is None else best[1:]
+    """(warps_m, warps_n) whose warp tile is a multiple of 16x16 and closest to square; failing that, one whose
+    tile is 16 rows by a multiple of 8 columns (a skinny tile: M = 16 across many warps), or None."""
+    for col_unit in (16, 8):
+        best = None
+        for wm in range(1, nwarps + 1):
+            if nwarps % wm:
+                continue
+            wn = nwarps // wm
+            if M % (16 * wm) or N % (col_unit * wn):
+                continue
+            score = abs((M // wm) - (N // wn))
+            if best is None or score < best[0]:
+                best = (score, wm, wn)
+        if best is not None:
+            return best[1:]
+    return None
 
 
 def plan(body, nthreads: int) -> dict:
@@ -130,6 +134,8 @@ def lower(low, call, mma_plan: MMAPlan):
     b_reg = tirx.decl_buffer((tn * 2,), "uint32", "b_frag", scope="local")
     ld = T.ptx.ldmatrix.sync.aligned.m8n8.x4.shared.b16
     ld_t = T.ptx.ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
+    ld_x2 = T.ptx.ldmatrix.sync.aligned.m8n8.x2.shared.b16
+    ld_x2_t = T.ptx.ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16
     mma = getattr(T.ptx.mma.sync.aligned.m16n8k16.row.col.f32, _DTYPES[mma_plan.in_dtype])
     mma = getattr(getattr(mma, _DTYPES[mma_plan.in_dtype]), "f32")
 
@@ -154,6 +160,16 @@ def lower(low, call, mma_plan: MMAPlan):
         else:
             ptr = _ptr(low, b, k0 + (j % 2) * 8 + r, n0 + (j // 2) * 8)
             body.append(tirx.Evaluate(ld_t(*regs, ptr)))
+    if tn % 2:  # a last 8-column tile: ldmatrix .x2 (lanes 0-15 give the addresses; 16-31 repeat them)
+        n0 = col0 + (tn - 1) * 8
+        regs = [tirx.BufferLoad(b_reg, [(tn - 1) * 2 + q]) for q in range(2)]
+        half = (lane % 16) // 8
+        if trans_b:
+            ptr = _ptr(low, b, n0 + r, k0 + half * 8)
+            body.append(tirx.Evaluate(ld_x2(*regs, ptr)))
+        else:
+            ptr = _ptr(low, b, k0 + half * 8 + r, n0)
+            body.append(tirx.Evaluate(ld_x2_t(*regs, ptr)))
     for mi in range(tm):
         for ni in range(tn):
             base = (mi * tn + ni) * 4

@@ -93,8 +93,8 @@ def _int8_sweep(m, n, fixed, space):
 SWEEPS = {  # name -> (small) -> Sweep
     "int8_weight_m16": lambda small: _int8_sweep(
         16, 256 if small else 4096, dict(block_M=32, block_N=32, block_K=256, stages=4, threads=128),
-        dict(block_M=[16, 32], block_N=[16, 32, 64, 128], block_K=[128, 256, 512], stages=[4, 6, 8],
-             threads=[64, 128])),  # 128 columns: few blocks, for TILEDSL_SPLIT_K=auto
+        dict(block_M=[16, 32], block_N=[16, 32, 64, 128], block_K=[64, 128, 256, 512], stages=[4, 6, 8],
+             threads=[64, 128, 256])),  # 128 columns: few blocks, for TILEDSL_SPLIT_K; 8 warps of 16 x 8 tiles
     "int8_weight_m4096": lambda small: _int8_sweep(
         256 if small else 4096, 256 if small else 4096,
         dict(block_M=128, block_N=128, block_K=64, stages=4, threads=256),

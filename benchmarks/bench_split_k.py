@@ -1,5 +1,5 @@
-"""Split-K on the int8-weight GEMM at M = 16 (``TILEDSL_SPLIT_K``): each tile config with no split, with S parts
-summed in a second launch, and with S parts of a tile in one thread-block cluster (``TILEDSL_SPLIT_K_CLUSTER=1``),
+"""Split-K on the int8-weight GEMM at M = 16 (``TILEDSL_SPLIT_K``): each tile config with no split, and with S parts
+summed by each ``TILEDSL_SPLIT_K_SUM`` form (a second launch, the last part of each tile, a thread-block cluster),
 each checked against the float32 reference and timed against cuBLAS fp16 in the same run (bench_general's
 harness: the general passes only).
 
@@ -22,9 +22,10 @@ from bench_general import run_cases  # noqa: E402
 from general_programs import _int8_inputs, _int8_peer, _int8_ref, int8_weight_gemm, single_case, switched_env  # noqa: E402
 
 N = 4096
-TILES = [dict(block_M=16, block_N=64, block_K=128, threads=128, stages=4),
-         dict(block_M=32, block_N=32, block_K=256, threads=128, stages=4)]  # the first: the best split (2026-12-05)
-SETTINGS = [("0", "0"), ("4", "0"), ("4", "1"), ("8", "1"), ("auto", "1")]  # (TILEDSL_SPLIT_K, ..._CLUSTER)
+TILES = [dict(block_M=16, block_N=128, block_K=64, threads=256, stages=6),  # the best split (H100, 2026-12-06)
+         dict(block_M=16, block_N=64, block_K=128, threads=128, stages=4),  # the best split of 2026-12-05
+         dict(block_M=32, block_N=32, block_K=256, threads=128, stages=4)]  # the benchmark's config (no split)
+SETTINGS = [("0", "auto"), ("4", "launch"), ("4", "last"), ("4", "cluster"), ("auto", "auto")]  # SPLIT_K, SPLIT_K_SUM
 
 
 def main():
@@ -33,13 +34,13 @@ def main():
     args = ap.parse_args()
     rows = []
     for tile in TILES:
-        for parts, cluster in SETTINGS:
+        for parts, form in SETTINGS:
             case = single_case(int8_weight_gemm(16, N, N, **tile), lambda dev: _int8_inputs(dev, 16, N, N),
                                _int8_ref, _int8_peer(), 3e-2)
-            with switched_env({"TILEDSL_SPLIT_K": parts, "TILEDSL_SPLIT_K_CLUSTER": cluster}):
+            with switched_env({"TILEDSL_SPLIT_K": parts, "TILEDSL_SPLIT_K_SUM": form}):
                 row = run_cases({"int8_weight_m16": case}, args.rounds, 25, 100)["rows"][0]
             row = {k: v for k, v in row.items() if k not in ("kernels", "loads", "pipelines")}
-            rows.append(dict(row, tile=tile, split_k=parts, cluster=cluster))
+            rows.append(dict(row, tile=tile, split_k=parts, split_k_sum=form))
             print(json.dumps(rows[-1]), flush=True)
     out = os.environ.get("OUT")
     if out:

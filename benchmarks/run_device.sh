@@ -55,6 +55,7 @@
 #   next12a / next12b  the calls left for the session after 2026-12-05 evening: the GPU tests, timings and config
 #           sweeps of TILEDSL_WS_TRANSFORMS, TILEDSL_SPLIT_K and TILEDSL_HOISTED_FENCES; the attention backward's
 #           config grid, the table
+#   s15a    2026-12-06 (third session): split-K summed by the last part (GPU tests, int8-weight M = 16 per sum form)
 #   s14a    2026-12-06: split-K with TILEDSL_SPLIT_K_CLUSTER=1 (GPU tests, int8-weight M = 16 sweep), backward, M = 16
 #   s13a / s13b  2026-12-06: every GPU test, the hoisted-fence and waits-past-barriers tests, the backward timed
 #           with both switches; int8-weight M = 16 timed, then tuned with split-K off and auto; the table
@@ -377,6 +378,12 @@ case "${1:-quick}" in
       TILEDSL_PLAIN_POOL=$p TAIL=2 run "bench_int8_m16_pool$p" 60 "$PY" benchmarks/bench_general.py \
         --only int8_weight_m16 --rounds 2
     done
+    ;;
+  s15a)  # 2026-12-06 (third session): split-K summed by the last part of each tile (TILEDSL_SPLIT_K_SUM=last) and
+    # skinny mma.sync warp tiles: their GPU tests, then int8-weight M = 16 over three tiles and each sum form
+    TAIL=8 run split_k_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_split_k.py \
+      testing/test_cuda_gpu.py
+    TAIL=3 run split_k_m16 200 "$PY" benchmarks/bench_split_k.py
     ;;
   s14a)  # split-K in one launch (TILEDSL_SPLIT_K_CLUSTER=1): its GPU tests, then int8-weight
     # M = 16 over two tiles with 0 / 4 / 8 / auto parts in clusters and 4 parts in two launches; the backward and M = 16

@@ -7,6 +7,10 @@ import torch
 
 os.environ.setdefault("TVM_BACKTRACE", "1")
 os.environ.setdefault("TILEDSL_STRICT_SCHEDULES", "1")  # a schedule that breaks a build fails its test
+# tests build small programs whose few-block grids the default (auto) split-K would rewrite: each test sees the
+# program as written unless it asks for a split (test_split_k.py tests the default); TILEDSL_SPLIT_K=auto in the
+# environment runs the whole suite split (on the GPU: every small-grid program's split checked against torch)
+os.environ.setdefault("TILEDSL_SPLIT_K", "0")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -3,10 +3,10 @@
 CPU (LLVM): the split programs against torch in float64 (int8-weight with its per-column scale epilogue, a plain
 GEMM with B stored transposed), outputs poisoned first; which programs are left alone (a loop that is not a sum of
 gemms, a grid with blockIdx.z, a part count that does not divide the loop, ``auto`` on the CPU); the rewritten
-program's shape, with a grid barrier and (``TILEDSL_SPLIT_K_CLUSTER=1``) a cluster barrier. nvcc (sm_90a): two
-kernels, or with the cluster form one kernel, the parts of a tile one thread-block cluster; either keeps its TMA
-ring and producer warpgroup. GPU: both programs against torch with 4 and 8 parts and with ``auto``, in the
-cluster form and in two launches.
+program's shape, with a grid barrier, a cluster barrier (``TILEDSL_SPLIT_K_SUM=cluster``) or a count of finished
+parts (``=last``). nvcc (sm_90a): two kernels, or one with the cluster or last-part form; each keeps its TMA ring.
+GPU: both programs against torch with 4 and 8 parts and with ``auto``, in each form; the last-part form called
+again and again on two streams.
 """
 import pytest
 import torch
@@ -107,24 +107,93 @@ def test_an_epilogue_reading_state_from_before_the_loop_stays(monkeypatch):
                 acc[i, j] = acc[i, j] + bias[i, j]
             T.copy(acc, C[0, 0])
     monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "launch")
     assert split_k(kernel, "cuda") is kernel
     assert split_k(kernel, "cuda", "sm_90a") is kernel
+    monkeypatch.delenv("TILEDSL_SPLIT_K_SUM")
     monkeypatch.setenv("TILEDSL_SPLIT_K_CLUSTER", "1")  # one launch: the first part keeps its state
     assert "T.cuda.cluster_sync()" in split_k(kernel, "cuda", "sm_90a").script()
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")  # one launch: the last part keeps its state
+    assert "__syncthreads_or" in split_k(kernel, "cuda", "sm_80").script()
 
 
 def test_a_bad_setting_is_named(monkeypatch):
     monkeypatch.setenv("TILEDSL_SPLIT_K", "many")
     with pytest.raises(ValueError, match="TILEDSL_SPLIT_K"):
         split_k(bench.gemm(32, 64, 512), "cuda")
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "2")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "atomics")
+    with pytest.raises(ValueError, match="TILEDSL_SPLIT_K_SUM='atomics': use one of auto, launch, last, cluster"):
+        split_k(bench.gemm(32, 64, 512), "cuda")
+
+
+def test_the_last_part_form_of_the_split_program(monkeypatch):
+    """TILEDSL_SPLIT_K_SUM=last on CUDA: one launch; each block stores its partial sums, fences them, and thread 0
+    counts the block in at its tile's counter; the block that counts last (told to every thread by
+    ``__syncthreads_or``) resets the counter, adds the other parts' sums (read past L1) and runs the epilogue. The
+    counters are a workspace the runtime keeps zeroed. The CPU keeps the two launches."""
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
+    program = bench.int8_weight_gemm(16, 128, 512, block_M=32, block_N=32, block_K=64, threads=128)
+    split = split_k(program, "cuda", "sm_80")
+    text = split.script()
+    assert "sync_grid" not in text and "cluster" not in text and 'T.launch_thread("blockIdx.z", 4)' in text
+    order = [text.index(t) for t in ("C_f_split_k[bz_split,", '"__threadfence"', "T.tvm_storage_sync",
+                                     '"__syncthreads_or"', '"atomicAdd"', "if last_part != 0:",
+                                     "C_f_split_k_count[by * 4 + bx] = 0", '"__ldcg"', "C[by * 32")]
+    assert order == sorted(order), order
+    assert [str(n) for n in split.attrs["tiledsl.zeroed_workspaces"]] == ["C_f_split_k_count"]
+    assert "sync_grid" in split_k(program, "llvm").script()
+    kernel = tiledsl.compile(program, out_idx=[], target={"kind": "cuda", "arch": "sm_90a"})
+    assert [(p.name, p.shape, p.zeroed) for p in kernel.workspace_params] == [
+        ("C_f_split_k", (4, 32, 128), False), ("C_f_split_k_count", (4,), True)]
+    assert kernel.get_kernel_source().count("__global__ void") == 2  # one kernel, declared and defined
+
+
+def test_the_default_splits_few_block_grids_on_cuda_only(monkeypatch):
+    """TILEDSL_SPLIT_K unset (``auto``): on CUDA a grid of at most half the SMs is split into the most parts (up to
+    8, 4 iterations each) that keep 8 warps per SM: 32 blocks of 8 warps -> 4 parts, 64 blocks of 4 warps -> 4,
+    8 blocks of 8 warps -> 8; 128 blocks stay whole; the CPU never splits; a program the whole-kernel Hopper GEMM
+    takes is left to it (it splits K its own way)."""
+    monkeypatch.delenv("TILEDSL_SPLIT_K", raising=False)
+
+    def parts(program, target="cuda", arch="sm_90a"):
+        split = split_k(program, target, arch)
+        if split is program:
+            return 1
+        text = split.script()
+        return int(text.split('T.launch_thread("blockIdx.z", ', 1)[1].split(")", 1)[0])
+    assert parts(bench.int8_weight_gemm(16, 4096, 4096, block_M=16, block_N=128, block_K=64, threads=256)) == 4
+    assert parts(bench.int8_weight_gemm(16, 4096, 4096, block_M=16, block_N=64, block_K=128, threads=128)) == 4
+    assert parts(bench.int8_weight_gemm(16, 4096, 4096, block_M=32, block_N=32, block_K=256, threads=128)) == 1
+    assert parts(bench.int8_weight_gemm(16, 4096, 4096, block_M=16, block_N=128, block_K=64, threads=256),
+                 "llvm", "") == 1
+    canonical = bench.gemm(64, 1024, 4096, block_M=64, block_N=128, block_K=64, threads=128)
+    assert parts(canonical) == 8
+    monkeypatch.delenv("TILEDSL_DISABLE_HOPPER_GEMM")
+    assert parts(canonical) == 1
+
+
+def test_the_sum_form_auto_keeps_wgmma_tiles_on_two_launches(monkeypatch):
+    """TILEDSL_SPLIT_K_SUM=auto (the default): the last-part form for tiles of fewer than 64 rows (mma.sync), two
+    launches for wgmma-sized tiles, whose producer warpgroup a whole-block count would cost (1.2x slower on the
+    H100); the CPU always two launches."""
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
+    small = bench.int8_weight_gemm(16, 128, 512, block_M=32, block_N=32, block_K=64, threads=128)
+    large = bench.int8_weight_gemm(64, 256, 512, block_M=64, block_N=128, block_K=64, threads=128)
+    assert "__syncthreads_or" in split_k(small, "cuda", "sm_90a").script()
+    assert "sync_grid" in split_k(large, "cuda", "sm_90a").script()
+    assert "sync_grid" in split_k(small, "llvm").script()
 
 
 def test_the_cluster_form_of_the_split_program(monkeypatch):
     """TILEDSL_SPLIT_K_CLUSTER=1 on sm_90: the parts of a tile are one cluster along z; a cluster barrier instead
-    of the grid barrier. Off (the default), the grid barrier."""
+    of the grid barrier. With TILEDSL_SPLIT_K_SUM=launch, the grid barrier."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
     program = bench.int8_weight_gemm(16, 128, 512, block_M=32, block_N=32, block_K=64, threads=128)
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "launch")
     assert "sync_grid" in split_k(program, "cuda", "sm_90a").script()
+    monkeypatch.delenv("TILEDSL_SPLIT_K_SUM")
     monkeypatch.setenv("TILEDSL_SPLIT_K_CLUSTER", "1")
     text = split_k(program, "cuda", "sm_90a").script()
     assert 'T.launch_thread("clusterCtaIdx.z", 4)' in text and 'T.launch_thread("blockIdx.z", 4)' in text
@@ -137,29 +206,55 @@ def test_the_cluster_form_of_the_split_program(monkeypatch):
 
 
 @pytest.mark.nvcc
-@pytest.mark.parametrize("cluster", ["1", "0"])
-def test_the_split_keeps_its_tma_ring(cluster, monkeypatch):
+@pytest.mark.parametrize("form", ["cluster", "launch", "last"])
+def test_the_split_keeps_its_tma_ring(form, monkeypatch):
+    """The cluster and two-launch forms keep the TMA ring and the producer warpgroup; the last-part form keeps the
+    ring without a producer (its count of finished parts is a whole-block barrier, which would wait for it)."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
-    monkeypatch.setenv("TILEDSL_SPLIT_K_CLUSTER", cluster)
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", form)
     kernel = tiledsl.compile(bench.gemm(64, 1024, 4096, block_M=64, block_N=128), out_idx=[],
                              target={"kind": "cuda", "arch": "sm_90a"})
-    assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
+    assert kernel.kernel_info["pipelines"] == ["tma" if form == "last" else "tma+warp_specialized"]
     src = kernel.get_kernel_source()
     assert "C_f_split_k" in src
-    if cluster == "1":  # one kernel, each declared and defined; its tile's parts meet at a cluster barrier
+    if form == "cluster":  # one kernel, each declared and defined; its tile's parts meet at a cluster barrier
         assert src.count("__global__ void") == 2 and "barrier.cluster.arrive" in src
+    elif form == "last":
+        assert src.count("__global__ void") == 2 and "__syncthreads_or" in src and "setmaxnreg" not in src
     else:  # two kernels
         assert src.count("__global__ void") == 4 and "barrier.cluster" not in src
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("parts,cluster", [("4", "1"), ("8", "1"), ("auto", "1"), ("4", "0"), ("auto", "0")])
-def test_split_gemms_match_torch_on_the_gpu(parts, cluster, monkeypatch):
+@pytest.mark.parametrize("parts,form", [("4", "cluster"), ("8", "cluster"), ("auto", "cluster"), ("4", "launch"),
+                                        ("auto", "launch"), ("4", "last"), ("8", "last"), ("auto", "last")])
+def test_split_gemms_match_torch_on_the_gpu(parts, form, monkeypatch):
     monkeypatch.setenv("TILEDSL_SPLIT_K", parts)
-    monkeypatch.setenv("TILEDSL_SPLIT_K_CLUSTER", cluster)
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", form)
     program, inputs, want = _int8_case(16, 1024, 4096, block_M=64, block_N=128, block_K=128, threads=256)
     assert split_k(program, "cuda") is not program
     _run(program, inputs, want, device="cuda", target="cuda")
     program = bench.gemm(64, 1024, 4096, block_M=64, block_N=128)
     a, b = torch.randn(64, 4096).half(), torch.randn(4096, 1024).half()
     _run(program, [a, b, torch.randn(64, 1024).half()], a.double() @ b.double(), device="cuda", target="cuda")
+
+
+@pytest.mark.gpu
+def test_the_last_part_form_counts_afresh_on_every_call_and_stream(monkeypatch):
+    """The per-tile counters must be back at zero after each launch: ten calls with fresh inputs, some on a second
+    stream (its own counters), each against torch; a skinny 16 x 64 tile over 8 warps (ldmatrix .x2)."""
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
+    kernel = None
+    side = torch.cuda.Stream()
+    for call in range(10):
+        program, inputs, want = _int8_case(16, 1024, 2048, block_M=16, block_N=64, block_K=128, threads=256)
+        if call % 3 == 2:
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                kernel = _run(program, inputs, want, device="cuda", target="cuda")
+            torch.cuda.current_stream().wait_stream(side)
+        else:
+            kernel = _run(program, inputs, want, device="cuda", target="cuda")
+    assert len(kernel._zeroed) == 2  # noqa: SLF001 - one counter array per stream
+    assert all(int(t.abs().sum()) == 0 for t in kernel._zeroed.values())  # noqa: SLF001

@@ -41,8 +41,9 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_HOISTED_FENCES | ``0``: in a TMA ring loop without a producer warpgroup, every wgmma gemm keeps its ``fence.proxy.async`` per iteration (on: a gemm whose shared operands no statement of the loop writes fences once before the loop; attention backward 12.95 -> 12.68 ms on the H100; every backward config right with the staging fix, H100 2026-12-06) | 1 |
 | TILEDSL_WAITS_PAST_BARRIERS | ``0``: back-to-back wgmma gemms keep the program's order and every barrier, fence and TMA store of a loop body waits for all gemms in flight (on: issued in the order their results are needed, and those wait only for the gemms they must; the attention backward's dK gemm runs on while its dQ is reduced into global memory: 12.82 -> 12.52 ms, causal 7.05 -> 6.84 ms on the H100; ``passes/cuda/async_gemms.py``) | 1 |
 | TILEDSL_PLAIN_POOL | ``0``: a kernel without wgmma tiles leaves its shared tiles to TVM's merging, where barriers are placed as for one buffer (on: tiles that can share no bytes become views of one pool, barriers per tile; the int8-weight GEMM on mma.sync loses 7 of its 8 barriers per k step, M = 16: 1.06 -> 1.09x cuBLAS on the H100; ``smem_swizzle.align_tiles``) | 1 |
-| TILEDSL_SPLIT_K | ``S`` > 1: a GEMM kernel's reduction loop split into S parts across ``blockIdx.z``, then summed in a second launch before the epilogue; ``auto``: where the grid fills at most half the SMs (GPU tests pass on the H100; int8-weight GEMM at M = 16 tuned with it, a 16 x 64 tile: 1.09 -> 1.26x cuBLAS) | 0 |
-| TILEDSL_SPLIT_K_CLUSTER | ``1``: on sm_90, the parts of a split GEMM's tile are one thread-block cluster of up to 8 blocks, summed after a cluster barrier in the same launch (off: a second launch sums them; the cluster form was slower on the H100: int8-weight M = 16, 18.5 against 17.8 us with 4 parts) | 0 |
+| TILEDSL_SPLIT_K | ``auto``: on CUDA, a GEMM kernel whose grid fills at most half the SMs has its reduction loop split across ``blockIdx.z`` into up to 8 parts (8 warps per SM in all), unless the whole-kernel Hopper GEMM takes the program (it splits its own way); ``S`` > 1: S parts on any target; ``0``: programs run as written (H100, general passes: fp16 GEMMs of 8-32 output tiles 0.50-0.67x -> 0.75-0.94x cuBLAS; int8-weight M = 16 on 16 x 128 tiles 0.67 -> 1.40x) | auto |
+| TILEDSL_SPLIT_K_SUM | how a split GEMM sums its parts on CUDA: ``launch`` (a second launch), ``last`` (the last part of a tile to finish, found with an atomic counter, sums them in the same launch; it costs a wgmma loop its producer warpgroup), ``cluster`` (sm_90: the parts of a tile are one thread-block cluster), ``auto``: ``last`` for tiles of fewer than 64 rows, else ``launch`` (H100, int8-weight M = 16: 17.8 -> 17.5 us with 16 x 64 tiles, 18.4 -> 17.0 us on 8 warps; fp16 GEMMs on wgmma: 16.7 -> 20.5 us with ``last``) | auto |
+| TILEDSL_SPLIT_K_CLUSTER | ``1``: the same as ``TILEDSL_SPLIT_K_SUM=cluster`` (slower on the H100: int8-weight M = 16, 18.5 against 17.8 us with 4 parts) | 0 |
 | TILEDSL_FAST_EXP2 | ``0``: float32 ``T.exp2`` on CUDA is ``exp2f`` (denormal handling around ``ex2``) instead of one ``ex2.approx.ftz.f32`` | 1 |
 | TILEDSL_NVCC | path of nvcc | ``$CUDA_HOME/bin/nvcc`` or ``nvcc`` on PATH |
 | TILEDSL_NVCC_TIMEOUT | seconds one nvcc run may take | 120 |
@@ -312,10 +313,10 @@ def persistent_raster_rows() -> int:
 
 
 def split_k():
-    """TILEDSL_SPLIT_K: 0 (the default: programs run as written), a number S > 1 of parts a qualifying GEMM's
-    reduction loop is split into across ``blockIdx.z``, or ``"auto"`` (CUDA grids of at most half the SMs;
-    ``passes/split_k.py``)."""
-    raw = os.environ.get("TILEDSL_SPLIT_K", "0").strip().lower() or "0"
+    """TILEDSL_SPLIT_K: ``"auto"`` (the default: CUDA grids of at most half the SMs are split, the CPU's never), a
+    number S > 1 of parts a qualifying GEMM's reduction loop is split into across ``blockIdx.z``, or 0 (programs run
+    as written; ``passes/split_k.py``)."""
+    raw = os.environ.get("TILEDSL_SPLIT_K", "auto").strip().lower() or "auto"
     if raw == "auto":
         return "auto"
     if raw in ("off", "false", "no"):
@@ -325,11 +326,22 @@ def split_k():
     return int(raw)
 
 
-def split_k_cluster_enabled() -> bool:
-    """True when a split GEMM on sm_90+ sums its parts within a thread-block cluster in one launch
-    (``TILEDSL_SPLIT_K_CLUSTER=1``, opt-in; by default a second launch sums them, as elsewhere;
-    ``passes/split_k.py``)."""
-    return _flag("TILEDSL_SPLIT_K_CLUSTER", "0")
+SPLIT_K_SUMS = ("auto", "launch", "last", "cluster")
+
+
+def split_k_sum() -> str:
+    """TILEDSL_SPLIT_K_SUM: how the parts of a split GEMM are summed on CUDA (``passes/split_k.py``):
+    ``launch`` (a second launch of the grid), ``last`` (the last part of a tile to finish sums them in the same
+    launch, found with an atomic counter), ``cluster`` (sm_90+, the parts of a tile form a thread-block cluster;
+    ``TILEDSL_SPLIT_K_CLUSTER=1``, the older switch, asks for it too) or ``auto`` (the default: ``last`` for tiles
+    of fewer than 64 rows, which run mma.sync, else ``launch``, which keeps a wgmma loop's producer warpgroup). The
+    CPU always uses ``launch``."""
+    raw = os.environ.get("TILEDSL_SPLIT_K_SUM", "").strip().lower()
+    if not raw:
+        return "cluster" if _flag("TILEDSL_SPLIT_K_CLUSTER", "0") else "auto"
+    if raw not in SPLIT_K_SUMS:
+        raise ValueError(f"TILEDSL_SPLIT_K_SUM={raw!r}: use one of {', '.join(SPLIT_K_SUMS)}")
+    return raw
 
 
 def fast_exp2_enabled() -> bool:

@@ -52,8 +52,16 @@ from .rewriter import flatten_seq, seq, substitute, uses_var
 from .split_grid_sync import split_grid_sync
 
 MAX_PARTS = 8
+WGMMA_ROWS = 64  # the fewest rows of a wgmma accumulator tile
 MAX_CLUSTER = 8  # blocks of a thread-block cluster every sm_90 GPU runs (the portable limit)
 MIN_ITERATIONS = 4  # per part: fewer leave the pipeline nothing to overlap
+# ``auto``'s budget of warps per SM across the split grid: measured best on the H100 (2026-12-06) for int8-weight
+# M = 16 (16 x 64 tiles on 4 warps: 4 parts, 1024 warps in all; 16 x 128 tiles on 8 warps: 4 parts, not 8, which
+# took 20.2 against 16.3 us) and fp16 GEMMs of 8-32 tiles of 64 x 128 on 8 warps (4-8 parts)
+WARPS_PER_SM = 8
+# names of T.alloc_global workspaces the runtime must hand over zeroed and keep between calls (the kernel leaves
+# them zero): the per-tile counters of the ``last`` form
+ZEROED_WORKSPACES_ATTR = "tiledsl.zeroed_workspaces"
 
 
 def _launches(func_body):
@@ -100,8 +108,10 @@ def _reduction_loop(stmt, accumulators) -> bool:
     return True
 
 
-def _parts(extent: int, ctas: int, target_kind: str, arch: str) -> int:
-    """How many parts TILEDSL_SPLIT_K asks for a loop of ``extent`` iterations in a grid of ``ctas`` blocks."""
+def _parts(extent: int, ctas: int, warps: int, target_kind: str, arch: str) -> int:
+    """How many parts TILEDSL_SPLIT_K asks for a loop of ``extent`` iterations in a grid of ``ctas`` blocks of
+    ``warps`` warps. ``auto``: none for grids of more than half the SMs; else the most parts (at most 8, each of at
+    least 4 iterations) that keep the grid within WARPS_PER_SM warps per SM."""
     from .hopper.device import sm_count
 
     wanted = config.split_k()
@@ -111,9 +121,20 @@ def _parts(extent: int, ctas: int, target_kind: str, arch: str) -> int:
         num_sms = sm_count(arch)
         if ctas * 2 > num_sms:
             return 1
-        limit = min(MAX_PARTS, extent // MIN_ITERATIONS, max(1, 2 * num_sms // ctas))
+        limit = min(MAX_PARTS, extent // MIN_ITERATIONS, max(1, WARPS_PER_SM * num_sms // (ctas * warps)))
         return max([d for d in range(1, limit + 1) if extent % d == 0] or [1])
     return wanted if wanted > 1 and extent % wanted == 0 else 1
+
+
+def _taken_by_hopper_gemm(func, target_kind: str, arch: str) -> bool:
+    """True when the whole-kernel Hopper GEMM will replace ``func`` as written (sm_90a, not switched off): it splits
+    K its own way, so the program is left for it."""
+    if target_kind != "cuda" or arch != "sm_90a" or config.hopper_specialization_disabled():
+        return False
+    from .hopper.device import sm_count
+    from .hopper.gemm_match import match_gemm
+
+    return match_gemm(func, sm_count(arch)) is not None
 
 
 def _has_clusters(target_kind: str, arch: str) -> bool:
@@ -125,7 +146,8 @@ def split_k(func: tirx.PrimFunc, target_kind: str, arch: str = "") -> tirx.PrimF
     """``func`` with its reduction loop split across ``blockIdx.z`` (see the module docstring), or ``func`` itself
     when TILEDSL_SPLIT_K is off or the program does not qualify (``arch``: the CUDA target's, for ``auto``'s SM
     count and whether the cluster form applies)."""
-    if config.split_k() in (0, 1):
+    wanted = config.split_k()
+    if wanted in (0, 1) or wanted == "auto" and target_kind != "cuda":
         return func
     found = _launches(func.body)
     if found is None:
@@ -152,18 +174,31 @@ def split_k(func: tirx.PrimFunc, target_kind: str, arch: str = "") -> tirx.PrimF
         if tag.startswith("blockIdx"):
             ctas *= int(h.value)
     extent = int(loop.extent)
-    parts = _parts(extent, ctas, target_kind, arch)
-    if parts <= 1:
+    warps = max(1, next(int(h.value) for h, tag in zip(headers, tags) if tag == "threadIdx.x") // 32)
+    parts = _parts(extent, ctas, warps, target_kind, arch)
+    if parts <= 1 or _taken_by_hopper_gemm(func, target_kind, arch):
         return func
-    cluster = config.split_k_cluster_enabled() and _has_clusters(target_kind, arch) and parts <= MAX_CLUSTER
-    split = _rewrite(func, headers, stmts, at, accumulators, parts, cluster)
-    if cluster:
+    form = _sum_form(target_kind, arch, parts, accumulators)
+    split = _rewrite(func, headers, stmts, at, accumulators, parts, form)
+    if form != "launch":
         return split
     try:  # the epilogue may read on-chip state set before the loop, which the second launch would not have
         split_grid_sync(hoist_global_workspaces(split)[0])
     except TileProgramError:
         return func
     return split
+
+
+def _sum_form(target_kind: str, arch: str, parts: int, accumulators) -> str:
+    """How the parts are summed: TILEDSL_SPLIT_K_SUM where the target supports it, else ``launch``; ``auto`` takes
+    ``last`` for accumulators of fewer than 64 rows (mma.sync: no producer warpgroup to lose) and ``launch`` for
+    the others (wgmma loops, warp-specialized, which a whole-block count of finished parts would prevent)."""
+    wanted = config.split_k_sum()
+    if wanted == "auto":
+        wanted = "last" if all(int(acc.ty.shape[0]) < WGMMA_ROWS for acc in accumulators) else "launch"
+    if target_kind != "cuda" or wanted == "cluster" and not (_has_clusters(target_kind, arch) and parts <= MAX_CLUSTER):
+        return "launch"
+    return wanted
 
 
 def _tile_origin(headers, acc):
@@ -180,7 +215,36 @@ def _cluster_barrier():
     return tirx.Evaluate(tirx.call_intrin("", "tirx.cuda.cluster_sync"))
 
 
-def _rewrite(func, headers, stmts, at, accumulators, parts, cluster):
+def _sync_threads():
+    return tirx.Evaluate(tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared"))
+
+
+def _fence():
+    """``__threadfence()``: this thread's global writes are seen device-wide before its later ones."""
+    return tirx.Evaluate(tirx.call_extern("void", "__threadfence"))
+
+
+def _last_arrival(headers, counter, parts):
+    """(statements, condition): every block of a tile counts itself in at ``counter[tile]`` once its partial sums
+    are written, and the condition holds in the block that counts last (``__syncthreads_or`` shares the answer of
+    thread 0, which did the ``atomicAdd``), which also sets the counter back to 0 for the next launch."""
+    tags = {str(h.node.thread_tag): h for h in headers}
+    tile = tirx.const(0, "int32")
+    if "blockIdx.y" in tags:
+        tile = tags["blockIdx.y"].node.var * (int(tags["blockIdx.x"].value) if "blockIdx.x" in tags else 1)
+    if "blockIdx.x" in tags:
+        tile = tile + tags["blockIdx.x"].node.var
+    tx = tags["threadIdx.x"].node.var
+    slot = tirx.address_of(tirx.BufferLoad(counter, [tile]))
+    ticket = tirx.call_extern("int32", "atomicAdd", slot, tirx.const(1, "int32"))
+    mine = tirx.if_then_else(tx == 0, tirx.Cast("int32", ticket == parts - 1), tirx.const(0, "int32"))
+    last = tirx.Var("last_part", "int32")
+    arrive = [_fence(), _sync_threads()]  # every thread's partial sums are out before thread 0 counts the block
+    reset = tirx.IfThenElse(tx == 0, tirx.BufferStore(counter, tirx.const(0, "int32"), [tile]), None)
+    return arrive, last, tirx.call_extern("int32", "__syncthreads_or", mine), [reset, _fence()]
+
+
+def _rewrite(func, headers, stmts, at, accumulators, parts, form):
     loop = stmts[at]
     chunk = int(loop.extent) // parts
     bz = tirx.Var("bz_split", "int32")
@@ -200,23 +264,37 @@ def _rewrite(func, headers, stmts, at, accumulators, parts, cluster):
                                                             ws[bz:bz + 1, r0:r0 + rows, c0:c0 + cols]])))
         s = tirx.Var("part", "int32")
         i, j = tirx.Var("i", "int32"), tirx.Var("j", "int32")
-        add = tirx.BufferStore(acc, tirx.BufferLoad(acc, [i, j]) + tirx.BufferLoad(ws, [s, r0 + i, c0 + j]), [i, j])
+        partial = tirx.BufferLoad(ws, [s, r0 + i, c0 + j])
+        if form == "last":  # past L1: another block of this SM may have cached the line before it was written
+            partial = tirx.call_extern("float32", "__ldcg", tirx.address_of(partial))
+        add = tirx.BufferStore(acc, tirx.BufferLoad(acc, [i, j]) + partial, [i, j])
         nest = tirx.For(i, 0, rows, tirx.ForKind.PARALLEL, tirx.For(j, 0, cols, tirx.ForKind.PARALLEL, add, None,
                                                                       {PARALLEL_ATTR: 1}), None, {PARALLEL_ATTR: 1})
-        gathers += [tirx.Evaluate(make_tile_call("fill", [acc[0:rows, 0:cols], tirx.const(0.0, "float32")])),
-                    tirx.For(s, 0, parts, tirx.ForKind.SERIAL, nest)]
+        if form == "last":  # the last block adds the others' partial sums to its own
+            gathers.append(tirx.For(s, 0, parts, tirx.ForKind.SERIAL, tirx.IfThenElse(s != bz, nest, None)))
+        else:
+            gathers += [tirx.Evaluate(make_tile_call("fill", [acc[0:rows, 0:cols], tirx.const(0.0, "float32")])),
+                        tirx.For(s, 0, parts, tirx.ForKind.SERIAL, nest)]
     epilogue = stmts[at + 1:]
-    barrier = _cluster_barrier() if cluster else tirx.Evaluate(sync_grid_call())
-    phase1 = list(stmts[:at]) + [part_loop] + spills + [barrier]
-    phase2 = tirx.IfThenElse(bz == 0, seq(gathers + epilogue), None)
-    body = seq(phase1 + [phase2])
+    if form == "last":
+        tiles = grid_rows.get("blockIdx.y", 1) * grid_rows.get("blockIdx.x", 1)
+        counter = tirx.decl_buffer((tiles,), "int32", f"{accumulators[0].name}_split_k_count", scope="global")
+        workspaces.append(tirx.AllocBuffer(counter))
+        arrive, last, count, reset = _last_arrival(headers, counter, parts)
+        finish = [tirx.Bind(last, count), tirx.IfThenElse(last != 0, seq(reset + gathers + epilogue), None)]
+        body = seq(list(stmts[:at]) + [part_loop] + spills + arrive + finish)
+        func = func.with_attr(ZEROED_WORKSPACES_ATTR, [counter.name])
+    else:
+        barrier = _cluster_barrier() if form == "cluster" else tirx.Evaluate(sync_grid_call())
+        phase1 = list(stmts[:at]) + [part_loop] + spills + [barrier]
+        body = seq(phase1 + [tirx.IfThenElse(bz == 0, seq(gathers + epilogue), None)])
     # the new blockIdx.z (and the cluster's extent along it) goes right outside threadIdx.x
     out = body
     for h in reversed(headers):
         if str(h.node.thread_tag) == "threadIdx.x":
             out = tirx.AttrStmt(h.node, h.attr_key, h.value, out)
             out = tirx.AttrStmt(z_header, "thread_extent", tirx.const(parts, "int32"), out)
-            if cluster:
+            if form == "cluster":
                 rank = tirx.IterVar(tvm.ir.Range(0, parts), tirx.Var("cz_split", "int32"), headers[0].node.iter_type,
                                     "clusterCtaIdx.z")
                 out = tirx.AttrStmt(rank, "thread_extent", tirx.const(parts, "int32"), out)

@@ -54,7 +54,7 @@ def lowering_stamp(target: tvm.target.Target) -> dict:
     cuda = target_kind(target) == "cuda"
     return {
         "split_k": config.split_k(),  # the CPU splits too when a number of parts is asked for
-        "split_k_cluster": cuda and config.split_k_cluster_enabled(),
+        "split_k_sum": config.split_k_sum() if cuda else None,
         "hopper_specialization": cuda and not config.hopper_specialization_disabled(),
         "tma": cuda and config.tma_lowering_enabled(),
         "warp_specialize": config.warp_specialize_mode() if cuda else None,

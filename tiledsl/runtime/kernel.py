@@ -35,6 +35,7 @@ class JITKernel:
         self._input_positions = [i for i in range(len(self.params))
                                  if i not in self.out_idx and not self.params[i].workspace]
         self._plans = plan_outputs(self.params, self.out_idx)  # outputs and T.alloc_global workspaces
+        self._zeroed: dict = {}  # (parameter, device, stream) -> a workspace kept zeroed between calls
         self._returned = [k for k, plan in enumerate(self._plans) if plan.param_index in self.out_idx]
         self._first_tensor_input = next((k for k, i in enumerate(self._input_positions)
                                          if self.params[i].is_tensor), None)
@@ -122,8 +123,22 @@ class JITKernel:
                 numel *= int(size)
             if param.has_dynamic_size and not 0 < numel <= param.max_elements:
                 raise dynamic_size_error(param, plan.param_index, shape, what="output")
-            outs.append(torch.empty(shape, dtype=plan.dtype, device=device))
+            if param.zeroed:
+                outs.append(self._zeroed_workspace(plan.param_index, shape, plan.dtype, device))
+            else:
+                outs.append(torch.empty(shape, dtype=plan.dtype, device=device))
         return outs
+
+    def _zeroed_workspace(self, index: int, shape, dtype, device) -> torch.Tensor:
+        """A workspace the kernel leaves zero (split-K's per-tile counters): allocated zeroed once per device and
+        CUDA stream, then reused; launches on one stream run one after the other, so none sees another's counts."""
+        device = torch.device(device)
+        stream = torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else 0
+        key = (index, str(device), stream)
+        found = self._zeroed.get(key)
+        if found is None:
+            found = self._zeroed.setdefault(key, torch.zeros(shape, dtype=dtype, device=device))
+        return found
 
     def _output_device(self, inputs):
         if self._first_tensor_input is not None:

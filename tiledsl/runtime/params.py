@@ -43,6 +43,7 @@ class KernelParam:
     shape: tuple | None  # ints and symbolic names (str)
     index_dtype: str = "int32"  # "int64" when a symbolic size of this tensor is an int64 T.dynamic
     workspace: bool = False  # a T.alloc_global workspace: allocated by every call, neither passed nor returned
+    zeroed: bool = False  # a workspace the kernel leaves zero (split-K's counters): zeroed once, kept between calls
 
     @property
     def has_dynamic_size(self) -> bool:
@@ -94,7 +95,8 @@ class KernelParam:
     def from_json(data: dict) -> "KernelParam":
         shape = data["shape"]
         return KernelParam(data["name"], data["dtype"], tuple(shape) if shape is not None else None,
-                           data.get("index_dtype", "int32"), bool(data.get("workspace", False)))
+                           data.get("index_dtype", "int32"), bool(data.get("workspace", False)),
+                           bool(data.get("zeroed", False)))
 
 
 def _shape_text(shape) -> str:
@@ -112,7 +114,9 @@ def _dim(expr, param_name: str):
 
 
 def params_of(func: tirx.PrimFunc, workspaces=()) -> list[KernelParam]:
-    """The parameters of a PrimFunc in order; those named in ``workspaces`` are T.alloc_global workspaces."""
+    """The parameters of a PrimFunc in order; those named in ``workspaces`` are T.alloc_global workspaces, and
+    those the function's ``tiledsl.zeroed_workspaces`` attribute names are kept zeroed between calls."""
+    zeroed = {str(n) for n in (func.attrs or {}).get("tiledsl.zeroed_workspaces", [])}
     out = []
     for p in func.params:
         if isinstance(getattr(p, "ty", None), tirx.BufferType):
@@ -120,7 +124,7 @@ def params_of(func: tirx.PrimFunc, workspaces=()) -> list[KernelParam]:
             if str(p.ty.dtype) in _PACKED_STORAGE:
                 packed_last_dim(p.name, str(p.ty.dtype), list(p.ty.shape))  # a packable last dimension
             out.append(KernelParam(p.name, str(p.ty.dtype), tuple(_dim(s, p.name) for s in p.ty.shape),
-                                   "int64" if wide else "int32", p.name in workspaces))
+                                   "int64" if wide else "int32", p.name in workspaces, p.name in zeroed))
         else:
             out.append(KernelParam(p.name, str(p.ty), None))
     return out

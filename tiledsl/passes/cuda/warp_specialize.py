@@ -90,7 +90,8 @@ def _outside_ok(stmt) -> bool:
         if name == "copy" and all(r.source.scope() not in ("global",) for r in regions):
             bad.append(call)  # register <-> register copies may go through a shared scratch tile
     tvm_ffi.structural_walk(stmt, (Call, on_call))
-    return not bad and not _touches_shared(stmt)
+    # a whole-block barrier (split-K's count of finished parts) would wait for the producer warpgroup too
+    return not bad and not _touches_shared(stmt) and not _syncs(stmt)
 
 
 def _reads_registers(expr) -> bool:
@@ -161,7 +162,8 @@ def _inside_ok(stmt) -> bool:
         if is_tile_call(call) and any(hasattr(a, "source") and a.source.scope() in _SHARED for a in call.args):
             bad.append(call)
     tvm_ffi.structural_walk(stmt, (Call, on_call))
-    return not bad and not _touches_shared(stmt)
+    # a whole-block barrier (split-K's count of finished parts) would wait for the producer warpgroup too
+    return not bad and not _touches_shared(stmt) and not _syncs(stmt)
 
 
 def marked(kind: str, stmt, thread_count: int, ring_base=None):

@@ -55,6 +55,7 @@
 #   next12a / next12b  the calls left for the session after 2026-12-05 evening: the GPU tests, timings and config
 #           sweeps of TILEDSL_WS_TRANSFORMS, TILEDSL_SPLIT_K and TILEDSL_HOISTED_FENCES; the attention backward's
 #           config grid, the table
+#   s15b    the split-K default: every GPU test and example with TILEDSL_SPLIT_K=auto, then the table
 #   s15a    2026-12-06 (third session): split-K summed by the last part (GPU tests, int8-weight M = 16 per sum form)
 #   s14a    2026-12-06: split-K with TILEDSL_SPLIT_K_CLUSTER=1 (GPU tests, int8-weight M = 16 sweep), backward, M = 16
 #   s13a / s13b  2026-12-06: every GPU test, the hoisted-fence and waits-past-barriers tests, the backward timed
@@ -378,6 +379,14 @@ case "${1:-quick}" in
       TILEDSL_PLAIN_POOL=$p TAIL=2 run "bench_int8_m16_pool$p" 60 "$PY" benchmarks/bench_general.py \
         --only int8_weight_m16 --rounds 2
     done
+    ;;
+  s15b)  # the split-K default (auto): every GPU test with TILEDSL_SPLIT_K=auto (the suite's programs, which its
+    # conftest keeps unsplit otherwise, split wherever their grids are small), the examples likewise, then the table
+    TILEDSL_SPLIT_K=auto TAIL=30 run gpu_tests_split_auto 300 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
+      -n 8 testing
+    TILEDSL_SPLIT_K=auto TAIL=6 run examples_split_auto 100 "$PY" -m pytest -q -p no:cacheprovider \
+      testing/test_examples.py
+    TAIL=30 run bench_general 150 "$PY" benchmarks/bench_general.py --rounds 2
     ;;
   s15a)  # 2026-12-06 (third session): split-K summed by the last part of each tile (TILEDSL_SPLIT_K_SUM=last) and
     # skinny mma.sync warp tiles: their GPU tests, then int8-weight M = 16 over three tiles and each sum form

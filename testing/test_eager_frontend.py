@@ -29,7 +29,7 @@ def run_poisoned(jit_fn, inputs, target="llvm", out_shapes=None, **kwargs):
     prim = jit_fn.get_tir(*inputs, **kwargs)
     kernel = tiledsl.compile(prim, out_idx=[], target=target)
     outs = []
-    for n, p in enumerate(kernel.params[len(inputs):]):
+    for n, p in enumerate([p for p in kernel.params[len(inputs):] if not p.workspace]):
         shape = out_shapes[n] if out_shapes else [int(s) for s in p.shape]
         like = torch.empty(shape, dtype=getattr(torch, p.dtype), device=inputs[0].device)
         outs.append(poisoned_like(like))

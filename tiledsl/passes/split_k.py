@@ -1,40 +1,39 @@
-"""SplitK: a GEMM kernel with few blocks splits its reduction loop across more (``TILEDSL_SPLIT_K``, opt-in).
+"""SplitK: a GEMM kernel with few blocks splits its reduction loop across more (``TILEDSL_SPLIT_K``; ``auto``, the
+default, on CUDA only).
 
-A skinny GEMM (M = 16 rows of activations against a 4096 x 4096 weight) launches one block per output tile: 128
-blocks on a 132-SM GPU, each streaming a whole column panel of the weight with a few KB in flight. The loads,
-not the tensor cores, set the time. Splitting the k loop into S parts multiplies the blocks by S, so S times as
-many bytes are in flight. This is what cuBLAS does for such shapes, and what TileLang's split-K example writes by
-hand.
+A skinny GEMM (M = 16 rows of activations against a 4096 x 4096 weight) launches one block per output tile: 32-128
+blocks on a 132-SM GPU, each streaming a whole column panel of the weight with a few KB in flight. The loads, not
+the tensor cores, set the time. Splitting the k loop into S parts multiplies the blocks by S, so S times as many
+bytes are in flight. This is what cuBLAS does for such shapes, and what TileLang's split-K example writes by hand.
 
 Expects the program as the front end builds it, before global workspaces become parameters
-(``global_workspaces.py``) and before ``split_grid_sync.py``: ``runtime.compiler.compile`` runs it first. A kernel
-qualifies when its body is, at the top level:
+(``global_workspaces.py``) and before ``split_grid_sync.py``: ``runtime.compiler.compile`` runs it first (and
+builds the program as written when the split one does not build). A kernel qualifies when its body is, at the top
+level:
 
     <allocations>; T.clear(acc) for each accumulator; for k in T.Pipelined(nk, ...): <body>; <epilogue>
 
 where nk is a constant that S divides, the loop's statements write no fragment but the float32 accumulators, and
 write those only as the accumulator of a ``T.gemm`` (no other statement of the loop reads them), write no global
-memory, and the grid has no ``blockIdx.z``. Then the kernel becomes, with a float32 workspace per accumulator of
-shape (S, rows of the grid's tiles, columns) and a grid ``blockIdx.z`` of S::
+memory, and the grid has no ``blockIdx.z``. Then the kernel gets a float32 workspace per accumulator of shape
+(S, rows of the grid's tiles, columns) and a grid ``blockIdx.z`` of S; each part runs nk / S iterations
+(k = bz * nk / S + k2) and stores its partial sums. ``TILEDSL_SPLIT_K_SUM`` says who sums them:
 
-    <allocations>; T.clear(acc); for k2 in T.Pipelined(nk / S, ...): <body with k = bz * nk / S + k2>
-    T.copy(acc, workspace[bz, tile])                       (each part's partial sums)
-    <barrier>
-    if bz == 0: T.clear(acc); acc += workspace[s, tile] for s < S; <epilogue>
+* ``launch``: ``T.sync_grid()`` (a second launch), then the blocks of part 0 clear the accumulators, add the S
+  partial tiles and run the epilogue; the epilogue may read no on-chip value set before the loop but the
+  accumulators (checked by cutting the program as ``split_grid_sync.py`` will; one that fails stays as written).
+* ``last``: one launch. Each block fences its partial sums and counts itself in on its tile's counter (an int32
+  workspace the runtime keeps zeroed, ``ZEROED_WORKSPACES_ATTR``); the block that draws the last ticket adds the
+  others' sums to its own and runs the epilogue with its own on-chip state, so any epilogue qualifies. Its count is
+  a whole-block barrier: a warp-specialized loop would lose its producer warpgroup.
+* ``cluster`` (sm_90, S <= 8): the S blocks of a tile are one thread-block cluster (``clusterCtaIdx.z``) and the
+  barrier is the cluster's; one launch, part 0 sums. Slower than the others on the H100.
+* ``auto`` (the default): ``last`` for accumulators of fewer than 64 rows (mma.sync), ``launch`` for the others.
 
-The barrier is ``T.sync_grid()``: a second launch of the same grid, so the epilogue may read no on-chip value
-set before the loop but the accumulators (checked by cutting the rewritten program as ``split_grid_sync.py`` will;
-a program that fails stays as written). With ``TILEDSL_SPLIT_K_CLUSTER=1`` (opt-in), on sm_90 and newer with
-S <= 8, the S blocks of a tile form one thread-block cluster (``clusterCtaIdx.z``) and the barrier is the
-cluster's (``barrier.cluster.arrive`` releases each block's partial sums, ``.wait`` acquires them): one launch,
-and block 0 of the cluster keeps everything it computed, so any epilogue qualifies. It is not the default because
-it was slower: the int8-weight GEMM at M = 16 on the H100, 16 x 64 x 128 tiles in 4 parts, took 18.5 us in
-clusters against 17.8 us in two launches (and 28.4 against 24.8 us with 32 x 32 x 256 tiles); the blocks of a
-cluster must be resident together, and the second launch costs less than that.
-
-The sums are the same up to float32 rounding order. ``TILEDSL_SPLIT_K=S`` asks for S parts; ``auto`` picks the
-largest S <= 8 dividing nk with at least 4 iterations a part and at most two blocks per SM of the target (CUDA
-only: the CPU gains nothing from it); ``0`` (the default) leaves every program as written.
+The sums are the same up to float32 rounding order. ``TILEDSL_SPLIT_K=S`` asks for S parts on any target;
+``auto`` (the default) picks, on CUDA, for grids of at most half the SMs, the largest S <= 8 dividing nk with at
+least 4 iterations a part and at most WARPS_PER_SM warps per SM over the split grid, and leaves a program the
+whole-kernel Hopper GEMM takes to it; ``0`` leaves every program as written. Measurements: docs/cuda.md.
 """
 from __future__ import annotations
 
@@ -225,9 +224,10 @@ def _fence():
 
 
 def _last_arrival(headers, counter, parts):
-    """(statements, condition): every block of a tile counts itself in at ``counter[tile]`` once its partial sums
-    are written, and the condition holds in the block that counts last (``__syncthreads_or`` shares the answer of
-    thread 0, which did the ``atomicAdd``), which also sets the counter back to 0 for the next launch."""
+    """(statements before, the flag, its value, statements in the last block): every block of a tile counts itself
+    in at ``counter[tile]`` once its partial sums are written; the flag is set in the block that counts last
+    (``__syncthreads_or`` shares the answer of thread 0, which did the ``atomicAdd``), which takes the launch's
+    counts back off the counter for the next launch."""
     tags = {str(h.node.thread_tag): h for h in headers}
     tile = tirx.const(0, "int32")
     if "blockIdx.y" in tags:
@@ -237,10 +237,14 @@ def _last_arrival(headers, counter, parts):
     tx = tags["threadIdx.x"].node.var
     slot = tirx.address_of(tirx.BufferLoad(counter, [tile]))
     ticket = tirx.call_extern("int32", "atomicAdd", slot, tirx.const(1, "int32"))
-    mine = tirx.if_then_else(tx == 0, tirx.Cast("int32", ticket == parts - 1), tirx.const(0, "int32"))
+    # the parts of a launch draw the tickets v .. v + parts - 1: exactly one is parts - 1 modulo parts, whatever v
+    # is, so a counter that is not zero (overwritten by mistake) still finds one last part per tile and launch
+    is_last = tirx.floormod(ticket, parts) == parts - 1
+    mine = tirx.if_then_else(tx == 0, tirx.Cast("int32", is_last), tirx.const(0, "int32"))
     last = tirx.Var("last_part", "int32")
     arrive = [_fence(), _sync_threads()]  # every thread's partial sums are out before thread 0 counts the block
-    reset = tirx.IfThenElse(tx == 0, tirx.BufferStore(counter, tirx.const(0, "int32"), [tile]), None)
+    back = tirx.Evaluate(tirx.call_extern("int32", "atomicAdd", slot, tirx.const(-parts, "int32")))
+    reset = tirx.IfThenElse(tx == 0, back, None)  # the counter as this launch found it
     return arrive, last, tirx.call_extern("int32", "__syncthreads_or", mine), [reset, _fence()]
 
 

@@ -22,9 +22,12 @@ def _poison(t: torch.Tensor) -> torch.Tensor:
 
 
 def output_tensors(kernel, inputs, poison: bool = True) -> list[torch.Tensor]:
-    """Fresh output tensors for ``kernel(*inputs)``, poisoned unless ``poison`` is False."""
+    """Fresh output tensors for ``kernel(*inputs)``, poisoned unless ``poison`` is False. A workspace the kernel
+    keeps zeroed between calls (split-K's counters) is the kernel's own and never poisoned: its counts would be
+    wrong for every later call."""
     outs = kernel._allocate_outputs(list(inputs))  # noqa: SLF001 - same package, shape rules live there
-    return [_poison(o) for o in outs] if poison else outs
+    kept = [kernel.params[plan.param_index].zeroed for plan in kernel._plans]  # noqa: SLF001
+    return [o if keep or not poison else _poison(o) for o, keep in zip(outs, kept)]
 
 
 def bind(kernel, inputs, poison: bool = True):

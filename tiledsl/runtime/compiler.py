@@ -16,7 +16,8 @@ from ..codegen import artifact
 from ..codegen.compile import build, entry_name
 from ..cache import DiskStore, content_key, environment_stamp
 from ..cache.folders import make_private_files
-from ..errors import ArtifactError, CompileError, TileDSLError
+from ..errors import (ArtifactError, CompileError, CompileTimeoutError, SharedMemoryError, TileDSLError,
+                      TileProgramError)
 from ..passes.global_workspaces import hoist_global_workspaces
 from ..passes.split_k import split_k
 from ..passes.hopper.device import assumptions as device_assumptions
@@ -91,13 +92,27 @@ def compile(func, out_idx=None, target="auto", pass_configs: dict | None = None,
                            f"{type(func).__name__}")
     tgt = resolve_target(target)
     outs = normalize_out_idx(out_idx, len(func.params))  # the user's indices, before workspaces are appended
-    func = split_k(func, target_kind(tgt), target_arch(tgt))  # TILEDSL_SPLIT_K (off by default)
-    func, workspaces = hoist_global_workspaces(func)
-    params = params_of(func, workspaces)
-    plan_outputs(params, outs)  # reject impossible out_idx before building
     flags = list(compile_flags) if isinstance(compile_flags, (list, tuple)) else (
         [compile_flags] if compile_flags else [])
     pass_configs = pass_config.normalize(pass_configs)  # PassConfigKey members as their "tl.*" names
+    split = split_k(func, target_kind(tgt), target_arch(tgt))  # TILEDSL_SPLIT_K (auto: few-block CUDA grids)
+    if split is func:
+        return _compile_as(func, tgt, outs, pass_configs, flags)
+    try:
+        return _compile_as(split, tgt, outs, pass_configs, flags)
+    except (CompileError, TileProgramError) as err:
+        if config.strict_schedules() or isinstance(err, (CompileTimeoutError, SharedMemoryError)):
+            raise  # a time limit or tiles too large for shared memory: the same as written
+        # the split program is a rewrite the user did not write: one it cannot build leaves the program as written
+        logger.debug("the split-K form of %s does not build (%s); building it as written", entry_name(func), err)
+        return _compile_as(func, tgt, outs, pass_configs, flags)
+
+
+def _compile_as(func, tgt, outs, pass_configs, flags) -> JITKernel:
+    """``func`` (as the front end built it, or split) through the memory cache, the disk cache or a build."""
+    func, workspaces = hoist_global_workspaces(func)
+    params = params_of(func, workspaces)
+    plan_outputs(params, outs)  # reject impossible out_idx before building
     key = kernel_key(func, tgt, outs, pass_configs, flags)
     with _memory_lock:
         hit = _memory.get(key)

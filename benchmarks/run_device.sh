@@ -55,6 +55,7 @@
 #   next12a / next12b  the calls left for the session after 2026-12-05 evening: the GPU tests, timings and config
 #           sweeps of TILEDSL_WS_TRANSFORMS, TILEDSL_SPLIT_K and TILEDSL_HOISTED_FENCES; the attention backward's
 #           config grid, the table
+#   ncu     Nsight Compute on the int8-weight GEMM at M = 16 (benchmarks/ncu_int8_m16.py)
 #   s15b    the split-K default: every GPU test and example with TILEDSL_SPLIT_K=auto, then the table
 #   s15a    2026-12-06 (third session): split-K summed by the last part (GPU tests, int8-weight M = 16 per sum form)
 #   s14a    2026-12-06: split-K with TILEDSL_SPLIT_K_CLUSTER=1 (GPU tests, int8-weight M = 16 sweep), backward, M = 16
@@ -379,6 +380,12 @@ case "${1:-quick}" in
       TILEDSL_PLAIN_POOL=$p TAIL=2 run "bench_int8_m16_pool$p" 60 "$PY" benchmarks/bench_general.py \
         --only int8_weight_m16 --rounds 2
     done
+    ;;
+  ncu)  # Nsight Compute on the int8-weight GEMM at M = 16 (the best split config of 2026-12-06): report and text
+    NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+    run ncu_int8_m16 200 "$NCU" -k regex:kernel_kernel --launch-skip 6 --launch-count 1 --set full \
+      -o "$OUT/ncu_int8_m16" "$PY" benchmarks/ncu_int8_m16.py
+    "$NCU" --import "$OUT/ncu_int8_m16.ncu-rep" --page details > "$OUT/ncu_int8_m16.txt" 2>&1
     ;;
   s15b)  # the split-K default (auto): every GPU test with TILEDSL_SPLIT_K=auto (the suite's programs, which its
     # conftest keeps unsplit otherwise, split wherever their grids are small), the examples likewise, then the table

@@ -299,3 +299,34 @@ def test_a_split_that_does_not_build_leaves_the_program_as_written(monkeypatch):
     monkeypatch.setenv("TILEDSL_STRICT_SCHEDULES", "0")
     kernel = tiledsl.compile(program, out_idx=[], target={"kind": "cuda", "arch": "sm_90a"})
     assert "no_such_device_function" not in kernel.get_kernel_source() and "mma_sync" in kernel.get_kernel_source()
+
+
+def test_the_last_part_form_counts_each_block_once(monkeypatch):
+    """A block of 64 x 2 threads is counted in by its thread (0, 0) alone; an epilogue that already spans launches
+    (``T.sync_grid()``) is left as written."""
+    import tiledsl.language as T
+
+    def program(grid_sync):
+        @T.prim_func
+        def kernel(A: T.Tensor((32, 256), "float16"), B: T.Tensor((256, 64), "float16"),
+                   C: T.Tensor((32, 64), "float32")):
+            with T.Kernel(1, 1, threads=(64, 2)) as (bx, by):
+                A_s = T.alloc_shared((32, 32), "float16")
+                B_s = T.alloc_shared((32, 64), "float16")
+                acc = T.alloc_fragment((32, 64), "float32")
+                T.clear(acc)
+                for k in T.Pipelined(8, num_stages=2):
+                    T.copy(A[0, k * 32], A_s)
+                    T.copy(B[k * 32, 0], B_s)
+                    T.gemm(A_s, B_s, acc)
+                if grid_sync:
+                    T.sync_grid()
+                T.copy(acc, C[0, 0])
+        return kernel
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "2")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
+    text = split_k(program(False), "cuda", "sm_90a").script()
+    count = next(line for line in text.splitlines() if "__syncthreads_or" in line)
+    assert "T.if_then_else(v == 0 and v_1 == 0," in count
+    waits = program(True)
+    assert split_k(waits, "cuda", "sm_90a") is waits

@@ -38,11 +38,12 @@ whole-kernel Hopper GEMM takes to it; ``0`` leaves every program as written. Mea
 from __future__ import annotations
 
 import tvm
+import tvm_ffi
 from tvm import tirx
 
 from .. import config
 from ..errors import TileProgramError
-from ..ir.grid_sync import sync_grid_call
+from ..ir.grid_sync import is_sync_grid, sync_grid_call
 from ..ir.ops import is_tile_call, make_tile_call, written_buffers
 from ..language.loops import NUM_STAGES_ATTR, PARALLEL_ATTR
 from ..runtime.target import sm_number
@@ -125,6 +126,14 @@ def _parts(extent: int, ctas: int, warps: int, target_kind: str, arch: str) -> i
     return wanted if wanted > 1 and extent % wanted == 0 else 1
 
 
+def _has_grid_sync(stmts) -> bool:
+    """True when a ``T.sync_grid()`` is among ``stmts`` (an epilogue that already spans launches)."""
+    found = []
+    for stmt in stmts:
+        tvm_ffi.structural_walk(stmt, (tirx.Evaluate, lambda s: found.append(s) if is_sync_grid(s) else None))
+    return bool(found)
+
+
 def _taken_by_hopper_gemm(func, target_kind: str, arch: str) -> bool:
     """True when the whole-kernel Hopper GEMM will replace ``func`` as written (sm_90a, not switched off): it splits
     K its own way, so the program is left for it."""
@@ -166,7 +175,7 @@ def split_k(func: tirx.PrimFunc, target_kind: str, arch: str = "") -> tirx.PrimF
     while k >= 0 and _cleared_accumulator(stmts[k]) is not None:
         accumulators.append(_cleared_accumulator(stmts[k]))
         k -= 1
-    if not accumulators or not _reduction_loop(loop, accumulators):
+    if not accumulators or not _reduction_loop(loop, accumulators) or _has_grid_sync(stmts[at + 1:]):
         return func
     ctas = 1
     for h, tag in zip(headers, tags):
@@ -234,17 +243,21 @@ def _last_arrival(headers, counter, parts):
         tile = tags["blockIdx.y"].node.var * (int(tags["blockIdx.x"].value) if "blockIdx.x" in tags else 1)
     if "blockIdx.x" in tags:
         tile = tile + tags["blockIdx.x"].node.var
-    tx = tags["threadIdx.x"].node.var
+    first = None  # thread (0, 0, 0) of the block: the one that counts it in
+    for tag in ("threadIdx.x", "threadIdx.y", "threadIdx.z"):
+        if tag in tags:
+            is_zero = tags[tag].node.var == 0
+            first = is_zero if first is None else tirx.And(first, is_zero)
     slot = tirx.address_of(tirx.BufferLoad(counter, [tile]))
     ticket = tirx.call_extern("int32", "atomicAdd", slot, tirx.const(1, "int32"))
     # the parts of a launch draw the tickets v .. v + parts - 1: exactly one is parts - 1 modulo parts, whatever v
     # is, so a counter that is not zero (overwritten by mistake) still finds one last part per tile and launch
     is_last = tirx.floormod(ticket, parts) == parts - 1
-    mine = tirx.if_then_else(tx == 0, tirx.Cast("int32", is_last), tirx.const(0, "int32"))
+    mine = tirx.if_then_else(first, tirx.Cast("int32", is_last), tirx.const(0, "int32"))
     last = tirx.Var("last_part", "int32")
     arrive = [_fence(), _sync_threads()]  # every thread's partial sums are out before thread 0 counts the block
     back = tirx.Evaluate(tirx.call_extern("int32", "atomicAdd", slot, tirx.const(-parts, "int32")))
-    reset = tirx.IfThenElse(tx == 0, back, None)  # the counter as this launch found it
+    reset = tirx.IfThenElse(first, back, None)  # the counter as this launch found it
     return arrive, last, tirx.call_extern("int32", "__syncthreads_or", mine), [reset, _fence()]
 
 

@@ -330,3 +330,22 @@ def test_the_last_part_form_counts_each_block_once(monkeypatch):
     assert "T.if_then_else(v == 0 and v_1 == 0," in count
     waits = program(True)
     assert split_k(waits, "cuda", "sm_90a") is waits
+
+
+@pytest.mark.nvcc
+def test_a_zeroed_workspace_stays_one_through_the_disk_cache(monkeypatch):
+    """The counters' ``zeroed`` mark is part of the kernel's stored parameters: a kernel loaded from the disk cache
+    in a fresh process (here: the memory cache cleared) keeps them out of reach of poisoning and allocation per
+    call."""
+    from tiledsl.runtime import compiler
+
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
+    program = bench.int8_weight_gemm(16, 128, 512, block_M=16, block_N=64, block_K=64, threads=128)
+    built = tiledsl.compile(program, out_idx=[3], target={"kind": "cuda", "arch": "sm_90a"})
+    compiler.clear_memory_cache()
+    hits = compiler.STATS["disk_hits"]
+    loaded = tiledsl.compile(program, out_idx=[3], target={"kind": "cuda", "arch": "sm_90a"})
+    assert loaded is not built and compiler.STATS["disk_hits"] == hits + 1
+    assert [(p.name, p.zeroed) for p in loaded.workspace_params] == [("C_f_split_k", False),
+                                                                    ("C_f_split_k_count", True)]

@@ -224,6 +224,7 @@ def _cluster_barrier():
 
 
 def _sync_threads():
+    """``__syncthreads()``: every thread of the block."""
     return tirx.Evaluate(tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared"))
 
 

@@ -47,6 +47,7 @@ from ..ir.grid_sync import is_sync_grid, sync_grid_call
 from ..ir.ops import is_tile_call, make_tile_call, written_buffers
 from ..language.loops import NUM_STAGES_ATTR, PARALLEL_ATTR
 from ..runtime.target import sm_number
+from .cuda.async_copy import barrier
 from .global_workspaces import hoist_global_workspaces
 from .rewriter import flatten_seq, seq, substitute, uses_var
 from .split_grid_sync import split_grid_sync
@@ -223,11 +224,6 @@ def _cluster_barrier():
     return tirx.Evaluate(tirx.call_intrin("", "tirx.cuda.cluster_sync"))
 
 
-def _sync_threads():
-    """``__syncthreads()``: every thread of the block."""
-    return tirx.Evaluate(tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared"))
-
-
 def _fence():
     """``__threadfence()``: this thread's global writes are seen device-wide before its later ones."""
     return tirx.Evaluate(tirx.call_extern("void", "__threadfence"))
@@ -256,7 +252,7 @@ def _last_arrival(headers, counter, parts):
     is_last = tirx.floormod(ticket, parts) == parts - 1
     mine = tirx.if_then_else(first, tirx.Cast("int32", is_last), tirx.const(0, "int32"))
     last = tirx.Var("last_part", "int32")
-    arrive = [_fence(), _sync_threads()]  # every thread's partial sums are out before thread 0 counts the block
+    arrive = [_fence(), barrier()]  # every thread's partial sums are out before thread 0 counts the block
     back = tirx.Evaluate(tirx.call_extern("int32", "atomicAdd", slot, tirx.const(-parts, "int32")))
     reset = tirx.IfThenElse(first, back, None)  # the counter as this launch found it
     return arrive, last, tirx.call_extern("int32", "__syncthreads_or", mine), [reset, _fence()]

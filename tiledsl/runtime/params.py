@@ -8,6 +8,7 @@ from tvm import tirx
 
 from ..errors import CompileError
 from ..passes.legalize_int4_cpu import STORAGE as _FOUR_BIT_STORAGE, packed_last_dim
+from ..passes.split_k import ZEROED_WORKSPACES_ATTR
 
 MAX_ELEMENTS_INT32 = 2**31 - 2**16
 MAX_ELEMENTS_INT64 = 2**63 - 2**32
@@ -115,8 +116,8 @@ def _dim(expr, param_name: str):
 
 def params_of(func: tirx.PrimFunc, workspaces=()) -> list[KernelParam]:
     """The parameters of a PrimFunc in order; those named in ``workspaces`` are T.alloc_global workspaces, and
-    those the function's ``tiledsl.zeroed_workspaces`` attribute names are kept zeroed between calls."""
-    zeroed = {str(n) for n in (func.attrs or {}).get("tiledsl.zeroed_workspaces", [])}
+    those the function's ``ZEROED_WORKSPACES_ATTR`` attribute names are kept zeroed between calls."""
+    zeroed = {str(n) for n in (func.attrs or {}).get(ZEROED_WORKSPACES_ATTR, [])}
     out = []
     for p in func.params:
         if isinstance(getattr(p, "ty", None), tirx.BufferType):

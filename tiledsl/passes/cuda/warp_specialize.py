@@ -162,8 +162,7 @@ def _inside_ok(stmt) -> bool:
         if is_tile_call(call) and any(hasattr(a, "source") and a.source.scope() in _SHARED for a in call.args):
             bad.append(call)
     tvm_ffi.structural_walk(stmt, (Call, on_call))
-    # a whole-block barrier (split-K's count of finished parts) would wait for the producer warpgroup too
-    return not bad and not _touches_shared(stmt) and not _syncs(stmt)
+    return not bad and not _touches_shared(stmt)
 
 
 def marked(kind: str, stmt, thread_count: int, ring_base=None):

@@ -57,6 +57,7 @@
 #           config grid, the table
 #   ncu     Nsight Compute on the int8-weight GEMM at M = 16 (benchmarks/ncu_int8_m16.py)
 #   s15b    the split-K default: every GPU test and example with TILEDSL_SPLIT_K=auto, then the table
+#   s16a / s16b  TILEDSL_REGISTER_DEQUANT=1: its GPU tests and the int8-weight programs off and on; its config sweeps
 #   s15a    2026-12-06 (third session): split-K summed by the last part (GPU tests, int8-weight M = 16 per sum form)
 #   s14a    2026-12-06: split-K with TILEDSL_SPLIT_K_CLUSTER=1 (GPU tests, int8-weight M = 16 sweep), backward, M = 16
 #   s13a / s13b  2026-12-06: every GPU test, the hoisted-fence and waits-past-barriers tests, the backward timed
@@ -394,6 +395,23 @@ case "${1:-quick}" in
     TILEDSL_SPLIT_K=auto TAIL=6 run examples_split_auto 100 "$PY" -m pytest -q -p no:cacheprovider \
       testing/test_examples.py
     TAIL=30 run bench_general 150 "$PY" benchmarks/bench_general.py --rounds 2
+    ;;
+  s16a)  # 2026-12-06 (fourth session): TILEDSL_REGISTER_DEQUANT=1 (the int8 weight converted in registers, C^T =
+    # W^T A^T): its GPU tests, then the int8-weight programs with it off and on, same run
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8)
+    TAIL=8 run register_dequant_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing/test_register_dequant.py
+    for s in 0 1; do
+      TILEDSL_REGISTER_DEQUANT=$s TAIL=12 bench_as "int8_register_dequant_$s" 150 "int8_register_dequant_$s" \
+        --rounds 3 --only int8_weight_m4096,int8_weight_m16
+    done
+    ;;
+  s16b)  # the int8-weight configs tuned with TILEDSL_REGISTER_DEQUANT=1 (M = 4096, then M = 16)
+    for m in m4096 m16; do
+      TAIL=3 run "configs_int8_${m}_dequant" 250 "$PY" benchmarks/bench_configs.py --only int8_weight_$m \
+        --rounds 3 --switches TILEDSL_REGISTER_DEQUANT=1
+      mv "$OUT/bench_configs.json" "$OUT/configs_int8_${m}_dequant.json"
+    done
     ;;
   s15a)  # 2026-12-06 (third session): split-K summed by the last part of each tile (TILEDSL_SPLIT_K_SUM=last) and
     # skinny mma.sync warp tiles: their GPU tests, then int8-weight M = 16 over three tiles and each sum form

@@ -21,16 +21,16 @@ SM80 = {"kind": "cuda", "arch": "sm_80"}
 # How each gemm kernel's pipelined global->shared loads are built on sm_90a: TMA, except the int8 weight of the
 # mma.sync kernel (int8_weight_m16), a loaded tile read by more than gemms in a loop that is not warp-specialized
 # (see docs/cuda.md). A program falling back to cp.async shows here.
-SM90A_LOADS = {"int8_weight_m16": "cp.async"}
-# The gemm instruction on sm_90a: wgmma, except int8_weight_m16, whose tuned config has a 32-column B tile stored
-# [K, N] (64-byte rows: our wgmma reads an MN-major B only from 128-byte swizzled rows), so it takes mma.sync.
-SM90A_INSTRUCTION = {"int8_weight_m16": "mma.sync"}
+SM90A_LOADS = {}
+# The gemm instruction on sm_90a: wgmma everywhere (the int8-weight GEMMs with the weight converted in registers,
+# passes/cuda/register_dequant.py).
+SM90A_INSTRUCTION = {}
 # Pipelined loops get a producer warpgroup (warp specialization): gemm-only loops and attention's (the default
 # TILEDSL_WARP_SPECIALIZE=all); the gemm-only ones store their result by TMA.
 TMA_STORED = ("gemm", "gemm_A_T", "gemm_B_T", "gemm_residual", "batched", "swiglu",
-              "gemm_staged")  # the staged result folded into the direct copy by the TMA-store epilogue
-WARP_SPECIALIZED = TMA_STORED + ("flash_attention", "flash_attention_causal",
-                                 "int8_weight_m4096")  # converting consumers (TILEDSL_WS_TRANSFORMS)
+              "gemm_staged",  # the staged result folded into the direct copy by the TMA-store epilogue
+              "int8_weight_m4096", "int8_weight_m16")  # gemm-only loops once the weight converts in registers
+WARP_SPECIALIZED = TMA_STORED + ("flash_attention", "flash_attention_causal")
 # Whole-tile atomic adds (dQ) by TMA reduce-adds.
 TMA_REDUCED = ("attention_bwd", "attention_bwd_causal")
 # sm_80 builds in the default run: one program per gemm form the others do not have (A^T, two gemms sharing A,
@@ -81,8 +81,9 @@ def test_program_builds_for_sm90a_with_wgmma(name, source):
             assert ("setmaxnreg" in src) == (name in WARP_SPECIALIZED), f"{name}/{kernel}"
             assert ("cp_async_bulk_tensor_s2g" in src) == (name in TMA_STORED), f"{name}/{kernel}"  # TMA store
             assert ("cp_reduce_async_bulk_tensor" in src) == (name in TMA_REDUCED), f"{name}/{kernel}"
-            if want == "wgmma":
-                assert "mma_sync" not in src and "ldmatrix" not in src, f"{name}/{kernel}"
+            if want == "wgmma":  # (ldmatrix only in the helper reading an 8-bit weight for register_dequant.py)
+                assert "mma_sync" not in src, f"{name}/{kernel}"
+                assert src.count("ldmatrix") == src.count("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {"), name
 
 
 @pytest.mark.nvcc

@@ -5,7 +5,8 @@ index launched longest first; opt-in) -> FoldStagedEpilogues (with TMA stores on
 staged through a shared tile is copied directly) -> MaskAfterGemm (a 0 / infinity mask written before a gemm adds
 to it applied after a cleared gemm; opt-in) -> RowReciprocals (divisions by a row value as multiplications by
 its reciprocal; opt-in) -> SplitUniformSelects (masked stores branch on tiles where the
-mask is uniform) -> PipelineCUDA (multi-stage cp.async, or TMA into an
+mask is uniform) -> RegisterDequant (an 8-bit weight cast for a gemm converted in registers on sm_90a; opt-in)
+-> PipelineCUDA (multi-stage cp.async, or TMA into an
 mbarrier ring on sm_90a) -> StoreEpilogueTMA (a warp-specialized kernel's result copies as TMA stores) ->
 ReduceAtomicsTMA (whole-fragment atomic adds into global tiles as TMA reduce-adds) ->
 ScheduleWgmmaGemms (independent wgmma gemms issued together, waits where results are used) ->
@@ -21,6 +22,7 @@ from .async_gemms import ScheduleWgmmaGemms
 from .ldmatrix_reads import LdmatrixReads
 from .lower_tile_ops import LowerTileOpsCUDA
 from .mask_after_gemm import MaskAfterGemm
+from .register_dequant import RegisterDequant
 from .row_reciprocals import RowReciprocals
 from .block_swizzle import SwizzleBlocks
 from .bool_vectors import ScalarizeBoolVectors
@@ -40,5 +42,5 @@ fast_exp2.register()
 def cuda_passes() -> list:
     """Our passes for the CUDA target, in order."""
     return [SwizzleBlocks, LongestTilesFirst, FoldStagedEpilogues, MaskAfterGemm, RowReciprocals, SplitUniformSelects,
-            PipelineCUDA, StoreEpilogueTMA, ReduceAtomicsTMA, ScheduleWgmmaGemms, LdmatrixReads, LowerTileOpsCUDA,
+            RegisterDequant, PipelineCUDA, StoreEpilogueTMA, ReduceAtomicsTMA, ScheduleWgmmaGemms, LdmatrixReads, LowerTileOpsCUDA,
             WarpSpecialize, PlaceTensorMaps, ScalarizeBoolVectors, SplitWideVectorLoops]

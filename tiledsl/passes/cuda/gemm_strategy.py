@@ -75,9 +75,12 @@ def operand_layouts(body, plans: dict) -> dict:
 
 def lower_gemm(low, call):
     """Lower one ``T.gemm`` call with its accumulator's plan (``low`` is the LowerTileOpsCUDA rewriter)."""
-    a, b, c = call.args
-    plan = low.mma.get(c.source)
+    plan = low.mma.get(call.args[2].source)
     strategy = strategy_of(plan)
+    if strategy != "wgmma" and call.attrs is not None and gemm_wgmma.DEQUANT_ATTR in call.attrs:
+        from .register_dequant import unswapped
+        call = unswapped(call)  # the swapped product's plan was dropped: the program's own gemm, on FMA
+    a, b, c = call.args
     a_in_registers = strategy == "wgmma" and a.source.scope() == "local.fragment" and \
         gemm_wgmma.registers_ok(low, a, plan)
     staging, operands = [], []

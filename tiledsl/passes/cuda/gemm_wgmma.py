@@ -48,6 +48,7 @@ IN_FLIGHT_ATTR = "wgmma_in_flight"  # set by PipelineCUDA: this gemm may finish 
 FENCED_ATTR = "wgmma_fenced"  # set by PipelineCUDA: the threads' writes of its operands were fenced before the loop
 NO_WAIT_ATTR = "wgmma_no_wait"  # set by ScheduleWgmmaGemms: a later statement waits for this gemm
 COUNTED_ATTR = "wgmma_counted"  # set by ScheduleWgmmaGemms: its waits count this gemm's group
+DEQUANT_ATTR = "register_dequant"  # set by RegisterDequant: C = (A B)^T, A an 8-bit tile converted in registers
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class WGMMAPlan:
     in_dtype: str
     strategy: str = "wgmma"
     b_dtype: str | None = None  # B's type where it may differ from A's (int8 x uint8)
+    dequant: str | None = None  # the 8-bit type of a weight converted in registers (register_dequant.py)
 
     @property
     def groups(self):
@@ -123,6 +125,9 @@ def _accumulators(dtype: str) -> tuple:
 
 
 def _plan_one(call, nthreads):
+    if call.attrs is not None and DEQUANT_ATTR in call.attrs:
+        from .register_dequant import plan_swapped
+        return plan_swapped(call, nthreads)
     a, b, c = call.args
     dtype = str(a.source.ty.dtype)
     integer = dtype in _INTEGER
@@ -239,6 +244,9 @@ def _pack_pair(buf, index):
 
 def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
     """wgmma code for one planned gemm (A from registers when ``a_in_registers``)."""
+    if wg_plan.dequant is not None:
+        from .register_dequant import lower_swapped
+        return lower_swapped(low, call, wg_plan)
     a, b, c = call.args
     trans_a, trans_b = bool(call.attrs["transpose_A"]), bool(call.attrs["transpose_B"])
     lay = wg_plan.layout

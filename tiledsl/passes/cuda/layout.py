@@ -10,6 +10,8 @@ fragment can be written as "for each register this thread holds". Three layouts:
 * :class:`MMAAccumulator` - the m16n8 accumulator layout of ``mma.sync`` tiled over a grid of warps;
   :class:`WGMMAAccumulator` - the m64nN accumulator of Hopper's ``wgmma`` tiled over a grid of warpgroups (the same
   register order per 16x8 tile, so the row statistics (:class:`MMARows` / :class:`WGMMARows`) work alike).
+* :class:`SwappedWGMMAAccumulator` - a result held as the wgmma accumulator of its transpose (a weight
+  converted in registers, ``register_dequant.py``).
 * :class:`MMARows` - row statistics of an mma accumulator, held by every thread that holds the row.
 
 ``replica_guard(tid)`` is true on exactly one thread of those holding an element (None when each element has one
@@ -243,6 +245,79 @@ class WGMMAAccumulator(MMAAccumulator):
 
     def describe(self) -> str:
         return f"wgmma-accumulator(warpgroups={self.groups_m}x{self.warps_n})"
+
+
+@dataclass(frozen=True)
+class SwappedWGMMAAccumulator:
+    """A (M, N) result held as the wgmma accumulator of its transpose (``register_dequant.py``: C^T = W^T A^T).
+
+    ``base`` is the :class:`WGMMAAccumulator` of the (N, M) product the instructions compute; element (m, n) of
+    the fragment is its element (n', m), where each 16-row slice of the base takes the columns of C in pairs:
+    base row ``g`` (0-7) holds column ``2g``, row ``g + 8`` column ``2g + 1`` (the row order ``ldmatrix.trans``
+    delivers the weight's columns in). The fragment's register order swaps the base's ``pair`` and ``half`` bits,
+    so registers ``2q, 2q + 1`` hold two adjacent columns of one row of C (``vec = 2``: 4-byte fp16 stores).
+    No row statistics: a reduction over C's rows is not one a thread can do on its own registers.
+    """
+
+    shape: tuple  # (M, N) of the result
+    warps_m: int  # of the base accumulator: 4 per warpgroup row
+    warps_n: int
+
+    @property
+    def base(self) -> WGMMAAccumulator:
+        """The accumulator of the transposed product, as the wgmma instructions see it."""
+        return WGMMAAccumulator((self.shape[1], self.shape[0]), self.warps_m, self.warps_n)
+
+    @property
+    def groups_m(self) -> int:
+        return self.warps_m // 4
+
+    @property
+    def nthreads(self) -> int:
+        return self.warps_m * self.warps_n * 32
+
+    @property
+    def local_size(self) -> int:
+        return self.base.local_size
+
+    exact = True
+    vec = 2
+
+    @staticmethod
+    def swap_bits(local):
+        """Base register <-> fragment register (an involution: bits 0 and 1 exchanged)."""
+        return (local // 4) * 4 + (local % 2) * 2 + (local // 2) % 2
+
+    def inverse(self, tid, local):
+        wm, wn = self.base.warp_tile
+        _, tn = self.base.tiles
+        group, warp, lane = tid // 128, (tid % 128) // 32, tid % 32
+        half, pair = local % 2, (local // 2) % 2
+        tile = local // 4
+        mi, ni = tile // tn, tile % tn
+        n = (group // self.warps_n) * wm + mi * 64 + warp * 16 + (lane // 4) * 2 + half
+        m = (group % self.warps_n) * wn + ni * 8 + (lane % 4) * 2 + pair
+        return [m, n]
+
+    def valid(self, tid, local):
+        return None
+
+    def owner(self, indices):
+        m, n = indices
+        r = n % 16
+        base_row = n - r + (r % 2) * 8 + r // 2
+        tid, local = self.base.owner([base_row, m])
+        return tid, self.swap_bits(local)
+
+    def replica_guard(self, tid):
+        return None
+
+    def rows_layout(self):
+        """None: no row-statistics layout (see the class docstring)."""
+        return None
+
+    def describe(self) -> str:
+        return f"swapped-wgmma-accumulator(warpgroups={self.groups_m}x{self.warps_n})"
 
 
 @dataclass(frozen=True)

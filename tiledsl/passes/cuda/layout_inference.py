@@ -111,7 +111,11 @@ def _mma_row_groups(frags, calls, nests, mma_accumulators) -> dict:
     bad, sigs = set(), {}
 
     def sig_of(b, acc):
-        sigs.setdefault(b, set()).add(acc.rows_layout())
+        rows_layout = acc.rows_layout()
+        if rows_layout is None:  # an accumulator without row statistics (SwappedWGMMAAccumulator)
+            bad.add(b)
+            return
+        sigs.setdefault(b, set()).add(rows_layout)
 
     for c in calls:
         name = c.op.name.split(".", 1)[1]

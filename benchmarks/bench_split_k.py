@@ -3,7 +3,9 @@ summed by each ``TILEDSL_SPLIT_K_SUM`` form (a second launch, the last part of e
 each checked against the float32 reference and timed against cuBLAS fp16 in the same run (bench_general's
 harness: the general passes only).
 
-    python benchmarks/bench_split_k.py [--rounds 3]
+    python benchmarks/bench_split_k.py [--rounds 3] [--tiles 16,128,64,256,8;16,64,64,128,8] [--settings 0:auto,8:last]
+
+``--tiles``: block_M,block_N,block_K,threads,stages per tile; ``--settings``: TILEDSL_SPLIT_K:TILEDSL_SPLIT_K_SUM pairs.
 
 With ``OUT`` set, the report goes to ``$OUT/bench_split_k.json``.
 """
@@ -31,10 +33,15 @@ SETTINGS = [("0", "auto"), ("4", "launch"), ("4", "last"), ("4", "cluster"), ("a
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--tiles", default=None, help="block_M,block_N,block_K,threads,stages;... (default: TILES)")
+    ap.add_argument("--settings", default=None, help="SPLIT_K:SPLIT_K_SUM,... (default: SETTINGS)")
     args = ap.parse_args()
+    keys = ("block_M", "block_N", "block_K", "threads", "stages")
+    tiles = [dict(zip(keys, map(int, t.split(",")))) for t in args.tiles.split(";")] if args.tiles else TILES
+    settings = [tuple(s.split(":")) for s in args.settings.split(",")] if args.settings else SETTINGS
     rows = []
-    for tile in TILES:
-        for parts, form in SETTINGS:
+    for tile in tiles:
+        for parts, form in settings:
             case = single_case(int8_weight_gemm(16, N, N, **tile), lambda dev: _int8_inputs(dev, 16, N, N),
                                _int8_ref, _int8_peer(), 3e-2)
             with switched_env({"TILEDSL_SPLIT_K": parts, "TILEDSL_SPLIT_K_SUM": form}):

@@ -413,10 +413,14 @@ case "${1:-quick}" in
       mv "$OUT/bench_configs.json" "$OUT/configs_int8_${m}_dequant.json"
     done
     ;;
+  s16d)  # every GPU test with the 2026-12-06 defaults (the weight converted in registers), 8 workers
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist loadfile)
+    TAIL=30 run gpu_suite 520 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing
+    ;;
   s16c)  # int8-weight M = 16 with the weight converted in registers: wgmma tiles by split parts and sum forms
     TAIL=30 run split_k_m16_dequant 300 "$PY" benchmarks/bench_split_k.py --rounds 2 \
-      --tiles "16,128,64,256,8;16,64,64,128,8;16,64,128,128,6;16,256,64,256,6;16,128,128,256,4" \
-      --settings "0:auto,auto:auto,8:last,8:launch,16:last"
+      --tiles "16,128,64,256,8;16,64,64,128,8;16,256,64,256,6;16,128,128,256,4" \
+      --settings "auto:auto,8:last,8:launch,16:last"
     ;;
   s15a)  # 2026-12-06 (third session): split-K summed by the last part of each tile (TILEDSL_SPLIT_K_SUM=last) and
     # skinny mma.sync warp tiles: their GPU tests, then int8-weight M = 16 over three tiles and each sum form

@@ -127,7 +127,8 @@ def _halves(word: int) -> np.ndarray:
 @pytest.mark.parametrize("dtype", ["int8", "uint8"])
 def test_column_selectors_give_each_column_its_two_rows(dtype):
     """An ldmatrix.trans word holds W[k][n], W[k][n + 1], W[k + 1][n], W[k + 1][n + 1]; the helper's two results
-    are column n's (k, k + 1) and column n + 1's, exact for every byte value."""
+    are column n's (k, k + 1) and column n + 1's, exact for every byte value; the [N, K] helper's 16-bit load holds
+    W[n][k], W[n][k + 1], converted as one pair."""
     rng = np.random.default_rng(0)
     values = np.arange(-128, 128) if dtype == "int8" else np.arange(256)
     for _ in range(64):
@@ -139,6 +140,17 @@ def test_column_selectors_give_each_column_its_two_rows(dtype):
         even, odd = (_halves(_prmt(word, int8_convert.EXPONENT_BYTES, sel)) - _halves(int8_convert.BIAS[dtype])
                      for sel in register_dequant._COLUMN_SELECTORS)
         assert list(even) == [quad[0], quad[2]] and list(odd) == [quad[1], quad[3]]
+    for _ in range(64):  # a weight stored [N, K]: two adjacent k of one column in a 16-bit load
+        pair = rng.choice(values, 2)
+        raw = [int(v) & 0xFF for v in pair]
+        word = raw[0] | raw[1] << 8
+        if dtype == "int8":
+            word ^= int8_convert.SIGN_FLIP & 0xFFFF
+        got = _halves(_prmt(word, int8_convert.EXPONENT_BYTES, register_dequant._PAIR_SELECTOR)) - \
+            _halves(int8_convert.BIAS[dtype])
+        assert list(got) == list(pair)
+    pair_src = register_dequant.pair_helper_source(dtype)
+    assert f"0x{register_dequant._PAIR_SELECTOR:04x}u" in pair_src and "unsigned short" in pair_src
     src = register_dequant.helper_source(dtype)
     assert "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16" in src
     assert src.count("prmt.b32") == 2 and src.count("sub.f16x2") == 2
@@ -158,7 +170,8 @@ def _lowered_text(func, target=SM90A):
     ("plain", {"block_M": 16, "stages": 4}, True),
     ("plain", {"block_M": 64, "block_N": 64, "threads": 128}, True),
     ("scaled_cast", {}, False),  # not a plain cast
-    ("weight_nk", {}, False),  # W stored [N, K]: ldmatrix.trans would give k in fours, not pairs
+    ("weight_nk", {}, True),  # W stored [N, K]: 2-byte loads
+    ("weight_nk", {"wdtype": "uint8", "block_N": 256}, True),
     ("row_max", {}, False),  # a reduction over C's rows: the swapped layout has no row statistics
     ("tile_read_after", {}, False),  # the converted tile is used again
     ("plain", {"block_K": 16}, False),  # k tiles of 32
@@ -166,7 +179,8 @@ def _lowered_text(func, target=SM90A):
 ])
 def test_which_programs_are_rewritten(variant, kw, rewritten):
     text = _lowered_text(weight_gemm(256, 256, 256, variant=variant, **kw))
-    helper = register_dequant.helper_name(kw.get("wdtype", "int8"))
+    name = register_dequant.pair_helper_name if variant == "weight_nk" else register_dequant.helper_name
+    helper = name(kw.get("wdtype", "int8"))
     assert (helper in text) == rewritten
     assert ("B_s" not in text) == rewritten
 
@@ -201,6 +215,8 @@ GPU_CASES = {
     "ragged": (200, 384, 200, {}),
     "k_tile_32": (256, 256, 512, {"block_K": 32}),  # one register set: each k step waits for the last
     "a_transposed": (256, 256, 512, {"variant": "a_transposed"}),
+    "weight_nk": (256, 384, 512, {"variant": "weight_nk"}),
+    "weight_nk_uint8_ragged": (200, 256, 200, {"variant": "weight_nk", "wdtype": "uint8", "block_N": 256}),
 }
 
 
@@ -216,10 +232,12 @@ def test_rewritten_gemm_matches_torch(name, schedule, monkeypatch):
     variant = kw.get("variant", "plain")
     wdtype = kw.get("wdtype", "int8")
     kernel = tiledsl.compile(weight_gemm(M, N, K, **kw), out_idx=[], target="cuda")
-    assert register_dequant.helper_name(wdtype) in kernel.get_kernel_source()
+    name = register_dequant.pair_helper_name if variant == "weight_nk" else register_dequant.helper_name
+    assert name(wdtype) in kernel.get_kernel_source()
     a = torch.randn((K, M) if variant == "a_transposed" else (M, K), device="cuda").half()
     low, high = (-128, 128) if wdtype == "int8" else (0, 256)
-    w = torch.randint(low, high, (K, N), device="cuda", dtype=getattr(torch, wdtype))
+    w = torch.randint(low, high, (N, K) if variant == "weight_nk" else (K, N), device="cuda",
+                      dtype=getattr(torch, wdtype))
     w[0, :4] = torch.tensor([low, high - 1, 0, 1], dtype=w.dtype)  # the ends of the range
     s = torch.rand(N, device="cuda") * 0.01 + 0.001
     c = torch.full((M, N), float("nan"), device="cuda", dtype=torch.float16)

@@ -12,14 +12,16 @@ wgmma reads B from shared memory only, so every 64-row wgmma of the block reads 
 threads wrote it: on the H100 that shared-memory traffic held the int8-weight GEMM at 0.77x cuBLAS fp16
 (``benchmarks/RESULTS.md``). wgmma's A may come from registers, so on sm_90a this pass has the gemm compute the
 transposed product, C^T = W^T A^T: the weight is the A operand (its rows are C's columns), read from the 8-bit
-tile by ``ldmatrix.trans`` and converted in registers (two byte permutes and two fp16 subtracts per 4 values, as in
-``int8_convert.py``), and A_s is the B operand. The cast loop and B_s are gone; the gemm is marked
+tile and converted in registers (byte permutes and fp16 subtracts, as in ``int8_convert.py``), and A_s is the B
+operand. A weight stored [K, N] is read by ``ldmatrix.trans`` (per warp and 32 k, one instruction: 4 values a
+register, two columns of two k rows); one stored [N, K] (``nn.Linear``'s layout) by 2-byte loads (two k of one
+column each: ``ldmatrix`` would give four k of a column, which is not wgmma's register order). The cast loop and B_s are gone; the gemm is marked
 :data:`gemm_wgmma.DEQUANT_ATTR` and its accumulator gets the :class:`SwappedWGMMAAccumulator` layout (element
 (m, n) of C_f where the transposed product holds (n, m)), so the program's epilogue reads C_f as written.
 
 The pass applies, in any statement sequence (a pipelined loop's body), when: the nest stores
 ``B[i, j] = T.Cast("float16", W[i, j])`` over two whole shared tiles of one shape, W int8 or uint8; a later gemm of
-the same sequence reads B, whole, as its B operand stored [K, N] (``transpose_B=False``), with a float16 shared A
+the same sequence reads B, whole, as its B operand (stored [K, N] or, ``transpose_B``, [N, K]), with a float16 shared A
 (either majorness) and a float32 fragment accumulator that no other tile op but fills and copies uses; nothing
 between them writes W or A or touches B; nothing else in the kernel uses B; and the transposed gemm has a wgmma
 plan (:func:`plan_swapped`: K a multiple of 32, N of 64 per warpgroup row, W's rows whole 64- or 128-byte panels).
@@ -48,6 +50,7 @@ _EIGHT_BIT = ("int8", "uint8")
 #: prmt selectors taking bytes (0, 2) and (1, 3) of an ldmatrix.trans word under 0x64 exponent bytes: the word holds
 #: W[k][n], W[k][n + 1], W[k + 1][n], W[k + 1][n + 1]; the first pair is column n of C (rows k, k + 1), the second n + 1
 _COLUMN_SELECTORS = (0x4240, 0x4341)
+_PAIR_SELECTOR = 0x4140  # bytes 0 and 1 under 0x64: two adjacent k of one row of a weight stored [N, K]
 
 
 def _cast_nest(stmt):
@@ -78,9 +81,10 @@ def _cast_nest(stmt):
 
 def swapped_call(gemm, weight_region):
     """The transposed form of ``gemm`` (C += A B with B converted from ``weight_region``): gemm(W, A, C) with
-    ``transpose_A`` (W is [K, N]), ``transpose_B`` when A is [M, K], marked :data:`gemm_wgmma.DEQUANT_ATTR`."""
+    ``transpose_A`` when W is [K, N] (the program's ``transpose_B=False``), ``transpose_B`` when A is [M, K],
+    marked :data:`gemm_wgmma.DEQUANT_ATTR`."""
     a, _, c = gemm.args
-    return make_tile_call("gemm", [weight_region, a, c], transpose_A=True,
+    return make_tile_call("gemm", [weight_region, a, c], transpose_A=not bool(gemm.attrs["transpose_B"]),
                           transpose_B=not bool(gemm.attrs["transpose_A"]), clear_accum=gemm.attrs["clear_accum"],
                           policy=gemm.attrs["policy"] if "policy" in gemm.attrs else 0,
                           **{gemm_wgmma.DEQUANT_ATTR: 1})
@@ -89,7 +93,8 @@ def swapped_call(gemm, weight_region):
 def unswapped(call):
     """The program's own form of a swapped gemm: C += A W (W converted by the multiply)."""
     w, a, c = call.args
-    return make_tile_call("gemm", [a, w, c], transpose_A=not bool(call.attrs["transpose_B"]), transpose_B=False,
+    return make_tile_call("gemm", [a, w, c], transpose_A=not bool(call.attrs["transpose_B"]),
+                          transpose_B=not bool(call.attrs["transpose_A"]),
                           clear_accum=call.attrs["clear_accum"],
                           policy=call.attrs["policy"] if "policy" in call.attrs else 0)
 
@@ -100,13 +105,14 @@ def plan_swapped(call, nthreads: int):
     trans_b = bool(call.attrs["transpose_B"])
     if (str(w.source.ty.dtype) not in _EIGHT_BIT or str(a.source.ty.dtype) != "float16"
             or str(c.source.ty.dtype) != "float32" or c.source.scope() != "local.fragment"
-            or w.source.scope() not in _SHARED or a.source.scope() not in _SHARED
-            or not bool(call.attrs["transpose_A"])):
+            or w.source.scope() not in _SHARED or a.source.scope() not in _SHARED):
         return None
     if wgmma_tile(w.source) is None or not gemm_wgmma._whole_tile(w) or \
             not gemm_wgmma._operand_ok(a, mn_major=not trans_b):
         return None
     K, N = [const_ints([w.region[d].extent], "T.gemm")[0] for d in tile_dims(w)]
+    if not bool(call.attrs["transpose_A"]):  # W stored [N, K]
+        K, N = N, K
     a_rows, a_cols = [const_ints([a.region[d].extent], "T.gemm")[0] for d in tile_dims(a)]
     M, KA = (a_rows, a_cols) if trans_b else (a_cols, a_rows)
     if KA != K or tuple(const_ints(list(c.source.ty.shape), "T.gemm")) != (M, N) or K % 32 or N % 16:
@@ -143,6 +149,23 @@ def helper_source(dtype: str) -> str:
     return "\n".join(lines)
 
 
+def pair_helper_name(dtype: str) -> str:
+    """The device helper converting two adjacent bytes of an 8-bit tile (W stored [N, K]: k and k + 1 of row n)."""
+    return f"tiledsl_lds_{'s8' if dtype == 'int8' else 'u8'}x2_f16"
+
+
+def pair_helper_source(dtype: str) -> str:
+    """CUDA source of :func:`pair_helper_name`: ``out[0]`` = the fp16 pair of the two bytes at ``src``."""
+    flip = f" ^ 0x{SIGN_FLIP & 0xFFFF:04x}u" if dtype == "int8" else ""
+    return "\n".join([
+        f"__forceinline__ __device__ void {pair_helper_name(dtype)}(const void* src, unsigned int* out) {{",
+        f"  unsigned int x = (unsigned int)*(const unsigned short*)src{flip};",
+        f'  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(out[0]) : "r"(x), "r"(0x{EXPONENT_BYTES:08x}u), '
+        f'"r"(0x{_PAIR_SELECTOR:04x}u));',
+        f'  asm("sub.f16x2 %0, %0, %1;" : "+r"(out[0]) : "r"(0x{BIAS[dtype]:08x}u));',
+        "}", ""])
+
+
 def _weight_ptr(low, region, row, col, seen: bool):
     """Pointer to element (row, col) of the weight tile's region (swizzled; hidden from ThreadSync unless
     ``seen``: only TMA wrote it, and the ring's mbarrier orders that write)."""
@@ -163,7 +186,8 @@ def lower_swapped(low, call, wg_plan):
     lay = wg_plan.layout.base  # the (N, M) accumulator of C^T
     gm, gn = lay.groups_m, lay.warps_n
     Mw, Nw = lay.shape[0] // gm, lay.shape[1] // gn
-    K = const_ints([w.region[tile_dims(w)[0]].extent], "T.gemm")[0]
+    w_k_rows = bool(call.attrs["transpose_A"])  # W stored [K, N] (else [N, K])
+    K = const_ints([w.region[tile_dims(w)[0 if w_k_rows else 1]].extent], "T.gemm")[0]
     group, warp, lane = low.tid // 128, (low.tid % 128) // 32, low.tid % 32
     row0, col0 = (group // gn) * Mw, (group % gn) * Nw
     acc = low.locals[c.source]
@@ -195,10 +219,22 @@ def lower_swapped(low, call, wg_plan):
         elif sets == 1 or gemm_wgmma.NO_WAIT_ATTR in attrs:
             body.append(tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0)))
         for mi in range(blocks):
-            ptr = _weight_ptr(low, w, k32 * 32 + lane, row0 + mi * 64 + warp * 16, seen=not tma_only)
-            out = tirx.address_of(tirx.BufferLoad(frag, [tirx.const((k32 * blocks + mi) * 8, "int32")]))
-            body.append(tirx.Evaluate(T.cuda.func_call(helper_name(dtype), ptr, out,
-                                                       source_code=helper_source(dtype))))
+            n0 = row0 + mi * 64 + warp * 16
+            base = (k32 * blocks + mi) * 8
+            if w_k_rows:  # W [K, N]: one ldmatrix.x4.trans, this lane's k row of 16 columns
+                ptr = _weight_ptr(low, w, k32 * 32 + lane, n0, seen=not tma_only)
+                out = tirx.address_of(tirx.BufferLoad(frag, [tirx.const(base, "int32")]))
+                body.append(tirx.Evaluate(T.cuda.func_call(helper_name(dtype), ptr, out,
+                                                           source_code=helper_source(dtype))))
+                continue
+            for reg in range(8):  # W [N, K]: register (s, q) holds column n's k pair, in the same order as above
+                step, q = reg // 4, reg % 4
+                n = n0 + (lane // 4) * 2 + q % 2
+                k = k32 * 32 + step * 16 + (q // 2) * 8 + (lane % 4) * 2
+                ptr = _weight_ptr(low, w, n, k, seen=not tma_only)
+                out = tirx.address_of(tirx.BufferLoad(frag, [tirx.const(base + reg, "int32")]))
+                body.append(tirx.Evaluate(T.cuda.func_call(pair_helper_name(dtype), ptr, out,
+                                                           source_code=pair_helper_source(dtype))))
         for s in range(2):
             k0 = (k32 * 2 + s) * 16
             if trans_b:  # A [M, K]: the B operand K-major
@@ -273,7 +309,7 @@ class _Rewriter(StmtRewriter):
     def _swap(self, stmts, k, g, tile16, tile8):
         gemm = stmts[g].value
         a, b, c = gemm.args
-        if not b.source.same_as(tile16) or a.source.same_as(tile16) or bool(gemm.attrs["transpose_B"]) or \
+        if not b.source.same_as(tile16) or a.source.same_as(tile16) or \
                 not whole_region(b) or str(a.source.ty.dtype) != "float16" or a.source.scope() not in _SHARED:
             return None
         if any(any(x.same_as(a.source) for x in (written_buffers(s) or [a.source])) for s in stmts[k + 1:g]):

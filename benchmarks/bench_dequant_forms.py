@@ -1,0 +1,77 @@
+"""The int8-weight GEMM in both weight layouts ([K, N] and nn.Linear's [N, K]) at M = 4096 and M = 16, each with
+the weight converted in registers (``TILEDSL_REGISTER_DEQUANT``, the default) and with the program's cast loop as
+written (``=0``), checked against the float32 reference and timed against cuBLAS fp16 on the weight dequantized
+once (bench_general's harness: the general passes only, the same run).
+
+    python benchmarks/bench_dequant_forms.py [--rounds 3]
+
+With ``OUT`` set, the report goes to ``$OUT/bench_dequant_forms.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "testing"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_general import run_cases  # noqa: E402
+from general_programs import _int8_inputs, _int8_peer, _int8_ref, int8_weight_gemm, single_case, switched_env  # noqa: E402
+
+N = K = 4096
+CONFIGS = {4096: dict(block_M=256, block_N=128, block_K=64, stages=4),  # bench_general's configs
+           16: dict(block_M=16, block_N=128, block_K=64, stages=8)}
+
+
+def _nk_inputs(dev, M):
+    a, w, s = _int8_inputs(dev, M, N, K)
+    return [a, w.t().contiguous(), s]
+
+
+def _nk_peer():
+    """cuBLAS fp16 on the [N, K] weight dequantized once, outside the timing (``a @ (w * s[:, None]).T``)."""
+    cache = {}
+
+    def run(a, w, s):
+        key = (w.data_ptr(), s.data_ptr())
+        if key not in cache:
+            cache[key] = (w.float() * s[:, None]).half()
+        return a @ cache[key].t()
+    return run
+
+
+def case(M, weight_nk):
+    """The program and its inputs, reference and peer."""
+    program = int8_weight_gemm(M, N, K, weight_nk=weight_nk, **CONFIGS[M])
+    if weight_nk:
+        return single_case(program, lambda dev: _nk_inputs(dev, M), lambda a, w, s: _int8_ref(a, w.t(), s),
+                           _nk_peer(), 3e-2)
+    return single_case(program, lambda dev: _int8_inputs(dev, M, N, K), _int8_ref, _int8_peer(), 3e-2)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    rows = []
+    for M in (4096, 16):
+        for weight_nk in (False, True):
+            for switch in ("1", "0"):
+                with switched_env({"TILEDSL_REGISTER_DEQUANT": switch}):
+                    row = run_cases({f"int8_weight_m{M}": case(M, weight_nk)}, args.rounds, 25, 100)["rows"][0]
+                row = {k: v for k, v in row.items() if k not in ("kernels", "loads")}
+                rows.append(dict(row, weight="[N, K]" if weight_nk else "[K, N]", register_dequant=switch))
+                print(json.dumps(rows[-1]), flush=True)
+    out = os.environ.get("OUT")
+    if out:
+        Path(out, "bench_dequant_forms.json").write_text(json.dumps(rows, indent=1))
+    torch.cuda.synchronize()
+
+
+if __name__ == "__main__":
+    main()

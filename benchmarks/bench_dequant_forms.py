@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "testing"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_general import run_cases  # noqa: E402
-from general_programs import _int8_inputs, _int8_peer, _int8_ref, int8_weight_gemm, single_case, switched_env  # noqa: E402
+from general_programs import (_int8_inputs, _int8_peer, _int8_ref, int8_weight_gemm, single_case,  # noqa: E402
+                              switched_env)
 
 N = K = 4096
 CONFIGS = {4096: dict(block_M=256, block_N=128, block_K=64, stages=4),  # bench_general's configs

@@ -35,8 +35,9 @@ def _switch_on(monkeypatch):
 def weight_gemm(M, N, K, wdtype="int8", block_M=128, block_N=128, block_K=64, stages=3, threads=256,
                 variant="plain"):
     """C = (A @ W) * s[n] + 1 (W 8-bit, converted per tile). ``variant``: "a_transposed" (A stored [K, M]),
-    "scaled_cast" (the conversion also scales), "weight_nk" (W stored [N, K], ``transpose_B``), "row_max" (a
-    reduction over C's rows follows), "tile_read_after" (the converted tile is read after the loop)."""
+    "copy_cast" (the conversion as ``T.copy(W_s, B_s)``), "scaled_cast" (the conversion also scales), "weight_nk"
+    (W stored [N, K], ``transpose_B``), "row_max" (a reduction over C's rows follows), "tile_read_after" (the
+    converted tile is read after the loop)."""
     a_shape = (K, M) if variant == "a_transposed" else (M, K)
     w_shape = (N, K) if variant == "weight_nk" else (K, N)
     a_tile = (block_K, block_M) if variant == "a_transposed" else (block_M, block_K)
@@ -61,11 +62,14 @@ def weight_gemm(M, N, K, wdtype="int8", block_M=128, block_N=128, block_K=64, st
                     T.copy(W[bx * block_N, k * block_K], W_s)
                 else:
                     T.copy(W[k * block_K, bx * block_N], W_s)
-                for i, j in T.Parallel(*w_tile):
-                    if variant == "scaled_cast":
-                        B_s[i, j] = T.Cast(F16, W_s[i, j]) * T.float16(0.5)
-                    else:
-                        B_s[i, j] = T.Cast(F16, W_s[i, j])
+                if variant == "copy_cast":  # the conversion as a copy between the tiles
+                    T.copy(W_s, B_s)
+                else:
+                    for i, j in T.Parallel(*w_tile):
+                        if variant == "scaled_cast":
+                            B_s[i, j] = T.Cast(F16, W_s[i, j]) * T.float16(0.5)
+                        else:
+                            B_s[i, j] = T.Cast(F16, W_s[i, j])
                 T.gemm(A_s, B_s, C_f, transpose_A=variant == "a_transposed", transpose_B=variant == "weight_nk")
             if variant == "row_max":
                 T.reduce_max(C_f, m, dim=1)
@@ -166,6 +170,7 @@ def _lowered_text(func, target=SM90A):
 @pytest.mark.parametrize("variant,kw,rewritten", [
     ("plain", {}, True),
     ("plain", {"wdtype": "uint8"}, True),
+    ("copy_cast", {}, True),
     ("a_transposed", {}, True),
     ("plain", {"block_M": 16, "stages": 4}, True),
     ("plain", {"block_M": 64, "block_N": 64, "threads": 128}, True),
@@ -215,6 +220,7 @@ GPU_CASES = {
     "ragged": (200, 384, 200, {}),
     "k_tile_32": (256, 256, 512, {"block_K": 32}),  # one register set: each k step waits for the last
     "a_transposed": (256, 256, 512, {"variant": "a_transposed"}),
+    "copy_cast": (256, 256, 256, {"variant": "copy_cast"}),
     "weight_nk": (256, 384, 512, {"variant": "weight_nk"}),
     "weight_nk_uint8_ragged": (200, 256, 200, {"variant": "weight_nk", "wdtype": "uint8", "block_N": 256}),
 }

@@ -15,18 +15,20 @@ transposed product, C^T = W^T A^T: the weight is the A operand (its rows are C's
 tile and converted in registers (byte permutes and fp16 subtracts, as in ``int8_convert.py``), and A_s is the B
 operand. A weight stored [K, N] is read by ``ldmatrix.trans`` (per warp and 32 k, one instruction: 4 values a
 register, two columns of two k rows); one stored [N, K] (``nn.Linear``'s layout) by 2-byte loads (two k of one
-column each: ``ldmatrix`` would give four k of a column, which is not wgmma's register order). The cast loop and B_s are gone; the gemm is marked
-:data:`gemm_wgmma.DEQUANT_ATTR` and its accumulator gets the :class:`SwappedWGMMAAccumulator` layout (element
-(m, n) of C_f where the transposed product holds (n, m)), so the program's epilogue reads C_f as written.
+column each: ``ldmatrix`` would give four k of a column, which is not wgmma's register order). The cast loop and
+B_s are gone; the gemm is marked :data:`gemm_wgmma.DEQUANT_ATTR` and its accumulator gets the
+:class:`SwappedWGMMAAccumulator` layout (element (m, n) of C_f where the transposed product holds (n, m)), so the
+program's epilogue reads C_f as written.
 
 The pass applies, in any statement sequence (a pipelined loop's body), when: the nest stores
-``B[i, j] = T.Cast("float16", W[i, j])`` over two whole shared tiles of one shape, W int8 or uint8; a later gemm of
-the same sequence reads B, whole, as its B operand (stored [K, N] or, ``transpose_B``, [N, K]), with a float16 shared A
-(either majorness) and a float32 fragment accumulator that no other tile op but fills and copies uses; nothing
-between them writes W or A or touches B; nothing else in the kernel uses B; and the transposed gemm has a wgmma
-plan (:func:`plan_swapped`: K a multiple of 32, N of 64 per warpgroup row, W's rows whole 64- or 128-byte panels).
-Otherwise the program is left as written. ``TILEDSL_REGISTER_DEQUANT=0`` turns the pass off. Where layout
-inference later drops the plan, the gemm is lowered in its original form (:func:`unswapped`) on FMA.
+``B[i, j] = T.Cast("float16", W[i, j])`` over two whole shared tiles of one shape, W int8 or uint8 (or
+``T.copy(W, B)`` converts them); a later gemm of the same sequence reads B, whole, as its B operand (stored [K, N]
+or, ``transpose_B``, [N, K]), with a float16 shared A (either majorness) and a float32 fragment accumulator
+that no other tile op but fills and copies uses; nothing between them writes W or A or touches B; nothing else in
+the kernel uses B; and the transposed gemm has a wgmma plan (:func:`plan_swapped`: K a multiple of 32, N of 64 per
+warpgroup row, W's rows whole 64- or 128-byte panels). Otherwise the program is left as written.
+``TILEDSL_REGISTER_DEQUANT=0`` turns the pass off. Where layout inference later drops the plan, the gemm is lowered
+in its original form (:func:`unswapped`) on FMA.
 """
 from __future__ import annotations
 
@@ -53,9 +55,29 @@ _COLUMN_SELECTORS = (0x4240, 0x4341)
 _PAIR_SELECTOR = 0x4140  # bytes 0 and 1 under 0x64: two adjacent k of one row of a weight stored [N, K]
 
 
+def _cast_copy(stmt):
+    """(16-bit tile, 8-bit tile) when ``stmt`` is ``T.copy(W, B)`` between two whole 2-d shared tiles of one
+    shape, W 8-bit and B float16 (the copy converts), else None."""
+    if not (isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "copy")):
+        return None
+    src, dst = stmt.value.args
+    if not all(hasattr(r, "source") and r.source.scope() in _SHARED and whole_region(r) for r in (src, dst)):
+        return None
+    if str(src.source.ty.dtype) not in _EIGHT_BIT or str(dst.source.ty.dtype) != "float16":
+        return None
+    try:
+        shapes = [const_ints(list(r.source.ty.shape), "tile") for r in (src, dst)]
+    except Exception:  # a symbolic shape: not this pattern
+        return None
+    return (dst.source, src.source) if len(shapes[0]) == 2 and shapes[0] == shapes[1] else None
+
+
 def _cast_nest(stmt):
     """(16-bit tile, 8-bit tile) when ``stmt`` is ``for i, j in T.Parallel: B[i, j] = T.Cast("float16", W[i, j])``
-    over the whole shape of both shared tiles, else None."""
+    over the whole shape of both shared tiles, or the same conversion as a ``T.copy``, else None."""
+    copied = _cast_copy(stmt)
+    if copied is not None:
+        return copied
     loops, inner = parallel_nest(stmt)
     if len(loops) != 2 or not isinstance(inner, tirx.BufferStore):
         return None

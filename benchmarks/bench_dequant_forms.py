@@ -1,7 +1,8 @@
-"""The int8-weight GEMM in both weight layouts ([K, N] and nn.Linear's [N, K]) at M = 4096 and M = 16, each with
+"""The int8-weight GEMM in both weight layouts ([K, N] and nn.Linear's [N, K]) at M = 4096 and M = 16, and with
+bfloat16 activations ([K, N]), each with
 the weight converted in registers (``TILEDSL_REGISTER_DEQUANT``, the default) and with the program's cast loop as
 written (``=0``), checked against the float32 reference and timed against cuBLAS fp16 on the weight dequantized
-once (bench_general's harness: the general passes only, the same run).
+once (cuBLAS bf16 for the bf16 program; bench_general's harness: the general passes only, the same run).
 
     python benchmarks/bench_dequant_forms.py [--rounds 3]
 
@@ -46,9 +47,28 @@ def _nk_peer():
     return run
 
 
-def case(M, weight_nk):
+def _bf16_inputs(dev, M):
+    a, w, s = _int8_inputs(dev, M, N, K)
+    return [a.bfloat16(), w, s]
+
+
+def _bf16_peer():
+    """cuBLAS bf16 on the weight dequantized once, outside the timing."""
+    cache = {}
+
+    def run(a, w, s):
+        key = (w.data_ptr(), s.data_ptr())
+        if key not in cache:
+            cache[key] = (w.float() * s).bfloat16()
+        return a @ cache[key]
+    return run
+
+
+def case(M, weight_nk, dtype="float16"):
     """The program and its inputs, reference and peer."""
-    program = int8_weight_gemm(M, N, K, weight_nk=weight_nk, **CONFIGS[M])
+    program = int8_weight_gemm(M, N, K, weight_nk=weight_nk, dtype=dtype, **CONFIGS[M])
+    if dtype == "bfloat16":
+        return single_case(program, lambda dev: _bf16_inputs(dev, M), _int8_ref, _bf16_peer(), 3e-2)
     if weight_nk:
         return single_case(program, lambda dev: _nk_inputs(dev, M), lambda a, w, s: _int8_ref(a, w.t(), s),
                            _nk_peer(), 3e-2)
@@ -60,13 +80,14 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     rows = []
-    for M in (4096, 16):
-        for weight_nk in (False, True):
-            for switch in ("1", "0"):
-                with switched_env({"TILEDSL_REGISTER_DEQUANT": switch}):
-                    row = run_cases({f"int8_weight_m{M}": case(M, weight_nk)}, args.rounds, 25, 100)["rows"][0]
-                row = {k: v for k, v in row.items() if k not in ("kernels", "loads")}
-                rows.append(dict(row, weight="[N, K]" if weight_nk else "[K, N]", register_dequant=switch))
+    forms = [(M, nk, "float16") for M in (4096, 16) for nk in (False, True)] + \
+        [(M, False, "bfloat16") for M in (4096, 16)]
+    for M, weight_nk, dtype in forms:
+        for switch in ("1", "0"):
+            with switched_env({"TILEDSL_REGISTER_DEQUANT": switch}):
+                row = run_cases({f"int8_weight_m{M}": case(M, weight_nk, dtype)}, args.rounds, 25, 100)["rows"][0]
+            row = {k: v for k, v in row.items() if k not in ("kernels", "loads")}
+            rows.append(dict(row, weight="[N, K]" if weight_nk else "[K, N]", dtype=dtype, register_dequant=switch))
                 print(json.dumps(rows[-1]), flush=True)
     out = os.environ.get("OUT")
     if out:

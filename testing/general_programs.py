@@ -125,18 +125,19 @@ def swiglu(M, N, K, block_M=128, block_N=128, block_K=64, stages=4, threads=256,
     return kernel
 
 
-def int8_weight_gemm(M, N, K, block_M=128, block_N=128, block_K=64, stages=4, threads=256, weight_nk=False):
-    """C = (A @ dequant(W)) * scale[n]: fp16 A, int8 W [K, N] (``weight_nk``: [N, K], nn.Linear's layout, C = A
-    W^T) converted to fp16 in shared memory per tile."""
+def int8_weight_gemm(M, N, K, block_M=128, block_N=128, block_K=64, stages=4, threads=256, weight_nk=False,
+                     dtype=F16):
+    """C = (A @ dequant(W)) * scale[n]: A and C in ``dtype`` (fp16 or bf16), int8 W [K, N] (``weight_nk``: [N, K],
+    nn.Linear's layout, C = A W^T) converted to ``dtype`` in shared memory per tile."""
     w_shape, w_tile = ((N, K), (block_N, block_K)) if weight_nk else ((K, N), (block_K, block_N))
 
     @T.prim_func
-    def kernel(A: T.Tensor((M, K), F16), W: T.Tensor(w_shape, "int8"), S: T.Tensor((N,), "float32"),
-               C: T.Tensor((M, N), F16)):
+    def kernel(A: T.Tensor((M, K), dtype), W: T.Tensor(w_shape, "int8"), S: T.Tensor((N,), "float32"),
+               C: T.Tensor((M, N), dtype)):
         with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
-            A_s = T.alloc_shared((block_M, block_K), F16)
+            A_s = T.alloc_shared((block_M, block_K), dtype)
             W_s = T.alloc_shared(w_tile, "int8")
-            B_s = T.alloc_shared(w_tile, F16)
+            B_s = T.alloc_shared(w_tile, dtype)
             C_f = T.alloc_fragment((block_M, block_N), "float32")
             T.clear(C_f)
             for k in T.Pipelined(T.ceildiv(K, block_K), num_stages=stages):
@@ -146,7 +147,7 @@ def int8_weight_gemm(M, N, K, block_M=128, block_N=128, block_K=64, stages=4, th
                 else:
                     T.copy(W[k * block_K, bx * block_N], W_s)
                 for i, j in T.Parallel(*w_tile):
-                    B_s[i, j] = T.Cast(F16, W_s[i, j])
+                    B_s[i, j] = T.Cast(dtype, W_s[i, j])
                 T.gemm(A_s, B_s, C_f, transpose_B=weight_nk)
             for i, j in T.Parallel(block_M, block_N):
                 C_f[i, j] = C_f[i, j] * S[bx * block_N + j]

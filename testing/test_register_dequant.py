@@ -33,23 +33,23 @@ def _switch_on(monkeypatch):
 
 
 def weight_gemm(M, N, K, wdtype="int8", block_M=128, block_N=128, block_K=64, stages=3, threads=256,
-                variant="plain"):
+                variant="plain", adtype=F16):
     """C = (A @ W) * s[n] + 1 (W 8-bit, converted per tile). ``variant``: "a_transposed" (A stored [K, M]),
     "copy_cast" (the conversion as ``T.copy(W_s, B_s)``), "scaled_cast" (the conversion also scales), "weight_nk"
     (W stored [N, K], ``transpose_B``), "row_max" (a reduction over C's rows follows), "tile_read_after" (the
-    converted tile is read after the loop)."""
+    converted tile is read after the loop). ``adtype``: A's type and the cast's (float16 or bfloat16)."""
     a_shape = (K, M) if variant == "a_transposed" else (M, K)
     w_shape = (N, K) if variant == "weight_nk" else (K, N)
     a_tile = (block_K, block_M) if variant == "a_transposed" else (block_M, block_K)
     w_tile = (block_N, block_K) if variant == "weight_nk" else (block_K, block_N)
 
     @T.prim_func
-    def kernel(A: T.Tensor(a_shape, F16), W: T.Tensor(w_shape, wdtype), S: T.Tensor((N,), "float32"),
+    def kernel(A: T.Tensor(a_shape, adtype), W: T.Tensor(w_shape, wdtype), S: T.Tensor((N,), "float32"),
                C: T.Tensor((M, N), F16)):
         with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
-            A_s = T.alloc_shared(a_tile, F16)
+            A_s = T.alloc_shared(a_tile, adtype)
             W_s = T.alloc_shared(w_tile, wdtype)
-            B_s = T.alloc_shared(w_tile, F16)
+            B_s = T.alloc_shared(w_tile, adtype)
             C_f = T.alloc_fragment((block_M, block_N), "float32")
             m = T.alloc_fragment((block_M,), "float32")
             T.clear(C_f)
@@ -67,9 +67,9 @@ def weight_gemm(M, N, K, wdtype="int8", block_M=128, block_N=128, block_K=64, st
                 else:
                     for i, j in T.Parallel(*w_tile):
                         if variant == "scaled_cast":
-                            B_s[i, j] = T.Cast(F16, W_s[i, j]) * T.float16(0.5)
+                            B_s[i, j] = T.Cast(adtype, W_s[i, j]) * T.Cast(adtype, 0.5)
                         else:
-                            B_s[i, j] = T.Cast(F16, W_s[i, j])
+                            B_s[i, j] = T.Cast(adtype, W_s[i, j])
                 T.gemm(A_s, B_s, C_f, transpose_A=variant == "a_transposed", transpose_B=variant == "weight_nk")
             if variant == "row_max":
                 T.reduce_max(C_f, m, dim=1)
@@ -128,37 +128,53 @@ def _halves(word: int) -> np.ndarray:
     return np.array([word & 0xFFFF, word >> 16], dtype=np.uint16).view(np.float16)
 
 
+def _bf16(bits: int) -> float:
+    """The value of the bfloat16 whose bits are ``bits`` (the upper half of a float32)."""
+    return float(np.array([bits << 16], dtype=np.uint32).view(np.float32)[0])
+
+
+def _converted_pair(word: int, lo: int, hi: int, dtype: str, to: str) -> list:
+    """What the helpers' lines compute for bytes ``lo`` and ``hi`` of ``word`` (emulated from the constants their
+    CUDA source is built from): fp16 via prmt under 0x64 and sub.f16x2, bfloat16 via float32 under 0x4B."""
+    if dtype == "int8":
+        word ^= int8_convert.SIGN_FLIP
+    if to == "float16":
+        sel = 0x4040 | lo | hi << 8
+        return list(_halves(_prmt(word, int8_convert.EXPONENT_BYTES, sel)) - _halves(int8_convert.BIAS[dtype]))
+    bias = float(register_dequant._F32_BIAS[dtype].rstrip("f"))
+    out = []
+    for byte in (lo, hi):
+        bits = _prmt(word, register_dequant._F32_MAGIC, 0x7440 | byte)
+        f = np.float32(np.array([bits], dtype=np.uint32).view(np.float32)[0]) - np.float32(bias)
+        upper = int(np.array([f], dtype=np.float32).view(np.uint32)[0]) >> 16  # __byte_perm(.., 0x7632): upper half
+        assert (int(np.array([f], dtype=np.float32).view(np.uint32)[0]) & 0xFFFF) == 0  # exact in bfloat16
+        out.append(_bf16(upper))
+    return out
+
+
+@pytest.mark.parametrize("to", ["float16", "bfloat16"])
 @pytest.mark.parametrize("dtype", ["int8", "uint8"])
-def test_column_selectors_give_each_column_its_two_rows(dtype):
+def test_helpers_give_each_column_its_two_rows_exactly(dtype, to):
     """An ldmatrix.trans word holds W[k][n], W[k][n + 1], W[k + 1][n], W[k + 1][n + 1]; the helper's two results
-    are column n's (k, k + 1) and column n + 1's, exact for every byte value; the [N, K] helper's 16-bit load holds
-    W[n][k], W[n][k + 1], converted as one pair."""
-    rng = np.random.default_rng(0)
+    are column n's (k, k + 1) and column n + 1's; the [N, K] helper's 16-bit load holds W[n][k], W[n][k + 1],
+    converted as one pair. Exact for every byte value, in both 16-bit types."""
     values = np.arange(-128, 128) if dtype == "int8" else np.arange(256)
-    for _ in range(64):
-        quad = rng.choice(values, 4)
+    rng = np.random.default_rng(0)
+    quads = [values[i:i + 4] for i in range(0, 256, 4)] + [rng.choice(values, 4) for _ in range(32)]
+    for quad in quads:
         raw = [int(v) & 0xFF for v in quad]
         word = raw[0] | raw[1] << 8 | raw[2] << 16 | raw[3] << 24
-        if dtype == "int8":
-            word ^= int8_convert.SIGN_FLIP
-        even, odd = (_halves(_prmt(word, int8_convert.EXPONENT_BYTES, sel)) - _halves(int8_convert.BIAS[dtype])
-                     for sel in register_dequant._COLUMN_SELECTORS)
-        assert list(even) == [quad[0], quad[2]] and list(odd) == [quad[1], quad[3]]
-    for _ in range(64):  # a weight stored [N, K]: two adjacent k of one column in a 16-bit load
-        pair = rng.choice(values, 2)
-        raw = [int(v) & 0xFF for v in pair]
-        word = raw[0] | raw[1] << 8
-        if dtype == "int8":
-            word ^= int8_convert.SIGN_FLIP & 0xFFFF
-        got = _halves(_prmt(word, int8_convert.EXPONENT_BYTES, register_dequant._PAIR_SELECTOR)) - \
-            _halves(int8_convert.BIAS[dtype])
-        assert list(got) == list(pair)
-    pair_src = register_dequant.pair_helper_source(dtype)
-    assert f"0x{register_dequant._PAIR_SELECTOR:04x}u" in pair_src and "unsigned short" in pair_src
-    src = register_dequant.helper_source(dtype)
-    assert "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16" in src
-    assert src.count("prmt.b32") == 2 and src.count("sub.f16x2") == 2
+        (lo0, hi0), (lo1, hi1) = register_dequant._COLUMN_BYTES
+        assert _converted_pair(word, lo0, hi0, dtype, to) == [quad[0], quad[2]]
+        assert _converted_pair(word, lo1, hi1, dtype, to) == [quad[1], quad[3]]
+        assert _converted_pair(word & 0xFFFF, 0, 1, dtype, to) == [quad[0], quad[1]]
+    src = register_dequant.helper_source(dtype, to) + register_dequant.pair_helper_source(dtype, to)
+    assert "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16" in src and "unsigned short" in src
     assert (f"0x{int8_convert.SIGN_FLIP:08x}u" in src) == (dtype == "int8")
+    if to == "float16":
+        assert src.count("prmt.b32") == 3 and src.count("sub.f16x2") == 3
+    else:
+        assert src.count("__byte_perm") == 9 and register_dequant._F32_BIAS[dtype] in src
 
 
 # ---------------------------------------------------------------- which programs the pass rewrites
@@ -171,6 +187,8 @@ def _lowered_text(func, target=SM90A):
     ("plain", {}, True),
     ("plain", {"wdtype": "uint8"}, True),
     ("copy_cast", {}, True),
+    ("plain", {"adtype": "bfloat16"}, True),
+    ("weight_nk", {"adtype": "bfloat16", "wdtype": "uint8"}, True),
     ("a_transposed", {}, True),
     ("plain", {"block_M": 16, "stages": 4}, True),
     ("plain", {"block_M": 64, "block_N": 64, "threads": 128}, True),
@@ -185,7 +203,7 @@ def _lowered_text(func, target=SM90A):
 def test_which_programs_are_rewritten(variant, kw, rewritten):
     text = _lowered_text(weight_gemm(256, 256, 256, variant=variant, **kw))
     name = register_dequant.pair_helper_name if variant == "weight_nk" else register_dequant.helper_name
-    helper = name(kw.get("wdtype", "int8"))
+    helper = name(kw.get("wdtype", "int8"), kw.get("adtype", F16))
     assert (helper in text) == rewritten
     assert ("B_s" not in text) == rewritten
 
@@ -221,6 +239,8 @@ GPU_CASES = {
     "k_tile_32": (256, 256, 512, {"block_K": 32}),  # one register set: each k step waits for the last
     "a_transposed": (256, 256, 512, {"variant": "a_transposed"}),
     "copy_cast": (256, 256, 256, {"variant": "copy_cast"}),
+    "bf16": (256, 384, 512, {"adtype": "bfloat16"}),
+    "bf16_weight_nk_uint8": (256, 256, 512, {"adtype": "bfloat16", "variant": "weight_nk", "wdtype": "uint8"}),
     "weight_nk": (256, 384, 512, {"variant": "weight_nk"}),
     "weight_nk_uint8_ragged": (200, 256, 200, {"variant": "weight_nk", "wdtype": "uint8", "block_N": 256}),
 }
@@ -239,8 +259,9 @@ def test_rewritten_gemm_matches_torch(name, schedule, monkeypatch):
     wdtype = kw.get("wdtype", "int8")
     kernel = tiledsl.compile(weight_gemm(M, N, K, **kw), out_idx=[], target="cuda")
     name = register_dequant.pair_helper_name if variant == "weight_nk" else register_dequant.helper_name
-    assert name(wdtype) in kernel.get_kernel_source()
-    a = torch.randn((K, M) if variant == "a_transposed" else (M, K), device="cuda").half()
+    adtype = kw.get("adtype", F16)
+    assert name(wdtype, adtype) in kernel.get_kernel_source()
+    a = torch.randn((K, M) if variant == "a_transposed" else (M, K), device="cuda").to(getattr(torch, adtype))
     low, high = (-128, 128) if wdtype == "int8" else (0, 256)
     w = torch.randint(low, high, (N, K) if variant == "weight_nk" else (K, N), device="cuda",
                       dtype=getattr(torch, wdtype))

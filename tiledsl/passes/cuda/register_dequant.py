@@ -49,21 +49,21 @@ from .smem_swizzle import wgmma_tile
 
 _SHARED = ("shared", "shared.dyn")
 _EIGHT_BIT = ("int8", "uint8")
-#: prmt selectors taking bytes (0, 2) and (1, 3) of an ldmatrix.trans word under 0x64 exponent bytes: the word holds
-#: W[k][n], W[k][n + 1], W[k + 1][n], W[k + 1][n + 1]; the first pair is column n of C (rows k, k + 1), the second n + 1
-_COLUMN_SELECTORS = (0x4240, 0x4341)
-_PAIR_SELECTOR = 0x4140  # bytes 0 and 1 under 0x64: two adjacent k of one row of a weight stored [N, K]
+_TARGETS = ("float16", "bfloat16")  # the cast's type, which A's must be
+#: the bytes of an ldmatrix.trans word that make each register: the word holds W[k][n], W[k][n + 1], W[k + 1][n],
+#: W[k + 1][n + 1]; bytes (0, 2) are column n of C (rows k, k + 1), bytes (1, 3) column n + 1
+_COLUMN_BYTES = ((0, 2), (1, 3))
 
 
 def _cast_copy(stmt):
     """(16-bit tile, 8-bit tile) when ``stmt`` is ``T.copy(W, B)`` between two whole 2-d shared tiles of one
-    shape, W 8-bit and B float16 (the copy converts), else None."""
+    shape, W 8-bit and B float16 or bfloat16 (the copy converts), else None."""
     if not (isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "copy")):
         return None
     src, dst = stmt.value.args
     if not all(hasattr(r, "source") and r.source.scope() in _SHARED and whole_region(r) for r in (src, dst)):
         return None
-    if str(src.source.ty.dtype) not in _EIGHT_BIT or str(dst.source.ty.dtype) != "float16":
+    if str(src.source.ty.dtype) not in _EIGHT_BIT or str(dst.source.ty.dtype) not in _TARGETS:
         return None
     try:
         shapes = [const_ints(list(r.source.ty.shape), "tile") for r in (src, dst)]
@@ -73,7 +73,7 @@ def _cast_copy(stmt):
 
 
 def _cast_nest(stmt):
-    """(16-bit tile, 8-bit tile) when ``stmt`` is ``for i, j in T.Parallel: B[i, j] = T.Cast("float16", W[i, j])``
+    """(16-bit tile, 8-bit tile) when ``stmt`` is ``for i, j in T.Parallel: B[i, j] = T.Cast(t, W[i, j])`` (t fp16 or bf16)
     over the whole shape of both shared tiles, or the same conversion as a ``T.copy``, else None."""
     copied = _cast_copy(stmt)
     if copied is not None:
@@ -82,7 +82,7 @@ def _cast_nest(stmt):
     if len(loops) != 2 or not isinstance(inner, tirx.BufferStore):
         return None
     value = inner.value
-    if not (isinstance(value, tirx.Cast) and str(value.dtype) == "float16" and isinstance(value.value, TensorLoad)):
+    if not (isinstance(value, tirx.Cast) and str(value.dtype) in _TARGETS and isinstance(value.value, TensorLoad)):
         return None
     dst, src = inner.buffer, value.value.source
     if dst.scope() not in _SHARED or src.scope() not in _SHARED or str(src.ty.dtype) not in _EIGHT_BIT:
@@ -125,7 +125,7 @@ def plan_swapped(call, nthreads: int):
     """The wgmma plan of a swapped gemm (see the module docstring), or None."""
     w, a, c = call.args
     trans_b = bool(call.attrs["transpose_B"])
-    if (str(w.source.ty.dtype) not in _EIGHT_BIT or str(a.source.ty.dtype) != "float16"
+    if (str(w.source.ty.dtype) not in _EIGHT_BIT or str(a.source.ty.dtype) not in _TARGETS
             or str(c.source.ty.dtype) != "float32" or c.source.scope() != "local.fragment"
             or w.source.scope() not in _SHARED or a.source.scope() not in _SHARED):
         return None
@@ -142,20 +142,40 @@ def plan_swapped(call, nthreads: int):
     grid = gemm_wgmma._group_grid(N, M, nthreads // 128, b_mn_major=not trans_b)
     if grid is None:
         return None
-    return gemm_wgmma.WGMMAPlan(SwappedWGMMAAccumulator((M, N), 4 * grid[0], grid[1]), "float16",
+    return gemm_wgmma.WGMMAPlan(SwappedWGMMAAccumulator((M, N), 4 * grid[0], grid[1]), str(a.source.ty.dtype),
                                 dequant=str(w.source.ty.dtype))
 
 
-def helper_name(dtype: str) -> str:
-    """The device helper loading and converting 4 ldmatrix.trans words of an 8-bit tile."""
-    return f"tiledsl_ldsm_t_{'s8' if dtype == 'int8' else 'u8'}_f16"
+_SUFFIX = {"float16": "f16", "bfloat16": "bf16"}
+#: bfloat16: a byte under the fp32 exponent byte 0x4B is 2^23 + byte exactly; less the bias (2^23, or 2^23 + 128 for
+#: a signed byte flipped to unsigned) it is the value, whose bfloat16 is the float's upper half (exact: |x| <= 255)
+_F32_MAGIC = 0x4B000000
+_F32_BIAS = {"int8": "8388736.0f", "uint8": "8388608.0f"}
 
 
-def helper_source(dtype: str) -> str:
+def _pair_lines(word: str, lo: int, hi: int, out: str, dtype: str, to: str) -> list:
+    """CUDA lines writing to ``out`` the 16-bit pair (``to``) of bytes ``lo`` and ``hi`` of ``word`` (already
+    flipped to unsigned for int8)."""
+    if to == "float16":  # the byte under the fp16 exponent byte 0x64 is 1024 + byte; one sub.f16x2 for the pair
+        sel = 0x4040 | lo | hi << 8
+        return [f'asm("prmt.b32 %0, %1, %2, %3;" : "=r"({out}) : "r"({word}), "r"(0x{EXPONENT_BYTES:08x}u), '
+                f'"r"(0x{sel:04x}u));',
+                f'asm("sub.f16x2 %0, %0, %1;" : "+r"({out}) : "r"(0x{BIAS[dtype]:08x}u));']
+    return [f"{out} = __byte_perm(__float_as_uint(__uint_as_float(__byte_perm({word}, 0x{_F32_MAGIC:08x}u, "
+            f"0x{0x7440 | lo:04x}u)) - {_F32_BIAS[dtype]}), __float_as_uint(__uint_as_float(__byte_perm({word}, "
+            f"0x{_F32_MAGIC:08x}u, 0x{0x7440 | hi:04x}u)) - {_F32_BIAS[dtype]}), 0x7632u);"]
+
+
+def helper_name(dtype: str, to: str = "float16") -> str:
+    """The device helper loading and converting 4 ldmatrix.trans words of an 8-bit tile to ``to`` pairs."""
+    return f"tiledsl_ldsm_t_{'s8' if dtype == 'int8' else 'u8'}_{_SUFFIX[to]}"
+
+
+def helper_source(dtype: str, to: str = "float16") -> str:
     """CUDA source of :func:`helper_name`: ``ldmatrix.x4.trans`` at ``src`` (this lane's row of 16 bytes), then
-    each word as two fp16 pairs: ``out[2q]`` its even column, ``out[2q + 1]`` its odd column."""
+    each word as two 16-bit pairs: ``out[2q]`` its even column, ``out[2q + 1]`` its odd column."""
     flip = f" ^ 0x{SIGN_FLIP:08x}u" if dtype == "int8" else ""
-    lines = [f"__forceinline__ __device__ void {helper_name(dtype)}(const void* src, unsigned int* out) {{",
+    lines = [f"__forceinline__ __device__ void {helper_name(dtype, to)}(const void* src, unsigned int* out) {{",
              "  unsigned int addr = (unsigned int)__cvta_generic_to_shared(src);",
              "  unsigned int w[4];",
              '  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"',
@@ -163,29 +183,24 @@ def helper_source(dtype: str) -> str:
              "#pragma unroll",
              "  for (int q = 0; q < 4; ++q) {",
              f"    unsigned int x = w[q]{flip};"]
-    for h, sel in enumerate(_COLUMN_SELECTORS):
-        lines.append(f'    asm("prmt.b32 %0, %1, %2, %3;" : "=r"(out[2 * q + {h}]) : "r"(x), '
-                     f'"r"(0x{EXPONENT_BYTES:08x}u), "r"(0x{sel:04x}u));')
-        lines.append(f'    asm("sub.f16x2 %0, %0, %1;" : "+r"(out[2 * q + {h}]) : "r"(0x{BIAS[dtype]:08x}u));')
+    for h, (lo, hi) in enumerate(_COLUMN_BYTES):
+        lines += ["    " + line for line in _pair_lines("x", lo, hi, f"out[2 * q + {h}]", dtype, to)]
     lines += ["  }", "}", ""]
     return "\n".join(lines)
 
 
-def pair_helper_name(dtype: str) -> str:
+def pair_helper_name(dtype: str, to: str = "float16") -> str:
     """The device helper converting two adjacent bytes of an 8-bit tile (W stored [N, K]: k and k + 1 of row n)."""
-    return f"tiledsl_lds_{'s8' if dtype == 'int8' else 'u8'}x2_f16"
+    return f"tiledsl_lds_{'s8' if dtype == 'int8' else 'u8'}x2_{_SUFFIX[to]}"
 
 
-def pair_helper_source(dtype: str) -> str:
-    """CUDA source of :func:`pair_helper_name`: ``out[0]`` = the fp16 pair of the two bytes at ``src``."""
+def pair_helper_source(dtype: str, to: str = "float16") -> str:
+    """CUDA source of :func:`pair_helper_name`: ``out[0]`` = the 16-bit pair (``to``) of the two bytes at ``src``."""
     flip = f" ^ 0x{SIGN_FLIP & 0xFFFF:04x}u" if dtype == "int8" else ""
-    return "\n".join([
-        f"__forceinline__ __device__ void {pair_helper_name(dtype)}(const void* src, unsigned int* out) {{",
-        f"  unsigned int x = (unsigned int)*(const unsigned short*)src{flip};",
-        f'  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(out[0]) : "r"(x), "r"(0x{EXPONENT_BYTES:08x}u), '
-        f'"r"(0x{_PAIR_SELECTOR:04x}u));',
-        f'  asm("sub.f16x2 %0, %0, %1;" : "+r"(out[0]) : "r"(0x{BIAS[dtype]:08x}u));',
-        "}", ""])
+    return "\n".join(
+        [f"__forceinline__ __device__ void {pair_helper_name(dtype, to)}(const void* src, unsigned int* out) {{",
+         f"  unsigned int x = (unsigned int)*(const unsigned short*)src{flip};"]
+        + ["  " + line for line in _pair_lines("x", 0, 1, "out[0]", dtype, to)] + ["}", ""])
 
 
 def _weight_ptr(low, region, row, col, seen: bool):
@@ -221,7 +236,9 @@ def lower_swapped(low, call, wg_plan):
     # registers of their own for every 32 k of the tile: a wgmma still reading one k step's registers never has
     # them overwritten by the conversion of the next (ptxas would wait for it there)
     frag = tirx.decl_buffer((K // 32 * blocks * 8,), "uint32", "w_frag", scope="local")
-    op = T.ptx[f"wgmma.mma_async.sync.aligned.m64n{Nw}k16.f32.f16.f16"]
+    to = wg_plan.in_dtype  # float16 or bfloat16: the cast's type and A's
+    t = _SUFFIX[to]
+    op = T.ptx[f"wgmma.mma_async.sync.aligned.m64n{Nw}k16.f32.{t}.{t}"]
     dtype = wg_plan.dequant
     clear = bool(attrs["clear_accum"])
     per_block = Nw // 2
@@ -246,8 +263,8 @@ def lower_swapped(low, call, wg_plan):
             if w_k_rows:  # W [K, N]: one ldmatrix.x4.trans, this lane's k row of 16 columns
                 ptr = _weight_ptr(low, w, k32 * 32 + lane, n0, seen=not tma_only)
                 out = tirx.address_of(tirx.BufferLoad(frag, [tirx.const(base, "int32")]))
-                body.append(tirx.Evaluate(T.cuda.func_call(helper_name(dtype), ptr, out,
-                                                           source_code=helper_source(dtype))))
+                body.append(tirx.Evaluate(T.cuda.func_call(helper_name(dtype, to), ptr, out,
+                                                           source_code=helper_source(dtype, to))))
                 continue
             for reg in range(8):  # W [N, K]: register (s, q) holds column n's k pair, in the same order as above
                 step, q = reg // 4, reg % 4
@@ -255,8 +272,8 @@ def lower_swapped(low, call, wg_plan):
                 k = k32 * 32 + step * 16 + (q // 2) * 8 + (lane % 4) * 2
                 ptr = _weight_ptr(low, w, n, k, seen=not tma_only)
                 out = tirx.address_of(tirx.BufferLoad(frag, [tirx.const(base + reg, "int32")]))
-                body.append(tirx.Evaluate(T.cuda.func_call(pair_helper_name(dtype), ptr, out,
-                                                           source_code=pair_helper_source(dtype))))
+                body.append(tirx.Evaluate(T.cuda.func_call(pair_helper_name(dtype, to), ptr, out,
+                                                           source_code=pair_helper_source(dtype, to))))
         for s in range(2):
             k0 = (k32 * 2 + s) * 16
             if trans_b:  # A [M, K]: the B operand K-major
@@ -332,7 +349,7 @@ class _Rewriter(StmtRewriter):
         gemm = stmts[g].value
         a, b, c = gemm.args
         if not b.source.same_as(tile16) or a.source.same_as(tile16) or \
-                not whole_region(b) or str(a.source.ty.dtype) != "float16" or a.source.scope() not in _SHARED:
+                not whole_region(b) or str(a.source.ty.dtype) != str(tile16.ty.dtype) or a.source.scope() not in _SHARED:
             return None
         if any(any(x.same_as(a.source) for x in (written_buffers(s) or [a.source])) for s in stmts[k + 1:g]):
             return None

@@ -88,7 +88,7 @@ def main():
                 row = run_cases({f"int8_weight_m{M}": case(M, weight_nk, dtype)}, args.rounds, 25, 100)["rows"][0]
             row = {k: v for k, v in row.items() if k not in ("kernels", "loads")}
             rows.append(dict(row, weight="[N, K]" if weight_nk else "[K, N]", dtype=dtype, register_dequant=switch))
-                print(json.dumps(rows[-1]), flush=True)
+            print(json.dumps(rows[-1]), flush=True)
     out = os.environ.get("OUT")
     if out:
         Path(out, "bench_dequant_forms.json").write_text(json.dumps(rows, indent=1))

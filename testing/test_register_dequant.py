@@ -236,6 +236,8 @@ GPU_CASES = {
     "tile_64x64_one_warpgroup": (192, 256, 256, {"block_M": 64, "block_N": 64, "threads": 128}),
     "uint8": (256, 256, 512, {"wdtype": "uint8"}),
     "ragged": (200, 384, 200, {}),
+    "ragged_n": (64, 208, 256, {}),  # 208 columns: the last weight tile half outside W
+    "weight_nk_ragged_n": (64, 208, 256, {"variant": "weight_nk"}),
     "k_tile_32": (256, 256, 512, {"block_K": 32}),  # one register set: each k step waits for the last
     "a_transposed": (256, 256, 512, {"variant": "a_transposed"}),
     "copy_cast": (256, 256, 256, {"variant": "copy_cast"}),

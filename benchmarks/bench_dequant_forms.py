@@ -1,5 +1,5 @@
-"""The int8-weight GEMM in both weight layouts ([K, N] and nn.Linear's [N, K]) at M = 4096 and M = 16, and with
-bfloat16 activations ([K, N]), each with
+"""The int8-weight GEMM in both weight layouts ([K, N] and nn.Linear's [N, K]) at M = 4096 and M = 16, with
+bfloat16 activations ([K, N]), and with a scale per 128 rows of K (GPTQ-style groups, M = 4096), each with
 the weight converted in registers (``TILEDSL_REGISTER_DEQUANT``, the default) and with the program's cast loop as
 written (``=0``), checked against the float32 reference and timed against cuBLAS fp16 on the weight dequantized
 once (cuBLAS bf16 for the bf16 program; bench_general's harness: the general passes only, the same run).
@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "testing"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_general import run_cases  # noqa: E402
-from general_programs import (_int8_inputs, _int8_peer, _int8_ref, int8_weight_gemm, single_case,  # noqa: E402
-                              switched_env)
+from general_programs import (_int8_inputs, _int8_peer, _int8_ref, int8_group_scaled_gemm,  # noqa: E402
+                              int8_weight_gemm, single_case, switched_env)
 
 N = K = 4096
 CONFIGS = {4096: dict(block_M=256, block_N=128, block_K=64, stages=4),  # bench_general's configs
@@ -64,8 +64,35 @@ def _bf16_peer():
     return run
 
 
+GROUP = 128
+
+
+def _group_inputs(dev, M):
+    a, w, _ = _int8_inputs(dev, M, N, K)
+    return [a, w, torch.rand(K // GROUP, N, device=dev) / 64]
+
+
+def _group_ref(a, w, s):
+    return a.float() @ (w.float() * s.repeat_interleave(GROUP, dim=0))
+
+
+def _group_peer():
+    """cuBLAS fp16 on the weight dequantized once with its group scales, outside the timing."""
+    cache = {}
+
+    def run(a, w, s):
+        key = (w.data_ptr(), s.data_ptr())
+        if key not in cache:
+            cache[key] = (w.float() * s.repeat_interleave(GROUP, dim=0)).half()
+        return a @ cache[key]
+    return run
+
+
 def case(M, weight_nk, dtype="float16"):
     """The program and its inputs, reference and peer."""
+    if dtype == "grouped":
+        return single_case(int8_group_scaled_gemm(M, N, K, group=GROUP, block_M=128, block_N=128, block_K=64),
+                           lambda dev: _group_inputs(dev, M), _group_ref, _group_peer(), 3e-2)
     program = int8_weight_gemm(M, N, K, weight_nk=weight_nk, dtype=dtype, **CONFIGS[M])
     if dtype == "bfloat16":
         return single_case(program, lambda dev: _bf16_inputs(dev, M), _int8_ref, _bf16_peer(), 3e-2)
@@ -81,7 +108,7 @@ def main():
     args = ap.parse_args()
     rows = []
     forms = [(M, nk, "float16") for M in (4096, 16) for nk in (False, True)] + \
-        [(M, False, "bfloat16") for M in (4096, 16)]
+        [(M, False, "bfloat16") for M in (4096, 16)] + [(4096, False, "grouped")]
     for M, weight_nk, dtype in forms:
         for switch in ("1", "0"):
             with switched_env({"TILEDSL_REGISTER_DEQUANT": switch}):

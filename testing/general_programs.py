@@ -155,6 +155,34 @@ def int8_weight_gemm(M, N, K, block_M=128, block_N=128, block_K=64, stages=4, th
     return kernel
 
 
+def int8_group_scaled_gemm(M, N, K, group=128, block_M=128, block_N=128, block_K=64, stages=4, threads=256):
+    """C = sum over k-groups of (A_g @ W_g) * S[g, n]: fp16 A, int8 W [K, N] with one float32 scale per ``group``
+    rows of K and column (GPTQ-style), written as the block-scaled GEMMs do it: each k step's product into a
+    cleared accumulator, then added to the result with its group's scales (``group`` a multiple of ``block_K``)."""
+    assert group % block_K == 0 and K % group == 0
+
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), F16), W: T.Tensor((K, N), "int8"), S: T.Tensor((K // group, N), "float32"),
+               C: T.Tensor((M, N), F16)):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
+            A_s = T.alloc_shared((block_M, block_K), F16)
+            W_s = T.alloc_shared((block_K, block_N), "int8")
+            B_s = T.alloc_shared((block_K, block_N), F16)
+            C_k = T.alloc_fragment((block_M, block_N), "float32")
+            C_f = T.alloc_fragment((block_M, block_N), "float32")
+            T.clear(C_f)
+            for k in T.Pipelined(T.ceildiv(K, block_K), num_stages=stages):
+                T.copy(A[by * block_M, k * block_K], A_s)
+                T.copy(W[k * block_K, bx * block_N], W_s)
+                for i, j in T.Parallel(block_K, block_N):
+                    B_s[i, j] = T.Cast(F16, W_s[i, j])
+                T.gemm(A_s, B_s, C_k, clear_accum=True)
+                for i, j in T.Parallel(block_M, block_N):
+                    C_f[i, j] += C_k[i, j] * S[k * block_K // group, bx * block_N + j]
+            T.copy(C_f, C[by * block_M, bx * block_N])
+    return kernel
+
+
 def gemm_added_twice(M, N, K, form="elements"):
     """Out += A @ B from two blocks per 64 x 64 output tile (grid z = 2): the atomic adds of two blocks meet.
     ``form``: "elements" (one ``T.atomic_add`` per element in a T.Parallel nest), "transposed" (elements into

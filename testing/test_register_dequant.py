@@ -274,3 +274,34 @@ def test_rewritten_gemm_matches_torch(name, schedule, monkeypatch):
     torch.cuda.synchronize()
     assert not torch.isnan(c).any()
     torch.testing.assert_close(c.double(), reference(variant, a, w, s), rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("schedule", ["default", "no_producer", "cp_async"])
+@pytest.mark.parametrize("shape,kw", [((256, 256, 512), {}), ((200, 384, 256), {"block_K": 128}),
+                                      ((256, 256, 512), {"group": 64})])
+def test_group_scaled_gemm_matches_torch(shape, kw, schedule, monkeypatch):
+    """The block-scaled form (each k step's product into a cleared accumulator, added with its group's scales):
+    the cleared accumulator takes the swapped layout and the result fragment follows it."""
+    env = {"no_producer": {"TILEDSL_WARP_SPECIALIZE": "0"}, "cp_async": {"TILEDSL_TMA": "0"}}.get(schedule, {})
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    M, N, K = shape
+    group = kw.get("group", 128)
+    kernel = tiledsl.compile(bench.int8_group_scaled_gemm(M, N, K, **kw), out_idx=[], target="cuda")
+    assert register_dequant.helper_name("int8") in kernel.get_kernel_source()
+    a = torch.randn(M, K, device="cuda").half()
+    w = torch.randint(-128, 128, (K, N), device="cuda", dtype=torch.int8)
+    s = torch.rand(K // group, N, device="cuda") * 0.01 + 0.001
+    c = torch.full((M, N), float("nan"), device="cuda", dtype=torch.float16)
+    kernel(a, w, s, c)
+    torch.cuda.synchronize()
+    want = a.double() @ (w.double() * s.double().repeat_interleave(group, dim=0))
+    assert not torch.isnan(c).any()
+    torch.testing.assert_close(c.double(), want, rtol=2e-2, atol=2e-2)
+
+
+def test_group_scaled_program_is_rewritten():
+    """The block-scaled form keeps its per-step epilogue on the swapped accumulator (lowering only)."""
+    text = _lowered_text(bench.int8_group_scaled_gemm(256, 256, 512))
+    assert register_dequant.helper_name("int8") in text and "B_s" not in text

@@ -57,6 +57,7 @@
 #           config grid, the table
 #   ncu     Nsight Compute on the int8-weight GEMM at M = 16 (benchmarks/ncu_int8_m16.py)
 #   s15b    the split-K default: every GPU test and example with TILEDSL_SPLIT_K=auto, then the table
+#   s16f    the group-scaled form's GPU tests, every int8 form timed (bench_dequant_forms.py)
 #   s16e    the weight stored [N, K] in registers: GPU tests, bench_dequant_forms.py
 #   s16a / s16b  TILEDSL_REGISTER_DEQUANT=1: its GPU tests and the int8-weight programs off and on; its config sweeps
 #   s15a    2026-12-06 (third session): split-K summed by the last part (GPU tests, int8-weight M = 16 per sum form)
@@ -420,6 +421,12 @@ case "${1:-quick}" in
     TAIL=8 run register_dequant_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
       testing/test_register_dequant.py testing/test_dequant_pipeline.py
     TAIL=10 run dequant_forms 240 "$PY" benchmarks/bench_dequant_forms.py --rounds 3
+    ;;
+  s16f)  # the group-scaled form: the register-dequant GPU tests, then bench_dequant_forms.py (every form)
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8)
+    TAIL=8 run register_dequant_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing/test_register_dequant.py
+    TAIL=4 run dequant_forms 240 "$PY" benchmarks/bench_dequant_forms.py --rounds 3
     ;;
   s16d)  # every GPU test with the 2026-12-06 defaults (the weight converted in registers), 8 workers
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist loadfile)

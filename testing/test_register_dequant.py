@@ -305,3 +305,29 @@ def test_group_scaled_program_is_rewritten():
     """The block-scaled form keeps its per-step epilogue on the swapped accumulator (lowering only)."""
     text = _lowered_text(bench.int8_group_scaled_gemm(256, 256, 512))
     assert register_dequant.helper_name("int8") in text and "B_s" not in text
+
+
+def test_swapping_keeps_the_gemms_marks():
+    """The swapped gemm and its unswapped fallback keep every mark of the call they replace (a scheduling pass's
+    count of wgmma groups included, so the strategy's check still refuses a counted gemm lowered on FMA)."""
+    from tiledsl.ir.ops import make_tile_call
+    from tiledsl.passes.cuda import gemm_wgmma
+    from tvm import tirx
+
+    def tile(shape, dtype, scope="shared.dyn"):
+        buf = tirx.decl_buffer(shape, dtype, "t", scope=scope)
+        return buf[tuple(slice(0, e) for e in shape)]
+
+    a, w, c = tile((64, 64), F16), tile((64, 128), "int8"), tile((64, 128), "float32", "local.fragment")
+    gemm = make_tile_call("gemm", [a, tile((64, 128), F16), c], transpose_A=False, transpose_B=False,
+                          clear_accum=True, policy=0, k_pack=1)
+    swapped = register_dequant.swapped_call(gemm, w)
+    assert swapped.args[0].source.same_as(w.source) and swapped.args[1].source.same_as(a.source)
+    assert bool(swapped.attrs["transpose_A"]) and bool(swapped.attrs["transpose_B"])
+    assert int(swapped.attrs["k_pack"]) == 1 and bool(swapped.attrs["clear_accum"])
+    counted = make_tile_call("gemm", list(swapped.args), **{str(k): v for k, v in swapped.attrs.items()},
+                             **{gemm_wgmma.COUNTED_ATTR: 1})
+    back = register_dequant.unswapped(counted)
+    assert back.args[0].source.same_as(a.source) and back.args[1].source.same_as(w.source)
+    assert not bool(back.attrs["transpose_A"]) and not bool(back.attrs["transpose_B"])
+    assert gemm_wgmma.COUNTED_ATTR in back.attrs and gemm_wgmma.DEQUANT_ATTR not in back.attrs

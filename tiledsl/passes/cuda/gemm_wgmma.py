@@ -242,6 +242,28 @@ def _pack_pair(buf, index):
     return tirx.reinterpret("uint32", tirx.BufferLoad(buf, [tirx.Ramp(tirx.const(index, "int32"), 1, 2)]))
 
 
+def has_attr(call, key: str) -> bool:
+    """Whether a gemm call carries the mark ``key``."""
+    return call.attrs is not None and key in call.attrs
+
+
+def opening_fences(call) -> list:
+    """``fence.proxy.async`` (unless only TMA wrote the shared operands, or they were fenced before the loop) and
+    ``wgmma.fence``: what a gemm's wgmmas are issued after."""
+    fences = [tirx.Evaluate(T.ptx.wgmma.fence.sync.aligned())]
+    if not has_attr(call, TMA_OPERANDS_ATTR) and not has_attr(call, FENCED_ATTR):  # threads may have written them
+        fences.insert(0, tirx.Evaluate(T.ptx["fence.proxy.async.shared::cta"]()))
+    return fences
+
+
+def closing_wait(call) -> list:
+    """The gemm's wait: none where a later statement waits (async_gemms.py), else ``wait_group`` 1 for a gemm left
+    in flight by PipelineCUDA, 0 otherwise."""
+    if has_attr(call, NO_WAIT_ATTR):
+        return []
+    return [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(1 if has_attr(call, IN_FLIGHT_ATTR) else 0))]
+
+
 def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
     """wgmma code for one planned gemm (A from registers when ``a_in_registers``)."""
     if wg_plan.dequant is not None:
@@ -267,8 +289,7 @@ def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
         bits = tirx.decl_buffer(shape, "uint32", acc.name + "_u32", scope=acc.scope())
         alias = [tirx.DeclBuffer(bits, data=tirx.address_of(tirx.BufferLoad(acc, [tirx.const(0, "int32")])))]
         acc = bits
-    tma_only = call.attrs is not None and TMA_OPERANDS_ATTR in call.attrs
-    fenced = call.attrs is not None and FENCED_ATTR in call.attrs  # no fence here; ThreadSync still sees the reads
+    tma_only = has_attr(call, TMA_OPERANDS_ATTR)
     b_desc = _Descriptor(b, mn_major=not trans_b, seen=not tma_only)
     a_desc = None if a_in_registers else _Descriptor(a, mn_major=trans_a, seen=not tma_only)
     t = _TYPES[dtype]
@@ -279,9 +300,7 @@ def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
         name = f"wgmma.mma_async.sync.aligned.m64n{Nw}k{ks}.{d_type}.{t}.{t}"
     op = T.ptx[name]
     clear = bool(call.attrs["clear_accum"])
-    body = [tirx.Evaluate(T.ptx.wgmma.fence.sync.aligned())]
-    if not tma_only and not fenced:  # threads may have written the operands
-        body.insert(0, tirx.Evaluate(T.ptx["fence.proxy.async.shared::cta"]()))
+    body = opening_fences(call)  # (FENCED_ATTR: no fence here; ThreadSync still sees the reads)
     for kk in range(K // ks):
         k0 = kk * ks
         if trans_b:  # B [N, K], K-major
@@ -308,8 +327,5 @@ def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
                 body.append(tirx.Evaluate(op(*regs, da, db, scale_d)))
             else:
                 body.append(tirx.Evaluate(op(*regs, da, db, scale_d, 1, 1)))
-    in_flight = 1 if call.attrs is not None and IN_FLIGHT_ATTR in call.attrs else 0
     body.append(tirx.Evaluate(T.ptx.wgmma.commit_group.sync.aligned()))
-    if call.attrs is None or NO_WAIT_ATTR not in call.attrs:  # (async_gemms.py waits where the result is used)
-        body.append(tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(in_flight)))
-    return seq(alias + body)
+    return seq(alias + body + closing_wait(call))

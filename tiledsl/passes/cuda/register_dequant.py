@@ -37,12 +37,13 @@ from tvm import tirx
 from tvm.ir import Call, TensorLoad
 from tvm.script import tirx as T
 
+from ...errors import CompileError
 from ...ir.ops import is_tile_call, make_tile_call, written_buffers
 from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import StmtRewriter, count_uses, flatten_seq
-from ..tile_lowering_utils import const_ints, flat_index, parallel_nest, tile_dims, whole_region, without_access
-from . import gemm_wgmma
+from ..tile_lowering_utils import const_ints, parallel_nest, tile_dims, whole_region, without_access
+from . import gemm_mma, gemm_wgmma
 from .int8_convert import BIAS, EXPONENT_BYTES, SIGN_FLIP
 from .layout import SwappedWGMMAAccumulator
 from .smem_swizzle import wgmma_tile
@@ -67,14 +68,14 @@ def _cast_copy(stmt):
         return None
     try:
         shapes = [const_ints(list(r.source.ty.shape), "tile") for r in (src, dst)]
-    except Exception:  # a symbolic shape: not this pattern
+    except CompileError:  # a symbolic shape: not this pattern
         return None
     return (dst.source, src.source) if len(shapes[0]) == 2 and shapes[0] == shapes[1] else None
 
 
 def _cast_nest(stmt):
-    """(16-bit tile, 8-bit tile) when ``stmt`` is ``for i, j in T.Parallel: B[i, j] = T.Cast(t, W[i, j])`` (t fp16 or bf16)
-    over the whole shape of both shared tiles, or the same conversion as a ``T.copy``, else None."""
+    """(16-bit tile, 8-bit tile) when ``stmt`` is ``for i, j in T.Parallel: B[i, j] = T.Cast(t, W[i, j])`` (t fp16
+    or bf16) over the whole shape of both shared tiles, or the same conversion as a ``T.copy``, else None."""
     copied = _cast_copy(stmt)
     if copied is not None:
         return copied
@@ -94,11 +95,19 @@ def _cast_nest(stmt):
     try:
         extents = const_ints([lp.extent for lp in loops], "T.Parallel")
         shapes = [const_ints(list(b.ty.shape), "tile") for b in (dst, src)]
-    except Exception:  # a symbolic extent: not this pattern
+    except CompileError:  # a symbolic extent: not this pattern
         return None
-    if any(int(lp.min) != 0 if isinstance(lp.min, tirx.IntImm) else True for lp in loops):
+    if not all(isinstance(lp.min, tirx.IntImm) and int(lp.min) == 0 for lp in loops):
         return None
     return (dst, src) if shapes[0] == shapes[1] == extents else None
+
+
+def _with_operands(call, operands, **changes):
+    """A gemm call on ``operands`` keeping every mark of ``call`` (scheduling marks included), with ``changes``;
+    a change to None drops that mark."""
+    attrs = {str(k): v for k, v in call.attrs.items()} if call.attrs is not None else {}
+    attrs.update(changes)
+    return make_tile_call("gemm", operands, **{k: v for k, v in attrs.items() if v is not None})
 
 
 def swapped_call(gemm, weight_region):
@@ -106,19 +115,16 @@ def swapped_call(gemm, weight_region):
     ``transpose_A`` when W is [K, N] (the program's ``transpose_B=False``), ``transpose_B`` when A is [M, K],
     marked :data:`gemm_wgmma.DEQUANT_ATTR`."""
     a, _, c = gemm.args
-    return make_tile_call("gemm", [weight_region, a, c], transpose_A=not bool(gemm.attrs["transpose_B"]),
-                          transpose_B=not bool(gemm.attrs["transpose_A"]), clear_accum=gemm.attrs["clear_accum"],
-                          policy=gemm.attrs["policy"] if "policy" in gemm.attrs else 0,
-                          **{gemm_wgmma.DEQUANT_ATTR: 1})
+    return _with_operands(gemm, [weight_region, a, c], transpose_A=not bool(gemm.attrs["transpose_B"]),
+                          transpose_B=not bool(gemm.attrs["transpose_A"]), **{gemm_wgmma.DEQUANT_ATTR: 1})
 
 
 def unswapped(call):
-    """The program's own form of a swapped gemm: C += A W (W converted by the multiply)."""
+    """The program's own form of a swapped gemm: C += A W (W converted by the multiply). The passes' marks stay, so
+    a gemm ScheduleWgmmaGemms counted as a wgmma group is still refused by the strategy's check."""
     w, a, c = call.args
-    return make_tile_call("gemm", [a, w, c], transpose_A=not bool(call.attrs["transpose_B"]),
-                          transpose_B=not bool(call.attrs["transpose_A"]),
-                          clear_accum=call.attrs["clear_accum"],
-                          policy=call.attrs["policy"] if "policy" in call.attrs else 0)
+    return _with_operands(call, [a, w, c], transpose_A=not bool(call.attrs["transpose_B"]),
+                          transpose_B=not bool(call.attrs["transpose_A"]), **{gemm_wgmma.DEQUANT_ATTR: None})
 
 
 def plan_swapped(call, nthreads: int):
@@ -204,14 +210,9 @@ def pair_helper_source(dtype: str, to: str = "float16") -> str:
 
 
 def _weight_ptr(low, region, row, col, seen: bool):
-    """Pointer to element (row, col) of the weight tile's region (swizzled; hidden from ThreadSync unless
-    ``seen``: only TMA wrote it, and the ring's mbarrier orders that write)."""
-    d = tile_dims(region)
-    idx = [r.min for r in region.region]
-    idx[d[0]] = idx[d[0]] + row
-    idx[d[1]] = idx[d[1]] + col
-    buf = region.source
-    ptr = buf.access_ptr("r", offset=low.physical_offset(buf, flat_index(idx, list(buf.ty.shape))))
+    """gemm_mma's pointer to element (row, col) of the weight tile's region, hidden from ThreadSync unless ``seen``
+    (only TMA wrote it, and the ring's mbarrier orders that write)."""
+    ptr = gemm_mma._ptr(low, region, row, col)  # noqa: SLF001 - the same swizzled access_ptr
     return ptr if seen else without_access(ptr)
 
 
@@ -228,9 +229,7 @@ def lower_swapped(low, call, wg_plan):
     group, warp, lane = low.tid // 128, (low.tid % 128) // 32, low.tid % 32
     row0, col0 = (group // gn) * Mw, (group % gn) * Nw
     acc = low.locals[c.source]
-    attrs = call.attrs
-    tma_only = gemm_wgmma.TMA_OPERANDS_ATTR in attrs
-    fenced = gemm_wgmma.FENCED_ATTR in attrs
+    tma_only = gemm_wgmma.has_attr(call, gemm_wgmma.TMA_OPERANDS_ATTR)
     b_desc = gemm_wgmma._Descriptor(a, mn_major=not trans_b, seen=not tma_only)
     blocks = Mw // 64
     # registers of their own for every 32 k of the tile: a wgmma still reading one k step's registers never has
@@ -240,11 +239,9 @@ def lower_swapped(low, call, wg_plan):
     t = _SUFFIX[to]
     op = T.ptx[f"wgmma.mma_async.sync.aligned.m64n{Nw}k16.f32.{t}.{t}"]
     dtype = wg_plan.dequant
-    clear = bool(attrs["clear_accum"])
+    clear = bool(call.attrs["clear_accum"])
     per_block = Nw // 2
-    body = [tirx.Evaluate(T.ptx.wgmma.fence.sync.aligned())]
-    if not tma_only and not fenced:  # threads may have written A's tile
-        body.insert(0, tirx.Evaluate(T.ptx["fence.proxy.async.shared::cta"]()))
+    body = gemm_wgmma.opening_fences(call)
     sets = K // 32
     commit = tirx.Evaluate(T.ptx.wgmma.commit_group.sync.aligned())
     for k32 in range(sets):
@@ -255,7 +252,7 @@ def lower_swapped(low, call, wg_plan):
         # one of set j - 1) - which includes the previous iteration's group of set j.
         if k32 > 0:
             body.append(tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(1)))
-        elif sets == 1 or gemm_wgmma.NO_WAIT_ATTR in attrs:
+        elif sets == 1 or gemm_wgmma.has_attr(call, gemm_wgmma.NO_WAIT_ATTR):
             body.append(tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0)))
         for mi in range(blocks):
             n0 = row0 + mi * 64 + warp * 16
@@ -287,10 +284,7 @@ def lower_swapped(low, call, wg_plan):
                 a_ops = [tirx.BufferLoad(frag, [(k32 * blocks + mi) * 8 + 4 * s + q]) for q in range(4)]
                 body.append(tirx.Evaluate(op(*regs, *a_ops, db, scale_d, 1, 1, int(not trans_b))))
         body.append(commit)
-    in_flight = 1 if gemm_wgmma.IN_FLIGHT_ATTR in attrs else 0
-    if gemm_wgmma.NO_WAIT_ATTR not in attrs:
-        body.append(tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(in_flight)))
-    return tirx.SeqStmt([tirx.AllocBuffer(frag)] + body)
+    return tirx.SeqStmt([tirx.AllocBuffer(frag)] + body + gemm_wgmma.closing_wait(call))
 
 
 def _accumulator_ok(func_body, acc, gemm) -> bool:
@@ -348,8 +342,8 @@ class _Rewriter(StmtRewriter):
     def _swap(self, stmts, k, g, tile16, tile8):
         gemm = stmts[g].value
         a, b, c = gemm.args
-        if not b.source.same_as(tile16) or a.source.same_as(tile16) or \
-                not whole_region(b) or str(a.source.ty.dtype) != str(tile16.ty.dtype) or a.source.scope() not in _SHARED:
+        if not b.source.same_as(tile16) or a.source.same_as(tile16) or not whole_region(b) or \
+                str(a.source.ty.dtype) != str(tile16.ty.dtype) or a.source.scope() not in _SHARED:
             return None
         if any(any(x.same_as(a.source) for x in (written_buffers(s) or [a.source])) for s in stmts[k + 1:g]):
             return None

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "testing"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_general import run_cases  # noqa: E402
-from general_programs import (_int8_inputs, _int8_peer, _int8_ref, int8_group_scaled_gemm,  # noqa: E402
-                              int8_weight_gemm, single_case, switched_env)
+from general_programs import (_int8_inputs, _int8_peer, _int8_ref, dequantized_peer,  # noqa: E402
+                              int8_group_scaled_gemm, int8_weight_gemm, single_case, switched_env)
 
 N = K = 4096
 CONFIGS = {4096: dict(block_M=256, block_N=128, block_K=64, stages=4),  # bench_general's configs
@@ -35,33 +35,9 @@ def _nk_inputs(dev, M):
     return [a, w.t().contiguous(), s]
 
 
-def _nk_peer():
-    """cuBLAS fp16 on the [N, K] weight dequantized once, outside the timing (``a @ (w * s[:, None]).T``)."""
-    cache = {}
-
-    def run(a, w, s):
-        key = (w.data_ptr(), s.data_ptr())
-        if key not in cache:
-            cache[key] = (w.float() * s[:, None]).half()
-        return a @ cache[key].t()
-    return run
-
-
 def _bf16_inputs(dev, M):
     a, w, s = _int8_inputs(dev, M, N, K)
     return [a.bfloat16(), w, s]
-
-
-def _bf16_peer():
-    """cuBLAS bf16 on the weight dequantized once, outside the timing."""
-    cache = {}
-
-    def run(a, w, s):
-        key = (w.data_ptr(), s.data_ptr())
-        if key not in cache:
-            cache[key] = (w.float() * s).bfloat16()
-        return a @ cache[key]
-    return run
 
 
 GROUP = 128
@@ -76,29 +52,20 @@ def _group_ref(a, w, s):
     return a.float() @ (w.float() * s.repeat_interleave(GROUP, dim=0))
 
 
-def _group_peer():
-    """cuBLAS fp16 on the weight dequantized once with its group scales, outside the timing."""
-    cache = {}
-
-    def run(a, w, s):
-        key = (w.data_ptr(), s.data_ptr())
-        if key not in cache:
-            cache[key] = (w.float() * s.repeat_interleave(GROUP, dim=0)).half()
-        return a @ cache[key]
-    return run
-
-
 def case(M, weight_nk, dtype="float16"):
     """The program and its inputs, reference and peer."""
     if dtype == "grouped":
         return single_case(int8_group_scaled_gemm(M, N, K, group=GROUP, block_M=128, block_N=128, block_K=64),
-                           lambda dev: _group_inputs(dev, M), _group_ref, _group_peer(), 3e-2)
+                           lambda dev: _group_inputs(dev, M), _group_ref,
+                           dequantized_peer(lambda w, s: (w.float() * s.repeat_interleave(GROUP, dim=0)).half()),
+                           3e-2)
     program = int8_weight_gemm(M, N, K, weight_nk=weight_nk, dtype=dtype, **CONFIGS[M])
     if dtype == "bfloat16":
-        return single_case(program, lambda dev: _bf16_inputs(dev, M), _int8_ref, _bf16_peer(), 3e-2)
+        return single_case(program, lambda dev: _bf16_inputs(dev, M), _int8_ref,
+                           dequantized_peer(lambda w, s: (w.float() * s).bfloat16()), 3e-2)
     if weight_nk:
         return single_case(program, lambda dev: _nk_inputs(dev, M), lambda a, w, s: _int8_ref(a, w.t(), s),
-                           _nk_peer(), 3e-2)
+                           dequantized_peer(lambda w, s: (w.float() * s[:, None]).half().t()), 3e-2)
     return single_case(program, lambda dev: _int8_inputs(dev, M, N, K), _int8_ref, _int8_peer(), 3e-2)
 
 

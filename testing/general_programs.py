@@ -751,16 +751,22 @@ def _grouped_peer():
     return run
 
 
-def _int8_peer():
-    """cuBLAS fp16 on the weights dequantized once, outside the timing (``a @ (w * s)``)."""
+def dequantized_peer(dequant):
+    """A peer ``a @ dequant(w, s)`` for a quantized-weight program: cuBLAS on the weight dequantized once per
+    (weight, scales), outside the timing; ``dequant`` gives the [K, N] operand (a transposed view is fine)."""
     cache = {}
 
     def run(a, w, s):
         key = (w.data_ptr(), s.data_ptr())
         if key not in cache:
-            cache[key] = (w.float() * s).half()
+            cache[key] = dequant(w, s)
         return a @ cache[key]
     return run
+
+
+def _int8_peer():
+    """cuBLAS fp16 on the weights dequantized once, outside the timing (``a @ (w * s)``)."""
+    return dequantized_peer(lambda w, s: (w.float() * s).half())
 
 
 def _int8_ref(a, w, s):

@@ -1,0 +1,193 @@
+"""Programs outside ``bench_general``'s table, written as a user would bring them (plain tile language, no hint to
+the compiler): a bfloat16 GEMM with a bias and tanh-GELU epilogue, nn.Linear's layout at a Llama MLP shape,
+grouped-query attention in bfloat16, RMSNorm in bfloat16, a row softmax, an fp8 GEMM. They check that the general
+passes are general: each should reach the same instructions (wgmma, TMA) and speed as the table's programs.
+
+Each entry of :func:`cases` is a ``general_programs.Case``, so ``benchmarks/bench_more.py`` times them with
+bench_general's harness and ``testing/test_more_programs.py`` checks them (CPU runs, sm_90a builds, GPU runs).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+import tiledsl.language as T
+from general_programs import _randn, single_case
+
+BF16 = "bfloat16"
+F16 = "float16"
+GELU_C = 0.7978845608028654  # sqrt(2 / pi)
+
+
+def flash_attention_gqa(B, H, H_kv, S, D, causal, dtype=F16, block_M=128, block_N=128, stages=2, threads=256):
+    """examples/flash_attention.py's program with ``H // H_kv`` query heads per K/V head."""
+    from example_modules import load_example
+
+    return load_example("flash_attention", "more_programs_fa").flash_attention.get_tir(
+        B, H, S, D, causal, block_M=block_M, block_N=block_N, num_stages=stages, threads=threads, groups=H // H_kv,
+        dtype=dtype)
+
+
+def gemm_bias_gelu(M, N, K, block_M=128, block_N=256, block_K=64, stages=4, threads=256, dtype=BF16):
+    """C = gelu_tanh(A @ B + bias), the epilogue fused."""
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), dtype), B: T.Tensor((K, N), dtype), bias: T.Tensor((N,), dtype),
+               C: T.Tensor((M, N), dtype)):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
+            A_s = T.alloc_shared((block_M, block_K), dtype)
+            B_s = T.alloc_shared((block_K, block_N), dtype)
+            acc = T.alloc_fragment((block_M, block_N), "float32")
+            T.clear(acc)
+            for k in T.Pipelined(T.ceildiv(K, block_K), num_stages=stages):
+                T.copy(A[by * block_M, k * block_K], A_s)
+                T.copy(B[k * block_K, bx * block_N], B_s)
+                T.gemm(A_s, B_s, acc)
+            for i, j in T.Parallel(block_M, block_N):
+                acc[i, j] = acc[i, j] + bias[bx * block_N + j]
+            for i, j in T.Parallel(block_M, block_N):
+                acc[i, j] = 0.5 * acc[i, j] * (1.0 + T.tanh(GELU_C * (acc[i, j] + 0.044715 * acc[i, j] * acc[i, j]
+                                                                       * acc[i, j])))
+            T.copy(acc, C[by * block_M, bx * block_N])
+    return kernel
+
+
+def linear(M, N, K, block_M=128, block_N=256, block_K=64, stages=4, threads=256, dtype=F16):
+    """y = x @ W^T with W stored [N, K] (nn.Linear's weight)."""
+    @T.prim_func
+    def kernel(X: T.Tensor((M, K), dtype), W: T.Tensor((N, K), dtype), Y: T.Tensor((M, N), dtype)):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
+            X_s = T.alloc_shared((block_M, block_K), dtype)
+            W_s = T.alloc_shared((block_N, block_K), dtype)
+            acc = T.alloc_fragment((block_M, block_N), "float32")
+            T.clear(acc)
+            for k in T.Pipelined(T.ceildiv(K, block_K), num_stages=stages):
+                T.copy(X[by * block_M, k * block_K], X_s)
+                T.copy(W[bx * block_N, k * block_K], W_s)
+                T.gemm(X_s, W_s, acc, transpose_B=True)
+            T.copy(acc, Y[by * block_M, bx * block_N])
+    return kernel
+
+
+def rms_norm(M, N, threads=256, eps=1e-6, dtype=BF16):
+    """y = x / sqrt(mean(x^2) + eps) * w per row, float32 statistics."""
+    @T.prim_func
+    def kernel(X: T.Tensor((M, N), dtype), Wt: T.Tensor((N,), dtype), Y: T.Tensor((M, N), dtype)):
+        with T.Kernel(M, threads=threads) as bx:
+            x = T.alloc_fragment((1, N), "float32")
+            sq = T.alloc_fragment((1, N), "float32")
+            s = T.alloc_fragment((1,), "float32")
+            T.copy(X[bx, 0], x)
+            for i, j in T.Parallel(1, N):
+                sq[i, j] = x[i, j] * x[i, j]
+            T.reduce_sum(sq, s, dim=1)
+            for i, j in T.Parallel(1, N):
+                x[i, j] = x[i, j] * T.rsqrt(s[i] / N + eps) * Wt[j]
+            T.copy(x, Y[bx, 0])
+    return kernel
+
+
+def softmax(M, N, block_M=1, threads=256, dtype=F16):
+    """Row softmax, float32 arithmetic."""
+    @T.prim_func
+    def kernel(X: T.Tensor((M, N), dtype), Y: T.Tensor((M, N), dtype)):
+        with T.Kernel(T.ceildiv(M, block_M), threads=threads) as bx:
+            x = T.alloc_fragment((block_M, N), "float32")
+            mx = T.alloc_fragment((block_M,), "float32")
+            total = T.alloc_fragment((block_M,), "float32")
+            T.copy(X[bx * block_M, 0], x)
+            T.reduce_max(x, mx, dim=1)
+            for i, j in T.Parallel(block_M, N):
+                x[i, j] = T.exp(x[i, j] - mx[i])
+            T.reduce_sum(x, total, dim=1)
+            for i, j in T.Parallel(block_M, N):
+                x[i, j] = x[i, j] / total[i]
+            T.copy(x, Y[bx * block_M, 0])
+    return kernel
+
+
+def gemm_fp8(M, N, K, block_M=128, block_N=256, block_K=128, stages=4, threads=256, out_dtype=BF16):
+    """C = A @ B^T with A [M, K] and B [N, K] in float8 e4m3 (the layout fp8 GEMMs use), float32 sums."""
+    fp8 = "float8_e4m3fn"
+
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), fp8), B: T.Tensor((N, K), fp8), C: T.Tensor((M, N), out_dtype)):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
+            A_s = T.alloc_shared((block_M, block_K), fp8)
+            B_s = T.alloc_shared((block_N, block_K), fp8)
+            acc = T.alloc_fragment((block_M, block_N), "float32")
+            T.clear(acc)
+            for k in T.Pipelined(T.ceildiv(K, block_K), num_stages=stages):
+                T.copy(A[by * block_M, k * block_K], A_s)
+                T.copy(B[bx * block_N, k * block_K], B_s)
+                T.gemm(A_s, B_s, acc, transpose_B=True)
+            T.copy(acc, C[by * block_M, bx * block_N])
+    return kernel
+
+
+# ---------------------------------------------------------------- references and peers
+def _gelu_ref(a, b, bias):
+    return F.gelu(a.float() @ b.float() + bias.float(), approximate="tanh")
+
+
+def _gelu_peer(a, b, bias):
+    return F.gelu(torch.addmm(bias, a, b), approximate="tanh")
+
+
+def _rms_ref(x, w):
+    x = x.float()
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * w.float()
+
+
+def _fp8_inputs(dev, M, N, K):
+    return [(torch.randn(M, K, device=dev) / 2).to(torch.float8_e4m3fn),
+            (torch.randn(N, K, device=dev) / 2).to(torch.float8_e4m3fn)]
+
+
+def _fp8_peer(a, b):
+    one = torch.ones((), device=a.device)
+    return torch._scaled_mm(a, b.t(), scale_a=one, scale_b=one, out_dtype=torch.bfloat16)
+
+
+def _gqa_peer(causal):
+    def run(q, k, v):
+        return F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                              is_causal=causal, enable_gqa=True).transpose(1, 2)
+    return run
+
+
+def _gqa_ref(causal):
+    def run(q, k, v):
+        groups = q.shape[2] // k.shape[2]
+        k, v = (x.repeat_interleave(groups, dim=2) for x in (k, v))
+        return F.scaled_dot_product_attention(q.float().transpose(1, 2), k.float().transpose(1, 2),
+                                              v.float().transpose(1, 2), is_causal=causal).transpose(1, 2)
+    return run
+
+
+def cases(small=False) -> dict:
+    """name -> ``general_programs.Case`` at the benchmark's sizes (``small``: sizes for tests and CI builds)."""
+    n = 512 if small else 4096
+    bf = lambda dev, *shape: _randn(dev, *shape, dtype=torch.bfloat16)  # noqa: E731
+    out = {
+        "gemm_bias_gelu_bf16": single_case(
+            gemm_bias_gelu(n, n, n), lambda dev: [bf(dev, n, n), bf(dev, n, n) / 8, bf(dev, n)],
+            _gelu_ref, _gelu_peer, 2e-2),
+    }
+    m, ln, lk = (256, 1024, 512) if small else (2048, 11008, 4096)  # a Llama-7B MLP projection
+    out["linear_llama_mlp"] = single_case(linear(m, ln, lk), lambda dev: [_randn(dev, m, lk), _randn(dev, ln, lk)],
+                                          lambda x, w: x.float() @ w.float().T, lambda x, w: F.linear(x, w), 2e-2)
+    g = (2, 8, 2, 512, 128) if small else (8, 32, 8, 4096, 128)  # B, H, H_kv, S, D
+    for causal in (False, True):
+        out["gqa_bf16" + ("_causal" if causal else "")] = single_case(
+            flash_attention_gqa(*g, causal, dtype=BF16),
+            lambda dev: [bf(dev, g[0], g[3], g[1], g[4]), bf(dev, g[0], g[3], g[2], g[4]),
+                         bf(dev, g[0], g[3], g[2], g[4])], _gqa_ref(causal), _gqa_peer(causal), 2e-2)
+    rows = 1024 if small else 16384
+    out["rms_norm_bf16"] = single_case(rms_norm(rows, 4096), lambda dev: [bf(dev, rows, 4096), bf(dev, 4096)],
+                                       _rms_ref, lambda x, w: F.rms_norm(x, (4096,), w, 1e-6), 2e-2, gemm=False)
+    out["softmax"] = single_case(softmax(rows, 4096), lambda dev: [_randn(dev, rows, 4096)],
+                                 lambda x: torch.softmax(x.float(), -1), lambda x: torch.softmax(x, -1), 2e-2,
+                                 gemm=False)
+    out["gemm_fp8"] = single_case(gemm_fp8(n, n, n), lambda dev: _fp8_inputs(dev, n, n, n),
+                                  lambda a, b: a.float() @ b.float().T, _fp8_peer, 2e-2)
+    return out

@@ -76,7 +76,7 @@ def test_programs_that_stay_as_written(monkeypatch):
     for program in (attention, batched, uneven):
         assert split_k(program, "cuda") is program
     monkeypatch.setenv("TILEDSL_SPLIT_K", "auto")
-    skinny = bench.int8_weight_gemm(16, 128, 512, block_M=32, block_N=32, block_K=64, threads=128)
+    skinny = bench.int8_weight_gemm(16, 128, 1024, block_M=32, block_N=32, block_K=64, threads=128)
     assert split_k(skinny, "llvm") is skinny  # the CPU gains nothing from more blocks
     assert split_k(skinny, "cuda") is not skinny  # 4 blocks on 132 SMs
     full = bench.int8_weight_gemm(16, 4096, 512, block_M=32, block_N=32, block_K=64, threads=128)
@@ -153,8 +153,8 @@ def test_the_last_part_form_of_the_split_program(monkeypatch):
 
 def test_the_default_splits_few_block_grids_on_cuda_only(monkeypatch):
     """TILEDSL_SPLIT_K unset (``auto``): on CUDA a grid of at most half the SMs is split into the most parts (up to
-    8, 4 iterations each) that keep 8 warps per SM: 32 blocks of 8 warps -> 4 parts, 64 blocks of 4 warps -> 4,
-    8 blocks of 8 warps -> 8; 128 blocks stay whole; the CPU never splits; a program the whole-kernel Hopper GEMM
+    8, 8 iterations each) that keep 8 warps per SM: 32 blocks of 8 warps -> 4 parts, 64 blocks of 4 warps -> 4,
+    8 blocks of 8 warps -> 8; a loop of 8 iterations stays whole, one of 16 takes 2 parts; 128 blocks stay whole; the CPU never splits; a program the whole-kernel Hopper GEMM
     takes is left to it (it splits K its own way)."""
     monkeypatch.delenv("TILEDSL_SPLIT_K", raising=False)
 
@@ -167,6 +167,8 @@ def test_the_default_splits_few_block_grids_on_cuda_only(monkeypatch):
     assert parts(bench.int8_weight_gemm(16, 4096, 4096, block_M=16, block_N=128, block_K=64, threads=256)) == 4
     assert parts(bench.int8_weight_gemm(16, 4096, 4096, block_M=16, block_N=64, block_K=128, threads=128)) == 4
     assert parts(bench.int8_weight_gemm(16, 4096, 4096, block_M=32, block_N=32, block_K=256, threads=128)) == 1
+    assert parts(bench.int8_weight_gemm(16, 4096, 512, block_M=16, block_N=128, block_K=64, threads=256)) == 1
+    assert parts(bench.int8_weight_gemm(16, 4096, 1024, block_M=16, block_N=128, block_K=64, threads=256)) == 2
     assert parts(bench.int8_weight_gemm(16, 4096, 4096, block_M=16, block_N=128, block_K=64, threads=256),
                  "llvm", "") == 1
     canonical = bench.gemm(64, 1024, 4096, block_M=64, block_N=128, block_K=64, threads=128)

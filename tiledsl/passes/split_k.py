@@ -32,7 +32,7 @@ memory, and the grid has no ``blockIdx.z``. Then the kernel gets a float32 works
 
 The sums are the same up to float32 rounding order. ``TILEDSL_SPLIT_K=S`` asks for S parts on any target;
 ``auto`` (the default) picks, on CUDA, for grids of at most half the SMs, the largest S <= 8 dividing nk with at
-least 4 iterations a part and at most WARPS_PER_SM warps per SM over the split grid, and leaves a program the
+least MIN_ITERATIONS iterations a part and at most WARPS_PER_SM warps per SM over the split grid, and leaves a program the
 whole-kernel Hopper GEMM takes to it; ``0`` leaves every program as written. Measurements: docs/cuda.md.
 """
 from __future__ import annotations
@@ -55,7 +55,11 @@ from .split_grid_sync import split_grid_sync
 MAX_PARTS = 8
 WGMMA_ROWS = 64  # the fewest rows of a wgmma accumulator tile
 MAX_CLUSTER = 8  # blocks of a thread-block cluster every sm_90 GPU runs (the portable limit)
-MIN_ITERATIONS = 4  # per part: fewer leave the pipeline nothing to overlap
+# per part: fewer leave the pipeline little to overlap, and the split's fixed costs (the parts' sums, a loop that
+# is not warp-specialized) outweigh its gain: int8-weight M = 16 (16 x 128 x 64 tiles, H100, 2026-12-06) at K = 512
+# took 8.7 us whole against 9.5-9.8 us in 2 or 4 parts of 4 iterations; at K = 2048, 4 parts of 8 took 12.7 us
+# against 14.9 whole
+MIN_ITERATIONS = 8
 # ``auto``'s budget of warps per SM across the split grid: measured best on the H100 (2026-12-06) for int8-weight
 # M = 16 (16 x 64 tiles on 4 warps: 4 parts, 1024 warps in all; 16 x 128 tiles on 8 warps: 4 parts, not 8, which
 # took 20.2 against 16.3 us) and fp16 GEMMs of 8-32 tiles of 64 x 128 on 8 warps (4-8 parts)
@@ -112,7 +116,7 @@ def _reduction_loop(stmt, accumulators) -> bool:
 def _parts(extent: int, ctas: int, warps: int, target_kind: str, arch: str) -> int:
     """How many parts TILEDSL_SPLIT_K asks for a loop of ``extent`` iterations in a grid of ``ctas`` blocks of
     ``warps`` warps. ``auto``: none for grids of more than half the SMs; else the most parts (at most 8, each of at
-    least 4 iterations) that keep the grid within WARPS_PER_SM warps per SM."""
+    least MIN_ITERATIONS iterations) that keep the grid within WARPS_PER_SM warps per SM."""
     from .hopper.device import sm_count
 
     wanted = config.split_k()

@@ -443,6 +443,26 @@ case "${1:-quick}" in
       --settings "auto:auto,0:auto,2:last,4:last,2:launch"
     mv "$OUT/bench_m16_sizes.json" "$OUT/m16_small_k.json"
     ;;
+  s17g)  # TILEDSL_WARPGROUP_REDUCE (the TMA reduce-add's staging between warpgroup named barriers): the TMA-reduce
+    # and attention-backward GPU tests with it, then the attention backward off / on / off / on
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8)
+    TAIL=6 run wg_reduce_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing/test_tma_reduce.py testing/test_bench_general.py testing/test_reduce_barriers.py -k "reduce or bwd or backward"
+    for s in 0 1 0 1; do
+      TILEDSL_WARPGROUP_REDUCE=$s TAIL=3 bench_as "wg_reduce_$s" 150 "wg_reduce_${s}_$RANDOM" \
+        --rounds 2 --only attention_bwd,attention_bwd_causal
+    done
+    ;;
+  s17h)  # TILEDSL_PREFETCH_TENSORMAPS (thread 0 prefetches every tensor map at the kernel's start): the TMA GPU
+    # tests with it, then int8-weight M = 16, flash decoding and the GEMM off / on / off / on
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8)
+    TAIL=6 run prefetch_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing/test_tma.py testing/test_register_dequant.py testing/test_split_k.py
+    for s in 0 1 0 1; do
+      TILEDSL_PREFETCH_TENSORMAPS=$s TAIL=4 bench_as "prefetch_$s" 150 "prefetch_${s}_$RANDOM" \
+        --rounds 3 --only int8_weight_m16,flash_decode,gemm
+    done
+    ;;
   s16a)  # 2026-12-06 (fourth session): TILEDSL_REGISTER_DEQUANT=1 (the int8 weight converted in registers, C^T =
     # W^T A^T): its GPU tests, then the int8-weight programs with it off and on, same run
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8)

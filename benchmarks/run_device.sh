@@ -57,6 +57,9 @@
 #           config grid, the table
 #   ncu     Nsight Compute on the int8-weight GEMM at M = 16 (benchmarks/ncu_int8_m16.py)
 #   s15b    the split-K default: every GPU test and example with TILEDSL_SPLIT_K=auto, then the table
+#   s17b / s17d / s17f  2026-12-06 (fifth session): int8-weight M = 16 over K and by split form at small K, Nsight
+#           Compute on the attention backward, deeper rings at M = 16
+#   s17e    the programs outside the table (bench_more.py): their GPU tests, then their timings
 #   s16f    the group-scaled form's GPU tests, every int8 form timed (bench_dequant_forms.py)
 #   s16e    the weight stored [N, K] in registers: GPU tests, bench_dequant_forms.py
 #   s16a / s16b  TILEDSL_REGISTER_DEQUANT=1: its GPU tests and the int8-weight programs off and on; its config sweeps
@@ -398,16 +401,6 @@ case "${1:-quick}" in
       testing/test_examples.py
     TAIL=30 run bench_general 150 "$PY" benchmarks/bench_general.py --rounds 2
     ;;
-  s17a)  # 2026-12-06 (fifth session): TILEDSL_TMA_EVICT_FIRST (loads of tiles each block reads once ask L2 to
-    # evict them first): the GPU tests of the programs it changes, then those programs with it off and on, twice
-    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8)
-    TAIL=8 run evict_first_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
-      testing/test_register_dequant.py testing/test_split_k.py testing/test_bench_general.py -k "int8 or decode or split"
-    for s in 0 1 0 1; do
-      TILEDSL_TMA_EVICT_FIRST=$s TAIL=4 bench_as "evict_first_$s" 150 "evict_first_${s}_$RANDOM" \
-        --rounds 3 --only int8_weight_m16,flash_decode
-    done
-    ;;
   s17b)  # the int8-weight GEMM at M = 16 over K (fixed cost against streaming), then Nsight Compute on the
     # attention backward's main kernel (stall reasons) and on the M = 16 GEMM
     TAIL=10 run m16_sizes 200 "$PY" benchmarks/bench_m16_sizes.py --rounds 3
@@ -419,49 +412,20 @@ case "${1:-quick}" in
     "$NCU" --import "$OUT/ncu_bwd.ncu-rep" --page source --csv --print-source sass > "$OUT/ncu_bwd_sass.csv" 2>&1
     rm -f "$OUT/ncu_bwd.ncu-rep"
     ;;
-  s17c)  # TILEDSL_REDUCE_LAST_WARP (the TMA reduce-adds issued by the last warp, not thread 0): the TMA-reduce and
-    # backward GPU tests with it, then the attention backward off / on / off / on
-    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8)
-    TAIL=6 run reduce_leader_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
-      testing/test_tma_reduce.py testing/test_bench_general.py -k "reduce or bwd or backward"
-    for s in 0 1 0 1; do
-      TILEDSL_REDUCE_LAST_WARP=$s TAIL=3 bench_as "reduce_last_warp_$s" 150 "reduce_last_warp_${s}_$RANDOM" \
-        --rounds 2 --only attention_bwd,attention_bwd_causal
-    done
-    ;;
   s17d)  # int8-weight M = 16: deeper rings (the whole part's weight in flight from the start) by split parts
     TAIL=30 run split_k_m16_deep 300 "$PY" benchmarks/bench_split_k.py --rounds 2 \
       --tiles "16,128,64,256,8;16,128,64,256,12;16,128,64,256,16;16,128,128,256,6;16,128,128,256,8;16,64,128,128,12" \
       --settings "auto:auto,8:last,2:last"
     ;;
   s17e)  # programs outside bench_general's table (testing/more_programs.py): their GPU tests, then bench_more.py
+    # (ONLY=name,name times those alone)
     TAIL=6 run more_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_more_programs.py
-    TAIL=12 run bench_more 300 "$PY" benchmarks/bench_more.py --rounds 3
+    TAIL=12 run bench_more 300 "$PY" benchmarks/bench_more.py --rounds 3 ${ONLY:+--only "$ONLY"}
     ;;
   s17f)  # int8-weight M = 16 at small K: split parts (none, 2, 4 summed by the last part; 2 in a second launch)
     TAIL=20 run m16_small_k 300 "$PY" benchmarks/bench_m16_sizes.py --rounds 3 --ks 512,1024,2048 \
       --settings "auto:auto,0:auto,2:last,4:last,2:launch"
     mv "$OUT/bench_m16_sizes.json" "$OUT/m16_small_k.json"
-    ;;
-  s17g)  # TILEDSL_WARPGROUP_REDUCE (the TMA reduce-add's staging between warpgroup named barriers): the TMA-reduce
-    # and attention-backward GPU tests with it, then the attention backward off / on / off / on
-    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8)
-    TAIL=6 run wg_reduce_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
-      testing/test_tma_reduce.py testing/test_bench_general.py testing/test_reduce_barriers.py -k "reduce or bwd or backward"
-    for s in 0 1 0 1; do
-      TILEDSL_WARPGROUP_REDUCE=$s TAIL=3 bench_as "wg_reduce_$s" 150 "wg_reduce_${s}_$RANDOM" \
-        --rounds 2 --only attention_bwd,attention_bwd_causal
-    done
-    ;;
-  s17h)  # TILEDSL_PREFETCH_TENSORMAPS (thread 0 prefetches every tensor map at the kernel's start): the TMA GPU
-    # tests with it, then int8-weight M = 16, flash decoding and the GEMM off / on / off / on
-    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8)
-    TAIL=6 run prefetch_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
-      testing/test_tma.py testing/test_register_dequant.py testing/test_split_k.py
-    for s in 0 1 0 1; do
-      TILEDSL_PREFETCH_TENSORMAPS=$s TAIL=4 bench_as "prefetch_$s" 150 "prefetch_${s}_$RANDOM" \
-        --rounds 3 --only int8_weight_m16,flash_decode,gemm
-    done
     ;;
   s16a)  # 2026-12-06 (fourth session): TILEDSL_REGISTER_DEQUANT=1 (the int8 weight converted in registers, C^T =
     # W^T A^T): its GPU tests, then the int8-weight programs with it off and on, same run

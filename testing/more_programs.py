@@ -51,10 +51,13 @@ def gemm_bias_gelu(M, N, K, block_M=128, block_N=256, block_K=64, stages=4, thre
     return kernel
 
 
-def linear(M, N, K, block_M=128, block_N=256, block_K=64, stages=4, threads=256, dtype=F16):
-    """y = x @ W^T with W stored [N, K] (nn.Linear's weight)."""
+def linear(M, N, K, block_M=128, block_N=256, block_K=64, stages=4, threads=256, dtype=F16, out_dtype=None):
+    """y = x @ W^T with W stored [N, K] (nn.Linear's weight; fp8 GEMMs' B layout too), float32 sums, the result in
+    ``out_dtype`` (default: ``dtype``)."""
+    out_dtype = out_dtype or dtype
+
     @T.prim_func
-    def kernel(X: T.Tensor((M, K), dtype), W: T.Tensor((N, K), dtype), Y: T.Tensor((M, N), dtype)):
+    def kernel(X: T.Tensor((M, K), dtype), W: T.Tensor((N, K), dtype), Y: T.Tensor((M, N), out_dtype)):
         with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
             X_s = T.alloc_shared((block_M, block_K), dtype)
             W_s = T.alloc_shared((block_N, block_K), dtype)
@@ -68,60 +71,24 @@ def linear(M, N, K, block_M=128, block_N=256, block_K=64, stages=4, threads=256,
     return kernel
 
 
-def rms_norm(M, N, threads=256, eps=1e-6, dtype=BF16):
-    """y = x / sqrt(mean(x^2) + eps) * w per row, float32 statistics."""
-    @T.prim_func
-    def kernel(X: T.Tensor((M, N), dtype), Wt: T.Tensor((N,), dtype), Y: T.Tensor((M, N), dtype)):
-        with T.Kernel(M, threads=threads) as bx:
-            x = T.alloc_fragment((1, N), "float32")
-            sq = T.alloc_fragment((1, N), "float32")
-            s = T.alloc_fragment((1,), "float32")
-            T.copy(X[bx, 0], x)
-            for i, j in T.Parallel(1, N):
-                sq[i, j] = x[i, j] * x[i, j]
-            T.reduce_sum(sq, s, dim=1)
-            for i, j in T.Parallel(1, N):
-                x[i, j] = x[i, j] * T.rsqrt(s[i] / N + eps) * Wt[j]
-            T.copy(x, Y[bx, 0])
-    return kernel
+def rms_norm(M, N, dtype=BF16):
+    """examples/rmsnorm.py's program, one row per block of 256 threads."""
+    from example_modules import load_example
+
+    return load_example("rmsnorm", "more_programs_rmsnorm").rms_norm.get_tir(M, N, block_M=1, threads=256,
+                                                                             dtype=dtype)
 
 
-def softmax(M, N, block_M=1, threads=256, dtype=F16):
-    """Row softmax, float32 arithmetic."""
-    @T.prim_func
-    def kernel(X: T.Tensor((M, N), dtype), Y: T.Tensor((M, N), dtype)):
-        with T.Kernel(T.ceildiv(M, block_M), threads=threads) as bx:
-            x = T.alloc_fragment((block_M, N), "float32")
-            mx = T.alloc_fragment((block_M,), "float32")
-            total = T.alloc_fragment((block_M,), "float32")
-            T.copy(X[bx * block_M, 0], x)
-            T.reduce_max(x, mx, dim=1)
-            for i, j in T.Parallel(block_M, N):
-                x[i, j] = T.exp(x[i, j] - mx[i])
-            T.reduce_sum(x, total, dim=1)
-            for i, j in T.Parallel(block_M, N):
-                x[i, j] = x[i, j] / total[i]
-            T.copy(x, Y[bx * block_M, 0])
-    return kernel
+def softmax(M, N, block_M=1, threads=256):
+    """examples/softmax.py's program (float16, float32 arithmetic)."""
+    from example_modules import load_example
+
+    return load_example("softmax", "more_programs_softmax").softmax.get_tir(M, N, block_M=block_M, threads=threads)
 
 
-def gemm_fp8(M, N, K, block_M=128, block_N=256, block_K=128, stages=4, threads=256, out_dtype=BF16):
-    """C = A @ B^T with A [M, K] and B [N, K] in float8 e4m3 (the layout fp8 GEMMs use), float32 sums."""
-    fp8 = "float8_e4m3fn"
-
-    @T.prim_func
-    def kernel(A: T.Tensor((M, K), fp8), B: T.Tensor((N, K), fp8), C: T.Tensor((M, N), out_dtype)):
-        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
-            A_s = T.alloc_shared((block_M, block_K), fp8)
-            B_s = T.alloc_shared((block_N, block_K), fp8)
-            acc = T.alloc_fragment((block_M, block_N), "float32")
-            T.clear(acc)
-            for k in T.Pipelined(T.ceildiv(K, block_K), num_stages=stages):
-                T.copy(A[by * block_M, k * block_K], A_s)
-                T.copy(B[bx * block_N, k * block_K], B_s)
-                T.gemm(A_s, B_s, acc, transpose_B=True)
-            T.copy(acc, C[by * block_M, bx * block_N])
-    return kernel
+def gemm_fp8(M, N, K):
+    """C = A @ B^T with A [M, K] and B [N, K] in float8 e4m3, the result in bfloat16."""
+    return linear(M, N, K, block_K=128, dtype="float8_e4m3fn", out_dtype=BF16)
 
 
 # ---------------------------------------------------------------- references and peers

@@ -68,10 +68,9 @@ def _identity(indices, loop_vars, extents, buf) -> bool:
     if len(indices) != len(loop_vars) or not all(isinstance(i, tirx.Var) and i.same_as(v)
                                                  for i, v in zip(indices, loop_vars)):
         return False
-    try:
-        return tuple(const_ints(list(extents), "T.Parallel")) == buffer_shape(buf)
-    except TileProgramError:
-        return False
+    if not all(isinstance(e, tirx.IntImm) for e in extents):
+        return False  # a symbolic extent (a dynamic size) never spans a whole fragment
+    return tuple(int(e) for e in extents) == buffer_shape(buf)
 
 
 def _whole_fragment_to_memory(copy, one_d) -> bool:

@@ -11,7 +11,8 @@ mbarrier ring on sm_90a) -> StoreEpilogueTMA (a warp-specialized kernel's result
 ReduceAtomicsTMA (whole-fragment atomic adds into global tiles as TMA reduce-adds) ->
 ScheduleWgmmaGemms (independent wgmma gemms issued together, waits where results are used) ->
 LdmatrixReads (the warp-level emitter's ldmatrix pointers) -> LowerTileOpsCUDA (layouts, tile ops, T.Parallel,
-fragments -> registers) ->
+fragments -> registers) -> GroupReduceBarriers (a TMA reduce-add's staging tiles each written by one warpgroup: its
+named barriers instead of the whole block's) ->
 WarpSpecialize (producer / consumer warpgroups, where PipelineCUDA chose it) -> PlaceTensorMaps (TMA tensor maps
 into the host code) -> ScalarizeBoolVectors (bool accesses unrolled, not vectorized) -> SplitWideVectorLoops (only
 on the build's retry after the code generator refused a vector type). TVM then runs its default pipeline
@@ -31,6 +32,7 @@ from .pipeline import PipelineCUDA
 from .uniform_selects import SplitUniformSelects
 from .tma_copy import PlaceTensorMaps
 from .tma_reduce import ReduceAtomicsTMA
+from .reduce_barriers import GroupReduceBarriers
 from .tma_store import FoldStagedEpilogues, StoreEpilogueTMA
 from .warp_specialize import WarpSpecialize
 from .wide_vectors import SplitWideVectorLoops
@@ -43,5 +45,5 @@ def cuda_passes() -> list:
     """Our passes for the CUDA target, in order."""
     return [SwizzleBlocks, LongestTilesFirst, FoldStagedEpilogues, MaskAfterGemm, RowReciprocals, SplitUniformSelects,
             RegisterDequant, PipelineCUDA, StoreEpilogueTMA, ReduceAtomicsTMA, ScheduleWgmmaGemms, LdmatrixReads,
-            LowerTileOpsCUDA,
+            LowerTileOpsCUDA, GroupReduceBarriers,
             WarpSpecialize, PlaceTensorMaps, ScalarizeBoolVectors, SplitWideVectorLoops]

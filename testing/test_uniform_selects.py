@@ -144,6 +144,21 @@ def test_a_build_that_fails_with_its_schedules_is_built_without_them(monkeypatch
     assert "building without them" in caplog.text
 
 
+@pytest.mark.nvcc
+def test_a_strict_build_is_not_served_the_lenient_builds_kernel(monkeypatch):
+    """A lenient build (a user's) that fell back without a failing schedule is cached; a strict build of the same
+    program (the test suite's) must still fail, not be served that kernel from the memory or disk cache."""
+    def refuse(cond, loops):
+        raise RuntimeError("Check failed: (eval_vec_) is false: injected")
+    monkeypatch.setattr(uniform_selects, "_bounds", refuse)
+    program = lambda: bench.flash_attention(1, 2, 704, 64, True)  # noqa: E731  (a shape no other test builds)
+    monkeypatch.setenv("TILEDSL_STRICT_SCHEDULES", "0")
+    _source(program())
+    monkeypatch.setenv("TILEDSL_STRICT_SCHEDULES", "1")
+    with pytest.raises(tiledsl.CompileError, match="injected"):
+        _source(program())
+
+
 @pytest.mark.parametrize("causal,S", [(True, 200), (True, 64), (False, 200)])
 def test_flash_attention_on_cpu_matches_torch(causal, S, monkeypatch):
     """The mask split and the reversed block order are target-independent passes: on the CPU, with both on, the

@@ -44,6 +44,8 @@ def kernel_key(func: tirx.PrimFunc, target: tvm.target.Target, out_idx: list[int
         "pass_configs": pass_configs or {},
         "compile_flags": compile_flags or [],
         "env": environment_stamp(target_kind(target)),
+        # a strict build must fail where a schedule fails, not be served the kernel a lenient build made without it
+        "strict_schedules": config.strict_schedules(),
         **lowering_stamp(target),
     })
 

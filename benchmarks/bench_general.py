@@ -50,17 +50,18 @@ def summary(instructions: dict) -> str:
     return ",".join(kinds) if kinds else "none"
 
 
-def run(names, small, rounds, warmup, rep):
+def run(names, small, rounds, warmup, rep, shortcut=False):
     """Check and time each program (or those in ``names``) against its peer; returns the report."""
     chosen = {name: case for name, case in cases(small).items() if not names or name in names}
-    return run_cases(chosen, rounds, warmup, rep)
+    return run_cases(chosen, rounds, warmup, rep, shortcut)
 
 
-def run_cases(chosen: dict, rounds, warmup, rep):
-    """Check and time each case of ``chosen`` (name -> :class:`Case`) against its peer; returns the report."""
+def run_cases(chosen: dict, rounds, warmup, rep, shortcut=False):
+    """Check and time each case of ``chosen`` (name -> :class:`Case`) against its peer; returns the report.
+    ``shortcut``: the whole-kernel Hopper matchers may take a program (else the general passes only)."""
     from tiledsl.profiler import do_bench
 
-    os.environ["TILEDSL_DISABLE_HOPPER_GEMM"] = "1"  # the general passes only
+    os.environ["TILEDSL_DISABLE_HOPPER_GEMM"] = "0" if shortcut else "1"
     report = {"device": torch.cuda.get_device_name(), "rows": []}
     for name, case in chosen.items():
         try:
@@ -77,6 +78,7 @@ def run_cases(chosen: dict, rounds, warmup, rep):
         row = {"program": name, "instruction": summary(insts), "kernels": insts,
                "loads": {k: copy_instruction(s) for k, s in sources.items()},
                "pipelines": {k: kern.kernel_info.get("pipelines", []) for k, kern in compiled.items()},
+               "paths": {k: kern.kernel_info.get("path") for k, kern in compiled.items()},
                "rel_err": err, "correct": ok}
         if ok:
             ours, theirs = [], []
@@ -99,12 +101,14 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--rep", type=int, default=50)
+    ap.add_argument("--shortcut", action="store_true",
+                    help="let the whole-kernel Hopper matchers take the programs they recognize (to compare)")
     args = ap.parse_args()
     names = [n for n in args.only.split(",") if n]
     unknown = set(names) - set(cases(args.small))
     if unknown:
         ap.error(f"unknown program(s) {sorted(unknown)}; known: {sorted(cases(args.small))}")
-    report = run(names, args.small, args.rounds, args.warmup, args.rep)
+    report = run(names, args.small, args.rounds, args.warmup, args.rep, args.shortcut)
     if os.environ.get("OUT"):
         with open(os.path.join(os.environ["OUT"], "bench_general.json"), "w") as f:
             json.dump(report, f, indent=1)

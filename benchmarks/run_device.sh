@@ -60,6 +60,7 @@
 #   s17b / s17d / s17f  2026-12-06 (fifth session): int8-weight M = 16 over K and by split form at small K, Nsight
 #           Compute on the attention backward, deeper rings at M = 16
 #   s17e    the programs outside the table (bench_more.py): their GPU tests, then their timings
+#   s17i    the whole-kernel shortcut against the general passes (GEMM, flash attention), same call
 #   s16f    the group-scaled form's GPU tests, every int8 form timed (bench_dequant_forms.py)
 #   s16e    the weight stored [N, K] in registers: GPU tests, bench_dequant_forms.py
 #   s16a / s16b  TILEDSL_REGISTER_DEQUANT=1: its GPU tests and the int8-weight programs off and on; its config sweeps
@@ -426,6 +427,12 @@ case "${1:-quick}" in
     TAIL=20 run m16_small_k 300 "$PY" benchmarks/bench_m16_sizes.py --rounds 3 --ks 512,1024,2048 \
       --settings "auto:auto,0:auto,2:last,4:last,2:launch"
     mv "$OUT/bench_m16_sizes.json" "$OUT/m16_small_k.json"
+    ;;
+  s17i)  # the whole-kernel Hopper shortcut against the general passes on the programs it takes (issue 9, item 5):
+    # the GEMM and flash attention (causal and not), general passes then shortcut, same call
+    TAIL=4 bench_as shortcut_off 150 shortcut_off --rounds 3 --only gemm,flash_attention,flash_attention_causal
+    TAIL=4 bench_as shortcut_on 150 shortcut_on --rounds 3 --only gemm,flash_attention,flash_attention_causal \
+      --shortcut
     ;;
   s16a)  # 2026-12-06 (fourth session): TILEDSL_REGISTER_DEQUANT=1 (the int8 weight converted in registers, C^T =
     # W^T A^T): its GPU tests, then the int8-weight programs with it off and on, same run

@@ -107,3 +107,12 @@ def wait(pending: int):
 def barrier():
     """``__syncthreads()``."""
     return tirx.Evaluate(tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared"))
+
+
+def is_barrier(stmt) -> bool:
+    """Whether ``stmt`` is a block barrier (:func:`barrier`, or TVM's for ``shared.dyn``)."""
+    if not isinstance(stmt, tirx.Evaluate):
+        return False
+    op, args = getattr(stmt.value, "op", None), getattr(stmt.value, "args", ())
+    return getattr(op, "name", "") == "tirx.tvm_storage_sync" and len(args) > 0 and \
+        getattr(args[0], "value", None) in ("shared", "shared.dyn")

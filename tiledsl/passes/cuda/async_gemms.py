@@ -97,7 +97,8 @@ class Effects:
         self.uses |= self.writes
 
 
-def _string_args(call) -> tuple:
+def string_args(call) -> tuple:
+    """The string arguments of ``call`` (a PTX call's modifiers, a storage sync's scope)."""
     return tuple(a.value for a in call.args if isinstance(a, StringImm))
 
 
@@ -115,7 +116,7 @@ def _known_call(call):
     to global memory: none reads a register or writes shared memory), "address" (an address computation inside
     those), or None."""
     name = getattr(call.op, "name", "")
-    words = _string_args(call)
+    words = string_args(call)
     if name == "tirx.tvm_storage_sync":
         return "barrier" if words == ("shared",) else None
     if name == "tirx.ptx.mbarrier_arrive":

@@ -28,13 +28,15 @@ from __future__ import annotations
 
 import tvm_ffi
 from tvm import tirx
-from tvm.ir import Call, Range, StringImm
+from tvm.ir import Call, Range
 from tvm.script import tirx as T
 from tvm.sym import Analyzer
 
 from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, seq, uses_var
+from .async_copy import is_barrier
+from .async_gemms import string_args
 
 WARPGROUP = 128
 
@@ -43,14 +45,6 @@ def _call_name(stmt) -> str:
     if isinstance(stmt, tirx.Evaluate) and isinstance(stmt.value, Call):
         return getattr(stmt.value.op, "name", "")
     return ""
-
-
-def _words(call) -> tuple:
-    return tuple(a.value for a in call.args if isinstance(a, StringImm))
-
-
-def _is_sync(stmt) -> bool:
-    return _call_name(stmt) == "tirx.tvm_storage_sync" and _words(stmt.value) == ("shared",)
 
 
 def _leader_body(stmt, tid):
@@ -64,7 +58,7 @@ def _leader_body(stmt, tid):
 
 
 def _is_read_wait(stmt) -> bool:
-    return _call_name(stmt) == "tirx.ptx.cp_async_bulk_wait_group" and "read" in _words(stmt.value)
+    return _call_name(stmt) == "tirx.ptx.cp_async_bulk_wait_group" and "read" in string_args(stmt.value)
 
 
 def _is_reduce_issue(body) -> bool:
@@ -162,13 +156,13 @@ class _Rewrite:
     def _plan(self, stmts, i, body):
         """(index of the leader's wait, index of the barrier before the staging writes, panel -> warpgroup) for the
         reduce issued at ``stmts[i]``, or None when the statements around it are not ReduceAtomicsTMA's."""
-        if i < 3 or not _is_sync(stmts[i - 1]) or _call_name(stmts[i - 2]) != "tirx.ptx.fence_proxy":
+        if i < 3 or not is_barrier(stmts[i - 1]) or _call_name(stmts[i - 2]) != "tirx.ptx.fence_proxy":
             return None
         j = i - 3
         while j >= 0 and isinstance(stmts[j], tirx.For):
             j -= 1
         copies = stmts[j + 1:i - 2]
-        if j < 0 or not copies or not _is_sync(stmts[j]):
+        if j < 0 or not copies or not is_barrier(stmts[j]):
             return None
         staging = []  # the tiles the copies write, each read by one of the reduce-adds
         for stmt in copies:
@@ -185,7 +179,7 @@ class _Rewrite:
             lead = _leader_body(stmts[k], self.tid)
             if lead is not None and len(lead) == 1 and _is_read_wait(lead[0]):
                 break
-            if _is_sync(stmts[k]) or any(uses_var(stmts[k], b) for b in staging):
+            if is_barrier(stmts[k]) or any(uses_var(stmts[k], b) for b in staging):
                 return None
             k -= 1
         return (k, j, owner) if k >= 0 else None

@@ -24,6 +24,7 @@ import tvm_ffi
 from tvm import tirx
 
 from ..rewriter import uses_var
+from .async_copy import barrier, is_barrier
 from .smem_lifetimes import _innermost_launch
 
 
@@ -42,14 +43,6 @@ class _Site:
     chain: tuple
     start: int
     end: int
-
-
-def _is_barrier(stmt) -> bool:
-    if not isinstance(stmt, tirx.Evaluate):
-        return False
-    op, args = getattr(stmt.value, "op", None), getattr(stmt.value, "args", ())
-    return getattr(op, "name", "") == "tirx.tvm_storage_sync" and len(args) > 0 and \
-        getattr(args[0], "value", None) in ("shared", "shared.dyn")
 
 
 def _as_children(stmt) -> list:
@@ -143,7 +136,7 @@ class _Linearized:
     # ------------------------------------------------------------------ barriers
     def _barrier_between(self, sid, lo, hi) -> bool:
         """True when child positions lo < p < hi of sequence ``sid`` hold a block barrier."""
-        return any(_is_barrier(s) for s in self.seqs[sid].children[lo + 1:hi])
+        return any(is_barrier(s) for s in self.seqs[sid].children[lo + 1:hi])
 
     def barriers_for(self, early: _Site, late: _Site) -> set:
         """(sequence, child) positions needing a barrier before them when ``late`` reuses bytes ``early`` used
@@ -215,7 +208,7 @@ def insert_statement_barriers(body, positions: set):
         out = []
         for pos, child in enumerate(children):
             if (sid, pos) in positions:
-                out.append(tirx.Evaluate(tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared")))
+                out.append(barrier())
             out.append(statement(child))
         return out[0] if len(out) == 1 else tirx.SeqStmt(out)
 

@@ -541,6 +541,25 @@ class Case:
         return go
 
 
+def relative_error(got, want) -> float:
+    """||got - want|| / ||want||, in float32."""
+    want = want.float()
+    return ((got.float() - want).norm() / want.norm()).item()
+
+
+def assert_matches_reference(case: Case, outs, inputs, peer=None, names=None):
+    """Each of our outputs ``outs`` holds no NaN (the poison of an element never written) and is within the case's
+    relative error of its float32 reference, and so is the matching result of ``peer`` (the torch call's, when
+    given); ``names`` label the outputs in the messages."""
+    peer = () if peer is None else (tuple(peer) if isinstance(peer, (tuple, list)) else (peer,))
+    for i, (out, want) in enumerate(zip(outs, case.ref(*inputs))):
+        name = names[i] if names else f"output {i}"
+        assert not torch.isnan(out).any(), name
+        for got in (out,) + peer[i:i + 1]:
+            err = relative_error(got, want)
+            assert err < case.tol, f"{name}: relative error {err:.3g}"
+
+
 def check(case: Case, go, inputs) -> tuple[float, bool]:
     """Run our kernels once and compare every output with the float32 reference: (worst relative error, ok)."""
     outs = go()
@@ -548,8 +567,7 @@ def check(case: Case, go, inputs) -> tuple[float, bool]:
     wants = case.ref(*inputs)
     worst, ok = 0.0, True
     for out, want in zip(outs, wants):
-        want = want.float()
-        err = ((out.float() - want).norm() / want.norm()).item()
+        err = relative_error(out, want)
         worst = max(worst, err)
         ok = ok and bool(not torch.isnan(out).any()) and err < case.tol
     return worst, ok

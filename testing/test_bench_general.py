@@ -150,6 +150,23 @@ def test_attention_backward_on_cpu(causal):
     _run_on_cpu(G.attention_bwd_case(1, 160, 2, 32, causal, block_M=32, block_N=64, threads=128))
 
 
+def test_the_reference_check_names_what_is_off():
+    """``assert_matches_reference`` (the GPU tests' check): poison left in an output, or an output or a peer result
+    off by more than the case's tolerance, fails naming it; results within the tolerance pass."""
+    want = torch.randn(64, 32)
+    case = G.Case({}, None, lambda: (want, want), None, 1e-2)
+    near = want + 1e-4
+    G.assert_matches_reference(case, (near, near), [], peer=(near, near), names=("dK", "dV"))
+    poisoned = near.clone()
+    poisoned[3, 5] = float("nan")
+    for outs, peer, named in [((near, poisoned), None, "dV"), ((near * 1.1, near), None, "dK: relative error"),
+                              ((near, near), (near, want * 0.9), "dV: relative error")]:
+        with pytest.raises(AssertionError, match=named):
+            G.assert_matches_reference(case, outs, [], peer=peer, names=("dK", "dV"))
+    with pytest.raises(AssertionError, match="output 1"):
+        G.assert_matches_reference(case, (near, poisoned), [])
+
+
 def test_attention_reference_matches_autograd():
     """The float32 reference of the backward is torch autograd's (so the tests above compare with torch)."""
     q, k, v, do = (torch.randn(2, 24, 3, 16) for _ in range(4))
@@ -176,12 +193,7 @@ def test_program_matches_torch_on_gpu(name):
     outs = case.bind(compiled, inputs)()
     peer = case.peer(*inputs)
     torch.cuda.synchronize()
-    peer = peer if isinstance(peer, (tuple, list)) else (peer,)
-    for i, (out, want, theirs) in enumerate(zip(outs, case.ref(*inputs), peer)):
-        assert not torch.isnan(out).any(), f"output {i}"
-        for got in (out, theirs):
-            err = ((got.float() - want.float()).norm() / want.float().norm()).item()
-            assert err < case.tol, f"output {i}: relative error {err:.3g}"
+    G.assert_matches_reference(case, outs, inputs, peer)
 
 
 @pytest.mark.gpu
@@ -228,7 +240,4 @@ def test_attention_backward_configs_on_gpu(config, causal):
     inputs = case.make("cuda")
     outs = case.bind(compiled, inputs)()
     torch.cuda.synchronize()
-    for name, out, want in zip(("dQ", "dK", "dV"), outs, case.ref(*inputs)):
-        assert not torch.isnan(out).any(), name
-        err = ((out.float() - want.float()).norm() / want.float().norm()).item()
-        assert err < case.tol, f"{name}: relative error {err:.3g}"
+    G.assert_matches_reference(case, outs, inputs, names=("dQ", "dK", "dV"))

@@ -47,10 +47,7 @@ def _run_on_cpu(case):
     """Our kernel (LLVM target, output poisoned) against the float32 reference on fresh inputs."""
     kernel = tiledsl.compile(case.kernels["main"], out_idx=[], target="llvm")
     inputs = case.make("cpu")
-    out, = case.bind({"main": kernel}, inputs)()
-    want, = case.ref(*inputs)
-    err = ((out.float() - want).norm() / want.norm()).item()
-    assert not torch.isnan(out).any() and err < case.tol, f"relative error {err:.3g}"
+    G.assert_matches_reference(case, case.bind({"main": kernel}, inputs)(), inputs)
 
 
 def test_gemm_bias_gelu_on_cpu():
@@ -84,11 +81,7 @@ def test_program_matches_torch_on_gpu(name):
     case = _cases()[name]
     kernel = tiledsl.compile(case.kernels["main"], out_idx=[], target="cuda")
     inputs = case.make("cuda")
-    out, = case.bind({"main": kernel}, inputs)()
-    theirs = case.peer(*inputs)
+    outs = case.bind({"main": kernel}, inputs)()
+    peer = case.peer(*inputs)
     torch.cuda.synchronize()
-    want, = case.ref(*inputs)
-    assert not torch.isnan(out).any()
-    for got in (out, theirs):
-        err = ((got.float() - want.float()).norm() / want.float().norm()).item()
-        assert err < case.tol, f"relative error {err:.3g}"
+    G.assert_matches_reference(case, outs, inputs, peer)

@@ -404,7 +404,9 @@ case "${1:-quick}" in
     ;;
   s17b)  # the int8-weight GEMM at M = 16 over K (fixed cost against streaming), then Nsight Compute on the
     # attention backward's main kernel (stall reasons) and on the M = 16 GEMM
-    TAIL=10 run m16_sizes 200 "$PY" benchmarks/bench_m16_sizes.py --rounds 3
+    TAIL=10 run m16_sizes 200 "$PY" benchmarks/bench_split_k.py --rounds 3 --ks 256,512,1024,2048,4096,8192 --copy \
+      --tiles 16,128,64,256,8 --settings auto:auto
+    mv "$OUT/bench_split_k.json" "$OUT/m16_sizes.json"
     NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
     run ncu_bwd 200 "$NCU" -k regex:kernel_kernel --launch-skip 4 --launch-count 1 --set full \
       -o "$OUT/ncu_bwd" "$PY" benchmarks/ncu_program.py attention_bwd 3
@@ -424,9 +426,9 @@ case "${1:-quick}" in
     TAIL=12 run bench_more 300 "$PY" benchmarks/bench_more.py --rounds 3 ${ONLY:+--only "$ONLY"}
     ;;
   s17f)  # int8-weight M = 16 at small K: split parts (none, 2, 4 summed by the last part; 2 in a second launch)
-    TAIL=20 run m16_small_k 300 "$PY" benchmarks/bench_m16_sizes.py --rounds 3 --ks 512,1024,2048 \
-      --settings "auto:auto,0:auto,2:last,4:last,2:launch"
-    mv "$OUT/bench_m16_sizes.json" "$OUT/m16_small_k.json"
+    TAIL=20 run m16_small_k 300 "$PY" benchmarks/bench_split_k.py --rounds 3 --ks 512,1024,2048 --copy \
+      --tiles 16,128,64,256,8 --settings "auto:auto,0:auto,2:last,4:last,2:launch"
+    mv "$OUT/bench_split_k.json" "$OUT/m16_small_k.json"
     ;;
   s17i)  # the whole-kernel Hopper shortcut against the general passes on the programs it takes (issue 9, item 5):
     # the GEMM and flash attention (causal and not), general passes then shortcut, same call

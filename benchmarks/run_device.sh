@@ -60,7 +60,13 @@
 #   s17b / s17d / s17f  2026-12-06 (fifth session): int8-weight M = 16 over K and by split form at small K, Nsight
 #           Compute on the attention backward, deeper rings at M = 16
 #   s17e    the programs outside the table (bench_more.py): their GPU tests, then their timings
+#   s18b    s18a's attention tests (and the selects' and the deferred gemm's), then flash attention persistent,
+#           one CTA per tile and the shortcut, after the zero start of masks proved all-zero and K's early release
+#   s18c    the GPU tests of the passes changed that session (spread over 8 workers, hung tests' stacks dumped), then
+#           Nsight Compute on flash attention through the general passes and through the shortcut
 #   s17i    the whole-kernel shortcut against the general passes (GEMM, flash attention), same call
+#   s18a    persistent grids for general attention loops: their GPU tests (and the attention suites'), then flash
+#           attention persistent, one CTA per tile (TILEDSL_PERSISTENT=0), the shortcut, longest-first, no raster
 #   s16f    the group-scaled form's GPU tests, every int8 form timed (bench_dequant_forms.py)
 #   s16e    the weight stored [N, K] in registers: GPU tests, bench_dequant_forms.py
 #   s16a / s16b  TILEDSL_REGISTER_DEQUANT=1: its GPU tests and the int8-weight programs off and on; its config sweeps
@@ -429,6 +435,50 @@ case "${1:-quick}" in
     TAIL=20 run m16_small_k 300 "$PY" benchmarks/bench_split_k.py --rounds 3 --ks 512,1024,2048 --copy \
       --tiles 16,128,64,256,8 --settings "auto:auto,0:auto,2:last,4:last,2:launch"
     mv "$OUT/bench_split_k.json" "$OUT/m16_small_k.json"
+    ;;
+  s18a)  # 2026-12-06 (sixth session): persistent grids for loops with loads before them / a deferred gemm
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist loadfile)
+    TAIL=12 run persistent_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing/test_persistent_general.py testing/test_deferred_gemm.py testing/test_longest_first.py \
+      testing/test_more_programs.py testing/test_bench_general.py
+    A=flash_attention,flash_attention_causal
+    TAIL=4 bench_as persistent 100 persistent --rounds 3 --only $A
+    TILEDSL_PERSISTENT=0 TAIL=4 bench_as one_cta_per_tile 100 one_cta_per_tile --rounds 3 --only $A
+    TAIL=4 bench_as shortcut 100 shortcut --rounds 3 --only $A --shortcut
+    TILEDSL_LONGEST_FIRST=1 TAIL=4 bench_as longest_first 60 longest_first --rounds 3 --only flash_attention_causal
+    TILEDSL_RASTER=0 TAIL=4 bench_as raster0 100 raster0 --rounds 3 --only $A
+    ;;
+  s18b)  # the attention programs' GPU tests, then flash attention (persistent, one CTA per tile, the shortcut)
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist loadfile)
+    TAIL=12 run attention_tests 300 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing/test_persistent_general.py testing/test_deferred_gemm.py testing/test_longest_first.py \
+      testing/test_uniform_selects.py testing/test_more_programs.py testing/test_bench_general.py -k \
+      "attention or chain or gqa or persistent or selects or longest"
+    A=flash_attention,flash_attention_causal
+    TAIL=4 bench_as persistent 100 persistent --rounds 3 --only $A
+    TILEDSL_PERSISTENT=0 TAIL=4 bench_as one_cta_per_tile 100 one_cta_per_tile --rounds 3 --only $A
+    TAIL=4 bench_as shortcut 100 shortcut --rounds 3 --only $A --shortcut
+    (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s18c)  # the GPU tests of the files the persistent grid, the zero start and the early release touch; then ncu on
+    # the attention forward through the general passes and through the shortcut (same sections, SASS with counts)
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
+    TAIL=12 run changed_tests 300 "$PY" -m pytest -v -p no:cacheprovider -m gpu -ra -o faulthandler_timeout=150 \
+      "${xdist[@]}" testing/test_persistent_general.py testing/test_deferred_gemm.py testing/test_longest_first.py \
+      testing/test_uniform_selects.py testing/test_more_programs.py testing/test_bench_general.py
+    NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+    for path in general shortcut; do
+      off=1; [ $path = shortcut ] && off=0
+      TILEDSL_DISABLE_HOPPER_GEMM=$off run "ncu_attention_$path" 120 "$NCU" -k regex:main_kernel --launch-skip 2 \
+        --launch-count 1 --section SpeedOfLight --section WarpStateStats --section InstructionStats \
+        --section SchedulerStats --section LaunchStats --section Occupancy --section SourceCounters \
+        -o "$OUT/ncu_$path" "$PY" benchmarks/ncu_program.py flash_attention 3
+      "$NCU" --import "$OUT/ncu_$path.ncu-rep" --page details > "$OUT/ncu_attention_$path.txt" 2>&1
+      "$NCU" --import "$OUT/ncu_$path.ncu-rep" --page source --csv --print-source sass \
+        > "$OUT/ncu_attention_${path}_sass.csv" 2>&1
+      rm -f "$OUT/ncu_$path.ncu-rep"
+    done
+    (cd "$OUT" && tar czf logs.tgz *.log *.txt *.csv && rm -f *.log *.csv ncu*.txt)
     ;;
   s17i)  # the whole-kernel Hopper shortcut against the general passes on the programs it takes (issue 9, item 5):
     # the GEMM and flash attention (causal and not), general passes then shortcut, same call

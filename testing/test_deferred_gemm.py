@@ -106,7 +106,7 @@ def test_warp_specialized_attention_defers_pv(mode, monkeypatch):
     producer = src.split("__global__")[-1].split("} else {", 1)[0]
     assert "K_shared_empty" in producer and "V_shared_empty" in producer
     events = _loop_events(src.split("__global__")[-1].split("} else {", 1)[1])
-    assert events[:7] == ["C:acc_s", "C:acc_o", "W1", "F", "W0", "R:V", "R:K"], events
+    assert events[:7] == ["C:acc_s", "C:acc_o", "W1", "R:K", "F", "W0", "R:V"], events
     if mode == "pingpong":
         loop = re.split(r"for \(int \w+_p", src.split("__global__")[-1].split("} else {", 1)[1], maxsplit=1)[1]
         sync, arrive = loop.index("bar_sync_count_sync"), loop.index("bar_arrive_arrive")
@@ -152,16 +152,17 @@ def _loop_events(src):
 @pytest.mark.nvcc
 @pytest.mark.parametrize("causal", [False, True])
 def test_attention_loop_issues_pv_of_the_previous_iteration_after_qk(causal, monkeypatch):
-    """Iteration i: QK^T of i (acc_s), PV of i - 1 (acc_o), wait for QK^T only, the softmax, the fence, the wait
-    for PV, V's stage of i - 1 released; K's stage of i at the end. Then, after the loop, the last PV and its
-    wait, and V's last stage released. K and V have rings of their own."""
+    """Iteration i: QK^T of i (acc_s), PV of i - 1 (acc_o), wait for QK^T only, K's stage of i released (only
+    QK^T read it), the softmax, the fence, the wait for PV, V's stage of i - 1 released. Then, after the loop, the last PV and its
+    wait, and V's last stage released; Q (loaded before the loop, read by QK^T only) is released before that last
+    PV, so a persistent CTA's producer may load the next tile's Q during it. K and V have rings of their own."""
     monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
     src = tiledsl.compile(bench.flash_attention(1, 2, 512, 128, causal), out_idx=[], target=SM90A) \
         .get_kernel_source()
     assert "K_shared_full" in src and "V_shared_full" in src
     events = _loop_events(src)
-    assert events[:8] == ["C:acc_s", "C:acc_o", "W1", "F", "W0", "R:V", "R:K", "C:acc_o"], events
-    assert events[8:] == ["W0", "R:V"], events  # the last PV after the loop
+    assert events[:7] == ["C:acc_s", "C:acc_o", "W1", "R:K", "F", "W0", "R:V"], events
+    assert events[7:] == ["R:Q", "C:acc_o", "W0", "R:V"], events  # the last PV after the loop
 
 
 @pytest.mark.nvcc
@@ -214,7 +215,7 @@ def test_flash_attention_matches_torch(causal, S, D, stages, monkeypatch):
 @pytest.mark.parametrize("S,D,stages", [(72, 64, 2), (200, 64, 2), (1024, 128, 2), (256, 128, 3)])
 def test_warp_specialized_flash_attention_matches_torch(mode, causal, S, D, stages, monkeypatch):
     """With a producer warpgroup (TILEDSL_WARP_SPECIALIZE=all / pingpong): each consumer warp's lane 0 releases
-    K's stage after the iteration and V's in the next one; the producer refills each ring as its stages free."""
+    K's stage once QK^T finished and V's in the next iteration; the producer refills each ring as its stages free."""
     monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
     monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", mode)
     _attention_matches_torch(2, 2, S, D, causal, stages, mode)

@@ -77,12 +77,32 @@ def _source(program):
 def test_causal_attention_branches_on_the_diagonal(monkeypatch):
     """Default: tiles left of the diagonal (bx - k >= 1) store 0 without a compare, tiles right of it store -inf,
     the diagonal keeps the mask. ``TILEDSL_SPLIT_MASKS=0``: the mask is computed per element on every tile."""
+    monkeypatch.setenv("TILEDSL_PERSISTENT", "0")  # one CTA per tile: the Q tile is blockIdx.x in the source
     program = lambda: bench.flash_attention(1, 2, 512, 64, True)  # noqa: E731
     split = _source(program())
     monkeypatch.setenv("TILEDSL_SPLIT_MASKS", "0")
     plain = _source(program())
     assert "(((int)blockIdx.x) - k" not in plain
     assert "(((int)blockIdx.x) - k" in split and "make_float2(-CUDART_INF_F, -CUDART_INF_F)" in split
+
+
+def _qk_wgmmas(src):
+    """The QK^T wgmma calls (shared A and B, into acc_s) of a kernel's source."""
+    return re.findall(r"_ss_mma_async[a-z0-9_]*\(acc_s_ptr\[0\][^;]*;", src)
+
+
+@pytest.mark.nvcc
+def test_a_mask_the_loop_range_proves_all_zero_becomes_the_gemms_zero_start():
+    """Non-causal attention at S = 512: the bounds mask ``k * 128 + j >= seq_len`` holds on no tile of the loop,
+    whose length (4) the kernel keeps in a scalar: the nest becomes a plain zero fill, which the first QK^T wgmma
+    of each iteration replaces (scale-d 0) instead of 64 register moves. At S = 200 the second tile is partial:
+    the branch stays and every wgmma accumulates."""
+    whole = _source(bench.flash_attention(1, 2, 512, 64, False))
+    loop = re.split(r"for \(int \w+_p", whole.split("__global__")[-1], maxsplit=1)[1]
+    assert "acc_s_ptr + 0) = make_float2(0x0p+0f" not in loop
+    assert [w.endswith("(bool)0);") for w in _qk_wgmmas(loop)][:4] == [True, False, False, False]
+    partial = _source(bench.flash_attention(1, 2, 200, 64, False))
+    assert all(w.endswith("(bool)1);") for w in _qk_wgmmas(partial)) and "-CUDART_INF_F" in partial
 
 
 @pytest.mark.nvcc

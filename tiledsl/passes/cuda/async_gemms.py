@@ -38,6 +38,7 @@ from tvm.ir import Call, StringImm, TensorRegion
 from tvm.script import tirx as T
 
 from ...ir.ops import is_tile_call, with_attrs
+from ...language.loops import PARALLEL_ATTR
 from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, rebuild_for, seq
@@ -337,8 +338,10 @@ def _deferred(stmts: list, wgmma) -> list:
 
 
 def _schedule(stmts: list, wgmma) -> list:
-    if any(_in_flight(s, wgmma) for s in stmts) or sum(wgmma_gemm_of(s, wgmma) is not None for s in stmts) == 0:
+    if sum(wgmma_gemm_of(s, wgmma) is not None for s in stmts) == 0:
         return stmts
+    if any(_in_flight(s, wgmma) for s in stmts):  # PipelineCUDA placed its waits: only the zero start is added
+        return _zero_init(stmts, wgmma)
     if schedule("TILEDSL_HOIST_OPERAND_READS"):
         stmts = _operand_reads_first(stmts, wgmma)
     stmts = _hoisted(stmts, wgmma)
@@ -355,8 +358,7 @@ def _zero_init(stmts: list, wgmma) -> list:
     for s in stmts:
         gemm = wgmma_gemm_of(s, wgmma)
         prev = out[-1] if out else None
-        if gemm is not None and prev is not None and _initializes(prev, gemm.args[2].source) and \
-                whole_region(prev.value.args[0]) and _is_zero(prev.value.args[1]):
+        if gemm is not None and prev is not None and _zeroes(prev, gemm.args[2].source):
             out[-1] = tirx.Evaluate(with_attrs(gemm, clear_accum=True))
             continue
         out.append(s)
@@ -365,6 +367,25 @@ def _zero_init(stmts: list, wgmma) -> list:
 
 def _is_zero(value) -> bool:
     return isinstance(value, (tirx.IntImm, tirx.FloatImm)) and float(value.value) == 0.0
+
+
+def _zeroes(stmt, acc) -> bool:
+    """``stmt`` sets every element of ``acc`` to zero: ``T.clear`` / ``T.fill(acc, 0)`` of the whole tile, or a
+    ``T.Parallel`` nest over its whole shape storing 0 at the loop indices (a mask SplitUniformSelects proved
+    all-zero on this tile)."""
+    if _initializes(stmt, acc):
+        return whole_region(stmt.value.args[0]) and _is_zero(stmt.value.args[1])
+    loops, node = [], stmt
+    while isinstance(node, tirx.For) and node.annotations is not None and PARALLEL_ATTR in node.annotations:
+        loops.append(node)
+        node = node.body
+    shape = list(acc.ty.shape) if isinstance(getattr(acc, "ty", None), tirx.BufferType) else []
+    if not loops or not isinstance(node, tirx.BufferStore) or not node.buffer.same_as(acc) or \
+            len(loops) != len(shape) or not _is_zero(node.value):
+        return False
+    return all(isinstance(f.min, tirx.IntImm) and int(f.min) == 0 and isinstance(f.extent, tirx.IntImm) and
+               isinstance(e, tirx.IntImm) and int(f.extent) == int(e) and i.same_as(f.loop_var)
+               for f, e, i in zip(loops, shape, node.indices))
 
 
 def _in_flight(stmt, wgmma) -> bool:

@@ -25,6 +25,7 @@ import tvm_ffi
 from tvm import tirx
 from tvm.ir import Call, TensorLoad, TensorRegion
 from tvm.script import tirx as T
+from tvm.sym import Analyzer
 
 from ...ir.ops import OUTPUT_ARG, is_tile_call, make_tile_call, with_attrs, written_buffers
 from ...language.loops import NUM_STAGES_ATTR
@@ -484,46 +485,57 @@ class _Pipeliner(StmtRewriter):
         so far times the loop's length when WarpSpecialize makes the grid persistent); each warp's lane 0
         releases a stage once the warp's wgmma wait saw the stage's gemm finish: the previous stage while one
         gemm stays in flight (``overlap``, gemm-only loops), else the stage itself after the iteration.
-        ``before``: loads of tiles the loop's gemms read, issued by the producer first on a barrier of their own
-        (the kernel then keeps one CTA per tile: a next tile would need the consumers to release them).
+        ``before``: loads of tiles the loop's gemms read (attention's Q), issued by the producer first on a
+        one-stage ring of their own, counted in tiles: on a persistent grid the producer loads the next tile's once
+        every consumer warp released them, right after the loop's last gemm that reads them finished.
         ``split``: the loop's last gemm runs one iteration late (``deferred_gemm``), its tiles on a ring of their
         own (:class:`_DeferredSteps`). ``transformed``: tiles the consumers convert for the gemms
         (:meth:`_converting`)."""
         k, n, stages = loop.loop_var, loop.extent if extent is None else extent, ring.stages
         base = tirx.Var("ring_base", "int32")
+        tile = tirx.Var("ring_tile", "int32")  # the tiles this CTA ran before (WarpSpecialize binds it)
         it = tirx.Var("it", str(k.ty))
         groups = _ring_groups(producers, loads, split, stages) if split is not None else \
             [(ring, list(zip(producers, loads)), False)]
         fill = [a for r, pairs, _ in groups for a in _fill(r, pairs, base + it, it, loop, remap)]
-        first, wait_first = [], []
+        lane0 = tirx.floormod(tid, 32) == 0
+        first, wait_first, release_first = [], [], []
         rings = [(r, nthreads // 32) for r, _, _ in groups]
         if before:
             pre = BarrierRing(1, prefix=before[0][0].value.args[1].source.name)
             for load in tma_copy.assign_maps([plan for _, plan in before]):
                 self.host += tma_copy.host_statements(load)
-            first = [pre.expect(0, sum(plan.nbytes for _, plan in before))]
+            first = [tirx.IfThenElse(tile >= 1, pre.wait_empty(tile), None),
+                     pre.expect(0, sum(plan.nbytes for _, plan in before))]
             for st, plan in before:
                 first += tma_copy.issue(plan, st, st.value.args[1].source, None, pre.full_ptr(0))
-            wait_first = [pre.wait_full(0)]
-            rings.append((pre, 1))
+            wait_first = [pre.wait_full(tile)]
+            release_first = [tirx.IfThenElse(lane0, pre.release(tile), None)]
+            rings.append((pre, nthreads // 32))
             self.drop += [st for st, _ in before]
         producer = tirx.IfThenElse(tid == 0, seq(first + [tirx.For(it, 0, n, tirx.ForKind.SERIAL, seq(fill))]), None)
         common = seq([a for r, _ in rings for a in r.allocations()] + init_rings(tid == 0, rings))
-        lane0 = tirx.floormod(tid, 32) == 0
         turns = _PingPong(tid) if not overlap and nthreads == 256 and \
             config.warp_specialize_mode() == "pingpong" else None
         marks = [warp_specialize.marked(warp_specialize.COMMON, common, nthreads),
                  warp_specialize.marked(warp_specialize.PRODUCER, producer, nthreads, base)]
-        if before or split is not None:  # (a persistent grid with a deferred gemm has no GPU test yet)
-            marks.append(warp_specialize.marked(warp_specialize.SINGLE_TILE, tirx.Evaluate(0), nthreads))
+        if before or split is not None:  # ping-pong's first turn is taken once per kernel: one CTA per tile
+            marks.append(warp_specialize.tile_counter(tile, persistent=turns is None))
         first_turn = [turns.first()] if turns is not None else []
         if split is not None:
             steps = _DeferredSteps(split, loop, remap, groups, position=lambda j: base + j,
                                    release=lambda st: tirx.IfThenElse(lane0, st, None), turns=turns,
                                    tma_operands=True)
             main = tirx.For(i, 1, n - 1, tirx.ForKind.SERIAL, self.visit(seq(steps.iteration(i))), None, annotations)
-            block = _if_positive(n, seq([self.visit(seq(steps.first())), main, self.visit(seq(steps.last(n - 1)))]))
-            return seq(marks + wait_first + first_turn + [warp_specialize.consumer_block(block, n)])
+            # the tiles loaded before the loop are released once the last gemm reading them finished: before the
+            # deferred gemm of the last iteration unless it reads them too (every earlier gemm was waited for)
+            late_reads = any(_gemm_reads(split.gemm, st.value.args[1].source) for st, _ in before)
+            last = steps.last(n - 1)
+            last = last + release_first if late_reads else release_first + last
+            block = _if_positive(n, seq([self.visit(seq(steps.first())), main, self.visit(seq(last))]))
+            after = [] if not release_first or Analyzer().can_prove(n > 0) else \
+                [tirx.IfThenElse(n <= 0, seq(release_first), None)]
+            return seq(marks + wait_first + first_turn + [warp_specialize.consumer_block(block, n)] + after)
         inner = [ring.wait_full(base + i)]
         # the gemms read ring tiles and tiles loaded before the loop only (eligible): nothing but TMA writes them
         body = [_restage(substitute(_with_tma_operands(c) if _is_gemm(c) else c,
@@ -543,7 +555,7 @@ class _Pipeliner(StmtRewriter):
         main = tirx.For(i, 0, n, tirx.ForKind.SERIAL, self.visit(seq(inner)), None, marked_loop)
         # no block-wide barrier after the loop: nothing else in the kernel uses shared memory (eligible); the last
         # stage is released for the next tile of a persistent grid
-        tail = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))]
+        tail = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))] + release_first
         if overlap:
             tail.append(tirx.IfThenElse(tirx.And(n > 0, lane0), ring.release(base + n - 1), None))
         return seq(marks + wait_first + first_turn + [main] + tail)
@@ -569,8 +581,6 @@ class _Pipeliner(StmtRewriter):
 def _if_positive(n, stmt):
     """``stmt`` under ``if n > 0``, or alone where that is provable (a constant loop length): TVM cannot put the
     barriers a loop body may need inside a branch."""
-    from tvm.sym import Analyzer
-
     return stmt if Analyzer().can_prove(n > 0) else tirx.IfThenElse(n > 0, stmt, None)
 
 
@@ -606,13 +616,15 @@ class _DeferredSteps:
     a later statement), waits for the late tiles of i - 1, issues the last gemm of i - 1, waits for the first
     gemm only (``wait_group 1``), runs the statements that do not need the deferred result, pins what they
     computed, crosses the schedule fence, waits for the deferred gemm (``wait_group 0``), releases the late stage
-    of i - 1, runs the rest and releases the early stage of i. ``position(iteration)`` is the ring position,
+    of i - 1 and runs the rest. The early stage of i is released right after the first gemm's wait, or at the end
+    where a statement after that gemm reads an early tile. ``position(iteration)`` is the ring position,
     ``release(stmt)`` guards a release (one lane per warp when warp-specialized); ``turns`` (pingpong) puts each
     group of gemm issues inside its warpgroup's turn."""
 
     def __init__(self, split, loop, remap, groups, position, release, turns=None, tma_operands=False):
         self.split, self.loop, self.remap = split, loop, remap
         self.early = next((r for r, _, late in groups if not late), None)
+        self.early_tiles = [ld.dst for _, pairs, late in groups if not late for _, ld in pairs]
         self.late = next((r for r, _, late in groups if late), None)
         self.position, self.release_guard, self.turns = position, release, turns
         self.tma_operands = tma_operands
@@ -658,10 +670,14 @@ class _DeferredSteps:
         issues = self._at([counted_gemm(split.head[-1], deferred=True)], i) + self._wait_full(self.late, i - 1)
         issues += [pin_registers(gemm.value.args[2].source)] + self._at([counted_gemm(gemm, deferred=True)], i - 1)
         out = self._wait_full(self.early, i) + head + self._turn(issues)
-        out += [wgmma_wait(1, [split.first_accumulator])] + self._at(split.before_wait, i)
+        out += [wgmma_wait(1, [split.first_accumulator])]
+        # the early tiles are free once the first gemm finished, unless a statement after it reads them too
+        early_now = not any(uses_var(st, tile) for st in split.before_wait + split.after_wait
+                            for tile in self.early_tiles)
+        out += (self._release(self.early, i) if early_now else []) + self._at(split.before_wait, i)
         out += [pin_registers(b) for b in split.finished_registers()] + [schedule_fence()]
         out += [wgmma_wait(0, [gemm.value.args[2].source])] + self._release(self.late, i - 1)
-        return out + self._at(split.after_wait, i) + self._release(self.early, i)
+        return out + self._at(split.after_wait, i) + ([] if early_now else self._release(self.early, i))
 
     def last(self, last) -> list:
         """After the loop: the deferred gemm of the last iteration (its plain wait), and its late stage released."""
@@ -864,6 +880,11 @@ def _with_wgmma_wait(stmt):
     """The gemm marked to leave one wgmma group in flight (``wgmma.wait_group 1`` instead of 0)."""
     from .gemm_wgmma import IN_FLIGHT_ATTR
     return _with_gemm_attr(stmt, IN_FLIGHT_ATTR)
+
+
+def _gemm_reads(stmt, tile) -> bool:
+    """True when the gemm statement ``stmt`` reads ``tile`` (as A or B)."""
+    return any(r.source.same_as(tile) for r in stmt.value.args[:2])
 
 
 def _is_gemm(stmt) -> bool:

@@ -14,20 +14,23 @@ tile are known in closed form, and the statement becomes::
     else:                                         the original nest
 
 The branch conditions read only the values the comparison offsets read (block indices, the loop counter), the
-same on every thread of the block. Only fragment and local stores are split (no shared memory, so no barrier can
+same on every thread of the block. A condition the enclosing loops' ranges decide (a bounds mask when the
+sequence is a whole number of tiles: the loop's length, even one the kernel keeps in a scalar, is known) leaves
+only its branch: a mask that is zero on every tile becomes a plain zero fill, which ScheduleWgmmaGemms folds into
+the next gemm's first wgmma. Only fragment and local stores are split (no shared memory, so no barrier can
 land inside a branch). The result is the original statement's for every element.
 """
 from __future__ import annotations
 
 import tvm_ffi
 from tvm import tirx
-from tvm.ir import Call
-from tvm.sym import Analyzer, detect_linear_equation
+from tvm.ir import Call, TensorLoad
+from tvm.sym import detect_linear_equation
 
 from ...language.loops import PARALLEL_ATTR
 from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
-from ..rewriter import StmtRewriter
+from ..rewriter import StmtRewriter, flatten_seq, rebuild_for
 
 _REGISTERS = ("local.fragment", "local")
 
@@ -103,15 +106,45 @@ def _with_value(loop, value):
     return tvm_ffi.structural_map(loop, [(tirx.BufferStore, on_store)], order="post")
 
 
+def _reads_memory(expr) -> bool:
+    found = []
+    tvm_ffi.structural_walk(expr, (TensorLoad, found.append))
+    return bool(found)
+
+
 class _Splitter(StmtRewriter):
+    """The rewriter; its analyzer knows each enclosing loop's range with the scalars the kernel sets once inlined in
+    the extent (``loop_range = T.ceildiv(seq_len, block_N)`` held in a local), so a mask proved the same on every
+    tile of the loop leaves only that tile's branch."""
+
     def __init__(self):
         super().__init__()
-        self.analyzer = Analyzer()
+        self.lets = {}
+
+    def visit_SeqStmt(self, stmt):
+        from .pipeline import note_scalar
+
+        stmts, saved = flatten_seq([stmt]), dict(self.lets)
+        children = []
+        for s in stmts:
+            note_scalar(s, stmts, self.lets)
+            children.append(self.visit(s))
+        self.lets = saved
+        if all(a.same_as(b) for a, b in zip(children, stmts)):
+            return stmt
+        return tirx.SeqStmt(flatten_seq(children))
 
     def visit_For(self, loop):
+        from .pipeline import inline_scalars
+
         found = _nest(loop)
         if found is None:
-            return super().visit_For(loop)
+            extent = inline_scalars(loop.extent, self.lets)
+            if _reads_memory(extent):
+                extent = loop.extent
+            self._bind(loop.loop_var, loop.min, extent)
+            body = self.visit(loop.body)
+            return loop if body.same_as(loop.body) else rebuild_for(loop, body=body)
         loops, store = found
         select = _select(store.value)
         if select is None or store.buffer.scope() not in _REGISTERS:
@@ -121,8 +154,20 @@ class _Splitter(StmtRewriter):
         if bounds is None:
             return loop
         everywhere, nowhere = (self.analyzer.simplify(c) for c in bounds)
-        inner = tirx.IfThenElse(nowhere, _with_value(loop, b), loop)
-        return tirx.IfThenElse(everywhere, _with_value(loop, a), inner)
+        if _is_true(everywhere):
+            return _with_value(loop, a)
+        if _is_true(nowhere):
+            return _with_value(loop, b)
+        inner = loop if _is_false(nowhere) else tirx.IfThenElse(nowhere, _with_value(loop, b), loop)
+        return inner if _is_false(everywhere) else tirx.IfThenElse(everywhere, _with_value(loop, a), inner)
+
+
+def _is_true(cond) -> bool:
+    return isinstance(cond, tirx.IntImm) and bool(cond.value)
+
+
+def _is_false(cond) -> bool:
+    return isinstance(cond, tirx.IntImm) and not bool(cond.value)
 
 
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.SplitUniformSelects")

@@ -37,6 +37,7 @@ from tvm.script import tirx as T
 from ... import config
 from ...errors import CompileError
 from ...ir.ops import is_tile_call
+from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, rebuild_for, seq, substitute, uses_var
 from ..tile_lowering_utils import without_access
@@ -44,7 +45,7 @@ from ..tile_lowering_utils import without_access
 COMMON = "tiledsl.ws_common"  # marker: statements every thread runs before the split
 PRODUCER = "tiledsl.ws_producer"  # marker: the producer's code (value: the consumer thread count)
 EPILOGUE = "tiledsl.ws_epilogue"  # marker: the consumers' TMA-store epilogue (tma_store.py)
-SINGLE_TILE = "tiledsl.ws_single_tile"  # marker: the kernel keeps one CTA per tile (loads before its loop)
+TILE_COUNTER = "tiledsl.ws_tile_counter"  # marker: a general loop's tile counter (value 0: one CTA per tile)
 PRODUCER_THREADS = 128
 PRODUCER_REGS = 40
 _REGS_PER_SM = 65536
@@ -172,6 +173,13 @@ def marked(kind: str, stmt, thread_count: int, ring_base=None):
     return tirx.AttrStmt(node, kind, tirx.const(thread_count, "int32"), stmt)
 
 
+def tile_counter(var, persistent: bool):
+    """The marker of a loop warp-specialized by ``TILEDSL_WARP_SPECIALIZE=all``: ``var`` counts the tiles this CTA
+    ran before the current one (WarpSpecialize binds it: 0 with one CTA per tile); ``persistent`` False where the
+    kernel must keep one CTA per tile."""
+    return tirx.AttrStmt(var, TILE_COUNTER, tirx.const(int(persistent), "int32"), tirx.Evaluate(0))
+
+
 def _register_budget(threads: int):
     """(registers a thread may hold at launch with ``threads`` threads, consumer registers after the producer
     gives back its share), both multiples of 8."""
@@ -184,12 +192,21 @@ def _register_budget(threads: int):
 class _Split:
     """A launch body taken apart at its warp-specialization markers: ``prefix`` (allocations and values every
     thread needs first), ``common`` (the ring's initialization), the producer's and the consumers' statements,
-    the consumer thread count and the ring's ``ring_base`` variable and loop length."""
+    the consumer thread count, the ring's ``ring_base`` variable and loop length, and a general loop's tile counter
+    (:func:`tile_counter`: the variable, whether the grid may be persistent)."""
 
-    def __init__(self, prefix, common, producer, consumers, threads, ring_base, ring_iters, one_tile=False):
+    def __init__(self, prefix, common, producer, consumers, threads, ring_base, ring_iters, tile_var=None,
+                 may_persist=True):
         self.prefix, self.common, self.producer, self.consumers = prefix, common, producer, consumers
         self.threads, self.ring_base, self.ring_iters = threads, ring_base, ring_iters
-        self.one_tile = one_tile  # the producer loads tiles before the loop: no persistent grid
+        self.tile_var, self.may_persist = tile_var, may_persist
+
+    def counters(self, ring_base, tile) -> dict:
+        """The substitution of the ring base and of the tile counter (where there is one)."""
+        out = {self.ring_base: ring_base}
+        if self.tile_var is not None:
+            out[self.tile_var] = tile
+        return out
 
     def body(self, tx, prefix=None, producer=None, consumers=None):
         """The launch body: prefix, ring init, then ``if tx >= threads: producer else: consumers`` (each branch
@@ -230,9 +247,10 @@ def _split(launch):
             needed.append(s.value)
     hoisted.sort()
     prefix = [stmts[k] for k in hoisted]
-    one_tile = any(isinstance(s, tirx.AttrStmt) and s.attr_key == SINGLE_TILE for s in stmts)
+    counter = [s for s in stmts if isinstance(s, tirx.AttrStmt) and s.attr_key == TILE_COUNTER]
+    general = bool(counter)
     rest = [s for k, s in enumerate(stmts) if k not in set(hoisted)
-            and not (isinstance(s, tirx.AttrStmt) and s.attr_key in (COMMON, PRODUCER, SINGLE_TILE))]
+            and not (isinstance(s, tirx.AttrStmt) and s.attr_key in (COMMON, PRODUCER, TILE_COUNTER))]
     rest = [_unseen_touch(s) for s in rest]
     iters = None
     for k, s in enumerate(rest):
@@ -252,12 +270,13 @@ def _split(launch):
         elif isinstance(s, tirx.AttrStmt) and s.attr_key == EPILOGUE:
             rest[k] = s.body  # the TMA-store epilogue: its staging tiles and barriers are the consumers' own
         elif _touches_shared_outside_views(s) or _syncs(s):
-            if one_tile:  # TILEDSL_WARP_SPECIALIZE=all: an epilogue that needs shared scratch
+            if general:  # TILEDSL_WARP_SPECIALIZE=all: an epilogue that needs shared scratch
                 raise WarpSpecializationRefused("the warp-specialized kernel's epilogue needs shared memory")
             raise CompileError("internal: a warp-specialized kernel uses shared memory outside its pipelined loop")
     tx = launch.node.var
     prod = substitute(producer[0].body, {tx: tx - threads})
-    return _Split(prefix, common[0].body, prod, rest, threads, producer[0].node, iters, one_tile)
+    return _Split(prefix, common[0].body, prod, rest, threads, producer[0].node, iters,
+                  counter[0].node if general else None, not general or bool(int(counter[0].value)))
 
 
 def _syncs(stmt) -> bool:
@@ -286,8 +305,10 @@ def _launch_chain(body):
 class _Persistent:
     """A persistent grid for a warp-specialized launch: ``ctas`` CTAs (at most one per SM) walk the program's
     tiles (tile ``t`` = CTA + j * ctas), so the producer loads the next tile's stages while the consumers finish
-    the current one. The ring keeps counting across tiles (``ring_base`` = j * the loop's length). With
-    ``raster_rows`` = G > 0 (``TILEDSL_RASTER``, 8 by default) the tiles of each (x, y) plane are walked in groups
+    the current one. The ring keeps counting across tiles (``ring_base`` = j * the loop's length, or a running
+    count where the length depends on the tile); tiles loaded before the loop (attention's Q) have a one-stage
+    ring counted in tiles (the :func:`tile_counter` variable = j), released by the consumers after their last gemm
+    that reads them. With ``raster_rows`` = G > 0 (``TILEDSL_RASTER``, 8 by default) the tiles of each (x, y) plane are walked in groups
     of G rows of blockIdx.y, down the group's rows first: the CTAs running at once share G row tiles of one
     operand and a few column tiles of the other (a GEMM's A and B panels) instead of one row and every column;
     with 0, in launch order (blockIdx.x fastest)."""
@@ -340,10 +361,21 @@ class _Persistent:
         count = tirx.floordiv(self.total - 1 - self.cta, self.ctas) + 1
         return tirx.For(self.tile, 0, count, tirx.ForKind.SERIAL, body)
 
+    def _counted(self, split, body, iters, name):
+        """The tile loop over ``body`` whose ring base is a count kept in a register (``name``), advanced by each
+        tile's ring length ``iters``: for loops whose length depends on the tile."""
+        done = tirx.decl_buffer((1,), "int32", name, scope="local")
+        count = tirx.BufferLoad(done, [0])
+        step = tirx.BufferStore(done, count + iters, [0])
+        loop = self.tile_loop(seq([substitute(body, split.counters(count, self.tile)), step]))
+        return seq([tirx.AllocBuffer(done), tirx.BufferStore(done, tirx.const(0, "int32"), [0]), loop])
+
     def build(self, split, launch):
         """The whole kernel body (grid launch included) made persistent, or None when the program does not
-        allow it: a value the prefix computes from a block index other than a plain binding, or a ring whose
-        length depends on the tile."""
+        allow it: a value the prefix computes from a block index other than a plain binding, a general loop
+        that must keep one CTA per tile (ping-pong), or a loop whose length depends on the tile (causal attention:
+        its static walk ends unbalanced) unless ``TILEDSL_PERSISTENT_UNEVEN=1``, with which such a ring counts its
+        positions in a register of each side."""
         values = self.block_values()
         tainted = list(values)
         outside, binds = [], []
@@ -355,15 +387,24 @@ class _Persistent:
                 tainted.append(s.var)
             else:
                 return None
-        if split.one_tile or split.ring_iters is None or any(uses_var(split.ring_iters, v) for v in tainted):
+        if not split.may_persist or split.ring_iters is None:
             return None
-        ring = {split.ring_base: self.tile * split.ring_iters}
         # the producer reads the bound values inlined; the consumers keep the bindings inside their tile loop
         inline = {}
         for b in binds:
             inline[b.var] = substitute(substitute(b.value, inline), values)
-        producer = self.tile_loop(substitute(substitute(split.producer, inline), {**values, **ring}))
-        consumers = self.tile_loop(substitute(seq(binds + split.consumers), {**values, **ring}))
+        producer = substitute(split.producer, inline)
+        consumers = seq(binds + split.consumers)
+        iters = substitute(substitute(split.ring_iters, inline), values)
+        if any(uses_var(iters, v) for v in (self.tile, self.cta)):  # a tile-dependent loop length (causal)
+            if not schedule("TILEDSL_PERSISTENT_UNEVEN"):  # a static walk of uneven tiles ends unbalanced
+                return None
+            producer = self._counted(split, substitute(producer, values), iters, "producer_ring_done")
+            consumers = self._counted(split, substitute(consumers, values), iters, "consumer_ring_done")
+        else:
+            ring = split.counters(self.tile * iters, self.tile)
+            producer = self.tile_loop(substitute(producer, {**values, **ring}))
+            consumers = self.tile_loop(substitute(consumers, {**values, **ring}))
         tx = launch.node.var
         inner = tirx.AttrStmt(launch.node, launch.attr_key, tirx.const(split.threads + PRODUCER_THREADS, "int32"),
                               split.body(tx, prefix=outside, producer=producer, consumers=consumers))
@@ -374,7 +415,8 @@ class _Persistent:
 def _plain(split, launch):
     """The split launch without a persistent grid (the ring starts at 0)."""
     tx = launch.node.var
-    body = substitute(split.body(tx), {split.ring_base: tirx.const(0, "int32")})
+    zero = tirx.const(0, "int32")
+    body = substitute(split.body(tx), split.counters(zero, zero))
     return tirx.AttrStmt(launch.node, launch.attr_key, tirx.const(split.threads + PRODUCER_THREADS, "int32"), body)
 
 

@@ -1,0 +1,155 @@
+"""Persistent grids for loops warp-specialized by the general passes (``TILEDSL_WARP_SPECIALIZE=all``, the default)
+that load tiles before the loop (attention's Q) or run their last gemm one iteration late (``deferred_gemm``).
+
+Such a kernel runs min(tiles, SMs) CTAs, each walking its tiles (``passes/cuda/warp_specialize.py``): the tiles
+loaded before the loop take a one-stage ring counted in tiles, which every consumer warp releases after the last
+gemm that reads them (before the last deferred gemm unless that gemm reads them too), so the producer loads the
+next tile's during the current tile's last gemm and epilogue; a loop whose length depends on the tile (causal
+attention) is made persistent only with ``TILEDSL_PERSISTENT_UNEVEN=1`` (its static walk ended unbalanced: slower
+on the H100), and then counts its ring positions in a register on each side. Ping-pong consumers keep one CTA per
+tile.
+
+nvcc: the structure of the producer's and the consumers' code. GPU (uneven loops included): attention (causal or not, 2 and 3 stages, 1
+to 16 key blocks) and a gemm chain whose second gemm reads a tile loaded before the loop and whose first tile has
+no iteration, on a grid of 3 CTAs (``TILEDSL_PERSISTENT=3``: 4 to 16 tiles per CTA), against float32 / float64
+references with the outputs poisoned with NaN.
+"""
+import re
+
+import pytest
+import torch
+
+import tiledsl
+import tiledsl.language as T
+
+import general_programs as bench
+
+SM90A = {"kind": "cuda", "arch": "sm_90a"}
+F16 = "float16"
+
+pytestmark = pytest.mark.usefixtures("general_passes_only", "no_kernel_cache")
+
+
+def weighted_chain(M, L, D, N, block_M=128, block_N=64, stages=2, grow=False):
+    """Out[block bx] = sum over key blocks j of (relu(A K_j^T) * 0.125 in fp16) W: W [block_N, N] is loaded once
+    before the loop, like A's block, and only the last gemm reads it. ``grow``: block bx runs bx key blocks (the
+    first none), else L / block_N."""
+
+    @T.prim_func
+    def kernel(A: T.Tensor((M, D), F16), K: T.Tensor((L, D), F16), W: T.Tensor((block_N, N), F16),
+               Out: T.Tensor((M, N), "float32")):
+        with T.Kernel(T.ceildiv(M, block_M), threads=256) as bx:
+            A_s = T.alloc_shared((block_M, D), F16)
+            W_s = T.alloc_shared((block_N, N), F16)
+            K_s = T.alloc_shared((block_N, D), F16)
+            s = T.alloc_fragment((block_M, block_N), "float32")
+            p = T.alloc_fragment((block_M, block_N), F16)
+            o = T.alloc_fragment((block_M, N), "float32")
+            T.copy(A[bx * block_M, 0], A_s)
+            T.copy(W[0, 0], W_s)
+            T.clear(o)
+            for j in T.Pipelined(bx if grow else L // block_N, num_stages=stages):
+                T.copy(K[j * block_N, 0], K_s)
+                T.clear(s)
+                T.gemm(A_s, K_s, s, transpose_B=True)
+                for i, c in T.Parallel(block_M, block_N):
+                    s[i, c] = T.max(s[i, c], 0.0) * 0.125
+                T.copy(s, p)
+                T.gemm(p, W_s, o)
+            T.copy(o, Out[bx * block_M, 0])
+    return kernel
+
+
+def _kernel(program):
+    return tiledsl.compile(program, out_idx=[], target=SM90A)
+
+
+def _branches(src):
+    """(the producer's code, the consumers' code) of a warp-specialized kernel's source."""
+    body = src.split("__global__")[-1]
+    return tuple(body.split("} else {", 1))
+
+
+def _releases(code):
+    """The tiles whose empty barrier ``code`` arrives on, in source order."""
+    return re.findall(r"mbarrier_arrive_arrive_shared_b64\(tvm_builtin_cuda_cvta_generic_to_shared\(\(&\((\w+?)"
+                      r"_empty_ptr", code)
+
+
+# ---------------------------------------------------------------- nvcc
+@pytest.mark.nvcc
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_walks_its_tiles_with_q_on_a_ring_counted_in_tiles(causal, monkeypatch):
+    monkeypatch.setenv("TILEDSL_PERSISTENT", "3")
+    monkeypatch.setenv("TILEDSL_PERSISTENT_UNEVEN", "1")
+    kernel = _kernel(bench.flash_attention(2, 4, 1024, 128, causal))
+    assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized+deferred_gemm"]
+    producer, consumers = _branches(kernel.get_kernel_source())
+    assert re.search(r"for \(int tile_iter = 0;", producer) and re.search(r"for \(int tile_iter_1 = 0;", consumers)
+    # the producer waits for the previous tile's release of Q; the consumers wait for the tile's Q
+    assert re.search(r"if \(1 <= tile_iter\) \{\s*tvm_builtin_cuda_mbarrier_wait\(\(&\(Q_shared_empty_ptr\[0\]\)\), "
+                     r"\(\(tile_iter \+ 1\) & 1\)\)", producer)
+    assert "mbarrier_wait((&(Q_shared_full_ptr[0])), (tile_iter_1 & 1))" in consumers
+    # Q released once per tile, after the loop's QK^T, before the last PV and V's last release
+    assert _releases(consumers)[-2:] == ["Q_shared", "V_shared"]
+    # a tile-dependent loop length (causal) counts ring positions in a register on each side
+    assert ("producer_ring_done" in producer and "consumer_ring_done" in consumers) == causal
+
+
+@pytest.mark.nvcc
+def test_a_tile_the_deferred_gemm_reads_is_released_after_it(monkeypatch):
+    monkeypatch.setenv("TILEDSL_PERSISTENT", "3")
+    """A and W, loaded before the loop, share one ring (named after A): released after the last ``p W``."""
+    producer, consumers = _branches(_kernel(weighted_chain(1536, 512, 64, 128)).get_kernel_source())
+    before, after = consumers.rsplit("wait_group_sync_aligned_0()", 1)
+    assert "A_s" not in _releases(before) and _releases(after) == ["A_s"]
+    assert "A_s_empty" in producer and "W_s_empty" not in producer
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("switch,causal", [(("TILEDSL_WARP_SPECIALIZE", "pingpong"), False),
+                                           (("TILEDSL_PERSISTENT", "0"), False),
+                                           (("TILEDSL_PERSISTENT_UNEVEN", "0"), True)])
+def test_pingpong_the_switches_and_uneven_tiles_keep_one_cta_per_tile(switch, causal, monkeypatch):
+    monkeypatch.setenv("TILEDSL_PERSISTENT", "3")
+    monkeypatch.setenv(*switch)
+    src = _kernel(bench.flash_attention(2, 4, 1024, 128, causal)).get_kernel_source()
+    assert "tile_iter" not in src and "mbarrier_wait((&(Q_shared_full_ptr[0])), 0)" in src
+
+
+# ---------------------------------------------------------------- GPU
+@pytest.mark.gpu
+@pytest.mark.parametrize("defer", ["1", "0"])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("S,D,stages", [(72, 64, 2), (1000, 128, 2), (2048, 64, 3), (512, 128, 3)])
+def test_attention_on_three_ctas_matches_torch(S, D, stages, causal, defer, monkeypatch):
+    monkeypatch.setenv("TILEDSL_PERSISTENT", "3")
+    monkeypatch.setenv("TILEDSL_PERSISTENT_UNEVEN", "1")
+    monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", defer)
+    kernel = bench.check_flash_attention_on_gpu(2, 3, S, D, causal, stages=stages)
+    assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized" + ("+deferred_gemm" if defer == "1" else "")]
+    assert "tile_iter" in kernel.get_kernel_source()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("grow", [False, True])
+@pytest.mark.parametrize("stages", [2, 3])
+def test_chain_on_three_ctas_matches_float64(grow, stages, monkeypatch):
+    monkeypatch.setenv("TILEDSL_PERSISTENT", "3")
+    monkeypatch.setenv("TILEDSL_PERSISTENT_UNEVEN", "1")
+    M, L, D, N, bm, bn = 1536, 512, 64, 128, 128, 64
+    kernel = tiledsl.compile(weighted_chain(M, L, D, N, stages=stages, grow=grow), out_idx=[], target="cuda")
+    assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized+deferred_gemm"]
+    assert "tile_iter" in kernel.get_kernel_source()
+    a, k, w = (torch.randn(*shape, device="cuda").half() for shape in ((M, D), (L, D), (bn, N)))
+    out = torch.full((M, N), float("nan"), device="cuda")
+    kernel(a, k, w, out)
+    torch.cuda.synchronize()
+    want = torch.zeros(M, N, dtype=torch.float64, device="cuda")
+    for bx in range(M // bm):
+        rows = slice(bx * bm, (bx + 1) * bm)
+        for j in range(bx if grow else L // bn):
+            p = (torch.relu(a[rows].double() @ k[j * bn:(j + 1) * bn].double().T) * 0.125).half().double()
+            want[rows] += p @ w.double()
+    assert not torch.isnan(out).any()
+    torch.testing.assert_close(out.double(), want, rtol=1e-2, atol=5e-2)

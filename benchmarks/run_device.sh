@@ -62,8 +62,8 @@
 #   s17e    the programs outside the table (bench_more.py): their GPU tests, then their timings
 #   s18b    s18a's attention tests (and the selects' and the deferred gemm's), then flash attention persistent,
 #           one CTA per tile and the shortcut, after the zero start of masks proved all-zero and K's early release
-#   s18c    the GPU tests of the passes changed that session (spread over 8 workers, hung tests' stacks dumped), then
-#           Nsight Compute on flash attention through the general passes and through the shortcut
+#   s18c    every GPU test (spread over 8 workers, hung tests' stacks dumped), then
+#           flash attention with and without the packed conversions, and through the shortcut
 #   s17i    the whole-kernel shortcut against the general passes (GEMM, flash attention), same call
 #   s18a    persistent grids for general attention loops: their GPU tests (and the attention suites'), then flash
 #           attention persistent, one CTA per tile (TILEDSL_PERSISTENT=0), the shortcut, longest-first, no raster
@@ -460,25 +460,16 @@ case "${1:-quick}" in
     TAIL=4 bench_as shortcut 100 shortcut --rounds 3 --only $A --shortcut
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
     ;;
-  s18c)  # the GPU tests of the files the persistent grid, the zero start and the early release touch; then ncu on
-    # the attention forward through the general passes and through the shortcut (same sections, SASS with counts)
+  s18c)  # every GPU test (spread over 8 workers, a hung test's stack dumped); then flash attention with the packed
+    # conversions, without them (TILEDSL_PACKED_CONVERSIONS=0) and through the shortcut, same call
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
-    TAIL=12 run changed_tests 300 "$PY" -m pytest -v -p no:cacheprovider -m gpu -ra -o faulthandler_timeout=150 \
-      "${xdist[@]}" testing/test_persistent_general.py testing/test_deferred_gemm.py testing/test_longest_first.py \
-      testing/test_uniform_selects.py testing/test_more_programs.py testing/test_bench_general.py
-    NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
-    for path in general shortcut; do
-      off=1; [ $path = shortcut ] && off=0
-      TILEDSL_DISABLE_HOPPER_GEMM=$off run "ncu_attention_$path" 120 "$NCU" -k regex:main_kernel --launch-skip 2 \
-        --launch-count 1 --section SpeedOfLight --section WarpStateStats --section InstructionStats \
-        --section SchedulerStats --section LaunchStats --section Occupancy --section SourceCounters \
-        -o "$OUT/ncu_$path" "$PY" benchmarks/ncu_program.py flash_attention 3
-      "$NCU" --import "$OUT/ncu_$path.ncu-rep" --page details > "$OUT/ncu_attention_$path.txt" 2>&1
-      "$NCU" --import "$OUT/ncu_$path.ncu-rep" --page source --csv --print-source sass \
-        > "$OUT/ncu_attention_${path}_sass.csv" 2>&1
-      rm -f "$OUT/ncu_$path.ncu-rep"
-    done
-    (cd "$OUT" && tar czf logs.tgz *.log *.txt *.csv && rm -f *.log *.csv ncu*.txt)
+    TAIL=12 run gpu_suite 300 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -o faulthandler_timeout=150 \
+      "${xdist[@]}" testing
+    A=flash_attention,flash_attention_causal
+    TAIL=4 bench_as packed 75 packed --rounds 3 --only $A
+    TILEDSL_PACKED_CONVERSIONS=0 TAIL=4 bench_as lane_casts 75 lane_casts --rounds 3 --only $A
+    TAIL=4 bench_as shortcut 75 shortcut --rounds 3 --only $A --shortcut
+    (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
     ;;
   s17i)  # the whole-kernel Hopper shortcut against the general passes on the programs it takes (issue 9, item 5):
     # the GEMM and flash attention (causal and not), general passes then shortcut, same call

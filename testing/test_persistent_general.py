@@ -3,16 +3,16 @@ that load tiles before the loop (attention's Q) or run their last gemm one itera
 
 Such a kernel runs min(tiles, SMs) CTAs, each walking its tiles (``passes/cuda/warp_specialize.py``): the tiles
 loaded before the loop take a one-stage ring counted in tiles, which every consumer warp releases after the last
-gemm that reads them (before the last deferred gemm unless that gemm reads them too), so the producer loads the
-next tile's during the current tile's last gemm and epilogue; a loop whose length depends on the tile (causal
+gemm that reads them (before the last deferred gemm, which may not read them), so the producer loads the next
+tile's during the current tile's last gemm and epilogue; a loop whose length depends on the tile (causal
 attention) is made persistent only with ``TILEDSL_PERSISTENT_UNEVEN=1`` (its static walk ended unbalanced: slower
 on the H100), and then counts its ring positions in a register on each side. Ping-pong consumers keep one CTA per
 tile.
 
-nvcc: the structure of the producer's and the consumers' code. GPU (uneven loops included): attention (causal or not, 2 and 3 stages, 1
-to 16 key blocks) and a gemm chain whose second gemm reads a tile loaded before the loop and whose first tile has
-no iteration, on a grid of 3 CTAs (``TILEDSL_PERSISTENT=3``: 4 to 16 tiles per CTA), against float32 / float64
-references with the outputs poisoned with NaN.
+nvcc: the structure of the producer's and the consumers' code. GPU (uneven loops included): attention (causal or
+not, 2 and 3 stages, 1 to 16 key blocks) and a gemm chain whose first tile has no iteration, on a grid of 3 CTAs
+(``TILEDSL_PERSISTENT=3``: 4 to 16 tiles per CTA), against float32 / float64 references with the outputs
+poisoned with NaN.
 """
 import re
 
@@ -30,10 +30,10 @@ F16 = "float16"
 pytestmark = pytest.mark.usefixtures("general_passes_only", "no_kernel_cache")
 
 
-def weighted_chain(M, L, D, N, block_M=128, block_N=64, stages=2, grow=False):
-    """Out[block bx] = sum over key blocks j of (relu(A K_j^T) * 0.125 in fp16) W: W [block_N, N] is loaded once
-    before the loop, like A's block, and only the last gemm reads it. ``grow``: block bx runs bx key blocks (the
-    first none), else L / block_N."""
+def weighted_chain(M, L, D, N, block_M=128, block_N=64, stages=2, grow=False, w_before=True):
+    """Out[block bx] = sum over key blocks j of (relu(A K_j^T) * 0.125 in fp16) W, W [block_N, N]: loaded once
+    before the loop like A's block (``w_before``; only the last gemm reads it), else in every iteration.
+    ``grow``: block bx runs bx key blocks (the first none), else L / block_N."""
 
     @T.prim_func
     def kernel(A: T.Tensor((M, D), F16), K: T.Tensor((L, D), F16), W: T.Tensor((block_N, N), F16),
@@ -46,7 +46,8 @@ def weighted_chain(M, L, D, N, block_M=128, block_N=64, stages=2, grow=False):
             p = T.alloc_fragment((block_M, block_N), F16)
             o = T.alloc_fragment((block_M, N), "float32")
             T.copy(A[bx * block_M, 0], A_s)
-            T.copy(W[0, 0], W_s)
+            if w_before:
+                T.copy(W[0, 0], W_s)
             T.clear(o)
             for j in T.Pipelined(bx if grow else L // block_N, num_stages=stages):
                 T.copy(K[j * block_N, 0], K_s)
@@ -55,6 +56,8 @@ def weighted_chain(M, L, D, N, block_M=128, block_N=64, stages=2, grow=False):
                 for i, c in T.Parallel(block_M, block_N):
                     s[i, c] = T.max(s[i, c], 0.0) * 0.125
                 T.copy(s, p)
+                if not w_before:
+                    T.copy(W[0, 0], W_s)
                 T.gemm(p, W_s, o)
             T.copy(o, Out[bx * block_M, 0])
     return kernel
@@ -97,13 +100,17 @@ def test_attention_walks_its_tiles_with_q_on_a_ring_counted_in_tiles(causal, mon
 
 
 @pytest.mark.nvcc
-def test_a_tile_the_deferred_gemm_reads_is_released_after_it(monkeypatch):
+def test_a_loop_whose_deferred_gemm_reads_a_tile_loaded_before_keeps_the_plain_ring(monkeypatch):
+    """W loaded before the loop and read by the deferred ``p W``: that warp-specialized shape hung on the H100 on a
+    persistent grid (2026-12-06), so the loop keeps the plain ring; with W loaded in the loop (a ring tile of the
+    deferred gemm, as attention's V) it is warp-specialized and persistent."""
     monkeypatch.setenv("TILEDSL_PERSISTENT", "3")
-    """A and W, loaded before the loop, share one ring (named after A): released after the last ``p W``."""
-    producer, consumers = _branches(_kernel(weighted_chain(1536, 512, 64, 128)).get_kernel_source())
-    before, after = consumers.rsplit("wait_group_sync_aligned_0()", 1)
-    assert "A_s" not in _releases(before) and _releases(after) == ["A_s"]
-    assert "A_s_empty" in producer and "W_s_empty" not in producer
+    kernel = _kernel(weighted_chain(1536, 512, 64, 128))
+    assert kernel.kernel_info["pipelines"] == ["tma+deferred_gemm"] and "tile_iter" not in kernel.get_kernel_source()
+    kernel = _kernel(weighted_chain(1536, 512, 64, 128, w_before=False))
+    assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized+deferred_gemm"]
+    producer, consumers = _branches(kernel.get_kernel_source())
+    assert "tile_iter" in producer and _releases(consumers)[-2:] == ["A_s", "W_s"]
 
 
 @pytest.mark.nvcc
@@ -132,15 +139,20 @@ def test_attention_on_three_ctas_matches_torch(S, D, stages, causal, defer, monk
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("w_before", [False, True])
 @pytest.mark.parametrize("grow", [False, True])
 @pytest.mark.parametrize("stages", [2, 3])
-def test_chain_on_three_ctas_matches_float64(grow, stages, monkeypatch):
+def test_chain_on_three_ctas_matches_float64(w_before, grow, stages, monkeypatch):
+    """W in the loop: warp-specialized on 3 persistent CTAs (the first tile runs no iteration when ``grow``); W
+    before the loop: the plain ring (see the nvcc test above)."""
     monkeypatch.setenv("TILEDSL_PERSISTENT", "3")
     monkeypatch.setenv("TILEDSL_PERSISTENT_UNEVEN", "1")
     M, L, D, N, bm, bn = 1536, 512, 64, 128, 128, 64
-    kernel = tiledsl.compile(weighted_chain(M, L, D, N, stages=stages, grow=grow), out_idx=[], target="cuda")
-    assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized+deferred_gemm"]
-    assert "tile_iter" in kernel.get_kernel_source()
+    kernel = tiledsl.compile(weighted_chain(M, L, D, N, stages=stages, grow=grow, w_before=w_before), out_idx=[],
+                             target="cuda")
+    assert kernel.kernel_info["pipelines"] == ["tma+deferred_gemm" if w_before else
+                                               "tma+warp_specialized+deferred_gemm"]
+    assert ("tile_iter" in kernel.get_kernel_source()) != w_before
     a, k, w = (torch.randn(*shape, device="cuda").half() for shape in ((M, D), (L, D), (bn, N)))
     out = torch.full((M, N), float("nan"), device="cuda")
     kernel(a, k, w, out)

@@ -89,10 +89,12 @@ class _Interpreter:
     def store(self, stmt, active):
         if not active.any() or stmt.buffer.scope() in ("local", "local.fragment"):
             return  # an epilogue computing on the accumulator (a residual add) changes values, not places
-        value = stmt.value.value if isinstance(stmt.value, tirx.Cast) else stmt.value
-        assert isinstance(value, TensorLoad), f"an epilogue store of {value}"
+        for load, indices in _lanes(stmt):
+            self.store_lane(stmt, load, indices, active)
+
+    def store_lane(self, stmt, value, indices, active):
         reg = np.broadcast_to(self.value(value.indices[0]), (self.n,))
-        idx = [np.broadcast_to(self.value(i), (self.n,)) for i in stmt.indices]
+        idx = [np.broadcast_to(self.value(i), (self.n,)) for i in indices]
         threads = np.nonzero(active)[0]
         where = tuple(int(self.env[v]) for v in self.context)
         if stmt.buffer.scope() == "global":
@@ -122,6 +124,19 @@ class _Interpreter:
         sent = [s for s in self.staged if s[0] == name]
         self.staged = [s for s in self.staged if s[0] != name]
         self.tma_stores.append((name, coords, sent))
+
+
+def _lanes(stmt):
+    """[(register load, indices)] of each element an epilogue store writes: one, or two for a packed conversion
+    (``passes/cuda/packed_convert.py``: a call on two register loads stored at a two-lane ramp)."""
+    value = stmt.value.value if isinstance(stmt.value, tirx.Cast) else stmt.value
+    last = stmt.indices[-1]
+    if isinstance(last, tirx.Ramp):
+        loads = [a for a in value.args if isinstance(a, TensorLoad)]
+        assert isinstance(value, Call) and len(loads) == int(last.lanes), f"an epilogue store of {value}"
+        return [(load, list(stmt.indices[:-1]) + [last.base + k * last.stride]) for k, load in enumerate(loads)]
+    assert isinstance(value, TensorLoad), f"an epilogue store of {value}"
+    return [(value, list(stmt.indices))]
 
 
 def _access_ptrs(node, out):
@@ -181,10 +196,13 @@ PROGRAMS = {  # name: (program, M, N[, the program whose TMA-store form is compa
 }
 
 
+@pytest.mark.parametrize("packed", ["0", "1"])
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
-def test_tma_store_puts_every_element_where_the_plain_stores_do(name, monkeypatch):
+def test_tma_store_puts_every_element_where_the_plain_stores_do(name, packed, monkeypatch):
+    """``packed``: with ``TILEDSL_PACKED_CONVERSIONS=1`` the staging writes convert a pair per instruction."""
     monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
     monkeypatch.setenv("TILEDSL_PERSISTENT", "0")
+    monkeypatch.setenv("TILEDSL_PACKED_CONVERSIONS", packed)
     program, M, N, *other = PROGRAMS[name]
     plain = _consumer_epilogue(program(), monkeypatch, tma_store=False)
     tma = _consumer_epilogue((other[0] if other else program)(), monkeypatch, tma_store=True)

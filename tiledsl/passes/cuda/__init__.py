@@ -14,7 +14,8 @@ LdmatrixReads (the warp-level emitter's ldmatrix pointers) -> LowerTileOpsCUDA (
 fragments -> registers) -> GroupReduceBarriers (a TMA reduce-add's staging tiles each written by one warpgroup: its
 named barriers instead of the whole block's) ->
 WarpSpecialize (producer / consumer warpgroups, where PipelineCUDA chose it) -> PlaceTensorMaps (TMA tensor maps
-into the host code) -> ScalarizeBoolVectors (bool accesses unrolled, not vectorized) -> SplitWideVectorLoops (only
+into the host code) -> PackFloatConversions (float32 -> 16-bit register casts a pair per ``cvt``) ->
+ScalarizeBoolVectors (bool accesses unrolled, not vectorized) -> SplitWideVectorLoops (only
 on the build's retry after the code generator refused a vector type). TVM then runs its default pipeline
 (VectorizeLoop, ThreadSync, MergeSharedMemoryAllocations, SplitHostDevice, ...), whose LowerIntrin takes our CUDA
 lowering of float32 ``T.exp2`` (``fast_exp2.py``: one ``ex2.approx.ftz.f32``).
@@ -27,6 +28,7 @@ from .register_dequant import RegisterDequant
 from .row_reciprocals import RowReciprocals
 from .block_swizzle import SwizzleBlocks
 from .bool_vectors import ScalarizeBoolVectors
+from .packed_convert import PackFloatConversions
 from .longest_first import LongestTilesFirst
 from .pipeline import PipelineCUDA
 from .uniform_selects import SplitUniformSelects
@@ -46,4 +48,4 @@ def cuda_passes() -> list:
     return [SwizzleBlocks, LongestTilesFirst, FoldStagedEpilogues, MaskAfterGemm, RowReciprocals, SplitUniformSelects,
             RegisterDequant, PipelineCUDA, StoreEpilogueTMA, ReduceAtomicsTMA, ScheduleWgmmaGemms, LdmatrixReads,
             LowerTileOpsCUDA, GroupReduceBarriers,
-            WarpSpecialize, PlaceTensorMaps, ScalarizeBoolVectors, SplitWideVectorLoops]
+            WarpSpecialize, PlaceTensorMaps, PackFloatConversions, ScalarizeBoolVectors, SplitWideVectorLoops]

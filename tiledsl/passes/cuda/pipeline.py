@@ -326,7 +326,7 @@ class _Pipeliner(StmtRewriter):
                                   wgmma_accumulators(self.body, nthreads))
         if not overlap and len(thread_vars) == 1 and config.warp_specialize_all() and \
                 allowed("warp_specialization"):
-            before = self._loads_before(loop, consumers, thread_vars)
+            before = self._loads_before(loop, consumers, thread_vars, split)
             # a loop length the kernel keeps in a scalar (``loop_range = T.min(...)``): the producer computes it
             extent = self._inline_top_scalars(n)
             if before is not None and warp_specialize.eligible_general(
@@ -455,10 +455,12 @@ class _Pipeliner(StmtRewriter):
             note_scalar(st, self.top_level, lets)
         return inline_scalars(expr, lets)
 
-    def _loads_before(self, loop, consumers, thread_vars):
+    def _loads_before(self, loop, consumers, thread_vars, split=None):
         """[(copy, TMA plan)] of the top-level global -> shared copies before ``loop`` whose tiles only the loop's
         gemms read (attention's Q tile), for the producer to load first; None when one of them cannot be a TMA
-        load (such a copy would need a whole-block barrier the producer warps do not reach)."""
+        load (such a copy would need a whole-block barrier the producer warps do not reach) or when the loop's
+        deferred gemm (``split``) reads one: that shape hung on the H100 on a persistent grid (2026-12-06, a gemm
+        chain whose ``p W`` read a W loaded before the loop; cause not found), so such a loop keeps the plain ring."""
         out = []
         for st in self.top_level:
             if st.same_as(loop):
@@ -469,6 +471,8 @@ class _Pipeliner(StmtRewriter):
             whole_use = count_uses(self.body, tile) == 2 + count_uses(loop, tile)  # allocation, this copy, loop
             if not (whole_use and _read_only_by_gemms(tile, consumers) and
                     any(st.value.args[0].source.same_as(b) for b in self.param_buffers)):
+                return None
+            if split is not None and _gemm_reads(split.gemm, tile):
                 return None
             plan = tma_copy.plan_load(st, self._tile_layouts, thread_vars)
             if plan is None:
@@ -487,7 +491,8 @@ class _Pipeliner(StmtRewriter):
         gemm stays in flight (``overlap``, gemm-only loops), else the stage itself after the iteration.
         ``before``: loads of tiles the loop's gemms read (attention's Q), issued by the producer first on a
         one-stage ring of their own, counted in tiles: on a persistent grid the producer loads the next tile's once
-        every consumer warp released them, right after the loop's last gemm that reads them finished.
+        every consumer warp released them, right after the loop's last gemm that reads them finished (with a
+        deferred gemm, which never reads them, before the last one).
         ``split``: the loop's last gemm runs one iteration late (``deferred_gemm``), its tiles on a ring of their
         own (:class:`_DeferredSteps`). ``transformed``: tiles the consumers convert for the gemms
         (:meth:`_converting`)."""
@@ -527,11 +532,9 @@ class _Pipeliner(StmtRewriter):
                                    release=lambda st: tirx.IfThenElse(lane0, st, None), turns=turns,
                                    tma_operands=True)
             main = tirx.For(i, 1, n - 1, tirx.ForKind.SERIAL, self.visit(seq(steps.iteration(i))), None, annotations)
-            # the tiles loaded before the loop are released once the last gemm reading them finished: before the
-            # deferred gemm of the last iteration unless it reads them too (every earlier gemm was waited for)
-            late_reads = any(_gemm_reads(split.gemm, st.value.args[1].source) for st, _ in before)
-            last = steps.last(n - 1)
-            last = last + release_first if late_reads else release_first + last
+            # the tiles loaded before the loop (which the deferred gemm does not read: _loads_before) are released
+            # before the deferred gemm of the last iteration: every gemm reading them was waited for
+            last = release_first + steps.last(n - 1)
             block = _if_positive(n, seq([self.visit(seq(steps.first())), main, self.visit(seq(last))]))
             after = [] if not release_first or Analyzer().can_prove(n > 0) else \
                 [tirx.IfThenElse(n <= 0, seq(release_first), None)]

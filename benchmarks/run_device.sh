@@ -64,6 +64,7 @@
 #           one CTA per tile and the shortcut, after the zero start of masks proved all-zero and K's early release
 #   s18c    every GPU test (spread over 8 workers, hung tests' stacks dumped), then
 #           flash attention with and without the packed conversions, and through the shortcut
+#   s18d    (prepared, not run) Nsight Compute on flash attention through the general passes and the shortcut
 #   s17i    the whole-kernel shortcut against the general passes (GEMM, flash attention), same call
 #   s18a    persistent grids for general attention loops: their GPU tests (and the attention suites'), then flash
 #           attention persistent, one CTA per tile (TILEDSL_PERSISTENT=0), the shortcut, longest-first, no raster
@@ -470,6 +471,22 @@ case "${1:-quick}" in
     TILEDSL_PACKED_CONVERSIONS=0 TAIL=4 bench_as lane_casts 75 lane_casts --rounds 3 --only $A
     TAIL=4 bench_as shortcut 75 shortcut --rounds 3 --only $A --shortcut
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s18d)  # Nsight Compute on the attention forward through the general passes and through the shortcut (same
+    # sections, SASS with per-instruction counts): what the 4-10 % between them is made of
+    NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+    for path in general shortcut; do
+      off=1; [ $path = shortcut ] && off=0
+      TILEDSL_DISABLE_HOPPER_GEMM=$off run "ncu_attention_$path" 150 "$NCU" -k regex:main_kernel --launch-skip 2 \
+        --launch-count 1 --section SpeedOfLight --section WarpStateStats --section InstructionStats \
+        --section SchedulerStats --section LaunchStats --section Occupancy --section SourceCounters \
+        -o "$OUT/ncu_$path" "$PY" benchmarks/ncu_program.py flash_attention 3
+      "$NCU" --import "$OUT/ncu_$path.ncu-rep" --page details > "$OUT/ncu_attention_$path.txt" 2>&1
+      "$NCU" --import "$OUT/ncu_$path.ncu-rep" --page source --csv --print-source sass \
+        > "$OUT/ncu_attention_${path}_sass.csv" 2>&1
+      rm -f "$OUT/ncu_$path.ncu-rep"
+    done
+    (cd "$OUT" && tar czf logs.tgz *.log *.csv ncu*.txt && rm -f *.log *.csv ncu*.txt)
     ;;
   s17i)  # the whole-kernel Hopper shortcut against the general passes on the programs it takes (issue 9, item 5):
     # the GEMM and flash attention (causal and not), general passes then shortcut, same call

@@ -65,6 +65,8 @@
 #   s18c    every GPU test (spread over 8 workers, hung tests' stacks dumped), then
 #           flash attention with and without the packed conversions, and through the shortcut
 #   s18d    (prepared, not run) Nsight Compute on flash attention through the general passes and the shortcut
+#   s18e    (prepared, not run) TILEDSL_DESCRIPTOR_OFFSETS=1 (wgmma descriptors as base + constant): its GPU tests,
+#           then the GEMM and flash attention with it off and on, and the shortcut, same call
 #   s17i    the whole-kernel shortcut against the general passes (GEMM, flash attention), same call
 #   s18a    persistent grids for general attention loops: their GPU tests (and the attention suites'), then flash
 #           attention persistent, one CTA per tile (TILEDSL_PERSISTENT=0), the shortcut, longest-first, no raster
@@ -487,6 +489,17 @@ case "${1:-quick}" in
       rm -f "$OUT/ncu_$path.ncu-rep"
     done
     (cd "$OUT" && tar czf logs.tgz *.log *.csv ncu*.txt && rm -f *.log *.csv ncu*.txt)
+    ;;
+  s18e)  # wgmma descriptors as the tile's descriptor + a constant (TILEDSL_DESCRIPTOR_OFFSETS=1): every benchmark
+    # program at small sizes with it on the GPU, then GEMM and attention timed off / on / through the shortcut
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
+    TAIL=8 run descriptor_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing/test_wgmma_descriptors.py
+    G=gemm,flash_attention,flash_attention_causal
+    TAIL=4 bench_as descriptors_off 100 descriptors_off --rounds 3 --only $G
+    TILEDSL_DESCRIPTOR_OFFSETS=1 TAIL=4 bench_as descriptors_on 100 descriptors_on --rounds 3 --only $G
+    TAIL=4 bench_as shortcut 100 shortcut --rounds 3 --only $G --shortcut
+    (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
     ;;
   s17i)  # the whole-kernel Hopper shortcut against the general passes on the programs it takes (issue 9, item 5):
     # the GEMM and flash attention (causal and not), general passes then shortcut, same call

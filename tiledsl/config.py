@@ -45,6 +45,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_WARPGROUP_REDUCE | ``1``: on sm_90a, a TMA reduce-add whose staging panels are each written by one warpgroup (the attention backward's dQ) is staged between that warpgroup's named barriers and issued by its first thread, not between block barriers by thread 0 (``passes/cuda/reduce_barriers.py``; H100: attention backward 12.35-12.42 -> 12.54-12.55 ms, TVM then adds a block barrier before the next dS^T stores) | 0 |
 | TILEDSL_PERSISTENT_UNEVEN | ``1``: a warp-specialized loop whose length depends on the tile (causal attention) also runs on a persistent grid, each side counting its ring positions in a register (``passes/cuda/warp_specialize.py``); off, such kernels keep one CTA per tile, which the hardware balances (H100: causal attention 0.887x SDPA persistent against 0.957x one CTA per tile, same call) | 0 |
 | TILEDSL_PACKED_CONVERSIONS | ``1``: float32 -> float16 / bfloat16 casts into registers (and two-lane stores) a pair per ``cvt.rn.f16x2.f32`` / ``cvt.rn.bf16x2.f32`` instead of lane by lane (``passes/cuda/packed_convert.py``, sm_80+; bit-identical results; H100, one call: flash attention 0.958 / 0.933x SDPA with it against 0.973 / 0.969x without, inside this card's call-to-call spread, so not the default) | 0 |
+| TILEDSL_DESCRIPTOR_OFFSETS | ``1``: each wgmma's shared-memory descriptor is its tile's descriptor plus a constant (one 64-bit add) instead of being encoded from its address (an add, shift, mask, widening and or per operand; ``passes/cuda/gemm_wgmma.py``; the same values; not yet run on a GPU) | 0 |
 | TILEDSL_SPLIT_K | ``auto``: on CUDA, a GEMM kernel whose grid fills at most half the SMs has its reduction loop split across ``blockIdx.z`` into up to 8 parts (8 warps per SM in all), unless the whole-kernel Hopper GEMM takes the program (it splits its own way); ``S`` > 1: S parts on any target; ``0``: programs run as written (H100, general passes: fp16 GEMMs of 8-32 output tiles 0.50-0.67x -> 0.75-0.94x cuBLAS; int8-weight M = 16 on 16 x 128 tiles 0.67 -> 1.40x) | auto |
 | TILEDSL_SPLIT_K_SUM | how a split GEMM sums its parts on CUDA: ``launch`` (a second launch), ``last`` (the last part of a tile to finish, found with an atomic counter, sums them in the same launch; it costs a wgmma loop its producer warpgroup), ``cluster`` (sm_90: the parts of a tile are one thread-block cluster), ``auto``: ``last`` for tiles of fewer than 64 rows, else ``launch`` (H100, int8-weight M = 16: 17.8 -> 17.5 us with 16 x 64 tiles, 18.4 -> 17.0 us on 8 warps; fp16 GEMMs on wgmma: 16.7 -> 20.5 us with ``last``) | auto |
 | TILEDSL_SPLIT_K_CLUSTER | ``1``: the same as ``TILEDSL_SPLIT_K_SUM=cluster`` (slower on the H100: int8-weight M = 16, 18.5 against 17.8 us with 4 parts) | 0 |
@@ -249,7 +250,8 @@ OPT_IN_SCHEDULES = {"TILEDSL_DEFER_LAST_GEMM": "1", "TILEDSL_SPLIT_MASKS": "1", 
                     "TILEDSL_HOISTED_FENCES": "1", "TILEDSL_WAITS_PAST_BARRIERS": "1",
                     "TILEDSL_PLAIN_POOL": "1", "TILEDSL_REGISTER_DEQUANT": "1",
                     "TILEDSL_WARPGROUP_REDUCE": "0", "TILEDSL_PERSISTENT_UNEVEN": "0",
-                    "TILEDSL_PACKED_CONVERSIONS": "0"}
+                    "TILEDSL_PACKED_CONVERSIONS": "0",
+                    "TILEDSL_DESCRIPTOR_OFFSETS": "0"}
 
 
 #: The schedules of :data:`OPT_IN_SCHEDULES` that the CPU lowering runs too (the others are CUDA's only)

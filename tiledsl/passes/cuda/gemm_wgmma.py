@@ -28,9 +28,11 @@ import tvm_ffi
 from tvm import tirx
 from tvm.ir import Call
 from tvm.script import tirx as T
+from tvm.sym import Analyzer
 
 from ... import config
 from ...ir.ops import is_tile_call
+from ..lowering_options import schedule
 from ..rewriter import seq
 from ..tile_lowering_utils import const_ints, flat_index, tile_dims, whole_region, without_access
 from .layout import WGMMAAccumulator
@@ -221,9 +223,22 @@ class _Descriptor:
             tirx.const((sbo << 32) | (lbo << 16), "uint64")
 
     def at(self, byte_offset):
-        """The descriptor of the matrix starting ``byte_offset`` bytes (unswizzled) into the tile."""
-        start = tirx.bitwise_and(tirx.shift_right(self.addr + tirx.Cast("uint32", byte_offset),
-                                                  tirx.const(4, "uint32")), tirx.const(0x3FFF, "uint32"))
+        """The descriptor of the matrix starting ``byte_offset`` bytes (unswizzled) into the tile.
+
+        With ``TILEDSL_DESCRIPTOR_OFFSETS=1`` (opt-in) and an offset provably a multiple of 16: the tile's own
+        descriptor plus offset / 16, one 64-bit add per wgmma where the default form spends an add, a shift, a mask,
+        a widening and an or (the hand-written kernels add to one descriptor too). The same value: the start
+        field (bits 0-13) holds address / 16, and the matrix's address (tile + offset) is a shared address, at least 0
+        and below 2^18 bytes, so the field's sum never carries into or borrows from the bits above it (64-bit
+        wrap-around makes an offset below the tile's start exact too; ``testing/test_wgmma_descriptors.py`` checks
+        the identity)."""
+        if schedule("TILEDSL_DESCRIPTOR_OFFSETS") and Analyzer().can_prove(tirx.floormod(byte_offset, 16) == 0):
+            return self._encode(self.addr) + tirx.Cast("uint64", tirx.floordiv(byte_offset, 16))
+        return self._encode(self.addr + tirx.Cast("uint32", byte_offset))
+
+    def _encode(self, address):
+        """The descriptor of the matrix at shared ``address`` (bytes)."""
+        start = tirx.bitwise_and(tirx.shift_right(address, tirx.const(4, "uint32")), tirx.const(0x3FFF, "uint32"))
         return tirx.bitwise_or(tirx.Cast("uint64", start), self.high)
 
 

@@ -1,0 +1,69 @@
+"""The mbarrier protocol of warp-specialized kernels, checked without a GPU (``ring_protocol.py``): each CTA of a
+small persistent grid is run as its producer thread and one thread per consumer warp, with barrier phases, the
+bytes each TMA load delivers against the bytes announced, and the control flow around them; the run must end
+with every agent done and no byte outstanding. A kernel with one release removed must be reported as hanging
+(the check can fail).
+"""
+import pytest
+import tvm_ffi
+from tvm import tirx
+from tvm.ir import Call
+
+import general_programs as bench
+import ring_protocol
+from test_persistent_general import weighted_chain
+
+pytestmark = pytest.mark.usefixtures("general_passes_only", "no_kernel_cache")
+
+PROGRAMS = {
+    "gemm": lambda: bench.gemm(512, 512, 256),
+    "attention": lambda: bench.flash_attention(2, 3, 1024, 64, False),
+    "attention_causal": lambda: bench.flash_attention(2, 3, 1024, 64, True),
+    "attention_3_stages": lambda: bench.flash_attention(1, 2, 512, 128, False, stages=3),
+    "chain_first_tile_empty": lambda: weighted_chain(1536, 512, 64, 128, w_before=False, grow=True),
+    "int8_weight": lambda: bench.int8_weight_gemm(512, 512, 512),
+}
+
+
+def _grid_of_three(monkeypatch):
+    monkeypatch.setenv("TILEDSL_PERSISTENT", "3")
+    monkeypatch.setenv("TILEDSL_PERSISTENT_UNEVEN", "1")
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_every_cta_finishes(name, monkeypatch):
+    _grid_of_three(monkeypatch)
+    func = ring_protocol.lowered(PROGRAMS[name]())
+    for cta in range(3):
+        assert ring_protocol.run_cta(func, {"cta": cta}) > 1
+
+
+def test_a_missing_release_is_a_hang(monkeypatch):
+    """Attention with the consumers' releases of V's stages removed: the producer waits for a stage forever."""
+    _grid_of_three(monkeypatch)
+    func = ring_protocol.lowered(bench.flash_attention(2, 3, 1024, 64, False))
+
+    def drop(stmt):
+        c = stmt.value
+        if isinstance(c, Call) and c.op.name == "tirx.ptx.mbarrier_arrive" and "V_shared_empty" in str(c.args[0]):
+            return tirx.Evaluate(tirx.const(0, "int32"))
+        return stmt
+    broken = func.with_body(tvm_ffi.structural_map(func.body, [(tirx.Evaluate, drop)], order="post"))
+    with pytest.raises(ring_protocol.Hang, match="producer waits on .*V_shared_empty"):
+        ring_protocol.run_cta(broken, {"cta": 0})
+
+
+def test_announcing_fewer_bytes_than_loaded_fails(monkeypatch):
+    """A ring whose announced bytes are half of what its loads deliver is reported (on the GPU: a hang or a
+    barrier completing early)."""
+    _grid_of_three(monkeypatch)
+    func = ring_protocol.lowered(bench.gemm(512, 512, 256))
+
+    def halve(call):
+        if call.op.name == "tirx.ptx.mbarrier_arrive_expect_tx":
+            args = [call.args[0], tirx.const(int(call.args[1].value) // 2, "uint32")] + list(call.args[2:])
+            return Call(call.op, args, call.attrs, ret_ty=call.ty)
+        return call
+    broken = func.with_body(tvm_ffi.structural_map(func.body, [(Call, halve)], order="post"))
+    with pytest.raises(AssertionError):
+        ring_protocol.run_cta(broken, {"cta": 0})

@@ -5,11 +5,14 @@ thread and one thread per consumer warp (its lane 0, which makes the warp's rele
 is modelled: mbarrier init / arrive / arrive.expect_tx / wait on a phase parity, TMA loads completing their bytes
 on their barrier (at once: the model explores one legal order of arrivals, the loads' latency does not matter for
 whether a wait can be satisfied), whole-block barriers, integer scalars kept in registers (ring counters, loop
-lengths) and the control flow around them. Register math, gemms and memory contents are skipped.
+lengths), the shared ranges each wgmma reads (a ring tile's stage, or the whole tile) until a ``wait_group``
+retires its group, and the control flow around them. Register math and memory contents are skipped. Agents take
+turns; a consumer yields after each release, so the producer acts on it before the warp goes on.
 
 :func:`run_cta` returns when every agent finished, and raises :class:`Hang` naming each blocked agent's wait when
-a full round of the agents changes nothing; it also fails on a barrier whose transaction count would go negative
-(more bytes loaded than announced) or that completes with bytes outstanding.
+a full round of the agents changes nothing; it raises AssertionError on a barrier with more arrivals than its
+count, bytes announced and never loaded, a TMA load into a range a consumer's wgmma still reads, and a wgmma
+reading a range before its agent waited for the barrier phase that completes the last load into it.
 """
 from __future__ import annotations
 
@@ -25,7 +28,12 @@ _BINARY = {tirx.Add: lambda a, b: a + b, tirx.Sub: lambda a, b: a - b, tirx.Mul:
            tirx.FloorDiv: lambda a, b: a // b, tirx.FloorMod: lambda a, b: a % b, tirx.Min: min, tirx.Max: max,
            tirx.LT: lambda a, b: a < b, tirx.LE: lambda a, b: a <= b, tirx.GT: lambda a, b: a > b,
            tirx.GE: lambda a, b: a >= b, tirx.EQ: lambda a, b: a == b, tirx.NE: lambda a, b: a != b,
-           tirx.And: lambda a, b: a and b, tirx.Or: lambda a, b: a or b}
+           tirx.And: lambda a, b: a and b, tirx.Or: lambda a, b: a or b, tirx.BitwiseAnd: lambda a, b: a & b,
+           tirx.BitwiseOr: lambda a, b: a | b, tirx.BitwiseXor: lambda a, b: a ^ b}
+_CALLS = {"tirx.bitwise_and": lambda a, b: a & b, "tirx.bitwise_or": lambda a, b: a | b,
+          "tirx.bitwise_xor": lambda a, b: a ^ b, "tirx.shift_right": lambda a, b: a >> b,
+          "tirx.shift_left": lambda a, b: a << b}
+_WGMMA_CONTROL = ("tirx.ptx.wgmma_fence", "tirx.ptx.wgmma_commit_group", "tirx.ptx.wgmma_wait_group")
 _BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "int8": 1, "uint8": 1, "float8_e4m3fn": 1, "float8_e5m2": 1}
 
 
@@ -64,6 +72,7 @@ class _Cta:
         self.barriers, self.boxes, self.agents = {}, boxes, agents
         self.epoch = 0  # bumps on every change an agent could be waiting for
         self.sync_arrived, self.sync_generation = 0, 0
+        self.writes = []  # (tile, first element, end, barrier, the phase count at which the load is complete)
         self._matters = {}
 
     def matters(self, stmt) -> bool:
@@ -78,6 +87,8 @@ class _Agent:
     def __init__(self, cta, name, env):
         self.cta, self.name, self.env, self.locals = cta, name, dict(env), {}
         self.blocked_on = None
+        self.issued, self.groups = [], []  # shared ranges read by wgmmas not yet committed / committed, in flight
+        self.seen = {}  # barrier -> phases this agent has seen complete (its waits)
 
     # ------------------------------------------------------------------ values
     def value(self, e):
@@ -98,6 +109,8 @@ class _Agent:
             return self.locals[(e.source, tuple(self.value(i) for i in e.indices))]
         if isinstance(e, Call) and e.op.name == "tirx.if_then_else":
             return self.value(e.args[1]) if self.value(e.args[0]) else self.value(e.args[2])
+        if isinstance(e, Call) and e.op.name in _CALLS:
+            return _CALLS[e.op.name](*[self.value(a) for a in e.args])
         raise NotImplementedError(f"{type(e).__name__}: {e}")
 
     def barrier_of(self, addr):
@@ -106,6 +119,50 @@ class _Agent:
             addr = addr.args[0]
         load = addr.args[0]
         return (load.source.name, tuple(self.value(i) for i in load.indices) or (0,))
+
+    def reads(self, call):
+        """[(tile name, first element, end)] of the shared ranges a wgmma call reads (its descriptors)."""
+        import tvm_ffi
+
+        ptrs = []
+        tvm_ffi.structural_walk(call, (Call, lambda c: ptrs.append(c) if c.op.name == "tirx.tvm_access_ptr"
+                                       else None))
+        out = []
+        for p in ptrs:
+            start = self.value(p.args[2])
+            tile = p.args[1].args[0]  # buffer_data(tile)
+            shape = [int(x) for x in tile.ty.shape]
+            # a ring's tile is [stages, ...]: the descriptor's pointer runs to the buffer's end, the read is a stage
+            extent = math.prod(shape[1:]) if len(shape) >= 3 else self.value(p.args[3])
+            out.append((tile.name, start, start + extent))
+        return out
+
+    def check_no_reader(self, dst, nbytes):
+        """A TMA load into ``dst`` (``cvta(address_of(tile[...]))``) must not overwrite what a consumer's wgmma
+        still reads (issued, or committed and not yet waited for)."""
+        while isinstance(dst, Call) and dst.op.name != "tirx.address_of":
+            dst = dst.args[0]
+        load = dst.args[0]
+        shape = [int(x) for x in load.source.ty.shape]
+        flat = 0
+        for i, extent in zip(load.indices, shape):
+            flat = flat * extent + self.value(i)
+        end = flat + nbytes // _BYTES[str(load.source.ty.dtype)]
+        for agent in self.cta.agents:
+            for tile, lo, hi in agent.issued + [r for g in agent.groups for r in g]:
+                if tile == load.source.name and lo < end and flat < hi:
+                    raise AssertionError(f"race: {self.name} loads {tile}[{flat}:{end}] while a wgmma of "
+                                         f"{agent.name} still reads {tile}[{lo}:{hi}]")
+        return load.source.name, flat, end
+
+    def check_loaded(self, reads):
+        """A wgmma may read a range only after this agent waited for the barrier phase that completes the last
+        TMA load into it."""
+        for tile, lo, hi in reads:
+            for w_tile, w_lo, w_hi, key, needed in self.cta.writes:
+                if w_tile == tile and w_lo < hi and lo < w_hi and self.seen.get(key, 0) < needed:
+                    raise AssertionError(f"race: a wgmma of {self.name} reads {tile}[{lo}:{hi}] before waiting for "
+                                         f"the load into {tile}[{w_lo}:{w_hi}] ({key} phase {needed})")
 
     # ------------------------------------------------------------------ statements
     def run(self, stmt):
@@ -144,16 +201,31 @@ class _Agent:
             else:
                 cta.barriers[key].arrive(key, tx=count if name.endswith("expect_tx") else 0)
             cta.epoch += 1
+            if name == "tirx.ptx.mbarrier_arrive":
+                yield  # a release: let the producer act on it before this warp goes on (races show up)
+        elif name.startswith("tirx.ptx.wgmma_") and name not in _WGMMA_CONTROL:
+            reads = self.reads(c)
+            self.check_loaded(reads)
+            self.issued += reads
+        elif name == "tirx.ptx.wgmma_commit_group":
+            self.groups.append(self.issued)
+            self.issued = []
+        elif name == "tirx.ptx.wgmma_wait_group":
+            keep = self.value(c.args[0])
+            del self.groups[:max(0, len(self.groups) - keep)]
         elif name == "tirx.cuda.mbarrier_wait":
             key, parity = self.barrier_of(c.args[0]), self.value(c.args[1]) % 2
             while not cta.barriers[key].passed(parity):
                 self.blocked_on = f"{key} parity {parity}"
                 yield
             self.blocked_on = None
+            self.seen[key] = max(self.seen.get(key, 0), cta.barriers[key].phase)
         elif name.startswith("tirx.ptx.cp_async_bulk_tensor_g2s"):
             tmap_name = _tensor_map_name(c.args[1])
             mbar = [a for a in c.args if isinstance(a, Call) and a.op.name == "tirx.cuda.cvta_generic_to_shared"][-1]
             key = self.barrier_of(mbar)
+            tile, lo, hi = self.check_no_reader(c.args[0], cta.boxes[tmap_name])
+            cta.writes.append((tile, lo, hi, key, cta.barriers[key].phase + 1))
             cta.barriers[key].complete_tx(key, cta.boxes[tmap_name])
             cta.epoch += 1
         elif name == "tirx.tvm_storage_sync":
@@ -189,7 +261,8 @@ def _matters(stmt) -> bool:
     found = []
 
     def on_call(c):
-        if getattr(c.op, "name", "") in _KEYS:
+        name = getattr(c.op, "name", "")
+        if name in _KEYS or name.startswith("tirx.ptx.wgmma_"):
             found.append(c)
 
     def on_store(s):

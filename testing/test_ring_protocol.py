@@ -1,8 +1,10 @@
 """The mbarrier protocol of warp-specialized kernels, checked without a GPU (``ring_protocol.py``): each CTA of a
 small persistent grid is run as its producer thread and one thread per consumer warp, with barrier phases, the
-bytes each TMA load delivers against the bytes announced, and the control flow around them; the run must end
-with every agent done and no byte outstanding. A kernel with one release removed must be reported as hanging
-(the check can fail).
+bytes each TMA load delivers against the bytes announced, the shared ranges each wgmma reads until its group is
+waited for, and the control flow around them; the run must end with every agent done, no byte outstanding, no
+load into a range a wgmma still reads and no wgmma reading a range before waiting for its load. Kernels broken on
+purpose (a release removed, too few bytes announced, the wgmma waits dropped, a tile released before its last
+reader) must be reported (the checks can fail).
 """
 import pytest
 import tvm_ffi
@@ -67,3 +69,32 @@ def test_announcing_fewer_bytes_than_loaded_fails(monkeypatch):
     broken = func.with_body(tvm_ffi.structural_map(func.body, [(Call, halve)], order="post"))
     with pytest.raises(AssertionError):
         ring_protocol.run_cta(broken, {"cta": 0})
+
+
+def test_a_load_over_a_range_a_wgmma_still_reads_is_a_race(monkeypatch):
+    """The GEMM with its wgmma waits dropped (every group left in flight): the producer refills a stage a
+    consumer's wgmma still reads."""
+    _grid_of_three(monkeypatch)
+    func = ring_protocol.lowered(bench.gemm(512, 512, 256))
+
+    def no_wait(call):
+        if call.op.name == "tirx.ptx.wgmma_wait_group":
+            return Call(call.op, [tirx.const(64, "int32")] + list(call.args[1:]), call.attrs, ret_ty=call.ty)
+        return call
+    broken = func.with_body(tvm_ffi.structural_map(func.body, [(Call, no_wait)], order="post"))
+    with pytest.raises(AssertionError, match="race: producer loads A_s|race: producer loads B_s"):
+        ring_protocol.run_cta(broken, {"cta": 0})
+
+
+def test_a_tile_released_before_its_last_reader_is_a_race(monkeypatch):
+    """The chain with W loaded before the loop, built as if the deferred ``p W`` did not read W (so W is released
+    before that last gemm): the next tile's W is loaded while, in the model's order, the last ``p W`` is issued
+    without having waited for that load."""
+    import tiledsl.passes.cuda.pipeline as pipeline
+
+    _grid_of_three(monkeypatch)
+    monkeypatch.setattr(pipeline, "_gemm_reads", lambda stmt, tile: False)
+    func = ring_protocol.lowered(weighted_chain(1536, 512, 64, 128, grow=True))
+    with pytest.raises(AssertionError, match="race: a wgmma of consumer warp 0 reads W_s"):
+        for cta in range(3):
+            ring_protocol.run_cta(func, {"cta": cta})

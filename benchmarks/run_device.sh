@@ -68,6 +68,8 @@
 #   s18e    (prepared, not run) TILEDSL_DESCRIPTOR_OFFSETS=1 (wgmma descriptors as base + constant): its GPU tests,
 #           then the GEMM and flash attention with it off and on, and the shortcut, same call
 #   s17i    the whole-kernel shortcut against the general passes (GEMM, flash attention), same call
+#   s16d    every GPU test, 8 workers, each test named in the log, hung tests' stacks dumped (the first call of a
+#           session after code changes)
 #   s18a    persistent grids for general attention loops: their GPU tests (and the attention suites'), then flash
 #           attention persistent, one CTA per tile (TILEDSL_PERSISTENT=0), the shortcut, longest-first, no raster
 #   s16f    the group-scaled form's GPU tests, every int8 form timed (bench_dequant_forms.py)
@@ -537,9 +539,11 @@ case "${1:-quick}" in
       testing/test_register_dequant.py
     TAIL=4 run dequant_forms 240 "$PY" benchmarks/bench_dequant_forms.py --rounds 3
     ;;
-  s16d)  # every GPU test with the 2026-12-06 defaults (the weight converted in registers), 8 workers
-    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist loadfile)
-    TAIL=30 run gpu_suite 520 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing
+  s16d)  # every GPU test with the current defaults, 8 workers (spread test by test), each test named in the log
+    # (-v: a run cut by its limit shows which tests did not run) and a hung test's stack dumped after 150 s
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
+    TAIL=30 run gpu_suite 520 "$PY" -m pytest -v -p no:cacheprovider -m gpu -ra -o faulthandler_timeout=150 \
+      "${xdist[@]}" testing
     ;;
   s16c)  # int8-weight M = 16 with the weight converted in registers: wgmma tiles by split parts and sum forms
     TAIL=30 run split_k_m16_dequant 300 "$PY" benchmarks/bench_split_k.py --rounds 2 \

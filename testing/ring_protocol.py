@@ -23,6 +23,7 @@ from tvm import tirx
 from tvm.ir import Call, StringImm, TensorLoad
 
 from tiledsl.passes.pipeline import lower
+from tiledsl.passes.rewriter import flatten_seq
 
 _BINARY = {tirx.Add: lambda a, b: a + b, tirx.Sub: lambda a, b: a - b, tirx.Mul: lambda a, b: a * b,
            tirx.FloorDiv: lambda a, b: a // b, tirx.FloorMod: lambda a, b: a % b, tirx.Min: min, tirx.Max: max,
@@ -307,7 +308,7 @@ def run_cta(func, block_values: dict) -> int:
     thread = [s for s in launches if s.node.thread_tag == "threadIdx.x"][-1]
     blocks = {s.node.var: block_values.get(s.node.var.name, 0) for s in launches
               if s.node.thread_tag.startswith("blockIdx")}
-    split = [s for s in _flat(thread.body) if isinstance(s, tirx.IfThenElse)][-1]  # if tx >= T: producer
+    split = [s for s in flatten_seq([thread.body]) if isinstance(s, tirx.IfThenElse)][-1]  # if tx >= T: producer
     consumers = int(split.condition.b.value)
     tx = thread.node.var
     agents = []
@@ -331,8 +332,3 @@ def run_cta(func, block_values: dict) -> int:
         assert bar.tx == 0, f"{key}: {bar.tx} bytes announced but never loaded"
     return rounds
 
-
-def _flat(stmt):
-    if isinstance(stmt, tirx.SeqStmt):
-        return [x for s in stmt.seq for x in _flat(s)]
-    return [stmt]

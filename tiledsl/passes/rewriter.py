@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tvm_ffi
 from tvm import tirx
-from tvm.ir import Range
+from tvm.ir import Range, TensorLoad
 from tvm.sym import Analyzer
 
 
@@ -34,8 +34,12 @@ class StmtRewriter:
             return stmt
         return tirx.SeqStmt(flatten_seq(children))
 
+    def loop_extent(self, loop):
+        """The extent the analyzer is told for ``loop`` (its own; a subclass may know it better)."""
+        return loop.extent
+
     def visit_For(self, stmt):
-        self._bind(stmt.loop_var, stmt.min, stmt.extent)
+        self._bind(stmt.loop_var, stmt.min, self.loop_extent(stmt))
         body = self.visit(stmt.body)
         if body.same_as(stmt.body):
             return stmt
@@ -122,6 +126,13 @@ def uses_var(node, var) -> bool:
             found.append(v)
 
     tvm_ffi.structural_walk(node, (tirx.Var, check))
+    return bool(found)
+
+
+def reads_memory(node) -> bool:
+    """True if ``node`` loads from any buffer (a value not known from variables alone)."""
+    found = []
+    tvm_ffi.structural_walk(node, (TensorLoad, found.append))
     return bool(found)
 
 

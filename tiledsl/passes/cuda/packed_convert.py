@@ -23,6 +23,7 @@ from tvm import tirx
 from tvm.script import tirx as T
 from tvm.sym import detect_linear_equation
 
+from ...runtime.target import current_arch, sm_number
 from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import seq, substitute, uses_var
@@ -75,19 +76,11 @@ def _packed(loop, store):
     return seq(out)
 
 
-def _sm_version() -> int:
-    """The target's SM version (90 for sm_90a), 0 when unknown."""
-    from ...runtime.target import current_arch
-
-    digits = "".join(c for c in current_arch() if c.isdigit())
-    return int(digits) if digits else 0
-
-
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.PackFloatConversions")
 @keep_tiledsl_errors
 def PackFloatConversions(func, mod, ctx):
     """Convert float32 register values to float16 / bfloat16 a pair per instruction (see the module doc)."""
-    if not schedule("TILEDSL_PACKED_CONVERSIONS") or _sm_version() < 80:
+    if not schedule("TILEDSL_PACKED_CONVERSIONS") or (sm_number(current_arch()) or 0) < 80:
         return func
 
     def on_for(loop):

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import tvm_ffi
 from tvm import tirx
-from tvm.ir import Call, TensorLoad
+from tvm.ir import Call
 from tvm.sym import detect_linear_equation
 
 from ...language.loops import PARALLEL_ATTR
 from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
-from ..rewriter import StmtRewriter, flatten_seq, rebuild_for
+from ..rewriter import StmtRewriter, flatten_seq, reads_memory
 
 _REGISTERS = ("local.fragment", "local")
 
@@ -106,12 +106,6 @@ def _with_value(loop, value):
     return tvm_ffi.structural_map(loop, [(tirx.BufferStore, on_store)], order="post")
 
 
-def _reads_memory(expr) -> bool:
-    found = []
-    tvm_ffi.structural_walk(expr, (TensorLoad, found.append))
-    return bool(found)
-
-
 class _Splitter(StmtRewriter):
     """The rewriter; its analyzer knows each enclosing loop's range with the scalars the kernel sets once inlined in
     the extent (``loop_range = T.ceildiv(seq_len, block_N)`` held in a local), so a mask proved the same on every
@@ -134,17 +128,17 @@ class _Splitter(StmtRewriter):
             return stmt
         return tirx.SeqStmt(flatten_seq(children))
 
-    def visit_For(self, loop):
+    def loop_extent(self, loop):
+        """The loop's extent with the kernel's scalars inlined, where that leaves no memory read."""
         from .pipeline import inline_scalars
 
+        extent = inline_scalars(loop.extent, self.lets)
+        return loop.extent if reads_memory(extent) else extent
+
+    def visit_For(self, loop):
         found = _nest(loop)
         if found is None:
-            extent = inline_scalars(loop.extent, self.lets)
-            if _reads_memory(extent):
-                extent = loop.extent
-            self._bind(loop.loop_var, loop.min, extent)
-            body = self.visit(loop.body)
-            return loop if body.same_as(loop.body) else rebuild_for(loop, body=body)
+            return super().visit_For(loop)
         loops, store = found
         select = _select(store.value)
         if select is None or store.buffer.scope() not in _REGISTERS:

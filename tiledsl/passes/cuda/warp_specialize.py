@@ -39,7 +39,7 @@ from ...errors import CompileError
 from ...ir.ops import is_tile_call
 from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
-from ..rewriter import flatten_seq, rebuild_for, seq, substitute, uses_var
+from ..rewriter import flatten_seq, reads_memory, rebuild_for, seq, substitute, uses_var
 from ..tile_lowering_utils import without_access
 
 COMMON = "tiledsl.ws_common"  # marker: statements every thread runs before the split
@@ -241,7 +241,7 @@ def _split(launch):
     for k in range(marker_at - 1, lead - 1, -1):
         s = stmts[k]
         if isinstance(s, tirx.Bind) and any(uses_var(n, s.var) for n in needed):
-            if _reads_memory(s.value):
+            if reads_memory(s.value):
                 raise CompileError(f"internal: the warp-specialized producer needs {s.var}, computed from memory")
             hoisted.append(k)
             needed.append(s.value)
@@ -382,7 +382,7 @@ class _Persistent:
         for s in split.prefix:
             if not any(uses_var(s, v) for v in tainted):
                 outside.append(s)
-            elif isinstance(s, tirx.Bind) and not _reads_memory(s.value):
+            elif isinstance(s, tirx.Bind) and not reads_memory(s.value):
                 binds.append(s)
                 tainted.append(s.var)
             else:
@@ -418,12 +418,6 @@ def _plain(split, launch):
     zero = tirx.const(0, "int32")
     body = substitute(split.body(tx), split.counters(zero, zero))
     return tirx.AttrStmt(launch.node, launch.attr_key, tirx.const(split.threads + PRODUCER_THREADS, "int32"), body)
-
-
-def _reads_memory(expr) -> bool:
-    found = []
-    tvm_ffi.structural_walk(expr, (TensorLoad, found.append))
-    return bool(found)
 
 
 def _is_consumer_loop(stmt) -> bool:

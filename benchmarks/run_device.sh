@@ -64,9 +64,12 @@
 #           one CTA per tile and the shortcut, after the zero start of masks proved all-zero and K's early release
 #   s18c    every GPU test (spread over 8 workers, hung tests' stacks dumped), then
 #           flash attention with and without the packed conversions, and through the shortcut
-#   s18d    (prepared, not run) Nsight Compute on flash attention through the general passes and the shortcut
-#   s18e    (prepared, not run) TILEDSL_DESCRIPTOR_OFFSETS=1 (wgmma descriptors as base + constant): its GPU tests,
+#   s18d    Nsight Compute on flash attention through the general passes and the shortcut
+#   s18e    TILEDSL_DESCRIPTOR_OFFSETS=1 (wgmma descriptors as base + constant): its GPU tests,
 #           then the GEMM and flash attention with it off and on, and the shortcut, same call
+#   s19a    2026-12-06 (seventh session): the chain-hang probe (benchmarks/probe_chain.py), then s18d
+#   s19b    the probe's narrowing variants; the warp-index GPU tests; GEMM and attention with the warp index off,
+#           on, on with row reciprocals, and the shortcut, same call
 #   s17i    the whole-kernel shortcut against the general passes (GEMM, flash attention), same call
 #   s16d    every GPU test, 8 workers, each test named in the log, hung tests' stacks dumped (the first call of a
 #           session after code changes)
@@ -476,6 +479,25 @@ case "${1:-quick}" in
     TAIL=4 bench_as shortcut 75 shortcut --rounds 3 --only $A --shortcut
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
     ;;
+  s19b)  # the chain probe's narrowing variants; the warp-index GPU tests; GEMM and attention with the warp index off /
+    # on / on with row reciprocals, and through the shortcut, in one call
+    TAIL=12 run probe_chain2 200 "$PY" benchmarks/probe_chain.py inb_s2_persistent inb_s2_persistent_no_empty_tile \
+      inb_s2_persistent_not_deferred inb_s2_persistent_even_tiles_uneven_ring
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
+    TAIL=8 run warp_index_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing/test_warp_index.py testing/test_wgmma_descriptors.py
+    G=gemm,flash_attention,flash_attention_causal
+    TILEDSL_WARP_UNIFORM_INDEX=0 TAIL=4 bench_as warp_index_off 100 warp_index_off --rounds 3 --only $G
+    TAIL=4 bench_as warp_index_on 100 warp_index_on --rounds 3 --only $G
+    TILEDSL_ROW_RECIPROCALS=1 TAIL=4 bench_as warp_index_reciprocals 100 warp_index_reciprocals --rounds 3 --only $G
+    TAIL=4 bench_as shortcut 100 shortcut --rounds 3 --only $G --shortcut
+    (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s19a)  # 2026-12-06 (seventh session): which chain variants hang (benchmarks/probe_chain.py), then s18d's profile
+    # of both attention kernels with descriptor offsets on (the new default)
+    TAIL=20 run probe_chain 200 "$PY" benchmarks/probe_chain.py
+    bash "$0" s18d
+    ;;
   s18d)  # Nsight Compute on the attention forward through the general passes and through the shortcut (same
     # sections, SASS with per-instruction counts): what the 4-10 % between them is made of
     NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
@@ -543,7 +565,7 @@ case "${1:-quick}" in
     # (-v: a run cut by its limit shows which tests did not run) and a hung test's stack dumped after 150 s
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
     TAIL=30 run gpu_suite 520 "$PY" -m pytest -v -p no:cacheprovider -m gpu -ra -o faulthandler_timeout=150 \
-      "${xdist[@]}" testing
+      "${xdist[@]}" --ignore testing/test_differential_gpu.py testing  # (its own stage: differential)
     ;;
   s16c)  # int8-weight M = 16 with the weight converted in registers: wgmma tiles by split parts and sum forms
     TAIL=30 run split_k_m16_dequant 300 "$PY" benchmarks/bench_split_k.py --rounds 2 \

@@ -75,6 +75,23 @@ class _Cta:
         self.sync_arrived, self.sync_generation = 0, 0
         self.writes = []  # (tile, first element, end, barrier, the phase count at which the load is complete)
         self._matters = {}
+        self.rng = None  # set for random interleavings (run_cta's seed): loads then land rounds after their issue
+        self.in_flight = []  # (barrier key, bytes) of loads issued and not yet landed
+
+    def land(self, key, nbytes):
+        """A TMA load's bytes arrive on its barrier."""
+        self.barriers[key].complete_tx(key, nbytes)
+        self.epoch += 1
+
+    def land_loads(self, everything=False):
+        """Each load in flight lands with probability 1/2 (all of them when ``everything``)."""
+        still = []
+        for key, nbytes in self.in_flight:
+            if everything or self.rng.random() < 0.5:
+                self.land(key, nbytes)
+            else:
+                still.append((key, nbytes))
+        self.in_flight = still
 
     def matters(self, stmt) -> bool:
         """:func:`_matters`, remembered per statement."""
@@ -227,8 +244,10 @@ class _Agent:
             key = self.barrier_of(mbar)
             tile, lo, hi = self.check_no_reader(c.args[0], cta.boxes[tmap_name])
             cta.writes.append((tile, lo, hi, key, cta.barriers[key].phase + 1))
-            cta.barriers[key].complete_tx(key, cta.boxes[tmap_name])
-            cta.epoch += 1
+            if cta.rng is None:
+                cta.land(key, cta.boxes[tmap_name])
+            else:
+                cta.in_flight.append((key, cta.boxes[tmap_name]))
         elif name == "tirx.tvm_storage_sync":
             generation = cta.sync_generation
             cta.sync_arrived += 1
@@ -297,9 +316,13 @@ def lowered(program, **lower_options):
     return next(iter(mod.functions.values()))
 
 
-def run_cta(func, block_values: dict) -> int:
+def run_cta(func, block_values: dict, seed=None) -> int:
     """Run one CTA of a warp-specialized kernel (``block_values``: block index variable name -> value) through the
-    model; returns the number of rounds it took. Raises :class:`Hang` or AssertionError."""
+    model; returns the number of rounds it took. Raises :class:`Hang` or AssertionError.
+
+    ``seed``: instead of taking turns in a fixed order, the agents run in a random order with a random number of
+    steps each round (0 to 3, from a generator seeded with it), and each TMA load completes on its barrier a random
+    number of rounds after its issue: other legal interleavings (a slow warp, a load overtaken by a later one)."""
     import tvm_ffi
 
     launches = []
@@ -313,20 +336,35 @@ def run_cta(func, block_values: dict) -> int:
     tx = thread.node.var
     agents = []
     cta = _Cta(_boxes(func), agents)
+    rng = None
+    if seed is not None:
+        import random
+        rng = cta.rng = random.Random(seed)
     agents.append(_Agent(cta, "producer", {**blocks, tx: consumers}))
     agents += [_Agent(cta, f"consumer warp {w}", {**blocks, tx: 32 * w}) for w in range(consumers // 32)]
     running = {a: a.run(thread.body) for a in agents}
     rounds = 0
-    while running:
+    while running or cta.in_flight:
         rounds += 1
         before = cta.epoch
-        for agent in list(running):
-            try:
-                next(running[agent])
-            except StopIteration:
-                del running[agent]
-                cta.epoch += 1
-        if running and cta.epoch == before and all(a.blocked_on for a in running):
+        order = list(running)
+        steps = {a: 1 for a in order}
+        if rng is not None:
+            rng.shuffle(order)
+            steps = {a: rng.randrange(4) for a in order}
+            cta.land_loads(everything=not running)
+        for agent in order:
+            for _ in range(steps[agent]):
+                if agent not in running:
+                    break
+                try:
+                    next(running[agent])
+                except StopIteration:
+                    del running[agent]
+                    cta.epoch += 1
+        every_agent_ran = all(n > 0 for n in steps.values())
+        if running and every_agent_ran and not cta.in_flight and cta.epoch == before and \
+                all(a.blocked_on for a in running):
             raise Hang("; ".join(f"{a.name} waits on {a.blocked_on}" for a in running))
     for key, bar in cta.barriers.items():
         assert bar.tx == 0, f"{key}: {bar.tx} bytes announced but never loaded"

@@ -30,10 +30,10 @@ F16 = "float16"
 pytestmark = pytest.mark.usefixtures("general_passes_only", "no_kernel_cache")
 
 
-def weighted_chain(M, L, D, N, block_M=128, block_N=64, stages=2, grow=False, w_before=True):
+def weighted_chain(M, L, D, N, block_M=128, block_N=64, stages=2, grow=False, w_before=True, first=0):
     """Out[block bx] = sum over key blocks j of (relu(A K_j^T) * 0.125 in fp16) W, W [block_N, N]: loaded once
     before the loop like A's block (``w_before``; only the last gemm reads it), else in every iteration.
-    ``grow``: block bx runs bx key blocks (the first none), else L / block_N."""
+    ``grow``: block bx runs bx + ``first`` key blocks (with ``first = 0`` the first none), else L / block_N."""
 
     @T.prim_func
     def kernel(A: T.Tensor((M, D), F16), K: T.Tensor((L, D), F16), W: T.Tensor((block_N, N), F16),
@@ -49,7 +49,7 @@ def weighted_chain(M, L, D, N, block_M=128, block_N=64, stages=2, grow=False, w_
             if w_before:
                 T.copy(W[0, 0], W_s)
             T.clear(o)
-            for j in T.Pipelined(bx if grow else L // block_N, num_stages=stages):
+            for j in T.Pipelined(bx + first if grow else L // block_N, num_stages=stages):
                 T.copy(K[j * block_N, 0], K_s)
                 T.clear(s)
                 T.gemm(A_s, K_s, s, transpose_B=True)
@@ -61,6 +61,18 @@ def weighted_chain(M, L, D, N, block_M=128, block_N=64, stages=2, grow=False, w_
                 T.gemm(p, W_s, o)
             T.copy(o, Out[bx * block_M, 0])
     return kernel
+
+
+def chain_reference(a, k, w, block_M, block_N, grow, first=0):
+    """:func:`weighted_chain`'s output in float64 (key blocks past K's rows count as zero, as TMA fills them)."""
+    blocks = k.shape[0] // block_N
+    want = torch.zeros(a.shape[0], w.shape[1], dtype=torch.float64, device=a.device)
+    for bx in range(a.shape[0] // block_M):
+        rows = slice(bx * block_M, (bx + 1) * block_M)
+        for j in range(min(bx + first, blocks) if grow else blocks):
+            p = (torch.relu(a[rows].double() @ k[j * block_N:(j + 1) * block_N].double().T) * 0.125).half()
+            want[rows] += p.double() @ w.double()
+    return want
 
 
 def _kernel(program):
@@ -79,13 +91,26 @@ def _releases(code):
                       r"_empty_ptr", code)
 
 
+# ---------------------------------------------------------------- CPU
+@pytest.mark.parametrize("grow,first", [(False, 0), (True, 0), (True, 2)])
+def test_chain_reference_matches_the_cpu_build(grow, first):
+    """The GPU tests' float64 reference against the program built for the CPU (key blocks past K's rows: zero)."""
+    M, L, D, N = 512, 128, 64, 128
+    kernel = tiledsl.compile(weighted_chain(M, L, D, N, grow=grow, w_before=False, first=first), out_idx=[],
+                             target="llvm")
+    a, k, w = (torch.randn(*shape).half() for shape in ((M, D), (L, D), (64, N)))
+    out = torch.full((M, N), float("nan"))
+    kernel(a, k, w, out)
+    torch.testing.assert_close(out.double(), chain_reference(a, k, w, 128, 64, grow, first), rtol=1e-2, atol=5e-2)
+
+
 # ---------------------------------------------------------------- nvcc
 @pytest.mark.nvcc
 @pytest.mark.parametrize("causal", [False, True])
 def test_attention_walks_its_tiles_with_q_on_a_ring_counted_in_tiles(causal, monkeypatch):
     monkeypatch.setenv("TILEDSL_PERSISTENT", "3")
     monkeypatch.setenv("TILEDSL_PERSISTENT_UNEVEN", "1")
-    kernel = _kernel(bench.flash_attention(2, 4, 1024, 128, causal))
+    kernel = _kernel(bench.flash_attention(2, 4, 1024, 128, causal, stages=3))
     assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized+deferred_gemm"]
     producer, consumers = _branches(kernel.get_kernel_source())
     assert re.search(r"for \(int tile_iter = 0;", producer) and re.search(r"for \(int tile_iter_1 = 0;", consumers)
@@ -114,6 +139,19 @@ def test_a_loop_whose_deferred_gemm_reads_a_tile_loaded_before_keeps_the_plain_r
 
 
 @pytest.mark.nvcc
+def test_uneven_tiles_on_a_two_stage_ring_keep_one_cta_per_tile(monkeypatch):
+    """The 2-stage chain walking uneven tiles hung on the H100 (2026-12-06; 3 stages, even tiles and one CTA per tile
+    ran): such a ring keeps one CTA per tile even with ``TILEDSL_PERSISTENT_UNEVEN=1``."""
+    monkeypatch.setenv("TILEDSL_PERSISTENT", "3")
+    monkeypatch.setenv("TILEDSL_PERSISTENT_UNEVEN", "1")
+    for stages, persistent in ((2, False), (3, True)):
+        src = _kernel(weighted_chain(1536, 768, 64, 128, stages=stages, grow=True, w_before=False)).get_kernel_source()
+        assert ("tile_iter" in src) == persistent, stages
+        src = _kernel(bench.flash_attention(2, 4, 1024, 128, True, stages=stages)).get_kernel_source()
+        assert ("tile_iter" in src) == persistent, stages
+
+
+@pytest.mark.nvcc
 @pytest.mark.parametrize("switch,causal", [(("TILEDSL_WARP_SPECIALIZE", "pingpong"), False),
                                            (("TILEDSL_PERSISTENT", "0"), False),
                                            (("TILEDSL_PERSISTENT_UNEVEN", "0"), True)])
@@ -135,7 +173,7 @@ def test_attention_on_three_ctas_matches_torch(S, D, stages, causal, defer, monk
     monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", defer)
     kernel = bench.check_flash_attention_on_gpu(2, 3, S, D, causal, stages=stages)
     assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized" + ("+deferred_gemm" if defer == "1" else "")]
-    assert "tile_iter" in kernel.get_kernel_source()
+    assert ("tile_iter" in kernel.get_kernel_source()) == (not causal or stages >= 3)  # uneven: 3 stages and up
 
 
 @pytest.mark.gpu
@@ -143,25 +181,21 @@ def test_attention_on_three_ctas_matches_torch(S, D, stages, causal, defer, monk
 @pytest.mark.parametrize("grow", [False, True])
 @pytest.mark.parametrize("stages", [2, 3])
 def test_chain_on_three_ctas_matches_float64(w_before, grow, stages, monkeypatch):
-    """W in the loop: warp-specialized on 3 persistent CTAs (the first tile runs no iteration when ``grow``); W
-    before the loop: the plain ring (see the nvcc test above)."""
+    """W in the loop: warp-specialized on 3 persistent CTAs (the first tile runs no iteration when ``grow``; uneven
+    tiles only on 3 stages: on 2 this chain hung on the H100, ``benchmarks/probe_chain.py``); W before the loop: the
+    plain ring (see the nvcc test above)."""
     monkeypatch.setenv("TILEDSL_PERSISTENT", "3")
     monkeypatch.setenv("TILEDSL_PERSISTENT_UNEVEN", "1")
-    M, L, D, N, bm, bn = 1536, 512, 64, 128, 128, 64
+    M, L, D, N, bm, bn = 1536, 768, 64, 128, 128, 64  # (tile bx reads bx key blocks: all within K's rows)
     kernel = tiledsl.compile(weighted_chain(M, L, D, N, stages=stages, grow=grow, w_before=w_before), out_idx=[],
                              target="cuda")
     assert kernel.kernel_info["pipelines"] == ["tma+deferred_gemm" if w_before else
                                                "tma+warp_specialized+deferred_gemm"]
-    assert ("tile_iter" in kernel.get_kernel_source()) != w_before
+    persistent = not w_before and (not grow or stages >= 3)  # uneven tiles: persistent on 3 stages and up
+    assert ("tile_iter" in kernel.get_kernel_source()) == persistent
     a, k, w = (torch.randn(*shape, device="cuda").half() for shape in ((M, D), (L, D), (bn, N)))
     out = torch.full((M, N), float("nan"), device="cuda")
     kernel(a, k, w, out)
     torch.cuda.synchronize()
-    want = torch.zeros(M, N, dtype=torch.float64, device="cuda")
-    for bx in range(M // bm):
-        rows = slice(bx * bm, (bx + 1) * bm)
-        for j in range(bx if grow else L // bn):
-            p = (torch.relu(a[rows].double() @ k[j * bn:(j + 1) * bn].double().T) * 0.125).half().double()
-            want[rows] += p @ w.double()
     assert not torch.isnan(out).any()
-    torch.testing.assert_close(out.double(), want, rtol=1e-2, atol=5e-2)
+    torch.testing.assert_close(out.double(), chain_reference(a, k, w, bm, bn, grow), rtol=1e-2, atol=5e-2)

@@ -53,9 +53,19 @@ class _Interpreter:
             return np.logical_not(self.value(e.a))
         if isinstance(e, tirx.Select):
             return np.where(self.value(e.condition), self.value(e.true_value), self.value(e.false_value))
+        if isinstance(e, Call) and e.op.name == "tirx.call_extern" and str(e.args[0].value) == "__shfl_sync":
+            return self.lane_zero(e)
         if isinstance(e, Call) and e.op.name in _CALLS:
             return _CALLS[e.op.name](*[np.asarray(self.value(a), dtype=np.int64) for a in e.args])
         raise NotImplementedError(f"{type(e).__name__}: {e}")
+
+    def lane_zero(self, call):
+        """``__shfl_sync(mask, v, 0, 32)`` (the warp index, ``passes/cuda/warp_index.py``): each thread gets lane 0's
+        ``v`` of its warp."""
+        _, _, v, lane, width = call.args
+        assert int(lane.value) == 0 and int(width.value) == 32, call
+        values = np.broadcast_to(self.value(v), (self.n,))
+        return values[np.arange(self.n) // 32 * 32]
 
     def run(self, stmt, active):
         if isinstance(stmt, tirx.SeqStmt):
@@ -167,6 +177,9 @@ def _consumer_epilogue(mod, monkeypatch, tma_store: bool):
     result = None
     for index in np.ndindex(*[extent for _, extent in blocks]):  # every CTA of the grid
         interp = _Interpreter(launch.node.var, nthreads, {v: np.int64(i) for (v, _), i in zip(blocks, index)})
+        for bound in _flatten(launch.body):  # the warp index (passes/cuda/warp_index.py)
+            if isinstance(bound, tirx.Bind) and "__shfl_sync" in str(bound.value):
+                interp.run(bound, np.ones(nthreads, dtype=bool))
         interp.run(consumers, np.ones(nthreads, dtype=bool))
         if result is None:
             result = interp

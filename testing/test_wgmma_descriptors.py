@@ -1,11 +1,11 @@
-"""wgmma shared-memory descriptors as the tile's descriptor plus a constant (``TILEDSL_DESCRIPTOR_OFFSETS=1``,
-opt-in, ``passes/cuda/gemm_wgmma._Descriptor.at``) instead of encoding each k-step's address.
+"""wgmma shared-memory descriptors as the tile's descriptor plus a constant (the default since 2026-12-06;
+``TILEDSL_DESCRIPTOR_OFFSETS=0`` switches it off; ``passes/cuda/gemm_wgmma._Descriptor.at``) instead of encoding each k-step's address.
 
 CPU: the two forms give the same 64-bit descriptor for every 16-byte-aligned shared address below 2^18 and
 every 16-byte offset that keeps the matrix inside shared memory (negative ones too), the code's own expressions
 evaluated with C's integer widths; an offset not provably a multiple of 16 keeps the encoding. nvcc: the
 switch turns every wgmma operand of a GEMM and of flash attention into base + constant. GPU: every program of the
-benchmark (small sizes) with the switch on against its float32 reference.
+benchmark (small sizes) with the switch off against its float32 reference (on: ``test_bench_general.py``).
 """
 import random
 import re
@@ -97,6 +97,7 @@ def _descriptor_args(src):
 @pytest.mark.parametrize("program", [lambda: G.gemm(256, 256, 256), lambda: G.flash_attention(1, 2, 512, 128, False)],
                          ids=["gemm", "attention"])
 def test_the_switch_adds_offsets_to_one_descriptor(program, monkeypatch):
+    monkeypatch.setenv("TILEDSL_DESCRIPTOR_OFFSETS", "0")
     plain = tiledsl.compile(program(), out_idx=[], target=SM90A).get_kernel_source()
     monkeypatch.setenv("TILEDSL_DESCRIPTOR_OFFSETS", "1")
     added = tiledsl.compile(program(), out_idx=[], target=SM90A).get_kernel_source()
@@ -105,8 +106,10 @@ def test_the_switch_adds_offsets_to_one_descriptor(program, monkeypatch):
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("name", sorted(G.cases(small=True)))
-def test_program_with_descriptor_offsets_matches_torch_on_gpu(name, monkeypatch):
-    monkeypatch.setenv("TILEDSL_DESCRIPTOR_OFFSETS", "1")
+def test_program_with_encoded_descriptors_matches_torch_on_gpu(name, monkeypatch):
+    """The switched-off form (each descriptor encoded from its address; the default form runs in
+    ``test_bench_general.py``'s GPU test)."""
+    monkeypatch.setenv("TILEDSL_DESCRIPTOR_OFFSETS", "0")
     case = G.cases(small=True)[name]
     compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
     inputs = case.make("cuda")

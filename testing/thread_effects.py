@@ -58,6 +58,7 @@ class _Walker:
         self.registers = set(registers)
         self.only = None if only is None else set(only) | self.registers
         self._effectful = {}
+        self.thread_var = None
 
     # ---------------------------------------------------------------- expressions (integers and booleans)
     def value(self, e):
@@ -83,11 +84,27 @@ class _Walker:
         if t is tirx.Cast:
             v = self.value(e.value)
             return int(v) if str(e.ty.dtype).startswith(("int", "uint")) else v
+        if isinstance(e, Call) and getattr(e.op, "name", "") == "tirx.call_extern" and \
+                str(e.args[0].value) == "__shfl_sync":
+            return self.lane_zero(e)
         if isinstance(e, Call) and getattr(e.op, "name", "") == "prim.if_then_else":
             return self.value(e.args[1]) if self.value(e.args[0]) else self.value(e.args[2])
         if isinstance(e, TensorLoad):
             raise Unsupported(f"a value loaded from {e.source.name} decides control flow or an index")
         raise Unsupported(f"cannot evaluate {type(e).__name__}: {e}")
+
+    def lane_zero(self, call):
+        """``__shfl_sync(mask, v, 0, 32)`` (the warp index, ``passes/cuda/warp_index.py``): lane 0's ``v`` of this
+        thread's warp, ``v`` evaluated with ``threadIdx.x`` set to that lane."""
+        _, _, v, lane, width = call.args
+        if int(lane.value) != 0 or int(width.value) != 32 or self.thread_var is None:
+            raise Unsupported(f"a shuffle other than a lane-0 broadcast: {call}")
+        own = self.env[self.thread_var]
+        self.env[self.thread_var] = own // 32 * 32
+        try:
+            return self.value(v)
+        finally:
+            self.env[self.thread_var] = own
 
     # ---------------------------------------------------------------- statements
     def effectful(self, stmt) -> bool:
@@ -132,6 +149,8 @@ class _Walker:
                         self.block = self.block[:"xyz".index(tag[-1])] + (v,)
                     else:
                         self.thread = self.thread[:"xyz".index(tag[-1])] + (v,)
+                        if tag == "threadIdx.x":
+                            self.thread_var = var
                     self.run(stmt.body)
                 return
             self.run(stmt.body)
@@ -139,6 +158,12 @@ class _Walker:
         if isinstance(stmt, tirx.SeqStmt):
             for s in stmt.seq:
                 self.run(s)
+            return
+        if isinstance(stmt, tirx.Bind):  # an integer the code uses later (the warp index); others stay unbound
+            try:
+                self.env[stmt.var] = self.value(stmt.value)
+            except Unsupported:
+                pass
             return
         if not self.effectful(stmt):
             return

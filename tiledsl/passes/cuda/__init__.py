@@ -14,7 +14,8 @@ LdmatrixReads (the warp-level emitter's ldmatrix pointers) -> LowerTileOpsCUDA (
 fragments -> registers) -> GroupReduceBarriers (a TMA reduce-add's staging tiles each written by one warpgroup: its
 named barriers instead of the whole block's) ->
 WarpSpecialize (producer / consumer warpgroups, where PipelineCUDA chose it) -> PlaceTensorMaps (TMA tensor maps
-into the host code) -> PackFloatConversions (float32 -> 16-bit register casts a pair per ``cvt``) ->
+into the host code) -> PackFloatConversions (float32 -> 16-bit register casts a pair per ``cvt``) -> WarpUniformIndex
+(``threadIdx.x // 128`` and the like as divisions of a warp index broadcast from lane 0, uniform for nvcc) ->
 ScalarizeBoolVectors (bool accesses unrolled, not vectorized) -> SplitWideVectorLoops (only
 on the build's retry after the code generator refused a vector type). TVM then runs its default pipeline
 (VectorizeLoop, ThreadSync, MergeSharedMemoryAllocations, SplitHostDevice, ...), whose LowerIntrin takes our CUDA
@@ -37,6 +38,7 @@ from .tma_reduce import ReduceAtomicsTMA
 from .reduce_barriers import GroupReduceBarriers
 from .tma_store import FoldStagedEpilogues, StoreEpilogueTMA
 from .warp_specialize import WarpSpecialize
+from .warp_index import WarpUniformIndex
 from .wide_vectors import SplitWideVectorLoops
 from . import fast_exp2
 
@@ -48,4 +50,4 @@ def cuda_passes() -> list:
     return [SwizzleBlocks, LongestTilesFirst, FoldStagedEpilogues, MaskAfterGemm, RowReciprocals, SplitUniformSelects,
             RegisterDequant, PipelineCUDA, StoreEpilogueTMA, ReduceAtomicsTMA, ScheduleWgmmaGemms, LdmatrixReads,
             LowerTileOpsCUDA, GroupReduceBarriers,
-            WarpSpecialize, PlaceTensorMaps, PackFloatConversions, ScalarizeBoolVectors, SplitWideVectorLoops]
+            WarpSpecialize, PlaceTensorMaps, PackFloatConversions, WarpUniformIndex, ScalarizeBoolVectors, SplitWideVectorLoops]

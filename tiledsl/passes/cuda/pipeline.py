@@ -525,7 +525,11 @@ class _Pipeliner(StmtRewriter):
         marks = [warp_specialize.marked(warp_specialize.COMMON, common, nthreads),
                  warp_specialize.marked(warp_specialize.PRODUCER, producer, nthreads, base)]
         if before or split is not None:  # ping-pong's first turn is taken once per kernel: one CTA per tile
-            marks.append(warp_specialize.tile_counter(tile, persistent=turns is None))
+            # uneven tiles (the loop's length depends on the tile) only on rings of 3 or more stages: on the H100
+            # (2026-12-06) a 2-stage gemm chain walking uneven tiles hung, with or without a first empty tile or a
+            # deferred gemm, while 3 stages, even tiles and one CTA per tile ran (benchmarks/probe_chain.py); its
+            # barrier protocol is sound in testing/ring_protocol.py, the cause is not known
+            marks.append(warp_specialize.tile_counter(tile, persistent=turns is None, uneven=stages >= 3))
         first_turn = [turns.first()] if turns is not None else []
         if split is not None:
             steps = _DeferredSteps(split, loop, remap, groups, position=lambda j: base + j,

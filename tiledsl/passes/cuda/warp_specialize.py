@@ -173,11 +173,13 @@ def marked(kind: str, stmt, thread_count: int, ring_base=None):
     return tirx.AttrStmt(node, kind, tirx.const(thread_count, "int32"), stmt)
 
 
-def tile_counter(var, persistent: bool):
+def tile_counter(var, persistent: bool, uneven: bool = True):
     """The marker of a loop warp-specialized by ``TILEDSL_WARP_SPECIALIZE=all``: ``var`` counts the tiles this CTA
     ran before the current one (WarpSpecialize binds it: 0 with one CTA per tile); ``persistent`` False where the
-    kernel must keep one CTA per tile."""
-    return tirx.AttrStmt(var, TILE_COUNTER, tirx.const(int(persistent), "int32"), tirx.Evaluate(0))
+    kernel must keep one CTA per tile; ``uneven`` False where it must when the loop's length depends on the tile
+    (its value: 1 persistent, 2 persistent with uneven tiles too)."""
+    return tirx.AttrStmt(var, TILE_COUNTER, tirx.const(int(persistent) * (1 + int(uneven)), "int32"),
+                         tirx.Evaluate(0))
 
 
 def _register_budget(threads: int):
@@ -196,10 +198,10 @@ class _Split:
     (:func:`tile_counter`: the variable, whether the grid may be persistent)."""
 
     def __init__(self, prefix, common, producer, consumers, threads, ring_base, ring_iters, tile_var=None,
-                 may_persist=True):
+                 may_persist=True, uneven_may_persist=True):
         self.prefix, self.common, self.producer, self.consumers = prefix, common, producer, consumers
         self.threads, self.ring_base, self.ring_iters = threads, ring_base, ring_iters
-        self.tile_var, self.may_persist = tile_var, may_persist
+        self.tile_var, self.may_persist, self.uneven_may_persist = tile_var, may_persist, uneven_may_persist
 
     def counters(self, ring_base, tile) -> dict:
         """The substitution of the ring base and of the tile counter (where there is one)."""
@@ -276,7 +278,8 @@ def _split(launch):
     tx = launch.node.var
     prod = substitute(producer[0].body, {tx: tx - threads})
     return _Split(prefix, common[0].body, prod, rest, threads, producer[0].node, iters,
-                  counter[0].node if general else None, not general or bool(int(counter[0].value)))
+                  counter[0].node if general else None, not general or int(counter[0].value) >= 1,
+                  not general or int(counter[0].value) >= 2)
 
 
 def _syncs(stmt) -> bool:
@@ -397,8 +400,8 @@ class _Persistent:
         consumers = seq(binds + split.consumers)
         iters = substitute(substitute(split.ring_iters, inline), values)
         if any(uses_var(iters, v) for v in (self.tile, self.cta)):  # a tile-dependent loop length (causal)
-            if not schedule("TILEDSL_PERSISTENT_UNEVEN"):  # a static walk of uneven tiles ends unbalanced
-                return None
+            if not schedule("TILEDSL_PERSISTENT_UNEVEN") or not split.uneven_may_persist:
+                return None  # a static walk of uneven tiles ends unbalanced; a 2-stage ring hung (see pipeline.py)
             producer = self._counted(split, substitute(producer, values), iters, "producer_ring_done")
             consumers = self._counted(split, substitute(consumers, values), iters, "consumer_ring_done")
         else:

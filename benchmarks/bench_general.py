@@ -80,6 +80,10 @@ def run_cases(chosen: dict, rounds, warmup, rep, shortcut=False):
                "pipelines": {k: kern.kernel_info.get("pipelines", []) for k, kern in compiled.items()},
                "paths": {k: kern.kernel_info.get("path") for k, kern in compiled.items()},
                "rel_err": err, "correct": ok}
+        dropped = {k: kern.kernel_info["schedules_dropped"] for k, kern in compiled.items()
+                   if "schedules_dropped" in kern.kernel_info}
+        if dropped:  # a build that failed with its schedules and was timed without them: say so in the row
+            row["schedules_dropped"] = dropped
         if ok:
             ours, theirs = [], []
             for _ in range(rounds):

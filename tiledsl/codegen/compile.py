@@ -75,18 +75,20 @@ def _retry_switch(err: Exception, switches: dict) -> str | None:
     return next((name for text, name in _CUDA_RETRIES if text in str(err) and not switches.get(name)), None)
 
 
-def _schedules_to_drop(kind: str, switches: dict, err: Exception) -> str | None:
+def _schedules_to_drop(kind: str, switches: dict, err: Exception, dropped: list) -> str | None:
     """The lowering switch that leaves out the schedules a build that failed with ``err`` had on, when it may be
     tried without them: first the opt-in ones the environment switched on (``allow_opt_in_schedules``), then those
-    on by default (``allow_default_schedules``); None when none is left (logged: the program then builds as without
-    them)."""
+    on by default (``allow_default_schedules``); None when none is left. The schedules left out and why are
+    appended to ``dropped`` (the kernel's ``kernel_info["schedules_dropped"]``) and logged as a warning: the
+    program then builds as without them, which a developer of a schedule must see."""
     if config.strict_schedules():  # the test suite: a schedule that breaks a build is a bug to see, not to hide
         return None
     for switch, defaults in (("allow_opt_in_schedules", False), ("allow_default_schedules", True)):
         on = config.opt_in_schedules_on(defaults, kind)
         if on and switches.get(switch, True):
-            logger.info("the %s build failed with %s on (%s); building without them", kind, ", ".join(on),
-                        _first_line(err))
+            logger.warning("the %s build failed with %s on (%s); building without them", kind, ", ".join(on),
+                           _first_line(err))
+            dropped.append({"schedules": list(on), "error": _first_line(err)})
             return switch
     return None
 
@@ -110,6 +112,7 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
     mod = tvm.IRModule({entry: func})
     start = time.perf_counter()
     cubin = None
+    dropped = []  # the schedules a failing build was retried without (kernel_info["schedules_dropped"])
     tl_options, tvm_configs = pass_config.split(pass_configs)
     switches = pass_config.lowering_switches(tl_options)
     if kind == "cuda":
@@ -134,7 +137,7 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
                     switches = dict(switches, allow_tma=False)
                 except CompileError as err:  # nvcc's refusals (ours to report: TileDSLError)
                     retry = _retry_switch(err, switches) if kind == "cuda" else None
-                    drop = _schedules_to_drop(kind, switches, err) if retry is None else None
+                    drop = _schedules_to_drop(kind, switches, err, dropped) if retry is None else None
                     if drop is not None:
                         switches = dict(switches, **{drop: False})
                         continue
@@ -151,7 +154,7 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
                         switches = dict(switches, allow_warp_specialization=False)
                         continue
                     retry = _retry_switch(err, switches)
-                    drop = _schedules_to_drop(kind, switches, err) if retry is None else None
+                    drop = _schedules_to_drop(kind, switches, err, dropped) if retry is None else None
                     if drop is not None:
                         switches = dict(switches, **{drop: False})
                         continue
@@ -167,4 +170,6 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
     logger.debug("built %s for %s in %.3f s", entry, kind, seconds)
     kernel_info = dict(lowered.kernel_info)
     kernel_info["source_sha256"] = hashlib.sha256(source.encode()).hexdigest()  # identical kernels, one hash
+    if dropped:
+        kernel_info["schedules_dropped"] = dropped
     return BuildResult(executable, entry, source, seconds, cubin, kernel_info)

@@ -70,6 +70,9 @@
 #   s19a    2026-12-06 (seventh session): the chain-hang probe (benchmarks/probe_chain.py), then s18d
 #   s19b    the probe's narrowing variants; the warp-index GPU tests; GEMM and attention with the warp index off,
 #           on, on with row reciprocals, and the shortcut, same call
+#   s20a    (prepared, not run) TILEDSL_DEFER_ROW_SUMS=1: its GPU tests (and the persistent tests' new
+#           expectations), then attention and flash decoding with it off / on, ping-pong, the shortcut
+#   s20b    (prepared, not run) the whole table with the current defaults
 #   s17i    the whole-kernel shortcut against the general passes (GEMM, flash attention), same call
 #   s16d    every GPU test, 8 workers, each test named in the log, hung tests' stacks dumped (the first call of a
 #           session after code changes)
@@ -478,6 +481,21 @@ case "${1:-quick}" in
     TILEDSL_PACKED_CONVERSIONS=0 TAIL=4 bench_as lane_casts 75 lane_casts --rounds 3 --only $A
     TAIL=4 bench_as shortcut 75 shortcut --rounds 3 --only $A --shortcut
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s20a)  # the next session's second call (after s16d, the whole suite): TILEDSL_DEFER_ROW_SUMS=1's GPU tests, then
+    # attention with it off / on, ping-pong consumers (timed again now that descriptors are uniform), the shortcut
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
+    TAIL=8 run row_sums_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing/test_row_sums.py testing/test_persistent_general.py
+    G=flash_attention,flash_attention_causal,flash_decode
+    TAIL=4 bench_as row_sums_off 100 row_sums_off --rounds 3 --only $G
+    TILEDSL_DEFER_ROW_SUMS=1 TAIL=4 bench_as row_sums_on 100 row_sums_on --rounds 3 --only $G
+    TILEDSL_WARP_SPECIALIZE=pingpong TAIL=4 bench_as pingpong 100 pingpong --rounds 3 --only $G
+    TAIL=4 bench_as shortcut 100 shortcut --rounds 3 --only $G --shortcut
+    (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s20b)  # every bench_general program with the defaults of 2026-12-06 evening (the issue's table), 2 rounds
+    TAIL=40 bench_as table 500 table --rounds 2
     ;;
   s19b)  # the chain probe's narrowing variants; the warp-index GPU tests; GEMM and attention with the warp index off /
     # on / on with row reciprocals, and through the shortcut, in one call

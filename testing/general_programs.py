@@ -547,6 +547,21 @@ def relative_error(got, want) -> float:
     return ((got.float() - want).norm() / want.norm()).item()
 
 
+def check_case_on_gpu(name: str) -> dict:
+    """Build the small case ``name`` for the GPU (with the environment's switches), run it and its torch peer on
+    fresh inputs and check both against the float32 reference; returns the compiled kernels by name."""
+    import tiledsl
+
+    case = cases(small=True)[name]
+    compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
+    inputs = case.make("cuda")
+    outs = case.bind(compiled, inputs)()
+    peer = case.peer(*inputs)
+    torch.cuda.synchronize()
+    assert_matches_reference(case, outs, inputs, peer)
+    return compiled
+
+
 def assert_matches_reference(case: Case, outs, inputs, peer=None, names=None):
     """Each of our outputs ``outs`` holds no NaN (the poison of an element never written) and is within the case's
     relative error of its float32 reference, and so is the matching result of ``peer`` (the torch call's, when

@@ -11,7 +11,6 @@ import random
 import re
 
 import pytest
-import torch
 from tvm import tirx
 
 import tiledsl
@@ -110,10 +109,4 @@ def test_program_with_encoded_descriptors_matches_torch_on_gpu(name, monkeypatch
     """The switched-off form (each descriptor encoded from its address; the default form runs in
     ``test_bench_general.py``'s GPU test)."""
     monkeypatch.setenv("TILEDSL_DESCRIPTOR_OFFSETS", "0")
-    case = G.cases(small=True)[name]
-    compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
-    inputs = case.make("cuda")
-    outs = case.bind(compiled, inputs)()
-    peer = case.peer(*inputs)
-    torch.cuda.synchronize()
-    G.assert_matches_reference(case, outs, inputs, peer)
+    G.check_case_on_gpu(name)

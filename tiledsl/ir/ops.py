@@ -94,6 +94,25 @@ def written_buffers(stmt) -> list | None:
     return None if unknown else found
 
 
+def writers_of(node, buf, gemms: bool = True) -> list:
+    """The stores to ``buf`` in ``node`` and the tile ops whose output region is ``buf`` (gemms, which accumulate
+    into theirs, left out with ``gemms=False``)."""
+    found = []
+
+    def on_store(store):
+        if store.buffer.same_as(buf):
+            found.append(store)
+
+    def on_call(call):
+        name = call.op.name.split(".", 1)[1] if is_tile_call(call) else None
+        if name in OUTPUT_ARG and (gemms or name != "gemm"):
+            out = call.args[OUTPUT_ARG[name]]
+            if isinstance(out, TensorRegion) and out.source.same_as(buf):
+                found.append(call)
+    tvm_ffi.structural_walk(node, [(tirx.BufferStore, on_store), (Call, on_call)])
+    return found
+
+
 def dtype_of(expr) -> str:
     """The dtype of a TVM expression as a string (TVM 0.27 expressions carry ``.ty``, not ``.dtype``)."""
     return str(expr.ty)

@@ -6,7 +6,7 @@ staged through a shared tile is copied directly) -> MaskAfterGemm (a 0 / infinit
 to it applied after a cleared gemm; opt-in) -> RowReciprocals (divisions by a row value as multiplications by
 its reciprocal; opt-in) -> SplitUniformSelects (masked stores branch on tiles where the
 mask is uniform) -> RegisterDequant (an 8-bit weight cast for a gemm converted in registers on sm_90a; opt-in)
--> PipelineCUDA (multi-stage cp.async, or TMA into an
+-> DeferRowSums (a loop's running row sum combined across threads once, after the loop; opt-in) -> PipelineCUDA (multi-stage cp.async, or TMA into an
 mbarrier ring on sm_90a) -> StoreEpilogueTMA (a warp-specialized kernel's result copies as TMA stores) ->
 ReduceAtomicsTMA (whole-fragment atomic adds into global tiles as TMA reduce-adds) ->
 ScheduleWgmmaGemms (independent wgmma gemms issued together, waits where results are used) ->
@@ -27,6 +27,7 @@ from .lower_tile_ops import LowerTileOpsCUDA
 from .mask_after_gemm import MaskAfterGemm
 from .register_dequant import RegisterDequant
 from .row_reciprocals import RowReciprocals
+from .row_sums import DeferRowSums
 from .block_swizzle import SwizzleBlocks
 from .bool_vectors import ScalarizeBoolVectors
 from .packed_convert import PackFloatConversions
@@ -48,6 +49,6 @@ fast_exp2.register()
 def cuda_passes() -> list:
     """Our passes for the CUDA target, in order."""
     return [SwizzleBlocks, LongestTilesFirst, FoldStagedEpilogues, MaskAfterGemm, RowReciprocals, SplitUniformSelects,
-            RegisterDequant, PipelineCUDA, StoreEpilogueTMA, ReduceAtomicsTMA, ScheduleWgmmaGemms, LdmatrixReads,
+            RegisterDequant, DeferRowSums, PipelineCUDA, StoreEpilogueTMA, ReduceAtomicsTMA, ScheduleWgmmaGemms, LdmatrixReads,
             LowerTileOpsCUDA, GroupReduceBarriers,
             WarpSpecialize, PlaceTensorMaps, PackFloatConversions, WarpUniformIndex, ScalarizeBoolVectors, SplitWideVectorLoops]

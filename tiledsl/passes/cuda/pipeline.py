@@ -27,7 +27,7 @@ from tvm.ir import Call, TensorLoad, TensorRegion
 from tvm.script import tirx as T
 from tvm.sym import Analyzer
 
-from ...ir.ops import OUTPUT_ARG, is_tile_call, make_tile_call, with_attrs, written_buffers
+from ...ir.ops import is_tile_call, make_tile_call, with_attrs, writers_of, written_buffers
 from ...language.loops import NUM_STAGES_ATTR
 from ..rewriter import StmtRewriter, count_uses, flatten_seq, rebuild_for, seq, substitute, uses_var
 from ..tile_lowering_utils import whole_region
@@ -49,21 +49,7 @@ def _is_producer(stmt):
 
 
 def _writes(stmts, buf) -> bool:
-    found = []
-
-    def on_store(s):
-        if s.buffer.same_as(buf):
-            found.append(s)
-
-    def on_call(c):
-        name = c.op.name.split(".", 1)[1] if is_tile_call(c) else None
-        if name in OUTPUT_ARG and name != "gemm":
-            dst = c.args[OUTPUT_ARG[name]]
-            if isinstance(dst, TensorRegion) and dst.source.same_as(buf):
-                found.append(c)
-    for s in stmts:
-        tvm_ffi.structural_walk(s, [(tirx.BufferStore, on_store), (Call, on_call)])
-    return bool(found)
+    return any(writers_of(s, buf, gemms=False) for s in stmts)
 
 
 def _uniform_guard(func_body, stmts):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from tvm import tirx
 from tvm.ir import Range
 
-from ...errors import TileProgramError
+from ...errors import CompileError, TileProgramError
 from ..rewriter import loop_nest, seq
 from ..tile_lowering_utils import (cast_to, flat_index, reduce_combine, reduce_identity, reduce_spec, unravel,
                                    whole_region)
@@ -84,8 +84,12 @@ def _plan(low, call):
         return cast_to(tirx.BufferLoad(src.source, [r.min + i for r, i in zip(src.region, idx)]), acc_dtype)
 
     src_lay, dst_lay = low.layouts.get(src.source), low.layouts.get(dst.source)
+    mode = row_sum_mode(call)
     if isinstance(src_lay, MMAAccumulator) and isinstance(dst_lay, MMARows) and dim == 1 and dst_lay.matches(src_lay):
-        return _reduce_mma_rows(low, src, dst, kind, clear, src_lay, dst_lay, acc_dtype)
+        return _reduce_mma_rows(low, src, dst, kind, clear, src_lay, dst_lay, acc_dtype, mode)
+    if mode is not None:  # the build retries without TILEDSL_DEFER_ROW_SUMS
+        raise CompileError(f"internal: a deferred row sum into {dst.source.name} is not a tensor-core accumulator's "
+                           f"row statistic")
     if isinstance(src_lay, MMAAccumulator) and isinstance(dst_lay, Replicated) and dim == 1 and whole_region(src) \
             and whole_region(dst) and low.nthreads == src_lay.rows_layout().nthreads \
             and n_out * src_lay.local_size >= SELECTS_BEFORE_BROADCAST:
@@ -202,10 +206,20 @@ def _across_warps(low, parts, dtype):
     return out
 
 
-def _reduce_mma_rows(low, src, dst, kind, clear, acc, rows, dtype):
+def row_sum_mode(call):
+    """A reduction's part in deferred row sums (``passes/cuda/row_sums.py``): "partial" (each thread's own sum,
+    not combined across threads), "combine" (only the combination across threads, of the output's own values), or
+    None (a whole reduction)."""
+    if call.attrs is None or "row_sums" not in call.attrs:
+        return None
+    return str(call.attrs["row_sums"])
+
+
+def _reduce_mma_rows(low, src, dst, kind, clear, acc, rows, dtype, mode=None):
     """Row reduction of an mma accumulator into its row statistics: registers, a quad shuffle, and a shared
-    round trip only when several warps share a row (warps_n > 1)."""
-    stmts, part = _mma_row_partials(low, src, dst, kind, acc, rows, dtype)
+    round trip only when several warps share a row (warps_n > 1). ``mode`` "partial": the registers only;
+    "combine": the shuffle and round trip only, of the output's values (see :func:`row_sum_mode`)."""
+    stmts, part = _mma_row_partials(low, src, dst, kind, acc, rows, dtype, mode)
     cross = _CROSS[kind]
     dst_regs = low.locals[dst.source]
     for r in range(rows.local_size):
@@ -246,19 +260,26 @@ def _warp_column(rows, warp):
     return tirx.floormod(warp, rows.warps_n)
 
 
-def _mma_row_partials(low, src, dst, kind, acc, rows, dtype):
+def _mma_row_partials(low, src, dst, kind, acc, rows, dtype, mode=None):
     """(statements, local buffer): each thread's row statistics of accumulator ``src`` (register r = row
-    ``rows.inverse(tid, r)``), combined over the quad and over the warps sharing the rows."""
+    ``rows.inverse(tid, r)``), combined over the quad and over the warps sharing the rows. ``mode`` "partial":
+    not combined; "combine": the output's own registers combined, ``src`` not read."""
     n = rows.local_size
     cross = _CROSS[kind]
     part = tirx.decl_buffer((n,), dtype, f"{dst.source.name}_part", scope="local")
     src_regs = low.locals[src.source]
     stmts = [tirx.AllocBuffer(part)]
-    stmts += [tirx.BufferStore(part, reduce_identity(kind, dtype), [r]) for r in range(n)]
-    for s_ in range(acc.local_size):
-        r = MMARows.register_of(acc, s_)
-        value = cast_to(tirx.BufferLoad(src_regs, [s_]), dtype)
-        stmts.append(tirx.BufferStore(part, reduce_combine(kind, tirx.BufferLoad(part, [r]), value), [r]))
+    if mode == "combine":
+        dst_regs = low.locals[dst.source]
+        stmts += [tirx.BufferStore(part, cast_to(tirx.BufferLoad(dst_regs, [r]), dtype), [r]) for r in range(n)]
+    else:
+        stmts += [tirx.BufferStore(part, reduce_identity(kind, dtype), [r]) for r in range(n)]
+        for s_ in range(acc.local_size):
+            r = MMARows.register_of(acc, s_)
+            value = cast_to(tirx.BufferLoad(src_regs, [s_]), dtype)
+            stmts.append(tirx.BufferStore(part, reduce_combine(kind, tirx.BufferLoad(part, [r]), value), [r]))
+    if mode == "partial":
+        return stmts, part
     for r in range(n):
         for off in (1, 2):  # the 4 lanes of a quad hold the same rows
             cur = tirx.BufferLoad(part, [r])

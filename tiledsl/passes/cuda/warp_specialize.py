@@ -41,6 +41,7 @@ from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, reads_memory, rebuild_for, seq, substitute, uses_var
 from ..tile_lowering_utils import without_access
+from .reduce import row_sum_mode
 
 COMMON = "tiledsl.ws_common"  # marker: statements every thread runs before the split
 PRODUCER = "tiledsl.ws_producer"  # marker: the producer's code (value: the consumer thread count)
@@ -82,7 +83,8 @@ def _outside_ok(stmt) -> bool:
         if not is_tile_call(call):
             return
         name = call.op.name.split(".", 1)[1]
-        if name not in _ALLOWED_OUTSIDE:
+        combine = name == "reduce" and row_sum_mode(call) == "combine"  # registers (a shared round: refused later)
+        if name not in _ALLOWED_OUTSIDE and not combine:
             bad.append(call)
             return
         regions = [a for a in call.args if hasattr(a, "source")]

@@ -492,6 +492,9 @@ case "${1:-quick}" in
     TILEDSL_DEFER_ROW_SUMS=1 TAIL=4 bench_as row_sums_on 100 row_sums_on --rounds 3 --only $G
     TILEDSL_WARP_SPECIALIZE=pingpong TAIL=4 bench_as pingpong 100 pingpong --rounds 3 --only $G
     TAIL=4 bench_as shortcut 100 shortcut --rounds 3 --only $G --shortcut
+    TAIL=4 run gqa_row_sums_off 100 "$PY" benchmarks/bench_more.py --rounds 3 --only gqa_bf16,gqa_bf16_causal
+    TILEDSL_DEFER_ROW_SUMS=1 TAIL=4 run gqa_row_sums_on 100 "$PY" benchmarks/bench_more.py --rounds 3 \
+      --only gqa_bf16,gqa_bf16_causal
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
     ;;
   s20b)  # every bench_general program with the defaults of 2026-12-06 evening (the table), 2 rounds

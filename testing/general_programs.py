@@ -547,12 +547,13 @@ def relative_error(got, want) -> float:
     return ((got.float() - want).norm() / want.norm()).item()
 
 
-def check_case_on_gpu(name: str) -> dict:
-    """Build the small case ``name`` for the GPU (with the environment's switches), run it and its torch peer on
-    fresh inputs and check both against the float32 reference; returns the compiled kernels by name."""
+def check_case_on_gpu(name: str, small_cases: dict | None = None) -> dict:
+    """Build the small case ``name`` (of :func:`cases`, or of ``small_cases``) for the GPU (with the environment's
+    switches), run it and its torch peer on fresh inputs and check both against the float32 reference; returns the
+    compiled kernels by name."""
     import tiledsl
 
-    case = cases(small=True)[name]
+    case = (small_cases if small_cases is not None else cases(small=True))[name]
     compiled = {k: tiledsl.compile(f, out_idx=[], target="cuda") for k, f in case.kernels.items()}
     inputs = case.make("cuda")
     outs = case.bind(compiled, inputs)()

@@ -142,9 +142,12 @@ def test_flash_attention_with_deferred_row_sums_matches_torch(causal, S, monkeyp
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("name,kernel", [("flash_attention", "main"), ("flash_attention_causal", "main"),
-                                         ("flash_decode", "split")])
+                                         ("flash_decode", "split"), ("gqa_bf16", "main"), ("gqa_bf16_causal", "main")])
 def test_benchmark_programs_it_changes_match_torch_on_gpu(name, kernel, monkeypatch):
-    """The benchmark programs whose source the switch changes (small sizes)."""
+    """The benchmark programs (``general_programs``, ``more_programs``) whose source the switch changes, small."""
+    import more_programs
+
     monkeypatch.setenv("TILEDSL_DEFER_ROW_SUMS", "1")
-    compiled = bench.check_case_on_gpu(name)
+    programs = {**bench.cases(small=True), **more_programs.cases(small=True)}
+    compiled = bench.check_case_on_gpu(name, programs)
     assert "_part_ptr[0] = (" in compiled[kernel].get_kernel_source()

@@ -15,6 +15,7 @@ import torch
 import general_programs as G
 import tiledsl
 from fence_check import unfenced_wgmma_reads
+from test_warp_index import thread_dependent_wgmma_operands
 
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 SM80 = {"kind": "cuda", "arch": "sm_80"}
@@ -93,6 +94,15 @@ def test_every_wgmma_read_of_a_thread_written_tile_is_fenced(name, source):
     stale operands on the GPU otherwise)."""
     for kernel in _cases()[name].gemm_kernels:
         assert unfenced_wgmma_reads(source(name, kernel, SM90A)) == [], f"{name}/{kernel}"
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_wgmma_operands_are_warp_uniform(name, source):
+    """No wgmma operand is computed from ``threadIdx`` (passes/cuda/warp_index.py): nvcc would move each such
+    descriptor to a uniform register before every wgmma (42 million moves in flash attention, 2026-12-06)."""
+    for kernel in _cases()[name].gemm_kernels:
+        assert thread_dependent_wgmma_operands(source(name, kernel, SM90A)) == [], f"{name}/{kernel}"
 
 
 @pytest.mark.nvcc

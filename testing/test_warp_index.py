@@ -4,7 +4,9 @@ __shfl_sync(~0, threadIdx.x / 32, 0)`` bound once at the top of the kernel, so n
 uniform registers.
 
 nvcc: the kernels' sources (flash attention's and a GEMM's descriptors; a kernel without wgmma left alone; the
-switch off gives the old form; store indices keep ``threadIdx.x``, so staging stores stay vectorized). GPU: the
+switch off gives the old form; store indices keep ``threadIdx.x``, so staging stores stay vectorized;
+``test_bench_general.py`` checks with :func:`thread_dependent_wgmma_operands` that no benchmark kernel's wgmma
+operand depends on ``threadIdx``). GPU: the
 pass is on by default, so ``test_bench_general.py``'s GPU test runs every benchmark program with it (32 passed on
 the H100 with the descriptor tests, 2026-12-06, when this was a test of its own).
 """
@@ -35,6 +37,25 @@ def thread_indices(threads, per_group):
     return kernel
 
 
+def thread_dependent_wgmma_operands(src) -> list:
+    """The wgmma calls of a kernel's CUDA source with an operand computed from ``threadIdx`` (directly, or through
+    a variable assigned from it; the lane-0 broadcast ``warp_id`` is uniform): nvcc moves such a descriptor to a
+    uniform register before every wgmma."""
+    tainted = set()
+    for m in re.finditer(r"(\w+) = ([^;]*);", src):
+        if "__shfl_sync" in m.group(2):
+            continue
+        if "threadIdx" in m.group(2) or any(re.search(rf"\b{t}\b", m.group(2)) for t in tainted):
+            tainted.add(m.group(1))
+    bad = []
+    for line in src.splitlines():
+        if "mma_async" in line and not line.lstrip().startswith(("__forceinline__", "asm")):
+            call = line.split("mma_async", 1)[1]
+            if "threadIdx" in call or any(re.search(rf"\b{t}\b", call) for t in tainted):
+                bad.append(line.strip())
+    return bad
+
+
 def _source(program):
     return tiledsl.compile(program, out_idx=[], target=SM90A).get_kernel_source().split("__global__")[-1]
 
@@ -50,10 +71,12 @@ def test_attention_descriptors_use_the_broadcast_warp_index():
 
 @pytest.mark.nvcc
 def test_the_switch_off_keeps_thread_divisions(monkeypatch):
-    assert BROADCAST in _source(G.gemm(256, 256, 256))
+    src = _source(G.gemm(256, 256, 256))
+    assert BROADCAST in src and thread_dependent_wgmma_operands(src) == []
     monkeypatch.setenv("TILEDSL_WARP_UNIFORM_INDEX", "0")
     src = _source(G.gemm(256, 256, 256))
     assert "__shfl_sync" not in src and "warp_id" not in src
+    assert len(thread_dependent_wgmma_operands(src)) >= 4  # what test_bench_general's check would catch
 
 
 @pytest.mark.nvcc

@@ -10,7 +10,7 @@ from tvm import tirx
 from tvm.sym import Analyzer
 
 from ..errors import CompileError
-from ..ir.ops import dtype_of
+from ..ir.ops import dtype_of, is_tile_call
 from ..language.loops import PARALLEL_ATTR
 
 
@@ -118,6 +118,15 @@ def whole_region(region) -> bool:
     return len(shape) == len(region.region) and all(
         isinstance(r.min, tirx.IntImm) and int(r.min) == 0 and isinstance(r.extent, tirx.IntImm) and
         isinstance(e, tirx.IntImm) and int(r.extent) == int(e) for r, e in zip(region.region, shape))
+
+
+def zero_fill_of(stmt):
+    """The buffer ``stmt`` sets to zero as a whole (``T.clear`` / ``T.fill(buf, 0)`` of the whole tile), else None."""
+    if not (isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "fill")):
+        return None
+    region, value = stmt.value.args[:2]
+    zero = isinstance(value, (tirx.IntImm, tirx.FloatImm)) and float(value.value) == 0.0
+    return region.source if zero and whole_region(region) else None
 
 
 def without_access(ptr):

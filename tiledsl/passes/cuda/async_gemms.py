@@ -38,11 +38,10 @@ from tvm.ir import Call, StringImm, TensorRegion
 from tvm.script import tirx as T
 
 from ...ir.ops import is_tile_call, with_attrs
-from ...language.loops import PARALLEL_ATTR
 from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, rebuild_for, seq
-from ..tile_lowering_utils import whole_region
+from ..tile_lowering_utils import parallel_nest, zero_fill_of
 from .gemm_wgmma import COUNTED_ATTR, NO_WAIT_ATTR
 
 _WRITTEN_ARG = {"copy": 1, "reduce": 1, "fill": 0, "atomic_add": 0, "gemm": 2}
@@ -374,11 +373,8 @@ def _zeroes(stmt, acc) -> bool:
     ``T.Parallel`` nest over its whole shape storing 0 at the loop indices (a mask SplitUniformSelects proved
     all-zero on this tile)."""
     if _initializes(stmt, acc):
-        return whole_region(stmt.value.args[0]) and _is_zero(stmt.value.args[1])
-    loops, node = [], stmt
-    while isinstance(node, tirx.For) and node.annotations is not None and PARALLEL_ATTR in node.annotations:
-        loops.append(node)
-        node = node.body
+        return zero_fill_of(stmt) is not None
+    loops, node = parallel_nest(stmt)
     shape = list(acc.ty.shape) if isinstance(getattr(acc, "ty", None), tirx.BufferType) else []
     if not loops or not isinstance(node, tirx.BufferStore) or not node.buffer.same_as(acc) or \
             len(loops) != len(shape) or not _is_zero(node.value):

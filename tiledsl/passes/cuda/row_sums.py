@@ -33,7 +33,7 @@ from ...ir.ops import is_tile_call, make_tile_call, with_attrs, writers_of
 from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, rebuild_for, seq, uses_var
-from ..tile_lowering_utils import parallel_nest, reduce_spec, whole_region
+from ..tile_lowering_utils import parallel_nest, reduce_spec, whole_region, zero_fill_of
 from .reduce import row_sum_mode
 
 
@@ -74,14 +74,6 @@ def _running_sum(stmt, S):
     return None
 
 
-def _zero_fill(stmt, L) -> bool:
-    call = _tile_call(stmt, "fill")
-    if call is None or not call.args[0].source.same_as(L) or not whole_region(call.args[0]):
-        return False
-    value = call.args[1]
-    return isinstance(value, (tirx.IntImm, tirx.FloatImm)) and float(value.value) == 0.0
-
-
 class _Deferrer:
     def __init__(self, func_body):
         self.body = func_body
@@ -119,14 +111,13 @@ class _Deferrer:
             if len(readers) != 1 or readers[0] < k:
                 continue
             L = _running_sum(body[readers[0]], S)
-            if L is None or L.scope() != "local.fragment" or len(writers_of(self.body, L)) != 2 or \
-                    not any(_zero_fill(s, L) for s in earlier) or \
+            fills = [] if L is None else [s for s in earlier if (b := zero_fill_of(s)) is not None and b.same_as(L)]
+            if not fills or L.scope() != "local.fragment" or len(writers_of(self.body, L)) != 2 or \
                     any(uses_var(s, L) for j, s in enumerate(body) if j != readers[0]) or \
                     len(_loads(self.body, S)) != 1:
                 continue
             body[k] = tirx.Evaluate(with_attrs(call, row_sums="partial"))
-            fill = next(s for s in earlier if _zero_fill(s, L))
-            combine = make_tile_call("reduce", [spec.src, fill.value.args[0]], kind="sum", dim=1, clear=True)
+            combine = make_tile_call("reduce", [spec.src, fills[0].value.args[0]], kind="sum", dim=1, clear=True)
             self.count += 1
             return [rebuild_for(loop, body=seq(body)), tirx.Evaluate(with_attrs(combine, row_sums="combine"))]
         return None

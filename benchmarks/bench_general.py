@@ -84,6 +84,12 @@ def run_cases(chosen: dict, rounds, warmup, rep, shortcut=False):
                    if "schedules_dropped" in kern.kernel_info}
         if dropped:  # a build that failed with its schedules and was timed without them: say so in the row
             row["schedules_dropped"] = dropped
+        usage = {k: list(kern.kernel_info.get("resources", {}).values()) for k, kern in compiled.items()}
+        row["registers"] = {k: max((u["registers"] for u in us), default=None) for k, us in usage.items()}
+        spilled = {k: sum(u["spill_stores"] for u in us) for k, us in usage.items()}
+        spilled = {k: b for k, b in spilled.items() if b}
+        if spilled:  # bytes each spilling kernel stores to local memory (ptxas)
+            row["spill_bytes"] = spilled
         if ok:
             ours, theirs = [], []
             for _ in range(rounds):

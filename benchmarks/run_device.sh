@@ -70,9 +70,11 @@
 #   s19a    2026-12-06 (seventh session): the chain-hang probe (benchmarks/probe_chain.py), then s18d
 #   s19b    the probe's narrowing variants; the warp-index GPU tests; GEMM and attention with the warp index off,
 #           on, on with row reciprocals, and the shortcut, same call
-#   s20a    (prepared, not run) TILEDSL_DEFER_ROW_SUMS=1: its GPU tests (and the persistent tests' new
+#   s20a    2026-12-06 (eighth session): TILEDSL_DEFER_ROW_SUMS=1: its GPU tests (and the persistent tests' new
 #           expectations), then attention and flash decoding with it off / on, ping-pong, the shortcut
-#   s20b    (prepared, not run) the whole table with the current defaults
+#   s20b    the whole table with the current defaults
+#   s21a    descriptors as (tile + warp rows) + an immediate: their GPU tests, the table, the attention programs
+#           with TILEDSL_DESCRIPTOR_OFFSETS=0
 #   s17i    the whole-kernel shortcut against the general passes (GEMM, flash attention), same call
 #   s16d    every GPU test, 8 workers, each test named in the log, hung tests' stacks dumped (the first call of a
 #           session after code changes)
@@ -480,6 +482,17 @@ case "${1:-quick}" in
     TAIL=4 bench_as packed 75 packed --rounds 3 --only $A
     TILEDSL_PACKED_CONVERSIONS=0 TAIL=4 bench_as lane_casts 75 lane_casts --rounds 3 --only $A
     TAIL=4 bench_as shortcut 75 shortcut --rounds 3 --only $A --shortcut
+    (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s21a)  # 2026-12-06 (eighth session): wgmma descriptors as (tile + warp rows) + an immediate (the backward spilled
+    # with one 64-bit sum per wgmma): the descriptor / warp-index / wgmma / bench_general GPU tests, then the table
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
+    TAIL=8 run descriptor_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing/test_wgmma_descriptors.py testing/test_warp_index.py testing/test_bench_general.py testing/test_wgmma.py \
+      testing/test_wgmma_more_types.py testing/test_persistent_general.py testing/test_register_dequant.py
+    TAIL=40 bench_as table 200 table --rounds 2
+    TILEDSL_DESCRIPTOR_OFFSETS=0 TAIL=4 bench_as offsets_off 100 offsets_off --rounds 2 \
+      --only attention_bwd,attention_bwd_causal,flash_attention,flash_attention_causal
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
     ;;
   s20a)  # the next session's second call (after s16d, the whole suite): TILEDSL_DEFER_ROW_SUMS=1's GPU tests, then

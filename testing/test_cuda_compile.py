@@ -120,6 +120,41 @@ def test_nvcc_error_is_a_compile_error():
         nvcc.run_nvcc("__global__ void k() { undefined_thing(); }", "sm_80")
 
 
+# a kernel whose 64 live floats cannot stay in 24 registers: ptxas spills them
+_PRESSURE = """
+extern "C" __global__ void pressure(const float* x, float* y) {
+  float v[64];
+  for (int i = 0; i < 64; ++i) v[i] = x[threadIdx.x * 64 + i] * (i + 1);
+  float s = 0.0f;
+  for (int r = 0; r < 8; ++r)
+    for (int i = 0; i < 64; ++i) { v[i] = v[i] * v[(i + r) % 64] + 1.0f; s += v[i]; }
+  y[threadIdx.x] = s;
+}
+"""
+
+
+@pytest.mark.nvcc
+def test_resource_usage_names_registers_and_spills(tmp_path, monkeypatch):
+    """nvcc's --resource-usage report, parsed per kernel: registers, and the bytes spilled when a register cap
+    forces it; the report comes back from the cubin cache too."""
+    monkeypatch.setenv("TILEDSL_CACHE_DIR", str(tmp_path))
+    roomy = nvcc.build_cubin(_PRESSURE, "sm_80").resources["pressure"]
+    assert roomy["registers"] > 24 and roomy["spill_stores"] == 0
+    capped = nvcc.build_cubin(_PRESSURE, "sm_80", ["-maxrregcount=24"]).resources["pressure"]
+    assert capped["registers"] <= 24 and capped["spill_stores"] > 0 and capped["spill_loads"] > 0
+    assert nvcc.build_cubin(_PRESSURE, "sm_80", ["-maxrregcount=24"]).resources == {"pressure": capped}  # cached
+
+
+def test_resource_report_lines_it_does_not_know_are_skipped():
+    report = ("ptxas info    : Compiling entry function 'k' for 'sm_90a'\n"
+              "ptxas info    : Function properties for k\n"
+              "    8 bytes stack frame, 4 bytes spill stores, 4 bytes spill loads\n"
+              "ptxas info    : Used 40 registers, used 1 barriers, 8 bytes cumulative stack size\n"
+              "some future line\nptxas info    : Compiling entry function 'unreported' for 'sm_90a'\n")
+    assert nvcc.parse_resource_usage(report) == {
+        "k": {"registers": 40, "spill_stores": 4, "spill_loads": 4, "stack_frame": 8}}
+
+
 @pytest.mark.nvcc
 def test_nvcc_timeout(monkeypatch):
     monkeypatch.setenv("TILEDSL_NVCC_TIMEOUT", "0.001")
@@ -141,5 +176,5 @@ def test_cubin_cache_hit(tmp_path, monkeypatch):
     key = nvcc.cubin_key(src, "sm_80")
     assert nvcc.cubin_store().get(key) is not None
     calls = []
-    monkeypatch.setattr(nvcc, "run_nvcc", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(nvcc, "_run_nvcc", lambda *a, **k: calls.append(a))
     assert nvcc.compile_cubin(src, "sm_80") == first and not calls

@@ -97,8 +97,10 @@ def _lower_and_build(mod, target, kind: str, entry: str, switches: dict, compile
     """(lowered, executable, source, cubin or None) for one lowering of ``mod`` with ``switches``."""
     lowered = lower(mod, target, **switches)
     if kind == "cuda":
-        from .cuda import build_cuda, last_cubin
+        from .cuda import build_cuda, last_cubin, last_resources
         executable, source = build_cuda(lowered.mod, target, compile_flags, tir_pipeline=lowered.tir_pipeline)
+        if last_resources():
+            lowered.kernel_info["resources"] = last_resources()
         return lowered, executable, source, last_cubin()
     executable = tvm.compile(lowered.mod, target=target)
     return lowered, executable, lowered.mod[entry].script(), None
@@ -172,4 +174,8 @@ def build(func: tirx.PrimFunc, target: tvm.target.Target, pass_configs: dict | N
     kernel_info["source_sha256"] = hashlib.sha256(source.encode()).hexdigest()  # identical kernels, one hash
     if dropped:
         kernel_info["schedules_dropped"] = dropped
+    for name, usage in kernel_info.get("resources", {}).items():
+        if usage.get("spill_stores"):
+            logger.info("kernel %s spills %d bytes to local memory (%d registers)", name, usage["spill_stores"],
+                        usage["registers"])
     return BuildResult(executable, entry, source, seconds, cubin, kernel_info)

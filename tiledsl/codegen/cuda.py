@@ -49,9 +49,9 @@ def tvm_callback_cuda_compile(code, *_unused):
 
         logger.warning("nvcc not found: building the CUDA module with NVRTC")
         return tvm_nvcc.compile_cuda(code, target_format="cubin", arch=_current_arch(), compiler="nvrtc")
-    binary = nvcc.compile_cubin(code, _current_arch(), getattr(_state, "flags", ()))
-    _state.from_callback = (code, binary)  # build_cuda reuses it (no second nvcc run when the cache is off)
-    return bytearray(binary)
+    built = nvcc.build_cubin(code, _current_arch(), getattr(_state, "flags", ()))
+    _state.from_callback = (code, built)  # build_cuda reuses it (no second nvcc run when the cache is off)
+    return bytearray(built.binary)
 
 
 def _required_arch(target: tvm.target.Target) -> str:
@@ -96,11 +96,11 @@ def build_cuda(lowered: tvm.IRModule, target: tvm.target.Target, compile_flags=N
         source = device_source(executable)
         if config.nvcc_path() is None:
             logger.warning("nvcc not found: the CUDA source of %s was generated but not compiled", arch)
-            _state.cubin = None
+            _state.cubin, _state.resources = None, {}
         else:
             done = getattr(_state, "from_callback", None)
-            _state.cubin = done[1] if done is not None and done[0] == source else nvcc.compile_cubin(source, arch,
-                                                                                                     flags)
+            built = done[1] if done is not None and done[0] == source else nvcc.build_cubin(source, arch, flags)
+            _state.cubin, _state.resources = built.binary, built.resources
     finally:
         _state.arch, _state.flags = None, ()
     return executable, source
@@ -109,3 +109,9 @@ def build_cuda(lowered: tvm.IRModule, target: tvm.target.Target, compile_flags=N
 def last_cubin() -> bytes | None:
     """The cubin of the last :func:`build_cuda` in this thread (None before any)."""
     return getattr(_state, "cubin", None)
+
+
+def last_resources() -> dict:
+    """Each kernel's registers and spilled bytes in the cubin of the last :func:`build_cuda` in this thread
+    (``nvcc.CubinBuild.resources``; {} before any or without nvcc)."""
+    return getattr(_state, "resources", {})

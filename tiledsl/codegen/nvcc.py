@@ -5,6 +5,8 @@ the user's flags, kills nvcc after ``TILEDSL_NVCC_TIMEOUT`` seconds (:class:`Com
 failure into a :class:`CompileError` that quotes nvcc's first error lines. Cubins are cached in a
 :class:`~tiledsl.cache.DiskStore` ("cubin") keyed by (source, flags, arch, nvcc version), with the cubin's sha256
 written next to it and checked on each hit: a truncated or modified cubin is rebuilt (with a warning), never used.
+nvcc runs with ``--resource-usage``: :func:`build_cubin` also gives each kernel's registers and spilled bytes (cached
+with the cubin), which the build reports in ``kernel_info["resources"]``.
 nvcc's scratch files (its own intermediates included, through TMPDIR) go to ``TILEDSL_TMP_DIR`` and are removed.
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config
@@ -28,8 +31,43 @@ logger = logging.getLogger(__name__)
 
 CUBIN = "kernel.cubin"
 DIGEST = "digest.json"  # {"format": 1, "sha256": <the cubin's>}
+RESOURCES = "resources.json"  # {kernel: {"registers": n, "spill_stores": bytes, ...}} from --resource-usage
 _DIGEST_FORMAT = 1
-BASE_FLAGS = ("-O3", "-std=c++17", "-diag-suppress=177,550")  # 177/550: TVM's unused cse temporaries
+# 177/550: TVM's unused cse temporaries; --resource-usage: each kernel's registers and spills (CubinBuild.resources)
+BASE_FLAGS = ("-O3", "-std=c++17", "-diag-suppress=177,550", "--resource-usage")
+_ENTRY = re.compile(r"Compiling entry function '([^']+)'")
+_FRAME = re.compile(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads")
+_USED = re.compile(r"Used (\d+) registers")
+
+
+@dataclass(frozen=True)
+class CubinBuild:
+    """A cubin and what ptxas reported for each of its kernels: ``{name: {"registers", "spill_stores",
+    "spill_loads", "stack_frame"}}`` (bytes; empty when the report could not be read)."""
+
+    binary: bytes
+    resources: dict = field(default_factory=dict)
+
+
+def parse_resource_usage(report: str) -> dict:
+    """Each entry function's registers, spill stores / loads and stack frame (bytes) from nvcc's
+    ``--resource-usage`` report; a line this does not recognize is skipped (the report is for people)."""
+    usage, current = {}, None
+    for line in report.splitlines():
+        entry = _ENTRY.search(line)
+        if entry:
+            current = usage.setdefault(entry.group(1), {})
+            continue
+        if current is None:
+            continue
+        frame = _FRAME.search(line)
+        if frame:
+            current.update(stack_frame=int(frame.group(1)), spill_stores=int(frame.group(2)),
+                           spill_loads=int(frame.group(3)))
+        used = _USED.search(line)
+        if used:
+            current["registers"] = int(used.group(1))
+    return {name: info for name, info in usage.items() if "registers" in info}
 _ARCH = re.compile(r"^sm_(\d+)([a-z]?)$")
 
 
@@ -69,6 +107,10 @@ def _error_excerpt(stderr: str, limit: int = 12) -> str:
 def run_nvcc(source: str, arch: str, flags=(), workdir: Path | None = None) -> bytes:
     """Compile ``source`` to a cubin with nvcc (no cache), in a private scratch folder under ``workdir`` (default
     ``TILEDSL_TMP_DIR``) that is removed afterwards."""
+    return _run_nvcc(source, arch, flags, workdir).binary
+
+
+def _run_nvcc(source: str, arch: str, flags=(), workdir: Path | None = None) -> CubinBuild:
     nvcc = _require_nvcc()
     timeout = config.nvcc_timeout()
     tmp = private_scratch(Path(workdir) if workdir is not None else config.tmp_dir(), "tiledsl-nvcc-")
@@ -87,7 +129,7 @@ def run_nvcc(source: str, arch: str, flags=(), workdir: Path | None = None) -> b
         if proc.returncode != 0:
             raise CompileError(f"nvcc failed for {arch} (exit {proc.returncode}):\n{_error_excerpt(proc.stderr)}\n"
                                f"command: {' '.join(cmd)}")
-        return out.read_bytes()
+        return CubinBuild(out.read_bytes(), parse_resource_usage(proc.stdout + "\n" + proc.stderr))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -115,27 +157,42 @@ def _cached_cubin(folder: Path) -> bytes | None:
     return binary
 
 
+def _cached_resources(folder: Path) -> dict:
+    """The resource report stored with a cached cubin ({} when missing or unreadable)."""
+    try:
+        usage = json.loads((folder / RESOURCES).read_text())
+    except (OSError, ValueError):
+        return {}
+    return usage if isinstance(usage, dict) else {}
+
+
 def compile_cubin(source: str, arch: str, flags=()) -> bytes:
     """A cubin for ``source`` on ``arch``: from the cache (checked against its sha256), else built by nvcc and
     cached."""
+    return build_cubin(source, arch, flags).binary
+
+
+def build_cubin(source: str, arch: str, flags=()) -> CubinBuild:
+    """:func:`compile_cubin` with the kernels' resource usage (registers, spills), cached with the cubin."""
     flags = [str(f) for f in flags]
     if config.disk_cache_disabled():
-        return run_nvcc(source, arch, flags)
+        return _run_nvcc(source, arch, flags)
     key = cubin_key(source, arch, flags)
     store = cubin_store()
     hit = store.get(key)
     if hit is not None:
         binary = _cached_cubin(hit)
         if binary is not None:
-            return binary
+            return CubinBuild(binary, _cached_resources(hit))
         store.remove(key)
-    binary = run_nvcc(source, arch, flags)
+    built = _run_nvcc(source, arch, flags)
 
     def write(folder: Path) -> None:
-        (folder / CUBIN).write_bytes(binary)
+        (folder / CUBIN).write_bytes(built.binary)
         (folder / "kernel.cu").write_text(source)
-        digest = {"format": _DIGEST_FORMAT, "sha256": hashlib.sha256(binary).hexdigest()}
+        (folder / RESOURCES).write_text(json.dumps(built.resources))
+        digest = {"format": _DIGEST_FORMAT, "sha256": hashlib.sha256(built.binary).hexdigest()}
         (folder / DIGEST).write_text(json.dumps(digest))
 
     store.put(key, write)
-    return binary
+    return built

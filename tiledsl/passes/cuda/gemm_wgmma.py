@@ -232,14 +232,44 @@ class _Descriptor:
         and below 2^18 bytes, so the field's sum never carries into or borrows from the bits above it (64-bit
         wrap-around makes an offset below the tile's start exact too; ``testing/test_wgmma_descriptors.py`` checks
         the identity)."""
-        if schedule("TILEDSL_DESCRIPTOR_OFFSETS") and Analyzer().can_prove(tirx.floormod(byte_offset, 16) == 0):
-            return self._encode(self.addr) + tirx.Cast("uint64", tirx.floordiv(byte_offset, 16))
-        return self._encode(self.addr + tirx.Cast("uint32", byte_offset))
+        if not schedule("TILEDSL_DESCRIPTOR_OFFSETS"):
+            return self._encode(self.addr + tirx.Cast("uint32", byte_offset))
+        runtime, constant = _split_constant(byte_offset)
+        analyzer = Analyzer()
+        if constant % 16 or (runtime is not None and not analyzer.can_prove(tirx.floormod(runtime, 16) == 0)):
+            return self._encode(self.addr + tirx.Cast("uint32", byte_offset))
+        desc = self._encode(self.addr)
+        if runtime is not None:  # the runtime part first: one 64-bit value shared by the gemm's wgmmas
+            desc = desc + tirx.Cast("uint64", tirx.floordiv(runtime, 16))
+        if constant > 0:  # then an immediate per wgmma (one wide sum per constant would each hold 2 registers)
+            desc = desc + tirx.const(constant // 16, "uint64")
+        elif constant < 0:
+            desc = desc - tirx.const(-constant // 16, "uint64")
+        return desc
 
     def _encode(self, address):
         """The descriptor of the matrix at shared ``address`` (bytes)."""
         start = tirx.bitwise_and(tirx.shift_right(address, tirx.const(4, "uint32")), tirx.const(0x3FFF, "uint32"))
         return tirx.bitwise_or(tirx.Cast("uint64", start), self.high)
+
+
+def _split_constant(offset):
+    """``offset`` as (runtime part or None, constant int): ``w * 8192 + 32`` -> (``w * 8192``, 32). The runtime
+    part is kept as written (the simplifier would turn ``tx // 128 % 2`` into ``tx % 256 // 128``, which
+    WarpUniformIndex no longer recognizes as a warpgroup index)."""
+    whole = Analyzer().simplify(offset)
+    if isinstance(whole, tirx.IntImm):
+        return None, int(whole.value)
+    constant = 0
+    while isinstance(offset, (tirx.Add, tirx.Sub)):
+        sign = 1 if isinstance(offset, tirx.Add) else -1
+        if isinstance(offset.b, tirx.IntImm):
+            constant, offset = constant + sign * int(offset.b.value), offset.a
+        elif isinstance(offset, tirx.Add) and isinstance(offset.a, tirx.IntImm):
+            constant, offset = constant + int(offset.a.value), offset.b
+        else:
+            break
+    return offset, constant
 
 
 def _rows_offset(tile, row, col_const):

@@ -6,8 +6,9 @@ loaded before the loop take a one-stage ring counted in tiles, which every consu
 gemm that reads them (before the last deferred gemm, which may not read them), so the producer loads the next
 tile's during the current tile's last gemm and epilogue; a loop whose length depends on the tile (causal
 attention) is made persistent only with ``TILEDSL_PERSISTENT_UNEVEN=1`` (its static walk ended unbalanced: slower
-on the H100), and then counts its ring positions in a register on each side. Ping-pong consumers keep one CTA per
-tile.
+on the H100), and then counts its ring positions in a register on each side. Ping-pong consumers
+(``TILEDSL_WARP_SPECIALIZE=pingpong``) take their first turn once per kernel, before the tile loop, and alternate
+on across the tiles.
 
 nvcc: the structure of the producer's and the consumers' code. GPU (uneven loops included): attention (causal or
 not, 2 and 3 stages, 1 to 16 key blocks) and a gemm chain whose first tile has no iteration, on a grid of 3 CTAs
@@ -152,14 +153,27 @@ def test_uneven_tiles_on_a_two_stage_ring_keep_one_cta_per_tile(monkeypatch):
 
 
 @pytest.mark.nvcc
-@pytest.mark.parametrize("switch,causal", [(("TILEDSL_WARP_SPECIALIZE", "pingpong"), False),
-                                           (("TILEDSL_PERSISTENT", "0"), False),
+@pytest.mark.parametrize("switch,causal", [(("TILEDSL_PERSISTENT", "0"), False),
                                            (("TILEDSL_PERSISTENT_UNEVEN", "0"), True)])
-def test_pingpong_the_switches_and_uneven_tiles_keep_one_cta_per_tile(switch, causal, monkeypatch):
+def test_the_switches_and_uneven_tiles_keep_one_cta_per_tile(switch, causal, monkeypatch):
     monkeypatch.setenv("TILEDSL_PERSISTENT", "3")
     monkeypatch.setenv(*switch)
     src = _kernel(bench.flash_attention(2, 4, 1024, 128, causal)).get_kernel_source()
     assert "tile_iter" not in src and "mbarrier_wait((&(Q_shared_full_ptr[0])), 0)" in src
+
+
+@pytest.mark.nvcc
+def test_pingpong_takes_its_first_turn_once_per_kernel(monkeypatch):
+    """Ping-pong on a persistent grid: warpgroup 1's arrival that gives warpgroup 0 the first turn comes once,
+    after the consumers' setmaxnreg and before their tile loop (inside it, every tile would add an arrival and the
+    turns would drift)."""
+    monkeypatch.setenv("TILEDSL_PERSISTENT", "3")
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "pingpong")
+    src = _kernel(bench.flash_attention(2, 4, 1024, 128, False)).get_kernel_source()
+    consumers = src.split("setmaxnreg_inc_sync_aligned_u32_232();", 1)[1]
+    before_tiles, tiles = consumers.split("for (int tile_iter_1", 1)
+    assert before_tiles.count("bar_arrive_arrive((uint)2, (uint)256)") == 1
+    assert "bar_arrive_arrive((uint)2," not in tiles and tiles.count("bar_sync_count_sync") == 3
 
 
 # ---------------------------------------------------------------- GPU
@@ -174,6 +188,19 @@ def test_attention_on_three_ctas_matches_torch(S, D, stages, causal, defer, monk
     kernel = bench.check_flash_attention_on_gpu(2, 3, S, D, causal, stages=stages)
     assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized" + ("+deferred_gemm" if defer == "1" else "")]
     assert ("tile_iter" in kernel.get_kernel_source()) == (not causal or stages >= 3)  # uneven: 3 stages and up
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("causal,stages", [(False, 2), (True, 3)])
+@pytest.mark.parametrize("S", [72, 1000])
+def test_pingpong_attention_on_three_ctas_matches_torch(S, causal, stages, monkeypatch):
+    """Ping-pong turns alternating on across 4 to 16 tiles per CTA (uneven tiles too)."""
+    monkeypatch.setenv("TILEDSL_PERSISTENT", "3")
+    monkeypatch.setenv("TILEDSL_PERSISTENT_UNEVEN", "1")
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "pingpong")
+    kernel = bench.check_flash_attention_on_gpu(2, 3, S, 128, causal, stages=stages)
+    src = kernel.get_kernel_source()
+    assert "tile_iter" in src and "bar_arrive_arrive" in src
 
 
 @pytest.mark.gpu

@@ -510,13 +510,15 @@ class _Pipeliner(StmtRewriter):
             config.warp_specialize_mode() == "pingpong" else None
         marks = [warp_specialize.marked(warp_specialize.COMMON, common, nthreads),
                  warp_specialize.marked(warp_specialize.PRODUCER, producer, nthreads, base)]
-        if before or split is not None:  # ping-pong's first turn is taken once per kernel: one CTA per tile
+        if before or split is not None:
             # uneven tiles (the loop's length depends on the tile) only on rings of 3 or more stages: on the H100
             # (2026-12-06) a 2-stage gemm chain walking uneven tiles hung, with or without a first empty tile or a
             # deferred gemm, while 3 stages, even tiles and one CTA per tile ran (benchmarks/probe_chain.py); its
             # barrier protocol is sound in testing/ring_protocol.py, the cause is not known
-            marks.append(warp_specialize.tile_counter(tile, persistent=turns is None, uneven=stages >= 3))
-        first_turn = [turns.first()] if turns is not None else []
+            marks.append(warp_specialize.tile_counter(tile, persistent=True, uneven=stages >= 3))
+        # ping-pong's first turn once per kernel (each tile takes as many turns on both warpgroups: the turns
+        # alternate on across the tiles of a persistent grid)
+        first_turn = [warp_specialize.consumers_once(turns.first())] if turns is not None else []
         if split is not None:
             steps = _DeferredSteps(split, loop, remap, groups, position=lambda j: base + j,
                                    release=lambda st: tirx.IfThenElse(lane0, st, None), turns=turns,
@@ -682,8 +684,9 @@ class _PingPong:
     """Two consumer warpgroups taking turns at their gemms (``TILEDSL_WARP_SPECIALIZE=pingpong``, opt-in, slower):
     each gemm statement of the loop runs between ``bar.sync`` on its warpgroup's named barrier (2 + wg) and
     ``bar.arrive`` on the other's, so one warpgroup's softmax runs while the other's gemm has the tensor cores.
-    Warpgroup 1 arrives once before the loop, so warpgroup 0 goes first. Both warpgroups run the same gemms the
-    same number of times (top-level statements of the same loop), so every ``bar.sync`` is matched; the last
+    Warpgroup 1 arrives once per kernel, before the consumers' first tile, so warpgroup 0 goes first. Both
+    warpgroups run the same gemms the same number of times (top-level statements of the same loop, on the same
+    tiles), so every ``bar.sync`` is matched and the turns alternate on across a persistent grid's tiles; the last
     arrival is left pending when the kernel ends (barrier 1 is the TMA-store epilogue's, 0 ``__syncthreads``)."""
 
     FIRST_ID = 2

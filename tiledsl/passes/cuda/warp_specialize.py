@@ -23,7 +23,8 @@ rather than emit a kernel that could hang. On by default; ``TILEDSL_WARP_SPECIAL
 Where the kernel body is only its launches, the grid is also made persistent (:class:`_Persistent`, default;
 ``TILEDSL_PERSISTENT=0`` turns it off): min(tiles, SMs) CTAs, each branch looping over the CTA's tiles, the ring
 counting on across them. Statements inside an :data:`EPILOGUE` marker (tma_store.py) may use shared memory and
-named barriers among the consumers.
+named barriers among the consumers. Statements inside a :data:`CONSUMERS_ONCE` marker run once per kernel, before
+the consumers' tile loop (ping-pong's first turn).
 """
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ COMMON = "tiledsl.ws_common"  # marker: statements every thread runs before the 
 PRODUCER = "tiledsl.ws_producer"  # marker: the producer's code (value: the consumer thread count)
 EPILOGUE = "tiledsl.ws_epilogue"  # marker: the consumers' TMA-store epilogue (tma_store.py)
 TILE_COUNTER = "tiledsl.ws_tile_counter"  # marker: a general loop's tile counter (value 0: one CTA per tile)
+CONSUMERS_ONCE = "tiledsl.ws_consumers_once"  # marker: consumer statements run once per kernel, not per tile
 PRODUCER_THREADS = 128
 PRODUCER_REGS = 40
 _REGS_PER_SM = 65536
@@ -175,6 +177,28 @@ def marked(kind: str, stmt, thread_count: int, ring_base=None):
     return tirx.AttrStmt(node, kind, tirx.const(thread_count, "int32"), stmt)
 
 
+def consumers_once(stmt):
+    """``stmt`` marked to run once per kernel in the consumers' branch, before their first tile (on a persistent
+    grid, outside the tile loop)."""
+    return tirx.AttrStmt(tirx.const(0, "int32"), CONSUMERS_ONCE, tirx.const(1, "int32"), stmt)
+
+
+def _is_once(stmt) -> bool:
+    return isinstance(stmt, tirx.AttrStmt) and stmt.attr_key == CONSUMERS_ONCE
+
+
+def _nested_once_markers(stmts) -> bool:
+    """Whether a :data:`CONSUMERS_ONCE` marker sits below the top level of ``stmts``."""
+    found = []
+    for s in stmts:
+        tvm_ffi.structural_walk(s, (tirx.AttrStmt, lambda a: found.append(a) if _is_once(a) else None))
+    return bool(found)
+
+
+def _without_once_markers(stmt):
+    return tvm_ffi.structural_map(stmt, [(tirx.AttrStmt, lambda a: a.body if _is_once(a) else a)], order="post")
+
+
 def tile_counter(var, persistent: bool, uneven: bool = True):
     """The marker of a loop warp-specialized by ``TILEDSL_WARP_SPECIALIZE=all``: ``var`` counts the tiles this CTA
     ran before the current one (WarpSpecialize binds it: 0 with one CTA per tile); ``persistent`` False where the
@@ -200,8 +224,9 @@ class _Split:
     (:func:`tile_counter`: the variable, whether the grid may be persistent)."""
 
     def __init__(self, prefix, common, producer, consumers, threads, ring_base, ring_iters, tile_var=None,
-                 may_persist=True, uneven_may_persist=True):
+                 may_persist=True, uneven_may_persist=True, once=()):
         self.prefix, self.common, self.producer, self.consumers = prefix, common, producer, consumers
+        self.once = list(once)  # the consumers' statements run once per kernel, before their tiles
         self.threads, self.ring_base, self.ring_iters = threads, ring_base, ring_iters
         self.tile_var, self.may_persist, self.uneven_may_persist = tile_var, may_persist, uneven_may_persist
 
@@ -217,7 +242,7 @@ class _Split:
         first moves registers between the warpgroups where that gains the consumers registers)."""
         at_launch, grown = _register_budget(self.threads + PRODUCER_THREADS)
         prod = [producer if producer is not None else self.producer]
-        cons = [consumers if consumers is not None else seq(self.consumers)]
+        cons = self.once + [consumers if consumers is not None else seq(self.consumers)]
         if grown > at_launch:
             prod.insert(0, tirx.Evaluate(T.ptx["setmaxnreg.dec.sync.aligned.u32"](PRODUCER_REGS)))
             cons.insert(0, tirx.Evaluate(T.ptx["setmaxnreg.inc.sync.aligned.u32"](grown)))
@@ -256,6 +281,11 @@ def _split(launch):
     rest = [s for k, s in enumerate(stmts) if k not in set(hoisted)
             and not (isinstance(s, tirx.AttrStmt) and s.attr_key in (COMMON, PRODUCER, TILE_COUNTER))]
     rest = [_unseen_touch(s) for s in rest]
+    once = [s.body for s in rest if _is_once(s)]
+    rest = [s for s in rest if not _is_once(s)]
+    once_nested = _nested_once_markers(rest)
+    if once_nested:  # run where they stand, on one CTA per tile
+        rest = [_without_once_markers(s) for s in rest]
     iters = None
     for k, s in enumerate(rest):
         if isinstance(s, tirx.For) and _is_consumer_loop(s):
@@ -279,9 +309,9 @@ def _split(launch):
             raise CompileError("internal: a warp-specialized kernel uses shared memory outside its pipelined loop")
     tx = launch.node.var
     prod = substitute(producer[0].body, {tx: tx - threads})
+    may_persist = not once_nested and (not general or int(counter[0].value) >= 1)
     return _Split(prefix, common[0].body, prod, rest, threads, producer[0].node, iters,
-                  counter[0].node if general else None, not general or int(counter[0].value) >= 1,
-                  not general or int(counter[0].value) >= 2)
+                  counter[0].node if general else None, may_persist, not general or int(counter[0].value) >= 2, once)
 
 
 def _syncs(stmt) -> bool:
@@ -378,7 +408,7 @@ class _Persistent:
     def build(self, split, launch):
         """The whole kernel body (grid launch included) made persistent, or None when the program does not
         allow it: a value the prefix computes from a block index other than a plain binding, a general loop
-        that must keep one CTA per tile (ping-pong), or a loop whose length depends on the tile (causal attention:
+        that must keep one CTA per tile, or a loop whose length depends on the tile (causal attention:
         its static walk ends unbalanced) unless ``TILEDSL_PERSISTENT_UNEVEN=1``, with which such a ring counts its
         positions in a register of each side."""
         values = self.block_values()

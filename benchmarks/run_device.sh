@@ -73,9 +73,8 @@
 #   s20a    2026-12-06 (eighth session): TILEDSL_DEFER_ROW_SUMS=1: its GPU tests (and the persistent tests' new
 #           expectations), then attention and flash decoding with it off / on, ping-pong, the shortcut
 #   s20b    the whole table with the current defaults
-#   s21a    descriptors as (tile + warp rows) + an immediate: their GPU tests, the table, the attention backward
-#           with TILEDSL_DESCRIPTOR_OFFSETS=0; persistent ping-pong: attention timed against the default and the
-#           shortcut, the attention GPU tests with it on
+#   s21a    descriptors as (tile + warp rows) + an immediate, persistent ping-pong: their GPU tests, the table
+#           (1 round), attention with ping-pong and through the shortcut
 #   s17i    the whole-kernel shortcut against the general passes (GEMM, flash attention), same call
 #   s16d    every GPU test, 8 workers, each test named in the log, hung tests' stacks dumped (the first call of a
 #           session after code changes)
@@ -485,21 +484,17 @@ case "${1:-quick}" in
     TAIL=4 bench_as shortcut 75 shortcut --rounds 3 --only $A --shortcut
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
     ;;
-  s21a)  # 2026-12-06 (eighth session): wgmma descriptors as (tile + warp rows) + an immediate (the backward spilled
-    # with one 64-bit sum per wgmma): the descriptor / warp-index / wgmma / bench_general GPU tests, then the table
+  s21a)  # 2026-12-06 (eighth session, a short lease): wgmma descriptors as (tile + warp rows) + an immediate (the
+    # backward spilled with one 64-bit sum per wgmma) and persistent ping-pong: their GPU tests, the table (1 round),
+    # attention with ping-pong and through the shortcut
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
-    TAIL=8 run descriptor_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
-      testing/test_wgmma_descriptors.py testing/test_warp_index.py testing/test_bench_general.py testing/test_wgmma.py \
-      testing/test_wgmma_more_types.py testing/test_persistent_general.py testing/test_register_dequant.py
-    TAIL=40 bench_as table 200 table --rounds 2
+    TAIL=8 run descriptor_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing/test_wgmma_descriptors.py testing/test_warp_index.py testing/test_bench_general.py \
+      testing/test_persistent_general.py -k "not chain"
+    TAIL=40 bench_as table 100 table --rounds 1
     G=flash_attention,flash_attention_causal
-    TILEDSL_WARP_SPECIALIZE=pingpong TAIL=4 bench_as pingpong 100 pingpong --rounds 3 --only $G
-    TAIL=4 bench_as default 100 default --rounds 3 --only $G
-    TAIL=4 bench_as shortcut 100 shortcut --rounds 3 --only $G --shortcut
-    TILEDSL_DESCRIPTOR_OFFSETS=0 TAIL=4 bench_as offsets_off 100 offsets_off --rounds 2 \
-      --only attention_bwd,attention_bwd_causal
-    TILEDSL_WARP_SPECIALIZE=pingpong TAIL=8 run pingpong_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu \
-      -ra "${xdist[@]}" testing/test_deferred_gemm.py testing/test_tma.py testing/test_bench_general.py testing/test_mask_after_gemm.py testing/test_persistent_general.py
+    TILEDSL_WARP_SPECIALIZE=pingpong TAIL=4 bench_as pingpong 60 pingpong --rounds 2 --only $G
+    TAIL=4 bench_as shortcut 60 shortcut --rounds 2 --only $G --shortcut
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
     ;;
   s20a)  # the next session's second call (after s16d, the whole suite): TILEDSL_DEFER_ROW_SUMS=1's GPU tests, then

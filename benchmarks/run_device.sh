@@ -75,6 +75,8 @@
 #   s20b    the whole table with the current defaults
 #   s21a    descriptors as (tile + warp rows) + an immediate, persistent ping-pong: their GPU tests, the table
 #           (1 round), attention with ping-pong and through the shortcut
+#   s22a    (prepared, not run) every GPU test with persistent ping-pong on, then attention and GQA with it and with
+#           the default, alternating
 #   s17i    the whole-kernel shortcut against the general passes (GEMM, flash attention), same call
 #   s16d    every GPU test, 8 workers, each test named in the log, hung tests' stacks dumped (the first call of a
 #           session after code changes)
@@ -482,6 +484,21 @@ case "${1:-quick}" in
     TAIL=4 bench_as packed 75 packed --rounds 3 --only $A
     TILEDSL_PACKED_CONVERSIONS=0 TAIL=4 bench_as lane_casts 75 lane_casts --rounds 3 --only $A
     TAIL=4 bench_as shortcut 75 shortcut --rounds 3 --only $A --shortcut
+    (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s22a)  # prepared 2026-12-06 (eighth session), for the next: every GPU test with persistent ping-pong on (a default
+    # candidate for loops of tile-independent length: 1.5-4 % faster on the non-causal forward in three calls), then
+    # attention / GQA with it and with "all", alternating, 3 rounds
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
+    TILEDSL_WARP_SPECIALIZE=pingpong TAIL=30 run gpu_suite_pingpong 330 "$PY" -m pytest -q -p no:cacheprovider -m gpu \
+      -ra -o faulthandler_timeout=150 "${xdist[@]}" --ignore testing/test_differential_gpu.py testing
+    G=flash_attention,flash_attention_causal
+    for round in 1 2; do
+      TILEDSL_WARP_SPECIALIZE=pingpong TAIL=4 bench_as pingpong_$round 60 pingpong_$round --rounds 3 --only $G
+      TAIL=4 bench_as all_$round 60 all_$round --rounds 3 --only $G
+    done
+    TILEDSL_WARP_SPECIALIZE=pingpong TAIL=4 run gqa_pingpong 100 "$PY" benchmarks/bench_more.py --rounds 3 \
+      --only gqa_bf16,gqa_bf16_causal
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
     ;;
   s21a)  # 2026-12-06 (eighth session, a short lease): wgmma descriptors as (tile + warp rows) + an immediate (the

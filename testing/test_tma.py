@@ -886,6 +886,22 @@ def test_warp_specialized_flash_attention_matches_torch(causal, S, mode, monkeyp
 
 
 @pytest.mark.nvcc
+def test_pingpong_turns_end_before_their_gemms_are_waited_for(monkeypatch):
+    """Every turn (before the loop, in it, after it) hands over right after its gemms are committed, and only then
+    waits for them: the other warpgroup issues its gemm while this one's runs (the first and the last turn of a
+    tile used to wait inside the turn)."""
+    monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "pingpong")
+    src = tiledsl.compile(bench.flash_attention(2, 8, 1024, 128, False), out_idx=[], target=SM90A).get_kernel_source()
+    lines = [line.strip() for line in _kernel_body(src).splitlines()
+             if not re.match(r"\s*(u?int|uint64_t) cse_v\d+ = ", line)]  # (TVM's unused common subexpressions)
+    handovers = [k for k, line in enumerate(lines) if line.startswith("tvm_builtin_ptx_bar_arrive_arrive(((uint)(3 -")]
+    assert len(handovers) == 3  # the first turn, the loop's turn, the last turn
+    for k in handovers:
+        assert lines[k - 1] == "tvm_builtin_ptx_wgmma_commit_group_commit_group_sync_aligned();", lines[k - 1]
+        assert lines[k + 1].startswith("tvm_builtin_ptx_wgmma_wait_group_wait_group_sync_aligned_"), lines[k + 1]
+
+
+@pytest.mark.nvcc
 def test_pingpong_puts_each_gemm_in_its_warpgroups_turn(monkeypatch):
     """TILEDSL_WARP_SPECIALIZE=pingpong: warpgroup 1 arrives once at warpgroup 0's barrier (2) before the loop;
     in the loop each gemm runs after bar.sync on the own barrier (2 + wg) and before bar.arrive on the other's
@@ -896,8 +912,9 @@ def test_pingpong_puts_each_gemm_in_its_warpgroups_turn(monkeypatch):
     before, loop = consumers.split("for (int k_p", 1)
     assert "if ((((int)threadIdx.x) >> 7) == 1) {\n      tvm_builtin_ptx_bar_arrive_arrive((uint)2, (uint)256);" in before
     loop = loop.split("wgmma_wait_group_wait_group_sync_aligned_0();\n  }", 1)[0]
-    syncs = [m.start() for m in re.finditer(r"bar_sync_count_sync\(\(\(uint\)\(\(\(\(int\)threadIdx.x\) >> 7\) \+ 2\)\)", loop)]
-    arrives = [m.start() for m in re.finditer(r"bar_arrive_arrive\(\(\(uint\)\(3 - \(\(\(int\)threadIdx.x\) >> 7\)\)\)", loop)]
+    # (the barrier ids through the warp-uniform index, passes/cuda/warp_index.py)
+    syncs = [m.start() for m in re.finditer(r"bar_sync_count_sync\(\(\(uint\)\(\(warp_id >> 2\) \+ 2\)\)", loop)]
+    arrives = [m.start() for m in re.finditer(r"bar_arrive_arrive\(\(\(uint\)\(3 - \(warp_id >> 2\)\)\)", loop)]
     gemms = [m.start() for m in re.finditer(r"wgmma_f16_(ss|rs)_mma_async[^(]*\(acc_s_ptr\[0\]|wgmma_f16_(ss|rs)_mma_async[^(]*\(acc_o_ptr\[0\]", loop)]
     assert len(syncs) == len(arrives) == 2 and gemms
     first_s = [g for g in gemms if g < arrives[0]]

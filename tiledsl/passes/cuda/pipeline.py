@@ -646,12 +646,21 @@ class _DeferredSteps:
     def _turn(self, stmts):
         return self.turns.around(stmts) if self.turns is not None else stmts
 
+    def _turn_then_wait(self, gemm, accumulator):
+        """One gemm in this warpgroup's turn, waited for after the turn ends (ping-pong: the other warpgroup's
+        gemm is issued while this one runs); without turns, the plain gemm."""
+        from .async_gemms import counted_gemm, wgmma_wait
+
+        if self.turns is None:
+            return [gemm]
+        return self._turn([counted_gemm(gemm, deferred=True)]) + [wgmma_wait(0, [accumulator])]
+
     def first(self) -> list:
-        """Iteration 0: everything but the deferred gemm, with plain waits."""
+        """Iteration 0: everything but the deferred gemm, with plain waits (ping-pong: after the turn)."""
         split = self.split
         gemm_at = len(split.head) - 1
         head = self._at(split.head, 0)
-        head = head[:gemm_at] + self._turn([head[gemm_at]])
+        head = head[:gemm_at] + self._turn_then_wait(head[gemm_at], split.first_accumulator)
         middle = self._at(split.before_wait + split.after_wait, 0)
         return self._wait_full(self.early, 0) + head + middle + self._release(self.early, 0)
 
@@ -676,7 +685,8 @@ class _DeferredSteps:
 
     def last(self, last) -> list:
         """After the loop: the deferred gemm of the last iteration (its plain wait), and its late stage released."""
-        return self._wait_full(self.late, last) + self._turn(self._at([self.split.gemm], last)) + \
+        gemm = self._at([self.split.gemm], last)[0]
+        return self._wait_full(self.late, last) + self._turn_then_wait(gemm, gemm.value.args[2].source) + \
             self._release(self.late, last)
 
 

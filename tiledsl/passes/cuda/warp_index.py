@@ -9,10 +9,11 @@ and 84 % more stall samples at the wgmmas). The hand-written kernels read the wa
 from lane 0 (``__shfl_sync(~0, threadIdx.x / 32, 0)``), which nvcc does treat as uniform.
 
 The pass does the same for any kernel whose ``threadIdx.x`` extent is a multiple of 32 (and no ``threadIdx.y`` /
-``threadIdx.z``) and whose wgmma operands divide ``threadIdx.x`` by a multiple of 32: ``warp_id =
-__shfl_sync(0xffffffff, threadIdx.x // 32, 0, 32)`` bound once at the top of the kernel, where every lane of every
-warp is converged, and each such ``threadIdx.x // c`` in a wgmma's operands rewritten as ``warp_id // (c / 32)``:
-the same value (``x // 32 // k == x // (32 k)`` for x >= 0). Only there: TVM's vectorizer relates ``threadIdx.x //
+``threadIdx.z``) and whose wgmma operands (or named-barrier ids: ping-pong's ``bar.sync 2 + threadIdx.x // 128``)
+divide ``threadIdx.x`` by a multiple of 32: ``warp_id = __shfl_sync(0xffffffff, threadIdx.x // 32, 0, 32)`` bound
+once at the top of the kernel, where every lane of every warp is converged, and each such ``threadIdx.x // c`` in
+those operands rewritten as ``warp_id // (c / 32)``: the same value (``x // 32 // k == x // (32 k)`` for x >= 0).
+Only there: TVM's vectorizer relates ``threadIdx.x //
 128`` to the thread's other index terms (a staging store's ``half2`` lanes), and an opaque ``warp_id`` in a store
 index made it store lane by lane. On by default; ``TILEDSL_WARP_UNIFORM_INDEX=0`` switches it
 off.
@@ -45,12 +46,18 @@ def _is_warp_division(div, tx) -> bool:
     return div.a.same_as(tx) and isinstance(div.b, tirx.IntImm) and int(div.b) > 0 and int(div.b) % 32 == 0
 
 
+def _takes_uniform_operands(call) -> bool:
+    """wgmma instructions (descriptors) and named barriers (their ids): operands the warp must agree on."""
+    name = getattr(call.op, "name", "")
+    return "wgmma" in name or name.startswith(("tirx.ptx.bar_sync", "tirx.ptx.bar_arrive"))
+
+
 def _wgmma_warp_divisions(body, tx) -> bool:
-    """Whether an operand of a wgmma in ``body`` divides ``threadIdx.x`` by a multiple of 32."""
+    """Whether an operand of a wgmma or a named barrier in ``body`` divides ``threadIdx.x`` by a multiple of 32."""
     seen = []
 
     def on_call(call):
-        if "wgmma" in getattr(call.op, "name", ""):
+        if _takes_uniform_operands(call):
             tvm_ffi.structural_walk(call, (tirx.FloorDiv, lambda d: seen.append(d) if _is_warp_division(d, tx)
                                            else None))
     tvm_ffi.structural_walk(body, (Call, on_call))
@@ -83,7 +90,7 @@ def WarpUniformIndex(func, mod, ctx):
         return div
 
     def on_call(call):
-        if "wgmma" not in getattr(call.op, "name", ""):
+        if not _takes_uniform_operands(call):
             return call
         return tvm_ffi.structural_map(call, [(tirx.FloorDiv, on_div)], order="post")
 

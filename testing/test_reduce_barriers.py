@@ -14,7 +14,8 @@ import general_programs as G
 import tiledsl
 
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
-NAMED = "tvm_builtin_ptx_bar_sync_count_sync(((uint)((((int)threadIdx.x) >> 7) + 1)), (uint)128)"
+# (the barrier id through the warp-uniform index, passes/cuda/warp_index.py)
+NAMED = "tvm_builtin_ptx_bar_sync_count_sync(((uint)((warp_id >> 2) + 1)), (uint)128)"
 
 pytestmark = pytest.mark.usefixtures("general_passes_only")
 

@@ -35,6 +35,7 @@ RESOURCES = "resources.json"  # {kernel: {"registers": n, "spill_stores": bytes,
 _DIGEST_FORMAT = 1
 # 177/550: TVM's unused cse temporaries; --resource-usage: each kernel's registers and spills (CubinBuild.resources)
 BASE_FLAGS = ("-O3", "-std=c++17", "-diag-suppress=177,550", "--resource-usage")
+_ARCH = re.compile(r"^sm_(\d+)([a-z]?)$")
 _ENTRY = re.compile(r"Compiling entry function '([^']+)'")
 _FRAME = re.compile(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads")
 _USED = re.compile(r"Used (\d+) registers")
@@ -68,7 +69,6 @@ def parse_resource_usage(report: str) -> dict:
         if used:
             current["registers"] = int(used.group(1))
     return {name: info for name, info in usage.items() if "registers" in info}
-_ARCH = re.compile(r"^sm_(\d+)([a-z]?)$")
 
 
 def gencode_flag(arch: str) -> str:

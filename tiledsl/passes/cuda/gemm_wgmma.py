@@ -232,11 +232,9 @@ class _Descriptor:
         and below 2^18 bytes, so the field's sum never carries into or borrows from the bits above it (64-bit
         wrap-around makes an offset below the tile's start exact too; ``testing/test_wgmma_descriptors.py`` checks
         the identity)."""
-        if not schedule("TILEDSL_DESCRIPTOR_OFFSETS"):
-            return self._encode(self.addr + tirx.Cast("uint32", byte_offset))
         runtime, constant = _split_constant(byte_offset)
-        analyzer = Analyzer()
-        if constant % 16 or (runtime is not None and not analyzer.can_prove(tirx.floormod(runtime, 16) == 0)):
+        if not schedule("TILEDSL_DESCRIPTOR_OFFSETS") or constant % 16 or \
+                (runtime is not None and not Analyzer().can_prove(tirx.floormod(runtime, 16) == 0)):
             return self._encode(self.addr + tirx.Cast("uint32", byte_offset))
         desc = self._encode(self.addr)
         if runtime is not None:  # the runtime part first: one 64-bit value shared by the gemm's wgmmas

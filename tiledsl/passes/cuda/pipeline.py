@@ -515,7 +515,7 @@ class _Pipeliner(StmtRewriter):
             # (2026-12-06) a 2-stage gemm chain walking uneven tiles hung, with or without a first empty tile or a
             # deferred gemm, while 3 stages, even tiles and one CTA per tile ran (benchmarks/probe_chain.py); its
             # barrier protocol is sound in testing/ring_protocol.py, the cause is not known
-            marks.append(warp_specialize.tile_counter(tile, persistent=True, uneven=stages >= 3))
+            marks.append(warp_specialize.tile_counter(tile, uneven=stages >= 3))
         # ping-pong's first turn once per kernel (each tile takes as many turns on both warpgroups: the turns
         # alternate on across the tiles of a persistent grid)
         first_turn = [warp_specialize.consumers_once(turns.first())] if turns is not None else []

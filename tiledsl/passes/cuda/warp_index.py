@@ -52,7 +52,7 @@ def _takes_uniform_operands(call) -> bool:
     return "wgmma" in name or name.startswith(("tirx.ptx.bar_sync", "tirx.ptx.bar_arrive"))
 
 
-def _wgmma_warp_divisions(body, tx) -> bool:
+def _uniform_operand_divisions(body, tx) -> bool:
     """Whether an operand of a wgmma or a named barrier in ``body`` divides ``threadIdx.x`` by a multiple of 32."""
     seen = []
 
@@ -79,7 +79,7 @@ def WarpUniformIndex(func, mod, ctx):
         return func
     iter_var, extent = launches["threadIdx.x"]
     tx = iter_var.var
-    if not isinstance(extent, tirx.IntImm) or int(extent) % 32 or not _wgmma_warp_divisions(func.body, tx):
+    if not isinstance(extent, tirx.IntImm) or int(extent) % 32 or not _uniform_operand_divisions(func.body, tx):
         return func
     warp = tirx.Var("warp_id", str(tx.ty))
 

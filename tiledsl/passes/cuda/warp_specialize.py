@@ -47,7 +47,7 @@ from .reduce import row_sum_mode
 COMMON = "tiledsl.ws_common"  # marker: statements every thread runs before the split
 PRODUCER = "tiledsl.ws_producer"  # marker: the producer's code (value: the consumer thread count)
 EPILOGUE = "tiledsl.ws_epilogue"  # marker: the consumers' TMA-store epilogue (tma_store.py)
-TILE_COUNTER = "tiledsl.ws_tile_counter"  # marker: a general loop's tile counter (value 0: one CTA per tile)
+TILE_COUNTER = "tiledsl.ws_tile_counter"  # marker: a general loop's tile counter (value 2: uneven tiles may persist)
 CONSUMERS_ONCE = "tiledsl.ws_consumers_once"  # marker: consumer statements run once per kernel, not per tile
 PRODUCER_THREADS = 128
 PRODUCER_REGS = 40
@@ -199,13 +199,12 @@ def _without_once_markers(stmt):
     return tvm_ffi.structural_map(stmt, [(tirx.AttrStmt, lambda a: a.body if _is_once(a) else a)], order="post")
 
 
-def tile_counter(var, persistent: bool, uneven: bool = True):
+def tile_counter(var, uneven: bool = True):
     """The marker of a loop warp-specialized by ``TILEDSL_WARP_SPECIALIZE=all``: ``var`` counts the tiles this CTA
-    ran before the current one (WarpSpecialize binds it: 0 with one CTA per tile); ``persistent`` False where the
-    kernel must keep one CTA per tile; ``uneven`` False where it must when the loop's length depends on the tile
-    (its value: 1 persistent, 2 persistent with uneven tiles too)."""
-    return tirx.AttrStmt(var, TILE_COUNTER, tirx.const(int(persistent) * (1 + int(uneven)), "int32"),
-                         tirx.Evaluate(0))
+    ran before the current one (WarpSpecialize binds it: 0 with one CTA per tile); ``uneven`` False where the
+    kernel must keep one CTA per tile when the loop's length depends on the tile (its value: 1, or 2 with uneven
+    tiles allowed to persist too)."""
+    return tirx.AttrStmt(var, TILE_COUNTER, tirx.const(1 + int(uneven), "int32"), tirx.Evaluate(0))
 
 
 def _register_budget(threads: int):
@@ -309,9 +308,9 @@ def _split(launch):
             raise CompileError("internal: a warp-specialized kernel uses shared memory outside its pipelined loop")
     tx = launch.node.var
     prod = substitute(producer[0].body, {tx: tx - threads})
-    may_persist = not once_nested and (not general or int(counter[0].value) >= 1)
     return _Split(prefix, common[0].body, prod, rest, threads, producer[0].node, iters,
-                  counter[0].node if general else None, may_persist, not general or int(counter[0].value) >= 2, once)
+                  counter[0].node if general else None, not once_nested, not general or int(counter[0].value) >= 2,
+                  once)
 
 
 def _syncs(stmt) -> bool:

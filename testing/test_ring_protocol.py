@@ -63,7 +63,7 @@ def test_every_cta_finishes_in_random_interleavings(name, monkeypatch):
     if name == "chain_two_stages_uneven":
         import tiledsl.passes.cuda.warp_specialize as ws
         plain = ws.tile_counter
-        monkeypatch.setattr(ws, "tile_counter", lambda var, persistent, uneven=True: plain(var, persistent, True))
+        monkeypatch.setattr(ws, "tile_counter", lambda var, uneven=True: plain(var, True))
         func = ring_protocol.lowered(weighted_chain(1536, 768, 64, 128, w_before=False, grow=True, stages=2))
         assert "producer_ring_done" in str(func)
     else:

@@ -15,9 +15,16 @@ os.environ.setdefault("TILEDSL_SPLIT_K", "0")
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory):
-    """Every test session gets its own cache dir, so tests never read a developer's cache."""
+    """Every test session gets its own cache dir, so tests never read a developer's cache. The xdist workers of one
+    session share it (the cache is content-addressed and safe for concurrent processes), so a kernel or cubin one
+    worker built is not built again by the other."""
     if "TILEDSL_TEST_KEEP_CACHE_DIR" not in os.environ:
-        os.environ["TILEDSL_CACHE_DIR"] = str(tmp_path_factory.mktemp("tiledsl-cache"))
+        base = tmp_path_factory.getbasetemp()
+        if os.environ.get("PYTEST_XDIST_WORKER"):  # base is <session temp>/popen-gwN: share the session's folder
+            base = base.parent
+        folder = base / "tiledsl-cache"
+        folder.mkdir(exist_ok=True)
+        os.environ["TILEDSL_CACHE_DIR"] = str(folder)
     yield
 
 

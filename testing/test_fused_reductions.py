@@ -13,6 +13,9 @@ import tiledsl.language as T
 
 import general_programs as bench
 
+# an opt-in schedule: its tests are marked slow (scripts/test.sh -m slow runs them; CI keeps its 10 minutes)
+pytestmark = pytest.mark.slow
+
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 
 

@@ -18,7 +18,8 @@ BX, BY = tirx.Var("bx", "int32"), tirx.Var("by", "int32")
 LAUNCHES = {BX: tirx.const(32, "int32"), BY: tirx.const(4, "int32")}
 
 
-pytestmark = pytest.mark.usefixtures("general_passes_only", "no_kernel_cache")
+# an opt-in schedule: its tests are marked slow (scripts/test.sh -m slow runs them; CI keeps its 10 minutes)
+pytestmark = [pytest.mark.usefixtures("general_passes_only", "no_kernel_cache"), pytest.mark.slow]
 
 
 @pytest.mark.parametrize("name,extent,grows", [

@@ -16,7 +16,8 @@ import tiledsl.language as T
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 
 
-pytestmark = pytest.mark.usefixtures("general_passes_only")
+# an opt-in schedule: its tests are marked slow (scripts/test.sh -m slow runs them; CI keeps its 10 minutes)
+pytestmark = [pytest.mark.usefixtures("general_passes_only"), pytest.mark.slow]
 
 
 def _score_gemm_starts_from_zero(src: str, acc: str = "acc_s") -> bool:

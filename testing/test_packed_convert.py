@@ -13,7 +13,8 @@ import tiledsl.language as T
 
 import general_programs as bench
 
-pytestmark = pytest.mark.usefixtures("general_passes_only", "no_kernel_cache")
+# an opt-in schedule: its tests are marked slow (scripts/test.sh -m slow runs them; CI keeps its 10 minutes)
+pytestmark = [pytest.mark.usefixtures("general_passes_only", "no_kernel_cache"), pytest.mark.slow]
 
 M, N = 128, 64
 

@@ -17,7 +17,8 @@ SM90A = {"kind": "cuda", "arch": "sm_90a"}
 # (the barrier id through the warp-uniform index, passes/cuda/warp_index.py)
 NAMED = "tvm_builtin_ptx_bar_sync_count_sync(((uint)((warp_id >> 2) + 1)), (uint)128)"
 
-pytestmark = pytest.mark.usefixtures("general_passes_only")
+# an opt-in schedule: its tests are marked slow (scripts/test.sh -m slow runs them; CI keeps its 10 minutes)
+pytestmark = [pytest.mark.usefixtures("general_passes_only"), pytest.mark.slow]
 
 
 def _main_source(monkeypatch, switch="1", **config):

@@ -16,7 +16,8 @@ SM90A = {"kind": "cuda", "arch": "sm_90a"}
 SM80 = {"kind": "cuda", "arch": "sm_80"}
 
 
-pytestmark = pytest.mark.usefixtures("general_passes_only", "no_kernel_cache")
+# an opt-in schedule: its tests are marked slow (scripts/test.sh -m slow runs them; CI keeps its 10 minutes)
+pytestmark = [pytest.mark.usefixtures("general_passes_only", "no_kernel_cache"), pytest.mark.slow]
 
 
 @pytest.fixture(autouse=True)

@@ -92,6 +92,7 @@ def test_wgmma_more_types_builds_on_fma_by_default(trans_B):
     assert bench.gemm_instruction(src) == "none"
 
 
+@pytest.mark.slow  # the opt-in TILEDSL_WGMMA_MORE_TYPES=1 (scripts/test.sh -m slow)
 @pytest.mark.nvcc
 @pytest.mark.parametrize("a_dtype,b_dtype", [("int8", "int8"), ("uint8", "uint8"), ("int8", "uint8")])
 def test_wgmma_more_types_uses_wgmma_when_switched_on(a_dtype, b_dtype, monkeypatch):
@@ -103,6 +104,7 @@ def test_wgmma_more_types_uses_wgmma_when_switched_on(a_dtype, b_dtype, monkeypa
     assert "C_f_u32" in src  # the int32 accumulator reaches the instruction as .u32 registers
 
 
+@pytest.mark.slow  # the opt-in TILEDSL_WGMMA_MORE_TYPES=1 (scripts/test.sh -m slow)
 @pytest.mark.nvcc
 @pytest.mark.parametrize("dtype,acc", [("int8", "int32"), ("float8_e4m3fn", "float32")])
 def test_8bit_fragment_a_is_staged_for_wgmma_when_switched_on(dtype, acc, monkeypatch):
@@ -113,6 +115,7 @@ def test_8bit_fragment_a_is_staged_for_wgmma_when_switched_on(dtype, acc, monkey
     assert bench.gemm_instruction(src) == "wgmma" and "A_f_staged" in src and "_rs_" not in src
 
 
+@pytest.mark.slow  # the opt-in TILEDSL_WGMMA_MORE_TYPES=1 (scripts/test.sh -m slow)
 @pytest.mark.nvcc
 def test_wgmma_more_types_with_b_k_by_n_keeps_fma(monkeypatch):
     monkeypatch.setenv("TILEDSL_WGMMA_MORE_TYPES", "1")
@@ -120,6 +123,7 @@ def test_wgmma_more_types_with_b_k_by_n_keeps_fma(monkeypatch):
     assert bench.gemm_instruction(src) == "none"
 
 
+@pytest.mark.slow  # the opt-in TILEDSL_WGMMA_MORE_TYPES=1 (scripts/test.sh -m slow)
 @pytest.mark.nvcc
 def test_int8_wgmma_takes_only_the_n_the_instruction_has(monkeypatch):
     """Integer wgmma has no N = 40, 56, ...: a 2-warpgroup split of N = 80 (40 each) is not taken."""
@@ -237,6 +241,7 @@ def test_byte_arithmetic_on_gpu(dtype):
 
 
 # ---------------------------------------------------------------- fp16 accumulators
+@pytest.mark.slow  # the opt-in TILEDSL_WGMMA_MORE_TYPES=1 (scripts/test.sh -m slow)
 @pytest.mark.nvcc
 @pytest.mark.parametrize("dtype,trans_B", [("float16", False), ("float16", True), ("float8_e4m3fn", True)])
 def test_fp16_accumulator_uses_wgmma_when_switched_on(dtype, trans_B, monkeypatch):

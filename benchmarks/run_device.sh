@@ -82,6 +82,9 @@
 #           warp-specialized GPU tests at 56, then batched and attention at 56 and at 40 (the constant edited in this
 #           copy of the tree), alternating; if 56 passes and is not slower, make it the constant (tests and
 #           docs/cuda.md name 40 / 232)
+#   s22c    (prepared, not run) item 5 on the H200 (the hand-written attention 8-9 % faster than the general passes,
+#           non-causal): flash attention with the default, TILEDSL_ROW_RECIPROCALS=1 (the epilogue's 64 divisions per
+#           thread), TILEDSL_PERSISTENT=0, TILEDSL_RASTER=0 and through the shortcut, alternating, 2 rounds
 #   s17i    the whole-kernel shortcut against the general passes (GEMM, flash attention), same call
 #   s16d    every GPU test, 8 workers, each test named in the log, hung tests' stacks dumped (the first call of a
 #           session after code changes)
@@ -504,6 +507,17 @@ case "${1:-quick}" in
     done
     TILEDSL_WARP_SPECIALIZE=pingpong TAIL=4 run gqa_pingpong 100 "$PY" benchmarks/bench_more.py --rounds 3 \
       --only gqa_bf16,gqa_bf16_causal
+    (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s22c)  # prepared 2026-12-06 (ninth session), for the next: what the general attention forward lacks on the H200
+    G=flash_attention,flash_attention_causal
+    for round in 1 2; do
+      TAIL=4 bench_as default_$round 60 default_$round --rounds 3 --only $G
+      TILEDSL_ROW_RECIPROCALS=1 TAIL=4 bench_as reciprocals_$round 60 reciprocals_$round --rounds 3 --only $G
+      TILEDSL_PERSISTENT=0 TAIL=4 bench_as one_cta_per_tile_$round 60 one_cta_per_tile_$round --rounds 3 --only $G
+      TILEDSL_RASTER=0 TAIL=4 bench_as launch_order_$round 60 launch_order_$round --rounds 3 --only $G
+      TAIL=4 bench_as shortcut_$round 60 shortcut_$round --rounds 3 --only $G --shortcut
+    done
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
     ;;
   s22b)  # prepared 2026-12-06 (ninth session), for the next: producer registers 56 against 40 (the default)

@@ -56,6 +56,11 @@ def is_tile_call(expr, name: str | None = None) -> bool:
     return any(expr.op.same_as(op) for op in TILE_OPS.values())
 
 
+def is_tile_statement(stmt, name: str | None = None) -> bool:
+    """True if ``stmt`` is a statement evaluating a tiledsl tile Op call (``name`` restricts which)."""
+    return isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, name)
+
+
 def make_tile_call(name: str, args, **attrs) -> Call:
     """Build ``tiledsl.<name>(*args)`` with compile-time attributes (tile regions allowed as arguments)."""
     return Call(TILE_OPS[name], list(args), attrs=attrs or None, ret_ty="void")

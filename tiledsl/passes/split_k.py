@@ -44,7 +44,7 @@ from tvm import tirx
 from .. import config
 from ..errors import TileProgramError
 from ..ir.grid_sync import is_sync_grid, sync_grid_call
-from ..ir.ops import is_tile_call, make_tile_call, written_buffers
+from ..ir.ops import is_tile_statement, make_tile_call, written_buffers
 from ..language.loops import NUM_STAGES_ATTR, PARALLEL_ATTR
 from ..runtime.target import sm_number
 from .cuda.async_copy import barrier
@@ -82,7 +82,7 @@ def _launches(func_body):
 
 def _cleared_accumulator(stmt):
     """The fragment a ``T.clear`` / ``T.fill(.., 0)`` of a whole float32 fragment clears, else None."""
-    if not (isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "fill")):
+    if not (is_tile_statement(stmt, "fill")):
         return None
     region, value = stmt.value.args[:2]
     buf = region.source
@@ -98,7 +98,7 @@ def _cleared_accumulator(stmt):
 def _reduction_loop(stmt, accumulators) -> bool:
     """True when the loop body sums into ``accumulators`` through gemms only (see the module docstring)."""
     for s in flatten_seq([stmt.body]):
-        gemm = isinstance(s, tirx.Evaluate) and is_tile_call(s.value, "gemm")
+        gemm = is_tile_statement(s, "gemm")
         if gemm:
             a, b, c = s.value.args[:3]
             if not any(c.source.same_as(acc) for acc in accumulators) or bool(s.value.attrs["clear_accum"]) or \

@@ -10,7 +10,7 @@ from tvm import tirx
 from tvm.sym import Analyzer
 
 from ..errors import CompileError
-from ..ir.ops import dtype_of, is_tile_call
+from ..ir.ops import dtype_of, is_tile_statement
 from ..language.loops import PARALLEL_ATTR
 
 
@@ -122,7 +122,7 @@ def whole_region(region) -> bool:
 
 def zero_fill_of(stmt):
     """The buffer ``stmt`` sets to zero as a whole (``T.clear`` / ``T.fill(buf, 0)`` of the whole tile), else None."""
-    if not (isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "fill")):
+    if not (is_tile_statement(stmt, "fill")):
         return None
     region, value = stmt.value.args[:2]
     zero = isinstance(value, (tirx.IntImm, tirx.FloatImm)) and float(value.value) == 0.0

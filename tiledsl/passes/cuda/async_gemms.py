@@ -37,7 +37,7 @@ from tvm import tirx
 from tvm.ir import Call, StringImm, TensorRegion
 from tvm.script import tirx as T
 
-from ...ir.ops import is_tile_call, with_attrs
+from ...ir.ops import is_tile_call, is_tile_statement, with_attrs
 from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, rebuild_for, seq
@@ -137,7 +137,7 @@ def _known_call(call):
 def wgmma_gemm_of(stmt, wgmma):
     """The gemm call of a top-level gemm statement whose accumulator is in ``wgmma`` (the gemms that will run on
     wgmma), else None (a gemm on mma.sync or FMA is an ordinary, synchronous statement here)."""
-    if isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "gemm") and stmt.value.args[2].source in wgmma:
+    if is_tile_statement(stmt, "gemm") and stmt.value.args[2].source in wgmma:
         return stmt.value
     return None
 
@@ -169,8 +169,7 @@ def _conflicts(gemm, effects, context=None) -> bool:
 
 def _initializes(stmt, acc) -> bool:
     """``stmt`` is ``T.clear`` / ``T.fill`` of exactly ``acc``."""
-    return isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "fill") and \
-        stmt.value.args[0].source.same_as(acc)
+    return is_tile_statement(stmt, "fill") and stmt.value.args[0].source.same_as(acc)
 
 
 _PIN = {"float32": ("f32", "float", "f"), "int32": ("s32", "int", "r")}

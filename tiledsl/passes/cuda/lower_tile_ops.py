@@ -16,7 +16,7 @@ from tvm import tirx
 from tvm.ir import TensorLoad, TensorRegion
 
 from ...errors import TileProgramError
-from ...ir.ops import is_tile_call, tile_op
+from ...ir.ops import is_tile_call, is_tile_statement, tile_op
 from ...language.loops import PARALLEL_ATTR
 from ..lowering_options import schedule
 from ..rewriter import StmtRewriter, flatten_seq, loop_nest, seq, substitute, uses_var
@@ -405,7 +405,7 @@ def _launch_bodies(body) -> list:
 def _independent_reductions(a, b) -> bool:
     """``a`` and ``b`` are ``T.reduce`` statements over distinct buffers (neither reads or writes what the other
     writes), so they may be lowered together."""
-    if not all(isinstance(s, tirx.Evaluate) and is_tile_call(s.value, "reduce") for s in (a, b)):
+    if not all(is_tile_statement(s, "reduce") for s in (a, b)):
         return False
     (a_src, a_dst), (b_src, b_dst) = ([r.source for r in s.value.args[:2]] for s in (a, b))
     return not any(x.same_as(y) for x, y in ((a_dst, b_src), (a_dst, b_dst), (b_dst, a_src)))

@@ -27,7 +27,7 @@ import math
 
 from tvm import tirx
 
-from ...ir.ops import is_tile_call, with_attrs
+from ...ir.ops import is_tile_statement, with_attrs
 from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import StmtRewriter, flatten_seq, seq, uses_var
@@ -68,7 +68,7 @@ def _mask_init(stmt, acc):
 
 def _gemm_into(stmt):
     """The accumulator of ``stmt`` when it is a ``T.gemm`` adding to it; else None."""
-    if not (isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "gemm")):
+    if not (is_tile_statement(stmt, "gemm")):
         return None
     attrs = stmt.value.attrs
     if attrs is not None and "clear_accum" in attrs and bool(attrs["clear_accum"]):

@@ -27,7 +27,7 @@ from tvm.ir import Call, TensorLoad, TensorRegion
 from tvm.script import tirx as T
 from tvm.sym import Analyzer
 
-from ...ir.ops import is_tile_call, make_tile_call, with_attrs, writers_of, written_buffers
+from ...ir.ops import is_tile_call, is_tile_statement, make_tile_call, with_attrs, writers_of, written_buffers
 from ...language.loops import NUM_STAGES_ATTR
 from ..rewriter import StmtRewriter, count_uses, flatten_seq, rebuild_for, seq, substitute, uses_var
 from ..tile_lowering_utils import whole_region
@@ -758,7 +758,7 @@ def _only_wgmma_gemms(func_body, consumers) -> bool:
     from . import gemm_wgmma
     from .lower_tile_ops import thread_count
 
-    if not consumers or not all(isinstance(c, tirx.Evaluate) and is_tile_call(c.value, "gemm") for c in consumers):
+    if not consumers or not all(is_tile_statement(c, "gemm") for c in consumers):
         return False
     planned = gemm_wgmma.plan(func_body, thread_count(func_body))
     return all(c.value.args[2].source in planned for c in consumers)
@@ -799,7 +799,7 @@ def _transform_tiles(func_body, loop, consumers, ring_tiles):
 
 def _whole_tile_written(stmt):
     """The shared tile ``stmt`` writes whole and alone (see :func:`_transform_tiles`), or None."""
-    if isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "copy"):
+    if is_tile_statement(stmt, "copy"):
         src, dst = stmt.value.args
         whole = whole_region(dst) and dst.source.scope() in _SHARED
         return dst.source if whole and not src.source.same_as(dst.source) else None
@@ -831,7 +831,7 @@ def _read_only_by_gemms(tile, consumers) -> bool:
         uses = count_uses(c, tile)
         if not uses:
             continue
-        if not (isinstance(c, tirx.Evaluate) and is_tile_call(c.value, "gemm")):
+        if not (is_tile_statement(c, "gemm")):
             return False
         if uses != sum(1 for operand in c.value.args[:2] if operand.source.same_as(tile)):
             return False
@@ -894,7 +894,7 @@ def _gemm_reads(stmt, tile) -> bool:
 
 
 def _is_gemm(stmt) -> bool:
-    return isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "gemm")
+    return is_tile_statement(stmt, "gemm")
 
 
 def _with_tma_operands(stmt):

@@ -38,7 +38,7 @@ from tvm.ir import Call, TensorLoad
 from tvm.script import tirx as T
 
 from ...errors import CompileError
-from ...ir.ops import is_tile_call, make_tile_call, written_buffers
+from ...ir.ops import is_tile_call, is_tile_statement, make_tile_call, written_buffers
 from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import StmtRewriter, count_uses, flatten_seq
@@ -59,7 +59,7 @@ _COLUMN_BYTES = ((0, 2), (1, 3))
 def _cast_copy(stmt):
     """(16-bit tile, 8-bit tile) when ``stmt`` is ``T.copy(W, B)`` between two whole 2-d shared tiles of one
     shape, W 8-bit and B float16 or bfloat16 (the copy converts), else None."""
-    if not (isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "copy")):
+    if not (is_tile_statement(stmt, "copy")):
         return None
     src, dst = stmt.value.args
     if not all(hasattr(r, "source") and r.source.scope() in _SHARED and whole_region(r) for r in (src, dst)):
@@ -332,7 +332,7 @@ class _Rewriter(StmtRewriter):
         tile16, tile8 = cast
         for g in range(k + 1, len(stmts)):
             s = stmts[g]
-            if isinstance(s, tirx.Evaluate) and is_tile_call(s.value, "gemm") and count_uses(s, tile16):
+            if is_tile_statement(s, "gemm") and count_uses(s, tile16):
                 return self._swap(stmts, k, g, tile16, tile8)
             written = written_buffers(s)
             if written is None or count_uses(s, tile16) or any(b.same_as(tile8) for b in written):

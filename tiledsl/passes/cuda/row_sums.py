@@ -29,7 +29,7 @@ import tvm_ffi
 from tvm import tirx
 from tvm.ir import TensorLoad
 
-from ...ir.ops import is_tile_call, make_tile_call, with_attrs, writers_of
+from ...ir.ops import is_tile_statement, make_tile_call, with_attrs, writers_of
 from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, rebuild_for, seq, uses_var
@@ -38,7 +38,7 @@ from .reduce import row_sum_mode
 
 
 def _tile_call(stmt, name):
-    if isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, name):
+    if is_tile_statement(stmt, name):
         return stmt.value
     return None
 

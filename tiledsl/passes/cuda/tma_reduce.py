@@ -38,7 +38,7 @@ from tvm.ir import TensorLoad
 from tvm.script import tirx as T
 from tvm.sym import detect_linear_equation
 
-from ...ir.ops import is_tile_call, make_tile_call
+from ...ir.ops import is_tile_statement, make_tile_call
 from ...language.loops import PARALLEL_ATTR
 from ..lowering_options import allowed, schedule
 from ..pass_errors import keep_tiledsl_errors
@@ -55,11 +55,11 @@ _TYPES = ("float32", "float16", "bfloat16")
 def _tile_form(stmt):
     """(fragment region, destination region) of a statement adding a whole fragment into a global region, in the
     tile form or as a 2-d T.Parallel nest of element adds (see the module docstring); else None."""
-    if isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "atomic_add"):
+    if is_tile_statement(stmt, "atomic_add"):
         dst, src = stmt.value.args[:2]
         return (src, dst) if hasattr(src, "region") else None
     loops, inner = parallel_nest(stmt)
-    if len(loops) != 2 or not (isinstance(inner, tirx.Evaluate) and is_tile_call(inner.value, "atomic_add")):
+    if len(loops) != 2 or not (is_tile_statement(inner, "atomic_add")):
         return None
     dst, value = inner.value.args[:2]
     i, j = (loop.loop_var for loop in loops)

@@ -31,7 +31,7 @@ from tvm import tirx
 from tvm.script import tirx as T
 
 from ... import config
-from ...ir.ops import is_tile_call, make_tile_call
+from ...ir.ops import is_tile_call, is_tile_statement, make_tile_call
 from ...language.loops import NUM_STAGES_ATTR
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import count_uses, flatten_seq, seq, uses_var
@@ -74,7 +74,7 @@ def whole_fragment_tile(src, dst):
 
 def _qualifies(stmt, params, thread_vars):
     """(fragment region, global region, rows, cols) of an epilogue copy TMA can store, else None."""
-    if not (isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "copy")):
+    if not (is_tile_statement(stmt, "copy")):
         return None
     call = stmt.value
     if call.attrs is not None and "disable_tma" in call.attrs and bool(call.attrs["disable_tma"]):
@@ -179,7 +179,7 @@ def _staged_pair(first, second, body):
     """The shared tile of ``T.copy(fragment, S); T.copy(S, global region)`` (TileLang's staged epilogue) when the
     pair equals the direct copy of the fragment: S is used by nothing else, copied whole both times, of the
     destination's dtype; else None."""
-    if not all(isinstance(x, tirx.Evaluate) and is_tile_call(x.value, "copy") for x in (first, second)):
+    if not all(is_tile_statement(x, "copy") for x in (first, second)):
         return None
     (frag, tile), (tile2, out) = first.value.args, second.value.args
     S = tile.source

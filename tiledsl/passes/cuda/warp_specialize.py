@@ -37,7 +37,7 @@ from tvm.script import tirx as T
 
 from ... import config
 from ...errors import CompileError
-from ...ir.ops import is_tile_call
+from ...ir.ops import is_tile_call, is_tile_statement
 from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, reads_memory, rebuild_for, seq, substitute, uses_var
@@ -142,7 +142,7 @@ def eligible_general(top_level, loop, producers, consumers, thread_count: int, l
     is only known after LowerTileOpsCUDA: :func:`WarpSpecialize` refuses those (:class:`WarpSpecializationRefused`).
     ``extent``: the loop's length with the kernel's scalars inlined."""
     for c in consumers:
-        if isinstance(c, tirx.Evaluate) and is_tile_call(c.value, "gemm"):
+        if is_tile_statement(c, "gemm"):
             a, b = c.value.args[:2]
             if b.source.scope() not in _SHARED or a.source.scope() not in _SHARED + ("local.fragment",):
                 return False

@@ -42,7 +42,7 @@ import tvm_ffi
 from tvm import tirx
 from tvm.sym import Analyzer
 
-from ...ir.ops import is_tile_call
+from ...ir.ops import is_tile_statement
 from ...language.loops import NUM_STAGES_ATTR
 from .match_util import NoMatch as _NoMatch
 from .match_util import const_int as _int
@@ -98,7 +98,7 @@ def match_attention(func: tirx.PrimFunc, num_sms: int = 132) -> AttentionPlan | 
 
 def _tile(stmt, name):
     """The tile call of an ``Evaluate(tiledsl.<name>(...))`` statement, else None."""
-    if isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, name):
+    if is_tile_statement(stmt, name):
         return stmt.value
     return None
 

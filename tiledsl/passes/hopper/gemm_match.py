@@ -35,7 +35,7 @@ from tvm.sym import Analyzer
 
 import tvm_ffi
 
-from ...ir.ops import is_tile_call
+from ...ir.ops import is_tile_call, is_tile_statement
 from ...language.loops import NUM_STAGES_ATTR, PARALLEL_ATTR
 from ..rewriter import substitute
 from .match_util import NoMatch as _NoMatch
@@ -209,15 +209,15 @@ def _match(func, num_sms) -> GemmPlan:
     _require(len(blocks) == 2 and len(threads) == 1, "the grid is not 2-d with 1-d threads")
     thread_count = _int(threads[0][1], "threads")
     stmts = _stmts(body)
-    stmts = [s for s in stmts if not (isinstance(s, tirx.Evaluate) and is_tile_call(s.value, "use_swizzle"))]
+    stmts = [s for s in stmts if not (is_tile_statement(s, "use_swizzle"))]
     allocs = [s for s in stmts if isinstance(s, tirx.AllocBuffer)]
     rest = [s for s in stmts if not isinstance(s, tirx.AllocBuffer)]
     _require(len(allocs) in (3, 4) and len(rest) >= 3,
              "the block body is not (allocations, clear, pipelined loop, epilogue loops, store)")
     clear, loop, *epilogue_stmts, store = rest
-    _require(isinstance(clear, tirx.Evaluate) and is_tile_call(clear.value, "fill"), "no T.clear of the accumulator")
+    _require(is_tile_statement(clear, "fill"), "no T.clear of the accumulator")
     _require(isinstance(loop, tirx.For) and NUM_STAGES_ATTR in loop.annotations, "no T.Pipelined loop")
-    _require(isinstance(store, tirx.Evaluate) and is_tile_call(store.value, "copy"), "no final T.copy")
+    _require(is_tile_statement(store, "copy"), "no final T.copy")
     loop_stmts = _stmts(loop.body)
     _require(len(loop_stmts) == 3 and all(isinstance(s, tirx.Evaluate) for s in loop_stmts),
              "the pipelined loop is not (copy, copy, gemm)")
@@ -337,7 +337,7 @@ def _check_grid(blocks, tile_m, tile_n, m_tiles, n_tiles) -> None:
 
 def _is_shared_staging(stmt, c_f, store, allocs) -> bool:
     """``T.copy(C_f, C_s)`` right before ``T.copy(C_s, C)``, C_s a whole-tile shared allocation."""
-    if not (isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, "copy")):
+    if not (is_tile_statement(stmt, "copy")):
         return False
     src, dst = (r.source for r in stmt.value.args)
     staged = store.args[0].source

@@ -82,7 +82,7 @@ def _launches(func_body):
 
 def _cleared_accumulator(stmt):
     """The fragment a ``T.clear`` / ``T.fill(.., 0)`` of a whole float32 fragment clears, else None."""
-    if not (is_tile_statement(stmt, "fill")):
+    if not is_tile_statement(stmt, "fill"):
         return None
     region, value = stmt.value.args[:2]
     buf = region.source

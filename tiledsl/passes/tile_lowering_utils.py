@@ -122,7 +122,7 @@ def whole_region(region) -> bool:
 
 def zero_fill_of(stmt):
     """The buffer ``stmt`` sets to zero as a whole (``T.clear`` / ``T.fill(buf, 0)`` of the whole tile), else None."""
-    if not (is_tile_statement(stmt, "fill")):
+    if not is_tile_statement(stmt, "fill"):
         return None
     region, value = stmt.value.args[:2]
     zero = isinstance(value, (tirx.IntImm, tirx.FloatImm)) and float(value.value) == 0.0

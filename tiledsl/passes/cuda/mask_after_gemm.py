@@ -68,7 +68,7 @@ def _mask_init(stmt, acc):
 
 def _gemm_into(stmt):
     """The accumulator of ``stmt`` when it is a ``T.gemm`` adding to it; else None."""
-    if not (is_tile_statement(stmt, "gemm")):
+    if not is_tile_statement(stmt, "gemm"):
         return None
     attrs = stmt.value.attrs
     if attrs is not None and "clear_accum" in attrs and bool(attrs["clear_accum"]):

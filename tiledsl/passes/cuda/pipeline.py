@@ -831,7 +831,7 @@ def _read_only_by_gemms(tile, consumers) -> bool:
         uses = count_uses(c, tile)
         if not uses:
             continue
-        if not (is_tile_statement(c, "gemm")):
+        if not is_tile_statement(c, "gemm"):
             return False
         if uses != sum(1 for operand in c.value.args[:2] if operand.source.same_as(tile)):
             return False

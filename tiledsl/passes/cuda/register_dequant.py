@@ -59,7 +59,7 @@ _COLUMN_BYTES = ((0, 2), (1, 3))
 def _cast_copy(stmt):
     """(16-bit tile, 8-bit tile) when ``stmt`` is ``T.copy(W, B)`` between two whole 2-d shared tiles of one
     shape, W 8-bit and B float16 or bfloat16 (the copy converts), else None."""
-    if not (is_tile_statement(stmt, "copy")):
+    if not is_tile_statement(stmt, "copy"):
         return None
     src, dst = stmt.value.args
     if not all(hasattr(r, "source") and r.source.scope() in _SHARED and whole_region(r) for r in (src, dst)):

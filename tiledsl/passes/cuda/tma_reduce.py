@@ -59,7 +59,7 @@ def _tile_form(stmt):
         dst, src = stmt.value.args[:2]
         return (src, dst) if hasattr(src, "region") else None
     loops, inner = parallel_nest(stmt)
-    if len(loops) != 2 or not (is_tile_statement(inner, "atomic_add")):
+    if len(loops) != 2 or not is_tile_statement(inner, "atomic_add"):
         return None
     dst, value = inner.value.args[:2]
     i, j = (loop.loop_var for loop in loops)

@@ -74,7 +74,7 @@ def whole_fragment_tile(src, dst):
 
 def _qualifies(stmt, params, thread_vars):
     """(fragment region, global region, rows, cols) of an epilogue copy TMA can store, else None."""
-    if not (is_tile_statement(stmt, "copy")):
+    if not is_tile_statement(stmt, "copy"):
         return None
     call = stmt.value
     if call.attrs is not None and "disable_tma" in call.attrs and bool(call.attrs["disable_tma"]):

@@ -13,10 +13,9 @@ The pass does the same for any kernel whose ``threadIdx.x`` extent is a multiple
 divide ``threadIdx.x`` by a multiple of 32: ``warp_id = __shfl_sync(0xffffffff, threadIdx.x // 32, 0, 32)`` bound
 once at the top of the kernel, where every lane of every warp is converged, and each such ``threadIdx.x // c`` in
 those operands rewritten as ``warp_id // (c / 32)``: the same value (``x // 32 // k == x // (32 k)`` for x >= 0).
-Only there: TVM's vectorizer relates ``threadIdx.x //
-128`` to the thread's other index terms (a staging store's ``half2`` lanes), and an opaque ``warp_id`` in a store
-index made it store lane by lane. On by default; ``TILEDSL_WARP_UNIFORM_INDEX=0`` switches it
-off.
+Only there: TVM's vectorizer relates ``threadIdx.x // 128`` to the thread's other index terms (a staging store's
+``half2`` lanes), and an opaque ``warp_id`` in a store index made it store lane by lane. On by default;
+``TILEDSL_WARP_UNIFORM_INDEX=0`` switches it off.
 """
 from __future__ import annotations
 

@@ -209,7 +209,7 @@ def _match(func, num_sms) -> GemmPlan:
     _require(len(blocks) == 2 and len(threads) == 1, "the grid is not 2-d with 1-d threads")
     thread_count = _int(threads[0][1], "threads")
     stmts = _stmts(body)
-    stmts = [s for s in stmts if not (is_tile_statement(s, "use_swizzle"))]
+    stmts = [s for s in stmts if not is_tile_statement(s, "use_swizzle")]
     allocs = [s for s in stmts if isinstance(s, tirx.AllocBuffer)]
     rest = [s for s in stmts if not isinstance(s, tirx.AllocBuffer)]
     _require(len(allocs) in (3, 4) and len(rest) >= 3,
@@ -337,7 +337,7 @@ def _check_grid(blocks, tile_m, tile_n, m_tiles, n_tiles) -> None:
 
 def _is_shared_staging(stmt, c_f, store, allocs) -> bool:
     """``T.copy(C_f, C_s)`` right before ``T.copy(C_s, C)``, C_s a whole-tile shared allocation."""
-    if not (is_tile_statement(stmt, "copy")):
+    if not is_tile_statement(stmt, "copy"):
         return False
     src, dst = (r.source for r in stmt.value.args)
     staged = store.args[0].source

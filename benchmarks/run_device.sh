@@ -509,6 +509,11 @@ case "${1:-quick}" in
       --only gqa_bf16,gqa_bf16_causal
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
     ;;
+  s23a)  # 2026-12-06 (tenth session): LayerNorm over its launch shape against the copy rate, then s22b's producer
+    # registers (56 against 40)
+    TAIL=12 run norm_configs 150 "$PY" benchmarks/bench_norm_configs.py --rounds 3 --out "$OUT/norm_configs.json"
+    bash "$0" s22b
+    ;;
   s22c)  # prepared 2026-12-06 (ninth session), for the next: what the general attention forward lacks on the H200
     G=flash_attention,flash_attention_causal
     for round in 1 2; do

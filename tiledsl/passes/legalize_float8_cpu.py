@@ -94,6 +94,8 @@ def _decode(value, fmt: _Format):
     rewrite a float8 ``if_then_else`` under our bit casts."""
     if isinstance(value, tirx.FloatImm):  # its value as float8 holds it (a folded T.cast(0.3, ...) may not be)
         return tirx.const(_decode_code(_encode_constant(float(value.value), fmt), fmt), "float32")
+    if _is_reinterpret(value) and isinstance(value.args[0], tirx.IntImm):  # a constant's code (see _on_cast)
+        return tirx.const(_decode_code(int(value.args[0].value), fmt), "float32")
     if isinstance(value, tirx.Select):
         return tirx.Select(value.condition, _decode(value.true_value, fmt), _decode(value.false_value, fmt))
     if isinstance(value, tvm.ir.Call) and value.op.same_as(_IF_THEN_ELSE):
@@ -114,8 +116,9 @@ def _decode(value, fmt: _Format):
     else:
         nan = tirx.reinterpret("float32", _i32(0x7FC00000))
         magnitude = tirx.Select(tirx.And(exp == all_ones, man == (1 << fmt.man_bits) - 1), nan, magnitude)
-    return tirx.Let(bits, tirx.Cast("int32", tirx.reinterpret("uint8", value)),
-                    tirx.Select(sign == 1, -magnitude, magnitude))
+    # the sign is or-ed into the float32 bits: a Select on it would copy the magnitude's expression twice
+    signed = tirx.reinterpret("float32", tirx.bitwise_or(tirx.reinterpret("int32", magnitude), sign << 31))
+    return tirx.Let(bits, tirx.Cast("int32", tirx.reinterpret("uint8", value)), signed)
 
 
 def _let(name: str, value, body_of):
@@ -164,6 +167,9 @@ def _on_cast(cast):
             return _encode(as_f32, _FORMATS[dst], dst)
         return as_f32 if dst == "float32" else tirx.Cast(dst, as_f32)
     if dst in _FORMATS:
+        if isinstance(cast.value, (tirx.FloatImm, tirx.IntImm)):  # a constant: its code, encoded here
+            return tirx.reinterpret(dst, tirx.const(_encode_constant(float(cast.value.value), _FORMATS[dst]),
+                                                    "uint8"))
         value = cast.value if src == "float32" else tirx.Cast("float32", cast.value)
         return _encode(value, _FORMATS[dst], dst)
     return cast

@@ -14,6 +14,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_AUTO_TUNING_CPU_COUNTS | number of compile workers; -1 = derive from the CPU count | -1 |
 | TILEDSL_AUTO_TUNING_MAX_CPU_COUNT | upper bound on compile workers; -1 = none | -1 |
 | TILEDSL_AUTO_TUNING_CPU_UTILITIES | fraction of the available CPUs used for compiling | 0.9 |
+| TILEDSL_WORKER_FORK_SERVER | ``0``: every tuning run starts its workers as fresh Python processes (3-5 s of imports), instead of forking them from a fork server this process keeps (``autotuner/fork_server.py``) | 1 |
 | TILEDSL_DISABLE_HOPPER_GEMM | ``1``: never replace a GEMM by the warp-specialized wgmma kernel on sm_90a | 0 |
 | TILEDSL_TMA | ``0``: pipelined loops on sm_90a keep cp.async instead of TMA loads into an mbarrier ring | 1 |
 | TILEDSL_DISABLE_TMA | ``1``: the same as ``TILEDSL_TMA=0`` (TileLang's ``tl.disable_tma_lower`` does it per kernel) | 0 |
@@ -143,6 +144,11 @@ def force_retune() -> bool:
 def tuning_quiet() -> bool:
     """True when tuning runs must not write progress or the winner to stderr."""
     return _flag("TILEDSL_AUTO_TUNING_QUIET")
+
+
+def worker_fork_server() -> bool:
+    """Whether tuning workers are forked from this process's fork server (TILEDSL_WORKER_FORK_SERVER, default on)."""
+    return _flag("TILEDSL_WORKER_FORK_SERVER", "1")
 
 
 def tuning_cpu_counts() -> int:

@@ -3,6 +3,9 @@
 With one pipe pair in TILEDSL_WORKER_FDS it serves one worker. With several it is a fork server: it imports the
 heavy modules (torch, TVM, tiledsl) once, forks a worker per extra pair (each in its own session, so it can be
 killed alone) and serves the first pair itself; N workers are then ready in about the time of one import.
+
+With TILEDSL_WORKER_MODE=server it is the tuning process's long-lived fork server (``fork_server.py``): it imports
+what both roles need, then forks a worker for each request on its socket, until the socket closes.
 """
 from __future__ import annotations
 
@@ -78,11 +81,12 @@ def _handler_class(role: str):
     return RunHandler
 
 
-def _preload(role: str) -> None:
-    """Import what every worker of ``role`` needs, before forking (never touches CUDA)."""
+def _preload(*roles: str) -> None:
+    """Import what every worker of ``roles`` needs, before forking (never touches CUDA)."""
     import cloudpickle  # noqa: F401
 
-    _handler_class(role)
+    for role in roles:
+        _handler_class(role)
     import tiledsl.runtime.compiler  # noqa: F401
     try:
         import tiledsl.codegen.cuda  # noqa: F401
@@ -118,8 +122,105 @@ def _log_paths(raw: str) -> list[str]:
     return [str(p) for p in paths] if isinstance(paths, list) else []
 
 
+def _close_all(fds) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _run_forked(pair: tuple, log: str, tuner: int) -> None:
+    """In a freshly forked worker: its own session, output to ``log``, then serve ``pair`` (never returns). Where
+    torch touched CUDA in the process it was forked from, Python is executed again on the same pipes instead."""
+    os.setsid()
+    if log:
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+    if _cuda_poisoned():  # fall back to a fresh interpreter on the same pipes (slower, correct)
+        os.environ["TILEDSL_WORKER_FDS"] = "%d,%d" % pair
+        os.environ["TILEDSL_WORKER_LOGS"] = json.dumps([log])
+        os.environ["TILEDSL_WORKER_PARENT"] = str(tuner)
+        os.environ.pop("TILEDSL_WORKER_FORCE_REEXEC", None)
+        os.environ.pop("TILEDSL_WORKER_MODE", None)
+        for fd in pair:
+            os.set_inheritable(fd, True)
+        os.execv(sys.executable, [sys.executable, "-m", "tiledsl.autotuner._child"])
+    _serve(*pair, tuner)
+    _finish()
+
+
+def _fork_server(sock_fd: int, tuner: int) -> None:
+    """The long-lived fork server (see ``fork_server.py``): answer fork and exit-code requests until the tuning
+    process closes the socket or is gone. Forked workers are reaped here, their exit codes kept for the asking."""
+    import select
+    import socket
+    import time
+
+    from .fork_server import receive, send
+
+    sock = socket.socket(fileno=sock_fd)
+    try:
+        _preload("builder", "runner")
+    except BaseException as err:  # report why we cannot serve, then exit
+        send(sock, {"error": f"{type(err).__name__}: {err}"})
+        return
+    send(sock, {"ready": True, "pid": os.getpid()})
+    codes: dict = {}
+
+    def reap():
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if not pid:
+                return
+            codes[pid] = os.waitstatus_to_exitcode(status)
+
+    while True:
+        reap()
+        if not select.select([sock], [], [], 1.0)[0]:
+            if not _alive(tuner):
+                return
+            continue
+        try:
+            request, fds = receive(sock, max_fds=2)
+        except (EOFError, OSError):
+            return
+        if request.get("op") == "fork":
+            try:
+                pid = os.fork()
+            except OSError as err:
+                _close_all(fds)
+                send(sock, {"error": f"{type(err).__name__}: {err}"})
+                continue
+            if pid == 0:
+                sock.close()
+                os.environ.clear()
+                os.environ.update(request["env"])
+                try:
+                    os.chdir(request["cwd"])
+                except OSError:
+                    pass
+                _run_forked(tuple(fds), request["log"], tuner)
+            _close_all(fds)
+            send(sock, {"pid": pid})
+        elif request.get("op") == "exit_code":
+            deadline = time.monotonic() + float(request.get("timeout", 5.0))
+            while request["pid"] not in codes and time.monotonic() < deadline:
+                time.sleep(0.02)
+                reap()
+            send(sock, {"code": codes.pop(request["pid"], None)})
+
+
 def main() -> None:
     tuner = int(os.environ.get("TILEDSL_WORKER_PARENT") or os.getppid())
+    if os.environ.get("TILEDSL_WORKER_MODE") == "server":
+        _fork_server(int(os.environ["TILEDSL_WORKER_FDS"]), tuner)
+        _finish()
     pairs = [tuple(int(x) for x in p.split(",")) for p in os.environ["TILEDSL_WORKER_FDS"].split(";")]
     logs = _log_paths(os.environ.get("TILEDSL_WORKER_LOGS", ""))
     if len(pairs) > 1:
@@ -127,28 +228,8 @@ def main() -> None:
         for k in range(1, len(pairs)):
             pid = os.fork()
             if pid == 0:
-                os.setsid()
-                for j, (r, w) in enumerate(pairs):
-                    if j != k:
-                        for fd in (r, w):
-                            try:
-                                os.close(fd)
-                            except OSError:
-                                pass
-                if k < len(logs) and logs[k]:
-                    fd = os.open(logs[k], os.O_WRONLY | os.O_APPEND)
-                    os.dup2(fd, 1)
-                    os.dup2(fd, 2)
-                    os.close(fd)
-                if _cuda_poisoned():  # fall back to a fresh interpreter on the same pipes (slower, correct)
-                    os.environ["TILEDSL_WORKER_FDS"] = "%d,%d" % pairs[k]
-                    os.environ["TILEDSL_WORKER_LOGS"] = json.dumps(logs[k:k + 1])
-                    os.environ.pop("TILEDSL_WORKER_FORCE_REEXEC", None)
-                    for fd in pairs[k]:
-                        os.set_inheritable(fd, True)
-                    os.execv(sys.executable, [sys.executable, "-m", "tiledsl.autotuner._child"])
-                _serve(*pairs[k], tuner)
-                _finish()
+                _close_all([fd for j, pair in enumerate(pairs) if j != k for fd in pair])
+                _run_forked(pairs[k], logs[k] if k < len(logs) else "", tuner)
             for fd in pairs[k]:
                 os.close(fd)
     _serve(*pairs[0], tuner)

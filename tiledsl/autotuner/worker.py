@@ -5,8 +5,10 @@ re-imported) and talks to it over two pipes with length-framed pickles. The work
 many requests. When a request runs past its limit the worker is killed (SIGKILL: a hung kernel or a stuck TVM pass
 cannot be interrupted any other way); when the worker dies (a segfault, an illegal memory access, ``os._exit``) the
 parent sees the pipe close and learns the exit status. Either way the caller gets an exception and may start a new
-worker. The worker's stdout and stderr go to a log file whose tail explains a crash. ``Worker.start_group`` starts
-several workers from one fork server (``_child.py``): the imports happen once, then the workers are forked.
+worker. The worker's stdout and stderr go to a log file whose tail explains a crash. Workers are forked from this
+process's long-lived fork server (``fork_server.py``: the imports happen once per process, not once per tuning
+run); with that switched off or failing, ``Worker.start_group`` starts several workers from one fresh process
+(``_child.py``) that imports once and forks the others.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from pathlib import Path
 import cloudpickle
 
 from .. import config
+from . import fork_server
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +103,8 @@ class Worker:
         self._to: Connection | None = None
         self._from: Connection | None = None
         self._log_path: Path | None = None
+        self._fork_fds: tuple | None = None  # the worker's pipe ends, until the fork server forks it
+        self._server: fork_server.ForkServer | None = None  # the fork server that forked it
         self._ready = False
         self.restarts = 0
 
@@ -126,46 +131,86 @@ class Worker:
         log_dir = config.tmp_dir() / "workers"
         log_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_logs(log_dir)
-        child_fds, pairs, logs = [], [], []
+        child_fds = []
         for w in workers:
             to_child_r, to_child_w = os.pipe()
             from_child_r, from_child_w = os.pipe()
-            child_fds += [to_child_r, from_child_w]
-            pairs.append(f"{to_child_r},{from_child_w}")
+            child_fds.append((to_child_r, from_child_w))
             fd, log = tempfile.mkstemp(prefix=f"{w.name}-p{os.getpid()}-", suffix=".log", dir=log_dir)
             os.close(fd)
             w._log_path = Path(log)
-            logs.append(log)
             w._to = Connection(to_child_w, readable=False)
             w._from = Connection(from_child_r, writable=False)
             w._ready = False
+        if fork_server.enabled() and fork_server.obtain() is not None:
+            # forked in wait_ready (the server imports meanwhile, the first time); its pipe ends wait until then
+            for w, fds in zip(workers, child_fds):
+                w._fork_fds = fds
+            return
+        Worker._spawn(workers, child_fds)
+
+    @staticmethod
+    def _spawn(workers: list["Worker"], child_fds: list[tuple]) -> None:
+        """Start ``workers`` as a fresh Python process (a fork server of its own for several) on the pipe ends
+        ``child_fds`` (one (read, write) pair each), which are closed here, and send each its start message."""
         first = workers[0]
         env = dict(os.environ)
         env.update(first._env or {})
         if len(workers) > 1:  # torch.cuda.is_available() (tvm_ffi calls it on import) must not poison the forks
             env.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
-        env.update(TILEDSL_WORKER_FDS=";".join(pairs), TILEDSL_WORKER_LOGS=json.dumps(logs),
+        env.update(TILEDSL_WORKER_FDS=";".join(f"{r},{w}" for r, w in child_fds),
+                   TILEDSL_WORKER_LOGS=json.dumps([str(w._log_path) for w in workers]),
                    TILEDSL_WORKER_ROLE=first.role, TILEDSL_WORKER_PARENT=str(os.getpid()))
-        log_fd = os.open(logs[0], os.O_WRONLY | os.O_APPEND)
+        env.pop("TILEDSL_WORKER_MODE", None)
+        fds = tuple(fd for pair in child_fds for fd in pair)
+        log_fd = os.open(first._log_path, os.O_WRONLY | os.O_APPEND)
         try:
             first._proc = subprocess.Popen([sys.executable, "-m", "tiledsl.autotuner._child"],
-                                           pass_fds=tuple(child_fds), stdin=subprocess.DEVNULL, stdout=log_fd,
+                                           pass_fds=fds, stdin=subprocess.DEVNULL, stdout=log_fd,
                                            stderr=log_fd, env=env, cwd=os.getcwd(), start_new_session=True)
         finally:
             os.close(log_fd)
-            for fd in child_fds:
+            for fd in fds:
                 os.close(fd)
         for w in workers:
-            try:
-                w._to.send_bytes(pickle.dumps({"role": w.role, "sys_path": list(sys.path), "payload": w._payload}))
-            except OSError:  # it died at once (BrokenPipeError): wait_ready reports it with the exit status
-                pass
+            w._send_start()
+
+    def _fork_now(self) -> None:
+        """Fork this worker from the fork server (a fresh process instead, if the server fails)."""
+        fds, self._fork_fds = self._fork_fds, None
+        server = fork_server.obtain()
+        try:
+            if server is None:
+                raise fork_server.ForkServerError("none could be started")
+            env = dict(os.environ)
+            env.update(self._env or {})
+            env.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+            self._pid = server.fork(fds, env, str(self._log_path), START_TIMEOUT)
+            self._server = server
+        except fork_server.ForkServerError as err:
+            logger.info("the fork server failed (%s); starting the %s worker as a fresh process", err, self.role)
+            if server is not None:
+                fork_server.forget(server)
+            Worker._spawn([self], [fds])  # (closes the pipe ends)
+            return
+        for fd in fds:  # the forked worker has its own copies
+            os.close(fd)
+        self._send_start()
+
+    def _send_start(self) -> None:
+        try:
+            self._to.send_bytes(pickle.dumps({"role": self.role, "sys_path": list(sys.path),
+                                              "payload": self._payload}))
+        except OSError:  # it died at once (BrokenPipeError): wait_ready reports it with the exit status
+            pass
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Block until the worker has imported everything; raises WorkerFailure if it dies or hangs."""
         self.start()
         if self._ready:
             return
+        if self._fork_fds is not None:
+            self._fork_now()
         reply = self._receive(timeout, "starting")
         if reply.get("error"):
             self.kill()
@@ -218,6 +263,8 @@ class Worker:
                 code = self._proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 code = None
+        elif self._pid is not None and self._server is not None:  # its exit status is the fork server's to read
+            code = self._server.exit_code(self._pid)
         tail = self.log_tail()
         self.kill()
         state = describe_exit(code) if code is not None else "died (killed, crashed or exited)"
@@ -240,8 +287,14 @@ class Worker:
     def kill(self) -> None:
         """Kill the process (and its process group) and forget it; the next call starts a fresh one."""
         proc, pid, started = self._proc, self._pid, self._to is not None
-        self._proc = self._pid = None
+        self._proc = self._pid = self._server = None
         self._ready = False
+        fds, self._fork_fds = self._fork_fds or (), None
+        for fd in fds:  # never forked
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         if pid is not None:
             try:
                 os.killpg(pid, signal.SIGKILL)
@@ -285,7 +338,7 @@ class Worker:
 
     def close(self) -> None:
         """Ask the worker to exit, then make sure it has."""
-        if self._to is not None and self._alive():
+        if self._to is not None and self._fork_fds is None and self._alive():  # (one never forked: just closed)
             try:
                 self._to.send_bytes(cloudpickle.dumps({"op": "exit"}))
                 deadline = time.monotonic() + 5

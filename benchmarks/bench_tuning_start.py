@@ -22,30 +22,16 @@ import torch
 
 def _runs(n: int) -> list:
     import tiledsl
-    import tiledsl.language as T
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "testing"))
+    from test_autotune_helpers import matmul  # the autotuner tests' GEMM
 
     cuda = torch.cuda.is_available()
     size = 512 if cuda else 128  # (a 512^3 fp16 GEMM times for a minute on the CPU)
 
-    @tiledsl.jit(out_idx=[-1])
-    def matmul(M, N, K, block_M=64, block_N=64, block_K=32):
-        @T.prim_func
-        def kernel(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), C: T.Tensor((M, N), "float16")):
-            with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=128) as (bx, by):
-                A_s = T.alloc_shared((block_M, block_K), "float16")
-                B_s = T.alloc_shared((block_K, block_N), "float16")
-                C_f = T.alloc_fragment((block_M, block_N), "float32")
-                T.clear(C_f)
-                for ko in T.Pipelined(T.ceildiv(K, block_K), num_stages=2):
-                    T.copy(A[by * block_M, ko * block_K], A_s)
-                    T.copy(B[ko * block_K, bx * block_N], B_s)
-                    T.gemm(A_s, B_s, C_f)
-                T.copy(C_f, C[by * block_M, bx * block_N])
-        return kernel
-
     out = []
     for i in range(n):
-        tuner = tiledsl.AutoTuner.from_kernel(matmul, configs=[{"block_M": 64}, {"block_M": 128}])
+        tuner = tiledsl.AutoTuner.from_kernel(matmul, configs=[{"block_M": 32}, {"block_M": 64}])
         tuner.set_compile_args(target="cuda" if cuda else "llvm")
         tuner.set_profile_args(warmup=2, rep=5, timeout=120, ref_prog=lambda a, b: a @ b)
         start = time.perf_counter()

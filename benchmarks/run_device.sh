@@ -520,6 +520,15 @@ case "${1:-quick}" in
     TAIL=12 run norm_configs 150 "$PY" benchmarks/bench_norm_configs.py --rounds 3 --out "$OUT/norm_configs.json"
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
     ;;
+  s23b)  # 2026-12-06 (tenth session): s22c in one round, for a short lease: the attention forward (non-causal and
+    # causal) by default, with one CTA per tile, with row reciprocals, and through the shortcut
+    G=flash_attention,flash_attention_causal
+    TAIL=4 bench_as default 60 default --rounds 3 --only $G
+    TILEDSL_PERSISTENT=0 TAIL=4 bench_as one_cta_per_tile 60 one_cta_per_tile --rounds 3 --only $G
+    TILEDSL_ROW_RECIPROCALS=1 TAIL=4 bench_as reciprocals 60 reciprocals --rounds 3 --only $G
+    TAIL=4 bench_as shortcut 60 shortcut --rounds 3 --only $G --shortcut
+    (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
+    ;;
   s22c)  # prepared 2026-12-06 (ninth session), for the next: what the general attention forward lacks on the H200
     G=flash_attention,flash_attention_causal
     for round in 1 2; do

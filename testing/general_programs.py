@@ -727,7 +727,9 @@ def cases(small=False) -> dict:
                                      lambda dev: _int8_inputs(dev, n, n, n), _int8_ref, _int8_peer(), 3e-2),
         "int8_weight_m16": single_case(int8_weight_gemm(16, n, n, block_M=16, block_N=128, block_K=64, stages=8),
                                    lambda dev: _int8_inputs(dev, 16, n, n), _int8_ref, _int8_peer(), 3e-2),
-        "layernorm": single_case(layer_norm(4096 if small else 16384, 4096),
+        # 128 threads a row: 32 elements each (bench_norm_configs.py, H200 2026-12-06: 97 % of the copy rate timed
+        # in the same run; 256 threads 91 %, 512 threads 70 %)
+        "layernorm": single_case(layer_norm(4096 if small else 16384, 4096, threads=128),
                              lambda dev: _ln_inputs(dev, 4096 if small else 16384), _ln_ref, _ln_ref_half, 2e-2,
                              gemm=False),
     }

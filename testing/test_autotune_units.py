@@ -293,3 +293,18 @@ def test_run_names_the_keyword_arguments_it_ignores(caplog, cache_dir):
         with pytest.raises(ConfigError, match="block_X"):
             tuner.run(enable_grouped_compile=True)
     assert "ignores enable_grouped_compile=True" in caplog.text
+
+
+def test_a_result_read_back_keeps_the_config_key_order(cache_dir, tmp_path):
+    """The winner's keys come back from the tuning cache and from save_to_disk in the order of the space's config
+    (the README's example printed a tuned config and its cached twin differently on the GPU)."""
+    configs = [{"block_N": 32, "block_M": 32, "block_K": 32}]
+    tuner = tiledsl.AutoTuner.from_kernel(matmul, configs=configs).set_compile_args(target="llvm")
+    tuner.set_profile_args(warmup=1, rep=1, timeout=60, skip_check=True).set_kernel_parameters((64, 64, 64))
+    tuned = tuner.run()
+    tiledsl.AutoTuner._memory.clear()
+    cached = tuner.run()
+    assert cached.from_cache and not tuned.from_cache
+    loaded = tiledsl.AutotuneResult.load_from_disk(cached.save_to_disk(tmp_path / "saved"))
+    for result in (tuned, cached, loaded):
+        assert list(result.config) == ["block_N", "block_M", "block_K"] == list(result.kernel.config)

@@ -170,7 +170,7 @@ def test_pingpong_takes_its_first_turn_once_per_kernel(monkeypatch):
     monkeypatch.setenv("TILEDSL_PERSISTENT", "3")
     monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", "pingpong")
     src = _kernel(bench.flash_attention(2, 4, 1024, 128, False)).get_kernel_source()
-    consumers = src.split("setmaxnreg_inc_sync_aligned_u32_232();", 1)[1]
+    consumers = src.split("setmaxnreg_inc_sync_aligned_u32_224();", 1)[1]
     before_tiles, tiles = consumers.split("for (int tile_iter_1", 1)
     assert before_tiles.count("bar_arrive_arrive((uint)2, (uint)256)") == 1
     assert "bar_arrive_arrive((uint)2," not in tiles and tiles.count("bar_sync_count_sync") == 3

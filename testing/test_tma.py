@@ -416,7 +416,7 @@ def test_warp_specialized_split(name, ws_sources):
     assert "wgmma_wait_group_wait_group_sync_aligned_1" in consumers
     assert "__syncthreads" not in tail  # no block-wide barrier the exited producer warps would not reach
     if threads == 256:
-        assert "setmaxnreg_dec_sync_aligned_u32_40" in producer and "setmaxnreg_inc_sync_aligned_u32_232" in consumers
+        assert "setmaxnreg_dec_sync_aligned_u32_56" in producer and "setmaxnreg_inc_sync_aligned_u32_224" in consumers
 
 
 WS_GPU = {  # name: (M, N, K, kwargs)

@@ -62,8 +62,9 @@ class AutotuneResult:
         self.kernel.save(folder / "kernel")
         info = {"format": FORMAT_VERSION, "config": self.config, "latency": self.latency,
                 "ref_latency": self.ref_latency, "key": self.key, "summary": self.summary()}
-        (folder / "result.json").write_text(json.dumps(info, indent=1, sort_keys=True))
-        (folder / "best_config.json").write_text(json.dumps(self.config, indent=1, sort_keys=True))
+        # keys in the config's own order (the space's): a result read back prints as the tuning run printed it
+        (folder / "result.json").write_text(json.dumps(info, indent=1))
+        (folder / "best_config.json").write_text(json.dumps(self.config, indent=1))
         (folder / "latency.json").write_text(json.dumps({"latency": self.latency, "ref_latency": self.ref_latency}))
         write_trials(folder / "trials.jsonl", self.trials)
 

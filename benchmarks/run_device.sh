@@ -509,6 +509,15 @@ case "${1:-quick}" in
       --only gqa_bf16,gqa_bf16_causal
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
     ;;
+  s24a)  # prepared 2026-12-06 (tenth session), for the next: the README's GEMM example on the GPU (its cached
+    # winner's keys now keep their order: unrun on a GPU), the fork server's GPU tuning tests, then the table with
+    # the new defaults (producer registers 56, LayerNorm on 128 threads), 2 rounds
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist loadfile)
+    TAIL=8 run tuning_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m "not slow" -ra "${xdist[@]}" \
+      testing/test_autotune_example.py testing/test_tune_gpu.py testing/test_distributed_devices.py testing/test_fork_server.py
+    TAIL=40 bench_as table 320 table --rounds 2
+    (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
+    ;;
   s23a)  # 2026-12-06 (tenth session): the tuning tests with workers forked from the fork server (new), on the GPU
     # where they have GPU tests, and back-to-back tuning runs with and without it; LayerNorm over its launch shape
     # against the copy rate

@@ -11,10 +11,10 @@ exactly like a worker started on its own. The server never touches CUDA (a forke
 re-executes Python, as the workers of a builder group do).
 
 What the server imported at start stays: its imports depend on the environment outside tiledsl's own switches
-(``TILEDSL_*`` are read at call time, never at import), on ``sys.executable`` and on the working directory, so a
-change of any of those starts a new server. ``TILEDSL_WORKER_FORK_SERVER=0`` turns the server off: each tuning run
-starts its workers as fresh processes. A server that cannot start, or dies, costs nothing but its time: the worker
-is then started as a fresh process.
+(``TILEDSL_*`` are read at call time, never at import; pytest's ``PYTEST_CURRENT_TEST`` names each test), on
+``sys.executable`` and on the working directory, so a change of any of those starts a new server.
+``TILEDSL_WORKER_FORK_SERVER=0`` turns the server off: each tuning run starts its workers as fresh processes. A
+server that cannot start, or dies, costs nothing but its time: the worker is then started as a fresh process.
 """
 from __future__ import annotations
 
@@ -71,9 +71,13 @@ def receive(sock: socket.socket, max_fds: int = 0) -> tuple[dict, list]:
     return pickle.loads(_receive_exactly(sock, length)), list(fds)
 
 
+#: variables that change all the time and that no import reads: pytest names the running test in one
+_VOLATILE = frozenset({"PYTEST_CURRENT_TEST"})
+
+
 def _identity() -> tuple:
     """What the server's imports depend on: a change starts a new server (``TILEDSL_*`` are read at call time)."""
-    env = tuple(sorted((k, v) for k, v in os.environ.items() if not k.startswith("TILEDSL_")))
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if not k.startswith("TILEDSL_") and k not in _VOLATILE))
     return sys.executable, os.getcwd(), env
 
 

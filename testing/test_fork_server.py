@@ -60,11 +60,13 @@ def _servers_started(monkeypatch) -> list:
     return started
 
 
-def test_later_runs_fork_from_one_server_with_the_present_environment(fresh_server, monkeypatch):
+def test_one_server_across_runs_until_the_environment_changes_or_it_dies(fresh_server, monkeypatch):
     started = _servers_started(monkeypatch)
     monkeypatch.setenv("TILEDSL_TEST_PROBE", "right")
-    first = _tune()
-    assert [t.status for t in first.trials] == ["ok", "ok"]
+    first = _tune([CONFIGS[0], {"variant": "crash"}])
+    by_status = {t.status: t for t in first.trials}
+    assert set(by_status) == {"ok", "crash"}
+    assert "SIGSEGV" in by_status["crash"].reason, by_status["crash"].reason  # the server read its exit status
     server = fork_server.current_pid()
     assert server is not None and len(started) == 1
 
@@ -78,21 +80,15 @@ def test_later_runs_fork_from_one_server_with_the_present_environment(fresh_serv
     a = torch.randn(SIZE, SIZE, dtype=torch.float16)
     torch.testing.assert_close(again.kernel(a, a).float(), a.float() @ a.float(), rtol=1e-2, atol=5e-2)
 
-
-def test_another_environment_or_a_dead_server_gives_a_new_one(fresh_server, monkeypatch):
-    started = _servers_started(monkeypatch)
-    monkeypatch.setenv("TILEDSL_TEST_PROBE", "right")
-    _tune(CONFIGS[:1])
-    first = fork_server.current_pid()
     monkeypatch.setenv("SOME_LIBRARY_SETTING", "1")  # may change what the server's imports did: a new server
     assert [t.status for t in _tune(CONFIGS[:1]).trials] == ["ok"]
     second = fork_server.current_pid()
-    assert second not in (None, first) and len(started) == 2
-    assert _gone_within(first)  # the old one was stopped
+    assert second not in (None, server) and len(started) == 2
+    assert _gone_within(server)  # the old one was stopped
 
     os.kill(second, signal.SIGKILL)  # a server that died is replaced; the run does not notice
     assert [t.status for t in _tune(CONFIGS[:1]).trials] == ["ok"]
-    assert fork_server.current_pid() not in (None, first, second) and len(started) == 3
+    assert fork_server.current_pid() not in (None, server, second) and len(started) == 3
 
 
 def test_switched_off_no_server_is_started(fresh_server, monkeypatch):
@@ -101,14 +97,6 @@ def test_switched_off_no_server_is_started(fresh_server, monkeypatch):
     monkeypatch.setenv("TILEDSL_TEST_PROBE", "right")
     assert [t.status for t in _tune(CONFIGS[:1]).trials] == ["ok"]
     assert started == [] and fork_server.current_pid() is None
-
-
-def test_a_crash_in_a_forked_worker_is_reported_with_its_signal(fresh_server, monkeypatch):
-    monkeypatch.setenv("TILEDSL_TEST_PROBE", "right")
-    result = _tune([CONFIGS[0], {"variant": "crash"}])
-    by_status = {t.status: t for t in result.trials}
-    assert set(by_status) == {"ok", "crash"} and fork_server.current_pid() is not None
-    assert "SIGSEGV" in by_status["crash"].reason, by_status["crash"].reason
 
 
 def _running(pid: int) -> bool:
@@ -129,37 +117,13 @@ def _gone_within(pid: int, seconds: float = 15.0) -> bool:
     return True
 
 
-def test_the_server_exits_with_the_tuning_process(cache_dir, tmp_path):
-    """A tuning process killed with SIGKILL leaves no fork server behind."""
-    script = tmp_path / "tune_then_die.py"
+def test_a_forked_child_gets_its_own_server_and_a_killed_tuner_leaves_none(cache_dir, tmp_path):
+    """A child forked from the tuning process (a data loader's worker) never talks to its parent's server and leaves
+    it running; a tuning process killed with SIGKILL leaves no fork server behind (run in a fresh process: forking
+    this test process would fork its threads)."""
+    script = tmp_path / "tune_fork_tune_die.py"
     script.write_text(textwrap.dedent(f"""
         import os, signal, sys
-        sys.path.insert(0, {str(HERE)!r})
-        os.environ["TILEDSL_AUTO_TUNING_CPU_COUNTS"] = "1"
-        import tiledsl
-        from tiledsl.autotuner import fork_server
-        from test_autotune_helpers import SIZE, matmul, ref_matmul
-        tuner = tiledsl.AutoTuner.from_kernel(matmul, configs=[{{"block_M": 32}}]).set_compile_args(target="llvm")
-        tuner.set_profile_args(warmup=1, rep=1, timeout=60, ref_prog=ref_matmul)
-        tuner.set_kernel_parameters(({SIZE}, {SIZE}, {SIZE})).run(quiet=True)
-        print(fork_server.current_pid(), flush=True)
-        os.kill(os.getpid(), signal.SIGKILL)
-    """))
-    env = dict(os.environ, TILEDSL_CACHE_DIR=str(cache_dir))
-    env.pop("TILEDSL_WORKER_FORK_SERVER", None)
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
-    server = int(proc.stdout.split()[-1])
-    assert _gone_within(server)
-
-
-
-def test_a_process_forked_from_the_tuner_starts_its_own_server(cache_dir, tmp_path):
-    """A child forked from the tuning process (a data loader's worker) never talks to its parent's server, and
-    leaves it running when it exits (run in a fresh process: forking this test process would fork its threads)."""
-    script = tmp_path / "tune_fork_tune.py"
-    script.write_text(textwrap.dedent(f"""
-        import os, sys
         sys.path.insert(0, {str(HERE)!r})
         os.environ["TILEDSL_AUTO_TUNING_CPU_COUNTS"] = "1"
         os.environ["TILEDSL_AUTO_TUNING_FORCE_RETUNE"] = "1"
@@ -181,11 +145,13 @@ def test_a_process_forked_from_the_tuner_starts_its_own_server(cache_dir, tmp_pa
             os._exit(0)
         assert os.waitpid(child, 0)[1] == 0
         print("after", *tune(), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
     """))
     env = dict(os.environ, TILEDSL_CACHE_DIR=str(cache_dir))
     env.pop("TILEDSL_WORKER_FORK_SERVER", None)
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     runs = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines()}
     assert all(runs[k][0] == "True" for k in ("parent", "child", "after")), proc.stdout
     assert runs["child"][1] != runs["parent"][1] and runs["after"][1] == runs["parent"][1], proc.stdout
+    assert _gone_within(int(runs["parent"][1]))

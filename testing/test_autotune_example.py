@@ -17,9 +17,14 @@ sys.path.insert(0, str(ROOT / "testing"))
 from test_autotune_helpers import matmul  # noqa: E402
 
 
-def test_autotune_example_runs(tmp_path):
+@pytest.mark.parametrize("where", ["cpu", pytest.param("gpu", marks=pytest.mark.gpu)])
+def test_autotune_example_runs(tmp_path, where):
+    """The README's first command's program: tunes on the GPU when there is one (the GPU case, which the device's
+    ``-m gpu`` runs select), else on the CPU (the CPU case hides any GPU)."""
     path = os.pathsep.join([str(ROOT), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
     env = dict(os.environ, TILEDSL_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=path)
+    if where == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "autotune_gemm.py")], capture_output=True,
                          text=True, timeout=300, env=env, cwd=str(tmp_path))
     assert out.returncode == 0, out.stdout + out.stderr

@@ -514,7 +514,8 @@ case "${1:-quick}" in
     # the new defaults (producer registers 56, LayerNorm on 128 threads), 2 rounds
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist loadfile)
     TAIL=8 run tuning_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m "not slow" -ra "${xdist[@]}" \
-      testing/test_autotune_example.py testing/test_tune_gpu.py testing/test_distributed_devices.py testing/test_fork_server.py
+      testing/test_autotune_example.py testing/test_autotune_sources.py testing/test_tune_gpu.py \
+      testing/test_distributed_devices.py testing/test_fork_server.py
     TAIL=40 bench_as table 320 table --rounds 2
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
     ;;

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -20,18 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "testing"))
 
 from bench_general import run_cases  # noqa: E402
+from bench_split_k import copy_ms  # noqa: E402
 from general_programs import _ln_inputs, _ln_ref, _ln_ref_half, layer_norm, single_case  # noqa: E402
 
 M, N = 16384, 4096
-
-
-def copy_ms(nbytes: int, rounds: int) -> float:
-    """Median time of a device-to-device torch copy of ``nbytes`` bytes."""
-    from tiledsl.profiler import do_bench
-
-    src = torch.empty(nbytes, dtype=torch.uint8, device="cuda")
-    dst = torch.empty_like(src)
-    return statistics.median(do_bench(lambda: dst.copy_(src), warmup=10, rep=50) for _ in range(rounds))
 
 
 def main():

@@ -117,13 +117,12 @@ class ForkServer:
         """Send a request and return the server's reply (under the lock: one request at a time)."""
         with self._lock:
             try:
+                self._sock.settimeout(timeout)
                 if not self._ready:
-                    self._sock.settimeout(timeout)
                     reply, _ = receive(self._sock)
                     if reply.get("error"):
                         raise ForkServerError(f"could not import: {reply['error']}")
                     self._ready = True
-                self._sock.settimeout(timeout)
                 send(self._sock, message, fds)
                 reply, _ = receive(self._sock)
                 return reply
@@ -150,13 +149,12 @@ class ForkServer:
     def close(self) -> None:
         """Stop the server (its workers run on: each is killed by its own handle). In a process forked from the
         owner, only this process's copy of the socket is closed."""
-        if self.owner != os.getpid():
-            self._sock.close()
-            return
         try:
             self._sock.close()
         except OSError:
             pass
+        if self.owner != os.getpid():
+            return
         if self._proc.poll() is None:
             self._proc.kill()
         try:

@@ -154,14 +154,12 @@ class Worker:
         """Start ``workers`` as a fresh Python process (a fork server of its own for several) on the pipe ends
         ``child_fds`` (one (read, write) pair each), which are closed here, and send each its start message."""
         first = workers[0]
-        env = dict(os.environ)
-        env.update(first._env or {})
+        env = first._environment()
         if len(workers) > 1:  # torch.cuda.is_available() (tvm_ffi calls it on import) must not poison the forks
             env.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
         env.update(TILEDSL_WORKER_FDS=";".join(f"{r},{w}" for r, w in child_fds),
                    TILEDSL_WORKER_LOGS=json.dumps([str(w._log_path) for w in workers]),
                    TILEDSL_WORKER_ROLE=first.role, TILEDSL_WORKER_PARENT=str(os.getpid()))
-        env.pop("TILEDSL_WORKER_MODE", None)
         fds = tuple(fd for pair in child_fds for fd in pair)
         log_fd = os.open(first._log_path, os.O_WRONLY | os.O_APPEND)
         try:
@@ -182,8 +180,7 @@ class Worker:
         try:
             if server is None:
                 raise fork_server.ForkServerError("none could be started")
-            env = dict(os.environ)
-            env.update(self._env or {})
+            env = self._environment()
             env.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
             self._pid = server.fork(fds, env, str(self._log_path), START_TIMEOUT)
             self._server = server
@@ -196,6 +193,12 @@ class Worker:
         for fd in fds:  # the forked worker has its own copies
             os.close(fd)
         self._send_start()
+
+    def _environment(self) -> dict:
+        """The worker's environment: this process's, with the worker's own variables on top."""
+        env = dict(os.environ)
+        env.update(self._env or {})
+        return env
 
     def _send_start(self) -> None:
         try:

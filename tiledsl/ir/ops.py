@@ -61,6 +61,11 @@ def is_tile_statement(stmt, name: str | None = None) -> bool:
     return isinstance(stmt, tirx.Evaluate) and is_tile_call(stmt.value, name)
 
 
+def tile_call_of(stmt, name: str | None = None):
+    """The tile Op call ``stmt`` evaluates (see :func:`is_tile_statement`), else None."""
+    return stmt.value if is_tile_statement(stmt, name) else None
+
+
 def make_tile_call(name: str, args, **attrs) -> Call:
     """Build ``tiledsl.<name>(*args)`` with compile-time attributes (tile regions allowed as arguments)."""
     return Call(TILE_OPS[name], list(args), attrs=attrs or None, ret_ty="void")

@@ -85,6 +85,11 @@ def _encode_constant(value: float, fmt: _Format) -> int:
     return sign | code
 
 
+def _constant_code(value: float, fmt: _Format):
+    """The uint8 constant holding the float8 code of ``value`` (see :func:`_encode_constant`)."""
+    return tirx.const(_encode_constant(float(value), fmt), "uint8")
+
+
 def _i32(v: int):
     return tirx.const(v, "int32")
 
@@ -168,8 +173,7 @@ def _on_cast(cast):
         return as_f32 if dst == "float32" else tirx.Cast(dst, as_f32)
     if dst in _FORMATS:
         if isinstance(cast.value, (tirx.FloatImm, tirx.IntImm)):  # a constant: its code, encoded here
-            return tirx.reinterpret(dst, tirx.const(_encode_constant(float(cast.value.value), _FORMATS[dst]),
-                                                    "uint8"))
+            return tirx.reinterpret(dst, _constant_code(cast.value.value, _FORMATS[dst]))
         value = cast.value if src == "float32" else tirx.Cast("float32", cast.value)
         return _encode(value, _FORMATS[dst], dst)
     return cast
@@ -185,7 +189,7 @@ def _as_bytes(value):
     if _is_reinterpret(value) and dtype_of(value.args[0]) == "uint8":
         return value.args[0]
     if isinstance(value, tirx.FloatImm):
-        return tirx.const(_encode_constant(float(value.value), _FORMATS[dtype_of(value)]), "uint8")
+        return _constant_code(value.value, _FORMATS[dtype_of(value)])
     if isinstance(value, tirx.Select):
         return tirx.Select(value.condition, _as_bytes(value.true_value), _as_bytes(value.false_value))
     if isinstance(value, tvm.ir.Call) and value.op.same_as(_IF_THEN_ELSE):

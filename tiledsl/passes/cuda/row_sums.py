@@ -29,18 +29,12 @@ import tvm_ffi
 from tvm import tirx
 from tvm.ir import TensorLoad
 
-from ...ir.ops import is_tile_statement, make_tile_call, with_attrs, writers_of
+from ...ir.ops import make_tile_call, tile_call_of, with_attrs, writers_of
 from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, rebuild_for, seq, uses_var
 from ..tile_lowering_utils import parallel_nest, reduce_spec, whole_region, zero_fill_of
 from .reduce import row_sum_mode
-
-
-def _tile_call(stmt, name):
-    if is_tile_statement(stmt, name):
-        return stmt.value
-    return None
 
 
 def _loads(node, buf) -> list:
@@ -98,7 +92,7 @@ class _Deferrer:
         """[the loop with its row sum partial, the combining reduction] or None."""
         body = flatten_seq([loop.body])
         for k, stmt in enumerate(body):
-            call = _tile_call(stmt, "reduce")
+            call = tile_call_of(stmt, "reduce")
             if call is None or row_sum_mode(call) is not None:
                 continue
             spec = reduce_spec(call)

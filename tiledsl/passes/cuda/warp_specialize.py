@@ -52,7 +52,7 @@ CONSUMERS_ONCE = "tiledsl.ws_consumers_once"  # marker: consumer statements run 
 PRODUCER_THREADS = 128
 # the producer warpgroup's registers after setmaxnreg.dec: 40 made the batched GEMM's producer spill 336 bytes
 # (its TMA coordinates over the batch); 56 spills nowhere in the benchmark, consumers then get 224 instead of 232
-# (H200 2026-12-06: batched 1.020 against 1.002x torch.bmm, attention unchanged, same call)
+# (H200 2026-12-06, same calls: batched GEMM and attention times equal within noise either way)
 PRODUCER_REGS = 56
 _REGS_PER_SM = 65536
 _SHARED = ("shared", "shared.dyn")

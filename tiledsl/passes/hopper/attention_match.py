@@ -42,7 +42,7 @@ import tvm_ffi
 from tvm import tirx
 from tvm.sym import Analyzer
 
-from ...ir.ops import is_tile_statement
+from ...ir.ops import tile_call_of
 from ...language.loops import NUM_STAGES_ATTR
 from .match_util import NoMatch as _NoMatch
 from .match_util import const_int as _int
@@ -94,13 +94,6 @@ def match_attention(func: tirx.PrimFunc, num_sms: int = 132) -> AttentionPlan | 
     except _NoMatch as why:
         last_reason = str(why)
         return None
-
-
-def _tile(stmt, name):
-    """The tile call of an ``Evaluate(tiledsl.<name>(...))`` statement, else None."""
-    if is_tile_statement(stmt, name):
-        return stmt.value
-    return None
 
 
 def _is_load(expr, buf, idx) -> bool:
@@ -220,11 +213,11 @@ class _Matcher:
         # -- before the loop: the Q copy, three fills, maybe the loop bound in a scalar
         q_copy, fills, scalars = None, {}, {}
         for s in pre:
-            if _tile(s, "copy") is not None and _tile(s, "copy").args[0].source.same_as(Q):
+            if tile_call_of(s, "copy") is not None and tile_call_of(s, "copy").args[0].source.same_as(Q):
                 _require(q_copy is None, "Q is copied twice")
-                q_copy = _tile(s, "copy")
-            elif _tile(s, "fill") is not None:
-                dst, value = _tile(s, "fill").args
+                q_copy = tile_call_of(s, "copy")
+            elif tile_call_of(s, "fill") is not None:
+                dst, value = tile_call_of(s, "fill").args
                 _require(_float(value) is not None, "a T.fill value is not a constant")
                 fills[dst.source] = (_float(value), dst)
             elif isinstance(s, tirx.BufferStore) and len(s.buffer.ty.shape) <= 1 and \
@@ -271,7 +264,7 @@ class _Matcher:
             _require(role not in roles, f"the KV loop has two statements of the kind '{role}'")
             roles[role] = dict(idx=idx, **info)
 
-        gemms = [(i, _tile(s, "gemm")) for i, s in enumerate(body_stmts) if _tile(s, "gemm") is not None]
+        gemms = [(i, tile_call_of(s, "gemm")) for i, s in enumerate(body_stmts) if tile_call_of(s, "gemm") is not None]
         _require(len(gemms) == 2, "the KV loop does not hold exactly two T.gemm")
         for i, g in gemms:
             a, b, c = (r.source for r in g.args[:3])
@@ -369,7 +362,7 @@ class _Matcher:
         (i, j), value = got
         _require(isinstance(value, tirx.Div) and _is_load(value.a, acc_o, [i, j]) and _is_load(value.b, logsum, [i]),
                  "the epilogue does not divide acc_o by the running sum")
-        copies = [_tile(s, "copy") for s in post[1:]]
+        copies = [tile_call_of(s, "copy") for s in post[1:]]
         _require(all(c is not None for c in copies), "the epilogue ends with something other than copies")
         src = acc_o
         for c in copies[:-1]:
@@ -445,7 +438,7 @@ class _Matcher:
             return False
 
     def classify(self, s, idx, put, K, V, K_s, V_s, acc_s, P, acc_o, k, BM, BN):
-        copy = _tile(s, "copy")
+        copy = tile_call_of(s, "copy")
         if copy is not None:
             src, dst = copy.args[0].source, copy.args[1].source
             if src.same_as(K):
@@ -467,7 +460,7 @@ class _Matcher:
             self.full(copy.args[0], src, "the row-max copy")
             self.full(copy.args[1], dst, "the row-max copy")
             return put("save_max", idx, src=src, dst=dst)
-        red = _tile(s, "reduce")
+        red = tile_call_of(s, "reduce")
         if red is not None:
             _require(red.args[0].source.same_as(acc_s) and int(red.attrs["dim"]) == 1,
                      "a reduction is not over the rows of acc_s")
@@ -481,7 +474,7 @@ class _Matcher:
                 _require(clear, "reduce_sum accumulates into the row sum (clear=False)")
                 return put("rsum", idx, dst=dst)
             raise _NoMatch(f"an unexpected reduction '{kind}'")
-        fill = _tile(s, "fill")
+        fill = tile_call_of(s, "fill")
         if fill is not None and tuple(int(x) for x in fill.args[0].source.ty.shape) == (BM,) and \
                 _float(fill.args[1]) == float("-inf"):
             # TileLang's example: copy(m, m_prev); fill(m, -inf); reduce_max(acc_s, m, clear=False). Then m is the

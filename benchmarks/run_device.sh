@@ -85,6 +85,11 @@
 #   s22c    (prepared, not run) item 5 on the H200 (the hand-written attention 8-9 % faster than the general passes,
 #           non-causal): flash attention with the default, TILEDSL_ROW_RECIPROCALS=1 (the epilogue's 64 divisions per
 #           thread), TILEDSL_PERSISTENT=0, TILEDSL_RASTER=0 and through the shortcut, alternating, 2 rounds
+#   s24a    (prepared 2026-12-06, superseded by s25a) the README example and tuning tests on the GPU, the table
+#   s25a    2026-12-07 (eleventh session): the README example and tuning tests on the GPU, then the attention
+#           forward's variants (probe_attention_variants.py: switches, edits of the general kernel's source, the
+#           shortcut) round-robin in one process
+#   s25b    Nsight Compute on the attention forward, general passes and shortcut (s18d on the current code)
 #   s17i    the whole-kernel shortcut against the general passes (GEMM, flash attention), same call
 #   s16d    every GPU test, 8 workers, each test named in the log, hung tests' stacks dumped (the first call of a
 #           session after code changes)
@@ -508,6 +513,32 @@ case "${1:-quick}" in
     TILEDSL_WARP_SPECIALIZE=pingpong TAIL=4 run gqa_pingpong 100 "$PY" benchmarks/bench_more.py --rounds 3 \
       --only gqa_bf16,gqa_bf16_causal
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s25a)  # 2026-12-07 (eleventh session): the README example and the tuning tests on the GPU (s24a's first part),
+    # then the attention forward's variants (benchmarks/probe_attention_variants.py: switches, edits of the general
+    # kernel's source, the shortcut) timed round-robin in one process
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist loadfile)
+    TAIL=8 run tuning_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m "not slow" -ra "${xdist[@]}" \
+      testing/test_autotune_example.py testing/test_autotune_sources.py testing/test_tune_gpu.py \
+      testing/test_distributed_devices.py testing/test_fork_server.py
+    TAIL=16 run attention_variants 330 "$PY" benchmarks/probe_attention_variants.py --rounds 5 \
+      --out "$OUT/attention_variants.json"
+    (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s25b)  # Nsight Compute on the attention forward, general passes and shortcut (s18d on the current code)
+    NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+    for path in general shortcut; do
+      off=1; [ $path = shortcut ] && off=0
+      TILEDSL_DISABLE_HOPPER_GEMM=$off run "ncu_attention_$path" 200 "$NCU" -k regex:main_kernel --launch-skip 2 \
+        --launch-count 1 --section SpeedOfLight --section WarpStateStats --section InstructionStats \
+        --section SchedulerStats --section LaunchStats --section Occupancy --section SourceCounters \
+        --section MemoryWorkloadAnalysis -o "$OUT/ncu_$path" "$PY" benchmarks/ncu_program.py flash_attention 3
+      "$NCU" --import "$OUT/ncu_$path.ncu-rep" --page details > "$OUT/ncu_attention_$path.txt" 2>&1
+      "$NCU" --import "$OUT/ncu_$path.ncu-rep" --page source --csv --print-source sass \
+        > "$OUT/ncu_attention_${path}_sass.csv" 2>&1
+      rm -f "$OUT/ncu_$path.ncu-rep"
+    done
+    (cd "$OUT" && tar czf logs.tgz *.log *.csv ncu*.txt && rm -f *.log *.csv ncu*.txt)
     ;;
   s24a)  # prepared 2026-12-06 (tenth session), for the next: the README's GEMM example on the GPU (its cached
     # winner's keys now keep their order: unrun on a GPU), the fork server's GPU tuning tests, then the table with

@@ -49,13 +49,6 @@ def _registers_40_232(src: str) -> str:
     return src.replace("setmaxnreg_inc_sync_aligned_u32_224", "setmaxnreg_inc_sync_aligned_u32_232")
 
 
-def _warpgroup_release(src: str) -> str:
-    """Stage releases by one thread per warpgroup instead of one per warp (the barriers' counts divided by 4)."""
-    src = re.sub(r"if \(\(\(\(int\)threadIdx\.x\) % 32\) == 0\) \{(\s*tvm_builtin_ptx_mbarrier_arrive_arrive)",
-                 r"if ((((int)threadIdx.x) % 128) == 0) {\1", src)
-    return re.sub(r"(mbarrier_init_init_shared_b64\([^;]*_empty_ptr\[\d+\]\)\)\), \(uint\))8\)", r"\g<1>2)", src)
-
-
 #: name -> (switches, source edit or None, through the shortcut)
 VARIANTS = {
     "general": ({}, None, False),
@@ -69,7 +62,7 @@ VARIANTS = {
     "no_schedule_fence": ({}, _drop_schedule_fence, False),
     "min_blocks_1": ({}, _min_blocks, False),
     "registers_40_232": ({}, _registers_40_232, False),
-    "warpgroup_release": ({}, _warpgroup_release, False),
+    "warpgroup_release": ({"TILEDSL_WARPGROUP_RELEASE": "1"}, None, False),
     "shortcut": ({}, None, True),
 }
 

@@ -521,7 +521,9 @@ case "${1:-quick}" in
     TAIL=8 run tuning_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m "not slow" -ra "${xdist[@]}" \
       testing/test_autotune_example.py testing/test_autotune_sources.py testing/test_tune_gpu.py \
       testing/test_distributed_devices.py testing/test_fork_server.py
-    TAIL=16 run attention_variants 330 "$PY" benchmarks/probe_attention_variants.py --rounds 5 \
+    TAIL=4 run warpgroup_release_tests 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
+      testing/test_warpgroup_release.py
+    TAIL=16 run attention_variants 300 "$PY" benchmarks/probe_attention_variants.py --rounds 5 \
       --out "$OUT/attention_variants.json"
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
     ;;

@@ -489,9 +489,10 @@ class _Pipeliner(StmtRewriter):
         groups = _ring_groups(producers, loads, split, stages) if split is not None else \
             [(ring, list(zip(producers, loads)), False)]
         fill = [a for r, pairs, _ in groups for a in _fill(r, pairs, base + it, it, loop, remap)]
-        lane0 = tirx.floormod(tid, 32) == 0
+        signallers = _release_granularity(loads, consumers, nthreads, transformed, self.body)
+        lane0 = tirx.floormod(tid, signallers) == 0  # the thread of each warp (or warpgroup) that releases
         first, wait_first, release_first = [], [], []
-        rings = [(r, nthreads // 32) for r, _, _ in groups]
+        rings = [(r, nthreads // signallers) for r, _, _ in groups]
         if before:
             pre = BarrierRing(1, prefix=before[0][0].value.args[1].source.name)
             for load in tma_copy.assign_maps([plan for _, plan in before]):
@@ -502,7 +503,7 @@ class _Pipeliner(StmtRewriter):
                 first += tma_copy.issue(plan, st, st.value.args[1].source, None, pre.full_ptr(0))
             wait_first = [pre.wait_full(tile)]
             release_first = [tirx.IfThenElse(lane0, pre.release(tile), None)]
-            rings.append((pre, nthreads // 32))
+            rings.append((pre, nthreads // signallers))
             self.drop += [st for st, _ in before]
         producer = tirx.IfThenElse(tid == 0, seq(first + [tirx.For(it, 0, n, tirx.ForKind.SERIAL, seq(fill))]), None)
         common = seq([a for r, _ in rings for a in r.allocations()] + init_rings(tid == 0, rings))
@@ -571,6 +572,22 @@ class _Pipeliner(StmtRewriter):
             new = self.remap.get(stmt.buffer)
             return tirx.AllocBuffer(new) if new is not None else stmt
         return tvm_ffi.structural_map(body, [(tirx.AllocBuffer, on_alloc)], order="pre")
+
+
+def _release_granularity(loads, consumers, nthreads, transformed, body) -> int:
+    """Threads per release of a warp-specialized ring's stage: 32 (each warp's lane 0 arrives once its wgmma wait
+    saw the stage's gemms finish), or 128 with ``TILEDSL_WARPGROUP_RELEASE`` where only wgmma gemms read the
+    ring's tiles (no statement of the threads reads them, none is converted): a warpgroup's wgmma is one operation
+    of its four warps, which starts once all four issued it (register operands loaded), so one warp's wait sees
+    the whole warpgroup's reads finish and one arrival per warpgroup suffices (what the hand-written kernels and
+    CUTLASS's consumer release do); the tiles loaded before the loop are gemm-only by construction
+    (``_loads_before``)."""
+    if not schedule("TILEDSL_WARPGROUP_RELEASE") or nthreads % 128 or transformed or \
+            not all(_read_only_by_gemms(ld.dst, consumers) for ld in loads):
+        return 32
+    on_wgmma = wgmma_accumulators(body, nthreads)
+    readers = [c for c in consumers if _is_gemm(c) and any(count_uses(c, ld.dst) for ld in loads)]
+    return 128 if all(any(c.value.args[2].source.same_as(a) for a in on_wgmma) for c in readers) else 32
 
 
 def _if_positive(n, stmt):

@@ -295,6 +295,21 @@ def test_run_names_the_keyword_arguments_it_ignores(caplog, cache_dir):
     assert "ignores enable_grouped_compile=True" in caplog.text
 
 
+def test_bucket_winners_and_shipped_files_keep_the_config_key_order(cache_dir, tmp_path):
+    """A bucket's winner read back from the disk cache (what ``@tiledsl.autotune`` returns on a later run) and a
+    shipped config file keep the config's key order (the README's example printed its tuned config and the cached
+    one with the keys sorted, on the GPU, 2026-12-07)."""
+    from tiledsl.tune import bucket_cache, shipped
+
+    config = {"block_N": 64, "block_M": 128, "block_K": 32, "num_stages": 3}
+    bucket_cache.store("ab" * 32, {"config": config, "latency_ms": 1.0})
+    assert list(bucket_cache.load("ab" * 32)["config"]) == list(config)
+    path = tmp_path / "shipped.json"
+    shipped.write_file(path, {"buckets": [{"bucket": [16], "config": config}]})
+    assert [list(e["config"]) for e in shipped.read_file(path)["buckets"]] == [list(config)]
+    assert list(shipped.read_file(path)["default"]) == list(config)
+
+
 def test_a_result_read_back_keeps_the_config_key_order(cache_dir, tmp_path):
     """The winner's keys come back from the tuning cache and from save_to_disk in the order of the space's config
     (the README's example printed a tuned config and its cached twin differently on the GPU)."""

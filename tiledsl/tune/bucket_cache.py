@@ -54,7 +54,7 @@ def store(key: str, record: dict) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(dict(record, time=time.time()), f, indent=1, sort_keys=True, default=repr)
+            json.dump(dict(record, time=time.time()), f, indent=1, default=repr)  # the config keeps its key order
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

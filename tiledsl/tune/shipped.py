@@ -83,7 +83,7 @@ def write_file(path: Path, data: dict) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, sort_keys=True, default=repr)
+            json.dump(data, f, indent=1, default=repr)  # configs keep their key order
             f.write("\n")
         os.replace(tmp, path)
     finally:

@@ -38,6 +38,21 @@ def _drop_schedule_fence(src: str) -> str:
     return src.replace("tiledsl_schedule_fence();\n", "")
 
 
+def _free_deferred_wait(src: str) -> str:
+    """The schedule fence before the deferred gemm's wait removed, with the pins of the registers the statements
+    before it finished: ptxas may then move the wait into the softmax and interleave what follows it (P's
+    conversion, the output's rescale) with the exponentials, as in the hand-written kernel."""
+    lines = src.split("\n")
+    out = []
+    for line in lines:
+        if line.strip() == "tiledsl_schedule_fence();":
+            while out and out[-1].strip().startswith("tiledsl_pin_f32("):
+                out.pop()
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
 def _min_blocks(src: str) -> str:
     return src.replace("__launch_bounds__(384)", "__launch_bounds__(384, 1)")
 
@@ -50,13 +65,17 @@ def _registers_40_232(src: str) -> str:
 
 
 #: name -> (switches, source edit or None, through the shortcut)
+COMBINED = {"TILEDSL_WARP_SPECIALIZE": "pingpong", "TILEDSL_PACKED_CONVERSIONS": "1", "TILEDSL_DEFER_ROW_SUMS": "1",
+            "TILEDSL_ROW_RECIPROCALS": "1"}
 VARIANTS = {
     "general": ({}, None, False),
     "packed+row_sums+reciprocals": ({"TILEDSL_PACKED_CONVERSIONS": "1", "TILEDSL_DEFER_ROW_SUMS": "1",
                                      "TILEDSL_ROW_RECIPROCALS": "1"}, None, False),
-    "pingpong+packed+row_sums+reciprocals": ({"TILEDSL_WARP_SPECIALIZE": "pingpong",
-                                              "TILEDSL_PACKED_CONVERSIONS": "1", "TILEDSL_DEFER_ROW_SUMS": "1",
-                                              "TILEDSL_ROW_RECIPROCALS": "1"}, None, False),
+    "combined (pingpong+packed+row_sums+reciprocals)": (COMBINED, None, False),
+    "combined+launch_order": (dict(COMBINED, TILEDSL_RASTER="0"), None, False),
+    "combined+free_deferred_wait": (COMBINED, _free_deferred_wait, False),
+    "combined+warpgroup_release": (dict(COMBINED, TILEDSL_WARPGROUP_RELEASE="1"), None, False),
+    "free_deferred_wait": ({}, _free_deferred_wait, False),
     "launch_order": ({"TILEDSL_RASTER": "0"}, None, False),
     "no_pins": ({}, _drop_pins, False),
     "no_schedule_fence": ({}, _drop_schedule_fence, False),

@@ -89,6 +89,8 @@
 #   s25a    2026-12-07 (eleventh session): the README example and tuning tests on the GPU, then the attention
 #           forward's variants (probe_attention_variants.py: switches, edits of the general kernel's source, the
 #           shortcut) round-robin in one process
+#   s25c    the README example on the GPU again, the attention variants (7 rounds), the GPU tests of the attention
+#           programs with ping-pong, packed conversions, deferred row sums and row reciprocals on together
 #   s25b    Nsight Compute on the attention forward, general passes and shortcut (s18d on the current code)
 #   s17i    the whole-kernel shortcut against the general passes (GEMM, flash attention), same call
 #   s16d    every GPU test, 8 workers, each test named in the log, hung tests' stacks dumped (the first call of a
@@ -525,6 +527,20 @@ case "${1:-quick}" in
       testing/test_warpgroup_release.py
     TAIL=16 run attention_variants 300 "$PY" benchmarks/probe_attention_variants.py --rounds 5 \
       --out "$OUT/attention_variants.json"
+    (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s25c)  # the README example on the GPU (its cached winner's key order fixed again), the attention forward's variants
+    # (7 rounds), then the GPU tests of the attention programs with the combination of switches that won
+    TAIL=4 run example_test 150 "$PY" -m pytest -q -p no:cacheprovider -ra testing/test_autotune_example.py
+    only="general,packed+row_sums+reciprocals,combined (pingpong+packed+row_sums+reciprocals),combined+launch_order"
+    only="$only,combined+free_deferred_wait,combined+warpgroup_release,free_deferred_wait,shortcut"
+    TAIL=12 run attention_variants 240 "$PY" benchmarks/probe_attention_variants.py --rounds 7 --only "$only" \
+      --out "$OUT/attention_variants.json"
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
+    TILEDSL_WARP_SPECIALIZE=pingpong TILEDSL_PACKED_CONVERSIONS=1 TILEDSL_DEFER_ROW_SUMS=1 TILEDSL_ROW_RECIPROCALS=1 \
+      TAIL=6 run combined_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra "${xdist[@]}" \
+      testing/test_bench_general.py testing/test_persistent_general.py testing/test_row_sums.py \
+      testing/test_packed_convert.py testing/test_row_reciprocals.py
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
     ;;
   s25b)  # Nsight Compute on the attention forward, general passes and shortcut (s18d on the current code)

@@ -91,6 +91,7 @@
 #           shortcut) round-robin in one process
 #   s25c    the README example on the GPU again, the attention variants (7 rounds), the GPU tests of the attention
 #           programs with ping-pong, packed conversions, deferred row sums and row reciprocals on together
+#   s25d    the deferred wait left to ptxas against the default and the shortcut (15 rounds), and its Nsight profile
 #   s25b    Nsight Compute on the attention forward, general passes and shortcut (s18d on the current code)
 #   s17i    the whole-kernel shortcut against the general passes (GEMM, flash attention), same call
 #   s16d    every GPU test, 8 workers, each test named in the log, hung tests' stacks dumped (the first call of a
@@ -533,7 +534,7 @@ case "${1:-quick}" in
     # (7 rounds), then the GPU tests of the attention programs with the combination of switches that won
     TAIL=4 run example_test 150 "$PY" -m pytest -q -p no:cacheprovider -ra testing/test_autotune_example.py
     only="general,packed+row_sums+reciprocals,combined (pingpong+packed+row_sums+reciprocals),combined+launch_order"
-    only="$only,combined+free_deferred_wait,combined+warpgroup_release,free_deferred_wait,shortcut"
+    only="$only,combined+unfenced_deferred_wait,combined+warpgroup_release,unfenced_deferred_wait,shortcut"
     TAIL=12 run attention_variants 240 "$PY" benchmarks/probe_attention_variants.py --rounds 7 --only "$only" \
       --out "$OUT/attention_variants.json"
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
@@ -542,6 +543,21 @@ case "${1:-quick}" in
       testing/test_bench_general.py testing/test_persistent_general.py testing/test_row_sums.py \
       testing/test_packed_convert.py testing/test_row_reciprocals.py
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s25d)  # the deferred wait left to ptxas (TILEDSL_FENCED_DEFERRED_WAIT=0): its GPU tests, then against the default and
+    # the shortcut, 15 rounds; then Nsight Compute on it (the probe's check launch): where its conversions and waits went
+    TILEDSL_FENCED_DEFERRED_WAIT=0 TAIL=4 run unfenced_tests 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
+      testing/test_deferred_gemm.py -k "unfenced or warp_specialized_flash"
+    TAIL=6 run attention_free_wait 200 "$PY" benchmarks/probe_attention_variants.py --rounds 15 \
+      --only "general,unfenced_deferred_wait,shortcut" --out "$OUT/attention_free_wait.json"
+    NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+    run ncu_attention_free_wait 150 "$NCU" -k regex:main_kernel --launch-count 1 --section WarpStateStats \
+      --section InstructionStats --section SourceCounters -o "$OUT/ncu_free" "$PY" \
+      benchmarks/probe_attention_variants.py --rounds 0 --only unfenced_deferred_wait
+    "$NCU" --import "$OUT/ncu_free.ncu-rep" --page source --csv --print-source sass \
+      > "$OUT/ncu_attention_free_wait_sass.csv" 2>&1
+    rm -f "$OUT/ncu_free.ncu-rep"
+    (cd "$OUT" && tar czf logs.tgz *.log *.json *.csv && rm -f *.log *.json *.csv)
     ;;
   s25b)  # Nsight Compute on the attention forward, general passes and shortcut (s18d on the current code)
     NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)

@@ -180,6 +180,17 @@ def test_chain_waits_for_the_deferred_gemm_before_rewriting_its_a_fragment(monke
 
 
 @pytest.mark.nvcc
+def test_the_deferred_wait_is_left_to_ptxas_when_unfenced(monkeypatch):
+    """``TILEDSL_FENCED_DEFERRED_WAIT=0``: no schedule fence and no pins of the finished registers before the
+    deferred gemm's wait (the register pins around the gemms stay)."""
+    monkeypatch.setenv("TILEDSL_FENCED_DEFERRED_WAIT", "0")
+    src = tiledsl.compile(bench.flash_attention(1, 2, 512, 128, False), out_idx=[], target=SM90A).get_kernel_source()
+    loop = re.split(r"for \(int \w+_p", src.split("__global__")[-1], maxsplit=1)[1]
+    assert "tiledsl_schedule_fence()" not in loop and "tiledsl_pin_f32(logsum" not in loop
+    assert "tiledsl_pin_f32(acc_s" in loop and "wait_group_sync_aligned_0()" in loop
+
+
+@pytest.mark.nvcc
 def test_a_loaded_tile_both_gemms_read_is_not_deferred():
     """MLA decode (``test_smem_fit.latent_decode``): ``S = Q C^T`` and ``O += P C`` both read the loaded latent
     tile C. Deferred, C moved to the late ring, waited for only where ``P C`` is issued, so ``Q C^T`` read it
@@ -219,6 +230,14 @@ def test_warp_specialized_flash_attention_matches_torch(mode, causal, S, D, stag
     monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
     monkeypatch.setenv("TILEDSL_WARP_SPECIALIZE", mode)
     _attention_matches_torch(2, 2, S, D, causal, stages, mode)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("S,D,stages", [(200, 64, 2), (1024, 128, 2), (256, 128, 3)])
+def test_flash_attention_with_an_unfenced_deferred_wait_matches_torch(causal, S, D, stages, monkeypatch):
+    monkeypatch.setenv("TILEDSL_FENCED_DEFERRED_WAIT", "0")
+    _attention_matches_torch(2, 2, S, D, causal, stages, "all")
 
 
 def _chain_matches_torch(L, stages=2, form="relu", kind="tma+deferred_gemm"):

@@ -696,7 +696,8 @@ class _DeferredSteps:
         early_now = not any(uses_var(st, tile) for st in split.before_wait + split.after_wait
                             for tile in self.early_tiles)
         out += (self._release(self.early, i) if early_now else []) + self._at(split.before_wait, i)
-        out += [pin_registers(b) for b in split.finished_registers()] + [schedule_fence()]
+        if schedule("TILEDSL_FENCED_DEFERRED_WAIT"):  # the wait stays after the statements before it
+            out += [pin_registers(b) for b in split.finished_registers()] + [schedule_fence()]
         out += [wgmma_wait(0, [gemm.value.args[2].source])] + self._release(self.late, i - 1)
         return out + self._at(split.after_wait, i) + ([] if early_now else self._release(self.early, i))
 

@@ -560,19 +560,7 @@ case "${1:-quick}" in
     (cd "$OUT" && tar czf logs.tgz *.log *.json *.csv && rm -f *.log *.json *.csv)
     ;;
   s25b)  # Nsight Compute on the attention forward, general passes and shortcut (s18d on the current code)
-    NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
-    for path in general shortcut; do
-      off=1; [ $path = shortcut ] && off=0
-      TILEDSL_DISABLE_HOPPER_GEMM=$off run "ncu_attention_$path" 200 "$NCU" -k regex:main_kernel --launch-skip 2 \
-        --launch-count 1 --section SpeedOfLight --section WarpStateStats --section InstructionStats \
-        --section SchedulerStats --section LaunchStats --section Occupancy --section SourceCounters \
-        --section MemoryWorkloadAnalysis -o "$OUT/ncu_$path" "$PY" benchmarks/ncu_program.py flash_attention 3
-      "$NCU" --import "$OUT/ncu_$path.ncu-rep" --page details > "$OUT/ncu_attention_$path.txt" 2>&1
-      "$NCU" --import "$OUT/ncu_$path.ncu-rep" --page source --csv --print-source sass \
-        > "$OUT/ncu_attention_${path}_sass.csv" 2>&1
-      rm -f "$OUT/ncu_$path.ncu-rep"
-    done
-    (cd "$OUT" && tar czf logs.tgz *.log *.csv ncu*.txt && rm -f *.log *.csv ncu*.txt)
+    bash "$0" s18d
     ;;
   s24a)  # prepared 2026-12-06 (tenth session), for the next: the README's GEMM example on the GPU (its cached
     # winner's keys now keep their order: unrun on a GPU), the fork server's GPU tuning tests, then the table with
@@ -684,10 +672,10 @@ case "${1:-quick}" in
     NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
     for path in general shortcut; do
       off=1; [ $path = shortcut ] && off=0
-      TILEDSL_DISABLE_HOPPER_GEMM=$off run "ncu_attention_$path" 150 "$NCU" -k regex:main_kernel --launch-skip 2 \
+      TILEDSL_DISABLE_HOPPER_GEMM=$off run "ncu_attention_$path" 200 "$NCU" -k regex:main_kernel --launch-skip 2 \
         --launch-count 1 --section SpeedOfLight --section WarpStateStats --section InstructionStats \
         --section SchedulerStats --section LaunchStats --section Occupancy --section SourceCounters \
-        -o "$OUT/ncu_$path" "$PY" benchmarks/ncu_program.py flash_attention 3
+        --section MemoryWorkloadAnalysis -o "$OUT/ncu_$path" "$PY" benchmarks/ncu_program.py flash_attention 3
       "$NCU" --import "$OUT/ncu_$path.ncu-rep" --page details > "$OUT/ncu_attention_$path.txt" 2>&1
       "$NCU" --import "$OUT/ncu_$path.ncu-rep" --page source --csv --print-source sass \
         > "$OUT/ncu_attention_${path}_sass.csv" 2>&1

@@ -91,7 +91,8 @@
 #           shortcut) round-robin in one process
 #   s25c    the README example on the GPU again, the attention variants (7 rounds), the GPU tests of the attention
 #           programs with ping-pong, packed conversions, deferred row sums and row reciprocals on together
-#   s25d    the deferred wait left to ptxas against the default and the shortcut (10 rounds), and its Nsight profile
+#   s25d    the deferred wait left to ptxas: its GPU tests, then against the default and the shortcut (10 rounds)
+#   s25e    Nsight Compute on the attention forward with the deferred wait left to ptxas
 #   s25b    Nsight Compute on the attention forward, general passes and shortcut (s18d on the current code)
 #   s17i    the whole-kernel shortcut against the general passes (GEMM, flash attention), same call
 #   s16d    every GPU test, 8 workers, each test named in the log, hung tests' stacks dumped (the first call of a
@@ -545,11 +546,14 @@ case "${1:-quick}" in
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
     ;;
   s25d)  # the deferred wait left to ptxas (TILEDSL_FENCED_DEFERRED_WAIT=0): its GPU tests, then against the default and
-    # the shortcut, 10 rounds; then Nsight Compute on it (the probe's check launch): where its conversions and waits went
+    # the shortcut, 10 rounds
     TILEDSL_FENCED_DEFERRED_WAIT=0 TAIL=4 run unfenced_tests 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
       testing/test_deferred_gemm.py -k "unfenced or warp_specialized_flash"
     TAIL=6 run attention_free_wait 200 "$PY" benchmarks/probe_attention_variants.py --rounds 10 \
       --only "general,unfenced_deferred_wait,shortcut" --out "$OUT/attention_free_wait.json"
+    (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s25e)  # Nsight Compute on the attention forward with the deferred wait left to ptxas (the probe's check launch)
     NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
     run ncu_attention_free_wait 150 "$NCU" -k regex:main_kernel --launch-count 1 --section WarpStateStats \
       --section InstructionStats --section SourceCounters -o "$OUT/ncu_free" "$PY" \
@@ -557,7 +561,7 @@ case "${1:-quick}" in
     "$NCU" --import "$OUT/ncu_free.ncu-rep" --page source --csv --print-source sass \
       > "$OUT/ncu_attention_free_wait_sass.csv" 2>&1
     rm -f "$OUT/ncu_free.ncu-rep"
-    (cd "$OUT" && tar czf logs.tgz *.log *.json *.csv && rm -f *.log *.json *.csv)
+    (cd "$OUT" && tar czf logs.tgz *.log *.csv && rm -f *.log *.csv)
     ;;
   s25b)  # Nsight Compute on the attention forward, general passes and shortcut (s18d on the current code)
     bash "$0" s18d

@@ -60,7 +60,8 @@ VARIANTS = {
     "combined+launch_order": (dict(COMBINED, TILEDSL_RASTER="0"), None, False),
     "combined+unfenced_deferred_wait": (dict(COMBINED, TILEDSL_FENCED_DEFERRED_WAIT="0"), None, False),
     "combined+warpgroup_release": (dict(COMBINED, TILEDSL_WARPGROUP_RELEASE="1"), None, False),
-    "unfenced_deferred_wait": ({"TILEDSL_FENCED_DEFERRED_WAIT": "0"}, None, False),
+    "unfenced_deferred_wait": ({"TILEDSL_FENCED_DEFERRED_WAIT": "0"}, None, False),  # the default since 2026-12-07
+    "fenced_deferred_wait": ({"TILEDSL_FENCED_DEFERRED_WAIT": "1"}, None, False),
     "launch_order": ({"TILEDSL_RASTER": "0"}, None, False),
     "no_pins": ({}, _drop_pins, False),
     "no_schedule_fence": ({}, _drop_schedule_fence, False),

@@ -106,7 +106,7 @@ def test_warp_specialized_attention_defers_pv(mode, monkeypatch):
     producer = src.split("__global__")[-1].split("} else {", 1)[0]
     assert "K_shared_empty" in producer and "V_shared_empty" in producer
     events = _loop_events(src.split("__global__")[-1].split("} else {", 1)[1])
-    assert events[:7] == ["C:acc_s", "C:acc_o", "W1", "R:K", "F", "W0", "R:V"], events
+    assert events[:6] == ["C:acc_s", "C:acc_o", "W1", "R:K", "W0", "R:V"], events
     if mode == "pingpong":
         loop = re.split(r"for \(int \w+_p", src.split("__global__")[-1].split("} else {", 1)[1], maxsplit=1)[1]
         sync, arrive = loop.index("bar_sync_count_sync"), loop.index("bar_arrive_arrive")
@@ -153,7 +153,7 @@ def _loop_events(src):
 @pytest.mark.parametrize("causal", [False, True])
 def test_attention_loop_issues_pv_of_the_previous_iteration_after_qk(causal, monkeypatch):
     """Iteration i: QK^T of i (acc_s), PV of i - 1 (acc_o), wait for QK^T only, K's stage of i released (only
-    QK^T read it), the softmax, the fence, the wait for PV, V's stage of i - 1 released. Then, after the loop, the last PV and its
+    QK^T read it), the softmax, the wait for PV (no schedule fence by default), V's stage of i - 1 released. Then, after the loop, the last PV and its
     wait, and V's last stage released; Q (loaded before the loop, read by QK^T only) is released before that last
     PV, so a persistent CTA's producer may load the next tile's Q during it. K and V have rings of their own."""
     monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
@@ -161,15 +161,17 @@ def test_attention_loop_issues_pv_of_the_previous_iteration_after_qk(causal, mon
         .get_kernel_source()
     assert "K_shared_full" in src and "V_shared_full" in src
     events = _loop_events(src)
-    assert events[:7] == ["C:acc_s", "C:acc_o", "W1", "R:K", "F", "W0", "R:V"], events
-    assert events[7:] == ["R:Q", "C:acc_o", "W0", "R:V"], events  # the last PV after the loop
+    assert events[:6] == ["C:acc_s", "C:acc_o", "W1", "R:K", "W0", "R:V"], events
+    assert events[6:] == ["R:Q", "C:acc_o", "W0", "R:V"], events  # the last PV after the loop
 
 
 @pytest.mark.nvcc
 def test_chain_waits_for_the_deferred_gemm_before_rewriting_its_a_fragment(monkeypatch):
     """The relu runs while the previous iteration's ``p V`` runs; the copy into ``p`` (that gemm's A, read from
-    registers) comes after the wait."""
+    registers) comes after the wait; with ``TILEDSL_FENCED_DEFERRED_WAIT=1`` a schedule fence keeps the relu before
+    the wait."""
     monkeypatch.setenv("TILEDSL_DEFER_LAST_GEMM", "1")
+    monkeypatch.setenv("TILEDSL_FENCED_DEFERRED_WAIT", "1")
     src = tiledsl.compile(gemm_chain(256, 128, 512, 64), out_idx=[], target=SM90A).get_kernel_source()
     loop = re.split(r"for \(int \w+_p", src.split("__global__")[-1], maxsplit=1)[1]
     wait1 = loop.index("wait_group_sync_aligned_1()")

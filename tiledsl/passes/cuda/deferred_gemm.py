@@ -94,10 +94,11 @@ _FENCE_SOURCE = """__forceinline__ __device__ void tiledsl_schedule_fence() {
 
 def schedule_fence():
     """A branch that is (all but) never taken, ending ptxas' basic block: put before the wait for the deferred
-    gemm, it keeps the wait after the statements before it. Without it ptxas (13.0) schedules the
-    ``WARPGROUP.DEPBAR`` into the first latency gap after the previous wait (SASS of flash attention: right after
-    the first row-max shuffle), and the softmax runs after the gemm instead of during it; the hand-written kernel
-    of ``shared/notes/hopper-attention`` has the same schedule. Costs one clock read and a compare."""
+    gemm (``TILEDSL_FENCED_DEFERRED_WAIT=1``), it keeps the wait after the statements before it. Without it ptxas
+    (13.0) schedules the ``WARPGROUP.DEPBAR`` into the first latency gap after the previous wait (SASS of flash
+    attention: right after the first row-max shuffle) and interleaves what follows the wait with the softmax, as
+    in the hand-written kernel of ``shared/notes/hopper-attention``: that is faster on the H100 (flash attention
+    3.74 against 3.97 ms, ``docs/cuda.md``), so the fence is opt-in. Costs one clock read and a compare."""
     return tirx.Evaluate(T.cuda.func_call("tiledsl_schedule_fence", source_code=_FENCE_SOURCE))
 
 

@@ -627,7 +627,8 @@ class _DeferredSteps:
     iteration i waits for its early tiles, runs the statements up to the first gemm (marked to leave its wait to
     a later statement), waits for the late tiles of i - 1, issues the last gemm of i - 1, waits for the first
     gemm only (``wait_group 1``), runs the statements that do not need the deferred result, pins what they
-    computed, crosses the schedule fence, waits for the deferred gemm (``wait_group 0``), releases the late stage
+    computed and crosses the schedule fence (``TILEDSL_FENCED_DEFERRED_WAIT=1`` only), waits for the deferred gemm
+    (``wait_group 0``), releases the late stage
     of i - 1 and runs the rest. The early stage of i is released right after the first gemm's wait, or at the end
     where a statement after that gemm reads an early tile. ``position(iteration)`` is the ring position,
     ``release(stmt)`` guards a release (one lane per warp when warp-specialized); ``turns`` (pingpong) puts each

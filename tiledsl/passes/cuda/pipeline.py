@@ -472,8 +472,9 @@ class _Pipeliner(StmtRewriter):
         only); WarpSpecialize finishes the split after LowerTileOpsCUDA (see warp_specialize's docstring).
 
         Ring positions count from ``ring_base``, the iterations this CTA's ring ran before (0, or the tiles done
-        so far times the loop's length when WarpSpecialize makes the grid persistent); each warp's lane 0
-        releases a stage once the warp's wgmma wait saw the stage's gemm finish: the previous stage while one
+        so far times the loop's length when WarpSpecialize makes the grid persistent); each warp's lane 0 (or
+        each warpgroup's first thread, :func:`_release_granularity`) releases a stage once its wgmma wait saw the
+        stage's gemm finish: the previous stage while one
         gemm stays in flight (``overlap``, gemm-only loops), else the stage itself after the iteration.
         ``before``: loads of tiles the loop's gemms read (attention's Q), issued by the producer first on a
         one-stage ring of their own, counted in tiles: on a persistent grid the producer loads the next tile's once
@@ -490,7 +491,7 @@ class _Pipeliner(StmtRewriter):
             [(ring, list(zip(producers, loads)), False)]
         fill = [a for r, pairs, _ in groups for a in _fill(r, pairs, base + it, it, loop, remap)]
         signallers = _release_granularity(loads, consumers, nthreads, transformed, self.body)
-        lane0 = tirx.floormod(tid, signallers) == 0  # the thread of each warp (or warpgroup) that releases
+        releaser = tirx.floormod(tid, signallers) == 0  # the thread of each warp (or warpgroup) that releases
         first, wait_first, release_first = [], [], []
         rings = [(r, nthreads // signallers) for r, _, _ in groups]
         if before:
@@ -502,7 +503,7 @@ class _Pipeliner(StmtRewriter):
             for st, plan in before:
                 first += tma_copy.issue(plan, st, st.value.args[1].source, None, pre.full_ptr(0))
             wait_first = [pre.wait_full(tile)]
-            release_first = [tirx.IfThenElse(lane0, pre.release(tile), None)]
+            release_first = [tirx.IfThenElse(releaser, pre.release(tile), None)]
             rings.append((pre, nthreads // signallers))
             self.drop += [st for st, _ in before]
         producer = tirx.IfThenElse(tid == 0, seq(first + [tirx.For(it, 0, n, tirx.ForKind.SERIAL, seq(fill))]), None)
@@ -522,7 +523,7 @@ class _Pipeliner(StmtRewriter):
         first_turn = [warp_specialize.consumers_once(turns.first())] if turns is not None else []
         if split is not None:
             steps = _DeferredSteps(split, loop, remap, groups, position=lambda j: base + j,
-                                   release=lambda st: tirx.IfThenElse(lane0, st, None), turns=turns,
+                                   release=lambda st: tirx.IfThenElse(releaser, st, None), turns=turns,
                                    tma_operands=True)
             main = tirx.For(i, 1, n - 1, tirx.ForKind.SERIAL, self.visit(seq(steps.iteration(i))), None, annotations)
             # the tiles loaded before the loop (which the deferred gemm does not read: _loads_before) are released
@@ -541,9 +542,9 @@ class _Pipeliner(StmtRewriter):
             body = self._converting(body, transformed, base + i, nthreads)
         inner += turns.around_gemms(body) if turns is not None else body
         if overlap:
-            inner.append(tirx.IfThenElse(tirx.And(i > 0, lane0), ring.release(base + i - 1), None))
+            inner.append(tirx.IfThenElse(tirx.And(i > 0, releaser), ring.release(base + i - 1), None))
         else:
-            inner.append(tirx.IfThenElse(lane0, ring.release(base + i), None))
+            inner.append(tirx.IfThenElse(releaser, ring.release(base + i), None))
         marked_loop = dict(annotations)
         marked_loop[warp_specialize.CONSUMER_LOOP] = 1
         if transformed:
@@ -553,7 +554,7 @@ class _Pipeliner(StmtRewriter):
         # stage is released for the next tile of a persistent grid
         tail = [tirx.Evaluate(T.ptx.wgmma.wait_group.sync.aligned(0))] + release_first
         if overlap:
-            tail.append(tirx.IfThenElse(tirx.And(n > 0, lane0), ring.release(base + n - 1), None))
+            tail.append(tirx.IfThenElse(tirx.And(n > 0, releaser), ring.release(base + n - 1), None))
         return seq(marks + wait_first + first_turn + [main] + tail)
 
     def _used_outside(self, buf, loop) -> bool:
@@ -626,10 +627,9 @@ class _DeferredSteps:
     """The consumers' statements of a loop whose last gemm runs one iteration late (``deferred_gemm.plan``):
     iteration i waits for its early tiles, runs the statements up to the first gemm (marked to leave its wait to
     a later statement), waits for the late tiles of i - 1, issues the last gemm of i - 1, waits for the first
-    gemm only (``wait_group 1``), runs the statements that do not need the deferred result, pins what they
-    computed and crosses the schedule fence (``TILEDSL_FENCED_DEFERRED_WAIT=1`` only), waits for the deferred gemm
-    (``wait_group 0``), releases the late stage
-    of i - 1 and runs the rest. The early stage of i is released right after the first gemm's wait, or at the end
+    gemm only (``wait_group 1``), runs the statements that do not need the deferred result (then, with
+    ``TILEDSL_FENCED_DEFERRED_WAIT=1`` only, pins what they computed and crosses the schedule fence), waits for the
+    deferred gemm (``wait_group 0``), releases the late stage of i - 1 and runs the rest. The early stage of i is released right after the first gemm's wait, or at the end
     where a statement after that gemm reads an early tile. ``position(iteration)`` is the ring position,
     ``release(stmt)`` guards a release (one lane per warp when warp-specialized); ``turns`` (pingpong) puts each
     group of gemm issues inside its warpgroup's turn."""

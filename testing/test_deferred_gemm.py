@@ -166,6 +166,7 @@ def test_attention_loop_issues_pv_of_the_previous_iteration_after_qk(causal, mon
 
 
 @pytest.mark.nvcc
+@pytest.mark.slow  # the fenced form is an opt-in schedule now
 def test_chain_waits_for_the_deferred_gemm_before_rewriting_its_a_fragment(monkeypatch):
     """The relu runs while the previous iteration's ``p V`` runs; the copy into ``p`` (that gemm's A, read from
     registers) comes after the wait; with ``TILEDSL_FENCED_DEFERRED_WAIT=1`` a schedule fence keeps the relu before

@@ -17,7 +17,8 @@ import general_programs as bench
 
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 
-pytestmark = pytest.mark.usefixtures("general_passes_only", "no_kernel_cache")
+# an opt-in schedule: its tests are marked slow (scripts/test.sh -m slow runs them; CI keeps its 10 minutes)
+pytestmark = [pytest.mark.usefixtures("general_passes_only", "no_kernel_cache"), pytest.mark.slow]
 
 
 def _release_form(src):

@@ -38,6 +38,25 @@ def _drop_schedule_fence(src: str) -> str:
     return src.replace("tiledsl_schedule_fence();\n", "")
 
 
+def _convert_before_wait(src: str) -> str:
+    """In the main loop, P's conversions (the statements writing ``acc_s_cast``, which the in-flight ``PV`` of the
+    previous iteration reads) moved above the wait for that ``PV``, into a second register array copied into P
+    after the wait: the conversions may then interleave with the softmax, and ptxas gives P's next values other
+    registers than those the running wgmma reads."""
+    lines = src.split("\n")
+    loop = next(i for i, l in enumerate(lines) if re.match(r"\s*for \(int k_p = 0;", l))
+    wait = next(i for i in range(loop, len(lines)) if lines[i].strip().endswith("wait_group_sync_aligned_0();"))
+    first = next(i for i in range(wait, len(lines)) if re.match(r"\s*half2 __\d+;$", lines[i]))
+    last = next(i for i in range(first, len(lines)) if re.match(r"\s*acc_s_cast_ptr\[31\] = __\d+;$", lines[i]))
+    block = [l.replace("acc_s_cast_ptr[", "acc_s_cast_next_ptr[") for l in lines[first:last + 1]]
+    indent = lines[last][:len(lines[last]) - len(lines[last].lstrip())]
+    copies = [f"{indent}acc_s_cast_ptr[{k}] = acc_s_cast_next_ptr[{k}];" for k in range(32)]
+    out = lines[:wait] + block + lines[wait:first] + copies + lines[last + 1:]
+    decl = next(i for i, l in enumerate(out) if l.strip() == "alignas(64) half2 acc_s_cast_ptr[32];")
+    out.insert(decl + 1, out[decl].replace("acc_s_cast_ptr", "acc_s_cast_next_ptr"))
+    return "\n".join(out)
+
+
 def _min_blocks(src: str) -> str:
     return src.replace("__launch_bounds__(384)", "__launch_bounds__(384, 1)")
 
@@ -62,6 +81,7 @@ VARIANTS = {
     "combined+warpgroup_release": (dict(COMBINED, TILEDSL_WARPGROUP_RELEASE="1"), None, False),
     "unfenced_deferred_wait": ({"TILEDSL_FENCED_DEFERRED_WAIT": "0"}, None, False),  # the default since 2026-12-07
     "fenced_deferred_wait": ({"TILEDSL_FENCED_DEFERRED_WAIT": "1"}, None, False),
+    "convert_before_wait": ({}, _convert_before_wait, False),
     "launch_order": ({"TILEDSL_RASTER": "0"}, None, False),
     "no_pins": ({}, _drop_pins, False),
     "no_schedule_fence": ({}, _drop_schedule_fence, False),

@@ -86,6 +86,9 @@
 #           non-causal): flash attention with the default, TILEDSL_ROW_RECIPROCALS=1 (the epilogue's 64 divisions per
 #           thread), TILEDSL_PERSISTENT=0, TILEDSL_RASTER=0 and through the shortcut, alternating, 2 rounds
 #   s24a    (prepared 2026-12-06, superseded by s25a) the README example and tuning tests on the GPU, the table
+#   s26a    (prepared 2026-12-07, for the next session, on an H200) the attention variants with the new default
+#           against the fenced wait, P converted before the wait (source edit) and the shortcut, then s25e
+#   s26b    (prepared) s24a: the README example and tuning tests, then the table with the current defaults
 #   s25a    2026-12-07 (eleventh session): the README example and tuning tests on the GPU, then the attention
 #           forward's variants (probe_attention_variants.py: switches, edits of the general kernel's source, the
 #           shortcut) round-robin in one process
@@ -517,6 +520,18 @@ case "${1:-quick}" in
     TILEDSL_WARP_SPECIALIZE=pingpong TAIL=4 run gqa_pingpong 100 "$PY" benchmarks/bench_more.py --rounds 3 \
       --only gqa_bf16,gqa_bf16_causal
     (cd "$OUT" && tar czf logs.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s26a)  # prepared 2026-12-07 (eleventh session), for the next, on an H200: the attention forward's variants with the
+    # new default (the deferred wait left to ptxas) against the fenced form, P converted before the wait (a source
+    # edit) and the shortcut, 10 rounds; then the Nsight profile of the new default (s25e)
+    TAIL=8 run attention_variants 240 "$PY" benchmarks/probe_attention_variants.py --rounds 10 \
+      --only "general,fenced_deferred_wait,convert_before_wait,shortcut" --out "$OUT/attention_variants.json"
+    (cd "$OUT" && tar czf variants.tgz *.log *.json && rm -f *.log *.json)
+    bash "$0" s25e
+    ;;
+  s26b)  # prepared 2026-12-07, for the next: the README example and tuning tests on an H200, then the table with the
+    # current defaults, 2 rounds (s24a)
+    bash "$0" s24a
     ;;
   s25a)  # 2026-12-07 (eleventh session): the README example and the tuning tests on the GPU (s24a's first part),
     # then the attention forward's variants (benchmarks/probe_attention_variants.py: switches, edits of the general

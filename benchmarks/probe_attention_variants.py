@@ -34,10 +34,6 @@ def _drop_pins(src: str) -> str:
     return re.sub(r"^\s*tiledsl_pin_f32\([^;]*\);\n", "", src, flags=re.M)
 
 
-def _drop_schedule_fence(src: str) -> str:
-    return src.replace("tiledsl_schedule_fence();\n", "")
-
-
 def _convert_before_wait(src: str) -> str:
     """In the main loop, P's conversions (the statements writing ``acc_s_cast``, which the in-flight ``PV`` of the
     previous iteration reads) moved above the wait for that ``PV``, into a second register array copied into P
@@ -77,14 +73,12 @@ VARIANTS = {
                                      "TILEDSL_ROW_RECIPROCALS": "1"}, None, False),
     "combined (pingpong+packed+row_sums+reciprocals)": (COMBINED, None, False),
     "combined+launch_order": (dict(COMBINED, TILEDSL_RASTER="0"), None, False),
-    "combined+unfenced_deferred_wait": (dict(COMBINED, TILEDSL_FENCED_DEFERRED_WAIT="0"), None, False),
     "combined+warpgroup_release": (dict(COMBINED, TILEDSL_WARPGROUP_RELEASE="1"), None, False),
     "unfenced_deferred_wait": ({"TILEDSL_FENCED_DEFERRED_WAIT": "0"}, None, False),  # the default since 2026-12-07
     "fenced_deferred_wait": ({"TILEDSL_FENCED_DEFERRED_WAIT": "1"}, None, False),
     "convert_before_wait": ({}, _convert_before_wait, False),
     "launch_order": ({"TILEDSL_RASTER": "0"}, None, False),
     "no_pins": ({}, _drop_pins, False),
-    "no_schedule_fence": ({}, _drop_schedule_fence, False),
     "min_blocks_1": ({}, _min_blocks, False),
     "registers_40_232": ({}, _registers_40_232, False),
     "warpgroup_release": ({"TILEDSL_WARPGROUP_RELEASE": "1"}, None, False),

@@ -550,7 +550,7 @@ case "${1:-quick}" in
     # (7 rounds), then the GPU tests of the attention programs with the combination of switches that won
     TAIL=4 run example_test 150 "$PY" -m pytest -q -p no:cacheprovider -ra testing/test_autotune_example.py
     only="general,packed+row_sums+reciprocals,combined (pingpong+packed+row_sums+reciprocals),combined+launch_order"
-    only="$only,combined+unfenced_deferred_wait,combined+warpgroup_release,unfenced_deferred_wait,shortcut"
+    only="$only,combined+warpgroup_release,unfenced_deferred_wait,shortcut"
     TAIL=12 run attention_variants 240 "$PY" benchmarks/probe_attention_variants.py --rounds 7 --only "$only" \
       --out "$OUT/attention_variants.json"
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)

@@ -16,6 +16,8 @@ import sys
 import traceback
 from multiprocessing.connection import Connection
 
+from .fork_server import close_fds, receive, send
+
 
 def _alive(pid: int) -> bool:
     try:
@@ -122,14 +124,6 @@ def _log_paths(raw: str) -> list[str]:
     return [str(p) for p in paths] if isinstance(paths, list) else []
 
 
-def _close_all(fds) -> None:
-    for fd in fds:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-
-
 def _run_forked(pair: tuple, log: str, tuner: int) -> None:
     """In a freshly forked worker: its own session, output to ``log``, then serve ``pair`` (never returns). Where
     torch touched CUDA in the process it was forked from, Python is executed again on the same pipes instead."""
@@ -158,8 +152,6 @@ def _fork_server(sock_fd: int, tuner: int) -> None:
     import select
     import socket
     import time
-
-    from .fork_server import receive, send
 
     sock = socket.socket(fileno=sock_fd)
     try:
@@ -194,7 +186,7 @@ def _fork_server(sock_fd: int, tuner: int) -> None:
             try:
                 pid = os.fork()
             except OSError as err:
-                _close_all(fds)
+                close_fds(fds)
                 send(sock, {"error": f"{type(err).__name__}: {err}"})
                 continue
             if pid == 0:
@@ -206,7 +198,7 @@ def _fork_server(sock_fd: int, tuner: int) -> None:
                 except OSError:
                     pass
                 _run_forked(tuple(fds), request["log"], tuner)
-            _close_all(fds)
+            close_fds(fds)
             send(sock, {"pid": pid})
         elif request.get("op") == "exit_code":
             deadline = time.monotonic() + float(request.get("timeout", 5.0))
@@ -228,7 +220,7 @@ def main() -> None:
         for k in range(1, len(pairs)):
             pid = os.fork()
             if pid == 0:
-                _close_all([fd for j, pair in enumerate(pairs) if j != k for fd in pair])
+                close_fds([fd for j, pair in enumerate(pairs) if j != k for fd in pair])
                 _run_forked(pairs[k], logs[k] if k < len(logs) else "", tuner)
             for fd in pairs[k]:
                 os.close(fd)

@@ -71,6 +71,15 @@ def receive(sock: socket.socket, max_fds: int = 0) -> tuple[dict, list]:
     return pickle.loads(_receive_exactly(sock, length)), list(fds)
 
 
+def close_fds(fds) -> None:
+    """Close each file descriptor of ``fds``, ignoring those already closed."""
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
 #: variables that change all the time and that no import reads: pytest names the running test in one
 _VOLATILE = frozenset({"PYTEST_CURRENT_TEST"})
 

@@ -293,11 +293,7 @@ class Worker:
         self._proc = self._pid = self._server = None
         self._ready = False
         fds, self._fork_fds = self._fork_fds or (), None
-        for fd in fds:  # never forked
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        fork_server.close_fds(fds)  # never forked
         if pid is not None:
             try:
                 os.killpg(pid, signal.SIGKILL)

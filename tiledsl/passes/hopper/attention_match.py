@@ -213,11 +213,12 @@ class _Matcher:
         # -- before the loop: the Q copy, three fills, maybe the loop bound in a scalar
         q_copy, fills, scalars = None, {}, {}
         for s in pre:
-            if tile_call_of(s, "copy") is not None and tile_call_of(s, "copy").args[0].source.same_as(Q):
+            copy, fill = tile_call_of(s, "copy"), tile_call_of(s, "fill")
+            if copy is not None and copy.args[0].source.same_as(Q):
                 _require(q_copy is None, "Q is copied twice")
-                q_copy = tile_call_of(s, "copy")
-            elif tile_call_of(s, "fill") is not None:
-                dst, value = tile_call_of(s, "fill").args
+                q_copy = copy
+            elif fill is not None:
+                dst, value = fill.args
                 _require(_float(value) is not None, "a T.fill value is not a constant")
                 fills[dst.source] = (_float(value), dst)
             elif isinstance(s, tirx.BufferStore) and len(s.buffer.ty.shape) <= 1 and \
@@ -264,7 +265,7 @@ class _Matcher:
             _require(role not in roles, f"the KV loop has two statements of the kind '{role}'")
             roles[role] = dict(idx=idx, **info)
 
-        gemms = [(i, tile_call_of(s, "gemm")) for i, s in enumerate(body_stmts) if tile_call_of(s, "gemm") is not None]
+        gemms = [(i, g) for i, g in enumerate(tile_call_of(s, "gemm") for s in body_stmts) if g is not None]
         _require(len(gemms) == 2, "the KV loop does not hold exactly two T.gemm")
         for i, g in gemms:
             a, b, c = (r.source for r in g.args[:3])

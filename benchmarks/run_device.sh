@@ -89,6 +89,7 @@
 #   s26a    (prepared 2026-12-07, for the next session, on an H200) the attention variants with the new default
 #           against the fenced wait, P converted before the wait (source edit) and the shortcut, then s25e
 #   s26b    (prepared) s24a: the README example and tuning tests, then the table with the current defaults
+#   s26c    the int8-weight GEMM at M = 16: each block's timeline (%globaltimer at five points), edits timed
 #   s25a    2026-12-07 (eleventh session): the README example and tuning tests on the GPU, then the attention
 #           forward's variants (probe_attention_variants.py: switches, edits of the general kernel's source, the
 #           shortcut) round-robin in one process
@@ -532,6 +533,11 @@ case "${1:-quick}" in
   s26b)  # prepared 2026-12-07, for the next: the README example and tuning tests on an H200, then the table with the
     # current defaults, 2 rounds (s24a)
     bash "$0" s24a
+    ;;
+  s26c)  # 2026-12-07 (twelfth session): where the split-K kernel's time goes (int8 weight, M = 16): each block's
+    # timeline, then the sum's edits timed round-robin against cuBLAS
+    TAIL=30 run split_k_timeline 200 "$PY" benchmarks/probe_split_k_timeline.py --launches 6 --rounds 7 \
+      --out "$OUT/split_k_timeline.json"
     ;;
   s25a)  # 2026-12-07 (eleventh session): the README example and the tuning tests on the GPU (s24a's first part),
     # then the attention forward's variants (benchmarks/probe_attention_variants.py: switches, edits of the general

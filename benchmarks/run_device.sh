@@ -89,6 +89,7 @@
 #   s26a    (prepared 2026-12-07, for the next session, on an H200) the attention variants with the new default
 #           against the fenced wait, P converted before the wait (source edit) and the shortcut, then s25e
 #   s26b    (prepared) s24a: the README example and tuning tests, then the table with the current defaults
+#   s26d    the attention backward's dQ staged in 32-byte panels: its GPU tests, then timed against the default
 #   s26c    the int8-weight GEMM at M = 16: each block's timeline (%globaltimer at five points), edits timed
 #   s25a    2026-12-07 (eleventh session): the README example and tuning tests on the GPU, then the attention
 #           forward's variants (probe_attention_variants.py: switches, edits of the general kernel's source, the
@@ -533,6 +534,12 @@ case "${1:-quick}" in
   s26b)  # prepared 2026-12-07, for the next: the README example and tuning tests on an H200, then the table with the
     # current defaults, 2 rounds (s24a)
     bash "$0" s24a
+    ;;
+  s26d)  # 2026-12-07 (twelfth session): TILEDSL_NARROW_REDUCE_PANELS (the backward's dQ staging without bank
+    # conflicts): the TMA reduce GPU tests with it, then the backward off / on round-robin with SDPA's
+    TAIL=6 run narrow_panels_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_tma_reduce.py
+    TAIL=8 run bwd_narrow_panels 300 "$PY" benchmarks/probe_attention_variants.py --program attention_bwd --rounds 7 \
+      --only "general,narrow_reduce_panels" --out "$OUT/bwd_narrow_panels.json"
     ;;
   s26c)  # 2026-12-07 (twelfth session): where the split-K kernel's time goes (int8 weight, M = 16): each block's
     # timeline, then the sum's edits timed round-robin against cuBLAS

@@ -89,6 +89,7 @@
 #   s26a    (prepared 2026-12-07, for the next session, on an H200) the attention variants with the new default
 #           against the fenced wait, P converted before the wait (source edit) and the shortcut, then s25e
 #   s26b    (prepared) s24a: the README example and tuning tests, then the table with the current defaults
+#   s26e    s26d, s26c, then s26a's attention variants (7 rounds, no profile): the first call of a short lease
 #   s26d    the attention backward's dQ staged in 32-byte panels: its GPU tests, then timed against the default
 #   s26c    the int8-weight GEMM at M = 16: each block's timeline (%globaltimer at five points), edits timed
 #   s25a    2026-12-07 (eleventh session): the README example and tuning tests on the GPU, then the attention
@@ -534,6 +535,12 @@ case "${1:-quick}" in
   s26b)  # prepared 2026-12-07, for the next: the README example and tuning tests on an H200, then the table with the
     # current defaults, 2 rounds (s24a)
     bash "$0" s24a
+    ;;
+  s26e)  # 2026-12-07 (twelfth session): the three probes of this session in one call, most wanted first
+    bash "$0" s26d
+    bash "$0" s26c
+    TAIL=8 run attention_variants 200 "$PY" benchmarks/probe_attention_variants.py --rounds 7 \
+      --only "general,fenced_deferred_wait,convert_before_wait,shortcut" --out "$OUT/attention_variants.json"
     ;;
   s26d)  # 2026-12-07 (twelfth session): TILEDSL_NARROW_REDUCE_PANELS (the backward's dQ staging without bank
     # conflicts): the TMA reduce GPU tests with it, then the backward off / on round-robin with SDPA's

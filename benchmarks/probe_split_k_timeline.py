@@ -62,11 +62,17 @@ def _timeline(src: str) -> str:
     return text[:at] + _CLOCK + text[at:]
 
 
-def _release_by_one_thread(src: str) -> str:
-    """The partial sums published by one fence in thread 0 after the block barrier (cumulative under PTX's memory
-    model) instead of a ``__threadfence`` in every thread before it."""
-    pattern = re.compile(r"( *)__threadfence\(\);\n( *)__syncthreads\(\);\n( *int condval;\n *if \(\(\(int\)threadIdx\.x\) == 0\) \{\n)")
-    return pattern.sub(lambda m: f"{m.group(2)}__syncthreads();\n{m.group(3)}    __threadfence();\n", src, count=1)
+def _fenced_ticket(src: str) -> str:
+    """The ticket as it was before 2026-12-07: a ``__threadfence`` in every thread before the block barrier, a
+    relaxed ``atomicAdd``, and another ``__threadfence`` in every thread of the last part before its loads."""
+    src, n1 = re.subn(r"\n( *)__syncthreads\(\);\n( *int condval;)", r"\n\1__threadfence();\n\1__syncthreads();\n\2", src,
+                      count=1)
+    src, n2 = re.subn(r"tiledsl_split_k_ticket\(\(&\(([^;]*?)\)\)\)", r"atomicAdd((&(\1)), 1)", src, count=1)
+    src, n3 = re.subn(r"(atomicAdd\(\(&\(\w+_split_k_count_ptr\[[^;]*\), -\d+\);\n *\}\n)", r"\1    __threadfence();\n", src,
+                      count=1)
+    if (n1, n2, n3) != (1, 1, 1):
+        raise RuntimeError(f"the ticket's pattern changed: {n1, n2, n3}")
+    return src
 
 
 def _no_sum_loads(src: str) -> str:
@@ -77,7 +83,7 @@ def _no_sum_loads(src: str) -> str:
 #: name -> (switches, source edit or None, the result is right)
 VARIANTS = {
     "general": ({}, None, True),
-    "release_by_one_thread": ({}, _release_by_one_thread, True),
+    "fenced_ticket (before 2026-12-07)": ({}, _fenced_ticket, True),
     "no_sum_loads (wrong sums)": ({}, _no_sum_loads, False),
 }
 

@@ -89,6 +89,8 @@
 #   s26a    (prepared 2026-12-07, for the next session, on an H200) the attention variants with the new default
 #           against the fenced wait, P converted before the wait (source edit) and the shortcut, then s25e
 #   s26b    (prepared) s24a: the README example and tuning tests, then the table with the current defaults
+#   s26f    the split-K ticket as one release-acquire atomic: the split-K GPU tests, the timeline and its variants,
+#           then the int8-weight programs of the table
 #   s26e    s26d, s26c, then s26a's attention variants (7 rounds, no profile): the first call of a short lease
 #   s26d    the attention backward's dQ staged in 32-byte panels: its GPU tests, then timed against the default
 #   s26c    the int8-weight GEMM at M = 16: each block's timeline (%globaltimer at five points), edits timed
@@ -535,6 +537,13 @@ case "${1:-quick}" in
   s26b)  # prepared 2026-12-07, for the next: the README example and tuning tests on an H200, then the table with the
     # current defaults, 2 rounds (s24a)
     bash "$0" s24a
+    ;;
+  s26f)  # 2026-12-07 (twelfth session): the split-K ticket as one release-acquire atomic (no __threadfence):
+    # its GPU tests, the int8-weight M = 16 timeline and variants (the old fenced ticket as a source edit), the
+    # int8-weight programs of the table
+    TAIL=6 run split_k_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_split_k.py
+    bash "$0" s26c
+    TAIL=12 bench_as int8_programs 150 int8_programs --only int8_weight_m16,int8_weight_m4096 --rounds 5
     ;;
   s26e)  # 2026-12-07 (twelfth session): the three probes of this session in one call, most wanted first
     bash "$0" s26d

@@ -128,27 +128,30 @@ def test_a_bad_setting_is_named(monkeypatch):
 
 
 def test_the_last_part_form_of_the_split_program(monkeypatch):
-    """TILEDSL_SPLIT_K_SUM=last on CUDA: one launch; each block stores its partial sums, fences them, and thread 0
-    counts the block in at its tile's counter; the block that counts last (told to every thread by
-    ``__syncthreads_or``: its ticket is parts - 1 modulo parts) takes the launch's counts back off, adds the other
-    parts' sums (read past L1) and runs the epilogue. The counters are a workspace the runtime keeps zeroed. The CPU
-    keeps the two launches."""
+    """TILEDSL_SPLIT_K_SUM=last on CUDA: one launch; each block stores its partial sums, and after a block barrier
+    thread 0 counts the block in at its tile's counter with one release-acquire atomic (no ``__threadfence``);
+    the block that counts last (told to every thread by ``__syncthreads_or``: its ticket is parts - 1 modulo
+    parts) takes the launch's counts back off, adds the other parts' sums (read past L1) and runs the epilogue. The
+    counters are a workspace the runtime keeps zeroed. The CPU keeps the two launches."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
     monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
     program = bench.int8_weight_gemm(16, 128, 512, block_M=32, block_N=32, block_K=64, threads=128)
     split = split_k(program, "cuda", "sm_80")
     text = split.script()
     assert "sync_grid" not in text and "cluster" not in text and 'T.launch_thread("blockIdx.z", 4)' in text
-    order = [text.index(t) for t in ("C_f_split_k[bz_split,", '"__threadfence"', "T.tvm_storage_sync",
-                                     '"__syncthreads_or"', '"atomicAdd"', "if last_part != 0:",
+    order = [text.index(t) for t in ("C_f_split_k[bz_split,", "T.tvm_storage_sync", '"__syncthreads_or"',
+                                     '"tiledsl_split_k_ticket"', "if last_part != 0:",
                                      "C_f_split_k_count[by * 4 + bx]), -4)", '"__ldcg"', "C[by * 32")]
     assert order == sorted(order), order
+    assert "__threadfence" not in text and text.count("tiledsl_split_k_ticket(int* counter)") == 1
     assert [str(n) for n in split.attrs["tiledsl.zeroed_workspaces"]] == ["C_f_split_k_count"]
     assert "sync_grid" in split_k(program, "llvm").script()
     kernel = tiledsl.compile(program, out_idx=[], target={"kind": "cuda", "arch": "sm_90a"})
     assert [(p.name, p.shape, p.zeroed) for p in kernel.workspace_params] == [
         ("C_f_split_k", (4, 32, 128), False), ("C_f_split_k_count", (4,), True)]
-    assert kernel.get_kernel_source().count("__global__ void") == 2  # one kernel, declared and defined
+    source = kernel.get_kernel_source()
+    assert source.count("__global__ void") == 2  # one kernel, declared and defined
+    assert "atom.acq_rel.gpu.global.add.s32" in source and "__threadfence" not in source
 
 
 def test_the_default_splits_few_block_grids_on_cuda_only(monkeypatch):

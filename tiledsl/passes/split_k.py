@@ -22,10 +22,13 @@ memory, and the grid has no ``blockIdx.z``. Then the kernel gets a float32 works
 * ``launch``: ``T.sync_grid()`` (a second launch), then the blocks of part 0 clear the accumulators, add the S
   partial tiles and run the epilogue; the epilogue may read no on-chip value set before the loop but the
   accumulators (checked by cutting the program as ``split_grid_sync.py`` will; one that fails stays as written).
-* ``last``: one launch. Each block fences its partial sums and counts itself in on its tile's counter (an int32
-  workspace the runtime keeps zeroed, ``ZEROED_WORKSPACES_ATTR``); the block that draws the last ticket adds the
-  others' sums to its own and runs the epilogue with its own on-chip state, so any epilogue qualifies. Its count is
-  a whole-block barrier: a warp-specialized loop would lose its producer warpgroup.
+* ``last``: one launch. Each block stores its partial sums and counts itself in on its tile's counter (an int32
+  workspace the runtime keeps zeroed, ``ZEROED_WORKSPACES_ATTR``): a block barrier, then one release-acquire
+  atomic add by its first thread (``atom.acq_rel.gpu``; the barrier before it puts every thread's stores under
+  its release, the barrier after it every thread's loads under its acquire, the pattern CUTLASS's semaphores
+  use). The block that draws the last ticket adds the others' sums to its own and runs the epilogue with its own
+  on-chip state, so any epilogue qualifies. Its count is a whole-block barrier: a warp-specialized loop would lose
+  its producer warpgroup.
 * ``cluster`` (sm_90, S <= 8): the S blocks of a tile are one thread-block cluster (``clusterCtaIdx.z``) and the
   barrier is the cluster's; one launch, part 0 sums. Slower than the others on the H100.
 * ``auto`` (the default): ``last`` for accumulators of fewer than 64 rows (mma.sync), ``launch`` for the others.
@@ -40,6 +43,7 @@ from __future__ import annotations
 import tvm
 import tvm_ffi
 from tvm import tirx
+from tvm.script import tirx as T
 
 from .. import config
 from ..errors import TileProgramError
@@ -228,9 +232,21 @@ def _cluster_barrier():
     return tirx.Evaluate(tirx.call_intrin("", "tirx.cuda.cluster_sync"))
 
 
-def _fence():
-    """``__threadfence()``: this thread's global writes are seen device-wide before its later ones."""
-    return tirx.Evaluate(tirx.call_extern("void", "__threadfence"))
+_TICKET_SOURCE = """__forceinline__ __device__ int tiledsl_split_k_ticket(int* counter) {
+  int old;
+  asm volatile("atom.acq_rel.gpu.global.add.s32 %0, [%1], 1;" : "=r"(old) : "l"(counter) : "memory");
+  return old;
+}
+"""
+
+
+def _ticket(slot):
+    """A block's ticket: its first thread's release-acquire add of 1 to its tile's counter (the old value).
+    Release: the partial sums every thread stored before the block barrier are seen by whichever block reads the
+    count after it; acquire: the others' sums, once seen counted, are seen by this block's loads after the next
+    barrier. Two ``__threadfence`` per thread (``fence.sc.gpu``) did this before: the int8-weight GEMM at M = 16
+    spent 1.2 us from its loop's end to its ticket and 2.8 us in the last part's sum (H100, 2026-12-07)."""
+    return T.cuda.func_call("tiledsl_split_k_ticket", slot, source_code=_TICKET_SOURCE, return_type="int32")
 
 
 def _last_arrival(headers, counter, parts):
@@ -250,16 +266,16 @@ def _last_arrival(headers, counter, parts):
             is_zero = tags[tag].node.var == 0
             first = is_zero if first is None else tirx.And(first, is_zero)
     slot = tirx.address_of(tirx.BufferLoad(counter, [tile]))
-    ticket = tirx.call_extern("int32", "atomicAdd", slot, tirx.const(1, "int32"))
+    ticket = _ticket(slot)
     # the parts of a launch draw the tickets v .. v + parts - 1: exactly one is parts - 1 modulo parts, whatever v
     # is, so a counter that is not zero (overwritten by mistake) still finds one last part per tile and launch
     is_last = tirx.floormod(ticket, parts) == parts - 1
     mine = tirx.if_then_else(first, tirx.Cast("int32", is_last), tirx.const(0, "int32"))
     last = tirx.Var("last_part", "int32")
-    arrive = [_fence(), barrier()]  # every thread's partial sums are out before thread 0 counts the block
+    arrive = [barrier()]  # every thread's partial sums are stored before thread 0 counts the block
     back = tirx.Evaluate(tirx.call_extern("int32", "atomicAdd", slot, tirx.const(-parts, "int32")))
-    reset = tirx.IfThenElse(first, back, None)  # the counter as this launch found it
-    return arrive, last, tirx.call_extern("int32", "__syncthreads_or", mine), [reset, _fence()]
+    reset = tirx.IfThenElse(first, back, None)  # the counter as this launch found it (the next launch is ordered
+    return arrive, last, tirx.call_extern("int32", "__syncthreads_or", mine), [reset]  # after this one anyway)
 
 
 def _rewrite(func, headers, stmts, at, accumulators, parts, form):

@@ -82,7 +82,6 @@ VARIANTS = {
     "min_blocks_1": ({}, _min_blocks, False),
     "registers_40_232": ({}, _registers_40_232, False),
     "warpgroup_release": ({"TILEDSL_WARPGROUP_RELEASE": "1"}, None, False),
-    "narrow_reduce_panels": ({"TILEDSL_NARROW_REDUCE_PANELS": "1"}, None, False),  # the backward's dQ staging
     "shortcut": ({}, None, True),
 }
 

@@ -91,8 +91,6 @@
 #   s26b    (prepared) s24a: the README example and tuning tests, then the table with the current defaults
 #   s26f    the split-K ticket as one release-acquire atomic: the split-K GPU tests, the timeline and its variants,
 #           then the int8-weight programs of the table
-#   s26e    s26d, s26c, then s26a's attention variants (7 rounds, no profile): the first call of a short lease
-#   s26d    the attention backward's dQ staged in 32-byte panels: its GPU tests, then timed against the default
 #   s26c    the int8-weight GEMM at M = 16: each block's timeline (%globaltimer at five points), edits timed
 #   s25a    2026-12-07 (eleventh session): the README example and tuning tests on the GPU, then the attention
 #           forward's variants (probe_attention_variants.py: switches, edits of the general kernel's source, the
@@ -544,18 +542,6 @@ case "${1:-quick}" in
     TAIL=6 run split_k_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_split_k.py
     bash "$0" s26c
     TAIL=12 bench_as int8_programs 150 int8_programs --only int8_weight_m16,int8_weight_m4096 --rounds 5
-    ;;
-  s26e)  # 2026-12-07 (twelfth session): the three probes of this session in one call, most wanted first
-    bash "$0" s26d
-    bash "$0" s26c
-    TAIL=8 run attention_variants 200 "$PY" benchmarks/probe_attention_variants.py --rounds 7 \
-      --only "general,fenced_deferred_wait,convert_before_wait,shortcut" --out "$OUT/attention_variants.json"
-    ;;
-  s26d)  # 2026-12-07 (twelfth session): TILEDSL_NARROW_REDUCE_PANELS (the backward's dQ staging without bank
-    # conflicts): the TMA reduce GPU tests with it, then the backward off / on round-robin with SDPA's
-    TAIL=6 run narrow_panels_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_tma_reduce.py
-    TAIL=8 run bwd_narrow_panels 300 "$PY" benchmarks/probe_attention_variants.py --program attention_bwd --rounds 7 \
-      --only "general,narrow_reduce_panels" --out "$OUT/bwd_narrow_panels.json"
     ;;
   s26c)  # 2026-12-07 (twelfth session): where the split-K kernel's time goes (int8 weight, M = 16): each block's
     # timeline, then the sum's edits timed round-robin against cuBLAS

@@ -3,10 +3,9 @@ of a whole fragment into a global tile become TMA reduce-adds on sm_90a.
 
 nvcc: the attention backward's dQ adds (a T.Parallel nest of element atomics) and a tile-form ``T.atomic_add``
 become one ``cp.reduce.async.bulk.tensor`` per 128-byte panel; adds into a transposed region, adds under a branch,
-sm_80 and ``TILEDSL_TMA_REDUCE=0`` keep the element atomics; with ``TILEDSL_NARROW_REDUCE_PANELS=1`` (opt-in) float32
-adds take one 32-byte plain panel each, each warp's staging stores contiguous. GPU: a gemm accumulator added by two
-blocks into the same tile, in both forms and at a ragged size (the TMA unit clips the rows past the end), and the
-attention backward, against torch, with either panel form.
+sm_80 and ``TILEDSL_TMA_REDUCE=0`` keep the element atomics. GPU: a gemm accumulator added by two blocks into the same tile, in
+both forms and at a ragged size (the TMA unit clips the rows past the end), and the attention backward, against
+torch.
 """
 import pytest
 import torch
@@ -80,38 +79,6 @@ def test_attention_backward_matches_torch(case, monkeypatch):
     case = case()
     err, ok = bench.check_on_gpu(case)
     assert ok, f"relative error {err}"
-
-
-@pytest.mark.slow
-@pytest.mark.nvcc
-def test_narrow_panels_stage_float32_adds_in_32_byte_rows(monkeypatch):
-    monkeypatch.setenv("TILEDSL_NARROW_REDUCE_PANELS", "1")
-    src = _source(bench.attention_bwd(1, 256, 2, 128, False))
-    body = src[src.index("extern \"C\" __global__"):]
-    assert body.count("tvm_builtin_ptx_cp_reduce_async_bulk_tensor") == 16  # 128 float32 columns: 16 panels of 8
-    stores = [line for line in body.splitlines() if "_reduce_staging0 + " in line and "= *(float2*)" in line]
-    # unswizzled rows of 8 floats: lane l of a warp stores floats 2l and 2l + 1 of the warp's 64 (contiguous)
-    assert stores and all("((((int)threadIdx.x) & 31) * 2)" in line for line in stores)
-
-
-@pytest.mark.slow
-@pytest.mark.gpu
-@pytest.mark.parametrize("case", [
-    pytest.param(lambda: bench.attention_bwd_case(1, 512, 4, 128, True), id="bwd_causal"),
-    pytest.param(lambda: bench.attention_bwd_case(1, 320, 2, 128, False), id="bwd_ragged"),
-])
-def test_narrow_panels_match_torch(case, monkeypatch):
-    monkeypatch.setenv("TILEDSL_NARROW_REDUCE_PANELS", "1")
-    case = case()
-    err, ok = bench.check_on_gpu(case)
-    assert ok, f"relative error {err}"
-    M, N, K = 200, 192, 64
-    kernel = tiledsl.compile(bench.gemm_added_twice(M, N, K, "tile"), out_idx=[], target="cuda")
-    a, b = torch.randn(M, K, device="cuda").half(), torch.randn(K, N, device="cuda").half()
-    out, out_t = torch.ones(M, N, device="cuda"), torch.full((N, M), float("nan"), device="cuda")
-    kernel(a, b, out, out_t)
-    torch.cuda.synchronize()
-    torch.testing.assert_close(out.double(), 1 + 2 * (a.double() @ b.double()), rtol=1e-4, atol=1e-3)
 
 
 @pytest.mark.nvcc

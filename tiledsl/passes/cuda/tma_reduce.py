@@ -132,18 +132,6 @@ def _uniform_statements(body) -> list:
     return out
 
 
-def panel_form(elem_bytes: int) -> tuple[int, int]:
-    """(bytes per staging panel row, TMA swizzle bytes) of a reduce-add's staging tiles. 128-byte swizzled panels,
-    except for 4-byte types with ``TILEDSL_NARROW_REDUCE_PANELS=1``: 32-byte plain panels. A wgmma or mma.sync
-    accumulator's thread holds two adjacent floats of a row, four lanes a row's 32 bytes; in a 128-byte swizzled
-    panel the rows r and r ^ 1 of a half-warp then hit the same banks (two wavefronts per half-warp's 8-byte
-    stores, one wasted), while four 32-byte rows fill one 128-byte line exactly (one wavefront). The price: four
-    times the boxes (one reduce-add per 32 bytes of each row)."""
-    if elem_bytes == 4 and schedule("TILEDSL_NARROW_REDUCE_PANELS"):
-        return 32, 0
-    return PANEL_BYTES, PANEL_BYTES
-
-
 def _reduce_adds(src, dst, panels, map_var, tid) -> list:
     """The statements replacing one whole-fragment add, staged through ``panels`` (one staging tile per 128-byte
     panel of columns; see the module docstring)."""
@@ -191,12 +179,11 @@ def _rewrite_launch(launch, params, host):
     for stmt, (src, dst) in found.items():
         out = dst.source
         rows, cols = (int(e) for e in src.source.ty.shape)
-        panel_bytes, swizzle = panel_form(dtype_bytes(str(out.ty.dtype)))
-        width = panel_bytes // dtype_bytes(str(out.ty.dtype))
+        width = PANEL_BYTES // dtype_bytes(str(out.ty.dtype))
         panels = [tirx.decl_buffer((rows, width), str(out.ty.dtype), f"{out.name}_reduce_staging{p}",
                                    scope="shared.dyn") for p in range(cols // width)]
         box = tuple([width] + [int(r.extent) for r in reversed(dst.region[:-1])])
-        load = tma_copy.TMALoad(out, panels[0], box, swizzle, 1, width, 0)
+        load = tma_copy.TMALoad(out, panels[0], box, PANEL_BYTES, 1, width, 0)
         tma_copy.assign_maps([load])
         host += tma_copy.host_statements(load)
         staging += panels

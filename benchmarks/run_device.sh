@@ -89,7 +89,6 @@
 #   s26a    (prepared 2026-12-07, for the next session, on an H200) the attention variants with the new default
 #           against the fenced wait, P converted before the wait (source edit) and the shortcut, then s25e
 #   s26b    (prepared) s24a: the README example and tuning tests, then the table with the current defaults
-#   s26g    the last part's sum unrolled without branches: split-K GPU tests, the timeline and variants, int8 programs
 #   s26f    the split-K ticket as one release-acquire atomic: the split-K GPU tests, the timeline and its variants,
 #           then the int8-weight programs of the table
 #   s26c    the int8-weight GEMM at M = 16: each block's timeline (%globaltimer at five points), edits timed
@@ -536,9 +535,6 @@ case "${1:-quick}" in
   s26b)  # prepared 2026-12-07, for the next: the README example and tuning tests on an H200, then the table with the
     # current defaults, 2 rounds (s24a)
     bash "$0" s24a
-    ;;
-  s26g)  # 2026-12-07 (twelfth session): the last part's sum: every part's sums in an unrolled loop without branches
-    bash "$0" s26f
     ;;
   s26f)  # 2026-12-07 (twelfth session): the split-K ticket as one release-acquire atomic (no __threadfence):
     # its GPU tests, the int8-weight M = 16 timeline and variants (the old fenced ticket as a source edit), the

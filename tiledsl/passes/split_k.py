@@ -26,9 +26,8 @@ memory, and the grid has no ``blockIdx.z``. Then the kernel gets a float32 works
   workspace the runtime keeps zeroed, ``ZEROED_WORKSPACES_ATTR``): a block barrier, then one release-acquire
   atomic add by its first thread (``atom.acq_rel.gpu``; the barrier before it puts every thread's stores under
   its release, the barrier after it every thread's loads under its acquire, the pattern CUTLASS's semaphores
-  use). The block that draws the last ticket sums every part's partial sums (its own read back too, in part
-  order, in an unrolled loop without a branch) and runs the epilogue with its own on-chip state, so any epilogue
-  qualifies. Its count is a whole-block barrier: a warp-specialized loop would lose
+  use). The block that draws the last ticket adds the others' sums to its own and runs the epilogue with its own
+  on-chip state, so any epilogue qualifies. Its count is a whole-block barrier: a warp-specialized loop would lose
   its producer warpgroup.
 * ``cluster`` (sm_90, S <= 8): the S blocks of a tile are one thread-block cluster (``clusterCtaIdx.z``) and the
   barrier is the cluster's; one launch, part 0 sums. Slower than the others on the H100.
@@ -305,11 +304,11 @@ def _rewrite(func, headers, stmts, at, accumulators, parts, form):
         add = tirx.BufferStore(acc, tirx.BufferLoad(acc, [i, j]) + partial, [i, j])
         nest = tirx.For(i, 0, rows, tirx.ForKind.PARALLEL, tirx.For(j, 0, cols, tirx.ForKind.PARALLEL, add, None,
                                                                       {PARALLEL_ATTR: 1}), None, {PARALLEL_ATTR: 1})
-        # every part's sums, its own read back too, in part order: no branch in the unrolled loop, so each thread
-        # issues all its loads at once (the last part read the others' part by part behind an `if`: about 0.6 us
-        # more on the H100), and the sum's order does not depend on which part came last
-        gathers += [tirx.Evaluate(make_tile_call("fill", [acc[0:rows, 0:cols], tirx.const(0.0, "float32")])),
-                    tirx.For(s, 0, parts, tirx.ForKind.UNROLLED, nest)]
+        if form == "last":  # the last block adds the others' partial sums to its own
+            gathers.append(tirx.For(s, 0, parts, tirx.ForKind.SERIAL, tirx.IfThenElse(s != bz, nest, None)))
+        else:
+            gathers += [tirx.Evaluate(make_tile_call("fill", [acc[0:rows, 0:cols], tirx.const(0.0, "float32")])),
+                        tirx.For(s, 0, parts, tirx.ForKind.SERIAL, nest)]
     epilogue = stmts[at + 1:]
     if form == "last":
         tiles = grid_rows.get("blockIdx.y", 1) * grid_rows.get("blockIdx.x", 1)

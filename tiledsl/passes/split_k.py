@@ -274,8 +274,9 @@ def _last_arrival(headers, counter, parts):
     last = tirx.Var("last_part", "int32")
     arrive = [barrier()]  # every thread's partial sums are stored before thread 0 counts the block
     back = tirx.Evaluate(tirx.call_extern("int32", "atomicAdd", slot, tirx.const(-parts, "int32")))
-    reset = tirx.IfThenElse(first, back, None)  # the counter as this launch found it (the next launch is ordered
-    return arrive, last, tirx.call_extern("int32", "__syncthreads_or", mine), [reset]  # after this one anyway)
+    # the counter as this launch found it; a relaxed add: the next launch is ordered after this one anyway
+    reset = tirx.IfThenElse(first, back, None)
+    return arrive, last, tirx.call_extern("int32", "__syncthreads_or", mine), [reset]
 
 
 def _rewrite(func, headers, stmts, at, accumulators, parts, form):

@@ -89,6 +89,8 @@
 #   s26a    (prepared 2026-12-07, for the next session, on an H200) the attention variants with the new default
 #           against the fenced wait, P converted before the wait (source edit) and the shortcut, then s25e
 #   s26b    (prepared) s24a: the README example and tuning tests, then the table with the current defaults
+#   s27a    (prepared 2026-12-07 for the next session) W8A8 gemms on wgmma (TILEDSL_WGMMA_MORE_TYPES=1, opt-in,
+#           never timed): their GPU tests, then against torch._int_mm, and the FMA default at two shapes
 #   s26f    the split-K ticket as one release-acquire atomic: the split-K GPU tests, the timeline and its variants,
 #           then the int8-weight programs of the table
 #   s26c    the int8-weight GEMM at M = 16: each block's timeline (%globaltimer at five points), edits timed
@@ -535,6 +537,14 @@ case "${1:-quick}" in
   s26b)  # prepared 2026-12-07, for the next: the README example and tuning tests on an H200, then the table with the
     # current defaults, 2 rounds (s24a)
     bash "$0" s24a
+    ;;
+  s27a)  # prepared 2026-12-07 (twelfth session) for the next: int8 x int8 -> int32 gemms take FMA unless
+    # TILEDSL_WGMMA_MORE_TYPES=1 (GPU tests passed in the 2026-12-07 suite, never timed); time it to make it a default
+    TAIL=8 run more_types_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_wgmma_more_types.py
+    TILEDSL_WGMMA_MORE_TYPES=1 TAIL=6 run bench_w8a8_wgmma 150 "$PY" benchmarks/bench_int8_gemm.py --rounds 3
+    mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_wgmma.json"
+    TAIL=4 run bench_w8a8_fma 120 "$PY" benchmarks/bench_int8_gemm.py --shapes 4096x4096x4096,16x4096x4096 --rounds 1
+    mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_fma.json"
     ;;
   s26f)  # 2026-12-07 (twelfth session): the split-K ticket as one release-acquire atomic (no __threadfence):
     # its GPU tests, the int8-weight M = 16 timeline and variants (the old fenced ticket as a source edit), the

@@ -89,6 +89,8 @@
 #   s26a    (prepared 2026-12-07, for the next session, on an H200) the attention variants with the new default
 #           against the fenced wait, P converted before the wait (source edit) and the shortcut, then s25e
 #   s26b    (prepared) s24a: the README example and tuning tests, then the table with the current defaults
+#   s27b    (prepared 2026-12-07 for the next session) TILEDSL_DOUBLE_REDUCE_STAGING=1 (opt-in, unrun on a GPU): the
+#           TMA reduce GPU tests with it, then the attention backward off / on (7 rounds)
 #   s27a    (prepared 2026-12-07 for the next session) W8A8 gemms on wgmma (TILEDSL_WGMMA_MORE_TYPES=1, opt-in,
 #           never timed): their GPU tests, then against torch._int_mm, and the FMA default at two shapes
 #   s26f    the split-K ticket as one release-acquire atomic: the split-K GPU tests, the timeline and its variants,
@@ -537,6 +539,12 @@ case "${1:-quick}" in
   s26b)  # prepared 2026-12-07, for the next: the README example and tuning tests on an H200, then the table with the
     # current defaults, 2 rounds (s24a)
     bash "$0" s24a
+    ;;
+  s27b)  # prepared 2026-12-07 (twelfth session) for the next: the backward's dQ adds staged in two stages taking
+    # turns (one block barrier per add instead of two), built without a GPU lent: its GPU tests, then timed
+    TAIL=6 run double_staging_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_tma_reduce.py
+    TAIL=8 run bwd_double_staging 300 "$PY" benchmarks/probe_attention_variants.py --program attention_bwd --rounds 7 \
+      --only "general,double_reduce_staging" --out "$OUT/bwd_double_staging.json"
     ;;
   s27a)  # prepared 2026-12-07 (twelfth session) for the next: int8 x int8 -> int32 gemms take FMA unless
     # TILEDSL_WGMMA_MORE_TYPES=1 (GPU tests passed in the 2026-12-07 suite, never timed); time it to make it a default

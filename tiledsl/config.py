@@ -51,6 +51,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_DEFER_ROW_SUMS | ``1``: a loop's running row sum (flash attention's ``logsum``) kept per thread and combined across the lanes sharing its rows once after the loop instead of every iteration (``passes/cuda/row_sums.py``; H100 2026-12-06: GPU tests passed, no faster) | 0 |
 | TILEDSL_WARPGROUP_RELEASE | ``1``: a warp-specialized ring whose tiles only wgmma gemms read is released by one thread per consumer warpgroup instead of one per warp (``passes/cuda/pipeline.py``; the hand-written attention kernel's form; H100 2026-12-07: GPU tests passed, no faster: flash attention 3.860 against 3.854 ms) | 0 |
 | TILEDSL_FENCED_DEFERRED_WAIT | ``1``: the wait for a deferred gemm (attention's ``P V``) stays after the statements before it (their registers pinned, then a never-taken branch: ``deferred_gemm.schedule_fence``), instead of where ptxas puts it (into the softmax, as in the hand-written kernel; H100 2026-12-07: flash attention 3.74 ms left to ptxas against 3.97 fenced, causal 2.12 against 2.18) | 0 |
+| TILEDSL_DOUBLE_REDUCE_STAGING | ``1``: a TMA reduce-add's staging tiles (the attention backward's dQ) get two stages taking turns where shared memory allows, which saves one of its two block barriers per add (built 2026-12-07 without a GPU lent: its GPU tests have not run yet, nor has it been timed) | 0 |
 | TILEDSL_SPLIT_K | ``auto``: on CUDA, a GEMM kernel whose grid fills at most half the SMs has its reduction loop split across ``blockIdx.z`` into up to 8 parts (8 warps per SM in all), unless the whole-kernel Hopper GEMM takes the program (it splits its own way); ``S`` > 1: S parts on any target; ``0``: programs run as written (H100, general passes: fp16 GEMMs of 8-32 output tiles 0.50-0.67x -> 0.75-0.94x cuBLAS; int8-weight M = 16 on 16 x 128 tiles 0.67 -> 1.40x) | auto |
 | TILEDSL_SPLIT_K_SUM | how a split GEMM sums its parts on CUDA: ``launch`` (a second launch), ``last`` (the last part of a tile to finish, found with an atomic counter, sums them in the same launch; it costs a wgmma loop its producer warpgroup), ``cluster`` (sm_90: the parts of a tile are one thread-block cluster), ``auto``: ``last`` for tiles of fewer than 64 rows, else ``launch`` (H100, int8-weight M = 16: 17.8 -> 17.5 us with 16 x 64 tiles, 18.4 -> 17.0 us on 8 warps; fp16 GEMMs on wgmma: 16.7 -> 20.5 us with ``last``) | auto |
 | TILEDSL_SPLIT_K_CLUSTER | ``1``: the same as ``TILEDSL_SPLIT_K_SUM=cluster`` (slower on the H100: int8-weight M = 16, 18.5 against 17.8 us with 4 parts) | 0 |
@@ -263,7 +264,7 @@ OPT_IN_SCHEDULES = {"TILEDSL_DEFER_LAST_GEMM": "1", "TILEDSL_SPLIT_MASKS": "1", 
                     "TILEDSL_PACKED_CONVERSIONS": "0",
                     "TILEDSL_DESCRIPTOR_OFFSETS": "1", "TILEDSL_WARP_UNIFORM_INDEX": "1",
                     "TILEDSL_DEFER_ROW_SUMS": "0", "TILEDSL_WARPGROUP_RELEASE": "0",
-                    "TILEDSL_FENCED_DEFERRED_WAIT": "0"}
+                    "TILEDSL_FENCED_DEFERRED_WAIT": "0", "TILEDSL_DOUBLE_REDUCE_STAGING": "0"}
 
 
 #: The schedules of :data:`OPT_IN_SCHEDULES` that the CPU lowering runs too (the others are CUDA's only)

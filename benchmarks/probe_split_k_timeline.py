@@ -174,10 +174,10 @@ def summarize(text: str) -> list[dict]:
             summary[mark] = {"min": vals[0], "median": statistics.median(vals), "max": vals[-1]}
         lasts = [b for b in blocks if b["last"]]
         summary["last_parts"] = len(lasts)
+        summary["ticket_us"] = statistics.median(us(b, 3) - us(b, 2) for b in blocks)
+        summary["stream_us"] = statistics.median(us(b, 2) - us(b, 1) for b in blocks)
         if lasts:
             summary["last_part_sum_us"] = statistics.median(us(b, 4) - us(b, 3) for b in lasts)
-            summary["ticket_us"] = statistics.median(us(b, 3) - us(b, 2) for b in blocks)
-            summary["stream_us"] = statistics.median(us(b, 2) - us(b, 1) for b in blocks)
         out.append(summary)
     return out
 

@@ -474,8 +474,8 @@ class _Pipeliner(StmtRewriter):
         Ring positions count from ``ring_base``, the iterations this CTA's ring ran before (0, or the tiles done
         so far times the loop's length when WarpSpecialize makes the grid persistent); each warp's lane 0 (or
         each warpgroup's first thread, :func:`_release_granularity`) releases a stage once its wgmma wait saw the
-        stage's gemm finish: the previous stage while one
-        gemm stays in flight (``overlap``, gemm-only loops), else the stage itself after the iteration.
+        stage's gemm finish: the previous stage while one gemm stays in flight (``overlap``, gemm-only loops),
+        else the stage itself after the iteration.
         ``before``: loads of tiles the loop's gemms read (attention's Q), issued by the producer first on a
         one-stage ring of their own, counted in tiles: on a persistent grid the producer loads the next tile's once
         every consumer warp released them, right after the loop's last gemm that reads them finished (with a
@@ -629,8 +629,9 @@ class _DeferredSteps:
     a later statement), waits for the late tiles of i - 1, issues the last gemm of i - 1, waits for the first
     gemm only (``wait_group 1``), runs the statements that do not need the deferred result (then, with
     ``TILEDSL_FENCED_DEFERRED_WAIT=1`` only, pins what they computed and crosses the schedule fence), waits for the
-    deferred gemm (``wait_group 0``), releases the late stage of i - 1 and runs the rest. The early stage of i is released right after the first gemm's wait, or at the end
-    where a statement after that gemm reads an early tile. ``position(iteration)`` is the ring position,
+    deferred gemm (``wait_group 0``), releases the late stage of i - 1 and runs the rest. The early stage of i is
+    released right after the first gemm's wait, or at the end where a statement after that gemm reads an early
+    tile. ``position(iteration)`` is the ring position,
     ``release(stmt)`` guards a release (one lane per warp when warp-specialized); ``turns`` (pingpong) puts each
     group of gemm issues inside its warpgroup's turn."""
 

@@ -20,12 +20,12 @@ becomes (every thread, in program order)::
     fence.proxy.async.shared::cta; __syncthreads()   (the writes become visible to the TMA unit)
     thread 0: one cp.reduce.async.bulk.tensor .add per 128-byte panel; cp.async.bulk.commit_group
 
-and thread 0 waits for the last reduce to have read the staging tile before the kernel ends. With
+and thread 0 waits for the last reduce to have read the staging tile before the kernel ends. The TMA unit adds
+whole boxes in L2 and clips what falls outside the tensor, as the guarded element atomics do. With
 ``TILEDSL_DOUBLE_REDUCE_STAGING=1`` (opt-in, built without a GPU lent: not yet run on one) and room in shared memory,
 the staging tiles have two stages taking turns: the copies write this add's stage, thread 0 waits for the
 previous add's reads (of the other stage) just before the one barrier left, then issues; the attention backward's
-loop crosses two block barriers per iteration instead of three. The TMA unit adds
-whole boxes in L2 and clips what falls outside the tensor, as the guarded element atomics do.
+loop crosses two block barriers per iteration instead of three.
 
 A statement qualifies when: every thread runs it (no enclosing branch or while loop; the kernel is not
 warp-specialized, whose producer warps would miss the barriers), the fragment is 2-d (rows <= 256, a multiple of 8;
@@ -139,25 +139,26 @@ def _uniform_statements(body) -> list:
 def _reduce_adds(src, dst, panels, map_var, tid, turn=None) -> list:
     """The statements replacing one whole-fragment add, staged through ``panels`` (one staging tile per 128-byte
     panel of columns; see the module docstring). ``turn``: a one-element local buffer when the panels have two
-    stages taking turns (``TILEDSL_DOUBLE_REDUCE_STAGING=1``): this add writes stage ``turn[0]``, and thread 0's
-    wait for the previous add's reads (of the other stage) moves to just before the barrier that follows the
-    writes, so the barrier before the writes goes; the next add, writing this add's stage again, comes after
-    that barrier of the next add's predecessor, that is after this add's reads were waited for."""
+    stages taking turns (``TILEDSL_DOUBLE_REDUCE_STAGING=1``): this add writes stage ``turn[0]``, then thread 0
+    waits for the previous add's reads (of the other stage) before the one barrier left. The barrier before the
+    writes is not needed: the add after next, which writes this add's stage again, follows the next add's
+    barrier, before which thread 0 waited for this add's reads."""
     leader = tid == 0
     sync = tirx.Evaluate(tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared"))
     rank = len(dst.region)
     reduce_add = T.ptx[f"cp.reduce.async.bulk.tensor.{rank}d.global.shared::cta.add.tile.bulk_group"]
     origin = [tirx.Cast("int32", r.min) if str(r.min.ty.dtype) != "int32" else r.min for r in reversed(dst.region)]
     rows, width = (int(e) for e in panels[0].ty.shape[-2:])
-    stage = [] if turn is None else [tirx.BufferLoad(turn, [tirx.const(0, "int32")])]
+    stage = None if turn is None else tirx.BufferLoad(turn, [tirx.const(0, "int32")])
+    lead = () if stage is None else (slice(stage, stage + 1),)  # the stage's index in a two-stage panel
+    offset = 0 if stage is None else stage * (rows * width)
     copies, issue = [], []
     for p, tile in enumerate(panels):
         part = src.source[0:rows, p * width:(p + 1) * width]
-        target = tile[tuple([slice(stage[0], stage[0] + 1)] if stage else []) + (slice(0, rows), slice(0, width))]
+        target = tile[lead + (slice(0, rows), slice(0, width))]
         copies.append(tirx.Evaluate(make_tile_call("copy", [part, target], **{STAGING_ATTR: 1})))
         coords = list(origin)
         coords[0] = coords[0] + p * width
-        offset = stage[0] * (rows * width) if stage else 0
         ptr = without_access(tile.access_ptr("r", offset=offset))
         smem = tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared", ptr)
         issue.append(tirx.Evaluate(reduce_add(tirx.address_of(map_var), *coords, smem)))
@@ -166,7 +167,7 @@ def _reduce_adds(src, dst, panels, map_var, tid, turn=None) -> list:
     fence = tirx.Evaluate(T.ptx.fence.proxy.async_.shared__cta())
     if turn is None:
         return [read_wait, sync, *copies, fence, sync, tirx.IfThenElse(leader, seq(issue), None)]
-    flip = tirx.BufferStore(turn, 1 - stage[0], [tirx.const(0, "int32")])
+    flip = tirx.BufferStore(turn, 1 - stage, [tirx.const(0, "int32")])
     return [*copies, fence, read_wait, sync, tirx.IfThenElse(leader, seq(issue), None), flip]
 
 
@@ -183,11 +184,11 @@ def _rewrite_launch(launch, params, host):
         size = _qualifies(*form, params, thread_vars)
         if size is None or count_uses(launch.body, form[1].source) != 1:
             continue
-        need = size[0] * size[1] * dtype_bytes(str(form[1].source.ty.dtype)) + TILE_ALIGN
-        if need > budget:
+        tile_bytes = size[0] * size[1] * dtype_bytes(str(form[1].source.ty.dtype))
+        if tile_bytes + TILE_ALIGN > budget:
             continue
-        stages = 2 if schedule("TILEDSL_DOUBLE_REDUCE_STAGING") and 2 * need - TILE_ALIGN <= budget else 1
-        budget -= stages * need - (stages - 1) * TILE_ALIGN
+        stages = 2 if schedule("TILEDSL_DOUBLE_REDUCE_STAGING") and 2 * tile_bytes + TILE_ALIGN <= budget else 1
+        budget -= stages * tile_bytes + TILE_ALIGN
         found[stmt] = form, stages
     if not found:
         return launch

@@ -76,31 +76,19 @@ def _fenced_ticket(src: str) -> str:
     return src
 
 
-def _scale_loads_moved(src: str, at_entry: bool) -> str:
-    """The epilogue's loads of the per-column scale (``S``, read-only) issued in every block, before the block
-    barrier that precedes the ticket or (``at_entry``) before the main loop, instead of after the last part's
-    sums: their DRAM latency then overlaps other work instead of adding to the last part's."""
+def _early_reads_after_ticket(src: str) -> str:
+    """The epilogue's early reads (``*_early`` fragments: the per-column scale) moved back after the ticket and the
+    last part's sums, just before their first use, where the epilogue issued them before 2026-12-07."""
     lines = src.split("\n")
-    if at_entry:
-        head = next(i for i, l in enumerate(lines) if l.startswith('extern "C" __global__') and l.rstrip().endswith("{"))
-        at = next(i for i in range(head, len(lines)) if lines[i].strip() == "__syncthreads();") + 1
-    else:
-        at = next(i for i in range(len(lines) - 1) if lines[i].strip() == "__syncthreads();"
-                  and lines[i + 1].strip() == "int condval;")
-    scale = [i for i, l in enumerate(lines) if i > at and re.match(r"\s*float2 \w+ = \*\(float2\*\)\(S_ptr \+ ", l)]
-    if not scale:
-        raise RuntimeError("no scale loads after the ticket")
-    moved = ["  " + lines[i].strip() for i in scale]
-    rest = [l for i, l in enumerate(lines) if i not in set(scale)]
-    return "\n".join(rest[:at] + moved + rest[at:])
-
-
-def _scale_before_ticket(src: str) -> str:
-    return _scale_loads_moved(src, at_entry=False)
-
-
-def _scale_at_entry(src: str) -> str:
-    return _scale_loads_moved(src, at_entry=True)
+    ticket = next(i for i, l in enumerate(lines) if l.strip() == "int condval;")
+    early = [i for i in range(ticket) if re.match(r"\s*\w+_early_ptr\[\d+\] = ", lines[i])]
+    use = next((i for i in range(ticket, len(lines)) if "_early_ptr[" in lines[i]), None)
+    if not early or use is None:
+        raise RuntimeError("no early reads before the ticket")
+    moved = ["    " + lines[i].strip() for i in early]
+    rest = [l for i, l in enumerate(lines) if i not in set(early)]
+    use -= len(early)
+    return "\n".join(rest[:use] + moved + rest[use:])
 
 
 def _no_sum_loads(src: str) -> str:
@@ -112,8 +100,7 @@ def _no_sum_loads(src: str) -> str:
 VARIANTS = {
     "general": ({}, None, True),
     "fenced_ticket (before 2026-12-07)": ({}, _fenced_ticket, True),
-    "scale_before_ticket": ({}, _scale_before_ticket, True),
-    "scale_at_entry": ({}, _scale_at_entry, True),
+    "early_reads_after_ticket (before 2026-12-07)": ({}, _early_reads_after_ticket, True),
     "no_sum_loads (wrong sums)": ({}, _no_sum_loads, False),
 }
 

@@ -4,9 +4,10 @@ CPU (LLVM): the split programs against torch in float64 (int8-weight with its pe
 GEMM with B stored transposed), outputs poisoned first; which programs are left alone (a loop that is not a sum of
 gemms, a grid with blockIdx.z, a part count that does not divide the loop, ``auto`` on the CPU); the rewritten
 program's shape, with a grid barrier, a cluster barrier (``TILEDSL_SPLIT_K_SUM=cluster``) or a count of finished
-parts (``=last``). nvcc (sm_90a): two kernels, or one with the cluster or last-part form; each keeps its TMA ring.
-GPU: both programs against torch with 4 and 8 parts and with ``auto``, in each form; the last-part form called
-again and again on two streams.
+parts (``=last``), whose epilogue reads unwritten inputs early. nvcc (sm_90a): two kernels, or one with the cluster
+or last-part form; each keeps its TMA ring. GPU: both programs against torch with 4 and 8 parts and with ``auto``, in
+each form; the last-part form called again and again on two streams; an epilogue reading a scale, a residual and
+its own output.
 """
 import pytest
 import torch
@@ -376,3 +377,73 @@ def test_the_default_split_of_the_timed_skinny_programs(monkeypatch):
     assert bench.gemm_instruction(src) == "wgmma" and src.count("__global__ void") == 2
     assert int8.kernel_info["pipelines"] == ["tma"]  # (the last part's count is a barrier: no producer warpgroup)
     assert "__syncthreads_or" in src and [p.shape for p in int8.workspace_params] == [(4, 16, 4096), (32,)]
+
+
+def _scaled_residual(in_place):
+    """C = (A @ B) * S[n] + R (``in_place``: + C, the output read before it is written), then + S[n] on the first
+    8 rows (a branch); 32 x 32 tiles, 2 x 1 blocks of 128 threads, 16 k steps."""
+    import tiledsl.language as T
+
+    @T.prim_func
+    def kernel(A: T.Tensor((32, 512), "float16"), B: T.Tensor((512, 64), "float16"), S: T.Tensor((64,), "float32"),
+               R: T.Tensor((32, 64), "float32"), C: T.Tensor((32, 64), "float32")):
+        with T.Kernel(2, 1, threads=128) as (bx, by):
+            A_s = T.alloc_shared((32, 32), "float16")
+            B_s = T.alloc_shared((32, 32), "float16")
+            acc = T.alloc_fragment((32, 32), "float32")
+            T.clear(acc)
+            for k in T.Pipelined(16, num_stages=2):
+                T.copy(A[by * 32, k * 32], A_s)
+                T.copy(B[k * 32, bx * 32], B_s)
+                T.gemm(A_s, B_s, acc)
+            if in_place:
+                for i, j in T.Parallel(32, 32):
+                    acc[i, j] = acc[i, j] * S[bx * 32 + j] + C[by * 32 + i, bx * 32 + j]
+            else:
+                for i, j in T.Parallel(32, 32):
+                    acc[i, j] = acc[i, j] * S[bx * 32 + j] + R[by * 32 + i, bx * 32 + j]
+            for i, j in T.Parallel(32, 32):
+                if i < 8:
+                    acc[i, j] = acc[i, j] + S[bx * 32 + j]
+            T.copy(acc, C[by * 32, bx * 32])
+    return kernel
+
+
+def _scaled_residual_inputs(device):
+    a, b = torch.randn(32, 512).half(), torch.randn(512, 64).half()
+    s, r = torch.rand(64) + 0.5, torch.randn(32, 64)
+    want = (a.double() @ b.double()) * s.double() + r.double()
+    want[:8] += s.double()
+    return [t.to(device) for t in (a, b, s, r)], want
+
+
+def test_the_last_part_reads_unwritten_inputs_before_its_ticket(monkeypatch):
+    """The epilogue's reads of S and R (inputs no statement writes, at indices of the loop and block variables)
+    are copied into fragments by every block before the barrier that precedes the ticket, and the epilogue reads
+    the fragments; C (the kernel writes it) and the nest under a branch keep their reads."""
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
+    text = split_k(_scaled_residual(False), "cuda", "sm_80").script()
+    for name in ("S_early", "R_early"):
+        assert text.index(f"{name} = T.alloc_buffer((32, 32)") < text.index("T.tvm_storage_sync") < text.index(
+            f"* {name}[i, j]" if name == "S_early" else f"+ {name}[i, j]")
+    assert text.count("S[bx * 32 + j]") == 2  # the early copy's and the branch's
+    in_place = split_k(_scaled_residual(True), "cuda", "sm_80").script()
+    assert "S_early" in in_place and "C_early" not in in_place and "+ C[by * 32 + i, bx * 32 + j]" in in_place
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "launch")
+    assert "_early" not in split_k(_scaled_residual(False), "cuda", "sm_80").script()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("in_place", [False, True])
+def test_early_epilogue_reads_match_torch_on_the_gpu(in_place, monkeypatch):
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
+    kernel = tiledsl.compile(_scaled_residual(in_place), out_idx=[], target="cuda")
+    assert "S_early" in kernel.get_kernel_source()
+    for _ in range(3):  # fresh inputs each call
+        (a, b, s, r), want = _scaled_residual_inputs("cuda")
+        c = r.clone() if in_place else torch.full((32, 64), float("nan"), device="cuda")
+        kernel(a, b, s, torch.full_like(r, float("nan")) if in_place else r, c)
+        torch.cuda.synchronize()
+        torch.testing.assert_close(c.double().cpu(), want, rtol=1e-3, atol=1e-2)

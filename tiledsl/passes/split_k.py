@@ -28,7 +28,10 @@ memory, and the grid has no ``blockIdx.z``. Then the kernel gets a float32 works
   its release, the barrier after it every thread's loads under its acquire, the pattern CUTLASS's semaphores
   use). The block that draws the last ticket adds the others' sums to its own and runs the epilogue with its own
   on-chip state, so any epilogue qualifies. Its count is a whole-block barrier: a warp-specialized loop would lose
-  its producer warpgroup.
+  its producer warpgroup. The epilogue's element loops' reads of inputs the kernel never writes (a per-column
+  scale, a bias) whose indices need only the loop and block indices are issued by every block before its count,
+  into fragments (``_early_reads``): their latency then overlaps the ticket instead of adding to the last part's
+  time (int8-weight GEMM at M = 16: 15.31 -> 14.94 us as a source edit, H100, 2026-12-07).
 * ``cluster`` (sm_90, S <= 8): the S blocks of a tile are one thread-block cluster (``clusterCtaIdx.z``) and the
   barrier is the cluster's; one launch, part 0 sums. Slower than the others on the H100.
 * ``auto`` (the default): ``last`` for accumulators of fewer than 64 rows (mma.sync), ``launch`` for the others.
@@ -43,6 +46,7 @@ from __future__ import annotations
 import tvm
 import tvm_ffi
 from tvm import tirx
+from tvm.ir import TensorLoad
 from tvm.script import tirx as T
 
 from .. import config
@@ -53,7 +57,7 @@ from ..language.loops import NUM_STAGES_ATTR, PARALLEL_ATTR
 from ..runtime.target import sm_number
 from .cuda.async_copy import barrier
 from .global_workspaces import hoist_global_workspaces
-from .rewriter import flatten_seq, seq, substitute, uses_var
+from .rewriter import flatten_seq, loop_nest, reads_memory, rebuild_for, seq, substitute, uses_var
 from .split_grid_sync import split_grid_sync
 
 MAX_PARTS = 8
@@ -279,6 +283,90 @@ def _last_arrival(headers, counter, parts):
     return arrive, last, tirx.call_extern("int32", "__syncthreads_or", mine), [reset]
 
 
+# at most this many prefetched elements per thread (registers held from before the ticket to the epilogue)
+MAX_EARLY_PER_THREAD = 32
+
+
+def _parallel_nest(stmt):
+    """(loop vars, extents, innermost store) of a ``T.Parallel`` nest whose innermost body is one store, else None."""
+    loop_vars, extents = [], []
+    while isinstance(stmt, tirx.For) and stmt.annotations is not None and PARALLEL_ATTR in stmt.annotations:
+        if not (isinstance(stmt.min, tirx.IntImm) and int(stmt.min) == 0 and isinstance(stmt.extent, tirx.IntImm)):
+            return None
+        loop_vars.append(stmt.loop_var)
+        extents.append(int(stmt.extent))
+        stmt = stmt.body
+    return (loop_vars, extents, stmt) if loop_vars and isinstance(stmt, tirx.BufferStore) else None
+
+
+def _early_reads(func, headers, epilogue, threads: int):
+    """(prefetch statements, the epilogue with their reads replaced): each read, in an epilogue's ``T.Parallel``
+    nest, of a global parameter no statement of the kernel writes, at indices of the nest's and the launch's
+    variables only, is copied by the same nest's shape into a fragment before the ticket (every block runs it, so
+    the loads' latency overlaps the count) and the epilogue reads the fragment. Reads of a nest under a branch or
+    after a binding stay as they are; so do all of them when they would hold more than MAX_EARLY_PER_THREAD
+    registers a thread."""
+    written = written_buffers(func.body)
+    if written is None:
+        return [], epilogue
+    inputs = [p for p in func.params if not any(p.same_as(w) for w in written)]
+    launch_vars = [h.node.var for h in headers]
+    prefetch, out, held = [], [], 0
+    for stmt in epilogue:
+        nest = _parallel_nest(stmt)
+        if nest is None:
+            out.append(stmt)
+            continue
+        loop_vars, extents, store = nest
+        found = []
+
+        def on_load(load, loop_vars=loop_vars, found=found):
+            if any(load.source.same_as(p) for p in inputs) and str(load.source.scope()) == "global" and all(
+                    _only_vars(index, loop_vars + launch_vars) for index in load.indices):
+                if not any(tvm_ffi.structural.structural_equal(load, seen) for seen, _ in found):
+                    found.append((load, None))
+        tvm_ffi.structural_walk(store.value, (TensorLoad, on_load))
+        size = 1
+        for e in extents:
+            size *= e
+        if not found or held + len(found) * max(1, size // threads) > MAX_EARLY_PER_THREAD:
+            out.append(stmt)
+            continue
+        held += len(found) * max(1, size // threads)
+        early = []
+        for load, _ in found:
+            frag = tirx.decl_buffer(tuple(extents), str(load.dtype), f"{load.source.name}_early",
+                                    scope="local.fragment")
+            prefetch += [tirx.AllocBuffer(frag), loop_nest(
+                extents, lambda vs, load=load, frag=frag: tirx.BufferStore(
+                    frag, substitute(load, dict(zip(loop_vars, vs))), list(vs)),
+                kind=tirx.ForKind.PARALLEL, names=[v.name for v in loop_vars], annotations={PARALLEL_ATTR: 1})]
+            early.append((load, tirx.BufferLoad(frag, list(loop_vars))))
+
+        def on_read(load, early=early):
+            for old, new in early:
+                if tvm_ffi.structural.structural_equal(load, old):
+                    return new
+            return load
+        value = tvm_ffi.structural_map(store.value, (TensorLoad, on_read), order="post")
+        out.append(substitute_store_value(stmt, value))
+    return prefetch, out
+
+
+def _only_vars(expr, allowed) -> bool:
+    """True when every variable of ``expr`` is one of ``allowed`` (and it reads no memory)."""
+    seen = []
+    tvm_ffi.structural_walk(expr, (tirx.Var, seen.append))
+    return not reads_memory(expr) and all(any(v.same_as(a) for a in allowed) for v in seen)
+
+
+def substitute_store_value(nest, value):
+    """``nest`` (a ``T.Parallel`` nest) with its innermost store's value replaced by ``value``."""
+    if isinstance(nest, tirx.For):
+        return rebuild_for(nest, body=substitute_store_value(nest.body, value))
+    return tirx.BufferStore(nest.buffer, value, nest.indices)
+
+
 def _rewrite(func, headers, stmts, at, accumulators, parts, form):
     loop = stmts[at]
     chunk = int(loop.extent) // parts
@@ -316,8 +404,12 @@ def _rewrite(func, headers, stmts, at, accumulators, parts, form):
         counter = tirx.decl_buffer((tiles,), "int32", f"{accumulators[0].name}_split_k_count", scope="global")
         workspaces.append(tirx.AllocBuffer(counter))
         arrive, last, count, reset = _last_arrival(headers, counter, parts)
+        threads = 1
+        for h in headers:
+            threads *= int(h.value) if str(h.node.thread_tag).startswith("threadIdx") else 1
+        prefetch, epilogue = _early_reads(func, headers, epilogue, threads)
         finish = [tirx.Bind(last, count), tirx.IfThenElse(last != 0, seq(reset + gathers + epilogue), None)]
-        body = seq(list(stmts[:at]) + [part_loop] + spills + arrive + finish)
+        body = seq(list(stmts[:at]) + [part_loop] + spills + prefetch + arrive + finish)
         func = func.with_attr(ZEROED_WORKSPACES_ATTR, [counter.name])
     else:
         barrier = _cluster_barrier() if form == "cluster" else tirx.Evaluate(sync_grid_call())

@@ -82,7 +82,6 @@ VARIANTS = {
     "min_blocks_1": ({}, _min_blocks, False),
     "registers_40_232": ({}, _registers_40_232, False),
     "warpgroup_release": ({"TILEDSL_WARPGROUP_RELEASE": "1"}, None, False),
-    "double_reduce_staging": ({"TILEDSL_DOUBLE_REDUCE_STAGING": "1"}, None, False),  # the backward's dQ adds
     "shortcut": ({}, None, True),
 }
 

@@ -89,10 +89,13 @@
 #   s26a    (prepared 2026-12-07, for the next session, on an H200) the attention variants with the new default
 #           against the fenced wait, P converted before the wait (source edit) and the shortcut, then s25e
 #   s26b    (prepared) s24a: the README example and tuning tests, then the table with the current defaults
-#   s27b    (prepared 2026-12-07 for the next session) TILEDSL_DOUBLE_REDUCE_STAGING=1 (opt-in, unrun on a GPU): the
-#           TMA reduce GPU tests with it, then the attention backward off / on (7 rounds)
-#   s27a    (prepared 2026-12-07 for the next session) W8A8 gemms on wgmma (TILEDSL_WGMMA_MORE_TYPES=1, opt-in,
-#           never timed): their GPU tests, then against torch._int_mm, and the FMA default at two shapes
+#   s28a    (2026-12-07, thirteenth session) W8A8 on wgmma by default and the split-K epilogue's early reads: their
+#           GPU tests, the split-K timeline and variants, W8A8 over tile configs against torch._int_mm, FMA once
+#   s28b    the whole GPU suite, the README example and tuning tests, then the table (2 rounds)
+#   s27a    (ran 2026-12-07, thirteenth session) W8A8 gemms on wgmma (then opt-in): their GPU tests, then against
+#           torch._int_mm, and FMA
+#           (s27b, the double-staged reduce-adds, ran the same day: no faster; the switch was removed)
+#   s26g    the last part's sum unrolled without branches: split-K GPU tests, the timeline and variants, int8 programs
 #   s26f    the split-K ticket as one release-acquire atomic: the split-K GPU tests, the timeline and its variants,
 #           then the int8-weight programs of the table
 #   s26c    the int8-weight GEMM at M = 16: each block's timeline (%globaltimer at five points), edits timed
@@ -197,7 +200,8 @@ case "${1:-quick}" in
     done
     TILEDSL_WGMMA_MORE_TYPES=1 TAIL=4 run bench_w8a8_wgmma 90 "$PY" benchmarks/bench_int8_gemm.py --rounds 3
     mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_wgmma.json"
-    TAIL=4 run bench_w8a8_fma 90 "$PY" benchmarks/bench_int8_gemm.py --shapes 4096x4096x4096,16x4096x4096 --rounds 1
+    TILEDSL_WGMMA_MORE_TYPES=0 TAIL=4 run bench_w8a8_fma 90 "$PY" benchmarks/bench_int8_gemm.py --shapes 4096x4096x4096 \
+      --configs 128x128x64x3x256 --rounds 1
     mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_fma.json"
     ;;
   async)
@@ -540,19 +544,36 @@ case "${1:-quick}" in
     # current defaults, 2 rounds (s24a)
     bash "$0" s24a
     ;;
-  s27b)  # prepared 2026-12-07 (twelfth session) for the next: the backward's dQ adds staged in two stages taking
-    # turns (one block barrier per add instead of two), built without a GPU lent: its GPU tests, then timed
-    TAIL=6 run double_staging_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_tma_reduce.py
-    TAIL=8 run bwd_double_staging 300 "$PY" benchmarks/probe_attention_variants.py --program attention_bwd --rounds 7 \
-      --only "general,double_reduce_staging" --out "$OUT/bwd_double_staging.json"
+  s28a)  # 2026-12-07 (thirteenth session): int8 x int8 -> int32 gemms on wgmma by default (TILEDSL_WGMMA_MORE_TYPES),
+    # the split-K last part's epilogue reading unwritten inputs before the ticket: GPU tests, the timeline and its
+    # variants (the old placement as a source edit), W8A8 over tile configs, FMA at one shape
+    TAIL=8 run s28_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_wgmma_more_types.py \
+      testing/test_split_k.py
+    bash "$0" s26c
+    TAIL=20 run bench_w8a8_wgmma 240 "$PY" benchmarks/bench_int8_gemm.py --rounds 3
+    mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_wgmma.json"
+    TILEDSL_WGMMA_MORE_TYPES=0 TAIL=4 run bench_w8a8_fma 90 "$PY" benchmarks/bench_int8_gemm.py --shapes 4096x4096x4096 \
+      --configs 128x128x64x3x256 --rounds 1
+    mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_fma.json"
+    ;;
+  s28b)  # 2026-12-07 (thirteenth session): the whole GPU suite with the new defaults, the README example and the
+    # tuning tests, then the table (2 rounds)
+    TAIL=12 run gpu_suite 330 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -o faulthandler_timeout=150 \
+      -n 8 --dist load testing
+    bash "$0" s24a
     ;;
   s27a)  # prepared 2026-12-07 (twelfth session) for the next: int8 x int8 -> int32 gemms take FMA unless
     # TILEDSL_WGMMA_MORE_TYPES=1 (GPU tests passed in the 2026-12-07 suite, never timed); time it to make it a default
     TAIL=8 run more_types_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_wgmma_more_types.py
     TILEDSL_WGMMA_MORE_TYPES=1 TAIL=6 run bench_w8a8_wgmma 150 "$PY" benchmarks/bench_int8_gemm.py --rounds 3
     mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_wgmma.json"
-    TAIL=4 run bench_w8a8_fma 120 "$PY" benchmarks/bench_int8_gemm.py --shapes 4096x4096x4096,16x4096x4096 --rounds 1
+    TILEDSL_WGMMA_MORE_TYPES=0 TAIL=4 run bench_w8a8_fma 120 "$PY" benchmarks/bench_int8_gemm.py --shapes 4096x4096x4096 \
+      --configs 128x128x64x3x256 --rounds 1
     mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_fma.json"
+    ;;
+  s26g)  # prepared 2026-12-07 (twelfth session), run in the thirteenth: every part's sums in an unrolled loop
+    # without branches, then s26f's split-K GPU tests, timeline, variants and int8 programs
+    bash "$0" s26f
     ;;
   s26f)  # 2026-12-07 (twelfth session): the split-K ticket as one release-acquire atomic (no __threadfence):
     # its GPU tests, the int8-weight M = 16 timeline and variants (the old fenced ticket as a source edit), the

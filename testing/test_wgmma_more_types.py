@@ -1,13 +1,13 @@
-"""Gemm forms that take FMA by default and wgmma with ``TILEDSL_WGMMA_MORE_TYPES=1`` (opt-in, unrun on a GPU when
-written): 8-bit integer GEMMs (int8/uint8 operands, int32 accumulator: the W8A8 form of quantized inference),
-fp16/fp8 operands into fp16 accumulators (TileLang's fine-grained dequant example runs fp16 x fp16 -> fp16), and
-8-bit A fragments. Also 8-bit element loops with constants (a default fix).
+"""Gemm forms on wgmma since 2026-12-07 (``TILEDSL_WGMMA_MORE_TYPES=0`` sends them to FMA): 8-bit integer GEMMs
+(int8/uint8 operands, int32 accumulator: the W8A8 form of quantized inference), fp16/fp8 operands into fp16
+accumulators (TileLang's fine-grained dequant example runs fp16 x fp16 -> fp16), and 8-bit A fragments. Also 8-bit
+element loops with constants.
 
-CPU (LLVM): exact against torch (A from shared memory or from a fragment). nvcc: without a switch they take the FMA path and build (B as [K, N] used to stop
-TVM's CUDA code generator); with ``TILEDSL_WGMMA_MORE_TYPES=1`` (opt-in, unrun on a GPU when written) a K-major B runs on
+CPU (LLVM): exact against torch (A from shared memory or from a fragment). nvcc: a K-major B runs on
 ``wgmma ... .s32.s8.s8`` with TMA loads and warp specialization, a [K, N] B keeps FMA (8-bit wgmma reads both
-operands K-major), and an 8-bit A fragment (int8 or fp8) is written to a shared tile for wgmma. GPU: every form,
-exactly equal to torch's integer product; the fp8 fragment form against torch.
+operands K-major; B as [K, N] used to stop TVM's CUDA code generator), an 8-bit A fragment (int8 or fp8) is written
+to a shared tile for wgmma, and with the switch off they take FMA and build. GPU: every form, both ways, exactly equal
+to torch's integer product; the fp8 fragment form against torch.
 """
 import pytest
 import torch
@@ -86,17 +86,18 @@ def test_wgmma_more_types_on_cpu_is_exact(a_fragment):
 
 
 @pytest.mark.nvcc
-@pytest.mark.parametrize("trans_B", [True, False])
-def test_wgmma_more_types_builds_on_fma_by_default(trans_B):
-    src = tiledsl.compile(typed_gemm(256, 256, 256, trans_B=trans_B), out_idx=[], target=SM90A).get_kernel_source()
+def test_wgmma_more_types_switched_off_builds_on_fma(monkeypatch):
+    monkeypatch.setenv("TILEDSL_WGMMA_MORE_TYPES", "0")
+    src = tiledsl.compile(typed_gemm(256, 256, 256), out_idx=[], target=SM90A).get_kernel_source()
     assert bench.gemm_instruction(src) == "none"
 
 
-@pytest.mark.slow  # the opt-in TILEDSL_WGMMA_MORE_TYPES=1 (scripts/test.sh -m slow)
 @pytest.mark.nvcc
-@pytest.mark.parametrize("a_dtype,b_dtype", [("int8", "int8"), ("uint8", "uint8"), ("int8", "uint8")])
-def test_wgmma_more_types_uses_wgmma_when_switched_on(a_dtype, b_dtype, monkeypatch):
-    monkeypatch.setenv("TILEDSL_WGMMA_MORE_TYPES", "1")
+@pytest.mark.parametrize("a_dtype,b_dtype", [
+    ("int8", "int8"),
+    pytest.param("uint8", "uint8", marks=pytest.mark.slow),
+    pytest.param("int8", "uint8", marks=pytest.mark.slow)])
+def test_int8_gemm_uses_wgmma(a_dtype, b_dtype):
     src = tiledsl.compile(typed_gemm(256, 256, 256, a_dtype, b_dtype), out_idx=[], target=SM90A).get_kernel_source()
     names = {"int8": "s8", "uint8": "u8"}
     assert f"m64n128k32.s32.{names[a_dtype]}.{names[b_dtype]}" in src
@@ -104,28 +105,26 @@ def test_wgmma_more_types_uses_wgmma_when_switched_on(a_dtype, b_dtype, monkeypa
     assert "C_f_u32" in src  # the int32 accumulator reaches the instruction as .u32 registers
 
 
-@pytest.mark.slow  # the opt-in TILEDSL_WGMMA_MORE_TYPES=1 (scripts/test.sh -m slow)
+@pytest.mark.slow  # two nvcc builds each (scripts/test.sh -m slow)
 @pytest.mark.nvcc
 @pytest.mark.parametrize("dtype,acc", [("int8", "int32"), ("float8_e4m3fn", "float32")])
-def test_8bit_fragment_a_is_staged_for_wgmma_when_switched_on(dtype, acc, monkeypatch):
+def test_8bit_fragment_a_is_staged_for_wgmma(dtype, acc, monkeypatch):
     func = typed_gemm(256, 256, 256, dtype, dtype, a_fragment=True, acc_dtype=acc)
+    monkeypatch.setenv("TILEDSL_WGMMA_MORE_TYPES", "0")
     assert bench.gemm_instruction(tiledsl.compile(func, out_idx=[], target=SM90A).get_kernel_source()) == "none"
     monkeypatch.setenv("TILEDSL_WGMMA_MORE_TYPES", "1")
     src = tiledsl.compile(func, out_idx=[], target=SM90A).get_kernel_source()
     assert bench.gemm_instruction(src) == "wgmma" and "A_f_staged" in src and "_rs_" not in src
 
 
-@pytest.mark.slow  # the opt-in TILEDSL_WGMMA_MORE_TYPES=1 (scripts/test.sh -m slow)
+@pytest.mark.slow  # an nvcc build (scripts/test.sh -m slow)
 @pytest.mark.nvcc
-def test_wgmma_more_types_with_b_k_by_n_keeps_fma(monkeypatch):
-    monkeypatch.setenv("TILEDSL_WGMMA_MORE_TYPES", "1")
+def test_int8_gemm_with_b_k_by_n_keeps_fma():
     src = tiledsl.compile(typed_gemm(256, 256, 256, trans_B=False), out_idx=[], target=SM90A).get_kernel_source()
     assert bench.gemm_instruction(src) == "none"
 
 
-@pytest.mark.slow  # the opt-in TILEDSL_WGMMA_MORE_TYPES=1 (scripts/test.sh -m slow)
-@pytest.mark.nvcc
-def test_int8_wgmma_takes_only_the_n_the_instruction_has(monkeypatch):
+def test_int8_wgmma_takes_only_the_n_the_instruction_has():
     """Integer wgmma has no N = 40, 56, ...: a 2-warpgroup split of N = 80 (40 each) is not taken."""
     from tiledsl.passes.cuda.gemm_wgmma import _group_grid
     assert _group_grid(64, 80, 2, b_mn_major=False) == (1, 2)
@@ -241,11 +240,12 @@ def test_byte_arithmetic_on_gpu(dtype):
 
 
 # ---------------------------------------------------------------- fp16 accumulators
-@pytest.mark.slow  # the opt-in TILEDSL_WGMMA_MORE_TYPES=1 (scripts/test.sh -m slow)
+@pytest.mark.slow  # two nvcc builds each (scripts/test.sh -m slow)
 @pytest.mark.nvcc
 @pytest.mark.parametrize("dtype,trans_B", [("float16", False), ("float16", True), ("float8_e4m3fn", True)])
-def test_fp16_accumulator_uses_wgmma_when_switched_on(dtype, trans_B, monkeypatch):
+def test_fp16_accumulator_uses_wgmma(dtype, trans_B, monkeypatch):
     func = typed_gemm(256, 256, 256, dtype, dtype, trans_B=trans_B, acc_dtype="float16")
+    monkeypatch.setenv("TILEDSL_WGMMA_MORE_TYPES", "0")
     assert bench.gemm_instruction(tiledsl.compile(func, out_idx=[], target=SM90A).get_kernel_source()) == "none"
     monkeypatch.setenv("TILEDSL_WGMMA_MORE_TYPES", "1")
     src = tiledsl.compile(func, out_idx=[], target=SM90A).get_kernel_source()

@@ -23,7 +23,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_TMA_STORE | ``0``: warp-specialized kernels store results per thread instead of via shared memory and TMA stores | 1 |
 | TILEDSL_OVERLAP_TRANSFORMS | ``0``: threads filling wgmma operand tiles (int8 -> fp16) use one buffer and wait for each gemm, instead of two buffers with the gemm in flight | 1 |
 | TILEDSL_FAST_INT8_CAST | ``0``: vectorized int8/uint8 -> fp16 casts between shared tiles use conversion instructions instead of byte permutes | 1 |
-| TILEDSL_WGMMA_MORE_TYPES | ``1``: int8 gemms (int32 accumulator), fp16/fp8 gemms into fp16 accumulators and 8-bit A fragments use wgmma on sm_90a (its GPU tests pass, H100; not timed as a default) | 0 |
+| TILEDSL_WGMMA_MORE_TYPES | ``0``: int8 gemms (int32 accumulator), fp16/fp8 gemms into fp16 accumulators and 8-bit A fragments take the FMA path instead of wgmma on sm_90a (W8A8 4096^3 on the H100: 0.234 ms with wgmma, 18.1 ms with FMA) | 1 |
 | TILEDSL_ASYNC_GEMMS | ``0``: each wgmma gemm waited for before the next statement, instead of independent ones issued together and each waited for where its result is used | 1 |
 | TILEDSL_SPLIT_MASKS | ``0``: masked T.Parallel stores (causal, bounds) evaluate the mask on every tile, instead of branching to a plain store where the mask is uniform over the tile | 1 |
 | TILEDSL_LONGEST_FIRST | ``1``: blocks whose pipelined loop grows with a block index (causal attention) launch longest first (not yet timed on a GPU) | 0 |
@@ -51,7 +51,6 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_DEFER_ROW_SUMS | ``1``: a loop's running row sum (flash attention's ``logsum``) kept per thread and combined across the lanes sharing its rows once after the loop instead of every iteration (``passes/cuda/row_sums.py``; H100 2026-12-06: GPU tests passed, no faster) | 0 |
 | TILEDSL_WARPGROUP_RELEASE | ``1``: a warp-specialized ring whose tiles only wgmma gemms read is released by one thread per consumer warpgroup instead of one per warp (``passes/cuda/pipeline.py``; the hand-written attention kernel's form; H100 2026-12-07: GPU tests passed, no faster: flash attention 3.860 against 3.854 ms) | 0 |
 | TILEDSL_FENCED_DEFERRED_WAIT | ``1``: the wait for a deferred gemm (attention's ``P V``) stays after the statements before it (their registers pinned, then a never-taken branch: ``deferred_gemm.schedule_fence``), instead of where ptxas puts it (into the softmax, as in the hand-written kernel; H100 2026-12-07: flash attention 3.74 ms left to ptxas against 3.97 fenced, causal 2.12 against 2.18) | 0 |
-| TILEDSL_DOUBLE_REDUCE_STAGING | ``1``: a TMA reduce-add's staging tiles (the attention backward's dQ) get two stages taking turns where shared memory allows, which saves one of its two block barriers per add (built 2026-12-07 without a GPU lent: its GPU tests have not run yet, nor has it been timed) | 0 |
 | TILEDSL_SPLIT_K | ``auto``: on CUDA, a GEMM kernel whose grid fills at most half the SMs has its reduction loop split across ``blockIdx.z`` into up to 8 parts (8 warps per SM in all), unless the whole-kernel Hopper GEMM takes the program (it splits its own way); ``S`` > 1: S parts on any target; ``0``: programs run as written (H100, general passes: fp16 GEMMs of 8-32 output tiles 0.50-0.67x -> 0.75-0.94x cuBLAS; int8-weight M = 16 on 16 x 128 tiles 0.67 -> 1.40x) | auto |
 | TILEDSL_SPLIT_K_SUM | how a split GEMM sums its parts on CUDA: ``launch`` (a second launch), ``last`` (the last part of a tile to finish, found with an atomic counter, sums them in the same launch; it costs a wgmma loop its producer warpgroup), ``cluster`` (sm_90: the parts of a tile are one thread-block cluster), ``auto``: ``last`` for tiles of fewer than 64 rows, else ``launch`` (H100, int8-weight M = 16: 17.8 -> 17.5 us with 16 x 64 tiles, 18.4 -> 17.0 us on 8 warps; fp16 GEMMs on wgmma: 16.7 -> 20.5 us with ``last``) | auto |
 | TILEDSL_SPLIT_K_CLUSTER | ``1``: the same as ``TILEDSL_SPLIT_K_SUM=cluster`` (slower on the H100: int8-weight M = 16, 18.5 against 17.8 us with 4 parts) | 0 |
@@ -243,9 +242,9 @@ def fast_int8_cast_enabled() -> bool:
 def wgmma_more_types_enabled() -> bool:
     """True when gemms on sm_90a take wgmma in three more forms: int8/uint8 operands with an int32 accumulator,
     fp16/fp8 operands with a float16 accumulator, and an 8-bit A held in a fragment (written to a shared tile
-    first) (``TILEDSL_WGMMA_MORE_TYPES=1``; opt-in: its GPU tests passed in the whole GPU suite on the H100,
-    2026-12-05, but it was never timed as a default; without it these gemms take the FMA path)."""
-    return _flag("TILEDSL_WGMMA_MORE_TYPES")
+    first) (the default since 2026-12-07, when W8A8 4096^3 took 0.234 ms on wgmma against 18.1 ms on FMA, H100;
+    ``TILEDSL_WGMMA_MORE_TYPES=0`` sends these gemms to the FMA path)."""
+    return _flag("TILEDSL_WGMMA_MORE_TYPES", "1")
 
 
 #: Schedules of the lowering that a failing build drops (the split masks and the longest-first order run on the CPU
@@ -264,7 +263,7 @@ OPT_IN_SCHEDULES = {"TILEDSL_DEFER_LAST_GEMM": "1", "TILEDSL_SPLIT_MASKS": "1", 
                     "TILEDSL_PACKED_CONVERSIONS": "0",
                     "TILEDSL_DESCRIPTOR_OFFSETS": "1", "TILEDSL_WARP_UNIFORM_INDEX": "1",
                     "TILEDSL_DEFER_ROW_SUMS": "0", "TILEDSL_WARPGROUP_RELEASE": "0",
-                    "TILEDSL_FENCED_DEFERRED_WAIT": "0", "TILEDSL_DOUBLE_REDUCE_STAGING": "0"}
+                    "TILEDSL_FENCED_DEFERRED_WAIT": "0"}
 
 
 #: The schedules of :data:`OPT_IN_SCHEDULES` that the CPU lowering runs too (the others are CUDA's only)

@@ -6,7 +6,7 @@ accumulator the :class:`WGMMAAccumulator` layout: A (shared or a 16-bit fragment
 (fp16, bf16: either majorness; fp8 e4m3/e5m2: A as [M, K], B as [N, K]), a float32 accumulator fragment of shape
 (M, N), shared tiles whose rows are 64 bytes (K-major only) or whole multiples of 128 bytes with 8k rows, K a
 multiple of the instruction's k (16, 8-bit: 32), M a multiple of 64 per warpgroup row and at most 256 columns per
-warpgroup. With ``TILEDSL_WGMMA_MORE_TYPES=1`` (opt-in until its GPU tests have run): int8/uint8 A [M, K] and
+warpgroup. Also (``TILEDSL_WGMMA_MORE_TYPES=0`` turns these off): int8/uint8 A [M, K] and
 B [N, K] into an int32 fragment (N per warpgroup one the integer instruction has), fp16 and fp8 operands into a
 float16 fragment (``accum_dtype="float16"``: two accumulators per register), and an 8-bit A held in a fragment
 (written to a shared tile first). ``operand_layouts`` gives each shared operand the :class:`WGMMATile` layout its
@@ -116,8 +116,8 @@ def _operand_ok(region, mn_major: bool) -> bool:
 
 
 def _accumulators(dtype: str) -> tuple:
-    """The accumulator types wgmma takes for operands of ``dtype`` (the switch adds int32 for 8-bit integers and
-    float16 for fp16 and fp8 operands)."""
+    """The accumulator types wgmma takes for operands of ``dtype`` (int32 for 8-bit integers; float16 also for fp16
+    and fp8 operands; ``TILEDSL_WGMMA_MORE_TYPES=0`` leaves float32 only)."""
     more = config.wgmma_more_types_enabled()
     if dtype in _INTEGER:
         return ("int32",) if more else ()
@@ -142,7 +142,7 @@ def _plan_one(call, nthreads):
     if eight_bit and (trans_a or not trans_b):
         return None  # 8-bit wgmma reads both operands K-major
     if eight_bit and a.source.scope() == "local.fragment" and not config.wgmma_more_types_enabled():
-        return None  # (with the switch, an 8-bit fragment A is written to a shared tile first: registers_ok)
+        return None  # (by default an 8-bit fragment A is written to a shared tile first: registers_ok)
     if a.source.scope() == "local.fragment":
         tile = wgmma_tile(tirx.decl_buffer(a.source.ty.shape, dtype, "probe", scope="shared.dyn"))
         if trans_a or tile is None or not _whole_tile(a):

@@ -21,11 +21,7 @@ becomes (every thread, in program order)::
     thread 0: one cp.reduce.async.bulk.tensor .add per 128-byte panel; cp.async.bulk.commit_group
 
 and thread 0 waits for the last reduce to have read the staging tile before the kernel ends. The TMA unit adds
-whole boxes in L2 and clips what falls outside the tensor, as the guarded element atomics do. With
-``TILEDSL_DOUBLE_REDUCE_STAGING=1`` (opt-in, built without a GPU lent: not yet run on one) and room in shared memory,
-the staging tiles have two stages taking turns: the copies write this add's stage, thread 0 waits for the
-previous add's reads (of the other stage) just before the one barrier left, then issues; the attention backward's
-loop crosses two block barriers per iteration instead of three.
+whole boxes in L2 and clips what falls outside the tensor, as the guarded element atomics do.
 
 A statement qualifies when: every thread runs it (no enclosing branch or while loop; the kernel is not
 warp-specialized, whose producer warps would miss the barriers), the fragment is 2-d (rows <= 256, a multiple of 8;
@@ -136,39 +132,27 @@ def _uniform_statements(body) -> list:
     return out
 
 
-def _reduce_adds(src, dst, panels, map_var, tid, turn=None) -> list:
+def _reduce_adds(src, dst, panels, map_var, tid) -> list:
     """The statements replacing one whole-fragment add, staged through ``panels`` (one staging tile per 128-byte
-    panel of columns; see the module docstring). ``turn``: a one-element local buffer when the panels have two
-    stages taking turns (``TILEDSL_DOUBLE_REDUCE_STAGING=1``): this add writes stage ``turn[0]``, then thread 0
-    waits for the previous add's reads (of the other stage) before the one barrier left. The barrier before the
-    writes is not needed: the add after next, which writes this add's stage again, follows the next add's
-    barrier, before which thread 0 waited for this add's reads."""
+    panel of columns; see the module docstring)."""
     leader = tid == 0
     sync = tirx.Evaluate(tirx.call_intrin("int32", "tirx.tvm_storage_sync", "shared"))
     rank = len(dst.region)
     reduce_add = T.ptx[f"cp.reduce.async.bulk.tensor.{rank}d.global.shared::cta.add.tile.bulk_group"]
     origin = [tirx.Cast("int32", r.min) if str(r.min.ty.dtype) != "int32" else r.min for r in reversed(dst.region)]
-    rows, width = (int(e) for e in panels[0].ty.shape[-2:])
-    stage = None if turn is None else tirx.BufferLoad(turn, [tirx.const(0, "int32")])
-    lead = () if stage is None else (slice(stage, stage + 1),)  # the stage's index in a two-stage panel
-    offset = 0 if stage is None else stage * (rows * width)
+    rows, width = (int(e) for e in panels[0].ty.shape)
     copies, issue = [], []
     for p, tile in enumerate(panels):
         part = src.source[0:rows, p * width:(p + 1) * width]
-        target = tile[lead + (slice(0, rows), slice(0, width))]
-        copies.append(tirx.Evaluate(make_tile_call("copy", [part, target], **{STAGING_ATTR: 1})))
+        copies.append(tirx.Evaluate(make_tile_call("copy", [part, tile[0:rows, 0:width]], **{STAGING_ATTR: 1})))
         coords = list(origin)
         coords[0] = coords[0] + p * width
-        ptr = without_access(tile.access_ptr("r", offset=offset))
-        smem = tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared", ptr)
+        smem = tirx.call_intrin("uint32", "tirx.cuda.cvta_generic_to_shared", without_access(tile.access_ptr("r")))
         issue.append(tirx.Evaluate(reduce_add(tirx.address_of(map_var), *coords, smem)))
     issue.append(tirx.Evaluate(T.ptx.cp.async_.bulk.commit_group()))
-    read_wait = tirx.IfThenElse(leader, tirx.Evaluate(T.ptx.cp.async_.bulk.wait_group.read(0)), None)
-    fence = tirx.Evaluate(T.ptx.fence.proxy.async_.shared__cta())
-    if turn is None:
-        return [read_wait, sync, *copies, fence, sync, tirx.IfThenElse(leader, seq(issue), None)]
-    flip = tirx.BufferStore(turn, 1 - stage, [tirx.const(0, "int32")])
-    return [*copies, fence, read_wait, sync, tirx.IfThenElse(leader, seq(issue), None), flip]
+    return [tirx.IfThenElse(leader, tirx.Evaluate(T.ptx.cp.async_.bulk.wait_group.read(0)), None), sync,
+            *copies, tirx.Evaluate(T.ptx.fence.proxy.async_.shared__cta()), sync,
+            tirx.IfThenElse(leader, seq(issue), None)]
 
 
 def _rewrite_launch(launch, params, host):
@@ -184,32 +168,26 @@ def _rewrite_launch(launch, params, host):
         size = _qualifies(*form, params, thread_vars)
         if size is None or count_uses(launch.body, form[1].source) != 1:
             continue
-        tile_bytes = size[0] * size[1] * dtype_bytes(str(form[1].source.ty.dtype))
-        if tile_bytes + TILE_ALIGN > budget:
+        need = size[0] * size[1] * dtype_bytes(str(form[1].source.ty.dtype)) + TILE_ALIGN
+        if need > budget:
             continue
-        stages = 2 if schedule("TILEDSL_DOUBLE_REDUCE_STAGING") and 2 * tile_bytes + TILE_ALIGN <= budget else 1
-        budget -= stages * tile_bytes + TILE_ALIGN
-        found[stmt] = form, stages
+        budget -= need
+        found[stmt] = form
     if not found:
         return launch
-    staging, turns, replaced = [], [], {}
-    for stmt, ((src, dst), stages) in found.items():
+    staging, replaced = [], {}
+    for stmt, (src, dst) in found.items():
         out = dst.source
         rows, cols = (int(e) for e in src.source.ty.shape)
         width = PANEL_BYTES // dtype_bytes(str(out.ty.dtype))
-        shape = (rows, width) if stages == 1 else (stages, rows, width)
-        panels = [tirx.decl_buffer(shape, str(out.ty.dtype), f"{out.name}_reduce_staging{p}",
+        panels = [tirx.decl_buffer((rows, width), str(out.ty.dtype), f"{out.name}_reduce_staging{p}",
                                    scope="shared.dyn") for p in range(cols // width)]
         box = tuple([width] + [int(r.extent) for r in reversed(dst.region[:-1])])
         load = tma_copy.TMALoad(out, panels[0], box, PANEL_BYTES, 1, width, 0)
         tma_copy.assign_maps([load])
         host += tma_copy.host_statements(load)
         staging += panels
-        turn = None
-        if stages == 2:
-            turn = tirx.decl_buffer((1,), "int32", f"{out.name}_reduce_turn", scope="local")
-            turns.append(turn)
-        replaced[stmt] = seq(_reduce_adds(src, dst, panels, load.map_var, tid, turn))
+        replaced[stmt] = seq(_reduce_adds(src, dst, panels, load.map_var, tid))
 
     def swap(node):
         for old, new in replaced.items():
@@ -218,10 +196,8 @@ def _rewrite_launch(launch, params, host):
         return node
     body = tvm_ffi.structural_map(launch.body, [(tirx.For, swap), (tirx.Evaluate, swap)], order="pre")
     last_read = tirx.IfThenElse(tid == 0, tirx.Evaluate(T.ptx.cp.async_.bulk.wait_group.read(0)), None)
-    allocs = [tirx.AllocBuffer(b) for b in staging + turns]
-    starts = [tirx.BufferStore(t, tirx.const(0, "int32"), [tirx.const(0, "int32")]) for t in turns]
-    return tirx.AttrStmt(launch.node, launch.attr_key, launch.value,
-                         seq(allocs + starts + flatten_seq([body]) + [last_read]))
+    allocs = [tirx.AllocBuffer(b) for b in staging]
+    return tirx.AttrStmt(launch.node, launch.attr_key, launch.value, seq(allocs + flatten_seq([body]) + [last_read]))
 
 
 @tirx.transform.prim_func_pass(opt_level=0, name="tiledsl.ReduceAtomicsTMA")

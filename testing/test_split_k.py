@@ -447,3 +447,46 @@ def test_early_epilogue_reads_match_torch_on_the_gpu(in_place, monkeypatch):
         kernel(a, b, s, torch.full_like(r, float("nan")) if in_place else r, c)
         torch.cuda.synchronize()
         torch.testing.assert_close(c.double().cpu(), want, rtol=1e-3, atol=1e-2)
+
+
+@pytest.mark.parametrize("form", ["launch", "last"])
+def test_an_int32_accumulator_splits_exactly(form, monkeypatch):
+    """An int8 x int8 -> int32 GEMM (W8A8) splits like a float32 one, with an int32 workspace: on the CPU (two
+    launches) the result is exactly torch's integer product; the last-part form reads the parts back as int32."""
+    from test_wgmma_more_types import typed_gemm
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", form)
+    M, N, K = 16, 64, 512
+    program = typed_gemm(M, N, K, block_M=16, block_N=32, block_K=32, threads=128)
+    split = split_k(program, "cuda", "sm_80")
+    text = split.script()
+    assert 'C_f_split_k = T.alloc_buffer((4, 16, 64), "int32")' in text
+    if form == "last":
+        assert 'T.call_extern("int32", "__ldcg"' in text
+        return
+    kernel = tiledsl.compile(program, out_idx=[], target="llvm")
+    a = torch.randint(-128, 128, (M, K), dtype=torch.int8)
+    b = torch.randint(-128, 128, (N, K), dtype=torch.int8)
+    c = torch.full((M, N), -7, dtype=torch.int32)
+    kernel(a, b, c)
+    assert torch.equal(c, (a.double() @ b.double().T).to(torch.int32))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("form", ["auto", "launch", "last", "cluster"])
+def test_split_int8_gemms_match_torch_exactly_on_the_gpu(form, monkeypatch):
+    """W8A8 at M = 16 (16 tiles of 64 x 64 on wgmma: split by ``auto``) in each sum form, against torch's integer
+    product, twice with fresh inputs."""
+    from test_wgmma_more_types import typed_gemm
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", form)
+    M, N, K = 16, 1024, 4096
+    program = typed_gemm(M, N, K, block_M=64, block_N=64, block_K=128, stages=4, threads=128)
+    assert split_k(program, "cuda") is not program
+    kernel = tiledsl.compile(program, out_idx=[], target="cuda")
+    for _ in range(2):
+        a = torch.randint(-128, 128, (M, K), dtype=torch.int8, device="cuda")
+        b = torch.randint(-128, 128, (N, K), dtype=torch.int8, device="cuda")
+        c = torch.full((M, N), -7, dtype=torch.int32, device="cuda")
+        kernel(a, b, c)
+        torch.cuda.synchronize()
+        assert torch.equal(c.cpu(), (a.double() @ b.double().T).to(torch.int32).cpu())

@@ -13,10 +13,11 @@ level:
 
     <allocations>; T.clear(acc) for each accumulator; for k in T.Pipelined(nk, ...): <body>; <epilogue>
 
-where nk is a constant that S divides, the loop's statements write no fragment but the float32 accumulators, and
-write those only as the accumulator of a ``T.gemm`` (no other statement of the loop reads them), write no global
-memory, and the grid has no ``blockIdx.z``. Then the kernel gets a float32 workspace per accumulator of shape
-(S, rows of the grid's tiles, columns) and a grid ``blockIdx.z`` of S; each part runs nk / S iterations
+where nk is a constant that S divides, the loop's statements write no fragment but the accumulators (float32, or
+int32 for 8-bit integer GEMMs), and write those only as the accumulator of a ``T.gemm`` (no other statement of the
+loop reads them), write no global memory, and the grid has no ``blockIdx.z``. Then the kernel gets a workspace of
+each accumulator's type and shape (S, rows of the grid's tiles, columns) and a grid ``blockIdx.z`` of S; each part
+runs nk / S iterations
 (k = bz * nk / S + k2) and stores its partial sums. ``TILEDSL_SPLIT_K_SUM`` says who sums them:
 
 * ``launch``: ``T.sync_grid()`` (a second launch), then the blocks of part 0 clear the accumulators, add the S
@@ -36,7 +37,7 @@ memory, and the grid has no ``blockIdx.z``. Then the kernel gets a float32 works
   barrier is the cluster's; one launch, part 0 sums. Slower than the others on the H100.
 * ``auto`` (the default): ``last`` for accumulators of fewer than 64 rows (mma.sync), ``launch`` for the others.
 
-The sums are the same up to float32 rounding order. ``TILEDSL_SPLIT_K=S`` asks for S parts on any target;
+The sums are the same up to float32 rounding order (int32 sums: exactly). ``TILEDSL_SPLIT_K=S`` asks for S parts on any target;
 ``auto`` (the default) picks, on CUDA, for grids of at most half the SMs, the largest S <= 8 dividing nk with at
 least MIN_ITERATIONS iterations a part and at most WARPS_PER_SM warps per SM over the split grid, and leaves a program the
 whole-kernel Hopper GEMM takes to it; ``0`` leaves every program as written. Measurements: docs/cuda.md.
@@ -61,6 +62,7 @@ from .rewriter import flatten_seq, loop_nest, reads_memory, rebuild_for, seq, su
 from .split_grid_sync import split_grid_sync
 
 MAX_PARTS = 8
+ACCUMULATOR_TYPES = ("float32", "int32")
 WGMMA_ROWS = 64  # the fewest rows of a wgmma accumulator tile
 MAX_CLUSTER = 8  # blocks of a thread-block cluster every sm_90 GPU runs (the portable limit)
 # per part: fewer leave the pipeline little to overlap, and the split's fixed costs (the parts' sums, a loop that
@@ -89,14 +91,15 @@ def _launches(func_body):
 
 
 def _cleared_accumulator(stmt):
-    """The fragment a ``T.clear`` / ``T.fill(.., 0)`` of a whole float32 fragment clears, else None."""
+    """The fragment a ``T.clear`` / ``T.fill(.., 0)`` of a whole float32 or int32 fragment clears, else None (an
+    int32 accumulator: an 8-bit integer GEMM, whose parts' sums are exact in any order)."""
     if not is_tile_statement(stmt, "fill"):
         return None
     region, value = stmt.value.args[:2]
     buf = region.source
-    if buf.scope() != "local.fragment" or str(buf.ty.dtype) != "float32":
+    if buf.scope() != "local.fragment" or str(buf.ty.dtype) not in ACCUMULATOR_TYPES:
         return None
-    if not (isinstance(value, tirx.FloatImm) and float(value.value) == 0.0):
+    if not (isinstance(value, (tirx.FloatImm, tirx.IntImm)) and float(value.value) == 0.0):
         return None
     whole = all(isinstance(r.min, tirx.IntImm) and int(r.min) == 0 and isinstance(r.extent, tirx.IntImm)
                 and isinstance(e, tirx.IntImm) and int(r.extent) == int(e) for r, e in zip(region.region, buf.ty.shape))
@@ -380,7 +383,7 @@ def _rewrite(func, headers, stmts, at, accumulators, parts, form):
     for acc in accumulators:
         rows, cols = (int(e) for e in acc.ty.shape)
         shape = (parts, rows * grid_rows.get("blockIdx.y", 1), cols * grid_rows.get("blockIdx.x", 1))
-        ws = tirx.decl_buffer(shape, "float32", f"{acc.name}_split_k", scope="global")
+        ws = tirx.decl_buffer(shape, str(acc.ty.dtype), f"{acc.name}_split_k", scope="global")
         workspaces.append(tirx.AllocBuffer(ws))
         r0, c0 = _tile_origin(headers, acc)
         spills.append(tirx.Evaluate(make_tile_call("copy", [acc[0:rows, 0:cols],
@@ -389,14 +392,14 @@ def _rewrite(func, headers, stmts, at, accumulators, parts, form):
         i, j = tirx.Var("i", "int32"), tirx.Var("j", "int32")
         partial = tirx.BufferLoad(ws, [s, r0 + i, c0 + j])
         if form == "last":  # past L1: another block of this SM may have cached the line before it was written
-            partial = tirx.call_extern("float32", "__ldcg", tirx.address_of(partial))
+            partial = tirx.call_extern(str(acc.ty.dtype), "__ldcg", tirx.address_of(partial))
         add = tirx.BufferStore(acc, tirx.BufferLoad(acc, [i, j]) + partial, [i, j])
         nest = tirx.For(i, 0, rows, tirx.ForKind.PARALLEL, tirx.For(j, 0, cols, tirx.ForKind.PARALLEL, add, None,
                                                                       {PARALLEL_ATTR: 1}), None, {PARALLEL_ATTR: 1})
         if form == "last":  # the last block adds the others' partial sums to its own
             gathers.append(tirx.For(s, 0, parts, tirx.ForKind.SERIAL, tirx.IfThenElse(s != bz, nest, None)))
         else:
-            gathers += [tirx.Evaluate(make_tile_call("fill", [acc[0:rows, 0:cols], tirx.const(0.0, "float32")])),
+            gathers += [tirx.Evaluate(make_tile_call("fill", [acc[0:rows, 0:cols], tirx.const(0, str(acc.ty.dtype))])),
                         tirx.For(s, 0, parts, tirx.ForKind.SERIAL, nest)]
     epilogue = stmts[at + 1:]
     if form == "last":

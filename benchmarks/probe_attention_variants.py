@@ -72,6 +72,8 @@ VARIANTS = {
     "packed+row_sums+reciprocals": ({"TILEDSL_PACKED_CONVERSIONS": "1", "TILEDSL_DEFER_ROW_SUMS": "1",
                                      "TILEDSL_ROW_RECIPROCALS": "1"}, None, False),
     "combined (pingpong+packed+row_sums+reciprocals)": (COMBINED, None, False),
+    "pingpong": ({"TILEDSL_WARP_SPECIALIZE": "pingpong"}, None, False),
+    "pingpong+row_sums": ({"TILEDSL_WARP_SPECIALIZE": "pingpong", "TILEDSL_DEFER_ROW_SUMS": "1"}, None, False),
     "combined+launch_order": (dict(COMBINED, TILEDSL_RASTER="0"), None, False),
     "combined+warpgroup_release": (dict(COMBINED, TILEDSL_WARPGROUP_RELEASE="1"), None, False),
     "unfenced_deferred_wait": ({"TILEDSL_FENCED_DEFERRED_WAIT": "0"}, None, False),  # the default since 2026-12-07

@@ -89,9 +89,12 @@
 #   s26a    (prepared 2026-12-07, for the next session, on an H200) the attention variants with the new default
 #           against the fenced wait, P converted before the wait (source edit) and the shortcut, then s25e
 #   s26b    (prepared) s24a: the README example and tuning tests, then the table with the current defaults
-#   s28a    (2026-12-07, thirteenth session) W8A8 on wgmma by default and the split-K epilogue's early reads: their
-#           GPU tests, the split-K timeline and variants, W8A8 over tile configs against torch._int_mm, FMA once
-#   s28b    the whole GPU suite, the README example and tuning tests, then the table (2 rounds)
+#   s28a    (2026-12-07, thirteenth session) W8A8 on wgmma by default, split int32 accumulators, the split-K
+#           epilogue's early reads: the whole GPU suite, the split-K timeline and variants, W8A8 over tile configs
+#           against torch._int_mm, FMA once
+#   s28b    the README example and tuning tests, the table (2 rounds), then s28c
+#   s28c    the attention forward's opt-in schedules (ping-pong, deferred row sums, combined) against the default and
+#           the shortcut, 7 rounds
 #   s27a    (ran 2026-12-07, thirteenth session) W8A8 gemms on wgmma (then opt-in): their GPU tests, then against
 #           torch._int_mm, and FMA
 #           (s27b, the double-staged reduce-adds, ran the same day: no faster; the switch was removed)
@@ -547,20 +550,26 @@ case "${1:-quick}" in
   s28a)  # 2026-12-07 (thirteenth session): int8 x int8 -> int32 gemms on wgmma by default (TILEDSL_WGMMA_MORE_TYPES),
     # the split-K last part's epilogue reading unwritten inputs before the ticket: GPU tests, the timeline and its
     # variants (the old placement as a source edit), W8A8 over tile configs, FMA at one shape
-    TAIL=8 run s28_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_wgmma_more_types.py \
-      testing/test_split_k.py
+    TAIL=12 run gpu_suite 300 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -o faulthandler_timeout=150 \
+      -n 8 --dist load testing
     bash "$0" s26c
     TAIL=20 run bench_w8a8_wgmma 240 "$PY" benchmarks/bench_int8_gemm.py --rounds 3
     mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_wgmma.json"
     TILEDSL_WGMMA_MORE_TYPES=0 TAIL=4 run bench_w8a8_fma 90 "$PY" benchmarks/bench_int8_gemm.py --shapes 4096x4096x4096 \
       --configs 128x128x64x3x256 --rounds 1
     mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_fma.json"
+    (cd "$OUT" && tar czf s28a.tgz *.log *.json && rm -f *.log *.json)
     ;;
-  s28b)  # 2026-12-07 (thirteenth session): the whole GPU suite with the new defaults, the README example and the
-    # tuning tests, then the table (2 rounds)
-    TAIL=12 run gpu_suite 330 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -o faulthandler_timeout=150 \
-      -n 8 --dist load testing
+  s28c)  # 2026-12-07 (thirteenth session): the attention forward's opt-in schedules again, now that the deferred wait
+    # is left to ptxas by default (ping-pong consumers, row sums deferred, both with packed conversions and
+    # reciprocals), against the default and the hand-written shortcut (issue 9, item 5), 7 rounds
+    TAIL=10 run attention_variants 400 "$PY" benchmarks/probe_attention_variants.py --rounds 7 \
+      --only "general,pingpong,pingpong+row_sums,combined (pingpong+packed+row_sums+reciprocals),shortcut" \
+      --out "$OUT/attention_variants.json"
+    ;;
+  s28b)  # 2026-12-07 (thirteenth session): the README example and the tuning tests, the table (2 rounds), then s28c
     bash "$0" s24a
+    bash "$0" s28c
     ;;
   s27a)  # prepared 2026-12-07 (twelfth session) for the next: int8 x int8 -> int32 gemms take FMA unless
     # TILEDSL_WGMMA_MORE_TYPES=1 (GPU tests passed in the 2026-12-07 suite, never timed); time it to make it a default

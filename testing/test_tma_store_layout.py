@@ -12,6 +12,7 @@ from tvm import tirx
 from tvm.ir import Call, StringImm, TensorLoad
 
 import general_programs as bench
+from test_wgmma_more_types import typed_gemm
 from tiledsl.passes.pipeline import lower
 
 SM90A = tvm.target.Target({"kind": "cuda", "arch": "sm_90a"})
@@ -206,7 +207,12 @@ PROGRAMS = {  # name: (program, M, N[, the program whose TMA-store form is compa
     # TileLang's form, the result staged through a shared tile: folded into the direct copy, then stored by TMA
     "staged_through_shared": (lambda: bench.gemm(128, 128, 128, block_N=128), 128, 128,
                               lambda: bench.gemm(128, 128, 128, block_N=128, staged=True)),
+    # 4-byte results, 32 columns per 128-byte panel: W8A8's int32, a float32 result of fp16 operands
+    "int32_w8a8": (lambda: typed_gemm(128, 128, 128), 128, 128),
+    "float32_result": (lambda: typed_gemm(128, 96, 128, "float16", "float16", block_N=96, acc_dtype="float32"),
+                       128, 96),
 }
+ELEMENT_BYTES = {"int32_w8a8": 4, "float32_result": 4}  # the others: 2
 
 
 @pytest.mark.parametrize("packed", ["0", "1"])
@@ -221,19 +227,19 @@ def test_tma_store_puts_every_element_where_the_plain_stores_do(name, packed, mo
     tma = _consumer_epilogue((other[0] if other else program)(), monkeypatch, tma_store=True)
     assert plain.global_stores and not plain.tma_stores
     assert tma.tma_stores and not tma.global_stores and not tma.staged  # every staged element was sent
-    _assert_same_places(tma, plain, M, N)
+    _assert_same_places(tma, plain, M, N, ELEMENT_BYTES.get(name, 2))
 
 
-def _assert_same_places(tma, plain, M, N):
+def _assert_same_places(tma, plain, M, N, size=2):
     """Every register the TMA-store form stages lands, through the swizzle and the store's coordinates, on the
     element the plain stores write (those inside M x N: the hardware clips the rest), and on no other's."""
     placed = {}
     for _name, coords, sent in tma.tma_stores:
         col0, row0 = coords[0], coords[1]
         for _buf, where, threads, regs, flat in sent:
-            byte = flat * 2
+            byte = flat * size
             row, chunk = byte // 128, (byte % 128) // 16
-            col = ((chunk ^ (row % 8)) * 16 + byte % 16) // 2  # the hardware's 128-byte swizzle, undone
+            col = ((chunk ^ (row % 8)) * 16 + byte % 16) // size  # the hardware's 128-byte swizzle, undone
             for t, r, rr, cc in zip(threads, regs, row, col):
                 key = (where, int(t), int(r))
                 assert key not in placed, f"register {key} staged twice"

@@ -3,11 +3,12 @@
 
 Expects: tile-level IR after PipelineCUDA, which warp-specialized a pipelined loop (its consumers' loop is
 annotated ``CONSUMER_LOOP``). Each top-level ``T.copy(fragment -> global region)`` after that loop (the epilogue
-that writes the accumulator, converted to a 16-bit type) is rewritten, 64 columns at a time, into::
+that writes the accumulator, converted to a 16-bit type, or as float32 / int32) is rewritten, one 128-byte panel of
+columns at a time (64 columns of a 2-byte type, 32 of a 4-byte one), into::
 
     thread 0: cp.async.bulk.wait_group.read 1          (the staging tile written two chunks ago was read)
     bar.sync 1, T                                      (the consumers only: the producer warps are elsewhere)
-    T.copy(fragment[:, 64c : 64c + 64], staging[c % 2])   (128-byte swizzled, lowered as any fragment copy)
+    T.copy(fragment[:, panel c], staging[c % 2])     (128-byte swizzled, lowered as any fragment copy)
     fence.proxy.async.shared::cta; bar.sync 1, T       (the writes become visible to the TMA unit)
     thread 0: cp.async.bulk.tensor ... global.shared::cta.bulk_group; cp.async.bulk.commit_group
     thread 0, after the last chunk: cp.async.bulk.wait_group.read 0
@@ -19,8 +20,9 @@ hand-written study in ``shared/notes/hopper-gemm``: +8-10 % on a 4096^3 GEMM). T
 own. FoldStagedEpilogues (before PipelineCUDA) first turns TileLang's staged form, ``T.copy(acc, C_shared);
 T.copy(C_shared, C[...])``, into the direct copy where that changes nothing.
 
-A copy qualifies when: the fragment is copied whole and is 2-d (rows <= 256, columns a multiple of 64), the
-destination is a contiguous kernel parameter of a 2-byte type whose row is a whole number of 16 bytes, the region
+A copy qualifies when: the fragment is copied whole and is 2-d (rows <= 256, columns a whole number of 128-byte
+panels), the destination is a contiguous kernel parameter of a 2- or 4-byte type (an 8-bit integer GEMM's int32
+output included) whose row is a whole number of 16 bytes, the region
 spans the fragment's two extents in order (other extents 1), its origin does not read a thread index, and the two
 staging tiles fit in shared memory next to the kernel's other tiles. Other copies keep the per-thread stores.
 """
@@ -39,7 +41,7 @@ from ..tile_lowering_utils import const_ints, dtype_bytes, whole_region, without
 from . import tma_copy, warp_specialize
 from .smem_swizzle import SM90_SHARED_BYTES, STAGING_ATTR, TILE_ALIGN
 
-CHUNK_BYTES = 128  # one 128-byte swizzle panel per chunk: 64 columns of a 2-byte type
+CHUNK_BYTES = 128  # one 128-byte swizzle panel per chunk: 64 columns of a 2-byte type, 32 of a 4-byte one
 _NAMED_BARRIER = 1  # bar.sync 0 is __syncthreads
 
 
@@ -83,15 +85,16 @@ def _qualifies(stmt, params, thread_vars):
     frag, out = src.source, dst.source
     if frag.scope() != "local.fragment" or out.scope() != "global" or not any(out.same_as(p) for p in params):
         return None
-    if dtype_bytes(str(out.ty.dtype)) != 2 or (out.ty.strides is not None and len(out.ty.strides) > 0):
+    size = dtype_bytes(str(out.ty.dtype))
+    if size not in (2, 4) or (out.ty.strides is not None and len(out.ty.strides) > 0):
         return None
     shape = whole_fragment_tile(src, dst)
     if shape is None:
         return None
     rows, cols = shape
-    chunk = CHUNK_BYTES // 2
+    chunk = CHUNK_BYTES // size
     inner = out.ty.shape[-1]
-    if rows > 256 or rows % 8 or cols % chunk or not isinstance(inner, tirx.IntImm) or (int(inner) * 2) % 16:
+    if rows > 256 or rows % 8 or cols % chunk or not isinstance(inner, tirx.IntImm) or (int(inner) * size) % 16:
         return None
     if any(uses_var(r.min, v) for r in dst.region for v in thread_vars) or len(out.ty.shape) > 5:
         return None
@@ -100,7 +103,7 @@ def _qualifies(stmt, params, thread_vars):
 
 def _rewrite(src, dst, rows, cols, staging, map_var, tid, nthreads):
     """The TMA-store form of one epilogue copy (see the module docstring)."""
-    chunk = CHUNK_BYTES // 2
+    chunk = CHUNK_BYTES // dtype_bytes(str(dst.source.ty.dtype))
     one = tirx.IfThenElse
     leader = tid == 0
     bar = tirx.Evaluate(T.ptx.bar.sync(T.uint32(_NAMED_BARRIER), T.uint32(nthreads)))
@@ -161,10 +164,11 @@ def _rewrite_launch(launch, params, plan):
         budget -= need
         name = dst.source.name
         dtype = str(dst.source.ty.dtype)
-        staging = [tirx.decl_buffer((rows, CHUNK_BYTES // 2), dtype, f"{name}_staging{i}", scope="shared.dyn")
+        chunk = CHUNK_BYTES // dtype_bytes(dtype)
+        staging = [tirx.decl_buffer((rows, chunk), dtype, f"{name}_staging{i}", scope="shared.dyn")
                    for i in range(2)]
-        box = tuple([CHUNK_BYTES // 2] + [int(r.extent) for r in reversed(dst.region[:-1])])
-        load = tma_copy.TMALoad(dst.source, staging[0], box, 128, 1, CHUNK_BYTES // 2, 0)
+        box = tuple([chunk] + [int(r.extent) for r in reversed(dst.region[:-1])])
+        load = tma_copy.TMALoad(dst.source, staging[0], box, 128, 1, chunk, 0)
         maps = tma_copy.assign_maps([load])
         plan.host += tma_copy.host_statements(maps[0])
         plan.staging += staging

@@ -93,6 +93,7 @@
 #           epilogue's early reads: the whole GPU suite, the split-K timeline and variants, W8A8 over tile configs
 #           against torch._int_mm, FMA once
 #   s28b    the README example and tuning tests, the table (2 rounds), then s28c
+#   s28t    s28a for a short lease: the changed passes' GPU tests, W8A8 over tile configs, the split-K timeline
 #   s28c    the attention forward's opt-in schedules (ping-pong, deferred row sums, combined) against the default and
 #           the shortcut, 7 rounds
 #   s27a    (ran 2026-12-07, thirteenth session) W8A8 gemms on wgmma (then opt-in): their GPU tests, then against
@@ -559,6 +560,14 @@ case "${1:-quick}" in
       --configs 128x128x64x3x256 --rounds 1
     mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_fma.json"
     (cd "$OUT" && tar czf s28a.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s28t)  # s28a for a short lease: the GPU tests of the changed passes, the split-K timeline, W8A8 over tile configs
+    TAIL=8 run s28_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -n 4 testing/test_wgmma_more_types.py \
+      testing/test_split_k.py testing/test_tma.py testing/test_tma_reduce.py
+    TAIL=20 run bench_w8a8_wgmma 200 "$PY" benchmarks/bench_int8_gemm.py --rounds 2
+    TAIL=8 run split_k_timeline 150 "$PY" benchmarks/probe_split_k_timeline.py --launches 4 --rounds 5 \
+      --out "$OUT/split_k_timeline.json"
+    (cd "$OUT" && tar czf s28t.tgz *.log *.json && rm -f *.log *.json)
     ;;
   s28c)  # 2026-12-07 (thirteenth session): the attention forward's opt-in schedules again, now that the deferred wait
     # is left to ptxas by default (ping-pong consumers, row sums deferred, both with packed conversions and

@@ -302,13 +302,14 @@ def _parallel_nest(stmt):
     return (loop_vars, extents, stmt) if loop_vars and isinstance(stmt, tirx.BufferStore) else None
 
 
-def _early_reads(func, headers, epilogue, threads: int):
+def _early_reads(func, headers, epilogue, threads: int, accumulators):
     """(prefetch statements, the epilogue with their reads replaced): each read, in an epilogue's ``T.Parallel``
-    nest, of a global parameter no statement of the kernel writes, at indices of the nest's and the launch's
-    variables only, is copied by the same nest's shape into a fragment before the ticket (every block runs it, so
-    the loads' latency overlaps the count) and the epilogue reads the fragment. Reads of a nest under a branch or
-    after a binding stay as they are; so do all of them when they would hold more than MAX_EARLY_PER_THREAD
-    registers a thread."""
+    nest over an accumulator's shape, of a global parameter no statement of the kernel writes, at indices of the
+    nest's and the launch's variables only, is copied by the same nest into a fragment before the ticket (every
+    block runs it, so the loads' latency overlaps the count) and the epilogue reads the fragment, which takes the
+    accumulator's layout. Reads of a nest under a branch or after a binding stay as they are; so do those that
+    would take a thread past MAX_EARLY_PER_THREAD registers."""
+    shapes = [[int(e) for e in acc.ty.shape] for acc in accumulators]
     written = written_buffers(func.body)
     if written is None:
         return [], epilogue
@@ -321,6 +322,9 @@ def _early_reads(func, headers, epilogue, threads: int):
             out.append(stmt)
             continue
         loop_vars, extents, store = nest
+        if extents not in shapes:
+            out.append(stmt)
+            continue
         found = []
 
         def on_load(load, loop_vars=loop_vars, found=found):
@@ -410,7 +414,7 @@ def _rewrite(func, headers, stmts, at, accumulators, parts, form):
         threads = 1
         for h in headers:
             threads *= int(h.value) if str(h.node.thread_tag).startswith("threadIdx") else 1
-        prefetch, epilogue = _early_reads(func, headers, epilogue, threads)
+        prefetch, epilogue = _early_reads(func, headers, epilogue, threads, accumulators)
         finish = [tirx.Bind(last, count), tirx.IfThenElse(last != 0, seq(reset + gathers + epilogue), None)]
         body = seq(list(stmts[:at]) + [part_loop] + spills + prefetch + arrive + finish)
         func = func.with_attr(ZEROED_WORKSPACES_ATTR, [counter.name])

@@ -36,6 +36,8 @@ runs nk / S iterations
 * ``cluster`` (sm_90, S <= 8): the S blocks of a tile are one thread-block cluster (``clusterCtaIdx.z``) and the
   barrier is the cluster's; one launch, part 0 sums. Slower than the others on the H100.
 * ``auto`` (the default): ``last`` for accumulators of fewer than 64 rows (mma.sync), ``launch`` for the others.
+  int32 accumulators always take ``launch``, the one form whose int32 sums have run on a GPU (W8A8, H100,
+  2026-12-07).
 
 The sums are the same up to float32 rounding order (int32 sums: exactly). ``TILEDSL_SPLIT_K=S`` asks for S parts on any target;
 ``auto`` (the default) picks, on CUDA, for grids of at most half the SMs, the largest S <= 8 dividing nk with at
@@ -218,6 +220,8 @@ def _sum_form(target_kind: str, arch: str, parts: int, accumulators) -> str:
     ``last`` for accumulators of fewer than 64 rows (mma.sync: no producer warpgroup to lose) and ``launch`` for
     the others (wgmma loops, warp-specialized, which a whole-block count of finished parts would prevent)."""
     wanted = config.split_k_sum()
+    if any(str(acc.ty.dtype) == "int32" for acc in accumulators):
+        return "launch"  # the form whose int32 sums have run on a GPU (2026-12-07); the others not yet
     if wanted == "auto":
         wanted = "last" if all(int(acc.ty.shape[0]) < WGMMA_ROWS for acc in accumulators) else "launch"
     if target_kind != "cuda" or wanted == "cluster" and not (_has_clusters(target_kind, arch) and parts <= MAX_CLUSTER):

@@ -124,6 +124,23 @@ def test_int8_gemm_with_b_k_by_n_keeps_fma():
     assert bench.gemm_instruction(src) == "none"
 
 
+def test_an_8bit_gemm_left_to_fma_by_its_majorness_is_named_once(caplog):
+    """B stored [K, N]: FMA (8-bit wgmma reads K-major operands), and a warning saying how to store it, once."""
+    import logging
+    import tvm
+    from tiledsl.passes.cuda import gemm_wgmma
+    from tiledsl.passes.pipeline import lower
+
+    gemm_wgmma._warned_forms.discard(("int8", False, False))  # noqa: SLF001 - a fresh process's state
+    target = tvm.target.Target(SM90A)
+    with caplog.at_level(logging.WARNING, logger="tiledsl"):
+        for _ in range(2):
+            lower(tvm.IRModule({"main": typed_gemm(256, 256, 256, trans_B=False)}), target,
+                  allow_hopper_shortcut=False)
+    said = [r.getMessage() for r in caplog.records if "runs on FMA" in r.getMessage()]
+    assert len(said) == 1 and "B stored [K, N]" in said[0] and "transpose_B=True" in said[0]
+
+
 def test_int8_wgmma_takes_only_the_n_the_instruction_has():
     """Integer wgmma has no N = 40, 56, ...: a 2-warpgroup split of N = 80 (40 each) is not taken."""
     from tiledsl.passes.cuda.gemm_wgmma import _group_grid

@@ -60,6 +60,58 @@ def typed_gemm(M, N, K, a_dtype="int8", b_dtype="int8", trans_B=True, block_M=12
     return kernel
 
 
+def w8a8_scaled(M, N, K, block_M=128, block_N=128, block_K=128, stages=4, threads=256):
+    """W8A8 as quantized inference runs it: C = fp16((A @ B^T) * SA[m] * SB[n]) from int8 A [M, K], B [N, K], a
+    scale per row of A and per column of B, the int32 accumulator converted in the epilogue."""
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), "int8"), B: T.Tensor((N, K), "int8"), SA: T.Tensor((M,), "float32"),
+               SB: T.Tensor((N,), "float32"), C: T.Tensor((M, N), "float16")):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
+            A_s = T.alloc_shared((block_M, block_K), "int8")
+            B_s = T.alloc_shared((block_N, block_K), "int8")
+            acc = T.alloc_fragment((block_M, block_N), "int32")
+            out = T.alloc_fragment((block_M, block_N), "float16")
+            T.clear(acc)
+            for k in T.Pipelined(T.ceildiv(K, block_K), num_stages=stages):
+                T.copy(A[by * block_M, k * block_K], A_s)
+                T.copy(B[bx * block_N, k * block_K], B_s)
+                T.gemm(A_s, B_s, acc, transpose_B=True)
+            for i, j in T.Parallel(block_M, block_N):
+                out[i, j] = T.Cast("float16", T.Cast("float32", acc[i, j]) * SA[by * block_M + i]
+                                   * SB[bx * block_N + j])
+            T.copy(out, C[by * block_M, bx * block_N])
+    return kernel
+
+
+def _check_w8a8_scaled(M, N, K, target, device, **tile):
+    """Build, run on fresh inputs (output poisoned), compare with the float64 product; returns the kernel."""
+    kernel = tiledsl.compile(w8a8_scaled(M, N, K, **tile), out_idx=[], target=target)
+    a = torch.randint(-128, 128, (M, K), dtype=torch.int8)
+    b = torch.randint(-128, 128, (N, K), dtype=torch.int8)
+    sa, sb = torch.rand(M) / 100 + 1e-3, torch.rand(N) / 100 + 1e-3
+    c = torch.full((M, N), float("nan"), dtype=torch.float16, device=device)
+    kernel(*(t.to(device) for t in (a, b, sa, sb)), c)
+    want = (a.double() @ b.double().T) * sa.double()[:, None] * sb.double()[None, :]
+    torch.testing.assert_close(c.double().cpu(), want, rtol=2e-3, atol=1e-3 * float(want.abs().max()))
+    return kernel
+
+
+def test_w8a8_with_scales_on_cpu():
+    _check_w8a8_scaled(192, 256, 384, "llvm", "cpu", block_M=64, block_N=64, block_K=64, stages=2, threads=128)
+
+
+@pytest.mark.nvcc
+def test_w8a8_with_scales_builds_for_wgmma_and_tma():
+    src = tiledsl.compile(w8a8_scaled(512, 512, 512), out_idx=[], target=SM90A).get_kernel_source()
+    assert "m64n128k32.s32.s8.s8" in src and "setmaxnreg" in src and "cp_async_bulk_tensor_s2g" in src
+
+
+@pytest.mark.gpu
+def test_w8a8_with_scales_matches_torch():
+    kernel = _check_w8a8_scaled(1000, 776, 1024, "cuda", "cuda")  # ragged M and N
+    assert bench.gemm_instruction(kernel.get_kernel_source()) == "wgmma"
+
+
 def _inputs(M, N, K, a_dtype, b_dtype, trans_B, device, negatable=False):
     def rand(shape, dtype):
         low, high = (-128, 128) if dtype == "int8" else (0, 256)

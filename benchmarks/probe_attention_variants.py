@@ -121,8 +121,21 @@ def build(case, switches, edit, shortcut):
                 os.environ[k] = v
 
 
-def main():
+def time_round_robin(runs: dict, peer, rounds: int, rep: int = 30) -> tuple[dict, list]:
+    """Time each of ``runs`` (name -> callable) and ``peer`` once per round, the variants in a fresh order each round
+    after the first, so drift in the card's clocks spreads over all of them; (name -> times, peer times) in ms."""
     from tiledsl.profiler import do_bench
+
+    times, peer_times = {n: [] for n in runs}, []
+    for r in range(rounds):
+        order = list(runs) if r == 0 else sorted(runs, key=lambda n: hash((n, r)))
+        for n in order:
+            times[n].append(do_bench(runs[n], warmup=10, rep=rep))
+        peer_times.append(do_bench(peer, warmup=10, rep=rep))
+    return times, peer_times
+
+
+def main():
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--program", default="flash_attention")
@@ -153,13 +166,7 @@ def main():
         if row["correct"]:
             runs[name] = go
     if args.rounds:  # 0: build and check only (a profiler run)
-        times = {n: [] for n in runs}
-        peer = []
-        for r in range(args.rounds):
-            order = list(runs) if r == 0 else sorted(runs, key=lambda n: hash((n, r)))
-            for n in order:
-                times[n].append(do_bench(runs[n], warmup=10, rep=30))
-            peer.append(do_bench(lambda: case.peer(*inputs), warmup=10, rep=30))
+        times, peer = time_round_robin(runs, lambda: case.peer(*inputs), args.rounds)
         report["peer_ms"] = peer
         for n, ts in times.items():
             row = report["variants"][n]

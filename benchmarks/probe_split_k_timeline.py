@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from probe_attention_variants import build  # noqa: E402  (also sets the cache off and the testing path)
+from probe_attention_variants import build, time_round_robin  # noqa: E402  (also sets the cache off and the testing path)
 
 import torch  # noqa: E402
 
@@ -170,7 +170,6 @@ def summarize(text: str) -> list[dict]:
 
 
 def main():
-    from tiledsl.profiler import do_bench
     from tiledsl.profiler.bench import flush_buffer
 
     ap = argparse.ArgumentParser()
@@ -208,11 +207,7 @@ def main():
         print(name, "rel_err", row["rel_err"], row["correct"], flush=True)
         if row["correct"] or not right:
             runs[name] = run
-    times, peer = {n: [] for n in runs}, []
-    for r in range(args.rounds):
-        for n in sorted(runs, key=lambda n: hash((n, r))):
-            times[n].append(do_bench(runs[n], warmup=10, rep=50))
-        peer.append(do_bench(lambda: case.peer(*inputs), warmup=10, rep=50))
+    times, peer = time_round_robin(runs, lambda: case.peer(*inputs), args.rounds, rep=50)
     report["peer_ms"] = peer
     for n, ts in times.items():
         row = report["variants"][n]

@@ -563,8 +563,8 @@ case "${1:-quick}" in
     (cd "$OUT" && tar czf s28a.tgz *.log *.json && rm -f *.log *.json)
     ;;
   s29a)  # prepared 2026-12-07 (thirteenth session) for the next: the whole GPU suite (the thirteenth's was cut at 97 %;
-    # the W8A8 split test with its precondition fixed and the scaled W8A8 test have not run), the split-K timeline,
-    # W8A8 over tile configs, then the README example, the tuning tests and the table
+    # the W8A8 split test with its precondition fixed, the scaled W8A8 test and TILEDSL_MMA_INT8's tests have not
+    # run), W8A8 over tile configs, then the README example, the tuning tests and the table
     TAIL=12 run gpu_suite 330 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -o faulthandler_timeout=150 \
       -n 8 --dist load testing
     TAIL=20 run bench_w8a8_wgmma 200 "$PY" benchmarks/bench_int8_gemm.py --rounds 3

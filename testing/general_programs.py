@@ -462,7 +462,7 @@ def gemm_instruction(source: str) -> str:
     body = source.split("__global__", 1)[-1]
     if "wgmma_" in body:
         return "wgmma"
-    if "mma_sync" in body:
+    if "mma_sync" in body or "mma_int_sync" in body:  # (TVM names the integer form's helper mma_int_sync_...)
         return "mma.sync"
     return "none"
 

@@ -252,6 +252,47 @@ def test_fp8_gemm_with_fragment_a_matches_torch(monkeypatch):
     torch.testing.assert_close(outs[1], a.float() @ b.float().T, rtol=2e-2, atol=1e-1)
 
 
+# ---------------------------------------------------------------- int8 on mma.sync (TILEDSL_MMA_INT8=1, opt-in)
+MMA_INT8 = {  # name: (arch, M, N, K, kwargs)
+    "sm80_two_k_steps": ("sm_80", 256, 256, 256, {"block_K": 64}),
+    "sm80_one_warp_column": ("sm_80", 128, 192, 160, {"block_M": 64, "block_N": 64, "block_K": 32, "threads": 128}),
+    # a 32-byte k tile: wgmma does not take it (its rows are 64 bytes or whole 128s), mma.sync does
+    "sm90a_narrow_k": ("sm_90a", 256, 256, 256, {"block_M": 64, "block_N": 64, "block_K": 32, "threads": 128}),
+    "u8_s8": ("sm_80", 128, 128, 128, {"a_dtype": "uint8", "block_K": 32}),
+}
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("name", ["sm80_two_k_steps", "sm90a_narrow_k"])
+def test_int8_mma_sync_builds_when_switched_on(name, monkeypatch):
+    """``mma.sync m16n8k32 .s32.s8.s8.s32`` with ldmatrix fragments, the int32 accumulator as .u32 registers; off
+    (the default) the same program takes FMA."""
+    arch, M, N, K, kw = MMA_INT8[name]
+    func = typed_gemm(M, N, K, **kw)
+    target = {"kind": "cuda", "arch": arch}
+    assert bench.gemm_instruction(tiledsl.compile(func, out_idx=[], target=target).get_kernel_source()) == "none"
+    monkeypatch.setenv("TILEDSL_MMA_INT8", "1")
+    src = tiledsl.compile(func, out_idx=[], target=target).get_kernel_source()
+    assert "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32" in src and "ldmatrix" in src and "C_f_u32" in src
+    assert bench.gemm_instruction(src) == "mma.sync"
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(MMA_INT8))
+def test_int8_mma_sync_matches_torch_exactly(name, monkeypatch):
+    """(Opt-in, written 2026-12-07 without a GPU lent.) Built for the GPU's own arch, so the sm_90a case runs only
+    the narrow-k program there."""
+    monkeypatch.setenv("TILEDSL_MMA_INT8", "1")
+    _arch, M, N, K, kw = MMA_INT8[name]
+    kernel = tiledsl.compile(typed_gemm(M, N, K, **kw), out_idx=[], target="cuda")
+    assert bench.gemm_instruction(kernel.get_kernel_source()) in ("mma.sync", "wgmma")
+    a, b, want = _inputs(M, N, K, kw.get("a_dtype", "int8"), "int8", True, "cuda")
+    c = torch.full((M, N), -7, dtype=torch.int32, device="cuda")
+    kernel(a, b, c)
+    torch.cuda.synchronize()
+    assert torch.equal(c, want)
+
+
 # ---------------------------------------------------------------- 8-bit elementwise code
 def byte_elementwise(M, N, dtype="int8", block=(64, 128), threads=128):
     """Y = max(3 - X, 1) on 8-bit integers, through a shared tile and a fragment (16 elements per thread: the

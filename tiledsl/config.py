@@ -23,6 +23,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_TMA_STORE | ``0``: warp-specialized kernels store results per thread instead of via shared memory and TMA stores | 1 |
 | TILEDSL_OVERLAP_TRANSFORMS | ``0``: threads filling wgmma operand tiles (int8 -> fp16) use one buffer and wait for each gemm, instead of two buffers with the gemm in flight | 1 |
 | TILEDSL_FAST_INT8_CAST | ``0``: vectorized int8/uint8 -> fp16 casts between shared tiles use conversion instructions instead of byte permutes | 1 |
+| TILEDSL_MMA_INT8 | ``1``: int8/uint8 gemms (A [M, K], B [N, K], int32 accumulator) on ``mma.sync m16n8k32`` instead of FMA on sm_80+ where wgmma does not take them (built 2026-12-07 without a GPU lent: its GPU tests have not run) | 0 |
 | TILEDSL_WGMMA_MORE_TYPES | ``0``: int8 gemms (int32 accumulator), fp16/fp8 gemms into fp16 accumulators and 8-bit A fragments take the FMA path instead of wgmma on sm_90a (W8A8 4096^3 on the H100: 0.234 ms with wgmma, 18.1 ms with FMA) | 1 |
 | TILEDSL_ASYNC_GEMMS | ``0``: each wgmma gemm waited for before the next statement, instead of independent ones issued together and each waited for where its result is used | 1 |
 | TILEDSL_SPLIT_MASKS | ``0``: masked T.Parallel stores (causal, bounds) evaluate the mask on every tile, instead of branching to a plain store where the mask is uniform over the tile | 1 |
@@ -237,6 +238,13 @@ def fast_int8_cast_enabled() -> bool:
     """True when vectorized int8/uint8 -> fp16 casts between shared tiles become byte permutes and an fp16
     subtract (``passes/cuda/int8_convert.py``; the default; ``TILEDSL_FAST_INT8_CAST=0`` turns it off)."""
     return _flag("TILEDSL_FAST_INT8_CAST", "1")
+
+
+def mma_int8_enabled() -> bool:
+    """True when int8/uint8 gemms with A [M, K], B [N, K] and an int32 accumulator run on ``mma.sync m16n8k32``
+    (sm_80+; on sm_90a where wgmma does not take them) instead of FMA (``TILEDSL_MMA_INT8=1``; opt-in: built
+    2026-12-07 without a GPU lent, its GPU tests have not run)."""
+    return _flag("TILEDSL_MMA_INT8")
 
 
 def wgmma_more_types_enabled() -> bool:

@@ -65,6 +65,7 @@ def lowering_stamp(target: tvm.target.Target) -> dict:
         "overlap_transforms": cuda and config.overlap_transforms_enabled(),
         "fast_int8_cast": cuda and config.fast_int8_cast_enabled(),
         "wgmma_more_types": cuda and config.wgmma_more_types_enabled(),
+        "mma_int8": cuda and config.mma_int8_enabled(),
         "persistent": config.persistent_grid_ctas() if cuda else None,
         "raster": config.persistent_raster_rows() if cuda else None,
         "fast_exp2": cuda and config.fast_exp2_enabled(),

@@ -2,7 +2,11 @@
 
 ``plan(body, nthreads)`` picks, for each gemm whose operands allow it (A and B in shared memory, both fp16 or both
 bf16, the accumulator a float32 fragment, tile sizes multiples of the warp grid's 16x16 atoms, K a multiple of
-16), a grid of warps and gives the accumulator the :class:`MMAAccumulator` layout. ``lower`` emits, per 16-wide
+16), a grid of warps and gives the accumulator the :class:`MMAAccumulator` layout. With ``TILEDSL_MMA_INT8=1``
+(opt-in, built 2026-12-07 without a GPU lent: not yet run on one) also int8/uint8 A [M, K] and B [N, K]
+(``transpose_B``) into an int32 fragment, K a multiple of 32: ``mma.sync.aligned.m16n8k32 .s32.s8.s8.s32``, whose
+fragments are ldmatrix's 8 x 16-byte matrices as they are (its accumulator is laid out as the fp16 one's; the
+8-bit tiles are not swizzled). ``lower`` emits, per 16-wide
 k-step, one ``ldmatrix.x4`` per 16 rows of A and per 16 columns of B (``.trans`` where the shared tile is stored
 the other way round) and one ``mma.sync`` per 16x8 accumulator tile. Shared operands are addressed through
 ``access_ptr`` so TVM's ThreadSync sees the reads and places the barriers. Other gemms use the FMA lowering.
@@ -16,6 +20,7 @@ from tvm import tirx
 from tvm.ir import Call
 from tvm.script import tirx as T
 
+from ... import config
 from ...ir.ops import is_tile_call
 from ..rewriter import seq
 from ..tile_lowering_utils import const_ints, flat_index, tile_dims
@@ -23,6 +28,7 @@ from .layout import MMAAccumulator
 
 _SHARED = ("shared", "shared.dyn")
 _DTYPES = {"float16": "f16", "bfloat16": "bf16"}
+_INT8 = {"int8": "s8", "uint8": "u8"}  # with TILEDSL_MMA_INT8=1, K-major A and B only (ldmatrix .trans moves b16)
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,12 @@ class MMAPlan:
     layout: MMAAccumulator
     in_dtype: str
     strategy: str = "mma"
+    b_dtype: str = ""  # an 8-bit B's type (may differ from A's signedness); "" for 16-bit operands
+
+    @property
+    def k_step(self) -> int:
+        """K of one instruction: 16 for 16-bit operands, 32 for 8-bit ones."""
+        return 32 if self.in_dtype in _INT8 else 16
 
 
 def _tile(region):
@@ -83,21 +95,24 @@ def plan(body, nthreads: int) -> dict:
         a, b, c = call.args
         key = c.source
         operand_scopes = _SHARED + ("local.fragment",)  # fragment operands are staged through shared memory
-        ok = (a.source.scope() in operand_scopes and b.source.scope() in operand_scopes
-              and c.source.scope() == "local.fragment"
-              and str(a.source.ty.dtype) == str(b.source.ty.dtype) and str(a.source.ty.dtype) in _DTYPES
-              and str(c.source.ty.dtype) == "float32")
+        a_dtype, b_dtype, c_dtype = (str(r.source.ty.dtype) for r in (a, b, c))
+        scopes_ok = (a.source.scope() in operand_scopes and b.source.scope() in operand_scopes
+                     and c.source.scope() == "local.fragment")
+        sixteen = a_dtype == b_dtype and a_dtype in _DTYPES and c_dtype == "float32"
+        eight = (config.mma_int8_enabled() and a_dtype in _INT8 and b_dtype in _INT8 and c_dtype == "int32"
+                 and not bool(call.attrs["transpose_A"]) and bool(call.attrs["transpose_B"]))
         grid = None
-        if ok:
+        if scopes_ok and (sixteen or eight):
             trans_a = bool(call.attrs["transpose_A"])
             M, K = _tile(a)[::-1] if trans_a else _tile(a)
             N = _tile(c)[1]
             shape = const_ints(list(c.source.ty.shape), "T.gemm")
-            grid = _warp_grid(M, N, nthreads // 32) if K % 16 == 0 and tuple(shape) == (M, N) else None
+            k_step = 32 if eight else 16
+            grid = _warp_grid(M, N, nthreads // 32) if K % k_step == 0 and tuple(shape) == (M, N) else None
         if grid is None:
             refused.add(key)
             return
-        p = MMAPlan(MMAAccumulator((M, N), grid[0], grid[1]), str(a.source.ty.dtype))
+        p = MMAPlan(MMAAccumulator((M, N), grid[0], grid[1]), a_dtype, b_dtype=b_dtype if eight else "")
         if out.get(key, p) != p:
             refused.add(key)
         out[key] = p
@@ -130,17 +145,27 @@ def lower(low, call, mma_plan: MMAPlan):
     col0 = (warp % lay.warps_n) * wn
     j, r = lane // 8, lane % 8
     acc = low.locals[c.source]
+    alias = []
+    if mma_plan.b_dtype:  # int32 accumulators reach the instruction as .u32 registers: the same bits
+        bits = tirx.decl_buffer([int(acc.ty.shape[0])], "uint32", acc.name + "_u32", scope=acc.scope())
+        alias = [tirx.DeclBuffer(bits, data=tirx.address_of(tirx.BufferLoad(acc, [tirx.const(0, "int32")])))]
+        acc = bits
     a_reg = tirx.decl_buffer((tm * 4,), "uint32", "a_frag", scope="local")
     b_reg = tirx.decl_buffer((tn * 2,), "uint32", "b_frag", scope="local")
     ld = T.ptx.ldmatrix.sync.aligned.m8n8.x4.shared.b16
     ld_t = T.ptx.ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
     ld_x2 = T.ptx.ldmatrix.sync.aligned.m8n8.x2.shared.b16
     ld_x2_t = T.ptx.ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16
-    mma = getattr(T.ptx.mma.sync.aligned.m16n8k16.row.col.f32, _DTYPES[mma_plan.in_dtype])
-    mma = getattr(getattr(mma, _DTYPES[mma_plan.in_dtype]), "f32")
+    if mma_plan.b_dtype:  # 8-bit: m16n8k32, int32 accumulators; a 16-byte ldmatrix row holds 16 elements of k
+        mma = T.ptx.mma.sync.aligned.m16n8k32.row.col.s32
+        mma = getattr(getattr(getattr(mma, _INT8[mma_plan.in_dtype]), _INT8[mma_plan.b_dtype]), "s32")
+    else:
+        mma = getattr(T.ptx.mma.sync.aligned.m16n8k16.row.col.f32, _DTYPES[mma_plan.in_dtype])
+        mma = getattr(getattr(mma, _DTYPES[mma_plan.in_dtype]), "f32")
+    half_k = mma_plan.k_step // 2  # elements of k in one 16-byte ldmatrix row
 
     kk = tirx.Var("kk", "int32")
-    k0 = kk * 16
+    k0 = kk * mma_plan.k_step
     body = []
     for mi in range(tm):
         m0 = row0 + mi * 16
@@ -149,13 +174,13 @@ def lower(low, call, mma_plan: MMAPlan):
             ptr = _ptr(low, a, k0 + r + (j // 2) * 8, m0 + (j % 2) * 8)
             body.append(tirx.Evaluate(ld_t(*regs, ptr)))
         else:
-            ptr = _ptr(low, a, m0 + lane % 16, k0 + (lane // 16) * 8)
+            ptr = _ptr(low, a, m0 + lane % 16, k0 + (lane // 16) * half_k)
             body.append(tirx.Evaluate(ld(*regs, ptr)))
     for nj in range(tn // 2):
         n0 = col0 + nj * 16
         regs = [tirx.BufferLoad(b_reg, [nj * 4 + q]) for q in range(4)]
         if trans_b:  # B tile stored (N, K): rows are n, k contiguous = the .col operand as is
-            ptr = _ptr(low, b, n0 + (j // 2) * 8 + r, k0 + (j % 2) * 8)
+            ptr = _ptr(low, b, n0 + (j // 2) * 8 + r, k0 + (j % 2) * half_k)
             body.append(tirx.Evaluate(ld(*regs, ptr)))
         else:
             ptr = _ptr(low, b, k0 + (j % 2) * 8 + r, n0 + (j // 2) * 8)
@@ -165,7 +190,7 @@ def lower(low, call, mma_plan: MMAPlan):
         regs = [tirx.BufferLoad(b_reg, [(tn - 1) * 2 + q]) for q in range(2)]
         half = (lane % 16) // 8
         if trans_b:
-            ptr = _ptr(low, b, n0 + r, k0 + half * 8)
+            ptr = _ptr(low, b, n0 + r, k0 + half * half_k)
             body.append(tirx.Evaluate(ld_x2(*regs, ptr)))
         else:
             ptr = _ptr(low, b, k0 + half * 8 + r, n0)
@@ -176,12 +201,12 @@ def lower(low, call, mma_plan: MMAPlan):
             cs = [tirx.BufferLoad(acc, [base + q]) for q in range(4)]
             body.append(tirx.Evaluate(mma(*cs, *[tirx.BufferLoad(a_reg, [mi * 4 + q]) for q in range(4)],
                                           *[tirx.BufferLoad(b_reg, [ni * 2 + q]) for q in range(2)], *cs)))
-    stmts = [tirx.AllocBuffer(a_reg), tirx.AllocBuffer(b_reg)]
+    stmts = alias + [tirx.AllocBuffer(a_reg), tirx.AllocBuffer(b_reg)]
     if bool(call.attrs["clear_accum"]):
         q = tirx.Var("q", "int32")
         stmts.append(tirx.For(q, 0, lay.local_size, tirx.ForKind.UNROLLED,
-                              tirx.BufferStore(acc, tirx.const(0, "float32"), [q])))
-    ksteps = K // 16
+                              tirx.BufferStore(acc, tirx.const(0, str(acc.ty.dtype)), [q])))
+    ksteps = K // mma_plan.k_step
     loop = tirx.For(kk, 0, ksteps, tirx.ForKind.UNROLLED if ksteps <= 8 else tirx.ForKind.SERIAL, seq(body))
     stmts.append(loop)
     return seq(stmts)

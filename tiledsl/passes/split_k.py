@@ -334,8 +334,8 @@ def _early_reads(func, headers, epilogue, threads: int, accumulators):
         def on_load(load, loop_vars=loop_vars, found=found):
             if any(load.source.same_as(p) for p in inputs) and str(load.source.scope()) == "global" and all(
                     _only_vars(index, loop_vars + launch_vars) for index in load.indices):
-                if not any(tvm_ffi.structural.structural_equal(load, seen) for seen, _ in found):
-                    found.append((load, None))
+                if not any(tvm_ffi.structural.structural_equal(load, seen) for seen in found):
+                    found.append(load)
         tvm_ffi.structural_walk(store.value, (TensorLoad, on_load))
         size = 1
         for e in extents:
@@ -345,9 +345,10 @@ def _early_reads(func, headers, epilogue, threads: int, accumulators):
             continue
         held += len(found) * max(1, size // threads)
         early = []
-        for load, _ in found:
-            frag = tirx.decl_buffer(tuple(extents), str(load.dtype), f"{load.source.name}_early",
-                                    scope="local.fragment")
+        for load in found:
+            name = f"{load.source.name}_early"
+            name += str(len(prefetch)) if any(str(a.buffer.name) == name for a in prefetch[::2]) else ""
+            frag = tirx.decl_buffer(tuple(extents), str(load.dtype), name, scope="local.fragment")
             prefetch += [tirx.AllocBuffer(frag), loop_nest(
                 extents, lambda vs, load=load, frag=frag: tirx.BufferStore(
                     frag, substitute(load, dict(zip(loop_vars, vs))), list(vs)),
@@ -360,7 +361,7 @@ def _early_reads(func, headers, epilogue, threads: int, accumulators):
                     return new
             return load
         value = tvm_ffi.structural_map(store.value, (TensorLoad, on_read), order="post")
-        out.append(substitute_store_value(stmt, value))
+        out.append(_with_store_value(stmt, value))
     return prefetch, out
 
 
@@ -371,10 +372,10 @@ def _only_vars(expr, allowed) -> bool:
     return not reads_memory(expr) and all(any(v.same_as(a) for a in allowed) for v in seen)
 
 
-def substitute_store_value(nest, value):
+def _with_store_value(nest, value):
     """``nest`` (a ``T.Parallel`` nest) with its innermost store's value replaced by ``value``."""
     if isinstance(nest, tirx.For):
-        return rebuild_for(nest, body=substitute_store_value(nest.body, value))
+        return rebuild_for(nest, body=_with_store_value(nest.body, value))
     return tirx.BufferStore(nest.buffer, value, nest.indices)
 
 

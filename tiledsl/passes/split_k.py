@@ -39,10 +39,11 @@ runs nk / S iterations
   int32 accumulators always take ``launch``, the one form whose int32 sums have run on a GPU (W8A8, H100,
   2026-12-07).
 
-The sums are the same up to float32 rounding order (int32 sums: exactly). ``TILEDSL_SPLIT_K=S`` asks for S parts on any target;
-``auto`` (the default) picks, on CUDA, for grids of at most half the SMs, the largest S <= 8 dividing nk with at
-least MIN_ITERATIONS iterations a part and at most WARPS_PER_SM warps per SM over the split grid, and leaves a program the
-whole-kernel Hopper GEMM takes to it; ``0`` leaves every program as written. Measurements: docs/cuda.md.
+The sums are the same up to float32 rounding order (int32 sums: exactly). ``TILEDSL_SPLIT_K=S`` asks for S parts on
+any target; ``auto`` (the default) picks, on CUDA, for grids of at most half the SMs, the largest S <= 8 dividing
+nk with at least MIN_ITERATIONS iterations a part and at most WARPS_PER_SM warps per SM over the split grid, and
+leaves a program the whole-kernel Hopper GEMM takes to it; ``0`` leaves every program as written. Measurements:
+docs/cuda.md.
 """
 from __future__ import annotations
 
@@ -60,8 +61,9 @@ from ..language.loops import NUM_STAGES_ATTR, PARALLEL_ATTR
 from ..runtime.target import sm_number
 from .cuda.async_copy import barrier
 from .global_workspaces import hoist_global_workspaces
-from .rewriter import flatten_seq, loop_nest, reads_memory, rebuild_for, seq, substitute, uses_var
+from .rewriter import flatten_seq, loop_nest, reads_memory, seq, substitute, uses_var
 from .split_grid_sync import split_grid_sync
+from .tile_lowering_utils import parallel_nest
 
 MAX_PARTS = 8
 ACCUMULATOR_TYPES = ("float32", "int32")
@@ -295,15 +297,13 @@ MAX_EARLY_PER_THREAD = 32
 
 
 def _parallel_nest(stmt):
-    """(loop vars, extents, innermost store) of a ``T.Parallel`` nest whose innermost body is one store, else None."""
-    loop_vars, extents = [], []
-    while isinstance(stmt, tirx.For) and stmt.annotations is not None and PARALLEL_ATTR in stmt.annotations:
-        if not (isinstance(stmt.min, tirx.IntImm) and int(stmt.min) == 0 and isinstance(stmt.extent, tirx.IntImm)):
-            return None
-        loop_vars.append(stmt.loop_var)
-        extents.append(int(stmt.extent))
-        stmt = stmt.body
-    return (loop_vars, extents, stmt) if loop_vars and isinstance(stmt, tirx.BufferStore) else None
+    """(loop vars, extents, innermost store) of a ``T.Parallel`` nest from 0 with constant extents whose innermost
+    body is one store, else None."""
+    loops, inner = parallel_nest(stmt)
+    if not loops or not isinstance(inner, tirx.BufferStore) or not all(
+            isinstance(f.min, tirx.IntImm) and int(f.min) == 0 and isinstance(f.extent, tirx.IntImm) for f in loops):
+        return None
+    return [f.loop_var for f in loops], [int(f.extent) for f in loops], inner
 
 
 def _early_reads(func, headers, epilogue, threads: int, accumulators):
@@ -319,7 +319,7 @@ def _early_reads(func, headers, epilogue, threads: int, accumulators):
         return [], epilogue
     inputs = [p for p in func.params if not any(p.same_as(w) for w in written)]
     launch_vars = [h.node.var for h in headers]
-    prefetch, out, held = [], [], 0
+    prefetch, out, held, names = [], [], 0, set()
     for stmt in epilogue:
         nest = _parallel_nest(stmt)
         if nest is None:
@@ -347,7 +347,8 @@ def _early_reads(func, headers, epilogue, threads: int, accumulators):
         early = []
         for load in found:
             name = f"{load.source.name}_early"
-            name += str(len(prefetch)) if any(str(a.buffer.name) == name for a in prefetch[::2]) else ""
+            name += str(len(names)) if name in names else ""
+            names.add(name)
             frag = tirx.decl_buffer(tuple(extents), str(load.dtype), name, scope="local.fragment")
             prefetch += [tirx.AllocBuffer(frag), loop_nest(
                 extents, lambda vs, load=load, frag=frag: tirx.BufferStore(
@@ -360,8 +361,7 @@ def _early_reads(func, headers, epilogue, threads: int, accumulators):
                 if tvm_ffi.structural.structural_equal(load, old):
                     return new
             return load
-        value = tvm_ffi.structural_map(store.value, (TensorLoad, on_read), order="post")
-        out.append(_with_store_value(stmt, value))
+        out.append(tvm_ffi.structural_map(stmt, (TensorLoad, on_read), order="post"))
     return prefetch, out
 
 
@@ -371,12 +371,6 @@ def _only_vars(expr, allowed) -> bool:
     tvm_ffi.structural_walk(expr, (tirx.Var, seen.append))
     return not reads_memory(expr) and all(any(v.same_as(a) for a in allowed) for v in seen)
 
-
-def _with_store_value(nest, value):
-    """``nest`` (a ``T.Parallel`` nest) with its innermost store's value replaced by ``value``."""
-    if isinstance(nest, tirx.For):
-        return rebuild_for(nest, body=_with_store_value(nest.body, value))
-    return tirx.BufferStore(nest.buffer, value, nest.indices)
 
 
 def _rewrite(func, headers, stmts, at, accumulators, parts, form):

@@ -97,6 +97,14 @@ def guarded_store(buf, value, indices, analyzer: Analyzer):
     return store if pred is None else tirx.IfThenElse(pred, store, None)
 
 
+def u32_view(regs):
+    """(a uint32 buffer over the same registers as the local 1-d buffer ``regs``, its declaration statement): how
+    an int32 or fp16-pair accumulator reaches a PTX instruction whose operands are ``.u32`` registers."""
+    count = int(regs.ty.shape[0]) * dtype_bytes(str(regs.ty.dtype)) // 4
+    bits = tirx.decl_buffer([count], "uint32", regs.name + "_u32", scope=regs.scope())
+    return bits, tirx.DeclBuffer(bits, data=tirx.address_of(tirx.BufferLoad(regs, [tirx.const(0, "int32")])))
+
+
 def flat_index(indices, shape):
     """Row-major flat offset of ``indices`` in ``shape``."""
     return reduce(lambda acc, pair: acc * pair[1] + pair[0], zip(indices, shape), tirx.const(0, "int32"))

@@ -23,7 +23,7 @@ from tvm.script import tirx as T
 from ... import config
 from ...ir.ops import is_tile_call
 from ..rewriter import seq
-from ..tile_lowering_utils import const_ints, flat_index, tile_dims
+from ..tile_lowering_utils import const_ints, flat_index, tile_dims, u32_view
 from .layout import MMAAccumulator
 
 _SHARED = ("shared", "shared.dyn")
@@ -42,8 +42,13 @@ class MMAPlan:
 
     @property
     def k_step(self) -> int:
-        """K of one instruction: 16 for 16-bit operands, 32 for 8-bit ones."""
-        return 32 if self.in_dtype in _INT8 else 16
+        """K of one instruction."""
+        return _k_step(self.in_dtype)
+
+
+def _k_step(dtype: str) -> int:
+    """K of one mma.sync for operands of ``dtype``: 16 for 16-bit types, 32 for 8-bit ones."""
+    return 32 if dtype in _INT8 else 16
 
 
 def _tile(region):
@@ -107,8 +112,7 @@ def plan(body, nthreads: int) -> dict:
             M, K = _tile(a)[::-1] if trans_a else _tile(a)
             N = _tile(c)[1]
             shape = const_ints(list(c.source.ty.shape), "T.gemm")
-            k_step = 32 if eight else 16
-            grid = _warp_grid(M, N, nthreads // 32) if K % k_step == 0 and tuple(shape) == (M, N) else None
+            grid = _warp_grid(M, N, nthreads // 32) if K % _k_step(a_dtype) == 0 and tuple(shape) == (M, N) else None
         if grid is None:
             refused.add(key)
             return
@@ -147,9 +151,8 @@ def lower(low, call, mma_plan: MMAPlan):
     acc = low.locals[c.source]
     alias = []
     if mma_plan.b_dtype:  # int32 accumulators reach the instruction as .u32 registers: the same bits
-        bits = tirx.decl_buffer([int(acc.ty.shape[0])], "uint32", acc.name + "_u32", scope=acc.scope())
-        alias = [tirx.DeclBuffer(bits, data=tirx.address_of(tirx.BufferLoad(acc, [tirx.const(0, "int32")])))]
-        acc = bits
+        acc, declared = u32_view(acc)
+        alias = [declared]
     a_reg = tirx.decl_buffer((tm * 4,), "uint32", "a_frag", scope="local")
     b_reg = tirx.decl_buffer((tn * 2,), "uint32", "b_frag", scope="local")
     ld = T.ptx.ldmatrix.sync.aligned.m8n8.x4.shared.b16

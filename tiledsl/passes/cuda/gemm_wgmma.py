@@ -35,7 +35,7 @@ from ... import config
 from ...ir.ops import is_tile_call
 from ..lowering_options import schedule
 from ..rewriter import seq
-from ..tile_lowering_utils import const_ints, flat_index, tile_dims, whole_region, without_access
+from ..tile_lowering_utils import const_ints, flat_index, tile_dims, u32_view, whole_region, without_access
 from .layout import WGMMAAccumulator
 from .smem_swizzle import wgmma_tile
 
@@ -344,10 +344,8 @@ def lower(low, call, wg_plan: WGMMAPlan, a_in_registers: bool):
     per_register = 2 if acc_dtype == "float16" else 1  # fp16 accumulators: two to a .f16x2 register
     alias = []
     if acc_dtype != "float32":  # int32 / pairs of fp16 reach the instruction as .u32 registers: the same bits
-        shape = [int(acc.ty.shape[0]) // per_register]
-        bits = tirx.decl_buffer(shape, "uint32", acc.name + "_u32", scope=acc.scope())
-        alias = [tirx.DeclBuffer(bits, data=tirx.address_of(tirx.BufferLoad(acc, [tirx.const(0, "int32")])))]
-        acc = bits
+        acc, declared = u32_view(acc)
+        alias = [declared]
     tma_only = has_attr(call, TMA_OPERANDS_ATTR)
     b_desc = _Descriptor(b, mn_major=not trans_b, seen=not tma_only)
     a_desc = None if a_in_registers else _Descriptor(a, mn_major=trans_a, seen=not tma_only)

@@ -74,6 +74,11 @@ def whole_fragment_tile(src, dst):
     return tuple(shape)
 
 
+def _chunk_columns(out) -> int:
+    """Columns of ``out``'s type in one 128-byte chunk (64 of a 2-byte type, 32 of a 4-byte one)."""
+    return CHUNK_BYTES // dtype_bytes(str(out.ty.dtype))
+
+
 def _qualifies(stmt, params, thread_vars):
     """(fragment region, global region, rows, cols) of an epilogue copy TMA can store, else None."""
     if not is_tile_statement(stmt, "copy"):
@@ -92,7 +97,7 @@ def _qualifies(stmt, params, thread_vars):
     if shape is None:
         return None
     rows, cols = shape
-    chunk = CHUNK_BYTES // size
+    chunk = _chunk_columns(out)
     inner = out.ty.shape[-1]
     if rows > 256 or rows % 8 or cols % chunk or not isinstance(inner, tirx.IntImm) or (int(inner) * size) % 16:
         return None
@@ -103,7 +108,7 @@ def _qualifies(stmt, params, thread_vars):
 
 def _rewrite(src, dst, rows, cols, staging, map_var, tid, nthreads):
     """The TMA-store form of one epilogue copy (see the module docstring)."""
-    chunk = CHUNK_BYTES // dtype_bytes(str(dst.source.ty.dtype))
+    chunk = _chunk_columns(dst.source)
     one = tirx.IfThenElse
     leader = tid == 0
     bar = tirx.Evaluate(T.ptx.bar.sync(T.uint32(_NAMED_BARRIER), T.uint32(nthreads)))
@@ -164,7 +169,7 @@ def _rewrite_launch(launch, params, plan):
         budget -= need
         name = dst.source.name
         dtype = str(dst.source.ty.dtype)
-        chunk = CHUNK_BYTES // dtype_bytes(dtype)
+        chunk = _chunk_columns(dst.source)
         staging = [tirx.decl_buffer((rows, chunk), dtype, f"{name}_staging{i}", scope="shared.dyn")
                    for i in range(2)]
         box = tuple([chunk] + [int(r.extent) for r in reversed(dst.region[:-1])])

@@ -454,7 +454,7 @@ def test_an_int32_accumulator_splits_exactly(form, monkeypatch):
     """An int8 x int8 -> int32 GEMM (W8A8) splits like a float32 one, with an int32 workspace, in two launches
     whatever TILEDSL_SPLIT_K_SUM asks (the one form run with int32 sums on a GPU so far): on the CPU the result is
     exactly torch's integer product."""
-    from test_wgmma_more_types import typed_gemm
+    from test_wgmma_more_types import integer_gemm_matches, typed_gemm
     monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
     monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", form)
     M, N, K = 16, 64, 512
@@ -464,11 +464,7 @@ def test_an_int32_accumulator_splits_exactly(form, monkeypatch):
     assert 'C_f_split_k = T.alloc_buffer((4, 16, 64), "int32")' in text
     assert "sync_grid" in text and "__syncthreads_or" not in text
     kernel = tiledsl.compile(program, out_idx=[], target="llvm")
-    a = torch.randint(-128, 128, (M, K), dtype=torch.int8)
-    b = torch.randint(-128, 128, (N, K), dtype=torch.int8)
-    c = torch.full((M, N), -7, dtype=torch.int32)
-    kernel(a, b, c)
-    assert torch.equal(c, (a.double() @ b.double().T).to(torch.int32))
+    assert integer_gemm_matches(kernel, M, N, K, "cpu")
 
 
 @pytest.mark.gpu
@@ -476,7 +472,7 @@ def test_an_int32_accumulator_splits_exactly(form, monkeypatch):
 def test_split_int8_gemms_match_torch_exactly_on_the_gpu(form, monkeypatch):
     """W8A8 at M = 16 (16 tiles of 64 x 64 on wgmma: split by ``auto``; summed in a second launch whatever the form
     asked), against torch's integer product, twice with fresh inputs."""
-    from test_wgmma_more_types import typed_gemm
+    from test_wgmma_more_types import integer_gemm_matches, typed_gemm
     monkeypatch.setenv("TILEDSL_SPLIT_K", "auto")  # (conftest's default for the suite is 0)
     monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", form)
     M, N, K = 16, 1024, 4096
@@ -484,9 +480,4 @@ def test_split_int8_gemms_match_torch_exactly_on_the_gpu(form, monkeypatch):
     assert split_k(program, "cuda") is not program
     kernel = tiledsl.compile(program, out_idx=[], target="cuda")
     for _ in range(2):
-        a = torch.randint(-128, 128, (M, K), dtype=torch.int8, device="cuda")
-        b = torch.randint(-128, 128, (N, K), dtype=torch.int8, device="cuda")
-        c = torch.full((M, N), -7, dtype=torch.int32, device="cuda")
-        kernel(a, b, c)
-        torch.cuda.synchronize()
-        assert torch.equal(c.cpu(), (a.double() @ b.double().T).to(torch.int32).cpu())
+        assert integer_gemm_matches(kernel, M, N, K, "cuda")

@@ -86,12 +86,11 @@ def w8a8_scaled(M, N, K, block_M=128, block_N=128, block_K=128, stages=4, thread
 def _check_w8a8_scaled(M, N, K, target, device, **tile):
     """Build, run on fresh inputs (output poisoned), compare with the float64 product; returns the kernel."""
     kernel = tiledsl.compile(w8a8_scaled(M, N, K, **tile), out_idx=[], target=target)
-    a = torch.randint(-128, 128, (M, K), dtype=torch.int8)
-    b = torch.randint(-128, 128, (N, K), dtype=torch.int8)
+    a, b, product = _inputs(M, N, K, "int8", "int8", True, "cpu")
     sa, sb = torch.rand(M) / 100 + 1e-3, torch.rand(N) / 100 + 1e-3
     c = torch.full((M, N), float("nan"), dtype=torch.float16, device=device)
     kernel(*(t.to(device) for t in (a, b, sa, sb)), c)
-    want = (a.double() @ b.double().T) * sa.double()[:, None] * sb.double()[None, :]
+    want = product.double() * sa.double()[:, None] * sb.double()[None, :]
     torch.testing.assert_close(c.double().cpu(), want, rtol=2e-3, atol=1e-3 * float(want.abs().max()))
     return kernel
 
@@ -126,15 +125,23 @@ def _inputs(M, N, K, a_dtype, b_dtype, trans_B, device, negatable=False):
     return a, b, want.to(torch.int32)
 
 
+def integer_gemm_matches(kernel, M, N, K, device, a_dtype="int8", b_dtype="int8", trans_B=True, negatable=False):
+    """Run an 8-bit integer GEMM kernel (A, B, C int32) on fresh inputs spanning the whole range, its output
+    poisoned first; True when C equals torch's integer product exactly."""
+    a, b, want = _inputs(M, N, K, a_dtype, b_dtype, trans_B, device, negatable)
+    c = torch.full((M, N), -7, dtype=torch.int32, device=device)
+    kernel(a, b, c)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return torch.equal(c, want)
+
+
 @pytest.mark.parametrize("a_fragment", [False, True])
 def test_wgmma_more_types_on_cpu_is_exact(a_fragment):
     M, N, K = 64, 48, 80
     kernel = tiledsl.compile(typed_gemm(M, N, K, block_M=32, block_N=16, block_K=32, threads=128,
                                        a_fragment=a_fragment), out_idx=[], target="llvm")
-    a, b, want = _inputs(M, N, K, "int8", "int8", True, "cpu", negatable=a_fragment)
-    c = torch.full((M, N), -7, dtype=torch.int32)
-    kernel(a, b, c)
-    assert torch.equal(c, want)
+    assert integer_gemm_matches(kernel, M, N, K, "cpu", negatable=a_fragment)
 
 
 @pytest.mark.nvcc
@@ -222,12 +229,8 @@ def test_wgmma_more_types_matches_torch_exactly(name, wgmma, monkeypatch):
     kernel = tiledsl.compile(typed_gemm(M, N, K, **kw), out_idx=[], target="cuda")
     uses_wgmma = wgmma and kw.get("trans_B", True)
     assert bench.gemm_instruction(kernel.get_kernel_source()) == ("wgmma" if uses_wgmma else "none")
-    a, b, want = _inputs(M, N, K, kw.get("a_dtype", "int8"), kw.get("b_dtype", "int8"), kw.get("trans_B", True),
-                         "cuda", negatable=kw.get("a_fragment", False))
-    c = torch.full((M, N), -7, dtype=torch.int32, device="cuda")
-    kernel(a, b, c)
-    torch.cuda.synchronize()
-    assert torch.equal(c, want)
+    assert integer_gemm_matches(kernel, M, N, K, "cuda", kw.get("a_dtype", "int8"), kw.get("b_dtype", "int8"),
+                                kw.get("trans_B", True), negatable=kw.get("a_fragment", False))
 
 
 @pytest.mark.gpu
@@ -286,11 +289,7 @@ def test_int8_mma_sync_matches_torch_exactly(name, monkeypatch):
     _arch, M, N, K, kw = MMA_INT8[name]
     kernel = tiledsl.compile(typed_gemm(M, N, K, **kw), out_idx=[], target="cuda")
     assert bench.gemm_instruction(kernel.get_kernel_source()) in ("mma.sync", "wgmma")
-    a, b, want = _inputs(M, N, K, kw.get("a_dtype", "int8"), "int8", True, "cuda")
-    c = torch.full((M, N), -7, dtype=torch.int32, device="cuda")
-    kernel(a, b, c)
-    torch.cuda.synchronize()
-    assert torch.equal(c, want)
+    assert integer_gemm_matches(kernel, M, N, K, "cuda", kw.get("a_dtype", "int8"))
 
 
 # ---------------------------------------------------------------- 8-bit elementwise code

@@ -2,9 +2,12 @@
 program, B stored [N, K]), timed against cuBLASLt's int8 GEMM (``torch._int_mm``) in the same run, the whole-kernel
 matchers off. Each shape is built with each tile config (block_M x block_N x block_K, stages, threads: what a tuner
 would try), checked for exact equality with torch's integer product, then timed; the row reports every config and
-the fastest. For M < 32 the peer multiplies A padded to 32 rows (``torch._int_mm`` needs M > 16).
+the fastest. For M < 32 the peer multiplies A padded to 32 rows (``torch._int_mm`` needs M > 16). ``--b-layout kn``
+stores our B as [K, N] (copied K-major in shared memory for wgmma: ``passes/cuda/k_major_copies.py``); the peer
+keeps its own layout.
 
     python benchmarks/bench_int8_gemm.py [--shapes 4096x4096x4096,16x4096x4096] [--rounds 3] [--configs 128x128x128x4x256]
+        [--b-layout kn]
     TILEDSL_WGMMA_MORE_TYPES=0 python benchmarks/bench_int8_gemm.py     (the FMA path; default: wgmma .s32.s8.s8)
 """
 from __future__ import annotations
@@ -35,30 +38,33 @@ def parse_config(text: str) -> dict:
     return dict(block_M=bm, block_N=bn, block_K=bk, stages=stages, threads=threads)
 
 
-def run(shapes, rounds, configs=None):
-    """Build each (M, N, K) with each config, check it, time it and ``torch._int_mm`` round-robin; the report."""
+def run(shapes, rounds, configs=None, b_layout="nk"):
+    """Build each (M, N, K) with each config, check it, time it and ``torch._int_mm`` round-robin; the report.
+    ``b_layout``: our B stored [N, K] ("nk") or [K, N] ("kn")."""
     from tiledsl.profiler import do_bench
 
     os.environ["TILEDSL_DISABLE_HOPPER_GEMM"] = "1"
     report = {"device": torch.cuda.get_device_name(), "wgmma_more_types": os.environ.get("TILEDSL_WGMMA_MORE_TYPES", "1"),
-              "rows": []}
+              "b_layout": b_layout, "rows": []}
     for M, N, K in shapes:
         a = torch.randint(-128, 128, (M, K), dtype=torch.int8, device="cuda")
         b = torch.randint(-128, 128, (N, K), dtype=torch.int8, device="cuda")
         peer_a = a if M >= 32 else torch.nn.functional.pad(a, (0, 0, 0, 32 - M))  # _int_mm wants M > 16
         want = torch._int_mm(peer_a, b.T)[:M]
+        ours_b = b if b_layout == "nk" else b.T.contiguous()
         row = {"shape": [M, N, K], "configs": []}
         for text in configs or (SMALL_CONFIGS if M <= 64 else LARGE_CONFIGS):
-            kernel = tiledsl.compile(typed_gemm(M, N, K, **parse_config(text)), out_idx=[], target="cuda")
+            kernel = tiledsl.compile(typed_gemm(M, N, K, trans_B=b_layout == "nk", **parse_config(text)), out_idx=[],
+                                     target="cuda")
             src = kernel.get_kernel_source()
             c = torch.full((M, N), -7, dtype=torch.int32, device="cuda")
-            kernel(a, b, c)
+            kernel(a, ours_b, c)
             entry = {"config": text, "instruction": gemm_instruction(src), "loads": copy_instruction(src),
                      "correct": bool(torch.equal(c, want))}
             if entry["correct"]:
                 ours, theirs = [], []
                 for _ in range(rounds):
-                    ours.append(do_bench(lambda: kernel(a, b, c)))
+                    ours.append(do_bench(lambda: kernel(a, ours_b, c)))
                     theirs.append(do_bench(lambda: torch._int_mm(peer_a, b.T)))
                 entry.update(ms=statistics.median(ours), peer_ms=statistics.median(theirs))
                 entry["ratio"] = entry["peer_ms"] / entry["ms"]
@@ -79,11 +85,13 @@ def main():
     ap.add_argument("--shapes", default="4096x4096x4096,8192x8192x8192,16x4096x4096")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--configs", default="", help="comma-separated block_MxNxKxstagesxthreads (default: a few by M)")
+    ap.add_argument("--b-layout", choices=("nk", "kn"), default="nk", help="our B stored [N, K] or [K, N]")
     args = ap.parse_args()
     shapes = [tuple(int(x) for x in s.split("x")) for s in args.shapes.split(",") if s]
-    report = run(shapes, args.rounds, [c for c in args.configs.split(",") if c])
+    report = run(shapes, args.rounds, [c for c in args.configs.split(",") if c], args.b_layout)
     if os.environ.get("OUT"):
-        with open(os.path.join(os.environ["OUT"], "bench_int8_gemm.json"), "w") as f:
+        name = "bench_int8_gemm.json" if args.b_layout == "nk" else "bench_int8_gemm_kn.json"
+        with open(os.path.join(os.environ["OUT"], name), "w") as f:
             json.dump(report, f, indent=1)
 
 

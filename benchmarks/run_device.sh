@@ -93,7 +93,8 @@
 #           epilogue's early reads: the whole GPU suite, the split-K timeline and variants, W8A8 over tile configs
 #           against torch._int_mm, FMA once
 #   s28b    the README example and tuning tests, the table (2 rounds), then s28c
-#   s29a    (prepared 2026-12-07 for the next session) the whole GPU suite, W8A8 over tile configs, then s24a
+#   s30a    (2026-12-07, fourteenth session) K-major copies of 8-bit MN-major operands: GPU tests, W8A8 with B [K, N]
+#   s29a    (ran 2026-12-07, fourteenth session) the whole GPU suite, W8A8 over tile configs, then s24a
 #   s28t    s28a for a short lease: the changed passes' GPU tests, W8A8 over tile configs, the split-K timeline
 #   s28c    the attention forward's opt-in schedules (ping-pong, deferred row sums, combined) against the default and
 #           the shortcut, 7 rounds
@@ -561,6 +562,14 @@ case "${1:-quick}" in
       --configs 128x128x64x3x256 --rounds 1
     mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_fma.json"
     (cd "$OUT" && tar czf s28a.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s30a)  # 2026-12-07 (fourteenth session): 8-bit operands stored MN-major copied K-major for wgmma (KMajorCopies):
+    # their GPU tests and the 8-bit tests around them, then W8A8 with B stored [K, N] against torch._int_mm
+    TAIL=8 run k_major_tests 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -n 4 testing/test_k_major_copies.py \
+      testing/test_wgmma_more_types.py
+    TAIL=12 run bench_w8a8_kn 200 "$PY" benchmarks/bench_int8_gemm.py --rounds 3 --b-layout kn \
+      --shapes 4096x4096x4096,16x4096x4096 --configs 128x128x64x3x256,128x128x128x4x256,64x128x128x4x128
+    (cd "$OUT" && tar czf s30a.tgz *.log *.json && rm -f *.log *.json)
     ;;
   s29a)  # prepared 2026-12-07 (thirteenth session) for the next: the whole GPU suite (the thirteenth's was cut at 97 %;
     # the W8A8 split test with its precondition fixed, the scaled W8A8 test and TILEDSL_MMA_INT8's tests have not

@@ -4,8 +4,8 @@ accumulators (TileLang's fine-grained dequant example runs fp16 x fp16 -> fp16),
 element loops with constants.
 
 CPU (LLVM): exact against torch (A from shared memory or from a fragment). nvcc: a K-major B runs on
-``wgmma ... .s32.s8.s8`` with TMA loads and warp specialization, a [K, N] B keeps FMA (8-bit wgmma reads both
-operands K-major; B as [K, N] used to stop TVM's CUDA code generator), an 8-bit A fragment (int8 or fp8) is written
+``wgmma ... .s32.s8.s8`` with TMA loads and warp specialization (a [K, N] B through a K-major copy:
+test_k_major_copies.py), an 8-bit A fragment (int8 or fp8) is written
 to a shared tile for wgmma, and with the switch off they take FMA and build. GPU: every form, both ways, exactly equal
 to torch's integer product; the fp8 fragment form against torch.
 """
@@ -176,20 +176,15 @@ def test_8bit_fragment_a_is_staged_for_wgmma(dtype, acc, monkeypatch):
     assert bench.gemm_instruction(src) == "wgmma" and "A_f_staged" in src and "_rs_" not in src
 
 
-@pytest.mark.slow  # an nvcc build (scripts/test.sh -m slow)
-@pytest.mark.nvcc
-def test_int8_gemm_with_b_k_by_n_keeps_fma():
-    src = tiledsl.compile(typed_gemm(256, 256, 256, trans_B=False), out_idx=[], target=SM90A).get_kernel_source()
-    assert bench.gemm_instruction(src) == "none"
-
-
-def test_an_8bit_gemm_left_to_fma_by_its_majorness_is_named_once(caplog):
-    """B stored [K, N]: FMA (8-bit wgmma reads K-major operands), and a warning saying how to store it, once."""
+def test_an_8bit_gemm_left_to_fma_by_its_majorness_is_named_once(caplog, monkeypatch):
+    """B stored [K, N] and no K-major copy: FMA (8-bit wgmma reads K-major operands), and a warning saying how to
+    store it, once."""
     import logging
     import tvm
     from tiledsl.passes.cuda import gemm_wgmma
     from tiledsl.passes.pipeline import lower
 
+    monkeypatch.setenv("TILEDSL_K_MAJOR_COPIES", "0")
     gemm_wgmma._warned_forms.discard(("int8", False, False))  # noqa: SLF001 - a fresh process's state
     target = tvm.target.Target(SM90A)
     with caplog.at_level(logging.WARNING, logger="tiledsl"):
@@ -215,7 +210,7 @@ GPU_CASES = {
     "s8_u8": (256, 256, 256, {"b_dtype": "uint8"}),
     "ragged": (200, 136, 160, {}),
     "one_warpgroup": (128, 256, 256, {"block_M": 64, "threads": 128}),
-    "b_k_by_n_fma": (128, 128, 128, {"trans_B": False}),
+    "b_k_by_n": (128, 128, 128, {"trans_B": False}),  # through a K-major copy (test_k_major_copies.py)
     "a_fragment": (256, 256, 192, {"a_fragment": True}),
 }
 
@@ -227,8 +222,7 @@ def test_wgmma_more_types_matches_torch_exactly(name, wgmma, monkeypatch):
     monkeypatch.setenv("TILEDSL_WGMMA_MORE_TYPES", "1" if wgmma else "0")
     M, N, K, kw = GPU_CASES[name]
     kernel = tiledsl.compile(typed_gemm(M, N, K, **kw), out_idx=[], target="cuda")
-    uses_wgmma = wgmma and kw.get("trans_B", True)
-    assert bench.gemm_instruction(kernel.get_kernel_source()) == ("wgmma" if uses_wgmma else "none")
+    assert bench.gemm_instruction(kernel.get_kernel_source()) == ("wgmma" if wgmma else "none")
     assert integer_gemm_matches(kernel, M, N, K, "cuda", kw.get("a_dtype", "int8"), kw.get("b_dtype", "int8"),
                                 kw.get("trans_B", True), negatable=kw.get("a_fragment", False))
 

@@ -78,6 +78,14 @@ def with_attrs(call: Call, **attrs) -> Call:
     return Call(call.op, list(call.args), attrs=merged, ret_ty="void")
 
 
+def with_operands(call: Call, args, **changes) -> Call:
+    """``call`` on the arguments ``args``, keeping every attribute (scheduling marks included) but ``changes``
+    (a change to None drops that attribute)."""
+    merged = {str(k): v for k, v in call.attrs.items()} if call.attrs is not None else {}
+    merged.update(changes)
+    return Call(call.op, list(args), attrs={k: v for k, v in merged.items() if v is not None} or None, ret_ty="void")
+
+
 #: Which argument of a tile op is the region it writes; the ops not listed write no buffer of the program
 #: (``use_swizzle``) or are rewritten before the passes that ask (the reducer ops).
 OUTPUT_ARG = {"copy": 1, "fill": 0, "gemm": 2, "reduce": 1, "atomic_add": 0}

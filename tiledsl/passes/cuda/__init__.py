@@ -5,8 +5,8 @@ index launched longest first; opt-in) -> FoldStagedEpilogues (with TMA stores on
 staged through a shared tile is copied directly) -> MaskAfterGemm (a 0 / infinity mask written before a gemm adds
 to it applied after a cleared gemm; opt-in) -> RowReciprocals (divisions by a row value as multiplications by
 its reciprocal; opt-in) -> SplitUniformSelects (masked stores branch on tiles where the
-mask is uniform) -> RegisterDequant (an 8-bit weight cast for a gemm converted in registers on sm_90a; opt-in)
--> DeferRowSums (a loop's running row sum combined across threads once, after the loop; opt-in) -> PipelineCUDA (multi-stage cp.async, or TMA into an
+mask is uniform) -> RegisterDequant (an 8-bit weight cast for a gemm converted in registers on sm_90a)
+-> KMajorCopies (an 8-bit gemm operand stored MN-major copied K-major for wgmma) -> DeferRowSums (a loop's running row sum combined across threads once, after the loop; opt-in) -> PipelineCUDA (multi-stage cp.async, or TMA into an
 mbarrier ring on sm_90a) -> StoreEpilogueTMA (a warp-specialized kernel's result copies as TMA stores) ->
 ReduceAtomicsTMA (whole-fragment atomic adds into global tiles as TMA reduce-adds) ->
 ScheduleWgmmaGemms (independent wgmma gemms issued together, waits where results are used) ->
@@ -22,6 +22,7 @@ on the build's retry after the code generator refused a vector type). TVM then r
 lowering of float32 ``T.exp2`` (``fast_exp2.py``: one ``ex2.approx.ftz.f32``).
 """
 from .async_gemms import ScheduleWgmmaGemms
+from .k_major_copies import KMajorCopies
 from .ldmatrix_reads import LdmatrixReads
 from .lower_tile_ops import LowerTileOpsCUDA
 from .mask_after_gemm import MaskAfterGemm
@@ -49,6 +50,6 @@ fast_exp2.register()
 def cuda_passes() -> list:
     """Our passes for the CUDA target, in order."""
     return [SwizzleBlocks, LongestTilesFirst, FoldStagedEpilogues, MaskAfterGemm, RowReciprocals, SplitUniformSelects,
-            RegisterDequant, DeferRowSums, PipelineCUDA, StoreEpilogueTMA, ReduceAtomicsTMA, ScheduleWgmmaGemms, LdmatrixReads,
+            RegisterDequant, KMajorCopies, DeferRowSums, PipelineCUDA, StoreEpilogueTMA, ReduceAtomicsTMA, ScheduleWgmmaGemms, LdmatrixReads,
             LowerTileOpsCUDA, GroupReduceBarriers,
             WarpSpecialize, PlaceTensorMaps, PackFloatConversions, WarpUniformIndex, ScalarizeBoolVectors, SplitWideVectorLoops]

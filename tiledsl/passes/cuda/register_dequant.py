@@ -38,7 +38,7 @@ from tvm.ir import Call, TensorLoad
 from tvm.script import tirx as T
 
 from ...errors import CompileError
-from ...ir.ops import is_tile_call, is_tile_statement, make_tile_call, written_buffers
+from ...ir.ops import is_tile_call, is_tile_statement, with_operands, written_buffers
 from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import StmtRewriter, count_uses, flatten_seq
@@ -102,20 +102,12 @@ def _cast_nest(stmt):
     return (dst, src) if shapes[0] == shapes[1] == extents else None
 
 
-def _with_operands(call, operands, **changes):
-    """A gemm call on ``operands`` keeping every mark of ``call`` (scheduling marks included), with ``changes``;
-    a change to None drops that mark."""
-    attrs = {str(k): v for k, v in call.attrs.items()} if call.attrs is not None else {}
-    attrs.update(changes)
-    return make_tile_call("gemm", operands, **{k: v for k, v in attrs.items() if v is not None})
-
-
 def swapped_call(gemm, weight_region):
     """The transposed form of ``gemm`` (C += A B with B converted from ``weight_region``): gemm(W, A, C) with
     ``transpose_A`` when W is [K, N] (the program's ``transpose_B=False``), ``transpose_B`` when A is [M, K],
     marked :data:`gemm_wgmma.DEQUANT_ATTR`."""
     a, _, c = gemm.args
-    return _with_operands(gemm, [weight_region, a, c], transpose_A=not bool(gemm.attrs["transpose_B"]),
+    return with_operands(gemm, [weight_region, a, c], transpose_A=not bool(gemm.attrs["transpose_B"]),
                           transpose_B=not bool(gemm.attrs["transpose_A"]), **{gemm_wgmma.DEQUANT_ATTR: 1})
 
 
@@ -123,7 +115,7 @@ def unswapped(call):
     """The program's own form of a swapped gemm: C += A W (W converted by the multiply). The passes' marks stay, so
     a gemm ScheduleWgmmaGemms counted as a wgmma group is still refused by the strategy's check."""
     w, a, c = call.args
-    return _with_operands(call, [a, w, c], transpose_A=not bool(call.attrs["transpose_B"]),
+    return with_operands(call, [a, w, c], transpose_A=not bool(call.attrs["transpose_B"]),
                           transpose_B=not bool(call.attrs["transpose_A"]), **{gemm_wgmma.DEQUANT_ATTR: None})
 
 

@@ -1,0 +1,161 @@
+"""8-bit gemm operands stored MN-major (B as [K, N], A as [K, M]) copied K-major for wgmma (``KMajorCopies``,
+``passes/cuda/k_major_copies.py``; ``TILEDSL_K_MAJOR_COPIES=0`` leaves them on FMA).
+
+CPU (LLVM): the rewritten program (the pass run for sm_90a, then built for the CPU) is exact against torch, so the
+copy nest and the flipped gemm compute what the program says. nvcc: the gemm runs on ``wgmma ... .s8.s8`` from the
+copy, with TMA loads and a producer warpgroup, and with the switch off on FMA. GPU: every form exactly equal to
+torch's integer product; fp8 against torch.
+"""
+import pytest
+import torch
+import tvm
+
+import tiledsl
+import tiledsl.language as T
+
+import general_programs as bench
+
+SM90A = {"kind": "cuda", "arch": "sm_90a"}
+
+pytestmark = pytest.mark.usefixtures("general_passes_only")
+
+
+def mn_major_gemm(M, N, K, dtype="int8", trans_A=False, trans_B=False, block_M=128, block_N=128, block_K=64,
+                  stages=3, threads=256, acc_dtype="int32", b_dtype=None, pipelined=True):
+    """C = A @ B with A stored [K, M] (``trans_A``) or [M, K] and B stored [N, K] (``trans_B``) or [K, N]."""
+    b_dtype = b_dtype or dtype
+    a_shape, a_tile = ((K, M), (block_K, block_M)) if trans_A else ((M, K), (block_M, block_K))
+    b_shape, b_tile = ((N, K), (block_N, block_K)) if trans_B else ((K, N), (block_K, block_N))
+    loop = (lambda n: T.Pipelined(n, num_stages=stages)) if pipelined else T.serial
+
+    @T.prim_func
+    def kernel(A: T.Tensor(a_shape, dtype), B: T.Tensor(b_shape, b_dtype), C: T.Tensor((M, N), acc_dtype)):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
+            A_s = T.alloc_shared(a_tile, dtype)
+            B_s = T.alloc_shared(b_tile, b_dtype)
+            C_f = T.alloc_fragment((block_M, block_N), acc_dtype)
+            T.clear(C_f)
+            for k in loop(T.ceildiv(K, block_K)):
+                if trans_A:
+                    T.copy(A[k * block_K, by * block_M], A_s)
+                else:
+                    T.copy(A[by * block_M, k * block_K], A_s)
+                if trans_B:
+                    T.copy(B[bx * block_N, k * block_K], B_s)
+                else:
+                    T.copy(B[k * block_K, bx * block_N], B_s)
+                T.gemm(A_s, B_s, C_f, transpose_A=trans_A, transpose_B=trans_B)
+            T.copy(C_f, C[by * block_M, bx * block_N])
+    return kernel
+
+
+def _rand_int(shape, dtype, device):
+    low, high = (-128, 128) if dtype == "int8" else (0, 256)
+    t = torch.randint(low, high, shape, dtype=getattr(torch, dtype), device=device)
+    t.view(-1)[:2] = torch.tensor([low, high - 1], dtype=t.dtype)  # both ends of the range
+    return t
+
+
+def exact_on(kernel, M, N, K, device, dtype="int8", trans_A=False, trans_B=False, b_dtype=None):
+    """Run the integer kernel on fresh inputs spanning the whole 8-bit range, its output poisoned: True when C
+    equals torch's product exactly (computed in float64, which holds every partial sum)."""
+    a = _rand_int((K, M) if trans_A else (M, K), dtype, device)
+    b = _rand_int((N, K) if trans_B else (K, N), b_dtype or dtype, device)
+    want = (a.double().T if trans_A else a.double()) @ (b.double().T if trans_B else b.double())
+    c = torch.full((M, N), -7, dtype=torch.int32, device=device)
+    kernel(a, b, c)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return torch.equal(c, want.to(torch.int32))
+
+
+def _rewritten(func):
+    """``func`` after KMajorCopies for sm_90a (the pass alone)."""
+    from tiledsl.passes.cuda.k_major_copies import KMajorCopies
+    with tvm.target.Target(SM90A):
+        return KMajorCopies(tvm.IRModule({"main": func}))["main"]
+
+
+FORMS = {  # name: (kwargs of mn_major_gemm, M, N, K)
+    "b_k_by_n": ({}, 64, 48, 192),
+    "a_k_by_m": ({"trans_A": True, "trans_B": True}, 64, 48, 128),
+    "both": ({"trans_A": True}, 64, 48, 128),
+    "uint8_not_pipelined": ({"dtype": "uint8", "pipelined": False}, 64, 32, 128),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_rewritten_program_is_exact_on_cpu(name):
+    kw, M, N, K = FORMS[name]
+    small = dict(block_M=64, block_N=32 if N % 32 == 0 else 16, block_K=64, threads=128)  # 8-bit: 64-byte rows
+    func = mn_major_gemm(M, N, K, **kw, **small)
+    new = _rewritten(func)
+    script = new.script()
+    copies = script.count("_kmajor = T.alloc_buffer")
+    assert copies == (kw.get("trans_A", False) + (not kw.get("trans_B", False)))
+    assert "transpose_A\": False" in script and "transpose_B\": True" in script
+    kernel = tiledsl.compile(new, out_idx=[], target="llvm")
+    assert exact_on(kernel, M, N, K, "cpu", kw.get("dtype", "int8"), kw.get("trans_A", False),
+                    kw.get("trans_B", False))
+
+
+def test_k_major_operands_and_16_bit_gemms_are_left_alone():
+    for func in (mn_major_gemm(256, 256, 256, trans_B=True), mn_major_gemm(256, 256, 256, "float16",
+                                                                           acc_dtype="float32")):
+        assert "_kmajor" not in _rewritten(func).script()
+
+
+@pytest.mark.nvcc
+def test_b_k_by_n_runs_on_wgmma_from_the_copy():
+    src = tiledsl.compile(mn_major_gemm(256, 256, 256), out_idx=[], target=SM90A).get_kernel_source()
+    assert "m64n128k32.s32.s8.s8" in src and "B_s_kmajor" in src
+    assert bench.copy_instruction(src) == "tma" and "setmaxnreg" in src  # TMA ring, producer warpgroup
+
+
+@pytest.mark.nvcc
+def test_switched_off_keeps_fma(monkeypatch):
+    monkeypatch.setenv("TILEDSL_K_MAJOR_COPIES", "0")
+    src = tiledsl.compile(mn_major_gemm(256, 256, 256), out_idx=[], target=SM90A).get_kernel_source()
+    assert bench.gemm_instruction(src) == "none"
+
+
+GPU_FORMS = {  # name: (kwargs, M, N, K)
+    "b_k_by_n": ({}, 256, 384, 512),
+    "b_k_by_n_128_k": ({"block_K": 128, "stages": 4}, 256, 256, 512),
+    "a_k_by_m": ({"trans_A": True, "trans_B": True}, 256, 256, 320),
+    "both": ({"trans_A": True}, 256, 256, 256),
+    "uint8_int8": ({"dtype": "uint8", "b_dtype": "int8"}, 256, 256, 256),
+    "ragged": ({}, 200, 136, 160),
+    "one_warpgroup": ({"block_M": 64, "threads": 128}, 128, 256, 256),
+    "not_pipelined": ({"pipelined": False}, 256, 256, 192),
+}
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(GPU_FORMS))
+def test_mn_major_8bit_gemm_matches_torch_exactly(name):
+    kw, M, N, K = GPU_FORMS[name]
+    kernel = tiledsl.compile(mn_major_gemm(M, N, K, **kw), out_idx=[], target="cuda")
+    assert bench.gemm_instruction(kernel.get_kernel_source()) == "wgmma"
+    assert exact_on(kernel, M, N, K, "cuda", kw.get("dtype", "int8"), kw.get("trans_A", False),
+                    kw.get("trans_B", False), kw.get("b_dtype"))
+
+
+@pytest.mark.gpu
+def test_fp8_gemm_with_b_k_by_n_matches_torch():
+    """fp8 e4m3 with B stored [K, N] (a weight-gradient GEMM's layout) against the same gemm with B [N, K]: the same
+    wgmmas on the same values, so bit for bit; both near torch's float32 product."""
+    M, N, K = 256, 256, 512
+    a = torch.randn(M, K, device="cuda").to(torch.float8_e4m3fn)
+    b = torch.randn(K, N, device="cuda").to(torch.float8_e4m3fn)
+    outs = []
+    for trans_B, b_in in ((False, b), (True, b.T.contiguous())):
+        kernel = tiledsl.compile(mn_major_gemm(M, N, K, "float8_e4m3fn", trans_B=trans_B, acc_dtype="float32"),
+                                 out_idx=[], target="cuda")
+        assert bench.gemm_instruction(kernel.get_kernel_source()) == "wgmma"
+        c = torch.full((M, N), float("nan"), device="cuda")
+        kernel(a, b_in, c)
+        torch.cuda.synchronize()
+        outs.append(c)
+    assert torch.equal(outs[0], outs[1])
+    torch.testing.assert_close(outs[0], a.float() @ b.float(), rtol=2e-2, atol=1e-1)

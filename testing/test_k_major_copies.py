@@ -2,8 +2,9 @@
 ``passes/cuda/k_major_copies.py``; ``TILEDSL_K_MAJOR_COPIES=0`` leaves them on FMA).
 
 CPU (LLVM): the rewritten program (the pass run for sm_90a, then built for the CPU) is exact against torch, so the
-copy nest and the flipped gemm compute what the program says. nvcc: the gemm runs on ``wgmma ... .s8.s8`` from the
-copy, with TMA loads and a producer warpgroup, and with the switch off on FMA. GPU: every form exactly equal to
+copy nest and the flipped gemm compute what the program says; the block copy (``transpose_copy.py``) touches 32
+banks per warp instruction in the tiles' real layouts. nvcc: the gemm runs on ``wgmma ... .s8.s8`` from the copy
+(made in 4 x 4 byte blocks), with TMA loads and a producer warpgroup, and with the switch off on FMA. GPU: every form exactly equal to
 torch's integer product; fp8 against torch.
 """
 import pytest
@@ -107,8 +108,10 @@ def test_k_major_operands_and_16_bit_gemms_are_left_alone():
 
 @pytest.mark.nvcc
 def test_b_k_by_n_runs_on_wgmma_from_the_copy():
+    from tiledsl.passes.cuda import transpose_copy
     src = tiledsl.compile(mn_major_gemm(256, 256, 256), out_idx=[], target=SM90A).get_kernel_source()
     assert "m64n128k32.s32.s8.s8" in src and "B_s_kmajor" in src
+    assert transpose_copy.HELPER + "(" in src  # the copy in 4 x 4 byte blocks
     assert bench.copy_instruction(src) == "tma" and "setmaxnreg" in src  # TMA ring, producer warpgroup
 
 
@@ -128,6 +131,8 @@ GPU_FORMS = {  # name: (kwargs, M, N, K)
     "ragged": ({}, 200, 136, 160),
     "one_warpgroup": ({"block_M": 64, "threads": 128}, 128, 256, 256),
     "not_pipelined": ({"pipelined": False}, 256, 256, 192),
+    # 48-column B tiles: the copy is not a whole number of 32-row warp pieces, so it runs element by element
+    "element_copy": ({"block_M": 64, "block_N": 48, "threads": 128}, 128, 96, 256),
 }
 
 
@@ -159,3 +164,40 @@ def test_fp8_gemm_with_b_k_by_n_matches_torch():
         outs.append(c)
     assert torch.equal(outs[0], outs[1])
     torch.testing.assert_close(outs[0], a.float() @ b.float(), rtol=2e-2, atol=1e-1)
+
+
+@pytest.mark.parametrize("R,C", [(128, 64), (128, 128), (256, 128), (64, 64), (64, 128)])
+def test_block_copy_has_no_bank_conflicts(R, C):
+    """Each 4-byte load and store instruction of a warp of the block copy (``transpose_copy.py``) touches 32
+    different banks, with both tiles in their real (128- or 64-byte swizzled) layouts: the wavefronts counted from
+    the layouts' own offset functions and the lowering's own lane rotations."""
+    from tvm.sym import Analyzer
+    from tiledsl.passes.cuda import transpose_copy
+    from tiledsl.passes.cuda.smem_swizzle import wgmma_tile
+
+    dst = tvm.tirx.decl_buffer((R, C), "int8", "dst", scope="shared.dyn")
+    src = tvm.tirx.decl_buffer((C, R), "int8", "src", scope="shared.dyn")
+    lay_dst, lay_src = wgmma_tile(dst), wgmma_tile(src)
+    simplify = Analyzer().simplify
+
+    def byte_at(lay, buf, row, col):
+        cols = int(buf.ty.shape[1])
+        return int(simplify(lay.offset(buf, tvm.tirx.const(row * cols + col, "int32"))))
+
+    def wavefronts(addresses):
+        words = {}
+        for a in addresses:
+            words.setdefault(a // 4 % 32, set()).add(a // 4)
+        return max(len(w) for w in words.values())
+
+    for piece in range((R // 32) * (C // 16)):
+        for step in range(4):
+            reads, writes = [], []
+            for lane in range(32):
+                q, b = lane % 4, lane // 4
+                s, s2 = transpose_copy.lane_rotations(q, b, lay_src.swizzle_bytes)
+                row0 = piece // (C // 16) * 32 + 4 * b
+                col0 = piece % (C // 16) * 16 + 4 * q
+                reads.append(byte_at(lay_src, src, col0 + (step + s) % 4, row0))
+                writes.append(byte_at(lay_dst, dst, row0 + (step + s2) % 4, col0))
+            assert wavefronts(reads) == 1 and wavefronts(writes) == 1, (piece, step)

@@ -22,7 +22,7 @@ from ...errors import CompileError
 from ...ir.ops import is_tile_call
 from ..rewriter import seq
 from ..tile_lowering_utils import cast_to, const_ints, is_unit
-from . import gemm_mma, gemm_wgmma
+from . import gemm_mma, gemm_wgmma, transpose_copy
 from .smem_swizzle import STAGING_ATTR, XorSwizzle, WGMMATile, staging_tile, swizzle_ok, wgmma_tile
 
 STRATEGIES = ("wgmma", "mma", "fma")
@@ -53,8 +53,14 @@ def staging_tiles(body) -> list:
 
 def operand_layouts(body, plans: dict) -> dict:
     """Shared gemm operand buffer -> its layout (WGMMATile wins over XorSwizzle when a tile feeds both); a TMA
-    store's staging tile gets the 128-byte swizzled WGMMATile too."""
+    store's staging tile gets the 128-byte swizzled WGMMATile too, and so does the source of a K-major copy
+    (``transpose_copy.py``: its bank-conflict-free reads count on it)."""
     out: dict = {}
+
+    def on_for(loop):
+        found = transpose_copy.match(loop)
+        if found is not None and wgmma_tile(found[2]) is not None:
+            out.setdefault(found[2], wgmma_tile(found[2]))
 
     def on_call(call):
         if is_tile_call(call, "copy") and call.attrs is not None and STAGING_ATTR in call.attrs:
@@ -69,7 +75,7 @@ def operand_layouts(body, plans: dict) -> dict:
         for r in call.args[:2]:
             if swizzle_ok(r.source) and not isinstance(out.get(r.source), WGMMATile):
                 out[r.source] = XorSwizzle()
-    tvm_ffi.structural_walk(body, (Call, on_call))
+    tvm_ffi.structural_walk(body, [(Call, on_call), (tirx.For, on_for)])
     return out
 
 

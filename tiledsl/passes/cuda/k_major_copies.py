@@ -14,7 +14,8 @@ the operand's transpose, written by a ``T.Parallel`` nest right before the gemm:
 
 The nest is the form the rest of the lowering already takes for tiles the threads fill for a gemm (an int8 weight
 converted to fp16): in a ``T.Pipelined`` loop PipelineCUDA double-buffers the new tile and keeps the gemm in flight
-while the next iteration's copy is written, and layout inference gives it wgmma's swizzled layout.
+while the next iteration's copy is written, and layout inference gives it wgmma's swizzled layout. The nest is
+marked for ``transpose_copy.py``, which moves 4 x 4 byte blocks through registers without bank conflicts.
 
 The pass applies to a gemm (a statement of its own) whose operands are both 8-bit, the operand to copy a whole 2-d
 shared tile, and whose rewritten form has a wgmma plan (:func:`gemm_wgmma.plan`); otherwise the gemm is left as
@@ -26,12 +27,12 @@ import tvm_ffi
 from tvm import tirx
 
 from ...ir.ops import is_tile_statement, with_operands
-from ...language.loops import PARALLEL_ATTR
 from ..lowering_options import schedule
 from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq
 from ..tile_lowering_utils import whole_region
 from . import gemm_wgmma
+from .transpose_copy import transposing_nest
 
 _SHARED = ("shared", "shared.dyn")
 _EIGHT_BIT = ("int8", "uint8", "float8_e4m3fn", "float8_e5m2")
@@ -52,16 +53,6 @@ def _copy_targets(call) -> list:
     return out
 
 
-def _transposing_nest(dst, src):
-    """``for r, c in T.Parallel(*dst.shape): dst[r, c] = src[c, r]``."""
-    rows, cols = (int(e) for e in dst.ty.shape)
-    r, c = tirx.Var("r", "int32"), tirx.Var("c", "int32")
-    store = tirx.BufferStore(dst, tirx.BufferLoad(src, [c, r]), [r, c])
-    marks = {PARALLEL_ATTR: 1}
-    inner = tirx.For(c, 0, cols, tirx.ForKind.PARALLEL, store, annotations=marks)
-    return tirx.For(r, 0, rows, tirx.ForKind.PARALLEL, inner, annotations=marks)
-
-
 def _rewrite_gemm(stmt, nthreads, added):
     """``stmt`` (a gemm statement) as the K-major copies and the gemm reading them, or ``stmt`` as it is."""
     call = stmt.value
@@ -80,7 +71,7 @@ def _rewrite_gemm(stmt, nthreads, added):
     if gemm_wgmma._plan_one(new, nthreads) is None:  # noqa: SLF001 - the strategy's own test of the new form
         return stmt
     added.extend(copies)
-    return tirx.SeqStmt([_transposing_nest(copy, tile) for tile, copy in copies] + [tirx.Evaluate(new)])
+    return tirx.SeqStmt([transposing_nest(copy, tile) for tile, copy in copies] + [tirx.Evaluate(new)])
 
 
 def _with_allocations(body, added):

@@ -93,7 +93,7 @@
 #           epilogue's early reads: the whole GPU suite, the split-K timeline and variants, W8A8 over tile configs
 #           against torch._int_mm, FMA once
 #   s28b    the README example and tuning tests, the table (2 rounds), then s28c
-#   s30c    (2026-12-07, fourteenth session) the whole GPU suite with the shortcut off by default
+#   s30c    (2026-12-07, fourteenth session) the whole GPU suite (ran with the shortcut off by default: not landed)
 #   s30d    GEMMs autotuned through the shortcut and the general passes; README example and tuning tests
 #   s30a    (2026-12-07, fourteenth session) K-major copies of 8-bit MN-major operands: GPU tests, W8A8 with B [K, N]
 #   s29a    (ran 2026-12-07, fourteenth session) the whole GPU suite, W8A8 over tile configs, then s24a
@@ -565,13 +565,13 @@ case "${1:-quick}" in
     mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_fma.json"
     (cd "$OUT" && tar czf s28a.tgz *.log *.json && rm -f *.log *.json)
     ;;
-  s30c)  # 2026-12-07 (fourteenth session): the whole-kernel shortcut off by default: the whole GPU suite
+  s30c)  # 2026-12-07 (fourteenth session): the whole GPU suite (run with the shortcut off by default, a trial not landed)
     TAIL=12 run gpu_suite 330 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -o faulthandler_timeout=150 \
       -n 8 --dist load testing
     (cd "$OUT" && tar czf s30c.tgz *.log && rm -f *.log)
     ;;
   s30d)  # 2026-12-07 (fourteenth session): GEMMs autotuned through the shortcut and through the general passes (each
-    # against cuBLAS in its own alternating rounds), then the README example and the tuning tests with the new default
+    # against cuBLAS in its own alternating rounds), then the README example and the tuning tests
     for path in shortcut general; do
       off=$([ $path = shortcut ] && echo 0 || echo 1)
       TILEDSL_DISABLE_HOPPER_GEMM=$off TAIL=8 run gemm_$path 200 "$PY" benchmarks/bench_gemm_hopper.py \

@@ -93,6 +93,7 @@
 #           epilogue's early reads: the whole GPU suite, the split-K timeline and variants, W8A8 over tile configs
 #           against torch._int_mm, FMA once
 #   s28b    the README example and tuning tests, the table (2 rounds), then s28c
+#   s30e    (2026-12-07, fourteenth session) the table and W8A8 both layouts, for an H200
 #   s30c    (2026-12-07, fourteenth session) the whole GPU suite (ran with the shortcut off by default: not landed)
 #   s30d    GEMMs autotuned through the shortcut and the general passes; README example and tuning tests
 #   s30a    (2026-12-07, fourteenth session) K-major copies of 8-bit MN-major operands: GPU tests, W8A8 with B [K, N]
@@ -564,6 +565,15 @@ case "${1:-quick}" in
       --configs 128x128x64x3x256 --rounds 1
     mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_fma.json"
     (cd "$OUT" && tar czf s28a.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s30e)  # 2026-12-07 (fourteenth session), for an H200 if one comes: the table (2 rounds), then W8A8 with B [N, K] and
+    # [K, N] at their best configs
+    TAIL=40 bench_as table 320 table --rounds 2
+    for layout in nk kn; do
+      TAIL=4 run w8a8_$layout 100 "$PY" benchmarks/bench_int8_gemm.py --rounds 3 --b-layout $layout \
+        --shapes 4096x4096x4096,16x4096x4096 --configs 128x128x128x4x256,64x128x128x4x128
+    done
+    (cd "$OUT" && tar czf s30e.tgz *.log *.json && rm -f *.log *.json)
     ;;
   s30c)  # 2026-12-07 (fourteenth session): the whole GPU suite (run with the shortcut off by default, a trial not landed)
     TAIL=12 run gpu_suite 330 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -o faulthandler_timeout=150 \

@@ -20,7 +20,6 @@ from pathlib import Path
 import torch
 
 import tiledsl
-from tiledsl.passes.hopper import gemm_match
 from tiledsl.profiler import do_bench
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,8 +50,10 @@ def load_example(path: str):
 
 
 def with_split_k(prim, split_k: int):
-    """``prim`` with the Hopper path's split-K factor forced (0: its own choice)."""
-    return prim.with_attr(gemm_match.SPLIT_K_ATTR, split_k) if split_k else prim
+    """``prim`` with its split-K factor forced (0: the lowering's own choice), as a program asks for it
+    (``tiledsl.split_k``, which the general passes and the Hopper path both read)."""
+    from tiledsl.passes.split_k import SPLIT_K_ATTR
+    return prim.with_attr(SPLIT_K_ATTR, split_k) if split_k else prim
 
 
 def gemm_factory(M, N, K, block_M=128, block_N=128, threads=256, num_stages=3, split_k=0, dtype="float16"):

@@ -93,6 +93,7 @@
 #           epilogue's early reads: the whole GPU suite, the split-K timeline and variants, W8A8 over tile configs
 #           against torch._int_mm, FMA once
 #   s28b    the README example and tuning tests, the table (2 rounds), then s28c
+#   s30f    (2026-12-07, fourteenth session) skinny GEMMs, shortcut against general passes with tunable split-K
 #   s30e    (2026-12-07, fourteenth session) the table and W8A8 both layouts, for an H200
 #   s30c    (2026-12-07, fourteenth session) the whole GPU suite (ran with the shortcut off by default: not landed)
 #   s30d    GEMMs autotuned through the shortcut and the general passes; README example and tuning tests
@@ -565,6 +566,16 @@ case "${1:-quick}" in
       --configs 128x128x64x3x256 --rounds 1
     mv "$OUT/bench_int8_gemm.json" "$OUT/bench_int8_gemm_fma.json"
     (cd "$OUT" && tar czf s28a.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s30f)  # 2026-12-07 (fourteenth session): skinny GEMMs autotuned through the shortcut and the general passes, the
+    # general split-K factor now tunable (the program's tiledsl.split_k attribute)
+    for path in shortcut general; do
+      off=$([ $path = shortcut ] && echo 0 || echo 1)
+      TILEDSL_DISABLE_HOPPER_GEMM=$off TAIL=4 run skinny_$path 150 "$PY" benchmarks/bench_gemm_hopper.py \
+        --shapes 16x4096x4096,128x4096x4096 --dtypes float16 --rounds 3
+      mv "$OUT/bench_gemm_hopper.json" "$OUT/skinny_$path.json" 2>/dev/null
+    done
+    (cd "$OUT" && tar czf s30f.tgz *.log *.json && rm -f *.log *.json)
     ;;
   s30e)  # 2026-12-07 (fourteenth session), for an H200 if one comes: the table (2 rounds), then W8A8 with B [N, K] and
     # [K, N] at their best configs

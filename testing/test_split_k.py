@@ -181,6 +181,60 @@ def test_the_default_splits_few_block_grids_on_cuda_only(monkeypatch):
     assert parts(canonical) == 1
 
 
+def _blockidx_z(program, target="llvm", arch=""):
+    split = split_k(program, target, arch)
+    if split is program:
+        return 1
+    return int(split.script().split('T.launch_thread("blockIdx.z", ', 1)[1].split(")", 1)[0])
+
+
+def test_a_program_chooses_its_parts(monkeypatch):
+    """``T.func_attr({"tiledsl.split_k": S})`` (a tunable factory parameter): S parts whatever TILEDSL_SPLIT_K says
+    (the suite sets 0), on the CPU too, and the sums right; 1 keeps ``auto`` from splitting; a count that does not
+    divide the loop or is not an int is named."""
+    from tiledsl.errors import TileProgramError
+    from tiledsl.passes.split_k import SPLIT_K_ATTR
+
+    program, inputs, want = _int8_case(16, 64, 512, block_M=32, block_N=32, block_K=64, threads=128)  # 8 iterations
+    assert _blockidx_z(program) == 1
+    asked = program.with_attr(SPLIT_K_ATTR, 4)
+    assert _blockidx_z(asked) == 4
+    _run(asked, inputs, want)
+    monkeypatch.delenv("TILEDSL_SPLIT_K", raising=False)  # auto: this 2-block grid splits on CUDA, unless told not to
+    skinny = bench.int8_weight_gemm(16, 4096, 4096, block_M=16, block_N=128, block_K=64, threads=256)
+    assert _blockidx_z(skinny, "cuda", "sm_90a") == 4
+    assert _blockidx_z(skinny.with_attr(SPLIT_K_ATTR, 1), "cuda", "sm_90a") == 1
+    assert _blockidx_z(skinny.with_attr(SPLIT_K_ATTR, 2), "cuda", "sm_90a") == 2
+    with pytest.raises(TileProgramError, match="does not divide the 8 iterations"):
+        split_k(program.with_attr(SPLIT_K_ATTR, 3), "llvm")
+    with pytest.raises(TileProgramError, match="must be an int"):
+        split_k(program.with_attr(SPLIT_K_ATTR, "four"), "llvm")
+
+
+def test_a_factory_sets_its_parts_with_func_attr():
+    """The attribute as a program writes it, through ``tiledsl.compile``: the split kernel's sums are right."""
+    import tiledsl.language as T
+
+    M, N, K = 32, 64, 1024
+
+    @T.prim_func
+    def gemm(A: T.Tensor((M, K), "float16"), B: T.Tensor((K, N), "float16"), C: T.Tensor((M, N), "float16")):
+        T.func_attr({"tiledsl.split_k": 4})
+        with T.Kernel(T.ceildiv(N, 64), T.ceildiv(M, 32), threads=128) as (bx, by):
+            A_s = T.alloc_shared((32, 64), "float16")
+            B_s = T.alloc_shared((64, 64), "float16")
+            C_f = T.alloc_fragment((32, 64), "float32")
+            T.clear(C_f)
+            for k in T.Pipelined(K // 64, num_stages=2):
+                T.copy(A[by * 32, k * 64], A_s)
+                T.copy(B[k * 64, bx * 64], B_s)
+                T.gemm(A_s, B_s, C_f)
+            T.copy(C_f, C[by * 32, bx * 64])
+    assert _blockidx_z(gemm) == 4
+    a, b = torch.randn(M, K).half(), torch.randn(K, N).half()
+    _run(gemm, [a, b], a.double() @ b.double())
+
+
 def test_the_sum_form_auto_keeps_wgmma_tiles_on_two_launches(monkeypatch):
     """TILEDSL_SPLIT_K_SUM=auto (the default): the last-part form for tiles of fewer than 64 rows (mma.sync), two
     launches for wgmma-sized tiles, whose producer warpgroup a whole-block count would cost (1.2x slower on the

@@ -66,6 +66,10 @@ from .split_grid_sync import split_grid_sync
 from .tile_lowering_utils import parallel_nest
 
 MAX_PARTS = 8
+#: a program's own choice of parts (a function attribute, ``T.func_attr({"tiledsl.split_k": S})``, a tunable
+#: parameter of a kernel factory): S parts on any target whatever TILEDSL_SPLIT_K says, 1 for none; the whole-kernel
+#: Hopper GEMM reads it too
+SPLIT_K_ATTR = "tiledsl.split_k"
 ACCUMULATOR_TYPES = ("float32", "int32")
 WGMMA_ROWS = 64  # the fewest rows of a wgmma accumulator tile
 MAX_CLUSTER = 8  # blocks of a thread-block cluster every sm_90 GPU runs (the portable limit)
@@ -146,6 +150,18 @@ def _parts(extent: int, ctas: int, warps: int, target_kind: str, arch: str) -> i
     return wanted if wanted > 1 and extent % wanted == 0 else 1
 
 
+def requested_parts(func) -> int | None:
+    """The parts a program asks for with its ``tiledsl.split_k`` attribute (None: not given)."""
+    attrs = func.attrs
+    if attrs is None or SPLIT_K_ATTR not in attrs:
+        return None
+    value = attrs[SPLIT_K_ATTR]
+    if not isinstance(value, (int, tirx.IntImm)) or isinstance(value, bool) or not 1 <= int(value) <= 64:
+        raise TileProgramError(f"{SPLIT_K_ATTR} must be an int from 1 to 64 (parts of the reduction loop), got "
+                               f"{value!r}")
+    return int(value)
+
+
 def _has_grid_sync(stmts) -> bool:
     """True when a ``T.sync_grid()`` is among ``stmts`` (an epilogue that already spans launches)."""
     found = []
@@ -173,9 +189,10 @@ def _has_clusters(target_kind: str, arch: str) -> bool:
 def split_k(func: tirx.PrimFunc, target_kind: str, arch: str = "") -> tirx.PrimFunc:
     """``func`` with its reduction loop split across ``blockIdx.z`` (see the module docstring), or ``func`` itself
     when TILEDSL_SPLIT_K is off or the program does not qualify (``arch``: the CUDA target's, for ``auto``'s SM
-    count and whether the cluster form applies)."""
+    count and whether the cluster form applies). A program's ``tiledsl.split_k`` attribute overrides TILEDSL_SPLIT_K."""
+    requested = requested_parts(func)
     wanted = config.split_k()
-    if wanted in (0, 1) or wanted == "auto" and target_kind != "cuda":
+    if requested == 1 or requested is None and (wanted in (0, 1) or wanted == "auto" and target_kind != "cuda"):
         return func
     found = _launches(func.body)
     if found is None:
@@ -203,7 +220,10 @@ def split_k(func: tirx.PrimFunc, target_kind: str, arch: str = "") -> tirx.PrimF
             ctas *= int(h.value)
     extent = int(loop.extent)
     warps = max(1, next(int(h.value) for h, tag in zip(headers, tags) if tag == "threadIdx.x") // 32)
-    parts = _parts(extent, ctas, warps, target_kind, arch)
+    if requested is not None and extent % requested:
+        raise TileProgramError(f"{SPLIT_K_ATTR}={requested} does not divide the {extent} iterations of the "
+                               f"pipelined loop")
+    parts = requested if requested is not None else _parts(extent, ctas, warps, target_kind, arch)
     if parts <= 1 or _taken_by_hopper_gemm(func, target_kind, arch):
         return func
     form = _sum_form(target_kind, arch, parts, accumulators)

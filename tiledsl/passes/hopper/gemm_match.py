@@ -153,6 +153,7 @@ class GemmPlan:
 
 last_reason = ""
 SPLIT_K_ATTR = "tiledsl.hopper_gemm_split_k"  # optional function attribute: an int, 1 = never split K
+GENERAL_SPLIT_K_ATTR = "tiledsl.split_k"  # the general passes' attribute (passes/split_k.py), read first
 _SPLIT_K_CHOICES = (8, 4, 2)
 _SPLIT_K_MIN_K_TILES = 4  # each CTA runs at least this many k-tiles (pipeline fill is not free)
 _SPLIT_K_WORKSPACE_LIMIT = 64 << 20
@@ -162,7 +163,8 @@ def match_gemm(func: tirx.PrimFunc, num_sms: int = 132) -> GemmPlan | None:
     """The GemmPlan of ``func`` if it is the canonical tiled GEMM (see the module docstring), else None.
 
     K is split (``GemmPlan.split_k``) when the output has too few tiles to fill half the SMs, unless the function
-    attribute ``tiledsl.hopper_gemm_split_k`` asks for a given factor (1 turns it off)."""
+    attribute ``tiledsl.split_k`` (the general passes' too) or ``tiledsl.hopper_gemm_split_k`` asks for a given
+    factor (1 turns it off)."""
     global last_reason
     try:
         plan = _match(func, num_sms)
@@ -176,9 +178,10 @@ def match_gemm(func: tirx.PrimFunc, num_sms: int = 132) -> GemmPlan | None:
 
 def _requested_split_k(func) -> int | None:
     attrs = func.attrs
-    if attrs is None or SPLIT_K_ATTR not in attrs:
+    name = GENERAL_SPLIT_K_ATTR if attrs is not None and GENERAL_SPLIT_K_ATTR in attrs else SPLIT_K_ATTR
+    if attrs is None or name not in attrs:
         return None
-    value = attrs[SPLIT_K_ATTR]
+    value = attrs[name]
     _require(isinstance(value, (int, tirx.IntImm)) and int(value) >= 1,
              f"{SPLIT_K_ATTR} must be a positive int, got {value!r}")
     return int(value)

@@ -93,6 +93,7 @@
 #           epilogue's early reads: the whole GPU suite, the split-K timeline and variants, W8A8 over tile configs
 #           against torch._int_mm, FMA once
 #   s28b    the README example and tuning tests, the table (2 rounds), then s28c
+#   s30g    (prepared 2026-12-07 for the next session) TILEDSL_SPLIT_K_GROUP_COUNT: GPU tests, int8 M = 16, skinny
 #   s30f    (2026-12-07, fourteenth session) skinny GEMMs, shortcut against general passes with tunable split-K
 #   s30e    (2026-12-07, fourteenth session) the table and W8A8 both layouts, for an H200
 #   s30c    (2026-12-07, fourteenth session) the whole GPU suite (ran with the shortcut off by default: not landed)
@@ -576,6 +577,27 @@ case "${1:-quick}" in
       mv "$OUT/bench_gemm_hopper.json" "$OUT/skinny_$path.json" 2>/dev/null
     done
     (cd "$OUT" && tar czf s30f.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s30g)  # prepared 2026-12-07 (fourteenth session) for the next: split-K's count on a named barrier of the program's
+    # threads (TILEDSL_SPLIT_K_GROUP_COUNT=1, opt-in, never run on a GPU): the split-K GPU tests (the new
+    # test_the_group_count_matches_torch_on_the_gpu among them), int8-weight M = 16 with and without it (2 rounds
+    # each), skinny fp16 GEMMs summed in a second launch and by the warp-specialized last part, then the shortcut
+    TAIL=6 run split_gpu 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -n 8 testing/test_split_k.py
+    if passed split_gpu; then
+      for round in 1 2; do
+        TAIL=3 bench_as m16_block_$round 60 m16_block_$round --rounds 3 --only int8_weight_m16
+        TILEDSL_SPLIT_K_GROUP_COUNT=1 TAIL=3 bench_as m16_group_$round 60 m16_group_$round --rounds 3 \
+          --only int8_weight_m16
+      done
+      for form in launch last shortcut; do
+        sum=$([ $form = shortcut ] && echo auto || echo $form); off=$([ $form = shortcut ] && echo 0 || echo 1)
+        TILEDSL_SPLIT_K_GROUP_COUNT=1 TILEDSL_SPLIT_K_SUM=$sum TILEDSL_DISABLE_HOPPER_GEMM=$off TAIL=3 \
+          run skinny_$form 100 "$PY" benchmarks/bench_gemm_hopper.py --shapes 16x4096x4096,128x4096x4096 \
+          --dtypes float16 --rounds 3
+        mv "$OUT/bench_gemm_hopper.json" "$OUT/skinny_$form.json" 2>/dev/null
+      done
+    fi
+    (cd "$OUT" && tar czf s30g.tgz *.log *.json && rm -f *.log *.json)
     ;;
   s30e)  # 2026-12-07 (fourteenth session), for an H200 if one comes: the table (2 rounds), then W8A8 with B [N, K] and
     # [K, N] at their best configs

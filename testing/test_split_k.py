@@ -286,6 +286,61 @@ def test_the_split_keeps_its_tma_ring(form, monkeypatch):
         assert src.count("__global__ void") == 4 and "barrier.cluster" not in src
 
 
+def test_the_group_count_waits_on_the_programs_threads_only(monkeypatch):
+    """``TILEDSL_SPLIT_K_GROUP_COUNT=1``: the last-part form's barrier and shared answer are a named barrier of the
+    program's 256 threads (``bar.sync 12, 256``, ``bar.red.or`` in a helper), no ``__syncthreads``; off, as before."""
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
+    program = bench.gemm(64, 1024, 4096, block_M=64, block_N=128)
+    text = split_k(program, "cuda", "sm_90a").script()
+    assert "T.tvm_storage_sync" in text and "__syncthreads_or" in text and "tiledsl_split_k_any" not in text
+    monkeypatch.setenv("TILEDSL_SPLIT_K_GROUP_COUNT", "1")
+    text = split_k(program, "cuda", "sm_90a").script()
+    assert "T.tvm_storage_sync" not in text and "__syncthreads_or" not in text
+    assert 'T.ptx.bar(T.uint32(12), T.uint32(256), "", "sync", "")' in text and "tiledsl_split_k_any" in text
+    assert text.index("T.ptx.bar(T.uint32(12)") < text.index("tiledsl_split_k_ticket")
+
+
+@pytest.mark.nvcc
+def test_the_group_count_keeps_the_producer_warpgroup(monkeypatch):
+    """With it, the last-part form of a wgmma GEMM is one warp-specialized kernel on a persistent grid: the count
+    no longer waits for the producer warpgroup."""
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "2")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_GROUP_COUNT", "1")
+    kernel = tiledsl.compile(bench.gemm(64, 1024, 4096, block_M=64, block_N=128), out_idx=[],
+                             target={"kind": "cuda", "arch": "sm_90a"})
+    assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
+    src = kernel.get_kernel_source()
+    assert src.count("__global__ void") == 2 and "bar.red.or.pred" in src and "__syncthreads_or" not in src
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("parts", ["2", "4"])
+def test_the_group_count_matches_torch_on_the_gpu(parts, monkeypatch):
+    """The warp-specialized last-part form (``TILEDSL_SPLIT_K_GROUP_COUNT=1``, not yet run on a GPU when written):
+    fp16 on wgmma and the int8-weight GEMM, ten calls each with fresh inputs, some on a second stream."""
+    monkeypatch.setenv("TILEDSL_SPLIT_K", parts)
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_GROUP_COUNT", "1")
+    side = torch.cuda.Stream()
+    for call in range(10):
+        if call % 2:
+            program, inputs, want = _int8_case(16, 1024, 4096, block_M=16, block_N=128, block_K=64, threads=256)
+        else:
+            program = bench.gemm(64, 1024, 4096, block_M=64, block_N=128)
+            a, b = torch.randn(64, 4096).half(), torch.randn(4096, 1024).half()
+            inputs, want = [a, b, torch.randn(64, 1024).half()], a.double() @ b.double()
+        if call % 3 == 2:
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                kernel = _run(program, inputs, want, device="cuda", target="cuda")
+            torch.cuda.current_stream().wait_stream(side)
+        else:
+            kernel = _run(program, inputs, want, device="cuda", target="cuda")
+        assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("parts,form", [("4", "cluster"), ("8", "cluster"), ("auto", "cluster"), ("4", "launch"),
                                         ("auto", "launch"), ("4", "last"), ("8", "last"), ("auto", "last")])

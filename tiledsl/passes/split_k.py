@@ -282,10 +282,39 @@ def _ticket(slot):
     return T.cuda.func_call("tiledsl_split_k_ticket", slot, source_code=_TICKET_SOURCE, return_type="int32")
 
 
+#: the named barrier of the last-part form's count (0 is __syncthreads; 1-4 and 2 + warpgroup are taken elsewhere)
+COUNT_BARRIER = 12
+_ANY_SOURCE = f"""__forceinline__ __device__ int tiledsl_split_k_any(int flag, int threads) {{
+  int out;
+  asm volatile("{{\\n .reg .pred p, q;\\n setp.ne.s32 p, %1, 0;\\n bar.red.or.pred q, {COUNT_BARRIER}, %2, p;\\n"
+               " selp.s32 %0, 1, 0, q;\\n}}" : "=r"(out) : "r"(flag), "r"(threads) : "memory");
+  return out;
+}}
+"""
+
+
+def _count_barriers(headers):
+    """(the barrier before the count, the reduction that shares thread 0's answer): ``__syncthreads`` /
+    ``__syncthreads_or``; with ``TILEDSL_SPLIT_K_GROUP_COUNT=1`` (opt-in, built 2026-12-07 without a GPU lent: its
+    GPU tests have not run) the program's threads only, on :data:`COUNT_BARRIER` (``bar.sync`` / ``bar.red.or``,
+    the same memory ordering among them as ``__syncthreads``), where they are whole warps of threadIdx.x: the loop
+    may then be warp-specialized, its producer warpgroup running past the loop's end without them (the whole-kernel
+    Hopper GEMM sums its parts in one launch so; the general passes' wgmma tiles take a second launch instead,
+    1.2-2.5 us more for skinny GEMMs on the H100)."""
+    tags = {str(h.node.thread_tag): h for h in headers}
+    threads = int(tags["threadIdx.x"].value) if "threadIdx.x" in tags else 0
+    if not config.schedule_enabled("TILEDSL_SPLIT_K_GROUP_COUNT") or not threads or threads % 32 or \
+            "threadIdx.y" in tags or "threadIdx.z" in tags:
+        return barrier(), lambda flag: tirx.call_extern("int32", "__syncthreads_or", flag)
+    sync = tirx.Evaluate(T.ptx.bar.sync(T.uint32(COUNT_BARRIER), T.uint32(threads)))
+    return sync, lambda flag: T.cuda.func_call("tiledsl_split_k_any", flag, tirx.const(threads, "int32"),
+                                               source_code=_ANY_SOURCE, return_type="int32")
+
+
 def _last_arrival(headers, counter, parts):
     """(statements before, the flag, its value, statements in the last block): every block of a tile counts itself
     in at ``counter[tile]`` once its partial sums are written; the flag is set in the block that counts last
-    (``__syncthreads_or`` shares the answer of thread 0, which did the ``atomicAdd``), which takes the launch's
+    (a barrier reduction shares the answer of thread 0, which did the ``atomicAdd``), which takes the launch's
     counts back off the counter for the next launch."""
     tags = {str(h.node.thread_tag): h for h in headers}
     tile = tirx.const(0, "int32")
@@ -305,11 +334,12 @@ def _last_arrival(headers, counter, parts):
     is_last = tirx.floormod(ticket, parts) == parts - 1
     mine = tirx.if_then_else(first, tirx.Cast("int32", is_last), tirx.const(0, "int32"))
     last = tirx.Var("last_part", "int32")
-    arrive = [barrier()]  # every thread's partial sums are stored before thread 0 counts the block
+    sync, any_of = _count_barriers(headers)
+    arrive = [sync]  # every thread's partial sums are stored before thread 0 counts the block
     back = tirx.Evaluate(tirx.call_extern("int32", "atomicAdd", slot, tirx.const(-parts, "int32")))
     # the counter as this launch found it; a relaxed add: the next launch is ordered after this one anyway
     reset = tirx.IfThenElse(first, back, None)
-    return arrive, last, tirx.call_extern("int32", "__syncthreads_or", mine), [reset]
+    return arrive, last, any_of(mine), [reset]
 
 
 # at most this many prefetched elements per thread (registers held from before the ticket to the epilogue)

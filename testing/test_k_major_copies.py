@@ -12,42 +12,19 @@ import torch
 import tvm
 
 import tiledsl
-import tiledsl.language as T
 
 import general_programs as bench
+from test_wgmma_more_types import typed_gemm
 
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 
 pytestmark = pytest.mark.usefixtures("general_passes_only")
 
 
-def mn_major_gemm(M, N, K, dtype="int8", trans_A=False, trans_B=False, block_M=128, block_N=128, block_K=64,
-                  stages=3, threads=256, acc_dtype="int32", b_dtype=None, pipelined=True):
-    """C = A @ B with A stored [K, M] (``trans_A``) or [M, K] and B stored [N, K] (``trans_B``) or [K, N]."""
-    b_dtype = b_dtype or dtype
-    a_shape, a_tile = ((K, M), (block_K, block_M)) if trans_A else ((M, K), (block_M, block_K))
-    b_shape, b_tile = ((N, K), (block_N, block_K)) if trans_B else ((K, N), (block_K, block_N))
-    loop = (lambda n: T.Pipelined(n, num_stages=stages)) if pipelined else T.serial
-
-    @T.prim_func
-    def kernel(A: T.Tensor(a_shape, dtype), B: T.Tensor(b_shape, b_dtype), C: T.Tensor((M, N), acc_dtype)):
-        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
-            A_s = T.alloc_shared(a_tile, dtype)
-            B_s = T.alloc_shared(b_tile, b_dtype)
-            C_f = T.alloc_fragment((block_M, block_N), acc_dtype)
-            T.clear(C_f)
-            for k in loop(T.ceildiv(K, block_K)):
-                if trans_A:
-                    T.copy(A[k * block_K, by * block_M], A_s)
-                else:
-                    T.copy(A[by * block_M, k * block_K], A_s)
-                if trans_B:
-                    T.copy(B[bx * block_N, k * block_K], B_s)
-                else:
-                    T.copy(B[k * block_K, bx * block_N], B_s)
-                T.gemm(A_s, B_s, C_f, transpose_A=trans_A, transpose_B=trans_B)
-            T.copy(C_f, C[by * block_M, bx * block_N])
-    return kernel
+def mn_major_gemm(M, N, K, dtype="int8", trans_A=False, trans_B=False, b_dtype=None, **kw):
+    """C = A @ B with A stored [K, M] (``trans_A``) or [M, K] and B stored [N, K] (``trans_B``) or [K, N]
+    (``test_wgmma_more_types.typed_gemm``; ``kw``: its tile config, ``acc_dtype``, ``pipelined``)."""
+    return typed_gemm(M, N, K, dtype, b_dtype or dtype, trans_B=trans_B, trans_A=trans_A, **kw)
 
 
 def _rand_int(shape, dtype, device):

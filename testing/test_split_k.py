@@ -323,22 +323,31 @@ def test_the_group_count_matches_torch_on_the_gpu(parts, monkeypatch):
     monkeypatch.setenv("TILEDSL_SPLIT_K", parts)
     monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
     monkeypatch.setenv("TILEDSL_SPLIT_K_GROUP_COUNT", "1")
-    side = torch.cuda.Stream()
-    for call in range(10):
+
+    def case(call):
         if call % 2:
-            program, inputs, want = _int8_case(16, 1024, 4096, block_M=16, block_N=128, block_K=64, threads=256)
-        else:
-            program = bench.gemm(64, 1024, 4096, block_M=64, block_N=128)
-            a, b = torch.randn(64, 4096).half(), torch.randn(4096, 1024).half()
-            inputs, want = [a, b, torch.randn(64, 1024).half()], a.double() @ b.double()
+            return _int8_case(16, 1024, 4096, block_M=16, block_N=128, block_K=64, threads=256)
+        a, b = torch.randn(64, 4096).half(), torch.randn(4096, 1024).half()
+        return (bench.gemm(64, 1024, 4096, block_M=64, block_N=128), [a, b, torch.randn(64, 1024).half()],
+                a.double() @ b.double())
+    for kernel in _calls_on_two_streams(case):
+        assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
+
+
+def _calls_on_two_streams(case, calls=10):
+    """Build and run ``case(call)``'s (program, inputs, want) ``calls`` times with fresh inputs, every third call on
+    a second stream, each checked against torch; the kernels."""
+    side, kernels = torch.cuda.Stream(), []
+    for call in range(calls):
+        program, inputs, want = case(call)
         if call % 3 == 2:
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
-                kernel = _run(program, inputs, want, device="cuda", target="cuda")
+                kernels.append(_run(program, inputs, want, device="cuda", target="cuda"))
             torch.cuda.current_stream().wait_stream(side)
         else:
-            kernel = _run(program, inputs, want, device="cuda", target="cuda")
-        assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
+            kernels.append(_run(program, inputs, want, device="cuda", target="cuda"))
+    return kernels
 
 
 @pytest.mark.gpu
@@ -361,17 +370,9 @@ def test_the_last_part_form_counts_afresh_on_every_call_and_stream(monkeypatch):
     stream (its own counters), each against torch; a skinny 16 x 64 tile over 8 warps (ldmatrix .x2)."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
     monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
-    kernel = None
-    side = torch.cuda.Stream()
-    for call in range(10):
-        program, inputs, want = _int8_case(16, 1024, 2048, block_M=16, block_N=64, block_K=128, threads=256)
-        if call % 3 == 2:
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
-                kernel = _run(program, inputs, want, device="cuda", target="cuda")
-            torch.cuda.current_stream().wait_stream(side)
-        else:
-            kernel = _run(program, inputs, want, device="cuda", target="cuda")
+    kernel = _calls_on_two_streams(
+        lambda call: _int8_case(16, 1024, 2048, block_M=16, block_N=64, block_K=128, threads=256))[-1]
+    program, inputs, want = _int8_case(16, 1024, 2048, block_M=16, block_N=64, block_K=128, threads=256)
     assert len(kernel._zeroed) == 2  # noqa: SLF001 - one counter array per stream
     assert all(int(t.abs().sum()) == 0 for t in kernel._zeroed.values())  # noqa: SLF001
     # counters overwritten by mistake still find one last part per tile (tickets are counted modulo the parts) and

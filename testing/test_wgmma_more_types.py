@@ -24,22 +24,27 @@ pytestmark = pytest.mark.usefixtures("general_passes_only")
 
 
 def typed_gemm(M, N, K, a_dtype="int8", b_dtype="int8", trans_B=True, block_M=128, block_N=128, block_K=64,
-              stages=3, threads=256, a_fragment=False, acc_dtype="int32"):
-    """C = A @ B with A [M, K] and B [N, K] (``trans_B``) or [K, N]; ``a_fragment``: A passes through a fragment
-    (the form of TileLang's W4A8 example, whose A is dequantized in registers), for integers negated there and the
-    product negated back."""
+              stages=3, threads=256, a_fragment=False, acc_dtype="int32", trans_A=False, pipelined=True):
+    """C = A @ B with A [M, K] (or [K, M], ``trans_A``) and B [N, K] (``trans_B``) or [K, N]; ``a_fragment``: A
+    passes through a fragment (the form of TileLang's W4A8 example, whose A is dequantized in registers), for
+    integers negated there and the product negated back; ``pipelined=False``: a plain serial k loop."""
     b_shape = (N, K) if trans_B else (K, N)
+    a_shape, a_tile = ((K, M), (block_K, block_M)) if trans_A else ((M, K), (block_M, block_K))
+    loop = (lambda n: T.Pipelined(n, num_stages=stages)) if pipelined else T.serial
 
     @T.prim_func
-    def kernel(A: T.Tensor((M, K), a_dtype), B: T.Tensor(b_shape, b_dtype), C: T.Tensor((M, N), acc_dtype)):
+    def kernel(A: T.Tensor(a_shape, a_dtype), B: T.Tensor(b_shape, b_dtype), C: T.Tensor((M, N), acc_dtype)):
         with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
-            A_s = T.alloc_shared((block_M, block_K), a_dtype)
+            A_s = T.alloc_shared(a_tile, a_dtype)
             A_f = T.alloc_fragment((block_M, block_K), a_dtype)
             B_s = T.alloc_shared((block_N, block_K) if trans_B else (block_K, block_N), b_dtype)
             C_f = T.alloc_fragment((block_M, block_N), acc_dtype)
             T.clear(C_f)
-            for k in T.Pipelined(T.ceildiv(K, block_K), num_stages=stages):
-                T.copy(A[by * block_M, k * block_K], A_s)
+            for k in loop(T.ceildiv(K, block_K)):
+                if trans_A:
+                    T.copy(A[k * block_K, by * block_M], A_s)
+                else:
+                    T.copy(A[by * block_M, k * block_K], A_s)
                 if trans_B:
                     T.copy(B[bx * block_N, k * block_K], B_s)
                 else:
@@ -52,7 +57,7 @@ def typed_gemm(M, N, K, a_dtype="int8", b_dtype="int8", trans_B=True, block_M=12
                     T.copy(A_s, A_f)
                     T.gemm(A_f, B_s, C_f, transpose_B=trans_B)
                 else:
-                    T.gemm(A_s, B_s, C_f, transpose_B=trans_B)
+                    T.gemm(A_s, B_s, C_f, transpose_A=trans_A, transpose_B=trans_B)
             if a_fragment and a_dtype in ("int8", "uint8"):
                 for i, j in T.Parallel(block_M, block_N):
                     C_f[i, j] = -C_f[i, j]

@@ -301,6 +301,7 @@ def test_the_group_count_waits_on_the_programs_threads_only(monkeypatch):
     assert text.index("T.ptx.bar(T.uint32(12)") < text.index("tiledsl_split_k_ticket")
 
 
+@pytest.mark.slow  # an opt-in schedule's nvcc build (scripts/test.sh -m slow)
 @pytest.mark.nvcc
 def test_the_group_count_keeps_the_producer_warpgroup(monkeypatch):
     """With it, the last-part form of a wgmma GEMM is one warp-specialized kernel on a persistent grid: the count

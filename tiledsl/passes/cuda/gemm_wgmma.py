@@ -141,7 +141,8 @@ def _warn_k_major(dtype: str, trans_a: bool, trans_b: bool) -> None:
                    where)
 
 
-def _plan_one(call, nthreads):
+def plan_one(call, nthreads: int):
+    """The WGMMAPlan of one gemm call for ``nthreads`` threads, or None when wgmma does not take it as written."""
     if call.attrs is not None and DEQUANT_ATTR in call.attrs:
         from .register_dequant import plan_swapped
         return plan_swapped(call, nthreads)
@@ -190,7 +191,7 @@ def plan(body, nthreads: int) -> dict:
         if not is_tile_call(call, "gemm"):
             return
         key = call.args[2].source
-        p = _plan_one(call, nthreads)
+        p = plan_one(call, nthreads)
         if p is None or out.get(key, p) != p:
             refused.add(key)
             return

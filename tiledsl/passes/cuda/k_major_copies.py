@@ -18,7 +18,7 @@ while the next iteration's copy is written, and layout inference gives it wgmma'
 marked for ``transpose_copy.py``, which moves 4 x 4 byte blocks through registers without bank conflicts.
 
 The pass applies to a gemm (a statement of its own) whose operands are both 8-bit, the operand to copy a whole 2-d
-shared tile, and whose rewritten form has a wgmma plan (:func:`gemm_wgmma.plan`); otherwise the gemm is left as
+shared tile, and whose rewritten form has a wgmma plan (:func:`gemm_wgmma.plan_one`); otherwise the gemm is left as
 written (and takes FMA, with the warning of :mod:`gemm_wgmma`). ``TILEDSL_K_MAJOR_COPIES=0`` turns it off.
 """
 from __future__ import annotations
@@ -68,7 +68,7 @@ def _rewrite_gemm(stmt, nthreads, added):
         flags["transpose_A" if pos == 0 else "transpose_B"] = pos == 1
         copies.append((tile, copy))
     new = with_operands(call, operands, **flags)
-    if gemm_wgmma._plan_one(new, nthreads) is None:  # noqa: SLF001 - the strategy's own test of the new form
+    if gemm_wgmma.plan_one(new, nthreads) is None:  # the strategy's own test of the new form
         return stmt
     added.extend(copies)
     return tirx.SeqStmt([transposing_nest(copy, tile) for tile, copy in copies] + [tirx.Evaluate(new)])

@@ -4,8 +4,8 @@
 CPU (LLVM): the rewritten program (the pass run for sm_90a, then built for the CPU) is exact against torch, so the
 copy nest and the flipped gemm compute what the program says; the block copy (``transpose_copy.py``) touches 32
 banks per warp instruction in the tiles' real layouts. nvcc: the gemm runs on ``wgmma ... .s8.s8`` from the copy
-(made in 4 x 4 byte blocks), with TMA loads and a producer warpgroup, and with the switch off on FMA. GPU: every form exactly equal to
-torch's integer product; fp8 against torch.
+(made in 4 x 4 byte blocks), with TMA loads and a producer warpgroup, and with the switch off on FMA. GPU: every
+form exactly equal to torch's integer product; fp8 against torch.
 """
 import pytest
 import torch

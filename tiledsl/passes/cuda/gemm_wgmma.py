@@ -130,15 +130,16 @@ def _accumulators(dtype: str) -> tuple:
 
 
 def _warn_k_major(dtype: str, trans_a: bool, trans_b: bool) -> None:
-    """Say once per process and form that an 8-bit gemm whose operands are not both K-major takes the FMA path
-    (W8A8 4096^3 on the H100: 18 ms against 0.12 ms on wgmma)."""
+    """Say once per process and form that an 8-bit gemm whose operands are not both K-major, and which
+    KMajorCopies left as written, takes the FMA path (W8A8 4096^3 on the H100: 18 ms against 0.12 ms on wgmma)."""
     if (dtype, trans_a, trans_b) in _warned_forms:
         return
     _warned_forms.add((dtype, trans_a, trans_b))
     where = "A stored [K, M] (transpose_A=True)" if trans_a else "B stored [K, N] (transpose_B=False)"
     logger.warning("T.gemm of %s operands with %s runs on FMA, about 100x slower than wgmma: sm_90a's 8-bit wgmma "
-                   "reads both operands K-major; store A as [M, K] and B as [N, K] with transpose_B=True", dtype,
-                   where)
+                   "reads both operands K-major, and no K-major copy was made (TILEDSL_K_MAJOR_COPIES=0, or the "
+                   "operand is not a whole 2-d shared tile whose copy wgmma takes); store A as [M, K] and B as "
+                   "[N, K] with transpose_B=True", dtype, where)
 
 
 def plan_one(call, nthreads: int):

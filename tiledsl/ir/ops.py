@@ -73,9 +73,7 @@ def make_tile_call(name: str, args, **attrs) -> Call:
 
 def with_attrs(call: Call, **attrs) -> Call:
     """``call`` with the compile-time attributes ``attrs`` added (or replaced)."""
-    merged = {str(k): v for k, v in call.attrs.items()} if call.attrs is not None else {}
-    merged.update(attrs)
-    return Call(call.op, list(call.args), attrs=merged, ret_ty="void")
+    return with_operands(call, call.args, **attrs)
 
 
 def with_operands(call: Call, args, **changes) -> Call:

@@ -3,7 +3,7 @@
 ``plan(body, nthreads)`` picks, for each gemm whose operands allow it (A and B in shared memory, both fp16 or both
 bf16, the accumulator a float32 fragment, tile sizes multiples of the warp grid's 16x16 atoms, K a multiple of
 16), a grid of warps and gives the accumulator the :class:`MMAAccumulator` layout. With ``TILEDSL_MMA_INT8=1``
-(opt-in, built 2026-12-07 without a GPU lent: not yet run on one) also int8/uint8 A [M, K] and B [N, K]
+(opt-in; its GPU tests passed on the H100, narrow k tiles only there) also int8/uint8 A [M, K] and B [N, K]
 (``transpose_B``) into an int32 fragment, K a multiple of 32: ``mma.sync.aligned.m16n8k32 .s32.s8.s8.s32``, whose
 fragments are ldmatrix's 8 x 16-byte matrices as they are (its accumulator is laid out as the fp16 one's; the
 8-bit tiles are not swizzled). ``lower`` emits, per 16-wide

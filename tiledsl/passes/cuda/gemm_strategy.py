@@ -59,8 +59,9 @@ def operand_layouts(body, plans: dict) -> dict:
 
     def on_for(loop):
         found = transpose_copy.match(loop)
-        if found is not None and wgmma_tile(found[2]) is not None:
-            out.setdefault(found[2], wgmma_tile(found[2]))
+        layout = wgmma_tile(found[2]) if found is not None else None
+        if layout is not None:
+            out.setdefault(found[2], layout)
 
     def on_call(call):
         if is_tile_call(call, "copy") and call.attrs is not None and STAGING_ATTR in call.attrs:

@@ -25,7 +25,6 @@ from . import gemm_strategy, transpose_copy
 from .async_copy import lower_async_copy
 from .async_gemms import FENCE_ATTR, register_fences
 from .layout import Replicated, Striped, default_vec
-from .transpose_copy import TRANSPOSE_ATTR
 from .smem_swizzle import STAGING_ATTR, ScratchTooLarge, WGMMATile, align_tiles, physical_offset, swizzle_accesses
 from .layout_inference import infer_layouts
 from ..pass_errors import keep_tiledsl_errors
@@ -196,7 +195,7 @@ class _Lowerer(StmtRewriter):
         return tirx.IfThenElse(self.tid == 0, stmt, None)
 
     def visit_For(self, stmt):
-        if TRANSPOSE_ATTR in stmt.annotations:  # a K-major copy (k_major_copies.py): 4 x 4 byte blocks
+        if transpose_copy.TRANSPOSE_ATTR in stmt.annotations:  # a K-major copy (k_major_copies.py): 4 x 4 byte blocks
             lowered = transpose_copy.lower(self, stmt)
             if lowered is not None:
                 return lowered

@@ -108,7 +108,7 @@ def swapped_call(gemm, weight_region):
     marked :data:`gemm_wgmma.DEQUANT_ATTR`."""
     a, _, c = gemm.args
     return with_operands(gemm, [weight_region, a, c], transpose_A=not bool(gemm.attrs["transpose_B"]),
-                          transpose_B=not bool(gemm.attrs["transpose_A"]), **{gemm_wgmma.DEQUANT_ATTR: 1})
+                         transpose_B=not bool(gemm.attrs["transpose_A"]), **{gemm_wgmma.DEQUANT_ATTR: 1})
 
 
 def unswapped(call):
@@ -116,7 +116,7 @@ def unswapped(call):
     a gemm ScheduleWgmmaGemms counted as a wgmma group is still refused by the strategy's check."""
     w, a, c = call.args
     return with_operands(call, [a, w, c], transpose_A=not bool(call.attrs["transpose_B"]),
-                          transpose_B=not bool(call.attrs["transpose_A"]), **{gemm_wgmma.DEQUANT_ATTR: None})
+                         transpose_B=not bool(call.attrs["transpose_A"]), **{gemm_wgmma.DEQUANT_ATTR: None})
 
 
 def plan_swapped(call, nthreads: int):

@@ -153,7 +153,6 @@ class GemmPlan:
 
 last_reason = ""
 SPLIT_K_ATTR = "tiledsl.hopper_gemm_split_k"  # optional function attribute: an int, 1 = never split K
-GENERAL_SPLIT_K_ATTR = "tiledsl.split_k"  # the general passes' attribute (passes/split_k.py), read first
 _SPLIT_K_CHOICES = (8, 4, 2)
 _SPLIT_K_MIN_K_TILES = 4  # each CTA runs at least this many k-tiles (pipeline fill is not free)
 _SPLIT_K_WORKSPACE_LIMIT = 64 << 20
@@ -177,11 +176,15 @@ def match_gemm(func: tirx.PrimFunc, num_sms: int = 132) -> GemmPlan | None:
 
 
 def _requested_split_k(func) -> int | None:
+    from ..split_k import requested_parts  # the general passes' attribute, read and checked as they do, first
+
+    requested = requested_parts(func)
+    if requested is not None:
+        return requested
     attrs = func.attrs
-    name = GENERAL_SPLIT_K_ATTR if attrs is not None and GENERAL_SPLIT_K_ATTR in attrs else SPLIT_K_ATTR
-    if attrs is None or name not in attrs:
+    if attrs is None or SPLIT_K_ATTR not in attrs:
         return None
-    value = attrs[name]
+    value = attrs[SPLIT_K_ATTR]
     _require(isinstance(value, (int, tirx.IntImm)) and int(value) >= 1,
              f"{SPLIT_K_ATTR} must be a positive int, got {value!r}")
     return int(value)

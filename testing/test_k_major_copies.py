@@ -14,7 +14,7 @@ import tvm
 import tiledsl
 
 import general_programs as bench
-from test_wgmma_more_types import typed_gemm
+from test_wgmma_more_types import integer_gemm_matches, typed_gemm
 
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 
@@ -27,24 +27,9 @@ def mn_major_gemm(M, N, K, dtype="int8", trans_A=False, trans_B=False, b_dtype=N
     return typed_gemm(M, N, K, dtype, b_dtype or dtype, trans_B=trans_B, trans_A=trans_A, **kw)
 
 
-def _rand_int(shape, dtype, device):
-    low, high = (-128, 128) if dtype == "int8" else (0, 256)
-    t = torch.randint(low, high, shape, dtype=getattr(torch, dtype), device=device)
-    t.view(-1)[:2] = torch.tensor([low, high - 1], dtype=t.dtype)  # both ends of the range
-    return t
-
-
 def exact_on(kernel, M, N, K, device, dtype="int8", trans_A=False, trans_B=False, b_dtype=None):
-    """Run the integer kernel on fresh inputs spanning the whole 8-bit range, its output poisoned: True when C
-    equals torch's product exactly (computed in float64, which holds every partial sum)."""
-    a = _rand_int((K, M) if trans_A else (M, K), dtype, device)
-    b = _rand_int((N, K) if trans_B else (K, N), b_dtype or dtype, device)
-    want = (a.double().T if trans_A else a.double()) @ (b.double().T if trans_B else b.double())
-    c = torch.full((M, N), -7, dtype=torch.int32, device=device)
-    kernel(a, b, c)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return torch.equal(c, want.to(torch.int32))
+    """The integer kernel exact against torch on fresh inputs spanning the 8-bit range, its output poisoned."""
+    return integer_gemm_matches(kernel, M, N, K, device, dtype, b_dtype or dtype, trans_B, trans_A=trans_A)
 
 
 def _rewritten(func):

@@ -116,24 +116,26 @@ def test_w8a8_with_scales_matches_torch():
     assert bench.gemm_instruction(kernel.get_kernel_source()) == "wgmma"
 
 
-def _inputs(M, N, K, a_dtype, b_dtype, trans_B, device, negatable=False):
+def _inputs(M, N, K, a_dtype, b_dtype, trans_B, device, negatable=False, trans_A=False):
     def rand(shape, dtype):
         low, high = (-128, 128) if dtype == "int8" else (0, 256)
         low += negatable and dtype == "int8"  # -(-128) does not fit int8
         t = torch.randint(low, high, shape, dtype=getattr(torch, dtype), device=device)
         t.view(-1)[:2] = torch.tensor([low, high - 1], dtype=t.dtype)  # both ends of the range
         return t
-    a = rand((M, K), a_dtype)
+    a = rand((K, M) if trans_A else (M, K), a_dtype)
     b = rand((N, K) if trans_B else (K, N), b_dtype)
     # float64 holds every partial sum exactly (|sum| < 2^53); torch has no int64 matmul on CUDA
-    want = a.double() @ (b.double().T if trans_B else b.double())
+    want = (a.double().T if trans_A else a.double()) @ (b.double().T if trans_B else b.double())
     return a, b, want.to(torch.int32)
 
 
-def integer_gemm_matches(kernel, M, N, K, device, a_dtype="int8", b_dtype="int8", trans_B=True, negatable=False):
-    """Run an 8-bit integer GEMM kernel (A, B, C int32) on fresh inputs spanning the whole range, its output
-    poisoned first; True when C equals torch's integer product exactly."""
-    a, b, want = _inputs(M, N, K, a_dtype, b_dtype, trans_B, device, negatable)
+def integer_gemm_matches(kernel, M, N, K, device, a_dtype="int8", b_dtype="int8", trans_B=True, negatable=False,
+                         trans_A=False):
+    """Run an 8-bit integer GEMM kernel (A, B, C int32; A stored [K, M] when ``trans_A``, B [N, K] when
+    ``trans_B``) on fresh inputs spanning the whole range, its output poisoned first; True when C equals torch's
+    integer product exactly."""
+    a, b, want = _inputs(M, N, K, a_dtype, b_dtype, trans_B, device, negatable, trans_A)
     c = torch.full((M, N), -7, dtype=torch.int32, device=device)
     kernel(a, b, c)
     if device == "cuda":

@@ -93,7 +93,8 @@
 #           epilogue's early reads: the whole GPU suite, the split-K timeline and variants, W8A8 over tile configs
 #           against torch._int_mm, FMA once
 #   s28b    the README example and tuning tests, the table (2 rounds), then s28c
-#   s30g    (prepared 2026-12-07 for the next session) TILEDSL_SPLIT_K_GROUP_COUNT: GPU tests, int8 M = 16, skinny
+#   s31a    (2026-12-07, fifteenth session) skinny split-K GEMMs: both paths' timelines and times (probe_skinny_split)
+#   s30g    (ran 2026-12-07, fifteenth session; prepared 2026-12-07 for the next session) TILEDSL_SPLIT_K_GROUP_COUNT: GPU tests, int8 M = 16, skinny
 #   s30f    (2026-12-07, fourteenth session) skinny GEMMs, shortcut against general passes with tunable split-K
 #   s30e    (2026-12-07, fourteenth session) the table and W8A8 both layouts, for an H200
 #   s30c    (2026-12-07, fourteenth session) the whole GPU suite (ran with the shortcut off by default: not landed)
@@ -577,6 +578,13 @@ case "${1:-quick}" in
       mv "$OUT/bench_gemm_hopper.json" "$OUT/skinny_$path.json" 2>/dev/null
     done
     (cd "$OUT" && tar czf s30f.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s31a)  # 2026-12-07 (fifteenth session): why the skinny GEMM split in K is faster through the shortcut: timelines
+    # and round-robin times of both paths and the general split-K forms (probe_skinny_split.py), 16 and 128 rows
+    for rows in 16 128; do
+      TAIL=16 run skinny_probe_$rows 200 "$PY" benchmarks/probe_skinny_split.py --rows $rows --rounds 7 \
+        --out "$OUT/skinny_probe_$rows.json"
+    done
     ;;
   s30g)  # prepared 2026-12-07 (fourteenth session) for the next: split-K's count on a named barrier of the program's
     # threads (TILEDSL_SPLIT_K_GROUP_COUNT=1, opt-in, never run on a GPU): the split-K GPU tests (the new

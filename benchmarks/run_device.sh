@@ -93,6 +93,8 @@
 #           epilogue's early reads: the whole GPU suite, the split-K timeline and variants, W8A8 over tile configs
 #           against torch._int_mm, FMA once
 #   s28b    the README example and tuning tests, the table (2 rounds), then s28c
+#   s31c    (2026-12-07, fifteenth session) s31b and s31a in one call for a short lease, after every GPU test
+#   s31b    (2026-12-07, fifteenth session) num_stages=1 one iteration ahead: GPU tests, attention written so
 #   s31a    (2026-12-07, fifteenth session) skinny split-K GEMMs: both paths' timelines and times (probe_skinny_split)
 #   s30g    (ran 2026-12-07, fifteenth session; prepared 2026-12-07 for the next session) TILEDSL_SPLIT_K_GROUP_COUNT: GPU tests, int8 M = 16, skinny
 #   s30f    (2026-12-07, fourteenth session) skinny GEMMs, shortcut against general passes with tunable split-K
@@ -578,6 +580,29 @@ case "${1:-quick}" in
       mv "$OUT/bench_gemm_hopper.json" "$OUT/skinny_$path.json" 2>/dev/null
     done
     (cd "$OUT" && tar czf s30f.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s31c)  # 2026-12-07 (fifteenth session), one call for a short lease: every GPU test (num_stages=1 one iteration
+    # ahead is a default), then flash attention written with num_stages=1 against SDPA (general passes, shortcut),
+    # then the skinny split-K probe at 16 rows
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
+    TAIL=30 run gpu_suite 270 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -o faulthandler_timeout=150 \
+      "${xdist[@]}" testing
+    TAIL=8 bench_as one_stage_general 90 one_stage_general --rounds 3 \
+      --only flash_attention,flash_attention_stages1,flash_attention_tl_config
+    TAIL=8 bench_as one_stage_shortcut 60 one_stage_shortcut --rounds 3 --shortcut \
+      --only flash_attention_stages1,flash_attention_tl_config
+    TAIL=16 run skinny_probe_16 110 "$PY" benchmarks/probe_skinny_split.py --rows 16 --rounds 5 \
+      --out "$OUT/skinny_probe_16.json"
+    ;;
+  s31b)  # 2026-12-07 (fifteenth session): num_stages=1 as TileLang means it (copies one iteration ahead, two
+    # buffers): its GPU tests and the TileLang-compatibility ones, then flash attention written with num_stages=1
+    # (our tiles, and TileLang's example config 64 x 64 x 128 threads) against SDPA, general passes and shortcut
+    TAIL=6 run one_stage_gpu 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -n 8 \
+      testing/test_one_stage_ahead.py testing/test_tilelang_compat.py
+    TAIL=8 bench_as one_stage_general 150 one_stage_general --rounds 3 \
+      --only flash_attention,flash_attention_stages1,flash_attention_tl_config
+    TAIL=8 bench_as one_stage_shortcut 150 one_stage_shortcut --rounds 3 --shortcut \
+      --only flash_attention_stages1,flash_attention_tl_config
     ;;
   s31a)  # 2026-12-07 (fifteenth session): why the skinny GEMM split in K is faster through the shortcut: timelines
     # and round-robin times of both paths and the general split-K forms (probe_skinny_split.py), 16 and 128 rows

@@ -52,6 +52,13 @@ def general_passes_only(monkeypatch):
 
 
 @pytest.fixture
+def hopper_shortcut(monkeypatch):
+    """The whole-program Hopper matchers allowed to replace the programs they recognize (their own tests). A test
+    module asks for it with ``pytestmark = pytest.mark.usefixtures("hopper_shortcut")``."""
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "0")
+
+
+@pytest.fixture
 def no_kernel_cache(monkeypatch):
     """Every build compiles afresh (tests that compare the code of one program under two switch settings)."""
     monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")

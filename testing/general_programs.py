@@ -745,6 +745,12 @@ def cases(small=False) -> dict:
         out["flash_attention" + ("_causal" if causal else "")] = single_case(
             flash_attention(*fa, causal), lambda dev: [_randn(dev, fa[0], fa[2], fa[1], fa[3]) for _ in range(3)],
             _sdpa(causal), _sdpa(causal), 2e-2)
+    if not small:  # TileLang's examples write attention with num_stages=1 (one iteration ahead, two buffers)
+        for tag, cfg in (("stages1", {}), ("tl_config", dict(block_M=64, block_N=64, threads=128))):
+            out["flash_attention_" + tag] = single_case(
+                flash_attention(*fa, False, stages=1, **cfg),
+                lambda dev: [_randn(dev, fa[0], fa[2], fa[1], fa[3]) for _ in range(3)], _sdpa(False), _sdpa(False),
+                2e-2)
     # flash decoding: B=64, 32 query heads on 8 KV heads, 8192 keys, one query token per head
     out["flash_decode"] = decode_case(*((4, 32, 8, 1024, 128, 4) if small else (64, 32, 8, 8192, 128, 4)))
     bwd = (1, 512, 4, 128) if small else (8, 4096, 32, 128)

@@ -152,6 +152,7 @@ def test_key_depends_on_hopper_switch(monkeypatch):
     import tvm
     prim = axpy.get_tir(16)
     target = tvm.target.Target({"kind": "cuda", "arch": "sm_90a"})
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "0")
     on = compiler.kernel_key(prim, target, [2], None, [])
     monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
     assert compiler.kernel_key(prim, target, [2], None, []) != on

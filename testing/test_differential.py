@@ -9,6 +9,8 @@ import tiledsl
 from differential import ACCEPT, SM90A, case_by_name, compare, gemm_reference, make_inputs, matcher_accepts, \
     output_tolerance, sample_cases
 
+pytestmark = pytest.mark.usefixtures("hopper_shortcut")  # these test the whole-kernel matchers
+
 SAMPLE = sample_cases()
 
 

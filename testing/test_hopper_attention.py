@@ -11,6 +11,8 @@ from tiledsl.passes.hopper import attention_match, match_attention
 from tiledsl.passes.hopper.attention_match import VARIANT_ATTR
 from example_modules import load_example
 
+pytestmark = pytest.mark.usefixtures("hopper_shortcut")  # these test the whole-kernel matchers
+
 flash_attention = load_example("flash_attention", "hopper_example_attention").flash_attention
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 

@@ -9,6 +9,8 @@ from gemm_tolerance import gemm_mismatch
 from example_modules import load_example
 from tiledsl.passes.hopper import gemm_match, match_gemm
 
+pytestmark = pytest.mark.usefixtures("hopper_shortcut")  # these test the whole-kernel matchers
+
 matmul = load_example("gemm", "hopper_example_gemm").matmul
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 

@@ -429,7 +429,7 @@ def gemm_with_row_max(M, N, K, bm=128, bn=128, bk=32):
     return main
 
 
-def test_hopper_shortcut_keeps_off_reducers():
+def test_hopper_shortcut_keeps_off_reducers(hopper_shortcut):
     """The whole-kernel Hopper matchers know no reducer: a GEMM with one stays on the general passes."""
     import tvm
 

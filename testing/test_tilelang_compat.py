@@ -116,7 +116,7 @@ def test_macro_style_attention_takes_the_hopper_path(causal):
 
 
 @pytest.mark.nvcc
-def test_pass_config_keys_that_disable_tma_keep_the_generic_lowering():
+def test_pass_config_keys_that_disable_tma_keep_the_generic_lowering(hopper_shortcut):
     prim = attention_with_macros.get_tir(2, 4, 512, 128, False, block_M=128, block_N=128, threads=256)
     fast = tiledsl.compile(prim, target=SM90A, pass_configs={tiledsl.PassConfigKey.TL_ENABLE_FAST_MATH: True})
     assert "cp_async_bulk_tensor" in fast.get_kernel_source()  # TMA: the whole-kernel Hopper path

@@ -244,7 +244,7 @@ def test_lower_decides_the_path_for_the_target(monkeypatch):
     example = load_example("gemm", "gemm_example_for_lower_test")
     prim = example.matmul.get_tir(512, 512, 512, block_M=128, block_N=128, block_K=64, threads=256, num_stages=3)
     mod = tvm.IRModule({"main": prim})
-    monkeypatch.delenv("TILEDSL_DISABLE_HOPPER_GEMM")
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "0")  # the whole-kernel shortcut allowed
     assert lower(mod, tvm.target.Target(SM90A)).path == "hopper_gemm"
     general = lower(mod, tvm.target.Target(SM90A), allow_hopper_shortcut=False)
     assert general.path == "generic" and general.tir_pipeline == "default"

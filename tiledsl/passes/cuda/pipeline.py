@@ -15,6 +15,9 @@ thread 0 issues each stage's loads after waiting for the stage's ``empty`` mbarr
 stage's ``full`` mbarrier and releases the stage on ``empty`` when done reading it (no ``__syncthreads`` in the
 loop); tensor maps are recorded for PlaceTensorMaps. A gemm-only loop may instead be warp-specialized
 (``warp_specialize``: a producer warpgroup issues every load, finished by WarpSpecialize after LowerTileOpsCUDA).
+``num_stages=1`` means what it means in TileLang, whose pipeline planning puts the copies one stage before the
+compute: the copies run one iteration ahead into two buffers of each copied tile (``TILEDSL_ONE_STAGE_AHEAD``, on
+by default), when the doubled tiles fit the target's shared memory; ``num_stages=0`` keeps the loop plain.
 Guarantees: the same results as the plain loop. Loops that do not have this shape stay plain serial loops (TVM's
 InjectSoftwarePipeline cannot multi-buffer plain tirx IR, so nothing else would pipeline them). Runs before
 LowerTileOpsCUDA.
@@ -137,6 +140,16 @@ def _restage(stmt, remap, stage):
                                   order="post")
 
 
+def _tile_bytes(buf) -> int:
+    """Bytes of a shared tile of constant shape."""
+    from ..tile_lowering_utils import const_ints, dtype_bytes
+
+    n = dtype_bytes(str(buf.ty.dtype))
+    for e in const_ints(list(buf.ty.shape), "shared tile"):
+        n *= e
+    return n
+
+
 def _async(stmt):
     src, dst = stmt.value.args
     return tirx.Evaluate(make_tile_call("copy", [src, dst], async_copy=True))
@@ -154,6 +167,20 @@ class _Pipeliner(StmtRewriter):
         self._tile_layouts = None
         self.top_level = []  # statements of the (single) thread launch's body, for warp specialization
         self.drop = []  # statements the producer warpgroup took over (loads before a warp-specialized loop)
+        self.staged_extra = 0  # shared bytes the stages of the loops pipelined so far add to the program's tiles
+
+    def _fits_staged(self, bufs, stages: int) -> bool:
+        """Whether the program's shared tiles, with ``bufs`` (and the loops pipelined before) in ``stages``
+        buffers, fit the shared memory a block of the target may use (False when the target's is unknown)."""
+        import tvm
+
+        from ...autotuner.space import DeviceLimits
+        from .tma_store import shared_bytes
+
+        target = tvm.target.Target.current(allow_none=True)
+        limit = DeviceLimits.for_target(target).max_shared_bytes if target is not None else None
+        need = shared_bytes(self.body) + self.staged_extra + sum(_tile_bytes(b) for b in bufs) * (stages - 1)
+        return limit is not None and need + 1024 <= limit  # 1 KiB: the pool's alignment pad and the barriers
 
     def visit_For(self, loop):
         stages = loop.annotations.get(NUM_STAGES_ATTR) if loop.annotations is not None else None
@@ -166,7 +193,7 @@ class _Pipeliner(StmtRewriter):
         stages = int(stages)
         annotations = {k: v for k, v in loop.annotations.items() if k != NUM_STAGES_ATTR}
         plain = rebuild_for(loop, body=self.visit(loop.body), annotations=annotations)
-        if stages < 2:
+        if stages < 1 or (stages == 1 and not schedule("TILEDSL_ONE_STAGE_AHEAD")):
             return plain
         stmts = flatten_seq([loop.body])
         # a body that is one block-uniform ``if`` (a block-sparse mask): each iteration's copies and compute run
@@ -193,6 +220,11 @@ class _Pipeliner(StmtRewriter):
         if not producers or not consumers or any(_writes(consumers, b) for b in bufs) or any(
                 self._used_outside(b, loop) for b in bufs) or any(b in self.remap for b in bufs):
             return plain
+        if stages == 1:  # TileLang's num_stages=1: copies one iteration ahead, each copied tile in two buffers
+            if not self._fits_staged(bufs, 2):
+                return plain
+            stages = 2
+        self.staged_extra += sum(_tile_bytes(b) for b in bufs) * (stages - 1)
         remap = {b: tirx.decl_buffer([stages] + list(b.ty.shape), str(b.ty.dtype), b.name, scope=b.scope())
                  for b in bufs}
         self.remap.update(remap)

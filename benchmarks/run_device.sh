@@ -93,6 +93,7 @@
 #           epilogue's early reads: the whole GPU suite, the split-K timeline and variants, W8A8 over tile configs
 #           against torch._int_mm, FMA once
 #   s28b    the README example and tuning tests, the table (2 rounds), then s28c
+#   s31d    (2026-12-07, fifteenth session) s31c cut for a shorter lease (the num_stages=1 programs' GPU tests)
 #   s31c    (2026-12-07, fifteenth session) s31b and s31a in one call for a short lease, after every GPU test
 #   s31b    (2026-12-07, fifteenth session) num_stages=1 one iteration ahead: GPU tests, attention written so
 #   s31a    (2026-12-07, fifteenth session) skinny split-K GEMMs: both paths' timelines and times (probe_skinny_split)
@@ -580,6 +581,19 @@ case "${1:-quick}" in
       mv "$OUT/bench_gemm_hopper.json" "$OUT/skinny_$path.json" 2>/dev/null
     done
     (cd "$OUT" && tar czf s30f.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s31d)  # s31c for a shorter lease: the GPU tests of programs written with num_stages=1 (shortcut off), the
+    # attention rows (2 rounds), the skinny probe
+    TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=12 run gpu_one_stage 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
+      -n 8 testing/test_one_stage_ahead.py testing/test_tilelang_compat.py testing/test_eager_frontend.py \
+      testing/test_tilelang_constructs.py testing/test_reduce_barriers.py testing/test_block_sparse_cpu.py \
+      testing/test_hopper_attention.py testing/test_examples.py
+    TAIL=8 bench_as one_stage_general 80 one_stage_general --rounds 2 \
+      --only flash_attention,flash_attention_stages1,flash_attention_tl_config
+    TAIL=8 bench_as one_stage_shortcut 50 one_stage_shortcut --rounds 2 --shortcut \
+      --only flash_attention_stages1,flash_attention_tl_config
+    TAIL=16 run skinny_probe_16 100 "$PY" benchmarks/probe_skinny_split.py --rows 16 --rounds 5 \
+      --out "$OUT/skinny_probe_16.json"
     ;;
   s31c)  # 2026-12-07 (fifteenth session), one call for a short lease: every GPU test (num_stages=1 one iteration
     # ahead is a default; run with the shortcut off), then flash attention written with num_stages=1 against SDPA (general passes, shortcut),

@@ -27,6 +27,7 @@ from general_programs import Case, _randn, check, gemm  # noqa: E402
 from tiledsl.passes.split_k import SPLIT_K_ATTR  # noqa: E402
 
 GROUP = {"TILEDSL_SPLIT_K_GROUP_COUNT": "1"}
+ORDER = {"TILEDSL_SPLIT_K_REGISTER_ORDER": "1"}
 
 
 def skinny_case(rows: int, parts: int) -> Case:
@@ -97,6 +98,8 @@ VARIANTS = {
     "general_launch2": (2, {"TILEDSL_SPLIT_K_SUM": "launch"}, None, False, True),
     "general_last2_block": (2, {"TILEDSL_SPLIT_K_SUM": "last"}, None, False, True),
     "general_last2_group": (2, {"TILEDSL_SPLIT_K_SUM": "last", **GROUP}, None, False, True),
+    "general_last2_group_register_order": (2, {"TILEDSL_SPLIT_K_SUM": "last", **GROUP, **ORDER}, None, False, True),
+    "general_last2_register_order": (2, {"TILEDSL_SPLIT_K_SUM": "last", **ORDER}, None, False, True),
     "general_last2_group_no_reset": (2, {"TILEDSL_SPLIT_K_SUM": "last", **GROUP}, _no_reset, False, True),
     "general_last2_group_no_sum (wrong sums)": (2, {"TILEDSL_SPLIT_K_SUM": "last", **GROUP}, _no_sum_loads, False,
                                                 False),

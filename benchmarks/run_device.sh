@@ -582,12 +582,12 @@ case "${1:-quick}" in
     done
     (cd "$OUT" && tar czf s30f.tgz *.log *.json && rm -f *.log *.json)
     ;;
-  s31d)  # s31c for a shorter lease: the GPU tests of programs written with num_stages=1 (shortcut off), the
-    # attention rows (2 rounds), the skinny probe
+  s31d)  # s31c for a shorter lease: the GPU tests of programs written with num_stages=1 (shortcut off) and of
+    # split-K (register-order sums among them), the attention rows (2 rounds), the skinny probe
     TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=12 run gpu_one_stage 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
       -n 8 testing/test_one_stage_ahead.py testing/test_tilelang_compat.py testing/test_eager_frontend.py \
       testing/test_tilelang_constructs.py testing/test_reduce_barriers.py testing/test_block_sparse_cpu.py \
-      testing/test_hopper_attention.py testing/test_examples.py
+      testing/test_hopper_attention.py testing/test_examples.py testing/test_split_k.py
     TAIL=8 bench_as one_stage_general 80 one_stage_general --rounds 2 \
       --only flash_attention,flash_attention_stages1,flash_attention_tl_config
     TAIL=8 bench_as one_stage_shortcut 50 one_stage_shortcut --rounds 2 --shortcut \

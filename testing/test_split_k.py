@@ -335,6 +335,41 @@ def test_the_group_count_matches_torch_on_the_gpu(parts, monkeypatch):
         assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("group", ["0", "1"])
+@pytest.mark.parametrize("parts", ["2", "4"])
+def test_register_order_sums_match_torch_on_the_gpu(parts, group, monkeypatch):
+    """The last part's sums passed in the accumulators' register order (``TILEDSL_SPLIT_K_REGISTER_ORDER=1``):
+    fp16 on wgmma and the int8-weight GEMM on mma.sync, ten calls each with fresh inputs, some on a second
+    stream."""
+    monkeypatch.setenv("TILEDSL_SPLIT_K", parts)
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_GROUP_COUNT", group)
+    monkeypatch.setenv("TILEDSL_SPLIT_K_REGISTER_ORDER", "1")
+
+    def case(call):
+        if call % 2:
+            return _int8_case(16, 1024, 4096, block_M=16, block_N=128, block_K=64, threads=256)
+        a, b = torch.randn(16, 4096).half(), torch.randn(4096, 1024).half()
+        return (bench.gemm(16, 1024, 4096, block_M=64, block_N=128, threads=128), [a, b, torch.randn(16, 1024).half()],
+                a.double() @ b.double())
+    for kernel in _calls_on_two_streams(case):
+        assert "tiledsl_add_pair_cg" in kernel.get_kernel_source()
+
+
+@pytest.mark.nvcc
+def test_register_order_sums_are_whole_runs_per_warp(monkeypatch):
+    """Each thread stores and adds its registers in pairs at (r * threads + t) * 2: a warp's access is 256
+    contiguous bytes (nvcc build; the GPU test above checks the sums)."""
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "2")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_REGISTER_ORDER", "1")
+    src = tiledsl.compile(bench.gemm(16, 1024, 4096, block_M=64, block_N=128, threads=128), out_idx=[],
+                          target={"kind": "cuda", "arch": "sm_90a"}).get_kernel_source()
+    assert src.count("tiledsl_add_pair_cg((&(C_f_ptr[") == 32  # 64 registers a thread, two at a time
+    assert src.count("*(float2*)(C_f_split_k_ptr + ") == 32 and "((int)threadIdx.x) * 2)" in src
+
+
 def _calls_on_two_streams(case, calls=10):
     """Build and run ``case(call)``'s (program, inputs, want) ``calls`` times with fresh inputs, every third call on
     a second stream, each checked against torch; the kernels."""

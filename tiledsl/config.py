@@ -45,6 +45,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_PLAIN_POOL | ``0``: a kernel without wgmma tiles leaves its shared tiles to TVM's merging, where barriers are placed as for one buffer (on: tiles that can share no bytes become views of one pool, barriers per tile; the int8-weight GEMM on mma.sync loses 7 of its 8 barriers per k step, M = 16: 1.06 -> 1.09x cuBLAS on the H100; ``smem_swizzle.align_tiles``) | 1 |
 | TILEDSL_REGISTER_DEQUANT | on sm_90a, a gemm whose B is an 8-bit tile cast to fp16 or bf16 in the loop ([K, N] or [N, K]) computes the transposed product with the weight converted in registers as wgmma's A operand, no converted tile in shared memory (``passes/cuda/register_dequant.py``; H100: int8-weight M = 4096 0.74-0.76 -> 1.00-1.04x cuBLAS fp16, bf16 0.65 -> 1.01x); ``0``: the program's cast loop as written | 1 |
 | TILEDSL_SPLIT_K_GROUP_COUNT | ``1``: split-K's last-part count waits on a named barrier of the program's threads (``bar.sync`` / ``bar.red.or``) instead of ``__syncthreads``, so the split loop keeps its producer warpgroup (``passes/split_k.py``; with ``TILEDSL_SPLIT_K_SUM=last`` skinny wgmma GEMMs sum their parts in one launch; its GPU tests passed on the H100, but the skinny fp16 GEMMs were no faster than with the second launch) | 0 |
+| TILEDSL_SPLIT_K_REGISTER_ORDER | ``1``: split-K's last-part form passes the partial sums in the accumulators' register order (whole 256-byte runs per warp access, ``passes/cuda/register_order.py``) instead of the output's layout (a warp access spread over 8 rows) | 0 |
 | TILEDSL_ONE_STAGE_AHEAD | ``0``: a ``T.Pipelined(..., num_stages=1)`` loop stays plain instead of running its copies one iteration ahead into two buffers, as TileLang's ``num_stages=1`` does (``passes/cuda/pipeline.py``) | 1 |
 | TILEDSL_K_MAJOR_COPIES | on sm_90a, a gemm with an 8-bit operand stored MN-major (B as [K, N], A as [K, M]) reads a K-major copy the threads write before it, on wgmma (``passes/cuda/k_major_copies.py``); ``0``: such gemms run on FMA | 1 |
 | TILEDSL_WARPGROUP_REDUCE | ``1``: on sm_90a, a TMA reduce-add whose staging panels are each written by one warpgroup (the attention backward's dQ) is staged between that warpgroup's named barriers and issued by its first thread, not between block barriers by thread 0 (``passes/cuda/reduce_barriers.py``; H100: attention backward 12.35-12.42 -> 12.54-12.55 ms, TVM then adds a block barrier before the next dS^T stores) | 0 |
@@ -275,7 +276,7 @@ OPT_IN_SCHEDULES = {"TILEDSL_DEFER_LAST_GEMM": "1", "TILEDSL_SPLIT_MASKS": "1", 
                     "TILEDSL_DESCRIPTOR_OFFSETS": "1", "TILEDSL_WARP_UNIFORM_INDEX": "1",
                     "TILEDSL_DEFER_ROW_SUMS": "0", "TILEDSL_WARPGROUP_RELEASE": "0",
                     "TILEDSL_FENCED_DEFERRED_WAIT": "0", "TILEDSL_SPLIT_K_GROUP_COUNT": "0",
-                    "TILEDSL_ONE_STAGE_AHEAD": "1"}
+                    "TILEDSL_ONE_STAGE_AHEAD": "1", "TILEDSL_SPLIT_K_REGISTER_ORDER": "0"}
 
 
 #: The schedules of :data:`OPT_IN_SCHEDULES` that the CPU lowering runs too (the others are CUDA's only)

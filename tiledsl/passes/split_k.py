@@ -311,17 +311,41 @@ def _count_barriers(headers):
                                                source_code=_ANY_SOURCE, return_type="int32")
 
 
-def _last_arrival(headers, counter, parts):
-    """(statements before, the flag, its value, statements in the last block): every block of a tile counts itself
-    in at ``counter[tile]`` once its partial sums are written; the flag is set in the block that counts last
-    (a barrier reduction shares the answer of thread 0, which did the ``atomicAdd``), which takes the launch's
-    counts back off the counter for the next launch."""
+def _tile_index(headers):
+    """This block's output tile, numbered row-major over the grid (blockIdx.y, blockIdx.x)."""
     tags = {str(h.node.thread_tag): h for h in headers}
     tile = tirx.const(0, "int32")
     if "blockIdx.y" in tags:
         tile = tags["blockIdx.y"].node.var * (int(tags["blockIdx.x"].value) if "blockIdx.x" in tags else 1)
     if "blockIdx.x" in tags:
         tile = tile + tags["blockIdx.x"].node.var
+    return tile
+
+
+def _register_order_sums(acc, parts, tiles, tile, bz, spills, gathers, workspaces):
+    """The last-part form's partial sums of ``acc`` in its register order: a workspace (parts, tiles, elements),
+    each part's copy into its row, the last part's adds of the others' rows (``cuda/register_order.py``)."""
+    from .cuda.register_order import ACCUMULATE_ATTR, REGISTER_ORDER_ATTR
+
+    rows, cols = (int(e) for e in acc.ty.shape)
+    ws = tirx.decl_buffer((parts, tiles, rows * cols), "float32", f"{acc.name}_split_k", scope="global")
+    workspaces.append(tirx.AllocBuffer(ws))
+    whole = acc[0:rows, 0:cols]
+    spills.append(tirx.Evaluate(make_tile_call("copy", [whole, ws[bz:bz + 1, tile:tile + 1, 0:rows * cols]],
+                                               **{REGISTER_ORDER_ATTR: 1})))
+    s = tirx.Var("part", "int32")
+    add = tirx.Evaluate(make_tile_call("copy", [ws[s:s + 1, tile:tile + 1, 0:rows * cols], whole],
+                                       **{REGISTER_ORDER_ATTR: 1, ACCUMULATE_ATTR: 1}))
+    gathers.append(tirx.For(s, 0, parts, tirx.ForKind.SERIAL, tirx.IfThenElse(s != bz, add, None)))
+
+
+def _last_arrival(headers, counter, parts):
+    """(statements before, the flag, its value, statements in the last block): every block of a tile counts itself
+    in at ``counter[tile]`` once its partial sums are written; the flag is set in the block that counts last
+    (a barrier reduction shares the answer of thread 0, which did the ``atomicAdd``), which takes the launch's
+    counts back off the counter for the next launch."""
+    tags = {str(h.node.thread_tag): h for h in headers}
+    tile = _tile_index(headers)
     first = None  # thread (0, 0, 0) of the block: the one that counts it in
     for tag in ("threadIdx.x", "threadIdx.y", "threadIdx.z"):
         if tag in tags:
@@ -433,8 +457,16 @@ def _rewrite(func, headers, stmts, at, accumulators, parts, form):
     part_loop = tirx.For(k2, 0, chunk, loop.kind, inner, loop.thread_binding, loop.annotations)
     grid_rows = {h.node.thread_tag: int(h.value) for h in headers}
     spills, gathers, workspaces = [], [], []
+    # the last part's form may pass the partial sums in the fragments' register order (cuda/register_order.py):
+    # the parts and the summing part are one kernel, so they hold the fragments alike (not so across launches)
+    ordered = form == "last" and config.schedule_enabled("TILEDSL_SPLIT_K_REGISTER_ORDER") and \
+        all(str(acc.ty.dtype) == "float32" for acc in accumulators)
+    tiles = grid_rows.get("blockIdx.y", 1) * grid_rows.get("blockIdx.x", 1)
     for acc in accumulators:
         rows, cols = (int(e) for e in acc.ty.shape)
+        if ordered:
+            _register_order_sums(acc, parts, tiles, _tile_index(headers), bz, spills, gathers, workspaces)
+            continue
         shape = (parts, rows * grid_rows.get("blockIdx.y", 1), cols * grid_rows.get("blockIdx.x", 1))
         ws = tirx.decl_buffer(shape, str(acc.ty.dtype), f"{acc.name}_split_k", scope="global")
         workspaces.append(tirx.AllocBuffer(ws))
@@ -456,7 +488,6 @@ def _rewrite(func, headers, stmts, at, accumulators, parts, form):
                         tirx.For(s, 0, parts, tirx.ForKind.SERIAL, nest)]
     epilogue = stmts[at + 1:]
     if form == "last":
-        tiles = grid_rows.get("blockIdx.y", 1) * grid_rows.get("blockIdx.x", 1)
         counter = tirx.decl_buffer((tiles,), "int32", f"{accumulators[0].name}_split_k_count", scope="global")
         workspaces.append(tirx.AllocBuffer(counter))
         arrive, last, count, reset = _last_arrival(headers, counter, parts)

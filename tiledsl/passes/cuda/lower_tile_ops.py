@@ -21,7 +21,7 @@ from ...language.loops import PARALLEL_ATTR
 from ..lowering_options import schedule
 from ..rewriter import StmtRewriter, flatten_seq, loop_nest, seq, substitute, uses_var
 from ..tile_lowering_utils import bounds_predicate, cast_to, const_ints, is_unit
-from . import gemm_strategy, transpose_copy
+from . import gemm_strategy, register_order, transpose_copy
 from .async_copy import lower_async_copy
 from .async_gemms import FENCE_ATTR, register_fences
 from .layout import Replicated, Striped, default_vec
@@ -318,6 +318,8 @@ class _Lowerer(StmtRewriter):
 
     def lower_copy(self, call):
         src, dst = call.args
+        if register_order.is_register_order_copy(call):  # split-K's partial sums (split_k.py)
+            return register_order.lower(self, call)
         if call.attrs is not None and "async_copy" in call.attrs:
             stmt = lower_async_copy(self, src, dst)
             if stmt is not None:

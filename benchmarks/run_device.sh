@@ -93,6 +93,7 @@
 #           epilogue's early reads: the whole GPU suite, the split-K timeline and variants, W8A8 over tile configs
 #           against torch._int_mm, FMA once
 #   s28b    the README example and tuning tests, the table (2 rounds), then s28c
+#   s31e    (2026-12-07, fifteenth session) s31d's GPU tests only
 #   s31d    (2026-12-07, fifteenth session) s31c cut for a shorter lease (the num_stages=1 programs' GPU tests)
 #   s31c    (2026-12-07, fifteenth session) s31b and s31a in one call for a short lease, after every GPU test
 #   s31b    (2026-12-07, fifteenth session) num_stages=1 one iteration ahead: GPU tests, attention written so
@@ -581,6 +582,11 @@ case "${1:-quick}" in
       mv "$OUT/bench_gemm_hopper.json" "$OUT/skinny_$path.json" 2>/dev/null
     done
     (cd "$OUT" && tar czf s30f.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s31e)  # s31d's GPU tests only, for the shortest lease
+    TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=12 run gpu_one_stage 170 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
+      -n 8 testing/test_one_stage_ahead.py testing/test_tilelang_compat.py testing/test_eager_frontend.py \
+      testing/test_tilelang_constructs.py testing/test_block_sparse_cpu.py testing/test_split_k.py
     ;;
   s31d)  # s31c for a shorter lease: the GPU tests of programs written with num_stages=1 (shortcut off) and of
     # split-K (register-order sums among them), the attention rows (2 rounds), the skinny probe

@@ -584,17 +584,17 @@ case "${1:-quick}" in
     (cd "$OUT" && tar czf s30f.tgz *.log *.json && rm -f *.log *.json)
     ;;
   s31e)  # s31d's GPU tests only, for the shortest lease
-    TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=12 run gpu_one_stage 170 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
+    TILEDSL_ONE_STAGE_AHEAD=1 TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=12 run gpu_one_stage 170 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
       -n 8 testing/test_one_stage_ahead.py testing/test_tilelang_compat.py testing/test_eager_frontend.py \
       testing/test_tilelang_constructs.py testing/test_block_sparse_cpu.py testing/test_split_k.py
     ;;
   s31d)  # s31c for a shorter lease: the GPU tests of programs written with num_stages=1 (shortcut off) and of
     # split-K (register-order sums among them), the attention rows (2 rounds), the skinny probe
-    TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=12 run gpu_one_stage 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
+    TILEDSL_ONE_STAGE_AHEAD=1 TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=12 run gpu_one_stage 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
       -n 8 testing/test_one_stage_ahead.py testing/test_tilelang_compat.py testing/test_eager_frontend.py \
       testing/test_tilelang_constructs.py testing/test_reduce_barriers.py testing/test_block_sparse_cpu.py \
       testing/test_hopper_attention.py testing/test_examples.py testing/test_split_k.py
-    TAIL=8 bench_as one_stage_general 80 one_stage_general --rounds 2 \
+    TILEDSL_ONE_STAGE_AHEAD=1 TAIL=8 bench_as one_stage_general 80 one_stage_general --rounds 2 \
       --only flash_attention,flash_attention_stages1,flash_attention_tl_config
     TAIL=8 bench_as one_stage_shortcut 50 one_stage_shortcut --rounds 2 --shortcut \
       --only flash_attention_stages1,flash_attention_tl_config
@@ -606,9 +606,9 @@ case "${1:-quick}" in
     # then the skinny split-K probe at 16 rows
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
     # the whole-kernel shortcut off, as a trial of it off by default (its own tests ask for it: hopper_shortcut)
-    TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=30 run gpu_suite 270 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
+    TILEDSL_ONE_STAGE_AHEAD=1 TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=30 run gpu_suite 270 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
       -o faulthandler_timeout=150 "${xdist[@]}" testing
-    TAIL=8 bench_as one_stage_general 90 one_stage_general --rounds 3 \
+    TILEDSL_ONE_STAGE_AHEAD=1 TAIL=8 bench_as one_stage_general 90 one_stage_general --rounds 3 \
       --only flash_attention,flash_attention_stages1,flash_attention_tl_config
     TAIL=8 bench_as one_stage_shortcut 60 one_stage_shortcut --rounds 3 --shortcut \
       --only flash_attention_stages1,flash_attention_tl_config
@@ -620,7 +620,7 @@ case "${1:-quick}" in
     # (our tiles, and TileLang's example config 64 x 64 x 128 threads) against SDPA, general passes and shortcut
     TAIL=6 run one_stage_gpu 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -n 8 \
       testing/test_one_stage_ahead.py testing/test_tilelang_compat.py
-    TAIL=8 bench_as one_stage_general 150 one_stage_general --rounds 3 \
+    TILEDSL_ONE_STAGE_AHEAD=1 TAIL=8 bench_as one_stage_general 150 one_stage_general --rounds 3 \
       --only flash_attention,flash_attention_stages1,flash_attention_tl_config
     TAIL=8 bench_as one_stage_shortcut 150 one_stage_shortcut --rounds 3 --shortcut \
       --only flash_attention_stages1,flash_attention_tl_config

@@ -1,6 +1,6 @@
 """``T.Pipelined(..., num_stages=1)`` as TileLang means it: the copies run one iteration ahead into two buffers of
 each copied tile (TileLang's pipeline planning puts copies one stage before the compute), instead of a plain loop
-whose every load waits (``passes/cuda/pipeline.py``, ``TILEDSL_ONE_STAGE_AHEAD``). TileLang's flash-attention
+whose every load waits (``passes/cuda/pipeline.py``, ``TILEDSL_ONE_STAGE_AHEAD=1``, opt-in: built without a GPU). TileLang's flash-attention
 examples are written with ``num_stages=1``."""
 import pytest
 import torch
@@ -11,7 +11,13 @@ from tiledsl.passes.pipeline import lower
 import general_programs as G
 from test_tilelang_compat import _reference, attention_with_macros
 
-pytestmark = pytest.mark.usefixtures("general_passes_only")
+pytestmark = pytest.mark.usefixtures("general_passes_only", "one_stage_ahead")
+
+
+@pytest.fixture
+def one_stage_ahead(monkeypatch):
+    """The schedule on (opt-in until its GPU tests have run)."""
+    monkeypatch.setenv("TILEDSL_ONE_STAGE_AHEAD", "1")
 
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 SM80 = {"kind": "cuda", "arch": "sm_80"}

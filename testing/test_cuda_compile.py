@@ -178,3 +178,16 @@ def test_cubin_cache_hit(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(nvcc, "_run_nvcc", lambda *a, **k: calls.append(a))
     assert nvcc.compile_cubin(src, "sm_80") == first and not calls
+
+
+def test_nvcc_failures_show_ptxas_fatal_causes_with_a_hint():
+    """ptxas reports too few registers per thread (a 256 x 256 accumulator over 512 threads, sm_90a, 2026-12-07)
+    on a ``fatal`` line; the error keeps that line, not only the one saying the assembly was aborted."""
+    from tiledsl.codegen.nvcc import _error_excerpt
+
+    stderr = ("/tmp/kernel.cu(1044): warning #174-D: expression has no effect\n\n"
+              "ptxas fatal   : (C7602) Insufficient registers (128) to compile instruction at line 1455 in function "
+              "kernel_kernel. Try to compile with register target of 154 or higher.\n"
+              "ptxas fatal   : Ptx assembly aborted due to errors\n")
+    text = _error_excerpt(stderr)
+    assert "Insufficient registers (128)" in text and "fewer threads per block" in text and "warning" not in text

@@ -52,8 +52,8 @@ def test_a_gemm_with_one_stage_is_pipelined_and_zero_stages_is_not():
 
 
 def test_tiles_that_do_not_fit_twice_stay_in_one_buffer():
-    # A 256 x 128 and B 128 x 256 fp16 tiles: 128 KiB, 256 KiB in two buffers (sm_90 blocks may use 227 KiB)
-    big = gemm_one_stage(512, 512, 512, 256, 256, 128, threads=256)
+    # A 128 x 256 and B 256 x 128 fp16 tiles: 128 KiB, 256 KiB in two buffers (sm_90 blocks may use 227 KiB)
+    big = gemm_one_stage(512, 512, 512, 128, 128, 256, threads=256)
     assert _pipelines(big, SM90A) == []
     assert _pipelines(gemm_one_stage(512, 512, 512, 128, 128, 64, threads=256), SM90A)  # 64 KiB twice: fits
 
@@ -74,13 +74,13 @@ def test_one_stage_attention_matches_torch_on_the_gpu(causal, block, threads):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("config", [(64, 64, 64, 128), (128, 128, 64, 256), (256, 256, 128, 256)],
-                         ids=["64x64", "128x128", "256x256_one_buffer"])
+@pytest.mark.parametrize("config", [(64, 64, 64, 128), (128, 128, 64, 256), (128, 128, 256, 256)],
+                         ids=["64x64", "128x128", "k256_one_buffer"])
 def test_one_stage_gemm_matches_torch_on_the_gpu(config):
     bm, bn, bk, threads = config
     M, N, K = 512, 768, 1024 + 64
     kernel = tiledsl.compile(gemm_one_stage(M, N, K, bm, bn, bk, threads), out_idx=[], target="cuda")
-    assert bool(kernel.kernel_info["pipelines"]) == (bm < 256), kernel.kernel_info
+    assert bool(kernel.kernel_info.get("pipelines")) == (bk < 256), kernel.kernel_info
     a = torch.randn(M, K, device="cuda").half()
     b = torch.randn(K, N, device="cuda").half()
     c = torch.full((M, N), float("nan"), device="cuda", dtype=torch.float16)

@@ -99,9 +99,16 @@ def _require_nvcc() -> str:
 
 
 def _error_excerpt(stderr: str, limit: int = 12) -> str:
+    """The lines of nvcc's output that name the failure (ptxas's ``fatal`` lines carry the cause, e.g. too few
+    registers per thread for an instruction), with a hint for the failures a tile config causes."""
     lines = [l for l in stderr.splitlines() if l.strip()]
-    errors = [l for l in lines if "error" in l.lower()]
-    return "\n".join((errors or lines)[:limit])
+    errors = [l for l in lines if "error" in l.lower() or "fatal" in l.lower()]
+    text = "\n".join((errors or lines)[:limit])
+    if "Insufficient registers" in text:
+        text += ("\n(the kernel's threads cannot hold what one instruction needs in registers: at most 65536 "
+                 "registers per block are shared by its threads, so use fewer threads per block or a smaller "
+                 "accumulator tile per warp)")
+    return text
 
 
 def run_nvcc(source: str, arch: str, flags=(), workdir: Path | None = None) -> bytes:

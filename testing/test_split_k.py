@@ -357,6 +357,7 @@ def test_register_order_sums_match_torch_on_the_gpu(parts, group, monkeypatch):
         assert "tiledsl_add_pair_cg" in kernel.get_kernel_source()
 
 
+@pytest.mark.slow  # an opt-in schedule's nvcc test, as the others'
 @pytest.mark.nvcc
 def test_register_order_sums_are_whole_runs_per_warp(monkeypatch):
     """Each thread stores and adds its registers in pairs at (r * threads + t) * 2: a warp's access is 256

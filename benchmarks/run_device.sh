@@ -93,8 +93,8 @@
 #           epilogue's early reads: the whole GPU suite, the split-K timeline and variants, W8A8 over tile configs
 #           against torch._int_mm, FMA once
 #   s28b    the README example and tuning tests, the table (2 rounds), then s28c
-#   s31e    (2026-12-07, fifteenth session) s31d's GPU tests only
-#   s31d    (2026-12-07, fifteenth session) s31c cut for a shorter lease (the num_stages=1 programs' GPU tests)
+#   s31e    (2026-12-07, fifteenth session) the GPU tests of the session's opt-ins (run first next time)
+#   s31d    (2026-12-07, fifteenth session) s31e, then attention written with num_stages=1 timed, the skinny probe
 #   s31c    (2026-12-07, fifteenth session) s31b and s31a in one call for a short lease, after every GPU test
 #   s31b    (2026-12-07, fifteenth session) num_stages=1 one iteration ahead: GPU tests, attention written so
 #   s31a    (2026-12-07, fifteenth session) skinny split-K GEMMs: both paths' timelines and times (probe_skinny_split)
@@ -583,17 +583,17 @@ case "${1:-quick}" in
     done
     (cd "$OUT" && tar czf s30f.tgz *.log *.json && rm -f *.log *.json)
     ;;
-  s31e)  # s31d's GPU tests only, for the shortest lease
-    TILEDSL_ONE_STAGE_AHEAD=1 TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=12 run gpu_one_stage 170 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
-      -n 8 testing/test_one_stage_ahead.py testing/test_tilelang_compat.py testing/test_eager_frontend.py \
-      testing/test_tilelang_constructs.py testing/test_block_sparse_cpu.py testing/test_split_k.py
+  s31e)  # the GPU tests of the fifteenth session's opt-ins, for the shortest lease: programs written with
+    # num_stages=1 (TILEDSL_ONE_STAGE_AHEAD=1, the shortcut off) and split-K (the register-order sums among them)
+    TILEDSL_ONE_STAGE_AHEAD=1 TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=12 run gpu_one_stage 170 "$PY" -m pytest -q \
+      -p no:cacheprovider -m gpu -ra -n 8 testing/test_one_stage_ahead.py testing/test_tilelang_compat.py \
+      testing/test_eager_frontend.py testing/test_tilelang_constructs.py testing/test_reduce_barriers.py \
+      testing/test_block_sparse_cpu.py testing/test_hopper_attention.py testing/test_examples.py \
+      testing/test_split_k.py
     ;;
-  s31d)  # s31c for a shorter lease: the GPU tests of programs written with num_stages=1 (shortcut off) and of
-    # split-K (register-order sums among them), the attention rows (2 rounds), the skinny probe
-    TILEDSL_ONE_STAGE_AHEAD=1 TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=12 run gpu_one_stage 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
-      -n 8 testing/test_one_stage_ahead.py testing/test_tilelang_compat.py testing/test_eager_frontend.py \
-      testing/test_tilelang_constructs.py testing/test_reduce_barriers.py testing/test_block_sparse_cpu.py \
-      testing/test_hopper_attention.py testing/test_examples.py testing/test_split_k.py
+  s31d)  # s31e, then flash attention written with num_stages=1 against SDPA on both paths (2 rounds), then the
+    # skinny split-K probe
+    bash "$0" s31e
     TILEDSL_ONE_STAGE_AHEAD=1 TAIL=8 bench_as one_stage_general 80 one_stage_general --rounds 2 \
       --only flash_attention,flash_attention_stages1,flash_attention_tl_config
     TAIL=8 bench_as one_stage_shortcut 50 one_stage_shortcut --rounds 2 --shortcut \

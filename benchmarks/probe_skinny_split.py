@@ -15,11 +15,11 @@ import argparse
 import functools
 import json
 import re
-import statistics
 from pathlib import Path
 
 from probe_attention_variants import build, time_round_robin  # noqa: E402  (sets the cache off, the testing path)
-from probe_split_k_timeline import _CLOCK, MARKS, capture_stdout, launch, summarize  # noqa: E402
+from probe_split_k_timeline import (_CLOCK, MARKS, capture_stdout, launch, print_timeline,  # noqa: E402
+                                    record_times, summarize)
 
 import torch  # noqa: E402
 
@@ -135,10 +135,7 @@ def main():
         rel_err, correct = check(case, go, inputs)
         text = capture_stdout(functools.partial(launch, go, flush, args.launches))
         report["timelines"][name] = {"rel_err": rel_err, "correct": correct, "launches": summarize(text)}
-        for i, s in enumerate(report["timelines"][name]["launches"]):
-            print(f"{name} launch {i}: {s['blocks']} blocks, end {s['end_us']:.2f} us; " + "; ".join(
-                f"{m} {s[m]['min']:.2f}/{s[m]['median']:.2f}/{s[m]['max']:.2f}" for m in MARKS)
-                + f"; last {s['last_parts']}, their sum {s.get('last_part_sum_us', 0):.2f} us", flush=True)
+        print_timeline(name, report["timelines"][name]["launches"])
 
     runs = {}
     for name, (parts, switches, edit, shortcut, right) in VARIANTS.items():
@@ -158,14 +155,7 @@ def main():
         if row["correct"] or not right:
             runs[name] = run
     times, peer = time_round_robin(runs, lambda: cases[2].peer(*inputs), args.rounds, rep=100)
-    report["peer_ms"] = peer
-    for n, ts in times.items():
-        row = report["variants"][n]
-        row["us"], row["all_us"] = statistics.median(ts) * 1e3, [t * 1e3 for t in ts]
-        row["ratio"] = statistics.median(peer) / statistics.median(ts)
-        print(f"{n:42s} {row['us']:.2f} us  ratio {row['ratio']:.3f}  rounds "
-              + " ".join(f"{t * 1e3:.2f}" for t in ts), flush=True)
-    print(f"{'cuBLAS':42s} {statistics.median(peer) * 1e3:.2f} us", flush=True)
+    record_times(report, times, peer, width=42)
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))
 

@@ -169,6 +169,25 @@ def summarize(text: str) -> list[dict]:
     return out
 
 
+def print_timeline(name: str, launches: list) -> None:
+    """One line per launch of :func:`summarize`'s summaries."""
+    for i, s in enumerate(launches):
+        print(f"{name} launch {i}: {s['blocks']} blocks, end {s['end_us']:.2f} us; " + "; ".join(
+            f"{m} {s[m]['min']:.2f}/{s[m]['median']:.2f}/{s[m]['max']:.2f}" for m in MARKS)
+            + f"; last parts {s['last_parts']}, their sum {s.get('last_part_sum_us', 0):.2f} us", flush=True)
+
+
+def record_times(report: dict, times: dict, peer: list, width: int = 32) -> None:
+    """Each variant's round-robin times (ms) and ratio to the peer into ``report["variants"]``, printed in us."""
+    report["peer_ms"] = peer
+    for n, ts in times.items():
+        row = report["variants"][n]
+        row["ms"], row["all_ms"], row["ratio"] = statistics.median(ts), ts, statistics.median(peer) / statistics.median(ts)
+        print(f"{n:{width}s} {row['ms'] * 1e3:.2f} us  ratio {row['ratio']:.3f}  rounds "
+              + " ".join(f"{t * 1e3:.2f}" for t in ts), flush=True)
+    print(f"{'peer':{width}s} {statistics.median(peer) * 1e3:.2f} us", flush=True)
+
+
 def main():
     from tiledsl.profiler.bench import flush_buffer
 
@@ -189,10 +208,7 @@ def main():
         text = capture_stdout(functools.partial(launch, go, flush, args.launches))
         report.setdefault("timelines", {})[name] = {"rel_err": rel_err, "correct": correct,
                                                     "launches": summarize(text)}
-        for i, s in enumerate(report["timelines"][name]["launches"]):
-            print(f"{name} launch {i}: {s['blocks']} blocks, end {s['end_us']:.2f} us; " + "; ".join(
-                f"{m} {s[m]['min']:.2f}/{s[m]['median']:.2f}/{s[m]['max']:.2f}" for m in MARKS)
-                + f"; last parts {s['last_parts']}, their sum {s.get('last_part_sum_us', 0):.2f} us", flush=True)
+        print_timeline(name, report["timelines"][name]["launches"])
 
     runs = {}
     for name, (switches, edit, right) in VARIANTS.items():
@@ -208,13 +224,7 @@ def main():
         if row["correct"] or not right:
             runs[name] = run
     times, peer = time_round_robin(runs, lambda: case.peer(*inputs), args.rounds, rep=50)
-    report["peer_ms"] = peer
-    for n, ts in times.items():
-        row = report["variants"][n]
-        row["ms"], row["all_ms"], row["ratio"] = statistics.median(ts), ts, statistics.median(peer) / statistics.median(ts)
-        print(f"{n:32s} {row['ms'] * 1e3:.2f} us  ratio {row['ratio']:.3f}  rounds "
-              + " ".join(f"{t * 1e3:.2f}" for t in ts), flush=True)
-    print(f"{'peer':32s} {statistics.median(peer) * 1e3:.2f} us", flush=True)
+    record_times(report, times, peer)
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))
 

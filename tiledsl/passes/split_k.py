@@ -295,8 +295,8 @@ _ANY_SOURCE = f"""__forceinline__ __device__ int tiledsl_split_k_any(int flag, i
 
 def _count_barriers(headers):
     """(the barrier before the count, the reduction that shares thread 0's answer): ``__syncthreads`` /
-    ``__syncthreads_or``; with ``TILEDSL_SPLIT_K_GROUP_COUNT=1`` (opt-in, built 2026-12-07 without a GPU lent: its
-    GPU tests have not run) the program's threads only, on :data:`COUNT_BARRIER` (``bar.sync`` / ``bar.red.or``,
+    ``__syncthreads_or``; with ``TILEDSL_SPLIT_K_GROUP_COUNT=1`` (opt-in: its GPU tests pass on the H100, and the
+    skinny fp16 GEMMs were no faster with it, 2026-12-07) the program's threads only, on :data:`COUNT_BARRIER` (``bar.sync`` / ``bar.red.or``,
     the same memory ordering among them as ``__syncthreads``), where they are whole warps of threadIdx.x: the loop
     may then be warp-specialized, its producer warpgroup running past the loop's end without them (the whole-kernel
     Hopper GEMM sums its parts in one launch so; the general passes' wgmma tiles take a second launch instead,
@@ -461,11 +461,11 @@ def _rewrite(func, headers, stmts, at, accumulators, parts, form):
     # the parts and the summing part are one kernel, so they hold the fragments alike (not so across launches)
     ordered = form == "last" and config.schedule_enabled("TILEDSL_SPLIT_K_REGISTER_ORDER") and \
         all(str(acc.ty.dtype) == "float32" for acc in accumulators)
-    tiles = grid_rows.get("blockIdx.y", 1) * grid_rows.get("blockIdx.x", 1)
+    tiles, tile = grid_rows.get("blockIdx.y", 1) * grid_rows.get("blockIdx.x", 1), _tile_index(headers)
     for acc in accumulators:
         rows, cols = (int(e) for e in acc.ty.shape)
         if ordered:
-            _register_order_sums(acc, parts, tiles, _tile_index(headers), bz, spills, gathers, workspaces)
+            _register_order_sums(acc, parts, tiles, tile, bz, spills, gathers, workspaces)
             continue
         shape = (parts, rows * grid_rows.get("blockIdx.y", 1), cols * grid_rows.get("blockIdx.x", 1))
         ws = tirx.decl_buffer(shape, str(acc.ty.dtype), f"{acc.name}_split_k", scope="global")

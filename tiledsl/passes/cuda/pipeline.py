@@ -144,11 +144,9 @@ def _restage(stmt, remap, stage):
 def _tile_bytes(buf) -> int:
     """Bytes of a shared tile of constant shape."""
     from ..tile_lowering_utils import const_ints, dtype_bytes
+    from .layout import numel
 
-    n = dtype_bytes(str(buf.ty.dtype))
-    for e in const_ints(list(buf.ty.shape), "shared tile"):
-        n *= e
-    return n
+    return dtype_bytes(str(buf.ty.dtype)) * numel(const_ints(list(buf.ty.shape), "shared tile"))
 
 
 def _async(stmt):

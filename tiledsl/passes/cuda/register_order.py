@@ -15,6 +15,7 @@ from tvm import tirx
 from tvm.script import tirx as T
 
 from ..tile_lowering_utils import const_ints
+from .layout import numel
 
 REGISTER_ORDER_ATTR = "register_order"
 ACCUMULATE_ATTR = "accumulate"
@@ -42,11 +43,9 @@ def lower(lowerer, call):
     accumulate = ACCUMULATE_ATTR in call.attrs
     if layout is None or frag is not (dst if accumulate else src):
         raise ValueError(f"register-order copy of {frag.source.name}: not a distributed fragment")
-    numel = 1
-    for e in const_ints(list(frag.source.ty.shape), "register-order copy"):
-        numel *= e
+    elements = numel(const_ints(list(frag.source.ty.shape), "register-order copy"))
     threads = getattr(layout, "nthreads", lowerer.nthreads)
-    if layout.local_size * threads != numel or layout.local_size % PAIR or layout.valid(lowerer.tid, 0) is not None \
+    if layout.local_size * threads != elements or layout.local_size % PAIR or layout.valid(lowerer.tid, 0) is not None \
             or layout.replica_guard(lowerer.tid) is not None or str(frag.source.ty.dtype) != "float32":
         raise ValueError(f"register-order copy of {frag.source.name}: its layout {layout.describe()} does not hold "
                          "each float32 element once")

@@ -319,19 +319,13 @@ def test_the_group_count_keeps_the_producer_warpgroup(monkeypatch):
 @pytest.mark.gpu
 @pytest.mark.parametrize("parts", ["2", "4"])
 def test_the_group_count_matches_torch_on_the_gpu(parts, monkeypatch):
-    """The warp-specialized last-part form (``TILEDSL_SPLIT_K_GROUP_COUNT=1``, not yet run on a GPU when written):
+    """The warp-specialized last-part form (``TILEDSL_SPLIT_K_GROUP_COUNT=1``; passed on the H100, 2026-12-07):
     fp16 on wgmma and the int8-weight GEMM, ten calls each with fresh inputs, some on a second stream."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", parts)
     monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
     monkeypatch.setenv("TILEDSL_SPLIT_K_GROUP_COUNT", "1")
 
-    def case(call):
-        if call % 2:
-            return _int8_case(16, 1024, 4096, block_M=16, block_N=128, block_K=64, threads=256)
-        a, b = torch.randn(64, 4096).half(), torch.randn(4096, 1024).half()
-        return (bench.gemm(64, 1024, 4096, block_M=64, block_N=128), [a, b, torch.randn(64, 1024).half()],
-                a.double() @ b.double())
-    for kernel in _calls_on_two_streams(case):
+    for kernel in _calls_on_two_streams(_fp16_or_int8_case(64, threads=256)):
         assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
 
 
@@ -347,13 +341,7 @@ def test_register_order_sums_match_torch_on_the_gpu(parts, group, monkeypatch):
     monkeypatch.setenv("TILEDSL_SPLIT_K_GROUP_COUNT", group)
     monkeypatch.setenv("TILEDSL_SPLIT_K_REGISTER_ORDER", "1")
 
-    def case(call):
-        if call % 2:
-            return _int8_case(16, 1024, 4096, block_M=16, block_N=128, block_K=64, threads=256)
-        a, b = torch.randn(16, 4096).half(), torch.randn(4096, 1024).half()
-        return (bench.gemm(16, 1024, 4096, block_M=64, block_N=128, threads=128), [a, b, torch.randn(16, 1024).half()],
-                a.double() @ b.double())
-    for kernel in _calls_on_two_streams(case):
+    for kernel in _calls_on_two_streams(_fp16_or_int8_case(16, threads=128)):
         assert "tiledsl_add_pair_cg" in kernel.get_kernel_source()
 
 
@@ -369,6 +357,18 @@ def test_register_order_sums_are_whole_runs_per_warp(monkeypatch):
                           target={"kind": "cuda", "arch": "sm_90a"}).get_kernel_source()
     assert src.count("tiledsl_add_pair_cg((&(C_f_ptr[") == 32  # 64 registers a thread, two at a time
     assert src.count("*(float2*)(C_f_split_k_ptr + ") == 32 and "((int)threadIdx.x) * 2)" in src
+
+
+def _fp16_or_int8_case(rows: int, threads: int):
+    """A ``case(call)`` for :func:`_calls_on_two_streams`: odd calls the int8-weight GEMM at M = 16 (mma.sync), even
+    ones an fp16 GEMM of ``rows`` x 1024 x 4096 in 64 x 128 wgmma tiles over ``threads``."""
+    def case(call):
+        if call % 2:
+            return _int8_case(16, 1024, 4096, block_M=16, block_N=128, block_K=64, threads=256)
+        a, b = torch.randn(rows, 4096).half(), torch.randn(4096, 1024).half()
+        return (bench.gemm(rows, 1024, 4096, block_M=64, block_N=128, threads=threads),
+                [a, b, torch.randn(rows, 1024).half()], a.double() @ b.double())
+    return case
 
 
 def _calls_on_two_streams(case, calls=10):

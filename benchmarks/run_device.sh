@@ -93,6 +93,8 @@
 #           epilogue's early reads: the whole GPU suite, the split-K timeline and variants, W8A8 over tile configs
 #           against torch._int_mm, FMA once
 #   s28b    the README example and tuning tests, the table (2 rounds), then s28c
+#   s32a    (2026-12-07, sixteenth session) the shortcut GEMM with 3 and 4 consumer warpgroups (register budget),
+#           then s31d
 #   s31e    (2026-12-07, fifteenth session) the GPU tests of the session's opt-ins (run first next time)
 #   s31d    (2026-12-07, fifteenth session) s31e, then attention written with num_stages=1 timed, the skinny probe
 #   s31c    (2026-12-07, fifteenth session) s31b and s31a in one call for a short lease, after every GPU test
@@ -582,6 +584,12 @@ case "${1:-quick}" in
       mv "$OUT/bench_gemm_hopper.json" "$OUT/skinny_$path.json" 2>/dev/null
     done
     (cd "$OUT" && tar czf s30f.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s32a)  # the whole-kernel GEMM with 3 and 4 consumer warpgroups (setmaxnreg.inc within the block's pool) and
+    # the wgmma tests, then s31d
+    TAIL=8 run gpu_hopper_gemm 90 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -n 8 \
+      testing/test_hopper_gemm.py testing/test_wgmma.py
+    bash "$0" s31d
     ;;
   s31e)  # the GPU tests of the fifteenth session's opt-ins, for the shortest lease: programs written with
     # num_stages=1 (TILEDSL_ONE_STAGE_AHEAD=1, the shortcut off) and split-K (the register-order sums among them)

@@ -104,6 +104,7 @@ def _epilogue_reference(a, b, bias, alpha):
 
 CONFIGS = [  # (block_M, block_N, threads, stages)
     (128, 256, 256, 4), (128, 128, 256, 3), (128, 128, 128, 2), (64, 128, 128, 3), (64, 64, 128, 2),
+    (192, 128, 384, 3), (256, 128, 512, 3),  # three and four consumer warpgroups: fewer registers each
 ]
 
 
@@ -145,11 +146,30 @@ def test_matcher_recognizes_transposed_b():
     (dict(M=1000, N=500, K=256, block_K=64), "too ragged"),
     (dict(M=1024, N=512, K=256, block_K=64, dtype="float32"), "both bfloat16 or both float8"),
     (dict(M=1024, N=512, K=256, block_K=64, threads=96), "multiple of 128"),
-    (dict(M=1024, N=512, K=256, block_M=128, block_N=256, block_K=64, threads=128), "more than 128 registers"),
+    (dict(M=1024, N=512, K=256, block_M=128, block_N=256, block_K=64, threads=128),
+     "needs 256 registers per thread, more than 128 with 1 consumer"),
+    (dict(M=768, N=512, K=256, block_M=192, block_N=256, block_K=64, threads=384),
+     "needs 128 registers per thread, more than 96 with 3 consumer"),
 ])
 def test_matcher_says_why_not(kwargs, reason):
     assert match_gemm(matmul.get_tir(**kwargs)) is None
     assert reason in gemm_match.last_reason
+
+
+@pytest.mark.parametrize("producer_regs,most", [(40, 232), (56, 240)])  # the shortcut's, the general passes'
+def test_consumer_registers_fit_what_the_block_holds_at_launch(producer_regs, most):
+    """setmaxnreg.inc waits until the block's pool has the registers asked for: the consumers' count must fit what
+    the block got at launch beside the producer's (the shortcut asked 232 of 3 and 4 consumer warpgroups, more
+    than the pool: 94208 and 122368 of 65536 registers), and stays what ran at speed for one or two."""
+    from tiledsl.passes.cuda.warp_specialize import register_budget
+
+    for consumers in range(1, 8):
+        threads = 128 * (consumers + 1)
+        at_launch, grown = register_budget(threads, producer_regs, most)
+        assert at_launch * threads <= 65536 and at_launch % 8 == 0 == grown % 8
+        assert 128 * producer_regs + 128 * consumers * grown <= at_launch * threads
+    assert register_budget(384, producer_regs, most)[1] == (232 if producer_regs == 40 else 224)
+    assert register_budget(512, producer_regs, most)[1] == 152 and register_budget(640, producer_regs, most)[1] == 104
 
 
 @pytest.mark.parametrize("out,staged", [("float32", True), ("float16", False), ("bfloat16", True)])

@@ -306,3 +306,19 @@ def test_too_much_shared_memory_is_a_tile_program_error():
 
     with pytest.raises(TileProgramError, match="shared memory: .*KiB.*num_stages"):
         tiledsl.compile(_gemm(512, 512, 512, block_N=256, stages=5), out_idx=[], target=SM90A)
+
+
+@pytest.mark.parametrize("block_M, block_N, threads, says", [
+    (256, 256, 512, "65536 registers, the whole register file"),
+    (128, 256, 128, "256 registers in each of the 128 threads"),
+])
+def test_an_accumulator_wgmma_cannot_hold_in_registers_is_a_tile_program_error(block_M, block_N, threads, says,
+                                                                                monkeypatch):
+    """A wgmma accumulator too big for the register file (ptxas would abort after the whole build, "Insufficient
+    registers") is refused before nvcc with its tile named; 128 x 256 over 256 threads still builds."""
+    from tiledsl.errors import TileProgramError
+
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    with pytest.raises(TileProgramError, match=f"accumulator C_f {block_M} x {block_N} float32: .*{says}"):
+        tiledsl.compile(_gemm(512, 512, 512, block_M=block_M, block_N=block_N, threads=threads, stages=2),
+                        out_idx=[], target=SM90A)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import tvm
 import tvm_ffi
 from tvm import tirx
 from tvm.ir import Call
@@ -32,6 +33,7 @@ from tvm.script import tirx as T
 from tvm.sym import Analyzer
 
 from ... import config
+from ...errors import TileProgramError
 from ...ir.ops import is_tile_call
 from ..lowering_options import schedule
 from ..rewriter import seq
@@ -48,6 +50,8 @@ _warned_forms: set = set()  # 8-bit operand forms already warned about in this p
 # N of one integer wgmma (PTX ISA 9.7.17.5.2: multiples of 8 up to 32, then of 16 up to 224)
 _INTEGER_N = (8, 16, 24, 32) + tuple(range(48, 225, 16))
 _MAX_N = 256
+_REGISTERS_PER_BLOCK = 65536  # 32-bit registers of one SM, the most one block may hold (sm_90)
+_REGISTERS_PER_THREAD = 255  # the most one thread may address
 TMA_OPERANDS_ATTR = "wgmma_tma_operands"  # set by PipelineCUDA: only TMA wrote the shared operands (no proxy fence)
 IN_FLIGHT_ATTR = "wgmma_in_flight"  # set by PipelineCUDA: this gemm may finish during the next loop iteration
 FENCED_ATTR = "wgmma_fenced"  # set by PipelineCUDA: the threads' writes of its operands were fenced before the loop
@@ -199,7 +203,30 @@ def plan(body, nthreads: int) -> dict:
         out[key] = p
 
     tvm_ffi.structural_walk(body, (Call, on_call))
-    return {k: v for k, v in out.items() if k not in refused}
+    out = {k: v for k, v in out.items() if k not in refused}
+    for acc in out:
+        check_accumulator_registers(acc, nthreads)
+    return out
+
+
+def check_accumulator_registers(acc, nthreads: int) -> None:
+    """Raise TileProgramError when a wgmma accumulator cannot live in registers at all: wgmma keeps the whole
+    tile in its threads' registers (no spilling), so a tile of 65536 or more 32-bit registers (the whole register
+    file of an SM), or of 255 or more per thread, makes ptxas abort ("Insufficient registers") after the whole
+    build; refused here at once with the tile sizes named."""
+    shape = [int(e) for e in acc.ty.shape]
+    elements = shape[0] * shape[1]
+    registers = elements * tvm.DataType(str(acc.ty.dtype)).bits // 32
+    per_thread = registers // nthreads
+    if registers < _REGISTERS_PER_BLOCK and per_thread < _REGISTERS_PER_THREAD:
+        return
+    limit = (f"{registers} registers, the whole register file of an SM ({_REGISTERS_PER_BLOCK} per block)"
+             if registers >= _REGISTERS_PER_BLOCK else
+             f"{per_thread} registers in each of the {nthreads} threads (at most {_REGISTERS_PER_THREAD})")
+    raise TileProgramError(
+        f"T.gemm accumulator {acc.name} {shape[0]} x {shape[1]} {acc.ty.dtype}: wgmma holds it in registers and it "
+        f"needs {limit}; use a smaller accumulator tile (block_M x block_N)"
+        + (" or more threads" if registers < _REGISTERS_PER_BLOCK else ""))
 
 
 def operand_layouts(call) -> dict:

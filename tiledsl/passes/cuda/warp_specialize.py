@@ -210,12 +210,14 @@ def tile_counter(var, uneven: bool = True):
     return tirx.AttrStmt(var, TILE_COUNTER, tirx.const(1 + int(uneven), "int32"), tirx.Evaluate(0))
 
 
-def _register_budget(threads: int):
-    """(registers a thread may hold at launch with ``threads`` threads, consumer registers after the producer
-    gives back its share), both multiples of 8."""
+def register_budget(threads: int, producer_regs: int = PRODUCER_REGS, most: int = 240):
+    """(registers a thread holds at launch with ``threads`` threads, the consumers' count after
+    ``setmaxnreg.dec`` to ``producer_regs`` in the producer warpgroup), both multiples of 8. The consumers share
+    what the block was given at launch (``setmaxnreg.inc`` waits until the block's pool has enough: asking for more
+    would hang the kernel), at most ``most``."""
     at_launch = min(255, _REGS_PER_SM // threads) // 8 * 8
     consumers = threads - PRODUCER_THREADS
-    grown = min(240, (_REGS_PER_SM - PRODUCER_THREADS * PRODUCER_REGS) // consumers // 8 * 8)
+    grown = min(most, (at_launch * threads - PRODUCER_THREADS * producer_regs) // consumers // 8 * 8)
     return at_launch, grown
 
 
@@ -242,7 +244,7 @@ class _Split:
     def body(self, tx, prefix=None, producer=None, consumers=None):
         """The launch body: prefix, ring init, then ``if tx >= threads: producer else: consumers`` (each branch
         first moves registers between the warpgroups where that gains the consumers registers)."""
-        at_launch, grown = _register_budget(self.threads + PRODUCER_THREADS)
+        at_launch, grown = register_budget(self.threads + PRODUCER_THREADS)
         prod = [producer if producer is not None else self.producer]
         cons = self.once + [consumers if consumers is not None else seq(self.consumers)]
         if grown > at_launch:

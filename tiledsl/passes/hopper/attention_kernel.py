@@ -29,6 +29,7 @@ from tvm.backend.cuda.lang import SMEMPool
 from tvm.script import tirx as T
 
 from .attention_match import AttentionPlan
+from ..cuda.warp_specialize import register_budget
 from .kernel_common import CONSUMER_REGS, PRODUCER_REGS, PTX_TYPE, SWIZZLE_128B, TMA_LOAD
 
 _STAGES = 2
@@ -61,6 +62,8 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
     NC = BM // 64                      # consumer warpgroups
     PINGPONG = (NC == 2) if pingpong is None else (pingpong and NC == 2)
     THREADS = 128 * (NC + 1)
+    # the consumers' registers after the producer's setmaxnreg.dec: 232 with one or two of them, less with more
+    CONSUMER_COUNT = register_budget(THREADS, PRODUCER_REGS, CONSUMER_REGS)[1]
     NB = D // 64                       # 64-column boxes per row of Q, K, V
     NQT, NKV = S // BM, S // BN        # Q tiles and KV tiles per (b, h)
     NT = B * H * NQT
@@ -185,7 +188,7 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
                     kv_done[0] = kv_done[0] + n_kv
         else:
             # ================= consumers =================
-            T.ptx["setmaxnreg.inc.sync.aligned.u32"](CONSUMER_REGS)
+            T.ptx["setmaxnreg.inc.sync.aligned.u32"](CONSUMER_COUNT)
             cw = T.meta_var(wg - 1)
             t = T.meta_var(tx % 128)
             acc_s = T.alloc_local([NS], "float32")

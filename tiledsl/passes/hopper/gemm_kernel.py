@@ -26,6 +26,7 @@ from tvm.backend.cuda.lang import SMEMPool
 from tvm.script import tirx as T
 
 from .gemm_match import GemmPlan
+from ..cuda.warp_specialize import register_budget
 from .kernel_common import CONSUMER_REGS, PRODUCER_REGS, PTX_TYPE, SWIZZLE_128B, TMA_LOAD
 
 
@@ -62,6 +63,8 @@ def make_gemm_kernel(plan: GemmPlan):
     NC, MT = plan.consumers, plan.subtiles_per_consumer
     ROWS = MT * 64                         # rows per consumer warpgroup
     THREADS = 128 * (NC + 1)
+    # the consumers' registers after the producer's setmaxnreg.dec: 232 with one or two of them, less with more
+    CONSUMER_COUNT = register_budget(THREADS, PRODUCER_REGS, CONSUMER_REGS)[1]
     KT = -(-K // BK)                       # ragged edges: TMA zero-fills loads past the tensor and clips stores
     GM, GN = -(-M // BM), -(-N // BN)
     NT = GM * GN
@@ -173,7 +176,7 @@ def make_gemm_kernel(plan: GemmPlan):
                                 T.ptx[TMA_LOAD](Bs.ptr_to([s, q * 64, 0]), T.address_of(B_map), tn * BN + q * 64,
                                                 (k0 + kt) * BK, full.ptr_to([s]))
         else:
-            T.ptx["setmaxnreg.inc.sync.aligned.u32"](CONSUMER_REGS)
+            T.ptx["setmaxnreg.inc.sync.aligned.u32"](CONSUMER_COUNT)
             cw = T.meta_var(wg - 1)
             acc = T.alloc_local([NACC], "float32")
             is_last = T.alloc_local([1], "int32")  # this CTA writes the tile (always, without split-K)

@@ -116,6 +116,7 @@ FORMS = {
     "swiglu": lambda: bench.swiglu(256, 256, 128),
     "int8_weight": lambda: bench.int8_weight_gemm(256, 256, 128),
     "fragment_a_staged": lambda: fragment_a_gemm(256, 256, 128),
+    "three_warpgroups_256_wide": lambda: _gemm(384, 512, 256, block_M=192, block_N=256, threads=384, stages=3),
 }
 
 
@@ -157,6 +158,15 @@ def test_pipelined_gemm_keeps_one_wgmma_group_in_flight(sm90_sources):
 
 
 @pytest.mark.nvcc
+def test_a_wgmma_too_wide_beside_a_producer_stays_unspecialized(sm90_sources):
+    """64 x 256 float32 per warpgroup (128 registers) over 384 threads: with a producer warpgroup a thread holds
+    128 registers at launch, too few for ptxas, so the loop is not warp-specialized (it built with 168); 128 x 128
+    over 256 threads is."""
+    assert "setmaxnreg" not in sm90_sources("three_warpgroups_256_wide")
+    assert "setmaxnreg" in sm90_sources("plain")
+
+
+@pytest.mark.nvcc
 def test_sm80_keeps_mma_sync():
     src = tiledsl.compile(FORMS["plain"](), out_idx=[], target={"kind": "cuda", "arch": "sm_80"}).get_kernel_source()
     body = src.split("__global__", 1)[1]
@@ -195,6 +205,7 @@ GPU_FORMS = {  # name: (M, N, K, kwargs)
     "block_K_32": (256, 256, 256, {"block_K": 32}),
     "warpgroups_split_n": (128, 256, 128, {"block_M": 64, "block_N": 128}),
     "ragged": (200, 136, 100, {}),
+    "three_warpgroups_256_wide": (384, 512, 256, {"block_M": 192, "block_N": 256, "threads": 384, "stages": 3}),
 }
 
 

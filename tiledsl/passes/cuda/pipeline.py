@@ -164,6 +164,7 @@ class _Pipeliner(StmtRewriter):
         self.kinds = []  # how each pipelined loop was built: "cp.async", "tma" or "tma+warp_specialized"
         self.loop_depth = 0  # serial loops around the statement being visited
         self._tile_layouts = None
+        self._wgmma_fit = None
         self.top_level = []  # statements of the (single) thread launch's body, for warp specialization
         self.drop = []  # statements the producer warpgroup took over (loads before a warp-specialized loop)
         self.staged_extra = 0  # shared bytes the stages of the loops pipelined so far add to the program's tiles
@@ -289,6 +290,13 @@ class _Pipeliner(StmtRewriter):
             self.top_level = flatten_seq([stmt.body])
         return super().visit_AttrStmt(stmt)
 
+    def _wgmma_fits_specialized(self, nthreads: int) -> bool:
+        """Whether the kernel's wgmma accumulators still fit ptxas's count once a producer warpgroup joins
+        (:func:`warp_specialize.wgmma_registers_fit`); computed once per kernel."""
+        if self._wgmma_fit is None:
+            self._wgmma_fit = warp_specialize.wgmma_registers_fit(final_gemm_plans(self.body, nthreads), nthreads)
+        return self._wgmma_fit
+
     # ------------------------------------------------------------------ TMA + mbarrier ring (sm_90a)
     def _threads(self):
         from .lower_tile_ops import thread_launches
@@ -331,7 +339,8 @@ class _Pipeliner(StmtRewriter):
         nbytes = sum(ld.nbytes for ld in loads)
         if overlap and len(thread_vars) == 1 and config.warp_specialization_enabled() and \
                 allowed("warp_specialization") and \
-                warp_specialize.eligible(self.top_level, loop, producers, consumers, nthreads):
+                warp_specialize.eligible(self.top_level, loop, producers, consumers, nthreads) and \
+                self._wgmma_fits_specialized(nthreads):
             self.kinds[-1] = "tma+warp_specialized"
             return self._warp_specialized(loop, i, producers, loads, consumers, remap, ring, nbytes, tid, nthreads,
                                           annotations)
@@ -347,7 +356,8 @@ class _Pipeliner(StmtRewriter):
             # a loop length the kernel keeps in a scalar (``loop_range = T.min(...)``): the producer computes it
             extent = self._inline_top_scalars(n)
             if before is not None and warp_specialize.eligible_general(
-                    self.top_level, loop, producers, consumers, nthreads, [st for st, _ in before], extent):
+                    self.top_level, loop, producers, consumers, nthreads, [st for st, _ in before], extent) and \
+                    self._wgmma_fits_specialized(nthreads):
                 self.kinds[-1] = "tma+warp_specialized" + ("+deferred_gemm" if split is not None else "")
                 return self._warp_specialized(loop, i, producers, loads, consumers, remap, ring, nbytes, tid,
                                               nthreads, annotations, overlap=False, before=before, extent=extent,
@@ -402,7 +412,8 @@ class _Pipeliner(StmtRewriter):
             self._tile_layouts = shared_tile_layouts(self.body, nthreads)
         loads = [tma_copy.plan_load(p, self._tile_layouts, thread_vars) for p in producers]
         if any(ld is None for ld in loads) or not gemms or \
-                not warp_specialize.transforms_splittable(self.top_level, loop, producers, nthreads):
+                not warp_specialize.transforms_splittable(self.top_level, loop, producers, nthreads) or \
+                not self._wgmma_fits_specialized(nthreads):
             return None
         self.kinds.append("tma+warp_specialized+transforms")
         for load in tma_copy.assign_maps(loads):

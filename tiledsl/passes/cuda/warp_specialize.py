@@ -221,6 +221,27 @@ def register_budget(threads: int, producer_regs: int = PRODUCER_REGS, most: int 
     return at_launch, grown
 
 
+#: registers a consumer thread needs beside one wgmma's accumulator: ptxas asked for 154 for an m64n256 float32
+#: one (128 registers), sm_90a, nvcc 13.0, 2026-12-07
+WGMMA_OTHER_REGS = 26
+
+
+def wgmma_registers_fit(plans: dict, thread_count: int) -> bool:
+    """Whether each wgmma of ``plans`` (accumulator -> gemm plan) still fits once a producer warpgroup joins the
+    ``thread_count`` threads: ptxas checks every wgmma against the registers a thread holds at launch, not the
+    count after ``setmaxnreg.inc``, so a 64 x 256 float32 accumulator per warpgroup (128 registers) fits 256
+    consumer threads (168 at launch) but not 384 (128): such a loop stays unspecialized (it then builds with 168)."""
+    at_launch = register_budget(thread_count + PRODUCER_THREADS)[0]
+    for acc, plan in plans.items():
+        if getattr(plan, "strategy", "") != "wgmma":
+            continue
+        columns = plan.layout.shape[1] // plan.layout.warps_n
+        registers = 64 * columns * tvm.DataType(str(acc.ty.dtype)).bits // 32 // 128
+        if registers + WGMMA_OTHER_REGS > at_launch:
+            return False
+    return True
+
+
 class _Split:
     """A launch body taken apart at its warp-specialization markers: ``prefix`` (allocations and values every
     thread needs first), ``common`` (the ring's initialization), the producer's and the consumers' statements,

@@ -37,7 +37,7 @@ import tvm_ffi
 
 from ...ir.ops import is_tile_call, is_tile_statement
 from ...language.loops import NUM_STAGES_ATTR, PARALLEL_ATTR
-from ..cuda.warp_specialize import register_budget
+from ..cuda.warp_specialize import WGMMA_OTHER_REGS, register_budget
 from ..rewriter import substitute
 from .match_util import NoMatch as _NoMatch
 from .match_util import const_int as _int
@@ -52,9 +52,6 @@ _SIXTEEN_BIT = ("float16", "bfloat16")
 _FLOAT8 = ("float8_e4m3fn", "float8_e5m2")
 _OUTPUT_DTYPES = ("float16", "bfloat16", "float32")
 _ROW_BYTES = 128  # the kernel's k-step: one 128-byte swizzle row (64 16-bit values, 128 float8 values)
-# registers a consumer thread needs beside its accumulator (ptxas asked for 154 for a 128-register one, sm_90a,
-# 2026-12-07): ptxas checks each wgmma against the registers a thread holds at launch, not after setmaxnreg.inc
-_OTHER_REGS = 32
 
 
 @dataclass(frozen=True)
@@ -295,10 +292,10 @@ def _match(func, num_sms) -> GemmPlan:
              "each consumer warpgroup must own 64 or 128 rows of block_M")
     _require(BN % 64 == 0 and BN <= 256, "block_N is not a multiple of 64 up to 256")
     accumulator_regs = (BM // consumers // 64) * BN // 2
-    at_launch = register_budget(128 * (consumers + 1))[0]
-    _require(accumulator_regs <= min(128, at_launch - _OTHER_REGS),
-             f"the accumulator needs {accumulator_regs} registers per thread, more than "
-             f"{min(128, at_launch - _OTHER_REGS)} with {consumers} consumer warpgroups and the producer")
+    # ptxas checks each wgmma against the registers a thread holds at launch, not after setmaxnreg.inc
+    fits = min(128, register_budget(128 * (consumers + 1))[0] - WGMMA_OTHER_REGS)
+    _require(accumulator_regs <= fits, f"the accumulator needs {accumulator_regs} registers per thread, more than "
+             f"{fits} with {consumers} consumer warpgroups and the producer")
     stages = max(int(loop.annotations[NUM_STAGES_ATTR]), 2)
     _require(_int(loop.min, "loop start") == 0 and _int(loop.extent, "the k loop") == -(-K // BK),
              "the k loop is not 0..ceildiv(K, BK)")

@@ -93,6 +93,8 @@
 #           epilogue's early reads: the whole GPU suite, the split-K timeline and variants, W8A8 over tile configs
 #           against torch._int_mm, FMA once
 #   s28b    the README example and tuning tests, the table (2 rounds), then s28c
+#   s32c    (2026-12-07, sixteenth session) split-K's new defaults (group count, register order, auto = last):
+#           int8-weight M = 16 against the old defaults, skinny fp16 GEMMs autotuned through the general passes
 #   s32a    (2026-12-07, sixteenth session) the shortcut GEMM with 3 and 4 consumer warpgroups (register budget),
 #           then s31d
 #   s31e    (2026-12-07, fifteenth session) the GPU tests of the session's opt-ins (run first next time)
@@ -584,6 +586,15 @@ case "${1:-quick}" in
       mv "$OUT/bench_gemm_hopper.json" "$OUT/skinny_$path.json" 2>/dev/null
     done
     (cd "$OUT" && tar czf s30f.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s32c)  # split-K's defaults of 2026-12-07 (group count, register order, auto = last) against the old ones:
+    # int8-weight M = 16 (3 rounds each), then skinny fp16 GEMMs autotuned through the general passes
+    TAIL=3 bench_as m16_new 60 m16_new --rounds 3 --only int8_weight_m16
+    TILEDSL_SPLIT_K_GROUP_COUNT=0 TILEDSL_SPLIT_K_REGISTER_ORDER=0 TAIL=3 bench_as m16_old 60 m16_old --rounds 3 \
+      --only int8_weight_m16
+    TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=4 run skinny_general 110 "$PY" benchmarks/bench_gemm_hopper.py \
+      --shapes 16x4096x4096,128x4096x4096 --dtypes float16 --rounds 3
+    mv "$OUT/bench_gemm_hopper.json" "$OUT/skinny_general.json" 2>/dev/null
     ;;
   s32a)  # the whole-kernel GEMM with 3 and 4 consumer warpgroups (setmaxnreg.inc within the block's pool) and
     # the wgmma tests, then s31d

@@ -1,7 +1,7 @@
 """``T.Pipelined(..., num_stages=1)`` as TileLang means it: the copies run one iteration ahead into two buffers of
 each copied tile (TileLang's pipeline planning puts copies one stage before the compute), instead of a plain loop
-whose every load waits (``passes/cuda/pipeline.py``, ``TILEDSL_ONE_STAGE_AHEAD=1``, opt-in: built without a GPU). TileLang's flash-attention
-examples are written with ``num_stages=1``."""
+whose every load waits (``passes/cuda/pipeline.py``, ``TILEDSL_ONE_STAGE_AHEAD``, the default since its GPU tests
+passed on the H100, 2026-12-07). TileLang's flash-attention examples are written with ``num_stages=1``."""
 import pytest
 import torch
 import tvm
@@ -11,13 +11,7 @@ from tiledsl.passes.pipeline import lower
 import general_programs as G
 from test_tilelang_compat import _reference, attention_with_macros
 
-pytestmark = pytest.mark.usefixtures("general_passes_only", "one_stage_ahead")
-
-
-@pytest.fixture
-def one_stage_ahead(monkeypatch):
-    """The schedule on (opt-in until its GPU tests have run)."""
-    monkeypatch.setenv("TILEDSL_ONE_STAGE_AHEAD", "1")
+pytestmark = pytest.mark.usefixtures("general_passes_only")
 
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 SM80 = {"kind": "cuda", "arch": "sm_80"}

@@ -115,7 +115,7 @@ def test_an_epilogue_reading_state_from_before_the_loop_stays(monkeypatch):
     monkeypatch.setenv("TILEDSL_SPLIT_K_CLUSTER", "1")  # one launch: the first part keeps its state
     assert "T.cuda.cluster_sync()" in split_k(kernel, "cuda", "sm_90a").script()
     monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")  # one launch: the last part keeps its state
-    assert "__syncthreads_or" in split_k(kernel, "cuda", "sm_80").script()
+    assert "tiledsl_split_k_ticket" in split_k(kernel, "cuda", "sm_80").script()
 
 
 def test_a_bad_setting_is_named(monkeypatch):
@@ -133,9 +133,12 @@ def test_the_last_part_form_of_the_split_program(monkeypatch):
     thread 0 counts the block in at its tile's counter with one release-acquire atomic (no ``__threadfence``);
     the block that counts last (told to every thread by ``__syncthreads_or``: its ticket is parts - 1 modulo
     parts) takes the launch's counts back off, adds the other parts' sums (read past L1) and runs the epilogue. The
-    counters are a workspace the runtime keeps zeroed. The CPU keeps the two launches."""
+    counters are a workspace the runtime keeps zeroed. The CPU keeps the two launches. (The whole-block count and
+    the output's layout, as before their defaults: the group count and register order have tests of their own.)"""
     monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
     monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_GROUP_COUNT", "0")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_REGISTER_ORDER", "0")
     program = bench.int8_weight_gemm(16, 128, 512, block_M=32, block_N=32, block_K=64, threads=128)
     split = split_k(program, "cuda", "sm_80")
     text = split.script()
@@ -235,16 +238,20 @@ def test_a_factory_sets_its_parts_with_func_attr():
     _run(gemm, [a, b], a.double() @ b.double())
 
 
-def test_the_sum_form_auto_keeps_wgmma_tiles_on_two_launches(monkeypatch):
-    """TILEDSL_SPLIT_K_SUM=auto (the default): the last-part form for tiles of fewer than 64 rows (mma.sync), two
-    launches for wgmma-sized tiles, whose producer warpgroup a whole-block count would cost (1.2x slower on the
-    H100); the CPU always two launches."""
+def test_the_sum_form_auto(monkeypatch):
+    """TILEDSL_SPLIT_K_SUM=auto (the default): the last-part form, its count on the program's threads; with the
+    whole-block count (TILEDSL_SPLIT_K_GROUP_COUNT=0) only for tiles of fewer than 64 rows (mma.sync), two
+    launches for wgmma-sized tiles, whose producer warpgroup that count would cost; the CPU always two launches."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
     small = bench.int8_weight_gemm(16, 128, 512, block_M=32, block_N=32, block_K=64, threads=128)
     large = bench.int8_weight_gemm(64, 256, 512, block_M=64, block_N=128, block_K=64, threads=128)
+    for program in (small, large):
+        text = split_k(program, "cuda", "sm_90a").script()
+        assert "tiledsl_split_k_any" in text and "sync_grid" not in text
+    assert "sync_grid" in split_k(small, "llvm").script()
+    monkeypatch.setenv("TILEDSL_SPLIT_K_GROUP_COUNT", "0")
     assert "__syncthreads_or" in split_k(small, "cuda", "sm_90a").script()
     assert "sync_grid" in split_k(large, "cuda", "sm_90a").script()
-    assert "sync_grid" in split_k(small, "llvm").script()
 
 
 def test_the_cluster_form_of_the_split_program(monkeypatch):
@@ -269,28 +276,35 @@ def test_the_cluster_form_of_the_split_program(monkeypatch):
 @pytest.mark.nvcc
 @pytest.mark.parametrize("form", ["cluster", "launch", "last"])
 def test_the_split_keeps_its_tma_ring(form, monkeypatch):
-    """The cluster and two-launch forms keep the TMA ring and the producer warpgroup; the last-part form keeps the
-    ring without a producer (its count of finished parts is a whole-block barrier, which would wait for it)."""
+    """Every form keeps the TMA ring and the producer warpgroup (the last part's count of finished parts waits on
+    the program's threads only); with a whole-block count (TILEDSL_SPLIT_K_GROUP_COUNT=0) the last-part form keeps
+    the ring without a producer, which that barrier would wait for."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
     monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", form)
     kernel = tiledsl.compile(bench.gemm(64, 1024, 4096, block_M=64, block_N=128), out_idx=[],
                              target={"kind": "cuda", "arch": "sm_90a"})
-    assert kernel.kernel_info["pipelines"] == ["tma" if form == "last" else "tma+warp_specialized"]
+    assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
     src = kernel.get_kernel_source()
     assert "C_f_split_k" in src
     if form == "cluster":  # one kernel, each declared and defined; its tile's parts meet at a cluster barrier
         assert src.count("__global__ void") == 2 and "barrier.cluster.arrive" in src
     elif form == "last":
-        assert src.count("__global__ void") == 2 and "__syncthreads_or" in src and "setmaxnreg" not in src
+        assert src.count("__global__ void") == 2 and "bar.red.or.pred" in src and "__syncthreads_or" not in src
+        monkeypatch.setenv("TILEDSL_SPLIT_K_GROUP_COUNT", "0")
+        kernel = tiledsl.compile(bench.gemm(64, 1024, 4096, block_M=64, block_N=128), out_idx=[],
+                                 target={"kind": "cuda", "arch": "sm_90a"})
+        assert kernel.kernel_info["pipelines"] == ["tma"] and "__syncthreads_or" in kernel.get_kernel_source()
     else:  # two kernels
         assert src.count("__global__ void") == 4 and "barrier.cluster" not in src
 
 
 def test_the_group_count_waits_on_the_programs_threads_only(monkeypatch):
-    """``TILEDSL_SPLIT_K_GROUP_COUNT=1``: the last-part form's barrier and shared answer are a named barrier of the
-    program's 256 threads (``bar.sync 12, 256``, ``bar.red.or`` in a helper), no ``__syncthreads``; off, as before."""
+    """``TILEDSL_SPLIT_K_GROUP_COUNT`` (the default): the last-part form's barrier and shared answer are a named
+    barrier of the program's 256 threads (``bar.sync 12, 256``, ``bar.red.or`` in a helper), no ``__syncthreads``;
+    ``0``: ``__syncthreads``."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
     monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_GROUP_COUNT", "0")
     program = bench.gemm(64, 1024, 4096, block_M=64, block_N=128)
     text = split_k(program, "cuda", "sm_90a").script()
     assert "T.tvm_storage_sync" in text and "__syncthreads_or" in text and "tiledsl_split_k_any" not in text
@@ -301,14 +315,11 @@ def test_the_group_count_waits_on_the_programs_threads_only(monkeypatch):
     assert text.index("T.ptx.bar(T.uint32(12)") < text.index("tiledsl_split_k_ticket")
 
 
-@pytest.mark.slow  # an opt-in schedule's nvcc build (scripts/test.sh -m slow)
 @pytest.mark.nvcc
 def test_the_group_count_keeps_the_producer_warpgroup(monkeypatch):
-    """With it, the last-part form of a wgmma GEMM is one warp-specialized kernel on a persistent grid: the count
-    no longer waits for the producer warpgroup."""
+    """With it (the default), the last-part form of a wgmma GEMM is one warp-specialized kernel on a persistent
+    grid: the count no longer waits for the producer warpgroup; ``TILEDSL_SPLIT_K_SUM=auto`` takes that form."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", "2")
-    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
-    monkeypatch.setenv("TILEDSL_SPLIT_K_GROUP_COUNT", "1")
     kernel = tiledsl.compile(bench.gemm(64, 1024, 4096, block_M=64, block_N=128), out_idx=[],
                              target={"kind": "cuda", "arch": "sm_90a"})
     assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
@@ -319,7 +330,8 @@ def test_the_group_count_keeps_the_producer_warpgroup(monkeypatch):
 @pytest.mark.gpu
 @pytest.mark.parametrize("parts", ["2", "4"])
 def test_the_group_count_matches_torch_on_the_gpu(parts, monkeypatch):
-    """The warp-specialized last-part form (``TILEDSL_SPLIT_K_GROUP_COUNT=1``; passed on the H100, 2026-12-07):
+    """The warp-specialized last-part form (``TILEDSL_SPLIT_K_GROUP_COUNT=1``, the default; passed on the H100,
+    2026-12-07):
     fp16 on wgmma and the int8-weight GEMM, ten calls each with fresh inputs, some on a second stream."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", parts)
     monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
@@ -333,8 +345,8 @@ def test_the_group_count_matches_torch_on_the_gpu(parts, monkeypatch):
 @pytest.mark.parametrize("group", ["0", "1"])
 @pytest.mark.parametrize("parts", ["2", "4"])
 def test_register_order_sums_match_torch_on_the_gpu(parts, group, monkeypatch):
-    """The last part's sums passed in the accumulators' register order (``TILEDSL_SPLIT_K_REGISTER_ORDER=1``):
-    fp16 on wgmma and the int8-weight GEMM on mma.sync, ten calls each with fresh inputs, some on a second
+    """The last part's sums passed in the accumulators' register order (``TILEDSL_SPLIT_K_REGISTER_ORDER=1``, the
+    default; passed on the H100, 2026-12-07): fp16 on wgmma and the int8-weight GEMM on mma.sync, ten calls each with fresh inputs, some on a second
     stream."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", parts)
     monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
@@ -345,14 +357,11 @@ def test_register_order_sums_match_torch_on_the_gpu(parts, group, monkeypatch):
         assert "tiledsl_add_pair_cg" in kernel.get_kernel_source()
 
 
-@pytest.mark.slow  # an opt-in schedule's nvcc test, as the others'
 @pytest.mark.nvcc
 def test_register_order_sums_are_whole_runs_per_warp(monkeypatch):
     """Each thread stores and adds its registers in pairs at (r * threads + t) * 2: a warp's access is 256
     contiguous bytes (nvcc build; the GPU test above checks the sums)."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", "2")
-    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
-    monkeypatch.setenv("TILEDSL_SPLIT_K_REGISTER_ORDER", "1")
     src = tiledsl.compile(bench.gemm(16, 1024, 4096, block_M=64, block_N=128, threads=128), out_idx=[],
                           target={"kind": "cuda", "arch": "sm_90a"}).get_kernel_source()
     assert src.count("tiledsl_add_pair_cg((&(C_f_ptr[") == 32  # 64 registers a thread, two at a time
@@ -507,23 +516,24 @@ def test_a_zeroed_workspace_stays_one_through_the_disk_cache(monkeypatch):
 
 @pytest.mark.nvcc
 def test_the_default_split_of_the_timed_skinny_programs(monkeypatch):
-    """The programs behind the default's measurements (RESULTS.md, 2026-12-06), built for sm_90a as the default
-    splits them: the fp16 GEMM 16 x 4096 x 4096 on 64 x 128 tiles in 4 parts, summed in a second launch, keeping
-    wgmma, its TMA ring and producer warpgroup; the int8-weight GEMM at M = 16 on 16 x 128 x 64 tiles of 8 warps in
-    4 parts on wgmma (the weight converted in registers), summed by the last part in one launch."""
+    """The programs behind the default's measurements (RESULTS.md), built for sm_90a as the default splits them:
+    the fp16 GEMM 16 x 4096 x 4096 on 64 x 128 tiles and the int8-weight GEMM at M = 16 on 16 x 128 x 64 tiles of
+    8 warps (the weight converted in registers), each in 4 parts on wgmma, summed by the last part in one launch
+    in register order, keeping the TMA ring and the producer warpgroup."""
     monkeypatch.delenv("TILEDSL_SPLIT_K", raising=False)
     target = {"kind": "cuda", "arch": "sm_90a"}
     fp16 = tiledsl.compile(bench.gemm(16, 4096, 4096, block_M=64, block_N=128, block_K=64, threads=256), out_idx=[],
                            target=target)
     src = fp16.get_kernel_source()
     assert fp16.kernel_info["pipelines"] == ["tma+warp_specialized"] and bench.gemm_instruction(src) == "wgmma"
-    assert src.count("__global__ void") == 4 and [p.shape for p in fp16.workspace_params] == [(4, 64, 4096)]
+    assert src.count("__global__ void") == 2 and "tiledsl_add_pair_cg" in src
+    assert [p.shape for p in fp16.workspace_params] == [(4, 32, 8192), (32,)]
     int8 = tiledsl.compile(bench.int8_weight_gemm(16, 4096, 4096, block_M=16, block_N=128, block_K=64, threads=256,
                                                   stages=8), out_idx=[], target=target)
     src = int8.get_kernel_source()
     assert bench.gemm_instruction(src) == "wgmma" and src.count("__global__ void") == 2
-    assert int8.kernel_info["pipelines"] == ["tma"]  # (the last part's count is a barrier: no producer warpgroup)
-    assert "__syncthreads_or" in src and [p.shape for p in int8.workspace_params] == [(4, 16, 4096), (32,)]
+    assert int8.kernel_info["pipelines"] == ["tma+warp_specialized"] and "tiledsl_add_pair_cg" in src
+    assert [p.shape for p in int8.workspace_params] == [(4, 32, 2048), (32,)]
 
 
 def _scaled_residual(in_place):
@@ -567,9 +577,11 @@ def _scaled_residual_inputs(device):
 def test_the_last_part_reads_unwritten_inputs_before_its_ticket(monkeypatch):
     """The epilogue's reads of S and R (inputs no statement writes, at indices of the loop and block variables)
     are copied into fragments by every block before the barrier that precedes the ticket, and the epilogue reads
-    the fragments; C (the kernel writes it) and the nest under a branch keep their reads."""
+    the fragments; C (the kernel writes it) and the nest under a branch keep their reads (shown with the
+    whole-block barrier, ``TILEDSL_SPLIT_K_GROUP_COUNT=0``)."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
     monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_GROUP_COUNT", "0")
     text = split_k(_scaled_residual(False), "cuda", "sm_80").script()
     for name in ("S_early", "R_early"):
         assert text.index(f"{name} = T.alloc_buffer((32, 32)") < text.index("T.tvm_storage_sync") < text.index(

@@ -233,4 +233,6 @@ def test_the_cpu_build_retries_without_the_schedules_it_runs_only(monkeypatch):
                                                         "TILEDSL_WAITS_PAST_BARRIERS", "TILEDSL_PLAIN_POOL",
                                                         "TILEDSL_REGISTER_DEQUANT", "TILEDSL_K_MAJOR_COPIES",
                                                         "TILEDSL_DESCRIPTOR_OFFSETS",
-                                                        "TILEDSL_WARP_UNIFORM_INDEX"]
+                                                        "TILEDSL_WARP_UNIFORM_INDEX",
+                                                        "TILEDSL_SPLIT_K_GROUP_COUNT", "TILEDSL_ONE_STAGE_AHEAD",
+                                                        "TILEDSL_SPLIT_K_REGISTER_ORDER"]

@@ -239,13 +239,17 @@ def split_k(func: tirx.PrimFunc, target_kind: str, arch: str = "") -> tirx.PrimF
 
 def _sum_form(target_kind: str, arch: str, parts: int, accumulators) -> str:
     """How the parts are summed: TILEDSL_SPLIT_K_SUM where the target supports it, else ``launch``; ``auto`` takes
-    ``last`` for accumulators of fewer than 64 rows (mma.sync: no producer warpgroup to lose) and ``launch`` for
-    the others (wgmma loops, warp-specialized, which a whole-block count of finished parts would prevent)."""
+    ``last`` (H100, skinny fp16 GEMMs on wgmma: 16 rows 24.35 -> 23.07 us, 128 rows 26.64 -> 24.18 us against
+    ``launch``), unless the count of finished parts takes a whole-block barrier (``TILEDSL_SPLIT_K_GROUP_COUNT=0``):
+    then ``last`` for accumulators of fewer than 64 rows only (mma.sync: no producer warpgroup to lose) and
+    ``launch`` for the others (wgmma loops, warp-specialized, which the whole-block count would prevent)."""
     wanted = config.split_k_sum()
     if any(str(acc.ty.dtype) == "int32" for acc in accumulators):
         return "launch"  # the form whose int32 sums have run on a GPU (2026-12-07); the others not yet
     if wanted == "auto":
-        wanted = "last" if all(int(acc.ty.shape[0]) < WGMMA_ROWS for acc in accumulators) else "launch"
+        whole_block = not config.schedule_enabled("TILEDSL_SPLIT_K_GROUP_COUNT")
+        wanted = "launch" if whole_block and any(int(acc.ty.shape[0]) >= WGMMA_ROWS for acc in accumulators) \
+            else "last"
     if target_kind != "cuda" or wanted == "cluster" and not (_has_clusters(target_kind, arch) and parts <= MAX_CLUSTER):
         return "launch"
     return wanted
@@ -295,12 +299,10 @@ _ANY_SOURCE = f"""__forceinline__ __device__ int tiledsl_split_k_any(int flag, i
 
 def _count_barriers(headers):
     """(the barrier before the count, the reduction that shares thread 0's answer): ``__syncthreads`` /
-    ``__syncthreads_or``; with ``TILEDSL_SPLIT_K_GROUP_COUNT=1`` (opt-in: its GPU tests pass on the H100, and the
-    skinny fp16 GEMMs were no faster with it, 2026-12-07) the program's threads only, on :data:`COUNT_BARRIER` (``bar.sync`` / ``bar.red.or``,
-    the same memory ordering among them as ``__syncthreads``), where they are whole warps of threadIdx.x: the loop
-    may then be warp-specialized, its producer warpgroup running past the loop's end without them (the whole-kernel
-    Hopper GEMM sums its parts in one launch so; the general passes' wgmma tiles take a second launch instead,
-    1.2-2.5 us more for skinny GEMMs on the H100)."""
+    ``__syncthreads_or``; with ``TILEDSL_SPLIT_K_GROUP_COUNT=1`` (the default) the program's threads only, on
+    :data:`COUNT_BARRIER` (``bar.sync`` / ``bar.red.or``, the same memory ordering among them as
+    ``__syncthreads``), where they are whole warps of threadIdx.x: the loop may then be warp-specialized, its
+    producer warpgroup running past the loop's end without them, so wgmma tiles sum their parts in one launch."""
     tags = {str(h.node.thread_tag): h for h in headers}
     threads = int(tags["threadIdx.x"].value) if "threadIdx.x" in tags else 0
     if not config.schedule_enabled("TILEDSL_SPLIT_K_GROUP_COUNT") or not threads or threads % 32 or \

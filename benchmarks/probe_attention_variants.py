@@ -54,7 +54,14 @@ def _convert_before_wait(src: str) -> str:
 
 
 def _min_blocks(src: str) -> str:
-    return src.replace("__launch_bounds__(384)", "__launch_bounds__(384, 1)")
+    """``__launch_bounds__(T)`` -> ``(T, 1)``, as the shortcut's kernel declares itself."""
+    return re.sub(r"__launch_bounds__\((\d+)\)", r"__launch_bounds__(\1, 1)", src)
+
+
+def _pins_without_memory(src: str) -> str:
+    """The register pins keep their operand but lose the ``memory`` clobber (which also orders every memory
+    access around each of them)."""
+    return src.replace('asm volatile("" : "+f"(r) :: "memory");', 'asm volatile("" : "+f"(r));')
 
 
 def _registers_40_232(src: str) -> str:
@@ -81,6 +88,8 @@ VARIANTS = {
     "convert_before_wait": ({}, _convert_before_wait, False),
     "launch_order": ({"TILEDSL_RASTER": "0"}, None, False),
     "no_pins": ({}, _drop_pins, False),
+    "pins_without_memory": ({}, _pins_without_memory, False),
+    "one_cta_per_tile": ({"TILEDSL_PERSISTENT": "0"}, None, False),
     "min_blocks_1": ({}, _min_blocks, False),
     "registers_40_232": ({}, _registers_40_232, False),
     "warpgroup_release": ({"TILEDSL_WARPGROUP_RELEASE": "1"}, None, False),

@@ -93,6 +93,8 @@
 #           epilogue's early reads: the whole GPU suite, the split-K timeline and variants, W8A8 over tile configs
 #           against torch._int_mm, FMA once
 #   s28b    the README example and tuning tests, the table (2 rounds), then s28c
+#   s32d    (2026-12-07, sixteenth session) s32c, then TileLang's attention config (64 x 64, 128 threads) in
+#           variants against the shortcut (the largest item-5 gap: 0.647 against 0.802x SDPA)
 #   s32c    (2026-12-07, sixteenth session) split-K's new defaults (group count, register order, auto = last):
 #           int8-weight M = 16 against the old defaults, skinny fp16 GEMMs autotuned through the general passes
 #   s32a    (2026-12-07, sixteenth session) the shortcut GEMM with 3 and 4 consumer warpgroups (register budget),
@@ -586,6 +588,12 @@ case "${1:-quick}" in
       mv "$OUT/bench_gemm_hopper.json" "$OUT/skinny_$path.json" 2>/dev/null
     done
     (cd "$OUT" && tar czf s30f.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s32d)  # s32c, then flash attention at TileLang's example config in variants (probe_attention_variants.py)
+    bash "$0" s32c
+    TAIL=14 run tl_config_variants 200 "$PY" benchmarks/probe_attention_variants.py \
+      --program flash_attention_tl_config --rounds 3 --out "$OUT/tl_config_variants.json" \
+      --only general,no_pins,pins_without_memory,min_blocks_1,one_cta_per_tile,launch_order,packed+row_sums+reciprocals,shortcut
     ;;
   s32c)  # split-K's defaults of 2026-12-07 (group count, register order, auto = last) against the old ones:
     # int8-weight M = 16 (3 rounds each), then skinny fp16 GEMMs autotuned through the general passes

@@ -117,6 +117,7 @@ FORMS = {
     "int8_weight": lambda: bench.int8_weight_gemm(256, 256, 128),
     "fragment_a_staged": lambda: fragment_a_gemm(256, 256, 128),
     "three_warpgroups_256_wide": lambda: _gemm(384, 512, 256, block_M=192, block_N=256, threads=384, stages=3),
+    "four_warpgroups": lambda: _gemm(512, 256, 256, block_M=256, block_N=128, threads=512, stages=3),
 }
 
 
@@ -167,6 +168,15 @@ def test_a_wgmma_too_wide_beside_a_producer_stays_unspecialized(sm90_sources):
 
 
 @pytest.mark.nvcc
+def test_four_consumer_warpgroups_ask_for_what_the_block_holds(sm90_sources):
+    """512 consumer threads and the producer: 96 registers a thread at launch (640 threads), so the consumers grow
+    to 104 beside the producer's 56 (61440 of the block's registers), not to 112, which setmaxnreg.inc would wait
+    for forever."""
+    source = sm90_sources("four_warpgroups")
+    assert "__launch_bounds__(640)" in source and "setmaxnreg.inc.sync.aligned.u32 104" in source
+
+
+@pytest.mark.nvcc
 def test_sm80_keeps_mma_sync():
     src = tiledsl.compile(FORMS["plain"](), out_idx=[], target={"kind": "cuda", "arch": "sm_80"}).get_kernel_source()
     body = src.split("__global__", 1)[1]
@@ -206,6 +216,7 @@ GPU_FORMS = {  # name: (M, N, K, kwargs)
     "warpgroups_split_n": (128, 256, 128, {"block_M": 64, "block_N": 128}),
     "ragged": (200, 136, 100, {}),
     "three_warpgroups_256_wide": (384, 512, 256, {"block_M": 192, "block_N": 256, "threads": 384, "stages": 3}),
+    "four_warpgroups": (512, 256, 256, {"block_M": 256, "block_N": 128, "threads": 512, "stages": 3}),
 }
 
 

@@ -170,6 +170,15 @@ bench_as() {  # bench_as NAME TIMEOUT REPORT ARGS...: run bench_general.py ARGS 
   run "$name" "$limit" "$PY" benchmarks/bench_general.py "$@"
   mv "$OUT/bench_general.json" "$OUT/$report.json"
 }
+one_stage_and_skinny() {  # ROUNDS LIMIT_GENERAL LIMIT_SHORTCUT LIMIT_PROBE: flash attention written with
+  # num_stages=1 against SDPA on both paths, then the skinny split-K probe at 16 rows
+  TILEDSL_ONE_STAGE_AHEAD=1 TAIL=8 bench_as one_stage_general "$2" one_stage_general --rounds "$1" \
+    --only flash_attention,flash_attention_stages1,flash_attention_tl_config
+  TAIL=8 bench_as one_stage_shortcut "$3" one_stage_shortcut --rounds "$1" --shortcut \
+    --only flash_attention_stages1,flash_attention_tl_config
+  TAIL=16 run skinny_probe_16 "$4" "$PY" benchmarks/probe_skinny_split.py --rows 16 --rounds 5 \
+    --out "$OUT/skinny_probe_16.json"
+}
 case "${1:-quick}" in
   session1)
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 6 --dist loadfile)
@@ -621,12 +630,7 @@ case "${1:-quick}" in
   s31d)  # s31e, then flash attention written with num_stages=1 against SDPA on both paths (2 rounds), then the
     # skinny split-K probe
     bash "$0" s31e
-    TILEDSL_ONE_STAGE_AHEAD=1 TAIL=8 bench_as one_stage_general 80 one_stage_general --rounds 2 \
-      --only flash_attention,flash_attention_stages1,flash_attention_tl_config
-    TAIL=8 bench_as one_stage_shortcut 50 one_stage_shortcut --rounds 2 --shortcut \
-      --only flash_attention_stages1,flash_attention_tl_config
-    TAIL=16 run skinny_probe_16 100 "$PY" benchmarks/probe_skinny_split.py --rows 16 --rounds 5 \
-      --out "$OUT/skinny_probe_16.json"
+    one_stage_and_skinny 2 80 50 100
     ;;
   s31c)  # 2026-12-07 (fifteenth session), one call for a short lease: every GPU test (num_stages=1 one iteration
     # ahead is a default; run with the shortcut off), then flash attention written with num_stages=1 against SDPA (general passes, shortcut),
@@ -635,12 +639,7 @@ case "${1:-quick}" in
     # the whole-kernel shortcut off, as a trial of it off by default (its own tests ask for it: hopper_shortcut)
     TILEDSL_ONE_STAGE_AHEAD=1 TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=30 run gpu_suite 270 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
       -o faulthandler_timeout=150 "${xdist[@]}" testing
-    TILEDSL_ONE_STAGE_AHEAD=1 TAIL=8 bench_as one_stage_general 90 one_stage_general --rounds 3 \
-      --only flash_attention,flash_attention_stages1,flash_attention_tl_config
-    TAIL=8 bench_as one_stage_shortcut 60 one_stage_shortcut --rounds 3 --shortcut \
-      --only flash_attention_stages1,flash_attention_tl_config
-    TAIL=16 run skinny_probe_16 110 "$PY" benchmarks/probe_skinny_split.py --rows 16 --rounds 5 \
-      --out "$OUT/skinny_probe_16.json"
+    one_stage_and_skinny 3 90 60 110
     ;;
   s31b)  # 2026-12-07 (fifteenth session): num_stages=1 as TileLang means it (copies one iteration ahead, two
     # buffers): its GPU tests and the TileLang-compatibility ones, then flash attention written with num_stages=1

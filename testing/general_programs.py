@@ -745,7 +745,7 @@ def cases(small=False) -> dict:
         out["flash_attention" + ("_causal" if causal else "")] = single_case(
             flash_attention(*fa, causal), lambda dev: [_randn(dev, fa[0], fa[2], fa[1], fa[3]) for _ in range(3)],
             _sdpa(causal), _sdpa(causal), 2e-2)
-    if not small:  # TileLang's examples write attention with num_stages=1 (TILEDSL_ONE_STAGE_AHEAD=1: two buffers)
+    if not small:  # TileLang's examples write attention with num_stages=1 (one iteration ahead, two buffers)
         for tag, cfg in (("stages1", {}), ("tl_config", dict(block_M=64, block_N=64, threads=128))):
             out["flash_attention_" + tag] = single_case(
                 flash_attention(*fa, False, stages=1, **cfg),

@@ -341,13 +341,12 @@ def _register_order_sums(acc, parts, tiles, tile, bz, spills, gathers, workspace
     gathers.append(tirx.For(s, 0, parts, tirx.ForKind.SERIAL, tirx.IfThenElse(s != bz, add, None)))
 
 
-def _last_arrival(headers, counter, parts):
-    """(statements before, the flag, its value, statements in the last block): every block of a tile counts itself
-    in at ``counter[tile]`` once its partial sums are written; the flag is set in the block that counts last
+def _last_arrival(headers, tile, counter, parts):
+    """(statements before, the flag, its value, statements in the last block): every block of a tile (its index
+    ``tile``, :func:`_tile_index`) counts itself in at ``counter[tile]`` once its partial sums are written; the flag is set in the block that counts last
     (a barrier reduction shares the answer of thread 0, which did the ``atomicAdd``), which takes the launch's
     counts back off the counter for the next launch."""
     tags = {str(h.node.thread_tag): h for h in headers}
-    tile = _tile_index(headers)
     first = None  # thread (0, 0, 0) of the block: the one that counts it in
     for tag in ("threadIdx.x", "threadIdx.y", "threadIdx.z"):
         if tag in tags:
@@ -492,7 +491,7 @@ def _rewrite(func, headers, stmts, at, accumulators, parts, form):
     if form == "last":
         counter = tirx.decl_buffer((tiles,), "int32", f"{accumulators[0].name}_split_k_count", scope="global")
         workspaces.append(tirx.AllocBuffer(counter))
-        arrive, last, count, reset = _last_arrival(headers, counter, parts)
+        arrive, last, count, reset = _last_arrival(headers, tile, counter, parts)
         threads = 1
         for h in headers:
             threads *= int(h.value) if str(h.node.thread_tag).startswith("threadIdx") else 1

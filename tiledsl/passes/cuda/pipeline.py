@@ -16,9 +16,9 @@ stage's ``full`` mbarrier and releases the stage on ``empty`` when done reading 
 loop); tensor maps are recorded for PlaceTensorMaps. A gemm-only loop may instead be warp-specialized
 (``warp_specialize``: a producer warpgroup issues every load, finished by WarpSpecialize after LowerTileOpsCUDA).
 ``num_stages=1`` means what it means in TileLang, whose pipeline planning puts the copies one stage before the
-compute: the copies run one iteration ahead into two buffers of each copied tile (``TILEDSL_ONE_STAGE_AHEAD=1``,
-opt-in until its GPU tests have run), when the doubled tiles fit the target's shared memory; otherwise, and for
-``num_stages=0``, the loop stays plain.
+compute: the copies run one iteration ahead into two buffers of each copied tile (``TILEDSL_ONE_STAGE_AHEAD``, on
+by default), when the doubled tiles fit the target's shared memory; otherwise, and for ``num_stages=0``, the loop
+stays plain.
 Guarantees: the same results as the plain loop. Loops that do not have this shape stay plain serial loops (TVM's
 InjectSoftwarePipeline cannot multi-buffer plain tirx IR, so nothing else would pipeline them). Runs before
 LowerTileOpsCUDA.

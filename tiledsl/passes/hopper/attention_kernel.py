@@ -29,8 +29,7 @@ from tvm.backend.cuda.lang import SMEMPool
 from tvm.script import tirx as T
 
 from .attention_match import AttentionPlan
-from ..cuda.warp_specialize import register_budget
-from .kernel_common import CONSUMER_REGS, PRODUCER_REGS, PTX_TYPE, SWIZZLE_128B, TMA_LOAD
+from .kernel_common import PRODUCER_REGS, PTX_TYPE, SWIZZLE_128B, TMA_LOAD, consumer_registers
 
 _STAGES = 2
 VARIANTS = ("tile", "persistent", "tile_nopp", "persistent_nopp")  # _nopp: no ping-pong between the consumers
@@ -62,8 +61,7 @@ def make_attention_kernel(plan: AttentionPlan, variant: str | None = None, pingp
     NC = BM // 64                      # consumer warpgroups
     PINGPONG = (NC == 2) if pingpong is None else (pingpong and NC == 2)
     THREADS = 128 * (NC + 1)
-    # the consumers' registers after the producer's setmaxnreg.dec: 232 with one or two of them, less with more
-    CONSUMER_COUNT = register_budget(THREADS, PRODUCER_REGS, CONSUMER_REGS)[1]
+    CONSUMER_COUNT = consumer_registers(THREADS)  # setmaxnreg.inc after the producer's .dec
     NB = D // 64                       # 64-column boxes per row of Q, K, V
     NQT, NKV = S // BM, S // BN        # Q tiles and KV tiles per (b, h)
     NT = B * H * NQT

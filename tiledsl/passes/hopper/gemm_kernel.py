@@ -26,8 +26,7 @@ from tvm.backend.cuda.lang import SMEMPool
 from tvm.script import tirx as T
 
 from .gemm_match import GemmPlan
-from ..cuda.warp_specialize import register_budget
-from .kernel_common import CONSUMER_REGS, PRODUCER_REGS, PTX_TYPE, SWIZZLE_128B, TMA_LOAD
+from .kernel_common import PRODUCER_REGS, PTX_TYPE, SWIZZLE_128B, TMA_LOAD, consumer_registers
 
 
 
@@ -63,8 +62,7 @@ def make_gemm_kernel(plan: GemmPlan):
     NC, MT = plan.consumers, plan.subtiles_per_consumer
     ROWS = MT * 64                         # rows per consumer warpgroup
     THREADS = 128 * (NC + 1)
-    # the consumers' registers after the producer's setmaxnreg.dec: 232 with one or two of them, less with more
-    CONSUMER_COUNT = register_budget(THREADS, PRODUCER_REGS, CONSUMER_REGS)[1]
+    CONSUMER_COUNT = consumer_registers(THREADS)  # setmaxnreg.inc after the producer's .dec
     KT = -(-K // BK)                       # ragged edges: TMA zero-fills loads past the tensor and clips stores
     GM, GN = -(-M // BM), -(-N // BN)
     NT = GM * GN

@@ -93,6 +93,12 @@
 #           epilogue's early reads: the whole GPU suite, the split-K timeline and variants, W8A8 over tile configs
 #           against torch._int_mm, FMA once
 #   s28b    the README example and tuning tests, the table (2 rounds), then s28c
+#   s33c    (2026-12-07, seventeenth session) every GPU test with the three new defaults (shortcut off)
+#   s33f    (2026-12-07, seventeenth session) GPU tests of the deferred row sums fix, TileLang's attention config
+#   s33e    (2026-12-07, seventeenth session) the three new defaults against none, round-robin, 3 attention programs
+#   s33d    (2026-12-07, seventeenth session) every general program with the three new defaults, then without
+#   s33b    (2026-12-07, seventeenth session) packed / row sums / reciprocals apart, attention at three configs
+#   s33a    (2026-12-07, seventeenth session) the four-warpgroup general GEMM test, then s32d
 #   s32d    (2026-12-07, sixteenth session) s32c, then TileLang's attention config (64 x 64, 128 threads) in
 #           variants against the shortcut (the largest item-5 gap: 0.647 against 0.802x SDPA)
 #   s32c    (2026-12-07, sixteenth session) split-K's new defaults (group count, register order, auto = last):
@@ -597,6 +603,49 @@ case "${1:-quick}" in
       mv "$OUT/bench_gemm_hopper.json" "$OUT/skinny_$path.json" 2>/dev/null
     done
     (cd "$OUT" && tar czf s30f.tgz *.log *.json && rm -f *.log *.json)
+    ;;
+  s33c)  # 2026-12-07 (seventeenth session): every GPU test with packed conversions, deferred row sums and row
+    # reciprocals on by default (the shortcut off, as a trial of it off by default)
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
+    TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=30 run gpu_suite 300 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
+      -o faulthandler_timeout=150 "${xdist[@]}" testing
+    ;;
+  s33f)  # 2026-12-07 (seventeenth session): the GPU tests of a deferred row sum off the tensor-core rows path (the
+    # pair's sums kept whole), of the three new defaults' own files, then TileLang's attention config in variants
+    TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=8 run gpu_row_sums 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -n 8 \
+      testing/test_row_sums.py testing/test_row_reciprocals.py testing/test_packed_convert.py \
+      testing/test_tilelang_constructs.py
+    TAIL=10 run tl_config_more 200 "$PY" benchmarks/probe_attention_variants.py --program flash_attention_tl_config \
+      --rounds 5 --out "$OUT/tl_config_more.json" --only general,warpgroup_release,min_blocks_1,no_pins,shortcut
+    ;;
+  s33e)  # 2026-12-07 (seventeenth session): the three new defaults against none of them, round-robin, on causal
+    # attention (the one program bench_general had slower with them), the benchmark's and TileLang's configs
+    for p in flash_attention_causal flash_attention flash_attention_tl_config; do
+      TAIL=4 run three_$p 100 "$PY" benchmarks/probe_attention_variants.py --program $p --rounds 5 \
+        --out "$OUT/three_$p.json" --only general,none_of_the_three
+    done
+    ;;
+  s33d)  # 2026-12-07 (seventeenth session): every general program with the three new defaults, then without
+    TAIL=24 run bench_new 270 "$PY" benchmarks/bench_general.py --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/bench_general_new.json" 2>/dev/null
+    TILEDSL_PACKED_CONVERSIONS=0 TILEDSL_DEFER_ROW_SUMS=0 TILEDSL_ROW_RECIPROCALS=0 TAIL=24 run bench_old 270 \
+      "$PY" benchmarks/bench_general.py --rounds 2
+    mv "$OUT/bench_general.json" "$OUT/bench_general_old.json" 2>/dev/null
+    ;;
+  s33b)  # 2026-12-07 (seventeenth session): which of packed conversions, deferred row sums and row reciprocals
+    # closes the general passes' gap at TileLang's attention config, and what they do at the benchmark's 128 x 128
+    v=general,packed,row_sums,reciprocals,packed+row_sums,packed+reciprocals,packed+row_sums+reciprocals
+    TAIL=14 run tl_config_split 220 "$PY" benchmarks/probe_attention_variants.py --program flash_attention_tl_config \
+      --rounds 3 --out "$OUT/tl_config_split.json" --only $v,packed+row_sums+reciprocals+min_blocks_1,shortcut
+    TAIL=10 run fa128_split 200 "$PY" benchmarks/probe_attention_variants.py --program flash_attention \
+      --rounds 3 --out "$OUT/fa128_split.json" --only $v,shortcut
+    TAIL=10 run stages1_split 120 "$PY" benchmarks/probe_attention_variants.py --program flash_attention_stages1 \
+      --rounds 3 --out "$OUT/stages1_split.json" --only general,packed+row_sums+reciprocals
+    ;;
+  s33a)  # 2026-12-07 (seventeenth session): the four-warpgroup general GEMM test (setmaxnreg.inc 104), then s32d
+    TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=6 run gpu_four_warpgroups 60 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_wgmma.py \
+      -k four_warpgroups
+    bash "$0" s32d
     ;;
   s32d)  # s32c, then flash attention at TileLang's example config in variants (probe_attention_variants.py)
     bash "$0" s32c

@@ -1,4 +1,4 @@
-"""``TILEDSL_ROW_RECIPROCALS=1`` (``passes/cuda/row_reciprocals.py``; opt-in until its GPU tests have run): in a
+"""``TILEDSL_ROW_RECIPROCALS`` (``passes/cuda/row_reciprocals.py``; on by default since 2026-12-07): in a
 ``T.Parallel`` nest, a float division by a value the innermost loop does not change becomes a multiplication by its
 reciprocal, which nvcc computes once per row.
 
@@ -16,7 +16,7 @@ import tiledsl.language as T
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 
 
-# an opt-in schedule: its tests are marked slow (scripts/test.sh -m slow runs them; CI keeps its 10 minutes)
+# a schedule's own tests: marked slow (scripts/test.sh -m slow runs them; CI keeps its 10 minutes)
 pytestmark = [pytest.mark.usefixtures("general_passes_only"), pytest.mark.slow]
 
 
@@ -40,6 +40,7 @@ def _body(program):
 
 @pytest.mark.nvcc
 def test_attention_divides_by_the_row_sum_once_per_row(monkeypatch):
+    monkeypatch.setenv("TILEDSL_ROW_RECIPROCALS", "0")
     plain = _body(bench.flash_attention(1, 2, 256, 64, False))
     monkeypatch.setenv("TILEDSL_ROW_RECIPROCALS", "1")
     moved = _body(bench.flash_attention(1, 2, 256, 64, False))

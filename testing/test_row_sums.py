@@ -1,11 +1,12 @@
-"""Deferred row sums (``passes/cuda/row_sums.py``, opt-in ``TILEDSL_DEFER_ROW_SUMS=1``): a loop's running row
+"""Deferred row sums (``passes/cuda/row_sums.py``, on by default; ``TILEDSL_DEFER_ROW_SUMS=0`` off): a loop's running row
 sum ``L[i] = L[i] * a[i] + S[i]`` with ``S`` a row sum of a tensor-core accumulator is kept per thread, and combined
 across the lanes sharing the rows once after the loop.
 
 CPU: the test program's CPU build (the pass is CUDA's only) against torch, so the GPU test's reference is right.
 nvcc: flash attention's sum shuffles leave the loop for one combine after it, the rest of the kernel unchanged; the
 programs the pass must leave alone (a non-zero start, the total read inside the loop, the row sum read twice, a
-product of the two) build the same source as with the switch off. GPU: the test program (two warpgroups, a scale
+product of the two) build the same source as with the switch off; the pattern over a loaded fragment (no
+tensor-core accumulator) builds with its sums whole. GPU: the test program (two warpgroups, a scale
 per iteration, several tiles) and flash attention (causal or not) with the switch on against torch.
 """
 import re
@@ -20,7 +21,7 @@ import general_programs as bench
 
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 F16 = "float16"
-# an opt-in schedule: its tests are marked slow (scripts/test.sh -m slow runs them; CI keeps its 10 minutes)
+# a schedule's own tests: marked slow (scripts/test.sh -m slow runs them; CI keeps its 10 minutes)
 pytestmark = [pytest.mark.usefixtures("general_passes_only", "no_kernel_cache"), pytest.mark.slow]
 
 
@@ -64,6 +65,34 @@ def running_row_sums(M, N, K, block_M=128, block_N=64, form="scaled"):
     return kernel
 
 
+def loaded_row_sums(M, N, block_M=64, block_N=64):
+    """Out[i] = the rows' running sum of X's column blocks, the total halved before each block's sum is added: the
+    pass's pattern, but of a fragment loaded from memory (no tensor-core accumulator), so its sums stay whole."""
+
+    @T.prim_func
+    def kernel(X: T.Tensor((M, N), "float32"), Out: T.Tensor((M,), "float32")):
+        with T.Kernel(T.ceildiv(M, block_M), threads=128) as bx:
+            x = T.alloc_fragment((block_M, block_N), "float32")
+            part = T.alloc_fragment((block_M,), "float32")
+            total = T.alloc_fragment((block_M,), "float32")
+            T.clear(total)
+            for j in T.serial(N // block_N):
+                T.copy(X[bx * block_M, j * block_N], x)
+                T.reduce_sum(x, part, dim=1)
+                for i in T.Parallel(block_M):
+                    total[i] = total[i] * 0.5 + part[i]
+            T.copy(total, Out[bx * block_M])
+    return kernel
+
+
+def loaded_reference(x, block_N=64):
+    """:func:`loaded_row_sums` in float64."""
+    total = torch.zeros(x.shape[0], dtype=torch.float64)
+    for j in range(x.shape[1] // block_N):
+        total = total * 0.5 + x[:, j * block_N:(j + 1) * block_N].double().sum(dim=1)
+    return total
+
+
 def reference(a, b, block_N):
     """The scaled form's output in float64."""
     total = torch.zeros(a.shape[0], dtype=torch.float64)
@@ -89,6 +118,7 @@ def test_the_cpu_build_matches_the_reference():
 @pytest.mark.nvcc
 def test_attention_sums_its_rows_across_threads_once_after_the_loop(monkeypatch):
     program = lambda: bench.flash_attention(1, 2, 512, 128, False)  # noqa: E731
+    monkeypatch.setenv("TILEDSL_ROW_RECIPROCALS", "0")  # the division by the total, found below
     off, on = _source(program(), monkeypatch, False), _source(program(), monkeypatch, True)
     assert "scores_sum_part_ptr[0] + __shfl_xor_sync" in off and "logsum_part" not in off
     assert "scores_sum_part_ptr[0] + __shfl_xor_sync" not in on
@@ -117,6 +147,29 @@ def test_the_scaled_running_sum_is_deferred(monkeypatch):
 def test_the_pass_leaves_other_forms_alone(form, monkeypatch):
     program = lambda: running_row_sums(512, 256, 64, form=form)  # noqa: E731
     assert _source(program(), monkeypatch, True) == _source(program(), monkeypatch, False)
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("on", [False, True])
+def test_a_loaded_fragment_keeps_whole_sums(on, monkeypatch):
+    """The pattern over a fragment that is no tensor-core accumulator: the pass marks it (the layouts are not known
+    yet), the lowering sums it whole in the loop and drops the combining reduction (a strict build: no retry
+    hides a failure; the values are the GPU test's)."""
+    monkeypatch.setenv("TILEDSL_STRICT_SCHEDULES", "1")
+    source = _source(loaded_row_sums(128, 256), monkeypatch, on)
+    assert "total_part" not in source and source.count("__shfl_xor_sync(") == _source(
+        loaded_row_sums(128, 256), monkeypatch, False).count("__shfl_xor_sync(")
+
+
+@pytest.mark.gpu
+def test_a_loaded_fragment_sums_match_torch_on_gpu(monkeypatch):
+    monkeypatch.setenv("TILEDSL_DEFER_ROW_SUMS", "1")
+    kernel = tiledsl.compile(loaded_row_sums(192, 512), out_idx=[], target="cuda")
+    x = torch.randn(192, 512)
+    out = torch.full((192,), float("nan"), device="cuda")
+    kernel(x.cuda(), out)
+    torch.cuda.synchronize()
+    torch.testing.assert_close(out.cpu().double(), loaded_reference(x), rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.gpu

@@ -134,6 +134,14 @@ def _pool_bytes(func, allow_tma: bool = False) -> int:
     return int(found[0].ty.shape[0])
 
 
+@pytest.fixture
+def whole_row_sums(monkeypatch):
+    """The program's reductions as written: the sizes below are those of its two in-loop reductions' scratch, which
+    deferred row sums (``passes/cuda/row_sums.py``) would make one in the loop and one after it."""
+    monkeypatch.setenv("TILEDSL_DEFER_ROW_SUMS", "0")
+
+
+@pytest.mark.usefixtures("whole_row_sums")
 def test_tight_scratch_fits_sm90():
     """Lowered again with tight scratch: each reduction's cross-warp scratch holds one row per column of warps
     ((2, 64) floats, 0.5 KiB, instead of one per warp, (8, 64)): 224 KiB of tiles + 1 KiB + the 1 KiB for the
@@ -171,6 +179,7 @@ def test_a_kernel_that_fits_only_without_the_tma_ring_loads_with_cp_async(monkey
     assert result.kernel_info["pipelines"] == ["cp.async"] and "wgmma" in result.source
 
 
+@pytest.mark.usefixtures("whole_row_sums")
 def test_without_either_it_does_not_fit(monkeypatch):
     """Neither (full-size scratch, top-level lifetimes only): 229 KiB, a clear error that shows the pool."""
     _loose_scratch(monkeypatch)

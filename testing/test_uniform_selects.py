@@ -229,10 +229,11 @@ def test_the_cpu_build_retries_without_the_schedules_it_runs_only(monkeypatch):
                                                         "TILEDSL_WIDE_REGISTER_VECTORS", "TILEDSL_TILE_BARRIERS",
                                                         "TILEDSL_TMA_REDUCE", "TILEDSL_ASYNC_GEMMS",
                                                         "TILEDSL_TMA_VECTORS", "TILEDSL_HOIST_OPERAND_READS",
+                                                        "TILEDSL_ROW_RECIPROCALS",
                                                         "TILEDSL_WS_TRANSFORMS", "TILEDSL_HOISTED_FENCES",
                                                         "TILEDSL_WAITS_PAST_BARRIERS", "TILEDSL_PLAIN_POOL",
                                                         "TILEDSL_REGISTER_DEQUANT", "TILEDSL_K_MAJOR_COPIES",
-                                                        "TILEDSL_DESCRIPTOR_OFFSETS",
-                                                        "TILEDSL_WARP_UNIFORM_INDEX",
+                                                        "TILEDSL_PACKED_CONVERSIONS", "TILEDSL_DESCRIPTOR_OFFSETS",
+                                                        "TILEDSL_WARP_UNIFORM_INDEX", "TILEDSL_DEFER_ROW_SUMS",
                                                         "TILEDSL_SPLIT_K_GROUP_COUNT", "TILEDSL_ONE_STAGE_AHEAD",
                                                         "TILEDSL_SPLIT_K_REGISTER_ORDER"]

@@ -75,6 +75,7 @@ class _Lowerer(StmtRewriter):
         self.mma = gemm_strategy.plan_gemms(func_body, self.nthreads)  # accumulator -> tensor-core plan
         self.layouts = infer_layouts(func_body, self.nthreads, {c: p.layout for c, p in self.mma.items()})
         self.mma = {c: p for c, p in self.mma.items() if self.layouts.get(c) == p.layout}
+        self.row_sum_pairs = {}  # deferred row sums: pair number -> partial sum on the tensor-core rows path
         self.locals = {}
         for buf, lay in self.layouts.items():
             if isinstance(lay, Replicated):

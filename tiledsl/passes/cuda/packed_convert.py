@@ -13,8 +13,9 @@ The pass rewrites every vectorized loop of an even constant length whose body is
 lanes into memory: an epilogue's ``half2`` stores) into one two-lane store per pair, its value the packed
 conversion of the pair's two values. The rounding (to nearest even) is the lane-by-lane casts', so the results are
 bit-identical. Runs after LowerTileOpsCUDA, before TVM's VectorizeLoop; other loops are left as they are. sm_80
-and later; opt-in (``TILEDSL_PACKED_CONVERSIONS=1``): in its one timing (H100, 2026-12-06) flash attention ran no
-faster with it (0.958 / 0.933x SDPA against 0.973 / 0.969x, inside the card's call-to-call spread).
+and later; on by default since 2026-12-07 (``TILEDSL_PACKED_CONVERSIONS=0`` turns it off): alone it did not speed
+up flash attention (H100, 2026-12-06), with DeferRowSums and RowReciprocals it does (``benchmarks/RESULTS.md``,
+2026-12-07, seventeenth session).
 """
 from __future__ import annotations
 

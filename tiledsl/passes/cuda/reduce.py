@@ -84,12 +84,13 @@ def _plan(low, call):
         return cast_to(tirx.BufferLoad(src.source, [r.min + i for r, i in zip(src.region, idx)]), acc_dtype)
 
     src_lay, dst_lay = low.layouts.get(src.source), low.layouts.get(dst.source)
-    mode = row_sum_mode(call)
-    if isinstance(src_lay, MMAAccumulator) and isinstance(dst_lay, MMARows) and dim == 1 and dst_lay.matches(src_lay):
+    on_rows = isinstance(src_lay, MMAAccumulator) and isinstance(dst_lay, MMARows) and dim == 1 and \
+        dst_lay.matches(src_lay)
+    mode = _deferred_row_sum_mode(low, call, on_rows)
+    if mode == "nothing":
+        return tirx.Evaluate(tirx.const(0, "int32"))
+    if on_rows:
         return _reduce_mma_rows(low, src, dst, kind, clear, src_lay, dst_lay, acc_dtype, mode)
-    if mode is not None:  # the build retries without TILEDSL_DEFER_ROW_SUMS
-        raise CompileError(f"internal: a deferred row sum into {dst.source.name} is not a tensor-core accumulator's "
-                           f"row statistic")
     if isinstance(src_lay, MMAAccumulator) and isinstance(dst_lay, Replicated) and dim == 1 and whole_region(src) \
             and whole_region(dst) and low.nthreads == src_lay.rows_layout().nthreads \
             and n_out * src_lay.local_size >= SELECTS_BEFORE_BROADCAST:
@@ -213,6 +214,24 @@ def row_sum_mode(call):
     if call.attrs is None or "row_sums" not in call.attrs:
         return None
     return str(call.attrs["row_sums"])
+
+
+def _deferred_row_sum_mode(low, call, on_rows: bool):
+    """How a reduction of a deferred row sum pair (``passes/cuda/row_sums.py``) lowers: its :func:`row_sum_mode`
+    on the tensor-core rows path (``on_rows``); off it, the partial sum is the program's whole reduction (None) and
+    its pair's combining reduction is "nothing". The partial one is lowered first (it is inside the loop the
+    combining one follows); ``low.row_sum_pairs`` records its path, which the combining one must share."""
+    mode = row_sum_mode(call)
+    if mode is None:
+        return None
+    pair = int(call.attrs["row_sums_pair"])
+    if mode == "partial":
+        low.row_sum_pairs[pair] = on_rows
+        return mode if on_rows else None
+    if low.row_sum_pairs.get(pair) != on_rows:
+        raise CompileError(f"internal: the deferred row sum {pair} lowers its partial and combining reductions on "
+                           f"different paths")
+    return mode if on_rows else "nothing"
 
 
 def _reduce_mma_rows(low, src, dst, kind, clear, acc, rows, dtype, mode=None):

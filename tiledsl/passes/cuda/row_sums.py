@@ -1,5 +1,5 @@
 """DeferRowSums: a loop's running row sum kept per thread, combined across threads once after the loop (CUDA;
-opt-in, ``TILEDSL_DEFER_ROW_SUMS=1``; not yet run on a GPU).
+on by default since 2026-12-07, ``TILEDSL_DEFER_ROW_SUMS=0`` switches it off).
 
 Flash attention sums each row of the scores every iteration (``T.reduce_sum(acc_s, scores_sum, dim=1)``) only to
 add it into a running total (``logsum[i] = logsum[i] * scores_scale[i] + scores_sum[i]``) read after the loop. On
@@ -19,8 +19,9 @@ The pass rewrites a loop when, in one statement sequence:
 
 The reduction becomes a partial one (each thread's own sum, ``row_sums="partial"``) and a combining one
 (``row_sums="combine"``: the shuffles and shared round of ``L``'s own values, ``X`` naming only the layout) follows
-the loop. Both are lowered by ``reduce.py`` on the tensor-core rows path only; a reduction that lands elsewhere
-fails the build, which is then retried without the switch. Values every thread of a row holds alike: every row
+the loop; both carry the same ``row_sums_pair`` number. The layouts are only known when ``reduce.py`` lowers them:
+there the partial sum is one only on the tensor-core rows path; elsewhere it is the whole reduction of the program
+and its pair's combining reduction lowers to nothing. Values every thread of a row holds alike: every row
 fragment but ``S`` and ``L`` here (reductions and ``T.Parallel`` statements leave each row's copies equal).
 """
 from __future__ import annotations
@@ -110,10 +111,12 @@ class _Deferrer:
                     any(uses_var(s, L) for j, s in enumerate(body) if j != readers[0]) or \
                     len(_loads(self.body, S)) != 1:
                 continue
-            body[k] = tirx.Evaluate(with_attrs(call, row_sums="partial"))
+            pair = self.count
+            body[k] = tirx.Evaluate(with_attrs(call, row_sums="partial", row_sums_pair=pair))
             combine = make_tile_call("reduce", [spec.src, fills[0].value.args[0]], kind="sum", dim=1, clear=True)
             self.count += 1
-            return [rebuild_for(loop, body=seq(body)), tirx.Evaluate(with_attrs(combine, row_sums="combine"))]
+            return [rebuild_for(loop, body=seq(body)),
+                    tirx.Evaluate(with_attrs(combine, row_sums="combine", row_sums_pair=pair))]
         return None
 
 
@@ -121,7 +124,7 @@ class _Deferrer:
 @keep_tiledsl_errors
 def DeferRowSums(func, mod, ctx):
     """Keep a loop's running row sum per thread and combine it across threads after the loop (see the module
-    doc; opt-in with ``TILEDSL_DEFER_ROW_SUMS=1``)."""
+    doc; ``TILEDSL_DEFER_ROW_SUMS=0`` switches it off)."""
     if not schedule("TILEDSL_DEFER_ROW_SUMS"):
         return func
     deferrer = _Deferrer(func.body)

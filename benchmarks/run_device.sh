@@ -611,12 +611,12 @@ case "${1:-quick}" in
       -o faulthandler_timeout=150 "${xdist[@]}" testing
     ;;
   s33f)  # 2026-12-07 (seventeenth session): the GPU tests of a deferred row sum off the tensor-core rows path (the
-    # pair's sums kept whole), of the three new defaults' own files, then TileLang's attention config in variants
+    # pair's sums kept whole), of the three new defaults' own files, of split-K (a staged epilogue in two launches), then TileLang's attention config in variants
     TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=8 run gpu_row_sums 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -n 8 \
       testing/test_row_sums.py testing/test_row_reciprocals.py testing/test_packed_convert.py \
-      testing/test_tilelang_constructs.py
-    TAIL=10 run tl_config_more 200 "$PY" benchmarks/probe_attention_variants.py --program flash_attention_tl_config \
-      --rounds 5 --out "$OUT/tl_config_more.json" --only general,warpgroup_release,min_blocks_1,no_pins,shortcut
+      testing/test_tilelang_constructs.py testing/test_split_k.py
+    TAIL=10 run tl_config_more 150 "$PY" benchmarks/probe_attention_variants.py --program flash_attention_tl_config \
+      --rounds 3 --out "$OUT/tl_config_more.json" --only general,warpgroup_release,min_blocks_1,no_pins,shortcut
     ;;
   s33e)  # 2026-12-07 (seventeenth session): the three new defaults against none of them, round-robin, on causal
     # attention (the one program bench_general had slower with them), the benchmark's and TileLang's configs

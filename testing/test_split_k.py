@@ -315,6 +315,43 @@ def test_the_group_count_waits_on_the_programs_threads_only(monkeypatch):
     assert text.index("T.ptx.bar(T.uint32(12)") < text.index("tiledsl_split_k_ticket")
 
 
+def _staged_case(rows=64):
+    """TileLang's GEMM example form (the result staged through a shared tile) at a skinny shape, 64 x 128 tiles."""
+    a, b = torch.randn(rows, 4096).half(), torch.randn(4096, 1024).half()
+    return (bench.gemm(rows, 1024, 4096, block_M=64, block_N=128, staged=True),
+            [a, b, torch.randn(rows, 1024).half()], a.double() @ b.double())
+
+
+@pytest.mark.parametrize("form", ["auto", "last"])
+def test_an_epilogue_with_block_barriers_sums_in_a_second_launch(form, monkeypatch):
+    """An epilogue through a shared tile (or a reduction) takes barriers among the block's threads, which the
+    last-part form would put in a branch on the count: such a program sums its parts in a second launch."""
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "2")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", form)
+    staged = _staged_case()[0]
+    text = split_k(staged, "cuda", "sm_90a").script()
+    assert "sync_grid" in text and "tiledsl_split_k_any" not in text
+    plain = bench.gemm(64, 1024, 4096, block_M=64, block_N=128)
+    assert "tiledsl_split_k_any" in split_k(plain, "cuda", "sm_90a").script()
+
+
+@pytest.mark.nvcc
+def test_a_staged_epilogue_builds_split(monkeypatch):
+    """TileLang's GEMM example form with the default split: it builds (with every schedule: the suite's builds are
+    strict) as two kernels, the main loop warp-specialized."""
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "auto")
+    kernel = tiledsl.compile(_staged_case()[0], out_idx=[], target={"kind": "cuda", "arch": "sm_90a"})
+    assert kernel.get_kernel_source().count("__global__ void") == 4  # two kernels, declared and defined
+    assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("rows", [64, 16])
+def test_a_staged_epilogue_split_matches_torch_on_the_gpu(rows, monkeypatch):
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "auto")
+    _run(*_staged_case(rows), device="cuda", target="cuda")
+
+
 @pytest.mark.nvcc
 def test_the_group_count_keeps_the_producer_warpgroup(monkeypatch):
     """With it (the default), the last-part form of a wgmma GEMM is one warp-specialized kernel on a persistent

@@ -28,15 +28,17 @@ runs nk / S iterations
   atomic add by its first thread (``atom.acq_rel.gpu``; the barrier before it puts every thread's stores under
   its release, the barrier after it every thread's loads under its acquire, the pattern CUTLASS's semaphores
   use). The block that draws the last ticket adds the others' sums to its own and runs the epilogue with its own
-  on-chip state, so any epilogue qualifies. Its count is a whole-block barrier: a warp-specialized loop would lose
-  its producer warpgroup. The epilogue's element loops' reads of inputs the kernel never writes (a per-column
+  on-chip state, so an epilogue may read any of it; but an epilogue that takes block barriers (a shared tile, a
+  reduction: ``_needs_block_barriers``) takes the ``launch`` form, since its barriers would be in a branch on the
+  count. The count waits on the program's threads (``TILEDSL_SPLIT_K_GROUP_COUNT``, the default; with it off, a
+  whole-block barrier, which costs a warp-specialized loop its producer warpgroup). The epilogue's element loops' reads of inputs the kernel never writes (a per-column
   scale, a bias) whose indices need only the loop and block indices are issued by every block before its count,
   into fragments (``_early_reads``): their latency then overlaps the ticket instead of adding to the last part's
   time (int8-weight GEMM at M = 16: 15.31 -> 14.94 us as a source edit, H100, 2026-12-07).
 * ``cluster`` (sm_90, S <= 8): the S blocks of a tile are one thread-block cluster (``clusterCtaIdx.z``) and the
   barrier is the cluster's; one launch, part 0 sums. Slower than the others on the H100.
-* ``auto`` (the default): ``last`` for accumulators of fewer than 64 rows (mma.sync), ``launch`` for the others.
-  int32 accumulators always take ``launch``, the one form whose int32 sums have run on a GPU (W8A8, H100,
+* ``auto`` (the default): ``last`` (with ``TILEDSL_SPLIT_K_GROUP_COUNT=0``: for accumulators of fewer than 64
+  rows only, ``launch`` for the others). int32 accumulators always take ``launch``, the one form whose int32 sums have run on a GPU (W8A8, H100,
   2026-12-07).
 
 The sums are the same up to float32 rounding order (int32 sums: exactly). ``TILEDSL_SPLIT_K=S`` asks for S parts on
@@ -56,7 +58,7 @@ from tvm.script import tirx as T
 from .. import config
 from ..errors import TileProgramError
 from ..ir.grid_sync import is_sync_grid, sync_grid_call
-from ..ir.ops import is_tile_statement, make_tile_call, written_buffers
+from ..ir.ops import is_tile_call, is_tile_statement, make_tile_call, written_buffers
 from ..language.loops import NUM_STAGES_ATTR, PARALLEL_ATTR
 from ..runtime.target import sm_number
 from .cuda.async_copy import barrier
@@ -227,6 +229,8 @@ def split_k(func: tirx.PrimFunc, target_kind: str, arch: str = "") -> tirx.PrimF
     if parts <= 1 or _taken_by_hopper_gemm(func, target_kind, arch):
         return func
     form = _sum_form(target_kind, arch, parts, accumulators)
+    if form == "last" and _needs_block_barriers(stmts[at + 1:]):
+        form = "launch"
     split = _rewrite(func, headers, stmts, at, accumulators, parts, form)
     if form != "launch":
         return split
@@ -253,6 +257,25 @@ def _sum_form(target_kind: str, arch: str, parts: int, accumulators) -> str:
     if target_kind != "cuda" or wanted == "cluster" and not (_has_clusters(target_kind, arch) and parts <= MAX_CLUSTER):
         return "launch"
     return wanted
+
+
+def _needs_block_barriers(epilogue) -> bool:
+    """Whether the epilogue's lowering takes barriers among the block's threads: it uses a shared tile (TileLang's
+    GEMM examples stage the result through one) or reduces (a cross-warp scratch). The ``last`` form runs the
+    epilogue in a branch on the count's answer, which TVM's barrier placement cannot prove the same on every
+    thread ("Cannot insert syncs inside condition"), so such a program takes the ``launch`` form."""
+    found = []
+
+    def on_var(v):
+        ty = getattr(v, "ty", None)
+        if isinstance(ty, tirx.BufferType) and ty.storage_scope in ("shared", "shared.dyn"):
+            found.append(v)
+
+    def on_call(call):
+        if is_tile_call(call, "reduce"):
+            found.append(call)
+    tvm_ffi.structural_walk(seq(list(epilogue)), [(tirx.Var, on_var), (tvm.ir.Call, on_call)])
+    return bool(found)
 
 
 def _tile_origin(headers, acc):

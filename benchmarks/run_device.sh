@@ -94,6 +94,7 @@
 #           against torch._int_mm, FMA once
 #   s28b    the README example and tuning tests, the table (2 rounds), then s28c
 #   s33c    (2026-12-07, seventeenth session) every GPU test with the three new defaults (shortcut off)
+#   s33g    (2026-12-07, seventeenth session) only the GPU tests of the two fixes
 #   s33f    (2026-12-07, seventeenth session) GPU tests of the deferred row sums fix, TileLang's attention config
 #   s33e    (2026-12-07, seventeenth session) the three new defaults against none, round-robin, 3 attention programs
 #   s33d    (2026-12-07, seventeenth session) every general program with the three new defaults, then without
@@ -609,6 +610,12 @@ case "${1:-quick}" in
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
     TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=30 run gpu_suite 300 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
       -o faulthandler_timeout=150 "${xdist[@]}" testing
+    ;;
+  s33g)  # 2026-12-07 (seventeenth session), for the shortest lease: only the GPU tests of today's two fixes (a
+    # deferred row sum off the tensor-core rows path; a staged epilogue split in two launches)
+    TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=8 run gpu_fixes 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -n 8 \
+      testing/test_row_sums.py testing/test_tilelang_constructs.py testing/test_split_k.py \
+      -k "loaded_fragment or alloc_global or staged or running_row_sums or group_count"
     ;;
   s33f)  # 2026-12-07 (seventeenth session): the GPU tests of a deferred row sum off the tensor-core rows path (the
     # pair's sums kept whole), of the three new defaults' own files, of split-K (a staged epilogue in two launches), then TileLang's attention config in variants

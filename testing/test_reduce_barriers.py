@@ -52,7 +52,9 @@ def test_column_split_accumulator_takes_warpgroup_barriers(monkeypatch):
 @pytest.mark.nvcc
 @pytest.mark.parametrize("switch,config", [
     ("0", {}),  # switched off
-    ("1", dict(block_M=128, block_N=64, stages=1)),  # dQ rows split between the warpgroups: both write every panel
+    # dQ rows split between the warpgroups: both write every panel (a plain loop: with two stages of K and V the
+    # staging tile no longer fits beside them, and dQ is added by element atomics)
+    ("1", dict(block_M=128, block_N=64, stages=0)),
     ("1", dict(block_M=64, block_N=64, threads=128)),  # one warpgroup
 ], ids=["off", "row_split", "one_warpgroup"])
 def test_other_kernels_keep_block_barriers(monkeypatch, switch, config):

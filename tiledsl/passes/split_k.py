@@ -24,22 +24,23 @@ runs nk / S iterations
   partial tiles and run the epilogue; the epilogue may read no on-chip value set before the loop but the
   accumulators (checked by cutting the program as ``split_grid_sync.py`` will; one that fails stays as written).
 * ``last``: one launch. Each block stores its partial sums and counts itself in on its tile's counter (an int32
-  workspace the runtime keeps zeroed, ``ZEROED_WORKSPACES_ATTR``): a block barrier, then one release-acquire
-  atomic add by its first thread (``atom.acq_rel.gpu``; the barrier before it puts every thread's stores under
-  its release, the barrier after it every thread's loads under its acquire, the pattern CUTLASS's semaphores
-  use). The block that draws the last ticket adds the others' sums to its own and runs the epilogue with its own
-  on-chip state, so an epilogue may read any of it; but an epilogue that takes block barriers (a shared tile, a
-  reduction: ``_needs_block_barriers``) takes the ``launch`` form, since its barriers would be in a branch on the
-  count. The count waits on the program's threads (``TILEDSL_SPLIT_K_GROUP_COUNT``, the default; with it off, a
-  whole-block barrier, which costs a warp-specialized loop its producer warpgroup). The epilogue's element loops' reads of inputs the kernel never writes (a per-column
-  scale, a bias) whose indices need only the loop and block indices are issued by every block before its count,
-  into fragments (``_early_reads``): their latency then overlaps the ticket instead of adding to the last part's
-  time (int8-weight GEMM at M = 16: 15.31 -> 14.94 us as a source edit, H100, 2026-12-07).
+  workspace the runtime keeps zeroed, ``ZEROED_WORKSPACES_ATTR``): a block barrier, then one release-acquire atomic
+  add by its first thread (``atom.acq_rel.gpu``; the barrier before it puts every thread's stores under its release,
+  the barrier after it every thread's loads under its acquire, the pattern CUTLASS's semaphores use). The block that
+  draws the last ticket adds the others' sums to its own and runs the epilogue with its own on-chip state, so an
+  epilogue may read any of it; but an epilogue that takes block barriers (a shared tile, a reduction:
+  ``_needs_block_barriers``) takes the ``launch`` form, since its barriers would be in a branch on the count. The
+  count waits on the program's threads (``TILEDSL_SPLIT_K_GROUP_COUNT``, the default; with it off, a whole-block
+  barrier, which costs a warp-specialized loop its producer warpgroup). The epilogue's element loops' reads of
+  inputs the kernel never writes (a per-column scale, a bias) whose indices need only the loop and block indices are
+  issued by every block before its count, into fragments (``_early_reads``): their latency then overlaps the ticket
+  instead of adding to the last part's time (int8-weight GEMM at M = 16: 15.31 -> 14.94 us as a source edit, H100,
+  2026-12-07).
 * ``cluster`` (sm_90, S <= 8): the S blocks of a tile are one thread-block cluster (``clusterCtaIdx.z``) and the
   barrier is the cluster's; one launch, part 0 sums. Slower than the others on the H100.
-* ``auto`` (the default): ``last`` (with ``TILEDSL_SPLIT_K_GROUP_COUNT=0``: for accumulators of fewer than 64
-  rows only, ``launch`` for the others). int32 accumulators always take ``launch``, the one form whose int32 sums have run on a GPU (W8A8, H100,
-  2026-12-07).
+* ``auto`` (the default): ``last`` (with ``TILEDSL_SPLIT_K_GROUP_COUNT=0``: for accumulators of fewer than 64 rows
+  only, ``launch`` for the others). int32 accumulators always take ``launch``, the one form whose int32 sums have
+  run on a GPU (W8A8, H100, 2026-12-07).
 
 The sums are the same up to float32 rounding order (int32 sums: exactly). ``TILEDSL_SPLIT_K=S`` asks for S parts on
 any target; ``auto`` (the default) picks, on CUDA, for grids of at most half the SMs, the largest S <= 8 dividing

@@ -623,7 +623,7 @@ case "${1:-quick}" in
       testing/test_row_sums.py testing/test_row_reciprocals.py testing/test_packed_convert.py \
       testing/test_tilelang_constructs.py testing/test_split_k.py
     TAIL=10 run tl_config_more 150 "$PY" benchmarks/probe_attention_variants.py --program flash_attention_tl_config \
-      --rounds 3 --out "$OUT/tl_config_more.json" --only general,warpgroup_release,min_blocks_1,no_pins,shortcut
+      --rounds 3 --out "$OUT/tl_config_more.json" --only general,warpgroup_release,min_blocks_1,no_pins,pins_without_memory,shortcut
     ;;
   s33e)  # 2026-12-07 (seventeenth session): the three new defaults against none of them, round-robin, on causal
     # attention (the one program bench_general had slower with them), the benchmark's and TileLang's configs

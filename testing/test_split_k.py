@@ -677,3 +677,22 @@ def test_split_int8_gemms_match_torch_exactly_on_the_gpu(form, monkeypatch):
     kernel = tiledsl.compile(program, out_idx=[], target="cuda")
     for _ in range(2):
         assert integer_gemm_matches(kernel, M, N, K, "cuda")
+
+
+@pytest.mark.slow
+@pytest.mark.nvcc
+def test_every_benchmark_program_builds_with_the_default_split(monkeypatch):
+    """Every benchmark program at the GPU tests' sizes, built for sm_90a with ``TILEDSL_SPLIT_K=auto`` (the suite
+    runs with it off) and strict schedules: a split that breaks a build (a staged epilogue did, 2026-12-07) fails
+    here instead of silently costing the program its schedules."""
+    import more_programs
+
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "auto")
+    programs = {**bench.cases(small=True), **more_programs.cases(small=True)}
+    split = []
+    for name, case in programs.items():
+        for kernel_name, program in case.kernels.items():
+            if split_k(program, "cuda", "sm_90a") is not program:
+                split.append(f"{name}/{kernel_name}")
+                tiledsl.compile(program, out_idx=[], target={"kind": "cuda", "arch": "sm_90a"})
+    assert "gemm_staged/main" in split and "int8_weight_m16/main" in split

@@ -1,6 +1,6 @@
 """RowReciprocals: in a ``T.Parallel`` nest, a float division by a value the innermost loop does not change becomes
 a multiplication by its reciprocal (CUDA; on by default since 2026-12-07, ``TILEDSL_ROW_RECIPROCALS=0`` turns it
-off: alone no faster on the H100, with DeferRowSums and PackFloatConversions flash attention gains 1-7 %).
+off: alone no faster on the H100, with DeferRowSums and PackFloatConversions flash attention gains 3-10 %).
 
 Flash attention's epilogue ``acc_o[i, j] /= logsum[i]`` is one IEEE division per element: 64 per thread in the
 sm_90a kernel, each a ``MUFU.RCP``, a check and a slow-path call (about 640 instructions per CTA, close to one

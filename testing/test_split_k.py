@@ -315,10 +315,12 @@ def test_the_group_count_waits_on_the_programs_threads_only(monkeypatch):
     assert text.index("T.ptx.bar(T.uint32(12)") < text.index("tiledsl_split_k_ticket")
 
 
-def _staged_case(rows=64):
-    """TileLang's GEMM example form (the result staged through a shared tile) at a skinny shape, 64 x 128 tiles."""
+def _fp16_case(rows: int, **gemm_args):
+    """(program, inputs, float64 result) of an fp16 GEMM of ``rows`` x 1024 x 4096 in 64 x 128 wgmma tiles
+    (``gemm_args``: more of ``general_programs.gemm``'s; ``staged=True``: TileLang's GEMM example form, the result
+    staged through a shared tile)."""
     a, b = torch.randn(rows, 4096).half(), torch.randn(4096, 1024).half()
-    return (bench.gemm(rows, 1024, 4096, block_M=64, block_N=128, staged=True),
+    return (bench.gemm(rows, 1024, 4096, block_M=64, block_N=128, **gemm_args),
             [a, b, torch.randn(rows, 1024).half()], a.double() @ b.double())
 
 
@@ -328,7 +330,7 @@ def test_an_epilogue_with_block_barriers_sums_in_a_second_launch(form, monkeypat
     last-part form would put in a branch on the count: such a program sums its parts in a second launch."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", "2")
     monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", form)
-    staged = _staged_case()[0]
+    staged = _fp16_case(64, staged=True)[0]
     text = split_k(staged, "cuda", "sm_90a").script()
     assert "sync_grid" in text and "tiledsl_split_k_any" not in text
     plain = bench.gemm(64, 1024, 4096, block_M=64, block_N=128)
@@ -340,7 +342,7 @@ def test_a_staged_epilogue_builds_split(monkeypatch):
     """TileLang's GEMM example form with the default split: it builds (with every schedule: the suite's builds are
     strict) as two kernels, the main loop warp-specialized."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", "auto")
-    kernel = tiledsl.compile(_staged_case()[0], out_idx=[], target={"kind": "cuda", "arch": "sm_90a"})
+    kernel = tiledsl.compile(_fp16_case(64, staged=True)[0], out_idx=[], target={"kind": "cuda", "arch": "sm_90a"})
     assert kernel.get_kernel_source().count("__global__ void") == 4  # two kernels, declared and defined
     assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
 
@@ -349,7 +351,7 @@ def test_a_staged_epilogue_builds_split(monkeypatch):
 @pytest.mark.parametrize("rows", [64, 16])
 def test_a_staged_epilogue_split_matches_torch_on_the_gpu(rows, monkeypatch):
     monkeypatch.setenv("TILEDSL_SPLIT_K", "auto")
-    _run(*_staged_case(rows), device="cuda", target="cuda")
+    _run(*_fp16_case(rows, staged=True), device="cuda", target="cuda")
 
 
 @pytest.mark.nvcc
@@ -383,8 +385,8 @@ def test_the_group_count_matches_torch_on_the_gpu(parts, monkeypatch):
 @pytest.mark.parametrize("parts", ["2", "4"])
 def test_register_order_sums_match_torch_on_the_gpu(parts, group, monkeypatch):
     """The last part's sums passed in the accumulators' register order (``TILEDSL_SPLIT_K_REGISTER_ORDER=1``, the
-    default; passed on the H100, 2026-12-07): fp16 on wgmma and the int8-weight GEMM on mma.sync, ten calls each with fresh inputs, some on a second
-    stream."""
+    default; passed on the H100, 2026-12-07): fp16 on wgmma and the int8-weight GEMM on mma.sync, ten calls each
+    with fresh inputs, some on a second stream."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", parts)
     monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
     monkeypatch.setenv("TILEDSL_SPLIT_K_GROUP_COUNT", group)
@@ -411,9 +413,7 @@ def _fp16_or_int8_case(rows: int, threads: int):
     def case(call):
         if call % 2:
             return _int8_case(16, 1024, 4096, block_M=16, block_N=128, block_K=64, threads=256)
-        a, b = torch.randn(rows, 4096).half(), torch.randn(4096, 1024).half()
-        return (bench.gemm(rows, 1024, 4096, block_M=64, block_N=128, threads=threads),
-                [a, b, torch.randn(rows, 1024).half()], a.double() @ b.double())
+        return _fp16_case(rows, threads=threads)
     return case
 
 
@@ -442,9 +442,7 @@ def test_split_gemms_match_torch_on_the_gpu(parts, form, monkeypatch):
     program, inputs, want = _int8_case(16, 1024, 4096, block_M=64, block_N=128, block_K=128, threads=256)
     assert split_k(program, "cuda") is not program
     _run(program, inputs, want, device="cuda", target="cuda")
-    program = bench.gemm(64, 1024, 4096, block_M=64, block_N=128)
-    a, b = torch.randn(64, 4096).half(), torch.randn(4096, 1024).half()
-    _run(program, [a, b, torch.randn(64, 1024).half()], a.double() @ b.double(), device="cuda", target="cuda")
+    _run(*_fp16_case(64), device="cuda", target="cuda")
 
 
 @pytest.mark.gpu

@@ -60,6 +60,7 @@ from .. import config
 from ..errors import TileProgramError
 from ..ir.grid_sync import is_sync_grid, sync_grid_call
 from ..ir.ops import is_tile_call, is_tile_statement, make_tile_call, written_buffers
+from ..language.buffers import SHARED_SCOPES
 from ..language.loops import NUM_STAGES_ATTR, PARALLEL_ATTR
 from ..runtime.target import sm_number
 from .cuda.async_copy import barrier
@@ -269,7 +270,7 @@ def _needs_block_barriers(epilogue) -> bool:
 
     def on_var(v):
         ty = getattr(v, "ty", None)
-        if isinstance(ty, tirx.BufferType) and ty.storage_scope in ("shared", "shared.dyn"):
+        if isinstance(ty, tirx.BufferType) and ty.storage_scope in SHARED_SCOPES:
             found.append(v)
 
     def on_call(call):
@@ -367,9 +368,9 @@ def _register_order_sums(acc, parts, tiles, tile, bz, spills, gathers, workspace
 
 def _last_arrival(headers, tile, counter, parts):
     """(statements before, the flag, its value, statements in the last block): every block of a tile (its index
-    ``tile``, :func:`_tile_index`) counts itself in at ``counter[tile]`` once its partial sums are written; the flag is set in the block that counts last
-    (a barrier reduction shares the answer of thread 0, which did the ``atomicAdd``), which takes the launch's
-    counts back off the counter for the next launch."""
+    ``tile``, :func:`_tile_index`) counts itself in at ``counter[tile]`` once its partial sums are written; the
+    flag is set in the block that counts last (a barrier reduction shares the answer of thread 0, which did the
+    ``atomicAdd``), which takes the launch's counts back off the counter for the next launch."""
     tags = {str(h.node.thread_tag): h for h in headers}
     first = None  # thread (0, 0, 0) of the block: the one that counts it in
     for tag in ("threadIdx.x", "threadIdx.y", "threadIdx.z"):

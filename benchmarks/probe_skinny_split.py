@@ -7,7 +7,8 @@ block's timeline for the one-launch forms (``%globaltimer`` read by the first co
 first stage's data, the main loop's end, the ticket known, the exit) and times every variant round-robin against
 cuBLAS. A diagnostic only: the timeline edits are applied to the CUDA source just before nvcc in this process.
 
-    python benchmarks/probe_skinny_split.py [--rows 16] [--rounds 7] [--launches 4] [--out F]
+    python benchmarks/probe_skinny_split.py [--rows 16] [--rounds 7] [--launches 4] [--out F] [--only A,B]
+        [--no-timelines]
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import json
 import re
 from pathlib import Path
 
-from probe_attention_variants import build, time_round_robin  # noqa: E402  (sets the cache off, the testing path)
+from probe_attention_variants import _min_blocks, build, time_round_robin  # noqa: E402  (sets the cache off, the testing path)
 from probe_split_k_timeline import (_CLOCK, MARKS, capture_stdout, launch, print_timeline,  # noqa: E402
                                     record_times, summarize)
 
@@ -101,6 +102,12 @@ VARIANTS = {
     "general_last2_group_register_order": (2, {"TILEDSL_SPLIT_K_SUM": "last", **GROUP, **ORDER}, None, False, True),
     "general_last2_register_order": (2, {"TILEDSL_SPLIT_K_SUM": "last", **ORDER}, None, False, True),
     "general_last2_group_no_reset": (2, {"TILEDSL_SPLIT_K_SUM": "last", **GROUP}, _no_reset, False, True),
+    # the defaults since 2026-12-07 (group count + register order), then each difference left from the shortcut's
+    # kernel: one release per warpgroup instead of one per warp, ``__launch_bounds__(T, 1)``
+    "general_default2": (2, {}, None, False, True),
+    "general_default2_warpgroup_release": (2, {"TILEDSL_WARPGROUP_RELEASE": "1"}, None, False, True),
+    "general_default2_min_blocks_1": (2, {}, _min_blocks, False, True),
+    "general_default2_both": (2, {"TILEDSL_WARPGROUP_RELEASE": "1"}, _min_blocks, False, True),
     "general_last2_group_no_sum (wrong sums)": (2, {"TILEDSL_SPLIT_K_SUM": "last", **GROUP}, _no_sum_loads, False,
                                                 False),
 }
@@ -118,13 +125,16 @@ def main():
     ap.add_argument("--launches", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--out", default="")
+    ap.add_argument("--only", default="", help="comma-separated variant names (all when empty)")
+    ap.add_argument("--no-timelines", action="store_true")
     args = ap.parse_args()
+    only = [n for n in args.only.split(",") if n]
     report = {"device": torch.cuda.get_device_name(), "rows": args.rows, "variants": {}, "timelines": {}}
     flush = flush_buffer(torch.device("cuda"))
     cases = {parts: skinny_case(args.rows, parts) for parts in (1, 2)}
     inputs = cases[2].make("cuda")
 
-    for name, (parts, switches, edit, shortcut) in TIMELINES.items():
+    for name, (parts, switches, edit, shortcut) in ({} if args.no_timelines else TIMELINES).items():
         case = cases[parts]
         try:
             go = case.bind(build(case, switches, edit, shortcut), inputs)
@@ -139,6 +149,8 @@ def main():
 
     runs = {}
     for name, (parts, switches, edit, shortcut, right) in VARIANTS.items():
+        if only and name not in only:
+            continue
         case = cases[parts]
         row = report["variants"][name] = {"edit": edit.__name__ if edit else None}
         try:

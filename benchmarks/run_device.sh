@@ -94,6 +94,7 @@
 #           against torch._int_mm, FMA once
 #   s28b    the README example and tuning tests, the table (2 rounds), then s28c
 #   s33c    (2026-12-07, seventeenth session) every GPU test with the three new defaults (shortcut off)
+#   s34a    (2026-12-07, eighteenth session) the two fixes' GPU tests, skinny 128 rows in variants, bench_general
 #   s33g    (2026-12-07, seventeenth session) only the GPU tests of the two fixes
 #   s33f    (2026-12-07, seventeenth session) GPU tests of the deferred row sums fix, TileLang's attention config
 #   s33e    (2026-12-07, seventeenth session) the three new defaults against none, round-robin, 3 attention programs
@@ -610,6 +611,16 @@ case "${1:-quick}" in
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
     TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=30 run gpu_suite 300 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
       -o faulthandler_timeout=150 "${xdist[@]}" testing
+    ;;
+  s34a)  # 2026-12-07 (eighteenth session): the seventeenth session's two fixes on the GPU, the skinny GEMM at 128
+    # rows against the shortcut with each difference left between their kernels, then every general program
+    TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=8 run gpu_fixes 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -n 8 \
+      testing/test_row_sums.py testing/test_tilelang_constructs.py testing/test_split_k.py \
+      -k "loaded_fragment or alloc_global or staged or running_row_sums or group_count"
+    TAIL=14 run skinny_probe_128 130 "$PY" benchmarks/probe_skinny_split.py --rows 128 --rounds 5 --no-timelines \
+      --only shortcut_split2,general_default2,general_default2_warpgroup_release,general_default2_min_blocks_1,general_default2_both \
+      --out "$OUT/skinny_probe_128.json"
+    TAIL=40 bench_as bench_general 270 bench_general --rounds 2
     ;;
   s33g)  # 2026-12-07 (seventeenth session), for the shortest lease: only the GPU tests of today's two fixes (a
     # deferred row sum off the tensor-core rows path; a staged epilogue split in two launches)

@@ -102,6 +102,7 @@ VARIANTS = {
     "min_blocks_1": ({}, _min_blocks, False),
     "registers_40_232": ({}, _registers_40_232, False),
     "warpgroup_release": ({"TILEDSL_WARPGROUP_RELEASE": "1"}, None, False),
+    "warpgroup_release+min_blocks_1": ({"TILEDSL_WARPGROUP_RELEASE": "1"}, _min_blocks, False),
     "shortcut": ({}, None, True),
 }
 

@@ -94,7 +94,9 @@
 #           against torch._int_mm, FMA once
 #   s28b    the README example and tuning tests, the table (2 rounds), then s28c
 #   s33c    (2026-12-07, seventeenth session) every GPU test with the three new defaults (shortcut off)
-#   s34a    (2026-12-07, eighteenth session) the two fixes' GPU tests, skinny 128 rows in variants, bench_general
+#   s34a    (2026-12-07, eighteenth session) every GPU test with the shortcut off by default, skinny 128 rows
+#   s34b    (2026-12-07, eighteenth session) bench_general, the autotuned fp8 GEMM on the default path
+#   s34c    (2026-12-07, eighteenth session) the fp8 linear on both paths against float64, TileLang's attention config
 #   s33g    (2026-12-07, seventeenth session) only the GPU tests of the two fixes
 #   s33f    (2026-12-07, seventeenth session) GPU tests of the deferred row sums fix, TileLang's attention config
 #   s33e    (2026-12-07, seventeenth session) the three new defaults against none, round-robin, 3 attention programs
@@ -612,15 +614,27 @@ case "${1:-quick}" in
     TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=30 run gpu_suite 300 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
       -o faulthandler_timeout=150 "${xdist[@]}" testing
     ;;
-  s34a)  # 2026-12-07 (eighteenth session): the seventeenth session's two fixes on the GPU, the skinny GEMM at 128
-    # rows against the shortcut with each difference left between their kernels, then every general program
-    TILEDSL_DISABLE_HOPPER_GEMM=1 TAIL=8 run gpu_fixes 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -n 8 \
-      testing/test_row_sums.py testing/test_tilelang_constructs.py testing/test_split_k.py \
-      -k "loaded_fragment or alloc_global or staged or running_row_sums or group_count"
+  s34a)  # 2026-12-07 (eighteenth session): every GPU test with the whole-kernel shortcut off by default (no
+    # switch set: the new defaults as a user gets them; the seventeenth session's two fixes among them), then the
+    # skinny GEMM at 128 rows against the shortcut with each difference left between their kernels
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
+    TAIL=30 run gpu_suite 300 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra -o faulthandler_timeout=150 \
+      "${xdist[@]}" testing
     TAIL=14 run skinny_probe_128 130 "$PY" benchmarks/probe_skinny_split.py --rows 128 --rounds 5 --no-timelines \
       --only shortcut_split2,general_default2,general_default2_warpgroup_release,general_default2_min_blocks_1,general_default2_both \
       --out "$OUT/skinny_probe_128.json"
+    ;;
+  s34b)  # 2026-12-07 (eighteenth session): every general program (the issue's table on this card), then the
+    # autotuned fp8 GEMM through the default path (the general passes since today)
     TAIL=40 bench_as bench_general 270 bench_general --rounds 2
+    OUT=$OUT TAIL=20 run gemm_fp8 200 "$PY" benchmarks/bench_gemm_hopper.py --shapes 4096x4096x4096 \
+      --dtypes float8_e4m3fn --rounds 3
+    ;;
+  s34c)  # 2026-12-07 (eighteenth session): the fp8 linear through both paths against float64 (the general path
+    # failed bench_gemm_hopper's check in s34b), then TileLang's attention config with the skinny GEMM's two gains
+    TAIL=12 run fp8_paths 120 "$PY" benchmarks/probe_fp8_paths.py --out "$OUT/fp8_paths.json"
+    TAIL=10 run tl_config_s34 200 "$PY" benchmarks/probe_attention_variants.py --program flash_attention_tl_config \
+      --rounds 3 --out "$OUT/tl_config_s34.json" --only general,warpgroup_release,min_blocks_1,warpgroup_release+min_blocks_1,shortcut
     ;;
   s33g)  # 2026-12-07 (seventeenth session), for the shortest lease: only the GPU tests of today's two fixes (a
     # deferred row sum off the tensor-core rows path; a staged epilogue split in two launches)

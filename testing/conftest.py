@@ -11,6 +11,9 @@ os.environ.setdefault("TILEDSL_STRICT_SCHEDULES", "1")  # a schedule that breaks
 # program as written unless it asks for a split (test_split_k.py tests the default); TILEDSL_SPLIT_K=auto in the
 # environment runs the whole suite split (on the GPU: every small-grid program's split checked against torch)
 os.environ.setdefault("TILEDSL_SPLIT_K", "0")
+# tests switch the whole-kernel Hopper shortcut with its older variable (TILEDSL_DISABLE_HOPPER_GEMM), which the
+# newer one would override: the suite reads the older one only
+os.environ.pop("TILEDSL_HOPPER_SHORTCUT", None)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,7 +1,7 @@
 """Every example lowers to CUDA and nvcc builds it for sm_80 and sm_90a (no GPU needed); on sm_90a the GEMMs and
-flash attention take the Hopper path. A few reference kernels have their CUDA source pinned in testing/golden/:
-when a change to the lowering is intended, regenerate with ``TILEDSL_UPDATE_GOLDEN=1 pytest
-testing/test_examples_cuda.py`` and review the diff."""
+flash attention run on wgmma (the general passes; the whole-kernel shortcut is off by default). A few reference
+kernels have their CUDA source pinned in testing/golden/: when a change to the lowering is intended, regenerate
+with ``TILEDSL_UPDATE_GOLDEN=1 pytest testing/test_examples_cuda.py`` and review the diff."""
 import os
 from pathlib import Path
 
@@ -19,7 +19,7 @@ def _example(name):
     return load_example(name, f"cuda_example_{name}")
 
 
-PROGRAMS = {  # name -> (program, takes the Hopper path on sm_90a)
+PROGRAMS = {  # name -> (program, runs on wgmma on sm_90a)
     "gemm": (lambda: _example("gemm").matmul.get_tir(512, 512, 512, block_M=128, block_N=128, block_K=32,
                                                      threads=256), True),
     "gemm_fp8": (lambda: _example("gemm_fp8").fp8_linear.get_tir(1024, 1024, 1024), True),

@@ -276,6 +276,31 @@ def test_lower_decides_the_path_for_the_target(monkeypatch):
     assert lower(mod, "llvm").tir_pipeline == "default"
 
 
+def test_the_shortcut_is_off_unless_switched_on(monkeypatch):
+    """Since 2026-12-07 the general passes lower every program by default; ``TILEDSL_HOPPER_SHORTCUT=1`` (or the
+    older ``TILEDSL_DISABLE_HOPPER_GEMM=0``) lets the whole-kernel matchers take the programs they recognize, and
+    the newer variable wins where both are set."""
+    import tvm
+    from tiledsl.passes.pipeline import lower
+
+    example = load_example("gemm", "gemm_example_for_default_path_test")
+    mod = tvm.IRModule({"main": example.matmul.get_tir(512, 512, 512, block_M=128, block_N=128, block_K=64,
+                                                       threads=256, num_stages=3)})
+    sm90 = tvm.target.Target(SM90A)
+    monkeypatch.delenv("TILEDSL_DISABLE_HOPPER_GEMM", raising=False)
+    monkeypatch.delenv("TILEDSL_HOPPER_SHORTCUT", raising=False)
+    assert lower(mod, sm90).path == "generic"
+    monkeypatch.setenv("TILEDSL_HOPPER_SHORTCUT", "1")
+    assert lower(mod, sm90).path == "hopper_gemm"
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")  # the newer variable wins
+    assert lower(mod, sm90).path == "hopper_gemm"
+    monkeypatch.delenv("TILEDSL_HOPPER_SHORTCUT")
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "0")
+    assert lower(mod, sm90).path == "hopper_gemm"
+    monkeypatch.setenv("TILEDSL_HOPPER_SHORTCUT", "0")
+    assert lower(mod, sm90).path == "generic"
+
+
 @pytest.mark.gpu
 def test_fp8_gemm_with_wgmma_matches_torch():
     fp8 = load_example("gemm_fp8", "gemm_fp8_for_wgmma_gpu_test")

@@ -97,6 +97,7 @@
 #   s34a    (2026-12-07, eighteenth session) every GPU test with the shortcut off by default, skinny 128 rows
 #   s34b    (2026-12-07, eighteenth session) bench_general, the autotuned fp8 GEMM on the default path
 #   s34c    (2026-12-07, eighteenth session) the fp8 linear on both paths against float64, TileLang's attention config
+#   s34d    (2026-12-07, eighteenth session) int8-weight M = 16 over configs and splits, attention warpgroup release
 #   s33g    (2026-12-07, seventeenth session) only the GPU tests of the two fixes
 #   s33f    (2026-12-07, seventeenth session) GPU tests of the deferred row sums fix, TileLang's attention config
 #   s33e    (2026-12-07, seventeenth session) the three new defaults against none, round-robin, 3 attention programs
@@ -635,6 +636,12 @@ case "${1:-quick}" in
     TAIL=12 run fp8_paths 120 "$PY" benchmarks/probe_fp8_paths.py --out "$OUT/fp8_paths.json"
     TAIL=10 run tl_config_s34 200 "$PY" benchmarks/probe_attention_variants.py --program flash_attention_tl_config \
       --rounds 3 --out "$OUT/tl_config_s34.json" --only general,warpgroup_release,min_blocks_1,warpgroup_release+min_blocks_1,shortcut
+    ;;
+  s34d)  # 2026-12-07 (eighteenth session): the int8-weight GEMM at M = 16 over tile configs and split-K parts (1.42x
+    # on the H200 against the bar's 1.5x), then flash attention with one release per warpgroup against the shortcut
+    TAIL=14 run int8_m16 220 "$PY" benchmarks/probe_int8_m16.py --rounds 3 --out "$OUT/int8_m16.json"
+    TAIL=8 run fa_release 150 "$PY" benchmarks/probe_attention_variants.py --program flash_attention \
+      --rounds 3 --out "$OUT/fa_release.json" --only general,warpgroup_release,shortcut
     ;;
   s33g)  # 2026-12-07 (seventeenth session), for the shortest lease: only the GPU tests of today's two fixes (a
     # deferred row sum off the tensor-core rows path; a staged epilogue split in two launches)

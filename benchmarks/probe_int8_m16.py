@@ -1,0 +1,49 @@
+"""Probe: the int8-weight GEMM at M = 16 (fp16 A [16, 4096], int8 W [4096, 4096], a scale per column; issue 9's
+bar: 1.5x cuBLAS fp16 on the dequantized weight) over tile configs and split-K parts, each checked and timed
+against its peer by bench_general's harness (general passes). bench_general's own config is 16 x 128 x 64, 8
+stages, 256 threads, split in 4 by default; on the H200 it gave 1.42x (2026-12-07), on the H100 1.5x.
+
+    python benchmarks/probe_int8_m16.py [--rounds 3] [--out F]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "testing"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_general import run_cases  # noqa: E402
+from general_programs import _int8_inputs, _int8_peer, _int8_ref, int8_weight_gemm, single_case  # noqa: E402
+from tiledsl.passes.split_k import SPLIT_K_ATTR  # noqa: E402
+
+N = K = 4096
+#: (block_N, block_K, stages, threads, split-K parts; 0 = the default choice)
+CONFIGS = [(128, 64, 8, 256, 0), (128, 64, 8, 256, 8), (128, 64, 8, 128, 0), (128, 64, 8, 128, 8),
+           (64, 64, 8, 128, 0), (64, 64, 8, 128, 8), (128, 128, 4, 256, 0), (128, 128, 4, 256, 8),
+           (256, 64, 6, 256, 0), (256, 64, 6, 256, 8), (128, 64, 12, 256, 4), (64, 128, 6, 128, 8)]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", default="")
+    args = ap.parse_args()
+    rows = []
+    for bn, bk, stages, threads, parts in CONFIGS:
+        func = int8_weight_gemm(16, N, K, block_M=16, block_N=bn, block_K=bk, stages=stages, threads=threads)
+        if parts:
+            func = func.with_attr(SPLIT_K_ATTR, parts)
+        name = f"16x{bn}x{bk} s{stages} t{threads} split{parts or 'default'}"
+        case = single_case(func, lambda dev: _int8_inputs(dev, 16, N, K), _int8_ref, _int8_peer(), 3e-2)
+        row = run_cases({name: case}, args.rounds, 25, 100)["rows"][0]
+        rows.append({k: v for k, v in row.items() if k not in ("kernels", "loads")})
+        print(json.dumps(rows[-1]), flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

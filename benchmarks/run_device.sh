@@ -639,7 +639,7 @@ case "${1:-quick}" in
     ;;
   s34d)  # 2026-12-07 (eighteenth session): the int8-weight GEMM at M = 16 over tile configs and split-K parts (1.42x
     # on the H200 against the bar's 1.5x), then flash attention with one release per warpgroup against the shortcut
-    TAIL=14 run int8_m16 220 "$PY" benchmarks/probe_int8_m16.py --rounds 3 --out "$OUT/int8_m16.json"
+    TAIL=10 run int8_m16 150 "$PY" benchmarks/probe_int8_m16.py --rounds 3 --out "$OUT/int8_m16.json"
     TAIL=8 run fa_release 150 "$PY" benchmarks/probe_attention_variants.py --program flash_attention \
       --rounds 3 --out "$OUT/fa_release.json" --only general,warpgroup_release,shortcut
     ;;

@@ -187,6 +187,39 @@ def test_every_candidate_failing_lists_reasons(cache_dir):
     assert "build_error 1" in msg and "wrong_result 1" in msg and "shapes do not agree" in msg
 
 
+def _product_with_one_element_off(A, B):
+    out = A @ B
+    out[0, 0] += 100.0
+    return out
+
+
+def test_every_candidate_missing_a_few_elements_gets_a_hint(cache_dir):
+    """All configs failing the comparison in a tiny fraction of the elements (the same arithmetic difference, such
+    as an fp8 tensor-core sum) get a hint to allow it; a wrong result of any size still fails the tuning."""
+    tuner = tiledsl.AutoTuner.from_kernel(matmul, configs=[{"block_M": 32}, {"block_M": 64}])
+    tuner.set_compile_args(target="llvm").set_profile_args(warmup=1, rep=1, timeout=60,
+                                                           ref_prog=_product_with_one_element_off)
+    tuner.set_kernel_parameters((SIZE, SIZE, SIZE))
+    with pytest.raises(tiledsl.AutotuneError) as info:
+        tuner.run()
+    msg = str(info.value)
+    assert "wrong_result 2" in msg and "max_mismatched_ratio" in msg and "0.0061%" in msg
+
+
+def test_near_miss_hint_only_for_small_comparison_failures():
+    small = "wrong result: output 0 differs in 3 of 10000 elements (0.03% > 0% allowed, rtol=0.01, atol=0.01)"
+    large = "wrong result: output 0 differs in 30 of 10000 elements (0.3% > 0% allowed, rtol=0.01, atol=0.01)"
+    assert checker.mismatch_fraction(small) == 3e-4 and checker.mismatch_fraction("run_error: boom") is None
+    assert "max_mismatched_ratio" in checker.near_miss_hint([small, small])
+    assert checker.near_miss_hint([small, large]) is None
+    assert checker.near_miss_hint([small, "wrong result (manual_check_prog returned False)"]) is None
+    assert checker.near_miss_hint([]) is None
+    ref = torch.zeros(100, 100)
+    out = ref.clone()
+    out[3, 4] = 1.0
+    assert checker.mismatch_fraction(checker.compare(out, ref, 1e-2, 1e-2, 0.0)) == 1e-4
+
+
 def test_par_compile(cache_dir):
     kernels = matmul.par_compile([dict(M=64, N=64, K=64, block_M=32), dict(M=64, N=64, K=64, variant="bad_build")],
                                  ignore_error=True, timeout=120)

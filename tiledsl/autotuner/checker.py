@@ -8,7 +8,14 @@ outputs pass, else the reason.
 """
 from __future__ import annotations
 
+import re
+
 import torch
+
+#: how ``compare`` names the elements that differ (``mismatch_fraction`` reads it back)
+_DIFFERS = re.compile(r"^wrong result: output \d+ differs in (\d+) of (\d+) elements")
+#: at most this fraction of differing elements in every candidate earns the failure message a hint
+NEAR_MISS = 1e-3
 
 
 def as_list(x) -> list:
@@ -45,6 +52,24 @@ def compare(outputs, expected, rtol: float, atol: float, max_mismatched_ratio: f
                     f"{100 * max_mismatched_ratio:g}% allowed, rtol={rtol:g}, atol={atol:g}); max |diff| "
                     f"{float(diff.max()):.4g}; first at {idx}: {float(o64[idx]):.6g} vs {float(r64[idx]):.6g}")
     return None
+
+
+def mismatch_fraction(reason: str | None) -> float | None:
+    """The fraction of an output's elements that a ``compare`` failure says differ, or None for other reasons."""
+    found = _DIFFERS.match(reason or "")
+    return int(found.group(1)) / max(1, int(found.group(2))) if found else None
+
+
+def near_miss_hint(reasons) -> str | None:
+    """A hint for a tuning whose every candidate failed the comparison in at most ``NEAR_MISS`` of the elements
+    (the same arithmetic difference in every config, more often than a bug in all of them), else None."""
+    fractions = [mismatch_fraction(r) for r in reasons]
+    if not fractions or any(f is None or f > NEAR_MISS for f in fractions):
+        return None
+    return (f"every candidate differs from ref_prog in at most {100 * max(fractions):.2g}% of the elements: if that "
+            "is the kernels' arithmetic rather than a bug (fp8 tensor-core GEMMs keep about 14 bits of each running "
+            "sum; low-precision outputs round some ties the other way), allow it with "
+            "set_profile_args(max_mismatched_ratio=...) or check with a manual_check_prog")
 
 
 def manual_check(check, outputs, expected) -> str | None:

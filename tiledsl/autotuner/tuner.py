@@ -32,6 +32,7 @@ from ..errors import AutotuneError, ConfigError, TargetError
 from . import records, space
 from .builder import Builder, prepare_request, worker_count
 from .capture import get_autotune_inputs
+from .checker import near_miss_hint
 from .devices import expand_devices
 from .distributed import resolve_group
 from .transport import pack_inputs
@@ -645,7 +646,8 @@ class _Run:
         for t in failed[:5]:
             lines.append(f"  {t.config}: {t.status}: {t.reason}" + ("  (recorded by an earlier run)" if t.resumed
                                                                     else ""))
-        lines += _resumed_note(self.trials.values())
+        hint = near_miss_hint(t.reason for t in failed) if counts.keys() == {"wrong_result"} else None
+        lines += _resumed_note(self.trials.values()) + ([f"  {hint}"] if hint else [])
         return "\n".join(lines)
 
     def _log_summary(self, result: AutotuneResult, seconds: float) -> None:

@@ -16,8 +16,7 @@ from ..rewriter import substitute
 from .gemm_mma import current_sm
 from ..tile_lowering_utils import bounds_predicate, const_ints, dtype_bytes, flat_index, is_unit, unravel
 from .layout import Striped
-
-_SHARED = ("shared", "shared.dyn")
+from ...language.buffers import SHARED_SCOPES
 
 
 def _vec_for(last: int, elem_bytes: int) -> int:
@@ -30,7 +29,7 @@ def _vec_for(last: int, elem_bytes: int) -> int:
 
 def lower_async_copy(low, src, dst):
     """cp.async code for ``T.copy(src global -> dst shared)``, or None when it does not qualify."""
-    if src.source.scope() != "global" or dst.source.scope() not in _SHARED:
+    if src.source.scope() != "global" or dst.source.scope() not in SHARED_SCOPES:
         return None
     if str(src.source.ty.dtype) != str(dst.source.ty.dtype):
         return None

@@ -25,8 +25,8 @@ from ...ir.ops import is_tile_call
 from ..rewriter import seq
 from ..tile_lowering_utils import const_ints, flat_index, tile_dims, u32_view
 from .layout import MMAAccumulator
+from ...language.buffers import SHARED_SCOPES
 
-_SHARED = ("shared", "shared.dyn")
 _DTYPES = {"float16": "f16", "bfloat16": "bf16"}
 _INT8 = {"int8": "s8", "uint8": "u8"}  # with TILEDSL_MMA_INT8=1, K-major A and B only (ldmatrix .trans moves b16)
 
@@ -99,7 +99,7 @@ def plan(body, nthreads: int) -> dict:
             return
         a, b, c = call.args
         key = c.source
-        operand_scopes = _SHARED + ("local.fragment",)  # fragment operands are staged through shared memory
+        operand_scopes = SHARED_SCOPES + ("local.fragment",)  # fragment operands are staged through shared memory
         a_dtype, b_dtype, c_dtype = (str(r.source.ty.dtype) for r in (a, b, c))
         scopes_ok = (a.source.scope() in operand_scopes and b.source.scope() in operand_scopes
                      and c.source.scope() == "local.fragment")

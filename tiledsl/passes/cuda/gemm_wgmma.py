@@ -40,8 +40,8 @@ from ..rewriter import seq
 from ..tile_lowering_utils import const_ints, flat_index, tile_dims, u32_view, whole_region, without_access
 from .layout import WGMMAAccumulator
 from .smem_swizzle import wgmma_tile
+from ...language.buffers import SHARED_SCOPES
 
-_SHARED = ("shared", "shared.dyn")
 _TYPES = {"float16": "f16", "bfloat16": "bf16", "float8_e4m3fn": "e4m3", "float8_e5m2": "e5m2", "int8": "s8",
           "uint8": "u8"}
 _INTEGER = ("int8", "uint8")
@@ -156,7 +156,7 @@ def plan_one(call, nthreads: int):
     integer = dtype in _INTEGER
     same_kind = str(b.source.ty.dtype) in _INTEGER if integer else str(b.source.ty.dtype) == dtype
     if (dtype not in _TYPES or not same_kind or str(c.source.ty.dtype) not in _accumulators(dtype)
-            or c.source.scope() != "local.fragment" or b.source.scope() not in _SHARED):
+            or c.source.scope() != "local.fragment" or b.source.scope() not in SHARED_SCOPES):
         return None
     trans_a, trans_b = bool(call.attrs["transpose_A"]), bool(call.attrs["transpose_B"])
     eight_bit = dtype not in ("float16", "bfloat16")
@@ -169,7 +169,7 @@ def plan_one(call, nthreads: int):
         tile = wgmma_tile(tirx.decl_buffer(a.source.ty.shape, dtype, "probe", scope="shared.dyn"))
         if trans_a or tile is None or not _whole_tile(a):
             return None  # (a fragment that cannot be read as registers is staged through such a tile)
-    elif a.source.scope() not in _SHARED or not _operand_ok(a, mn_major=trans_a):
+    elif a.source.scope() not in SHARED_SCOPES or not _operand_ok(a, mn_major=trans_a):
         return None
     if not _operand_ok(b, mn_major=not trans_b):
         return None
@@ -231,7 +231,7 @@ def check_accumulator_registers(acc, nthreads: int) -> None:
 
 def operand_layouts(call) -> dict:
     """Shared operand buffer -> the WGMMATile layout its descriptor needs."""
-    return {r.source: wgmma_tile(r.source) for r in call.args[:2] if r.source.scope() in _SHARED}
+    return {r.source: wgmma_tile(r.source) for r in call.args[:2] if r.source.scope() in SHARED_SCOPES}
 
 
 def registers_ok(low, region, wg_plan: WGMMAPlan) -> bool:

@@ -22,12 +22,12 @@ from tvm.script import tirx as T
 
 from ..tile_lowering_utils import flat_index
 from ..rewriter import substitute
+from ...language.buffers import SHARED_SCOPES
 
 BYTE_SELECTORS = (0x4140, 0x4342)  # prmt selectors: (byte 0, 0x64, byte 1, 0x64), (byte 2, 0x64, byte 3, 0x64)
 EXPONENT_BYTES = 0x64646464  # the prmt's second source: every byte 0x64
 SIGN_FLIP = 0x80808080  # signed bytes + 128 (mod 256) = the bytes xor 0x80
 BIAS = {"int8": 0x64806480, "uint8": 0x64006400}  # fp16 pairs (1152, 1152) and (1024, 1024)
-_SCOPES = ("shared", "shared.dyn")
 
 
 def helper_name(src_dtype: str, lanes: int) -> str:
@@ -75,7 +75,7 @@ def rewrite_vector_cast(lane, width: int, body, physical=None):
     if not isinstance(load, TensorLoad) or str(load.source.ty.dtype) not in BIAS:
         return None
     src = load.source
-    if dst.scope() not in _SCOPES or src.scope() not in _SCOPES:
+    if dst.scope() not in SHARED_SCOPES or src.scope() not in SHARED_SCOPES:
         return None
     step = 8 if width % 8 == 0 else 4
     place = physical if physical is not None else (lambda buf, flat: flat)

@@ -33,8 +33,8 @@ from ..rewriter import flatten_seq
 from ..tile_lowering_utils import whole_region
 from . import gemm_wgmma
 from .transpose_copy import transposing_nest
+from ...language.buffers import SHARED_SCOPES
 
-_SHARED = ("shared", "shared.dyn")
 _EIGHT_BIT = ("int8", "uint8", "float8_e4m3fn", "float8_e5m2")
 
 
@@ -47,7 +47,7 @@ def _copy_targets(call) -> list:
     out = []
     for pos, mn_major in ((0, bool(call.attrs["transpose_A"])), (1, not bool(call.attrs["transpose_B"]))):
         region = call.args[pos]
-        if mn_major and region.source.scope() in _SHARED and len(region.source.ty.shape) == 2 and \
+        if mn_major and region.source.scope() in SHARED_SCOPES and len(region.source.ty.shape) == 2 and \
                 whole_region(region):
             out.append(pos)
     return out

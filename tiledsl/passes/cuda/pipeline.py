@@ -41,15 +41,14 @@ from . import tma_copy, warp_specialize
 from .async_copy import barrier, commit, wait
 from .mbarrier import BarrierRing, init_rings
 from ..pass_errors import keep_tiledsl_errors
-
-_SHARED = ("shared", "shared.dyn")
+from ...language.buffers import SHARED_SCOPES
 
 
 def _is_producer(stmt):
     if not isinstance(stmt, tirx.Evaluate) or not is_tile_call(stmt.value, "copy"):
         return False
     src, dst = stmt.value.args
-    return src.source.scope() == "global" and dst.source.scope() in _SHARED
+    return src.source.scope() == "global" and dst.source.scope() in SHARED_SCOPES
 
 
 def _writes(stmts, buf) -> bool:
@@ -863,7 +862,7 @@ def _whole_tile_written(stmt):
     """The shared tile ``stmt`` writes whole and alone (see :func:`_transform_tiles`), or None."""
     if is_tile_statement(stmt, "copy"):
         src, dst = stmt.value.args
-        whole = whole_region(dst) and dst.source.scope() in _SHARED
+        whole = whole_region(dst) and dst.source.scope() in SHARED_SCOPES
         return dst.source if whole and not src.source.same_as(dst.source) else None
     loop_vars, node = [], stmt
     while isinstance(node, tirx.For):
@@ -875,7 +874,7 @@ def _whole_tile_written(stmt):
         return None
     buf = node.buffer
     shape = list(buf.ty.shape)
-    if buf.scope() not in _SHARED or len(shape) != len(loop_vars) or len(node.indices) != len(shape):
+    if buf.scope() not in SHARED_SCOPES or len(shape) != len(loop_vars) or len(node.indices) != len(shape):
         return None
     for index, lp, extent in zip(node.indices, loop_vars, shape):
         if not (index.same_as(lp.loop_var) and isinstance(extent, tirx.IntImm) and int(extent) == int(lp.extent)):
@@ -933,11 +932,11 @@ def _fenced_before_loop(consumers):
     writes = [written_buffers(c) for c in consumers if not _is_gemm(c)]
     if any(w is None for w in writes):
         return consumers, []
-    written = [b for w in writes for b in w if b.scope() in _SHARED]
+    written = [b for w in writes for b in w if b.scope() in SHARED_SCOPES]
     out, marked = [], False
     for c in consumers:
         if _is_gemm(c) and not any(op.source.same_as(b) for op in c.value.args[:2] for b in written
-                                   if op.source.scope() in _SHARED):
+                                   if op.source.scope() in SHARED_SCOPES):
             c, marked = _with_gemm_attr(c, FENCED_ATTR), True
         out.append(c)
     fence = [tirx.Evaluate(T.ptx.fence.proxy.async_.shared__cta())] if marked else []

@@ -47,8 +47,8 @@ from . import gemm_mma, gemm_wgmma
 from .int8_convert import BIAS, EXPONENT_BYTES, SIGN_FLIP
 from .layout import SwappedWGMMAAccumulator
 from .smem_swizzle import wgmma_tile
+from ...language.buffers import SHARED_SCOPES
 
-_SHARED = ("shared", "shared.dyn")
 _EIGHT_BIT = ("int8", "uint8")
 _TARGETS = ("float16", "bfloat16")  # the cast's type, which A's must be
 #: the bytes of an ldmatrix.trans word that make each register: the word holds W[k][n], W[k][n + 1], W[k + 1][n],
@@ -62,7 +62,7 @@ def _cast_copy(stmt):
     if not is_tile_statement(stmt, "copy"):
         return None
     src, dst = stmt.value.args
-    if not all(hasattr(r, "source") and r.source.scope() in _SHARED and whole_region(r) for r in (src, dst)):
+    if not all(hasattr(r, "source") and r.source.scope() in SHARED_SCOPES and whole_region(r) for r in (src, dst)):
         return None
     if str(src.source.ty.dtype) not in _EIGHT_BIT or str(dst.source.ty.dtype) not in _TARGETS:
         return None
@@ -86,7 +86,7 @@ def _cast_nest(stmt):
     if not (isinstance(value, tirx.Cast) and str(value.dtype) in _TARGETS and isinstance(value.value, TensorLoad)):
         return None
     dst, src = inner.buffer, value.value.source
-    if dst.scope() not in _SHARED or src.scope() not in _SHARED or str(src.ty.dtype) not in _EIGHT_BIT:
+    if dst.scope() not in SHARED_SCOPES or src.scope() not in SHARED_SCOPES or str(src.ty.dtype) not in _EIGHT_BIT:
         return None
     loop_vars = [lp.loop_var for lp in loops]
     for indices in (inner.indices, value.value.indices):
@@ -125,7 +125,7 @@ def plan_swapped(call, nthreads: int):
     trans_b = bool(call.attrs["transpose_B"])
     if (str(w.source.ty.dtype) not in _EIGHT_BIT or str(a.source.ty.dtype) not in _TARGETS
             or str(c.source.ty.dtype) != "float32" or c.source.scope() != "local.fragment"
-            or w.source.scope() not in _SHARED or a.source.scope() not in _SHARED):
+            or w.source.scope() not in SHARED_SCOPES or a.source.scope() not in SHARED_SCOPES):
         return None
     if wgmma_tile(w.source) is None or not gemm_wgmma._whole_tile(w) or \
             not gemm_wgmma._operand_ok(a, mn_major=not trans_b):
@@ -335,7 +335,7 @@ class _Rewriter(StmtRewriter):
         gemm = stmts[g].value
         a, b, c = gemm.args
         if not b.source.same_as(tile16) or a.source.same_as(tile16) or not whole_region(b) or \
-                str(a.source.ty.dtype) != str(tile16.ty.dtype) or a.source.scope() not in _SHARED:
+                str(a.source.ty.dtype) != str(tile16.ty.dtype) or a.source.scope() not in SHARED_SCOPES:
             return None
         if any(any(x.same_as(a.source) for x in (written_buffers(s) or [a.source])) for s in stmts[k + 1:g]):
             return None

@@ -33,10 +33,10 @@ from ..rewriter import substitute
 from ..tile_lowering_utils import const_ints, dtype_bytes, flat_index, unravel
 from .smem_lifetimes import insert_barriers, plan_pool
 from .smem_statement_lifetimes import insert_statement_barriers, plan_statement_pool
+from ...language.buffers import SHARED_SCOPES
 
 logger = logging.getLogger(__name__)
 
-_SHARED = ("shared", "shared.dyn")
 TILE_ALIGN = 1024  # bytes: the repeat of the 128-byte swizzle pattern
 SM90_SHARED_BYTES = 232448  # dynamic shared memory a block may use on sm_90
 
@@ -114,7 +114,7 @@ class WGMMATile:
 
 def swizzle_ok(buf) -> bool:
     """True for a 2-byte shared buffer whose rows are whole 16-byte chunks and whose tiles have 8k rows."""
-    if str(buf.ty.dtype) not in ("float16", "bfloat16") or buf.scope() not in _SHARED:
+    if str(buf.ty.dtype) not in ("float16", "bfloat16") or buf.scope() not in SHARED_SCOPES:
         return False
     shape = _shape(buf)
     if shape is None or len(shape) < 2:
@@ -127,7 +127,7 @@ def swizzle_ok(buf) -> bool:
 def wgmma_tile(buf) -> WGMMATile | None:
     """The wgmma layout of a shared buffer, or None when its shape has none (rows of 64 bytes or whole multiples of
     128 bytes, tiles of 8k rows, a 1- or 2-byte dtype)."""
-    if buf.scope() not in _SHARED:
+    if buf.scope() not in SHARED_SCOPES:
         return None
     dtype = str(buf.ty.dtype)
     if dtype not in ("float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "int8", "uint8"):

@@ -28,10 +28,10 @@ from tvm.script import tirx as T
 from ...language.loops import PARALLEL_ATTR
 from ..tile_lowering_utils import flat_index
 from ..rewriter import uses_var
+from ...language.buffers import SHARED_SCOPES
 
 TRANSPOSE_ATTR = "tiledsl.transpose_copy"  # marks the outer loop of a K-major copy nest (k_major_copies.py)
 HELPER = "tiledsl_transpose_4x4_b8"
-_SHARED = ("shared", "shared.dyn")
 _BLOCK = 4  # bytes per block side (one 32-bit word)
 _WARP_ROWS, _WARP_COLS = 32, 16  # a warp's piece of dst: 8 x 4 blocks
 
@@ -58,8 +58,8 @@ def match(loop):
     if not isinstance(load, TensorLoad):
         return None
     dst, src = store.buffer, load.source
-    if any(buf.scope() not in _SHARED or str(buf.ty.dtype) not in ("int8", "uint8", "float8_e4m3fn", "float8_e5m2")
-           for buf in (dst, src)):
+    if any(buf.scope() not in SHARED_SCOPES or
+           str(buf.ty.dtype) not in ("int8", "uint8", "float8_e4m3fn", "float8_e5m2") for buf in (dst, src)):
         return None
     d_idx, s_idx = list(store.indices), list(load.indices)
     if len(d_idx) < 2 or len(s_idx) < 2 or not (d_idx[-2].same_as(r) and d_idx[-1].same_as(c) and

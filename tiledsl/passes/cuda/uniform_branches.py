@@ -20,8 +20,7 @@ from tvm.ir import TensorLoad
 from ..lowering_options import requested
 from ..rewriter import StmtRewriter, seq
 from .uniform_scalars import uniform_scalars
-
-_SHARED = ("shared", "shared.dyn")
+from ...language.buffers import SHARED_SCOPES
 
 
 def _may_need_barrier(stmt) -> bool:
@@ -32,11 +31,11 @@ def _may_need_barrier(stmt) -> bool:
 
     def on_var(v):
         ty = getattr(v, "ty", None)
-        if isinstance(ty, tirx.BufferType) and ty.storage_scope in _SHARED:
+        if isinstance(ty, tirx.BufferType) and ty.storage_scope in SHARED_SCOPES:
             mentions[v] = mentions.get(v, 0) + 1
 
     def on_store(st):
-        if st.buffer.scope() in _SHARED:
+        if st.buffer.scope() in SHARED_SCOPES:
             stores[st.buffer] = stores.get(st.buffer, 0) + 1
     tvm_ffi.structural_walk(stmt, [(tirx.Var, on_var), (tirx.BufferStore, on_store)])
     return any(mentions.get(b, 0) > n for b, n in stores.items())
@@ -56,7 +55,7 @@ class _UniformBranches(StmtRewriter):
                 bad.append(v)
 
         def on_load(load):
-            if load.source.scope() in _SHARED + ("global",) or any(load.source.same_as(b) for b in self.scalars):
+            if load.source.scope() in SHARED_SCOPES + ("global",) or any(load.source.same_as(b) for b in self.scalars):
                 return
             bad.append(load)  # a register: may differ per thread
         tvm_ffi.structural_walk(expr, [(tirx.Var, on_var), (TensorLoad, on_load)])

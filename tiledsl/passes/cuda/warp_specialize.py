@@ -43,6 +43,7 @@ from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, reads_memory, rebuild_for, seq, substitute, uses_var
 from ..tile_lowering_utils import without_access
 from .reduce import row_sum_mode
+from ...language.buffers import SHARED_SCOPES
 
 COMMON = "tiledsl.ws_common"  # marker: statements every thread runs before the split
 PRODUCER = "tiledsl.ws_producer"  # marker: the producer's code (value: the consumer thread count)
@@ -55,7 +56,6 @@ PRODUCER_THREADS = 128
 # (H200 2026-12-06, same calls: batched GEMM and attention times equal within noise either way)
 PRODUCER_REGS = 56
 _REGS_PER_SM = 65536
-_SHARED = ("shared", "shared.dyn")
 _ALLOWED_OUTSIDE = ("fill", "copy", "use_swizzle")
 
 
@@ -63,7 +63,7 @@ def _touches_shared(stmt, ignore_barriers: bool = False) -> bool:
     found = []
 
     def counts(buf) -> bool:
-        return buf.scope() in _SHARED and not (ignore_barriers and str(buf.ty.dtype) == "uint64")
+        return buf.scope() in SHARED_SCOPES and not (ignore_barriers and str(buf.ty.dtype) == "uint64")
 
     def on_load(load):
         if counts(load.source):
@@ -93,7 +93,7 @@ def _outside_ok(stmt) -> bool:
             bad.append(call)
             return
         regions = [a for a in call.args if hasattr(a, "source")]
-        if any(r.source.scope() in _SHARED for r in regions):
+        if any(r.source.scope() in SHARED_SCOPES for r in regions):
             bad.append(call)
         if name == "copy" and all(r.source.scope() not in ("global",) for r in regions):
             bad.append(call)  # register <-> register copies may go through a shared scratch tile
@@ -113,7 +113,7 @@ def eligible(top_level, loop, producers, consumers, thread_count: int) -> bool:
     """True when the pipelined ``loop`` (a statement of the launch body ``top_level``) can be warp-specialized."""
     for c in consumers:
         a, b = c.value.args[:2]
-        if a.source.scope() not in _SHARED or b.source.scope() not in _SHARED:
+        if a.source.scope() not in SHARED_SCOPES or b.source.scope() not in SHARED_SCOPES:
             return False
     return _splittable(top_level, loop, loop.extent, producers, thread_count)
 
@@ -147,7 +147,7 @@ def eligible_general(top_level, loop, producers, consumers, thread_count: int, l
     for c in consumers:
         if is_tile_statement(c, "gemm"):
             a, b = c.value.args[:2]
-            if b.source.scope() not in _SHARED or a.source.scope() not in _SHARED + ("local.fragment",):
+            if b.source.scope() not in SHARED_SCOPES or a.source.scope() not in SHARED_SCOPES + ("local.fragment",):
                 return False
         elif not _inside_ok(c):
             return False
@@ -167,7 +167,7 @@ def _inside_ok(stmt) -> bool:
     bad = []
 
     def on_call(call):
-        if is_tile_call(call) and any(hasattr(a, "source") and a.source.scope() in _SHARED for a in call.args):
+        if is_tile_call(call) and any(hasattr(a, "source") and a.source.scope() in SHARED_SCOPES for a in call.args):
             bad.append(call)
     tvm_ffi.structural_walk(stmt, (Call, on_call))
     return not bad and not _touches_shared(stmt)

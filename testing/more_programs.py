@@ -1,7 +1,8 @@
 """Programs outside ``bench_general``'s table, written as a user would bring them (plain tile language, no hint to
 the compiler): a bfloat16 GEMM with a bias and tanh-GELU epilogue, nn.Linear's layout at a Llama MLP shape,
-grouped-query attention in bfloat16, RMSNorm in bfloat16, a row softmax, an fp8 GEMM. They check that the general
-passes are general: each should reach the same instructions (wgmma, TMA) and speed as the table's programs.
+grouped-query attention in bfloat16, RMSNorm in bfloat16, a row softmax, an fp8 GEMM (plain, and with its partial
+sums promoted to float32 per K tile). They check that the general passes are general: each should reach the same
+instructions (wgmma, TMA) and speed as the table's programs.
 
 Each entry of :func:`cases` is a ``general_programs.Case``, so ``benchmarks/bench_more.py`` times them with
 bench_general's harness and ``testing/test_more_programs.py`` checks them (CPU runs, sm_90a builds, GPU runs).
@@ -91,6 +92,31 @@ def gemm_fp8(M, N, K):
     return linear(M, N, K, block_K=128, dtype="float8_e4m3fn", out_dtype=BF16)
 
 
+def gemm_fp8_promoted(M, N, K, block_M=128, block_N=128, block_K=128, stages=4, threads=256):
+    """C = A @ B^T in float8 e4m3 (B [N, K]), each K tile's product made in a fresh accumulator and added into
+    float32 registers, the result in bfloat16: DeepGEMM's promotion, written in the program (Hopper's fp8 wgmma
+    keeps about 14 bits of a running sum, so a plain loop over K = 4096 loses more than cuBLASLt's default, which
+    promotes too; over one tile of 128 terms it loses little)."""
+
+    @T.prim_func
+    def kernel(A: T.Tensor((M, K), "float8_e4m3fn"), B: T.Tensor((N, K), "float8_e4m3fn"),
+               C: T.Tensor((M, N), BF16)):
+        with T.Kernel(T.ceildiv(N, block_N), T.ceildiv(M, block_M), threads=threads) as (bx, by):
+            A_s = T.alloc_shared((block_M, block_K), "float8_e4m3fn")
+            B_s = T.alloc_shared((block_N, block_K), "float8_e4m3fn")
+            part = T.alloc_fragment((block_M, block_N), "float32")
+            acc = T.alloc_fragment((block_M, block_N), "float32")
+            T.clear(acc)
+            for k in T.Pipelined(T.ceildiv(K, block_K), num_stages=stages):
+                T.copy(A[by * block_M, k * block_K], A_s)
+                T.copy(B[bx * block_N, k * block_K], B_s)
+                T.gemm(A_s, B_s, part, transpose_B=True, clear_accum=True)
+                for i, j in T.Parallel(block_M, block_N):
+                    acc[i, j] += part[i, j]
+            T.copy(acc, C[by * block_M, bx * block_N])
+    return kernel
+
+
 # ---------------------------------------------------------------- references and peers
 def _gelu_ref(a, b, bias):
     return F.gelu(a.float() @ b.float() + bias.float(), approximate="tanh")
@@ -157,4 +183,6 @@ def cases(small=False) -> dict:
                                  gemm=False)
     out["gemm_fp8"] = single_case(gemm_fp8(n, n, n), lambda dev: _fp8_inputs(dev, n, n, n),
                                   lambda a, b: a.float() @ b.float().T, _fp8_peer, 2e-2)
+    out["gemm_fp8_promoted"] = single_case(gemm_fp8_promoted(n, n, n), lambda dev: _fp8_inputs(dev, n, n, n),
+                                           lambda a, b: a.float() @ b.float().T, _fp8_peer, 2e-2)
     return out

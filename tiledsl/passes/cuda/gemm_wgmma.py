@@ -271,12 +271,12 @@ class _Descriptor:
         """The descriptor of the matrix starting ``byte_offset`` bytes (unswizzled) into the tile.
 
         By default (``TILEDSL_DESCRIPTOR_OFFSETS=0`` switches it off) and an offset provably a multiple of 16: the
-        tile's own descriptor plus offset / 16, one 64-bit add per wgmma where the default form spends an add, a
-        shift, a mask, a widening and an or (the hand-written kernels add to one descriptor too). The same value: the start
+        tile's own descriptor plus offset / 16, one 64-bit add per wgmma where the default form spends an add, a shift,
+        a mask, a widening and an or (the hand-written kernels add to one descriptor too). The same value: the start
         field (bits 0-13) holds address / 16, and the matrix's address (tile + offset) is a shared address, at least 0
         and below 2^18 bytes, so the field's sum never carries into or borrows from the bits above it (64-bit
-        wrap-around makes an offset below the tile's start exact too; ``testing/test_wgmma_descriptors.py`` checks
-        the identity)."""
+        wrap-around makes an offset below the tile's start exact too; ``testing/test_wgmma_descriptors.py`` checks the
+        identity)."""
         runtime, constant = _split_constant(byte_offset)
         if not schedule("TILEDSL_DESCRIPTOR_OFFSETS") or constant % 16 or \
                 (runtime is not None and not Analyzer().can_prove(tirx.floormod(runtime, 16) == 0)):

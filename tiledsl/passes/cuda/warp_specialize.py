@@ -363,15 +363,15 @@ def _launch_chain(body):
 
 
 class _Persistent:
-    """A persistent grid for a warp-specialized launch: ``ctas`` CTAs (at most one per SM) walk the program's
-    tiles (tile ``t`` = CTA + j * ctas), so the producer loads the next tile's stages while the consumers finish
-    the current one. The ring keeps counting across tiles (``ring_base`` = j * the loop's length, or a running
-    count where the length depends on the tile); tiles loaded before the loop (attention's Q) have a one-stage
-    ring counted in tiles (the :func:`tile_counter` variable = j), released by the consumers after their last gemm
-    that reads them. With ``raster_rows`` = G > 0 (``TILEDSL_RASTER``, 8 by default) the tiles of each (x, y)
-    plane are walked in groups of G rows of blockIdx.y, down the group's rows first: the CTAs running at once share G row tiles of one
-    operand and a few column tiles of the other (a GEMM's A and B panels) instead of one row and every column;
-    with 0, in launch order (blockIdx.x fastest)."""
+    """A persistent grid for a warp-specialized launch: ``ctas`` CTAs (at most one per SM) walk the program's tiles
+    (tile ``t`` = CTA + j * ctas), so the producer loads the next tile's stages while the consumers finish the current
+    one. The ring keeps counting across tiles (``ring_base`` = j * the loop's length, or a running count where the
+    length depends on the tile); tiles loaded before the loop (attention's Q) have a one-stage ring counted in tiles
+    (the :func:`tile_counter` variable = j), released by the consumers after their last gemm that reads them. With
+    ``raster_rows`` = G > 0 (``TILEDSL_RASTER``, 8 by default) the tiles of each (x, y) plane are walked in groups of G
+    rows of blockIdx.y, down the group's rows first: the CTAs running at once share G row tiles of one operand and a few
+    column tiles of the other (a GEMM's A and B panels) instead of one row and every column; with 0, in launch order
+    (blockIdx.x fastest)."""
 
     def __init__(self, blocks, num_sms: int, raster_rows: int = 0):
         self.blocks = blocks

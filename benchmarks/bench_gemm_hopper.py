@@ -1,4 +1,5 @@
-"""GEMMs on an H100/H200 through tiledsl's Hopper path (warp-specialized TMA + wgmma), against cuBLAS
+"""GEMMs on an H100/H200 through tiledsl's default path (the general passes: warp-specialized TMA + wgmma; with
+``--shortcut``, the whole-kernel Hopper GEMM where its matcher takes the program), against cuBLAS
 (torch.matmul) timed in alternating rounds in the same run. The tile configuration (and for few-row GEMMs the
 split-K factor) is picked first by tiledsl's autotuner over a small space, every candidate checked against A @ B.
 The winner is checked element by element against float64 A @ B (a bound derived from K and the dtypes,
@@ -8,6 +9,7 @@ kernel or generic, with the block sizes, stages and split-K the kernel really us
 Prints a JSON report (and writes it to $OUT/bench_gemm_hopper.json when OUT is set).
 
     python benchmarks/bench_gemm_hopper.py [--shapes 4096x4096x4096,16x4096x4096] [--dtypes float16,bfloat16]
+        [--shortcut]
 """
 import argparse
 import json
@@ -28,7 +30,7 @@ from gemm_tolerance import gemm_mismatch  # noqa: E402
 EXAMPLE = str(ROOT / "examples" / "gemm.py")
 EXAMPLE_FP8 = str(ROOT / "examples" / "gemm_fp8.py")
 
-SPACE = [  # (block_M, block_N, threads, num_stages, split_k); split_k None = the Hopper path's own choice
+SPACE = [  # (block_M, block_N, threads, num_stages, split_k); split_k None = the path's own choice
     (128, 256, 256, 4, None), (128, 256, 256, 3, None), (128, 128, 256, 4, None), (128, 128, 128, 4, None),
     (64, 256, 128, 4, None),
 ]
@@ -51,7 +53,7 @@ def load_example(path: str):
 
 def with_split_k(prim, split_k: int):
     """``prim`` with its split-K factor forced (0: the lowering's own choice), as a program asks for it
-    (``tiledsl.split_k``, which the general passes and the Hopper path both read)."""
+    (``tiledsl.split_k``, which the general passes and the whole-kernel shortcut both read)."""
     from tiledsl.passes.split_k import SPLIT_K_ATTR
     return prim.with_attr(SPLIT_K_ATTR, split_k) if split_k else prim
 
@@ -211,8 +213,11 @@ def main():
     ap.add_argument("--shapes", default="4096x4096x4096,8192x8192x8192,16x4096x4096,128x4096x4096")
     ap.add_argument("--dtypes", default="float16,bfloat16", help="float16, bfloat16, float8_e4m3fn")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--shortcut", action="store_true", help="let the whole-kernel Hopper GEMM take the programs")
     args = ap.parse_args()
-    report = {"device": torch.cuda.get_device_name(), "date": time.strftime("%Y-%m-%d"), "results": []}
+    os.environ["TILEDSL_HOPPER_SHORTCUT"] = "1" if args.shortcut else "0"  # before any build or tuning worker
+    report = {"device": torch.cuda.get_device_name(), "date": time.strftime("%Y-%m-%d"), "results": [],
+              "path": "whole-kernel shortcut" if args.shortcut else "general passes"}
     for dtype in args.dtypes.split(","):
         for shape in args.shapes.split(","):
             M, N, K = (int(x) for x in shape.split("x"))

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Device calls behind benchmarks/RESULTS.md, one stage per call (run from the repository root with PYTHONPATH
-# set to TVM and the repository; logs and JSON go to $OUT):
+# set to TVM and the repository; logs and JSON go to $OUT). Stages written before 2026-12-07 (the eighteenth
+# session) ran with the whole-kernel shortcut on by default: rerun, their programs take the general passes unless
+# TILEDSL_HOPPER_SHORTCUT=1 is set (bench_gemm_hopper.py: --shortcut; bench_attention_hopper.py sets it itself).
 #   quick   the Hopper GEMM tests (split-K included), host time per launch, the skinny GEMM benchmark
 #   tests   every GPU test (pytest -m gpu) and every example on the GPU
 #   gemm    the GEMM benchmarks (large and skinny)
@@ -605,7 +607,7 @@ case "${1:-quick}" in
     for path in shortcut general; do
       off=$([ $path = shortcut ] && echo 0 || echo 1)
       TILEDSL_DISABLE_HOPPER_GEMM=$off TAIL=4 run skinny_$path 150 "$PY" benchmarks/bench_gemm_hopper.py \
-        --shapes 16x4096x4096,128x4096x4096 --dtypes float16 --rounds 3
+        --shapes 16x4096x4096,128x4096x4096 --dtypes float16 --rounds 3 $([ $path = shortcut ] && echo --shortcut)
       mv "$OUT/bench_gemm_hopper.json" "$OUT/skinny_$path.json" 2>/dev/null
     done
     (cd "$OUT" && tar czf s30f.tgz *.log *.json && rm -f *.log *.json)
@@ -792,7 +794,8 @@ case "${1:-quick}" in
     for path in shortcut general; do
       off=$([ $path = shortcut ] && echo 0 || echo 1)
       TILEDSL_DISABLE_HOPPER_GEMM=$off TAIL=8 run gemm_$path 200 "$PY" benchmarks/bench_gemm_hopper.py \
-        --shapes 4096x4096x4096,16x4096x4096,128x4096x4096 --dtypes float16 --rounds 3
+        --shapes 4096x4096x4096,16x4096x4096,128x4096x4096 --dtypes float16 --rounds 3 \
+        $([ $path = shortcut ] && echo --shortcut)
       mv "$OUT/bench_gemm_hopper.json" "$OUT/gemm_$path.json" 2>/dev/null
     done
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist loadfile)

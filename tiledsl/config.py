@@ -15,7 +15,7 @@ Each setting is read when asked for, so tests and users may change the environme
 | TILEDSL_AUTO_TUNING_MAX_CPU_COUNT | upper bound on compile workers; -1 = none | -1 |
 | TILEDSL_AUTO_TUNING_CPU_UTILITIES | fraction of the available CPUs used for compiling | 0.9 |
 | TILEDSL_WORKER_FORK_SERVER | ``0``: every tuning run starts its workers as fresh Python processes (3-5 s of imports), instead of forking them from a fork server this process keeps (``autotuner/fork_server.py``) | 1 |
-| TILEDSL_HOPPER_SHORTCUT | ``1``: on sm_90a, a program the whole-kernel matchers recognize (the canonical GEMM, flash attention forward) is replaced by their hand-written kernel instead of lowered by the general passes (off by default since 2026-12-07: the general passes reach the same speed within 0-5 %, and no program may be faster only because it matched, issue 9) | 0 |
+| TILEDSL_HOPPER_SHORTCUT | ``1``: on sm_90a, a program the whole-kernel matchers recognize (the canonical GEMM, flash attention forward) is replaced by their hand-written kernel instead of lowered by the general passes (off by default since 2026-12-07: no program may be faster only because it matched, issue 9; the general passes run GEMMs as fast and canonical flash attention 1-5 % slower, 5-10 % at TileLang's 64 x 64 example config, H100/H200) | 0 |
 | TILEDSL_DISABLE_HOPPER_GEMM | the same switch, inverted (``0``: the shortcut on), for scripts written before the shortcut went off by default; ``TILEDSL_HOPPER_SHORTCUT`` wins where both are set | 1 |
 | TILEDSL_TMA | ``0``: pipelined loops on sm_90a keep cp.async instead of TMA loads into an mbarrier ring | 1 |
 | TILEDSL_DISABLE_TMA | ``1``: the same as ``TILEDSL_TMA=0`` (TileLang's ``tl.disable_tma_lower`` does it per kernel) | 0 |

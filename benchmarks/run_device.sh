@@ -100,7 +100,9 @@
 #   s34b    (2026-12-07, eighteenth session) bench_general, the autotuned fp8 GEMM on the default path
 #   s34c    (2026-12-07, eighteenth session) the fp8 linear on both paths against float64, TileLang's attention config
 #   s34d    (2026-12-07, eighteenth session) int8-weight M = 16 over configs and splits, the promoted fp8 GEMM's GPU
-#           tests and times, the fp8 benchmark, attention warpgroup release
+#           tests and times
+#   s34e    (2026-12-07, eighteenth session) the fp8 benchmark (new check, both cuBLASLt modes), attention release
+#   s34f    (2026-12-07, eighteenth session) every GPU test with TILEDSL_WARPGROUP_RELEASE=1
 #   s33g    (2026-12-07, seventeenth session) only the GPU tests of the two fixes
 #   s33f    (2026-12-07, seventeenth session) GPU tests of the deferred row sums fix, TileLang's attention config
 #   s33e    (2026-12-07, seventeenth session) the three new defaults against none, round-robin, 3 attention programs
@@ -641,15 +643,22 @@ case "${1:-quick}" in
       --rounds 3 --out "$OUT/tl_config_s34.json" --only general,warpgroup_release,min_blocks_1,warpgroup_release+min_blocks_1,shortcut
     ;;
   s34d)  # 2026-12-07 (eighteenth session): the int8-weight GEMM at M = 16 over tile configs and split-K parts (1.42x
-    # on the H200 against the bar's 1.5x); the promoted fp8 GEMM's GPU tests and its time against cuBLASLt; the fp8
-    # benchmark with its new check; then flash attention with one release per warpgroup against the shortcut
+    # on the H200 against the bar's 1.5x); the promoted fp8 GEMM's GPU tests and its time against cuBLASLt
     TAIL=10 run int8_m16 150 "$PY" benchmarks/probe_int8_m16.py --rounds 3 --out "$OUT/int8_m16.json"
     TAIL=6 run more_gpu 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_more_programs.py
     TAIL=6 run bench_fp8_more 120 "$PY" benchmarks/bench_more.py --only gemm_fp8,gemm_fp8_promoted --rounds 3
+    ;;
+  s34e)  # 2026-12-07 (eighteenth session): the fp8 benchmark with its new check and both cuBLASLt modes, then flash
+    # attention with one release per warpgroup against the shortcut, round-robin
     TAIL=12 run gemm_fp8 200 "$PY" benchmarks/bench_gemm_hopper.py --shapes 4096x4096x4096 --dtypes float8_e4m3fn \
       --rounds 3
     TAIL=8 run fa_release 150 "$PY" benchmarks/probe_attention_variants.py --program flash_attention \
       --rounds 3 --out "$OUT/fa_release.json" --only general,warpgroup_release,shortcut
+    ;;
+  s34f)  # 2026-12-07 (eighteenth session): every GPU test with one release per warpgroup (a default if they pass)
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)
+    TILEDSL_WARPGROUP_RELEASE=1 TAIL=30 run gpu_suite_release 300 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra \
+      -o faulthandler_timeout=150 "${xdist[@]}" testing
     ;;
   s33g)  # 2026-12-07 (seventeenth session), for the shortest lease: only the GPU tests of today's two fixes (a
     # deferred row sum off the tensor-core rows path; a staged epilogue split in two launches)

@@ -1,5 +1,7 @@
 """FP8 GEMM with a fused epilogue: C = relu(A @ B^T * scale + bias) in bfloat16, from float8_e4m3fn A [M, K] and
-B [N, K] (the layout FP8 weights are stored in), accumulated in float32; checked against torch.
+B [N, K] (the layout FP8 weights are stored in), accumulated in a float32 fragment; checked against torch. On Hopper
+the fp8 tensor cores keep about 14 bits of each running sum (as cuBLASLt's fast mode); docs/cuda.md shows the
+program form that adds each K tile's product into float32 registers instead.
 
     python examples/gemm_fp8.py        # on an H100/H200 it runs as a warp-specialized TMA + wgmma kernel
 """

@@ -18,7 +18,8 @@ import json
 import re
 from pathlib import Path
 
-from probe_attention_variants import _min_blocks, build, time_round_robin  # noqa: E402  (sets the cache off, the testing path)
+# probe_attention_variants sets the cache off and the testing path
+from probe_attention_variants import _min_blocks, build, time_round_robin  # noqa: E402
 from probe_split_k_timeline import (_CLOCK, MARKS, capture_stdout, launch, print_timeline,  # noqa: E402
                                     record_times, summarize)
 

@@ -646,7 +646,7 @@ class _Run:
         for t in failed[:5]:
             lines.append(f"  {t.config}: {t.status}: {t.reason}" + ("  (recorded by an earlier run)" if t.resumed
                                                                     else ""))
-        hint = near_miss_hint(t.reason for t in failed) if counts.keys() == {"wrong_result"} else None
+        hint = near_miss_hint(t.reason for t in failed)  # None unless every failure is a small comparison miss
         lines += _resumed_note(self.trials.values()) + ([f"  {hint}"] if hint else [])
         return "\n".join(lines)
 

@@ -103,6 +103,9 @@
 #           tests and times
 #   s34e    (2026-12-07, eighteenth session) the fp8 benchmark (new check, both cuBLASLt modes), attention release
 #   s34f    (2026-12-07, eighteenth session) every GPU test with TILEDSL_WARPGROUP_RELEASE=1
+#   s35a    (2026-12-07, nineteenth session) the int8 and release GPU tests, then the int8-weight GEMMs with the
+#           wgmma fence after the weight's conversion (new) against before it (benchmarks/_old_register_dequant.py,
+#           an untracked copy carried for the call), then the M = 16 configs
 #   s33g    (2026-12-07, seventeenth session) only the GPU tests of the two fixes
 #   s33f    (2026-12-07, seventeenth session) GPU tests of the deferred row sums fix, TileLang's attention config
 #   s33e    (2026-12-07, seventeenth session) the three new defaults against none, round-robin, 3 attention programs
@@ -644,9 +647,8 @@ case "${1:-quick}" in
     ;;
   s34d)  # 2026-12-07 (eighteenth session): the int8-weight GEMM at M = 16 over tile configs and split-K parts (1.42x
     # on the H200 against the bar's 1.5x); the promoted fp8 GEMM's GPU tests and its time against cuBLASLt
-    TAIL=10 run int8_m16 150 "$PY" benchmarks/probe_int8_m16.py --rounds 3 --out "$OUT/int8_m16.json"
+    TAIL=14 run int8_m16 320 "$PY" benchmarks/probe_int8_m16.py --rounds 3 --out "$OUT/int8_m16.json"
     TAIL=6 run more_gpu 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_more_programs.py
-    TAIL=6 run bench_fp8_more 120 "$PY" benchmarks/bench_more.py --only gemm_fp8,gemm_fp8_promoted --rounds 3
     ;;
   s34e)  # 2026-12-07 (eighteenth session): the fp8 benchmark with its new check and both cuBLASLt modes, then flash
     # attention with one release per warpgroup against the shortcut, round-robin
@@ -654,6 +656,21 @@ case "${1:-quick}" in
       --rounds 3
     TAIL=8 run fa_release 150 "$PY" benchmarks/probe_attention_variants.py --program flash_attention \
       --rounds 3 --out "$OUT/fa_release.json" --only general,warpgroup_release,shortcut
+    TAIL=6 run bench_fp8_more 120 "$PY" benchmarks/bench_more.py --only gemm_fp8,gemm_fp8_promoted --rounds 3
+    ;;
+  s35a)  # 2026-12-07 (nineteenth session): ptxas serialized every wgmma of the int8-weight M = 16 kernel (C7520)
+    TAIL=8 run int8_gpu 180 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_register_dequant.py \
+      testing/test_warpgroup_release.py testing/test_more_programs.py testing/test_dequant_pipeline.py
+    if [ -f benchmarks/_old_register_dequant.py ]; then
+      rm -rf /tmp/old && mkdir -p /tmp/old && cp -r tiledsl /tmp/old/ \
+        && cp benchmarks/_old_register_dequant.py /tmp/old/tiledsl/passes/cuda/register_dequant.py
+      for r in 1 2; do
+        TAIL=4 run "int8_new$r" 80 "$PY" benchmarks/bench_general.py --only int8_weight_m16,int8_weight_m4096 \
+          --rounds 3
+        PYTHONPATH=/root/tvmsite:/tmp/old:$PYTHONPATH TAIL=4 run "int8_old$r" 80 "$PY" benchmarks/bench_general.py \
+          --only int8_weight_m16,int8_weight_m4096 --rounds 3
+      done
+    fi
     ;;
   s34f)  # 2026-12-07 (eighteenth session): every GPU test with one release per warpgroup (a default if they pass)
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)

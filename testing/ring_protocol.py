@@ -6,7 +6,9 @@ is modelled: mbarrier init / arrive / arrive.expect_tx / wait on a phase parity,
 on their barrier (at once: the model explores one legal order of arrivals, the loads' latency does not matter for
 whether a wait can be satisfied), whole-block barriers, integer scalars kept in registers (ring counters, loop
 lengths), the shared ranges each wgmma reads (a ring tile's stage, or the whole tile) until a ``wait_group``
-retires its group, and the control flow around them. Register math and memory contents are skipped. Agents take
+retires its group, and the control flow around them. A wgmma is one operation of its warpgroup's four warps: it
+starts once all four issued it, and a group one warp's ``wait_group`` retires is retired for all four (a release
+by one thread per warpgroup relies on this, as CUTLASS's consumer release does). Register math and memory contents are skipped. Agents take
 turns; a consumer yields after each release, so the producer acts on it before the warp goes on.
 
 :func:`run_cta` returns when every agent finished, and raises :class:`Hang` naming each blocked agent's wait when
@@ -74,6 +76,8 @@ class _Cta:
         self.epoch = 0  # bumps on every change an agent could be waiting for
         self.sync_arrived, self.sync_generation = 0, 0
         self.writes = []  # (tile, first element, end, barrier, the phase count at which the load is complete)
+        self.wgmma_issues = {}  # (warpgroup, n) -> how many of its warps issued their n-th wgmma
+        self.wgmma_reads = {}  # (warpgroup, n) -> the shared ranges its n-th wgmma reads, until a wait retires it
         self._matters = {}
         self.rng = None  # set for random interleavings (run_cta's seed): loads then land rounds after their issue
         self.in_flight = []  # (barrier key, bytes) of loads issued and not yet landed
@@ -102,10 +106,13 @@ class _Cta:
 
 
 class _Agent:
-    def __init__(self, cta, name, env):
+    def __init__(self, cta, name, env, warpgroup=None):
         self.cta, self.name, self.env, self.locals = cta, name, dict(env), {}
         self.blocked_on = None
-        self.issued, self.groups = [], []  # shared ranges read by wgmmas not yet committed / committed, in flight
+        self.warpgroup = warpgroup
+        self.issued = []  # (warpgroup, n) of this warp's wgmmas not yet committed
+        self.groups = []  # its committed groups not yet waited for, each a list of (warpgroup, n)
+        self.wgmmas = 0  # wgmmas issued
         self.seen = {}  # barrier -> phases this agent has seen complete (its waits)
 
     # ------------------------------------------------------------------ values
@@ -166,11 +173,11 @@ class _Agent:
         for i, extent in zip(load.indices, shape):
             flat = flat * extent + self.value(i)
         end = flat + nbytes // _BYTES[str(load.source.ty.dtype)]
-        for agent in self.cta.agents:
-            for tile, lo, hi in agent.issued + [r for g in agent.groups for r in g]:
+        for (warpgroup, _), reads in self.cta.wgmma_reads.items():
+            for tile, lo, hi in reads:
                 if tile == load.source.name and lo < end and flat < hi:
-                    raise AssertionError(f"race: {self.name} loads {tile}[{flat}:{end}] while a wgmma of "
-                                         f"{agent.name} still reads {tile}[{lo}:{hi}]")
+                    raise AssertionError(f"race: {self.name} loads {tile}[{flat}:{end}] while a wgmma of consumer "
+                                         f"warpgroup {warpgroup} still reads {tile}[{lo}:{hi}]")
         return load.source.name, flat, end
 
     def check_loaded(self, reads):
@@ -222,14 +229,26 @@ class _Agent:
             if name == "tirx.ptx.mbarrier_arrive":
                 yield  # a release: let the producer act on it before this warp goes on (races show up)
         elif name.startswith("tirx.ptx.wgmma_") and name not in _WGMMA_CONTROL:
+            issue = (self.warpgroup, self.wgmmas)
+            self.wgmmas += 1
             reads = self.reads(c)
             self.check_loaded(reads)
-            self.issued += reads
+            cta.wgmma_reads[issue] = reads
+            self.issued.append(issue)
+            cta.wgmma_issues[issue] = cta.wgmma_issues.get(issue, 0) + 1
+            cta.epoch += 1
+            while cta.wgmma_issues[issue] < 4:  # the operation starts once the warpgroup's four warps issued it
+                self.blocked_on = "its warpgroup's other warps at a wgmma"
+                yield
+            self.blocked_on = None
         elif name == "tirx.ptx.wgmma_commit_group":
             self.groups.append(self.issued)
             self.issued = []
         elif name == "tirx.ptx.wgmma_wait_group":
             keep = self.value(c.args[0])
+            for group in self.groups[:max(0, len(self.groups) - keep)]:
+                for issue in group:  # the warpgroup's operation finished, for its four warps
+                    cta.wgmma_reads.pop(issue, None)
             del self.groups[:max(0, len(self.groups) - keep)]
         elif name == "tirx.cuda.mbarrier_wait":
             key, parity = self.barrier_of(c.args[0]), self.value(c.args[1]) % 2
@@ -341,7 +360,8 @@ def run_cta(func, block_values: dict, seed=None) -> int:
         import random
         rng = cta.rng = random.Random(seed)
     agents.append(_Agent(cta, "producer", {**blocks, tx: consumers}))
-    agents += [_Agent(cta, f"consumer warp {w}", {**blocks, tx: 32 * w}) for w in range(consumers // 32)]
+    agents += [_Agent(cta, f"consumer warp {w}", {**blocks, tx: 32 * w}, warpgroup=w // 4)
+               for w in range(consumers // 32)]
     running = {a: a.run(thread.body) for a in agents}
     rounds = 0
     while running or cta.in_flight:

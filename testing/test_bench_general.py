@@ -105,6 +105,18 @@ def test_program_kernels_do_not_spill_registers(name, compiled):
 
 @pytest.mark.nvcc
 @pytest.mark.parametrize("name", CASE_NAMES)
+def test_ptxas_serializes_no_wgmma(name, compiled):
+    """ptxas fences no wgmma register operand itself (C7519) and serializes no wgmma (C7520): the int8-weight
+    GEMM once converted its weight into registers after the warpgroup's fence, and ptxas serialized every wgmma
+    of the M = 16 kernel."""
+    for kernel in _cases()[name].kernels:
+        usage = compiled(name, kernel, SM90A).kernel_info["resources"]
+        notes = {code for u in usage.values() for code in u.get("ptxas_notes", ())}
+        assert not notes & {"7519", "7520"}, f"{name}/{kernel}: {usage}"
+
+
+@pytest.mark.nvcc
+@pytest.mark.parametrize("name", CASE_NAMES)
 def test_every_wgmma_read_of_a_thread_written_tile_is_fenced(name, source):
     """No wgmma reads a shared tile the threads stored without a ``fence.proxy.async`` in between (fence_check.py:
     stale operands on the GPU otherwise)."""

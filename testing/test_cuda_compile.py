@@ -155,6 +155,22 @@ def test_resource_report_lines_it_does_not_know_are_skipped():
         "k": {"registers": 40, "spill_stores": 4, "spill_loads": 4, "stack_frame": 8}}
 
 
+def test_ptxas_performance_notes_are_kept_per_kernel():
+    report = ("ptxas info    : (C7508) Potential Performance Loss: 'setmaxnreg' ignored; unable to determine "
+              "register count at entry.\n"
+              "ptxas info    : Compiling entry function 'a' for 'sm_90a'\n"
+              "ptxas info    : (C7519) warpgroup.arrive is injected in around line 613 by compiler to allow use of "
+              "registers in GMMA in function 'a'\n"
+              "ptxas info    : (C7520) Potential Performance Loss: wgmma.mma_async instructions are serialized due "
+              "to program dependence on compiler-inserted WG.AR in divergent path in the function 'a'\n"
+              "ptxas info    : Used 50 registers\n"
+              "ptxas info    : Compiling entry function 'b' for 'sm_90a'\n"
+              "ptxas info    : Used 20 registers\n")
+    usage = nvcc.parse_resource_usage(report)
+    assert usage["a"]["ptxas_notes"] == ["7508", "7519", "7520"] and usage["b"]["ptxas_notes"] == ["7508"]
+    assert usage["a"]["registers"] == 50
+
+
 @pytest.mark.nvcc
 def test_nvcc_timeout(monkeypatch):
     monkeypatch.setenv("TILEDSL_NVCC_TIMEOUT", "0.001")

@@ -102,20 +102,23 @@ def test_promoted_fp8_gemm_clears_its_tile_accumulator_each_iteration():
 @pytest.mark.gpu
 def test_promoted_fp8_gemm_is_more_exact_than_the_plain_one():
     """At K = 4096 the plain fp8 loop's error is the tensor core's (about 14 bits of each running sum, as cuBLASLt's
-    fast mode); the promoted one's is bfloat16 rounding plus 128-term sums: its largest error against float64 is a
-    fraction of the plain one's, and within what cuBLASLt's default mode reaches."""
+    fast mode); the promoted one's is 128-term sums added in float32. The largest error of either is the bfloat16
+    output's rounding, so the test counts the elements that differ from the exact product rounded to bfloat16: the
+    promoted GEMM misses far fewer than the plain one, and about as few as cuBLASLt's default mode."""
     n = 1024
     a = torch.randn(256, 4096, device="cuda").to(torch.float8_e4m3fn)
     b = (torch.randn(n, 4096, device="cuda") / 4).to(torch.float8_e4m3fn)
     exact = a.double() @ b.double().T
-    errors = {}
+    rounded = exact.to(torch.bfloat16)
+    missed = {}
     for name, func in (("plain", M.gemm_fp8(256, n, 4096)), ("promoted", M.gemm_fp8_promoted(256, n, 4096))):
         c = torch.full((256, n), float("nan"), device="cuda", dtype=torch.bfloat16)
         tiledsl.compile(func, out_idx=[], target="cuda")(a, b, c)
         torch.cuda.synchronize()
-        errors[name] = float((c.double() - exact).abs().max())
+        assert not c.isnan().any(), name
+        missed[name] = float((c != rounded).double().mean())
     one = torch.ones((), device="cuda")
     cublas = torch._scaled_mm(a, b.t(), scale_a=one, scale_b=one, out_dtype=torch.bfloat16)
-    errors["cublaslt"] = float((cublas.double() - exact).abs().max())
-    assert errors["promoted"] < errors["plain"] / 2, errors
-    assert errors["promoted"] <= 1.5 * errors["cublaslt"], errors
+    missed["cublaslt"] = float((cublas != rounded).double().mean())
+    assert missed["promoted"] < missed["plain"] / 2, missed
+    assert missed["promoted"] <= 1.5 * missed["cublaslt"] + 1e-3, missed

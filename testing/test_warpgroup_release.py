@@ -1,7 +1,7 @@
-"""``TILEDSL_WARPGROUP_RELEASE=1`` (opt-in): a warp-specialized ring whose tiles only wgmma gemms read is released by
-the first thread of each consumer warpgroup (its empty barriers count one arrival per warpgroup), not by every
-warp's lane 0 (``passes/cuda/pipeline.py: _release_granularity``). A ring whose tiles the threads convert for the
-gemms (``TILEDSL_WS_TRANSFORMS``) keeps one release per warp.
+"""``TILEDSL_WARPGROUP_RELEASE`` (on by default; ``0`` turns it off): a warp-specialized ring whose tiles only wgmma
+gemms read is released by the first thread of each consumer warpgroup (its empty barriers count one arrival per
+warpgroup), not by every warp's lane 0 (``passes/cuda/pipeline.py: _release_granularity``). A ring whose tiles the
+threads convert for the gemms (``TILEDSL_WS_TRANSFORMS``) keeps one release per warp.
 
 nvcc: the releases and the barrier counts in the generated source. GPU: attention (causal or not, on 3 persistent
 CTAs), the GEMM and the int8-weight GEMM (its weight loaded from the ring by the threads into wgmma's register
@@ -17,7 +17,8 @@ import general_programs as bench
 
 SM90A = {"kind": "cuda", "arch": "sm_90a"}
 
-# an opt-in schedule: its tests are marked slow (scripts/test.sh -m slow runs them; CI keeps its 10 minutes)
+# its tests are marked slow (scripts/test.sh -m slow runs them; CI keeps its 10 minutes): the default form is in
+# every warp-specialized kernel the other tests build
 pytestmark = [pytest.mark.usefixtures("general_passes_only", "no_kernel_cache"), pytest.mark.slow]
 
 
@@ -30,12 +31,15 @@ def _release_form(src):
 
 
 @pytest.mark.nvcc
-@pytest.mark.parametrize("on", ["0", "1"])
-def test_attention_releases_once_per_warpgroup_when_switched_on(on, monkeypatch):
-    monkeypatch.setenv("TILEDSL_WARPGROUP_RELEASE", on)
+@pytest.mark.parametrize("on", [None, "0", "1"])
+def test_attention_releases_once_per_warpgroup_unless_switched_off(on, monkeypatch):
+    if on is None:
+        monkeypatch.delenv("TILEDSL_WARPGROUP_RELEASE", raising=False)
+    else:
+        monkeypatch.setenv("TILEDSL_WARPGROUP_RELEASE", on)
     kernel = tiledsl.compile(bench.flash_attention(2, 4, 1024, 128, False), out_idx=[], target=SM90A)
     assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized+deferred_gemm"]
-    assert _release_form(kernel.get_kernel_source()) == (({"2"}, {"128"}) if on == "1" else ({"8"}, {"32"}))
+    assert _release_form(kernel.get_kernel_source()) == (({"2"}, {"128"}) if on != "0" else ({"8"}, {"32"}))
 
 
 @pytest.mark.nvcc

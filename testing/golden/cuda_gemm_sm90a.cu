@@ -206,11 +206,11 @@ extern "C" __global__ void __launch_bounds__(384) kernel_kernel(const __grid_con
   half* C_staging1 = ((half*)(&(smem_pool_ptr[(smem_pad + 65536)])));
   if (((int)threadIdx.x) == 0) {
     tvm_builtin_ptx_mbarrier_init_init_shared_b64(tvm_builtin_cuda_cvta_generic_to_shared((&(A_s_full_ptr[0]))), (uint)1);
-    tvm_builtin_ptx_mbarrier_init_init_shared_b64(tvm_builtin_cuda_cvta_generic_to_shared((&(A_s_empty_ptr[0]))), (uint)8);
+    tvm_builtin_ptx_mbarrier_init_init_shared_b64(tvm_builtin_cuda_cvta_generic_to_shared((&(A_s_empty_ptr[0]))), (uint)2);
     tvm_builtin_ptx_mbarrier_init_init_shared_b64(tvm_builtin_cuda_cvta_generic_to_shared((&(A_s_full_ptr[1]))), (uint)1);
-    tvm_builtin_ptx_mbarrier_init_init_shared_b64(tvm_builtin_cuda_cvta_generic_to_shared((&(A_s_empty_ptr[1]))), (uint)8);
+    tvm_builtin_ptx_mbarrier_init_init_shared_b64(tvm_builtin_cuda_cvta_generic_to_shared((&(A_s_empty_ptr[1]))), (uint)2);
     tvm_builtin_ptx_mbarrier_init_init_shared_b64(tvm_builtin_cuda_cvta_generic_to_shared((&(A_s_full_ptr[2]))), (uint)1);
-    tvm_builtin_ptx_mbarrier_init_init_shared_b64(tvm_builtin_cuda_cvta_generic_to_shared((&(A_s_empty_ptr[2]))), (uint)8);
+    tvm_builtin_ptx_mbarrier_init_init_shared_b64(tvm_builtin_cuda_cvta_generic_to_shared((&(A_s_empty_ptr[2]))), (uint)2);
     tvm_builtin_ptx_fence_proxy_proxy_async_shared__cta();
   }
   __syncthreads();
@@ -269,7 +269,7 @@ extern "C" __global__ void __launch_bounds__(384) kernel_kernel(const __grid_con
     *(float2*)(C_f_ptr + 58) = make_float2(0x0p+0f/*0.000000e+00*/, 0x0p+0f/*0.000000e+00*/);
     *(float2*)(C_f_ptr + 60) = make_float2(0x0p+0f/*0.000000e+00*/, 0x0p+0f/*0.000000e+00*/);
     *(float2*)(C_f_ptr + 62) = make_float2(0x0p+0f/*0.000000e+00*/, 0x0p+0f/*0.000000e+00*/);
-    int cse_v6 = (((int)threadIdx.x) & 31);
+    int cse_v6 = (((int)threadIdx.x) & 127);
     for (int ko_p = 0; ko_p < 16; ++ko_p) {
       int cse_v5 = (ko_p % 3);
       tvm_builtin_cuda_mbarrier_wait((&(A_s_full_ptr[(ko_p % 3)])), ((ko_p % 6) / 3));
@@ -283,12 +283,12 @@ extern "C" __global__ void __launch_bounds__(384) kernel_kernel(const __grid_con
       tvm_builtin_ptx_wgmma_f16_ss_mma_async_sync_aligned_m64n128k16_f32_f16_f16_1_1_0_1(C_f_ptr[0], C_f_ptr[1], C_f_ptr[2], C_f_ptr[3], C_f_ptr[4], C_f_ptr[5], C_f_ptr[6], C_f_ptr[7], C_f_ptr[8], C_f_ptr[9], C_f_ptr[10], C_f_ptr[11], C_f_ptr[12], C_f_ptr[13], C_f_ptr[14], C_f_ptr[15], C_f_ptr[16], C_f_ptr[17], C_f_ptr[18], C_f_ptr[19], C_f_ptr[20], C_f_ptr[21], C_f_ptr[22], C_f_ptr[23], C_f_ptr[24], C_f_ptr[25], C_f_ptr[26], C_f_ptr[27], C_f_ptr[28], C_f_ptr[29], C_f_ptr[30], C_f_ptr[31], C_f_ptr[32], C_f_ptr[33], C_f_ptr[34], C_f_ptr[35], C_f_ptr[36], C_f_ptr[37], C_f_ptr[38], C_f_ptr[39], C_f_ptr[40], C_f_ptr[41], C_f_ptr[42], C_f_ptr[43], C_f_ptr[44], C_f_ptr[45], C_f_ptr[46], C_f_ptr[47], C_f_ptr[48], C_f_ptr[49], C_f_ptr[50], C_f_ptr[51], C_f_ptr[52], C_f_ptr[53], C_f_ptr[54], C_f_ptr[55], C_f_ptr[56], C_f_ptr[57], C_f_ptr[58], C_f_ptr[59], C_f_ptr[60], C_f_ptr[61], C_f_ptr[62], C_f_ptr[63], (((((uint64_t)((tvm_builtin_cuda_cvta_generic_to_shared((&(A_s[((ko_p % 3) * 4096)]))) >> (uint)4) & (uint)16383)) | (((uint64_t)2ULL << (uint64_t)62ULL) | (uint64_t)137439019008ULL)) + ((uint64_t)((warp_id >> 2) * 256))) + (uint64_t)2ULL), ((((uint64_t)((tvm_builtin_cuda_cvta_generic_to_shared((&(B_s[((ko_p % 3) * 4096)]))) >> (uint)4) & (uint)16383)) | (((uint64_t)1ULL << (uint64_t)62ULL) | (uint64_t)274894684160ULL)) + (uint64_t)128ULL), (bool)1);
       tvm_builtin_ptx_wgmma_commit_group_commit_group_sync_aligned();
       tvm_builtin_ptx_wgmma_wait_group_wait_group_sync_aligned_1();
-      if ((0 < ko_p) && ((((int)threadIdx.x) % 32) == 0)) {
+      if ((0 < ko_p) && ((((int)threadIdx.x) % 128) == 0)) {
         tvm_builtin_ptx_mbarrier_arrive_arrive_shared_b64(tvm_builtin_cuda_cvta_generic_to_shared((&(A_s_empty_ptr[((ko_p + 2) % 3)]))), (uint)1);
       }
     }
     tvm_builtin_ptx_wgmma_wait_group_wait_group_sync_aligned_0();
-    if ((((int)threadIdx.x) % 32) == 0) {
+    if ((((int)threadIdx.x) % 128) == 0) {
       tvm_builtin_ptx_mbarrier_arrive_arrive_shared_b64(tvm_builtin_cuda_cvta_generic_to_shared((&(A_s_empty_ptr[0]))), (uint)1);
     }
     if (((int)threadIdx.x) == 0) {

@@ -39,6 +39,9 @@ _ARCH = re.compile(r"^sm_(\d+)([a-z]?)$")
 _ENTRY = re.compile(r"Compiling entry function '([^']+)'")
 _FRAME = re.compile(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads")
 _USED = re.compile(r"Used (\d+) registers")
+# ptxas's notes on code it had to change, e.g. (C7519) "warpgroup.arrive is injected ... in function 'k'" and (C7520)
+# "Potential Performance Loss: wgmma.mma_async instructions are serialized ..."; the function named where it is
+_NOTE = re.compile(r"\(C(\d+)\) (?=.*(?:Performance Loss|is injected))(?:.*in (?:the )?function '([^']+)')?")
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,15 @@ class CubinBuild:
 
 def parse_resource_usage(report: str) -> dict:
     """Each entry function's registers, spill stores / loads and stack frame (bytes) from nvcc's
-    ``--resource-usage`` report; a line this does not recognize is skipped (the report is for people)."""
-    usage, current = {}, None
+    ``--resource-usage`` report, and ``ptxas_notes``: the codes of ptxas's performance notes on it (a note that
+    names no function counts for every kernel); a line this does not recognize is skipped (the report is for
+    people)."""
+    usage, current, notes = {}, None, []
     for line in report.splitlines():
+        note = _NOTE.search(line)
+        if note:
+            notes.append(note.groups())
+            continue
         entry = _ENTRY.search(line)
         if entry:
             current = usage.setdefault(entry.group(1), {})
@@ -68,7 +77,12 @@ def parse_resource_usage(report: str) -> dict:
         used = _USED.search(line)
         if used:
             current["registers"] = int(used.group(1))
-    return {name: info for name, info in usage.items() if "registers" in info}
+    usage = {name: info for name, info in usage.items() if "registers" in info}
+    for name, info in usage.items():
+        codes = sorted({code for code, func in notes if func in (None, name)})
+        if codes:
+            info["ptxas_notes"] = codes
+    return usage
 
 
 def gencode_flag(arch: str) -> str:

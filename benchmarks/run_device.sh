@@ -103,9 +103,9 @@
 #           tests and times
 #   s34e    (2026-12-07, eighteenth session) the fp8 benchmark (new check, both cuBLASLt modes), attention release
 #   s34f    (2026-12-07, eighteenth session) every GPU test with TILEDSL_WARPGROUP_RELEASE=1
-#   s35a    (2026-12-07, nineteenth session) the int8 and release GPU tests, then the int8-weight GEMMs with the
-#           wgmma fence after the weight's conversion (new) against before it (benchmarks/_old_register_dequant.py,
-#           an untracked copy carried for the call), then the M = 16 configs
+#   s35a    (2026-12-07, nineteenth session) the int8, release and split-K GPU tests, then the int8-weight GEMMs
+#           with the wgmma fence after the weight's conversion and branch-free split-K gathers (new), the fence
+#           alone, neither (untracked copies of the old files carried for the call)
 #   s33g    (2026-12-07, seventeenth session) only the GPU tests of the two fixes
 #   s33f    (2026-12-07, seventeenth session) GPU tests of the deferred row sums fix, TileLang's attention config
 #   s33e    (2026-12-07, seventeenth session) the three new defaults against none, round-robin, 3 attention programs
@@ -658,17 +658,23 @@ case "${1:-quick}" in
       --rounds 3 --out "$OUT/fa_release.json" --only general,warpgroup_release,shortcut
     TAIL=6 run bench_fp8_more 120 "$PY" benchmarks/bench_more.py --only gemm_fp8,gemm_fp8_promoted --rounds 3
     ;;
-  s35a)  # 2026-12-07 (nineteenth session): ptxas serialized every wgmma of the int8-weight M = 16 kernel (C7520)
-    TAIL=8 run int8_gpu 180 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_register_dequant.py \
-      testing/test_warpgroup_release.py testing/test_more_programs.py testing/test_dequant_pipeline.py
-    if [ -f benchmarks/_old_register_dequant.py ]; then
-      rm -rf /tmp/old && mkdir -p /tmp/old && cp -r tiledsl /tmp/old/ \
-        && cp benchmarks/_old_register_dequant.py /tmp/old/tiledsl/passes/cuda/register_dequant.py
+  s35a)  # 2026-12-07 (nineteenth session): ptxas serialized every wgmma of the int8-weight M = 16 kernel (C7520);
+    # the split-K last part's gathers without a branch. Variants from untracked copies carried for the call:
+    # benchmarks/_old_register_dequant.py (the fence before the conversion), benchmarks/_old_split_k.py
+    TAIL=8 run int8_gpu 170 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_register_dequant.py \
+      testing/test_warpgroup_release.py testing/test_more_programs.py testing/test_split_k.py
+    if [ -f benchmarks/_old_register_dequant.py ] && [ -f benchmarks/_old_split_k.py ]; then
+      for v in old fence; do
+        rm -rf "/tmp/$v" && mkdir -p "/tmp/$v" && cp -r tiledsl "/tmp/$v/"
+        cp benchmarks/_old_split_k.py "/tmp/$v/tiledsl/passes/split_k.py"
+      done
+      cp benchmarks/_old_register_dequant.py /tmp/old/tiledsl/passes/cuda/register_dequant.py
       for r in 1 2; do
-        TAIL=4 run "int8_new$r" 80 "$PY" benchmarks/bench_general.py --only int8_weight_m16,int8_weight_m4096 \
-          --rounds 3
-        PYTHONPATH=/root/tvmsite:/tmp/old:$PYTHONPATH TAIL=4 run "int8_old$r" 80 "$PY" benchmarks/bench_general.py \
-          --only int8_weight_m16,int8_weight_m4096 --rounds 3
+        for v in new old fence; do
+          pp=$PYTHONPATH; [ "$v" != new ] && pp=/root/tvmsite:/tmp/$v:$PYTHONPATH
+          PYTHONPATH=$pp TAIL=4 run "int8_$v$r" 60 "$PY" benchmarks/bench_general.py \
+            --only int8_weight_m16,int8_weight_m4096 --rounds 3
+        done
       done
     fi
     ;;

@@ -93,6 +93,20 @@ def _schedules_to_drop(kind: str, switches: dict, err: Exception, dropped: list)
     return None
 
 
+#: ptxas notes that cost a wgmma kernel speed: it fenced register operands itself (C7519), it serialized wgmma (C7520)
+SERIALIZING_NOTES = ("7519", "7520")
+
+
+def _warn_serialized_wgmma(resources: dict) -> None:
+    """A warning naming each kernel whose wgmmas ptxas fenced or serialized by itself (ptxas_notes of
+    ``kernel_info["resources"]``): a lowering defect the kernel still runs correctly with, only slower."""
+    for name, usage in resources.items():
+        notes = sorted(set(usage.get("ptxas_notes", ())) & set(SERIALIZING_NOTES))
+        if notes:
+            logger.warning("ptxas fenced or serialized the wgmmas of kernel %s itself (notes %s): it runs correctly "
+                           "but slower; please report the program", name, ", ".join("C" + n for n in notes))
+
+
 def _lower_and_build(mod, target, kind: str, entry: str, switches: dict, compile_flags):
     """(lowered, executable, source, cubin or None) for one lowering of ``mod`` with ``switches``."""
     lowered = lower(mod, target, **switches)
@@ -101,6 +115,7 @@ def _lower_and_build(mod, target, kind: str, entry: str, switches: dict, compile
         executable, source = build_cuda(lowered.mod, target, compile_flags, tir_pipeline=lowered.tir_pipeline)
         if last_resources():
             lowered.kernel_info["resources"] = last_resources()
+            _warn_serialized_wgmma(last_resources())
         return lowered, executable, source, last_cubin()
     executable = tvm.compile(lowered.mod, target=target)
     return lowered, executable, lowered.mod[entry].script(), None

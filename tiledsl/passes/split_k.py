@@ -363,7 +363,16 @@ def _register_order_sums(acc, parts, tiles, tile, bz, spills, gathers, workspace
     s = tirx.Var("part", "int32")
     add = tirx.Evaluate(make_tile_call("copy", [ws[s:s + 1, tile:tile + 1, 0:rows * cols], whole],
                                        **{REGISTER_ORDER_ATTR: 1, ACCUMULATE_ATTR: 1}))
-    gathers.append(tirx.For(s, 0, parts, tirx.ForKind.SERIAL, tirx.IfThenElse(s != bz, add, None)))
+    gathers.append(_over_other_parts(s, parts, bz, add))
+
+
+def _over_other_parts(s, parts, bz, body):
+    """``body`` for every part ``s`` but ``bz``, without a branch: an unrolled loop over ``parts - 1`` values
+    that skips ``bz``, so every part's loads can be in flight together (behind ``if (s != bz)`` they went one part
+    after another)."""
+    other = tirx.Var("other", "int32")
+    index = other + tirx.Select(other >= bz, tirx.const(1, "int32"), tirx.const(0, "int32"))
+    return tirx.For(other, 0, parts - 1, tirx.ForKind.UNROLLED, substitute(body, {s: index}))
 
 
 def _last_arrival(headers, tile, counter, parts):
@@ -508,7 +517,7 @@ def _rewrite(func, headers, stmts, at, accumulators, parts, form):
         nest = tirx.For(i, 0, rows, tirx.ForKind.PARALLEL, tirx.For(j, 0, cols, tirx.ForKind.PARALLEL, add, None,
                                                                       {PARALLEL_ATTR: 1}), None, {PARALLEL_ATTR: 1})
         if form == "last":  # the last block adds the others' partial sums to its own
-            gathers.append(tirx.For(s, 0, parts, tirx.ForKind.SERIAL, tirx.IfThenElse(s != bz, nest, None)))
+            gathers.append(_over_other_parts(s, parts, bz, nest))
         else:
             gathers += [tirx.Evaluate(make_tile_call("fill", [acc[0:rows, 0:cols], tirx.const(0, str(acc.ty.dtype))])),
                         tirx.For(s, 0, parts, tirx.ForKind.SERIAL, nest)]

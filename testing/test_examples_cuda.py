@@ -9,6 +9,7 @@ import pytest
 
 import tiledsl
 from example_modules import load_example
+from tiledsl.codegen.compile import SERIALIZING_NOTES
 
 ROOT = Path(__file__).resolve().parent
 GOLDEN = ROOT / "golden"
@@ -42,6 +43,8 @@ def test_every_example_builds_for_cuda(name, arch):
     source = kernel.get_kernel_source()
     assert "__global__" in source
     assert ("wgmma.mma_async" in source) == (hopper and arch == "sm_90a")
+    notes = {n for usage in kernel.kernel_info.get("resources", {}).values() for n in usage.get("ptxas_notes", ())}
+    assert not notes & set(SERIALIZING_NOTES), notes  # ptxas fenced or serialized no wgmma itself
 
 
 GOLDEN_CASES = {

@@ -103,9 +103,8 @@
 #           tests and times
 #   s34e    (2026-12-07, eighteenth session) the fp8 benchmark (new check, both cuBLASLt modes), attention release
 #   s34f    (2026-12-07, eighteenth session) every GPU test with TILEDSL_WARPGROUP_RELEASE=1
-#   s35a    (2026-12-07, nineteenth session) the int8, release and split-K GPU tests, then the int8-weight GEMMs
-#           with the wgmma fence after the weight's conversion and branch-free split-K gathers (new), the fence
-#           alone, neither (untracked copies of the old files carried for the call)
+#   s35a    (2026-12-07, nineteenth session) GPU tests of TILEDSL_FENCE_AFTER_CONVERSION=1 and
+#           TILEDSL_SPLIT_K_FLAT_GATHER=1, then the int8-weight GEMMs with neither, the first, both
 #   s33g    (2026-12-07, seventeenth session) only the GPU tests of the two fixes
 #   s33f    (2026-12-07, seventeenth session) GPU tests of the deferred row sums fix, TileLang's attention config
 #   s33e    (2026-12-07, seventeenth session) the three new defaults against none, round-robin, 3 attention programs
@@ -659,24 +658,19 @@ case "${1:-quick}" in
     TAIL=6 run bench_fp8_more 120 "$PY" benchmarks/bench_more.py --only gemm_fp8,gemm_fp8_promoted --rounds 3
     ;;
   s35a)  # 2026-12-07 (nineteenth session): ptxas serialized every wgmma of the int8-weight M = 16 kernel (C7520);
-    # the split-K last part's gathers without a branch. Variants from untracked copies carried for the call:
-    # benchmarks/_old_register_dequant.py (the fence before the conversion), benchmarks/_old_split_k.py
-    TAIL=8 run int8_gpu 170 "$PY" -m pytest -q -p no:cacheprovider -m gpu -ra testing/test_register_dequant.py \
-      testing/test_warpgroup_release.py testing/test_more_programs.py testing/test_split_k.py
-    if [ -f benchmarks/_old_register_dequant.py ] && [ -f benchmarks/_old_split_k.py ]; then
-      for v in old fence; do
-        rm -rf "/tmp/$v" && mkdir -p "/tmp/$v" && cp -r tiledsl "/tmp/$v/"
-        cp benchmarks/_old_split_k.py "/tmp/$v/tiledsl/passes/split_k.py"
-      done
-      cp benchmarks/_old_register_dequant.py /tmp/old/tiledsl/passes/cuda/register_dequant.py
-      for r in 1 2; do
-        for v in new old fence; do
-          pp=$PYTHONPATH; [ "$v" != new ] && pp=/root/tvmsite:/tmp/$v:$PYTHONPATH
-          PYTHONPATH=$pp TAIL=4 run "int8_$v$r" 60 "$PY" benchmarks/bench_general.py \
-            --only int8_weight_m16,int8_weight_m4096 --rounds 3
-        done
-      done
-    fi
+    # TILEDSL_FENCE_AFTER_CONVERSION=1 fences after the weight's conversion, TILEDSL_SPLIT_K_FLAT_GATHER=1 gathers
+    # the split-K parts without a branch: their GPU tests, then the int8-weight GEMMs with neither, the fence, both
+    s35a_start=$SECONDS
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 6 --dist load)
+    TILEDSL_FENCE_AFTER_CONVERSION=1 TILEDSL_SPLIT_K_FLAT_GATHER=1 TAIL=8 run int8_gpu 150 "$PY" -m pytest -q \
+      -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing/test_register_dequant.py testing/test_split_k.py \
+      testing/test_more_programs.py
+    for v in "0 0" "1 0" "1 1"; do  # as many as fit in S35A_SECONDS (default 280) from the stage's start
+      [ $((SECONDS - s35a_start + 55)) -gt "${S35A_SECONDS:-280}" ] && break
+      set -- $v
+      TILEDSL_FENCE_AFTER_CONVERSION=$1 TILEDSL_SPLIT_K_FLAT_GATHER=$2 TAIL=4 run "int8_fence$1_flat$2" 55 "$PY" \
+        benchmarks/bench_general.py --only int8_weight_m16,int8_weight_m4096 --rounds 5
+    done
     ;;
   s34f)  # 2026-12-07 (eighteenth session): every GPU test with one release per warpgroup (a default if they pass)
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)

@@ -407,6 +407,46 @@ def test_register_order_sums_are_whole_runs_per_warp(monkeypatch):
     assert src.count("*(float2*)(C_f_split_k_ptr + ") == 32 and "((int)threadIdx.x) * 2)" in src
 
 
+@pytest.mark.parametrize("parts", [2, 3, 4, 8])
+def test_the_flat_gather_visits_every_other_part_once(parts):
+    """``TILEDSL_SPLIT_K_FLAT_GATHER``'s branch-free loop: for each part of its own, the last block's loop reaches
+    every other part exactly once (the index expression evaluated for every value)."""
+    from tvm import tirx
+    from tvm.sym import Analyzer
+
+    from tiledsl.passes import split_k as sk
+    from tiledsl.passes.rewriter import substitute
+
+    s, bz = tirx.Var("part", "int32"), tirx.Var("bz", "int32")
+    visited = []
+    body = tirx.Evaluate(s)
+    for own in range(parts):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("TILEDSL_SPLIT_K_FLAT_GATHER", "1")
+            loop = sk._over_other_parts(s, parts, bz, body)
+        assert loop.kind == tirx.ForKind.UNROLLED and int(loop.extent) == parts - 1
+        index = loop.body.value
+        seen = [int(Analyzer().simplify(substitute(index, {loop.loop_var: tirx.const(o, "int32"),
+                                                           bz: tirx.const(own, "int32")})))
+                for o in range(parts - 1)]
+        visited.append(sorted(seen))
+    assert visited == [[p for p in range(parts) if p != own] for own in range(parts)]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("parts", ["2", "4"])
+def test_flat_gather_and_fenced_conversion_match_torch_on_the_gpu(parts, monkeypatch):
+    """``TILEDSL_SPLIT_K_FLAT_GATHER=1`` and ``TILEDSL_FENCE_AFTER_CONVERSION=1`` (opt-in, written 2026-12-07
+    without a device): fp16 on wgmma and the int8-weight GEMM at M = 16, ten calls each with fresh inputs, some on a
+    second stream."""
+    monkeypatch.setenv("TILEDSL_SPLIT_K", parts)
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_FLAT_GATHER", "1")
+    monkeypatch.setenv("TILEDSL_FENCE_AFTER_CONVERSION", "1")
+    for kernel in _calls_on_two_streams(_fp16_or_int8_case(16, threads=128)):
+        assert "tiledsl_add_pair_cg" in kernel.get_kernel_source()
+
+
 def _fp16_or_int8_case(rows: int, threads: int):
     """A ``case(call)`` for :func:`_calls_on_two_streams`: odd calls the int8-weight GEMM at M = 16 (mma.sync), even
     ones an fp16 GEMM of ``rows`` x 1024 x 4096 in 64 x 128 wgmma tiles over ``threads``."""

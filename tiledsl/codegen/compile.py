@@ -98,12 +98,13 @@ SERIALIZING_NOTES = ("7519", "7520")
 
 
 def _warn_serialized_wgmma(resources: dict) -> None:
-    """A warning naming each kernel whose wgmmas ptxas fenced or serialized by itself (ptxas_notes of
-    ``kernel_info["resources"]``): a lowering defect the kernel still runs correctly with, only slower."""
+    """A log line (INFO while the int8-weight GEMM's fix is opt-in, ``TILEDSL_FENCE_AFTER_CONVERSION``) naming each
+    kernel whose wgmmas ptxas fenced or serialized by itself (ptxas_notes of ``kernel_info["resources"]``): a
+    lowering defect the kernel still runs correctly with, only slower."""
     for name, usage in resources.items():
         notes = sorted(set(usage.get("ptxas_notes", ())) & set(SERIALIZING_NOTES))
         if notes:
-            logger.warning("ptxas fenced or serialized the wgmmas of kernel %s itself (notes %s): it runs correctly "
+            logger.info("ptxas fenced or serialized the wgmmas of kernel %s itself (notes %s): it runs correctly "
                            "but slower; please report the program", name, ", ".join("C" + n for n in notes))
 
 

@@ -367,9 +367,11 @@ def _register_order_sums(acc, parts, tiles, tile, bz, spills, gathers, workspace
 
 
 def _over_other_parts(s, parts, bz, body):
-    """``body`` for every part ``s`` but ``bz``, without a branch: an unrolled loop over ``parts - 1`` values
-    that skips ``bz``, so every part's loads can be in flight together (behind ``if (s != bz)`` they went one part
-    after another)."""
+    """``body`` for every part ``s`` but ``bz``: ``for s: if s != bz: body``, or with ``TILEDSL_SPLIT_K_FLAT_GATHER``
+    an unrolled loop over ``parts - 1`` values that skips ``bz`` with no branch, so every part's loads can be in
+    flight together (behind the branch they go one part after another)."""
+    if not config.schedule_enabled("TILEDSL_SPLIT_K_FLAT_GATHER"):
+        return tirx.For(s, 0, parts, tirx.ForKind.SERIAL, tirx.IfThenElse(s != bz, body, None))
     other = tirx.Var("other", "int32")
     index = other + tirx.Select(other >= bz, tirx.const(1, "int32"), tirx.const(0, "int32"))
     return tirx.For(other, 0, parts - 1, tirx.ForKind.UNROLLED, substitute(body, {s: index}))

@@ -233,11 +233,13 @@ def lower_swapped(low, call, wg_plan):
     dtype = wg_plan.dequant
     clear = bool(call.attrs["clear_accum"])
     per_block = Nw // 2
-    # wgmma.fence after each set's conversions, not once before them: registers a wgmma reads must be written
-    # before the warpgroup's fence, or ptxas fences them itself and may serialize every wgmma of the kernel
-    # (its C7519 / C7520 "Potential Performance Loss")
-    opening = gemm_wgmma.opening_fences(call)
-    wgmma_fence, body = opening[-1], opening[:-1]
+    # TILEDSL_FENCE_AFTER_CONVERSION: wgmma.fence after each set's conversions, not once before them: registers a
+    # wgmma reads must be written before the warpgroup's fence, or ptxas fences them itself and may serialize
+    # every wgmma of the kernel (its C7519 / C7520 "Potential Performance Loss")
+    body = gemm_wgmma.opening_fences(call)
+    fence_each_set = schedule("TILEDSL_FENCE_AFTER_CONVERSION")
+    if fence_each_set:
+        wgmma_fence, body = body[-1], body[:-1]
     sets = K // 32
     commit = tirx.Evaluate(T.ptx.wgmma.commit_group.sync.aligned())
     for k32 in range(sets):
@@ -267,7 +269,8 @@ def lower_swapped(low, call, wg_plan):
                 out = tirx.address_of(tirx.BufferLoad(frag, [tirx.const(base + reg, "int32")]))
                 body.append(tirx.Evaluate(T.cuda.func_call(pair_helper_name(dtype, to), ptr, out,
                                                            source_code=pair_helper_source(dtype, to))))
-        body.append(wgmma_fence)
+        if fence_each_set:
+            body.append(wgmma_fence)
         for s in range(2):
             k0 = (k32 * 2 + s) * 16
             if trans_b:  # A [M, K]: the B operand K-major

@@ -8,8 +8,9 @@ whether a wait can be satisfied), whole-block barriers, integer scalars kept in 
 lengths), the shared ranges each wgmma reads (a ring tile's stage, or the whole tile) until a ``wait_group``
 retires its group, and the control flow around them. A wgmma is one operation of its warpgroup's four warps: it
 starts once all four issued it, and a group one warp's ``wait_group`` retires is retired for all four (a release
-by one thread per warpgroup relies on this, as CUTLASS's consumer release does). Register math and memory contents are skipped. Agents take
-turns; a consumer yields after each release, so the producer acts on it before the warp goes on.
+by one thread per warpgroup relies on this, as CUTLASS's consumer release does). Register math and memory
+contents are skipped. Agents take turns; a consumer yields after each release, so the producer acts on it before
+the warp goes on.
 
 :func:`run_cta` returns when every agent finished, and raises :class:`Hang` naming each blocked agent's wait when
 a full round of the agents changes nothing; it raises AssertionError on a barrier with more arrivals than its

@@ -129,6 +129,7 @@ def test_a_tile_released_before_its_last_reader_is_a_race(monkeypatch):
     _grid_of_three(monkeypatch)
     monkeypatch.setattr(pipeline, "_gemm_reads", lambda stmt, tile: False)
     func = ring_protocol.lowered(weighted_chain(1536, 512, 64, 128, grow=True, stages=3))
-    with pytest.raises(AssertionError, match="race: (a wgmma of consumer warp 0 reads W_s|producer loads W_s.* still reads W_s)"):
+    race = "race: (a wgmma of consumer warp 0 reads W_s|producer loads W_s.* still reads W_s)"
+    with pytest.raises(AssertionError, match=race):
         for cta in range(3):
             ring_protocol.run_cta(func, {"cta": cta})

@@ -235,5 +235,6 @@ def test_the_cpu_build_retries_without_the_schedules_it_runs_only(monkeypatch):
                                                         "TILEDSL_REGISTER_DEQUANT", "TILEDSL_K_MAJOR_COPIES",
                                                         "TILEDSL_PACKED_CONVERSIONS", "TILEDSL_DESCRIPTOR_OFFSETS",
                                                         "TILEDSL_WARP_UNIFORM_INDEX", "TILEDSL_DEFER_ROW_SUMS",
-                                                        "TILEDSL_WARPGROUP_RELEASE", "TILEDSL_SPLIT_K_GROUP_COUNT", "TILEDSL_ONE_STAGE_AHEAD",
+                                                        "TILEDSL_WARPGROUP_RELEASE", "TILEDSL_SPLIT_K_GROUP_COUNT",
+                                                        "TILEDSL_ONE_STAGE_AHEAD",
                                                         "TILEDSL_SPLIT_K_REGISTER_ORDER"]

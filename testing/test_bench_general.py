@@ -15,6 +15,7 @@ import torch
 import general_programs as G
 import tiledsl
 from tiledsl.codegen.compile import SERIALIZING_NOTES
+from tiledsl.codegen.nvcc import ptxas_notes
 from fence_check import unfenced_wgmma_reads
 from test_warp_index import thread_dependent_wgmma_operands
 
@@ -117,15 +118,14 @@ def test_ptxas_serializes_no_wgmma(name, compiled, monkeypatch):
         else:
             built = compiled(name, kernel, SM90A)
         usage = built.kernel_info["resources"]
-        notes = {code for u in usage.values() for code in u.get("ptxas_notes", ())}
-        assert not notes & set(SERIALIZING_NOTES), f"{name}/{kernel}: {usage}"
+        assert not ptxas_notes(usage) & set(SERIALIZING_NOTES), f"{name}/{kernel}: {usage}"
 
 
 @pytest.mark.nvcc
 def test_the_weight_converted_after_the_fence_serializes_the_m16_kernel(compiled):
     """Why TILEDSL_FENCE_AFTER_CONVERSION exists (and what the test above would see without it): ptxas's C7520."""
     usage = compiled("int8_weight_m16", "main", SM90A).kernel_info["resources"]
-    assert {"7519", "7520"} <= {code for u in usage.values() for code in u.get("ptxas_notes", ())}, usage
+    assert {"7519", "7520"} <= ptxas_notes(usage), usage
 
 
 @pytest.mark.nvcc

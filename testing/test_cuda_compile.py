@@ -210,9 +210,9 @@ def test_nvcc_failures_show_ptxas_fatal_causes_with_a_hint():
 
 
 def test_a_kernel_whose_wgmmas_ptxas_serialized_is_named_in_the_log(caplog):
-    from tiledsl.codegen.compile import _warn_serialized_wgmma
+    from tiledsl.codegen.compile import _log_serialized_wgmma
 
     with caplog.at_level("INFO", logger="tiledsl.codegen.compile"):
-        _warn_serialized_wgmma({"fine": {"registers": 40, "ptxas_notes": ["7508"]},
-                                "slow": {"registers": 50, "ptxas_notes": ["7508", "7519", "7520"]}})
+        _log_serialized_wgmma({"fine": {"registers": 40, "ptxas_notes": ["7508"]},
+                               "slow": {"registers": 50, "ptxas_notes": ["7508", "7519", "7520"]}})
     assert len(caplog.records) == 1 and "kernel slow" in caplog.text and "C7519, C7520" in caplog.text

@@ -10,6 +10,7 @@ import pytest
 import tiledsl
 from example_modules import load_example
 from tiledsl.codegen.compile import SERIALIZING_NOTES
+from tiledsl.codegen.nvcc import ptxas_notes
 
 ROOT = Path(__file__).resolve().parent
 GOLDEN = ROOT / "golden"
@@ -43,7 +44,7 @@ def test_every_example_builds_for_cuda(name, arch):
     source = kernel.get_kernel_source()
     assert "__global__" in source
     assert ("wgmma.mma_async" in source) == (hopper and arch == "sm_90a")
-    notes = {n for usage in kernel.kernel_info.get("resources", {}).values() for n in usage.get("ptxas_notes", ())}
+    notes = ptxas_notes(kernel.kernel_info.get("resources", {}))
     assert not notes & set(SERIALIZING_NOTES), notes  # ptxas fenced or serialized no wgmma itself
 
 

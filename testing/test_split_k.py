@@ -408,7 +408,7 @@ def test_register_order_sums_are_whole_runs_per_warp(monkeypatch):
 
 
 @pytest.mark.parametrize("parts", [2, 3, 4, 8])
-def test_the_flat_gather_visits_every_other_part_once(parts):
+def test_the_flat_gather_visits_every_other_part_once(parts, monkeypatch):
     """``TILEDSL_SPLIT_K_FLAT_GATHER``'s branch-free loop: for each part of its own, the last block's loop reaches
     every other part exactly once (the index expression evaluated for every value)."""
     from tvm import tirx
@@ -417,15 +417,13 @@ def test_the_flat_gather_visits_every_other_part_once(parts):
     from tiledsl.passes import split_k as sk
     from tiledsl.passes.rewriter import substitute
 
+    monkeypatch.setenv("TILEDSL_SPLIT_K_FLAT_GATHER", "1")
     s, bz = tirx.Var("part", "int32"), tirx.Var("bz", "int32")
+    loop = sk._over_other_parts(s, parts, bz, tirx.Evaluate(s))
+    assert loop.kind == tirx.ForKind.UNROLLED and int(loop.extent) == parts - 1
+    index = loop.body.value
     visited = []
-    body = tirx.Evaluate(s)
     for own in range(parts):
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("TILEDSL_SPLIT_K_FLAT_GATHER", "1")
-            loop = sk._over_other_parts(s, parts, bz, body)
-        assert loop.kind == tirx.ForKind.UNROLLED and int(loop.extent) == parts - 1
-        index = loop.body.value
         seen = [int(Analyzer().simplify(substitute(index, {loop.loop_var: tirx.const(o, "int32"),
                                                            bz: tirx.const(own, "int32")})))
                 for o in range(parts - 1)]

@@ -15,6 +15,7 @@ from ..errors import CompileError, ConfigError, SharedMemoryError, TileDSLError
 from ..passes.cuda.warp_specialize import WarpSpecializationRefused
 from ..passes.pipeline import lower
 from ..runtime.target import target_kind
+from .nvcc import ptxas_notes
 
 logger = logging.getLogger(__name__)
 
@@ -97,15 +98,15 @@ def _schedules_to_drop(kind: str, switches: dict, err: Exception, dropped: list)
 SERIALIZING_NOTES = ("7519", "7520")
 
 
-def _warn_serialized_wgmma(resources: dict) -> None:
+def _log_serialized_wgmma(resources: dict) -> None:
     """A log line (INFO while the int8-weight GEMM's fix is opt-in, ``TILEDSL_FENCE_AFTER_CONVERSION``) naming each
     kernel whose wgmmas ptxas fenced or serialized by itself (ptxas_notes of ``kernel_info["resources"]``): a
     lowering defect the kernel still runs correctly with, only slower."""
     for name, usage in resources.items():
-        notes = sorted(set(usage.get("ptxas_notes", ())) & set(SERIALIZING_NOTES))
+        notes = sorted(ptxas_notes({name: usage}) & set(SERIALIZING_NOTES))
         if notes:
             logger.info("ptxas fenced or serialized the wgmmas of kernel %s itself (notes %s): it runs correctly "
-                           "but slower; please report the program", name, ", ".join("C" + n for n in notes))
+                        "but slower; please report the program", name, ", ".join("C" + n for n in notes))
 
 
 def _lower_and_build(mod, target, kind: str, entry: str, switches: dict, compile_flags):
@@ -114,9 +115,10 @@ def _lower_and_build(mod, target, kind: str, entry: str, switches: dict, compile
     if kind == "cuda":
         from .cuda import build_cuda, last_cubin, last_resources
         executable, source = build_cuda(lowered.mod, target, compile_flags, tir_pipeline=lowered.tir_pipeline)
-        if last_resources():
-            lowered.kernel_info["resources"] = last_resources()
-            _warn_serialized_wgmma(last_resources())
+        resources = last_resources()
+        if resources:
+            lowered.kernel_info["resources"] = resources
+            _log_serialized_wgmma(resources)
         return lowered, executable, source, last_cubin()
     executable = tvm.compile(lowered.mod, target=target)
     return lowered, executable, lowered.mod[entry].script(), None

@@ -85,6 +85,11 @@ def parse_resource_usage(report: str) -> dict:
     return usage
 
 
+def ptxas_notes(resources: dict) -> set:
+    """The codes of ptxas's performance notes on any kernel of ``resources`` (``parse_resource_usage``'s form)."""
+    return {code for usage in resources.values() for code in usage.get("ptxas_notes", ())}
+
+
 def gencode_flag(arch: str) -> str:
     """``-gencode=arch=compute_90a,code=sm_90a`` for ``arch`` ("sm_90a", "sm_80", ...)."""
     m = _ARCH.match(str(arch))

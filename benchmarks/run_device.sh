@@ -665,11 +665,12 @@ case "${1:-quick}" in
     TILEDSL_FENCE_AFTER_CONVERSION=1 TILEDSL_SPLIT_K_FLAT_GATHER=1 TAIL=8 run int8_gpu 150 "$PY" -m pytest -q \
       -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing/test_register_dequant.py testing/test_split_k.py \
       testing/test_more_programs.py
-    for v in "0 0" "1 0" "1 1"; do  # as many as fit in S35A_SECONDS (default 280) from the stage's start
-      [ $((SECONDS - s35a_start + 55)) -gt "${S35A_SECONDS:-280}" ] && break
+    for v in "0 0 auto" "1 0 cluster" "1 0 auto" "1 1 auto"; do  # as many as fit in S35A_SECONDS (default 340)
+      [ $((SECONDS - s35a_start + 55)) -gt "${S35A_SECONDS:-340}" ] && break
       set -- $v
-      TILEDSL_FENCE_AFTER_CONVERSION=$1 TILEDSL_SPLIT_K_FLAT_GATHER=$2 TAIL=4 run "int8_fence$1_flat$2" 55 "$PY" \
-        benchmarks/bench_general.py --only int8_weight_m16,int8_weight_m4096 --rounds 5
+      TILEDSL_FENCE_AFTER_CONVERSION=$1 TILEDSL_SPLIT_K_FLAT_GATHER=$2 TILEDSL_SPLIT_K_SUM=$3 TAIL=4 \
+        run "int8_fence$1_flat$2_$3" 55 "$PY" benchmarks/bench_general.py --only int8_weight_m16,int8_weight_m4096 \
+        --rounds 5
     done
     ;;
   s34f)  # 2026-12-07 (eighteenth session): every GPU test with one release per warpgroup (a default if they pass)

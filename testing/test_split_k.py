@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import tiledsl
+from tiledsl.passes import split_k as split_k_module
 from tiledsl.passes.split_k import split_k
 
 import general_programs as bench
@@ -113,7 +114,7 @@ def test_an_epilogue_reading_state_from_before_the_loop_stays(monkeypatch):
     assert split_k(kernel, "cuda", "sm_90a") is kernel
     monkeypatch.delenv("TILEDSL_SPLIT_K_SUM")
     monkeypatch.setenv("TILEDSL_SPLIT_K_CLUSTER", "1")  # one launch: the first part keeps its state
-    assert "T.cuda.cluster_sync()" in split_k(kernel, "cuda", "sm_90a").script()
+    assert "tiledsl_cluster_barrier" in split_k(kernel, "cuda", "sm_90a").script()
     monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "last")  # one launch: the last part keeps its state
     assert "tiledsl_split_k_ticket" in split_k(kernel, "cuda", "sm_80").script()
 
@@ -265,8 +266,14 @@ def test_the_cluster_form_of_the_split_program(monkeypatch):
     monkeypatch.setenv("TILEDSL_SPLIT_K_CLUSTER", "1")
     text = split_k(program, "cuda", "sm_90a").script()
     assert 'T.launch_thread("clusterCtaIdx.z", 4)' in text and 'T.launch_thread("blockIdx.z", 4)' in text
-    assert "sync_grid" not in text
-    assert text.index("C_f_split_k[bz_split,") < text.index("T.cuda.cluster_sync()") < text.index("if bz_split == 0:")
+    assert "sync_grid" not in text and "C_f_split_k[" not in text  # the sums stay on chip: 3 x 32 x 32 floats
+    put, barrier = 'attrs={"rank": 0, "register_order": 1}', 'T.cuda.func_call("tiledsl_cluster_barrier"'
+    assert text.index("C_f_split_k_shared = T.alloc_shared((3072,))") < text.index("if bz_split != 0:") < \
+        text.index(put) < text.index(barrier) < text.index("if bz_split == 0:") < text.index('"accumulate": 1')
+    monkeypatch.setattr(split_k_module, "CLUSTER_SHARED_BYTES", 8 * 1024)  # too large: the global workspace
+    text = split_k(program, "cuda", "sm_90a").script()
+    assert "C_f_split_k_shared" not in text
+    assert text.index("C_f_split_k[bz_split,") < text.index(barrier) < text.index("if bz_split == 0:")
     assert "sync_grid" in split_k(program, "cuda", "sm_80").script()  # no clusters before sm_90
     monkeypatch.setenv("TILEDSL_SPLIT_K", "16")
     long = bench.int8_weight_gemm(16, 128, 2048, block_M=32, block_N=32, block_K=64, threads=128)
@@ -443,6 +450,40 @@ def test_flat_gather_and_fenced_conversion_match_torch_on_the_gpu(parts, monkeyp
     monkeypatch.setenv("TILEDSL_FENCE_AFTER_CONVERSION", "1")
     for kernel in _calls_on_two_streams(_fp16_or_int8_case(16, threads=128)):
         assert "tiledsl_add_pair_cg" in kernel.get_kernel_source()
+
+
+@pytest.mark.nvcc
+def test_cluster_sums_through_shared_memory_keep_the_producer_warpgroup(monkeypatch):
+    """The int8-weight GEMM at M = 16 (the benchmark's tiles) in the cluster form: the other parts store their sums
+    into part 0's shared memory and the loop stays warp-specialized (the slots need no block barrier)."""
+    monkeypatch.setenv("TILEDSL_SPLIT_K", "4")
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "cluster")
+    program = bench.int8_weight_gemm(16, 4096, 4096, block_M=16, block_N=128, block_K=64, stages=8, threads=256)
+    kernel = tiledsl.compile(program, out_idx=[], target={"kind": "cuda", "arch": "sm_90a"})
+    assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
+    src = kernel.get_kernel_source()
+    assert src.count("tiledsl_put_pair_rank((&(C_f_split_k_shared_ptr[") == 4  # 8 registers a thread, in pairs
+    assert src.count("tiledsl_add_pair_shared((&(C_f_ptr[") == 12  # 3 other parts
+    assert "C_f_split_k[" not in src and "atom." not in src.split("tiledsl_cluster_barrier();")[-1]
+    assert src.index("S_early") < src.rindex("tiledsl_cluster_barrier();")  # the scale read before the barrier
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("parts,block_N", [("2", 128), ("4", 128), ("8", 64)])
+def test_cluster_sums_through_shared_memory_match_torch_on_the_gpu(parts, block_N, monkeypatch):
+    """The cluster form's sums through part 0's shared memory (written 2026-12-08): the int8-weight GEMM at M = 16
+    (its scale read before the cluster barrier) and an fp16 GEMM on wgmma, ten calls with fresh inputs, some on a
+    second stream; the fp16 tiles of 4 parts do not fit and go through the global workspace."""
+    monkeypatch.setenv("TILEDSL_SPLIT_K", parts)
+    monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "cluster")
+
+    def case(call):
+        if call % 2:
+            return _int8_case(16, 1024, 4096, block_M=16, block_N=block_N, block_K=64, threads=256)
+        return _fp16_case(16, threads=128)
+    kernels = _calls_on_two_streams(case)
+    assert all("tiledsl_put_pair_rank" in k.get_kernel_source() for k in kernels[1::2])
+    assert ("tiledsl_put_pair_rank" in kernels[0].get_kernel_source()) == (parts == "2")
 
 
 def _fp16_or_int8_case(rows: int, threads: int):

@@ -37,7 +37,11 @@ runs nk / S iterations
   instead of adding to the last part's time (int8-weight GEMM at M = 16: 15.31 -> 14.94 us as a source edit, H100,
   2026-12-07).
 * ``cluster`` (sm_90, S <= 8): the S blocks of a tile are one thread-block cluster (``clusterCtaIdx.z``) and the
-  barrier is the cluster's; one launch, part 0 sums. Slower than the others on the H100.
+  barrier is the cluster's; one launch, part 0 sums. Float32 sums in register order (the default) go through part
+  0's shared memory, where they fit (CLUSTER_SHARED_BYTES): each other part stores its registers into its own slot
+  of part 0's buffer (distributed shared memory), so the sums never cross L2 and no ticket is drawn; the epilogue's
+  reads of unwritten inputs are issued before the barrier, as in ``last``. Otherwise through the global workspace.
+  An epilogue that takes block barriers takes ``launch`` (its barriers would sit in the branch on the part).
 * ``auto`` (the default): ``last`` (with ``TILEDSL_SPLIT_K_GROUP_COUNT=0``: for accumulators of fewer than 64 rows
   only, ``launch`` for the others). int32 accumulators always take ``launch``, the one form whose int32 sums have
   run on a GPU (W8A8, H100, 2026-12-07).
@@ -77,6 +81,8 @@ SPLIT_K_ATTR = "tiledsl.split_k"
 ACCUMULATOR_TYPES = ("float32", "int32")
 WGMMA_ROWS = 64  # the fewest rows of a wgmma accumulator tile
 MAX_CLUSTER = 8  # blocks of a thread-block cluster every sm_90 GPU runs (the portable limit)
+#: the most bytes of part 0's static shared buffer for the other parts' sums (static shared memory: 48 KB a block)
+CLUSTER_SHARED_BYTES = 40 * 1024
 # per part: fewer leave the pipeline little to overlap, and the split's fixed costs (the parts' sums, a loop that
 # is not warp-specialized) outweigh its gain: int8-weight M = 16 (16 x 128 x 64 tiles, H100, 2026-12-06) at K = 512
 # took 8.7 us whole against 9.5-9.8 us in 2 or 4 parts of 4 iterations; at K = 2048, 4 parts of 8 took 12.7 us
@@ -231,7 +237,7 @@ def split_k(func: tirx.PrimFunc, target_kind: str, arch: str = "") -> tirx.PrimF
     if parts <= 1 or _taken_by_hopper_gemm(func, target_kind, arch):
         return func
     form = _sum_form(target_kind, arch, parts, accumulators)
-    if form == "last" and _needs_block_barriers(stmts[at + 1:]):
+    if form in ("last", "cluster") and _needs_block_barriers(stmts[at + 1:]):
         form = "launch"
     split = _rewrite(func, headers, stmts, at, accumulators, parts, form)
     if form != "launch":
@@ -265,7 +271,8 @@ def _needs_block_barriers(epilogue) -> bool:
     """Whether the epilogue's lowering takes barriers among the block's threads: it uses a shared tile (TileLang's
     GEMM examples stage the result through one) or reduces (a cross-warp scratch). The ``last`` form runs the
     epilogue in a branch on the count's answer, which TVM's barrier placement cannot prove the same on every
-    thread ("Cannot insert syncs inside condition"), so such a program takes the ``launch`` form."""
+    thread ("Cannot insert syncs inside condition"), so such a program takes the ``launch`` form (the
+    ``cluster`` form's epilogue sits in a branch on the part, likewise)."""
     found = []
 
     def on_var(v):
@@ -289,9 +296,47 @@ def _tile_origin(headers, acc):
     return (by * rows if by is not None else zero), (bx * cols if bx is not None else zero)
 
 
+_CLUSTER_BARRIER_SOURCE = """__forceinline__ __device__ void tiledsl_cluster_barrier() {
+  asm volatile("barrier.cluster.arrive.release;" ::: "memory");
+  asm volatile("barrier.cluster.wait.acquire;" ::: "memory");
+}
+"""
+
+
 def _cluster_barrier():
-    """``barrier.cluster.arrive`` (release) then ``.wait`` (acquire), every thread of every block of the cluster."""
-    return tirx.Evaluate(tirx.call_intrin("", "tirx.cuda.cluster_sync"))
+    """``barrier.cluster.arrive.release`` then ``.wait.acquire``, every thread of every block of the cluster (as
+    asm the compiler moves no memory access across: TVM's own ``cluster_sync`` has no memory clobber)."""
+    return tirx.Evaluate(T.cuda.func_call("tiledsl_cluster_barrier", source_code=_CLUSTER_BARRIER_SOURCE))
+
+
+def _cluster_shared_sums(acc, parts, bz, spills, gathers, allocations):
+    """The cluster form's partial sums of ``acc`` through part 0's shared memory, in register order: a static
+    shared buffer of parts - 1 rows of its elements in every block, part ``p`` > 0 storing its registers into row ``p - 1`` of
+    part 0's (rank 0 of the cluster: the cluster runs along z, so a block's rank is its part), part 0 adding the
+    rows after the cluster barrier, in one unrolled loop (``cuda/register_order.py``)."""
+    from .cuda.register_order import ACCUMULATE_ATTR, CLUSTER_SLOTS_SUFFIX, RANK_ATTR, REGISTER_ORDER_ATTR
+
+    rows, cols = (int(e) for e in acc.ty.shape)
+    size = rows * cols  # one flat dimension: TVM 0.27 flattened a two-dimensional static buffer with row stride
+    # size - 1 in these copies' addresses (2026-12-08)
+    slots = tirx.decl_buffer(((parts - 1) * size,), "float32", acc.name + CLUSTER_SLOTS_SUFFIX, scope="shared")
+    allocations.append(tirx.AllocBuffer(slots))
+    whole = acc[0:rows, 0:cols]
+    put = make_tile_call("copy", [whole, slots[(bz - 1) * size:bz * size]], **{REGISTER_ORDER_ATTR: 1, RANK_ATTR: 0})
+    spills.append(tirx.IfThenElse(bz != 0, tirx.Evaluate(put), None))
+    other = tirx.Var("other", "int32")
+    add = make_tile_call("copy", [slots[other * size:(other + 1) * size], whole],
+                         **{REGISTER_ORDER_ATTR: 1, ACCUMULATE_ATTR: 1})
+    gathers.append(tirx.For(other, 0, parts - 1, tirx.ForKind.UNROLLED, tirx.Evaluate(add)))
+
+
+def _cluster_fits_shared(accumulators, parts) -> bool:
+    """Whether the other parts' float32 sums of every accumulator fit CLUSTER_SHARED_BYTES."""
+    total = 0
+    for acc in accumulators:
+        rows, cols = (int(e) for e in acc.ty.shape)
+        total += (parts - 1) * rows * cols * 4
+    return all(str(acc.ty.dtype) == "float32" for acc in accumulators) and total <= CLUSTER_SHARED_BYTES
 
 
 _TICKET_SOURCE = """__forceinline__ __device__ int tiledsl_split_k_ticket(int* counter) {
@@ -498,11 +543,18 @@ def _rewrite(func, headers, stmts, at, accumulators, parts, form):
     # the parts and the summing part are one kernel, so they hold the fragments alike (not so across launches)
     ordered = form == "last" and config.schedule_enabled("TILEDSL_SPLIT_K_REGISTER_ORDER") and \
         all(str(acc.ty.dtype) == "float32" for acc in accumulators)
+    # the cluster form's sums through part 0's shared memory, in register order likewise
+    on_chip = form == "cluster" and config.schedule_enabled("TILEDSL_SPLIT_K_REGISTER_ORDER") and \
+        _cluster_fits_shared(accumulators, parts)
+    allocations = []
     tiles, tile = grid_rows.get("blockIdx.y", 1) * grid_rows.get("blockIdx.x", 1), _tile_index(headers)
     for acc in accumulators:
         rows, cols = (int(e) for e in acc.ty.shape)
         if ordered:
             _register_order_sums(acc, parts, tiles, tile, bz, spills, gathers, workspaces)
+            continue
+        if on_chip:
+            _cluster_shared_sums(acc, parts, bz, spills, gathers, allocations)
             continue
         shape = (parts, rows * grid_rows.get("blockIdx.y", 1), cols * grid_rows.get("blockIdx.x", 1))
         ws = tirx.decl_buffer(shape, str(acc.ty.dtype), f"{acc.name}_split_k", scope="global")
@@ -524,20 +576,23 @@ def _rewrite(func, headers, stmts, at, accumulators, parts, form):
             gathers += [tirx.Evaluate(make_tile_call("fill", [acc[0:rows, 0:cols], tirx.const(0, str(acc.ty.dtype))])),
                         tirx.For(s, 0, parts, tirx.ForKind.SERIAL, nest)]
     epilogue = stmts[at + 1:]
+    threads = 1
+    for h in headers:
+        threads *= int(h.value) if str(h.node.thread_tag).startswith("threadIdx") else 1
     if form == "last":
         counter = tirx.decl_buffer((tiles,), "int32", f"{accumulators[0].name}_split_k_count", scope="global")
         workspaces.append(tirx.AllocBuffer(counter))
         arrive, last, count, reset = _last_arrival(headers, tile, counter, parts)
-        threads = 1
-        for h in headers:
-            threads *= int(h.value) if str(h.node.thread_tag).startswith("threadIdx") else 1
         prefetch, epilogue = _early_reads(func, headers, epilogue, threads, accumulators)
         finish = [tirx.Bind(last, count), tirx.IfThenElse(last != 0, seq(reset + gathers + epilogue), None)]
         body = seq(list(stmts[:at]) + [part_loop] + spills + prefetch + arrive + finish)
         func = func.with_attr(ZEROED_WORKSPACES_ATTR, [counter.name])
+    elif form == "cluster":  # every part's inputs of the epilogue are read before the barrier, as in ``last``
+        prefetch, epilogue = _early_reads(func, headers, epilogue, threads, accumulators)
+        phase1 = allocations + list(stmts[:at]) + [part_loop] + spills + prefetch + [_cluster_barrier()]
+        body = seq(phase1 + [tirx.IfThenElse(bz == 0, seq(gathers + epilogue), None)])
     else:
-        barrier = _cluster_barrier() if form == "cluster" else tirx.Evaluate(sync_grid_call())
-        phase1 = list(stmts[:at]) + [part_loop] + spills + [barrier]
+        phase1 = list(stmts[:at]) + [part_loop] + spills + [tirx.Evaluate(sync_grid_call())]
         body = seq(phase1 + [tirx.IfThenElse(bz == 0, seq(gathers + epilogue), None)])
     # the new blockIdx.z (and the cluster's extent along it) goes right outside threadIdx.x
     out = body

@@ -8,6 +8,11 @@ threads holding the fragment) a warp's two-float store or load covers 256 contig
 kernel with the same fragment layout, so the order needs no layout of its own. A copy marked ``register_order``
 (made by ``split_k.py``; ``accumulate``: the workspace's values are added to the fragment, read past L1) is lowered
 here, by LowerTileOpsCUDA.
+
+The flat side may also be a shared buffer (split-K's cluster form): a copy into it marked ``rank`` stores into that
+block of the thread-block cluster (distributed shared memory, ``__cluster_map_shared_rank``), and an ``accumulate``
+copy from it adds plain shared loads. Both go through helper calls on the element's address, which TVM's barrier
+placement does not count as accesses: the cluster barrier between them (``split_k.py``) orders them.
 """
 from __future__ import annotations
 
@@ -19,12 +24,31 @@ from .layout import numel
 
 REGISTER_ORDER_ATTR = "register_order"
 ACCUMULATE_ATTR = "accumulate"
+RANK_ATTR = "rank"  # a copy into a shared buffer: the cluster block whose buffer it writes
+#: the name ending of split-K's cluster slots: shared buffers only these copies touch (through helper calls that
+#: TVM's barrier placement does not see), ordered by the cluster barrier; warp specialization lets them be
+CLUSTER_SLOTS_SUFFIX = "_split_k_shared"
+
+
+def is_cluster_slots(buf) -> bool:
+    """True for a shared buffer of split-K's cluster form (:data:`CLUSTER_SLOTS_SUFFIX`)."""
+    return str(buf.name).endswith(CLUSTER_SLOTS_SUFFIX)
 PAIR = 2  # registers per access: the accumulators' layouts hold columns in pairs
 
 _ADD_SOURCE = """__forceinline__ __device__ void tiledsl_add_pair_cg(float* acc, const float* partial) {
   float2 v = __ldcg(reinterpret_cast<const float2*>(partial));
   acc[0] += v.x;
   acc[1] += v.y;
+}
+"""
+_SHARED_ADD_SOURCE = """__forceinline__ __device__ void tiledsl_add_pair_shared(float* acc, const float* partial) {
+  float2 v = *reinterpret_cast<const float2*>(partial);
+  acc[0] += v.x;
+  acc[1] += v.y;
+}
+"""
+_PUT_RANK_SOURCE = """__forceinline__ __device__ void tiledsl_put_pair_rank(float* smem, float a, float b, unsigned rank) {
+  *reinterpret_cast<float2*>(__cluster_map_shared_rank(smem, rank)) = make_float2(a, b);
 }
 """
 
@@ -35,8 +59,9 @@ def is_register_order_copy(call) -> bool:
 
 
 def lower(lowerer, call):
-    """The copy's per-thread statements: fragment -> workspace (two-float stores) or workspace -> fragment
-    (``accumulate``: two-float loads past L1 added to the registers)."""
+    """The copy's per-thread statements: fragment -> workspace (two-float stores; into a cluster block's shared
+    buffer with ``rank``) or workspace -> fragment (``accumulate``: two-float loads, past L1 from global memory,
+    added to the registers)."""
     src, dst = call.args
     frag, flat = (src, dst) if lowerer._fragment_layout(src.source) is not None else (dst, src)
     layout = lowerer._fragment_layout(frag.source)
@@ -53,9 +78,19 @@ def lower(lowerer, call):
     local = lowerer.locals[frag.source]
     outer, lane = tirx.Var("r", "int32"), tirx.Var("v", "int32")
     at = base[:-1] + [base[-1] + (outer * threads + lowerer.tid) * PAIR]
+    shared = str(flat.source.scope()) in ("shared", "shared.dyn")
     if accumulate:
-        body = tirx.Evaluate(T.cuda.func_call("tiledsl_add_pair_cg", tirx.address_of(tirx.BufferLoad(
-            local, [outer * PAIR])), tirx.address_of(tirx.BufferLoad(flat.source, at)), source_code=_ADD_SOURCE))
+        helper, source = ("tiledsl_add_pair_shared", _SHARED_ADD_SOURCE) if shared else \
+            ("tiledsl_add_pair_cg", _ADD_SOURCE)
+        body = tirx.Evaluate(T.cuda.func_call(helper, tirx.address_of(tirx.BufferLoad(local, [outer * PAIR])),
+                                              tirx.address_of(tirx.BufferLoad(flat.source, at)), source_code=source))
+    elif RANK_ATTR in call.attrs:
+        if not shared:
+            raise ValueError(f"register-order copy into {flat.source.name}: a cluster rank needs a shared buffer")
+        pair = [tirx.BufferLoad(local, [outer * PAIR + v]) for v in range(PAIR)]
+        body = tirx.Evaluate(T.cuda.func_call(
+            "tiledsl_put_pair_rank", tirx.address_of(tirx.BufferLoad(flat.source, at)), *pair,
+            tirx.const(int(call.attrs[RANK_ATTR]), "uint32"), source_code=_PUT_RANK_SOURCE))
     else:
         store = tirx.BufferStore(flat.source, tirx.BufferLoad(local, [outer * PAIR + lane]),
                                  at[:-1] + [at[-1] + lane])

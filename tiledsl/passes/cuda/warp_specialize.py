@@ -43,6 +43,7 @@ from ..pass_errors import keep_tiledsl_errors
 from ..rewriter import flatten_seq, reads_memory, rebuild_for, seq, substitute, uses_var
 from ..tile_lowering_utils import without_access
 from .reduce import row_sum_mode
+from .register_order import is_cluster_slots, is_register_order_copy
 from ...language.buffers import SHARED_SCOPES
 
 COMMON = "tiledsl.ws_common"  # marker: statements every thread runs before the split
@@ -62,8 +63,9 @@ _ALLOWED_OUTSIDE = ("fill", "copy", "use_swizzle")
 def _touches_shared(stmt, ignore_barriers: bool = False) -> bool:
     found = []
 
-    def counts(buf) -> bool:
-        return buf.scope() in SHARED_SCOPES and not (ignore_barriers and str(buf.ty.dtype) == "uint64")
+    def counts(buf) -> bool:  # split-K's cluster slots are ordered by the cluster barrier, not block barriers
+        return buf.scope() in SHARED_SCOPES and not (ignore_barriers and str(buf.ty.dtype) == "uint64") and \
+            not is_cluster_slots(buf)
 
     def on_load(load):
         if counts(load.source):
@@ -93,9 +95,10 @@ def _outside_ok(stmt) -> bool:
             bad.append(call)
             return
         regions = [a for a in call.args if hasattr(a, "source")]
-        if any(r.source.scope() in SHARED_SCOPES for r in regions):
+        if any(r.source.scope() in SHARED_SCOPES and not is_cluster_slots(r.source) for r in regions):
             bad.append(call)
-        if name == "copy" and all(r.source.scope() not in ("global",) for r in regions):
+        if name == "copy" and all(r.source.scope() not in ("global",) for r in regions) and \
+                not is_register_order_copy(call):
             bad.append(call)  # register <-> register copies may go through a shared scratch tile
     tvm_ffi.structural_walk(stmt, (Call, on_call))
     # a whole-block barrier (split-K's count of finished parts) would wait for the producer warpgroup too

@@ -462,8 +462,9 @@ def test_cluster_sums_through_shared_memory_keep_the_producer_warpgroup(monkeypa
     kernel = tiledsl.compile(program, out_idx=[], target={"kind": "cuda", "arch": "sm_90a"})
     assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
     src = kernel.get_kernel_source()
-    assert src.count("tiledsl_put_pair_rank((&(C_f_split_k_shared_ptr[") == 4  # 8 registers a thread, in pairs
+    assert src.count("tiledsl_put_pair_rank(C_f_split_k_shared_ptr, ") == 4  # 8 registers a thread, in pairs
     assert src.count("tiledsl_add_pair_shared((&(C_f_ptr[") == 12  # 3 other parts
+    assert "float C_f_split_k_shared_ptr[6144];" in src  # whole: 3 parts x 2048 (not compacted by TVM)
     assert "C_f_split_k[" not in src and "atom." not in src.split("tiledsl_cluster_barrier();")[-1]
     assert src.index("S_early") < src.rindex("tiledsl_cluster_barrier();")  # the scale read before the barrier
 

@@ -11,8 +11,9 @@ here, by LowerTileOpsCUDA.
 
 The flat side may also be a shared buffer (split-K's cluster form): a copy into it marked ``rank`` stores into that
 block of the thread-block cluster (distributed shared memory, ``__cluster_map_shared_rank``), and an ``accumulate``
-copy from it adds plain shared loads. Both go through helper calls on the element's address, which TVM's barrier
-placement does not count as accesses: the cluster barrier between them (``split_k.py``) orders them.
+copy from it adds plain shared loads. Both go through helper calls on the buffer's pointer and the element's
+offset, which TVM's barrier placement does not count as accesses: the cluster barrier between them
+(``split_k.py``) orders them.
 """
 from __future__ import annotations
 
@@ -41,14 +42,15 @@ _ADD_SOURCE = """__forceinline__ __device__ void tiledsl_add_pair_cg(float* acc,
   acc[1] += v.y;
 }
 """
-_SHARED_ADD_SOURCE = """__forceinline__ __device__ void tiledsl_add_pair_shared(float* acc, const float* partial) {
-  float2 v = *reinterpret_cast<const float2*>(partial);
+_SHARED_ADD_SOURCE = """__forceinline__ __device__ void tiledsl_add_pair_shared(float* acc, const float* slots, int at) {
+  float2 v = *reinterpret_cast<const float2*>(slots + at);
   acc[0] += v.x;
   acc[1] += v.y;
 }
 """
-_PUT_RANK_SOURCE = """__forceinline__ __device__ void tiledsl_put_pair_rank(float* smem, float a, float b, unsigned rank) {
-  *reinterpret_cast<float2*>(__cluster_map_shared_rank(smem, rank)) = make_float2(a, b);
+_PUT_RANK_SOURCE = """__forceinline__ __device__ void tiledsl_put_pair_rank(float* slots, int at, float a, float b,
+                                                      unsigned rank) {
+  *reinterpret_cast<float2*>(__cluster_map_shared_rank(slots + at, rank)) = make_float2(a, b);
 }
 """
 
@@ -79,17 +81,23 @@ def lower(lowerer, call):
     outer, lane = tirx.Var("r", "int32"), tirx.Var("v", "int32")
     at = base[:-1] + [base[-1] + (outer * threads + lowerer.tid) * PAIR]
     shared = str(flat.source.scope()) in ("shared", "shared.dyn")
-    if accumulate:
-        helper, source = ("tiledsl_add_pair_shared", _SHARED_ADD_SOURCE) if shared else \
-            ("tiledsl_add_pair_cg", _ADD_SOURCE)
-        body = tirx.Evaluate(T.cuda.func_call(helper, tirx.address_of(tirx.BufferLoad(local, [outer * PAIR])),
-                                              tirx.address_of(tirx.BufferLoad(flat.source, at)), source_code=source))
+    if shared and len(at) != 1:
+        raise ValueError(f"register-order copy with {flat.source.name}: a shared buffer must be one-dimensional")
+    # a shared buffer goes to the helpers whole, with the element's offset: TVM's buffer compaction takes an
+    # ``address_of`` for one element and shrank a static buffer to the elements so named (2026-12-08)
+    if accumulate and shared:
+        body = tirx.Evaluate(T.cuda.func_call(
+            "tiledsl_add_pair_shared", tirx.address_of(tirx.BufferLoad(local, [outer * PAIR])), flat.source.data,
+            at[0], source_code=_SHARED_ADD_SOURCE))
+    elif accumulate:
+        body = tirx.Evaluate(T.cuda.func_call("tiledsl_add_pair_cg", tirx.address_of(tirx.BufferLoad(
+            local, [outer * PAIR])), tirx.address_of(tirx.BufferLoad(flat.source, at)), source_code=_ADD_SOURCE))
     elif RANK_ATTR in call.attrs:
         if not shared:
             raise ValueError(f"register-order copy into {flat.source.name}: a cluster rank needs a shared buffer")
         pair = [tirx.BufferLoad(local, [outer * PAIR + v]) for v in range(PAIR)]
         body = tirx.Evaluate(T.cuda.func_call(
-            "tiledsl_put_pair_rank", tirx.address_of(tirx.BufferLoad(flat.source, at)), *pair,
+            "tiledsl_put_pair_rank", flat.source.data, at[0], *pair,
             tirx.const(int(call.attrs[RANK_ATTR]), "uint32"), source_code=_PUT_RANK_SOURCE))
     else:
         store = tirx.BufferStore(flat.source, tirx.BufferLoad(local, [outer * PAIR + lane]),

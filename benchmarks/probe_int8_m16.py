@@ -3,12 +3,17 @@ bar: 1.5x cuBLAS fp16 on the dequantized weight) over tile configs and split-K p
 against its peer by bench_general's harness (general passes). bench_general's own config is 16 x 128 x 64, 8
 stages, 256 threads, split in 4 by default; on the H200 it gave 1.42x (2026-12-07), on the H100 1.5x.
 
-    python benchmarks/probe_int8_m16.py [--rounds 3] [--out F]
+    python benchmarks/probe_int8_m16.py [--rounds 3] [--out F] [--configs 16x128x64s8t256p4,...]
+
+``--configs`` times only the named configs (``16x<block_N>x<block_K>s<stages>t<threads>p<parts>``, parts 0 for the
+default choice), which may be outside CONFIGS; the environment's switches (``TILEDSL_SPLIT_K_SUM=cluster``,
+``TILEDSL_FENCE_AFTER_CONVERSION=1``, ...) apply to every config.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -26,13 +31,25 @@ CONFIGS = [(128, 64, 8, 256, 0), (128, 64, 8, 256, 2), (128, 64, 8, 256, 8), (12
            (64, 64, 8, 128, 8), (64, 128, 8, 128, 2), (64, 128, 6, 128, 4), (256, 64, 6, 256, 0)]
 
 
+def parse_configs(text: str) -> list:
+    """``16x128x64s8t256p4,...`` -> [(block_N, block_K, stages, threads, parts), ...]."""
+    out = []
+    for name in filter(None, (n.strip() for n in text.split(","))):
+        m = re.fullmatch(r"16x(\d+)x(\d+)s(\d+)t(\d+)p(\d+)", name)
+        if not m:
+            raise SystemExit(f"--configs: {name!r} is not of the form 16x128x64s8t256p4")
+        out.append(tuple(int(g) for g in m.groups()))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default="")
+    ap.add_argument("--configs", default="", help="comma-separated 16xNxKsStTpP names (default: CONFIGS)")
     args = ap.parse_args()
     rows = []
-    for bn, bk, stages, threads, parts in CONFIGS:
+    for bn, bk, stages, threads, parts in (parse_configs(args.configs) if args.configs else CONFIGS):
         func = int8_weight_gemm(16, N, K, block_M=16, block_N=bn, block_K=bk, stages=stages, threads=threads)
         if parts:
             func = func.with_attr(SPLIT_K_ATTR, parts)

@@ -103,6 +103,8 @@
 #           tests and times
 #   s34e    (2026-12-07, eighteenth session) the fp8 benchmark (new check, both cuBLASLt modes), attention release
 #   s34f    (2026-12-07, eighteenth session) every GPU test with TILEDSL_WARPGROUP_RELEASE=1
+#   s36a    (2026-12-08, twentieth session) s35a with split-K's cluster form through shared memory (DSMEM), then the
+#           M = 16 kernel in that form over stage counts and parts (run this one; it covers s35a)
 #   s35a    (2026-12-07, nineteenth session) GPU tests of TILEDSL_FENCE_AFTER_CONVERSION=1 and
 #           TILEDSL_SPLIT_K_FLAT_GATHER=1, then the int8-weight GEMMs with neither, the first, both
 #   s33g    (2026-12-07, seventeenth session) only the GPU tests of the two fixes
@@ -656,6 +658,26 @@ case "${1:-quick}" in
     TAIL=8 run fa_release 150 "$PY" benchmarks/probe_attention_variants.py --program flash_attention \
       --rounds 3 --out "$OUT/fa_release.json" --only general,warpgroup_release,shortcut
     TAIL=6 run bench_fp8_more 120 "$PY" benchmarks/bench_more.py --only gemm_fp8,gemm_fp8_promoted --rounds 3
+    ;;
+  s36a)  # 2026-12-08 (twentieth session): split-K's cluster form through part 0's shared memory (DSMEM), the
+    # fence after the weight's conversion, the flat gather: their GPU tests, the int8-weight GEMMs under each, then
+    # the M = 16 kernel in the cluster form over stage counts (one wave at 4-5 stages) and parts
+    s36a_start=$SECONDS
+    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 6 --dist load)
+    TILEDSL_FENCE_AFTER_CONVERSION=1 TILEDSL_SPLIT_K_FLAT_GATHER=1 TAIL=8 run int8_gpu 150 "$PY" -m pytest -q \
+      -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing/test_register_dequant.py testing/test_split_k.py \
+      testing/test_more_programs.py
+    for v in "0 0 auto" "1 0 cluster" "1 1 auto" "0 0 cluster"; do  # as many as fit in S36A_SECONDS (default 330)
+      [ $((SECONDS - s36a_start + 55)) -gt "${S36A_SECONDS:-330}" ] && break
+      set -- $v
+      TILEDSL_FENCE_AFTER_CONVERSION=$1 TILEDSL_SPLIT_K_FLAT_GATHER=$2 TILEDSL_SPLIT_K_SUM=$3 TAIL=4 \
+        run "int8_fence$1_flat$2_$3" 55 "$PY" benchmarks/bench_general.py --only int8_weight_m16,int8_weight_m4096 \
+        --rounds 5
+    done
+    TILEDSL_FENCE_AFTER_CONVERSION=1 TILEDSL_SPLIT_K_SUM=cluster TAIL=8 run m16_cluster_configs \
+      $((${S36A_SECONDS:-330} + 200 - (SECONDS - s36a_start))) "$PY" benchmarks/probe_int8_m16.py --rounds 3 \
+      --configs 16x128x64s8t256p4,16x128x64s5t256p4,16x128x64s4t256p4,16x64x64s8t128p8,16x128x64s8t256p2 \
+      --out "$OUT/m16_cluster_configs.json"
     ;;
   s35a)  # 2026-12-07 (nineteenth session): ptxas serialized every wgmma of the int8-weight M = 16 kernel (C7520);
     # TILEDSL_FENCE_AFTER_CONVERSION=1 fences after the weight's conversion, TILEDSL_SPLIT_K_FLAT_GATHER=1 gathers

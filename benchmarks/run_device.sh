@@ -105,8 +105,8 @@
 #   s34f    (2026-12-07, eighteenth session) every GPU test with TILEDSL_WARPGROUP_RELEASE=1
 #   s36a    (2026-12-08, twentieth session) s35a with split-K's cluster form through shared memory (DSMEM), then the
 #           M = 16 kernel in that form over stage counts and parts (run this one; it covers s35a)
-#   s35a    (2026-12-07, nineteenth session) GPU tests of TILEDSL_FENCE_AFTER_CONVERSION=1 and
-#           TILEDSL_SPLIT_K_FLAT_GATHER=1, then the int8-weight GEMMs with neither, the first, both
+#   s35a    (2026-12-07, nineteenth session; never ran) the same GPU tests and timings without the cluster form:
+#           removed, s36a covers it
 #   s33g    (2026-12-07, seventeenth session) only the GPU tests of the two fixes
 #   s33f    (2026-12-07, seventeenth session) GPU tests of the deferred row sums fix, TileLang's attention config
 #   s33e    (2026-12-07, seventeenth session) the three new defaults against none, round-robin, 3 attention programs
@@ -678,22 +678,6 @@ case "${1:-quick}" in
       $((${S36A_SECONDS:-330} + 200 - (SECONDS - s36a_start))) "$PY" benchmarks/probe_int8_m16.py --rounds 3 \
       --configs 16x128x64s8t256p4,16x128x64s5t256p4,16x128x64s4t256p4,16x64x64s8t128p8,16x128x64s8t256p2 \
       --out "$OUT/m16_cluster_configs.json"
-    ;;
-  s35a)  # 2026-12-07 (nineteenth session): ptxas serialized every wgmma of the int8-weight M = 16 kernel (C7520);
-    # TILEDSL_FENCE_AFTER_CONVERSION=1 fences after the weight's conversion, TILEDSL_SPLIT_K_FLAT_GATHER=1 gathers
-    # the split-K parts without a branch: their GPU tests, then the int8-weight GEMMs with neither, the fence, both
-    s35a_start=$SECONDS
-    xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 6 --dist load)
-    TILEDSL_FENCE_AFTER_CONVERSION=1 TILEDSL_SPLIT_K_FLAT_GATHER=1 TAIL=8 run int8_gpu 150 "$PY" -m pytest -q \
-      -p no:cacheprovider -m gpu -ra "${xdist[@]}" testing/test_register_dequant.py testing/test_split_k.py \
-      testing/test_more_programs.py
-    for v in "0 0 auto" "1 0 cluster" "1 0 auto" "1 1 auto"; do  # as many as fit in S35A_SECONDS (default 340)
-      [ $((SECONDS - s35a_start + 55)) -gt "${S35A_SECONDS:-340}" ] && break
-      set -- $v
-      TILEDSL_FENCE_AFTER_CONVERSION=$1 TILEDSL_SPLIT_K_FLAT_GATHER=$2 TILEDSL_SPLIT_K_SUM=$3 TAIL=4 \
-        run "int8_fence$1_flat$2_$3" 55 "$PY" benchmarks/bench_general.py --only int8_weight_m16,int8_weight_m4096 \
-        --rounds 5
-    done
     ;;
   s34f)  # 2026-12-07 (eighteenth session): every GPU test with one release per warpgroup (a default if they pass)
     xdist=(); "$PY" -c "import xdist" 2>/dev/null && xdist=(-n 8 --dist load)

@@ -268,11 +268,11 @@ def test_the_cluster_form_of_the_split_program(monkeypatch):
     assert 'T.launch_thread("clusterCtaIdx.z", 4)' in text and 'T.launch_thread("blockIdx.z", 4)' in text
     assert "sync_grid" not in text and "C_f_split_k[" not in text  # the sums stay on chip: 3 x 32 x 32 floats
     put, barrier = 'attrs={"rank": 0, "register_order": 1}', 'T.cuda.func_call("tiledsl_cluster_barrier"'
-    assert text.index("C_f_split_k_shared = T.alloc_shared((3072,))") < text.index("if bz_split != 0:") < \
+    assert text.index("C_f__tiledsl_cluster_slots = T.alloc_shared((3072,))") < text.index("if bz_split != 0:") < \
         text.index(put) < text.index(barrier) < text.index("if bz_split == 0:") < text.index('"accumulate": 1')
     monkeypatch.setattr(split_k_module, "CLUSTER_SHARED_BYTES", 8 * 1024)  # too large: the global workspace
     text = split_k(program, "cuda", "sm_90a").script()
-    assert "C_f_split_k_shared" not in text
+    assert "C_f__tiledsl_cluster_slots" not in text
     assert text.index("C_f_split_k[bz_split,") < text.index(barrier) < text.index("if bz_split == 0:")
     assert "sync_grid" in split_k(program, "cuda", "sm_80").script()  # no clusters before sm_90
     monkeypatch.setenv("TILEDSL_SPLIT_K", "16")
@@ -462,9 +462,9 @@ def test_cluster_sums_through_shared_memory_keep_the_producer_warpgroup(monkeypa
     kernel = tiledsl.compile(program, out_idx=[], target={"kind": "cuda", "arch": "sm_90a"})
     assert kernel.kernel_info["pipelines"] == ["tma+warp_specialized"]
     src = kernel.get_kernel_source()
-    assert src.count("tiledsl_put_pair_rank(C_f_split_k_shared_ptr, ") == 4  # 8 registers a thread, in pairs
+    assert src.count("tiledsl_put_pair_rank(C_f__tiledsl_cluster_slots_ptr, ") == 4  # 8 registers a thread, in pairs
     assert src.count("tiledsl_add_pair_shared((&(C_f_ptr[") == 12  # 3 other parts
-    assert "float C_f_split_k_shared_ptr[6144];" in src  # whole: 3 parts x 2048 (not compacted by TVM)
+    assert "float C_f__tiledsl_cluster_slots_ptr[6144];" in src  # whole: 3 parts x 2048 (not compacted by TVM)
     assert "C_f_split_k[" not in src and "atom." not in src.split("tiledsl_cluster_barrier();")[-1]
     assert src.index("S_early") < src.rindex("tiledsl_cluster_barrier();")  # the scale read before the barrier
 

@@ -28,7 +28,7 @@ ACCUMULATE_ATTR = "accumulate"
 RANK_ATTR = "rank"  # a copy into a shared buffer: the cluster block whose buffer it writes
 #: the name ending of split-K's cluster slots: shared buffers only these copies touch (through helper calls that
 #: TVM's barrier placement does not see), ordered by the cluster barrier; warp specialization lets them be
-CLUSTER_SLOTS_SUFFIX = "_split_k_shared"
+CLUSTER_SLOTS_SUFFIX = "__tiledsl_cluster_slots"  # no name a program would choose
 
 
 def is_cluster_slots(buf) -> bool:

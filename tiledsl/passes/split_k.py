@@ -311,14 +311,13 @@ def _cluster_barrier():
 
 def _cluster_shared_sums(acc, parts, bz, spills, gathers, allocations):
     """The cluster form's partial sums of ``acc`` through part 0's shared memory, in register order: a static
-    shared buffer of parts - 1 rows of its elements in every block, part ``p`` > 0 storing its registers into row ``p - 1`` of
-    part 0's (rank 0 of the cluster: the cluster runs along z, so a block's rank is its part), part 0 adding the
-    rows after the cluster barrier, in one unrolled loop (``cuda/register_order.py``)."""
+    shared buffer of parts - 1 slots of its elements in every block, part ``p`` > 0 storing its registers into slot
+    ``p - 1`` of part 0's (rank 0 of the cluster: the cluster runs along z, so a block's rank is its part), part 0
+    adding the slots after the cluster barrier, in one unrolled loop (``cuda/register_order.py``)."""
     from .cuda.register_order import ACCUMULATE_ATTR, CLUSTER_SLOTS_SUFFIX, RANK_ATTR, REGISTER_ORDER_ATTR
 
     rows, cols = (int(e) for e in acc.ty.shape)
-    size = rows * cols  # one flat dimension: TVM 0.27 flattened a two-dimensional static buffer with row stride
-    # size - 1 in these copies' addresses (2026-12-08)
+    size = rows * cols  # one flat dimension: the helpers take the buffer and a flat offset
     slots = tirx.decl_buffer(((parts - 1) * size,), "float32", acc.name + CLUSTER_SLOTS_SUFFIX, scope="shared")
     allocations.append(tirx.AllocBuffer(slots))
     whole = acc[0:rows, 0:cols]

@@ -27,13 +27,9 @@ REGISTER_ORDER_ATTR = "register_order"
 ACCUMULATE_ATTR = "accumulate"
 RANK_ATTR = "rank"  # a copy into a shared buffer: the cluster block whose buffer it writes
 #: the name ending of split-K's cluster slots: shared buffers only these copies touch (through helper calls that
-#: TVM's barrier placement does not see), ordered by the cluster barrier; warp specialization lets them be
+#: TVM's barrier placement does not see), ordered by the cluster barrier, which warp specialization allows outside
+#: its loop
 CLUSTER_SLOTS_SUFFIX = "__tiledsl_cluster_slots"  # no name a program would choose
-
-
-def is_cluster_slots(buf) -> bool:
-    """True for a shared buffer of split-K's cluster form (:data:`CLUSTER_SLOTS_SUFFIX`)."""
-    return str(buf.name).endswith(CLUSTER_SLOTS_SUFFIX)
 PAIR = 2  # registers per access: the accumulators' layouts hold columns in pairs
 
 _ADD_SOURCE = """__forceinline__ __device__ void tiledsl_add_pair_cg(float* acc, const float* partial) {
@@ -42,7 +38,8 @@ _ADD_SOURCE = """__forceinline__ __device__ void tiledsl_add_pair_cg(float* acc,
   acc[1] += v.y;
 }
 """
-_SHARED_ADD_SOURCE = """__forceinline__ __device__ void tiledsl_add_pair_shared(float* acc, const float* slots, int at) {
+_SHARED_ADD_SOURCE = """__forceinline__ __device__ void tiledsl_add_pair_shared(float* acc, const float* slots,
+                                                        int at) {
   float2 v = *reinterpret_cast<const float2*>(slots + at);
   acc[0] += v.x;
   acc[1] += v.y;
@@ -53,6 +50,11 @@ _PUT_RANK_SOURCE = """__forceinline__ __device__ void tiledsl_put_pair_rank(floa
   *reinterpret_cast<float2*>(__cluster_map_shared_rank(slots + at, rank)) = make_float2(a, b);
 }
 """
+
+
+def is_cluster_slots(buf) -> bool:
+    """True for a shared buffer of split-K's cluster form (:data:`CLUSTER_SLOTS_SUFFIX`)."""
+    return str(buf.name).endswith(CLUSTER_SLOTS_SUFFIX)
 
 
 def is_register_order_copy(call) -> bool:

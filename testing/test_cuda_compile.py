@@ -216,3 +216,35 @@ def test_a_kernel_whose_wgmmas_ptxas_serialized_is_named_in_the_log(caplog):
         _log_serialized_wgmma({"fine": {"registers": 40, "ptxas_notes": ["7508"]},
                                "slow": {"registers": 50, "ptxas_notes": ["7508", "7519", "7520"]}})
     assert len(caplog.records) == 1 and "kernel slow" in caplog.text and "C7519, C7520" in caplog.text
+
+
+_PUT_PAIR = "__device__ __forceinline__ void tiledsl_test_put_pair(float* p) { p[0] = 1.0f; p[1] = 2.0f; }\n"
+
+
+def _pair_helper_kernel():
+    """A shared (3, 2048) buffer named only through ``address_of`` handed to a helper that writes two floats."""
+    from tvm.script import tirx as TS
+
+    @TS.prim_func
+    def kernel(A: TS.Buffer((256,), "float32")):
+        tx = TS.launch_thread("threadIdx.x", 256)
+        S = TS.alloc_buffer((3, 2048), "float32", scope="shared")
+        for o in TS.unroll(3):
+            TS.cuda.func_call("tiledsl_test_put_pair", TS.address_of(S[o, tx * 2]), source_code=_PUT_PAIR)
+        A[tx] = S[0, 0]
+    return kernel
+
+
+@pytest.mark.nvcc
+def test_a_buffer_named_through_address_of_keeps_its_shape(monkeypatch):
+    """TVM's CompactBufferAllocation takes ``address_of(S[o, 2 t])`` for one element and shrinks the buffer to the
+    elements so named (1533 floats, row stride 511: the helper's second float of each row's last pair lands in the
+    next row, the last one past the buffer). Every build leaves the pass out (``compile.DISABLED_TVM_PASSES``)."""
+    from tiledsl.codegen import compile as compile_module
+
+    monkeypatch.setenv("TILEDSL_DISABLE_CACHE", "1")
+    src = _source(_pair_helper_kernel(), out_idx=[])
+    assert "float S_ptr[6144];" in src and "(((int)threadIdx.x) * 2) + 4096)" in src
+    monkeypatch.setattr(compile_module, "DISABLED_TVM_PASSES", [])  # TVM 0.27.0's pipeline as it is
+    tiledsl.runtime.compiler.clear_memory_cache()
+    assert "float S_ptr[1533];" in _source(_pair_helper_kernel(), out_idx=[])

@@ -85,8 +85,8 @@ def lower(lowerer, call):
     shared = str(flat.source.scope()) in ("shared", "shared.dyn")
     if shared and len(at) != 1:
         raise ValueError(f"register-order copy with {flat.source.name}: a shared buffer must be one-dimensional")
-    # a shared buffer goes to the helpers whole, with the element's offset: TVM's buffer compaction takes an
-    # ``address_of`` for one element and shrank a static buffer to the elements so named (2026-12-08)
+    # a shared buffer goes to the helpers whole, with the element's offset: TVM's buffer compaction (left out of
+    # our builds: codegen/compile.DISABLED_TVM_PASSES) takes an ``address_of`` for one element
     if accumulate and shared:
         body = tirx.Evaluate(T.cuda.func_call(
             "tiledsl_add_pair_shared", tirx.address_of(tirx.BufferLoad(local, [outer * PAIR])), flat.source.data,

@@ -126,6 +126,39 @@ def conv_nhwc(data, weight, stride, dilation, pad, block_M=32, block_N=32, block
     return out
 
 
+def conv_gather(N, C, H, W, F, K, stride, dilation, pad, block_M=32, block_N=32, block_K=32, stages=2, threads=128,
+                dtype="float16"):
+    """TileLang's convolution example's form: the image tile gathered by a ``T.Parallel`` loop with Python
+    temporaries and a bounds predicate (no T.im2col), the filter and output viewed flat, the result staged."""
+    OH = (H + 2 * pad - dilation * (K - 1) - 1) // stride + 1
+    OW = (W + 2 * pad - dilation * (K - 1) - 1) // stride + 1
+
+    @T.prim_func
+    def main(data: T.Tensor((N, H, W, C), dtype), kernel: T.Tensor((K, K, C, F), dtype),
+             out: T.Tensor((N, OH, OW, F), dtype)):
+        with T.Kernel(T.ceildiv(F, block_N), T.ceildiv(N * OH * OW, block_M), threads=threads) as (bx, by):
+            data_shared = T.alloc_shared((block_M, block_K), dtype)
+            kernel_shared = T.alloc_shared((block_K, block_N), dtype)
+            out_local = T.alloc_fragment((block_M, block_N), "float")
+            out_shared = T.alloc_shared((block_M, block_N), dtype)
+            kernel_flat = T.Tensor((K * K * C, F), dtype, kernel.data)
+            out_flat = T.Tensor((N * OH * OW, F), dtype, out.data)
+            T.clear(out_local)
+            for k_iter in T.Pipelined(T.ceildiv(K * K * C, block_K), num_stages=stages):
+                for i, j in T.Parallel(block_M, block_K):
+                    k = k_iter * block_K + j
+                    m = by * block_M + i
+                    access_h = m % (OH * OW) // OW * stride + k // (K * C) * dilation - pad
+                    access_w = m % OW * stride + k // C % K * dilation - pad
+                    in_bound = (access_h >= 0) and (access_w >= 0) and (access_h < H) and (access_w < W)
+                    data_shared[i, j] = T.if_then_else(in_bound, data[m // (OH * OW), access_h, access_w, k % C], 0)
+                T.copy(kernel_flat[k_iter * block_K, bx * block_N], kernel_shared)
+                T.gemm(data_shared, kernel_shared, out_local)
+            T.copy(out_local, out_shared)
+            T.copy(out_shared, out_flat[by * block_M, bx * block_N])
+    return main
+
+
 def ref_conv(x, w, stride, dilation, pad):
     y = torch.nn.functional.conv2d(x.double().permute(0, 3, 1, 2), w.double().permute(3, 2, 0, 1), stride=stride,
                                    padding=pad, dilation=dilation)
@@ -293,6 +326,27 @@ def test_im2col_convolution(stride, dilation, pad):
                                target="llvm")
     torch.testing.assert_close(run_checked(kernel, [x, w]).double(), ref_conv(x, w, stride, dilation, pad),
                                rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("stride, dilation, pad", [(1, 1, 1), (2, 1, 0)])
+def test_gathered_convolution(stride, dilation, pad):
+    """TileLang's convolution example as written (a gather loop, flat views, a staged result) on the CPU."""
+    x, w = torch.randn(2, 9, 10, 64).half(), torch.randn(3, 3, 64, 32).half()
+    kernel = tiledsl.compile(conv_gather(2, 64, 9, 10, 32, 3, stride, dilation, pad), out_idx=[2], target="llvm")
+    torch.testing.assert_close(run_checked(kernel, [x, w]).double(), ref_conv(x, w, stride, dilation, pad),
+                               rtol=2e-3, atol=2e-2)
+
+
+@pytest.mark.nvcc
+def test_gathered_convolution_builds_on_wgmma(monkeypatch):
+    """On sm_90a the gathered convolution's gemm takes wgmma, the gathered tile fenced for the async proxy. (Its
+    gather stays scalar: the temporaries become one-element local buffers and the bounds predicate is not proven
+    constant over a vector of channels, 2026-12-08.)"""
+    monkeypatch.setenv("TILEDSL_DISABLE_HOPPER_GEMM", "1")
+    kernel = tiledsl.compile(conv_gather(2, 128, 16, 16, 256, 3, 1, 1, 1, block_M=128, block_N=128, block_K=64,
+                                         stages=3, threads=256), out_idx=[2], target={"kind": "cuda", "arch": "sm_90a"})
+    src = kernel.get_kernel_source()
+    assert "wgmma" in src and "fence.proxy.async" in src
 
 
 def test_im2col_bad_arguments_are_clear_errors():

@@ -56,6 +56,18 @@ def run(names, small, rounds, warmup, rep, shortcut=False):
     return run_cases(chosen, rounds, warmup, rep, shortcut)
 
 
+def probe(named_cases, rounds: int, out: str = "") -> list:
+    """Check and time each (name, case) of ``named_cases`` alone, printing each row as it lands (a probe's loop:
+    a case that does not build is a row with its error); the rows, also written to ``out`` as JSON if given."""
+    rows = []
+    for name, case in named_cases:
+        row = run_cases({name: case}, rounds, 25, 100)["rows"][0]
+        rows.append({k: v for k, v in row.items() if k not in ("kernels", "loads")})
+    if out:
+        Path(out).write_text(json.dumps(rows, indent=1))
+    return rows
+
+
 def run_cases(chosen: dict, rounds, warmup, rep, shortcut=False):
     """Check and time each case of ``chosen`` (name -> :class:`Case`) against its peer; returns the report.
     ``shortcut``: the whole-kernel Hopper matchers may take a program (else the general passes only)."""

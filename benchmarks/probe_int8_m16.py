@@ -12,7 +12,6 @@ default choice), which may be outside CONFIGS; the environment's switches (``TIL
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "testing"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_general import run_cases  # noqa: E402
+from bench_general import probe  # noqa: E402
 from general_programs import _int8_inputs, _int8_peer, _int8_ref, int8_weight_gemm, single_case  # noqa: E402
 from tiledsl.passes.split_k import SPLIT_K_ATTR  # noqa: E402
 
@@ -48,19 +47,14 @@ def main():
     ap.add_argument("--out", default="")
     ap.add_argument("--configs", default="", help="comma-separated 16xNxKsStTpP names (default: CONFIGS)")
     args = ap.parse_args()
-    rows = []
-    for bn, bk, stages, threads, parts in (parse_configs(args.configs) if args.configs else CONFIGS):
-        func = int8_weight_gemm(16, N, K, block_M=16, block_N=bn, block_K=bk, stages=stages, threads=threads)
-        if parts:
-            func = func.with_attr(SPLIT_K_ATTR, parts)
-        name = f"16x{bn}x{bk} s{stages} t{threads} split{parts or 'default'}"
-        case = single_case(func, lambda dev: _int8_inputs(dev, 16, N, K), _int8_ref, _int8_peer(), 3e-2)
-        row = run_cases({name: case}, args.rounds, 25, 100)["rows"][0]
-        rows.append({k: v for k, v in row.items() if k not in ("kernels", "loads")})
-        print(json.dumps(rows[-1]), flush=True)
-    if args.out:
-        Path(args.out).write_text(json.dumps(rows, indent=1))
-
+    def named_cases():
+        for bn, bk, stages, threads, parts in (parse_configs(args.configs) if args.configs else CONFIGS):
+            func = int8_weight_gemm(16, N, K, block_M=16, block_N=bn, block_K=bk, stages=stages, threads=threads)
+            if parts:
+                func = func.with_attr(SPLIT_K_ATTR, parts)
+            yield (f"16x{bn}x{bk} s{stages} t{threads} split{parts or 'default'}",
+                   single_case(func, lambda dev: _int8_inputs(dev, 16, N, K), _int8_ref, _int8_peer(), 3e-2))
+    probe(named_cases(), args.rounds, args.out)
 
 if __name__ == "__main__":
     main()

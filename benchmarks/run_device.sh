@@ -105,6 +105,7 @@
 #   s34f    (2026-12-07, eighteenth session) every GPU test with TILEDSL_WARPGROUP_RELEASE=1
 #   s36a    (2026-12-08, twentieth session) s35a with split-K's cluster form through shared memory (DSMEM), then the
 #           M = 16 kernel in that form over stage counts and parts (run this one; it covers s35a)
+#   s36b    (2026-12-08, twentieth session) TileLang's convolution example against cuDNN (probe_conv.py), then s34e
 #   s35a    (2026-12-07, nineteenth session; never ran) the same GPU tests and timings without the cluster form:
 #           removed, s36a covers it
 #   s33g    (2026-12-07, seventeenth session) only the GPU tests of the two fixes
@@ -658,6 +659,10 @@ case "${1:-quick}" in
     TAIL=8 run fa_release 150 "$PY" benchmarks/probe_attention_variants.py --program flash_attention \
       --rounds 3 --out "$OUT/fa_release.json" --only general,warpgroup_release,shortcut
     TAIL=6 run bench_fp8_more 120 "$PY" benchmarks/bench_more.py --only gemm_fp8,gemm_fp8_promoted --rounds 3
+    ;;
+  s36b)  # 2026-12-08 (twentieth session): TileLang's convolution example (scalar gather) against cuDNN, then s34e
+    TAIL=8 run conv 200 "$PY" benchmarks/probe_conv.py --rounds 3 --out "$OUT/conv.json"
+    bash "$0" s34e
     ;;
   s36a)  # 2026-12-08 (twentieth session): split-K's cluster form through part 0's shared memory (DSMEM), the
     # fence after the weight's conversion, the flat gather: their GPU tests, the int8-weight GEMMs under each, then

@@ -1,7 +1,8 @@
 """Programs outside ``bench_general``'s table, written as a user would bring them (plain tile language, no hint to
 the compiler): a bfloat16 GEMM with a bias and tanh-GELU epilogue, nn.Linear's layout at a Llama MLP shape,
 grouped-query attention in bfloat16, RMSNorm in bfloat16, a row softmax, an fp8 GEMM (plain, and with its partial
-sums promoted to float32 per K tile). They check that the general passes are general: each should reach the same
+sums promoted to float32 per K tile). Outside :func:`cases` (its loop's gathered tile keeps it off TMA): TileLang's
+convolution example as written (:func:`conv_gather`, :func:`conv_case`; ``benchmarks/probe_conv.py``). They check that the general passes are general: each should reach the same
 instructions (wgmma, TMA) and speed as the table's programs.
 
 Each entry of :func:`cases` is a ``general_programs.Case``, so ``benchmarks/bench_more.py`` times them with
@@ -186,3 +187,58 @@ def cases(small=False) -> dict:
     out["gemm_fp8_promoted"] = single_case(gemm_fp8_promoted(n, n, n), lambda dev: _fp8_inputs(dev, n, n, n),
                                            lambda a, b: a.float() @ b.float().T, _fp8_peer, 2e-2)
     return out
+
+
+def conv_gather(N, C, H, W, F, K, stride, dilation, pad, block_M=32, block_N=32, block_K=32, stages=2, threads=128,
+                dtype="float16"):
+    """TileLang's convolution example's form: the image tile gathered by a ``T.Parallel`` loop with Python
+    temporaries and a bounds predicate (no T.im2col), the filter and output viewed flat, the result staged."""
+    OH = (H + 2 * pad - dilation * (K - 1) - 1) // stride + 1
+    OW = (W + 2 * pad - dilation * (K - 1) - 1) // stride + 1
+
+    @T.prim_func
+    def main(data: T.Tensor((N, H, W, C), dtype), kernel: T.Tensor((K, K, C, F), dtype),
+             out: T.Tensor((N, OH, OW, F), dtype)):
+        with T.Kernel(T.ceildiv(F, block_N), T.ceildiv(N * OH * OW, block_M), threads=threads) as (bx, by):
+            data_shared = T.alloc_shared((block_M, block_K), dtype)
+            kernel_shared = T.alloc_shared((block_K, block_N), dtype)
+            out_local = T.alloc_fragment((block_M, block_N), "float")
+            out_shared = T.alloc_shared((block_M, block_N), dtype)
+            kernel_flat = T.Tensor((K * K * C, F), dtype, kernel.data)
+            out_flat = T.Tensor((N * OH * OW, F), dtype, out.data)
+            T.clear(out_local)
+            for k_iter in T.Pipelined(T.ceildiv(K * K * C, block_K), num_stages=stages):
+                for i, j in T.Parallel(block_M, block_K):
+                    k = k_iter * block_K + j
+                    m = by * block_M + i
+                    access_h = m % (OH * OW) // OW * stride + k // (K * C) * dilation - pad
+                    access_w = m % OW * stride + k // C % K * dilation - pad
+                    in_bound = (access_h >= 0) and (access_w >= 0) and (access_h < H) and (access_w < W)
+                    data_shared[i, j] = T.if_then_else(in_bound, data[m // (OH * OW), access_h, access_w, k % C], 0)
+                T.copy(kernel_flat[k_iter * block_K, bx * block_N], kernel_shared)
+                T.gemm(data_shared, kernel_shared, out_local)
+            T.copy(out_local, out_shared)
+            T.copy(out_shared, out_flat[by * block_M, bx * block_N])
+    return main
+
+
+def conv_case(N, C, H, W, F, K=3, stride=1, dilation=1, pad=1, **cfg):
+    """:func:`conv_gather` as a ``general_programs.Case``: NHWC fp16 image, (K, K, C, F) filter, against torch's
+    conv2d in channels-last (cuDNN) on the same tensors, the filter laid out for it once, outside the timing."""
+    func = conv_gather(N, C, H, W, F, K, stride, dilation, pad, **cfg)
+    cache = {}
+
+    def nchw(x, w):
+        key = w.data_ptr()
+        if key not in cache:
+            cache[key] = w.permute(3, 2, 0, 1).contiguous(memory_format=torch.channels_last)
+        return x.permute(0, 3, 1, 2), cache[key]  # the NHWC image is a channels-last NCHW view already
+
+    def peer(x, w):
+        return torch.nn.functional.conv2d(*nchw(x, w), stride=stride, padding=pad, dilation=dilation)
+
+    def ref(x, w):
+        y = torch.nn.functional.conv2d(x.float().permute(0, 3, 1, 2), w.float().permute(3, 2, 0, 1), stride=stride, padding=pad,
+                     dilation=dilation)
+        return y.permute(0, 2, 3, 1)
+    return single_case(func, lambda dev: [_randn(dev, N, H, W, C), _randn(dev, K, K, C, F)], ref, peer, 2e-2)

@@ -11,6 +11,7 @@ import torch
 
 import tiledsl
 import tiledsl.language as T
+from more_programs import conv_gather
 from tiledsl.errors import TileProgramError
 from tiledsl.profiler import bind
 
@@ -124,39 +125,6 @@ def conv_nhwc(data, weight, stride, dilation, pad, block_M=32, block_N=32, block
             T.gemm(patches, w_s, acc)
         T.copy(acc, out_flat[by * block_M, bx * block_N])
     return out
-
-
-def conv_gather(N, C, H, W, F, K, stride, dilation, pad, block_M=32, block_N=32, block_K=32, stages=2, threads=128,
-                dtype="float16"):
-    """TileLang's convolution example's form: the image tile gathered by a ``T.Parallel`` loop with Python
-    temporaries and a bounds predicate (no T.im2col), the filter and output viewed flat, the result staged."""
-    OH = (H + 2 * pad - dilation * (K - 1) - 1) // stride + 1
-    OW = (W + 2 * pad - dilation * (K - 1) - 1) // stride + 1
-
-    @T.prim_func
-    def main(data: T.Tensor((N, H, W, C), dtype), kernel: T.Tensor((K, K, C, F), dtype),
-             out: T.Tensor((N, OH, OW, F), dtype)):
-        with T.Kernel(T.ceildiv(F, block_N), T.ceildiv(N * OH * OW, block_M), threads=threads) as (bx, by):
-            data_shared = T.alloc_shared((block_M, block_K), dtype)
-            kernel_shared = T.alloc_shared((block_K, block_N), dtype)
-            out_local = T.alloc_fragment((block_M, block_N), "float")
-            out_shared = T.alloc_shared((block_M, block_N), dtype)
-            kernel_flat = T.Tensor((K * K * C, F), dtype, kernel.data)
-            out_flat = T.Tensor((N * OH * OW, F), dtype, out.data)
-            T.clear(out_local)
-            for k_iter in T.Pipelined(T.ceildiv(K * K * C, block_K), num_stages=stages):
-                for i, j in T.Parallel(block_M, block_K):
-                    k = k_iter * block_K + j
-                    m = by * block_M + i
-                    access_h = m % (OH * OW) // OW * stride + k // (K * C) * dilation - pad
-                    access_w = m % OW * stride + k // C % K * dilation - pad
-                    in_bound = (access_h >= 0) and (access_w >= 0) and (access_h < H) and (access_w < W)
-                    data_shared[i, j] = T.if_then_else(in_bound, data[m // (OH * OW), access_h, access_w, k % C], 0)
-                T.copy(kernel_flat[k_iter * block_K, bx * block_N], kernel_shared)
-                T.gemm(data_shared, kernel_shared, out_local)
-            T.copy(out_local, out_shared)
-            T.copy(out_shared, out_flat[by * block_M, bx * block_N])
-    return main
 
 
 def ref_conv(x, w, stride, dilation, pad):

@@ -47,6 +47,7 @@ def main():
     ap.add_argument("--out", default="")
     ap.add_argument("--configs", default="", help="comma-separated 16xNxKsStTpP names (default: CONFIGS)")
     args = ap.parse_args()
+
     def named_cases():
         for bn, bk, stages, threads, parts in (parse_configs(args.configs) if args.configs else CONFIGS):
             func = int8_weight_gemm(16, N, K, block_M=16, block_N=bn, block_K=bk, stages=stages, threads=threads)
@@ -55,6 +56,7 @@ def main():
             yield (f"16x{bn}x{bk} s{stages} t{threads} split{parts or 'default'}",
                    single_case(func, lambda dev: _int8_inputs(dev, 16, N, K), _int8_ref, _int8_peer(), 3e-2))
     probe(named_cases(), args.rounds, args.out)
+
 
 if __name__ == "__main__":
     main()

@@ -1,9 +1,10 @@
 """Programs outside ``bench_general``'s table, written as a user would bring them (plain tile language, no hint to
 the compiler): a bfloat16 GEMM with a bias and tanh-GELU epilogue, nn.Linear's layout at a Llama MLP shape,
 grouped-query attention in bfloat16, RMSNorm in bfloat16, a row softmax, an fp8 GEMM (plain, and with its partial
-sums promoted to float32 per K tile). Outside :func:`cases` (its loop's gathered tile keeps it off TMA): TileLang's
-convolution example as written (:func:`conv_gather`, :func:`conv_case`; ``benchmarks/probe_conv.py``). They check that the general passes are general: each should reach the same
-instructions (wgmma, TMA) and speed as the table's programs.
+sums promoted to float32 per K tile). They check that the general passes are general: each should reach the same
+instructions (wgmma, TMA) and speed as the table's programs. Outside :func:`cases` (its loop's gathered tile keeps
+it off TMA): TileLang's convolution example as written (:func:`conv_gather`, :func:`conv_case`;
+``benchmarks/probe_conv.py``).
 
 Each entry of :func:`cases` is a ``general_programs.Case``, so ``benchmarks/bench_more.py`` times them with
 bench_general's harness and ``testing/test_more_programs.py`` checks them (CPU runs, sm_90a builds, GPU runs).
@@ -237,8 +238,12 @@ def conv_case(N, C, H, W, F, K=3, stride=1, dilation=1, pad=1, **cfg):
     def peer(x, w):
         return torch.nn.functional.conv2d(*nchw(x, w), stride=stride, padding=pad, dilation=dilation)
 
-    def ref(x, w):
-        y = torch.nn.functional.conv2d(x.float().permute(0, 3, 1, 2), w.float().permute(3, 2, 0, 1), stride=stride, padding=pad,
-                     dilation=dilation)
-        return y.permute(0, 2, 3, 1)
-    return single_case(func, lambda dev: [_randn(dev, N, H, W, C), _randn(dev, K, K, C, F)], ref, peer, 2e-2)
+    return single_case(func, lambda dev: [_randn(dev, N, H, W, C), _randn(dev, K, K, C, F)],
+                       lambda x, w: conv_ref(x, w, stride, dilation, pad), peer, 2e-2)
+
+
+def conv_ref(x, w, stride, dilation, pad):
+    """The NHWC convolution of ``x`` with the (K, K, C, F) filter ``w`` in float64, as NHWC."""
+    y = torch.nn.functional.conv2d(x.double().permute(0, 3, 1, 2), w.double().permute(3, 2, 0, 1), stride=stride,
+                                   padding=pad, dilation=dilation)
+    return y.permute(0, 2, 3, 1)

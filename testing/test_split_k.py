@@ -421,12 +421,11 @@ def test_the_flat_gather_visits_every_other_part_once(parts, monkeypatch):
     from tvm import tirx
     from tvm.sym import Analyzer
 
-    from tiledsl.passes import split_k as sk
     from tiledsl.passes.rewriter import substitute
 
     monkeypatch.setenv("TILEDSL_SPLIT_K_FLAT_GATHER", "1")
     s, bz = tirx.Var("part", "int32"), tirx.Var("bz", "int32")
-    loop = sk._over_other_parts(s, parts, bz, tirx.Evaluate(s))
+    loop = split_k_module._over_other_parts(s, parts, bz, tirx.Evaluate(s))
     assert loop.kind == tirx.ForKind.UNROLLED and int(loop.extent) == parts - 1
     index = loop.body.value
     visited = []
@@ -477,22 +476,18 @@ def test_cluster_sums_through_shared_memory_match_torch_on_the_gpu(parts, block_
     second stream; the fp16 tiles of 4 parts do not fit and go through the global workspace."""
     monkeypatch.setenv("TILEDSL_SPLIT_K", parts)
     monkeypatch.setenv("TILEDSL_SPLIT_K_SUM", "cluster")
-
-    def case(call):
-        if call % 2:
-            return _int8_case(16, 1024, 4096, block_M=16, block_N=block_N, block_K=64, threads=256)
-        return _fp16_case(16, threads=128)
-    kernels = _calls_on_two_streams(case)
+    kernels = _calls_on_two_streams(_fp16_or_int8_case(16, threads=128, int8_block_N=block_N))
     assert all("tiledsl_put_pair_rank" in k.get_kernel_source() for k in kernels[1::2])
     assert ("tiledsl_put_pair_rank" in kernels[0].get_kernel_source()) == (parts == "2")
 
 
-def _fp16_or_int8_case(rows: int, threads: int):
-    """A ``case(call)`` for :func:`_calls_on_two_streams`: odd calls the int8-weight GEMM at M = 16 (mma.sync), even
-    ones an fp16 GEMM of ``rows`` x 1024 x 4096 in 64 x 128 wgmma tiles over ``threads``."""
+def _fp16_or_int8_case(rows: int, threads: int, int8_block_N: int = 128):
+    """A ``case(call)`` for :func:`_calls_on_two_streams`: odd calls the int8-weight GEMM at M = 16 in 16 x
+    ``int8_block_N`` tiles, even ones an fp16 GEMM of ``rows`` x 1024 x 4096 in 64 x 128 wgmma tiles over
+    ``threads``."""
     def case(call):
         if call % 2:
-            return _int8_case(16, 1024, 4096, block_M=16, block_N=128, block_K=64, threads=256)
+            return _int8_case(16, 1024, 4096, block_M=16, block_N=int8_block_N, block_K=64, threads=256)
         return _fp16_case(rows, threads=threads)
     return case
 

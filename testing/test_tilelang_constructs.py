@@ -11,7 +11,7 @@ import torch
 
 import tiledsl
 import tiledsl.language as T
-from more_programs import conv_gather
+from more_programs import conv_gather, conv_ref
 from tiledsl.errors import TileProgramError
 from tiledsl.profiler import bind
 
@@ -125,12 +125,6 @@ def conv_nhwc(data, weight, stride, dilation, pad, block_M=32, block_N=32, block
             T.gemm(patches, w_s, acc)
         T.copy(acc, out_flat[by * block_M, bx * block_N])
     return out
-
-
-def ref_conv(x, w, stride, dilation, pad):
-    y = torch.nn.functional.conv2d(x.double().permute(0, 3, 1, 2), w.double().permute(3, 2, 0, 1), stride=stride,
-                                   padding=pad, dilation=dilation)
-    return y.permute(0, 2, 3, 1)
 
 
 @tiledsl.jit(out_idx=[1])
@@ -292,7 +286,7 @@ def test_im2col_convolution(stride, dilation, pad):
     x, w = torch.randn(2, 9, 10, 16).half(), torch.randn(3, 3, 16, 24).half()
     kernel = conv_nhwc.compile(N=2, C=16, H=9, W=10, F=24, K=3, stride=stride, dilation=dilation, pad=pad,
                                target="llvm")
-    torch.testing.assert_close(run_checked(kernel, [x, w]).double(), ref_conv(x, w, stride, dilation, pad),
+    torch.testing.assert_close(run_checked(kernel, [x, w]).double(), conv_ref(x, w, stride, dilation, pad),
                                rtol=1e-3, atol=1e-3)
 
 
@@ -301,7 +295,7 @@ def test_gathered_convolution(stride, dilation, pad):
     """TileLang's convolution example as written (a gather loop, flat views, a staged result) on the CPU."""
     x, w = torch.randn(2, 9, 10, 64).half(), torch.randn(3, 3, 64, 32).half()
     kernel = tiledsl.compile(conv_gather(2, 64, 9, 10, 32, 3, stride, dilation, pad), out_idx=[2], target="llvm")
-    torch.testing.assert_close(run_checked(kernel, [x, w]).double(), ref_conv(x, w, stride, dilation, pad),
+    torch.testing.assert_close(run_checked(kernel, [x, w]).double(), conv_ref(x, w, stride, dilation, pad),
                                rtol=2e-3, atol=2e-2)
 
 
@@ -426,7 +420,7 @@ def test_gpu_alloc_global_and_persistent():
 def test_gpu_im2col_and_int4_unpack():
     x, w = torch.randn(2, 16, 16, 64, device="cuda").half(), torch.randn(3, 3, 64, 64, device="cuda").half()
     kernel = conv_nhwc.compile(N=2, C=64, H=16, W=16, F=64, K=3, stride=1, dilation=1, pad=1, target="auto")
-    torch.testing.assert_close(run_checked(kernel, [x, w]).double(), ref_conv(x, w, 1, 1, 1), rtol=1e-2, atol=1e-2)
+    torch.testing.assert_close(run_checked(kernel, [x, w]).double(), conv_ref(x, w, 1, 1, 1), rtol=1e-2, atol=1e-2)
     q = torch.randint(-128, 128, (16, 32), dtype=torch.int8, device="cuda")
     kernel = tiledsl.compile(unpack_int4.get_tir(16, 64), out_idx=[1], target="auto")
     torch.testing.assert_close(run_checked(kernel, [q]).double(), ref_unpack_int4(q), rtol=0, atol=0)

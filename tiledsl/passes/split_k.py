@@ -586,12 +586,13 @@ def _rewrite(func, headers, stmts, at, accumulators, parts, form):
         finish = [tirx.Bind(last, count), tirx.IfThenElse(last != 0, seq(reset + gathers + epilogue), None)]
         body = seq(list(stmts[:at]) + [part_loop] + spills + prefetch + arrive + finish)
         func = func.with_attr(ZEROED_WORKSPACES_ATTR, [counter.name])
-    elif form == "cluster":  # every part's inputs of the epilogue are read before the barrier, as in ``last``
-        prefetch, epilogue = _early_reads(func, headers, epilogue, threads, accumulators)
-        phase1 = allocations + list(stmts[:at]) + [part_loop] + spills + prefetch + [_cluster_barrier()]
-        body = seq(phase1 + [tirx.IfThenElse(bz == 0, seq(gathers + epilogue), None)])
-    else:
-        phase1 = list(stmts[:at]) + [part_loop] + spills + [tirx.Evaluate(sync_grid_call())]
+    else:  # part 0 sums after a barrier: the cluster's (every part reads the epilogue's inputs before it, as in
+        # ``last``) or the grid's (a second launch, which would not have such reads)
+        prefetch = []
+        if form == "cluster":
+            prefetch, epilogue = _early_reads(func, headers, epilogue, threads, accumulators)
+        barrier = _cluster_barrier() if form == "cluster" else tirx.Evaluate(sync_grid_call())
+        phase1 = allocations + list(stmts[:at]) + [part_loop] + spills + prefetch + [barrier]
         body = seq(phase1 + [tirx.IfThenElse(bz == 0, seq(gathers + epilogue), None)])
     # the new blockIdx.z (and the cluster's extent along it) goes right outside threadIdx.x
     out = body
